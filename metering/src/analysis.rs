@@ -1,0 +1,299 @@
+//! One linear pass over a function body: validate every operator (wasmparser's
+//! `FuncValidator`), enforce the per-function limits, and plan the instrumentation.
+//!
+//! The plan is a list of [`Edit`]s in source order; `inject` applies them while copying the
+//! body's bytes. Keeping analysis and injection apart means each is simple and each is
+//! linear: analysis never writes bytes, injection never looks at operators.
+//!
+//! # Basic blocks
+//!
+//! Gas is charged once per basic block, at its start, for every instruction in it. A new
+//! block starts at function entry and right after each instruction that transfers or
+//! merges control: `loop` (its header is a branch target, so every iteration pays), `if`,
+//! `else`, the `end` of a `block`/`if` (a branch target), `br_if` and `br_table` (their
+//! fall-through), and `br`/`return`/`unreachable` (the code after them is dead until the
+//! next `else`/`end`, and dead code is never charged). The `end` of a `loop` is not a
+//! branch target, so the block simply continues. `block` needs no split: entering it is
+//! unconditional.
+//!
+//! Each instruction is charged in the block it belongs to, the control instruction that
+//! ends a block included, so a run that returns normally pays exactly the sum of the
+//! costs of the instructions it executed. A trapping run may have paid for the rest of the
+//! trapping instruction's block; that is still deterministic.
+
+use wasmparser::{
+    BinaryReaderError, FuncToValidate, FuncValidatorAllocations, FunctionBody, Operator,
+    OperatorsReader, ValType, ValidatorResources,
+};
+
+use crate::cost::{dynamic_cost, CostTable};
+use crate::error::{Location, PrepareError};
+use crate::features::{operator_feature, operator_mnemonic, val_type_feature};
+use crate::limits::LimitKind;
+use crate::profile::Profile;
+
+/// One change to a function body, positioned at absolute byte offsets of the module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Edit {
+    /// Insert `i64.const cost; call $gas` before the byte at `at` (skipped when `cost` is 0).
+    Charge { at: usize, cost: u64 },
+    /// Insert a charge of `per_unit` times the i32 on top of the stack before the operator
+    /// at `at`, leaving that i32 in place.
+    DynamicCharge { at: usize, per_unit: u64 },
+    /// Replace the operator bytes `start..end` with `call new_index`.
+    Call { start: usize, end: usize, new_index: u32 },
+    /// Replace the operator bytes `start..end` with `ref.func new_index`.
+    RefFunc { start: usize, end: usize, new_index: u32 },
+    /// Replace `return` at `start..end` with `br depth`: the wrapper block that releases
+    /// the frame's stack height sits exactly `depth` labels out.
+    ReturnAsBranch { start: usize, end: usize, depth: u32 },
+}
+
+/// The plan for one defined function.
+#[derive(Clone, Debug)]
+pub(crate) struct FunctionPlan {
+    /// Type index of the function.
+    pub type_index: u32,
+    /// Declared local groups (parameters excluded), as in the original body.
+    pub locals: Vec<(u32, ValType)>,
+    /// Absolute offset of the first operator.
+    pub ops_start: usize,
+    /// Absolute offset one past the body's final `end`.
+    pub body_end: usize,
+    /// The edits, in source order.
+    pub edits: Vec<Edit>,
+    /// Index of the i32 scratch local dynamic charges need, if any.
+    pub scratch_local: Option<u32>,
+    /// Stack-height units one activation costs.
+    pub frame_cost: u32,
+}
+
+/// What `analyze_function` needs to know about the module.
+pub(crate) struct FunctionContext<'p> {
+    pub profile: &'p Profile,
+    /// Function index in the original module.
+    pub function_index: u32,
+    pub type_index: u32,
+    /// Number of parameters of the function's type.
+    pub params: u32,
+    /// Function imports of the original module: defined functions shift past them.
+    pub imported_functions: u32,
+}
+
+/// Kinds of open control frames; only what block splitting and `return` need.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Frame {
+    Block,
+    Loop,
+    If,
+}
+
+/// Validates and plans one function body. Returns the validator's allocations for reuse by
+/// the next function (on error they are dropped: errors end the function).
+pub(crate) fn analyze_function(
+    ctx: &FunctionContext<'_>,
+    func: FuncToValidate<ValidatorResources>,
+    body: &FunctionBody<'_>,
+    allocations: FuncValidatorAllocations,
+) -> Result<(FunctionPlan, FuncValidatorAllocations), PrepareError> {
+    let profile = ctx.profile;
+    let limits = &profile.limits;
+    let function = ctx.function_index;
+    let range = body.range();
+    let body_start = range.start as usize;
+    let body_end = range.end as usize;
+    let function_location = Location::Function { function, offset: body_start as u64 };
+
+    let body_len = (body_end - body_start) as u64;
+    if body_len > u64::from(limits.max_body_bytes) {
+        return Err(PrepareError::LimitExceeded {
+            limit: LimitKind::BodyBytes,
+            value: body_len,
+            max: limits.max_body_bytes.into(),
+            at: function_location,
+        });
+    }
+
+    let mut validator = func.into_validator(allocations);
+    let invalid = |err: BinaryReaderError| PrepareError::InvalidFunction {
+        at: Location::Function { function, offset: err.offset() },
+        message: err.message().to_string(),
+    };
+
+    // Locals.
+    let mut locals_reader = body.get_locals_reader().map_err(invalid)?;
+    let mut locals = Vec::with_capacity(locals_reader.get_count() as usize);
+    let mut total_locals = u64::from(ctx.params);
+    for _ in 0..locals_reader.get_count() {
+        let offset = locals_reader.original_position();
+        let (count, ty) = locals_reader.read().map_err(invalid)?;
+        total_locals += u64::from(count);
+        if total_locals > u64::from(limits.max_locals) {
+            return Err(PrepareError::LimitExceeded {
+                limit: LimitKind::Locals,
+                value: total_locals,
+                max: limits.max_locals.into(),
+                at: Location::Function { function, offset },
+            });
+        }
+        if let Some(feature) = val_type_feature(ty).filter(|f| !feature_allowed(profile, *f)) {
+            return Err(PrepareError::FeatureNotAllowed {
+                feature,
+                at: Location::Function { function, offset },
+            });
+        }
+        validator.define_locals(offset, count, ty).map_err(invalid)?;
+        locals.push((count, ty));
+    }
+
+    let mut ops = OperatorsReader::new(locals_reader.get_binary_reader());
+    let ops_start = ops.original_position() as usize;
+    let costs: &CostTable = &profile.costs;
+
+    let mut edits: Vec<Edit> = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut max_operand_height: u32 = 0;
+    let mut needs_scratch = false;
+    // Index into `edits` of the current block's charge; `None` while in dead code.
+    let mut block: Option<usize> = Some(0);
+    edits.push(Edit::Charge { at: ops_start, cost: 0 });
+
+    while !ops.eof() {
+        let start = ops.original_position() as usize;
+        let op = ops.read().map_err(invalid)?;
+        let end = ops.original_position() as usize;
+
+        if let Err(err) = validator.op(start as u64, &op) {
+            let at = Location::Operator { function, offset: start as u64, operator: operator_mnemonic(&op) };
+            return Err(match operator_feature(&op).filter(|f| !feature_allowed(profile, *f)) {
+                Some(feature) => PrepareError::FeatureNotAllowed { feature, at },
+                None => PrepareError::InvalidFunction { at, message: err.message().to_string() },
+            });
+        }
+        max_operand_height = max_operand_height.max(validator.operand_stack_height());
+
+        if let Some(index) = block {
+            if let Edit::Charge { cost, .. } = &mut edits[index] {
+                *cost = cost.saturating_add(costs.operator_cost(&op));
+            }
+            if let Some(dynamic) = dynamic_cost(&op) {
+                edits.push(Edit::DynamicCharge { at: start, per_unit: costs.per_unit(dynamic) });
+                needs_scratch = true;
+            }
+        }
+
+        // What follows this operator: `Some(true)` a new live block, `Some(false)` dead code.
+        let mut next_block: Option<bool> = None;
+        match &op {
+            Operator::Block { .. } => push_frame(&mut frames, Frame::Block, ctx, start, &op)?,
+            Operator::Loop { .. } => {
+                push_frame(&mut frames, Frame::Loop, ctx, start, &op)?;
+                next_block = Some(true);
+            }
+            Operator::If { .. } => {
+                push_frame(&mut frames, Frame::If, ctx, start, &op)?;
+                next_block = Some(true);
+            }
+            Operator::Else => next_block = Some(true),
+            Operator::End => match frames.pop() {
+                // A loop's `end` is no branch target: the block (or dead code) continues.
+                Some(Frame::Loop) => {}
+                Some(_) => next_block = Some(true),
+                None => {} // the function's final `end`
+            },
+            Operator::BrIf { .. } => next_block = Some(true),
+            Operator::Br { .. } | Operator::BrTable { .. } | Operator::Unreachable => {
+                if let Operator::BrTable { targets } = &op {
+                    let count = targets.len();
+                    if count > limits.max_br_table_targets {
+                        return Err(PrepareError::LimitExceeded {
+                            limit: LimitKind::BrTableTargets,
+                            value: count.into(),
+                            max: limits.max_br_table_targets.into(),
+                            at: Location::Operator { function, offset: start as u64, operator: operator_mnemonic(&op) },
+                        });
+                    }
+                }
+                next_block = Some(false);
+            }
+            Operator::Return => {
+                edits.push(Edit::ReturnAsBranch { start, end, depth: frames.len() as u32 });
+                next_block = Some(false);
+            }
+            Operator::Call { function_index } if *function_index >= ctx.imported_functions => {
+                edits.push(Edit::Call { start, end, new_index: shifted(*function_index) });
+            }
+            Operator::RefFunc { function_index } if *function_index >= ctx.imported_functions => {
+                edits.push(Edit::RefFunc { start, end, new_index: shifted(*function_index) });
+            }
+            _ => {}
+        }
+        match next_block {
+            Some(true) => {
+                block = Some(edits.len());
+                edits.push(Edit::Charge { at: end, cost: 0 });
+            }
+            Some(false) => block = None,
+            None => {}
+        }
+    }
+    ops.finish().map_err(invalid)?;
+
+    let scratch_local = needs_scratch.then_some(total_locals as u32);
+    let frame_cost = u64::from(max_operand_height)
+        + total_locals
+        + u64::from(profile.stack.frame_overhead);
+    if frame_cost > u64::from(profile.stack.max_height) {
+        return Err(PrepareError::LimitExceeded {
+            limit: LimitKind::FrameSize,
+            value: frame_cost,
+            max: profile.stack.max_height.into(),
+            at: function_location,
+        });
+    }
+    edits.retain(|edit| !matches!(edit, Edit::Charge { cost: 0, .. }));
+
+    let plan = FunctionPlan {
+        type_index: ctx.type_index,
+        locals,
+        ops_start,
+        body_end,
+        edits,
+        scratch_local,
+        frame_cost: frame_cost as u32,
+    };
+    Ok((plan, validator.into_allocations()))
+}
+
+/// Defined functions move up past the injected imports.
+fn shifted(function_index: u32) -> u32 {
+    function_index + crate::summary::Intrinsics::COUNT
+}
+
+fn push_frame(
+    frames: &mut Vec<Frame>,
+    frame: Frame,
+    ctx: &FunctionContext<'_>,
+    offset: usize,
+    op: &Operator<'_>,
+) -> Result<(), PrepareError> {
+    frames.push(frame);
+    let max = ctx.profile.limits.max_nesting_depth;
+    if frames.len() as u64 > u64::from(max) {
+        return Err(PrepareError::LimitExceeded {
+            limit: LimitKind::NestingDepth,
+            value: frames.len() as u64,
+            max: max.into(),
+            at: Location::Operator {
+                function: ctx.function_index,
+                offset: offset as u64,
+                operator: operator_mnemonic(op),
+            },
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn feature_allowed(profile: &Profile, feature: crate::features::Feature) -> bool {
+    feature == crate::features::Feature::Floats && profile.allows_floats()
+}

@@ -1,0 +1,255 @@
+//! The gas cost of every operator, grouped into classes of similar native cost.
+//!
+//! Costs are charged per basic block (see `analysis`), so a class's cost is paid once per
+//! execution of each instruction of that class. Work proportional to an operand (pages grown,
+//! bytes copied, table elements filled) is charged separately, from the runtime operand.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use sha2::{Digest, Sha256};
+use wasmparser::Operator;
+
+/// Cost classes. Every operator of the deterministic profile maps to exactly one.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OpClass {
+    /// `nop`, `block`, `loop`, `else`, `end`: they emit no work of their own.
+    Structural,
+    /// `i32.const`, `i64.const`, `ref.null`, `ref.func`.
+    Constant,
+    /// `local.get`, `local.set`, `local.tee`.
+    Local,
+    /// `global.get`, `global.set`.
+    Global,
+    /// Cheap integer ALU: add, sub, bit ops, shifts, rotates, compares, `eqz`, clz/ctz/popcnt,
+    /// wrap/extend, sign extension, `select`, `drop`, `ref.is_null`.
+    Alu,
+    /// Integer multiplication.
+    Mul,
+    /// Integer division and remainder (with their trap checks).
+    DivRem,
+    /// Memory loads of any width.
+    Load,
+    /// Memory stores of any width.
+    Store,
+    /// `br`, `br_if`, `if`.
+    Branch,
+    /// `br_table`.
+    BrTable,
+    /// Direct `call`.
+    Call,
+    /// `call_indirect` (table bounds, null and signature checks).
+    CallIndirect,
+    /// `return`.
+    Return,
+    /// `unreachable`.
+    Unreachable,
+    /// `memory.size`.
+    MemorySize,
+    /// `memory.grow`: the base cost; pages are charged per page.
+    MemoryGrow,
+    /// `memory.copy`, `memory.fill`, `memory.init`: the base cost; bytes are charged per byte.
+    BulkMemory,
+    /// `data.drop`, `elem.drop`.
+    SegmentDrop,
+    /// `table.get`, `table.set`, `table.size`.
+    TableAccess,
+    /// `table.grow`: the base cost; elements are charged per element.
+    TableGrow,
+    /// `table.copy`, `table.fill`, `table.init`: the base cost; elements are charged per element.
+    TableBulk,
+    /// Floating-point operators (only reachable once a float policy admits them).
+    Float,
+}
+
+/// What an operator charges in proportion to its size operand, on top of its class cost.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DynamicCost {
+    /// Per 64 KiB page requested by `memory.grow`.
+    MemoryPages,
+    /// Per byte of `memory.copy` / `memory.fill` / `memory.init`.
+    MemoryBytes,
+    /// Per element of `table.grow` / `table.copy` / `table.fill` / `table.init`.
+    TableElements,
+}
+
+/// Classifies an operator. Operators outside the deterministic profile never reach this
+/// function with a valid module; they classify as [`OpClass::Float`] or [`OpClass::Alu`]
+/// so the function stays total.
+pub fn classify(op: &Operator<'_>) -> OpClass {
+    use Operator::*;
+    match op {
+        Nop | Block { .. } | Loop { .. } | Else | End => OpClass::Structural,
+        I32Const { .. } | I64Const { .. } | RefNull { .. } | RefFunc { .. } => OpClass::Constant,
+        LocalGet { .. } | LocalSet { .. } | LocalTee { .. } => OpClass::Local,
+        GlobalGet { .. } | GlobalSet { .. } => OpClass::Global,
+        I32Mul | I64Mul => OpClass::Mul,
+        I32DivS | I32DivU | I32RemS | I32RemU | I64DivS | I64DivU | I64RemS | I64RemU => {
+            OpClass::DivRem
+        }
+        I32Load { .. } | I64Load { .. } | I32Load8S { .. } | I32Load8U { .. }
+        | I32Load16S { .. } | I32Load16U { .. } | I64Load8S { .. } | I64Load8U { .. }
+        | I64Load16S { .. } | I64Load16U { .. } | I64Load32S { .. } | I64Load32U { .. } => {
+            OpClass::Load
+        }
+        I32Store { .. } | I64Store { .. } | I32Store8 { .. } | I32Store16 { .. }
+        | I64Store8 { .. } | I64Store16 { .. } | I64Store32 { .. } => OpClass::Store,
+        F32Load { .. } | F64Load { .. } | F32Store { .. } | F64Store { .. } => OpClass::Float,
+        Br { .. } | BrIf { .. } | If { .. } => OpClass::Branch,
+        BrTable { .. } => OpClass::BrTable,
+        Call { .. } => OpClass::Call,
+        CallIndirect { .. } => OpClass::CallIndirect,
+        Return => OpClass::Return,
+        Unreachable => OpClass::Unreachable,
+        MemorySize { .. } => OpClass::MemorySize,
+        MemoryGrow { .. } => OpClass::MemoryGrow,
+        MemoryCopy { .. } | MemoryFill { .. } | MemoryInit { .. } => OpClass::BulkMemory,
+        DataDrop { .. } | ElemDrop { .. } => OpClass::SegmentDrop,
+        TableGet { .. } | TableSet { .. } | TableSize { .. } => OpClass::TableAccess,
+        TableGrow { .. } => OpClass::TableGrow,
+        TableCopy { .. } | TableFill { .. } | TableInit { .. } => OpClass::TableBulk,
+        other if crate::features::is_float_operator(other) => OpClass::Float,
+        _ => OpClass::Alu,
+    }
+}
+
+/// The size-proportional charge an operator needs, if any. The size operand is always the
+/// i32 on top of the operand stack when the operator runs.
+pub fn dynamic_cost(op: &Operator<'_>) -> Option<DynamicCost> {
+    use Operator::*;
+    match op {
+        MemoryGrow { .. } => Some(DynamicCost::MemoryPages),
+        MemoryCopy { .. } | MemoryFill { .. } | MemoryInit { .. } => Some(DynamicCost::MemoryBytes),
+        TableGrow { .. } | TableCopy { .. } | TableFill { .. } | TableInit { .. } => {
+            Some(DynamicCost::TableElements)
+        }
+        _ => None,
+    }
+}
+
+/// Gas per operator class, plus the per-unit prices of size-proportional work.
+///
+/// The table is versioned: any change to a price must bump [`CostTable::version`], because
+/// gas figures are consensus-critical and cached artifacts embed the charges.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CostTable {
+    /// Version of this table; part of its fingerprint and of every cache key.
+    pub version: u32,
+    pub structural: u64,
+    pub constant: u64,
+    pub local: u64,
+    pub global: u64,
+    pub alu: u64,
+    pub mul: u64,
+    pub div_rem: u64,
+    pub load: u64,
+    pub store: u64,
+    pub branch: u64,
+    pub br_table: u64,
+    pub call: u64,
+    pub call_indirect: u64,
+    pub return_: u64,
+    pub unreachable: u64,
+    pub memory_size: u64,
+    pub memory_grow: u64,
+    pub bulk_memory: u64,
+    pub segment_drop: u64,
+    pub table_access: u64,
+    pub table_grow: u64,
+    pub table_bulk: u64,
+    pub float: u64,
+    /// Per page requested by `memory.grow` (charged even if the grow fails).
+    pub memory_grow_per_page: u64,
+    /// Per byte of `memory.copy`, `memory.fill` and `memory.init`.
+    pub bulk_memory_per_byte: u64,
+    /// Per element of `table.grow`, `table.copy`, `table.fill` and `table.init`.
+    pub table_per_element: u64,
+}
+
+impl Default for CostTable {
+    /// Version 1: roughly one unit per cheap native instruction.
+    fn default() -> Self {
+        CostTable {
+            version: 1,
+            structural: 0,
+            constant: 1,
+            local: 1,
+            global: 2,
+            alu: 1,
+            mul: 3,
+            div_rem: 20,
+            load: 3,
+            store: 3,
+            branch: 2,
+            br_table: 4,
+            call: 10,
+            call_indirect: 15,
+            return_: 2,
+            unreachable: 1,
+            memory_size: 2,
+            memory_grow: 200,
+            bulk_memory: 10,
+            segment_drop: 5,
+            table_access: 3,
+            table_grow: 50,
+            table_bulk: 10,
+            float: 4,
+            memory_grow_per_page: 1000,
+            bulk_memory_per_byte: 1,
+            table_per_element: 2,
+        }
+    }
+}
+
+impl CostTable {
+    /// The gas an operator of `class` costs each time it executes.
+    #[inline]
+    pub fn cost(&self, class: OpClass) -> u64 {
+        match class {
+            OpClass::Structural => self.structural,
+            OpClass::Constant => self.constant,
+            OpClass::Local => self.local,
+            OpClass::Global => self.global,
+            OpClass::Alu => self.alu,
+            OpClass::Mul => self.mul,
+            OpClass::DivRem => self.div_rem,
+            OpClass::Load => self.load,
+            OpClass::Store => self.store,
+            OpClass::Branch => self.branch,
+            OpClass::BrTable => self.br_table,
+            OpClass::Call => self.call,
+            OpClass::CallIndirect => self.call_indirect,
+            OpClass::Return => self.return_,
+            OpClass::Unreachable => self.unreachable,
+            OpClass::MemorySize => self.memory_size,
+            OpClass::MemoryGrow => self.memory_grow,
+            OpClass::BulkMemory => self.bulk_memory,
+            OpClass::SegmentDrop => self.segment_drop,
+            OpClass::TableAccess => self.table_access,
+            OpClass::TableGrow => self.table_grow,
+            OpClass::TableBulk => self.table_bulk,
+            OpClass::Float => self.float,
+        }
+    }
+
+    /// The gas an operator costs each time it executes (its class cost).
+    #[inline]
+    pub fn operator_cost(&self, op: &Operator<'_>) -> u64 {
+        self.cost(classify(op))
+    }
+
+    /// The price per unit of a size-proportional charge.
+    pub fn per_unit(&self, dynamic: DynamicCost) -> u64 {
+        match dynamic {
+            DynamicCost::MemoryPages => self.memory_grow_per_page,
+            DynamicCost::MemoryBytes => self.bulk_memory_per_byte,
+            DynamicCost::TableElements => self.table_per_element,
+        }
+    }
+
+    /// SHA-256 of the table's canonical (borsh) encoding: identifies the prices exactly.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"gasket-cost-table\0");
+        hasher.update(borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail"));
+        hasher.finalize().into()
+    }
+}

@@ -1,0 +1,114 @@
+//! Applies a [`FunctionPlan`] to a function body: copies the original bytes between edits
+//! verbatim and writes the injected instructions. Linear in the body size.
+//!
+//! The instrumented body is
+//!
+//! ```text
+//! (locals ... [scratch i32])
+//! i32.const FRAME  call $stack_enter
+//! block (result <function results>)
+//!   <original body, with charges inserted, defined-function indices shifted and
+//!    `return` turned into `br` to this block>
+//! end
+//! i32.const FRAME  call $stack_leave
+//! end
+//! ```
+//!
+//! Every way out of the original body (falling off the end, `br` to the function label,
+//! `return`) leaves the wrapper block, so the frame's height is released exactly once.
+//! Traps need no release: they end the whole call.
+
+use wasm_encoder::{BlockType, Encode, Instruction};
+
+use crate::analysis::{Edit, FunctionPlan};
+use crate::summary::Intrinsics;
+
+/// Writes the instrumented body (without its size prefix) into `out`.
+pub(crate) fn inject_function(
+    wasm: &[u8],
+    plan: &FunctionPlan,
+    wrapper_type: BlockType,
+    intrinsics: &Intrinsics,
+    out: &mut Vec<u8>,
+) {
+    // Locals: the original groups, plus the scratch local dynamic charges use.
+    let groups = plan.locals.len() as u32 + u32::from(plan.scratch_local.is_some());
+    groups.encode(out);
+    for (count, ty) in &plan.locals {
+        count.encode(out);
+        encode_val_type(*ty, out);
+    }
+    if plan.scratch_local.is_some() {
+        1u32.encode(out);
+        wasm_encoder::ValType::I32.encode(out);
+    }
+
+    let frame = plan.frame_cost as i32;
+    Instruction::I32Const(frame).encode(out);
+    Instruction::Call(intrinsics.stack_enter).encode(out);
+    Instruction::Block(wrapper_type).encode(out);
+
+    // Everything but the final `end`, which closes the function after the epilogue.
+    let ops_end = plan.body_end - 1;
+    let mut copied = plan.ops_start;
+    for edit in &plan.edits {
+        match *edit {
+            Edit::Charge { at, cost } => {
+                out.extend_from_slice(&wasm[copied..at]);
+                copied = at;
+                Instruction::I64Const(cost as i64).encode(out);
+                Instruction::Call(intrinsics.gas).encode(out);
+            }
+            Edit::DynamicCharge { at, per_unit } => {
+                out.extend_from_slice(&wasm[copied..at]);
+                copied = at;
+                let scratch = plan.scratch_local.unwrap_or_default();
+                Instruction::LocalTee(scratch).encode(out);
+                Instruction::I64ExtendI32U.encode(out);
+                Instruction::I64Const(per_unit as i64).encode(out);
+                Instruction::I64Mul.encode(out);
+                Instruction::Call(intrinsics.gas).encode(out);
+                Instruction::LocalGet(scratch).encode(out);
+            }
+            Edit::Call { start, end, new_index } => {
+                out.extend_from_slice(&wasm[copied..start]);
+                copied = end;
+                Instruction::Call(new_index).encode(out);
+            }
+            Edit::RefFunc { start, end, new_index } => {
+                out.extend_from_slice(&wasm[copied..start]);
+                copied = end;
+                Instruction::RefFunc(new_index).encode(out);
+            }
+            Edit::ReturnAsBranch { start, end, depth } => {
+                out.extend_from_slice(&wasm[copied..start]);
+                copied = end;
+                Instruction::Br(depth).encode(out);
+            }
+        }
+    }
+    out.extend_from_slice(&wasm[copied..ops_end]);
+    Instruction::End.encode(out);
+    Instruction::I32Const(frame).encode(out);
+    Instruction::Call(intrinsics.stack_leave).encode(out);
+    Instruction::End.encode(out);
+}
+
+/// Encodes a value type (the profile has already rejected the ones Gasket cannot run).
+fn encode_val_type(ty: wasmparser::ValType, out: &mut Vec<u8>) {
+    to_encoder_val_type(ty).encode(out);
+}
+
+/// Converts a value type of an accepted module. Only numeric types and nullable
+/// `funcref`/`externref` pass the profile checks; other references never reach here.
+pub(crate) fn to_encoder_val_type(ty: wasmparser::ValType) -> wasm_encoder::ValType {
+    match ty {
+        wasmparser::ValType::I32 => wasm_encoder::ValType::I32,
+        wasmparser::ValType::I64 => wasm_encoder::ValType::I64,
+        wasmparser::ValType::F32 => wasm_encoder::ValType::F32,
+        wasmparser::ValType::F64 => wasm_encoder::ValType::F64,
+        wasmparser::ValType::V128 => wasm_encoder::ValType::V128,
+        wasmparser::ValType::Ref(r) if r.is_extern_ref() => wasm_encoder::ValType::EXTERNREF,
+        wasmparser::ValType::Ref(_) => wasm_encoder::ValType::FUNCREF,
+    }
+}

@@ -1,0 +1,83 @@
+//! `gasket-metering`: the first stage of Gasket's pipeline.
+//!
+//! [`prepare`] takes a contract's bytes and a [`Profile`] and either rejects the module
+//! with a typed [`PrepareError`] or returns a [`PreparedModule`]: valid, instrumented wasm
+//! plus the [`ModuleInfo`] later stages need.
+//!
+//! What it does, in one linear pass over the module (see `ARCHITECTURE.md`):
+//! 1. validates with wasmparser under exactly the profile's deterministic feature set;
+//! 2. rejects nondeterministic features, over-limit structures and (under the contract
+//!    profile) any import that is not a host ABI function with its exact signature;
+//! 3. plans gas charges per basic block, size-proportional charges for `memory.grow`,
+//!    bulk memory and table operations, and each function's stack-frame cost;
+//! 4. writes the instrumented module with wasm-encoder, copying function bodies byte for
+//!    byte between the injected instructions.
+//!
+//! The instrumented module imports `gasket.gas(i64)`, `gasket.stack_enter(i32)` and
+//! `gasket.stack_leave(i32)` ([`Intrinsics`]); the compiler turns them into inline code,
+//! and any other engine can run the module by supplying them as host functions.
+
+mod analysis;
+mod cost;
+mod encode;
+mod error;
+mod features;
+mod imports;
+mod inject;
+mod limits;
+mod profile;
+mod summary;
+mod walk;
+
+pub use cost::{classify, dynamic_cost, CostTable, DynamicCost, OpClass};
+pub use error::{Location, PrepareError, Rejection};
+pub use features::{is_float_operator, operator_mnemonic, Feature};
+pub use limits::{LimitKind, Limits};
+pub use profile::{FloatPolicy, ImportPolicy, Profile, StackLimits};
+pub use summary::{
+    ExportInfo, ExportKind, FunctionInfo, ImportInfo, ImportKind, Intrinsics, MemoryInfo,
+    ModuleInfo, PreparedModule,
+};
+
+/// Validates `wasm` under `profile` and instruments it. Stops at the first problem.
+///
+/// Deterministic: the same bytes and profile give the same output bytes, on every machine.
+/// Linear in the module's size, also for hostile inputs.
+pub fn prepare(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, PrepareError> {
+    match prepare_inner(wasm, profile, false) {
+        Ok(prepared) => Ok(prepared),
+        Err(Rejection(mut errors)) => Err(errors.swap_remove(0)),
+    }
+}
+
+/// Like [`prepare`], but on rejection reports every problem it could find: profile rules
+/// and limits in every section, and every function body that fails (a module that is
+/// malformed still stops at the first structural error).
+pub fn check(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, Rejection> {
+    prepare_inner(wasm, profile, true)
+}
+
+fn prepare_inner(wasm: &[u8], profile: &Profile, collect_all: bool) -> Result<PreparedModule, Rejection> {
+    let walked = walk::walk(wasm, profile, collect_all).map_err(Rejection)?;
+    let (instrumented, intrinsics) = encode::encode(wasm, &walked).map_err(|e| Rejection(vec![e]))?;
+    let info = ModuleInfo {
+        imports: walked.import_infos,
+        imported_functions: walked.imported_functions,
+        intrinsics,
+        max_frame_cost: walked.plans.iter().map(|p| p.frame_cost).max().unwrap_or(0),
+        functions: walked
+            .plans
+            .iter()
+            .map(|p| FunctionInfo { type_index: p.type_index, frame_cost: p.frame_cost })
+            .collect(),
+        memory: walked.memory,
+        tables: walked.table_count,
+        globals: walked.global_count,
+        exports: walked.export_infos,
+        start: walked.start.map(|s| if s < walked.imported_functions { s } else { s + Intrinsics::COUNT }),
+        original_size: wasm.len() as u64,
+        cost_table_version: profile.costs.version,
+        profile_fingerprint: profile.fingerprint(),
+    };
+    Ok(PreparedModule { wasm: instrumented, info })
+}

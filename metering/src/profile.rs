@@ -1,0 +1,137 @@
+//! Profiles: what a module may use and what it costs.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use sha2::{Digest, Sha256};
+
+use crate::cost::CostTable;
+use crate::limits::Limits;
+
+/// Which imports a module may declare.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum ImportPolicy {
+    /// Only host ABI functions from module `env`, with their exact signatures.
+    HostAbi,
+    /// Any function, memory, table or global import (resolved by the embedder), except from
+    /// the reserved `gasket` namespace. For spec tests and third-party modules.
+    Any,
+}
+
+/// What happens to f32/f64 types and operators.
+///
+/// Only `Reject` exists today. A `Canonicalize` policy (floats admitted, every NaN result
+/// canonicalized) is planned; adding it changes the fingerprint of profiles that use it and
+/// no other.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum FloatPolicy {
+    /// Any float type or operator rejects the module.
+    Reject,
+}
+
+/// Parameters of the deterministic stack-height limit.
+///
+/// Each function has a frame cost in abstract units: its parameters and locals, its maximum
+/// operand-stack depth, plus `frame_overhead`. Entering a function adds its frame cost to a
+/// per-call counter, leaving subtracts it; exceeding `max_height` traps with
+/// `stack_overflow`. The units do not depend on the target, so the limit fires at the same
+/// call on every machine.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct StackLimits {
+    /// Maximum total frame cost of the active call chain. Default 65 536.
+    pub max_height: u32,
+    /// Fixed cost of every activation (return address, saved state). Default 4.
+    pub frame_overhead: u32,
+}
+
+impl Default for StackLimits {
+    fn default() -> Self {
+        StackLimits { max_height: 65_536, frame_overhead: 4 }
+    }
+}
+
+/// Everything that decides whether a module is accepted and how it is instrumented.
+///
+/// Two profiles with the same [`Profile::fingerprint`] accept the same modules and produce
+/// byte-identical instrumented output, so the fingerprint is part of every cache key.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Profile {
+    /// Human-readable name, e.g. `contract`. Part of the fingerprint.
+    pub name: String,
+    /// Which imports are admitted.
+    pub imports: ImportPolicy,
+    /// What happens to floats.
+    pub floats: FloatPolicy,
+    /// Structural limits.
+    pub limits: Limits,
+    /// Deterministic stack-height accounting.
+    pub stack: StackLimits,
+    /// Gas prices.
+    pub costs: CostTable,
+}
+
+impl Profile {
+    /// The strict profile for smart contracts: host ABI imports only, no floats, default
+    /// limits and prices.
+    pub fn contract() -> Profile {
+        Profile {
+            name: "contract".to_string(),
+            imports: ImportPolicy::HostAbi,
+            floats: FloatPolicy::Reject,
+            limits: Limits::default(),
+            stack: StackLimits::default(),
+            costs: CostTable::default(),
+        }
+    }
+
+    /// The embedder profile: any imports (still no floats and no other nondeterminism), for
+    /// spec tests and third-party modules. Limits are the defaults except that more imports
+    /// are admitted.
+    pub fn permissive() -> Profile {
+        Profile {
+            name: "permissive".to_string(),
+            imports: ImportPolicy::Any,
+            limits: Limits { max_imports: 10_000, ..Limits::default() },
+            ..Profile::contract()
+        }
+    }
+
+    /// Looks a built-in profile up by name (`contract` or `permissive`).
+    pub fn by_name(name: &str) -> Option<Profile> {
+        match name {
+            "contract" => Some(Profile::contract()),
+            "permissive" => Some(Profile::permissive()),
+            _ => None,
+        }
+    }
+
+    /// SHA-256 over the profile's canonical (borsh) encoding, cost table included.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"gasket-profile\0");
+        hasher.update(borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail"));
+        hasher.finalize().into()
+    }
+
+    pub(crate) fn allows_floats(&self) -> bool {
+        match self.floats {
+            FloatPolicy::Reject => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_stable_and_sensitive() {
+        let a = Profile::contract();
+        assert_eq!(a.fingerprint(), Profile::contract().fingerprint());
+        assert_ne!(a.fingerprint(), Profile::permissive().fingerprint());
+        let mut b = Profile::contract();
+        b.costs.alu += 1;
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        let mut c = Profile::contract();
+        c.limits.max_memory_pages -= 1;
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+}
