@@ -1,0 +1,40 @@
+//! `gasket instrument`: write the instrumented module.
+
+use std::path::Path;
+
+use gasket_metering::{Profile, Rejection};
+use serde_json::json;
+
+use crate::input::{self, LoadError};
+use crate::report;
+
+pub fn run(path: &Path, output: &Path, profile: &Profile, as_json: bool) -> bool {
+    let wasm = match input::load(path) {
+        Ok(wasm) => wasm,
+        Err(err) => {
+            report::load_failed(&err, as_json);
+            return false;
+        }
+    };
+    let prepared = match gasket_metering::prepare(&wasm, profile) {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            report::rejected(&Rejection(vec![err]), as_json);
+            return false;
+        }
+    };
+    if let Err(e) = std::fs::write(output, &prepared.wasm) {
+        let err = LoadError { kind: "io_error", message: format!("cannot write {}: {e}", output.display()) };
+        report::load_failed(&err, as_json);
+        return false;
+    }
+    if as_json {
+        println!(
+            "{}",
+            json!({"status": "ok", "output": output.display().to_string(), "original_bytes": wasm.len(), "instrumented_bytes": prepared.wasm.len()})
+        );
+    } else {
+        println!("wrote {} ({} bytes, from {} bytes)", output.display(), prepared.wasm.len(), wasm.len());
+    }
+    true
+}

@@ -1,0 +1,34 @@
+//! Output shared by the subcommands: rejections and load failures, as text or one JSON line.
+
+use gasket_metering::Rejection;
+use serde_json::json;
+
+use crate::input::LoadError;
+
+/// Prints a load failure; `--json` shape: `{"status":"rejected","kind":…,"error":…}`.
+pub fn load_failed(err: &LoadError, as_json: bool) {
+    if as_json {
+        println!("{}", json!({"status": "rejected", "kind": err.kind, "error": err.message}));
+    } else {
+        eprintln!("error: {}", err.message);
+    }
+}
+
+/// Prints every problem of a rejection. `--json`: the first problem's kind, all messages
+/// in `error` (one per line), and each in `errors`.
+pub fn rejected(rejection: &Rejection, as_json: bool) {
+    let errors = &rejection.0;
+    if as_json {
+        let kind = errors.first().map_or("invalid_module", |e| e.kind());
+        let all: Vec<_> = errors.iter().map(|e| json!({"kind": e.kind(), "error": e.to_string()})).collect();
+        println!(
+            "{}",
+            json!({"status": "rejected", "kind": kind, "error": rejection.to_string(), "errors": all})
+        );
+    } else {
+        eprintln!("rejected: {} problem(s)", errors.len());
+        for e in errors {
+            eprintln!("  [{}] {e}", e.kind());
+        }
+    }
+}
