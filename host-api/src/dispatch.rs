@@ -5,7 +5,8 @@
 //!
 //! 1. check the argument count and that i32 arguments are zero-extended (`bad_arguments`);
 //! 2. check size limits that depend only on the arguments (`limit_exceeded`);
-//! 3. charge gas for every size known from the arguments (`out_of_gas`);
+//! 3. charge gas for every size known before doing any work: from the arguments, the call
+//!    context, or (for `read_register` only) the register being read (`out_of_gas`);
 //! 4. read guest memory (`memory_access`, `invalid_utf8`);
 //! 5. look up state; if that reveals a size (`storage_read`'s value), charge it now;
 //! 6. write registers (which checks register limits), guest memory or the overlay.

@@ -4,10 +4,7 @@
 mod common;
 
 use common::*;
-use gasket_host_api::{
-    dispatch, CallContext, GasCounter, GasMeter, GuestMemory, HostEnv, HostError, HostFunction,
-    HostLimits, MemoryStorage, StateChange, Storage, StorageError,
-};
+use gasket_host_api::{CallContext, GasCounter, HostEnv, HostError, HostFunction, MemoryStorage};
 
 // ---------------------------------------------------------------- registers and context
 

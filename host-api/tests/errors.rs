@@ -4,8 +4,7 @@ mod common;
 
 use common::*;
 use gasket_host_api::{
-    dispatch, CallContext, GasCounter, GasMeter, GuestMemory, HostEnv, HostError, HostFunction,
-    HostLimits, MemoryStorage, StateChange, Storage, StorageError,
+    GasCounter, GasMeter, GuestMemory, HostEnv, HostError, HostFunction, HostLimits, MemoryStorage,
 };
 
 // ----------------------------------------------------------------------- bad pointers

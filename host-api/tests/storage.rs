@@ -4,8 +4,8 @@ mod common;
 
 use common::*;
 use gasket_host_api::{
-    dispatch, CallContext, GasCounter, GasMeter, GuestMemory, HostEnv, HostError, HostFunction,
-    HostLimits, MemoryStorage, StateChange, Storage, StorageError,
+    dispatch, GasCounter, HostEnv, HostError, HostFunction, MemoryStorage, StateChange, Storage,
+    StorageError,
 };
 
 // ---------------------------------------------------------------------------- storage

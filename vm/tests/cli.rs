@@ -5,7 +5,10 @@ use std::process::Command;
 use serde_json::Value;
 
 fn gasket(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gasket")).args(args).output().expect("runs gasket");
+    let out = Command::new(env!("CARGO_BIN_EXE_gasket"))
+        .args(args)
+        .output()
+        .expect("runs gasket");
     (
         out.status.code().expect("exited"),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -14,7 +17,11 @@ fn gasket(args: &[&str]) -> (i32, String, String) {
 }
 
 fn fixture(name: &str) -> String {
-    gasket_fixtures::get(name).expect("fixture exists").path().display().to_string()
+    gasket_fixtures::get(name)
+        .expect("fixture exists")
+        .path()
+        .display()
+        .to_string()
 }
 
 fn json_line(stdout: &str) -> Value {
@@ -32,7 +39,11 @@ fn scratch_dir(tag: &str) -> std::path::PathBuf {
 fn check_accepts_a_contract_with_a_summary() {
     let (code, stdout, _) = gasket(&["check", &fixture("counter")]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("ok under the contract profile") && stdout.contains("cost table:  version 1"), "{stdout}");
+    assert!(
+        stdout.contains("ok under the contract profile")
+            && stdout.contains("cost table:  version 1"),
+        "{stdout}"
+    );
 
     let (code, stdout, _) = gasket(&["check", &fixture("counter"), "--json"]);
     assert_eq!(code, 0);
@@ -59,7 +70,12 @@ fn check_rejects_with_kind_and_every_error() {
     assert!(stderr.contains("[unknown_import]"), "{stderr}");
 
     // The permissive profile takes any function import.
-    let (code, _, _) = gasket(&["check", &fixture("unknown_import"), "--profile", "permissive"]);
+    let (code, _, _) = gasket(&[
+        "check",
+        &fixture("unknown_import"),
+        "--profile",
+        "permissive",
+    ]);
     assert_eq!(code, 0);
 }
 
@@ -77,9 +93,16 @@ fn load_failures_exit_1_and_usage_errors_exit_2() {
     assert_eq!(json_line(&stdout)["kind"], "invalid_wat");
 
     assert_eq!(gasket(&["check"]).0, 2);
-    assert_eq!(gasket(&["check", &fixture("counter"), "--profile", "lax"]).0, 2);
+    assert_eq!(
+        gasket(&["check", &fixture("counter"), "--profile", "lax"]).0,
+        2
+    );
     assert_eq!(gasket(&["frobnicate"]).0, 2);
-    assert_eq!(gasket(&["instrument", &fixture("counter")]).0, 2, "-o is required");
+    assert_eq!(
+        gasket(&["instrument", &fixture("counter")]).0,
+        2,
+        "-o is required"
+    );
     assert_eq!(gasket(&["--help"]).0, 0);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -89,8 +112,15 @@ fn instrument_writes_exactly_what_prepare_produces() {
     let dir = scratch_dir("instrument");
     let out = dir.join("arith.wasm");
     let out_arg = out.to_str().unwrap();
-    let (code, stdout, _) =
-        gasket(&["instrument", &fixture("arith"), "-o", out_arg, "--profile", "permissive", "--json"]);
+    let (code, stdout, _) = gasket(&[
+        "instrument",
+        &fixture("arith"),
+        "-o",
+        out_arg,
+        "--profile",
+        "permissive",
+        "--json",
+    ]);
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(json_line(&stdout)["status"], "ok");
     let bytes = std::fs::read(&out).unwrap();

@@ -67,17 +67,36 @@ pub fn summary_json(prepared: &PreparedModule, profile: &Profile) -> serde_json:
 fn print_summary(path: &Path, prepared: &PreparedModule, profile: &Profile) {
     let info = &prepared.info;
     println!("{}: ok under the {} profile", path.display(), profile.name);
-    println!("  functions:   {} defined, {} imported", info.functions.len(), info.imported_functions);
+    println!(
+        "  functions:   {} defined, {} imported",
+        info.functions.len(),
+        info.imported_functions
+    );
     for import in &info.imports {
-        println!("  import:      {}.{} ({})", import.module, import.name, import_kind(&import.kind));
+        println!(
+            "  import:      {}.{} ({})",
+            import.module,
+            import.name,
+            import_kind(&import.kind)
+        );
     }
     let exports: Vec<&str> = info.exports.iter().map(|e| e.name.as_str()).collect();
     println!("  exports:     {}", exports.join(", "));
     match info.memory {
-        Some(m) => println!("  memory:      {} pages initial, {} pages maximum", m.initial_pages, m.maximum_pages),
+        Some(m) => println!(
+            "  memory:      {} pages initial, {} pages maximum",
+            m.initial_pages, m.maximum_pages
+        ),
         None => println!("  memory:      none"),
     }
     println!("  cost table:  version {}", info.cost_table_version);
-    println!("  stack:       largest frame {} of {} units", info.max_frame_cost, profile.stack.max_height);
-    println!("  size:        {} bytes, {} instrumented", info.original_size, prepared.wasm.len());
+    println!(
+        "  stack:       largest frame {} of {} units",
+        info.max_frame_cost, profile.stack.max_height
+    );
+    println!(
+        "  size:        {} bytes, {} instrumented",
+        info.original_size,
+        prepared.wasm.len()
+    );
 }

@@ -16,13 +16,17 @@ pub fn load(path: &Path) -> Result<Vec<u8>, LoadError> {
         kind: "io_error",
         message: format!("cannot read {}: {e}", path.display()),
     })?;
-    let is_text = matches!(path.extension().and_then(|e| e.to_str()), Some("wat" | "wast"))
-        || !bytes.starts_with(b"\0asm");
+    let is_text = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("wat" | "wast")
+    ) || !bytes.starts_with(b"\0asm");
     if !is_text {
         return Ok(bytes);
     }
-    wat::parse_bytes(&bytes).map(|b| b.into_owned()).map_err(|e| LoadError {
-        kind: "invalid_wat",
-        message: format!("{} is not valid WebAssembly text: {e}", path.display()),
-    })
+    wat::parse_bytes(&bytes)
+        .map(|b| b.into_owned())
+        .map_err(|e| LoadError {
+            kind: "invalid_wat",
+            message: format!("{} is not valid WebAssembly text: {e}", path.display()),
+        })
 }

@@ -24,7 +24,10 @@ pub fn run(path: &Path, output: &Path, profile: &Profile, as_json: bool) -> bool
         }
     };
     if let Err(e) = std::fs::write(output, &prepared.wasm) {
-        let err = LoadError { kind: "io_error", message: format!("cannot write {}: {e}", output.display()) };
+        let err = LoadError {
+            kind: "io_error",
+            message: format!("cannot write {}: {e}", output.display()),
+        };
         report::load_failed(&err, as_json);
         return false;
     }
@@ -34,7 +37,12 @@ pub fn run(path: &Path, output: &Path, profile: &Profile, as_json: bool) -> bool
             json!({"status": "ok", "output": output.display().to_string(), "original_bytes": wasm.len(), "instrumented_bytes": prepared.wasm.len()})
         );
     } else {
-        println!("wrote {} ({} bytes, from {} bytes)", output.display(), prepared.wasm.len(), wasm.len());
+        println!(
+            "wrote {} ({} bytes, from {} bytes)",
+            output.display(),
+            prepared.wasm.len(),
+            wasm.len()
+        );
     }
     true
 }

@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "gasket", version, about = "Gasket: a deterministic, gas-metered WebAssembly VM for smart contracts")]
+#[command(
+    name = "gasket",
+    version,
+    about = "Gasket: a deterministic, gas-metered WebAssembly VM for smart contracts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,14 +75,25 @@ fn main() -> ExitCode {
         Err(err) => {
             // Help and version are not errors; everything else is a usage error (exit 2).
             let _ = err.print();
-            return if err.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let ok = match cli.command {
-        Command::Check { file, profile, json } => check::run(&file, &profile.profile(), json),
-        Command::Instrument { file, output, profile, json } => {
-            instrument::run(&file, &output, &profile.profile(), json)
-        }
+        Command::Check {
+            file,
+            profile,
+            json,
+        } => check::run(&file, &profile.profile(), json),
+        Command::Instrument {
+            file,
+            output,
+            profile,
+            json,
+        } => instrument::run(&file, &output, &profile.profile(), json),
     };
     if ok {
         ExitCode::SUCCESS

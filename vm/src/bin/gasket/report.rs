@@ -8,7 +8,10 @@ use crate::input::LoadError;
 /// Prints a load failure; `--json` shape: `{"status":"rejected","kind":…,"error":…}`.
 pub fn load_failed(err: &LoadError, as_json: bool) {
     if as_json {
-        println!("{}", json!({"status": "rejected", "kind": err.kind, "error": err.message}));
+        println!(
+            "{}",
+            json!({"status": "rejected", "kind": err.kind, "error": err.message})
+        );
     } else {
         eprintln!("error: {}", err.message);
     }
@@ -20,7 +23,10 @@ pub fn rejected(rejection: &Rejection, as_json: bool) {
     let errors = &rejection.0;
     if as_json {
         let kind = errors.first().map_or("invalid_module", |e| e.kind());
-        let all: Vec<_> = errors.iter().map(|e| json!({"kind": e.kind(), "error": e.to_string()})).collect();
+        let all: Vec<_> = errors
+            .iter()
+            .map(|e| json!({"kind": e.kind(), "error": e.to_string()}))
+            .collect();
         println!(
             "{}",
             json!({"status": "rejected", "kind": kind, "error": rejection.to_string(), "errors": all})
