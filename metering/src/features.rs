@@ -227,7 +227,8 @@ mod tests {
         assert_eq!(operator_mnemonic(&Operator::F32Add), "f32.add");
         assert_eq!(operator_mnemonic(&Operator::I32TruncSatF64U), "i32.trunc_sat_f64_u");
         assert_eq!(operator_mnemonic(&Operator::Nop), "nop");
-        assert_eq!(operator_mnemonic(&Operator::BrTable { targets: wasmparser::BrTable::default() }), "br_table");
+        assert_eq!(operator_mnemonic(&Operator::CallIndirect { type_index: 0, table_index: 0 }), "call_indirect");
+        assert_eq!(operator_mnemonic(&Operator::RefIsNull), "ref.is_null");
         assert_eq!(operator_mnemonic(&Operator::LocalGet { local_index: 0 }), "local.get");
         assert_eq!(operator_mnemonic(&Operator::MemoryGrow { mem: 0 }), "memory.grow");
         assert_eq!(operator_mnemonic(&Operator::I64Extend32S), "i64.extend32_s");
@@ -239,7 +240,7 @@ mod tests {
         assert_eq!(operator_feature(&Operator::I32TruncSatF32S), Some(Feature::Floats));
         assert_eq!(operator_feature(&Operator::I32Add), None);
         assert_eq!(operator_feature(&Operator::ReturnCall { function_index: 0 }), Some(Feature::TailCalls));
-        assert_eq!(operator_feature(&Operator::AtomicFence), Some(Feature::Threads));
+        assert_eq!(operator_feature(&Operator::AtomicFence { ordering: wasmparser::Ordering::SeqCst }), Some(Feature::Threads));
         assert_eq!(operator_feature(&Operator::I8x16Swizzle), Some(Feature::Simd));
     }
 }

@@ -1,0 +1,105 @@
+//! The 72 real contracts of `../shared/corpus/contracts`, judged against the corpus's own
+//! feature census (`CENSUS.md`, made with wabt and an independent parser, not by Gasket):
+//!
+//! - wabt says invalid ⇒ rejected;
+//! - the census finds f32/f64 ⇒ rejected with `floats_not_allowed`;
+//! - the census finds SIMD ⇒ rejected with `simd_not_allowed`;
+//! - otherwise ⇒ accepted by the permissive profile, with valid, deterministic output.
+//!
+//! Under the contract profile every one of them is rejected (they import their own chain's
+//! host functions), except those with no imports at all.
+
+use std::path::Path;
+
+use gasket_metering::{prepare, Profile};
+use wasmparser::{Validator, WasmFeatures};
+
+struct CensusRow {
+    file: String,
+    float: bool,
+    simd: bool,
+    wabt_valid: bool,
+    imports: u32,
+}
+
+fn census(dir: &Path) -> Vec<CensusRow> {
+    let text = std::fs::read_to_string(dir.join("CENSUS.md")).expect("CENSUS.md beside the contracts");
+    let header: Vec<String> = text
+        .lines()
+        .find(|l| l.starts_with("| file |"))
+        .expect("census table header")
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .collect();
+    let column = |name: &str| header.iter().position(|c| c == name).unwrap_or_else(|| panic!("census column {name}"));
+    let (file, float, simd, wabt, imported) =
+        (column("file"), column("float"), column("simd"), column("wabt default"), column("imp funcs"));
+    text.lines()
+        .filter(|l| l.starts_with("| ") && l.contains(".wasm"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            CensusRow {
+                file: cells[file].to_string(),
+                float: cells[float].starts_with("yes"),
+                simd: cells[simd].starts_with("yes"),
+                wabt_valid: cells[wabt] == "ok",
+                imports: cells[imported].parse().unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn corpus_contracts_match_the_census() {
+    let Some(dir) = gasket_fixtures::corpus_dir() else {
+        eprintln!("skipped: ../shared/corpus/contracts is absent");
+        return;
+    };
+    let rows = census(&dir);
+    assert!(rows.len() >= 70, "census has {} rows", rows.len());
+    let (permissive, contract) = (Profile::permissive(), Profile::contract());
+    let mut accepted = 0;
+    let mut failures = Vec::new();
+    for row in &rows {
+        let wasm = std::fs::read(dir.join(&row.file)).expect("census file exists");
+        let result = prepare(&wasm, &permissive);
+        let expected_kind = if !row.wabt_valid {
+            None // any rejection
+        } else if row.float {
+            Some("floats_not_allowed")
+        } else if row.simd {
+            Some("simd_not_allowed")
+        } else {
+            match &result {
+                Ok(prepared) => {
+                    accepted += 1;
+                    if let Err(e) = Validator::new_with_features(WasmFeatures::WASM2).validate_all(&prepared.wasm) {
+                        failures.push(format!("{}: instrumented output is invalid: {e}", row.file));
+                    }
+                    if prepare(&wasm, &permissive).as_ref() != Ok(prepared) {
+                        failures.push(format!("{}: prepare is not deterministic", row.file));
+                    }
+                }
+                Err(e) => failures.push(format!("{}: expected acceptance, got [{}] {e}", row.file, e.kind())),
+            }
+            let contract_result = prepare(&wasm, &contract);
+            if row.imports == 0 && contract_result.is_err() {
+                failures.push(format!("{}: has no imports but the contract profile rejects it", row.file));
+            }
+            if row.imports > 0 && contract_result.is_ok() {
+                failures.push(format!("{}: imports foreign host functions but the contract profile accepts it", row.file));
+            }
+            continue;
+        };
+        match (&result, expected_kind) {
+            (Ok(_), _) => failures.push(format!("{}: expected rejection, was accepted", row.file)),
+            (Err(e), Some(kind)) if e.kind() != kind => {
+                failures.push(format!("{}: expected {kind}, got [{}] {e}", row.file, e.kind()))
+            }
+            _ => {}
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} contracts disagree with the census:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    println!("{} contracts: {accepted} accepted by the permissive profile, the rest rejected as the census predicts", rows.len());
+    assert!(accepted >= 30, "only {accepted} accepted");
+}
