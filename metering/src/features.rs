@@ -119,11 +119,24 @@ pub(crate) fn val_type_feature(ty: ValType) -> Option<Feature> {
     }
 }
 
-/// The feature an operator belongs to, if it is outside the integer deterministic set.
-/// Used to name the culprit when validation of an operator fails.
+/// The feature an operator belongs to, if it is outside the integer deterministic set:
+/// by its opcode, or by a value type it carries (`block (result f32)`, `select (result
+/// v128)`). Used to name the culprit when validation of an operator fails.
 pub(crate) fn operator_feature(op: &Operator<'_>) -> Option<Feature> {
     if is_float_operator(op) {
         return Some(Feature::Floats);
+    }
+    let carried = match op {
+        Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => match blockty {
+            wasmparser::BlockType::Type(ty) => val_type_feature(*ty),
+            _ => None,
+        },
+        Operator::TypedSelect { ty } => val_type_feature(*ty),
+        Operator::TypedSelectMulti { tys } => tys.iter().find_map(|ty| val_type_feature(*ty)),
+        _ => None,
+    };
+    if carried.is_some() {
+        return carried;
     }
     match operator_proposal(op) {
         "simd" | "relaxed_simd" => Some(Feature::Simd),
@@ -242,5 +255,9 @@ mod tests {
         assert_eq!(operator_feature(&Operator::ReturnCall { function_index: 0 }), Some(Feature::TailCalls));
         assert_eq!(operator_feature(&Operator::AtomicFence { ordering: wasmparser::Ordering::SeqCst }), Some(Feature::Threads));
         assert_eq!(operator_feature(&Operator::I8x16Swizzle), Some(Feature::Simd));
+        let f32_block = wasmparser::BlockType::Type(ValType::F32);
+        assert_eq!(operator_feature(&Operator::Loop { blockty: f32_block }), Some(Feature::Floats));
+        assert_eq!(operator_feature(&Operator::TypedSelect { ty: ValType::V128 }), Some(Feature::Simd));
+        assert_eq!(operator_feature(&Operator::TypedSelect { ty: ValType::I64 }), None);
     }
 }
