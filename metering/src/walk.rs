@@ -214,6 +214,15 @@ impl<'a> Walker<'_, 'a> {
                 }
             }
             Payload::ImportSection(reader) => {
+                // The compact-imports encoding is a post-2.0 proposal. wasmparser's reader
+                // gates it on the parser's features (all on), not the validator's, so the
+                // profile has to reject it itself.
+                for (index, group) in reader.clone().into_iter().enumerate() {
+                    if let Ok(wasmparser::Imports::Compact1 { .. } | wasmparser::Imports::Compact2 { .. }) = group {
+                        let at = Location::Section { section: "import", index: index as u32, offset: reader.range().start };
+                        return Err(problems.fatal(PrepareError::FeatureNotAllowed { feature: Feature::Other, at }));
+                    }
+                }
                 let mut count = 0u32;
                 for import in reader.clone().into_imports_with_offsets() {
                     let (offset, import) = import.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;

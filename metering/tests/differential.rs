@@ -1236,37 +1236,15 @@ impl SplitMix {
 fn smith_config(disallow_traps: bool) -> wasm_smith::Config {
     wasm_smith::Config {
         disallow_traps,
-        allow_floats: false,
         allow_start_export: false,
-        simd_enabled: false,
-        relaxed_simd_enabled: false,
-        threads_enabled: false,
-        exceptions_enabled: false,
-        gc_enabled: false,
-        tail_call_enabled: false,
-        memory64_enabled: false,
-        wide_arithmetic_enabled: false,
-        custom_page_sizes_enabled: false,
-        extended_const_enabled: false,
-        saturating_float_to_int_enabled: false,
-        shared_everything_threads_enabled: false,
-        compact_imports_enabled: false,
-        bulk_memory_enabled: true,
-        reference_types_enabled: true,
-        multi_value_enabled: true,
-        sign_extension_ops_enabled: true,
-        max_memories: 1,
         max_tables: 2,
-        max_imports: 0,
-        min_types: 1,
         max_types: 12,
         min_funcs: 2,
         max_funcs: 8,
         export_everything: true,
-        max_instructions: 200,
         max_memory32_bytes: 4 << 16,
         max_table_elements: 200,
-        ..wasm_smith::Config::default()
+        ..gasket_fixtures::smith::deterministic_config()
     }
 }
 

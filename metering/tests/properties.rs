@@ -176,32 +176,9 @@ proptest! {
 /// Inside the deterministic profile: integer-only WebAssembly 2.0, no imports.
 fn in_profile_config() -> wasm_smith::Config {
     wasm_smith::Config {
-        allow_floats: false,
-        simd_enabled: false,
-        relaxed_simd_enabled: false,
-        threads_enabled: false,
-        exceptions_enabled: false,
-        gc_enabled: false,
-        tail_call_enabled: false,
-        memory64_enabled: false,
-        wide_arithmetic_enabled: false,
-        custom_page_sizes_enabled: false,
-        extended_const_enabled: false,
-        saturating_float_to_int_enabled: false,
-        shared_everything_threads_enabled: false,
-        compact_imports_enabled: false,
-        bulk_memory_enabled: true,
-        reference_types_enabled: true,
-        multi_value_enabled: true,
-        max_memories: 1,
-        max_imports: 0,
-        min_types: 1,
-        min_funcs: 1,
-        max_funcs: 10,
-        max_instructions: 200,
         max_memory32_bytes: 256 << 16,
         max_table_elements: 10_000,
-        ..wasm_smith::Config::default()
+        ..gasket_fixtures::smith::deterministic_config()
     }
 }
 

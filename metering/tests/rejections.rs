@@ -60,6 +60,23 @@ fn nondeterministic_and_unsupported_proposals_are_rejected() {
 }
 
 #[test]
+fn compact_import_encoding_is_rejected() {
+    // Found by `properties::smith_everything_never_panics`: the compact-imports proposal's
+    // encoding (module "", then 0x7F and a vector of items) slipped past validation.
+    #[rustfmt::skip]
+    let wasm = [
+        0, b'a', b's', b'm', 1, 0, 0, 0,  // header
+        1, 4, 1, 0x60, 0, 0,              // type section: () -> ()
+        2, 10,                            // import section, 10 bytes
+        1,                                // one group
+        1, b'm', 0, 0x7F,                 // module "m", empty name, compact encoding 1
+        1, 1, b'f', 0x00, 0x00,           // one item: "f", function of type 0
+    ];
+    let err = rejected(&wasm, &Profile::permissive());
+    assert_eq!(err.kind(), "unsupported_proposal", "{err}");
+}
+
+#[test]
 fn reserved_namespace_is_rejected_in_every_profile() {
     for profile in [Profile::contract(), Profile::permissive()] {
         let err = rejected(&gasket_fixtures::wasm("imports_gas"), &profile);
