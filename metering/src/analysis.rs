@@ -41,12 +41,24 @@ pub(crate) enum Edit {
     /// at `at`, leaving that i32 in place.
     DynamicCharge { at: usize, per_unit: u64 },
     /// Replace the operator bytes `start..end` with `call new_index`.
-    Call { start: usize, end: usize, new_index: u32 },
+    Call {
+        start: usize,
+        end: usize,
+        new_index: u32,
+    },
     /// Replace the operator bytes `start..end` with `ref.func new_index`.
-    RefFunc { start: usize, end: usize, new_index: u32 },
+    RefFunc {
+        start: usize,
+        end: usize,
+        new_index: u32,
+    },
     /// Replace `return` at `start..end` with `br depth`: the wrapper block that releases
     /// the frame's stack height sits exactly `depth` labels out.
-    ReturnAsBranch { start: usize, end: usize, depth: u32 },
+    ReturnAsBranch {
+        start: usize,
+        end: usize,
+        depth: u32,
+    },
 }
 
 /// The plan for one defined function.
@@ -102,7 +114,10 @@ pub(crate) fn analyze_function(
     let range = body.range();
     let body_start = range.start as usize;
     let body_end = range.end as usize;
-    let function_location = Location::Function { function, offset: body_start as u64 };
+    let function_location = Location::Function {
+        function,
+        offset: body_start as u64,
+    };
 
     let body_len = (body_end - body_start) as u64;
     if body_len > u64::from(limits.max_body_bytes) {
@@ -116,7 +131,10 @@ pub(crate) fn analyze_function(
 
     let mut validator = func.into_validator(allocations);
     let invalid = |err: BinaryReaderError| PrepareError::InvalidFunction {
-        at: Location::Function { function, offset: err.offset() },
+        at: Location::Function {
+            function,
+            offset: err.offset(),
+        },
         message: err.message().to_string(),
     };
 
@@ -142,7 +160,9 @@ pub(crate) fn analyze_function(
                 at: Location::Function { function, offset },
             });
         }
-        validator.define_locals(offset, count, ty).map_err(invalid)?;
+        validator
+            .define_locals(offset, count, ty)
+            .map_err(invalid)?;
         locals.push((count, ty));
     }
 
@@ -156,7 +176,10 @@ pub(crate) fn analyze_function(
     let mut needs_scratch = false;
     // Index into `edits` of the current block's charge; `None` while in dead code.
     let mut block: Option<usize> = Some(0);
-    edits.push(Edit::Charge { at: ops_start, cost: 0 });
+    edits.push(Edit::Charge {
+        at: ops_start,
+        cost: 0,
+    });
 
     while !ops.eof() {
         let start = ops.original_position() as usize;
@@ -164,11 +187,20 @@ pub(crate) fn analyze_function(
         let end = ops.original_position() as usize;
 
         if let Err(err) = validator.op(start as u64, &op) {
-            let at = Location::Operator { function, offset: start as u64, operator: operator_mnemonic(&op) };
-            return Err(match operator_feature(&op).filter(|f| !feature_allowed(profile, *f)) {
-                Some(feature) => PrepareError::FeatureNotAllowed { feature, at },
-                None => PrepareError::InvalidFunction { at, message: err.message().to_string() },
-            });
+            let at = Location::Operator {
+                function,
+                offset: start as u64,
+                operator: operator_mnemonic(&op),
+            };
+            return Err(
+                match operator_feature(&op).filter(|f| !feature_allowed(profile, *f)) {
+                    Some(feature) => PrepareError::FeatureNotAllowed { feature, at },
+                    None => PrepareError::InvalidFunction {
+                        at,
+                        message: err.message().to_string(),
+                    },
+                },
+            );
         }
         max_operand_height = max_operand_height.max(validator.operand_stack_height());
 
@@ -177,7 +209,10 @@ pub(crate) fn analyze_function(
                 *cost = cost.saturating_add(costs.operator_cost(&op));
             }
             if let Some(dynamic) = dynamic_cost(&op) {
-                edits.push(Edit::DynamicCharge { at: start, per_unit: costs.per_unit(dynamic) });
+                edits.push(Edit::DynamicCharge {
+                    at: start,
+                    per_unit: costs.per_unit(dynamic),
+                });
                 needs_scratch = true;
             }
         }
@@ -210,21 +245,37 @@ pub(crate) fn analyze_function(
                             limit: LimitKind::BrTableTargets,
                             value: count.into(),
                             max: limits.max_br_table_targets.into(),
-                            at: Location::Operator { function, offset: start as u64, operator: operator_mnemonic(&op) },
+                            at: Location::Operator {
+                                function,
+                                offset: start as u64,
+                                operator: operator_mnemonic(&op),
+                            },
                         });
                     }
                 }
                 next_block = Some(false);
             }
             Operator::Return => {
-                edits.push(Edit::ReturnAsBranch { start, end, depth: frames.len() as u32 });
+                edits.push(Edit::ReturnAsBranch {
+                    start,
+                    end,
+                    depth: frames.len() as u32,
+                });
                 next_block = Some(false);
             }
             Operator::Call { function_index } if *function_index >= ctx.imported_functions => {
-                edits.push(Edit::Call { start, end, new_index: shifted(*function_index) });
+                edits.push(Edit::Call {
+                    start,
+                    end,
+                    new_index: shifted(*function_index),
+                });
             }
             Operator::RefFunc { function_index } if *function_index >= ctx.imported_functions => {
-                edits.push(Edit::RefFunc { start, end, new_index: shifted(*function_index) });
+                edits.push(Edit::RefFunc {
+                    start,
+                    end,
+                    new_index: shifted(*function_index),
+                });
             }
             _ => {}
         }
@@ -240,9 +291,8 @@ pub(crate) fn analyze_function(
     ops.finish().map_err(invalid)?;
 
     let scratch_local = needs_scratch.then_some(total_locals as u32);
-    let frame_cost = u64::from(max_operand_height)
-        + total_locals
-        + u64::from(profile.stack.frame_overhead);
+    let frame_cost =
+        u64::from(max_operand_height) + total_locals + u64::from(profile.stack.frame_overhead);
     if frame_cost > u64::from(profile.stack.max_height) {
         return Err(PrepareError::LimitExceeded {
             limit: LimitKind::FrameSize,

@@ -85,13 +85,25 @@ pub fn classify(op: &Operator<'_>) -> OpClass {
         I32DivS | I32DivU | I32RemS | I32RemU | I64DivS | I64DivU | I64RemS | I64RemU => {
             OpClass::DivRem
         }
-        I32Load { .. } | I64Load { .. } | I32Load8S { .. } | I32Load8U { .. }
-        | I32Load16S { .. } | I32Load16U { .. } | I64Load8S { .. } | I64Load8U { .. }
-        | I64Load16S { .. } | I64Load16U { .. } | I64Load32S { .. } | I64Load32U { .. } => {
-            OpClass::Load
-        }
-        I32Store { .. } | I64Store { .. } | I32Store8 { .. } | I32Store16 { .. }
-        | I64Store8 { .. } | I64Store16 { .. } | I64Store32 { .. } => OpClass::Store,
+        I32Load { .. }
+        | I64Load { .. }
+        | I32Load8S { .. }
+        | I32Load8U { .. }
+        | I32Load16S { .. }
+        | I32Load16U { .. }
+        | I64Load8S { .. }
+        | I64Load8U { .. }
+        | I64Load16S { .. }
+        | I64Load16U { .. }
+        | I64Load32S { .. }
+        | I64Load32U { .. } => OpClass::Load,
+        I32Store { .. }
+        | I64Store { .. }
+        | I32Store8 { .. }
+        | I32Store16 { .. }
+        | I64Store8 { .. }
+        | I64Store16 { .. }
+        | I64Store32 { .. } => OpClass::Store,
         F32Load { .. } | F64Load { .. } | F32Store { .. } | F64Store { .. } => OpClass::Float,
         Br { .. } | BrIf { .. } | If { .. } => OpClass::Branch,
         BrTable { .. } => OpClass::BrTable,

@@ -29,13 +29,22 @@ impl Reencode for ShiftFunctions {
     type Error = std::convert::Infallible;
 
     fn function_index(&mut self, func: u32) -> Result<u32, reencode::Error<Self::Error>> {
-        Ok(if func < self.imported_functions { func } else { func + Intrinsics::COUNT })
+        Ok(if func < self.imported_functions {
+            func
+        } else {
+            func + Intrinsics::COUNT
+        })
     }
 }
 
 /// Produces the instrumented module bytes.
-pub(crate) fn encode(wasm: &[u8], walked: &Walked<'_>) -> Result<(Vec<u8>, Intrinsics), PrepareError> {
-    let mut shift = ShiftFunctions { imported_functions: walked.imported_functions };
+pub(crate) fn encode(
+    wasm: &[u8],
+    walked: &Walked<'_>,
+) -> Result<(Vec<u8>, Intrinsics), PrepareError> {
+    let mut shift = ShiftFunctions {
+        imported_functions: walked.imported_functions,
+    };
     let mut module = Module::new();
     let failed = |e: reencode::Error<std::convert::Infallible>| PrepareError::InvalidModule {
         offset: 0,
@@ -46,7 +55,9 @@ pub(crate) fn encode(wasm: &[u8], walked: &Walked<'_>) -> Result<(Vec<u8>, Intri
     // type per multi-value result list the wrapper blocks need.
     let mut types = TypeSection::new();
     if let Some(reader) = &walked.types {
-        shift.parse_type_section(&mut types, reader.clone()).map_err(failed)?;
+        shift
+            .parse_type_section(&mut types, reader.clone())
+            .map_err(failed)?;
     }
     let original_types = walked.func_types.len() as u32;
     let mut intrinsic_types = BTreeMap::new();
@@ -67,7 +78,12 @@ pub(crate) fn encode(wasm: &[u8], walked: &Walked<'_>) -> Result<(Vec<u8>, Intri
             .func_types
             .get(plan.type_index as usize)
             .and_then(|t| t.as_ref())
-            .map(|t| t.results().iter().map(|r| to_encoder_val_type(*r)).collect())
+            .map(|t| {
+                t.results()
+                    .iter()
+                    .map(|r| to_encoder_val_type(*r))
+                    .collect()
+            })
             .unwrap_or_default();
         let block = match results.as_slice() {
             [] => BlockType::Empty,
@@ -93,37 +109,55 @@ pub(crate) fn encode(wasm: &[u8], walked: &Walked<'_>) -> Result<(Vec<u8>, Intri
         imports.import(import.module, import.name, ty);
     }
     let first = walked.imported_functions;
-    let intrinsics = Intrinsics { gas: first, stack_enter: first + 1, stack_leave: first + 2 };
+    let intrinsics = Intrinsics {
+        gas: first,
+        stack_enter: first + 1,
+        stack_leave: first + 2,
+    };
     for intrinsic in Intrinsic::ALL {
         let sig = intrinsic.signature();
         let index = intrinsic_types[&(val_types(sig.params), val_types(sig.results))];
-        imports.import(RESERVED_MODULE, intrinsic.name(), EntityType::Function(index));
+        imports.import(
+            RESERVED_MODULE,
+            intrinsic.name(),
+            EntityType::Function(index),
+        );
     }
     module.section(&imports);
 
     if let Some(reader) = &walked.functions {
         let mut section = wasm_encoder::FunctionSection::new();
-        shift.parse_function_section(&mut section, reader.clone()).map_err(failed)?;
+        shift
+            .parse_function_section(&mut section, reader.clone())
+            .map_err(failed)?;
         module.section(&section);
     }
     if let Some(reader) = &walked.tables {
         let mut section = wasm_encoder::TableSection::new();
-        shift.parse_table_section(&mut section, reader.clone()).map_err(failed)?;
+        shift
+            .parse_table_section(&mut section, reader.clone())
+            .map_err(failed)?;
         module.section(&section);
     }
     if let Some(reader) = &walked.memories {
         let mut section = wasm_encoder::MemorySection::new();
-        shift.parse_memory_section(&mut section, reader.clone()).map_err(failed)?;
+        shift
+            .parse_memory_section(&mut section, reader.clone())
+            .map_err(failed)?;
         module.section(&section);
     }
     if let Some(reader) = &walked.globals {
         let mut section = wasm_encoder::GlobalSection::new();
-        shift.parse_global_section(&mut section, reader.clone()).map_err(failed)?;
+        shift
+            .parse_global_section(&mut section, reader.clone())
+            .map_err(failed)?;
         module.section(&section);
     }
     if let Some(reader) = &walked.exports {
         let mut section = wasm_encoder::ExportSection::new();
-        shift.parse_export_section(&mut section, reader.clone()).map_err(failed)?;
+        shift
+            .parse_export_section(&mut section, reader.clone())
+            .map_err(failed)?;
         module.section(&section);
     }
     if let Some(start) = walked.start {
@@ -132,7 +166,9 @@ pub(crate) fn encode(wasm: &[u8], walked: &Walked<'_>) -> Result<(Vec<u8>, Intri
     }
     if let Some(reader) = &walked.elements {
         let mut section = wasm_encoder::ElementSection::new();
-        shift.parse_element_section(&mut section, reader.clone()).map_err(failed)?;
+        shift
+            .parse_element_section(&mut section, reader.clone())
+            .map_err(failed)?;
         module.section(&section);
     }
     if let Some(count) = walked.data_count {
@@ -150,7 +186,9 @@ pub(crate) fn encode(wasm: &[u8], walked: &Walked<'_>) -> Result<(Vec<u8>, Intri
     }
     if let Some(reader) = &walked.data {
         let mut section = wasm_encoder::DataSection::new();
-        shift.parse_data_section(&mut section, reader.clone()).map_err(failed)?;
+        shift
+            .parse_data_section(&mut section, reader.clone())
+            .map_err(failed)?;
         module.section(&section);
     }
     Ok((module.finish(), intrinsics))

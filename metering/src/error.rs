@@ -9,11 +9,19 @@ use crate::limits::LimitKind;
 pub enum Location {
     /// Inside a function body. `function` is the index in the original module's function
     /// index space (imports first), `offset` a byte offset into the module.
-    Operator { function: u32, offset: u64, operator: String },
+    Operator {
+        function: u32,
+        offset: u64,
+        operator: String,
+    },
     /// In a function's locals or body as a whole.
     Function { function: u32, offset: u64 },
     /// In a section other than code; `index` is the item's index in that section.
-    Section { section: &'static str, index: u32, offset: u64 },
+    Section {
+        section: &'static str,
+        index: u32,
+        offset: u64,
+    },
     /// The module as a whole.
     Module,
 }
@@ -21,14 +29,28 @@ pub enum Location {
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Location::Operator { function, offset, operator } => {
-                write!(f, "function {function} uses `{operator}` at byte offset {offset:#x}")
+            Location::Operator {
+                function,
+                offset,
+                operator,
+            } => {
+                write!(
+                    f,
+                    "function {function} uses `{operator}` at byte offset {offset:#x}"
+                )
             }
             Location::Function { function, offset } => {
                 write!(f, "function {function} (byte offset {offset:#x})")
             }
-            Location::Section { section, index, offset } => {
-                write!(f, "{section} section entry {index} (byte offset {offset:#x})")
+            Location::Section {
+                section,
+                index,
+                offset,
+            } => {
+                write!(
+                    f,
+                    "{section} section entry {index} (byte offset {offset:#x})"
+                )
             }
             Location::Module => f.write_str("the module"),
         }
@@ -52,15 +74,29 @@ pub enum PrepareError {
 
     /// A structural limit is exceeded.
     #[error("{at}: {limit} limit exceeded ({value} > {max}); reduce it in the contract, or raise Limits::{} if you run the node", limit.field())]
-    LimitExceeded { limit: LimitKind, value: u64, max: u64, at: Location },
+    LimitExceeded {
+        limit: LimitKind,
+        value: u64,
+        max: u64,
+        at: Location,
+    },
 
     /// The module imports from the namespace reserved for Gasket's own instrumentation.
     #[error("import {index} `{module}.{name}` uses the reserved module name `{module}`; only Gasket's instrumentation may import from it")]
-    ReservedImport { index: u32, module: String, name: String },
+    ReservedImport {
+        index: u32,
+        module: String,
+        name: String,
+    },
 
     /// The contract profile admits only the host ABI's functions.
     #[error("import {index} `{module}.{name}` is not a host function of ABI v{abi}; contracts may import only the functions listed in gasket-host-api from module `env`")]
-    UnknownImport { index: u32, module: String, name: String, abi: u32 },
+    UnknownImport {
+        index: u32,
+        module: String,
+        name: String,
+        abi: u32,
+    },
 
     /// A host function is imported with the wrong signature.
     #[error("import {index} `{module}.{name}` has signature {found} but host ABI v{abi} defines {expected}")]
@@ -75,7 +111,12 @@ pub enum PrepareError {
 
     /// The contract profile does not let a contract import memories, tables or globals.
     #[error("import {index} `{module}.{name}` imports a {kind}; contracts may import only host functions (define memories, tables and globals in the module)")]
-    ImportKindNotAllowed { index: u32, module: String, name: String, kind: &'static str },
+    ImportKindNotAllowed {
+        index: u32,
+        module: String,
+        name: String,
+        kind: &'static str,
+    },
 }
 
 impl PrepareError {
@@ -120,7 +161,10 @@ impl PrepareError {
     }
 
     pub(crate) fn invalid(err: wasmparser::BinaryReaderError) -> Self {
-        PrepareError::InvalidModule { offset: err.offset(), message: err.message().to_string() }
+        PrepareError::InvalidModule {
+            offset: err.offset(),
+            message: err.message().to_string(),
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use wasmparser::{Operator, ValType, WasmFeatures};
 
 /// A WebAssembly feature that a profile can reject.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
 pub enum Feature {
     /// f32/f64 types and operators: NaN bit patterns are nondeterministic across CPUs.
     Floats,
@@ -127,10 +129,12 @@ pub(crate) fn operator_feature(op: &Operator<'_>) -> Option<Feature> {
         return Some(Feature::Floats);
     }
     let carried = match op {
-        Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => match blockty {
-            wasmparser::BlockType::Type(ty) => val_type_feature(*ty),
-            _ => None,
-        },
+        Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
+            match blockty {
+                wasmparser::BlockType::Type(ty) => val_type_feature(*ty),
+                _ => None,
+            }
+        }
         Operator::TypedSelect { ty } => val_type_feature(*ty),
         Operator::TypedSelectMulti { tys } => tys.iter().find_map(|ty| val_type_feature(*ty)),
         _ => None,
@@ -158,7 +162,9 @@ const fn name_mentions_float(name: &str) -> bool {
     let b = name.as_bytes();
     let mut i = 0;
     while i + 2 < b.len() {
-        if b[i] == b'F' && ((b[i + 1] == b'3' && b[i + 2] == b'2') || (b[i + 1] == b'6' && b[i + 2] == b'4')) {
+        if b[i] == b'F'
+            && ((b[i + 1] == b'3' && b[i + 2] == b'2') || (b[i + 1] == b'6' && b[i + 2] == b'4'))
+        {
             return true;
         }
         i += 1;
@@ -200,8 +206,24 @@ wasmparser::for_each_operator!(define_operator_tables);
 fn is_text_namespace(word: &str) -> bool {
     matches!(
         word,
-        "I32" | "I64" | "F32" | "F64" | "V128" | "I8x16" | "I16x8" | "I32x4" | "I64x2" | "F32x4"
-            | "F64x2" | "Memory" | "Table" | "Local" | "Global" | "Ref" | "Data" | "Elem"
+        "I32"
+            | "I64"
+            | "F32"
+            | "F64"
+            | "V128"
+            | "I8x16"
+            | "I16x8"
+            | "I32x4"
+            | "I64x2"
+            | "F32x4"
+            | "F64x2"
+            | "Memory"
+            | "Table"
+            | "Local"
+            | "Global"
+            | "Ref"
+            | "Data"
+            | "Elem"
     )
 }
 
@@ -221,7 +243,11 @@ pub fn operator_mnemonic(op: &Operator<'_>) -> String {
     let mut out = String::with_capacity(name.len() + words.len());
     for (i, word) in words.iter().enumerate() {
         if i == 1 {
-            out.push(if is_text_namespace(words[0]) { '.' } else { '_' });
+            out.push(if is_text_namespace(words[0]) {
+                '.'
+            } else {
+                '_'
+            });
         } else if i > 1 {
             out.push('_');
         }
@@ -238,26 +264,64 @@ mod tests {
     fn mnemonics_read_like_the_text_format() {
         assert_eq!(operator_mnemonic(&Operator::I32Add), "i32.add");
         assert_eq!(operator_mnemonic(&Operator::F32Add), "f32.add");
-        assert_eq!(operator_mnemonic(&Operator::I32TruncSatF64U), "i32.trunc_sat_f64_u");
+        assert_eq!(
+            operator_mnemonic(&Operator::I32TruncSatF64U),
+            "i32.trunc_sat_f64_u"
+        );
         assert_eq!(operator_mnemonic(&Operator::Nop), "nop");
-        assert_eq!(operator_mnemonic(&Operator::CallIndirect { type_index: 0, table_index: 0 }), "call_indirect");
+        assert_eq!(
+            operator_mnemonic(&Operator::CallIndirect {
+                type_index: 0,
+                table_index: 0
+            }),
+            "call_indirect"
+        );
         assert_eq!(operator_mnemonic(&Operator::RefIsNull), "ref.is_null");
-        assert_eq!(operator_mnemonic(&Operator::LocalGet { local_index: 0 }), "local.get");
-        assert_eq!(operator_mnemonic(&Operator::MemoryGrow { mem: 0 }), "memory.grow");
+        assert_eq!(
+            operator_mnemonic(&Operator::LocalGet { local_index: 0 }),
+            "local.get"
+        );
+        assert_eq!(
+            operator_mnemonic(&Operator::MemoryGrow { mem: 0 }),
+            "memory.grow"
+        );
         assert_eq!(operator_mnemonic(&Operator::I64Extend32S), "i64.extend32_s");
     }
 
     #[test]
     fn features_name_the_culprit() {
         assert_eq!(operator_feature(&Operator::F64Sqrt), Some(Feature::Floats));
-        assert_eq!(operator_feature(&Operator::I32TruncSatF32S), Some(Feature::Floats));
+        assert_eq!(
+            operator_feature(&Operator::I32TruncSatF32S),
+            Some(Feature::Floats)
+        );
         assert_eq!(operator_feature(&Operator::I32Add), None);
-        assert_eq!(operator_feature(&Operator::ReturnCall { function_index: 0 }), Some(Feature::TailCalls));
-        assert_eq!(operator_feature(&Operator::AtomicFence { ordering: wasmparser::Ordering::SeqCst }), Some(Feature::Threads));
-        assert_eq!(operator_feature(&Operator::I8x16Swizzle), Some(Feature::Simd));
+        assert_eq!(
+            operator_feature(&Operator::ReturnCall { function_index: 0 }),
+            Some(Feature::TailCalls)
+        );
+        assert_eq!(
+            operator_feature(&Operator::AtomicFence {
+                ordering: wasmparser::Ordering::SeqCst
+            }),
+            Some(Feature::Threads)
+        );
+        assert_eq!(
+            operator_feature(&Operator::I8x16Swizzle),
+            Some(Feature::Simd)
+        );
         let f32_block = wasmparser::BlockType::Type(ValType::F32);
-        assert_eq!(operator_feature(&Operator::Loop { blockty: f32_block }), Some(Feature::Floats));
-        assert_eq!(operator_feature(&Operator::TypedSelect { ty: ValType::V128 }), Some(Feature::Simd));
-        assert_eq!(operator_feature(&Operator::TypedSelect { ty: ValType::I64 }), None);
+        assert_eq!(
+            operator_feature(&Operator::Loop { blockty: f32_block }),
+            Some(Feature::Floats)
+        );
+        assert_eq!(
+            operator_feature(&Operator::TypedSelect { ty: ValType::V128 }),
+            Some(Feature::Simd)
+        );
+        assert_eq!(
+            operator_feature(&Operator::TypedSelect { ty: ValType::I64 }),
+            None
+        );
     }
 }

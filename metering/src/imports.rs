@@ -22,7 +22,9 @@ pub(crate) fn check_import(
             name: name.to_string(),
         });
     }
-    let host_function = (module == ENV_MODULE).then(|| HostFunction::from_name(name)).flatten();
+    let host_function = (module == ENV_MODULE)
+        .then(|| HostFunction::from_name(name))
+        .flatten();
     if policy == ImportPolicy::Any {
         // Any import resolves at instantiation; a host ABI name is still recognised so the
         // runtime can dispatch it, but only when its signature matches.
@@ -62,7 +64,9 @@ pub(crate) fn check_import(
             module: module.to_string(),
             name: name.to_string(),
             expected: render_host_signature(function),
-            found: func_type.map(render_func_type).unwrap_or_else(|| "a non-function type".into()),
+            found: func_type
+                .map(render_func_type)
+                .unwrap_or_else(|| "a non-function type".into()),
             abi: ABI_VERSION,
         }),
     }
@@ -76,7 +80,10 @@ fn signature_matches(function: HostFunction, ty: &FuncType) -> bool {
 fn same_types(host: &[WasmType], wasm: &[ValType]) -> bool {
     host.len() == wasm.len()
         && host.iter().zip(wasm).all(|(h, w)| {
-            matches!((h, w), (WasmType::I32, ValType::I32) | (WasmType::I64, ValType::I64))
+            matches!(
+                (h, w),
+                (WasmType::I32, ValType::I32) | (WasmType::I64, ValType::I64)
+            )
         })
 }
 
@@ -96,6 +103,12 @@ fn render_host_signature(function: HostFunction) -> String {
 }
 
 fn render_func_type(ty: &FuncType) -> String {
-    let list = |types: &[ValType]| types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+    let list = |types: &[ValType]| {
+        types
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     format!("({}) -> ({})", list(ty.params()), list(ty.results()))
 }

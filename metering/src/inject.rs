@@ -70,12 +70,20 @@ pub(crate) fn inject_function(
                 Instruction::Call(intrinsics.gas).encode(out);
                 Instruction::LocalGet(scratch).encode(out);
             }
-            Edit::Call { start, end, new_index } => {
+            Edit::Call {
+                start,
+                end,
+                new_index,
+            } => {
                 out.extend_from_slice(&wasm[copied..start]);
                 copied = end;
                 Instruction::Call(new_index).encode(out);
             }
-            Edit::RefFunc { start, end, new_index } => {
+            Edit::RefFunc {
+                start,
+                end,
+                new_index,
+            } => {
                 out.extend_from_slice(&wasm[copied..start]);
                 copied = end;
                 Instruction::RefFunc(new_index).encode(out);

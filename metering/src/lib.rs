@@ -57,9 +57,14 @@ pub fn check(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, Rejection
     prepare_inner(wasm, profile, true)
 }
 
-fn prepare_inner(wasm: &[u8], profile: &Profile, collect_all: bool) -> Result<PreparedModule, Rejection> {
+fn prepare_inner(
+    wasm: &[u8],
+    profile: &Profile,
+    collect_all: bool,
+) -> Result<PreparedModule, Rejection> {
     let walked = walk::walk(wasm, profile, collect_all).map_err(Rejection)?;
-    let (instrumented, intrinsics) = encode::encode(wasm, &walked).map_err(|e| Rejection(vec![e]))?;
+    let (instrumented, intrinsics) =
+        encode::encode(wasm, &walked).map_err(|e| Rejection(vec![e]))?;
     let info = ModuleInfo {
         imports: walked.import_infos,
         imported_functions: walked.imported_functions,
@@ -68,16 +73,28 @@ fn prepare_inner(wasm: &[u8], profile: &Profile, collect_all: bool) -> Result<Pr
         functions: walked
             .plans
             .iter()
-            .map(|p| FunctionInfo { type_index: p.type_index, frame_cost: p.frame_cost })
+            .map(|p| FunctionInfo {
+                type_index: p.type_index,
+                frame_cost: p.frame_cost,
+            })
             .collect(),
         memory: walked.memory,
         tables: walked.table_count,
         globals: walked.global_count,
         exports: walked.export_infos,
-        start: walked.start.map(|s| if s < walked.imported_functions { s } else { s + Intrinsics::COUNT }),
+        start: walked.start.map(|s| {
+            if s < walked.imported_functions {
+                s
+            } else {
+                s + Intrinsics::COUNT
+            }
+        }),
         original_size: wasm.len() as u64,
         cost_table_version: profile.costs.version,
         profile_fingerprint: profile.fingerprint(),
     };
-    Ok(PreparedModule { wasm: instrumented, info })
+    Ok(PreparedModule {
+        wasm: instrumented,
+        info,
+    })
 }

@@ -7,7 +7,9 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// Which limit a module exceeded; part of [`crate::PrepareError::LimitExceeded`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
 pub enum LimitKind {
     /// Size of the module in bytes.
     ModuleBytes,

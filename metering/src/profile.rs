@@ -44,7 +44,10 @@ pub struct StackLimits {
 
 impl Default for StackLimits {
     fn default() -> Self {
-        StackLimits { max_height: 65_536, frame_overhead: 4 }
+        StackLimits {
+            max_height: 65_536,
+            frame_overhead: 4,
+        }
     }
 }
 
@@ -89,7 +92,10 @@ impl Profile {
         Profile {
             name: "permissive".to_string(),
             imports: ImportPolicy::Any,
-            limits: Limits { max_imports: 10_000, ..Limits::default() },
+            limits: Limits {
+                max_imports: 10_000,
+                ..Limits::default()
+            },
             ..Profile::contract()
         }
     }

@@ -8,8 +8,8 @@
 use wasmparser::{
     CompositeInnerType, DataSectionReader, ElementSectionReader, Encoding, ExportSectionReader,
     FuncType, FuncValidatorAllocations, FunctionSectionReader, GlobalSectionReader, Import,
-    MemorySectionReader, MemoryType, Parser, Payload, TableSectionReader, TableType,
-    TypeRef, TypeSectionReader, ValidPayload, Validator,
+    MemorySectionReader, MemoryType, Parser, Payload, TableSectionReader, TableType, TypeRef,
+    TypeSectionReader, ValidPayload, Validator,
 };
 
 use crate::analysis::{analyze_function, feature_allowed, FunctionContext, FunctionPlan};
@@ -78,7 +78,10 @@ pub(crate) fn walk<'a>(
     profile: &Profile,
     collect_all: bool,
 ) -> Result<Walked<'a>, Vec<PrepareError>> {
-    let mut problems = Problems { errors: Vec::new(), collect_all };
+    let mut problems = Problems {
+        errors: Vec::new(),
+        collect_all,
+    };
     let limits = &profile.limits;
     if wasm.len() as u64 > limits.max_module_bytes {
         problems.errors.push(PrepareError::LimitExceeded {
@@ -135,10 +138,16 @@ struct Walker<'p, 'a> {
 
 impl<'a> Walker<'_, 'a> {
     fn run(&mut self, wasm: &'a [u8], problems: &mut Problems) -> Result<(), Stop> {
-        let mut validator = Validator::new_with_features(wasm_features(self.profile.allows_floats()));
+        let mut validator =
+            Validator::new_with_features(wasm_features(self.profile.allows_floats()));
         for payload in Parser::new(0).parse_all(wasm) {
             let payload = payload.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
-            if let Payload::Version { encoding: Encoding::Component, range, .. } = &payload {
+            if let Payload::Version {
+                encoding: Encoding::Component,
+                range,
+                ..
+            } = &payload
+            {
                 return Err(problems.fatal(PrepareError::InvalidModule {
                     offset: range.start,
                     message: "this is a component, not a core module".into(),
@@ -155,7 +164,11 @@ impl<'a> Walker<'_, 'a> {
             };
             if let ValidPayload::Func(func, body) = valid {
                 let function_index = func.index;
-                let type_index = self.function_types.get(function_index as usize).copied().unwrap_or(0);
+                let type_index = self
+                    .function_types
+                    .get(function_index as usize)
+                    .copied()
+                    .unwrap_or(0);
                 let params = self
                     .walked
                     .func_types
@@ -183,29 +196,66 @@ impl<'a> Walker<'_, 'a> {
     }
 
     /// The profile's own rules for one section, checked before the validator sees it.
-    fn check_section(&mut self, payload: &Payload<'a>, problems: &mut Problems) -> Result<(), Stop> {
+    fn check_section(
+        &mut self,
+        payload: &Payload<'a>,
+        problems: &mut Problems,
+    ) -> Result<(), Stop> {
         let limits = &self.profile.limits;
         match payload {
             Payload::TypeSection(reader) => {
                 self.walked.types = Some(reader.clone());
-                check_count(problems, section_start("type", reader.range()), LimitKind::Types, reader.count(), limits.max_types)?;
+                check_count(
+                    problems,
+                    section_start("type", reader.range()),
+                    LimitKind::Types,
+                    reader.count(),
+                    limits.max_types,
+                )?;
                 for (index, group) in reader.clone().into_iter_with_offsets().enumerate() {
-                    let (offset, group) = group.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
-                    let at = || Location::Section { section: "type", index: index as u32, offset };
+                    let (offset, group) =
+                        group.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
+                    let at = || Location::Section {
+                        section: "type",
+                        index: index as u32,
+                        offset,
+                    };
                     if group.is_explicit_rec_group() {
-                        problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Gc, at: at() })?;
+                        problems.report(PrepareError::FeatureNotAllowed {
+                            feature: Feature::Gc,
+                            at: at(),
+                        })?;
                     }
                     for sub in group.into_types() {
                         let func = match &sub.composite_type.inner {
-                            CompositeInnerType::Func(f) if sub.is_final && sub.supertype_idxs.is_empty() => f.clone(),
+                            CompositeInnerType::Func(f)
+                                if sub.is_final && sub.supertype_idxs.is_empty() =>
+                            {
+                                f.clone()
+                            }
                             _ => {
-                                problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Gc, at: at() })?;
+                                problems.report(PrepareError::FeatureNotAllowed {
+                                    feature: Feature::Gc,
+                                    at: at(),
+                                })?;
                                 self.walked.func_types.push(None);
                                 continue;
                             }
                         };
-                        check_count(problems, at(), LimitKind::Params, func.params().len() as u32, limits.max_params)?;
-                        check_count(problems, at(), LimitKind::Results, func.results().len() as u32, limits.max_results)?;
+                        check_count(
+                            problems,
+                            at(),
+                            LimitKind::Params,
+                            func.params().len() as u32,
+                            limits.max_params,
+                        )?;
+                        check_count(
+                            problems,
+                            at(),
+                            LimitKind::Results,
+                            func.results().len() as u32,
+                            limits.max_results,
+                        )?;
                         for ty in func.params().iter().chain(func.results()) {
                             self.check_val_type(*ty, problems, at())?;
                         }
@@ -218,17 +268,32 @@ impl<'a> Walker<'_, 'a> {
                 // gates it on the parser's features (all on), not the validator's, so the
                 // profile has to reject it itself.
                 for (index, group) in reader.clone().into_iter().enumerate() {
-                    if let Ok(wasmparser::Imports::Compact1 { .. } | wasmparser::Imports::Compact2 { .. }) = group {
-                        let at = Location::Section { section: "import", index: index as u32, offset: reader.range().start };
-                        return Err(problems.fatal(PrepareError::FeatureNotAllowed { feature: Feature::Other, at }));
+                    if let Ok(
+                        wasmparser::Imports::Compact1 { .. } | wasmparser::Imports::Compact2 { .. },
+                    ) = group
+                    {
+                        let at = Location::Section {
+                            section: "import",
+                            index: index as u32,
+                            offset: reader.range().start,
+                        };
+                        return Err(problems.fatal(PrepareError::FeatureNotAllowed {
+                            feature: Feature::Other,
+                            at,
+                        }));
                     }
                 }
                 let mut count = 0u32;
                 for import in reader.clone().into_imports_with_offsets() {
-                    let (offset, import) = import.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
+                    let (offset, import) =
+                        import.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
                     let index = count;
                     count += 1;
-                    let at = Location::Section { section: "import", index, offset };
+                    let at = Location::Section {
+                        section: "import",
+                        index,
+                        offset,
+                    };
                     let func_type = match import.ty {
                         TypeRef::Func(t) | TypeRef::FuncExact(t) => self.func_type(t),
                         _ => None,
@@ -265,12 +330,18 @@ impl<'a> Walker<'_, 'a> {
                             self.walked.global_count += 1;
                             self.check_val_type(global.content_type, problems, at)?;
                             if global.shared {
-                                problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Threads, at: Location::Module })?;
+                                problems.report(PrepareError::FeatureNotAllowed {
+                                    feature: Feature::Threads,
+                                    at: Location::Module,
+                                })?;
                             }
                             ImportKind::Global
                         }
                         TypeRef::Tag(_) => {
-                            problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Exceptions, at })?;
+                            problems.report(PrepareError::FeatureNotAllowed {
+                                feature: Feature::Exceptions,
+                                at,
+                            })?;
                             ImportKind::Global
                         }
                     };
@@ -282,7 +353,13 @@ impl<'a> Walker<'_, 'a> {
                         host_function,
                     });
                 }
-                check_count(problems, section_start("import", reader.range()), LimitKind::Imports, count, limits.max_imports)?;
+                check_count(
+                    problems,
+                    section_start("import", reader.range()),
+                    LimitKind::Imports,
+                    count,
+                    limits.max_imports,
+                )?;
             }
             Payload::FunctionSection(reader) => {
                 self.walked.functions = Some(reader.clone());
@@ -292,7 +369,11 @@ impl<'a> Walker<'_, 'a> {
                         limit: LimitKind::Functions,
                         value: total,
                         max: limits.max_functions.into(),
-                        at: Location::Section { section: "function", index: 0, offset: reader.range().start },
+                        at: Location::Section {
+                            section: "function",
+                            index: 0,
+                            offset: reader.range().start,
+                        },
                     })?;
                 }
                 for ty in reader.clone() {
@@ -303,63 +384,117 @@ impl<'a> Walker<'_, 'a> {
             Payload::TableSection(reader) => {
                 self.walked.tables = Some(reader.clone());
                 for (index, table) in reader.clone().into_iter_with_offsets().enumerate() {
-                    let (offset, table) = table.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
-                    let at = Location::Section { section: "table", index: index as u32, offset };
+                    let (offset, table) =
+                        table.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
+                    let at = Location::Section {
+                        section: "table",
+                        index: index as u32,
+                        offset,
+                    };
                     self.check_table(&table.ty, problems, at)?;
                 }
             }
             Payload::MemorySection(reader) => {
                 self.walked.memories = Some(reader.clone());
                 for (index, memory) in reader.clone().into_iter_with_offsets().enumerate() {
-                    let (offset, memory) = memory.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
-                    let at = Location::Section { section: "memory", index: index as u32, offset };
+                    let (offset, memory) =
+                        memory.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
+                    let at = Location::Section {
+                        section: "memory",
+                        index: index as u32,
+                        offset,
+                    };
                     self.check_memory(&memory, false, problems, at)?;
                 }
             }
             Payload::TagSection(reader) => {
-                let at = Location::Section { section: "tag", index: 0, offset: reader.range().start };
-                problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Exceptions, at })?;
+                let at = Location::Section {
+                    section: "tag",
+                    index: 0,
+                    offset: reader.range().start,
+                };
+                problems.report(PrepareError::FeatureNotAllowed {
+                    feature: Feature::Exceptions,
+                    at,
+                })?;
             }
             Payload::GlobalSection(reader) => {
                 self.walked.globals = Some(reader.clone());
                 for (index, global) in reader.clone().into_iter_with_offsets().enumerate() {
-                    let (offset, global) = global.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
-                    let at = Location::Section { section: "global", index: index as u32, offset };
+                    let (offset, global) =
+                        global.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
+                    let at = Location::Section {
+                        section: "global",
+                        index: index as u32,
+                        offset,
+                    };
                     self.check_val_type(global.ty.content_type, problems, at.clone())?;
                     if global.ty.shared {
-                        problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Threads, at })?;
+                        problems.report(PrepareError::FeatureNotAllowed {
+                            feature: Feature::Threads,
+                            at,
+                        })?;
                     }
                 }
                 self.walked.global_count += reader.count();
-                check_count(problems, section_start("global", reader.range()), LimitKind::Globals, self.walked.global_count, limits.max_globals)?;
+                check_count(
+                    problems,
+                    section_start("global", reader.range()),
+                    LimitKind::Globals,
+                    self.walked.global_count,
+                    limits.max_globals,
+                )?;
             }
             Payload::ExportSection(reader) => {
                 self.walked.exports = Some(reader.clone());
-                check_count(problems, section_start("export", reader.range()), LimitKind::Exports, reader.count(), limits.max_exports)?;
+                check_count(
+                    problems,
+                    section_start("export", reader.range()),
+                    LimitKind::Exports,
+                    reader.count(),
+                    limits.max_exports,
+                )?;
                 for export in reader.clone() {
                     let export = export.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
                     let (kind, index) = match export.kind {
-                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
-                            (ExportKind::Function, self.instrumented_function_index(export.index))
-                        }
+                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => (
+                            ExportKind::Function,
+                            self.instrumented_function_index(export.index),
+                        ),
                         wasmparser::ExternalKind::Table => (ExportKind::Table, export.index),
                         wasmparser::ExternalKind::Memory => (ExportKind::Memory, export.index),
                         wasmparser::ExternalKind::Global => (ExportKind::Global, export.index),
                         // The validator rejects tag exports (exceptions are off).
                         wasmparser::ExternalKind::Tag => continue,
                     };
-                    self.walked.export_infos.push(ExportInfo { name: export.name.to_string(), kind, index });
+                    self.walked.export_infos.push(ExportInfo {
+                        name: export.name.to_string(),
+                        kind,
+                        index,
+                    });
                 }
             }
             Payload::StartSection { func, .. } => self.walked.start = Some(*func),
             Payload::ElementSection(reader) => {
                 self.walked.elements = Some(reader.clone());
-                check_count(problems, section_start("element", reader.range()), LimitKind::ElementSegments, reader.count(), limits.max_element_segments)?;
+                check_count(
+                    problems,
+                    section_start("element", reader.range()),
+                    LimitKind::ElementSegments,
+                    reader.count(),
+                    limits.max_element_segments,
+                )?;
             }
             Payload::DataCountSection { count, .. } => self.walked.data_count = Some(*count),
             Payload::DataSection(reader) => {
                 self.walked.data = Some(reader.clone());
-                check_count(problems, section_start("data", reader.range()), LimitKind::DataSegments, reader.count(), limits.max_data_segments)?;
+                check_count(
+                    problems,
+                    section_start("data", reader.range()),
+                    LimitKind::DataSegments,
+                    reader.count(),
+                    limits.max_data_segments,
+                )?;
             }
             _ => {}
         }
@@ -367,7 +502,11 @@ impl<'a> Walker<'_, 'a> {
     }
 
     fn func_type(&self, type_index: u32) -> Option<FuncType> {
-        self.walked.func_types.get(type_index as usize).cloned().flatten()
+        self.walked
+            .func_types
+            .get(type_index as usize)
+            .cloned()
+            .flatten()
     }
 
     fn instrumented_function_index(&self, index: u32) -> u32 {
@@ -378,7 +517,12 @@ impl<'a> Walker<'_, 'a> {
         }
     }
 
-    fn check_val_type(&self, ty: wasmparser::ValType, problems: &mut Problems, at: Location) -> Result<(), Stop> {
+    fn check_val_type(
+        &self,
+        ty: wasmparser::ValType,
+        problems: &mut Problems,
+        at: Location,
+    ) -> Result<(), Stop> {
         match val_type_feature(ty) {
             Some(feature) if !feature_allowed(self.profile, feature) => {
                 problems.report(PrepareError::FeatureNotAllowed { feature, at })
@@ -387,7 +531,12 @@ impl<'a> Walker<'_, 'a> {
         }
     }
 
-    fn check_table(&mut self, table: &TableType, problems: &mut Problems, at: Location) -> Result<(), Stop> {
+    fn check_table(
+        &mut self,
+        table: &TableType,
+        problems: &mut Problems,
+        at: Location,
+    ) -> Result<(), Stop> {
         let limits = &self.profile.limits;
         self.walked.table_count += 1;
         if self.walked.table_count > limits.max_tables {
@@ -399,12 +548,22 @@ impl<'a> Walker<'_, 'a> {
             })?;
         }
         if table.table64 {
-            problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Memory64, at: at.clone() })?;
+            problems.report(PrepareError::FeatureNotAllowed {
+                feature: Feature::Memory64,
+                at: at.clone(),
+            })?;
         }
         if table.shared {
-            problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Threads, at: at.clone() })?;
+            problems.report(PrepareError::FeatureNotAllowed {
+                feature: Feature::Threads,
+                at: at.clone(),
+            })?;
         }
-        self.check_val_type(wasmparser::ValType::Ref(table.element_type), problems, at.clone())?;
+        self.check_val_type(
+            wasmparser::ValType::Ref(table.element_type),
+            problems,
+            at.clone(),
+        )?;
         if table.initial > u64::from(limits.max_table_size) {
             problems.report(PrepareError::LimitExceeded {
                 limit: LimitKind::TableSize,
@@ -416,20 +575,38 @@ impl<'a> Walker<'_, 'a> {
         Ok(())
     }
 
-    fn check_memory(&mut self, memory: &MemoryType, imported: bool, problems: &mut Problems, at: Location) -> Result<(), Stop> {
+    fn check_memory(
+        &mut self,
+        memory: &MemoryType,
+        imported: bool,
+        problems: &mut Problems,
+        at: Location,
+    ) -> Result<(), Stop> {
         let cap = self.profile.limits.max_memory_pages;
         self.memory_count += 1;
         if self.memory_count > 1 {
-            return problems.report(PrepareError::FeatureNotAllowed { feature: Feature::MultiMemory, at });
+            return problems.report(PrepareError::FeatureNotAllowed {
+                feature: Feature::MultiMemory,
+                at,
+            });
         }
         if memory.memory64 {
-            return problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Memory64, at });
+            return problems.report(PrepareError::FeatureNotAllowed {
+                feature: Feature::Memory64,
+                at,
+            });
         }
         if memory.shared {
-            return problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Threads, at });
+            return problems.report(PrepareError::FeatureNotAllowed {
+                feature: Feature::Threads,
+                at,
+            });
         }
         if memory.page_size_log2.is_some() {
-            return problems.report(PrepareError::FeatureNotAllowed { feature: Feature::Other, at });
+            return problems.report(PrepareError::FeatureNotAllowed {
+                feature: Feature::Other,
+                at,
+            });
         }
         if memory.initial > u64::from(cap) {
             return problems.report(PrepareError::LimitExceeded {
@@ -449,14 +626,29 @@ impl<'a> Walker<'_, 'a> {
     }
 }
 
-fn check_count(problems: &mut Problems, at: Location, limit: LimitKind, value: u32, max: u32) -> Result<(), Stop> {
+fn check_count(
+    problems: &mut Problems,
+    at: Location,
+    limit: LimitKind,
+    value: u32,
+    max: u32,
+) -> Result<(), Stop> {
     if value > max {
-        problems.report(PrepareError::LimitExceeded { limit, value: value.into(), max: max.into(), at })?;
+        problems.report(PrepareError::LimitExceeded {
+            limit,
+            value: value.into(),
+            max: max.into(),
+            at,
+        })?;
     }
     Ok(())
 }
 
 /// The location of a whole section, for limits on its entry count.
 fn section_start(section: &'static str, range: std::ops::Range<u64>) -> Location {
-    Location::Section { section, index: 0, offset: range.start }
+    Location::Section {
+        section,
+        index: 0,
+        offset: range.start,
+    }
 }

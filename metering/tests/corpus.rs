@@ -23,7 +23,8 @@ struct CensusRow {
 }
 
 fn census(dir: &Path) -> Vec<CensusRow> {
-    let text = std::fs::read_to_string(dir.join("CENSUS.md")).expect("CENSUS.md beside the contracts");
+    let text =
+        std::fs::read_to_string(dir.join("CENSUS.md")).expect("CENSUS.md beside the contracts");
     let header: Vec<String> = text
         .lines()
         .find(|l| l.starts_with("| file |"))
@@ -31,9 +32,19 @@ fn census(dir: &Path) -> Vec<CensusRow> {
         .split('|')
         .map(|c| c.trim().to_string())
         .collect();
-    let column = |name: &str| header.iter().position(|c| c == name).unwrap_or_else(|| panic!("census column {name}"));
-    let (file, float, simd, wabt, imported) =
-        (column("file"), column("float"), column("simd"), column("wabt default"), column("imp funcs"));
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("census column {name}"))
+    };
+    let (file, float, simd, wabt, imported) = (
+        column("file"),
+        column("float"),
+        column("simd"),
+        column("wabt default"),
+        column("imp funcs"),
+    );
     text.lines()
         .filter(|l| l.starts_with("| ") && l.contains(".wasm"))
         .map(|line| {
@@ -73,33 +84,53 @@ fn corpus_contracts_match_the_census() {
             match &result {
                 Ok(prepared) => {
                     accepted += 1;
-                    if let Err(e) = Validator::new_with_features(WasmFeatures::WASM2).validate_all(&prepared.wasm) {
+                    if let Err(e) = Validator::new_with_features(WasmFeatures::WASM2)
+                        .validate_all(&prepared.wasm)
+                    {
                         failures.push(format!("{}: instrumented output is invalid: {e}", row.file));
                     }
                     if prepare(&wasm, &permissive).as_ref() != Ok(prepared) {
                         failures.push(format!("{}: prepare is not deterministic", row.file));
                     }
                 }
-                Err(e) => failures.push(format!("{}: expected acceptance, got [{}] {e}", row.file, e.kind())),
+                Err(e) => failures.push(format!(
+                    "{}: expected acceptance, got [{}] {e}",
+                    row.file,
+                    e.kind()
+                )),
             }
             let contract_result = prepare(&wasm, &contract);
             if row.imports == 0 && contract_result.is_err() {
-                failures.push(format!("{}: has no imports but the contract profile rejects it", row.file));
+                failures.push(format!(
+                    "{}: has no imports but the contract profile rejects it",
+                    row.file
+                ));
             }
             if row.imports > 0 && contract_result.is_ok() {
-                failures.push(format!("{}: imports foreign host functions but the contract profile accepts it", row.file));
+                failures.push(format!(
+                    "{}: imports foreign host functions but the contract profile accepts it",
+                    row.file
+                ));
             }
             continue;
         };
         match (&result, expected_kind) {
             (Ok(_), _) => failures.push(format!("{}: expected rejection, was accepted", row.file)),
-            (Err(e), Some(kind)) if e.kind() != kind => {
-                failures.push(format!("{}: expected {kind}, got [{}] {e}", row.file, e.kind()))
-            }
+            (Err(e), Some(kind)) if e.kind() != kind => failures.push(format!(
+                "{}: expected {kind}, got [{}] {e}",
+                row.file,
+                e.kind()
+            )),
             _ => {}
         }
     }
-    assert!(failures.is_empty(), "{} of {} contracts disagree with the census:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} contracts disagree with the census:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
     println!("{} contracts: {accepted} accepted by the permissive profile, the rest rejected as the census predicts", rows.len());
     assert!(accepted >= 30, "only {accepted} accepted");
 }

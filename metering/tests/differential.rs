@@ -79,7 +79,10 @@ struct Meter {
 /// Same resource limits for both setups, so `memory.grow`/`table.grow` fail identically and
 /// no generated program can make the test allocate gigabytes.
 fn store_limits() -> StoreLimits {
-    StoreLimitsBuilder::new().memory_size(16 << 20).table_elements(10_000).build()
+    StoreLimitsBuilder::new()
+        .memory_size(16 << 20)
+        .table_elements(10_000)
+        .build()
 }
 
 /// One engine for every run: wasmi's own call-depth limit is set far above what Gasket's
@@ -214,15 +217,24 @@ fn call_export<T>(
         .get_func(&*store, export)
         .unwrap_or_else(|| panic!("no exported function {export}"));
     let ty = func.ty(&*store);
-    let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for_ty(*t)).collect();
-    func.call(&mut *store, args, &mut results).map_err(classify)?;
+    let mut results: Vec<Val> = ty
+        .results()
+        .iter()
+        .map(|t| Val::default_for_ty(*t))
+        .collect();
+    func.call(&mut *store, args, &mut results)
+        .map_err(classify)?;
     Ok(results.iter().map(comparable).collect())
 }
 
 /// Zero (or null) arguments for a function's parameters.
 fn zero_args(module: &Module, export: &str) -> Vec<Val> {
     match module.get_export(export) {
-        Some(wasmi::ExternType::Func(ty)) => ty.params().iter().map(|t| Val::default_for_ty(*t)).collect(),
+        Some(wasmi::ExternType::Func(ty)) => ty
+            .params()
+            .iter()
+            .map(|t| Val::default_for_ty(*t))
+            .collect(),
         _ => panic!("{export} is not a function export"),
     }
 }
@@ -237,43 +249,60 @@ struct PreparedRunner {
 impl PreparedRunner {
     fn new(prepared: &PreparedModule, profile: &Profile) -> Result<Self, String> {
         let engine = engine(false);
-        let module = Module::new(&engine, &prepared.wasm).map_err(|e| format!("wasmi rejects prepared module: {e}"))?;
+        let module = Module::new(&engine, &prepared.wasm)
+            .map_err(|e| format!("wasmi rejects prepared module: {e}"))?;
         let mut linker = Linker::<Meter>::new(&engine);
         linker
-            .func_wrap("gasket", "gas", |mut caller: Caller<'_, Meter>, cost: i64| -> Result<(), wasmi::Error> {
-                let meter = caller.data_mut();
-                let cost = cost as u64;
-                if meter.limit - meter.used < cost {
-                    meter.used = meter.limit;
-                    return Err(wasmi::Error::host(OutOfGas));
-                }
-                meter.used += cost;
-                Ok(())
-            })
+            .func_wrap(
+                "gasket",
+                "gas",
+                |mut caller: Caller<'_, Meter>, cost: i64| -> Result<(), wasmi::Error> {
+                    let meter = caller.data_mut();
+                    let cost = cost as u64;
+                    if meter.limit - meter.used < cost {
+                        meter.used = meter.limit;
+                        return Err(wasmi::Error::host(OutOfGas));
+                    }
+                    meter.used += cost;
+                    Ok(())
+                },
+            )
             .unwrap();
         linker
-            .func_wrap("gasket", "stack_enter", |mut caller: Caller<'_, Meter>, frame: i32| -> Result<(), wasmi::Error> {
-                let meter = caller.data_mut();
-                meter.height += u64::from(frame as u32);
-                if meter.height > meter.max_height {
-                    return Err(wasmi::Error::host(StackOverflow));
-                }
-                meter.peak = meter.peak.max(meter.height);
-                Ok(())
-            })
+            .func_wrap(
+                "gasket",
+                "stack_enter",
+                |mut caller: Caller<'_, Meter>, frame: i32| -> Result<(), wasmi::Error> {
+                    let meter = caller.data_mut();
+                    meter.height += u64::from(frame as u32);
+                    if meter.height > meter.max_height {
+                        return Err(wasmi::Error::host(StackOverflow));
+                    }
+                    meter.peak = meter.peak.max(meter.height);
+                    Ok(())
+                },
+            )
             .unwrap();
         linker
-            .func_wrap("gasket", "stack_leave", |mut caller: Caller<'_, Meter>, frame: i32| -> Result<(), wasmi::Error> {
-                let meter = caller.data_mut();
-                let frame = u64::from(frame as u32);
-                if frame > meter.height {
-                    return Err(wasmi::Error::new("stack_leave below zero"));
-                }
-                meter.height -= frame;
-                Ok(())
-            })
+            .func_wrap(
+                "gasket",
+                "stack_leave",
+                |mut caller: Caller<'_, Meter>, frame: i32| -> Result<(), wasmi::Error> {
+                    let meter = caller.data_mut();
+                    let frame = u64::from(frame as u32);
+                    if frame > meter.height {
+                        return Err(wasmi::Error::new("stack_leave below zero"));
+                    }
+                    meter.height -= frame;
+                    Ok(())
+                },
+            )
             .unwrap();
-        Ok(PreparedRunner { module, linker, max_height: profile.stack.max_height.into() })
+        Ok(PreparedRunner {
+            module,
+            linker,
+            max_height: profile.stack.max_height.into(),
+        })
     }
 
     fn run(&self, export: &str, args: &[Val], limit: u64) -> Outcome {
@@ -295,8 +324,19 @@ impl PreparedRunner {
             Err(e) => (Err(classify(e)), None),
         };
         let m = store.data();
-        assert!(m.used <= m.limit, "gas used {} exceeds limit {}", m.used, m.limit);
-        Outcome { result, gas: Some(m.used), state, height: m.height, peak: m.peak }
+        assert!(
+            m.used <= m.limit,
+            "gas used {} exceeds limit {}",
+            m.used,
+            m.limit
+        );
+        Outcome {
+            result,
+            gas: Some(m.used),
+            state,
+            height: m.height,
+            peak: m.peak,
+        }
     }
 }
 
@@ -318,10 +358,17 @@ impl NaiveRunner {
         let naive = naive_instrument(original);
         let engine = engine(true);
         let module = Module::new(&engine, &naive).unwrap_or_else(|e| {
-            panic!("wasmi rejects the naive module: {e}\n{}", wasmprinter::print_bytes(&naive).unwrap_or_default())
+            panic!(
+                "wasmi rejects the naive module: {e}\n{}",
+                wasmprinter::print_bytes(&naive).unwrap_or_default()
+            )
         });
         let plain = Module::new(&engine, original).expect("wasmi accepts the original module");
-        NaiveRunner { module, plain, linker: Linker::new(&engine) }
+        NaiveRunner {
+            module,
+            plain,
+            linker: Linker::new(&engine),
+        }
     }
 
     fn run(&self, export: &str, args: &[Val]) -> Outcome {
@@ -340,15 +387,30 @@ impl NaiveRunner {
         match self.linker.instantiate_and_start(&mut store, module) {
             Ok(instance) => {
                 let result = call_export(&mut store, &instance, export, args);
-                let gas = match instance.get_global(&store, GAS_GLOBAL).map(|g| g.get(&store)) {
+                let gas = match instance
+                    .get_global(&store, GAS_GLOBAL)
+                    .map(|g| g.get(&store))
+                {
                     Some(Val::I64(v)) => Some(v as u64),
                     None => None,
                     other => panic!("gas global is not an i64: {other:?}"),
                 };
                 let state = Some(state_digest(&store, &instance));
-                Outcome { result, gas, state, height: 0, peak: 0 }
+                Outcome {
+                    result,
+                    gas,
+                    state,
+                    height: 0,
+                    peak: 0,
+                }
             }
-            Err(e) => Outcome { result: Err(classify(e)), gas: None, state: None, height: 0, peak: 0 },
+            Err(e) => Outcome {
+                result: Err(classify(e)),
+                gas: None,
+                state: None,
+                height: 0,
+                peak: 0,
+            },
         }
     }
 }
@@ -393,7 +455,11 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
         if !*done {
             let mut section = GlobalSection::new();
             section.global(
-                GlobalType { val_type: EncValType::I64, mutable: true, shared: false },
+                GlobalType {
+                    val_type: EncValType::I64,
+                    mutable: true,
+                    shared: false,
+                },
                 &ConstExpr::i64_const(0),
             );
             out.section(&section);
@@ -461,7 +527,11 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                 let mut section = GlobalSection::new();
                 re.parse_global_section(&mut section, reader).unwrap();
                 section.global(
-                    GlobalType { val_type: EncValType::I64, mutable: true, shared: false },
+                    GlobalType {
+                        val_type: EncValType::I64,
+                        mutable: true,
+                        shared: false,
+                    },
                     &ConstExpr::i64_const(0),
                 );
                 out.section(&section);
@@ -477,7 +547,9 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
             }
             Payload::StartSection { func, .. } => {
                 ensure_export(&mut out, &mut global_done, &mut export_done, globals);
-                out.section(&StartSection { function_index: func });
+                out.section(&StartSection {
+                    function_index: func,
+                });
             }
             Payload::ElementSection(reader) => {
                 ensure_export(&mut out, &mut global_done, &mut export_done, globals);
@@ -576,7 +648,14 @@ struct Stats {
 
 /// Compares prepared and naive runs of `export(args)`; then replays the prepared run with
 /// small limits, just-too-small limits and the exact need. `what` names the case in panics.
-fn compare(prepared: &PreparedRunner, naive: &NaiveRunner, export: &str, args: &[Val], stats: &mut Stats, what: &str) {
+fn compare(
+    prepared: &PreparedRunner,
+    naive: &NaiveRunner,
+    export: &str,
+    args: &[Val],
+    stats: &mut Stats,
+    what: &str,
+) {
     let n = naive.run(export, args);
     if matches!(n.result, Err(Trap::OutOfFuel)) {
         // Too long for the naive run to be conclusive (and the prepared run, which executes
@@ -605,7 +684,10 @@ fn compare(prepared: &PreparedRunner, naive: &NaiveRunner, export: &str, args: &
                 _ => false,
             };
         if plain_agrees && !matches!(p.result, Err(Trap::OutOfGas | Trap::StackOverflow)) {
-            eprintln!("reference disagreement (wasmi, not metering) in {}\n  plain:    {plain:?}", ctx());
+            eprintln!(
+                "reference disagreement (wasmi, not metering) in {}\n  plain:    {plain:?}",
+                ctx()
+            );
             stats.reference_disagreements += 1;
             return;
         }
@@ -615,7 +697,12 @@ fn compare(prepared: &PreparedRunner, naive: &NaiveRunner, export: &str, args: &
             assert_eq!(pr, nr, "results differ: {}", ctx());
             assert_eq!(p.gas, n.gas, "gas differs from the naive count: {}", ctx());
             assert_eq!(p.state, n.state, "observable state differs: {}", ctx());
-            assert_eq!(p.height, 0, "stack height not released on return: {}", ctx());
+            assert_eq!(
+                p.height,
+                0,
+                "stack height not released on return: {}",
+                ctx()
+            );
             stats.returned += 1;
             let needed = p.gas.unwrap();
             let mut limits = vec![0, 1, 7, needed / 2, needed.saturating_sub(1)];
@@ -623,22 +710,51 @@ fn compare(prepared: &PreparedRunner, naive: &NaiveRunner, export: &str, args: &
             limits.dedup();
             for limit in limits.into_iter().filter(|l| *l < needed) {
                 let r = prepared.run(export, args, limit);
-                assert_eq!(r.result, Err(Trap::OutOfGas), "limit {limit} < needed {needed}: {}", ctx());
-                assert_eq!(r.gas, Some(limit), "out of gas must use the whole limit {limit}: {}", ctx());
+                assert_eq!(
+                    r.result,
+                    Err(Trap::OutOfGas),
+                    "limit {limit} < needed {needed}: {}",
+                    ctx()
+                );
+                assert_eq!(
+                    r.gas,
+                    Some(limit),
+                    "out of gas must use the whole limit {limit}: {}",
+                    ctx()
+                );
                 stats.limit_runs += 1;
             }
             let exact = prepared.run(export, args, needed);
-            assert_eq!(exact.result, p.result, "limit == needed {needed} must succeed: {}", ctx());
+            assert_eq!(
+                exact.result,
+                p.result,
+                "limit == needed {needed} must succeed: {}",
+                ctx()
+            );
             assert_eq!(exact.gas, Some(needed), "{}", ctx());
             stats.limit_runs += 1;
         }
         (Err(pt), Err(nt)) => {
             assert!(same_trap_kind(pt, nt), "trap kinds differ: {}", ctx());
-            assert_ne!(*pt, Trap::OutOfGas, "out of gas with a huge limit: {}", ctx());
+            assert_ne!(
+                *pt,
+                Trap::OutOfGas,
+                "out of gas with a huge limit: {}",
+                ctx()
+            );
             if *pt != Trap::StackOverflow {
-                assert_eq!(p.state, n.state, "observable state at the trap differs: {}", ctx());
+                assert_eq!(
+                    p.state,
+                    n.state,
+                    "observable state at the trap differs: {}",
+                    ctx()
+                );
                 if let (Some(pg), Some(ng)) = (p.gas, n.gas) {
-                    assert!(pg >= ng, "trapping run paid less than the naive count: {}", ctx());
+                    assert!(
+                        pg >= ng,
+                        "trapping run paid less than the naive count: {}",
+                        ctx()
+                    );
                 }
             }
             stats.trapped += 1;
@@ -650,7 +766,13 @@ fn compare(prepared: &PreparedRunner, naive: &NaiveRunner, export: &str, args: &
             assert_eq!(same.gas, Some(used), "{}", ctx());
             if used > 0 {
                 let less = prepared.run(export, args, used - 1);
-                assert_eq!(less.result, Err(Trap::OutOfGas), "limit {}: {}", used - 1, ctx());
+                assert_eq!(
+                    less.result,
+                    Err(Trap::OutOfGas),
+                    "limit {}: {}",
+                    used - 1,
+                    ctx()
+                );
                 assert_eq!(less.gas, Some(used - 1), "{}", ctx());
             }
             stats.limit_runs += 2;
@@ -662,17 +784,22 @@ fn compare(prepared: &PreparedRunner, naive: &NaiveRunner, export: &str, args: &
 /// Trap kinds agree; stack exhaustion is the deterministic limit in the prepared run and
 /// wasmi's own call-depth limit in the uninstrumented one.
 fn same_trap_kind(prepared: &Trap, naive: &Trap) -> bool {
-    prepared == naive || (*prepared == Trap::StackOverflow && *naive == Trap::Wasm(TrapCode::StackOverflow))
+    prepared == naive
+        || (*prepared == Trap::StackOverflow && *naive == Trap::Wasm(TrapCode::StackOverflow))
 }
 
 fn permissive_prepare(wasm: &[u8]) -> PreparedModule {
-    prepare(wasm, &Profile::permissive()).unwrap_or_else(|e| panic!("prepare rejected the module: {e}"))
+    prepare(wasm, &Profile::permissive())
+        .unwrap_or_else(|e| panic!("prepare rejected the module: {e}"))
 }
 
 fn runners(wasm: &[u8]) -> (PreparedRunner, NaiveRunner) {
     let profile = Profile::permissive();
     let prepared = permissive_prepare(wasm);
-    (PreparedRunner::new(&prepared, &profile).unwrap(), NaiveRunner::new(wasm))
+    (
+        PreparedRunner::new(&prepared, &profile).unwrap(),
+        NaiveRunner::new(wasm),
+    )
 }
 
 fn i32s(values: &[i32]) -> Vec<Val> {
@@ -744,7 +871,11 @@ fn arith_fixture_matches_naive_count_body() {
             );
         }
     }
-    assert_eq!((stats.inconclusive, stats.reference_disagreements), (0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.inconclusive, stats.reference_disagreements),
+        (0, 0),
+        "{stats:?}"
+    );
     assert!(stats.returned >= 25 && stats.trapped >= 4, "{stats:?}");
     eprintln!("arith: {stats:?}");
 }
@@ -774,7 +905,10 @@ fn arith_recurse_hits_the_deterministic_stack_limit_body() {
     let profile = Profile::permissive();
     let module = permissive_prepare(&wasm);
     let prepared = PreparedRunner::new(&module, &profile).unwrap();
-    let index = module.info.exported_function("recurse").expect("recurse export");
+    let index = module
+        .info
+        .exported_function("recurse")
+        .expect("recurse export");
     let first_defined = module.info.imported_functions + 3;
     let frame = u64::from(module.info.functions[(index - first_defined) as usize].frame_cost);
     assert!(frame > 0);
@@ -791,7 +925,10 @@ fn arith_recurse_hits_the_deterministic_stack_limit_body() {
     // And with less gas than that, out of gas first.
     let used = r.gas.unwrap();
     let less = prepared.run("recurse", &[Val::I32(0)], used - 1);
-    assert_eq!((less.result, less.gas), (Err(Trap::OutOfGas), Some(used - 1)));
+    assert_eq!(
+        (less.result, less.gas),
+        (Err(Trap::OutOfGas), Some(used - 1))
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1148,7 +1285,7 @@ fn programs() -> Vec<Program> {
             calls: vec![
                 ("tgrow", i32s(&[0])),
                 ("tgrow", i32s(&[3])),
-                ("tgrow", i32s(&[8])),  // past the maximum: -1, elements still charged
+                ("tgrow", i32s(&[8])), // past the maximum: -1, elements still charged
                 ("tgrow", i32s(&[-1])), // -1
                 ("egrow", i32s(&[5])),
                 ("tfill_call", i32s(&[2, 1])),
@@ -1205,7 +1342,11 @@ fn hand_written_programs_match_naive_count_body() {
             compare(&prepared, &naive, export, args, &mut stats, program.name);
         }
     }
-    assert_eq!((stats.inconclusive, stats.reference_disagreements), (0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.inconclusive, stats.reference_disagreements),
+        (0, 0),
+        "{stats:?}"
+    );
     assert!(stats.returned >= 60 && stats.trapped >= 15, "{stats:?}");
     eprintln!("hand-written: {stats:?}");
 }
@@ -1264,7 +1405,9 @@ fn generated_programs_match_naive_count_body() {
         let len = 4096 + (rng.next() % 12288) as usize;
         let data = rng.bytes(len);
         let mut u = Unstructured::new(&data);
-        let Ok(mut module) = wasm_smith::Module::new(smith_config(seed % 2 == 1), &mut u) else { continue };
+        let Ok(mut module) = wasm_smith::Module::new(smith_config(seed % 2 == 1), &mut u) else {
+            continue;
+        };
         // Every loop iteration and call burns one unit of a fuel global: programs terminate.
         if module.ensure_termination(200).is_err() {
             continue;
@@ -1275,14 +1418,18 @@ fn generated_programs_match_naive_count_body() {
             Err(e) => {
                 // The configuration stays inside the profile; a rejection is only acceptable
                 // for a structural limit of the profile.
-                assert_eq!(e.kind(), "limit_exceeded", "seed {seed}: unexpected rejection: {e}");
+                assert_eq!(
+                    e.kind(),
+                    "limit_exceeded",
+                    "seed {seed}: unexpected rejection: {e}"
+                );
                 rejected += 1;
                 continue;
             }
         };
         modules += 1;
-        let prepared_runner = PreparedRunner::new(&prepared, &profile)
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let prepared_runner =
+            PreparedRunner::new(&prepared, &profile).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let naive = NaiveRunner::new(&wasm);
         let exports: Vec<String> = prepared_runner
             .module
@@ -1299,7 +1446,8 @@ fn generated_programs_match_naive_count_body() {
             if let Err(panic) = result {
                 if let Ok(dir) = std::env::var("DUMP_FAILED") {
                     let _ = std::fs::write(format!("{dir}/seed{seed}.wasm"), &wasm);
-                    let _ = std::fs::write(format!("{dir}/seed{seed}.prepared.wasm"), &prepared.wasm);
+                    let _ =
+                        std::fs::write(format!("{dir}/seed{seed}.prepared.wasm"), &prepared.wasm);
                 }
                 eprintln!(
                     "FAILED wasm-smith seed {seed}, export {export:?}; module:\n{}",
@@ -1310,12 +1458,19 @@ fn generated_programs_match_naive_count_body() {
             calls += 1;
         }
     }
-    eprintln!("generated: {modules} modules ({rejected} rejected by limits), {calls} calls, {stats:?}");
-    assert!(modules >= GENERATED_SEEDS as usize * 3 / 4, "too few modules generated: {modules}");
+    eprintln!(
+        "generated: {modules} modules ({rejected} rejected by limits), {calls} calls, {stats:?}"
+    );
+    assert!(
+        modules >= GENERATED_SEEDS as usize * 3 / 4,
+        "too few modules generated: {modules}"
+    );
     assert!(stats.returned >= 100 && stats.trapped >= 20, "{stats:?}");
-    assert!(stats.reference_disagreements * 100 <= calls, "too many wasmi disagreements: {stats:?}");
+    assert!(
+        stats.reference_disagreements * 100 <= calls,
+        "too many wasmi disagreements: {stats:?}"
+    );
 }
-
 
 /// Canary for the reference interpreter's known miscompilation (wasmi 2.0.0), found by
 /// `generated_programs_match_naive_count` (wasm-smith seed 185). `select` whose condition
@@ -1345,7 +1500,14 @@ fn wasmi_select_miscompile() {
     .unwrap();
     let naive = NaiveRunner::new(&wasm);
     let plain = naive.run_plain("f", &[Val::I32(0)]);
-    assert_eq!(plain.result, Ok(vec![V::I32(1), V::I32(0)]), "wasmi changed: the correct answer is (1, 1)");
+    assert_eq!(
+        plain.result,
+        Ok(vec![V::I32(1), V::I32(0)]),
+        "wasmi changed: the correct answer is (1, 1)"
+    );
     // The naive instrumentation (a counter update between every two instructions) hides it.
-    assert_eq!(naive.run("f", &[Val::I32(0)]).result, Ok(vec![V::I32(1), V::I32(1)]));
+    assert_eq!(
+        naive.run("f", &[Val::I32(0)]).result,
+        Ok(vec![V::I32(1), V::I32(1)])
+    );
 }

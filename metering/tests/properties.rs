@@ -28,10 +28,19 @@ fn check_properties(wasm: &[u8], profile: &Profile) -> Result<(), PrepareError> 
     match &first {
         Ok(prepared) => {
             let again = prepare(wasm, profile).expect("second prepare of an accepted module");
-            assert_eq!(prepared.wasm, again.wasm, "prepare is not deterministic (bytes)");
-            assert_eq!(prepared.info, again.info, "prepare is not deterministic (info)");
+            assert_eq!(
+                prepared.wasm, again.wasm,
+                "prepare is not deterministic (bytes)"
+            );
+            assert_eq!(
+                prepared.info, again.info,
+                "prepare is not deterministic (info)"
+            );
             let collected = collected.expect("check rejects a module prepare accepts");
-            assert_eq!(&collected, prepared, "check and prepare disagree on the output");
+            assert_eq!(
+                &collected, prepared,
+                "check and prepare disagree on the output"
+            );
 
             let mut validator = Validator::new_with_features(WasmFeatures::WASM2);
             if let Err(e) = validator.validate_all(&prepared.wasm) {
@@ -49,11 +58,15 @@ fn check_properties(wasm: &[u8], profile: &Profile) -> Result<(), PrepareError> 
         }
         Err(error) => {
             assert!(!error.to_string().is_empty());
-            let again = prepare(wasm, profile).expect_err("second prepare accepts a rejected module");
+            let again =
+                prepare(wasm, profile).expect_err("second prepare accepts a rejected module");
             assert_eq!(&again, error, "prepare is not deterministic (error)");
             let collected = collected.expect_err("check accepts a module prepare rejects");
             assert!(!collected.0.is_empty(), "check returned an empty rejection");
-            assert_eq!(&collected.0[0], error, "check's first error differs from prepare's");
+            assert_eq!(
+                &collected.0[0], error,
+                "check's first error differs from prepare's"
+            );
         }
     }
     first.map(|_| ())
@@ -80,10 +93,10 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        (at.clone(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
-        (at.clone(), any::<u8>()).prop_map(|(at, byte)| Mutation::Set { at, byte }),
-        (at.clone(), any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
-        (at.clone(), 1usize..8).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (at, 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
+        (at, any::<u8>()).prop_map(|(at, byte)| Mutation::Set { at, byte }),
+        (at, any::<u8>()).prop_map(|(at, byte)| Mutation::Insert { at, byte }),
+        (at, 1usize..8).prop_map(|(at, len)| Mutation::Delete { at, len }),
         (at, 1usize..16).prop_map(|(at, len)| Mutation::Duplicate { at, len }),
     ]
 }
@@ -114,7 +127,10 @@ fn apply(mut wasm: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
 
 /// Fixtures that both profiles (or at least the permissive one) accept: mutation seeds.
 fn seeds() -> Vec<Vec<u8>> {
-    let mut seeds = vec![gasket_fixtures::wasm("arith"), gasket_fixtures::wasm("counter")];
+    let mut seeds = vec![
+        gasket_fixtures::wasm("arith"),
+        gasket_fixtures::wasm("counter"),
+    ];
     seeds.push(
         wat::parse_str(
             r#"(module
@@ -138,7 +154,10 @@ fn seeds() -> Vec<Vec<u8>> {
         .unwrap(),
     );
     for seed in &seeds {
-        assert!(prepare(seed, &Profile::permissive()).is_ok(), "mutation seeds must be accepted");
+        assert!(
+            prepare(seed, &Profile::permissive()).is_ok(),
+            "mutation seeds must be accepted"
+        );
     }
     seeds
 }
@@ -196,12 +215,16 @@ fn features_with(extra: WasmFeatures) -> WasmFeatures {
 }
 
 fn valid_with(wasm: &[u8], features: WasmFeatures) -> bool {
-    Validator::new_with_features(features).validate_all(wasm).is_ok()
+    Validator::new_with_features(features)
+        .validate_all(wasm)
+        .is_ok()
 }
 
 fn smith(config: wasm_smith::Config, data: &[u8]) -> Option<Vec<u8>> {
     let mut u = Unstructured::new(data);
-    wasm_smith::Module::new(config, &mut u).ok().map(|m| m.to_bytes())
+    wasm_smith::Module::new(config, &mut u)
+        .ok()
+        .map(|m| m.to_bytes())
 }
 
 proptest! {
@@ -304,14 +327,20 @@ fn float_and_simd_block_types_are_typed_rejections() {
         for profile in profiles() {
             match prepare(&wasm, &profile) {
                 Ok(_) => wrong.push(format!("{}: {text}: accepted", profile.name)),
-                Err(e) if e.kind() != expected => {
-                    wrong.push(format!("{}: {text}: {} ({e}), expected {expected}", profile.name, e.kind()))
-                }
+                Err(e) if e.kind() != expected => wrong.push(format!(
+                    "{}: {text}: {} ({e}), expected {expected}",
+                    profile.name,
+                    e.kind()
+                )),
                 Err(_) => {}
             }
         }
     }
-    assert!(wrong.is_empty(), "untyped rejections:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "untyped rejections:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// The wasm-smith properties are not vacuous: fixed inputs produce modules that `prepare`
@@ -328,7 +357,9 @@ fn generators_reach_the_accepting_path() {
     let (mut generated, mut accepted) = (0, 0);
     for _ in 0..100 {
         let data: Vec<u8> = (0..2048).map(|_| next() as u8).collect();
-        let Some(wasm) = smith(in_profile_config(), &data) else { continue };
+        let Some(wasm) = smith(in_profile_config(), &data) else {
+            continue;
+        };
         generated += 1;
         match check_properties(&wasm, &Profile::permissive()) {
             Ok(()) => accepted += 1,
@@ -336,16 +367,25 @@ fn generators_reach_the_accepting_path() {
             Err(e) => assert_eq!(e.kind(), "limit_exceeded", "{e}"),
         }
     }
-    assert!(generated >= 90 && accepted * 4 >= generated * 3, "{accepted} of {generated} accepted");
+    assert!(
+        generated >= 90 && accepted * 4 >= generated * 3,
+        "{accepted} of {generated} accepted"
+    );
 
     let seeds = seeds();
     let mut mutated_accepted = 0;
     for i in 0..300u64 {
-        let mutations = [Mutation::Flip { at: next() as usize, bit: (next() % 8) as u8 }];
+        let mutations = [Mutation::Flip {
+            at: next() as usize,
+            bit: (next() % 8) as u8,
+        }];
         let wasm = apply(seeds[(i % 3) as usize].clone(), &mutations);
         if check_properties(&wasm, &Profile::permissive()).is_ok() {
             mutated_accepted += 1;
         }
     }
-    assert!(mutated_accepted >= 10, "only {mutated_accepted} of 300 single-bit mutants accepted");
+    assert!(
+        mutated_accepted >= 10,
+        "only {mutated_accepted} of 300 single-bit mutants accepted"
+    );
 }
