@@ -108,7 +108,16 @@ pub(crate) fn val_type_feature(ty: ValType) -> Option<Feature> {
         ValType::F32 | ValType::F64 => Some(Feature::Floats),
         ValType::V128 => Some(Feature::Simd),
         ValType::Ref(r) => {
-            if r.is_func_ref() || r.is_extern_ref() {
+            let exception_type = matches!(
+                r.heap_type(),
+                wasmparser::HeapType::Abstract {
+                    ty: wasmparser::AbstractHeapType::Exn | wasmparser::AbstractHeapType::NoExn,
+                    ..
+                }
+            );
+            if exception_type {
+                Some(Feature::Exceptions)
+            } else if r.is_func_ref() || r.is_extern_ref() {
                 if r.is_nullable() && !r.is_concrete_type_ref() {
                     None
                 } else {

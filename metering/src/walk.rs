@@ -9,7 +9,7 @@ use wasmparser::{
     CompositeInnerType, DataSectionReader, ElementSectionReader, Encoding, ExportSectionReader,
     FuncType, FuncValidatorAllocations, FunctionSectionReader, GlobalSectionReader, Import,
     MemorySectionReader, MemoryType, Parser, Payload, TableSectionReader, TableType, TypeRef,
-    TypeSectionReader, ValidPayload, Validator,
+    TypeSectionReader, ValidPayload, Validator, WasmFeatures,
 };
 
 use crate::analysis::{analyze_function, feature_allowed, FunctionContext, FunctionPlan};
@@ -93,6 +93,43 @@ pub(crate) fn walk<'a>(
         // Nothing else is looked at: the size limit exists to bound the work done here.
         return Err(problems.errors);
     }
+    let strict = wasm_features(profile.allows_floats());
+    let (walked, errors) = walk_with_parser(wasm, profile, collect_all, strict);
+    if errors.is_empty() {
+        return Ok(walked);
+    }
+    // The strict reader cannot tell a malformed module from one that uses a post-2.0
+    // encoding (subtypes, exact imports, compact imports). When it only found the module
+    // invalid, read it again with every encoding the reader knows, so a module that uses
+    // a rejected feature is reported as that feature; a module that is merely malformed
+    // fails the same way again (or reads fine) and keeps its first error.
+    let only_invalid = errors
+        .iter()
+        .all(|e| matches!(e, PrepareError::InvalidModule { .. }));
+    if only_invalid {
+        let (_, lenient) = walk_with_parser(wasm, profile, collect_all, WasmFeatures::all());
+        if lenient
+            .iter()
+            .any(|e| !matches!(e, PrepareError::InvalidModule { .. }))
+        {
+            return Err(lenient);
+        }
+    }
+    Err(errors)
+}
+
+/// One walk whose binary reader decodes the encodings of `parser_features`; validation
+/// always uses the profile's features.
+fn walk_with_parser<'a>(
+    wasm: &'a [u8],
+    profile: &Profile,
+    collect_all: bool,
+    parser_features: WasmFeatures,
+) -> (Walked<'a>, Vec<PrepareError>) {
+    let mut problems = Problems {
+        errors: Vec::new(),
+        collect_all,
+    };
     let mut walker = Walker {
         profile,
         walked: Walked {
@@ -120,11 +157,12 @@ pub(crate) fn walk<'a>(
         memory_count: 0,
         allocations: Some(FuncValidatorAllocations::default()),
     };
-    let result = walker.run(wasm, &mut problems);
-    if result.is_err() || !problems.errors.is_empty() {
-        return Err(problems.errors);
-    }
-    Ok(walker.walked)
+    let stopped = walker.run(wasm, parser_features, &mut problems).is_err();
+    debug_assert!(
+        !stopped || !problems.errors.is_empty(),
+        "a stop records why"
+    );
+    (walker.walked, problems.errors)
 }
 
 struct Walker<'p, 'a> {
@@ -137,10 +175,20 @@ struct Walker<'p, 'a> {
 }
 
 impl<'a> Walker<'_, 'a> {
-    fn run(&mut self, wasm: &'a [u8], problems: &mut Problems) -> Result<(), Stop> {
+    fn run(
+        &mut self,
+        wasm: &'a [u8],
+        parser_features: WasmFeatures,
+        problems: &mut Problems,
+    ) -> Result<(), Stop> {
         let mut validator =
             Validator::new_with_features(wasm_features(self.profile.allows_floats()));
-        for payload in Parser::new(0).parse_all(wasm) {
+        // The reader decodes some encodings (a memory index in `memory.grow`, long limit
+        // LEBs) by the parser's features, not the validator's: with every feature on,
+        // malformed wasm 2.0 would be read as a post-2.0 encoding and accepted.
+        let mut parser = Parser::new(0);
+        parser.set_features(parser_features);
+        for payload in parser.parse_all(wasm) {
             let payload = payload.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
             if let Payload::Version {
                 encoding: Encoding::Component,
@@ -312,6 +360,14 @@ impl<'a> Walker<'_, 'a> {
                             None
                         }
                     };
+                    if let TypeRef::FuncExact(_) = import.ty {
+                        // Exact function imports belong to the custom-descriptors extension
+                        // of GC.
+                        problems.report(PrepareError::FeatureNotAllowed {
+                            feature: Feature::Gc,
+                            at: at.clone(),
+                        })?;
+                    }
                     let kind = match import.ty {
                         TypeRef::Func(t) | TypeRef::FuncExact(t) => {
                             self.function_types.push(t);
@@ -391,6 +447,14 @@ impl<'a> Walker<'_, 'a> {
                         index: index as u32,
                         offset,
                     };
+                    if let wasmparser::TableInit::Expr(_) = table.init {
+                        // Tables with an initializer expression come with typed function
+                        // references.
+                        problems.report(PrepareError::FeatureNotAllowed {
+                            feature: Feature::Gc,
+                            at: at.clone(),
+                        })?;
+                    }
                     self.check_table(&table.ty, problems, at)?;
                 }
             }
@@ -429,6 +493,7 @@ impl<'a> Walker<'_, 'a> {
                         offset,
                     };
                     self.check_val_type(global.ty.content_type, problems, at.clone())?;
+                    self.check_const_expr(&global.init_expr, problems, at.clone())?;
                     if global.ty.shared {
                         problems.report(PrepareError::FeatureNotAllowed {
                             feature: Feature::Threads,
@@ -484,6 +549,26 @@ impl<'a> Walker<'_, 'a> {
                     reader.count(),
                     limits.max_element_segments,
                 )?;
+                for (index, segment) in reader.clone().into_iter_with_offsets().enumerate() {
+                    let (offset, segment) =
+                        segment.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
+                    let at = Location::Section {
+                        section: "element",
+                        index: index as u32,
+                        offset,
+                    };
+                    if let wasmparser::ElementKind::Active { offset_expr, .. } = &segment.kind {
+                        self.check_const_expr(offset_expr, problems, at.clone())?;
+                    }
+                    if let wasmparser::ElementItems::Expressions(ty, items) = segment.items {
+                        self.check_val_type(wasmparser::ValType::Ref(ty), problems, at.clone())?;
+                        for item in items {
+                            let item =
+                                item.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
+                            self.check_const_expr(&item, problems, at.clone())?;
+                        }
+                    }
+                }
             }
             Payload::DataCountSection { count, .. } => self.walked.data_count = Some(*count),
             Payload::DataSection(reader) => {
@@ -495,6 +580,18 @@ impl<'a> Walker<'_, 'a> {
                     reader.count(),
                     limits.max_data_segments,
                 )?;
+                for (index, segment) in reader.clone().into_iter_with_offsets().enumerate() {
+                    let (offset, segment) =
+                        segment.map_err(|e| problems.fatal(PrepareError::invalid(e)))?;
+                    if let wasmparser::DataKind::Active { offset_expr, .. } = &segment.kind {
+                        let at = Location::Section {
+                            section: "data",
+                            index: index as u32,
+                            offset,
+                        };
+                        self.check_const_expr(offset_expr, problems, at)?;
+                    }
+                }
             }
             _ => {}
         }
@@ -529,6 +626,28 @@ impl<'a> Walker<'_, 'a> {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Reports constant expressions that use the extended-const proposal (`i32.add` and
+    /// friends); the validator would only call them "non-constant".
+    fn check_const_expr(
+        &self,
+        expr: &wasmparser::ConstExpr<'_>,
+        problems: &mut Problems,
+        at: Location,
+    ) -> Result<(), Stop> {
+        use wasmparser::Operator::*;
+        let extended = expr
+            .get_operators_reader()
+            .into_iter()
+            .any(|op| matches!(op, Ok(I32Add | I32Sub | I32Mul | I64Add | I64Sub | I64Mul)));
+        if extended && !feature_allowed(self.profile, Feature::Other) {
+            problems.report(PrepareError::FeatureNotAllowed {
+                feature: Feature::Other,
+                at,
+            })?;
+        }
+        Ok(())
     }
 
     fn check_table(
