@@ -1,0 +1,384 @@
+//! The MacroAssembler: what code generation asks of an instruction set.
+//!
+//! Codegen (`codegen/`) speaks only this trait: it never names a machine register, an
+//! encoding or an addressing-mode limit. Each ISA (`isa/x64`, later `isa/aarch64`)
+//! implements it with dynasmrt and hides its own constraints: fixed registers for shifts
+//! or division, immediate ranges, two-operand forms, scratch registers.
+//!
+//! # Conventions every implementation follows
+//! - Registers handed to codegen are [`Reg`]s from [`MacroAssembler::allocatable`] or
+//!   [`MacroAssembler::local_regs`]; the implementation has its own scratch registers
+//!   besides those, and pins three more for the whole call: the vmctx, the base of
+//!   linear memory and the remaining gas.
+//! - `S32` operations read the low 32 bits of their inputs and leave the high 32 bits of
+//!   the destination zero. i32 values always live zero-extended.
+//! - [`Operand::Imm`] may be any 64-bit value (for `S32`, only the low 32 bits count); the
+//!   implementation materialises what its encodings cannot hold.
+//! - Moves, loads, stores, `set_cond` and `cmov` never change the condition flags, so
+//!   codegen may spill registers between a `cmp` and the `branch`/`set_cond`/`cmov` that
+//!   consumes it. Everything else may clobber them.
+//! - Frame layout (codegen owns it): the incoming argument/result area of the wasm calling
+//!   convention is at `fp + incoming_area_offset() + 8*i`; the prologue saves the used
+//!   local registers at `fp - 8`, `fp - 16`, …; codegen's slots are below those.
+
+use dynasmrt::DynamicLabel;
+
+use crate::vmctx::Libcall;
+use crate::TrapKind;
+
+/// A code label (a dynasmrt dynamic label).
+pub type Label = DynamicLabel;
+
+/// An integer register, numbered by the ISA. Opaque to codegen.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Reg(pub u8);
+
+/// Width of an integer operation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Size {
+    S32,
+    S64,
+}
+
+/// A source operand.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Operand {
+    Reg(Reg),
+    Imm(i64),
+    /// The 8-byte frame slot at `fp + offset` (read with the operation's size).
+    Frame(i32),
+}
+
+/// An argument of a runtime helper call.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LibcallArg {
+    Imm(i64),
+    /// The 8-byte value in the frame slot at `fp + offset`.
+    Frame(i32),
+    /// The address `fp + offset` (a pointer into the frame).
+    FrameAddress(i32),
+    /// A register from `local_regs()`.
+    Reg(Reg),
+}
+
+/// The base of a memory address.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// The instance context.
+    Vmctx,
+    /// The frame pointer.
+    Frame,
+    /// The stack pointer (the outgoing call area is at `sp + 8*i`).
+    Sp,
+    /// The base of linear memory.
+    Memory,
+    Reg(Reg),
+}
+
+/// `base + index << scale + disp`. For [`Base::Memory`] the index is a zero-extended i32
+/// wasm address and `disp` the instruction's offset (up to `u32::MAX`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Address {
+    pub base: Base,
+    pub index: Option<(Reg, u8)>,
+    pub disp: i64,
+}
+
+impl Address {
+    /// `base + disp`.
+    pub fn at(base: Base, disp: i64) -> Address {
+        Address {
+            base,
+            index: None,
+            disp,
+        }
+    }
+}
+
+/// Conditions on the flags set by [`MacroAssembler::cmp`] (`lhs ? rhs`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Cond {
+    Eq,
+    Ne,
+    LtS,
+    LtU,
+    GtS,
+    GtU,
+    LeS,
+    LeU,
+    GeS,
+    GeU,
+}
+
+impl Cond {
+    /// The condition that holds exactly when `self` does not.
+    pub fn invert(self) -> Cond {
+        match self {
+            Cond::Eq => Cond::Ne,
+            Cond::Ne => Cond::Eq,
+            Cond::LtS => Cond::GeS,
+            Cond::LtU => Cond::GeU,
+            Cond::GtS => Cond::LeS,
+            Cond::GtU => Cond::LeU,
+            Cond::LeS => Cond::GtS,
+            Cond::LeU => Cond::GtU,
+            Cond::GeS => Cond::LtS,
+            Cond::GeU => Cond::LtU,
+        }
+    }
+
+    /// The condition for swapped operands (`rhs ? lhs`).
+    pub fn swap(self) -> Cond {
+        match self {
+            Cond::Eq => Cond::Eq,
+            Cond::Ne => Cond::Ne,
+            Cond::LtS => Cond::GtS,
+            Cond::LtU => Cond::GtU,
+            Cond::GtS => Cond::LtS,
+            Cond::GtU => Cond::LtU,
+            Cond::LeS => Cond::GeS,
+            Cond::LeU => Cond::GeU,
+            Cond::GeS => Cond::LeS,
+            Cond::GeU => Cond::LeU,
+        }
+    }
+}
+
+/// Two-input arithmetic and bitwise operations (wrapping).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AluOp {
+    Add,
+    Sub,
+    Mul,
+    And,
+    Or,
+    Xor,
+}
+
+/// Shifts and rotates; the count is taken modulo the width, as wasm says.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ShiftOp {
+    Shl,
+    ShrS,
+    ShrU,
+    Rotl,
+    Rotr,
+}
+
+/// Division and remainder. The implementation may assume the divisor is not zero and that
+/// a signed division is not `MIN / -1`; codegen checks both (and never emits `RemS` by -1).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DivOp {
+    DivS,
+    DivU,
+    RemS,
+    RemU,
+}
+
+/// Bit counting, with wasm results for 0 (`clz`/`ctz` give the width).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BitOp {
+    Clz,
+    Ctz,
+    Popcnt,
+}
+
+/// Width changes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ExtendOp {
+    /// `i32.wrap_i64`: keep the low 32 bits.
+    Wrap,
+    /// `i64.extend_i32_s`.
+    I64FromI32S,
+    /// `i64.extend_i32_u`.
+    I64FromI32U,
+    /// `i32.extend8_s`.
+    I32From8S,
+    /// `i32.extend16_s`.
+    I32From16S,
+    /// `i64.extend8_s`.
+    I64From8S,
+    /// `i64.extend16_s`.
+    I64From16S,
+    /// `i64.extend32_s`.
+    I64From32S,
+}
+
+/// How a load reads and extends.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum LoadKind {
+    /// 32 bits, zero-extended into the register.
+    I32,
+    I64,
+    I32From8S,
+    I32From8U,
+    I32From16S,
+    I32From16U,
+    I64From8S,
+    I64From8U,
+    I64From16S,
+    I64From16U,
+    I64From32S,
+    I64From32U,
+}
+
+impl LoadKind {
+    /// Bytes read.
+    pub fn bytes(self) -> u32 {
+        match self {
+            LoadKind::I32From8S
+            | LoadKind::I32From8U
+            | LoadKind::I64From8S
+            | LoadKind::I64From8U => 1,
+            LoadKind::I32From16S
+            | LoadKind::I32From16U
+            | LoadKind::I64From16S
+            | LoadKind::I64From16U => 2,
+            LoadKind::I32 | LoadKind::I64From32S | LoadKind::I64From32U => 4,
+            LoadKind::I64 => 8,
+        }
+    }
+}
+
+/// How many low bytes a store writes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StoreWidth {
+    B8,
+    B16,
+    B32,
+    B64,
+}
+
+impl StoreWidth {
+    /// Bytes written.
+    pub fn bytes(self) -> u32 {
+        match self {
+            StoreWidth::B8 => 1,
+            StoreWidth::B16 => 2,
+            StoreWidth::B32 => 4,
+            StoreWidth::B64 => 8,
+        }
+    }
+}
+
+/// A `sub sp, FRAME` emitted by the prologue before the frame size is known; patched by
+/// [`MacroAssembler::patch_frame`] when the function ends.
+#[derive(Copy, Clone, Debug)]
+pub struct FramePatch(pub usize);
+
+/// What code generation asks of an ISA. See the module docs for the conventions.
+pub trait MacroAssembler {
+    // ---- registers and layout ----
+
+    /// Registers codegen may allocate for values. Caller-saved: clobbered by every call.
+    fn allocatable(&self) -> &'static [Reg];
+    /// Registers that may hold locals for a whole function. Callee-saved across wasm calls
+    /// (the prologue saves the ones a function uses) and across libcalls.
+    fn local_regs(&self) -> &'static [Reg];
+    /// `fp + this` is incoming slot 0 (the wasm calling convention's argument area).
+    fn incoming_area_offset(&self) -> i32;
+
+    // ---- positions and labels ----
+
+    /// Current code offset.
+    fn offset(&self) -> u32;
+    fn new_label(&mut self) -> Label;
+    fn bind(&mut self, label: Label);
+    fn jump(&mut self, label: Label);
+    /// Jump to `label` if `cond` holds on the current flags.
+    fn branch(&mut self, cond: Cond, label: Label);
+    /// Jump to `targets[index]`, or to `default` if `index` (u32) is out of range. Linear
+    /// in `targets.len()`; clobbers `index`.
+    fn jump_table(&mut self, index: Reg, targets: &[Label], default: Label);
+
+    // ---- moves and memory ----
+
+    /// `dst = src` (a `Frame` source is loaded with the given size).
+    fn mov(&mut self, size: Size, dst: Reg, src: Operand);
+    /// Load `kind` from `addr` into `dst`. No bounds check.
+    fn load(&mut self, kind: LoadKind, dst: Reg, addr: Address);
+    /// Store the low bytes of `src` (`Reg`, `Imm` or `Frame`) to `addr`. No bounds check.
+    fn store(&mut self, width: StoreWidth, addr: Address, src: Operand);
+    /// `dst = address` (no memory access; `Base::Memory` gives a host pointer).
+    fn lea(&mut self, dst: Reg, addr: Address);
+    /// Jump to `oob` unless `addr (u32, zero-extended) + end <= VmCtx::memory_len`, with
+    /// the sum computed without overflow (`end` up to 2^32 + 8).
+    fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label);
+
+    // ---- integer operations ----
+
+    /// `dst = lhs op rhs`. `dst` may equal `lhs` or the `rhs` register.
+    fn alu(&mut self, op: AluOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand);
+    /// `dst = lhs op (rhs mod width)`. `dst` may equal `lhs` or the `rhs` register.
+    fn shift(&mut self, op: ShiftOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand);
+    /// `dst = lhs op rhs` (see [`DivOp`] for the preconditions).
+    fn div(&mut self, op: DivOp, size: Size, dst: Reg, lhs: Reg, rhs: Reg);
+    /// `dst = op(src)`.
+    fn bit_count(&mut self, op: BitOp, size: Size, dst: Reg, src: Reg);
+    /// `dst = op(src)`.
+    fn extend(&mut self, op: ExtendOp, dst: Reg, src: Reg);
+    /// Set the flags from `lhs ? rhs`.
+    fn cmp(&mut self, size: Size, lhs: Reg, rhs: Operand);
+    /// `dst = cond ? 1 : 0` (as an i32).
+    fn set_cond(&mut self, cond: Cond, dst: Reg);
+    /// `if cond { dst = src }`.
+    fn cmov(&mut self, cond: Cond, size: Size, dst: Reg, src: Reg);
+
+    // ---- gas and the deterministic stack ----
+
+    /// Subtract `amount` (u64: `Reg` or `Imm`) from the gas register; jump to `out_of_gas`
+    /// if it was smaller than `amount`.
+    fn charge_gas(&mut self, amount: Operand, out_of_gas: Label);
+    /// Write the gas register to `VmCtx::gas_remaining`.
+    fn flush_gas(&mut self);
+    /// Reload the gas register from `VmCtx::gas_remaining`.
+    fn reload_gas(&mut self);
+    /// Subtract `units` from `VmCtx::stack_remaining`; jump to `overflow` if it was smaller.
+    fn stack_enter(&mut self, units: u32, overflow: Label);
+    /// Add `units` back to `VmCtx::stack_remaining`.
+    fn stack_leave(&mut self, units: u32);
+
+    // ---- frames and calls ----
+
+    /// Function entry: save the caller's frame, set up `fp`, reserve a frame whose size is
+    /// patched later, and save `local_regs()[..saved_locals]` at `fp - 8`, `fp - 16`, ….
+    fn prologue(&mut self, saved_locals: u32) -> FramePatch;
+    /// Set the frame size reserved by `prologue` (bytes, a multiple of 16 that includes the
+    /// saved local registers).
+    fn patch_frame(&mut self, patch: FramePatch, frame_bytes: u32);
+    /// Restore the saved local registers and the caller's frame, and return.
+    fn epilogue(&mut self, saved_locals: u32);
+    /// Store zero into `count` consecutive 8-byte slots starting at `fp + offset` going up.
+    /// Linear in `count`, in a loop when it is large.
+    fn zero_frame(&mut self, offset: i32, count: u32);
+    /// Move the stack pointer down by `bytes` (a multiple of 16) for an outgoing call area.
+    fn reserve_outgoing(&mut self, bytes: u32);
+    /// Move it back up.
+    fn release_outgoing(&mut self, bytes: u32);
+    /// Call a function in wasm calling convention at `label`.
+    fn call(&mut self, label: Label);
+    /// Call a function in wasm calling convention whose entry is in `target`.
+    fn call_indirect(&mut self, target: Reg);
+    /// Call a runtime helper with `(vmctx, args...)` (at most 5 args) in the C calling
+    /// convention, keeping the stack aligned as that convention requires. Allocatable
+    /// registers are clobbered, so codegen spills them first. Returns the register holding
+    /// the helper's return value (the ISA's return register, not allocatable: move it out
+    /// before anything else).
+    fn call_libcall(&mut self, libcall: Libcall, args: &[LibcallArg]) -> Reg;
+    /// Jump to the trap stub of `trap` if the 32-bit value in `result` (a libcall's trap
+    /// code) is not zero. The stub records that code.
+    fn trap_if_nonzero(&mut self, result: Reg, any_trap: Label);
+
+    // ---- module-level code ----
+
+    /// Emit the shared stub for `kind` (bind `label` first): record the code, unwind to the
+    /// entry trampoline. `OutOfGas` also sets the remaining gas to 0.
+    fn emit_trap_stub(&mut self, label: Label, kind: TrapKind);
+    /// Emit the stub `trap_if_nonzero` jumps to: it records the code in the libcall result
+    /// register and unwinds like the other stubs.
+    fn emit_dynamic_trap_stub(&mut self, label: Label);
+    /// Emit the entry trampoline (see `Artifact`); returns its offset.
+    fn emit_entry_trampoline(&mut self) -> u32;
+    /// The finished, position-independent code.
+    fn finish(self) -> Result<Vec<u8>, String>;
+}

@@ -1,0 +1,176 @@
+//! The instance context (`vmctx`) that generated code and the runtime share.
+//!
+//! Generated code keeps a pointer to the instance's [`VmCtx`] in a pinned register for the
+//! whole call and reaches everything instance-specific through it: gas, the stack budget,
+//! linear memory, tables, function references, globals and the runtime's helper functions
+//! ([`Libcall`]). No host address is ever baked into code, so one artifact runs in every
+//! instance, natively or under emulation.
+//!
+//! Layout: the fixed [`VmCtx`] header, immediately followed by one 8-byte slot per global
+//! (at [`VmCtx::global_offset`]). Values in slots and registers are little-endian; an i32
+//! occupies the low 4 bytes and the high 4 bytes are zero.
+
+use std::mem::offset_of;
+
+/// The fixed part of an instance context. `repr(C)`: field offsets are part of the ABI
+/// between codegen and the runtime (see the `*_OFFSET` constants).
+#[repr(C)]
+#[derive(Debug)]
+pub struct VmCtx {
+    /// Gas left. Generated code keeps the live value in a pinned register and writes it
+    /// here before every host call and libcall that may charge gas, on return and on trap;
+    /// on `out_of_gas` it is 0.
+    pub gas_remaining: u64,
+    /// Deterministic stack units left (`StackLimits::max_height` at entry).
+    pub stack_remaining: u64,
+    /// Base of linear memory (never moves: the runtime reserves the maximum up front).
+    pub memory_base: *mut u8,
+    /// Current size of linear memory in bytes (a multiple of 64 KiB).
+    pub memory_len: u64,
+    /// The [`TrapKind`](crate::TrapKind) code of the trap that ended the call, or 0.
+    pub trap_code: u32,
+    /// Padding; always 0.
+    pub _reserved: u32,
+    /// Native stack pointer of the entry trampoline, restored when a trap unwinds.
+    pub saved_sp: u64,
+    /// One [`FuncRef`] per function of the module, by function index.
+    pub funcrefs: *const FuncRef,
+    /// One [`TableDef`] per table, by table index.
+    pub tables: *const TableDef,
+    /// The runtime's own per-instance state, opaque to generated code; libcalls use it.
+    pub runtime: *mut core::ffi::c_void,
+    /// Addresses of the runtime helpers, indexed by [`Libcall`].
+    pub libcalls: [usize; Libcall::COUNT],
+}
+
+/// A function reference: what `ref.func` produces, tables store (as a pointer; null = 0)
+/// and `call_indirect` checks and calls.
+#[repr(C)]
+#[derive(Debug)]
+pub struct FuncRef {
+    /// Entry of the function's code (wasm calling convention).
+    pub code: *const u8,
+    /// Canonical type id: the index of the first structurally equal type in the module's
+    /// type section (see `Artifact::functions`).
+    pub type_id: u32,
+    /// Padding; always 0.
+    pub _reserved: u32,
+}
+
+/// A table as generated code sees it. Elements are 8 bytes: a `*const FuncRef` (0 = null)
+/// for funcref tables, the runtime's encoding of a host reference (0 = null) for externref.
+#[repr(C)]
+#[derive(Debug)]
+pub struct TableDef {
+    /// First element.
+    pub base: *mut u64,
+    /// Current number of elements.
+    pub len: u32,
+    /// Padding; always 0.
+    pub _reserved: u32,
+}
+
+/// Byte offsets of [`VmCtx`] fields, for code generation.
+impl VmCtx {
+    pub const GAS_REMAINING: u32 = offset_of!(VmCtx, gas_remaining) as u32;
+    pub const STACK_REMAINING: u32 = offset_of!(VmCtx, stack_remaining) as u32;
+    pub const MEMORY_BASE: u32 = offset_of!(VmCtx, memory_base) as u32;
+    pub const MEMORY_LEN: u32 = offset_of!(VmCtx, memory_len) as u32;
+    pub const TRAP_CODE: u32 = offset_of!(VmCtx, trap_code) as u32;
+    pub const SAVED_SP: u32 = offset_of!(VmCtx, saved_sp) as u32;
+    pub const FUNCREFS: u32 = offset_of!(VmCtx, funcrefs) as u32;
+    pub const TABLES: u32 = offset_of!(VmCtx, tables) as u32;
+    pub const RUNTIME: u32 = offset_of!(VmCtx, runtime) as u32;
+    pub const LIBCALLS: u32 = offset_of!(VmCtx, libcalls) as u32;
+    /// Size of the fixed header; globals start here.
+    pub const HEADER_SIZE: u32 = std::mem::size_of::<VmCtx>() as u32;
+
+    /// Offset of global `index`'s 8-byte slot.
+    pub fn global_offset(index: u32) -> u32 {
+        Self::HEADER_SIZE + 8 * index
+    }
+
+    /// Offset of the address of `libcall`.
+    pub fn libcall_offset(libcall: Libcall) -> u32 {
+        Self::LIBCALLS + 8 * libcall as u32
+    }
+}
+
+impl FuncRef {
+    pub const SIZE: u32 = std::mem::size_of::<FuncRef>() as u32;
+    pub const CODE: u32 = offset_of!(FuncRef, code) as u32;
+    pub const TYPE_ID: u32 = offset_of!(FuncRef, type_id) as u32;
+}
+
+impl TableDef {
+    pub const SIZE: u32 = std::mem::size_of::<TableDef>() as u32;
+    pub const BASE: u32 = offset_of!(TableDef, base) as u32;
+    pub const LEN: u32 = offset_of!(TableDef, len) as u32;
+}
+
+/// Runtime helpers generated code calls with the platform C calling convention
+/// (`extern "C"`: System V on x86-64, AAPCS64 on AArch64). The first argument is always the
+/// `*mut VmCtx`; the others are listed per variant. Helpers returning a "trap code" return
+/// 0 on success or a [`TrapKind`](crate::TrapKind) code, and generated code then traps
+/// with it. Helpers never unwind (they catch panics and report `HostError`).
+///
+/// Before a call, generated code writes its gas register to `VmCtx::gas_remaining` and
+/// reloads it afterwards, so helpers may read and charge gas there.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Libcall {
+    /// `(vmctx, func_index: u32, args: *mut u64) -> trap code`: call imported function
+    /// `func_index`; its parameters are in `args[0..params]`, results are written to
+    /// `args[0..results]` (the area holds max(params, results) slots).
+    HostCall = 0,
+    /// `(vmctx, delta_pages: u32) -> u32`: old size in pages, or `u32::MAX` if it cannot grow.
+    MemoryGrow = 1,
+    /// `(vmctx, dst: u32, value: u32, len: u32) -> trap code`.
+    MemoryFill = 2,
+    /// `(vmctx, dst: u32, src: u32, len: u32) -> trap code`.
+    MemoryCopy = 3,
+    /// `(vmctx, segment: u32, dst: u32, src: u32, len: u32) -> trap code`.
+    MemoryInit = 4,
+    /// `(vmctx, segment: u32) -> 0`.
+    DataDrop = 5,
+    /// `(vmctx, table: u32, init: u64, delta: u32) -> u32`: old size, or `u32::MAX`.
+    TableGrow = 6,
+    /// `(vmctx, table: u32, dst: u32, value: u64, len: u32) -> trap code`.
+    TableFill = 7,
+    /// `(vmctx, dst_table: u32, src_table: u32, dst: u32, src: u32, len: u32) -> trap code`.
+    TableCopy = 8,
+    /// `(vmctx, table: u32, segment: u32, dst: u32, src: u32, len: u32) -> trap code`.
+    TableInit = 9,
+    /// `(vmctx, segment: u32) -> 0`.
+    ElemDrop = 10,
+}
+
+impl Libcall {
+    /// Number of libcalls (the length of `VmCtx::libcalls`).
+    pub const COUNT: usize = 11;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_the_documented_one() {
+        // These offsets are baked into generated code: changing them changes the artifact
+        // format (bump `ARTIFACT_FORMAT_VERSION`).
+        assert_eq!(VmCtx::GAS_REMAINING, 0);
+        assert_eq!(VmCtx::STACK_REMAINING, 8);
+        assert_eq!(VmCtx::MEMORY_BASE, 16);
+        assert_eq!(VmCtx::MEMORY_LEN, 24);
+        assert_eq!(VmCtx::TRAP_CODE, 32);
+        assert_eq!(VmCtx::SAVED_SP, 40);
+        assert_eq!(VmCtx::FUNCREFS, 48);
+        assert_eq!(VmCtx::TABLES, 56);
+        assert_eq!(VmCtx::RUNTIME, 64);
+        assert_eq!(VmCtx::LIBCALLS, 72);
+        assert_eq!(VmCtx::HEADER_SIZE, 72 + 8 * Libcall::COUNT as u32);
+        assert_eq!((FuncRef::SIZE, FuncRef::CODE, FuncRef::TYPE_ID), (16, 0, 8));
+        assert_eq!((TableDef::SIZE, TableDef::BASE, TableDef::LEN), (16, 0, 8));
+        assert_eq!(Libcall::ElemDrop as usize + 1, Libcall::COUNT);
+    }
+}
