@@ -1,0 +1,346 @@
+//! Integer operators: comparisons (left in the flags for a following branch or select),
+//! arithmetic with constants folded into immediates or evaluated at compile time,
+//! division with its traps, bit counts, width changes and select.
+
+use crate::masm::{AluOp, BitOp, Cond, DivOp, ExtendOp, MacroAssembler, Operand, ShiftOp, Size};
+use crate::TrapKind;
+
+use super::func::FuncGen;
+use super::stack::{Kind, Loc, Popped};
+
+impl<M: MacroAssembler> FuncGen<'_, M> {
+    /// `lhs <cond> rhs`, pushed as pending flags.
+    pub fn compare(&mut self, size: Size, cond: Cond) {
+        let rhs = self.pop();
+        let lhs = self.pop();
+        if let (Loc::Const(a), Loc::Const(b)) = (lhs.loc, rhs.loc) {
+            let result = evaluate_cond(cond, size, a, b);
+            self.push_const(Kind::I32, result as i64);
+            return;
+        }
+        // The ISA compares a register with an operand: put a constant on the right.
+        let (lhs, rhs, cond) = if matches!(lhs.loc, Loc::Const(_)) {
+            (rhs, lhs, cond.swap())
+        } else {
+            (lhs, rhs, cond)
+        };
+        let reg = self.register_operand(lhs);
+        let operand = self.operand(rhs);
+        self.masm.cmp(size, reg, operand);
+        self.release_operand(lhs, reg);
+        self.release(rhs);
+        self.push(Kind::I32, Loc::Flags(cond));
+    }
+
+    /// `eqz` (and `ref.is_null`): a pending comparison is inverted for free.
+    pub fn eqz(&mut self, size: Size) {
+        let value = self.pop();
+        match value.loc {
+            Loc::Flags(cond) => self.push(Kind::I32, Loc::Flags(cond.invert())),
+            Loc::Const(c) => {
+                let zero = match size {
+                    Size::S32 => c as u32 == 0,
+                    Size::S64 => c == 0,
+                };
+                self.push_const(Kind::I32, zero as i64);
+            }
+            _ => {
+                let reg = self.register_operand(value);
+                self.masm.cmp(size, reg, Operand::Imm(0));
+                self.release_operand(value, reg);
+                self.push(Kind::I32, Loc::Flags(Cond::Eq));
+            }
+        }
+    }
+
+    /// A register holding `value` for reading only: a register it already occupies (its
+    /// own or a local's), else a fresh one. Pair with [`Self::release_operand`].
+    fn register_operand(&mut self, value: Popped) -> crate::masm::Reg {
+        match self.operand(value) {
+            Operand::Reg(reg) => reg,
+            _ => self.into_reg(value),
+        }
+    }
+
+    /// Frees what [`Self::register_operand`] gave for `value`.
+    fn release_operand(&mut self, value: Popped, reg: crate::masm::Reg) {
+        match value.loc {
+            Loc::Local(_) if self.operand(value) == Operand::Reg(reg) => {}
+            _ => self.free_reg(reg),
+        }
+    }
+
+    pub fn alu(&mut self, op: AluOp, kind: Kind) {
+        let rhs = self.pop();
+        let lhs = self.pop();
+        let size = kind.size();
+        if let (Loc::Const(a), Loc::Const(b)) = (lhs.loc, rhs.loc) {
+            let value = match op {
+                AluOp::Add => a.wrapping_add(b),
+                AluOp::Sub => a.wrapping_sub(b),
+                AluOp::Mul => a.wrapping_mul(b),
+                AluOp::And => a & b,
+                AluOp::Or => a | b,
+                AluOp::Xor => a ^ b,
+            };
+            self.push_const(kind, value);
+            return;
+        }
+        let commutative = !matches!(op, AluOp::Sub);
+        let (lhs, rhs) = if commutative && should_swap(lhs, rhs) {
+            (rhs, lhs)
+        } else {
+            (lhs, rhs)
+        };
+        let dst = self.into_reg(lhs);
+        let operand = self.operand(rhs);
+        self.masm.alu(op, size, dst, dst, operand);
+        self.release(rhs);
+        self.push_reg(kind, dst);
+    }
+
+    pub fn shift(&mut self, op: ShiftOp, kind: Kind) {
+        let rhs = self.pop();
+        let lhs = self.pop();
+        let size = kind.size();
+        if let (Loc::Const(a), Loc::Const(b)) = (lhs.loc, rhs.loc) {
+            self.push_const(kind, evaluate_shift(op, size, a, b));
+            return;
+        }
+        let dst = self.into_reg(lhs);
+        let operand = self.operand(rhs);
+        self.masm.shift(op, size, dst, dst, operand);
+        self.release(rhs);
+        self.push_reg(kind, dst);
+    }
+
+    /// Division and remainder: traps on a zero divisor, `div_s` traps on `MIN / -1`,
+    /// `rem_s` by -1 is 0.
+    pub fn div(&mut self, op: DivOp, kind: Kind) {
+        let rhs = self.pop();
+        let lhs = self.pop();
+        let size = kind.size();
+        let min = match size {
+            Size::S32 => i32::MIN as u32 as i64,
+            Size::S64 => i64::MIN,
+        };
+        let minus_one = match size {
+            Size::S32 => u32::MAX as i64,
+            Size::S64 => -1,
+        };
+        if let Loc::Const(b) = rhs.loc {
+            if let Some(value) = match lhs.loc {
+                Loc::Const(a) => evaluate_div(op, size, a, b),
+                _ => None,
+            } {
+                self.push_const(kind, value);
+                return;
+            }
+            if b == minus_one && op == DivOp::RemS {
+                self.release(lhs);
+                self.push_const(kind, 0);
+                return;
+            }
+        }
+        let dst = self.into_reg(lhs);
+        let divisor = self.into_reg(rhs);
+        let known_nonzero = matches!(rhs.loc, Loc::Const(b) if b != 0);
+        if !known_nonzero {
+            self.masm.cmp(size, divisor, Operand::Imm(0));
+            self.trap_if(Cond::Eq, TrapKind::IntegerDivideByZero);
+        }
+        let may_be_minus_one = !matches!(rhs.loc, Loc::Const(b) if b != minus_one);
+        match op {
+            DivOp::DivS if may_be_minus_one => {
+                let ok = self.masm.new_label();
+                self.masm.cmp(size, divisor, Operand::Imm(minus_one));
+                self.masm.branch(Cond::Ne, ok);
+                self.masm.cmp(size, dst, Operand::Imm(min));
+                self.trap_if(Cond::Eq, TrapKind::IntegerOverflow);
+                self.masm.bind(ok);
+                self.masm.div(op, size, dst, dst, divisor);
+            }
+            DivOp::RemS if may_be_minus_one => {
+                let divide = self.masm.new_label();
+                let done = self.masm.new_label();
+                self.masm.cmp(size, divisor, Operand::Imm(minus_one));
+                self.masm.branch(Cond::Ne, divide);
+                self.masm.mov(size, dst, Operand::Imm(0));
+                self.masm.jump(done);
+                self.masm.bind(divide);
+                self.masm.div(op, size, dst, dst, divisor);
+                self.masm.bind(done);
+            }
+            _ => self.masm.div(op, size, dst, dst, divisor),
+        }
+        self.free_reg(divisor);
+        self.push_reg(kind, dst);
+    }
+
+    pub fn bit_count(&mut self, op: BitOp, kind: Kind) {
+        let value = self.pop();
+        let size = kind.size();
+        if let Loc::Const(c) = value.loc {
+            let result = match (op, size) {
+                (BitOp::Clz, Size::S32) => (c as u32).leading_zeros(),
+                (BitOp::Ctz, Size::S32) => (c as u32).trailing_zeros(),
+                (BitOp::Popcnt, Size::S32) => (c as u32).count_ones(),
+                (BitOp::Clz, Size::S64) => c.leading_zeros(),
+                (BitOp::Ctz, Size::S64) => c.trailing_zeros(),
+                (BitOp::Popcnt, Size::S64) => c.count_ones(),
+            };
+            self.push_const(kind, result.into());
+            return;
+        }
+        let dst = self.into_reg(value);
+        self.masm.bit_count(op, size, dst, dst);
+        self.push_reg(kind, dst);
+    }
+
+    /// Width changes; `kind` is the result's class.
+    pub fn extend(&mut self, op: ExtendOp, kind: Kind) {
+        let value = self.pop();
+        if let Loc::Const(c) = value.loc {
+            let result = match op {
+                ExtendOp::Wrap => c as u32 as i64,
+                ExtendOp::I64FromI32S => c as i32 as i64,
+                ExtendOp::I64FromI32U => c as u32 as i64,
+                ExtendOp::I32From8S => c as i8 as i32 as u32 as i64,
+                ExtendOp::I32From16S => c as i16 as i32 as u32 as i64,
+                ExtendOp::I64From8S => c as i8 as i64,
+                ExtendOp::I64From16S => c as i16 as i64,
+                ExtendOp::I64From32S => c as i32 as i64,
+            };
+            self.push_const(kind, result);
+            return;
+        }
+        let dst = self.into_reg(value);
+        self.masm.extend(op, dst, dst);
+        self.push_reg(kind, dst);
+    }
+
+    /// `select`: a conditional move, on pending flags when the condition was just computed.
+    pub fn select(&mut self) {
+        let cond = self.pop();
+        let if_false = self.pop();
+        let if_true = self.pop();
+        let kind = if_true.kind;
+        let size = kind.size();
+        let cond = match cond.loc {
+            Loc::Const(c) => {
+                let (keep, drop) = if c as u32 != 0 {
+                    (if_true, if_false)
+                } else {
+                    (if_false, if_true)
+                };
+                self.release(drop);
+                let reg = self.into_reg(keep);
+                self.push_reg(kind, reg);
+                return;
+            }
+            Loc::Flags(cond) => cond,
+            _ => {
+                let reg = self.into_reg(cond);
+                self.masm.cmp(Size::S32, reg, Operand::Imm(0));
+                self.free_reg(reg);
+                Cond::Ne
+            }
+        };
+        // Moves and loads keep the flags, so both values can be put in registers now.
+        let dst = self.into_reg(if_true);
+        let other = self.into_reg(if_false);
+        self.masm.cmov(cond.invert(), size, dst, other);
+        self.free_reg(other);
+        self.push_reg(kind, dst);
+    }
+}
+
+/// Whether to swap the operands of a commutative operation so the left one is the better
+/// destination: a register the operator owns, and never a constant.
+fn should_swap(lhs: Popped, rhs: Popped) -> bool {
+    let owned = |v: Popped| matches!(v.loc, Loc::Reg(_));
+    (matches!(lhs.loc, Loc::Const(_)) && !matches!(rhs.loc, Loc::Const(_)))
+        || (!owned(lhs) && owned(rhs))
+}
+
+/// A comparison evaluated at compile time.
+fn evaluate_cond(cond: Cond, size: Size, a: i64, b: i64) -> bool {
+    let (sa, sb, ua, ub) = match size {
+        Size::S32 => (
+            a as i32 as i64,
+            b as i32 as i64,
+            a as u32 as u64,
+            b as u32 as u64,
+        ),
+        Size::S64 => (a, b, a as u64, b as u64),
+    };
+    match cond {
+        Cond::Eq => ua == ub,
+        Cond::Ne => ua != ub,
+        Cond::LtS => sa < sb,
+        Cond::LtU => ua < ub,
+        Cond::GtS => sa > sb,
+        Cond::GtU => ua > ub,
+        Cond::LeS => sa <= sb,
+        Cond::LeU => ua <= ub,
+        Cond::GeS => sa >= sb,
+        Cond::GeU => ua >= ub,
+    }
+}
+
+/// A shift or rotate evaluated at compile time (i32 results zero-extended by the caller).
+fn evaluate_shift(op: ShiftOp, size: Size, a: i64, b: i64) -> i64 {
+    match size {
+        Size::S32 => {
+            let (a, n) = (a as u32, (b as u32) & 31);
+            (match op {
+                ShiftOp::Shl => a << n,
+                ShiftOp::ShrS => ((a as i32) >> n) as u32,
+                ShiftOp::ShrU => a >> n,
+                ShiftOp::Rotl => a.rotate_left(n),
+                ShiftOp::Rotr => a.rotate_right(n),
+            }) as i64
+        }
+        Size::S64 => {
+            let n = (b as u32) & 63;
+            match op {
+                ShiftOp::Shl => a << n,
+                ShiftOp::ShrS => a >> n,
+                ShiftOp::ShrU => ((a as u64) >> n) as i64,
+                ShiftOp::Rotl => a.rotate_left(n),
+                ShiftOp::Rotr => a.rotate_right(n),
+            }
+        }
+    }
+}
+
+/// A division evaluated at compile time, or `None` if it traps (then code is emitted and
+/// the trap happens at run time, as the program says).
+fn evaluate_div(op: DivOp, size: Size, a: i64, b: i64) -> Option<i64> {
+    match size {
+        Size::S32 => {
+            let (sa, sb, ua, ub) = (a as i32, b as i32, a as u32, b as u32);
+            let value = match op {
+                DivOp::DivS => sa.checked_div(sb)? as u32,
+                DivOp::DivU => ua.checked_div(ub)?,
+                DivOp::RemS => {
+                    if sb == 0 {
+                        return None;
+                    }
+                    sa.wrapping_rem(sb) as u32
+                }
+                DivOp::RemU => ua.checked_rem(ub)?,
+            };
+            Some(value as i64)
+        }
+        Size::S64 => {
+            let (ua, ub) = (a as u64, b as u64);
+            match op {
+                DivOp::DivS => a.checked_div(b),
+                DivOp::DivU => ua.checked_div(ub).map(|v| v as i64),
+                DivOp::RemS => (b != 0).then(|| a.wrapping_rem(b)),
+                DivOp::RemU => ua.checked_rem(ub).map(|v| v as i64),
+            }
+        }
+    }
+}

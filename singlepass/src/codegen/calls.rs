@@ -1,0 +1,177 @@
+//! Calls: direct and indirect wasm calls, the metering intrinsics (inlined), and calls to
+//! runtime helpers.
+
+use gasket_host_api::Intrinsic;
+
+use crate::masm::{Address, Base, Cond, LoadKind, MacroAssembler, Operand, Reg, StoreWidth};
+use crate::vmctx::{FuncRef, Libcall};
+use crate::{CompileError, TrapKind};
+
+use super::func::FuncGen;
+use super::stack::{Kind, Loc, Popped};
+
+impl<M: MacroAssembler> FuncGen<'_, M> {
+    pub fn call(&mut self, function: u32) -> Result<(), CompileError> {
+        if let Some(intrinsic) = self.env.intrinsic(function) {
+            return self.intrinsic(intrinsic);
+        }
+        let sig = self.env.func_sig(function).clone();
+        let results = self.kinds(&sig.results)?;
+        let area = self.store_call_arguments(sig.params.len(), sig.results.len());
+        let label = self.labels.functions[function as usize];
+        self.masm.call(label);
+        self.take_call_results(&results, area);
+        Ok(())
+    }
+
+    pub fn call_indirect(&mut self, type_index: u32, table: u32) -> Result<(), CompileError> {
+        let sig = self.env.types[type_index as usize].clone();
+        let results = self.kinds(&sig.results)?;
+        let expected_type = self.env.type_ids[type_index as usize];
+        let index = self.pop();
+        let index = self.into_reg(index);
+        let area = self.store_call_arguments(sig.params.len(), sig.results.len());
+        let def = self.table_def(table);
+        self.table_element(def, index);
+        self.masm
+            .load(LoadKind::I64, index, Address::at(Base::Reg(def), 0));
+        self.masm
+            .cmp(crate::masm::Size::S64, index, Operand::Imm(0));
+        self.trap_if(Cond::Eq, TrapKind::IndirectCallToNull);
+        self.masm.load(
+            LoadKind::I32,
+            def,
+            Address::at(Base::Reg(index), FuncRef::TYPE_ID.into()),
+        );
+        self.masm.cmp(
+            crate::masm::Size::S32,
+            def,
+            Operand::Imm(expected_type.into()),
+        );
+        self.trap_if(Cond::Ne, TrapKind::IndirectCallTypeMismatch);
+        self.masm.load(
+            LoadKind::I64,
+            def,
+            Address::at(Base::Reg(index), FuncRef::CODE.into()),
+        );
+        self.masm.call_indirect(def);
+        self.free_reg(def);
+        self.free_reg(index);
+        self.take_call_results(&results, area);
+        Ok(())
+    }
+
+    /// Spills what must survive the call, reserves the outgoing area and stores the top
+    /// `params` values into it. Returns the area's size in bytes.
+    fn store_call_arguments(&mut self, params: usize, results: usize) -> u32 {
+        let first = self.stack.len() - params;
+        self.spill_registers_below(first);
+        let area = ((params.max(results) * 8).div_ceil(16) * 16) as u32;
+        self.masm.reserve_outgoing(area);
+        let args: Vec<Popped> = (0..params).map(|_| self.pop()).collect();
+        for (i, arg) in args.into_iter().rev().enumerate() {
+            let src = self.operand(arg);
+            self.masm
+                .store(StoreWidth::B64, Address::at(Base::Sp, 8 * i as i64), src);
+            self.release(arg);
+        }
+        area
+    }
+
+    /// Pushes the callee's results from the outgoing area, then releases the area.
+    fn take_call_results(&mut self, results: &[Kind], area: u32) {
+        for (i, &kind) in results.iter().enumerate() {
+            let reg = self.alloc();
+            let load = if kind == Kind::I32 {
+                LoadKind::I32
+            } else {
+                LoadKind::I64
+            };
+            self.masm
+                .load(load, reg, Address::at(Base::Sp, 8 * i as i64));
+            self.push_reg(kind, reg);
+        }
+        self.masm.release_outgoing(area);
+    }
+
+    /// The injected `gasket` imports, compiled inline.
+    fn intrinsic(&mut self, intrinsic: Intrinsic) -> Result<(), CompileError> {
+        let arg = self.pop();
+        match intrinsic {
+            Intrinsic::Gas => {
+                let amount = match arg.loc {
+                    Loc::Const(c) => Operand::Imm(c),
+                    _ => Operand::Reg(self.into_reg(arg)),
+                };
+                self.note_trap_site(TrapKind::OutOfGas);
+                let label = self.labels.trap(TrapKind::OutOfGas);
+                self.masm.charge_gas(amount, label);
+                if let Operand::Reg(reg) = amount {
+                    self.free_reg(reg);
+                }
+            }
+            Intrinsic::StackEnter | Intrinsic::StackLeave => {
+                let Loc::Const(units) = arg.loc else {
+                    return Err(self.unsupported(
+                        "a non-constant stack_enter/stack_leave argument (only the metering \
+                         pass may call the gasket intrinsics)",
+                    ));
+                };
+                let units = units as u32;
+                if intrinsic == Intrinsic::StackEnter {
+                    self.note_trap_site(TrapKind::StackOverflow);
+                    let label = self.labels.trap(TrapKind::StackOverflow);
+                    self.masm.stack_enter(units, label);
+                } else {
+                    self.masm.stack_leave(units);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls runtime helper `libcall` with `(vmctx, prefix..., top nargs values...)`,
+    /// popping the values. Every register value is spilled first (helpers clobber the
+    /// allocatable registers). Returns the register holding the helper's result.
+    fn libcall(&mut self, libcall: Libcall, prefix: &[i64], nargs: usize) -> Reg {
+        self.spill_all_registers();
+        let first = self.stack.len() - nargs;
+        let mut args: Vec<crate::masm::LibcallArg> = prefix
+            .iter()
+            .map(|&c| crate::masm::LibcallArg::Imm(c))
+            .collect();
+        for depth in first..self.stack.len() {
+            let entry = self.stack[depth];
+            args.push(self.libcall_arg(Popped {
+                kind: entry.kind,
+                loc: entry.loc,
+                depth,
+            }));
+        }
+        let result = self.masm.call_libcall(libcall, &args);
+        // Popped after the call: their slots had to stay theirs until it was made.
+        self.truncate(first);
+        result
+    }
+
+    /// A helper that returns a trap code: trap with it unless it is 0.
+    pub fn libcall_checked(&mut self, libcall: Libcall, prefix: &[i64], nargs: usize) {
+        let result = self.libcall(libcall, prefix, nargs);
+        self.masm.trap_if_nonzero(result, self.labels.dynamic_trap);
+    }
+
+    /// A helper that returns a value (an i32): moved into a fresh register.
+    pub fn libcall_value(&mut self, libcall: Libcall, prefix: &[i64], nargs: usize) -> Reg {
+        let result = self.libcall(libcall, prefix, nargs);
+        let reg = self.alloc();
+        self.masm
+            .mov(crate::masm::Size::S32, reg, Operand::Reg(result));
+        reg
+    }
+
+    /// Spills every register entry of the stack.
+    fn spill_all_registers(&mut self) {
+        let len = self.stack.len();
+        self.spill_registers_below(len);
+    }
+}

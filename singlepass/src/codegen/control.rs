@@ -1,0 +1,458 @@
+//! Structured control flow: block/loop/if frames, branches, and function exit.
+//!
+//! Values cross a control-flow edge in slots: a block's parameters and results occupy the
+//! spill slots of the stack depths `base..` of its frame, and every value below `base` is
+//! in canonical form since the frame was entered (`spill_all`). A branch therefore only
+//! stores the values it carries into the target's slots and jumps. A block that no branch
+//! targets merges nothing, so its results stay wherever the last operator left them.
+//!
+//! An `if` with parameters keeps a second copy of them below its base, because the `then`
+//! arm may overwrite their slots before the `else` arm reads them.
+
+use std::collections::BTreeMap;
+
+use wasmparser::{BlockType, Operator};
+
+use crate::masm::{Cond, Label, MacroAssembler, Operand, Size};
+use crate::CompileError;
+
+use super::func::FuncGen;
+use super::stack::{Kind, Loc, LocalHome, Popped};
+
+/// What a branch condition is known to be.
+enum Test {
+    /// Constant false.
+    Never,
+    /// Constant true.
+    Always,
+    /// True when the flags satisfy the condition.
+    When(Cond),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FrameKind {
+    Function,
+    Block,
+    Loop,
+    If,
+    Else,
+}
+
+/// One open control construct.
+#[derive(Clone, Debug)]
+pub(crate) struct Frame {
+    pub kind: FrameKind,
+    /// Where a branch to this frame goes: the loop header, or the end.
+    pub label: Label,
+    /// The start of the `else` arm (for `if`).
+    pub else_label: Option<Label>,
+    /// Stack depth of the first parameter (and, after the end, the first result).
+    pub base: usize,
+    pub params: Vec<Kind>,
+    pub results: Vec<Kind>,
+    /// Copies of the parameters kept below `base` (for `if` with parameters).
+    pub hidden: usize,
+    /// Some branch jumps to the end label.
+    pub branched: bool,
+    /// The `then` arm of an `if`/`else` reached its end.
+    pub then_fell_through: bool,
+    /// Opened inside unreachable code: no code, only bracket matching.
+    pub dead: bool,
+}
+
+impl Frame {
+    fn new(
+        kind: FrameKind,
+        label: Label,
+        base: usize,
+        params: Vec<Kind>,
+        results: Vec<Kind>,
+    ) -> Frame {
+        Frame {
+            kind,
+            label,
+            else_label: None,
+            base,
+            params,
+            results,
+            hidden: 0,
+            branched: false,
+            then_fell_through: false,
+            dead: false,
+        }
+    }
+
+    /// How many values a branch to this frame carries.
+    fn branch_arity(&self) -> usize {
+        if self.kind == FrameKind::Loop {
+            self.params.len()
+        } else {
+            self.results.len()
+        }
+    }
+}
+
+impl<M: MacroAssembler> FuncGen<'_, M> {
+    /// Parameter and result classes of a block type.
+    fn block_signature(&self, blockty: BlockType) -> Result<(Vec<Kind>, Vec<Kind>), CompileError> {
+        match blockty {
+            BlockType::Empty => Ok((Vec::new(), Vec::new())),
+            BlockType::Type(ty) => Ok((Vec::new(), vec![self.kind_of(ty)?])),
+            BlockType::FuncType(index) => {
+                let sig = &self.env.types[index as usize];
+                Ok((self.kinds(&sig.params)?, self.kinds(&sig.results)?))
+            }
+        }
+    }
+
+    pub fn enter_function(&mut self, results: Vec<Kind>) {
+        let label = self.masm.new_label();
+        self.frames.push(Frame::new(
+            FrameKind::Function,
+            label,
+            0,
+            Vec::new(),
+            results,
+        ));
+    }
+
+    pub fn mark_unreachable(&mut self) {
+        self.unreachable = true;
+    }
+
+    pub fn block(&mut self, blockty: BlockType) -> Result<(), CompileError> {
+        let (params, results) = self.block_signature(blockty)?;
+        self.spill_all();
+        let base = self.stack.len() - params.len();
+        let label = self.masm.new_label();
+        self.frames
+            .push(Frame::new(FrameKind::Block, label, base, params, results));
+        Ok(())
+    }
+
+    pub fn loop_(&mut self, blockty: BlockType) -> Result<(), CompileError> {
+        let (params, results) = self.block_signature(blockty)?;
+        self.spill_all();
+        let base = self.stack.len() - params.len();
+        let label = self.masm.new_label();
+        self.masm.bind(label);
+        self.frames
+            .push(Frame::new(FrameKind::Loop, label, base, params, results));
+        Ok(())
+    }
+
+    pub fn if_(&mut self, blockty: BlockType) -> Result<(), CompileError> {
+        let (params, results) = self.block_signature(blockty)?;
+        let cond = self.pop();
+        let test = self.condition(cond);
+        self.spill_all();
+        let hidden = params.len();
+        let first_param = self.stack.len() - hidden;
+        for i in 0..hidden {
+            self.push_copy(first_param + i);
+        }
+        let else_label = self.masm.new_label();
+        let end_label = self.masm.new_label();
+        match test {
+            Test::When(cond) => self.masm.branch(cond.invert(), else_label),
+            Test::Never => self.masm.jump(else_label),
+            Test::Always => {}
+        }
+        let mut frame = Frame::new(
+            FrameKind::If,
+            end_label,
+            first_param + hidden,
+            params,
+            results,
+        );
+        frame.else_label = Some(else_label);
+        frame.hidden = hidden;
+        self.frames.push(frame);
+        Ok(())
+    }
+
+    /// Turns a popped i32 condition into a test, emitting the comparison if needed.
+    fn condition(&mut self, cond: Popped) -> Test {
+        match cond.loc {
+            Loc::Flags(cc) => Test::When(cc),
+            Loc::Const(0) => Test::Never,
+            Loc::Const(_) => Test::Always,
+            _ => {
+                let reg = self.into_reg(cond);
+                self.masm.cmp(Size::S32, reg, Operand::Imm(0));
+                self.free_reg(reg);
+                Test::When(Cond::Ne)
+            }
+        }
+    }
+
+    /// Pushes a copy of the entry at `depth` (constants stay constants).
+    fn push_copy(&mut self, depth: usize) {
+        let entry = self.stack[depth];
+        let value = Popped {
+            kind: entry.kind,
+            loc: entry.loc,
+            depth,
+        };
+        match entry.loc {
+            Loc::Const(c) => self.push(entry.kind, Loc::Const(c)),
+            _ => {
+                let to = self.stack.len();
+                self.store_to_slot(value, to);
+                self.push(entry.kind, Loc::Slot);
+            }
+        }
+    }
+
+    pub fn else_(&mut self) {
+        let frame_index = self.frames.len() - 1;
+        if self.frames[frame_index].dead {
+            return;
+        }
+        if !self.unreachable {
+            self.branch_moves(frame_index);
+            let end = self.frames[frame_index].label;
+            self.masm.jump(end);
+            self.frames[frame_index].then_fell_through = true;
+        }
+        let frame = &mut self.frames[frame_index];
+        let else_label = frame.else_label.take().expect("else follows if");
+        frame.kind = FrameKind::Else;
+        let (base, hidden) = (frame.base, frame.hidden);
+        self.masm.bind(else_label);
+        self.truncate(base - hidden);
+        self.reset_registers();
+        for i in 0..hidden {
+            self.push_copy(base - hidden + i);
+        }
+        self.unreachable = false;
+    }
+
+    pub fn end(&mut self) {
+        let frame = self.frames.pop().expect("validated: end matches a frame");
+        if frame.dead {
+            return;
+        }
+        let fell_through = !self.unreachable;
+        let merges = frame.branched || matches!(frame.kind, FrameKind::If | FrameKind::Else);
+        if merges {
+            if fell_through {
+                self.frames.push(frame.clone());
+                self.branch_moves(self.frames.len() - 1);
+                self.frames.pop();
+            }
+            if let Some(else_label) = frame.else_label {
+                // An `if` without `else`: the implicit else arm passes the parameters on.
+                if frame.hidden > 0 && fell_through {
+                    self.masm.jump(frame.label);
+                }
+                self.masm.bind(else_label);
+                let first_hidden = frame.base - frame.hidden;
+                for i in 0..frame.hidden {
+                    let entry = self.stack[first_hidden + i];
+                    let value = Popped {
+                        kind: entry.kind,
+                        loc: entry.loc,
+                        depth: first_hidden + i,
+                    };
+                    self.store_to_slot(value, frame.base + i);
+                }
+            }
+            self.masm.bind(frame.label);
+            self.truncate(frame.base - frame.hidden);
+            self.reset_registers();
+            for (i, &kind) in frame.results.iter().enumerate() {
+                if frame.hidden > 0 {
+                    let from = Popped {
+                        kind,
+                        loc: Loc::Slot,
+                        depth: frame.base + i,
+                    };
+                    self.store_to_slot(from, frame.base - frame.hidden + i);
+                }
+                self.push(kind, Loc::Slot);
+            }
+            let reachable = fell_through
+                || frame.branched
+                || frame.kind == FrameKind::If
+                || frame.then_fell_through;
+            self.unreachable = !reachable;
+        } else if !fell_through {
+            // Nothing reaches the end: the code after it is unreachable too.
+            self.truncate(frame.base);
+        }
+        if frame.kind == FrameKind::Function && !self.unreachable {
+            self.function_exit();
+        }
+    }
+
+    /// Writes the results to the caller's argument area and returns.
+    fn function_exit(&mut self) {
+        let count = self.frames_results_len();
+        let first = self.stack.len() - count;
+        // Parameters living in the argument area are about to be overwritten by results:
+        // results that still read them lazily get their own copy first.
+        for depth in first..self.stack.len() {
+            if let Loc::Local(local) = self.stack[depth].loc {
+                if matches!(self.locals[local as usize].home, LocalHome::Frame(o) if o > 0) {
+                    self.spill_entry(depth);
+                }
+            }
+        }
+        let incoming = self.masm.incoming_area_offset();
+        for i in 0..count {
+            let entry = self.stack[first + i];
+            let value = Popped {
+                kind: entry.kind,
+                loc: entry.loc,
+                depth: first + i,
+            };
+            let src = self.operand(value);
+            self.masm.store(
+                crate::masm::StoreWidth::B64,
+                crate::masm::Address::at(
+                    crate::masm::Base::Frame,
+                    (incoming + 8 * i as i32).into(),
+                ),
+                src,
+            );
+        }
+        self.truncate(first);
+        self.masm.epilogue(self.saved_locals);
+    }
+
+    fn frames_results_len(&self) -> usize {
+        // Called after the function frame was popped: the result count is the function's.
+        self.env.func_sig(self.index).results.len()
+    }
+
+    /// Stores the values a branch to `frames[frame_index]` carries (the top of the stack)
+    /// into the target's slots. Reads the stack without popping (the branch may not be
+    /// taken). Stores go in increasing depth, which is safe: a destination is never
+    /// above its source.
+    fn branch_moves(&mut self, frame_index: usize) {
+        let frame = &self.frames[frame_index];
+        let arity = frame.branch_arity();
+        let base = frame.base;
+        let is_loop = frame.kind == FrameKind::Loop;
+        let first = self.stack.len() - arity;
+        for i in 0..arity {
+            let entry = self.stack[first + i];
+            let value = Popped {
+                kind: entry.kind,
+                loc: entry.loc,
+                depth: first + i,
+            };
+            self.store_to_slot(value, base + i);
+        }
+        if !is_loop {
+            self.frames[frame_index].branched = true;
+        }
+    }
+
+    /// Whether a branch to `frames[frame_index]` needs no stores.
+    fn branch_in_place(&self, frame_index: usize) -> bool {
+        let frame = &self.frames[frame_index];
+        let arity = frame.branch_arity();
+        let first = self.stack.len() - arity;
+        (0..arity).all(|i| first + i == frame.base + i && self.stack[first + i].loc == Loc::Slot)
+    }
+
+    fn frame_index(&self, relative_depth: u32) -> usize {
+        self.frames.len() - 1 - relative_depth as usize
+    }
+
+    pub fn br(&mut self, relative_depth: u32) {
+        let target = self.frame_index(relative_depth);
+        self.branch_moves(target);
+        let label = self.frames[target].label;
+        self.masm.jump(label);
+        self.mark_unreachable();
+    }
+
+    pub fn br_if(&mut self, relative_depth: u32) {
+        let cond = self.pop();
+        let cond = match self.condition(cond) {
+            Test::When(cond) => cond,
+            Test::Never => return,
+            Test::Always => {
+                // Taken every time; the code after it stays reachable for the validator's
+                // sake but never runs.
+                let target = self.frame_index(relative_depth);
+                self.branch_moves(target);
+                let label = self.frames[target].label;
+                self.masm.jump(label);
+                return;
+            }
+        };
+        let target = self.frame_index(relative_depth);
+        let label = self.frames[target].label;
+        if self.branch_in_place(target) {
+            if self.frames[target].kind != FrameKind::Loop {
+                self.frames[target].branched = true;
+            }
+            self.masm.branch(cond, label);
+        } else {
+            let skip = self.masm.new_label();
+            self.masm.branch(cond.invert(), skip);
+            self.branch_moves(target);
+            self.masm.jump(label);
+            self.masm.bind(skip);
+        }
+    }
+
+    pub fn br_table(&mut self, depths: &[u32], default: u32) {
+        let index = self.pop();
+        if let Loc::Const(i) = index.loc {
+            let depth = depths.get(i as u32 as usize).copied().unwrap_or(default);
+            self.br(depth);
+            return;
+        }
+        let reg = self.into_reg(index);
+        // One move stub per distinct target that needs stores; direct jumps otherwise.
+        let mut stubs: BTreeMap<u32, Label> = BTreeMap::new();
+        let mut target_label = |gen: &mut Self, depth: u32| -> Label {
+            let frame = gen.frame_index(depth);
+            if gen.branch_in_place(frame) {
+                if gen.frames[frame].kind != FrameKind::Loop {
+                    gen.frames[frame].branched = true;
+                }
+                gen.frames[frame].label
+            } else {
+                *stubs.entry(depth).or_insert_with(|| gen.masm.new_label())
+            }
+        };
+        let labels: Vec<Label> = depths.iter().map(|&d| target_label(self, d)).collect();
+        let default_label = target_label(self, default);
+        self.masm.jump_table(reg, &labels, default_label);
+        self.free_reg(reg);
+        for (depth, stub) in stubs {
+            self.masm.bind(stub);
+            let frame = self.frame_index(depth);
+            self.branch_moves(frame);
+            let label = self.frames[frame].label;
+            self.masm.jump(label);
+        }
+        self.mark_unreachable();
+    }
+
+    pub fn return_(&mut self) {
+        self.br(self.frames.len() as u32 - 1);
+    }
+
+    /// Operators in unreachable code: only bracket matching, no code.
+    pub fn unreachable_operator(&mut self, op: Operator<'_>) -> Result<(), CompileError> {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                let label = self.masm.new_label();
+                let mut frame = Frame::new(FrameKind::Block, label, 0, Vec::new(), Vec::new());
+                frame.dead = true;
+                self.frames.push(frame);
+            }
+            Operator::Else => self.else_(),
+            Operator::End => self.end(),
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,472 @@
+//! Per-function code generation: state, prologue, and the operator dispatch.
+
+use wasmparser::{FuncValidator, FunctionBody, Operator, ValType, ValidatorResources};
+
+use crate::artifact::TrapSite;
+use crate::masm::{Cond, FramePatch, MacroAssembler, Operand, Reg, Size};
+use crate::module::ModuleEnv;
+use crate::{CompileError, TrapKind};
+
+use super::control::Frame;
+use super::stack::{Entry, Kind, LocalHome};
+use super::ModuleLabels;
+use crate::masm::{AluOp, BitOp, DivOp, ExtendOp, LoadKind, ShiftOp, StoreWidth};
+
+/// A local variable: its type class and where it lives.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Local {
+    pub kind: Kind,
+    pub home: LocalHome,
+}
+
+/// The state of one function being compiled.
+pub(crate) struct FuncGen<'a, M: MacroAssembler> {
+    pub masm: &'a mut M,
+    pub env: &'a ModuleEnv,
+    pub labels: &'a ModuleLabels,
+    pub trap_sites: &'a mut Vec<TrapSite>,
+    /// Function index (for error messages).
+    pub index: u32,
+    /// Byte offset of the operator being compiled (for error messages).
+    pub offset: u64,
+    pub allocatable: &'static [Reg],
+    /// Free allocatable registers, one bit per `allocatable` entry.
+    pub free: u32,
+    pub stack: Vec<Entry>,
+    /// Entries below this depth are constants or in their slots.
+    pub canonical_below: usize,
+    /// No entry below this depth is in a register.
+    pub spill_cursor: usize,
+    /// Highest stack depth used (the number of spill slots the frame needs).
+    pub max_depth: usize,
+    pub locals: Vec<Local>,
+    /// Per local: depths of stack entries that may read it lazily.
+    pub local_refs: Vec<Vec<usize>>,
+    /// Frame slots below the frame pointer before the first spill slot (saved registers
+    /// and locals that live in the frame).
+    pub slots_start: u32,
+    pub saved_locals: u32,
+    pub frames: Vec<Frame>,
+    /// The code after the last branch/return/unreachable cannot run: no code is emitted
+    /// until the enclosing frame ends (or its `else` starts).
+    pub unreachable: bool,
+}
+
+impl<'a, M: MacroAssembler> FuncGen<'a, M> {
+    pub fn new(
+        masm: &'a mut M,
+        env: &'a ModuleEnv,
+        labels: &'a ModuleLabels,
+        index: u32,
+        trap_sites: &'a mut Vec<TrapSite>,
+    ) -> Self {
+        let allocatable = masm.allocatable();
+        FuncGen {
+            masm,
+            env,
+            labels,
+            trap_sites,
+            index,
+            offset: 0,
+            allocatable,
+            free: (1u32 << allocatable.len()) - 1,
+            stack: Vec::new(),
+            canonical_below: 0,
+            spill_cursor: 0,
+            max_depth: 0,
+            locals: Vec::new(),
+            local_refs: Vec::new(),
+            slots_start: 0,
+            saved_locals: 0,
+            frames: Vec::new(),
+            unreachable: false,
+        }
+    }
+
+    /// The error for a valid operator the compiler does not implement (floats, SIMD).
+    pub fn unsupported(&self, what: impl Into<String>) -> CompileError {
+        CompileError::Unsupported {
+            function: self.index,
+            offset: self.offset,
+            what: what.into(),
+        }
+    }
+
+    /// The stack class of a value type, or an `Unsupported` error for floats.
+    pub fn kind_of(&self, ty: ValType) -> Result<Kind, CompileError> {
+        match ty {
+            ValType::I32 => Ok(Kind::I32),
+            ValType::I64 => Ok(Kind::I64),
+            ValType::Ref(_) => Ok(Kind::Ref),
+            ValType::F32 | ValType::F64 => Err(self.unsupported("floating point")),
+            ValType::V128 => Err(self.unsupported("SIMD")),
+        }
+    }
+
+    fn kind_of_artifact(&self, ty: crate::artifact::ValType) -> Result<Kind, CompileError> {
+        use crate::artifact::ValType as A;
+        match ty {
+            A::I32 => Ok(Kind::I32),
+            A::I64 => Ok(Kind::I64),
+            A::FuncRef | A::ExternRef => Ok(Kind::Ref),
+            A::F32 | A::F64 => Err(self.unsupported("floating point")),
+        }
+    }
+
+    /// Stack classes of a list of artifact value types.
+    pub fn kinds(&self, types: &[crate::artifact::ValType]) -> Result<Vec<Kind>, CompileError> {
+        types.iter().map(|&t| self.kind_of_artifact(t)).collect()
+    }
+
+    /// Jumps to the stub of `kind` if `cond` holds, recording the trap site.
+    pub fn trap_if(&mut self, cond: Cond, kind: TrapKind) {
+        self.note_trap_site(kind);
+        let label = self.labels.trap(kind);
+        self.masm.branch(cond, label);
+    }
+
+    /// Records that the code emitted next may trap with `kind`.
+    pub fn note_trap_site(&mut self, kind: TrapKind) {
+        let offset = self.masm.offset();
+        self.trap_sites.push(TrapSite { offset, kind });
+    }
+
+    /// Compiles the body: locals, prologue, operators, frame size.
+    pub fn compile(
+        &mut self,
+        body: &FunctionBody<'_>,
+        validator: &mut FuncValidator<ValidatorResources>,
+    ) -> Result<(), CompileError> {
+        let sig = self.env.func_sig(self.index).clone();
+        let params = self.kinds(&sig.params)?;
+        let results = self.kinds(&sig.results)?;
+
+        let mut declared = Vec::new();
+        let mut locals_reader = body.get_locals_reader().map_err(CompileError::invalid)?;
+        for _ in 0..locals_reader.get_count() {
+            let offset = locals_reader.original_position();
+            let (count, ty) = locals_reader.read().map_err(CompileError::invalid)?;
+            validator
+                .define_locals(offset, count, ty)
+                .map_err(CompileError::invalid)?;
+            self.offset = offset;
+            let kind = self.kind_of(ty)?;
+            declared.push((count, kind));
+        }
+        let patch = self.layout_locals(&params, &declared);
+
+        // The reader decodes by the validator's features, so an encoding only a later
+        // proposal allows (an overlong memory index, say) is malformed here too.
+        let mut binary = body
+            .get_binary_reader_for_operators()
+            .map_err(CompileError::invalid)?;
+        binary.set_features(*validator.features());
+        let mut reader = wasmparser::OperatorsReader::new(binary);
+        self.enter_function(results);
+        while !reader.eof() {
+            let (op, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
+            validator.op(offset, &op).map_err(CompileError::invalid)?;
+            self.offset = offset;
+            self.operator(op)?;
+        }
+        reader.finish().map_err(CompileError::invalid)?;
+
+        let slots = self.slots_start as usize + self.max_depth;
+        let frame_bytes = (slots * 8).div_ceil(16) * 16;
+        let frame_bytes = u32::try_from(frame_bytes).map_err(|_| {
+            CompileError::Limit(format!("function {}: frame too large", self.index))
+        })?;
+        self.masm.patch_frame(patch, frame_bytes);
+        Ok(())
+    }
+
+    /// Decides where every local lives, emits the prologue and initialises the locals.
+    /// The first integer locals (parameters included) get the ISA's local registers;
+    /// other parameters stay in the caller's argument area, other locals get frame slots.
+    fn layout_locals(&mut self, params: &[Kind], declared: &[(u32, Kind)]) -> FramePatch {
+        let local_regs = self.masm.local_regs();
+        let incoming = self.masm.incoming_area_offset();
+        let total: u64 =
+            params.len() as u64 + declared.iter().map(|&(n, _)| u64::from(n)).sum::<u64>();
+        let mut pinned = 0usize;
+        let mut frame_locals = 0u32;
+        let mut locals = Vec::with_capacity(total as usize);
+        let take_reg = |kind: Kind, pinned: &mut usize| -> Option<Reg> {
+            if kind != Kind::Ref && *pinned < local_regs.len() {
+                *pinned += 1;
+                Some(local_regs[*pinned - 1])
+            } else {
+                None
+            }
+        };
+        for (i, &kind) in params.iter().enumerate() {
+            let home = match take_reg(kind, &mut pinned) {
+                Some(reg) => LocalHome::Reg(reg),
+                None => LocalHome::Frame(incoming + 8 * i as i32),
+            };
+            locals.push(Local { kind, home });
+        }
+        // Frame locals are numbered after the saved registers, which are known only once
+        // every register local is chosen: assign registers first, frame offsets after.
+        let mut pending_frame = Vec::new();
+        for &(count, kind) in declared {
+            for _ in 0..count {
+                match take_reg(kind, &mut pinned) {
+                    Some(reg) => locals.push(Local {
+                        kind,
+                        home: LocalHome::Reg(reg),
+                    }),
+                    None => {
+                        pending_frame.push(locals.len());
+                        locals.push(Local {
+                            kind,
+                            home: LocalHome::Frame(0),
+                        });
+                    }
+                }
+            }
+        }
+        self.saved_locals = pinned as u32;
+        for &index in &pending_frame {
+            frame_locals += 1;
+            locals[index].home = LocalHome::Frame(-8 * (pinned as i32 + frame_locals as i32));
+        }
+        self.slots_start = pinned as u32 + frame_locals;
+
+        let patch = self.masm.prologue(self.saved_locals);
+        for (i, local) in locals.iter().enumerate() {
+            if let LocalHome::Reg(reg) = local.home {
+                let value = if i < params.len() {
+                    Operand::Frame(incoming + 8 * i as i32)
+                } else {
+                    Operand::Imm(0)
+                };
+                self.masm.mov(local.kind.size(), reg, value);
+            }
+        }
+        if frame_locals > 0 {
+            self.masm
+                .zero_frame(-8 * (pinned as i32 + frame_locals as i32), frame_locals);
+        }
+        self.local_refs = vec![Vec::new(); locals.len()];
+        self.locals = locals;
+        patch
+    }
+
+    /// One operator. The validator has accepted it already.
+    fn operator(&mut self, op: Operator<'_>) -> Result<(), CompileError> {
+        use Operator as O;
+        if self.unreachable {
+            return self.unreachable_operator(op);
+        }
+        // A pending comparison survives only into the operators that consume flags.
+        if !matches!(op, O::BrIf { .. } | O::If { .. } | O::Select | O::I32Eqz) {
+            self.materialize_flags();
+        }
+        match op {
+            O::Unreachable => {
+                self.note_trap_site(TrapKind::Unreachable);
+                let label = self.labels.trap(TrapKind::Unreachable);
+                self.masm.jump(label);
+                self.mark_unreachable();
+            }
+            O::Nop => {}
+            O::Block { blockty } => self.block(blockty)?,
+            O::Loop { blockty } => self.loop_(blockty)?,
+            O::If { blockty } => self.if_(blockty)?,
+            O::Else => self.else_(),
+            O::End => self.end(),
+            O::Br { relative_depth } => self.br(relative_depth),
+            O::BrIf { relative_depth } => self.br_if(relative_depth),
+            O::BrTable { targets } => {
+                let mut depths = Vec::with_capacity(targets.len() as usize);
+                for target in targets.targets() {
+                    depths.push(target.map_err(CompileError::invalid)?);
+                }
+                self.br_table(&depths, targets.default());
+            }
+            O::Return => self.return_(),
+            O::Call { function_index } => self.call(function_index)?,
+            O::CallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(type_index, table_index)?,
+            O::Drop => {
+                let value = self.pop();
+                self.release(value);
+            }
+            O::Select | O::TypedSelect { .. } => self.select(),
+            O::LocalGet { local_index } => {
+                let kind = self.locals[local_index as usize].kind;
+                self.push(kind, super::stack::Loc::Local(local_index));
+            }
+            O::LocalSet { local_index } => self.local_set(local_index, false),
+            O::LocalTee { local_index } => self.local_set(local_index, true),
+            O::GlobalGet { global_index } => self.global_get(global_index)?,
+            O::GlobalSet { global_index } => self.global_set(global_index),
+
+            O::I32Load { memarg } => self.load(LoadKind::I32, memarg.offset),
+            O::I64Load { memarg } => self.load(LoadKind::I64, memarg.offset),
+            O::I32Load8S { memarg } => self.load(LoadKind::I32From8S, memarg.offset),
+            O::I32Load8U { memarg } => self.load(LoadKind::I32From8U, memarg.offset),
+            O::I32Load16S { memarg } => self.load(LoadKind::I32From16S, memarg.offset),
+            O::I32Load16U { memarg } => self.load(LoadKind::I32From16U, memarg.offset),
+            O::I64Load8S { memarg } => self.load(LoadKind::I64From8S, memarg.offset),
+            O::I64Load8U { memarg } => self.load(LoadKind::I64From8U, memarg.offset),
+            O::I64Load16S { memarg } => self.load(LoadKind::I64From16S, memarg.offset),
+            O::I64Load16U { memarg } => self.load(LoadKind::I64From16U, memarg.offset),
+            O::I64Load32S { memarg } => self.load(LoadKind::I64From32S, memarg.offset),
+            O::I64Load32U { memarg } => self.load(LoadKind::I64From32U, memarg.offset),
+            O::I32Store { memarg } => self.store(StoreWidth::B32, memarg.offset),
+            O::I64Store { memarg } => self.store(StoreWidth::B64, memarg.offset),
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => {
+                self.store(StoreWidth::B8, memarg.offset)
+            }
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => {
+                self.store(StoreWidth::B16, memarg.offset)
+            }
+            O::I64Store32 { memarg } => self.store(StoreWidth::B32, memarg.offset),
+            O::MemorySize { .. } => self.memory_size(),
+            O::MemoryGrow { .. } => self.memory_grow(),
+            O::MemoryFill { .. } => self.memory_fill(),
+            O::MemoryCopy { .. } => self.memory_copy(),
+            O::MemoryInit { data_index, .. } => self.memory_init(data_index),
+            O::DataDrop { data_index } => self.data_drop(data_index),
+
+            O::I32Const { value } => self.push_const(Kind::I32, value.into()),
+            O::I64Const { value } => self.push_const(Kind::I64, value),
+
+            O::I32Eqz => self.eqz(Size::S32),
+            O::I64Eqz => self.eqz(Size::S64),
+            O::I32Eq => self.compare(Size::S32, Cond::Eq),
+            O::I32Ne => self.compare(Size::S32, Cond::Ne),
+            O::I32LtS => self.compare(Size::S32, Cond::LtS),
+            O::I32LtU => self.compare(Size::S32, Cond::LtU),
+            O::I32GtS => self.compare(Size::S32, Cond::GtS),
+            O::I32GtU => self.compare(Size::S32, Cond::GtU),
+            O::I32LeS => self.compare(Size::S32, Cond::LeS),
+            O::I32LeU => self.compare(Size::S32, Cond::LeU),
+            O::I32GeS => self.compare(Size::S32, Cond::GeS),
+            O::I32GeU => self.compare(Size::S32, Cond::GeU),
+            O::I64Eq => self.compare(Size::S64, Cond::Eq),
+            O::I64Ne => self.compare(Size::S64, Cond::Ne),
+            O::I64LtS => self.compare(Size::S64, Cond::LtS),
+            O::I64LtU => self.compare(Size::S64, Cond::LtU),
+            O::I64GtS => self.compare(Size::S64, Cond::GtS),
+            O::I64GtU => self.compare(Size::S64, Cond::GtU),
+            O::I64LeS => self.compare(Size::S64, Cond::LeS),
+            O::I64LeU => self.compare(Size::S64, Cond::LeU),
+            O::I64GeS => self.compare(Size::S64, Cond::GeS),
+            O::I64GeU => self.compare(Size::S64, Cond::GeU),
+
+            O::I32Clz => self.bit_count(BitOp::Clz, Kind::I32),
+            O::I32Ctz => self.bit_count(BitOp::Ctz, Kind::I32),
+            O::I32Popcnt => self.bit_count(BitOp::Popcnt, Kind::I32),
+            O::I64Clz => self.bit_count(BitOp::Clz, Kind::I64),
+            O::I64Ctz => self.bit_count(BitOp::Ctz, Kind::I64),
+            O::I64Popcnt => self.bit_count(BitOp::Popcnt, Kind::I64),
+
+            O::I32Add => self.alu(AluOp::Add, Kind::I32),
+            O::I32Sub => self.alu(AluOp::Sub, Kind::I32),
+            O::I32Mul => self.alu(AluOp::Mul, Kind::I32),
+            O::I32And => self.alu(AluOp::And, Kind::I32),
+            O::I32Or => self.alu(AluOp::Or, Kind::I32),
+            O::I32Xor => self.alu(AluOp::Xor, Kind::I32),
+            O::I64Add => self.alu(AluOp::Add, Kind::I64),
+            O::I64Sub => self.alu(AluOp::Sub, Kind::I64),
+            O::I64Mul => self.alu(AluOp::Mul, Kind::I64),
+            O::I64And => self.alu(AluOp::And, Kind::I64),
+            O::I64Or => self.alu(AluOp::Or, Kind::I64),
+            O::I64Xor => self.alu(AluOp::Xor, Kind::I64),
+            O::I32DivS => self.div(DivOp::DivS, Kind::I32),
+            O::I32DivU => self.div(DivOp::DivU, Kind::I32),
+            O::I32RemS => self.div(DivOp::RemS, Kind::I32),
+            O::I32RemU => self.div(DivOp::RemU, Kind::I32),
+            O::I64DivS => self.div(DivOp::DivS, Kind::I64),
+            O::I64DivU => self.div(DivOp::DivU, Kind::I64),
+            O::I64RemS => self.div(DivOp::RemS, Kind::I64),
+            O::I64RemU => self.div(DivOp::RemU, Kind::I64),
+            O::I32Shl => self.shift(ShiftOp::Shl, Kind::I32),
+            O::I32ShrS => self.shift(ShiftOp::ShrS, Kind::I32),
+            O::I32ShrU => self.shift(ShiftOp::ShrU, Kind::I32),
+            O::I32Rotl => self.shift(ShiftOp::Rotl, Kind::I32),
+            O::I32Rotr => self.shift(ShiftOp::Rotr, Kind::I32),
+            O::I64Shl => self.shift(ShiftOp::Shl, Kind::I64),
+            O::I64ShrS => self.shift(ShiftOp::ShrS, Kind::I64),
+            O::I64ShrU => self.shift(ShiftOp::ShrU, Kind::I64),
+            O::I64Rotl => self.shift(ShiftOp::Rotl, Kind::I64),
+            O::I64Rotr => self.shift(ShiftOp::Rotr, Kind::I64),
+
+            O::I32WrapI64 => self.extend(ExtendOp::Wrap, Kind::I32),
+            O::I64ExtendI32S => self.extend(ExtendOp::I64FromI32S, Kind::I64),
+            O::I64ExtendI32U => self.extend(ExtendOp::I64FromI32U, Kind::I64),
+            O::I32Extend8S => self.extend(ExtendOp::I32From8S, Kind::I32),
+            O::I32Extend16S => self.extend(ExtendOp::I32From16S, Kind::I32),
+            O::I64Extend8S => self.extend(ExtendOp::I64From8S, Kind::I64),
+            O::I64Extend16S => self.extend(ExtendOp::I64From16S, Kind::I64),
+            O::I64Extend32S => self.extend(ExtendOp::I64From32S, Kind::I64),
+
+            O::RefNull { .. } => self.push_const(Kind::Ref, 0),
+            O::RefIsNull => self.eqz(Size::S64),
+            O::RefFunc { function_index } => self.ref_func(function_index),
+            O::TableGet { table } => self.table_get(table),
+            O::TableSet { table } => self.table_set(table),
+            O::TableSize { table } => self.table_size(table),
+            O::TableGrow { table } => self.table_grow(table),
+            O::TableFill { table } => self.table_fill(table),
+            O::TableCopy {
+                dst_table,
+                src_table,
+            } => self.table_copy(dst_table, src_table),
+            O::TableInit { elem_index, table } => self.table_init(table, elem_index),
+            O::ElemDrop { elem_index } => self.elem_drop(elem_index),
+
+            other => {
+                let name = format!("{other:?}");
+                let name = name.split([' ', '{']).next().unwrap_or("operator");
+                return Err(if is_float(&other) {
+                    self.unsupported(format!("floating-point operator {name}"))
+                } else {
+                    self.unsupported(format!("operator {name}"))
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `local.set` / `local.tee`.
+    fn local_set(&mut self, local: u32, tee: bool) {
+        self.materialize_local(local);
+        let value = self.pop();
+        let home = self.locals[local as usize].home;
+        let kind = self.locals[local as usize].kind;
+        let src = self.operand(value);
+        match home {
+            LocalHome::Reg(reg) => {
+                if src != Operand::Reg(reg) {
+                    self.masm.mov(kind.size(), reg, src);
+                }
+            }
+            LocalHome::Frame(offset) => {
+                self.masm.store(
+                    StoreWidth::B64,
+                    crate::masm::Address::at(crate::masm::Base::Frame, offset.into()),
+                    src,
+                );
+            }
+        }
+        if tee {
+            // Keep the value where it is: it is still the operator's result.
+            self.push(value.kind, value.loc);
+        } else {
+            self.release(value);
+        }
+    }
+}
+
+/// Whether `op` is a floating-point operator (reported as such): every wasm 2.0 float
+/// operator names `F32` or `F64` (`f32.add`, `i32.trunc_f64_s`, `i64.reinterpret_f64`).
+fn is_float(op: &Operator<'_>) -> bool {
+    let name = format!("{op:?}");
+    name.contains("F32") || name.contains("F64")
+}

@@ -1,0 +1,241 @@
+//! Linear memory, globals and tables: explicit bounds checks against the current size,
+//! then a plain access; bulk operations and growth go to the runtime (`Libcall`).
+
+use crate::masm::{
+    Address, Base, Cond, LoadKind, MacroAssembler, Operand, ShiftOp, Size, StoreWidth,
+};
+use crate::vmctx::{FuncRef, Libcall, TableDef, VmCtx};
+use crate::TrapKind;
+
+use super::func::FuncGen;
+use super::stack::Kind;
+
+impl<M: MacroAssembler> FuncGen<'_, M> {
+    /// Jumps to the out-of-bounds stub unless `addr + offset + bytes <= memory length`.
+    fn check_memory(&mut self, addr: crate::masm::Reg, offset: u64, bytes: u32) {
+        self.note_trap_site(TrapKind::MemoryOutOfBounds);
+        let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
+        self.masm.bounds_check(addr, offset + u64::from(bytes), oob);
+    }
+
+    pub fn load(&mut self, kind: LoadKind, offset: u64) {
+        let addr = self.pop();
+        let reg = self.into_reg(addr);
+        self.check_memory(reg, offset, kind.bytes());
+        let address = Address {
+            base: Base::Memory,
+            index: Some((reg, 0)),
+            disp: offset as i64,
+        };
+        self.masm.load(kind, reg, address);
+        let result = match kind {
+            LoadKind::I32
+            | LoadKind::I32From8S
+            | LoadKind::I32From8U
+            | LoadKind::I32From16S
+            | LoadKind::I32From16U => Kind::I32,
+            _ => Kind::I64,
+        };
+        self.push_reg(result, reg);
+    }
+
+    pub fn store(&mut self, width: StoreWidth, offset: u64) {
+        let value = self.pop();
+        let addr = self.pop();
+        let reg = self.into_reg(addr);
+        self.check_memory(reg, offset, width.bytes());
+        let address = Address {
+            base: Base::Memory,
+            index: Some((reg, 0)),
+            disp: offset as i64,
+        };
+        let src = self.operand(value);
+        self.masm.store(width, address, src);
+        self.free_reg(reg);
+        self.release(value);
+    }
+
+    pub fn memory_size(&mut self) {
+        let reg = self.alloc();
+        self.masm.load(
+            LoadKind::I64,
+            reg,
+            Address::at(Base::Vmctx, VmCtx::MEMORY_LEN.into()),
+        );
+        self.masm
+            .shift(ShiftOp::ShrU, Size::S64, reg, reg, Operand::Imm(16));
+        self.push_reg(Kind::I32, reg);
+    }
+
+    pub fn memory_grow(&mut self) {
+        let reg = self.libcall_value(Libcall::MemoryGrow, &[], 1);
+        self.push_reg(Kind::I32, reg);
+    }
+
+    pub fn memory_fill(&mut self) {
+        self.libcall_checked(Libcall::MemoryFill, &[], 3);
+    }
+
+    pub fn memory_copy(&mut self) {
+        self.libcall_checked(Libcall::MemoryCopy, &[], 3);
+    }
+
+    pub fn memory_init(&mut self, segment: u32) {
+        self.libcall_checked(Libcall::MemoryInit, &[segment.into()], 3);
+    }
+
+    pub fn data_drop(&mut self, segment: u32) {
+        self.libcall_checked(Libcall::DataDrop, &[segment.into()], 0);
+    }
+
+    // ---- globals ----
+
+    pub fn global_get(&mut self, global: u32) -> Result<(), crate::CompileError> {
+        let ty = self.env.layout.globals[global as usize].ty.ty;
+        let kind = self.kinds(&[ty])?[0];
+        let reg = self.alloc();
+        let load = if kind == Kind::I32 {
+            LoadKind::I32
+        } else {
+            LoadKind::I64
+        };
+        self.masm.load(
+            load,
+            reg,
+            Address::at(Base::Vmctx, VmCtx::global_offset(global).into()),
+        );
+        self.push_reg(kind, reg);
+        Ok(())
+    }
+
+    pub fn global_set(&mut self, global: u32) {
+        let value = self.pop();
+        let src = self.operand(value);
+        self.masm.store(
+            StoreWidth::B64,
+            Address::at(Base::Vmctx, VmCtx::global_offset(global).into()),
+            src,
+        );
+        self.release(value);
+    }
+
+    // ---- references and tables ----
+
+    /// `ref.func`: the address of the function's `FuncRef` in this instance.
+    pub fn ref_func(&mut self, function: u32) {
+        let reg = self.alloc();
+        self.masm.load(
+            LoadKind::I64,
+            reg,
+            Address::at(Base::Vmctx, VmCtx::FUNCREFS.into()),
+        );
+        self.masm.lea(
+            reg,
+            Address::at(
+                Base::Reg(reg),
+                i64::from(function) * i64::from(FuncRef::SIZE),
+            ),
+        );
+        self.push_reg(Kind::Ref, reg);
+    }
+
+    /// Loads the address of table `table`'s `TableDef` into a fresh register.
+    pub fn table_def(&mut self, table: u32) -> crate::masm::Reg {
+        let reg = self.alloc();
+        self.masm.load(
+            LoadKind::I64,
+            reg,
+            Address::at(Base::Vmctx, VmCtx::TABLES.into()),
+        );
+        if table != 0 {
+            self.masm.lea(
+                reg,
+                Address::at(Base::Reg(reg), i64::from(table) * i64::from(TableDef::SIZE)),
+            );
+        }
+        reg
+    }
+
+    /// With `def` holding a `TableDef` address and `index` an element index: traps unless
+    /// `index < len`, then leaves the address of the element in `def`.
+    pub fn table_element(&mut self, def: crate::masm::Reg, index: crate::masm::Reg) {
+        let len = self.alloc();
+        self.masm.load(
+            LoadKind::I32,
+            len,
+            Address::at(Base::Reg(def), TableDef::LEN.into()),
+        );
+        self.masm.cmp(Size::S32, index, Operand::Reg(len));
+        self.free_reg(len);
+        self.trap_if(Cond::GeU, TrapKind::TableOutOfBounds);
+        self.masm.load(
+            LoadKind::I64,
+            def,
+            Address::at(Base::Reg(def), TableDef::BASE.into()),
+        );
+        self.masm.lea(
+            def,
+            Address {
+                base: Base::Reg(def),
+                index: Some((index, 3)),
+                disp: 0,
+            },
+        );
+    }
+
+    pub fn table_get(&mut self, table: u32) {
+        let index = self.pop();
+        let index = self.into_reg(index);
+        let def = self.table_def(table);
+        self.table_element(def, index);
+        self.masm
+            .load(LoadKind::I64, index, Address::at(Base::Reg(def), 0));
+        self.free_reg(def);
+        self.push_reg(Kind::Ref, index);
+    }
+
+    pub fn table_set(&mut self, table: u32) {
+        let value = self.pop();
+        let index = self.pop();
+        let index = self.into_reg(index);
+        let def = self.table_def(table);
+        self.table_element(def, index);
+        let src = self.operand(value);
+        self.masm
+            .store(StoreWidth::B64, Address::at(Base::Reg(def), 0), src);
+        self.free_reg(def);
+        self.free_reg(index);
+        self.release(value);
+    }
+
+    pub fn table_size(&mut self, table: u32) {
+        let def = self.table_def(table);
+        self.masm.load(
+            LoadKind::I32,
+            def,
+            Address::at(Base::Reg(def), TableDef::LEN.into()),
+        );
+        self.push_reg(Kind::I32, def);
+    }
+
+    pub fn table_grow(&mut self, table: u32) {
+        let reg = self.libcall_value(Libcall::TableGrow, &[table.into()], 2);
+        self.push_reg(Kind::I32, reg);
+    }
+
+    pub fn table_fill(&mut self, table: u32) {
+        self.libcall_checked(Libcall::TableFill, &[table.into()], 3);
+    }
+
+    pub fn table_copy(&mut self, dst_table: u32, src_table: u32) {
+        self.libcall_checked(Libcall::TableCopy, &[dst_table.into(), src_table.into()], 3);
+    }
+
+    pub fn table_init(&mut self, table: u32, segment: u32) {
+        self.libcall_checked(Libcall::TableInit, &[table.into(), segment.into()], 3);
+    }
+
+    pub fn elem_drop(&mut self, segment: u32) {
+        self.libcall_checked(Libcall::ElemDrop, &[segment.into()], 0);
+    }
+}

@@ -1,0 +1,226 @@
+//! Code generation: one pass over the module that validates each function body and emits
+//! its machine code through a [`MacroAssembler`] in the same walk.
+//!
+//! - `mod.rs` (this file): the module-level driver. It feeds every payload to wasmparser's
+//!   `Validator`, records the module layout, compiles each body as it arrives, then emits
+//!   the import shims, the shared trap stubs and the entry trampoline, and assembles the
+//!   [`Artifact`].
+//! - `func.rs`: the per-function state ([`FuncGen`]) and the operator dispatch.
+//! - `stack.rs`: the value stack of locations and register allocation.
+//! - `control.rs`: block/loop/if frames and branches.
+//! - `arith.rs`: integer operators, with constant folding.
+//! - `memory.rs`: loads, stores, globals, tables and bulk operations.
+//! - `calls.rs`: calls, the intrinsics, and runtime helper calls.
+//!
+//! Everything is linear in the size of the input: each operator does a constant amount of
+//! work plus work proportional to the values it touches, and the few whole-stack scans
+//! (spilling at block boundaries) advance cursors that never move back.
+
+mod arith;
+mod calls;
+mod control;
+mod func;
+mod memory;
+mod stack;
+
+use wasmparser::{Parser, ValidPayload, Validator, WasmFeatures};
+
+use crate::artifact::*;
+use crate::masm::{Label, MacroAssembler};
+use crate::module::ModuleEnv;
+use crate::vmctx::Libcall;
+use crate::{CompileError, Target, TrapKind};
+
+use func::FuncGen;
+
+/// Upper bound on the native stack bytes one activation of a compiled function uses, per
+/// unit of the deterministic stack accounting that metering charges for it (locals + max
+/// operand height + a fixed overhead). A frame holds the saved registers (≤ 2 slots), one
+/// slot per local, one spill slot per operand-stack depth (≤ 2 per wasm value, counting the
+/// copies an `if` with parameters keeps) and an outgoing call area (≤ 1 slot per value
+/// plus alignment), so 8 bytes × (4 + locals + 3 × height) ≤ 32 × (locals + height + 4).
+/// The runtime sizes each native stack as this × `StackLimits::max_height`, plus headroom
+/// for runtime helpers and host functions, so the deterministic limit always fires first.
+pub const NATIVE_STACK_BYTES_PER_UNIT: u64 = 32;
+
+/// The wasm features the compiler validates with: wasm 2.0, with floats accepted by the
+/// validator (their operators are then reported as unsupported by code generation).
+fn features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::REFERENCE_TYPES
+        | WasmFeatures::CALL_INDIRECT_OVERLONG
+        | WasmFeatures::BULK_MEMORY_OPT
+        | WasmFeatures::GC_TYPES
+        | WasmFeatures::FLOATS
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+}
+
+/// Labels shared by every function of the module: one trap stub per kind, the dynamic
+/// stub for libcall trap codes, and one entry label per function.
+pub(crate) struct ModuleLabels {
+    traps: Vec<(TrapKind, Label)>,
+    pub dynamic_trap: Label,
+    pub functions: Vec<Label>,
+}
+
+impl ModuleLabels {
+    /// The stub of `kind`.
+    pub fn trap(&self, kind: TrapKind) -> Label {
+        self.traps[kind as usize - 1].1
+    }
+}
+
+/// Compiles `wasm` with `masm`. See [`crate::compile`].
+pub(crate) fn compile_module<M: MacroAssembler>(
+    wasm: &[u8],
+    mut masm: M,
+    target: Target,
+) -> Result<Artifact, CompileError> {
+    let features = features();
+    let mut validator = Validator::new_with_features(features);
+    let mut parser = Parser::new(0);
+    parser.set_features(features);
+    let mut env = ModuleEnv::default();
+    let mut labels = ModuleLabels {
+        traps: TrapKind::ALL
+            .iter()
+            .map(|&kind| (kind, masm.new_label()))
+            .collect(),
+        dynamic_trap: masm.new_label(),
+        functions: Vec::new(),
+    };
+    let mut functions: Vec<Option<(u32, u32)>> = Vec::new();
+    let mut trap_sites = Vec::new();
+    let mut allocations = Default::default();
+
+    for payload in parser.parse_all(wasm) {
+        let payload = payload.map_err(CompileError::invalid)?;
+        match validator.payload(&payload).map_err(CompileError::invalid)? {
+            ValidPayload::Func(to_validate, body) => {
+                ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
+                let index = to_validate.index;
+                let mut validator = to_validate.into_validator(allocations);
+                let start = masm.offset();
+                masm.bind(labels.functions[index as usize]);
+                let mut gen = FuncGen::new(&mut masm, &env, &labels, index, &mut trap_sites);
+                gen.compile(&body, &mut validator)?;
+                let end = masm.offset();
+                functions[index as usize] = Some((start, end - start));
+                allocations = validator.into_allocations();
+            }
+            ValidPayload::End(_) => break,
+            _ => env.section(&payload)?,
+        }
+    }
+    ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
+
+    for index in 0..env.imported_functions {
+        let start = masm.offset();
+        masm.bind(labels.functions[index as usize]);
+        emit_import_shim(&mut masm, &env, &labels, index);
+        functions[index as usize] = Some((start, masm.offset() - start));
+    }
+    for &(kind, label) in &labels.traps {
+        masm.emit_trap_stub(label, kind);
+    }
+    masm.emit_dynamic_trap_stub(labels.dynamic_trap);
+    let entry_trampoline = masm.emit_entry_trampoline();
+    let code = masm.finish().map_err(CompileError::Limit)?;
+    if code.len() > i32::MAX as usize {
+        return Err(CompileError::Limit(format!(
+            "generated code is {} bytes; the limit is 2 GiB",
+            code.len()
+        )));
+    }
+
+    let functions = env
+        .func_types
+        .iter()
+        .enumerate()
+        .map(|(index, &type_index)| {
+            let (code_offset, code_len) = functions[index].unwrap_or((0, 0));
+            let kind = if (index as u32) < env.imported_functions {
+                match env.intrinsic(index as u32) {
+                    Some(_) => FunctionKind::Intrinsic,
+                    None => FunctionKind::Import {
+                        import: import_position(&env, index as u32),
+                    },
+                }
+            } else {
+                FunctionKind::Defined
+            };
+            CompiledFunction {
+                type_index,
+                type_id: env.type_ids[type_index as usize],
+                code_offset,
+                code_len,
+                kind,
+            }
+        })
+        .collect();
+    Ok(Artifact {
+        format_version: ARTIFACT_FORMAT_VERSION,
+        target,
+        code,
+        entry_trampoline,
+        types: env.types.clone(),
+        functions,
+        trap_sites,
+        module: env.layout,
+    })
+}
+
+/// Creates one label per function once the function index space is known (at the first
+/// body, or at the end for modules without code).
+fn ensure_function_labels<M: MacroAssembler>(
+    masm: &mut M,
+    env: &ModuleEnv,
+    labels: &mut ModuleLabels,
+    functions: &mut Vec<Option<(u32, u32)>>,
+) {
+    while labels.functions.len() < env.func_types.len() {
+        labels.functions.push(masm.new_label());
+        functions.push(None);
+    }
+}
+
+/// Position of imported function `function` in `ModuleLayout::imports` (imports of other
+/// kinds are interleaved with functions).
+fn import_position(env: &ModuleEnv, function: u32) -> u32 {
+    env.layout
+        .imports
+        .iter()
+        .enumerate()
+        .filter(|(_, import)| matches!(import.kind, ImportKind::Function { .. }))
+        .nth(function as usize)
+        .map_or(0, |(position, _)| position as u32)
+}
+
+/// The code behind an imported function's entry: a wasm-convention function that hands
+/// its argument area to the runtime (`Libcall::HostCall`), which writes the results back
+/// in place. Intrinsics are always inlined at call sites, so their entry only traps.
+fn emit_import_shim<M: MacroAssembler>(
+    masm: &mut M,
+    env: &ModuleEnv,
+    labels: &ModuleLabels,
+    index: u32,
+) {
+    if env.intrinsic(index).is_some() {
+        masm.jump(labels.trap(TrapKind::Unreachable));
+        return;
+    }
+    let patch = masm.prologue(0);
+    masm.flush_gas();
+    let args = crate::masm::LibcallArg::FrameAddress(masm.incoming_area_offset());
+    let result = masm.call_libcall(
+        Libcall::HostCall,
+        &[crate::masm::LibcallArg::Imm(index as i64), args],
+    );
+    masm.reload_gas();
+    masm.trap_if_nonzero(result, labels.dynamic_trap);
+    masm.epilogue(0);
+    masm.patch_frame(patch, 0);
+}

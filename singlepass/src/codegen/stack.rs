@@ -1,0 +1,333 @@
+//! The value stack as locations, and register allocation.
+//!
+//! Every wasm operand-stack entry has a [`Loc`]: a constant, an allocatable register, its
+//! own spill slot in the frame (slot `d` belongs to stack depth `d`), a local variable
+//! read lazily, or a pending comparison still in the condition flags. Registers are taken
+//! from a free set; when none is free the bottom-most register entry is spilled to its
+//! slot (a cursor makes the search amortised constant).
+//!
+//! At control-flow merges all entries below the merge point are in canonical form
+//! (constants or slots; see `spill_all`), so every path agrees on where values live.
+
+use crate::masm::{Address, Base, LibcallArg, MacroAssembler, Operand, Reg, Size, StoreWidth};
+
+use super::func::FuncGen;
+
+/// The type class of a stack value: decides the operation width.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    I32,
+    I64,
+    /// funcref / externref: a 64-bit pointer or encoding, 0 = null.
+    Ref,
+}
+
+impl Kind {
+    pub fn size(self) -> Size {
+        match self {
+            Kind::I32 => Size::S32,
+            Kind::I64 | Kind::Ref => Size::S64,
+        }
+    }
+}
+
+/// Where a stack value lives.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Loc {
+    /// A constant (i32 constants are kept zero-extended).
+    Const(i64),
+    /// An allocatable register owned by this entry.
+    Reg(Reg),
+    /// The entry's own frame slot.
+    Slot,
+    /// The current value of local `n` (materialised before the local changes).
+    Local(u32),
+    /// An i32 boolean still in the flags: `cond` of the last comparison. Only ever the top
+    /// entry; materialised before anything that could change the flags.
+    Flags(crate::masm::Cond),
+}
+
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Entry {
+    pub kind: Kind,
+    pub loc: Loc,
+}
+
+/// A value taken off the stack: it keeps its location (a register it held is now owned
+/// by the operator), plus the depth it had, which names its slot.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Popped {
+    pub kind: Kind,
+    pub loc: Loc,
+    pub depth: usize,
+}
+
+/// Where a local lives for the whole function.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum LocalHome {
+    Reg(Reg),
+    Frame(i32),
+}
+
+impl<M: MacroAssembler> FuncGen<'_, M> {
+    // ---- frame layout ----
+
+    /// Frame offset of the spill slot of stack depth `depth`.
+    pub fn slot_offset(&self, depth: usize) -> i32 {
+        -8 * (self.slots_start as i32 + 1 + depth as i32)
+    }
+
+    /// Records that the frame must hold slots for depths `< depth`.
+    fn note_depth(&mut self, depth: usize) {
+        if depth > self.max_depth {
+            self.max_depth = depth;
+        }
+    }
+
+    // ---- registers ----
+
+    fn reg_bit(&self, reg: Reg) -> u32 {
+        let index = self
+            .allocatable
+            .iter()
+            .position(|&r| r == reg)
+            .expect("only allocatable registers are freed");
+        1 << index
+    }
+
+    /// A free allocatable register, spilling the bottom-most register entry if needed.
+    pub fn alloc(&mut self) -> Reg {
+        if self.free == 0 {
+            self.spill_one();
+        }
+        let index = self.free.trailing_zeros();
+        self.free &= !(1 << index);
+        self.allocatable[index as usize]
+    }
+
+    /// Returns `reg` to the free set.
+    pub fn free_reg(&mut self, reg: Reg) {
+        let bit = self.reg_bit(reg);
+        debug_assert_eq!(self.free & bit, 0, "double free of {reg:?}");
+        self.free |= bit;
+    }
+
+    /// Frees the register a popped value owned, if any.
+    pub fn release(&mut self, value: Popped) {
+        if let Loc::Reg(reg) = value.loc {
+            self.free_reg(reg);
+        }
+    }
+
+    /// Marks every allocatable register free (at a merge point, where no entry holds one).
+    pub fn reset_registers(&mut self) {
+        debug_assert!(self.stack.iter().all(|e| !matches!(e.loc, Loc::Reg(_))));
+        self.free = (1u32 << self.allocatable.len()) - 1;
+        self.spill_cursor = 0;
+    }
+
+    fn spill_one(&mut self) {
+        while self.spill_cursor < self.stack.len() {
+            let depth = self.spill_cursor;
+            self.spill_cursor += 1;
+            if let Loc::Reg(_) = self.stack[depth].loc {
+                self.spill_entry(depth);
+                return;
+            }
+        }
+        unreachable!("no register to spill: an operator holds more than the allocatable set");
+    }
+
+    /// Moves entry `depth` to its slot (registers, locals and flags; constants stay).
+    pub fn spill_entry(&mut self, depth: usize) {
+        let entry = self.stack[depth];
+        let offset = self.slot_offset(depth);
+        let slot = Address::at(Base::Frame, offset as i64);
+        match entry.loc {
+            Loc::Const(_) | Loc::Slot => return,
+            Loc::Reg(reg) => {
+                self.masm.store(StoreWidth::B64, slot, Operand::Reg(reg));
+                self.free_reg(reg);
+            }
+            Loc::Local(local) => {
+                let src = self.local_operand(local);
+                self.masm.store(StoreWidth::B64, slot, src);
+            }
+            Loc::Flags(cond) => {
+                let reg = self.alloc();
+                self.masm.set_cond(cond, reg);
+                self.masm.store(StoreWidth::B64, slot, Operand::Reg(reg));
+                self.free_reg(reg);
+            }
+        }
+        self.stack[depth].loc = Loc::Slot;
+    }
+
+    /// Puts every entry in canonical form (constant or slot). Called where control flow
+    /// splits or merges. Never changes the flags.
+    pub fn spill_all(&mut self) {
+        let from = self.canonical_below.min(self.stack.len());
+        for depth in from..self.stack.len() {
+            self.spill_entry(depth);
+        }
+        self.canonical_below = self.stack.len();
+    }
+
+    /// Spills the register entries below `depth` (values that must survive a call, which
+    /// clobbers every allocatable register). Locals stay lazy: calls cannot change them.
+    pub fn spill_registers_below(&mut self, depth: usize) {
+        let from = self.spill_cursor.min(depth);
+        for d in from..depth {
+            if let Loc::Reg(_) = self.stack[d].loc {
+                self.spill_entry(d);
+            }
+        }
+        self.spill_cursor = self.spill_cursor.max(depth);
+    }
+
+    // ---- pushing and popping ----
+
+    pub fn push(&mut self, kind: Kind, loc: Loc) {
+        let depth = self.stack.len();
+        if let Loc::Local(local) = loc {
+            self.local_refs[local as usize].push(depth);
+        }
+        self.stack.push(Entry { kind, loc });
+        self.note_depth(depth + 1);
+    }
+
+    pub fn push_reg(&mut self, kind: Kind, reg: Reg) {
+        self.push(kind, Loc::Reg(reg));
+    }
+
+    pub fn push_const(&mut self, kind: Kind, value: i64) {
+        let value = match kind {
+            Kind::I32 => value as u32 as i64,
+            _ => value,
+        };
+        self.push(kind, Loc::Const(value));
+    }
+
+    pub fn pop(&mut self) -> Popped {
+        let entry = self
+            .stack
+            .pop()
+            .expect("validated: operand stack underflow");
+        let depth = self.stack.len();
+        self.canonical_below = self.canonical_below.min(depth);
+        self.spill_cursor = self.spill_cursor.min(depth);
+        Popped {
+            kind: entry.kind,
+            loc: entry.loc,
+            depth,
+        }
+    }
+
+    /// Drops entries down to `len`, freeing their registers.
+    pub fn truncate(&mut self, len: usize) {
+        while self.stack.len() > len {
+            let value = self.pop();
+            self.release(value);
+        }
+    }
+
+    /// The top entry.
+    pub fn peek(&self) -> Option<&Entry> {
+        self.stack.last()
+    }
+
+    // ---- reading values ----
+
+    /// `value` as an instruction operand (no code emitted). Flags must have been
+    /// materialised.
+    pub fn operand(&self, value: Popped) -> Operand {
+        match value.loc {
+            Loc::Const(c) => Operand::Imm(c),
+            Loc::Reg(reg) => Operand::Reg(reg),
+            Loc::Slot => Operand::Frame(self.slot_offset(value.depth)),
+            Loc::Local(local) => self.local_operand(local),
+            Loc::Flags(_) => unreachable!("flags are materialised before use as an operand"),
+        }
+    }
+
+    /// `value` as a runtime-helper argument; registers must have been spilled.
+    pub fn libcall_arg(&self, value: Popped) -> LibcallArg {
+        match self.operand(value) {
+            Operand::Imm(c) => LibcallArg::Imm(c),
+            Operand::Frame(offset) => LibcallArg::Frame(offset),
+            Operand::Reg(reg) => LibcallArg::Reg(reg),
+        }
+    }
+
+    pub fn local_operand(&self, local: u32) -> Operand {
+        match self.locals[local as usize].home {
+            LocalHome::Reg(reg) => Operand::Reg(reg),
+            LocalHome::Frame(offset) => Operand::Frame(offset),
+        }
+    }
+
+    /// `value` in a register this operator owns (and may overwrite).
+    pub fn into_reg(&mut self, value: Popped) -> Reg {
+        match value.loc {
+            Loc::Reg(reg) => reg,
+            Loc::Flags(cond) => {
+                let reg = self.alloc();
+                self.masm.set_cond(cond, reg);
+                reg
+            }
+            _ => {
+                let src = self.operand(value);
+                let reg = self.alloc();
+                self.masm.mov(value.kind.size(), reg, src);
+                reg
+            }
+        }
+    }
+
+    /// Materialises a pending comparison on top of the stack into a register.
+    pub fn materialize_flags(&mut self) {
+        if let Some(Entry {
+            loc: Loc::Flags(cond),
+            ..
+        }) = self.peek().copied()
+        {
+            let reg = self.alloc();
+            self.masm.set_cond(cond, reg);
+            let top = self.stack.len() - 1;
+            self.stack[top].loc = Loc::Reg(reg);
+        }
+    }
+
+    /// Before local `local` changes: every stack entry still reading it lazily gets a copy
+    /// of the current value. Each lazy read is materialised at most once, so this is
+    /// linear overall.
+    pub fn materialize_local(&mut self, local: u32) {
+        let depths = std::mem::take(&mut self.local_refs[local as usize]);
+        for depth in depths {
+            let lazy = matches!(self.stack.get(depth), Some(Entry { loc: Loc::Local(l), .. }) if *l == local);
+            if lazy {
+                let kind = self.stack[depth].kind;
+                let src = self.local_operand(local);
+                let reg = self.alloc();
+                self.masm.mov(kind.size(), reg, src);
+                self.stack[depth].loc = Loc::Reg(reg);
+                self.spill_cursor = self.spill_cursor.min(depth);
+            }
+        }
+    }
+
+    /// Stores `value` into slot `depth` (for branch arguments and block results).
+    pub fn store_to_slot(&mut self, value: Popped, depth: usize) {
+        if matches!(value.loc, Loc::Slot) && value.depth == depth {
+            return;
+        }
+        let src = self.operand(value);
+        let offset = self.slot_offset(depth);
+        self.note_depth(depth + 1);
+        self.masm.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, offset as i64),
+            src,
+        );
+    }
+}
