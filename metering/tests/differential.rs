@@ -683,7 +683,7 @@ fn generated_programs_match_naive_count_body() {
     let profile = Profile::permissive();
     for seed in 0..GENERATED_SEEDS {
         let mut rng = SplitMix(seed.wrapping_mul(0x1000_0000_01B3) ^ 0x6A5D_39EA_E116_586D);
-        let len = 4096 + (rng.next() % 12288) as usize;
+        let len = 4096 + (rng.next_u64() % 12288) as usize;
         let data = rng.bytes(len);
         let mut u = Unstructured::new(&data);
         let Ok(mut module) = wasm_smith::Module::new(smith_config(seed % 2 == 1), &mut u) else {

@@ -220,7 +220,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         frame.kind = FrameKind::Else;
         let (base, hidden) = (frame.base, frame.hidden);
         self.masm.bind(else_label);
-        self.truncate(base - hidden);
+        // Back to the state at `if`: the kept parameter copies, then fresh working copies.
+        self.truncate(base);
         self.reset_registers();
         for i in 0..hidden {
             self.push_copy(base - hidden + i);

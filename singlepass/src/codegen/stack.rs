@@ -171,6 +171,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.spill_entry(depth);
         }
         self.canonical_below = self.stack.len();
+        self.spill_cursor = self.stack.len();
     }
 
     /// Spills the register entries below `depth` (values that must survive a call, which
