@@ -9,6 +9,7 @@
 pub mod artifact;
 mod codegen;
 mod error;
+mod isa;
 pub mod masm;
 mod module;
 mod target;
@@ -16,6 +17,7 @@ mod trap;
 pub mod vmctx;
 
 pub use artifact::*;
+pub use codegen::NATIVE_STACK_BYTES_PER_UNIT;
 pub use error::CompileError;
 pub use target::Target;
 pub use trap::TrapKind;
@@ -28,7 +30,8 @@ pub use vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 /// inline code); modules without them compile too, unmetered. Time and memory are linear
 /// in the module's size.
 pub fn compile(wasm: &[u8], target: Target) -> Result<Artifact, CompileError> {
-    // Temporary while isa/ is written in parallel; replaced before landing.
-    let _ = wasm;
-    Err(CompileError::UnsupportedTarget(target))
+    match target {
+        Target::X86_64 => codegen::compile_module(wasm, isa::x64::X64Masm::new(), target),
+        Target::Aarch64 => Err(CompileError::UnsupportedTarget(target)),
+    }
 }

@@ -58,7 +58,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn register_operand(&mut self, value: Popped) -> crate::masm::Reg {
         match self.operand(value) {
             Operand::Reg(reg) => reg,
-            _ => self.into_reg(value),
+            _ => self.owned_reg(value),
         }
     }
 
@@ -92,7 +92,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         } else {
             (lhs, rhs)
         };
-        let dst = self.into_reg(lhs);
+        let dst = self.owned_reg(lhs);
         let operand = self.operand(rhs);
         self.masm.alu(op, size, dst, dst, operand);
         self.release(rhs);
@@ -107,7 +107,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.push_const(kind, evaluate_shift(op, size, a, b));
             return;
         }
-        let dst = self.into_reg(lhs);
+        let dst = self.owned_reg(lhs);
         let operand = self.operand(rhs);
         self.masm.shift(op, size, dst, dst, operand);
         self.release(rhs);
@@ -142,8 +142,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 return;
             }
         }
-        let dst = self.into_reg(lhs);
-        let divisor = self.into_reg(rhs);
+        let dst = self.owned_reg(lhs);
+        let divisor = self.owned_reg(rhs);
         let known_nonzero = matches!(rhs.loc, Loc::Const(b) if b != 0);
         if !known_nonzero {
             self.masm.cmp(size, divisor, Operand::Imm(0));
@@ -192,7 +192,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.push_const(kind, result.into());
             return;
         }
-        let dst = self.into_reg(value);
+        let dst = self.owned_reg(value);
         self.masm.bit_count(op, size, dst, dst);
         self.push_reg(kind, dst);
     }
@@ -214,7 +214,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.push_const(kind, result);
             return;
         }
-        let dst = self.into_reg(value);
+        let dst = self.owned_reg(value);
         self.masm.extend(op, dst, dst);
         self.push_reg(kind, dst);
     }
@@ -234,21 +234,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     (if_false, if_true)
                 };
                 self.release(drop);
-                let reg = self.into_reg(keep);
+                let reg = self.owned_reg(keep);
                 self.push_reg(kind, reg);
                 return;
             }
             Loc::Flags(cond) => cond,
             _ => {
-                let reg = self.into_reg(cond);
+                let reg = self.owned_reg(cond);
                 self.masm.cmp(Size::S32, reg, Operand::Imm(0));
                 self.free_reg(reg);
                 Cond::Ne
             }
         };
         // Moves and loads keep the flags, so both values can be put in registers now.
-        let dst = self.into_reg(if_true);
-        let other = self.into_reg(if_false);
+        let dst = self.owned_reg(if_true);
+        let other = self.owned_reg(if_false);
         self.masm.cmov(cond.invert(), size, dst, other);
         self.free_reg(other);
         self.push_reg(kind, dst);

@@ -29,7 +29,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let results = self.kinds(&sig.results)?;
         let expected_type = self.env.type_ids[type_index as usize];
         let index = self.pop();
-        let index = self.into_reg(index);
+        let index = self.owned_reg(index);
         let area = self.store_call_arguments(sig.params.len(), sig.results.len());
         let def = self.table_def(table);
         self.table_element(def, index);
@@ -101,7 +101,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Intrinsic::Gas => {
                 let amount = match arg.loc {
                     Loc::Const(c) => Operand::Imm(c),
-                    _ => Operand::Reg(self.into_reg(arg)),
+                    _ => Operand::Reg(self.owned_reg(arg)),
                 };
                 self.note_trap_site(TrapKind::OutOfGas);
                 let label = self.labels.trap(TrapKind::OutOfGas);

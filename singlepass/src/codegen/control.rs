@@ -178,7 +178,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Loc::Const(0) => Test::Never,
             Loc::Const(_) => Test::Always,
             _ => {
-                let reg = self.into_reg(cond);
+                let reg = self.owned_reg(cond);
                 self.masm.cmp(Size::S32, reg, Operand::Imm(0));
                 self.free_reg(reg);
                 Test::When(Cond::Ne)
@@ -409,7 +409,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.br(depth);
             return;
         }
-        let reg = self.into_reg(index);
+        let reg = self.owned_reg(index);
         // One move stub per distinct target that needs stores; direct jumps otherwise.
         let mut stubs: BTreeMap<u32, Label> = BTreeMap::new();
         let mut target_label = |gen: &mut Self, depth: u32| -> Label {

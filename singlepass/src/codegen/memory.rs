@@ -20,7 +20,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn load(&mut self, kind: LoadKind, offset: u64) {
         let addr = self.pop();
-        let reg = self.into_reg(addr);
+        let reg = self.owned_reg(addr);
         self.check_memory(reg, offset, kind.bytes());
         let address = Address {
             base: Base::Memory,
@@ -42,7 +42,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn store(&mut self, width: StoreWidth, offset: u64) {
         let value = self.pop();
         let addr = self.pop();
-        let reg = self.into_reg(addr);
+        let reg = self.owned_reg(addr);
         self.check_memory(reg, offset, width.bytes());
         let address = Address {
             base: Base::Memory,
@@ -185,7 +185,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn table_get(&mut self, table: u32) {
         let index = self.pop();
-        let index = self.into_reg(index);
+        let index = self.owned_reg(index);
         let def = self.table_def(table);
         self.table_element(def, index);
         self.masm
@@ -197,7 +197,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn table_set(&mut self, table: u32) {
         let value = self.pop();
         let index = self.pop();
-        let index = self.into_reg(index);
+        let index = self.owned_reg(index);
         let def = self.table_def(table);
         self.table_element(def, index);
         let src = self.operand(value);

@@ -268,7 +268,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// `value` in a register this operator owns (and may overwrite).
-    pub fn into_reg(&mut self, value: Popped) -> Reg {
+    pub fn owned_reg(&mut self, value: Popped) -> Reg {
         match value.loc {
             Loc::Reg(reg) => reg,
             Loc::Flags(cond) => {

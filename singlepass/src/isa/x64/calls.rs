@@ -1,0 +1,155 @@
+//! Frames, calls, libcalls, gas and the deterministic stack budget.
+//!
+//! Frame layout (rbp-based): `[rbp+16..]` incoming slots, `[rbp+8]` return address,
+//! `[rbp]` caller's rbp, `[rbp-8]`/`[rbp-16]` saved rbx/r12, codegen's slots below. The
+//! frame size is a multiple of 16 and the trampoline calls with rsp 16-byte aligned, so
+//! rsp stays 16-byte aligned throughout a body and libcalls need no realignment.
+
+use dynasmrt::{DynasmApi, DynasmLabelApi};
+
+use super::regs::{fits_i32, LIBCALL_ARGS, LOCAL_REGS, RETURN};
+use super::X64Masm;
+use crate::masm::{FramePatch, Label, LibcallArg, Operand, Reg};
+use crate::vmctx::{Libcall, VmCtx};
+
+const GAS_REMAINING: i32 = VmCtx::GAS_REMAINING as i32;
+const STACK_REMAINING: i32 = VmCtx::STACK_REMAINING as i32;
+
+impl X64Masm {
+    /// `push rbp; mov rbp, rsp; sub rsp, imm32` (always the 7-byte imm32 form, so the
+    /// frame size can be patched in place), then save the used local registers.
+    pub(super) fn emit_prologue(&mut self, saved_locals: u32) -> FramePatch {
+        asm!(self.ops
+            ; push rbp
+            ; mov rbp, rsp
+        );
+        // REX.W 81 /5 id: sub rsp, imm32.
+        let start = self.ops.offset().0;
+        self.ops.extend([0x48, 0x81, 0xEC, 0, 0, 0, 0]);
+        let patch = FramePatch(start + 3);
+        for (i, reg) in LOCAL_REGS.iter().take(saved_locals as usize).enumerate() {
+            let (r, o) = (reg.0, -8 * (i as i32 + 1));
+            asm!(self.ops; mov QWORD [rbp + o], Rq(r));
+        }
+        patch
+    }
+
+    pub(super) fn emit_patch_frame(&mut self, patch: FramePatch, frame_bytes: u32) {
+        debug_assert!(
+            frame_bytes.is_multiple_of(16),
+            "frame size {frame_bytes} breaks alignment"
+        );
+        debug_assert!(frame_bytes <= i32::MAX as u32);
+        let mut alter = self.ops.alter();
+        alter.goto(dynasmrt::AssemblyOffset(patch.0));
+        alter.extend(frame_bytes.to_le_bytes());
+    }
+
+    pub(super) fn emit_epilogue(&mut self, saved_locals: u32) {
+        for (i, reg) in LOCAL_REGS.iter().take(saved_locals as usize).enumerate() {
+            let (r, o) = (reg.0, -8 * (i as i32 + 1));
+            asm!(self.ops; mov Rq(r), QWORD [rbp + o]);
+        }
+        asm!(self.ops
+            ; mov rsp, rbp
+            ; pop rbp
+            ; ret
+        );
+    }
+
+    pub(super) fn emit_reserve_outgoing(&mut self, bytes: u32) {
+        debug_assert!(bytes.is_multiple_of(16));
+        let b = bytes as i32;
+        asm!(self.ops; sub rsp, DWORD b);
+    }
+
+    pub(super) fn emit_release_outgoing(&mut self, bytes: u32) {
+        debug_assert!(bytes.is_multiple_of(16));
+        let b = bytes as i32;
+        asm!(self.ops; add rsp, DWORD b);
+    }
+
+    pub(super) fn emit_call(&mut self, label: Label) {
+        asm!(self.ops; call =>label);
+    }
+
+    pub(super) fn emit_call_indirect(&mut self, target: Reg) {
+        let t = target.0;
+        asm!(self.ops; call Rq(t));
+    }
+
+    /// System V: rdi = vmctx, then rsi, rdx, rcx, r8, r9. The arguments come from
+    /// immediates, the frame or local registers (rbx/r12), none of which is an argument
+    /// register, so they can be moved in any order. rsp is 16-byte aligned here (see the
+    /// module docs), as the C convention requires at a call.
+    pub(super) fn emit_call_libcall(&mut self, libcall: Libcall, args: &[LibcallArg]) -> Reg {
+        assert!(
+            args.len() <= LIBCALL_ARGS.len(),
+            "libcall with {} args",
+            args.len()
+        );
+        for (&arg, &r) in args.iter().zip(LIBCALL_ARGS.iter()) {
+            match arg {
+                LibcallArg::Imm(i) => self.mov_imm(r, i),
+                LibcallArg::Frame(o) => asm!(self.ops; mov Rq(r), QWORD [rbp + o]),
+                LibcallArg::FrameAddress(o) => asm!(self.ops; lea Rq(r), [rbp + o]),
+                LibcallArg::Reg(s) => {
+                    debug_assert!(LOCAL_REGS.contains(&s), "libcall arg in {s:?}");
+                    asm!(self.ops; mov Rq(r), Rq(s.0))
+                }
+            }
+        }
+        let entry = VmCtx::libcall_offset(libcall) as i32;
+        asm!(self.ops
+            ; mov rdi, r15
+            ; call QWORD [r15 + entry]
+        );
+        RETURN
+    }
+
+    pub(super) fn emit_charge_gas(&mut self, amount: Operand, out_of_gas: Label) {
+        match amount {
+            // imm32 is sign-extended, which is exactly the u64 bit pattern when it fits.
+            Operand::Imm(i) if fits_i32(i) => {
+                let i = i as i32;
+                asm!(self.ops; sub r13, DWORD i)
+            }
+            Operand::Imm(i) => asm!(self.ops; mov rax, QWORD i; sub r13, rax),
+            Operand::Reg(r) => asm!(self.ops; sub r13, Rq(r.0)),
+            Operand::Frame(o) => asm!(self.ops; sub r13, QWORD [rbp + o]),
+        }
+        // Borrow: the gas left was smaller than the charge.
+        asm!(self.ops; jb =>out_of_gas);
+    }
+
+    pub(super) fn emit_flush_gas(&mut self) {
+        asm!(self.ops; mov QWORD [r15 + GAS_REMAINING], r13);
+    }
+
+    pub(super) fn emit_reload_gas(&mut self) {
+        asm!(self.ops; mov r13, QWORD [r15 + GAS_REMAINING]);
+    }
+
+    /// On overflow the counter has wrapped; harmless, since the call ends in a trap and
+    /// the runtime resets the budget for every call.
+    pub(super) fn emit_stack_enter(&mut self, units: u32, overflow: Label) {
+        match i32::try_from(units) {
+            Ok(u) => asm!(self.ops; sub QWORD [r15 + STACK_REMAINING], DWORD u),
+            Err(_) => {
+                let u = units as i32;
+                asm!(self.ops; mov eax, DWORD u; sub QWORD [r15 + STACK_REMAINING], rax)
+            }
+        }
+        asm!(self.ops; jb =>overflow);
+    }
+
+    pub(super) fn emit_stack_leave(&mut self, units: u32) {
+        match i32::try_from(units) {
+            Ok(u) => asm!(self.ops; add QWORD [r15 + STACK_REMAINING], DWORD u),
+            Err(_) => {
+                let u = units as i32;
+                asm!(self.ops; mov eax, DWORD u; add QWORD [r15 + STACK_REMAINING], rax)
+            }
+        }
+    }
+}

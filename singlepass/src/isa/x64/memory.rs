@@ -1,0 +1,182 @@
+//! Addressing modes, loads, stores, bounds checks and frame zeroing.
+//!
+//! An [`Address`] becomes `[base + index << scale + disp32]`. Linear-memory accesses use
+//! r14 as the base and the zero-extended i32 wasm address as the index; a wasm offset
+//! (up to `u32::MAX`) that does not fit a signed disp32 is added into r11 first.
+
+use dynasmrt::{DynasmApi, DynasmLabelApi};
+
+use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
+use super::X64Masm;
+use crate::masm::{Address, Base, Label, LoadKind, Operand, Reg, StoreWidth};
+use crate::vmctx::VmCtx;
+
+/// An address x86 encodes directly: `[base + index << scale + disp]`.
+#[derive(Copy, Clone, Debug)]
+struct Mem {
+    base: u8,
+    index: Option<(u8, u8)>,
+    disp: i32,
+}
+
+/// Emit one instruction with a memory operand built from `$m`:
+/// `at_mem!(ops, m, (prefix tokens) (suffix tokens))` expands to
+/// `prefix [memory operand] suffix` for each index scale (dynasm needs a literal scale).
+macro_rules! at_mem {
+    ($ops:expr, $m:expr, ($($pre:tt)*) ($($post:tt)*)) => {{
+        let m: Mem = $m;
+        let (b, disp) = (m.base, m.disp);
+        match m.index {
+            None => asm!($ops; $($pre)* [Rq(b) + disp] $($post)*),
+            Some((i, 0)) => asm!($ops; $($pre)* [Rq(b) + Rq(i) * 1 + disp] $($post)*),
+            Some((i, 1)) => asm!($ops; $($pre)* [Rq(b) + Rq(i) * 2 + disp] $($post)*),
+            Some((i, 2)) => asm!($ops; $($pre)* [Rq(b) + Rq(i) * 4 + disp] $($post)*),
+            Some((i, _)) => asm!($ops; $($pre)* [Rq(b) + Rq(i) * 8 + disp] $($post)*),
+        }
+    }};
+}
+
+impl X64Masm {
+    /// Lower `addr`, using r11 when the displacement needs more than 32 bits.
+    fn resolve(&mut self, addr: Address) -> Mem {
+        let base = match addr.base {
+            Base::Vmctx => VMCTX,
+            Base::Frame => RBP,
+            Base::Sp => RSP,
+            Base::Memory => MEMORY,
+            Base::Reg(r) => r.0,
+        };
+        debug_assert!(addr.index.is_none_or(|(_, scale)| scale <= 3));
+        let index = addr.index.map(|(r, scale)| (r.0, scale));
+        if fits_i32(addr.disp) {
+            return Mem {
+                base,
+                index,
+                disp: addr.disp as i32,
+            };
+        }
+        let disp = addr.disp;
+        asm!(self.ops
+            ; mov r11, QWORD disp
+            ; add r11, Rq(base)
+        );
+        Mem {
+            base: R11,
+            index,
+            disp: 0,
+        }
+    }
+
+    pub(super) fn emit_load(&mut self, kind: LoadKind, dst: Reg, addr: Address) {
+        let d = dst.0;
+        let m = self.resolve(addr);
+        match kind {
+            LoadKind::I32 | LoadKind::I64From32U => at_mem!(self.ops, m, (mov Rd(d), DWORD) ()),
+            LoadKind::I64 => at_mem!(self.ops, m, (mov Rq(d), QWORD) ()),
+            LoadKind::I32From8S => at_mem!(self.ops, m, (movsx Rd(d), BYTE) ()),
+            LoadKind::I32From8U | LoadKind::I64From8U => {
+                at_mem!(self.ops, m, (movzx Rd(d), BYTE) ())
+            }
+            LoadKind::I32From16S => at_mem!(self.ops, m, (movsx Rd(d), WORD) ()),
+            LoadKind::I32From16U | LoadKind::I64From16U => {
+                at_mem!(self.ops, m, (movzx Rd(d), WORD) ())
+            }
+            LoadKind::I64From8S => at_mem!(self.ops, m, (movsx Rq(d), BYTE) ()),
+            LoadKind::I64From16S => at_mem!(self.ops, m, (movsx Rq(d), WORD) ()),
+            LoadKind::I64From32S => at_mem!(self.ops, m, (movsxd Rq(d), DWORD) ()),
+        }
+    }
+
+    pub(super) fn emit_store(&mut self, width: StoreWidth, addr: Address, src: Operand) {
+        // The value goes through rcx when it is not directly encodable; the address may
+        // use r11, so the two never collide.
+        let value = match src {
+            Operand::Reg(r) => Ok(r.0),
+            Operand::Frame(o) => {
+                asm!(self.ops; mov rcx, QWORD [rbp + o]);
+                Ok(super::regs::RCX)
+            }
+            Operand::Imm(i) if width == StoreWidth::B64 && !fits_i32(i) => {
+                asm!(self.ops; mov rcx, QWORD i);
+                Ok(super::regs::RCX)
+            }
+            Operand::Imm(i) => Err(i),
+        };
+        let m = self.resolve(addr);
+        match (width, value) {
+            (StoreWidth::B8, Ok(r)) => at_mem!(self.ops, m, (mov BYTE) (, Rb(r))),
+            (StoreWidth::B16, Ok(r)) => at_mem!(self.ops, m, (mov WORD) (, Rw(r))),
+            (StoreWidth::B32, Ok(r)) => at_mem!(self.ops, m, (mov DWORD) (, Rd(r))),
+            (StoreWidth::B64, Ok(r)) => at_mem!(self.ops, m, (mov QWORD) (, Rq(r))),
+            (StoreWidth::B8, Err(i)) => {
+                let i = i as i8;
+                at_mem!(self.ops, m, (mov BYTE) (, BYTE i))
+            }
+            (StoreWidth::B16, Err(i)) => {
+                let i = i as i16;
+                at_mem!(self.ops, m, (mov WORD) (, WORD i))
+            }
+            (StoreWidth::B32 | StoreWidth::B64, Err(i)) => {
+                // For B64 the value fits a sign-extended imm32 (checked above).
+                let i = i as i32;
+                if width == StoreWidth::B32 {
+                    at_mem!(self.ops, m, (mov DWORD) (, DWORD i))
+                } else {
+                    at_mem!(self.ops, m, (mov QWORD) (, DWORD i))
+                }
+            }
+        }
+    }
+
+    pub(super) fn emit_lea(&mut self, dst: Reg, addr: Address) {
+        let d = dst.0;
+        let m = self.resolve(addr);
+        at_mem!(self.ops, m, (lea Rq(d),) ())
+    }
+
+    /// `rax = zext(addr) + end` cannot overflow 64 bits (`end <= 2^32 + 8`), so one
+    /// unsigned compare against the current memory length decides.
+    pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
+        let a = addr.0;
+        asm!(self.ops; mov eax, Rd(a));
+        match i32::try_from(end) {
+            Ok(e) => asm!(self.ops; add rax, DWORD e),
+            Err(_) => {
+                let e = end as i64;
+                asm!(self.ops; mov rcx, QWORD e; add rax, rcx)
+            }
+        }
+        asm!(self.ops
+            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
+            ; ja =>oob
+        );
+    }
+
+    /// Unrolled for a few slots, a counted loop beyond (linear either way).
+    pub(super) fn emit_zero_frame(&mut self, offset: i32, count: u32) {
+        const UNROLL_LIMIT: u32 = 8;
+        if count == 0 {
+            return;
+        }
+        asm!(self.ops; xor eax, eax);
+        if count <= UNROLL_LIMIT {
+            for i in 0..count as i32 {
+                let o = offset + 8 * i;
+                asm!(self.ops; mov QWORD [rbp + o], rax);
+            }
+            return;
+        }
+        // Slots rbp+offset .. rbp+offset+8*count, written from the top down:
+        // [rbp + rcx*8 + offset - 8] for rcx = count..1.
+        let base = offset - 8;
+        let count = count as i32;
+        let top = self.ops.new_dynamic_label();
+        asm!(self.ops
+            ; mov ecx, DWORD count
+            ; =>top
+            ; mov QWORD [rbp + rcx * 8 + base], rax
+            ; sub ecx, 1
+            ; jnz =>top
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! x86-64 register assignment: the fixed roles every piece of generated code (and the
+//! entry trampoline) agrees on.
+//!
+//! - Pinned for the whole wasm call: r15 = `*mut VmCtx`, r14 = linear memory base,
+//!   r13 = remaining gas. All three are callee-saved in System V, so they survive libcalls.
+//! - Scratch, owned by the masm inside a single method: rax, rcx, rdx, r11. rax/rdx are
+//!   forced by `div`, rcx by variable shifts, r11 is free for materialising constants.
+//! - Allocatable (caller-saved, clobbered by every call): rsi, rdi, r8, r9, r10.
+//! - Local registers (callee-saved, saved by the prologue on demand): rbx, r12.
+//! - rbp is the frame pointer, rsp the stack pointer.
+
+use crate::masm::Reg;
+
+/// Hardware register numbers (the ModRM/REX encoding), as dynasm's `Rq(n)` expects.
+pub(super) const RAX: u8 = 0;
+pub(super) const RCX: u8 = 1;
+pub(super) const RDX: u8 = 2;
+pub(super) const RBX: u8 = 3;
+pub(super) const RSP: u8 = 4;
+pub(super) const RBP: u8 = 5;
+pub(super) const RSI: u8 = 6;
+pub(super) const RDI: u8 = 7;
+pub(super) const R8: u8 = 8;
+pub(super) const R9: u8 = 9;
+pub(super) const R10: u8 = 10;
+pub(super) const R11: u8 = 11;
+pub(super) const R12: u8 = 12;
+/// Remaining gas (pinned). The instructions name r13 directly; the constant documents the
+/// role and the overlap test checks it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(super) const GAS: u8 = 13;
+/// Linear memory base (pinned).
+pub(super) const MEMORY: u8 = 14;
+/// `*mut VmCtx` (pinned).
+pub(super) const VMCTX: u8 = 15;
+
+/// Registers codegen may allocate for values.
+pub(super) const ALLOCATABLE: [Reg; 5] = [Reg(RSI), Reg(RDI), Reg(R8), Reg(R9), Reg(R10)];
+/// Registers codegen may pin locals in; the prologue saves them at `rbp-8`, `rbp-16`.
+pub(super) const LOCAL_REGS: [Reg; 2] = [Reg(RBX), Reg(R12)];
+/// System V integer argument registers after the first (which always carries the vmctx).
+pub(super) const LIBCALL_ARGS: [u8; 5] = [RSI, RDX, RCX, R8, R9];
+/// The C return register, where libcall results (and dynamic trap codes) arrive.
+pub(super) const RETURN: Reg = Reg(RAX);
+/// `rbp + this` is incoming slot 0: above the saved rbp and the return address.
+pub(super) const INCOMING_AREA_OFFSET: i32 = 16;
+
+/// Whether `value` survives as a sign-extended 32-bit immediate or displacement.
+pub(super) fn fits_i32(value: i64) -> bool {
+    i32::try_from(value).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_do_not_overlap() {
+        let scratch = [RAX, RCX, RDX, R11];
+        let pinned = [GAS, MEMORY, VMCTX, RSP, RBP];
+        for r in ALLOCATABLE.iter().chain(LOCAL_REGS.iter()) {
+            assert!(!scratch.contains(&r.0) && !pinned.contains(&r.0), "{r:?}");
+        }
+        for r in LOCAL_REGS {
+            assert!(!LIBCALL_ARGS.contains(&r.0) && r.0 != RDI);
+        }
+        let _ = (R12, RSP, RBP);
+    }
+}
