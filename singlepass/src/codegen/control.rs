@@ -134,6 +134,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let (params, results) = self.block_signature(blockty)?;
         self.spill_all();
         let base = self.stack.len() - params.len();
+        // Back edges deliver the parameters in their slots, so the header must find them
+        // there on entry too (a constant would be stale on the next iteration).
+        for depth in base..self.stack.len() {
+            if let Loc::Const(_) = self.stack[depth].loc {
+                let entry = self.stack[depth];
+                let value = Popped {
+                    kind: entry.kind,
+                    loc: entry.loc,
+                    depth,
+                };
+                self.store_to_slot(value, depth);
+                self.stack[depth].loc = Loc::Slot;
+            }
+        }
         let label = self.masm.new_label();
         self.masm.bind(label);
         self.frames
