@@ -28,8 +28,10 @@ pub struct CallOutcome {
 }
 
 /// An instantiated module. Not shared between threads while running, but `Send`: put it in
-/// an `Arc<Mutex<_>>` (or `Rc<RefCell<_>>`) to call it from another instance's host
-/// function; each instance has its own native stack, so nesting calls is safe.
+/// an `Arc<Mutex<_>>` to call it from another instance's host function (closures are
+/// `Send + Sync`, so `Rc` cannot be captured; lock with `try_lock` so a cycle becomes a
+/// host error instead of a deadlock). Each instance has its own native stack, so nesting
+/// calls is safe.
 #[derive(Debug)]
 pub struct Instance {
     module: Module,
