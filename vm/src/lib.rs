@@ -1,9 +1,46 @@
 //! `gasket-vm`: the runtime a chain node links, and the `gasket` command-line tool.
 //!
-//! Today this crate exposes the pipeline's first stage; the compiler-backed `Engine`,
-//! `Module` and `Instance` arrive with the singlepass compiler. The `gasket` binary (cargo
-//! feature `cli`, on by default) checks and instruments modules; embedders that only link
-//! the library turn default features off and do not pull in clap or serde.
+//! An [`Engine`] holds a metering [`Profile`](gasket_metering::Profile); it prepares
+//! (validates and instruments) and compiles wasm into a [`Module`], whose code is mapped
+//! W^X. An [`Instance`] owns a module's linear memory, tables, globals and a native stack,
+//! and runs exported functions with a gas limit, returning a [`CallOutcome`]: results or a
+//! [`Trap`], and the gas used.
+//!
+//! Imports: permissive-profile modules get host closures and globals from [`Imports`];
+//! contract-profile modules import only the host ABI, which
+//! [`Instance::call_contract`] dispatches to `gasket_host_api::dispatch` with the call's
+//! [`HostEnv`](gasket_host_api::HostEnv).
+//!
+//! The `gasket` binary (cargo feature `cli`, on by default) checks, instruments and runs
+//! modules; embedders that only link the library turn default features off and do not pull
+//! in clap or serde.
+
+#![deny(missing_docs)]
+
+mod code_memory;
+mod engine;
+mod error;
+mod imports;
+mod instance;
+mod instantiate;
+mod libcalls;
+mod memory;
+mod module;
+mod runtime;
+mod stack;
+mod values;
 
 pub use gasket_host_api as host_api;
 pub use gasket_metering as metering;
+pub use gasket_singlepass as singlepass;
+
+pub use code_memory::CodeMemory;
+pub use engine::Engine;
+pub use error::{CallError, EngineError, InstantiationError, LoadError, Trap};
+pub use gasket_singlepass::{FuncSig, TrapKind, ValType};
+pub use imports::{HostContext, HostFn, HostTrap, Imports};
+pub use instance::{CallOutcome, Instance};
+pub use memory::{LinearMemory, MemoryError, PAGE_SIZE};
+pub use module::{ExportType, ExternType, ImportType, Module};
+pub use stack::NativeStack;
+pub use values::{signature_string, type_name, Value};

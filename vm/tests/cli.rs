@@ -137,3 +137,129 @@ fn instrument_writes_exactly_what_prepare_produces() {
     assert_eq!(code, 1);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---- gasket run ----
+
+#[test]
+fn run_usage_errors_exit_2() {
+    let arith = fixture("arith");
+    let (code, _, stderr) = gasket(&["run", &arith, "--invoke", "nope"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no export named \"nope\"") && stderr.contains("add"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = gasket(&["run", &arith, "--invoke", "add", "-5"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("takes 2 argument(s), got 1"), "{stderr}");
+    let (code, _, stderr) = gasket(&["run", &arith, "--invoke", "add", "-5", "x", "--json"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("\"x\""), "{stderr}");
+    let (code, _, _) = gasket(&["run", &arith, "--invoke", "add", "1", "99999999999"]);
+    assert_eq!(code, 2, "i32 out of range");
+    assert_eq!(gasket(&["run", &arith]).0, 2, "--invoke is required");
+    assert_eq!(
+        gasket(&["run", &arith, "--invoke", "add", "--gas", "lots"]).0,
+        2
+    );
+    let (code, stdout, _) = gasket(&["run", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("permissive"), "{stdout}");
+}
+
+#[test]
+fn run_rejections_exit_1() {
+    let (code, stdout, _) = gasket(&["run", &fixture("floats"), "--invoke", "f", "--json"]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert!(
+        stdout.starts_with("{\"status\":\"rejected\",\"kind\""),
+        "{stdout}"
+    );
+    assert_eq!(v["kind"], "floats_not_allowed");
+    let (code, stdout, _) = gasket(&["run", "/not/here.wat", "--invoke", "f", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "io_error");
+    // Host ABI imports are not contract-profile-only, but unknown imports are.
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &fixture("unknown_import"),
+        "--invoke",
+        "roll",
+        "--profile",
+        "contract",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "unknown_import");
+}
+
+/// Needs the singlepass compiler (fails with `unsupported_target` until it lands).
+#[test]
+fn run_prints_results_and_traps() {
+    let arith = fixture("arith");
+    let (code, stdout, stderr) = gasket(&["run", &arith, "--invoke", "add", "-5", "7", "--json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let v = json_line(&stdout);
+    assert!(
+        stdout.starts_with("{\"status\":\"ok\",\"results\":[\"i32:2\"],\"gas_used\":"),
+        "{stdout}"
+    );
+    assert!(v["gas_used"].as_u64().unwrap() > 0);
+
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "divmod", "7", "2", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        json_line(&stdout)["results"],
+        serde_json::json!(["i32:3", "i32:1"])
+    );
+
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "fac", "5", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        json_line(&stdout)["results"],
+        serde_json::json!(["i64:120"])
+    );
+
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "div", "1", "0", "--json"]);
+    assert_eq!(code, 0, "a trap is a normal outcome");
+    let v = json_line(&stdout);
+    assert!(
+        stdout.starts_with("{\"status\":\"trap\",\"trap\":\"integer_divide_by_zero\""),
+        "{stdout}"
+    );
+    assert!(v["gas_used"].is_u64());
+
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "spin", "--gas", "5000", "--json"]);
+    assert_eq!(code, 0);
+    let v = json_line(&stdout);
+    assert_eq!(v["trap"], "out_of_gas");
+    assert_eq!(v["gas_used"], 5000);
+
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "recurse", "0", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["trap"], "stack_overflow");
+
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "add", "2", "3"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("result: i32:5") && stdout.contains("gas used:"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "div", "-2147483648", "-1"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("trap: integer_overflow"), "{stdout}");
+
+    // A contract runs with an empty HostEnv under the contract profile.
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &fixture("counter"),
+        "--invoke",
+        "increment",
+        "--profile",
+        "contract",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(json_line(&stdout)["status"], "ok");
+}

@@ -1,12 +1,14 @@
 //! The `gasket` command-line tool.
 //!
-//! Exit codes (a stable interface): 0 success, 1 the module was rejected or could not be
-//! loaded, 2 usage error.
+//! Exit codes (a stable interface): 0 success (for `run`: the module ran, whether it
+//! returned or trapped), 1 the module was rejected or could not be loaded, compiled or
+//! instantiated, 2 usage error.
 
 mod check;
 mod input;
 mod instrument;
 mod report;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +46,32 @@ enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
+        profile: ProfileArg,
+        /// Print one line of JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compile a module and call one exported function with a gas limit.
+    ///
+    /// Prints the results (or the trap) and the gas used. Exit 0 when the module ran,
+    /// whether it returned or trapped.
+    Run {
+        /// A `.wasm` or `.wat` file.
+        file: PathBuf,
+        /// The exported function to call.
+        #[arg(long, value_name = "EXPORT")]
+        invoke: String,
+        /// Arguments: decimal i32/i64 values matching the export's parameters (negative
+        /// numbers are fine: `-5`).
+        #[arg(value_name = "ARG", allow_negative_numbers = true)]
+        args: Vec<String>,
+        /// Gas limit for the call (and for the start function).
+        #[arg(long, default_value_t = 10_000_000_000)]
+        gas: u64,
+        /// Profile to prepare the module with. Defaults to permissive for --invoke, since
+        /// plain functions rarely fit the contract profile (which admits host ABI imports
+        /// only).
+        #[arg(long, value_enum, default_value_t = ProfileArg::Permissive)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
         #[arg(long)]
@@ -94,6 +122,25 @@ fn main() -> ExitCode {
             profile,
             json,
         } => instrument::run(&file, &output, &profile.profile(), json),
+        Command::Run {
+            file,
+            invoke,
+            args,
+            gas,
+            profile,
+            json,
+        } => {
+            let call = run::Invocation {
+                export: &invoke,
+                args: &args,
+                gas,
+            };
+            return match run::run(&file, &call, &profile.profile(), json) {
+                run::RunStatus::Ran => ExitCode::SUCCESS,
+                run::RunStatus::Failed => ExitCode::from(1),
+                run::RunStatus::Usage => ExitCode::from(2),
+            };
+        }
     };
     if ok {
         ExitCode::SUCCESS

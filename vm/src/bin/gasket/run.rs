@@ -1,0 +1,210 @@
+//! `gasket run`: compile, instantiate and call one exported function.
+
+use std::path::Path;
+
+use gasket_host_api::{CallContext, HostEnv, MemoryStorage};
+use gasket_metering::Profile;
+use gasket_vm::{CallOutcome, Engine, Imports, Instance, Value};
+use serde_json::json;
+use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType};
+
+use crate::input::{self, LoadError};
+use crate::report;
+
+/// How `run` ended, mapped to the exit code by `main`.
+pub enum RunStatus {
+    /// The module ran (returned or trapped): exit 0.
+    Ran,
+    /// Rejected, or failed to load, compile or instantiate: exit 1.
+    Failed,
+    /// Bad export name or arguments: exit 2.
+    Usage,
+}
+
+/// What `--invoke` asked for.
+pub struct Invocation<'a> {
+    pub export: &'a str,
+    pub args: &'a [String],
+    pub gas: u64,
+}
+
+fn failed(kind: &'static str, message: String, as_json: bool) -> RunStatus {
+    report::load_failed(&LoadError { kind, message }, as_json);
+    RunStatus::Failed
+}
+
+fn usage(message: String) -> RunStatus {
+    eprintln!("error: {message}");
+    RunStatus::Usage
+}
+
+pub fn run(path: &Path, call: &Invocation<'_>, profile: &Profile, as_json: bool) -> RunStatus {
+    let wasm = match input::load(path) {
+        Ok(wasm) => wasm,
+        Err(err) => {
+            report::load_failed(&err, as_json);
+            return RunStatus::Failed;
+        }
+    };
+    let engine = match Engine::new(profile.clone()) {
+        Ok(engine) => engine,
+        Err(e) => return failed("unsupported_machine", e.to_string(), as_json),
+    };
+    let prepared = match gasket_metering::prepare(&wasm, profile) {
+        Ok(prepared) => prepared,
+        Err(e) => return failed(e.kind(), e.to_string(), as_json),
+    };
+    // Usage errors are found before compiling, from the original module.
+    let params = match export_params(&wasm, call.export) {
+        Ok(params) => params,
+        Err(message) => return usage(message),
+    };
+    if params.len() != call.args.len() {
+        return usage(format!(
+            "{} takes {} argument(s), got {}",
+            call.export,
+            params.len(),
+            call.args.len()
+        ));
+    }
+    let mut args = Vec::with_capacity(params.len());
+    for (i, (text, ty)) in call.args.iter().zip(&params).enumerate() {
+        let value = match ty {
+            ValType::I32 => text.parse::<i32>().ok().map(Value::I32),
+            ValType::I64 => text.parse::<i64>().ok().map(Value::I64),
+            other => {
+                return usage(format!(
+                "parameter {i} of {} has type {other}, which cannot be given on the command line",
+                call.export
+            ))
+            }
+        };
+        match value {
+            Some(v) => args.push(v),
+            None => {
+                return usage(format!(
+                    "argument {i} ({text:?}) is not a decimal {ty} as {} expects",
+                    call.export
+                ))
+            }
+        }
+    }
+    let module = match engine.compile_prepared(prepared) {
+        Ok(module) => module,
+        Err(e) => return failed(e.kind(), e.to_string(), as_json),
+    };
+    let mut instance = match Instance::new(&module, &Imports::new(), call.gas) {
+        Ok(instance) => instance,
+        Err(e) => return failed(e.kind(), e.to_string(), as_json),
+    };
+    // Host ABI imports need a HostEnv: give parameterless calls an empty one.
+    let outcome = if args.is_empty() && !module.info().imports.is_empty() {
+        let mut storage = MemoryStorage::new();
+        let mut env = HostEnv::new(CallContext::default(), &mut storage);
+        instance.call_contract(call.export, &mut env, call.gas)
+    } else {
+        instance.call(call.export, &args, call.gas)
+    };
+    match outcome {
+        Ok(outcome) => {
+            print_outcome(&outcome, as_json);
+            RunStatus::Ran
+        }
+        Err(e) => usage(e.to_string()),
+    }
+}
+
+fn print_outcome(outcome: &CallOutcome, as_json: bool) {
+    match (&outcome.result, as_json) {
+        (Ok(values), true) => {
+            let results: Vec<String> = values.iter().map(Value::to_string).collect();
+            println!(
+                "{}",
+                json!({"status": "ok", "results": results, "gas_used": outcome.gas_used})
+            );
+        }
+        (Err(trap), true) => println!(
+            "{}",
+            json!({"status": "trap", "trap": trap.kind.as_str(), "gas_used": outcome.gas_used})
+        ),
+        (Ok(values), false) => {
+            let results: Vec<String> = values.iter().map(Value::to_string).collect();
+            if results.is_empty() {
+                println!("returned (no results)");
+            } else {
+                println!("result: {}", results.join(" "));
+            }
+            println!("gas used: {}", outcome.gas_used);
+        }
+        (Err(trap), false) => {
+            match &trap.message {
+                Some(m) => println!("trap: {} ({m})", trap.kind),
+                None => println!("trap: {}", trap.kind),
+            }
+            println!("gas used: {}", outcome.gas_used);
+        }
+    }
+}
+
+/// The parameter types of exported function `name` of a valid module.
+fn export_params(wasm: &[u8], name: &str) -> Result<Vec<ValType>, String> {
+    let invalid = |e: wasmparser::BinaryReaderError| e.to_string();
+    let mut types: Vec<Option<Vec<ValType>>> = Vec::new();
+    let mut funcs: Vec<u32> = Vec::new();
+    let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(invalid)? {
+            Payload::TypeSection(reader) => {
+                for group in reader {
+                    for sub in group.map_err(invalid)?.into_types() {
+                        types.push(match &sub.composite_type.inner {
+                            CompositeInnerType::Func(f) => Some(f.params().to_vec()),
+                            _ => None,
+                        });
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    if let TypeRef::Func(t) | TypeRef::FuncExact(t) = import.map_err(invalid)?.ty {
+                        funcs.push(t);
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for t in reader {
+                    funcs.push(t.map_err(invalid)?);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(invalid)?;
+                    exports.push((e.name.to_string(), e.kind, e.index));
+                }
+            }
+            _ => {}
+        }
+    }
+    let functions: Vec<&str> = exports
+        .iter()
+        .filter(|e| e.1 == ExternalKind::Func)
+        .map(|e| e.0.as_str())
+        .collect();
+    let Some((_, kind, index)) = exports.iter().find(|e| e.0 == name) else {
+        let list = if functions.is_empty() {
+            "(none)".to_string()
+        } else {
+            functions.join(", ")
+        };
+        return Err(format!(
+            "the module has no export named {name:?}; exported functions: {list}"
+        ));
+    };
+    if *kind != ExternalKind::Func {
+        return Err(format!("export {name:?} is not a function"));
+    }
+    funcs
+        .get(*index as usize)
+        .and_then(|t| types.get(*t as usize).cloned().flatten())
+        .ok_or_else(|| format!("export {name:?} has no function type"))
+}

@@ -1,0 +1,91 @@
+//! The engine: a profile plus the check that this machine can run Gasket's code. Cheap to
+//! clone and shared by every module compiled with it.
+
+use std::sync::Arc;
+
+use gasket_metering::{PreparedModule, Profile};
+use gasket_singlepass::Target;
+
+use crate::error::{EngineError, LoadError};
+use crate::module::Module;
+
+/// Compiles modules under one [`Profile`]. `Send + Sync`; clones share the same profile.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+#[derive(Debug)]
+struct EngineInner {
+    profile: Profile,
+}
+
+impl Engine {
+    /// An engine for `profile`. Fails on machines generated code cannot run on (not
+    /// x86-64, or no POPCNT), so that problem surfaces once, at startup, not as a crash.
+    pub fn new(profile: Profile) -> Result<Engine, EngineError> {
+        check_host()?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner { profile }),
+        })
+    }
+
+    /// The profile modules are prepared with.
+    pub fn profile(&self) -> &Profile {
+        &self.inner.profile
+    }
+
+    /// The target this engine compiles to.
+    pub fn target(&self) -> Target {
+        Target::X86_64
+    }
+
+    /// Validates and instruments `wasm` under the profile, compiles it and maps the code.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Module, LoadError> {
+        let prepared = gasket_metering::prepare(wasm, self.profile())?;
+        self.compile_prepared(prepared)
+    }
+
+    /// Compiles a module already prepared under this engine's profile (for callers that
+    /// inspect the `PreparedModule` first, like the CLI).
+    pub fn compile_prepared(&self, prepared: PreparedModule) -> Result<Module, LoadError> {
+        let artifact = gasket_singlepass::compile(&prepared.wasm, self.target())?;
+        Module::from_artifact(self, artifact, prepared.info)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn check_host() -> Result<(), EngineError> {
+    if !std::arch::is_x86_feature_detected!("popcnt") {
+        return Err(EngineError::MissingCpuFeature { feature: "popcnt" });
+    }
+    Ok(())
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn check_host() -> Result<(), EngineError> {
+    Err(EngineError::UnsupportedArchitecture {
+        arch: std::env::consts::ARCH,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_is_send_sync_and_rejects_bad_modules_with_a_kind() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Engine>();
+        let engine = Engine::new(Profile::contract()).unwrap();
+        let err = engine.compile(b"not wasm").unwrap_err();
+        assert!(matches!(err, LoadError::Rejected(_)));
+        assert_eq!(err.kind(), "invalid_module");
+        let floats =
+            wat::parse_str("(module (func (export \"f\") (result f32) f32.const 1))").unwrap();
+        assert_eq!(
+            engine.compile(&floats).unwrap_err().kind(),
+            "floats_not_allowed"
+        );
+    }
+}

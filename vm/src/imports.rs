@@ -1,0 +1,214 @@
+//! What an instance's imports resolve to: host closures, global values, and declarations
+//! of the memories and tables the runtime creates for the instance.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gasket_host_api::GuestMemory;
+use gasket_singlepass::FuncSig;
+
+use crate::values::Value;
+
+/// A host function failed; the call ends with a trap.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HostTrap {
+    /// What went wrong, for the trap's message.
+    pub message: String,
+    /// Whether the failure is running out of gas (the call then traps with `out_of_gas`
+    /// instead of `host_error`).
+    pub out_of_gas: bool,
+}
+
+impl HostTrap {
+    /// A host failure with a message (trap `host_error`).
+    pub fn new(message: impl Into<String>) -> HostTrap {
+        HostTrap {
+            message: message.into(),
+            out_of_gas: false,
+        }
+    }
+
+    /// The call ran out of gas (trap `out_of_gas`, gas used = limit).
+    pub fn out_of_gas() -> HostTrap {
+        HostTrap {
+            message: "out of gas in a host function".into(),
+            out_of_gas: true,
+        }
+    }
+}
+
+/// What a host closure can touch: the calling instance's linear memory (bounds-checked)
+/// and its gas.
+pub struct HostContext<'a> {
+    memory: &'a mut [u8],
+    gas_remaining: &'a mut u64,
+}
+
+impl<'a> HostContext<'a> {
+    pub(crate) fn new(memory: &'a mut [u8], gas_remaining: &'a mut u64) -> Self {
+        HostContext {
+            memory,
+            gas_remaining,
+        }
+    }
+
+    /// Reads `[ptr, ptr + len)` of linear memory.
+    pub fn read(&self, ptr: u32, len: u32) -> Result<&[u8], HostTrap> {
+        (*self.memory)
+            .read(ptr, len)
+            .map_err(|e| HostTrap::new(e.to_string()))
+    }
+
+    /// Writes `data` at `ptr` (nothing is written if any byte is out of bounds).
+    pub fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), HostTrap> {
+        (*self.memory)
+            .write(ptr, data)
+            .map_err(|e| HostTrap::new(e.to_string()))
+    }
+
+    /// The whole current linear memory (empty if the module has none).
+    pub fn memory(&mut self) -> &mut [u8] {
+        self.memory
+    }
+
+    /// Gas left for the call.
+    pub fn gas_remaining(&self) -> u64 {
+        *self.gas_remaining
+    }
+
+    /// Charges `amount` gas; if not enough is left, all of it is used and the call will
+    /// trap with `out_of_gas` (return the error).
+    pub fn charge_gas(&mut self, amount: u64) -> Result<(), HostTrap> {
+        match self.gas_remaining.checked_sub(amount) {
+            Some(left) => {
+                *self.gas_remaining = left;
+                Ok(())
+            }
+            None => {
+                *self.gas_remaining = 0;
+                Err(HostTrap::out_of_gas())
+            }
+        }
+    }
+}
+
+/// The closure type of a host function.
+pub type HostFn =
+    dyn Fn(&mut HostContext<'_>, &[Value]) -> Result<Vec<Value>, HostTrap> + Send + Sync;
+
+/// A host function: its signature and the closure.
+#[derive(Clone)]
+pub(crate) struct HostFunc {
+    pub sig: FuncSig,
+    pub func: Arc<HostFn>,
+}
+
+impl std::fmt::Debug for HostFunc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostFunc").field("sig", &self.sig).finish()
+    }
+}
+
+/// An import's provided definition.
+#[derive(Clone, Debug)]
+pub(crate) enum Definition {
+    Func(HostFunc),
+    Global(Value),
+    Memory,
+    Table,
+}
+
+impl Definition {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Definition::Func(_) => "func",
+            Definition::Global(_) => "global",
+            Definition::Memory => "memory",
+            Definition::Table => "table",
+        }
+    }
+}
+
+/// Import resolver for the permissive profile (contract-profile modules need none: their
+/// host ABI imports are dispatched to `gasket_host_api`, see `Instance::call_contract`).
+///
+/// Closures are `Send + Sync` so an instance can be moved across threads; to link
+/// instances, capture an `Arc<Mutex<Instance>>` of the other instance.
+#[derive(Clone, Debug, Default)]
+pub struct Imports {
+    pub(crate) defs: BTreeMap<(String, String), Definition>,
+}
+
+impl Imports {
+    /// No imports.
+    pub fn new() -> Imports {
+        Imports::default()
+    }
+
+    /// Provides function `module.name` of type `sig`.
+    pub fn func<F>(&mut self, module: &str, name: &str, sig: FuncSig, f: F) -> &mut Self
+    where
+        F: Fn(&mut HostContext<'_>, &[Value]) -> Result<Vec<Value>, HostTrap>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.defs.insert(
+            (module.into(), name.into()),
+            Definition::Func(HostFunc {
+                sig,
+                func: Arc::new(f),
+            }),
+        );
+        self
+    }
+
+    /// Provides global `module.name` with initial value `value`.
+    pub fn global(&mut self, module: &str, name: &str, value: Value) -> &mut Self {
+        self.defs
+            .insert((module.into(), name.into()), Definition::Global(value));
+        self
+    }
+
+    /// Declares that memory `module.name` may be imported; the runtime creates a fresh
+    /// memory of the imported type for each instance (Gasket never shares memories).
+    pub fn memory(&mut self, module: &str, name: &str) -> &mut Self {
+        self.defs
+            .insert((module.into(), name.into()), Definition::Memory);
+        self
+    }
+
+    /// Declares that table `module.name` may be imported (created per instance, like
+    /// memories).
+    pub fn table(&mut self, module: &str, name: &str) -> &mut Self {
+        self.defs
+            .insert((module.into(), name.into()), Definition::Table);
+        self
+    }
+
+    pub(crate) fn get(&self, module: &str, name: &str) -> Option<&Definition> {
+        self.defs.get(&(module.to_string(), name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_context_checks_bounds_and_gas() {
+        let mut mem = vec![0u8; 16];
+        let mut gas = 10;
+        let mut cx = HostContext::new(&mut mem, &mut gas);
+        cx.write(12, &[1, 2, 3, 4]).unwrap();
+        assert!(cx.write(13, &[1, 2, 3, 4]).is_err());
+        assert_eq!(cx.read(12, 4).unwrap(), &[1, 2, 3, 4]);
+        assert!(cx.read(u32::MAX, 2).is_err());
+        cx.charge_gas(4).unwrap();
+        assert_eq!(cx.gas_remaining(), 6);
+        let e = cx.charge_gas(7).unwrap_err();
+        assert!(e.out_of_gas);
+        assert_eq!(cx.gas_remaining(), 0);
+    }
+}

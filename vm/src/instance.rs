@@ -1,0 +1,328 @@
+//! An instance: a module's state (memory, tables, globals) plus the native stack its code
+//! runs on, and the calls into it.
+
+use std::ptr::NonNull;
+
+use gasket_host_api::{HostEnv, Storage};
+use gasket_singlepass::{ExportKind, FuncSig, TrapKind, VmCtx};
+
+use crate::error::{CallError, InstantiationError, Trap};
+use crate::imports::Imports;
+use crate::instantiate;
+use crate::module::Module;
+use crate::runtime::{ContractHost, Runtime};
+use crate::stack::NativeStack;
+use crate::values::{type_name, Value};
+
+/// The entry trampoline's type (see `gasket_singlepass::Artifact`).
+type Trampoline = unsafe extern "C" fn(*mut VmCtx, *const u8, *mut u64) -> u32;
+
+/// How a call ended: its values or a trap, and the gas it used (on `out_of_gas`, exactly
+/// the limit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// The results, or the trap that stopped the call.
+    pub result: Result<Vec<Value>, Trap>,
+    /// Gas used, instructions and host functions together.
+    pub gas_used: u64,
+}
+
+/// An instantiated module. Not shared between threads while running, but `Send`: put it in
+/// an `Arc<Mutex<_>>` to call it from another instance's host function (closures are
+/// `Send + Sync`, so `Rc` cannot be captured; lock with `try_lock` so a cycle becomes a
+/// host error instead of a deadlock). Each instance has its own native stack, so nesting
+/// calls is safe.
+#[derive(Debug)]
+pub struct Instance {
+    module: Module,
+    rt: Box<Runtime>,
+    stack: NativeStack,
+}
+
+impl Instance {
+    /// Instantiates `module`: resolves `imports`, creates memory and tables, evaluates
+    /// globals, applies segments and runs the start function with `start_gas` gas (a
+    /// trap there fails instantiation). The start function has no `HostEnv`: host ABI
+    /// calls in it trap.
+    pub fn new(
+        module: &Module,
+        imports: &Imports,
+        start_gas: u64,
+    ) -> Result<Instance, InstantiationError> {
+        let rt = instantiate::build(module, imports)?;
+        let size = NativeStack::size_for(module.profile().stack.max_height);
+        let stack = NativeStack::new(size).map_err(|source| InstantiationError::Resources {
+            what: "native stack",
+            source,
+        })?;
+        let mut instance = Instance {
+            module: module.clone(),
+            rt,
+            stack,
+        };
+        if let Some(start) = module.artifact().module.start {
+            let (result, _) = instance.invoke(start, &[], 0, start_gas);
+            if let Err(trap) = result {
+                return Err(InstantiationError::Trap(trap));
+            }
+        }
+        Ok(instance)
+    }
+
+    /// The module this is an instance of.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Calls exported function `export` with `args` and at most `gas_limit` gas.
+    ///
+    /// `Err` means the call could not start (nothing ran, no gas used); a trap is a
+    /// normal outcome. Host ABI imports trap here: use [`Instance::call_contract`].
+    pub fn call(
+        &mut self,
+        export: &str,
+        args: &[Value],
+        gas_limit: u64,
+    ) -> Result<CallOutcome, CallError> {
+        let (index, sig) = self.exported_function(export)?;
+        if args.len() != sig.params.len() {
+            return Err(CallError::ArgumentCount {
+                name: export.into(),
+                expected: sig.params.len(),
+                got: args.len(),
+                signature: crate::values::signature_string(&sig),
+            });
+        }
+        let mut bits = Vec::with_capacity(args.len());
+        for (i, (arg, &ty)) in args.iter().zip(&sig.params).enumerate() {
+            let encoded = if arg.ty() == ty {
+                self.rt.encode(*arg).ok()
+            } else {
+                None
+            };
+            let Some(b) = encoded else {
+                return Err(CallError::ArgumentType {
+                    name: export.into(),
+                    index: i,
+                    expected: type_name(ty),
+                    got: arg.to_string(),
+                });
+            };
+            bits.push(b);
+        }
+        self.run(index, &sig, &bits, gas_limit)
+    }
+
+    /// Calls contract entry point `export` (no parameters) with the host ABI dispatched to
+    /// `env`, which collects the call's registers, logs, return data and state writes: the
+    /// caller commits or discards it depending on the outcome.
+    pub fn call_contract<S: Storage + ?Sized>(
+        &mut self,
+        export: &str,
+        env: &mut HostEnv<'_, S>,
+        gas_limit: u64,
+    ) -> Result<CallOutcome, CallError> {
+        let (index, sig) = self.exported_function(export)?;
+        if !sig.params.is_empty() {
+            return Err(CallError::ArgumentCount {
+                name: export.into(),
+                expected: sig.params.len(),
+                got: 0,
+                signature: crate::values::signature_string(&sig),
+            });
+        }
+        if self.rt.running {
+            return Err(CallError::Reentrant);
+        }
+        let host: &mut (dyn ContractHost + '_) = env;
+        let host = NonNull::from(host);
+        // SAFETY: only the lifetime is erased. The pointer is stored for the duration of
+        // this call and cleared below before `env`'s borrow ends; libcalls use it only
+        // while the call runs.
+        let host: NonNull<dyn ContractHost + 'static> = unsafe { std::mem::transmute(host) };
+        self.rt.contract_host = Some(host);
+        let outcome = self.run(index, &sig, &[], gas_limit);
+        self.rt.contract_host = None;
+        outcome
+    }
+
+    /// The current value of exported global `name`.
+    pub fn global(&self, name: &str) -> Option<Value> {
+        let export = self
+            .module
+            .artifact()
+            .module
+            .exports
+            .iter()
+            .find(|e| e.name == name && e.kind == ExportKind::Global)?;
+        instantiate::global_value(&self.rt, &self.module, export.index)
+    }
+
+    /// The current bytes of linear memory (empty if the module has none).
+    pub fn memory(&self) -> &[u8] {
+        self.rt.memory.as_ref().map_or(&[], |m| m.as_slice())
+    }
+
+    /// The current bytes of linear memory, writable (for harnesses that place input).
+    pub fn memory_mut(&mut self) -> &mut [u8] {
+        self.rt.memory_mut()
+    }
+
+    fn exported_function(&self, export: &str) -> Result<(u32, FuncSig), CallError> {
+        let layout = &self.module.artifact().module;
+        let Some(e) = layout.exports.iter().find(|e| e.name == export) else {
+            let available: Vec<&str> = layout
+                .exports
+                .iter()
+                .filter(|e| e.kind == ExportKind::Function)
+                .map(|e| e.name.as_str())
+                .collect();
+            return Err(CallError::NoSuchExport {
+                name: export.into(),
+                available: if available.is_empty() {
+                    "(none)".into()
+                } else {
+                    available.join(", ")
+                },
+            });
+        };
+        let kind = match e.kind {
+            ExportKind::Function => None,
+            ExportKind::Memory => Some("memory"),
+            ExportKind::Table => Some("table"),
+            ExportKind::Global => Some("global"),
+        };
+        if let Some(kind) = kind {
+            return Err(CallError::NotAFunction {
+                name: export.into(),
+                kind,
+            });
+        }
+        let sig =
+            self.module
+                .func_sig(e.index)
+                .cloned()
+                .ok_or_else(|| CallError::NoSuchExport {
+                    name: export.into(),
+                    available: String::new(),
+                })?;
+        Ok((e.index, sig))
+    }
+
+    fn run(
+        &mut self,
+        index: u32,
+        sig: &FuncSig,
+        args: &[u64],
+        gas_limit: u64,
+    ) -> Result<CallOutcome, CallError> {
+        if self.rt.running {
+            return Err(CallError::Reentrant);
+        }
+        let (result, gas_used) = self.invoke(index, args, sig.results.len(), gas_limit);
+        let result = result.map(|bits| {
+            bits.iter()
+                .zip(&sig.results)
+                .map(|(&b, &ty)| self.rt.decode(ty, b))
+                .collect()
+        });
+        Ok(CallOutcome { result, gas_used })
+    }
+
+    /// Runs function `index` through the entry trampoline on this instance's stack.
+    fn invoke(
+        &mut self,
+        index: u32,
+        args: &[u64],
+        results: usize,
+        gas_limit: u64,
+    ) -> (Result<Vec<u64>, Trap>, u64) {
+        let malformed = |what: &str| {
+            (
+                Err(Trap::with_message(
+                    TrapKind::HostError,
+                    format!("cannot call function {index}: {what}; recompile the module"),
+                )),
+                0,
+            )
+        };
+        let module = &self.module.inner;
+        let Some(trampoline) = module.code.at(module.artifact.entry_trampoline) else {
+            return malformed("the artifact has no entry trampoline");
+        };
+        let Some(func) = self
+            .rt
+            .funcrefs
+            .get(index as usize)
+            .map(|f| f.code)
+            .filter(|c| !c.is_null())
+        else {
+            return malformed("no code");
+        };
+        let slots = args.len().max(results);
+        let area = (slots * 8).next_multiple_of(16);
+        if area > self.stack.usable() / 2 {
+            return malformed("too many parameters or results");
+        }
+        // `area <= usable / 2`, so this stays inside the stack mapping; the top is
+        // page-aligned and `area` a multiple of 16, so `slots_ptr` is 16-byte aligned.
+        let slots_ptr = self.stack.top().wrapping_sub(area).cast::<u64>();
+        for (i, &a) in args.iter().enumerate() {
+            // SAFETY: slot `i < slots` lies in the area just below the stack top.
+            unsafe { slots_ptr.add(i).write(a) };
+        }
+
+        // Everything done through `self.rt` happens before `reset_vmctx` derives the
+        // pointer libcalls use, and nothing touches `self.rt` until the call returns.
+        self.rt.running = true;
+        self.rt.failure = None;
+        self.rt.reset_vmctx();
+        let max_height = u64::from(module.profile.stack.max_height);
+        let vmctx = self.rt.vmctx();
+        // SAFETY: the vmctx the state owns; no call is running.
+        unsafe {
+            (*vmctx).gas_remaining = gas_limit;
+            (*vmctx).stack_remaining = max_height;
+        }
+        // SAFETY: `trampoline` is the entry trampoline inside the module's mapped code,
+        // which has this C signature (Artifact docs).
+        let trampoline: Trampoline = unsafe { std::mem::transmute(trampoline) };
+        // SAFETY: the vmctx is fully initialised and owned by `self.rt` (which outlives the
+        // call); `func` is a function entry of the same code; `slots_ptr` is the 16-byte
+        // aligned top of this instance's own stack, with `max(params, results)` slots
+        // above it. Generated code bounds-checks memory and tables and enforces the
+        // deterministic stack limit, which fits in the stack (16 bytes per unit plus
+        // 1 MiB for libcalls and host functions).
+        let code = unsafe { trampoline(vmctx, func, slots_ptr) };
+        self.rt.running = false;
+        // SAFETY: the call is over; the vmctx is ours again.
+        let gas_remaining = unsafe { (*vmctx).gas_remaining };
+        let mut gas_used = gas_limit.saturating_sub(gas_remaining);
+        if code == 0 {
+            // SAFETY: the slots written by the callee, inside the area above.
+            let values = (0..results)
+                .map(|i| unsafe { slots_ptr.add(i).read() })
+                .collect();
+            return (Ok(values), gas_used);
+        }
+        let failure = self.rt.failure.take();
+        let trap = match TrapKind::from_code(code) {
+            Some(kind) => match failure {
+                Some(f) if f.kind == kind => f,
+                _ => Trap::new(kind),
+            },
+            None => Trap::with_message(
+                TrapKind::HostError,
+                format!("generated code returned unknown trap code {code}"),
+            ),
+        };
+        if trap.kind == TrapKind::OutOfGas {
+            gas_used = gas_limit;
+        }
+        (Err(trap), gas_used)
+    }
+}
+
+#[cfg(test)]
+#[path = "instance_tests.rs"]
+mod tests;

@@ -1,0 +1,215 @@
+//! A compiled module: the artifact, its mapped code and what the embedder can ask about it.
+
+use std::sync::Arc;
+
+use gasket_metering::{ModuleInfo, Profile};
+use gasket_singlepass::{
+    Artifact, ExportKind, FuncSig, GlobalType, ImportKind, MemoryType, TableType, Target,
+    ARTIFACT_FORMAT_VERSION,
+};
+
+use crate::code_memory::CodeMemory;
+use crate::engine::Engine;
+use crate::error::LoadError;
+
+/// A compiled module, ready to instantiate any number of times. `Send + Sync`; clones share
+/// the code.
+#[derive(Clone, Debug)]
+pub struct Module {
+    pub(crate) inner: Arc<ModuleInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ModuleInner {
+    pub profile: Profile,
+    pub artifact: Artifact,
+    pub info: ModuleInfo,
+    pub code: CodeMemory,
+    /// Data segment bytes, shared by instances (each keeps only a "dropped" flag).
+    pub data: Vec<Arc<[u8]>>,
+}
+
+/// The type of an import or export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExternType {
+    /// A function with this signature.
+    Func(FuncSig),
+    /// A linear memory.
+    Memory(MemoryType),
+    /// A table.
+    Table(TableType),
+    /// A global.
+    Global(GlobalType),
+}
+
+impl ExternType {
+    /// `func`, `memory`, `table` or `global`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExternType::Func(_) => "func",
+            ExternType::Memory(_) => "memory",
+            ExternType::Table(_) => "table",
+            ExternType::Global(_) => "global",
+        }
+    }
+}
+
+/// One export of a module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportType {
+    /// Export name.
+    pub name: String,
+    /// What it is, with its type.
+    pub ty: ExternType,
+}
+
+/// One import of a module (the injected `gasket` intrinsics are not listed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportType {
+    /// Import module name.
+    pub module: String,
+    /// Import field name.
+    pub name: String,
+    /// What is imported, with its type.
+    pub ty: ExternType,
+}
+
+impl Module {
+    /// Maps an artifact compiled for this engine's target (e.g. one read from a cache).
+    /// `info` is the `ModuleInfo` of the same prepared module.
+    pub fn from_artifact(
+        engine: &Engine,
+        artifact: Artifact,
+        info: ModuleInfo,
+    ) -> Result<Module, LoadError> {
+        if artifact.format_version != ARTIFACT_FORMAT_VERSION {
+            return Err(LoadError::IncompatibleArtifact(format!(
+                "artifact format {} but this runtime reads format {ARTIFACT_FORMAT_VERSION}",
+                artifact.format_version
+            )));
+        }
+        if artifact.target != Target::X86_64 {
+            return Err(LoadError::IncompatibleArtifact(format!(
+                "compiled for {} but this machine runs x86_64",
+                artifact.target.as_str()
+            )));
+        }
+        // Every entry point must be inside the code: a FuncRef pointing elsewhere would
+        // send `call_indirect` to an arbitrary address.
+        let code_len = artifact.code.len();
+        if artifact.entry_trampoline as usize >= code_len {
+            return Err(LoadError::IncompatibleArtifact(
+                "entry trampoline outside the code".into(),
+            ));
+        }
+        if let Some((i, _)) = artifact
+            .functions
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.code_offset as usize >= code_len)
+        {
+            return Err(LoadError::IncompatibleArtifact(format!(
+                "function {i} starts outside the code"
+            )));
+        }
+        let code = CodeMemory::new(&artifact.code).map_err(LoadError::CodeMemory)?;
+        let data = artifact
+            .module
+            .data
+            .iter()
+            .map(|d| Arc::from(d.bytes.as_slice()))
+            .collect();
+        Ok(Module {
+            inner: Arc::new(ModuleInner {
+                profile: engine.profile().clone(),
+                artifact,
+                info,
+                code,
+                data,
+            }),
+        })
+    }
+
+    /// The compiled artifact (for serialization into a cache).
+    pub fn artifact(&self) -> &Artifact {
+        &self.inner.artifact
+    }
+
+    /// The metering summary of the module.
+    pub fn info(&self) -> &ModuleInfo {
+        &self.inner.info
+    }
+
+    /// The profile the module was prepared under.
+    pub fn profile(&self) -> &Profile {
+        &self.inner.profile
+    }
+
+    /// Exports, in module order.
+    pub fn exports(&self) -> Vec<ExportType> {
+        let layout = &self.inner.artifact.module;
+        layout
+            .exports
+            .iter()
+            .filter_map(|e| {
+                Some(ExportType {
+                    name: e.name.clone(),
+                    ty: self.extern_type(e.kind, e.index)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Imports, in module order, without the injected `gasket` intrinsics.
+    pub fn imports(&self) -> Vec<ImportType> {
+        let artifact = &self.inner.artifact;
+        artifact
+            .module
+            .imports
+            .iter()
+            .filter(|i| i.module != gasket_host_api::RESERVED_MODULE)
+            .filter_map(|i| {
+                let ty = match &i.kind {
+                    ImportKind::Function { type_index } => {
+                        ExternType::Func(artifact.types.get(*type_index as usize)?.clone())
+                    }
+                    ImportKind::Memory(m) => ExternType::Memory(*m),
+                    ImportKind::Table(t) => ExternType::Table(t.clone()),
+                    ImportKind::Global(g) => ExternType::Global(*g),
+                };
+                Some(ImportType {
+                    module: i.module.clone(),
+                    name: i.name.clone(),
+                    ty,
+                })
+            })
+            .collect()
+    }
+
+    /// The signature of the exported function `name`, if there is one.
+    pub fn export_signature(&self, name: &str) -> Option<&FuncSig> {
+        let artifact = &self.inner.artifact;
+        let export = artifact
+            .module
+            .exports
+            .iter()
+            .find(|e| e.name == name && e.kind == ExportKind::Function)?;
+        self.func_sig(export.index)
+    }
+
+    pub(crate) fn func_sig(&self, index: u32) -> Option<&FuncSig> {
+        let artifact = &self.inner.artifact;
+        let f = artifact.functions.get(index as usize)?;
+        artifact.types.get(f.type_index as usize)
+    }
+
+    fn extern_type(&self, kind: ExportKind, index: u32) -> Option<ExternType> {
+        let layout = &self.inner.artifact.module;
+        Some(match kind {
+            ExportKind::Function => ExternType::Func(self.func_sig(index)?.clone()),
+            ExportKind::Memory => ExternType::Memory(layout.memory?),
+            ExportKind::Table => ExternType::Table(layout.tables.get(index as usize)?.clone()),
+            ExportKind::Global => ExternType::Global(layout.globals.get(index as usize)?.ty),
+        })
+    }
+}
