@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gasket_host_api::GuestMemory;
-use gasket_singlepass::FuncSig;
+use gasket_singlepass::{FuncSig, TrapKind};
 
 use crate::values::Value;
 
@@ -15,9 +15,10 @@ use crate::values::Value;
 pub struct HostTrap {
     /// What went wrong, for the trap's message.
     pub message: String,
-    /// Whether the failure is running out of gas (the call then traps with `out_of_gas`
-    /// instead of `host_error`).
-    pub out_of_gas: bool,
+    /// The trap the calling wasm code takes: `host_error` for a host failure, `out_of_gas`
+    /// when the host ran out of gas, or the kind of a trap in wasm code the host function
+    /// itself called (an embedder linking instances passes that trap on).
+    pub kind: TrapKind,
 }
 
 impl HostTrap {
@@ -25,7 +26,16 @@ impl HostTrap {
     pub fn new(message: impl Into<String>) -> HostTrap {
         HostTrap {
             message: message.into(),
-            out_of_gas: false,
+            kind: TrapKind::HostError,
+        }
+    }
+
+    /// A trap of a given kind, e.g. the trap of another instance's function that a host
+    /// function called: the calling code traps with the same kind.
+    pub fn with_kind(kind: TrapKind, message: impl Into<String>) -> HostTrap {
+        HostTrap {
+            message: message.into(),
+            kind,
         }
     }
 
@@ -33,7 +43,7 @@ impl HostTrap {
     pub fn out_of_gas() -> HostTrap {
         HostTrap {
             message: "out of gas in a host function".into(),
-            out_of_gas: true,
+            kind: TrapKind::OutOfGas,
         }
     }
 }
@@ -208,7 +218,7 @@ mod tests {
         cx.charge_gas(4).unwrap();
         assert_eq!(cx.gas_remaining(), 6);
         let e = cx.charge_gas(7).unwrap_err();
-        assert!(e.out_of_gas);
+        assert_eq!(e.kind, TrapKind::OutOfGas);
         assert_eq!(cx.gas_remaining(), 0);
     }
 }

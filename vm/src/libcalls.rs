@@ -392,11 +392,11 @@ impl Runtime {
                         }
                         Err(message) => self.fail(TrapKind::HostError, message),
                     },
-                    Err(trap) if trap.out_of_gas => {
+                    Err(trap) if trap.kind == TrapKind::OutOfGas => {
                         *self.gas_remaining_mut() = 0;
                         self.fail(TrapKind::OutOfGas, trap.message)
                     }
-                    Err(trap) => self.fail(TrapKind::HostError, trap.message),
+                    Err(trap) => self.fail(trap.kind, trap.message),
                 }
             }
         }

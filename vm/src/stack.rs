@@ -1,8 +1,8 @@
 //! The native stack compiled code runs on: one per instance, with a guard page below it.
 //!
 //! Generated code never relies on the guard page (the deterministic stack-height limit
-//! fires first, and every frame fits in 16 bytes per stack unit); the guard turns a bug
-//! into a crash instead of silent corruption of neighbouring memory.
+//! fires first: every frame fits in `NATIVE_STACK_BYTES_PER_UNIT` bytes per stack unit);
+//! the guard turns a bug into a crash instead of silent corruption of neighbouring memory.
 
 use std::io;
 
@@ -12,8 +12,9 @@ use crate::code_memory::{page_size, round_up};
 /// this stack too).
 pub const HOST_HEADROOM: usize = 1 << 20;
 
-/// Bytes of native stack per deterministic stack unit that generated code may use.
-pub const BYTES_PER_STACK_UNIT: usize = 16;
+/// Bytes of native stack per deterministic stack unit that generated code may use (the
+/// compiler's bound, see `gasket_singlepass::NATIVE_STACK_BYTES_PER_UNIT`).
+pub const BYTES_PER_STACK_UNIT: usize = gasket_singlepass::NATIVE_STACK_BYTES_PER_UNIT as usize;
 
 /// A native stack: `[guard page][usable bytes]`, growing down from `top`.
 #[derive(Debug)]
@@ -29,7 +30,7 @@ pub struct NativeStack {
 unsafe impl Send for NativeStack {}
 
 impl NativeStack {
-    /// The stack size for a profile's `max_height`: `16 * max_height + 1 MiB`.
+    /// The stack size for a profile's `max_height`: `32 * max_height + 1 MiB`.
     pub fn size_for(max_height: u32) -> usize {
         BYTES_PER_STACK_UNIT * max_height as usize + HOST_HEADROOM
     }
