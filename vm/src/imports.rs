@@ -125,8 +125,43 @@ impl std::fmt::Debug for HostFunc {
 pub(crate) enum Definition {
     Func(HostFunc),
     Global(Value),
-    Memory,
-    Table,
+    /// A memory created per instance; with limits, of those limits instead of the
+    /// importing module's own declaration.
+    Memory(Option<Limits>),
+    /// A table created per instance, like memories.
+    Table(Option<Limits>),
+}
+
+/// The size limits an embedder gives an imported memory (pages) or table (elements).
+/// The wasm linking rule applies: at least the declared minimum, and, if the module
+/// declares a maximum, a maximum no larger.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Initial size.
+    pub min: u32,
+    /// Maximum size, if bounded.
+    pub max: Option<u32>,
+}
+
+impl Limits {
+    /// Whether these limits satisfy a module's declaration `(min, max)`.
+    pub fn satisfies(&self, min: u32, max: Option<u32>) -> bool {
+        self.min >= min
+            && match (max, self.max) {
+                (None, _) => true,
+                (Some(declared), Some(provided)) => provided <= declared,
+                (Some(_), None) => false,
+            }
+    }
+}
+
+impl std::fmt::Display for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.max {
+            Some(max) => write!(f, "{{min {}, max {max}}}", self.min),
+            None => write!(f, "{{min {}, no max}}", self.min),
+        }
+    }
 }
 
 impl Definition {
@@ -134,8 +169,8 @@ impl Definition {
         match self {
             Definition::Func(_) => "func",
             Definition::Global(_) => "global",
-            Definition::Memory => "memory",
-            Definition::Table => "table",
+            Definition::Memory(_) => "memory",
+            Definition::Table(_) => "table",
         }
     }
 }
@@ -185,7 +220,17 @@ impl Imports {
     /// memory of the imported type for each instance (Gasket never shares memories).
     pub fn memory(&mut self, module: &str, name: &str) -> &mut Self {
         self.defs
-            .insert((module.into(), name.into()), Definition::Memory);
+            .insert((module.into(), name.into()), Definition::Memory(None));
+        self
+    }
+
+    /// Like [`Imports::memory`], but the memory has `limits` (in pages), which must
+    /// satisfy the importing module's declaration (else `IncompatibleImport`).
+    pub fn memory_with_limits(&mut self, module: &str, name: &str, limits: Limits) -> &mut Self {
+        self.defs.insert(
+            (module.into(), name.into()),
+            Definition::Memory(Some(limits)),
+        );
         self
     }
 
@@ -193,7 +238,16 @@ impl Imports {
     /// memories).
     pub fn table(&mut self, module: &str, name: &str) -> &mut Self {
         self.defs
-            .insert((module.into(), name.into()), Definition::Table);
+            .insert((module.into(), name.into()), Definition::Table(None));
+        self
+    }
+
+    /// Like [`Imports::table`], with `limits` in elements.
+    pub fn table_with_limits(&mut self, module: &str, name: &str, limits: Limits) -> &mut Self {
+        self.defs.insert(
+            (module.into(), name.into()),
+            Definition::Table(Some(limits)),
+        );
         self
     }
 

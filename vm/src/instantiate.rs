@@ -9,7 +9,7 @@ use gasket_singlepass::{
 };
 
 use crate::error::{InstantiationError, Trap};
-use crate::imports::{Definition, Imports};
+use crate::imports::{Definition, Imports, Limits};
 use crate::memory::{LinearMemory, MemoryError, MAX_WASM_PAGES};
 use crate::module::Module;
 use crate::runtime::{FuncImport, Runtime, Table};
@@ -116,6 +116,9 @@ pub(crate) fn build(
     }
     rt.imports = vec![None; artifact.functions.len()];
     let mut imported_globals = Vec::new();
+    // Limits given by the embedder for imported memories and tables (in table order).
+    let mut memory_limits: Option<Limits> = None;
+    let mut table_limits: Vec<Option<Limits>> = Vec::new();
     for (i, import) in layout.imports.iter().enumerate() {
         let (module_name, name) = (import.module.as_str(), import.name.as_str());
         let provided = imports.get(module_name, name);
@@ -173,13 +176,41 @@ pub(crate) fn build(
                 })?;
                 rt.imports[index] = Some(binding);
             }
-            ImportKind::Memory(_) => match provided {
-                Some(Definition::Memory) => {}
+            ImportKind::Memory(declared) => match provided {
+                Some(Definition::Memory(limits)) => {
+                    if let Some(limits) = limits {
+                        if !limits.satisfies(declared.min_pages, declared.max_pages) {
+                            let declared = Limits {
+                                min: declared.min_pages,
+                                max: declared.max_pages,
+                            };
+                            return Err(incompatible(
+                                format!("memory {declared}"),
+                                format!("memory {limits}"),
+                            ));
+                        }
+                    }
+                    memory_limits = *limits;
+                }
                 Some(other) => return Err(incompatible("memory".into(), other.kind().into())),
                 None => return Err(unknown("memory")),
             },
-            ImportKind::Table(_) => match provided {
-                Some(Definition::Table) => {}
+            ImportKind::Table(declared) => match provided {
+                Some(Definition::Table(limits)) => {
+                    if let Some(limits) = limits {
+                        if !limits.satisfies(declared.min, declared.max) {
+                            let declared = Limits {
+                                min: declared.min,
+                                max: declared.max,
+                            };
+                            return Err(incompatible(
+                                format!("table {declared}"),
+                                format!("table {limits}"),
+                            ));
+                        }
+                    }
+                    table_limits.push(*limits);
+                }
                 Some(other) => return Err(incompatible("table".into(), other.kind().into())),
                 None => return Err(unknown("table")),
             },
@@ -205,7 +236,11 @@ pub(crate) fn build(
     }
 
     // 2. Memory: the whole maximum reserved now, so the base never moves.
-    if let Some(mem) = layout.memory {
+    if let Some(mut mem) = layout.memory {
+        if let Some(limits) = memory_limits {
+            mem.min_pages = limits.min;
+            mem.max_pages = limits.max;
+        }
         let maximum = mem
             .max_pages
             .unwrap_or(MAX_WASM_PAGES)
@@ -240,11 +275,14 @@ pub(crate) fn build(
     // 4. Tables, filled with their initial value.
     let mut tables = Vec::with_capacity(layout.tables.len());
     for (i, t) in layout.tables.iter().enumerate() {
-        let maximum = t.max.unwrap_or(u32::MAX).min(limits.max_table_size);
-        if t.min > maximum {
+        let (min, max) = match table_limits.get(i).copied().flatten() {
+            Some(provided) => (provided.min, provided.max),
+            None => (t.min, t.max),
+        };
+        let maximum = max.unwrap_or(u32::MAX).min(limits.max_table_size);
+        if min > maximum {
             return Err(malformed(format!(
-                "table {i} starts with {} elements, above its maximum of {maximum}",
-                t.min
+                "table {i} starts with {min} elements, above its maximum of {maximum}"
             )));
         }
         let init = match &t.init {
@@ -252,7 +290,7 @@ pub(crate) fn build(
             None => 0,
         };
         tables.push(Table {
-            elems: vec![init; t.min as usize],
+            elems: vec![init; min as usize],
             maximum,
         });
     }

@@ -38,7 +38,7 @@ pub use code_memory::CodeMemory;
 pub use engine::Engine;
 pub use error::{CallError, EngineError, InstantiationError, LoadError, Trap};
 pub use gasket_singlepass::{FuncSig, TrapKind, ValType};
-pub use imports::{HostContext, HostFn, HostTrap, Imports};
+pub use imports::{HostContext, HostFn, HostTrap, Imports, Limits};
 pub use instance::{CallOutcome, Instance};
 pub use memory::{LinearMemory, MemoryError, PAGE_SIZE};
 pub use module::{ExportType, ExternType, ImportType, Module};
