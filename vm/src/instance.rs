@@ -37,6 +37,8 @@ pub struct Instance {
     module: Module,
     rt: Box<Runtime>,
     stack: NativeStack,
+    /// Gas the start function used (0 without one).
+    start_gas_used: u64,
 }
 
 impl Instance {
@@ -59,14 +61,22 @@ impl Instance {
             module: module.clone(),
             rt,
             stack,
+            start_gas_used: 0,
         };
         if let Some(start) = module.artifact().module.start {
-            let (result, _) = instance.invoke(start, &[], 0, start_gas);
+            let (result, gas_used) = instance.invoke(start, &[], 0, start_gas);
             if let Err(trap) = result {
                 return Err(InstantiationError::Trap(trap));
             }
+            instance.start_gas_used = gas_used;
         }
         Ok(instance)
+    }
+
+    /// Gas the start function used during instantiation (0 if the module has none), so
+    /// an embedder can charge instantiation like a call.
+    pub fn start_gas_used(&self) -> u64 {
+        self.start_gas_used
     }
 
     /// The module this is an instance of.
@@ -156,6 +166,19 @@ impl Instance {
             .iter()
             .find(|e| e.name == name && e.kind == ExportKind::Global)?;
         instantiate::global_value(&self.rt, &self.module, export.index)
+    }
+
+    /// The current number of elements of exported table `name`.
+    pub fn table_size(&self, name: &str) -> Option<u32> {
+        let export = self
+            .module
+            .artifact()
+            .module
+            .exports
+            .iter()
+            .find(|e| e.name == name && e.kind == ExportKind::Table)?;
+        let table = self.rt.tables.get(export.index as usize)?;
+        Some(table.elems.len() as u32)
     }
 
     /// The current bytes of linear memory (empty if the module has none).
