@@ -299,7 +299,7 @@ fn generated_programs_match_wasmi() {
         let mut stats = Stats::default();
         let mut modules = 0;
         for seed in 0..SEEDS {
-            let mut rng = SplitMix(seed.wrapping_mul(0x9E37_79B9) ^ 0x5EED_0F_6A5E);
+            let mut rng = SplitMix(seed.wrapping_mul(0x9E37_79B9) ^ 0x005E_ED0F_6A5E);
             let len = 4096 + (rng.next_u64() % 12288) as usize;
             let data = rng.bytes(len);
             let mut u = Unstructured::new(&data);
