@@ -283,7 +283,15 @@ fn hand_written_programs_match_wasmi() {
         for (name, n) in [("fib", 15), ("mix64", 1000), ("sieve", 2000), ("matmul", 8)] {
             let wasm = gasket_fixtures::wasm(name);
             let (module, reference) = load(&engine, &wasm);
-            compare(&wasm, &module, &reference, "run", &[V::I32(n)], &mut stats, name);
+            compare(
+                &wasm,
+                &module,
+                &reference,
+                "run",
+                &[V::I32(n)],
+                &mut stats,
+                name,
+            );
         }
         eprintln!("hand-written: {stats:?}");
         assert!(stats.returned >= 60 && stats.trapped >= 15, "{stats:?}");

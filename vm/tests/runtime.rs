@@ -1,9 +1,6 @@
-//! End-to-end tests: wasm text → prepare → singlepass → instantiate → call.
-//!
-//! These need the singlepass compiler's code generator and x86-64 backend; until they are
-//! merged, `gasket_singlepass::compile` returns `UnsupportedTarget` and every test here
-//! fails at `compile`. The runtime's own logic is tested without the compiler in the unit
-//! tests (`src/*`), including a hand-assembled call path.
+//! End-to-end tests: wasm text → prepare → singlepass → instantiate → call. The
+//! runtime's own logic is also tested without the compiler in the unit tests (`src/*`),
+//! including a hand-assembled call path.
 
 use std::sync::{Arc, Mutex};
 
