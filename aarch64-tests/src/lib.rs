@@ -30,8 +30,11 @@ pub const HOST_STACK_BYTES: u64 = 0x1_0000;
 pub const STACK: u64 = 0x4000_0000;
 pub const STACK_BYTES: u64 = 0x10_0000;
 pub const MEMORY: u64 = 0x5000_0000;
-/// Linear memory mapped for tests (the vmctx's `memory_len` may say less).
+/// The default `memory_len` of a test instance (one wasm page).
 pub const MEMORY_BYTES: u64 = 0x1_0000;
+/// Linear memory mapped (16 pages: room for `memory.grow` tests; bounds checks use the
+/// vmctx's `memory_len`, never the mapping).
+pub const MEMORY_MAPPED: u64 = 16 * 0x1_0000;
 /// Code region reserved (64 MiB: enough for the far-branch tests).
 const CODE_BYTES: u64 = 0x400_0000;
 
@@ -113,7 +116,7 @@ impl Machine {
             .expect("map host stack");
         uc.mem_map(STACK, 4 * STACK_BYTES, Prot::READ | Prot::WRITE)
             .expect("map stack");
-        uc.mem_map(MEMORY, MEMORY_BYTES, Prot::READ | Prot::WRITE)
+        uc.mem_map(MEMORY, MEMORY_MAPPED, Prot::READ | Prot::WRITE)
             .expect("map memory");
         uc.mem_write(CODE, code).expect("write code");
         let rets: Vec<u8> = (0..1024).flat_map(|_| RET.to_le_bytes()).collect();
