@@ -761,7 +761,7 @@ fn loads_from_linear_memory_every_kind() {
         .collect();
     inst.m.write_memory(0, &bytes);
     for &(kind, disp, f) in &funcs {
-        for addr in [0u64, 1, 5, 0x7f, 1000, MEMORY_BYTES as u64 - 0x1000 - 8] {
+        for addr in [0u64, 1, 5, 0x7f, 1000, MEMORY_BYTES - 0x1000 - 8] {
             let at = (addr as i64 + disp) as usize;
             let want = expected_load(kind, &bytes[at..]);
             assert_eq!(inst.run(f, &[addr]), want, "{kind:?} at {addr}+{disp}");
@@ -881,7 +881,7 @@ fn addressing_modes_scales_wide_displacements_and_other_bases() {
     assert_eq!(inst.m.read_memory(24, 1)[0], 0x55);
     let (code, s) = inst.call(bases, &[]);
     assert_eq!(code, 0);
-    assert_eq!(s[0], MEMORY_BYTES as u64);
+    assert_eq!(s[0], MEMORY_BYTES);
     assert_eq!(s[1], MEMORY + 5);
     assert_eq!(s[2], 77);
 }
