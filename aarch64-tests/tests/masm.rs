@@ -1570,3 +1570,58 @@ fn far_conditional_branches_beyond_one_mebibyte() {
     assert_eq!(inst.call(f, &[0]).0, TrapKind::OutOfGas.code());
     assert_eq!(inst.gas(), 0);
 }
+
+#[test]
+fn frames_beyond_64k_and_wide_frame_displacements() {
+    // The prologue's patched `movz/movk` frame size above 16 bits, and frame slots whose
+    // offsets need a materialised displacement (beyond `ldur`'s 9 bits and `ldr`'s
+    // scaled 12 bits).
+    const EXTRA: u32 = 0x2_0000;
+    let mut b = Builder::new();
+    let f = b.func_with_frame(EXTRA, |m, _| {
+        let lowest = -16 - EXTRA as i32;
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, lowest.into()),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.store(
+            StoreWidth::B16,
+            Address::at(Base::Frame, -4000),
+            Operand::Imm(-2),
+        );
+        m.zero_frame(lowest + 8, 20);
+        m.load(
+            LoadKind::I64,
+            Reg(RDI),
+            Address::at(Base::Frame, lowest.into()),
+        );
+        m.load(
+            LoadKind::I32From16S,
+            Reg(R8),
+            Address::at(Base::Frame, -4000),
+        );
+        m.alu(
+            AluOp::Add,
+            Size::S64,
+            Reg(RDI),
+            Reg(RDI),
+            Operand::Frame(lowest + 8),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RDI)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(R8)),
+        );
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    let (code, s) = inst.call(f, &[0x1234_5678_9abc]);
+    assert_eq!((code, s[0], s[1]), (0, 0x1234_5678_9abc, 0xffff_fffe));
+}

@@ -168,7 +168,14 @@ impl A64Masm {
             Operand::Reg(r) => r.0,
             Operand::Imm(0) => XZR,
             Operand::Imm(i) => {
-                self.mov_imm(SCRATCH, i as u64);
+                // Only the stored bytes matter: fewer `movk`s for narrow stores.
+                let bits = 8 * width.bytes();
+                let value = if bits == 64 {
+                    i as u64
+                } else {
+                    i as u64 & ((1u64 << bits) - 1)
+                };
+                self.mov_imm(SCRATCH, value);
                 SCRATCH
             }
             Operand::Frame(o) => {
