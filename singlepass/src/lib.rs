@@ -32,6 +32,15 @@ pub use vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 pub fn compile(wasm: &[u8], target: Target) -> Result<Artifact, CompileError> {
     match target {
         Target::X86_64 => codegen::compile_module(wasm, isa::x64::X64Masm::new(), target),
-        Target::Aarch64 => Err(CompileError::UnsupportedTarget(target)),
+        Target::Aarch64 => codegen::compile_module(wasm, isa::aarch64::A64Masm::new(), target),
     }
+}
+
+/// Hooks for testing the ISA backends outside this crate (the AArch64 emulator tests in
+/// `aarch64-tests/`, which must keep the GPL-2.0 Unicorn out of this crate's dependency
+/// graph). Not a stable API: enabled only by the `isa-testing` feature.
+#[cfg(feature = "isa-testing")]
+#[doc(hidden)]
+pub mod isa_testing {
+    pub use crate::isa::aarch64::A64Masm;
 }

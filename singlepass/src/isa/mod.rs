@@ -7,4 +7,5 @@
 //! runtime helpers, trap stubs and the entry trampoline the runtime calls into. Codegen
 //! drives it only through the trait.
 
+pub(crate) mod aarch64;
 pub(crate) mod x64;

@@ -1,0 +1,1627 @@
+//! Execution tests of the AArch64 MacroAssembler, run in Unicorn: code built through the
+//! trait only, run through the real entry trampoline on an emulated stack, against Rust's
+//! own wrapping arithmetic. One for one with the x86-64 backend's `isa/x64/tests.rs`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use gasket_aarch64_tests::{call_in, Machine, CODE, MEMORY, MEMORY_BYTES, VMCTX, XREGS};
+use gasket_singlepass::isa_testing::A64Masm;
+use gasket_singlepass::masm::{
+    Address, AluOp, Base, BitOp, Cond, DivOp, ExtendOp, Label, LibcallArg, LoadKind,
+    MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
+};
+use gasket_singlepass::{Libcall, TrapKind, VmCtx};
+use unicorn_engine::RegisterARM64;
+
+// Allocatable x9..x15, local x19/x20 (see `isa/aarch64/regs.rs`).
+const RSI: u8 = 9;
+const RDI: u8 = 10;
+const R8: u8 = 11;
+const R9: u8 = 12;
+const R10: u8 = 13;
+const X14: u8 = 14;
+const X15: u8 = 15;
+const RBX: u8 = 19;
+const R12: u8 = 20;
+
+/// Incoming slot `i` of a test function.
+fn slot(i: i32) -> i32 {
+    16 + 8 * i
+}
+
+/// Builds a module of test functions with the shared trap stubs and the trampoline.
+struct Builder {
+    masm: A64Masm,
+    traps: BTreeMap<u32, Label>,
+    dynamic_trap: Label,
+    funcs: Vec<Label>,
+    offsets: Vec<u32>,
+}
+
+impl Builder {
+    fn new() -> Builder {
+        let mut masm = A64Masm::new();
+        let traps = TrapKind::ALL
+            .iter()
+            .map(|k| (k.code(), masm.new_label()))
+            .collect();
+        let dynamic_trap = masm.new_label();
+        Builder {
+            masm,
+            traps,
+            dynamic_trap,
+            funcs: Vec::new(),
+            offsets: Vec::new(),
+        }
+    }
+
+    fn trap(&self, kind: TrapKind) -> Label {
+        self.traps[&kind.code()]
+    }
+
+    /// Reserve a label for a function defined later (for calls).
+    fn declare(&mut self) -> usize {
+        let label = self.masm.new_label();
+        self.funcs.push(label);
+        self.offsets.push(u32::MAX);
+        self.funcs.len() - 1
+    }
+
+    /// Define function `index` with both local registers saved and `extra` frame bytes
+    /// (a multiple of 16) below them; the body addresses its frame via `fp`.
+    fn define(&mut self, index: usize, extra: u32, body: impl FnOnce(&mut A64Masm, &Builder)) {
+        let label = self.funcs[index];
+        self.offsets[index] = self.masm.offset();
+        self.masm.bind(label);
+        let patch = self.masm.prologue(2);
+        let mut masm = std::mem::replace(&mut self.masm, A64Masm::new());
+        body(&mut masm, self);
+        self.masm = masm;
+        self.masm.epilogue(2);
+        self.masm.patch_frame(patch, 16 + extra);
+    }
+
+    fn func(&mut self, body: impl FnOnce(&mut A64Masm, &Builder)) -> usize {
+        self.func_with_frame(0, body)
+    }
+
+    fn func_with_frame(&mut self, extra: u32, body: impl FnOnce(&mut A64Masm, &Builder)) -> usize {
+        let index = self.declare();
+        self.define(index, extra, body);
+        index
+    }
+
+    fn build(mut self) -> Module {
+        for kind in TrapKind::ALL {
+            let label = self.trap(kind);
+            self.masm.emit_trap_stub(label, kind);
+        }
+        self.masm.emit_dynamic_trap_stub(self.dynamic_trap);
+        let trampoline = self.masm.emit_entry_trampoline();
+        let code = self.masm.finish().expect("finish");
+        Module {
+            code,
+            trampoline,
+            offsets: self.offsets,
+        }
+    }
+}
+
+/// Finished test code and where things are in it.
+struct Module {
+    code: Vec<u8>,
+    trampoline: u32,
+    offsets: Vec<u32>,
+}
+
+impl Module {
+    /// Emulated address of function `func`.
+    fn entry(&self, func: usize) -> u64 {
+        CODE + u64::from(self.offsets[func])
+    }
+
+    fn instance(&self) -> Instance {
+        Instance {
+            m: Machine::new(&self.code, self.trampoline),
+            offsets: self.offsets.clone(),
+        }
+    }
+}
+
+/// A test instance: an emulated machine with the module loaded.
+struct Instance {
+    m: Machine,
+    offsets: Vec<u32>,
+}
+
+impl Instance {
+    fn call(&mut self, func: usize, args: &[u64]) -> (u32, [u64; 8]) {
+        let (code, slots) = self.m.call(self.offsets[func], args);
+        assert_eq!(
+            self.m.misaligned_calls(),
+            0,
+            "libcall with sp not 16-aligned"
+        );
+        (code, slots)
+    }
+
+    fn run(&mut self, func: usize, args: &[u64]) -> u64 {
+        let (code, slots) = self.call(func, args);
+        assert_eq!(code, 0, "unexpected trap {:?}", TrapKind::from_code(code));
+        slots[0]
+    }
+
+    fn gas(&self) -> u64 {
+        self.m.get(VmCtx::GAS_REMAINING)
+    }
+    fn set_gas(&mut self, gas: u64) {
+        self.m.set(VmCtx::GAS_REMAINING, gas)
+    }
+    fn stack(&self) -> u64 {
+        self.m.get(VmCtx::STACK_REMAINING)
+    }
+    fn set_stack(&mut self, units: u64) {
+        self.m.set(VmCtx::STACK_REMAINING, units)
+    }
+}
+
+const VALUES: [u64; 22] = [
+    0,
+    1,
+    2,
+    3,
+    7,
+    31,
+    32,
+    33,
+    63,
+    64,
+    65,
+    100,
+    0x7fff_ffff,
+    0x8000_0000,
+    0xffff_ffff,
+    0x1_0000_0000,
+    0x1234_5678_9abc_def0,
+    0x8000_0000_0000_0000,
+    0x7fff_ffff_ffff_ffff,
+    u64::MAX,
+    (-7i64) as u64,
+    0xfedc_ba98_7654_3210,
+];
+
+fn width_mask(size: Size) -> u64 {
+    match size {
+        Size::S32 => u32::MAX as u64,
+        Size::S64 => u64::MAX,
+    }
+}
+
+/// How a binary operation's operands sit in registers (dst, lhs, rhs).
+#[derive(Copy, Clone, Debug)]
+enum Shape {
+    Regs(u8, u8, u8),
+    Imm(u64),
+    Frame,
+}
+
+const REG_SHAPES: [(u8, u8, u8); 5] = [
+    (R8, RSI, RDI),  // all distinct
+    (RSI, RSI, RDI), // dst == lhs
+    (RDI, RSI, RDI), // dst == rhs
+    (RBX, R12, R10), // local registers
+    (R9, R9, R9),    // all the same
+];
+
+/// Check `emit(dst, lhs, rhs)` against `expect(a, b)` (on the raw 64-bit inputs; S32
+/// operations must ignore the upper input bits and zero the upper result bits) for every
+/// shape and every pair of `VALUES` accepted by `valid`.
+fn check_binary(
+    size: Size,
+    emit: &dyn Fn(&mut A64Masm, Reg, Reg, Operand),
+    expect: &dyn Fn(u64, u64) -> u64,
+    valid: &dyn Fn(u64, u64) -> bool,
+) {
+    let mut b = Builder::new();
+    let mut funcs = Vec::new();
+    let mut shapes: Vec<Shape> = REG_SHAPES
+        .iter()
+        .map(|&(d, l, r)| Shape::Regs(d, l, r))
+        .collect();
+    shapes.push(Shape::Frame);
+    shapes.extend(VALUES.iter().map(|&v| Shape::Imm(v)));
+    for shape in shapes {
+        let f = b.func(|m, _| {
+            let (dst, lhs, rhs) = match shape {
+                Shape::Regs(d, l, r) => {
+                    m.mov(Size::S64, Reg(l), Operand::Frame(slot(0)));
+                    if r != l {
+                        m.mov(Size::S64, Reg(r), Operand::Frame(slot(1)));
+                    }
+                    (Reg(d), Reg(l), Operand::Reg(Reg(r)))
+                }
+                Shape::Frame => {
+                    m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+                    (Reg(R8), Reg(RSI), Operand::Frame(slot(1)))
+                }
+                Shape::Imm(v) => {
+                    m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+                    (Reg(RDI), Reg(RSI), Operand::Imm(v as i64))
+                }
+            };
+            // Garbage in the destination must not leak into the result.
+            if Operand::Reg(dst) != rhs && dst != lhs {
+                m.mov(Size::S64, dst, Operand::Imm(-1));
+            }
+            emit(m, dst, lhs, rhs);
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Reg(dst),
+            );
+        });
+        funcs.push((shape, f));
+    }
+    let module = b.build();
+    let mut inst = module.instance();
+    for &(shape, f) in &funcs {
+        for &x in &VALUES {
+            for &y in &VALUES {
+                let (x, y) = match shape {
+                    Shape::Regs(_, l, r) if l == r => (x, x),
+                    Shape::Imm(v) => (x, v),
+                    _ => (x, y),
+                };
+                if !valid(x, y) {
+                    continue;
+                }
+                let got = inst.run(f, &[x, y]);
+                let want = expect(x, y) & width_mask(size);
+                assert_eq!(
+                    got, want,
+                    "{size:?} {shape:?}: f({x:#x}, {y:#x}) = {got:#x}, want {want:#x}"
+                );
+            }
+        }
+    }
+}
+
+/// Reference implementations.
+type Op64 = fn(u64, u64) -> u64;
+type Op32 = fn(u32, u32) -> u32;
+type Unary = fn(u64) -> u64;
+
+fn always(_: u64, _: u64) -> bool {
+    true
+}
+
+#[test]
+fn alu_ops_match_wrapping_arithmetic() {
+    let ops: [(AluOp, Op64, Op32); 6] = [
+        (AluOp::Add, u64::wrapping_add, u32::wrapping_add),
+        (AluOp::Sub, u64::wrapping_sub, u32::wrapping_sub),
+        (AluOp::Mul, u64::wrapping_mul, u32::wrapping_mul),
+        (AluOp::And, |a, b| a & b, |a, b| a & b),
+        (AluOp::Or, |a, b| a | b, |a, b| a | b),
+        (AluOp::Xor, |a, b| a ^ b, |a, b| a ^ b),
+    ];
+    for (op, f64_, f32_) in ops {
+        check_binary(
+            Size::S64,
+            &|m, d, l, r| m.alu(op, Size::S64, d, l, r),
+            &|a, b| f64_(a, b),
+            &always,
+        );
+        check_binary(
+            Size::S32,
+            &|m, d, l, r| m.alu(op, Size::S32, d, l, r),
+            &|a, b| f32_(a as u32, b as u32) as u64,
+            &always,
+        );
+    }
+}
+
+#[test]
+fn shifts_and_rotates_mask_the_count() {
+    // The u64 count is truncated to u32 first: the same modulo 64.
+    let ops: [(ShiftOp, Op64, Op32); 5] = [
+        (
+            ShiftOp::Shl,
+            |a, c| a.wrapping_shl(c as u32),
+            u32::wrapping_shl,
+        ),
+        (
+            ShiftOp::ShrU,
+            |a, c| a.wrapping_shr(c as u32),
+            u32::wrapping_shr,
+        ),
+        (
+            ShiftOp::ShrS,
+            |a, c| (a as i64).wrapping_shr(c as u32) as u64,
+            |a, c| (a as i32).wrapping_shr(c) as u32,
+        ),
+        (
+            ShiftOp::Rotl,
+            |a, c| a.rotate_left((c % 64) as u32),
+            |a, c| a.rotate_left(c % 32),
+        ),
+        (
+            ShiftOp::Rotr,
+            |a, c| a.rotate_right((c % 64) as u32),
+            |a, c| a.rotate_right(c % 32),
+        ),
+    ];
+    for (op, f64_, f32_) in ops {
+        check_binary(
+            Size::S64,
+            &|m, d, l, r| m.shift(op, Size::S64, d, l, r),
+            &|a, b| f64_(a, b),
+            &always,
+        );
+        check_binary(
+            Size::S32,
+            &|m, d, l, r| m.shift(op, Size::S32, d, l, r),
+            &|a, b| f32_(a as u32, b as u32) as u64,
+            &always,
+        );
+    }
+}
+
+#[test]
+fn division_matches_wasm_semantics() {
+    // `div` takes registers only: shapes with an immediate or frame rhs move it first.
+    fn emit(op: DivOp, size: Size) -> impl Fn(&mut A64Masm, Reg, Reg, Operand) {
+        move |m, d, l, r| {
+            let r = match r {
+                Operand::Reg(r) => r,
+                other => {
+                    let tmp = if d == Reg(R10) || l == Reg(R10) {
+                        Reg(R9)
+                    } else {
+                        Reg(R10)
+                    };
+                    m.mov(Size::S64, tmp, other);
+                    tmp
+                }
+            };
+            m.div(op, size, d, l, r)
+        }
+    }
+    let valid64 =
+        |signed: bool| move |a: u64, b: u64| b != 0 && !(signed && a == 1 << 63 && b == u64::MAX);
+    let valid32 = |signed: bool| {
+        move |a: u64, b: u64| {
+            b as u32 != 0 && !(signed && a as u32 == 1 << 31 && b as u32 == u32::MAX)
+        }
+    };
+    let ops: [(DivOp, bool, Op64, Op32); 4] = [
+        (DivOp::DivU, false, |a, b| a / b, |a, b| a / b),
+        (DivOp::RemU, false, |a, b| a % b, |a, b| a % b),
+        (
+            DivOp::DivS,
+            true,
+            |a, b| (a as i64).wrapping_div(b as i64) as u64,
+            |a, b| (a as i32).wrapping_div(b as i32) as u32,
+        ),
+        (
+            DivOp::RemS,
+            true,
+            |a, b| (a as i64).wrapping_rem(b as i64) as u64,
+            |a, b| (a as i32).wrapping_rem(b as i32) as u32,
+        ),
+    ];
+    for (op, signed, f64_, f32_) in ops {
+        check_binary(
+            Size::S64,
+            &emit(op, Size::S64),
+            &|a, b| f64_(a, b),
+            &valid64(signed),
+        );
+        check_binary(
+            Size::S32,
+            &emit(op, Size::S32),
+            &|a, b| f32_(a as u32, b as u32) as u64,
+            &valid32(signed),
+        );
+    }
+}
+
+/// Check a unary `emit(dst, src)` with dst != src and dst == src (including sil/dil and
+/// r12 for the byte and REX forms).
+fn check_unary(name: &str, emit: &dyn Fn(&mut A64Masm, Reg, Reg), expect: &dyn Fn(u64) -> u64) {
+    let shapes = [
+        (R8, RSI),
+        (RSI, RSI),
+        (RDI, RDI),
+        (RBX, RDI),
+        (R12, R12),
+        (R10, R9),
+    ];
+    let mut b = Builder::new();
+    let funcs: Vec<usize> = shapes
+        .iter()
+        .map(|&(d, s)| {
+            b.func(|m, _| {
+                m.mov(Size::S64, Reg(s), Operand::Frame(slot(0)));
+                if d != s {
+                    m.mov(Size::S64, Reg(d), Operand::Imm(-1));
+                }
+                emit(m, Reg(d), Reg(s));
+                m.store(
+                    StoreWidth::B64,
+                    Address::at(Base::Frame, slot(0) as i64),
+                    Operand::Reg(Reg(d)),
+                );
+            })
+        })
+        .collect();
+    let module = b.build();
+    let mut inst = module.instance();
+    let extra = [
+        0x80u64,
+        0xff,
+        0x7f,
+        0x8000,
+        0xffff,
+        0x1_0000,
+        0x0000_0100_0000_0000,
+    ];
+    for (&f, shape) in funcs.iter().zip(shapes) {
+        for &x in VALUES.iter().chain(extra.iter()) {
+            let got = inst.run(f, &[x]);
+            assert_eq!(got, expect(x), "{name} {shape:?} of {x:#x}");
+        }
+    }
+}
+
+#[test]
+fn bit_counts_match_rust() {
+    let ops: [(BitOp, Size, Unary); 6] = [
+        (BitOp::Clz, Size::S32, |x| (x as u32).leading_zeros() as u64),
+        (BitOp::Clz, Size::S64, |x| x.leading_zeros() as u64),
+        (BitOp::Ctz, Size::S32, |x| {
+            (x as u32).trailing_zeros() as u64
+        }),
+        (BitOp::Ctz, Size::S64, |x| x.trailing_zeros() as u64),
+        (BitOp::Popcnt, Size::S32, |x| (x as u32).count_ones() as u64),
+        (BitOp::Popcnt, Size::S64, |x| x.count_ones() as u64),
+    ];
+    for (op, size, f) in ops {
+        check_unary(
+            &format!("{op:?} {size:?}"),
+            &|m, d, s| m.bit_count(op, size, d, s),
+            &f,
+        );
+    }
+}
+
+#[test]
+fn extends_match_rust_casts() {
+    let ops: [(ExtendOp, Unary); 8] = [
+        (ExtendOp::Wrap, |x| x as u32 as u64),
+        (ExtendOp::I64FromI32S, |x| x as i32 as i64 as u64),
+        (ExtendOp::I64FromI32U, |x| x as u32 as u64),
+        (ExtendOp::I32From8S, |x| x as i8 as i32 as u32 as u64),
+        (ExtendOp::I32From16S, |x| x as i16 as i32 as u32 as u64),
+        (ExtendOp::I64From8S, |x| x as i8 as i64 as u64),
+        (ExtendOp::I64From16S, |x| x as i16 as i64 as u64),
+        (ExtendOp::I64From32S, |x| x as i32 as i64 as u64),
+    ];
+    for (op, f) in ops {
+        check_unary(&format!("{op:?}"), &|m, d, s| m.extend(op, d, s), &f);
+    }
+}
+
+#[test]
+fn mov_forms_zero_extend_and_materialise_immediates() {
+    let mut b = Builder::new();
+    let cases: Vec<(Size, i64, u64)> = VALUES
+        .iter()
+        .flat_map(|&v| {
+            [
+                (Size::S32, v as i64, v as u32 as u64),
+                (Size::S64, v as i64, v),
+            ]
+        })
+        .collect();
+    let funcs: Vec<usize> = cases
+        .iter()
+        .map(|&(size, imm, _)| {
+            b.func(|m, _| {
+                m.mov(Size::S64, Reg(R9), Operand::Imm(-1));
+                m.mov(size, Reg(R9), Operand::Imm(imm));
+                m.store(
+                    StoreWidth::B64,
+                    Address::at(Base::Frame, slot(0) as i64),
+                    Operand::Reg(Reg(R9)),
+                );
+            })
+        })
+        .collect();
+    let frame32 = b.func(|m, _| {
+        m.mov(Size::S32, Reg(RBX), Operand::Frame(slot(0)));
+        m.mov(Size::S32, Reg(RSI), Operand::Reg(Reg(RBX)));
+        m.mov(Size::S64, Reg(R12), Operand::Reg(Reg(RSI)));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(R12)),
+        );
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    for (&f, &(size, imm, want)) in funcs.iter().zip(&cases) {
+        assert_eq!(inst.run(f, &[]), want, "mov {size:?} {imm:#x}");
+    }
+    assert_eq!(inst.run(frame32, &[0xdead_beef_1234_5678]), 0x1234_5678);
+}
+
+const CONDS: [Cond; 10] = [
+    Cond::Eq,
+    Cond::Ne,
+    Cond::LtS,
+    Cond::LtU,
+    Cond::GtS,
+    Cond::GtU,
+    Cond::LeS,
+    Cond::LeU,
+    Cond::GeS,
+    Cond::GeU,
+];
+
+fn holds(cond: Cond, size: Size, a: u64, b: u64) -> bool {
+    let (ua, ub) = (a & width_mask(size), b & width_mask(size));
+    let (sa, sb) = match size {
+        Size::S32 => (a as i32 as i64, b as i32 as i64),
+        Size::S64 => (a as i64, b as i64),
+    };
+    match cond {
+        Cond::Eq => ua == ub,
+        Cond::Ne => ua != ub,
+        Cond::LtS => sa < sb,
+        Cond::LtU => ua < ub,
+        Cond::GtS => sa > sb,
+        Cond::GtU => ua > ub,
+        Cond::LeS => sa <= sb,
+        Cond::LeU => ua <= ub,
+        Cond::GeS => sa >= sb,
+        Cond::GeU => ua >= ub,
+    }
+}
+
+#[test]
+fn cmp_branch_set_cond_and_cmov_for_every_condition() {
+    // Between the cmp and each consumer: moves, loads and stores, which must keep the flags.
+    let mut b = Builder::new();
+    let mut funcs = Vec::new();
+    for cond in CONDS {
+        for size in [Size::S32, Size::S64] {
+            for rhs_kind in 0..3 {
+                let f = b.func_with_frame(16, |m, _| {
+                    let (is_true, end) = (m.new_label(), m.new_label());
+                    m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+                    m.mov(Size::S64, Reg(RDI), Operand::Frame(slot(1)));
+                    m.mov(Size::S64, Reg(R8), Operand::Imm(100));
+                    m.mov(Size::S64, Reg(R9), Operand::Imm(200));
+                    let rhs = match rhs_kind {
+                        0 => Operand::Reg(Reg(RDI)),
+                        1 => Operand::Frame(slot(1)),
+                        // Filled in per value below via slot 2 is not possible for an
+                        // immediate; use a fixed one.
+                        _ => Operand::Imm(0x8000_0000),
+                    };
+                    m.cmp(size, Reg(RSI), rhs);
+                    m.mov(Size::S64, Reg(R10), Operand::Imm(0x1234_5678_9abc));
+                    m.store(
+                        StoreWidth::B64,
+                        Address::at(Base::Frame, -32),
+                        Operand::Reg(Reg(R10)),
+                    );
+                    m.load(LoadKind::I32From8S, Reg(R10), Address::at(Base::Frame, -32));
+                    m.set_cond(cond, Reg(R10));
+                    m.store(
+                        StoreWidth::B64,
+                        Address::at(Base::Frame, slot(0) as i64),
+                        Operand::Reg(Reg(R10)),
+                    );
+                    m.cmov(cond, size, Reg(R8), Reg(R9));
+                    m.store(
+                        StoreWidth::B64,
+                        Address::at(Base::Frame, slot(1) as i64),
+                        Operand::Reg(Reg(R8)),
+                    );
+                    m.lea(Reg(R10), Address::at(Base::Frame, slot(2) as i64));
+                    m.branch(cond, is_true);
+                    m.store(
+                        StoreWidth::B64,
+                        Address::at(Base::Reg(Reg(R10)), 0),
+                        Operand::Imm(0),
+                    );
+                    m.jump(end);
+                    m.bind(is_true);
+                    m.store(
+                        StoreWidth::B64,
+                        Address::at(Base::Reg(Reg(R10)), 0),
+                        Operand::Imm(1),
+                    );
+                    m.bind(end);
+                });
+                funcs.push((cond, size, rhs_kind, f));
+            }
+        }
+    }
+    let module = b.build();
+    let mut inst = module.instance();
+    for &(cond, size, rhs_kind, f) in &funcs {
+        for &x in &VALUES {
+            for &y in &VALUES {
+                let y = if rhs_kind == 2 { 0x8000_0000 } else { y };
+                let want = holds(cond, size, x, y);
+                let (code, s) = inst.call(f, &[x, y]);
+                assert_eq!(code, 0);
+                let ctx = format!("{cond:?} {size:?} rhs#{rhs_kind} {x:#x} ? {y:#x}");
+                assert_eq!(s[0], want as u64, "set_cond {ctx}");
+                assert_eq!(s[1], if want { 200 } else { 100 }, "cmov {ctx}");
+                assert_eq!(s[2], want as u64, "branch {ctx}");
+            }
+        }
+    }
+}
+
+#[test]
+fn cmp_with_wide_immediate() {
+    let mut b = Builder::new();
+    let f = b.func(|m, _| {
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        m.cmp(Size::S64, Reg(RSI), Operand::Imm(0x1234_5678_9abc_def0));
+        m.set_cond(Cond::LtU, Reg(RSI));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    assert_eq!(inst.run(f, &[0x1234_5678_9abc_deef]), 1);
+    assert_eq!(inst.run(f, &[0x1234_5678_9abc_def0]), 0);
+}
+
+const LOAD_KINDS: [LoadKind; 12] = [
+    LoadKind::I32,
+    LoadKind::I64,
+    LoadKind::I32From8S,
+    LoadKind::I32From8U,
+    LoadKind::I32From16S,
+    LoadKind::I32From16U,
+    LoadKind::I64From8S,
+    LoadKind::I64From8U,
+    LoadKind::I64From16S,
+    LoadKind::I64From16U,
+    LoadKind::I64From32S,
+    LoadKind::I64From32U,
+];
+
+fn expected_load(kind: LoadKind, bytes: &[u8]) -> u64 {
+    let raw = |n: usize| {
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(&bytes[..n]);
+        u64::from_le_bytes(b)
+    };
+    match kind {
+        LoadKind::I32 | LoadKind::I64From32U => raw(4),
+        LoadKind::I64 => raw(8),
+        LoadKind::I32From8S => raw(1) as i8 as i32 as u32 as u64,
+        LoadKind::I32From8U | LoadKind::I64From8U => raw(1),
+        LoadKind::I32From16S => raw(2) as i16 as i32 as u32 as u64,
+        LoadKind::I32From16U | LoadKind::I64From16U => raw(2),
+        LoadKind::I64From8S => raw(1) as i8 as i64 as u64,
+        LoadKind::I64From16S => raw(2) as i16 as i64 as u64,
+        LoadKind::I64From32S => raw(4) as i32 as i64 as u64,
+    }
+}
+
+#[test]
+fn loads_from_linear_memory_every_kind() {
+    let mut b = Builder::new();
+    let mut funcs = Vec::new();
+    for kind in LOAD_KINDS {
+        for disp in [0i64, 3, 0x1000] {
+            for (d, i) in [(RDI, RSI), (RSI, RSI), (R12, RBX)] {
+                let f = b.func(|m, _| {
+                    m.mov(Size::S32, Reg(i), Operand::Frame(slot(0)));
+                    if d != i {
+                        m.mov(Size::S64, Reg(d), Operand::Imm(-1));
+                    }
+                    m.load(
+                        kind,
+                        Reg(d),
+                        Address {
+                            base: Base::Memory,
+                            index: Some((Reg(i), 0)),
+                            disp,
+                        },
+                    );
+                    m.store(
+                        StoreWidth::B64,
+                        Address::at(Base::Frame, slot(0) as i64),
+                        Operand::Reg(Reg(d)),
+                    );
+                });
+                funcs.push((kind, disp, f));
+            }
+        }
+    }
+    let module = b.build();
+    let mut inst = module.instance();
+    let bytes: Vec<u8> = (0..MEMORY_BYTES as usize)
+        .map(|i| (i as u8).wrapping_mul(37).wrapping_add(0x81))
+        .collect();
+    inst.m.write_memory(0, &bytes);
+    for &(kind, disp, f) in &funcs {
+        for addr in [0u64, 1, 5, 0x7f, 1000, MEMORY_BYTES - 0x1000 - 8] {
+            let at = (addr as i64 + disp) as usize;
+            let want = expected_load(kind, &bytes[at..]);
+            assert_eq!(inst.run(f, &[addr]), want, "{kind:?} at {addr}+{disp}");
+        }
+    }
+}
+
+#[test]
+fn addressing_modes_scales_wide_displacements_and_other_bases() {
+    let mut b = Builder::new();
+    // [reg + idx << scale + disp] for every scale.
+    let scaled: Vec<(u8, usize)> = (0..4u8)
+        .map(|scale| {
+            let f = b.func(|m, _| {
+                m.mov(Size::S64, Reg(R12), Operand::Frame(slot(0)));
+                m.mov(Size::S64, Reg(R9), Operand::Frame(slot(1)));
+                m.load(
+                    LoadKind::I64,
+                    Reg(R9),
+                    Address {
+                        base: Base::Reg(Reg(R12)),
+                        index: Some((Reg(R9), scale)),
+                        disp: 8,
+                    },
+                );
+                m.store(
+                    StoreWidth::B64,
+                    Address::at(Base::Frame, slot(0) as i64),
+                    Operand::Reg(Reg(R9)),
+                );
+            });
+            (scale, f)
+        })
+        .collect();
+    // A displacement beyond i32 (the base is biased down by it).
+    const WIDE: i64 = 0x9000_0000;
+    let wide_load = b.func(|m, _| {
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        m.load(
+            LoadKind::I64,
+            Reg(RDI),
+            Address::at(Base::Reg(Reg(RSI)), WIDE),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Reg(Reg(RSI)), WIDE + 8),
+            Operand::Imm(0x55),
+        );
+        m.lea(Reg(R8), Address::at(Base::Reg(Reg(RSI)), WIDE));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RDI)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(R8)),
+        );
+    });
+    // vmctx fields, the memory base via lea, and sp-relative outgoing slots.
+    let bases = b.func(|m, _| {
+        m.load(
+            LoadKind::I64,
+            Reg(RSI),
+            Address::at(Base::Vmctx, VmCtx::MEMORY_LEN as i64),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.lea(Reg(RDI), Address::at(Base::Memory, 5));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(RDI)),
+        );
+        m.reserve_outgoing(16);
+        m.store(StoreWidth::B64, Address::at(Base::Sp, 8), Operand::Imm(77));
+        m.load(LoadKind::I64, Reg(R8), Address::at(Base::Sp, 8));
+        m.release_outgoing(16);
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(2) as i64),
+            Operand::Reg(Reg(R8)),
+        );
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    let table: Vec<u64> = (0..64u64).map(|i| i * 0x0101_0101 + 3).collect();
+    let table_bytes: Vec<u8> = table.iter().flat_map(|v| v.to_le_bytes()).collect();
+    inst.m.write_memory(0x800, &table_bytes);
+    for &(scale, f) in &scaled {
+        for idx in [0u64, 1, 3] {
+            let got = inst.run(f, &[MEMORY + 0x800, idx]);
+            let byte_off = 8 + (idx << scale) as usize;
+            let want = u64::from_le_bytes(
+                // The same bytes, read from a little-endian copy of `table`.
+                table
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<u8>>()[byte_off..byte_off + 8]
+                    .try_into()
+                    .unwrap(),
+            );
+            assert_eq!(got, want, "scale {scale} idx {idx}");
+        }
+    }
+    inst.m
+        .write_memory(16, &0x1122_3344_5566_7788u64.to_le_bytes());
+    let biased = (MEMORY + 16).wrapping_sub(WIDE as u64);
+    let (code, s) = inst.call(wide_load, &[biased]);
+    assert_eq!(code, 0);
+    assert_eq!(s[0], 0x1122_3344_5566_7788);
+    assert_eq!(s[1], MEMORY + 16);
+    assert_eq!(inst.m.read_memory(24, 1)[0], 0x55);
+    let (code, s) = inst.call(bases, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(s[0], MEMORY_BYTES);
+    assert_eq!(s[1], MEMORY + 5);
+    assert_eq!(s[2], 77);
+}
+
+#[test]
+fn stores_every_width_and_source() {
+    let widths = [
+        StoreWidth::B8,
+        StoreWidth::B16,
+        StoreWidth::B32,
+        StoreWidth::B64,
+    ];
+    let value: u64 = 0x8899_aabb_ccdd_eeff;
+    let mut b = Builder::new();
+    let mut funcs = Vec::new();
+    for width in widths {
+        for src_kind in 0..4 {
+            let f = b.func(|m, _| {
+                m.mov(Size::S32, Reg(RDI), Operand::Frame(slot(0)));
+                let src = match src_kind {
+                    0 => {
+                        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(1)));
+                        Operand::Reg(Reg(RSI))
+                    }
+                    1 => Operand::Frame(slot(1)),
+                    2 => Operand::Imm(value as i64),
+                    // A sign-extendable immediate (imm32 form for B64).
+                    _ => Operand::Imm(-3),
+                };
+                m.store(
+                    width,
+                    Address {
+                        base: Base::Memory,
+                        index: Some((Reg(RDI), 0)),
+                        disp: 2,
+                    },
+                    src,
+                );
+            });
+            funcs.push((width, src_kind, f));
+        }
+    }
+    let module = b.build();
+    let mut inst = module.instance();
+    for &(width, src_kind, f) in &funcs {
+        inst.m.write_memory(0, &[0x5a; 64]);
+        inst.run(f, &[10, value]);
+        let v = if src_kind == 3 { (-3i64) as u64 } else { value };
+        let n = width.bytes() as usize;
+        let mut want = [0x5au8; 64];
+        want[12..12 + n].copy_from_slice(&v.to_le_bytes()[..n]);
+        assert_eq!(
+            &inst.m.read_memory(0, 64)[..],
+            &want[..],
+            "{width:?} src#{src_kind}"
+        );
+    }
+}
+
+#[test]
+fn bounds_check_at_the_memory_edge() {
+    let mut b = Builder::new();
+    let mut funcs = Vec::new();
+    for end in [1u64, 8, 0x8000_0000, 1 << 32, (1 << 32) + 8] {
+        let f = b.func(|m, b| {
+            m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
+            m.bounds_check(Reg(RSI), end, b.trap(TrapKind::MemoryOutOfBounds));
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Imm(7),
+            );
+        });
+        funcs.push((end, f));
+    }
+    let module = b.build();
+    let mut inst = module.instance();
+    let len = MEMORY_BYTES;
+    for &(end, f) in &funcs {
+        for addr in [
+            0u64,
+            1,
+            len - 8,
+            len - 7,
+            len - 1,
+            len,
+            0x7fff_ffff,
+            0xffff_ffff,
+        ] {
+            let (code, s) = inst.call(f, &[addr]);
+            if addr + end <= len {
+                assert_eq!((code, s[0]), (0, 7), "addr {addr:#x} end {end:#x}");
+            } else {
+                assert_eq!(
+                    code,
+                    TrapKind::MemoryOutOfBounds.code(),
+                    "addr {addr:#x} end {end:#x}"
+                );
+                assert_eq!(inst.m.trap_code(), code);
+            }
+        }
+    }
+}
+
+#[test]
+fn gas_charges_down_to_zero_and_traps_one_below() {
+    let mut b = Builder::new();
+    let imm = |amount: u64| {
+        move |m: &mut A64Masm, b: &Builder| {
+            m.charge_gas(Operand::Imm(amount as i64), b.trap(TrapKind::OutOfGas));
+        }
+    };
+    let small = b.func(imm(10));
+    let wide = b.func(imm(1 << 40));
+    let max = b.func(imm(u64::MAX));
+    let reg = b.func(|m, b| {
+        m.mov(Size::S64, Reg(RBX), Operand::Frame(slot(0)));
+        m.charge_gas(Operand::Reg(Reg(RBX)), b.trap(TrapKind::OutOfGas));
+    });
+    // Charge, flush, observe the vmctx copy, reload after changing it.
+    let flush = b.func(|m, b| {
+        m.charge_gas(Operand::Imm(5), b.trap(TrapKind::OutOfGas));
+        m.flush_gas();
+        m.load(
+            LoadKind::I64,
+            Reg(RSI),
+            Address::at(Base::Vmctx, VmCtx::GAS_REMAINING as i64),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Vmctx, VmCtx::GAS_REMAINING as i64),
+            Operand::Imm(1000),
+        );
+        m.reload_gas();
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    let cases: [(usize, u64, &[u64]); 4] = [
+        (small, 10, &[]),
+        (wide, 1 << 40, &[]),
+        (max, u64::MAX, &[]),
+        (reg, 12345, &[12345]),
+    ];
+    for (f, amount, args) in cases {
+        inst.set_gas(amount);
+        let (code, _) = inst.call(f, args);
+        assert_eq!((code, inst.gas()), (0, 0), "exactly {amount}");
+        if let Some(more) = amount.checked_add(3) {
+            inst.set_gas(more);
+            assert_eq!(inst.call(f, args).0, 0);
+            assert_eq!(inst.gas(), 3);
+        }
+        if amount > 0 {
+            inst.set_gas(amount - 1);
+            let (code, _) = inst.call(f, args);
+            assert_eq!(code, TrapKind::OutOfGas.code(), "one below {amount}");
+            assert_eq!(inst.gas(), 0);
+            assert_eq!(inst.m.trap_code(), TrapKind::OutOfGas.code());
+        }
+    }
+    inst.set_gas(100);
+    assert_eq!(inst.run(flush, &[]), 95);
+    assert_eq!(inst.gas(), 1000);
+}
+
+#[test]
+fn stack_budget_enter_leave_and_overflow() {
+    let mut b = Builder::new();
+    let f = b.func(|m, b| {
+        m.stack_enter(5, b.trap(TrapKind::StackOverflow));
+        m.stack_leave(2);
+    });
+    let big = b.func(|m, b| {
+        m.stack_enter(0x9000_0000, b.trap(TrapKind::StackOverflow));
+        m.stack_leave(0x9000_0000);
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    inst.set_stack(5);
+    assert_eq!(inst.call(f, &[]).0, 0);
+    assert_eq!(inst.stack(), 2);
+    inst.set_stack(4);
+    assert_eq!(inst.call(f, &[]).0, TrapKind::StackOverflow.code());
+    inst.set_stack(0x9000_0000);
+    assert_eq!(inst.call(big, &[]).0, 0);
+    assert_eq!(inst.stack(), 0x9000_0000);
+    inst.set_stack(0x8fff_ffff);
+    assert_eq!(inst.call(big, &[]).0, TrapKind::StackOverflow.code());
+}
+
+#[test]
+fn wasm_calls_pass_params_and_results_and_keep_local_registers() {
+    let mut b = Builder::new();
+    let callee = b.declare();
+    // caller(a, b): rbx/r12 hold values across the call; results (a+b, a*b) come back.
+    let caller = b.func_with_frame(16, |m, b| {
+        m.mov(Size::S64, Reg(RBX), Operand::Imm(0x1111));
+        m.mov(Size::S64, Reg(R12), Operand::Imm(0x2222));
+        m.reserve_outgoing(16);
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Sp, 0),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(1)));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Sp, 8),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.call(b.funcs[callee]);
+        m.load(LoadKind::I64, Reg(RSI), Address::at(Base::Sp, 0));
+        m.load(LoadKind::I64, Reg(RDI), Address::at(Base::Sp, 8));
+        m.release_outgoing(16);
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(RDI)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(2) as i64),
+            Operand::Reg(Reg(RBX)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(3) as i64),
+            Operand::Reg(Reg(R12)),
+        );
+    });
+    b.define(callee, 0, |m, _| {
+        m.mov(Size::S64, Reg(RBX), Operand::Frame(slot(0)));
+        m.mov(Size::S64, Reg(R12), Operand::Frame(slot(1)));
+        m.alu(
+            AluOp::Add,
+            Size::S64,
+            Reg(RSI),
+            Reg(RBX),
+            Operand::Reg(Reg(R12)),
+        );
+        m.alu(
+            AluOp::Mul,
+            Size::S64,
+            Reg(RDI),
+            Reg(RBX),
+            Operand::Reg(Reg(R12)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(RDI)),
+        );
+    });
+    // indirect(f, x): calls f(x, 3) through a register.
+    let indirect = b.func(|m, _| {
+        m.mov(Size::S64, Reg(R10), Operand::Frame(slot(0)));
+        m.reserve_outgoing(16);
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(1)));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Sp, 0),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.store(StoreWidth::B64, Address::at(Base::Sp, 8), Operand::Imm(3));
+        m.call_indirect(Reg(R10));
+        m.load(LoadKind::I64, Reg(RSI), Address::at(Base::Sp, 8));
+        m.release_outgoing(16);
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    let (code, s) = inst.call(caller, &[6, 7]);
+    assert_eq!(code, 0);
+    assert_eq!(&s[..4], &[13, 42, 0x1111, 0x2222]);
+    let f = module.entry(callee);
+    assert_eq!(inst.run(indirect, &[f, 14]), 42);
+}
+
+#[test]
+fn libcall_passes_five_args_and_returns() {
+    let mut b = Builder::new();
+    let f = b.func_with_frame(16, |m, _| {
+        m.mov(Size::S64, Reg(RBX), Operand::Imm(0x3333));
+        m.mov(Size::S64, Reg(R12), Operand::Imm(-4));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, -32),
+            Operand::Imm(0x4444),
+        );
+        let ret = m.call_libcall(
+            Libcall::MemoryInit,
+            &[
+                LibcallArg::Imm(0x1_0000_0001),
+                LibcallArg::Frame(slot(0)),
+                LibcallArg::FrameAddress(-32),
+                LibcallArg::Reg(Reg(RBX)),
+                LibcallArg::Reg(Reg(R12)),
+            ],
+        );
+        m.mov(Size::S64, Reg(RSI), Operand::Reg(ret));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(RBX)),
+        );
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    let recorded: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let rec = recorded.clone();
+    inst.m.set_libcall(Libcall::MemoryInit, move |uc, a| {
+        // `a[3]` is a FrameAddress argument: a pointer to a live frame slot of the caller.
+        let mut at_c = [0u8; 8];
+        uc.mem_read(a[3], &mut at_c).unwrap();
+        let sp = uc.reg_read(RegisterARM64::SP).unwrap();
+        rec.borrow_mut().extend([
+            a[0],
+            a[1],
+            a[2],
+            a[3],
+            a[4],
+            a[5],
+            u64::from_le_bytes(at_c),
+            sp % 16,
+        ]);
+        0xabcd
+    });
+    let (code, s) = inst.call(f, &[0x5555]);
+    assert_eq!((code, s[0], s[1]), (0, 0xabcd, 0x3333));
+    let rec = recorded.borrow().clone();
+    assert_eq!(rec[0], VMCTX);
+    assert_eq!(&rec[1..3], &[0x1_0000_0001, 0x5555]);
+    assert_eq!(&rec[4..8], &[0x3333, (-4i64) as u64, 0x4444, 0]);
+}
+
+#[test]
+fn trap_if_nonzero_reports_the_libcall_code() {
+    let mut b = Builder::new();
+    let f = b.func(|m, b| {
+        let ret = m.call_libcall(Libcall::MemoryFill, &[LibcallArg::Frame(slot(0))]);
+        m.trap_if_nonzero(ret, b.dynamic_trap);
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Imm(99),
+        );
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    // Returns its first argument as a trap code (garbage in the upper half of x0 must
+    // not matter: the result is 32 bits).
+    inst.m.set_libcall(Libcall::MemoryFill, |_, a| {
+        (a[1] as u32 as u64) | 0xdead_0000_0000_0000
+    });
+    inst.set_gas(1234);
+    assert_eq!(inst.run(f, &[0]), 99);
+    for kind in [
+        TrapKind::HostError,
+        TrapKind::MemoryOutOfBounds,
+        TrapKind::TableOutOfBounds,
+    ] {
+        let (code, _) = inst.call(f, &[kind.code() as u64]);
+        assert_eq!(code, kind.code());
+        assert_eq!(inst.m.trap_code(), kind.code());
+        assert_eq!(inst.gas(), 1234);
+    }
+}
+
+#[test]
+fn every_static_trap_stub_returns_its_code() {
+    let mut b = Builder::new();
+    let funcs: Vec<(TrapKind, usize)> = TrapKind::ALL
+        .iter()
+        .map(|&kind| (kind, b.func(|m, b| m.jump(b.trap(kind)))))
+        .collect();
+    let module = b.build();
+    let mut inst = module.instance();
+    for (kind, f) in funcs {
+        inst.set_gas(50);
+        let (code, _) = inst.call(f, &[]);
+        assert_eq!(code, kind.code());
+        assert_eq!(inst.m.trap_code(), kind.code());
+        let gas = if kind == TrapKind::OutOfGas { 0 } else { 50 };
+        assert_eq!(inst.gas(), gas, "{kind:?}");
+        assert_eq!(inst.m.get(VmCtx::SAVED_SP), 0);
+    }
+}
+
+#[test]
+fn jump_tables_of_0_3_and_10000_targets() {
+    const DEFAULT: u64 = 999_999;
+    let mut b = Builder::new();
+    let mut funcs = Vec::new();
+    for n in [0usize, 3, 10_000] {
+        let f = b.func(|m, _| {
+            let targets: Vec<Label> = (0..n).map(|_| m.new_label()).collect();
+            let (default, end) = (m.new_label(), m.new_label());
+            m.mov(Size::S32, Reg(R9), Operand::Frame(slot(0)));
+            m.jump_table(Reg(R9), &targets, default);
+            for (i, &t) in targets.iter().enumerate() {
+                m.bind(t);
+                m.store(
+                    StoreWidth::B64,
+                    Address::at(Base::Frame, slot(0) as i64),
+                    Operand::Imm(i as i64 * 3),
+                );
+                m.jump(end);
+            }
+            m.bind(default);
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Imm(DEFAULT as i64),
+            );
+            m.bind(end);
+        });
+        funcs.push((n, f));
+    }
+    let module = b.build();
+    let mut inst = module.instance();
+    for (n, f) in funcs {
+        let mut indices = vec![
+            0u64,
+            1,
+            2,
+            3,
+            4,
+            9_999,
+            10_000,
+            10_001,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+        ];
+        indices.extend((0..n as u64).step_by(97));
+        for idx in indices {
+            let want = if (idx as usize) < n { idx * 3 } else { DEFAULT };
+            assert_eq!(inst.run(f, &[idx]), want, "n={n} index {idx}");
+        }
+    }
+}
+
+#[test]
+fn zero_frame_small_and_large() {
+    let mut b = Builder::new();
+    let mut funcs = Vec::new();
+    for count in [1u32, 3, 8, 9, 50] {
+        let extra = (count * 8 + 16).div_ceil(16) * 16;
+        let f = b.func_with_frame(extra, |m, _| {
+            // Slots -24 .. -24 - 8*(count+1): a sentinel at each end, garbage between.
+            let lowest = -16 - extra as i32;
+            let first = lowest + 8;
+            m.mov(Size::S64, Reg(RSI), Operand::Imm(-1));
+            for i in 0..count as i32 + 2 {
+                m.store(
+                    StoreWidth::B64,
+                    Address::at(Base::Frame, (lowest + 8 * i) as i64),
+                    Operand::Reg(Reg(RSI)),
+                );
+            }
+            m.zero_frame(first, count);
+            m.mov(Size::S64, Reg(RDI), Operand::Imm(0));
+            for i in 0..count as i32 {
+                m.alu(
+                    AluOp::Or,
+                    Size::S64,
+                    Reg(RDI),
+                    Reg(RDI),
+                    Operand::Frame(first + 8 * i),
+                );
+            }
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Reg(Reg(RDI)),
+            );
+            m.mov(Size::S64, Reg(R8), Operand::Frame(lowest));
+            m.alu(
+                AluOp::And,
+                Size::S64,
+                Reg(R8),
+                Reg(R8),
+                Operand::Frame(first + 8 * count as i32),
+            );
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(1) as i64),
+                Operand::Reg(Reg(R8)),
+            );
+        });
+        funcs.push((count, f));
+    }
+    let module = b.build();
+    let mut inst = module.instance();
+    for (count, f) in funcs {
+        let (code, s) = inst.call(f, &[]);
+        assert_eq!((code, s[0], s[1]), (0, 0, u64::MAX), "count {count}");
+    }
+}
+
+#[test]
+fn trampoline_is_reentrant() {
+    let mut b = Builder::new();
+    let inner = b.func(|m, b| {
+        // Traps with Unreachable when its argument is nonzero.
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        m.cmp(Size::S64, Reg(RSI), Operand::Imm(0));
+        m.branch(Cond::Ne, b.trap(TrapKind::Unreachable));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Imm(5),
+        );
+    });
+    // outer(x): r = reenter(x); store r; then trap with IntegerOverflow if x == 2.
+    let outer = b.func(|m, b| {
+        m.mov(Size::S64, Reg(RBX), Operand::Frame(slot(0)));
+        m.flush_gas();
+        let ret = m.call_libcall(Libcall::HostCall, &[LibcallArg::Reg(Reg(RBX))]);
+        m.reload_gas();
+        m.mov(Size::S64, Reg(RSI), Operand::Reg(ret));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.cmp(Size::S64, Reg(RBX), Operand::Imm(2));
+        m.branch(Cond::Eq, b.trap(TrapKind::IntegerOverflow));
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    // A libcall that re-enters the trampoline (same vmctx, another stack) running a
+    // function that traps, and returns the inner trap code.
+    let (trampoline, entry) = (inst.m.trampoline, module.entry(inner));
+    inst.m.set_libcall(Libcall::HostCall, move |uc, a| {
+        let mut b = [0u8; 8];
+        uc.mem_read(VMCTX + u64::from(VmCtx::SAVED_SP), &mut b)
+            .unwrap();
+        let outer_saved_sp = u64::from_le_bytes(b);
+        let (code, _) = call_in(uc, trampoline, entry, &[a[1]], 1);
+        uc.mem_read(VMCTX + u64::from(VmCtx::SAVED_SP), &mut b)
+            .unwrap();
+        assert_eq!(
+            u64::from_le_bytes(b),
+            outer_saved_sp,
+            "inner call must restore saved_sp"
+        );
+        u64::from(code)
+    });
+    for _ in 0..100 {
+        assert_eq!(inst.run(outer, &[0]), 0);
+        assert_eq!(inst.run(outer, &[1]), TrapKind::Unreachable.code() as u64);
+        let (code, _) = inst.call(outer, &[2]);
+        assert_eq!(code, TrapKind::IntegerOverflow.code());
+        assert_eq!(inst.m.get(VmCtx::SAVED_SP), 0);
+    }
+}
+
+#[test]
+fn host_callee_saved_registers_survive_returns_and_traps() {
+    let mut b = Builder::new();
+    // Clobbers every register codegen can touch, then returns or traps on its argument.
+    let f = b.func(|m, b| {
+        m.mov(Size::S64, Reg(RBX), Operand::Frame(slot(0)));
+        for r in [RSI, RDI, R8, R9, R10, X14, X15, R12] {
+            m.mov(Size::S64, Reg(r), Operand::Imm(-1));
+        }
+        m.alu(
+            AluOp::Mul,
+            Size::S64,
+            Reg(RSI),
+            Reg(RSI),
+            Operand::Reg(Reg(RDI)),
+        );
+        m.bit_count(BitOp::Popcnt, Size::S64, Reg(RSI), Reg(RSI));
+        m.cmp(Size::S64, Reg(RBX), Operand::Imm(0));
+        m.branch(Cond::Ne, b.trap(TrapKind::Unreachable));
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    // AAPCS64 callee-saved: x19..x29 (x30 is the return address, checked by the
+    // harness: the trampoline must return to the sentinel) and d8..d15.
+    let saved: Vec<RegisterARM64> = XREGS[19..30].to_vec();
+    let dregs = [
+        RegisterARM64::D8,
+        RegisterARM64::D9,
+        RegisterARM64::D10,
+        RegisterARM64::D11,
+        RegisterARM64::D12,
+        RegisterARM64::D13,
+        RegisterARM64::D14,
+        RegisterARM64::D15,
+    ];
+    for i in 0..200u64 {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let values: Vec<u64> = (0..saved.len() as u64).map(|k| rng ^ k).collect();
+        for (&r, &v) in saved.iter().zip(&values) {
+            inst.m.uc.reg_write(r, v).unwrap();
+        }
+        for (k, &d) in dregs.iter().enumerate() {
+            inst.m.uc.reg_write(d, rng.rotate_left(k as u32)).unwrap();
+        }
+        let (code, _) = inst.call(f, &[i % 2]);
+        let want = if i % 2 == 1 {
+            TrapKind::Unreachable.code()
+        } else {
+            0
+        };
+        assert_eq!(code, want);
+        for (&r, &v) in saved.iter().zip(&values) {
+            assert_eq!(inst.m.uc.reg_read(r).unwrap(), v, "call {i}: {r:?}");
+        }
+        for (k, &d) in dregs.iter().enumerate() {
+            assert_eq!(inst.m.uc.reg_read(d).unwrap(), rng.rotate_left(k as u32));
+        }
+    }
+}
+
+#[test]
+fn far_conditional_branches_beyond_one_mebibyte() {
+    // A conditional branch, a trap branch and a gas check whose targets are more than
+    // 1 MiB away (b.cond reaches only ±1 MiB): 300 000 filler instructions between.
+    const FILLER: usize = 300_000;
+    let mut b = Builder::new();
+    let f = b.func(|m, b| {
+        let (far, end) = (m.new_label(), m.new_label());
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        m.cmp(Size::S64, Reg(RSI), Operand::Imm(1));
+        m.branch(Cond::Eq, far);
+        m.cmp(Size::S64, Reg(RSI), Operand::Imm(2));
+        // The trap stubs are emitted after all this code.
+        m.branch(Cond::Eq, b.trap(TrapKind::IntegerOverflow));
+        m.charge_gas(Operand::Imm(10), b.trap(TrapKind::OutOfGas));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Imm(100),
+        );
+        m.jump(end);
+        for _ in 0..FILLER {
+            m.mov(Size::S64, Reg(RDI), Operand::Reg(Reg(RSI)));
+        }
+        m.bind(far);
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Imm(200),
+        );
+        m.bind(end);
+    });
+    let module = b.build();
+    assert!(module.code.len() > (1 << 20) + 64);
+    let mut inst = module.instance();
+    assert_eq!(inst.run(f, &[0]), 100);
+    assert_eq!(inst.run(f, &[1]), 200);
+    assert_eq!(inst.call(f, &[2]).0, TrapKind::IntegerOverflow.code());
+    inst.set_gas(9);
+    assert_eq!(inst.call(f, &[0]).0, TrapKind::OutOfGas.code());
+    assert_eq!(inst.gas(), 0);
+}
+
+#[test]
+fn frames_beyond_64k_and_wide_frame_displacements() {
+    // The prologue's patched `movz/movk` frame size above 16 bits, and frame slots whose
+    // offsets need a materialised displacement (beyond `ldur`'s 9 bits and `ldr`'s
+    // scaled 12 bits).
+    const EXTRA: u32 = 0x2_0000;
+    let mut b = Builder::new();
+    let f = b.func_with_frame(EXTRA, |m, _| {
+        let lowest = -16 - EXTRA as i32;
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, lowest.into()),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.store(
+            StoreWidth::B16,
+            Address::at(Base::Frame, -4000),
+            Operand::Imm(-2),
+        );
+        m.zero_frame(lowest + 8, 20);
+        m.load(
+            LoadKind::I64,
+            Reg(RDI),
+            Address::at(Base::Frame, lowest.into()),
+        );
+        m.load(
+            LoadKind::I32From16S,
+            Reg(R8),
+            Address::at(Base::Frame, -4000),
+        );
+        m.alu(
+            AluOp::Add,
+            Size::S64,
+            Reg(RDI),
+            Reg(RDI),
+            Operand::Frame(lowest + 8),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RDI)),
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(R8)),
+        );
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+    let (code, s) = inst.call(f, &[0x1234_5678_9abc]);
+    assert_eq!((code, s[0], s[1]), (0, 0x1234_5678_9abc, 0xffff_fffe));
+}

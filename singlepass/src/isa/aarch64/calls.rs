@@ -1,0 +1,187 @@
+//! Frames, calls, libcalls, gas and the deterministic stack budget.
+//!
+//! Frame layout (x29-based): `[fp+16..]` incoming slots, `[fp+8]` saved lr, `[fp]`
+//! caller's fp, `[fp-8]`/`[fp-16]` saved x19/x20, codegen's slots below. `bl` pushes
+//! nothing, so the callee's sp at entry is the caller's outgoing slot 0, and the
+//! `stp x29, x30, [sp, #-16]!` of the prologue puts it at `fp + 16`, as on x86-64. The
+//! frame size is a multiple of 16 and the trampoline calls with sp 16-byte aligned, so
+//! sp stays 16-byte aligned throughout a body and libcalls need no realignment.
+
+use dynasmrt::{DynasmApi, DynasmLabelApi};
+
+use super::alu::add_imm12;
+use super::regs::{ADDR, FP, GAS, LIBCALL_ARGS, LOCAL_REGS, RETURN, SCRATCH, VMCTX};
+use super::A64Masm;
+use crate::masm::Cond;
+use crate::masm::{Address, Base, FramePatch, Label, LibcallArg, LoadKind, Operand, Reg, Size};
+use crate::vmctx::{Libcall, VmCtx};
+
+const GAS_REMAINING: u32 = VmCtx::GAS_REMAINING;
+const STACK_REMAINING: u32 = VmCtx::STACK_REMAINING;
+
+/// `movz x16, #imm16` (the frame patch's first instruction).
+const MOVZ_X16: u32 = 0xd280_0000 | SCRATCH as u32;
+/// `movk x16, #imm16, lsl #16`.
+const MOVK_X16_LSL16: u32 = 0xf2a0_0000 | SCRATCH as u32;
+
+impl A64Masm {
+    /// `stp x29, x30, [sp, #-16]!; mov x29, sp`, then a fixed-length
+    /// `movz x16, #lo; movk x16, #hi, lsl #16; sub sp, sp, x16` whose two immediates
+    /// are patched once the frame size is known (any size below 2^32), then the used
+    /// local registers are saved.
+    pub(super) fn emit_prologue(&mut self, saved_locals: u32) -> FramePatch {
+        asm!(self.ops
+            ; stp x29, x30, [sp, #-16]!
+            ; mov x29, sp
+        );
+        let patch = FramePatch(self.ops.offset().0);
+        self.ops.extend(MOVZ_X16.to_le_bytes());
+        self.ops.extend(MOVK_X16_LSL16.to_le_bytes());
+        asm!(self.ops; sub sp, sp, X(SCRATCH), uxtx);
+        for (i, reg) in LOCAL_REGS.iter().take(saved_locals as usize).enumerate() {
+            let (r, o) = (reg.0, -8 * (i as i32 + 1));
+            asm!(self.ops; stur X(r), [x29, #o]);
+        }
+        patch
+    }
+
+    pub(super) fn emit_patch_frame(&mut self, patch: FramePatch, frame_bytes: u32) {
+        debug_assert!(
+            frame_bytes.is_multiple_of(16),
+            "frame size {frame_bytes} breaks alignment"
+        );
+        let lo = frame_bytes & 0xffff;
+        let hi = frame_bytes >> 16;
+        let mut alter = self.ops.alter();
+        alter.goto(dynasmrt::AssemblyOffset(patch.0));
+        alter.extend((MOVZ_X16 | lo << 5).to_le_bytes());
+        alter.extend((MOVK_X16_LSL16 | hi << 5).to_le_bytes());
+    }
+
+    pub(super) fn emit_epilogue(&mut self, saved_locals: u32) {
+        for (i, reg) in LOCAL_REGS.iter().take(saved_locals as usize).enumerate() {
+            let (r, o) = (reg.0, -8 * (i as i32 + 1));
+            asm!(self.ops; ldur X(r), [x29, #o]);
+        }
+        asm!(self.ops
+            ; mov sp, x29
+            ; ldp x29, x30, [sp], #16
+            ; ret
+        );
+    }
+
+    /// `sub sp, sp, #bytes` (or through x16 beyond 12 bits); never touches the flags.
+    pub(super) fn emit_reserve_outgoing(&mut self, bytes: u32) {
+        debug_assert!(bytes.is_multiple_of(16));
+        match add_imm12(Size::S64, bytes.into()) {
+            Some((imm, false)) => asm!(self.ops; sub sp, sp, #imm),
+            _ => {
+                self.mov_imm(SCRATCH, bytes.into());
+                asm!(self.ops; sub sp, sp, X(SCRATCH), uxtx);
+            }
+        }
+    }
+
+    pub(super) fn emit_release_outgoing(&mut self, bytes: u32) {
+        debug_assert!(bytes.is_multiple_of(16));
+        match add_imm12(Size::S64, bytes.into()) {
+            Some((imm, false)) => asm!(self.ops; add sp, sp, #imm),
+            _ => {
+                self.mov_imm(SCRATCH, bytes.into());
+                asm!(self.ops; add sp, sp, X(SCRATCH), uxtx);
+            }
+        }
+    }
+
+    pub(super) fn emit_call(&mut self, label: Label) {
+        asm!(self.ops; bl =>label);
+    }
+
+    pub(super) fn emit_call_indirect(&mut self, target: Reg) {
+        let t = target.0;
+        asm!(self.ops; blr X(t));
+    }
+
+    /// AAPCS64: x0 = vmctx, then x1..x5. The arguments come from immediates, the frame
+    /// or local registers (x19/x20), none of which is an argument register, so they can
+    /// be moved in any order. sp is 16-byte aligned here (see the module docs), as the C
+    /// convention requires. The helper's address is loaded from the vmctx's table into
+    /// x16 (never an absolute address in code).
+    pub(super) fn emit_call_libcall(&mut self, libcall: Libcall, args: &[LibcallArg]) -> Reg {
+        assert!(
+            args.len() <= LIBCALL_ARGS.len(),
+            "libcall with {} args",
+            args.len()
+        );
+        for (&arg, &r) in args.iter().zip(LIBCALL_ARGS.iter()) {
+            match arg {
+                LibcallArg::Imm(i) => self.mov_imm(r, i as u64),
+                LibcallArg::Frame(o) => {
+                    self.emit_load(LoadKind::I64, Reg(r), Address::at(Base::Frame, o.into()))
+                }
+                LibcallArg::FrameAddress(o) => self.add_const(r, FP, o.into()),
+                LibcallArg::Reg(s) => {
+                    debug_assert!(LOCAL_REGS.contains(&s), "libcall arg in {s:?}");
+                    asm!(self.ops; mov X(r), X(s.0))
+                }
+            }
+        }
+        let entry = VmCtx::libcall_offset(libcall);
+        asm!(self.ops
+            ; ldr X(SCRATCH), [X(VMCTX), #entry]
+            ; mov x0, X(VMCTX)
+            ; blr X(SCRATCH)
+        );
+        RETURN
+    }
+
+    /// `subs x26, x26, amount; b.lo out_of_gas` (a borrow clears C).
+    pub(super) fn emit_charge_gas(&mut self, amount: Operand, out_of_gas: Label) {
+        match amount {
+            Operand::Imm(i) if (i as u64) < 4096 => {
+                let i = i as u32;
+                asm!(self.ops; subs X(GAS), XSP(GAS), #i)
+            }
+            _ => {
+                let r = self.operand_reg(Size::S64, amount);
+                asm!(self.ops; subs X(GAS), X(GAS), X(r));
+            }
+        }
+        self.emit_branch(Cond::LtU, out_of_gas);
+    }
+
+    pub(super) fn emit_flush_gas(&mut self) {
+        asm!(self.ops; str X(GAS), [X(VMCTX), #GAS_REMAINING]);
+    }
+
+    pub(super) fn emit_reload_gas(&mut self) {
+        asm!(self.ops; ldr X(GAS), [X(VMCTX), #GAS_REMAINING]);
+    }
+
+    /// On overflow the counter has wrapped; harmless, since the call ends in a trap and
+    /// the runtime resets the budget for every call. `str` keeps the flags of `subs`.
+    pub(super) fn emit_stack_enter(&mut self, units: u32, overflow: Label) {
+        asm!(self.ops; ldr X(ADDR), [X(VMCTX), #STACK_REMAINING]);
+        match add_imm12(Size::S64, units.into()) {
+            Some((u, false)) => asm!(self.ops; subs X(ADDR), XSP(ADDR), #u),
+            _ => {
+                self.mov_imm(SCRATCH, units.into());
+                asm!(self.ops; subs X(ADDR), X(ADDR), X(SCRATCH));
+            }
+        }
+        asm!(self.ops; str X(ADDR), [X(VMCTX), #STACK_REMAINING]);
+        self.emit_branch(Cond::LtU, overflow);
+    }
+
+    pub(super) fn emit_stack_leave(&mut self, units: u32) {
+        asm!(self.ops; ldr X(ADDR), [X(VMCTX), #STACK_REMAINING]);
+        match add_imm12(Size::S64, units.into()) {
+            Some((u, false)) => asm!(self.ops; add XSP(ADDR), XSP(ADDR), #u),
+            _ => {
+                self.mov_imm(SCRATCH, units.into());
+                asm!(self.ops; add X(ADDR), X(ADDR), X(SCRATCH));
+            }
+        }
+        asm!(self.ops; str X(ADDR), [X(VMCTX), #STACK_REMAINING]);
+    }
+}

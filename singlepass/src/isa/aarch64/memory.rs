@@ -1,0 +1,253 @@
+//! Addressing modes, loads, stores, bounds checks and frame zeroing.
+//!
+//! An [`Address`] becomes one of AArch64's forms:
+//! - `[base, #disp]` with a scaled unsigned 12-bit offset (`ldr`) or a signed 9-bit one
+//!   (`ldur`), when the displacement fits;
+//! - `[base, xN]` (or `[x27, wN, uxtw]` for linear memory) otherwise, with the index
+//!   and/or the displacement first combined into x17.
+//!
+//! Linear-memory accesses always zero-extend the i32 wasm address (`uxtw`), so the upper
+//! half of the index register is never trusted; the wasm offset (up to `u32::MAX`) is
+//! added through x17. Nothing here sets the flags (`add`, never `adds`).
+
+use dynasmrt::{DynasmApi, DynasmLabelApi};
+
+use super::alu::add_imm12;
+use super::regs::{ADDR, FP, MEMORY, SCRATCH, SP, VMCTX, XZR};
+use super::A64Masm;
+use crate::masm::{Address, Base, Label, LoadKind, Operand, Reg, Size, StoreWidth};
+use crate::vmctx::VmCtx;
+
+/// An address AArch64 encodes directly.
+#[derive(Copy, Clone, Debug)]
+enum Mem {
+    /// `[base, #disp]`, `disp` a multiple of the access size in `0..4096 * size`.
+    Scaled(u8, u32),
+    /// `[base, #disp]`, `disp` in `-256..256`.
+    Unscaled(u8, i32),
+    /// `[base, xN]`.
+    RegX(u8, u8),
+    /// `[base, wN, uxtw]`.
+    RegW(u8, u8),
+}
+
+/// Emit one load/store of register `$r` (family `$fam`: `W` or `X`) at `$m`, with the
+/// scaled mnemonic `$mn` and the unscaled one `$umn`.
+macro_rules! at_mem {
+    ($ops:expr, $mn:ident, $umn:ident, $fam:ident, $r:expr, $m:expr) => {{
+        let r: u8 = $r;
+        match $m {
+            Mem::Scaled(b, disp) => asm!($ops; $mn $fam(r), [XSP(b), #disp]),
+            Mem::Unscaled(b, disp) => asm!($ops; $umn $fam(r), [XSP(b), #disp]),
+            Mem::RegX(b, i) => asm!($ops; $mn $fam(r), [XSP(b), X(i)]),
+            Mem::RegW(b, i) => asm!($ops; $mn $fam(r), [XSP(b), W(i), uxtw]),
+        }
+    }};
+}
+
+impl A64Masm {
+    /// Lower `addr` for an access of `bytes` bytes, using x17 when the form needs it.
+    fn resolve(&mut self, addr: Address, bytes: u32) -> Mem {
+        let base = match addr.base {
+            Base::Vmctx => VMCTX,
+            Base::Frame => FP,
+            Base::Sp => SP,
+            Base::Memory => MEMORY,
+            Base::Reg(r) => r.0,
+        };
+        debug_assert!(addr.index.is_none_or(|(_, scale)| scale <= 3));
+        let disp = addr.disp;
+        let Some((index, scale)) = addr.index else {
+            return self.base_disp(base, disp, bytes);
+        };
+        let i = index.0;
+        let memory = addr.base == Base::Memory;
+        if disp == 0 && scale == 0 {
+            return if memory {
+                Mem::RegW(base, i)
+            } else {
+                Mem::RegX(base, i)
+            };
+        }
+        if Self::fits_imm(disp, bytes) {
+            // x17 = base + index << scale, then the displacement as an immediate.
+            if base == SP {
+                asm!(self.ops; mov XSP(ADDR), sp);
+                self.add_index(ADDR, ADDR, i, scale, memory);
+            } else {
+                self.add_index(ADDR, base, i, scale, memory);
+            }
+            return self.base_disp(ADDR, disp, bytes);
+        }
+        // x17 = disp + index << scale, then `[base, x17]`. Only x17 is used, so a store
+        // value in x16 survives.
+        self.mov_imm(ADDR, disp as u64);
+        self.add_index(ADDR, ADDR, i, scale, memory);
+        Mem::RegX(base, ADDR)
+    }
+
+    /// Whether `[base, #disp]` has an immediate form for an access of `bytes`.
+    fn fits_imm(disp: i64, bytes: u32) -> bool {
+        let size = i64::from(bytes);
+        (disp >= 0 && disp % size == 0 && disp / size < 4096) || (-256..256).contains(&disp)
+    }
+
+    /// `d = b + (index << scale)`, the index zero-extended from 32 bits for memory.
+    fn add_index(&mut self, d: u8, b: u8, i: u8, scale: u8, memory: bool) {
+        match (memory, scale) {
+            (true, 0) => asm!(self.ops; add XSP(d), XSP(b), W(i), uxtw),
+            (true, 1) => asm!(self.ops; add XSP(d), XSP(b), W(i), uxtw #1),
+            (true, 2) => asm!(self.ops; add XSP(d), XSP(b), W(i), uxtw #2),
+            (true, _) => asm!(self.ops; add XSP(d), XSP(b), W(i), uxtw #3),
+            (false, 0) => asm!(self.ops; add X(d), X(b), X(i)),
+            (false, 1) => asm!(self.ops; add X(d), X(b), X(i), lsl #1),
+            (false, 2) => asm!(self.ops; add X(d), X(b), X(i), lsl #2),
+            (false, _) => asm!(self.ops; add X(d), X(b), X(i), lsl #3),
+        }
+    }
+
+    /// `[base + disp]`: an immediate form when one fits, else `[base, x17]` with the
+    /// displacement materialised in x17 (`base` is never x17 then: see `resolve`).
+    fn base_disp(&mut self, base: u8, disp: i64, bytes: u32) -> Mem {
+        let size = i64::from(bytes);
+        if disp >= 0 && disp % size == 0 && disp / size < 4096 {
+            return Mem::Scaled(base, disp as u32);
+        }
+        if (-256..256).contains(&disp) {
+            return Mem::Unscaled(base, disp as i32);
+        }
+        debug_assert!(base != ADDR);
+        self.mov_imm(ADDR, disp as u64);
+        Mem::RegX(base, ADDR)
+    }
+
+    /// `d = s + value` (64-bit, flags untouched); `s` may be sp, `d` must not be.
+    pub(super) fn add_const(&mut self, d: u8, s: u8, value: i64) {
+        match add_imm12(Size::S64, value as u64) {
+            Some((imm, false)) => asm!(self.ops; add XSP(d), XSP(s), #imm),
+            Some((imm, true)) => asm!(self.ops; sub XSP(d), XSP(s), #imm),
+            None => {
+                let tmp = if d == SCRATCH || s == SCRATCH {
+                    ADDR
+                } else {
+                    SCRATCH
+                };
+                debug_assert!(tmp != s);
+                self.mov_imm(tmp, value as u64);
+                if s == SP {
+                    asm!(self.ops; add XSP(d), XSP(s), X(tmp), uxtx)
+                } else {
+                    asm!(self.ops; add X(d), X(s), X(tmp))
+                }
+            }
+        }
+    }
+
+    pub(super) fn emit_load(&mut self, kind: LoadKind, dst: Reg, addr: Address) {
+        let d = dst.0;
+        let m = self.resolve(addr, kind.bytes());
+        match kind {
+            LoadKind::I32 | LoadKind::I64From32U => at_mem!(self.ops, ldr, ldur, W, d, m),
+            LoadKind::I64 => at_mem!(self.ops, ldr, ldur, X, d, m),
+            LoadKind::I32From8S => at_mem!(self.ops, ldrsb, ldursb, W, d, m),
+            LoadKind::I32From8U | LoadKind::I64From8U => at_mem!(self.ops, ldrb, ldurb, W, d, m),
+            LoadKind::I32From16S => at_mem!(self.ops, ldrsh, ldursh, W, d, m),
+            LoadKind::I32From16U | LoadKind::I64From16U => {
+                at_mem!(self.ops, ldrh, ldurh, W, d, m)
+            }
+            LoadKind::I64From8S => at_mem!(self.ops, ldrsb, ldursb, X, d, m),
+            LoadKind::I64From16S => at_mem!(self.ops, ldrsh, ldursh, X, d, m),
+            LoadKind::I64From32S => at_mem!(self.ops, ldrsw, ldursw, X, d, m),
+        }
+    }
+
+    /// The value goes through x16 when it is not a register (0 is xzr); the address may
+    /// use x17, so the two never collide.
+    pub(super) fn emit_store(&mut self, width: StoreWidth, addr: Address, src: Operand) {
+        let v = match src {
+            Operand::Reg(r) => r.0,
+            Operand::Imm(0) => XZR,
+            Operand::Imm(i) => {
+                // Only the stored bytes matter: fewer `movk`s for narrow stores.
+                let bits = 8 * width.bytes();
+                let value = if bits == 64 {
+                    i as u64
+                } else {
+                    i as u64 & ((1u64 << bits) - 1)
+                };
+                self.mov_imm(SCRATCH, value);
+                SCRATCH
+            }
+            Operand::Frame(o) => {
+                self.emit_load(
+                    LoadKind::I64,
+                    Reg(SCRATCH),
+                    Address::at(Base::Frame, o.into()),
+                );
+                SCRATCH
+            }
+        };
+        let m = self.resolve(addr, width.bytes());
+        match width {
+            StoreWidth::B8 => at_mem!(self.ops, strb, sturb, W, v, m),
+            StoreWidth::B16 => at_mem!(self.ops, strh, sturh, W, v, m),
+            StoreWidth::B32 => at_mem!(self.ops, str, stur, W, v, m),
+            StoreWidth::B64 => at_mem!(self.ops, str, stur, X, v, m),
+        }
+    }
+
+    pub(super) fn emit_lea(&mut self, dst: Reg, addr: Address) {
+        let d = dst.0;
+        match self.resolve(addr, 1) {
+            Mem::Scaled(b, disp) => self.add_const(d, b, disp.into()),
+            Mem::Unscaled(b, disp) => self.add_const(d, b, disp.into()),
+            Mem::RegX(b, i) => {
+                if b == SP {
+                    asm!(self.ops; add XSP(d), XSP(b), X(i), uxtx)
+                } else {
+                    asm!(self.ops; add X(d), X(b), X(i))
+                }
+            }
+            Mem::RegW(b, i) => asm!(self.ops; add XSP(d), XSP(b), W(i), uxtw),
+        }
+    }
+
+    /// `x16 = zext(addr) + end` cannot overflow 64 bits (`end <= 2^32 + 8`), so one
+    /// unsigned compare against the current memory length decides.
+    pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
+        let a = addr.0;
+        self.mov_imm(SCRATCH, end);
+        asm!(self.ops
+            ; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw
+            ; ldr X(ADDR), [X(VMCTX), #VmCtx::MEMORY_LEN]
+            ; cmp X(SCRATCH), X(ADDR)
+        );
+        self.emit_branch(crate::masm::Cond::GtU, oob);
+    }
+
+    /// Unrolled for a few slots, a counted loop beyond (linear either way).
+    pub(super) fn emit_zero_frame(&mut self, offset: i32, count: u32) {
+        const UNROLL_LIMIT: u32 = 8;
+        if count <= UNROLL_LIMIT {
+            for i in 0..count as i32 {
+                let o = offset + 8 * i;
+                self.emit_store(
+                    StoreWidth::B64,
+                    Address::at(Base::Frame, o.into()),
+                    Operand::Imm(0),
+                );
+            }
+            return;
+        }
+        // x17 walks up from fp + offset, x16 counts down.
+        self.add_const(ADDR, FP, offset.into());
+        self.mov_imm(SCRATCH, count.into());
+        let top = self.ops.new_dynamic_label();
+        asm!(self.ops
+            ; =>top
+            ; str xzr, [X(ADDR)], #8
+            ; subs X(SCRATCH), XSP(SCRATCH), #1
+            ; b.ne =>top
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! AArch64 register assignment: the fixed roles every piece of generated code (and the
+//! entry trampoline) agrees on. AAPCS64 throughout.
+//!
+//! - Pinned for the whole wasm call: x28 = `*mut VmCtx`, x27 = linear memory base,
+//!   x26 = remaining gas. All three are callee-saved in AAPCS64, so they survive libcalls
+//!   (the runtime's helpers are ordinary C functions).
+//! - Scratch, owned by the masm inside a single method: x16 (IP0) and x17 (IP1). x16
+//!   materialises immediates, holds loaded operands and store values; x17 builds
+//!   addresses. Neither ever holds a value across two trait calls. v16 (d16) is the
+//!   vector scratch of `popcnt` (v16..v31 are caller-saved in AAPCS64).
+//! - Allocatable (caller-saved, clobbered by every call): x9..x15.
+//! - Local registers (callee-saved, saved by the prologue on demand): x19, x20.
+//! - x0 is the C return register: libcall results and dynamic trap codes arrive there.
+//!   x1..x5 carry libcall arguments. Neither is allocatable, so no argument shuffle can
+//!   overwrite a live value.
+//! - x29 is the frame pointer, x30 the link register, sp the stack pointer (always
+//!   16-byte aligned: AArch64 faults on a misaligned sp-based access when alignment
+//!   checking is on, and AAPCS64 requires it at every public interface).
+//! - x18 (the platform register, reserved on macOS and Windows), x21..x25, x6..x8 and
+//!   every floating-point register other than v16 are never touched by generated code;
+//!   in particular d8..d15 (callee-saved in AAPCS64) need no saving anywhere.
+
+use crate::masm::Reg;
+
+pub(super) const X0: u8 = 0;
+pub(super) const X9: u8 = 9;
+pub(super) const X10: u8 = 10;
+pub(super) const X11: u8 = 11;
+pub(super) const X12: u8 = 12;
+pub(super) const X13: u8 = 13;
+pub(super) const X14: u8 = 14;
+pub(super) const X15: u8 = 15;
+/// Scratch for values and immediates.
+pub(super) const SCRATCH: u8 = 16;
+/// Scratch for addresses.
+pub(super) const ADDR: u8 = 17;
+pub(super) const X19: u8 = 19;
+pub(super) const X20: u8 = 20;
+/// Remaining gas (pinned).
+pub(super) const GAS: u8 = 26;
+/// Linear memory base (pinned).
+pub(super) const MEMORY: u8 = 27;
+/// `*mut VmCtx` (pinned).
+pub(super) const VMCTX: u8 = 28;
+/// Frame pointer.
+pub(super) const FP: u8 = 29;
+/// The encoding of sp in base-register positions (and of xzr in data positions).
+pub(super) const SP: u8 = 31;
+/// The zero register in data positions.
+pub(super) const XZR: u8 = 31;
+
+/// Registers codegen may allocate for values.
+pub(super) const ALLOCATABLE: [Reg; 7] = [
+    Reg(X9),
+    Reg(X10),
+    Reg(X11),
+    Reg(X12),
+    Reg(X13),
+    Reg(X14),
+    Reg(X15),
+];
+/// Registers codegen may pin locals in; the prologue saves them at `fp-8`, `fp-16`.
+pub(super) const LOCAL_REGS: [Reg; 2] = [Reg(X19), Reg(X20)];
+/// AAPCS64 integer argument registers after the first (which always carries the vmctx).
+pub(super) const LIBCALL_ARGS: [u8; 5] = [1, 2, 3, 4, 5];
+/// The C return register, where libcall results (and dynamic trap codes) arrive.
+pub(super) const RETURN: Reg = Reg(X0);
+/// `fp + this` is incoming slot 0: above the saved fp/lr pair.
+pub(super) const INCOMING_AREA_OFFSET: i32 = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_do_not_overlap() {
+        let scratch = [SCRATCH, ADDR, X0];
+        let pinned = [GAS, MEMORY, VMCTX, FP, 30, SP, 18];
+        for r in ALLOCATABLE.iter().chain(LOCAL_REGS.iter()) {
+            assert!(!scratch.contains(&r.0) && !pinned.contains(&r.0), "{r:?}");
+            assert!(!LIBCALL_ARGS.contains(&r.0), "{r:?}");
+        }
+        for r in LOCAL_REGS.iter().chain(
+            [GAS, MEMORY, VMCTX]
+                .iter()
+                .map(|&r| Reg(r))
+                .collect::<Vec<_>>()
+                .iter(),
+        ) {
+            // AAPCS64 callee-saved: x19..x28.
+            assert!((19..=28).contains(&r.0), "{r:?}");
+        }
+    }
+}
