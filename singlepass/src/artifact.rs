@@ -52,14 +52,14 @@ pub struct Artifact {
 }
 
 /// A function type.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub struct FuncSig {
     pub params: Vec<ValType>,
     pub results: Vec<ValType>,
 }
 
 /// A value type.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub enum ValType {
     I32,
     I64,
