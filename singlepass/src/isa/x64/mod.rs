@@ -35,6 +35,7 @@ macro_rules! asm {
 
 mod alu;
 mod calls;
+mod compact;
 mod control;
 mod memory;
 mod regs;
