@@ -28,6 +28,7 @@ mod memory;
 mod module;
 mod runtime;
 mod stack;
+pub mod testing;
 mod values;
 
 pub use gasket_host_api as host_api;
