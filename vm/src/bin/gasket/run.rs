@@ -28,7 +28,7 @@ pub struct Invocation<'a> {
     pub gas: u64,
 }
 
-fn failed(kind: &'static str, message: String, as_json: bool) -> RunStatus {
+pub fn failed(kind: &'static str, message: String, as_json: bool) -> RunStatus {
     report::load_failed(&LoadError { kind, message }, as_json);
     RunStatus::Failed
 }
