@@ -27,6 +27,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once; its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Validate a module against a profile and summarise it, or list every problem found.
