@@ -468,3 +468,74 @@ fn run_call_usage_errors_and_rejections() {
     assert_eq!(code, 1);
     assert_eq!(json_line(&stdout)["status"], "rejected");
 }
+
+#[test]
+fn compile_then_run_the_artifact() {
+    let dir = scratch_dir("compile");
+    let out = dir.join("counter.gasket");
+    let o = out.display().to_string();
+    let (code, stdout, _) = gasket(&["compile", &fixture("counter"), "-o", &o, "--json"]);
+    assert_eq!(code, 0, "{stdout}");
+    let v = json_line(&stdout);
+    assert_eq!(v["target"], "x86_64");
+    assert_eq!(
+        v["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&out).unwrap().len()
+    );
+    let (code, stdout, _) = gasket(&["run", &o, "--call", "increment", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["return_hex"], "0100000000000000");
+
+    // Corrupted: refused with a kind, exit 1, nothing runs.
+    let mut bytes = std::fs::read(&out).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    let bad = dir.join("bad.gasket");
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &bad.display().to_string(),
+        "--call",
+        "increment",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "corrupt_artifact");
+
+    // Another target or profile: refused.
+    let arm = dir.join("arm.gasket").display().to_string();
+    let (code, _, _) = gasket(&[
+        "compile",
+        &fixture("counter"),
+        "-o",
+        &arm,
+        "--target",
+        "aarch64",
+    ]);
+    assert_eq!(code, 0);
+    let (code, stdout, _) = gasket(&["run", &arm, "--call", "increment", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "wrong_target");
+    let (code, stdout, _) = gasket(&["run", &o, "--invoke", "get", "--json"]);
+    assert_eq!(code, 1, "permissive is --invoke's default profile");
+    assert_eq!(json_line(&stdout)["kind"], "wrong_profile");
+
+    // A plain program compiled under the permissive profile runs with --invoke.
+    let fib = dir.join("fib.gasket").display().to_string();
+    let (code, _, _) = gasket(&[
+        "compile",
+        &fixture("fib"),
+        "-o",
+        &fib,
+        "--profile",
+        "permissive",
+    ]);
+    assert_eq!(code, 0);
+    let (code, stdout, _) = gasket(&["run", &fib, "--invoke", "run", "20", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["results"][0], "i64:6765");
+
+    // Rejected input: exit 1.
+    let (code, _, _) = gasket(&["compile", &fixture("floats"), "-o", &o]);
+    assert_eq!(code, 1);
+}

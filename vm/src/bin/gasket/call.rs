@@ -13,7 +13,6 @@
 //! traps or panics leaves it untouched.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use gasket_host_api::{CallContext, HostLimits, MemoryStorage};
@@ -102,35 +101,8 @@ pub fn render_state(storage: &MemoryStorage) -> String {
     text
 }
 
-/// Writes `text` to `path` atomically: a temporary file beside it, synced, then renamed.
-pub fn write_atomically(path: &Path, text: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map_or("state".into(), |n| n.to_string_lossy());
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Loads the contract: wasm or WAT, compiled under `profile`. `Err` carries the status
+/// Loads the contract: wasm or WAT compiled under `profile`, or a serialized module
+/// verified against it. `Err` carries the status
 /// already reported.
 pub fn load_module(
     path: &Path,
@@ -143,9 +115,12 @@ pub fn load_module(
     })?;
     let engine = gasket_vm::Engine::new(profile.clone())
         .map_err(|e| crate::run::failed("unsupported_machine", e.to_string(), as_json))?;
-    engine
-        .compile(&bytes)
-        .map_err(|e| crate::run::failed(e.kind(), e.to_string(), as_json))
+    let module = if crate::input::is_artifact(&bytes) {
+        Module::deserialize(&engine, &bytes)
+    } else {
+        engine.compile(&bytes)
+    };
+    module.map_err(|e| crate::run::failed(e.kind(), e.to_string(), as_json))
 }
 
 pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus {
@@ -180,7 +155,8 @@ pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus
         Err(e) => return crate::run::failed("storage", e.to_string(), as_json),
     };
     if let (Status::Ok, Some(path)) = (&outcome.status, call.state) {
-        if let Err(e) = write_atomically(path, render_state(&storage).as_bytes()) {
+        if let Err(e) = gasket_vm::cache::write_atomically(path, render_state(&storage).as_bytes())
+        {
             return crate::run::failed(
                 "io_error",
                 format!("cannot write state file {}: {e}", path.display()),

@@ -6,6 +6,7 @@
 
 mod call;
 mod check;
+mod compile;
 mod input;
 mod instrument;
 mod report;
@@ -48,6 +49,23 @@ enum Command {
         /// Where to write the instrumented `.wasm`.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+        #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
+        profile: ProfileArg,
+        /// Print one line of JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prepare and compile a module ahead of time, and write it serialized (versioned
+    /// header, SHA-256 checked on load) for `gasket run` or a node's cache.
+    Compile {
+        /// A `.wasm` or `.wat` file.
+        file: PathBuf,
+        /// Where to write the compiled module.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// The machine to compile for.
+        #[arg(long, value_enum, default_value_t = TargetArg::X86_64)]
+        target: TargetArg,
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
@@ -114,6 +132,17 @@ enum Command {
     },
 }
 
+/// Compilation targets.
+#[derive(Copy, Clone, ValueEnum)]
+enum TargetArg {
+    /// x86-64.
+    #[value(name = "x86_64")]
+    X86_64,
+    /// AArch64.
+    #[value(name = "aarch64")]
+    Aarch64,
+}
+
 /// The built-in profiles.
 #[derive(Copy, Clone, ValueEnum)]
 enum ProfileArg {
@@ -157,6 +186,19 @@ fn main() -> ExitCode {
             profile,
             json,
         } => instrument::run(&file, &output, &profile.profile(), json),
+        Command::Compile {
+            file,
+            output,
+            target,
+            profile,
+            json,
+        } => {
+            let target = match target {
+                TargetArg::X86_64 => gasket_singlepass::Target::X86_64,
+                TargetArg::Aarch64 => gasket_singlepass::Target::Aarch64,
+            };
+            compile::run(&file, &output, target, &profile.profile(), json)
+        }
         Command::Run {
             file,
             invoke,
