@@ -3,7 +3,7 @@
 //! (deep nesting, huge br_table, many locals, straight-line bodies) are in `hostile.rs`.
 
 use gasket_vm::metering::Profile;
-use gasket_vm::testing::{Outcome, Status, TestChain};
+use gasket_vm::testing::{Outcome, TestChain};
 use gasket_vm::{Engine, LoadError, TrapKind};
 
 fn chain_with(name: &str) -> TestChain {
@@ -286,8 +286,6 @@ fn hostile_storage_bomb_pays_per_byte_and_commits_nothing() {
     let out = hostile("storage_bomb", 10_000_000);
     assert_eq!(out.status.trap_kind(), Some(TrapKind::OutOfGas));
     assert_eq!(out.gas_used, 10_000_000);
-    // Each write of 64 KiB costs at least 10 gas per byte: at most 15 fit in 10M gas.
-    assert!(10_000_000 / (65_536 * 10) < 16);
 }
 
 #[test]
@@ -321,6 +319,4 @@ fn hostile_floats_and_oversized_modules_are_rejected() {
     wasm.resize(limit + 1, 0);
     assert_eq!(wasm.len(), limit + 1);
     assert_eq!(kind(engine.compile(&wasm)), "limit_exceeded");
-    // Panics are a status, not a trap.
-    assert_ne!(Status::Ok.as_str(), "panic");
 }
