@@ -6,6 +6,7 @@ use std::sync::Arc;
 use gasket_metering::{PreparedModule, Profile};
 use gasket_singlepass::Target;
 
+use crate::cache::EngineCache;
 use crate::error::{EngineError, LoadError};
 use crate::module::Module;
 
@@ -18,16 +19,28 @@ pub struct Engine {
 #[derive(Debug)]
 struct EngineInner {
     profile: Profile,
+    cache: EngineCache,
 }
 
 impl Engine {
     /// An engine for `profile`. Fails on machines generated code cannot run on (not
     /// x86-64, or no POPCNT), so that problem surfaces once, at startup, not as a crash.
     pub fn new(profile: Profile) -> Result<Engine, EngineError> {
+        Engine::new_with_cache(profile, EngineCache::default())
+    }
+
+    pub(crate) fn new_with_cache(
+        profile: Profile,
+        cache: EngineCache,
+    ) -> Result<Engine, EngineError> {
         check_host()?;
         Ok(Engine {
-            inner: Arc::new(EngineInner { profile }),
+            inner: Arc::new(EngineInner { profile, cache }),
         })
+    }
+
+    pub(crate) fn cache(&self) -> &EngineCache {
+        &self.inner.cache
     }
 
     /// The profile modules are prepared with.

@@ -37,6 +37,9 @@ pub enum LoadError {
     /// verdict about the module).
     #[error("cannot map compiled code: {0}")]
     CodeMemory(std::io::Error),
+    /// A serialized module failed verification (`Module::deserialize`).
+    #[error("serialized module refused: {0}")]
+    Artifact(#[from] crate::cache::ArtifactError),
 }
 
 impl LoadError {
@@ -47,6 +50,7 @@ impl LoadError {
             LoadError::Compile(e) => e.kind(),
             LoadError::IncompatibleArtifact(_) => "incompatible_artifact",
             LoadError::CodeMemory(_) => "code_memory",
+            LoadError::Artifact(e) => e.kind(),
         }
     }
 }

@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cache;
 mod code_memory;
 mod engine;
 mod error;
@@ -28,12 +29,14 @@ mod memory;
 mod module;
 mod runtime;
 mod stack;
+pub mod testing;
 mod values;
 
 pub use gasket_host_api as host_api;
 pub use gasket_metering as metering;
 pub use gasket_singlepass as singlepass;
 
+pub use cache::{ArtifactError, CacheStats};
 pub use code_memory::CodeMemory;
 pub use engine::Engine;
 pub use error::{CallError, EngineError, InstantiationError, LoadError, Trap};

@@ -263,3 +263,279 @@ fn run_prints_results_and_traps() {
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(json_line(&stdout)["status"], "ok");
 }
+
+/// A contract for `--call`: `put` stores its input under "k" and returns it; `fail`
+/// stores, then panics with "boom"; `trap` stores, then traps; `spin` never ends.
+const CALL_PROBE: &str = r#"
+(module
+  (import "env" "input" (func $input (param i64)))
+  (import "env" "register_len" (func $register_len (param i64) (result i64)))
+  (import "env" "read_register" (func $read_register (param i64 i32)))
+  (import "env" "return_value" (func $return_value (param i32 i32)))
+  (import "env" "log_utf8" (func $log (param i32 i32)))
+  (import "env" "panic_utf8" (func $panic (param i32 i32)))
+  (import "env" "storage_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory 1)
+  (data (i32.const 0) "k")
+  (data (i32.const 8) "put")
+  (data (i32.const 16) "boom")
+  (func $store (result i32)
+    (local $len i32)
+    (call $input (i64.const 0))
+    (local.set $len (i32.wrap_i64 (call $register_len (i64.const 0))))
+    (call $read_register (i64.const 0) (i32.const 1024))
+    (drop (call $write (i32.const 0) (i32.const 1) (i32.const 1024) (local.get $len)))
+    (local.get $len))
+  (func (export "put")
+    (call $log (i32.const 8) (i32.const 3))
+    (call $return_value (i32.const 1024) (call $store)))
+  (func (export "fail") (drop (call $store)) (call $panic (i32.const 16) (i32.const 4)))
+  (func (export "trap") (drop (call $store)) unreachable)
+  (func (export "spin") (loop $l (br $l))))
+"#;
+
+fn call_probe(dir: &std::path::Path) -> String {
+    let path = dir.join("probe.wat");
+    std::fs::write(&path, CALL_PROBE).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn run_call_json_shape_and_field_order() {
+    let dir = scratch_dir("call-json");
+    let probe = call_probe(&dir);
+    let (code, stdout, _) = gasket(&["run", &probe, "--call", "put", "--input", "hi", "--json"]);
+    assert_eq!(code, 0);
+    let v = json_line(&stdout);
+    assert!(
+        stdout.starts_with(
+            "{\"status\":\"ok\",\"trap\":null,\"message\":null,\"return_hex\":\"6869\",\"logs\":[\"put\"],\"gas_used\":"
+        ),
+        "{stdout}"
+    );
+    assert!(v["gas_used"].as_u64().unwrap() > 0);
+
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &probe,
+        "--call",
+        "fail",
+        "--input-hex",
+        "00ff",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("{\"status\":\"panic\",\"trap\":null,\"message\":\"boom\",\"return_hex\":\"\",\"logs\":[],\"gas_used\":"),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = gasket(&["run", &probe, "--call", "spin", "--gas", "5000", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout.trim(),
+        "{\"status\":\"trap\",\"trap\":\"out_of_gas\",\"message\":null,\"return_hex\":\"\",\"logs\":[],\"gas_used\":5000}"
+    );
+
+    let input = dir.join("input.bin");
+    std::fs::write(&input, [1u8, 2, 3]).unwrap();
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &probe,
+        "--call",
+        "put",
+        "--input-file",
+        &input.display().to_string(),
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["return_hex"], "010203");
+
+    // Text output.
+    let (code, stdout, _) = gasket(&["run", &probe, "--call", "put", "--input", "hi"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("status: ok") && stdout.contains("log: put"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("set 6b = 6869"), "{stdout}");
+}
+
+#[test]
+fn run_call_state_file_persists_and_is_untouched_on_failure() {
+    let dir = scratch_dir("call-state");
+    let state = dir.join("state.json");
+    let _ = std::fs::remove_file(&state);
+    let st = state.display().to_string();
+    let counter = fixture("counter");
+    for expected in ["0100000000000000", "0200000000000000"] {
+        let (code, stdout, _) = gasket(&[
+            "run",
+            &counter,
+            "--call",
+            "increment",
+            "--state",
+            &st,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{stdout}");
+        assert_eq!(json_line(&stdout)["return_hex"], expected);
+    }
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert_eq!(
+        text,
+        "{\"format\":\"gasket-state\",\"version\":1,\"entries\":[{\"key_hex\":\"636f756e74\",\"value_hex\":\"0200000000000000\"}]}\n"
+    );
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Panic, trap and out of gas leave the file byte-for-byte untouched.
+    let probe = call_probe(&dir);
+    let (code, _, _) = gasket(&[
+        "run", &probe, "--call", "put", "--input", "v", "--state", &st,
+    ]);
+    assert_eq!(code, 0);
+    let before = std::fs::read(&state).unwrap();
+    for method in ["fail", "trap", "spin"] {
+        let (code, stdout, _) = gasket(&[
+            "run", &probe, "--call", method, "--input", "other", "--state", &st, "--gas", "100000",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{method}: {stdout}");
+        assert_ne!(json_line(&stdout)["status"], "ok");
+        assert_eq!(std::fs::read(&state).unwrap(), before, "{method}");
+    }
+
+    // A corrupt state file is a load failure (exit 1), and is not overwritten.
+    std::fs::write(&state, "not json").unwrap();
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &counter,
+        "--call",
+        "increment",
+        "--state",
+        &st,
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "invalid_state");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "not json");
+}
+
+#[test]
+fn run_call_usage_errors_and_rejections() {
+    let dir = scratch_dir("call-usage");
+    let probe = call_probe(&dir);
+    let counter = fixture("counter");
+    let usage: &[&[&str]] = &[
+        &["run", &counter, "--call", "get", "--invoke", "get"],
+        &["run", &counter],
+        &["run", &counter, "--call", "nope"],
+        &[
+            "run",
+            &counter,
+            "--call",
+            "get",
+            "--input",
+            "a",
+            "--input-hex",
+            "00",
+        ],
+        &["run", &counter, "--call", "get", "--input-hex", "zz"],
+        &["run", &counter, "--call", "get", "7"],
+        &["run", &counter, "--invoke", "get", "--caller", "bob"],
+        &["run", &counter, "--invoke", "get", "--state", "x.json"],
+        &[
+            "run",
+            &probe,
+            "--call",
+            "put",
+            "--input-file",
+            "/nonexistent/input",
+        ],
+    ];
+    for args in usage {
+        let (code, _, stderr) = gasket(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+    }
+    // Floats are rejected by the contract profile (exit 1).
+    let (code, stdout, _) = gasket(&["run", &fixture("floats"), "--call", "f", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["status"], "rejected");
+}
+
+#[test]
+fn compile_then_run_the_artifact() {
+    let dir = scratch_dir("compile");
+    let out = dir.join("counter.gasket");
+    let o = out.display().to_string();
+    let (code, stdout, _) = gasket(&["compile", &fixture("counter"), "-o", &o, "--json"]);
+    assert_eq!(code, 0, "{stdout}");
+    let v = json_line(&stdout);
+    assert_eq!(v["target"], "x86_64");
+    assert_eq!(
+        v["bytes"].as_u64().unwrap(),
+        std::fs::metadata(&out).unwrap().len()
+    );
+    let (code, stdout, _) = gasket(&["run", &o, "--call", "increment", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["return_hex"], "0100000000000000");
+
+    // Corrupted: refused with a kind, exit 1, nothing runs.
+    let mut bytes = std::fs::read(&out).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    let bad = dir.join("bad.gasket");
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &bad.display().to_string(),
+        "--call",
+        "increment",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "corrupt_artifact");
+
+    // Another target or profile: refused.
+    let arm = dir.join("arm.gasket").display().to_string();
+    let (code, _, _) = gasket(&[
+        "compile",
+        &fixture("counter"),
+        "-o",
+        &arm,
+        "--target",
+        "aarch64",
+    ]);
+    assert_eq!(code, 0);
+    let (code, stdout, _) = gasket(&["run", &arm, "--call", "increment", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "wrong_target");
+    let (code, stdout, _) = gasket(&["run", &o, "--invoke", "get", "--json"]);
+    assert_eq!(code, 1, "permissive is --invoke's default profile");
+    assert_eq!(json_line(&stdout)["kind"], "wrong_profile");
+
+    // A plain program compiled under the permissive profile runs with --invoke.
+    let fib = dir.join("fib.gasket").display().to_string();
+    let (code, _, _) = gasket(&[
+        "compile",
+        &fixture("fib"),
+        "-o",
+        &fib,
+        "--profile",
+        "permissive",
+    ]);
+    assert_eq!(code, 0);
+    let (code, stdout, _) = gasket(&["run", &fib, "--invoke", "run", "20", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["results"][0], "i64:6765");
+
+    // Rejected input: exit 1.
+    let (code, _, _) = gasket(&["compile", &fixture("floats"), "-o", &o]);
+    assert_eq!(code, 1);
+}

@@ -21,6 +21,12 @@ pub enum RunStatus {
     Usage,
 }
 
+/// A module to run: wasm prepared for compilation, or a verified artifact.
+enum Source {
+    Prepared(gasket_metering::PreparedModule),
+    Compiled(gasket_vm::Module),
+}
+
 /// What `--invoke` asked for.
 pub struct Invocation<'a> {
     pub export: &'a str,
@@ -28,7 +34,7 @@ pub struct Invocation<'a> {
     pub gas: u64,
 }
 
-fn failed(kind: &'static str, message: String, as_json: bool) -> RunStatus {
+pub fn failed(kind: &'static str, message: String, as_json: bool) -> RunStatus {
     report::load_failed(&LoadError { kind, message }, as_json);
     RunStatus::Failed
 }
@@ -50,14 +56,40 @@ pub fn run(path: &Path, call: &Invocation<'_>, profile: &Profile, as_json: bool)
         Ok(engine) => engine,
         Err(e) => return failed("unsupported_machine", e.to_string(), as_json),
     };
-    let prepared = match gasket_metering::prepare(&wasm, profile) {
-        Ok(prepared) => prepared,
-        Err(e) => return failed(e.kind(), e.to_string(), as_json),
-    };
-    // Usage errors are found before compiling, from the original module.
-    let params = match export_params(&wasm, call.export) {
-        Ok(params) => params,
-        Err(message) => return usage(message),
+    // An artifact from `gasket compile` is verified and mapped; wasm is prepared, and
+    // usage errors are found before compiling, from the original module.
+    let (source, params) = if input::is_artifact(&wasm) {
+        let module = match gasket_vm::Module::deserialize(&engine, &wasm) {
+            Ok(module) => module,
+            Err(e) => return failed(e.kind(), e.to_string(), as_json),
+        };
+        let params = match module.export_signature(call.export) {
+            Some(sig) => sig.params.iter().map(|&t| wasm_type(t)).collect(),
+            None => {
+                let names: Vec<String> = module
+                    .exports()
+                    .into_iter()
+                    .filter(|e| e.ty.kind() == "func")
+                    .map(|e| e.name)
+                    .collect();
+                return usage(format!(
+                    "the module has no exported function named {:?}; exported functions: {}",
+                    call.export,
+                    names.join(", ")
+                ));
+            }
+        };
+        (Source::Compiled(module), params)
+    } else {
+        let prepared = match gasket_metering::prepare(&wasm, profile) {
+            Ok(prepared) => prepared,
+            Err(e) => return failed(e.kind(), e.to_string(), as_json),
+        };
+        let params = match export_params(&wasm, call.export) {
+            Ok(params) => params,
+            Err(message) => return usage(message),
+        };
+        (Source::Prepared(prepared), params)
     };
     if params.len() != call.args.len() {
         return usage(format!(
@@ -89,9 +121,12 @@ pub fn run(path: &Path, call: &Invocation<'_>, profile: &Profile, as_json: bool)
             }
         }
     }
-    let module = match engine.compile_prepared(prepared) {
-        Ok(module) => module,
-        Err(e) => return failed(e.kind(), e.to_string(), as_json),
+    let module = match source {
+        Source::Compiled(module) => module,
+        Source::Prepared(prepared) => match engine.compile_prepared(prepared) {
+            Ok(module) => module,
+            Err(e) => return failed(e.kind(), e.to_string(), as_json),
+        },
     };
     let mut instance = match Instance::new(&module, &Imports::new(), call.gas) {
         Ok(instance) => instance,
@@ -207,4 +242,15 @@ fn export_params(wasm: &[u8], name: &str) -> Result<Vec<ValType>, String> {
         .get(*index as usize)
         .and_then(|t| types.get(*t as usize).cloned().flatten())
         .ok_or_else(|| format!("export {name:?} has no function type"))
+}
+
+fn wasm_type(t: gasket_vm::ValType) -> ValType {
+    match t {
+        gasket_vm::ValType::I32 => ValType::I32,
+        gasket_vm::ValType::I64 => ValType::I64,
+        gasket_vm::ValType::F32 => ValType::F32,
+        gasket_vm::ValType::F64 => ValType::F64,
+        gasket_vm::ValType::FuncRef => ValType::FUNCREF,
+        gasket_vm::ValType::ExternRef => ValType::EXTERNREF,
+    }
 }

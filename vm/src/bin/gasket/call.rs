@@ -1,0 +1,214 @@
+//! `gasket run <contract> --call <method>`: one contract call through the host ABI, with
+//! storage optionally persisted in a state file between invocations.
+//!
+//! State file format (version 1), UTF-8 JSON, entries sorted by key, keys unique:
+//!
+//! ```json
+//! {"format":"gasket-state","version":1,"entries":[{"key_hex":"636f756e74","value_hex":"0300000000000000"}]}
+//! ```
+//!
+//! A missing file is empty storage. The file is rewritten only when the call returns
+//! (status `ok`), through a temporary file in the same directory that is synced and then
+//! renamed over it, so a reader sees the old or the new state, never a mix; a call that
+//! traps or panics leaves it untouched.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gasket_host_api::{CallContext, HostLimits, MemoryStorage};
+use gasket_vm::testing::{self, HarnessError, Outcome, Status};
+use gasket_vm::Module;
+use serde_json::{json, Value};
+
+use crate::run::RunStatus;
+
+/// What `--call` asked for.
+pub struct ContractCall<'a> {
+    pub method: &'a str,
+    pub input: Vec<u8>,
+    pub gas: u64,
+    pub account: &'a str,
+    pub caller: &'a str,
+    pub block_height: u64,
+    pub block_timestamp: u64,
+    pub state: Option<&'a Path>,
+}
+
+/// Reads the input bytes from whichever of `--input-hex`, `--input`, `--input-file` was
+/// given (clap lets through at most one). `Err` is a usage error.
+pub fn input_bytes(
+    hex_input: Option<&str>,
+    text: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Vec<u8>, String> {
+    if let Some(h) = hex_input {
+        let h = h.strip_prefix("0x").unwrap_or(h);
+        return hex::decode(h).map_err(|e| format!("--input-hex {h:?} is not hex: {e}"));
+    }
+    if let Some(t) = text {
+        return Ok(t.as_bytes().to_vec());
+    }
+    if let Some(f) = file {
+        return std::fs::read(f)
+            .map_err(|e| format!("cannot read --input-file {}: {e}", f.display()));
+    }
+    Ok(Vec::new())
+}
+
+/// Loads a state file; a missing file is empty storage.
+pub fn load_state(path: &Path) -> Result<MemoryStorage, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(MemoryStorage::new()),
+        Err(e) => return Err(format!("cannot read state file {}: {e}", path.display())),
+    };
+    let bad = |what: &str| {
+        format!(
+            "state file {} is not a gasket state file (version 1): {what}",
+            path.display()
+        )
+    };
+    let v: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+    if v["format"] != "gasket-state" || v["version"] != 1 {
+        return Err(bad("expected \"format\":\"gasket-state\",\"version\":1"));
+    }
+    let entries = v["entries"]
+        .as_array()
+        .ok_or_else(|| bad("no entries array"))?;
+    let mut map = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let field = |name: &str| -> Result<Vec<u8>, String> {
+            let s = e[name]
+                .as_str()
+                .ok_or_else(|| bad(&format!("entry {i} has no {name}")))?;
+            hex::decode(s).map_err(|err| bad(&format!("entry {i}: {name}: {err}")))
+        };
+        if map.insert(field("key_hex")?, field("value_hex")?).is_some() {
+            return Err(bad(&format!("entry {i} repeats a key")));
+        }
+    }
+    Ok(MemoryStorage::from(map))
+}
+
+/// The state file's text for `storage`.
+pub fn render_state(storage: &MemoryStorage) -> String {
+    let entries: Vec<Value> = storage
+        .entries()
+        .map(|(k, v)| json!({"key_hex": hex::encode(k), "value_hex": hex::encode(v)}))
+        .collect();
+    let mut text = json!({"format": "gasket-state", "version": 1, "entries": entries}).to_string();
+    text.push('\n');
+    text
+}
+
+/// Loads the contract: wasm or WAT compiled under `profile`, or a serialized module
+/// verified against it. `Err` carries the status
+/// already reported.
+pub fn load_module(
+    path: &Path,
+    profile: &gasket_metering::Profile,
+    as_json: bool,
+) -> Result<Module, RunStatus> {
+    let bytes = crate::input::load(path).map_err(|err| {
+        crate::report::load_failed(&err, as_json);
+        RunStatus::Failed
+    })?;
+    let engine = gasket_vm::Engine::new(profile.clone())
+        .map_err(|e| crate::run::failed("unsupported_machine", e.to_string(), as_json))?;
+    let module = if crate::input::is_artifact(&bytes) {
+        Module::deserialize(&engine, &bytes)
+    } else {
+        engine.compile(&bytes)
+    };
+    module.map_err(|e| crate::run::failed(e.kind(), e.to_string(), as_json))
+}
+
+pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus {
+    let mut storage = match call.state.map(load_state).transpose() {
+        Ok(s) => s.unwrap_or_default(),
+        Err(message) => return crate::run::failed("invalid_state", message, as_json),
+    };
+    let context = CallContext {
+        current_account: call.account.as_bytes().to_vec(),
+        caller: call.caller.as_bytes().to_vec(),
+        block_height: call.block_height,
+        block_timestamp: call.block_timestamp,
+        input: call.input.clone(),
+    };
+    let outcome = testing::call_contract(
+        module,
+        call.method,
+        context,
+        HostLimits::default(),
+        &mut storage,
+        call.gas,
+    );
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(HarnessError::Call(e)) => {
+            eprintln!("error: {e}");
+            return RunStatus::Usage;
+        }
+        Err(HarnessError::Instantiation(e)) => {
+            return crate::run::failed(e.kind(), e.to_string(), as_json)
+        }
+        Err(e) => return crate::run::failed("storage", e.to_string(), as_json),
+    };
+    if let (Status::Ok, Some(path)) = (&outcome.status, call.state) {
+        if let Err(e) = gasket_vm::cache::write_atomically(path, render_state(&storage).as_bytes())
+        {
+            return crate::run::failed(
+                "io_error",
+                format!("cannot write state file {}: {e}", path.display()),
+                as_json,
+            );
+        }
+    }
+    print(&outcome, as_json);
+    RunStatus::Ran
+}
+
+fn print(outcome: &Outcome, as_json: bool) {
+    let trap = outcome.status.trap_kind().map(|k| k.as_str());
+    let message = outcome.status.message();
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "status": outcome.status.as_str(),
+                "trap": trap,
+                "message": message,
+                "return_hex": hex::encode(&outcome.return_data),
+                "logs": outcome.logs,
+                "gas_used": outcome.gas_used,
+            })
+        );
+        return;
+    }
+    match &outcome.status {
+        Status::Ok => println!("status: ok"),
+        Status::Trap { kind, message } => match message {
+            Some(m) => println!("status: trap {kind} ({m})"),
+            None => println!("status: trap {kind}"),
+        },
+        Status::Panic { message } => println!("status: panic: {message}"),
+    }
+    if !outcome.return_data.is_empty() {
+        match std::str::from_utf8(&outcome.return_data) {
+            Ok(s) if s.chars().all(|c| !c.is_control()) => {
+                println!("return: {} ({s:?})", hex::encode(&outcome.return_data))
+            }
+            _ => println!("return: {}", hex::encode(&outcome.return_data)),
+        }
+    }
+    for line in &outcome.logs {
+        println!("log: {line}");
+    }
+    for change in &outcome.state_changes {
+        match &change.value {
+            Some(v) => println!("set {} = {}", hex::encode(&change.key), hex::encode(v)),
+            None => println!("remove {}", hex::encode(&change.key)),
+        }
+    }
+    println!("gas used: {}", outcome.gas_used);
+}

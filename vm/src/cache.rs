@@ -1,0 +1,503 @@
+//! Serialized modules and the engine's artifact cache.
+//!
+//! # Serialized module format (version 1)
+//!
+//! A fixed 121-byte header, borsh-encoded (every field has a fixed size), then the payload:
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 0..8 | magic `GASKETMD` |
+//! | 8..12 | [`SERIALIZED_FORMAT_VERSION`] (u32 LE) |
+//! | 12..16 | the compiler's `ARTIFACT_FORMAT_VERSION` (u32 LE) |
+//! | 16..48 | [`COMPILER_VERSION`], NUL-padded |
+//! | 48 | target (0 = x86_64, 1 = aarch64) |
+//! | 49..81 | the profile fingerprint (`Profile::fingerprint`) |
+//! | 81..89 | payload length (u64 LE) |
+//! | 89..121 | SHA-256 of bytes 0..89 followed by the payload |
+//! | 121.. | payload: borsh `(ModuleInfo, Artifact)` |
+//!
+//! [`Module::deserialize`] checks, in this order, the magic, the versions, the target, the
+//! profile, the length and the SHA-256, and only then decodes the payload and maps its code
+//! executable. Each failure is a typed [`ArtifactError`]; nothing of a rejected artifact
+//! ever runs. The hash detects corruption and truncation (a crash, a bad disk, a partial
+//! copy), not an attacker who can write the cache directory: that directory must be as
+//! trusted as the node's binary.
+//!
+//! # The engine cache
+//!
+//! [`Engine::load`] compiles a module at most once per engine: modules are kept in memory
+//! under a key (see [`Engine::cache_key`]); an engine made with
+//! [`Engine::with_cache_dir`] also keeps serialized modules in that directory, named
+//! `<hex key>.gasket`, written to a temporary file, synced and renamed into place, so a
+//! crash mid-write leaves at worst a `.tmp` file that no load ever reads. A file that fails
+//! verification is ignored, recompiled and replaced. Threads loading the same contract at
+//! once wait for one compilation.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use gasket_metering::{ModuleInfo, Profile};
+use gasket_singlepass::{Artifact, Target, ARTIFACT_FORMAT_VERSION};
+use sha2::{Digest, Sha256};
+
+use crate::engine::Engine;
+use crate::error::LoadError;
+use crate::module::Module;
+
+/// Version of the serialized-module container (the header above).
+pub const SERIALIZED_FORMAT_VERSION: u32 = 1;
+
+/// The compiler that produced an artifact; artifacts from another version are rejected.
+pub const COMPILER_VERSION: &str = concat!("gasket-singlepass ", env!("CARGO_PKG_VERSION"));
+
+/// The first bytes of every serialized module.
+pub const MAGIC: [u8; 8] = *b"GASKETMD";
+
+/// Length of the header in bytes.
+pub const HEADER_LEN: usize = 121;
+
+/// Byte ranges of the header fields, for tests and tools.
+pub mod layout {
+    use std::ops::Range;
+    /// Magic.
+    pub const MAGIC: Range<usize> = 0..8;
+    /// Container format version.
+    pub const FORMAT_VERSION: Range<usize> = 8..12;
+    /// Artifact format version.
+    pub const ARTIFACT_FORMAT: Range<usize> = 12..16;
+    /// Compiler version.
+    pub const COMPILER: Range<usize> = 16..48;
+    /// Target.
+    pub const TARGET: Range<usize> = 48..49;
+    /// Profile fingerprint.
+    pub const PROFILE: Range<usize> = 49..81;
+    /// Payload length.
+    pub const PAYLOAD_LEN: Range<usize> = 81..89;
+    /// SHA-256.
+    pub const HASH: Range<usize> = 89..121;
+}
+
+/// Why a serialized module was refused. None of them ever runs any of its code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArtifactError {
+    /// The bytes do not start with the magic.
+    #[error("not a serialized Gasket module (bad magic); compile the wasm with `gasket compile`")]
+    NotAnArtifact,
+    /// Fewer bytes than the header announces.
+    #[error("serialized module is truncated: {found} bytes, expected {expected}; recompile it")]
+    Truncated {
+        /// Bytes the header announces.
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// A container or artifact format this runtime does not read.
+    #[error(
+        "serialized module has {what} version {found}, this runtime reads {expected}; recompile it"
+    )]
+    WrongVersion {
+        /// `format` or `artifact format`.
+        what: &'static str,
+        /// Version found.
+        found: u32,
+        /// Version supported.
+        expected: u32,
+    },
+    /// Produced by another compiler version.
+    #[error(
+        "serialized module was compiled by {found:?}, this runtime is {expected:?}; recompile it"
+    )]
+    WrongCompiler {
+        /// The compiler recorded in the header.
+        found: String,
+        /// This runtime's compiler.
+        expected: &'static str,
+    },
+    /// Compiled for another machine.
+    #[error("serialized module targets {found}, this engine runs {expected}; recompile it for this machine")]
+    WrongTarget {
+        /// Target in the header (or `unknown(N)`).
+        found: String,
+        /// The engine's target.
+        expected: &'static str,
+    },
+    /// Prepared under a different profile (limits, prices, imports) than the engine's.
+    #[error("serialized module was prepared under another profile (fingerprint {found}), this engine's is {expected}; recompile it with this engine")]
+    WrongProfile {
+        /// Fingerprint in the header, hex.
+        found: String,
+        /// The engine's, hex.
+        expected: String,
+    },
+    /// Bytes after the payload.
+    #[error("serialized module has {0} bytes after its payload; it is corrupt")]
+    TrailingBytes(u64),
+    /// The SHA-256 does not match: the bytes were corrupted.
+    #[error("serialized module is corrupt: its SHA-256 does not match; recompile it")]
+    ChecksumMismatch,
+    /// The payload passed the hash but does not decode (written by a buggy producer).
+    #[error("serialized module payload is malformed: {0}")]
+    Malformed(String),
+}
+
+impl ArtifactError {
+    /// Stable snake_case kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ArtifactError::NotAnArtifact => "not_an_artifact",
+            ArtifactError::Truncated { .. } => "truncated_artifact",
+            ArtifactError::WrongVersion { .. } => "wrong_artifact_version",
+            ArtifactError::WrongCompiler { .. } => "wrong_compiler_version",
+            ArtifactError::WrongTarget { .. } => "wrong_target",
+            ArtifactError::WrongProfile { .. } => "wrong_profile",
+            ArtifactError::TrailingBytes(_) => "corrupt_artifact",
+            ArtifactError::ChecksumMismatch => "corrupt_artifact",
+            ArtifactError::Malformed(_) => "malformed_artifact",
+        }
+    }
+}
+
+#[derive(BorshSerialize, BorshDeserialize)]
+struct Header {
+    magic: [u8; 8],
+    format_version: u32,
+    artifact_format: u32,
+    compiler: [u8; 32],
+    target: u8,
+    profile: [u8; 32],
+    payload_len: u64,
+    sha256: [u8; 32],
+}
+
+fn compiler_field() -> [u8; 32] {
+    let mut field = [0u8; 32];
+    let bytes = COMPILER_VERSION.as_bytes();
+    let n = bytes.len().min(32);
+    field[..n].copy_from_slice(&bytes[..n]);
+    field
+}
+
+fn target_code(target: Target) -> u8 {
+    match target {
+        Target::X86_64 => 0,
+        Target::Aarch64 => 1,
+    }
+}
+
+fn checksum(header_prefix: &[u8], payload: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(header_prefix);
+    h.update(payload);
+    h.finalize().into()
+}
+
+/// Serializes a compiled artifact and its module info (for a module compiled for another
+/// target, which cannot be mapped here; [`Module::serialize`] is the usual way).
+pub fn serialize_parts(artifact: &Artifact, info: &ModuleInfo, profile: &Profile) -> Vec<u8> {
+    let payload = borsh::to_vec(&(info, artifact)).expect("borsh encoding into a Vec cannot fail");
+    let mut header = Header {
+        magic: MAGIC,
+        format_version: SERIALIZED_FORMAT_VERSION,
+        artifact_format: artifact.format_version,
+        compiler: compiler_field(),
+        target: target_code(artifact.target),
+        profile: profile.fingerprint(),
+        payload_len: payload.len() as u64,
+        sha256: [0; 32],
+    };
+    let mut out = borsh::to_vec(&header).expect("borsh encoding into a Vec cannot fail");
+    header.sha256 = checksum(&out[..layout::HASH.start], &payload);
+    out[layout::HASH].copy_from_slice(&header.sha256);
+    debug_assert_eq!(out.len(), HEADER_LEN);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Verifies a serialized module against `engine` (target, profile) and decodes it,
+/// without mapping anything.
+pub fn verify(engine: &Engine, bytes: &[u8]) -> Result<(ModuleInfo, Artifact), ArtifactError> {
+    let present = bytes.len().min(MAGIC.len());
+    if bytes[..present] != MAGIC[..present] {
+        return Err(ArtifactError::NotAnArtifact);
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(ArtifactError::Truncated {
+            expected: HEADER_LEN as u64,
+            found: bytes.len() as u64,
+        });
+    }
+    let header = Header::try_from_slice(&bytes[..HEADER_LEN])
+        .map_err(|e| ArtifactError::Malformed(e.to_string()))?;
+    if header.format_version != SERIALIZED_FORMAT_VERSION {
+        return Err(ArtifactError::WrongVersion {
+            what: "format",
+            found: header.format_version,
+            expected: SERIALIZED_FORMAT_VERSION,
+        });
+    }
+    if header.artifact_format != ARTIFACT_FORMAT_VERSION {
+        return Err(ArtifactError::WrongVersion {
+            what: "artifact format",
+            found: header.artifact_format,
+            expected: ARTIFACT_FORMAT_VERSION,
+        });
+    }
+    if header.compiler != compiler_field() {
+        let end = header.compiler.iter().position(|&b| b == 0).unwrap_or(32);
+        return Err(ArtifactError::WrongCompiler {
+            found: String::from_utf8_lossy(&header.compiler[..end]).into_owned(),
+            expected: COMPILER_VERSION,
+        });
+    }
+    let expected_target = engine.target();
+    if header.target != target_code(expected_target) {
+        let found = match header.target {
+            0 => "x86_64".to_string(),
+            1 => "aarch64".to_string(),
+            n => format!("unknown({n})"),
+        };
+        return Err(ArtifactError::WrongTarget {
+            found,
+            expected: expected_target.as_str(),
+        });
+    }
+    let fingerprint = engine.profile().fingerprint();
+    if header.profile != fingerprint {
+        return Err(ArtifactError::WrongProfile {
+            found: to_hex(&header.profile),
+            expected: to_hex(&fingerprint),
+        });
+    }
+    let payload = &bytes[HEADER_LEN..];
+    let found = payload.len() as u64;
+    if found < header.payload_len {
+        return Err(ArtifactError::Truncated {
+            expected: HEADER_LEN as u64 + header.payload_len,
+            found: bytes.len() as u64,
+        });
+    }
+    if found > header.payload_len {
+        return Err(ArtifactError::TrailingBytes(found - header.payload_len));
+    }
+    if checksum(&bytes[..layout::HASH.start], payload) != header.sha256 {
+        return Err(ArtifactError::ChecksumMismatch);
+    }
+    let (info, artifact) = <(ModuleInfo, Artifact)>::try_from_slice(payload)
+        .map_err(|e| ArtifactError::Malformed(e.to_string()))?;
+    if artifact.target != expected_target || artifact.format_version != header.artifact_format {
+        return Err(ArtifactError::Malformed(
+            "payload disagrees with the header".into(),
+        ));
+    }
+    Ok((info, artifact))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Module {
+    /// The module in the serialized format above: store it, then
+    /// [`Module::deserialize`] it with an engine of the same profile and target.
+    pub fn serialize(&self) -> Vec<u8> {
+        serialize_parts(self.artifact(), self.info(), self.profile())
+    }
+
+    /// Verifies (see the module docs) and maps a serialized module. A corrupt, truncated,
+    /// wrong-version, wrong-target or wrong-profile input is a `LoadError::Artifact`.
+    pub fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Module, LoadError> {
+        let (info, artifact) = verify(engine, bytes)?;
+        Module::from_artifact(engine, artifact, info)
+    }
+}
+
+/// Counters of an engine's cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Modules compiled by [`Engine::load`].
+    pub compiles: u64,
+    /// Loads answered from memory.
+    pub memory_hits: u64,
+    /// Loads answered from the disk cache.
+    pub disk_hits: u64,
+    /// Files written to the disk cache.
+    pub disk_writes: u64,
+    /// Disk files that failed verification (and were replaced).
+    pub disk_rejected: u64,
+}
+
+type Slot = Arc<Mutex<Option<Module>>>;
+
+/// The engine's cache state.
+#[derive(Debug, Default)]
+pub(crate) struct EngineCache {
+    dir: Option<PathBuf>,
+    slots: Mutex<HashMap<[u8; 32], Slot>>,
+    compiles: AtomicU64,
+    memory_hits: AtomicU64,
+    disk_hits: AtomicU64,
+    disk_writes: AtomicU64,
+    disk_rejected: AtomicU64,
+}
+
+impl EngineCache {
+    pub(crate) fn with_dir(dir: PathBuf) -> EngineCache {
+        EngineCache {
+            dir: Some(dir),
+            ..EngineCache::default()
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same
+/// directory, synced, then renamed over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy());
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl Engine {
+    /// An engine whose [`Engine::load`] also keeps serialized modules in `dir` (created
+    /// when first written).
+    pub fn with_cache_dir(
+        profile: Profile,
+        dir: impl Into<PathBuf>,
+    ) -> Result<Engine, crate::error::EngineError> {
+        Engine::new_with_cache(profile, EngineCache::with_dir(dir.into()))
+    }
+
+    /// The cache key of `wasm` under this engine:
+    /// SHA-256(wasm ‖ profile fingerprint ‖ cost table version ‖ compiler version ‖
+    /// target), with lengths and a domain tag so no two inputs collide by concatenation.
+    pub fn cache_key(&self, wasm: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"gasket-cache-key/1\0");
+        h.update((wasm.len() as u64).to_le_bytes());
+        h.update(wasm);
+        h.update(self.profile().fingerprint());
+        h.update(self.profile().costs.version.to_le_bytes());
+        h.update(COMPILER_VERSION.as_bytes());
+        h.update([0]);
+        h.update(ARTIFACT_FORMAT_VERSION.to_le_bytes());
+        h.update(self.target().as_str().as_bytes());
+        h.finalize().into()
+    }
+
+    /// The disk cache directory, if any.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache().dir.as_deref()
+    }
+
+    /// The file a module with this key is cached in (with a disk cache).
+    pub fn cache_path(&self, key: &[u8; 32]) -> Option<PathBuf> {
+        Some(self.cache_dir()?.join(format!("{}.gasket", to_hex(key))))
+    }
+
+    /// Like [`Engine::compile`], through the cache: from memory, else from the disk cache
+    /// (verified), else compiled (once, however many threads ask at the same time) and
+    /// stored in both. Rejections are not cached.
+    pub fn load(&self, wasm: &[u8]) -> Result<Module, LoadError> {
+        let cache = self.cache();
+        let key = self.cache_key(wasm);
+        let slot = lock(&cache.slots).entry(key).or_default().clone();
+        let mut guard = lock(&slot);
+        if let Some(module) = &*guard {
+            cache.memory_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(module.clone());
+        }
+        let path = self.cache_path(&key);
+        if let Some(path) = &path {
+            if let Ok(bytes) = std::fs::read(path) {
+                match Module::deserialize(self, &bytes) {
+                    Ok(module) => {
+                        cache.disk_hits.fetch_add(1, Ordering::Relaxed);
+                        *guard = Some(module.clone());
+                        return Ok(module);
+                    }
+                    Err(_) => {
+                        cache.disk_rejected.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        let module = match self.compile(wasm) {
+            Ok(module) => module,
+            Err(e) => {
+                drop(guard);
+                let mut slots = lock(&cache.slots);
+                if slots
+                    .get(&key)
+                    .is_some_and(|s| Arc::ptr_eq(s, &slot) && lock(s).is_none())
+                {
+                    slots.remove(&key);
+                }
+                return Err(e);
+            }
+        };
+        cache.compiles.fetch_add(1, Ordering::Relaxed);
+        if let Some(path) = &path {
+            // A failed write only costs a recompilation later.
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| write_atomically(path, &module.serialize()));
+            if written.is_ok() {
+                cache.disk_writes.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        *guard = Some(module.clone());
+        Ok(module)
+    }
+
+    /// The cache's counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        let c = self.cache();
+        CacheStats {
+            compiles: c.compiles.load(Ordering::Relaxed),
+            memory_hits: c.memory_hits.load(Ordering::Relaxed),
+            disk_hits: c.disk_hits.load(Ordering::Relaxed),
+            disk_writes: c.disk_writes.load(Ordering::Relaxed),
+            disk_rejected: c.disk_rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Drops every module held in memory (the disk cache stays).
+    pub fn clear_memory_cache(&self) {
+        lock(&self.cache().slots).clear();
+    }
+}

@@ -1,0 +1,229 @@
+//! Serialized modules and the engine cache: round trips, every kind of corruption and
+//! truncation refused with a typed error, compile-once under concurrency, atomic disk
+//! files.
+
+use std::sync::Arc;
+
+use gasket_vm::cache::{layout, ArtifactError, HEADER_LEN};
+use gasket_vm::metering::Profile;
+use gasket_vm::testing::TestChain;
+use gasket_vm::{Engine, LoadError, Module};
+
+fn engine() -> Engine {
+    Engine::new(Profile::contract()).unwrap()
+}
+
+fn counter() -> Vec<u8> {
+    gasket_fixtures::wasm("counter")
+}
+
+fn artifact_error(r: Result<Module, LoadError>) -> ArtifactError {
+    match r {
+        Err(LoadError::Artifact(e)) => e,
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("accepted"),
+    }
+}
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gasket-cache-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `increment` twice on a module; the counter proves the code works.
+fn exercise(module: Module) {
+    let mut chain = TestChain::new();
+    chain.deploy_module("c", module);
+    assert_eq!(chain.call("c", "increment").run().unwrap().unwrap_u64(), 1);
+    assert_eq!(chain.call("c", "increment").run().unwrap().unwrap_u64(), 2);
+}
+
+#[test]
+fn round_trip_is_identical_and_runs() {
+    let engine = engine();
+    let module = engine.compile(&counter()).unwrap();
+    let bytes = module.serialize();
+    assert_eq!(&bytes[..8], b"GASKETMD");
+    assert_eq!(
+        bytes,
+        engine.compile(&counter()).unwrap().serialize(),
+        "deterministic"
+    );
+    let back = Module::deserialize(&engine, &bytes).unwrap();
+    assert_eq!(back.artifact(), module.artifact());
+    assert_eq!(back.info(), module.info());
+    exercise(back);
+}
+
+#[test]
+fn every_corrupted_byte_is_refused_with_a_typed_error() {
+    let engine = engine();
+    let bytes = engine.compile(&counter()).unwrap().serialize();
+    for i in 0..bytes.len() {
+        for flip in [0x01u8, 0x80] {
+            let mut bad = bytes.clone();
+            bad[i] ^= flip;
+            let e = artifact_error(Module::deserialize(&engine, &bad));
+            let expected_kinds: &[&str] = if layout::MAGIC.contains(&i) {
+                &["not_an_artifact"]
+            } else if layout::FORMAT_VERSION.contains(&i) || layout::ARTIFACT_FORMAT.contains(&i) {
+                &["wrong_artifact_version"]
+            } else if layout::COMPILER.contains(&i) {
+                &["wrong_compiler_version"]
+            } else if layout::TARGET.contains(&i) {
+                &["wrong_target"]
+            } else if layout::PROFILE.contains(&i) {
+                &["wrong_profile"]
+            } else if layout::PAYLOAD_LEN.contains(&i) {
+                &["truncated_artifact", "corrupt_artifact"]
+            } else {
+                // The hash itself, or the payload.
+                &["corrupt_artifact"]
+            };
+            assert!(
+                expected_kinds.contains(&e.kind()),
+                "byte {i} ^ {flip:#x}: {e} ({})",
+                e.kind()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_truncation_and_extension_is_refused() {
+    let engine = engine();
+    let bytes = engine.compile(&counter()).unwrap().serialize();
+    for len in 0..bytes.len() {
+        let e = artifact_error(Module::deserialize(&engine, &bytes[..len]));
+        if len < HEADER_LEN {
+            assert!(matches!(e, ArtifactError::Truncated { .. }), "{len}: {e}");
+        } else {
+            assert_eq!(e.kind(), "truncated_artifact", "{len}: {e}");
+        }
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(
+        artifact_error(Module::deserialize(&engine, &longer)),
+        ArtifactError::TrailingBytes(1)
+    );
+    assert_eq!(
+        artifact_error(Module::deserialize(&engine, b"\0asm\x01\0\0\0")),
+        ArtifactError::NotAnArtifact
+    );
+}
+
+#[test]
+fn wrong_profile_and_target_are_refused() {
+    let bytes = engine().compile(&counter()).unwrap().serialize();
+    let permissive = Engine::new(Profile::permissive()).unwrap();
+    assert_eq!(
+        artifact_error(Module::deserialize(&permissive, &bytes)).kind(),
+        "wrong_profile"
+    );
+    // An AArch64 artifact, properly hashed, is refused by an x86-64 engine.
+    let prepared = gasket_vm::metering::prepare(&counter(), &Profile::contract()).unwrap();
+    let artifact =
+        gasket_vm::singlepass::compile(&prepared.wasm, gasket_vm::singlepass::Target::Aarch64)
+            .unwrap();
+    let arm = gasket_vm::cache::serialize_parts(&artifact, &prepared.info, &Profile::contract());
+    assert_eq!(
+        artifact_error(Module::deserialize(&engine(), &arm)),
+        ArtifactError::WrongTarget {
+            found: "aarch64".into(),
+            expected: "x86_64"
+        }
+    );
+}
+
+#[test]
+fn cache_key_covers_wasm_and_profile() {
+    let (c, p) = (engine(), Engine::new(Profile::permissive()).unwrap());
+    let wasm = counter();
+    assert_eq!(c.cache_key(&wasm), engine().cache_key(&wasm));
+    assert_ne!(c.cache_key(&wasm), p.cache_key(&wasm));
+    let mut other = wasm.clone();
+    other.push(0);
+    assert_ne!(c.cache_key(&wasm), c.cache_key(&other));
+    let mut costly = Profile::contract();
+    costly.costs.version += 1;
+    assert_ne!(
+        c.cache_key(&wasm),
+        Engine::new(costly).unwrap().cache_key(&wasm)
+    );
+}
+
+#[test]
+fn memory_cache_compiles_once_even_under_concurrency() {
+    let engine = engine();
+    let wasm = Arc::new(counter());
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (engine, wasm) = (engine.clone(), wasm.clone());
+            std::thread::spawn(move || engine.load(&wasm).unwrap())
+        })
+        .collect();
+    let modules: Vec<Module> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let stats = engine.cache_stats();
+    assert_eq!(stats.compiles, 1, "{stats:?}");
+    assert_eq!(stats.memory_hits, 7, "{stats:?}");
+    assert!(modules
+        .windows(2)
+        .all(|w| w[0].artifact() == w[1].artifact()));
+    // Rejections are not cached (and not counted as compiles).
+    assert!(engine.load(b"junk").is_err());
+    assert!(engine.load(b"junk").is_err());
+    assert_eq!(engine.cache_stats().compiles, 1);
+    exercise(modules[0].clone());
+}
+
+#[test]
+fn disk_cache_survives_engines_and_replaces_bad_files() {
+    let dir = scratch("disk");
+    let wasm = counter();
+    let first = Engine::with_cache_dir(Profile::contract(), &dir).unwrap();
+    first.load(&wasm).unwrap();
+    assert_eq!(first.cache_stats().disk_writes, 1);
+    let path = first.cache_path(&first.cache_key(&wasm)).unwrap();
+    assert!(path.is_file());
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "no temporary files left: {names:?}");
+
+    // A new engine (a restarted node) loads from disk without compiling.
+    let second = Engine::with_cache_dir(Profile::contract(), &dir).unwrap();
+    exercise(second.load(&wasm).unwrap());
+    let s = second.cache_stats();
+    assert_eq!((s.compiles, s.disk_hits), (0, 1), "{s:?}");
+
+    // A half-written or corrupted file is never used: recompiled and replaced.
+    let good = std::fs::read(&path).unwrap();
+    for bad in [good[..good.len() / 2].to_vec(), {
+        let mut b = good.clone();
+        let n = b.len();
+        b[n - 10] ^= 0xff;
+        b
+    }] {
+        std::fs::write(&path, &bad).unwrap();
+        let third = Engine::with_cache_dir(Profile::contract(), &dir).unwrap();
+        exercise(third.load(&wasm).unwrap());
+        let s = third.cache_stats();
+        assert_eq!(
+            (s.compiles, s.disk_rejected, s.disk_writes),
+            (1, 1, 1),
+            "{s:?}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), good);
+    }
+    // Stray temporary files from a crash are ignored.
+    std::fs::write(dir.join(".stray.gasket.1.0.tmp"), b"GASKETMD partial").unwrap();
+    let fourth = Engine::with_cache_dir(Profile::contract(), &dir).unwrap();
+    fourth.load(&wasm).unwrap();
+    assert_eq!(fourth.cache_stats().disk_hits, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
