@@ -18,6 +18,9 @@ pub struct Engine {
 #[derive(Debug)]
 struct EngineInner {
     profile: Profile,
+    /// Runs calls instead of the native trampoline (and sets the target).
+    #[cfg(feature = "call-backend")]
+    backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
 }
 
 impl Engine {
@@ -26,8 +29,33 @@ impl Engine {
     pub fn new(profile: Profile) -> Result<Engine, EngineError> {
         check_host()?;
         Ok(Engine {
-            inner: Arc::new(EngineInner { profile }),
+            inner: Arc::new(EngineInner {
+                profile,
+                #[cfg(feature = "call-backend")]
+                backend: None,
+            }),
         })
+    }
+
+    /// An engine compiling for `backend`'s target whose instances run every call through
+    /// `backend` (see [`call_backend`](crate::call_backend)). Not a stable API.
+    #[cfg(feature = "call-backend")]
+    #[doc(hidden)]
+    pub fn with_backend(
+        profile: Profile,
+        backend: Arc<dyn crate::call_backend::CallBackend>,
+    ) -> Engine {
+        Engine {
+            inner: Arc::new(EngineInner {
+                profile,
+                backend: Some(backend),
+            }),
+        }
+    }
+
+    #[cfg(feature = "call-backend")]
+    pub(crate) fn backend(&self) -> Option<&Arc<dyn crate::call_backend::CallBackend>> {
+        self.inner.backend.as_ref()
     }
 
     /// The profile modules are prepared with.
@@ -37,6 +65,10 @@ impl Engine {
 
     /// The target this engine compiles to.
     pub fn target(&self) -> Target {
+        #[cfg(feature = "call-backend")]
+        if let Some(backend) = &self.inner.backend {
+            return backend.target();
+        }
         Target::X86_64
     }
 

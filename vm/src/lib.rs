@@ -17,6 +17,9 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "call-backend")]
+#[doc(hidden)]
+pub mod call_backend;
 mod code_memory;
 mod engine;
 mod error;
