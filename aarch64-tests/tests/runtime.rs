@@ -90,3 +90,81 @@ fn fib_memory_host_calls_and_traps() {
     assert_eq!(starved.result.unwrap_err().kind, TrapKind::OutOfGas);
     assert_eq!(starved.gas_used, 1000);
 }
+
+#[test]
+fn artifacts_only_load_into_an_engine_of_their_target() {
+    let a64 = backend::engine(Profile::permissive());
+    let x64 = gasket_vm::Engine::new(Profile::permissive()).unwrap();
+    let wasm = wat::parse_str("(module (func (export \"f\")))").unwrap();
+    let from_a64 = a64.compile(&wasm).unwrap();
+    let from_x64 = x64.compile(&wasm).unwrap();
+    assert_eq!(
+        from_a64.artifact().target,
+        gasket_vm::singlepass::Target::Aarch64
+    );
+    let err = gasket_vm::Module::from_artifact(
+        &x64,
+        from_a64.artifact().clone(),
+        from_a64.info().clone(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("aarch64"), "{err}");
+    assert!(gasket_vm::Module::from_artifact(
+        &a64,
+        from_x64.artifact().clone(),
+        from_x64.info().clone()
+    )
+    .is_err());
+}
+
+/// A host function of one emulated instance calls another emulated instance (a second
+/// emulator runs while the first is suspended in its libcall hook); its trap kind passes
+/// through.
+#[test]
+fn host_functions_call_other_emulated_instances() {
+    use std::sync::{Arc, Mutex};
+    let engine = backend::engine(Profile::permissive());
+    let callee = wat::parse_str(
+        r#"(module (memory (export "m") 1)
+            (func (export "twice") (param i32) (result i32)
+              (i32.store (i32.const 0) (local.get 0))
+              (if (i32.eqz (local.get 0)) (then unreachable))
+              (i32.mul (local.get 0) (i32.const 2))))"#,
+    )
+    .unwrap();
+    let callee = Instance::new(&engine.compile(&callee).unwrap(), &Imports::new(), GAS).unwrap();
+    let callee = Arc::new(Mutex::new(callee));
+    let mut imports = Imports::new();
+    let shared = callee.clone();
+    imports.func(
+        "env",
+        "twice",
+        FuncSig {
+            params: vec![ValType::I32],
+            results: vec![ValType::I32],
+        },
+        move |cx, args| {
+            let mut other = shared
+                .try_lock()
+                .map_err(|_| gasket_vm::HostTrap::new("busy"))?;
+            let out = other
+                .call("twice", args, cx.gas_remaining())
+                .map_err(|e| gasket_vm::HostTrap::new(e.to_string()))?;
+            cx.charge_gas(out.gas_used)?;
+            out.result
+                .map_err(|t| gasket_vm::HostTrap::with_kind(t.kind, "callee trapped"))
+        },
+    );
+    let caller = wat::parse_str(
+        r#"(module (import "env" "twice" (func $t (param i32) (result i32)))
+            (func (export "f") (param i32) (result i32)
+              (i32.add (call $t (local.get 0)) (call $t (i32.const 5)))))"#,
+    )
+    .unwrap();
+    let mut caller = Instance::new(&engine.compile(&caller).unwrap(), &imports, GAS).unwrap();
+    let out = caller.call("f", &[Value::I32(20)], GAS).unwrap();
+    assert_eq!(out.result.unwrap(), vec![Value::I32(50)]);
+    assert_eq!(callee.lock().unwrap().memory()[0], 5);
+    let out = caller.call("f", &[Value::I32(0)], GAS).unwrap();
+    assert_eq!(out.result.unwrap_err().kind, TrapKind::Unreachable);
+}
