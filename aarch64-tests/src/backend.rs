@@ -13,6 +13,9 @@
 //! own `extern "C"` helpers) with x0..x7, puts the result in x0, maps any memory or table
 //! storage the helper grew or moved, and lets the `ret` return to the generated code.
 //!
+//! Identity mapping works because x86-64 user-space addresses (< 2^47) are valid guest
+//! physical addresses and Unicorn runs the guest with its MMU off.
+//!
 //! Each call gets a fresh Unicorn (about 0.1 ms), so calls nest naturally (a host function
 //! calling another instance runs a second emulator while the first is suspended in its
 //! hook) and no translated code outlives the module it came from.
@@ -81,6 +84,8 @@ fn page_ceil(a: usize) -> usize {
 #[derive(Default)]
 struct Mapped {
     pages: BTreeSet<usize>,
+    /// The data regions at the last sync (most libcalls change none).
+    last: Vec<Range<usize>>,
 }
 
 impl Mapped {
@@ -124,9 +129,14 @@ impl Mapped {
     /// `vmctx` is the live vmctx of the running call.
     unsafe fn sync(&mut self, uc: &mut Unicorn<'_, ()>, vmctx: *mut VmCtx) {
         // SAFETY: forwarded.
-        for r in unsafe { call_backend::regions(vmctx) } {
-            self.map(uc, r, Prot::READ | Prot::WRITE);
+        let regions = unsafe { call_backend::regions(vmctx) };
+        if regions == self.last {
+            return;
         }
+        for r in &regions {
+            self.map(uc, r.clone(), Prot::READ | Prot::WRITE);
+        }
+        self.last = regions;
     }
 }
 

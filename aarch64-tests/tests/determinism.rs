@@ -437,13 +437,20 @@ fn smith_profile() -> Profile {
     profile
 }
 
-const SEEDS: u64 = 300;
+/// wasm-smith seeds; `GASKET_A64_SEEDS=3000` for a longer run.
+fn seeds() -> u64 {
+    std::env::var("GASKET_A64_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300)
+}
 
 #[test]
 fn generated_modules_agree_across_targets() {
     let targets = Targets::new(smith_profile());
+    let seeds = seeds();
     let (mut modules, mut calls_made, mut trapped) = (0, 0, 0);
-    for seed in 0..SEEDS {
+    for seed in 0..seeds {
         // Seeds disjoint from the differential tests' (`seed * 0x9E3779B9 ^ 0x5EED0F6A5E`).
         let mut rng = SplitMix(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0xA64);
         let len = 4096 + (rng.next_u64() % 12288) as usize;
@@ -484,7 +491,7 @@ fn generated_modules_agree_across_targets() {
         }
     }
     eprintln!("wasm-smith: {modules} modules ran, {calls_made} calls ({trapped} trapped) agree");
-    assert!(modules as u64 >= SEEDS / 2, "too few modules: {modules}");
+    assert!(modules as u64 >= seeds / 2, "too few modules: {modules}");
     assert!(
         calls_made >= 300 && trapped >= 20,
         "{calls_made} calls, {trapped} trapped"
