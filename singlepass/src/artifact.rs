@@ -52,14 +52,14 @@ pub struct Artifact {
 }
 
 /// A function type.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub struct FuncSig {
     pub params: Vec<ValType>,
     pub results: Vec<ValType>,
 }
 
 /// A value type.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub enum ValType {
     I32,
     I64,
@@ -256,4 +256,35 @@ pub enum ExportKind {
     Memory,
     Table,
     Global,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A compiled module survives borsh unchanged: the cache stores exactly this.
+    #[test]
+    fn artifacts_round_trip_through_borsh() {
+        // Hand-encoded: (module (memory 1) (global (mut i32) (i32.const 7))
+        //   (func (export "f") (param i32) (result i32) (i32.add (local.get 0) (global.get 0))))
+        let wasm = [
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+            0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // type (i32) -> i32
+            0x03, 0x02, 0x01, 0x00, // function 0: type 0
+            0x05, 0x03, 0x01, 0x00, 0x01, // memory min 1
+            0x06, 0x06, 0x01, 0x7f, 0x01, 0x41, 0x07, 0x0b, // global mut i32 = 7
+            0x07, 0x05, 0x01, 0x01, b'f', 0x00, 0x00, // export "f" func 0
+            0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x23, 0x00, 0x6a, 0x0b, // body
+        ];
+        let artifact = crate::compile(&wasm, crate::Target::X86_64).expect("compiles");
+        assert!(!artifact.code.is_empty());
+        assert_eq!(artifact.format_version, ARTIFACT_FORMAT_VERSION);
+        assert_eq!(artifact.module.exports[0].name, "f");
+        let bytes = borsh::to_vec(&artifact).expect("serializes");
+        let back: Artifact = borsh::from_slice(&bytes).expect("deserializes");
+        assert_eq!(back, artifact);
+        // The same input always gives the same bytes (the cache key relies on it).
+        let again = crate::compile(&wasm, crate::Target::X86_64).expect("compiles");
+        assert_eq!(borsh::to_vec(&again).expect("serializes"), bytes);
+    }
 }

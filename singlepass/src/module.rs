@@ -17,6 +17,8 @@ pub(crate) struct ModuleEnv {
     pub types: Vec<FuncSig>,
     /// Canonical type id per type index (first structurally equal type).
     pub type_ids: Vec<u32>,
+    /// The canonical id of each distinct signature seen so far.
+    canonical_types: std::collections::BTreeMap<FuncSig, u32>,
     /// Type index of every function (imports first).
     pub func_types: Vec<u32>,
     pub imported_functions: u32,
@@ -49,11 +51,10 @@ impl ModuleEnv {
                             },
                             _ => return Err(unsupported_section("non-function types")),
                         };
-                        let id = self
-                            .types
-                            .iter()
-                            .position(|t| *t == sig)
-                            .unwrap_or(self.types.len()) as u32;
+                        // The first structurally equal type: a map keeps this linear in
+                        // the number of types (the type section is attacker-controlled).
+                        let next = self.types.len() as u32;
+                        let id = *self.canonical_types.entry(sig.clone()).or_insert(next);
                         self.type_ids.push(id);
                         self.types.push(sig);
                     }

@@ -158,27 +158,22 @@ impl Instance {
 
     /// The current value of exported global `name`.
     pub fn global(&self, name: &str) -> Option<Value> {
-        let export = self
-            .module
-            .artifact()
-            .module
-            .exports
-            .iter()
-            .find(|e| e.name == name && e.kind == ExportKind::Global)?;
-        instantiate::global_value(&self.rt, &self.module, export.index)
+        let index = self.export_index(name, ExportKind::Global)?;
+        instantiate::global_value(&self.rt, &self.module, index)
     }
 
     /// The current number of elements of exported table `name`.
     pub fn table_size(&self, name: &str) -> Option<u32> {
-        let export = self
-            .module
-            .artifact()
-            .module
-            .exports
-            .iter()
-            .find(|e| e.name == name && e.kind == ExportKind::Table)?;
-        let table = self.rt.tables.get(export.index as usize)?;
+        let index = self.export_index(name, ExportKind::Table)?;
+        let table = self.rt.tables.get(index as usize)?;
         Some(table.elems.len() as u32)
+    }
+
+    /// The index of export `name` if it is of `kind`.
+    fn export_index(&self, name: &str, kind: ExportKind) -> Option<u32> {
+        let exports = &self.module.artifact().module.exports;
+        let export = exports.iter().find(|e| e.name == name && e.kind == kind)?;
+        Some(export.index)
     }
 
     /// The current bytes of linear memory (empty if the module has none).

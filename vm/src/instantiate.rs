@@ -105,7 +105,20 @@ pub(crate) fn build(
         })
         .collect();
 
-    // 1. Imports.
+    // 1. Imports. Host ABI functions by name, looked up in a map: a module may have
+    // thousands of imports.
+    let host_abi: std::collections::BTreeMap<(&str, &str), _> = m
+        .info
+        .imports
+        .iter()
+        .filter(|info| matches!(info.kind, InfoImportKind::Function { .. }))
+        .filter_map(|info| {
+            Some((
+                (info.module.as_str(), info.name.as_str()),
+                info.host_function?,
+            ))
+        })
+        .collect();
     let mut import_funcs = vec![None; layout.imports.len()];
     for (index, f) in artifact.functions.iter().enumerate() {
         if let FunctionKind::Import { import } = f.kind {
@@ -159,17 +172,10 @@ pub(crate) fn build(
                             other.kind().into(),
                         ))
                     }
-                    None => {
-                        let abi = m.info.imports.iter().find(|info| {
-                            info.module == module_name
-                                && info.name == name
-                                && matches!(info.kind, InfoImportKind::Function { .. })
-                        });
-                        match abi.and_then(|info| info.host_function) {
-                            Some(func) => FuncImport::Abi(func),
-                            None => return Err(unknown("func")),
-                        }
-                    }
+                    None => match host_abi.get(&(module_name, name)) {
+                        Some(&func) => FuncImport::Abi(func),
+                        None => return Err(unknown("func")),
+                    },
                 };
                 let index = import_funcs[i].ok_or_else(|| {
                     malformed(format!("import {i} is not in the function index space"))

@@ -192,3 +192,48 @@ fn every_accepted_corpus_contract_compiles() {
     eprintln!("corpus: {compiled} compiled, {rejected} rejected by the profile");
     assert!(compiled > 0, "no corpus contract compiled");
 }
+
+/// Recursion through the fattest frames codegen makes (hundreds of locals, a deep operand
+/// stack held across the call, an `if` with parameters whose copies double the spill
+/// slots, a wide outgoing argument area) ends in the deterministic `stack_overflow`, never
+/// in the native stack's guard page: the native stack is sized from the compiler's
+/// per-unit bound (`NATIVE_STACK_BYTES_PER_UNIT`).
+#[test]
+fn recursion_with_fat_frames_hits_the_deterministic_limit_first() {
+    let depth = 120; // values kept on the operand stack across each call
+    let mut body = String::new();
+    for i in 0..depth {
+        body.push_str(&format!("(i64.const {i}) "));
+    }
+    // An `if` with the most parameters the profile admits (32 results): codegen keeps a
+    // copy of its parameters in extra spill slots.
+    let params = "(param i64) ".repeat(32);
+    let results = "(result i64) ".repeat(32);
+    let args = "(local.get 1) ".repeat(64);
+    let arg_types = "(param i64) ".repeat(64);
+    let drops = "(drop) ".repeat(depth - 1);
+    let wat = format!(
+        r#"(module
+          (type $wide (func {arg_types} (result i64)))
+          (table 1 funcref)
+          (elem (i32.const 0) $f)
+          (func $f (type $wide) (local i64 i64) (local $pad i64) (local i64) (local i64)
+            (local {locals})
+            {body}
+            (local.get 1) (i64.eqz)
+            (if (type $blk) (then) (else))
+            (drop) {drops}
+            (call_indirect (type $wide) {args} (i32.const 0)))
+          (type $blk (func {params} {results}))
+          (func (export "run") (result i64) (call $f {args_zero})))"#,
+        locals = "i64 ".repeat(500),
+        args_zero = "(i64.const 1) ".repeat(64),
+    );
+    let wasm = wat::parse_str(&wat).expect("valid WAT");
+    let module = engine().compile(&wasm).expect("compiles");
+    let mut instance = Instance::new(&module, &Imports::new(), GAS).expect("instantiates");
+    for _ in 0..3 {
+        let out = instance.call("run", &[], GAS).expect("call");
+        assert_eq!(out.result.expect_err("traps").kind, TrapKind::StackOverflow);
+    }
+}

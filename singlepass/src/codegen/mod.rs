@@ -136,6 +136,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
         )));
     }
 
+    let import_positions = function_import_positions(&env);
     let functions = env
         .func_types
         .iter()
@@ -146,7 +147,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
                 match env.intrinsic(index as u32) {
                     Some(_) => FunctionKind::Intrinsic,
                     None => FunctionKind::Import {
-                        import: import_position(&env, index as u32),
+                        import: import_positions[index],
                     },
                 }
             } else {
@@ -187,16 +188,16 @@ fn ensure_function_labels<M: MacroAssembler>(
     }
 }
 
-/// Position of imported function `function` in `ModuleLayout::imports` (imports of other
-/// kinds are interleaved with functions).
-fn import_position(env: &ModuleEnv, function: u32) -> u32 {
+/// For each imported function, in function-index order, its position in
+/// `ModuleLayout::imports` (imports of other kinds are interleaved with functions).
+fn function_import_positions(env: &ModuleEnv) -> Vec<u32> {
     env.layout
         .imports
         .iter()
         .enumerate()
         .filter(|(_, import)| matches!(import.kind, ImportKind::Function { .. }))
-        .nth(function as usize)
-        .map_or(0, |(position, _)| position as u32)
+        .map(|(position, _)| position as u32)
+        .collect()
 }
 
 /// The code behind an imported function's entry: a wasm-convention function that hands

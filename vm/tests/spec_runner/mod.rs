@@ -609,20 +609,35 @@ impl FileRun<'_> {
         })
     }
 
-    fn module_trap(&mut self, wat: Wat<'_>, expected: Option<TrapKind>, message: &str) {
+    /// Encodes, compiles and links `wat` for an instantiation assertion: the module and
+    /// its imports, or `None` after recording it as not applicable or failed.
+    fn prepare_instantiation(
+        &mut self,
+        wat: Wat<'_>,
+    ) -> Option<(wast::token::Span, Module, Imports)> {
         let (span, bytes) = match self.encode_wat(wat) {
             Ok(v) => v,
-            Err(why) => return self.not_applicable(why),
+            Err(why) => {
+                self.not_applicable(why);
+                return None;
+            }
         };
-        let compiled = match self.compile(span, &bytes) {
-            Ok(m) => m,
-            Err(Some(why)) => return self.not_applicable(why),
-            Err(None) => return,
-        };
-        let imports = match self.imports(&compiled) {
-            Ok(i) => i,
-            Err(Some(why)) => return self.not_applicable(why),
-            Err(None) => return,
+        let outcome = self
+            .compile(span, &bytes)
+            .and_then(|compiled| Ok((self.imports(&compiled)?, compiled)));
+        match outcome {
+            Ok((imports, compiled)) => Some((span, compiled, imports)),
+            Err(Some(why)) => {
+                self.not_applicable(why);
+                None
+            }
+            Err(None) => None,
+        }
+    }
+
+    fn module_trap(&mut self, wat: Wat<'_>, expected: Option<TrapKind>, message: &str) {
+        let Some((span, compiled, imports)) = self.prepare_instantiation(wat) else {
+            return;
         };
         let Some(expected) = expected else {
             return self.fail(span, format!("no trap kind for {message:?}"));
@@ -653,19 +668,8 @@ impl FileRun<'_> {
     }
 
     fn unlinkable(&mut self, wat: Wat<'_>) {
-        let (span, bytes) = match self.encode_wat(wat) {
-            Ok(v) => v,
-            Err(why) => return self.not_applicable(why),
-        };
-        let compiled = match self.compile(span, &bytes) {
-            Ok(m) => m,
-            Err(Some(why)) => return self.not_applicable(why),
-            Err(None) => return,
-        };
-        let imports = match self.imports(&compiled) {
-            Ok(i) => i,
-            Err(Some(why)) => return self.not_applicable(why),
-            Err(None) => return,
+        let Some((span, compiled, imports)) = self.prepare_instantiation(wat) else {
+            return;
         };
         match Instance::new(&compiled, &imports, GAS) {
             Ok(_) => self.fail(span, "an unlinkable module was instantiated".into()),

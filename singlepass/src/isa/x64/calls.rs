@@ -12,8 +12,10 @@ use super::X64Masm;
 use crate::masm::{FramePatch, Label, LibcallArg, Operand, Reg};
 use crate::vmctx::{Libcall, VmCtx};
 
-const GAS_REMAINING: i32 = VmCtx::GAS_REMAINING as i32;
-const STACK_REMAINING: i32 = VmCtx::STACK_REMAINING as i32;
+// The gas and stack-budget fields are written as literal offsets below (`[r15]`,
+// `[r15 + 8]`), so dynasm picks the short encodings; these keep them honest.
+const _: () = assert!(VmCtx::GAS_REMAINING == 0);
+const _: () = assert!(VmCtx::STACK_REMAINING == 8);
 
 impl X64Masm {
     /// `push rbp; mov rbp, rsp; sub rsp, imm32` (always the 7-byte imm32 form, so the
@@ -110,6 +112,10 @@ impl X64Masm {
     pub(super) fn emit_charge_gas(&mut self, amount: Operand, out_of_gas: Label) {
         match amount {
             // imm32 is sign-extended, which is exactly the u64 bit pattern when it fits.
+            // Most block costs fit a sign-extended byte: the 4-byte form.
+            Operand::Imm(i) if (0..=127).contains(&i) => {
+                asm!(self.ops; sub r13, BYTE (i as i8).into())
+            }
             Operand::Imm(i) if fits_i32(i) => {
                 let i = i as i32;
                 asm!(self.ops; sub r13, DWORD i)
@@ -123,33 +129,39 @@ impl X64Masm {
     }
 
     pub(super) fn emit_flush_gas(&mut self) {
-        asm!(self.ops; mov QWORD [r15 + GAS_REMAINING], r13);
+        asm!(self.ops; mov QWORD [r15], r13);
     }
 
     pub(super) fn emit_reload_gas(&mut self) {
-        asm!(self.ops; mov r13, QWORD [r15 + GAS_REMAINING]);
+        asm!(self.ops; mov r13, QWORD [r15]);
     }
 
     /// On overflow the counter has wrapped; harmless, since the call ends in a trap and
     /// the runtime resets the budget for every call.
     pub(super) fn emit_stack_enter(&mut self, units: u32, overflow: Label) {
-        match i32::try_from(units) {
-            Ok(u) => asm!(self.ops; sub QWORD [r15 + STACK_REMAINING], DWORD u),
-            Err(_) => {
-                let u = units as i32;
-                asm!(self.ops; mov eax, DWORD u; sub QWORD [r15 + STACK_REMAINING], rax)
-            }
+        match units {
+            0..=127 => asm!(self.ops; sub QWORD [r15 + 8], BYTE (units as i8).into()),
+            _ => match i32::try_from(units) {
+                Ok(u) => asm!(self.ops; sub QWORD [r15 + 8], DWORD u),
+                Err(_) => {
+                    let u = units as i32;
+                    asm!(self.ops; mov eax, DWORD u; sub QWORD [r15 + 8], rax)
+                }
+            },
         }
         asm!(self.ops; jb =>overflow);
     }
 
     pub(super) fn emit_stack_leave(&mut self, units: u32) {
-        match i32::try_from(units) {
-            Ok(u) => asm!(self.ops; add QWORD [r15 + STACK_REMAINING], DWORD u),
-            Err(_) => {
-                let u = units as i32;
-                asm!(self.ops; mov eax, DWORD u; add QWORD [r15 + STACK_REMAINING], rax)
-            }
+        match units {
+            0..=127 => asm!(self.ops; add QWORD [r15 + 8], BYTE (units as i8).into()),
+            _ => match i32::try_from(units) {
+                Ok(u) => asm!(self.ops; add QWORD [r15 + 8], DWORD u),
+                Err(_) => {
+                    let u = units as i32;
+                    asm!(self.ops; mov eax, DWORD u; add QWORD [r15 + 8], rax)
+                }
+            },
         }
     }
 }

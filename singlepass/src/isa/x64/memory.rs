@@ -6,6 +6,7 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
+use super::compact::RegMem;
 use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
 use super::X64Masm;
 use crate::masm::{Address, Base, Label, LoadKind, Operand, Reg, StoreWidth};
@@ -70,6 +71,16 @@ impl X64Masm {
     pub(super) fn emit_load(&mut self, kind: LoadKind, dst: Reg, addr: Address) {
         let d = dst.0;
         let m = self.resolve(addr);
+        let plain = match kind {
+            LoadKind::I32 | LoadKind::I64From32U => Some(false),
+            LoadKind::I64 => Some(true),
+            _ => None,
+        };
+        if let (Some(wide), None) = (plain, m.index) {
+            if self.try_reg_mem8(RegMem::Load, wide, d, m.base, m.disp) {
+                return;
+            }
+        }
         match kind {
             LoadKind::I32 | LoadKind::I64From32U => at_mem!(self.ops, m, (mov Rd(d), DWORD) ()),
             LoadKind::I64 => at_mem!(self.ops, m, (mov Rq(d), QWORD) ()),
@@ -93,7 +104,9 @@ impl X64Masm {
         let value = match src {
             Operand::Reg(r) => Ok(r.0),
             Operand::Frame(o) => {
-                asm!(self.ops; mov rcx, QWORD [rbp + o]);
+                if !self.try_reg_mem8(RegMem::Load, true, super::regs::RCX, RBP, o) {
+                    asm!(self.ops; mov rcx, QWORD [rbp + o]);
+                }
                 Ok(super::regs::RCX)
             }
             Operand::Imm(i) if width == StoreWidth::B64 && !fits_i32(i) => {
@@ -103,6 +116,12 @@ impl X64Masm {
             Operand::Imm(i) => Err(i),
         };
         let m = self.resolve(addr);
+        if let (StoreWidth::B32 | StoreWidth::B64, Ok(r), None) = (width, value, m.index) {
+            let wide = width == StoreWidth::B64;
+            if self.try_reg_mem8(RegMem::Store, wide, r, m.base, m.disp) {
+                return;
+            }
+        }
         match (width, value) {
             (StoreWidth::B8, Ok(r)) => at_mem!(self.ops, m, (mov BYTE) (, Rb(r))),
             (StoreWidth::B16, Ok(r)) => at_mem!(self.ops, m, (mov WORD) (, Rw(r))),

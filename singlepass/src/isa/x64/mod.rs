@@ -35,6 +35,7 @@ macro_rules! asm {
 
 mod alu;
 mod calls;
+mod compact;
 mod control;
 mod memory;
 mod regs;
@@ -52,8 +53,16 @@ pub(crate) struct X64Masm {
 }
 
 impl X64Masm {
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new() -> X64Masm {
+        Self::with_capacity(0)
+    }
+
+    /// A masm whose code buffer starts with room for `code_bytes`: growing a buffer of
+    /// megabytes by doubling costs copies and page faults that show in compile time.
+    pub(crate) fn with_capacity(code_bytes: usize) -> X64Masm {
         let mut ops = VecAssembler::new(0);
+        ops.reserve_ops(code_bytes);
         let exit = ops.new_dynamic_label();
         X64Masm { ops, exit }
     }
