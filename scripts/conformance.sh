@@ -9,6 +9,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 status=0
 GASKET_BLESS=1 cargo test -p gasket-metering --test spec_suite || status=$?
 GASKET_BLESS=1 cargo test -p gasket-vm --test spec_exec || status=$?
+if [ "${AARCH64:-0}" = 1 ]; then
+    GASKET_BLESS=1 cargo test -p gasket-aarch64-tests --features emu --test spec || status=$?
+fi
 
 echo
 echo "CONFORMANCE.md totals:"

@@ -12,6 +12,8 @@
 //! "host" stack (R+W) · `STACK` the wasm stack (R+W) · `MEMORY` linear memory (R+W).
 #![cfg(feature = "emu")]
 
+pub mod backend;
+
 use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};

@@ -20,6 +20,9 @@ pub struct Engine {
 struct EngineInner {
     profile: Profile,
     cache: EngineCache,
+    /// Runs calls instead of the native trampoline (and sets the target).
+    #[cfg(feature = "call-backend")]
+    backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
 }
 
 impl Engine {
@@ -35,12 +38,39 @@ impl Engine {
     ) -> Result<Engine, EngineError> {
         check_host()?;
         Ok(Engine {
-            inner: Arc::new(EngineInner { profile, cache }),
+            inner: Arc::new(EngineInner {
+                profile,
+                cache,
+                #[cfg(feature = "call-backend")]
+                backend: None,
+            }),
         })
     }
 
     pub(crate) fn cache(&self) -> &EngineCache {
         &self.inner.cache
+    }
+
+    /// An engine compiling for `backend`'s target whose instances run every call through
+    /// `backend` (see [`call_backend`](crate::call_backend)). Not a stable API.
+    #[cfg(feature = "call-backend")]
+    #[doc(hidden)]
+    pub fn with_backend(
+        profile: Profile,
+        backend: Arc<dyn crate::call_backend::CallBackend>,
+    ) -> Engine {
+        Engine {
+            inner: Arc::new(EngineInner {
+                profile,
+                cache: EngineCache::default(),
+                backend: Some(backend),
+            }),
+        }
+    }
+
+    #[cfg(feature = "call-backend")]
+    pub(crate) fn backend(&self) -> Option<&Arc<dyn crate::call_backend::CallBackend>> {
+        self.inner.backend.as_ref()
     }
 
     /// The profile modules are prepared with.
@@ -50,6 +80,10 @@ impl Engine {
 
     /// The target this engine compiles to.
     pub fn target(&self) -> Target {
+        #[cfg(feature = "call-backend")]
+        if let Some(backend) = &self.inner.backend {
+            return backend.target();
+        }
         Target::X86_64
     }
 

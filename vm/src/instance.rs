@@ -311,6 +311,26 @@ impl Instance {
         // above it. Generated code bounds-checks memory and tables and enforces the
         // deterministic stack limit, which fits in the stack (16 bytes per unit plus
         // 1 MiB for libcalls and host functions).
+        #[cfg(feature = "call-backend")]
+        let code = match &module.backend {
+            // SAFETY: as for the native call below; the backend follows the trampoline's
+            // contract.
+            Some(backend) => unsafe {
+                backend.call(&crate::call_backend::EntryCall {
+                    trampoline: trampoline as *const u8,
+                    vmctx,
+                    func,
+                    args: slots_ptr,
+                    code: module.code.as_ptr() as usize
+                        ..module.code.as_ptr() as usize + module.code.len(),
+                    stack: self.stack.limit() as usize..self.stack.top() as usize,
+                })
+            },
+            // SAFETY: see below.
+            None => unsafe { trampoline(vmctx, func, slots_ptr) },
+        };
+        #[cfg(not(feature = "call-backend"))]
+        // SAFETY: see above.
         let code = unsafe { trampoline(vmctx, func, slots_ptr) };
         self.rt.running = false;
         // SAFETY: the call is over; the vmctx is ours again.

@@ -18,6 +18,9 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+#[cfg(feature = "call-backend")]
+#[doc(hidden)]
+pub mod call_backend;
 mod code_memory;
 mod engine;
 mod error;

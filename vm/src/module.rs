@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use gasket_metering::{ModuleInfo, Profile};
 use gasket_singlepass::{
-    Artifact, ExportKind, FuncSig, GlobalType, ImportKind, MemoryType, TableType, Target,
+    Artifact, ExportKind, FuncSig, GlobalType, ImportKind, MemoryType, TableType,
     ARTIFACT_FORMAT_VERSION,
 };
 
@@ -27,6 +27,9 @@ pub(crate) struct ModuleInner {
     pub code: CodeMemory,
     /// Data segment bytes, shared by instances (each keeps only a "dropped" flag).
     pub data: Vec<Arc<[u8]>>,
+    /// The engine's call backend, if it has one.
+    #[cfg(feature = "call-backend")]
+    pub backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
 }
 
 /// The type of an import or export.
@@ -88,10 +91,11 @@ impl Module {
                 artifact.format_version
             )));
         }
-        if artifact.target != Target::X86_64 {
+        if artifact.target != engine.target() {
             return Err(LoadError::IncompatibleArtifact(format!(
-                "compiled for {} but this machine runs x86_64",
-                artifact.target.as_str()
+                "compiled for {} but this machine runs {}",
+                artifact.target.as_str(),
+                engine.target().as_str()
             )));
         }
         // Every entry point must be inside the code: a FuncRef pointing elsewhere would
@@ -126,6 +130,8 @@ impl Module {
                 info,
                 code,
                 data,
+                #[cfg(feature = "call-backend")]
+                backend: engine.backend().cloned(),
             }),
         })
     }
