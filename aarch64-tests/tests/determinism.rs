@@ -437,12 +437,13 @@ fn smith_profile() -> Profile {
     profile
 }
 
-/// wasm-smith seeds; `GASKET_A64_SEEDS=3000` for a longer run.
+/// wasm-smith seeds: 2000 by default (the "a few thousand generated modules"; about
+/// a minute on 2 cores); `GASKET_A64_SEEDS=300` for a quick run, more for a longer one.
 fn seeds() -> u64 {
     std::env::var("GASKET_A64_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(2000)
 }
 
 #[test]

@@ -1,6 +1,32 @@
 //! Executable memory for compiled code, mapped W^X: written while read-write, then
 //! switched to read+execute before anything can run it. Never writable and executable at
 //! the same time, so a memory-safety bug elsewhere cannot be turned into code injection.
+//!
+//! Steps ([`CodeMemory::new`]): `mmap` read-write (anonymous, private) → copy the code →
+//! `mprotect` read+execute → flush the instruction cache for the code's range.
+//!
+//! # AArch64
+//! AArch64 instruction caches are not coherent with data writes: code written through the
+//! data side must be cleaned to the point of unification (`dc cvau` per data-cache line),
+//! then the instruction cache invalidated (`ic ivau` per instruction-cache line), with
+//! `dsb ish` after each loop and an `isb` on the writing thread (the line sizes come from
+//! `CTR_EL0`; Linux lets user space run all of these). `dc`/`ic` by address and `dsb ish`
+//! are broadcast to every core in the inner-shareable domain, so other threads see the
+//! new code too; they have never executed this fresh mapping, and handing them the
+//! module (through a lock, channel or thread spawn) already synchronises them. On x86-64
+//! the flush is a no-op (coherent caches). This path cannot be tested on the x86-64 CI
+//! machine (no aarch64 hardware); it is deliberately the textbook sequence.
+//!
+//! # macOS on Apple Silicon (not implemented, not tested)
+//! Under the hardened runtime, an anonymous mapping can only become executable if it was
+//! created with `MAP_JIT` (and the binary has the `com.apple.security.cs.allow-jit`
+//! entitlement). Such a mapping is RWX at the kernel level with per-thread write
+//! protection instead of `mprotect`: the writing thread calls
+//! `pthread_jit_write_protect_np(0)` before copying and `pthread_jit_write_protect_np(1)`
+//! after, then `sys_icache_invalidate(ptr, len)` (which this module uses on Apple targets
+//! in place of the `dc`/`ic` loops). Without the hardened runtime the Linux sequence
+//! (RW → RX by `mprotect`) works as is; with it, the `mprotect` fails and compilation
+//! returns that error rather than crashing.
 
 use std::io;
 
@@ -70,6 +96,7 @@ impl CodeMemory {
             unsafe { libc::munmap(ptr.cast(), mapped) };
             return Err(err);
         }
+        flush_icache(ptr, code.len());
         Ok(CodeMemory {
             ptr,
             mapped,
@@ -98,6 +125,59 @@ impl CodeMemory {
         // `wrapping_add` keeps this safe code; the bound makes it stay in the mapping.
         (offset < self.len).then(|| self.ptr.wrapping_add(offset).cast_const())
     }
+}
+
+/// Makes the `len` bytes of code just written at `start` visible to instruction fetch (see
+/// the module docs). A no-op on x86-64, whose instruction caches are coherent.
+#[cfg(not(target_arch = "aarch64"))]
+fn flush_icache(_start: *const u8, _len: usize) {}
+
+/// Makes the `len` bytes of code just written at `start` visible to instruction fetch:
+/// clean every data-cache line of the range to the point of unification, invalidate every
+/// instruction-cache line, then synchronise this thread's pipeline (see the module docs).
+#[cfg(all(target_arch = "aarch64", not(target_vendor = "apple")))]
+fn flush_icache(start: *const u8, len: usize) {
+    use core::arch::asm;
+    if len == 0 {
+        return;
+    }
+    let ctr_el0: u64;
+    // SAFETY: reading CTR_EL0 (cache type register) has no side effects; Linux allows it
+    // at EL0 (SCTLR_EL1.UCT, or traps and emulates it).
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr_el0, options(nomem, nostack, preserves_flags)) };
+    // DminLine (bits 19:16) and IminLine (bits 3:0): log2 of the smallest line, in words.
+    let dline = 4usize << ((ctr_el0 >> 16) & 0xf);
+    let iline = 4usize << (ctr_el0 & 0xf);
+    let (start, end) = (start as usize, start as usize + len);
+    let mut addr = start & !(dline - 1);
+    while addr < end {
+        // SAFETY: cache maintenance by address on our own readable mapping; it changes no
+        // memory contents.
+        unsafe { asm!("dc cvau, {}", in(reg) addr, options(nostack, preserves_flags)) };
+        addr += dline;
+    }
+    // SAFETY: a barrier: waits for the cleaning above to complete.
+    unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+    let mut addr = start & !(iline - 1);
+    while addr < end {
+        // SAFETY: as for `dc cvau`: invalidation only, on our own mapping.
+        unsafe { asm!("ic ivau, {}", in(reg) addr, options(nostack, preserves_flags)) };
+        addr += iline;
+    }
+    // SAFETY: barriers: wait for the invalidation, then discard prefetched instructions.
+    unsafe { asm!("dsb ish", "isb", options(nostack, preserves_flags)) };
+}
+
+/// Makes the `len` bytes of code just written at `start` visible to instruction fetch,
+/// with the system's own routine (see the module docs on macOS).
+#[cfg(all(target_arch = "aarch64", target_vendor = "apple"))]
+fn flush_icache(start: *const u8, len: usize) {
+    extern "C" {
+        // libSystem (always linked): cleans and invalidates the caches for the range.
+        fn sys_icache_invalidate(start: *mut libc::c_void, len: usize);
+    }
+    // SAFETY: `start..start + len` is our own mapping; the call only maintains caches.
+    unsafe { sys_icache_invalidate(start as *mut libc::c_void, len) };
 }
 
 impl Drop for CodeMemory {

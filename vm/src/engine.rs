@@ -1,5 +1,6 @@
-//! The engine: a profile plus the check that this machine can run Gasket's code. Cheap to
-//! clone and shared by every module compiled with it.
+//! The engine: a profile plus the check that this machine can run Gasket's code, and the
+//! target it compiles for (the host's: x86-64 or AArch64). Cheap to clone and shared by
+//! every module compiled with it.
 
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ pub struct Engine {
 #[derive(Debug)]
 struct EngineInner {
     profile: Profile,
+    /// What modules are compiled for: the host's ISA, or the backend's.
+    target: Target,
     cache: EngineCache,
     /// Runs calls instead of the native trampoline (and sets the target).
     #[cfg(feature = "call-backend")]
@@ -26,8 +29,9 @@ struct EngineInner {
 }
 
 impl Engine {
-    /// An engine for `profile`. Fails on machines generated code cannot run on (not
-    /// x86-64, or no POPCNT), so that problem surfaces once, at startup, not as a crash.
+    /// An engine for `profile`, compiling for this machine ([`Target::host`]). Fails on
+    /// machines generated code cannot run on (neither x86-64 nor AArch64, or an x86-64 CPU
+    /// without POPCNT), so that problem surfaces once, at startup, not as a crash.
     pub fn new(profile: Profile) -> Result<Engine, EngineError> {
         Engine::new_with_cache(profile, EngineCache::default())
     }
@@ -36,10 +40,11 @@ impl Engine {
         profile: Profile,
         cache: EngineCache,
     ) -> Result<Engine, EngineError> {
-        check_host()?;
+        let target = check_host()?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 profile,
+                target,
                 cache,
                 #[cfg(feature = "call-backend")]
                 backend: None,
@@ -62,6 +67,7 @@ impl Engine {
         Engine {
             inner: Arc::new(EngineInner {
                 profile,
+                target: backend.target(),
                 cache: EngineCache::default(),
                 backend: Some(backend),
             }),
@@ -78,13 +84,10 @@ impl Engine {
         &self.inner.profile
     }
 
-    /// The target this engine compiles to.
+    /// The target this engine compiles to: the host's ([`Target::host`]), or a call
+    /// backend's.
     pub fn target(&self) -> Target {
-        #[cfg(feature = "call-backend")]
-        if let Some(backend) = &self.inner.backend {
-            return backend.target();
-        }
-        Target::X86_64
+        self.inner.target
     }
 
     /// Validates and instruments `wasm` under the profile, compiles it and maps the code.
@@ -101,16 +104,26 @@ impl Engine {
     }
 }
 
+/// The host's target, if generated code can run here.
 #[cfg(target_arch = "x86_64")]
-fn check_host() -> Result<(), EngineError> {
+fn check_host() -> Result<Target, EngineError> {
     if !std::arch::is_x86_feature_detected!("popcnt") {
         return Err(EngineError::MissingCpuFeature { feature: "popcnt" });
     }
-    Ok(())
+    Ok(Target::X86_64)
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn check_host() -> Result<(), EngineError> {
+/// The host's target, if generated code can run here. The AArch64 backend uses ARMv8.0-A
+/// with Advanced SIMD (`cnt` for popcount), which every AArch64 Linux or macOS machine
+/// has, so there is nothing to detect. Code memory flushes the instruction cache (see
+/// `code_memory`).
+#[cfg(target_arch = "aarch64")]
+fn check_host() -> Result<Target, EngineError> {
+    Ok(Target::Aarch64)
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn check_host() -> Result<Target, EngineError> {
     Err(EngineError::UnsupportedArchitecture {
         arch: std::env::consts::ARCH,
     })
@@ -125,6 +138,7 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Engine>();
         let engine = Engine::new(Profile::contract()).unwrap();
+        assert_eq!(Some(engine.target()), Target::host());
         let err = engine.compile(b"not wasm").unwrap_err();
         assert!(matches!(err, LoadError::Rejected(_)));
         assert_eq!(err.kind(), "invalid_module");

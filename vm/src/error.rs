@@ -7,8 +7,8 @@ use gasket_singlepass::{CompileError, TrapKind};
 /// The engine cannot run on this machine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
-    /// Gasket compiles to x86-64 only for now.
-    #[error("Gasket runs compiled code on x86_64 only; this machine is {arch}")]
+    /// Gasket compiles to x86-64 and AArch64 only.
+    #[error("Gasket runs compiled code on x86_64 and aarch64 only; this machine is {arch}")]
     UnsupportedArchitecture {
         /// The host architecture.
         arch: &'static str,

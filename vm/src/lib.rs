@@ -11,9 +11,9 @@
 //! [`Instance::call_contract`] dispatches to `gasket_host_api::dispatch` with the call's
 //! [`HostEnv`](gasket_host_api::HostEnv).
 //!
-//! The `gasket` binary (cargo feature `cli`, on by default) checks, instruments and runs
-//! modules; embedders that only link the library turn default features off and do not pull
-//! in clap or serde.
+//! The `gasket` binary (cargo feature `cli`, on by default, with its logic in the hidden
+//! `cli` module) checks, instruments, compiles and runs modules; embedders that only link
+//! the library turn default features off and do not pull in clap or serde.
 
 #![deny(missing_docs)]
 
@@ -21,6 +21,9 @@ pub mod cache;
 #[cfg(feature = "call-backend")]
 #[doc(hidden)]
 pub mod call_backend;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli;
 mod code_memory;
 mod engine;
 mod error;

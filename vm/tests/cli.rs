@@ -539,3 +539,32 @@ fn compile_then_run_the_artifact() {
     let (code, _, _) = gasket(&["compile", &fixture("floats"), "-o", &o]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn run_target_aarch64_needs_the_emulator_program() {
+    let arith = fixture("arith");
+    let args = [
+        "run", &arith, "--invoke", "add", "-5", "7", "--json", "--target",
+    ];
+    // This machine's own target is the default.
+    let native: Vec<&str> = args.iter().copied().chain(["x86_64"]).collect();
+    let (code, stdout, _) = gasket(&native);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["results"][0], "i32:2");
+    // gasket never links the emulator: without gasket-aarch64, exit 1 and say how to get it.
+    let out = Command::new(env!("CARGO_BIN_EXE_gasket"))
+        .args(args.iter().copied().chain(["aarch64"]))
+        .env("GASKET_AARCH64", "/nonexistent/gasket-aarch64")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_line(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(v["kind"], "unsupported_machine");
+    let message = v["error"].as_str().unwrap();
+    assert!(
+        message.contains("/nonexistent/gasket-aarch64")
+            && message.contains("cargo build --release -p gasket-aarch64-tests --features emu")
+            && message.contains("GPL-2.0"),
+        "{message}"
+    );
+}

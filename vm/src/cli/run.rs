@@ -4,12 +4,12 @@ use std::path::Path;
 
 use gasket_host_api::{CallContext, HostEnv, MemoryStorage};
 use gasket_metering::Profile;
-use gasket_vm::{CallOutcome, Engine, Imports, Instance, Value};
 use serde_json::json;
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType};
 
-use crate::input::{self, LoadError};
-use crate::report;
+use crate::cli::input::{self, LoadError};
+use crate::cli::{report, MakeEngine};
+use crate::{CallOutcome, Imports, Instance, Value};
 
 /// How `run` ended, mapped to the exit code by `main`.
 pub enum RunStatus {
@@ -24,7 +24,7 @@ pub enum RunStatus {
 /// A module to run: wasm prepared for compilation, or a verified artifact.
 enum Source {
     Prepared(gasket_metering::PreparedModule),
-    Compiled(gasket_vm::Module),
+    Compiled(crate::Module),
 }
 
 /// What `--invoke` asked for.
@@ -44,7 +44,13 @@ fn usage(message: String) -> RunStatus {
     RunStatus::Usage
 }
 
-pub fn run(path: &Path, call: &Invocation<'_>, profile: &Profile, as_json: bool) -> RunStatus {
+pub fn run(
+    path: &Path,
+    call: &Invocation<'_>,
+    profile: &Profile,
+    make_engine: MakeEngine<'_>,
+    as_json: bool,
+) -> RunStatus {
     let wasm = match input::load(path) {
         Ok(wasm) => wasm,
         Err(err) => {
@@ -52,14 +58,14 @@ pub fn run(path: &Path, call: &Invocation<'_>, profile: &Profile, as_json: bool)
             return RunStatus::Failed;
         }
     };
-    let engine = match Engine::new(profile.clone()) {
+    let engine = match make_engine(profile) {
         Ok(engine) => engine,
         Err(e) => return failed("unsupported_machine", e.to_string(), as_json),
     };
     // An artifact from `gasket compile` is verified and mapped; wasm is prepared, and
     // usage errors are found before compiling, from the original module.
     let (source, params) = if input::is_artifact(&wasm) {
-        let module = match gasket_vm::Module::deserialize(&engine, &wasm) {
+        let module = match crate::Module::deserialize(&engine, &wasm) {
             Ok(module) => module,
             Err(e) => return failed(e.kind(), e.to_string(), as_json),
         };
@@ -244,13 +250,13 @@ fn export_params(wasm: &[u8], name: &str) -> Result<Vec<ValType>, String> {
         .ok_or_else(|| format!("export {name:?} has no function type"))
 }
 
-fn wasm_type(t: gasket_vm::ValType) -> ValType {
+fn wasm_type(t: crate::ValType) -> ValType {
     match t {
-        gasket_vm::ValType::I32 => ValType::I32,
-        gasket_vm::ValType::I64 => ValType::I64,
-        gasket_vm::ValType::F32 => ValType::F32,
-        gasket_vm::ValType::F64 => ValType::F64,
-        gasket_vm::ValType::FuncRef => ValType::FUNCREF,
-        gasket_vm::ValType::ExternRef => ValType::EXTERNREF,
+        crate::ValType::I32 => ValType::I32,
+        crate::ValType::I64 => ValType::I64,
+        crate::ValType::F32 => ValType::F32,
+        crate::ValType::F64 => ValType::F64,
+        crate::ValType::FuncRef => ValType::FUNCREF,
+        crate::ValType::ExternRef => ValType::EXTERNREF,
     }
 }

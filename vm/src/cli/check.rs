@@ -5,7 +5,7 @@ use std::path::Path;
 use gasket_metering::{ImportKind, PreparedModule, Profile};
 use serde_json::json;
 
-use crate::{input, report};
+use crate::cli::{input, report};
 
 pub fn run(path: &Path, profile: &Profile, as_json: bool) -> bool {
     let wasm = match input::load(path) {

@@ -5,8 +5,8 @@ use std::path::Path;
 use gasket_metering::{Profile, Rejection};
 use serde_json::json;
 
-use crate::input::{self, LoadError};
-use crate::report;
+use crate::cli::input::{self, LoadError};
+use crate::cli::report;
 
 pub fn run(path: &Path, output: &Path, profile: &Profile, as_json: bool) -> bool {
     let wasm = match input::load(path) {

@@ -37,5 +37,5 @@ pub fn load(path: &Path) -> Result<Vec<u8>, LoadError> {
 /// Whether `bytes` are a serialized module (`gasket compile` output), which `load` returns
 /// as is.
 pub fn is_artifact(bytes: &[u8]) -> bool {
-    bytes.starts_with(&gasket_vm::cache::MAGIC)
+    bytes.starts_with(&crate::cache::MAGIC)
 }

@@ -3,7 +3,7 @@
 use gasket_metering::Rejection;
 use serde_json::json;
 
-use crate::input::LoadError;
+use crate::cli::input::LoadError;
 
 /// Prints a load failure; `--json` shape: `{"status":"rejected","kind":…,"error":…}`.
 pub fn load_failed(err: &LoadError, as_json: bool) {

@@ -16,11 +16,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use gasket_host_api::{CallContext, HostLimits, MemoryStorage};
-use gasket_vm::testing::{self, HarnessError, Outcome, Status};
-use gasket_vm::Module;
 use serde_json::{json, Value};
 
-use crate::run::RunStatus;
+use crate::cli::run::RunStatus;
+use crate::cli::MakeEngine;
+use crate::testing::{self, HarnessError, Outcome, Status};
+use crate::Module;
 
 /// What `--call` asked for.
 pub struct ContractCall<'a> {
@@ -107,26 +108,27 @@ pub fn render_state(storage: &MemoryStorage) -> String {
 pub fn load_module(
     path: &Path,
     profile: &gasket_metering::Profile,
+    make_engine: MakeEngine<'_>,
     as_json: bool,
 ) -> Result<Module, RunStatus> {
-    let bytes = crate::input::load(path).map_err(|err| {
-        crate::report::load_failed(&err, as_json);
+    let bytes = crate::cli::input::load(path).map_err(|err| {
+        crate::cli::report::load_failed(&err, as_json);
         RunStatus::Failed
     })?;
-    let engine = gasket_vm::Engine::new(profile.clone())
-        .map_err(|e| crate::run::failed("unsupported_machine", e.to_string(), as_json))?;
-    let module = if crate::input::is_artifact(&bytes) {
+    let engine = make_engine(profile)
+        .map_err(|e| crate::cli::run::failed("unsupported_machine", e.to_string(), as_json))?;
+    let module = if crate::cli::input::is_artifact(&bytes) {
         Module::deserialize(&engine, &bytes)
     } else {
         engine.compile(&bytes)
     };
-    module.map_err(|e| crate::run::failed(e.kind(), e.to_string(), as_json))
+    module.map_err(|e| crate::cli::run::failed(e.kind(), e.to_string(), as_json))
 }
 
 pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus {
     let mut storage = match call.state.map(load_state).transpose() {
         Ok(s) => s.unwrap_or_default(),
-        Err(message) => return crate::run::failed("invalid_state", message, as_json),
+        Err(message) => return crate::cli::run::failed("invalid_state", message, as_json),
     };
     let context = CallContext {
         current_account: call.account.as_bytes().to_vec(),
@@ -150,14 +152,13 @@ pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus
             return RunStatus::Usage;
         }
         Err(HarnessError::Instantiation(e)) => {
-            return crate::run::failed(e.kind(), e.to_string(), as_json)
+            return crate::cli::run::failed(e.kind(), e.to_string(), as_json)
         }
-        Err(e) => return crate::run::failed("storage", e.to_string(), as_json),
+        Err(e) => return crate::cli::run::failed("storage", e.to_string(), as_json),
     };
     if let (Status::Ok, Some(path)) = (&outcome.status, call.state) {
-        if let Err(e) = gasket_vm::cache::write_atomically(path, render_state(&storage).as_bytes())
-        {
-            return crate::run::failed(
+        if let Err(e) = crate::cache::write_atomically(path, render_state(&storage).as_bytes()) {
+            return crate::cli::run::failed(
                 "io_error",
                 format!("cannot write state file {}: {e}", path.display()),
                 as_json,

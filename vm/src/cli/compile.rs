@@ -5,12 +5,12 @@ use std::path::Path;
 
 use gasket_metering::Profile;
 use gasket_singlepass::Target;
-use gasket_vm::cache;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::input;
-use crate::report;
+use crate::cache;
+use crate::cli::input;
+use crate::cli::report;
 
 pub fn run(path: &Path, output: &Path, target: Target, profile: &Profile, as_json: bool) -> bool {
     let fail = |kind: &'static str, message: String| {

@@ -1,8 +1,15 @@
-//! The `gasket` command-line tool.
+//! The `gasket` command-line tool, as a library (cargo feature `cli`; `#[doc(hidden)]`,
+//! not a stable API: the command line is the interface).
+//!
+//! The `gasket` binary (`src/bin/gasket.rs`) is [`main`]. The unpublished
+//! `gasket-aarch64` binary of `gasket-aarch64-tests` is [`main_with`] given engines that
+//! run AArch64 code in the Unicorn emulator; Unicorn is GPL-2.0, so it is a separate
+//! program that `gasket run --target aarch64` starts on hosts that are not AArch64
+//! ([`delegate_to_emulator`]), never a dependency of this crate.
 //!
 //! Exit codes (a stable interface): 0 success (for `run`: the module ran, whether it
 //! returned or trapped), 1 the module was rejected or could not be loaded, compiled or
-//! instantiated, 2 usage error.
+//! instantiated (or the target cannot run here), 2 usage error.
 
 mod call;
 mod check;
@@ -12,10 +19,57 @@ mod instrument;
 mod report;
 mod run;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use gasket_metering::Profile;
+use gasket_singlepass::Target;
+
+use crate::{Engine, EngineError};
+
+/// The engines a CLI program runs modules with, per target.
+pub trait Engines {
+    /// The target `run` and `compile` use without `--target`.
+    fn default_target(&self) -> Target;
+    /// Whether this program runs code for `target` itself (otherwise `run --target`
+    /// hands the command to the emulator program, or fails).
+    fn runs(&self, target: Target) -> bool;
+    /// An engine for `target` (one [`runs`](Engines::runs) accepts) and `profile`.
+    fn engine(&self, target: Target, profile: Profile) -> Result<Engine, EngineError>;
+}
+
+/// The `gasket` binary's engines: native code for this machine's target only.
+#[derive(Debug, Default)]
+pub struct NativeEngines;
+
+impl Engines for NativeEngines {
+    fn default_target(&self) -> Target {
+        // On other machines `Engine::new` reports the problem.
+        Target::host().unwrap_or(Target::X86_64)
+    }
+
+    fn runs(&self, target: Target) -> bool {
+        Target::host() == Some(target)
+    }
+
+    fn engine(&self, _target: Target, profile: Profile) -> Result<Engine, EngineError> {
+        Engine::new(profile)
+    }
+}
+
+/// Set for the emulator program, so that a misconfigured one cannot delegate again.
+const DELEGATED_ENV: &str = "GASKET_DELEGATED";
+
+/// How subcommands get their engine (the target is already chosen).
+type MakeEngine<'a> = &'a dyn Fn(&Profile) -> Result<Engine, EngineError>;
+
+/// The program that runs `--target aarch64` under emulation on other hosts.
+pub const EMULATOR_PROGRAM: &str = "gasket-aarch64";
+
+/// Overrides where [`EMULATOR_PROGRAM`] is looked for (a path to the program).
+pub const EMULATOR_ENV: &str = "GASKET_AARCH64";
 
 #[derive(Parser)]
 #[command(
@@ -63,9 +117,9 @@ enum Command {
         /// Where to write the compiled module.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
-        /// The machine to compile for.
-        #[arg(long, value_enum, default_value_t = TargetArg::X86_64)]
-        target: TargetArg,
+        /// The machine to compile for [default: this machine's].
+        #[arg(long, value_enum)]
+        target: Option<TargetArg>,
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
@@ -121,6 +175,11 @@ enum Command {
         /// (--call only; left untouched on a trap or panic; a missing file is empty state).
         #[arg(long, value_name = "FILE", requires = "call")]
         state: Option<PathBuf>,
+        /// The machine whose code runs the module [default: this machine's]. `aarch64` on
+        /// another machine runs in an emulator, the separate program gasket-aarch64
+        /// (found next to this program, on PATH, or at $GASKET_AARCH64).
+        #[arg(long, value_enum)]
+        target: Option<TargetArg>,
         /// Profile to prepare the module with. Defaults to contract for --call and to
         /// permissive for --invoke, since plain functions rarely fit the contract profile
         /// (which admits host ABI imports only).
@@ -152,6 +211,15 @@ enum ProfileArg {
     Permissive,
 }
 
+impl TargetArg {
+    fn target(self) -> Target {
+        match self {
+            TargetArg::X86_64 => Target::X86_64,
+            TargetArg::Aarch64 => Target::Aarch64,
+        }
+    }
+}
+
 impl ProfileArg {
     fn profile(self) -> gasket_metering::Profile {
         match self {
@@ -161,7 +229,13 @@ impl ProfileArg {
     }
 }
 
-fn main() -> ExitCode {
+/// The `gasket` binary: [`main_with`] native engines.
+pub fn main() -> ExitCode {
+    main_with(&NativeEngines)
+}
+
+/// Parses the process's arguments and runs the command with `engines`.
+pub fn main_with(engines: &dyn Engines) -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -193,10 +267,7 @@ fn main() -> ExitCode {
             profile,
             json,
         } => {
-            let target = match target {
-                TargetArg::X86_64 => gasket_singlepass::Target::X86_64,
-                TargetArg::Aarch64 => gasket_singlepass::Target::Aarch64,
-            };
+            let target = target.map_or(engines.default_target(), TargetArg::target);
             compile::run(&file, &output, target, &profile.profile(), json)
         }
         Command::Run {
@@ -213,6 +284,7 @@ fn main() -> ExitCode {
             block_height,
             block_timestamp,
             state,
+            target,
             profile,
             json,
         } => {
@@ -239,6 +311,11 @@ fn main() -> ExitCode {
                 eprintln!("error: {option} cannot be used with {mode} (see gasket run --help)");
                 return ExitCode::from(2);
             }
+            let target = target.map_or(engines.default_target(), TargetArg::target);
+            if !engines.runs(target) {
+                return delegate_to_emulator(target, json);
+            }
+            let make_engine = |profile: &Profile| engines.engine(target, profile.clone());
             let status = match (invoke, call) {
                 (Some(invoke), _) => {
                     let call = run::Invocation {
@@ -247,7 +324,7 @@ fn main() -> ExitCode {
                         gas,
                     };
                     let profile = profile.unwrap_or(ProfileArg::Permissive).profile();
-                    run::run(&file, &call, &profile, json)
+                    run::run(&file, &call, &profile, &make_engine, json)
                 }
                 (None, Some(method)) => {
                     let profile = profile.unwrap_or(ProfileArg::Contract).profile();
@@ -260,7 +337,7 @@ fn main() -> ExitCode {
                             eprintln!("error: {message}");
                             run::RunStatus::Usage
                         }
-                        Ok(input) => match call::load_module(&file, &profile, json) {
+                        Ok(input) => match call::load_module(&file, &profile, &make_engine, json) {
                             Err(status) => status,
                             Ok(module) => call::run(
                                 &module,
@@ -271,7 +348,7 @@ fn main() -> ExitCode {
                                     account: account.as_deref().unwrap_or("contract"),
                                     caller: caller
                                         .as_deref()
-                                        .unwrap_or(gasket_vm::testing::DEFAULT_CALLER),
+                                        .unwrap_or(crate::testing::DEFAULT_CALLER),
                                     block_height: block_height.unwrap_or(1),
                                     block_timestamp: block_timestamp.unwrap_or(1_000_000_000),
                                     state: state.as_deref(),
@@ -295,4 +372,82 @@ fn main() -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// `run --target T` where this program cannot run `T`: for AArch64 on another host, runs
+/// [`EMULATOR_PROGRAM`] with the same arguments (stdin, stdout and stderr inherited, its
+/// exit code passed through); otherwise, or when it is not found, exit 1.
+pub fn delegate_to_emulator(target: Target, as_json: bool) -> ExitCode {
+    let host = std::env::consts::ARCH;
+    let fail = |message: String| {
+        report::load_failed(
+            &input::LoadError {
+                kind: "unsupported_machine",
+                message,
+            },
+            as_json,
+        );
+        ExitCode::from(1)
+    };
+    if target != Target::Aarch64 {
+        return fail(format!(
+            "this {host} machine cannot run {} code (there is no emulator for it)",
+            target.as_str()
+        ));
+    }
+    if std::env::var_os(DELEGATED_ENV).is_some() {
+        return fail(format!(
+            "{EMULATOR_PROGRAM} cannot run aarch64 code either (${EMULATOR_ENV} names the wrong program?)"
+        ));
+    }
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    match std::env::var_os(EMULATOR_ENV).filter(|p| !p.is_empty()) {
+        Some(path) => candidates.push(path.into()),
+        None => {
+            let name = format!("{EMULATOR_PROGRAM}{}", std::env::consts::EXE_SUFFIX);
+            if let Ok(exe) = std::env::current_exe() {
+                candidates.extend(exe.parent().map(|dir| dir.join(&name)));
+            }
+            // Found on PATH by the OS.
+            candidates.push(PathBuf::from(name));
+        }
+    }
+    for program in &candidates {
+        if program.components().count() > 1 && !program.is_file() {
+            continue;
+        }
+        let status = std::process::Command::new(program)
+            .args(&args)
+            .env(DELEGATED_ENV, "1")
+            .status();
+        match status {
+            Ok(status) => {
+                // A signal (no code) is reported as a failure.
+                let code = status.code().unwrap_or(1);
+                return ExitCode::from(u8::try_from(code).unwrap_or(1));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return fail(format!("cannot run {}: {e}", program.display()));
+            }
+        }
+    }
+    let looked: Vec<String> = candidates
+        .iter()
+        .map(|p| match p.components().count() {
+            1 => format!("{} on PATH", p.display()),
+            _ => p.display().to_string(),
+        })
+        .collect();
+    fail(format!(
+        "--target aarch64 on this {host} machine runs the AArch64 code in the Unicorn \
+         emulator, which is the separate program {EMULATOR_PROGRAM}: not found (looked for {}; \
+         ${EMULATOR_ENV} names it explicitly). Unicorn is GPL-2.0, so it is never linked \
+         into gasket; build the emulator program with `cargo build --release -p \
+         gasket-aarch64-tests --features emu` (scripts/install-aarch64-test-deps.sh installs \
+         its build needs, cmake and libclang) and put target/release/{EMULATOR_PROGRAM} next \
+         to gasket or on PATH",
+        looked.join(", ")
+    ))
 }
