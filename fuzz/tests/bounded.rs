@@ -139,12 +139,12 @@ fn assert_reached(name: &str, (done, accepted): (u64, u64)) {
 
 #[test]
 fn prepare() {
-    run("prepare", 300, gasket_fuzz::prepare_bytes, |s| {
+    run("prepare", 2000, gasket_fuzz::prepare_bytes, |s| {
         s.bytes(0, 512)
     });
     // Random bytes are almost never a module: this stream is about never panicking.
     let fixtures: Vec<Vec<u8>> = gasket_fixtures::ALL.iter().map(|f| f.wasm()).collect();
-    let r = run("prepare(mutated)", 300, gasket_fuzz::prepare_bytes, |s| {
+    let r = run("prepare(mutated)", 1000, gasket_fuzz::prepare_bytes, |s| {
         let base = fixtures[(s.next() as usize) % fixtures.len()].clone();
         mutate(s, base)
     });
@@ -153,7 +153,7 @@ fn prepare() {
 
 #[test]
 fn prepare_smith() {
-    let r = run("prepare_smith", 300, gasket_fuzz::prepare_smith, |s| {
+    let r = run("prepare_smith", 1000, gasket_fuzz::prepare_smith, |s| {
         s.bytes(0, 4096)
     });
     assert_reached("prepare_smith", r);
@@ -161,7 +161,7 @@ fn prepare_smith() {
 
 #[test]
 fn compile() {
-    let r = run("compile", 150, gasket_fuzz::compile::compile, |s| {
+    let r = run("compile", 600, gasket_fuzz::compile::compile, |s| {
         s.bytes(64, 8192)
     });
     assert_reached("compile", r);
@@ -171,7 +171,7 @@ fn compile() {
 fn differential() {
     let r = run(
         "differential",
-        60,
+        400,
         gasket_fuzz::differential::differential,
         |s| s.bytes(4096, 16384),
     );
@@ -180,7 +180,7 @@ fn differential() {
 
 #[test]
 fn artifact() {
-    let r = run("artifact", 400, gasket_fuzz::artifact::artifact, |s| {
+    let r = run("artifact", 3000, gasket_fuzz::artifact::artifact, |s| {
         s.bytes(0, 1024)
     });
     let _ = r; // Acceptance needs a resealed, still-decodable payload: rare, not required.
@@ -188,7 +188,7 @@ fn artifact() {
 
 #[test]
 fn host_abi() {
-    let r = run("host_abi", 200, gasket_fuzz::host_abi::host_abi, |s| {
+    let r = run("host_abi", 1500, gasket_fuzz::host_abi::host_abi, |s| {
         s.bytes(0, 600)
     });
     assert_reached("host_abi", r);
