@@ -11,8 +11,10 @@
 #
 # Without nightly (or if cargo-fuzz cannot be installed), says so and runs the stable
 # driver (fuzz/tests/bounded.rs) on that target for the same time budget instead:
-#   GASKET_FUZZ_SECONDS=<seconds> cargo test --release -p gasket-fuzz --test bounded <target>
-# GASKET_FUZZ_SEED picks its campaign (printed at the end). GASKET_FUZZ_STABLE=1 forces it.
+#   GASKET_FUZZ_SECONDS=<seconds> cargo test -p gasket-fuzz --test bounded <target>
+# (debug, the build the test suite already made; GASKET_FUZZ_RELEASE=1 builds release for
+# long runs). GASKET_FUZZ_SEED picks its campaign (printed at the end).
+# GASKET_FUZZ_STABLE=1 forces the fallback.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -27,7 +29,9 @@ shift 2
 
 stable() {
   echo "fuzz/run.sh: $1; running the stable driver on $target for ${seconds}s instead" >&2
-  GASKET_FUZZ_SECONDS=$seconds exec cargo test --release -p gasket-fuzz --test bounded \
+  local release=()
+  [ "${GASKET_FUZZ_RELEASE:-0}" = 1 ] && release=(--release)
+  GASKET_FUZZ_SECONDS=$seconds exec cargo test "${release[@]}" -p gasket-fuzz --test bounded \
     -- --exact "$target" --nocapture
 }
 
