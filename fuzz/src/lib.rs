@@ -1,43 +1,40 @@
 //! Fuzz target bodies for Gasket. Each body takes raw fuzzer bytes and panics only when an
-//! invariant is broken, so the same function serves cargo-fuzz (libFuzzer) and the
-//! stable-Rust bounded driver in `tests/bounded.rs` that the normal test suite runs.
+//! invariant is broken, so the same function serves cargo-fuzz (libFuzzer, `fuzz_targets/`)
+//! and the stable-Rust bounded driver in `tests/bounded.rs` that the normal test suite runs.
+//! Every body returns whether the input reached the interesting part (a module accepted,
+//! a contract run, ...), so drivers can check that their input streams are not all noise.
+//!
+//! | target | module | invariant |
+//! |---|---|---|
+//! | `prepare` | [`prepare`] | never panics; accepted output validates; deterministic |
+//! | `compile` | [`compile`] | every module `prepare` accepts compiles for x86-64 and AArch64 |
+//! | `differential` | [`differential`] | Gasket and wasmi agree on results, traps, gas, memory, globals |
+//! | `artifact` | [`artifact`] | `Module::deserialize` rejects bad bytes before mapping code |
+//! | `host_abi` | [`host_abi`] | host calls with hostile arguments: deterministic, state intact |
 
-use arbitrary::Unstructured;
-use gasket_metering::{prepare, Profile};
-use wasmparser::{Validator, WasmFeatures};
+pub mod artifact;
+pub mod compile;
+pub mod differential;
+pub mod host_abi;
+pub mod prepare;
 
-/// `prepare` on arbitrary bytes: never panics; accepted output validates as plain wasm 2.0
-/// and is byte-for-byte deterministic. Returns whether any profile accepted the input.
-pub fn prepare_bytes(data: &[u8]) -> bool {
-    let permissive = check_prepare(data, &Profile::permissive());
-    check_prepare(data, &Profile::contract()) || permissive
-}
+pub use prepare::{prepare_bytes, prepare_smith};
 
-/// `prepare` on a wasm-smith module shaped by the fuzzer's bytes, with floats and SIMD
-/// sometimes enabled so rejections are exercised too. Returns whether it was accepted.
-pub fn prepare_smith(data: &[u8]) -> bool {
-    let mut u = Unstructured::new(data);
-    let Ok(mut config) = u.arbitrary::<wasm_smith::Config>() else {
-        return false;
-    };
-    config.simd_enabled &= data.first().is_some_and(|b| b & 1 == 1);
-    config.threads_enabled = false;
-    config.max_memories = config.max_memories.min(2);
-    let Ok(module) = wasm_smith::Module::new(config, &mut u) else {
-        return false;
-    };
-    check_prepare(&module.to_bytes(), &Profile::permissive())
-}
+/// A target body: raw fuzzer bytes in, whether the input got far (see the crate docs).
+pub type Body = fn(&[u8]) -> bool;
 
-fn check_prepare(wasm: &[u8], profile: &Profile) -> bool {
-    let Ok(first) = prepare(wasm, profile) else {
-        return false;
-    };
-    let mut validator = Validator::new_with_features(WasmFeatures::WASM2);
-    if let Err(e) = validator.validate_all(&first.wasm) {
-        panic!("prepare accepted a module but produced invalid wasm: {e}");
-    }
-    let second = prepare(wasm, profile).expect("the second prepare of an accepted module succeeds");
-    assert!(first == second, "prepare is not deterministic");
-    true
+/// Every target by name: the body `fuzz/run.sh`, the bounded driver and the regression
+/// corpus (`corpus/regressions/<name>/`) use.
+pub const TARGETS: &[(&str, Body)] = &[
+    ("prepare", prepare_bytes),
+    ("prepare_smith", prepare_smith),
+    ("compile", compile::compile),
+    ("differential", differential::differential),
+    ("artifact", artifact::artifact),
+    ("host_abi", host_abi::host_abi),
+];
+
+/// The body of target `name`.
+pub fn target(name: &str) -> Option<Body> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }

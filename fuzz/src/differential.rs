@@ -1,0 +1,460 @@
+//! Target `differential`: the same instrumented module run in Gasket (compiled code, on
+//! every engine given: x86-64 natively, AArch64 under emulation in `aarch64-tests`) and in
+//! wasmi (`gasket_fixtures::reference`, the module `prepare` produces with the gas and
+//! stack intrinsics as host functions), with the same gas limit and arguments. Every run
+//! must give the same results or the same trap kind, exactly the same gas used, and the
+//! same final state (a digest of exported memories, globals and table sizes). Each call
+//! is replayed at limits around its need (0, 1, half, need − 1, need) and at a small
+//! fuzzer-chosen limit, in every engine, so out-of-gas at every boundary is compared too.
+//!
+//! Input: bytes starting with the wasm magic are the module itself (zero arguments);
+//! anything else shapes a wasm-smith module (`gasket_fixtures::reference::smith_config`,
+//! traps allowed in half of them) and the arguments of its exports.
+//!
+//! wasmi 2.0.0 miscompiles one `select` pattern ([`has_wasmi_select_pattern`]): when
+//! wasmi alone disagrees on a module containing it, the disagreement is counted as the
+//! reference's ([`Stats::reference_disagreements`]), provided the Gasket engines agree
+//! with each other. The vm's `wasmi_select_miscompile` test is the canary for that bug.
+
+use arbitrary::Unstructured;
+use gasket_fixtures::reference::{
+    digest, on_big_stack, smith_config, PreparedRunner, SplitMix, StateItem, Trap as RefTrap, V,
+};
+use gasket_metering::{prepare, Limits, Profile};
+use gasket_vm::{
+    Engine, ExternType, Imports, Instance, InstantiationError, Module, TrapKind, Value,
+};
+use std::sync::OnceLock;
+use wasmi::TrapCode;
+
+/// The permissive profile with the reference's store limits (16 MiB of memory, 10 000
+/// table elements), so growth fails at the same point in both engines.
+pub fn profile() -> Profile {
+    let mut profile = Profile::permissive();
+    profile.limits = Limits {
+        max_memory_pages: 256,
+        max_table_size: 10_000,
+        ..profile.limits
+    };
+    profile
+}
+
+/// The gas limit of the first run of every call: every generated module ends far below
+/// it; a raw module that does not runs out of gas identically everywhere.
+pub const HUGE: u64 = 1 << 40;
+/// The first limit for raw (magic-prefixed) inputs, which may loop forever.
+pub const RAW_LIMIT: u64 = 2_000_000;
+
+/// One run in any engine, in comparable form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub result: Result<Vec<V>, TrapKind>,
+    pub gas: u64,
+    /// Digest of exported memories, globals and table sizes; `None` when instantiation
+    /// failed.
+    pub state: Option<u64>,
+}
+
+/// wasmi's trap as Gasket's kind (`None` for traps Gasket has no kind for).
+pub fn trap_kind(trap: &RefTrap) -> Option<TrapKind> {
+    Some(match trap {
+        RefTrap::OutOfGas => TrapKind::OutOfGas,
+        RefTrap::StackOverflow => TrapKind::StackOverflow,
+        RefTrap::Wasm(code) => match code {
+            TrapCode::UnreachableCodeReached => TrapKind::Unreachable,
+            TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+            TrapCode::TableOutOfBounds => TrapKind::TableOutOfBounds,
+            TrapCode::IndirectCallToNull => TrapKind::IndirectCallToNull,
+            TrapCode::IntegerDivisionByZero => TrapKind::IntegerDivideByZero,
+            TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
+            TrapCode::BadSignature => TrapKind::IndirectCallTypeMismatch,
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// A Gasket value in the reference's comparable form.
+pub fn value(v: &Value) -> V {
+    match v {
+        Value::I32(x) => V::I32(*x),
+        Value::I64(x) => V::I64(*x),
+        Value::FuncRef(r) => V::FuncRef { null: r.is_none() },
+        Value::ExternRef(r) => V::ExternRef { null: r.is_none() },
+        Value::F32(bits) => V::F32(*bits),
+        Value::F64(bits) => V::F64(*bits),
+    }
+}
+
+fn wasmi_value(v: &V) -> wasmi::Val {
+    match v {
+        V::I32(x) => wasmi::Val::I32(*x),
+        V::I64(x) => wasmi::Val::I64(*x),
+        V::FuncRef { null: true } => wasmi::Val::default_for_ty(wasmi::ValType::FuncRef),
+        V::ExternRef { null: true } => wasmi::Val::default_for_ty(wasmi::ValType::ExternRef),
+        _ => panic!("only integers and null references are generated as arguments"),
+    }
+}
+
+/// The same digest `gasket_fixtures::reference::state_digest` computes for wasmi.
+pub fn gasket_state(module: &Module, instance: &Instance) -> u64 {
+    let mut items = Vec::new();
+    for export in module.exports() {
+        let item = match export.ty {
+            ExternType::Memory(_) => StateItem::Memory(instance.memory().to_vec()),
+            ExternType::Global(_) => {
+                StateItem::Global(value(&instance.global(&export.name).expect("exported")))
+            }
+            ExternType::Table(_) => {
+                StateItem::Table(instance.table_size(&export.name).expect("exported").into())
+            }
+            ExternType::Func(_) => continue,
+        };
+        items.push((export.name.clone(), item));
+    }
+    digest(items)
+}
+
+/// Instantiates (the start function, if any, runs within `limit` too, as in the
+/// reference) and calls `export`.
+pub fn run_gasket(module: &Module, export: &str, args: &[V], limit: u64) -> Run {
+    let args: Vec<Value> = args
+        .iter()
+        .map(|v| match v {
+            V::I32(x) => Value::I32(*x),
+            V::I64(x) => Value::I64(*x),
+            V::FuncRef { null: true } => Value::FuncRef(None),
+            V::ExternRef { null: true } => Value::ExternRef(None),
+            _ => unreachable!("only integers and null references are generated"),
+        })
+        .collect();
+    let mut instance = match Instance::new(module, &Imports::new(), limit) {
+        Ok(instance) => instance,
+        Err(InstantiationError::Trap(trap)) if trap.kind == TrapKind::OutOfGas => {
+            return Run {
+                result: Err(TrapKind::OutOfGas),
+                gas: limit,
+                state: None,
+            }
+        }
+        // A segment that does not fit, or a trap in the start function.
+        Err(InstantiationError::Trap(trap)) => {
+            return Run {
+                result: Err(trap.kind),
+                gas: 0,
+                state: None,
+            }
+        }
+        Err(e) => panic!("instantiation failed: {e}"),
+    };
+    let start = instance.start_gas_used();
+    let outcome = instance
+        .call(export, &args, limit - start)
+        .expect("a valid call");
+    Run {
+        result: outcome
+            .result
+            .map(|values| values.iter().map(value).collect())
+            .map_err(|trap| trap.kind),
+        gas: start + outcome.gas_used,
+        state: Some(gasket_state(module, &instance)),
+    }
+}
+
+/// The reference run; `None` when wasmi's outcome has no Gasket counterpart (a trap kind
+/// Gasket does not have, or no gas count).
+pub fn run_wasmi(runner: &PreparedRunner, export: &str, args: &[V], limit: u64) -> Option<Run> {
+    let args: Vec<wasmi::Val> = args.iter().map(wasmi_value).collect();
+    let outcome = runner.run(export, &args, limit);
+    let result = match outcome.result {
+        Ok(values) => Ok(values),
+        Err(trap) => Err(trap_kind(&trap)?),
+    };
+    Some(Run {
+        result,
+        gas: outcome.gas?,
+        state: outcome.state,
+    })
+}
+
+/// Whether the module has the instruction sequence wasmi 2.0.0 miscompiles (see the vm's
+/// `wasmi_select_miscompile` test): `local.get x; local.get x; i32.eqz; select`, which it
+/// evaluates to the wrong operand in some contexts. A disagreement in such a module may be
+/// the reference's.
+pub fn has_wasmi_select_pattern(wasm: &[u8]) -> bool {
+    use wasmparser::Operator as O;
+    wasmparser::Parser::new(0).parse_all(wasm).any(|payload| {
+        let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
+            return false;
+        };
+        let Ok(reader) = body.get_operators_reader() else {
+            return false;
+        };
+        let ops: Vec<O<'_>> = reader.into_iter().filter_map(Result::ok).collect();
+        ops.windows(4).any(|w| {
+            matches!(
+                (&w[0], &w[1], &w[2], &w[3]),
+                (O::LocalGet { local_index: a }, O::LocalGet { local_index: b }, O::I32Eqz, O::Select)
+                    if a == b
+            )
+        })
+    })
+}
+
+/// Counters of a campaign.
+#[derive(Clone, Default, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Modules `prepare` accepted and both sides loaded.
+    pub modules: usize,
+    /// Calls that returned / trapped with the large limit (all engines agreeing).
+    pub returned: usize,
+    pub trapped: usize,
+    /// Replays at other limits (each compared in every engine).
+    pub limit_runs: usize,
+    /// Calls wasmi could not judge (a trap kind without a Gasket counterpart).
+    pub skipped: usize,
+    /// Gasket (every engine alike) disagrees with wasmi on a module with the `select`
+    /// pattern wasmi 2.0.0 miscompiles: the reference's bug, not Gasket's.
+    pub reference_disagreements: usize,
+}
+
+impl Stats {
+    pub fn add(&mut self, other: &Stats) {
+        self.modules += other.modules;
+        self.returned += other.returned;
+        self.trapped += other.trapped;
+        self.limit_runs += other.limit_runs;
+        self.skipped += other.skipped;
+        self.reference_disagreements += other.reference_disagreements;
+    }
+}
+
+/// A module loaded in the reference and in every Gasket engine under test.
+pub struct Subject {
+    pub wasm: Vec<u8>,
+    pub reference: PreparedRunner,
+    /// (engine name, module) per engine.
+    pub modules: Vec<(String, Module)>,
+}
+
+impl Subject {
+    /// `None` when the profile rejects the module; panics if an accepted module does not
+    /// load in wasmi or in an engine.
+    pub fn load(engines: &[(&str, &Engine)], wasm: &[u8]) -> Option<Subject> {
+        let profile = profile();
+        let prepared = prepare(wasm, &profile).ok()?;
+        let reference = PreparedRunner::new(&prepared.wasm, profile.stack.max_height)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let modules = engines
+            .iter()
+            .map(|(name, engine)| {
+                let module = engine
+                    .compile(wasm)
+                    .unwrap_or_else(|e| panic!("{name}: accepted module does not compile: {e}"));
+                (name.to_string(), module)
+            })
+            .collect();
+        Some(Subject {
+            wasm: wasm.to_vec(),
+            reference,
+            modules,
+        })
+    }
+
+    /// Exported functions with their parameter types as zero/null values.
+    pub fn exports(&self) -> Vec<(String, Vec<V>)> {
+        self.reference
+            .module
+            .exports()
+            .filter_map(|e| match e.ty() {
+                wasmi::ExternType::Func(ty) => Some((
+                    e.name().to_string(),
+                    ty.params()
+                        .iter()
+                        .map(|t| match t {
+                            wasmi::ValType::I64 => V::I64(0),
+                            wasmi::ValType::FuncRef => V::FuncRef { null: true },
+                            wasmi::ValType::ExternRef => V::ExternRef { null: true },
+                            _ => V::I32(0),
+                        })
+                        .collect(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Runs `export(args)` with `first` gas in wasmi and every engine and compares; then
+    /// replays at limits around the need and at `extra_limits`. Panics on a difference.
+    pub fn compare(
+        &self,
+        export: &str,
+        args: &[V],
+        first: u64,
+        extra_limits: &[u64],
+        stats: &mut Stats,
+        what: &str,
+    ) {
+        let Some(expected) = run_wasmi(&self.reference, export, args, first) else {
+            stats.skipped += 1;
+            return;
+        };
+        let runs: Vec<(&str, Run)> = self
+            .modules
+            .iter()
+            .map(|(name, module)| (name.as_str(), run_gasket(module, export, args, first)))
+            .collect();
+        let (_, actual) = &runs[0];
+        for (name, run) in &runs[1..] {
+            assert_eq!(
+                run, actual,
+                "{what}: {export}({args:?}) limit {first}: {name} vs {}",
+                runs[0].0
+            );
+        }
+        if *actual != expected && has_wasmi_select_pattern(&self.wasm) {
+            eprintln!(
+                "possible reference disagreement (wasmi select miscompilation): {what}: \
+                 {export}({args:?}): gasket {actual:?}, wasmi {expected:?}"
+            );
+            stats.reference_disagreements += 1;
+            return;
+        }
+        for (name, run) in &runs {
+            assert_eq!(
+                *run, expected,
+                "{what}: {export}({args:?}) limit {first}: {name} vs wasmi"
+            );
+        }
+        match expected.result {
+            Ok(_) => stats.returned += 1,
+            Err(_) => stats.trapped += 1,
+        }
+        let needed = expected.gas;
+        let mut limits = vec![0, 1, needed / 2, needed.saturating_sub(1), needed];
+        limits.extend(extra_limits.iter().copied().filter(|&l| l <= needed));
+        limits.sort_unstable();
+        limits.dedup();
+        for limit in limits {
+            if limit == first {
+                continue;
+            }
+            let reference = run_wasmi(&self.reference, export, args, limit);
+            for (name, module) in &self.modules {
+                let run = run_gasket(module, export, args, limit);
+                if limit < needed {
+                    assert_eq!(
+                        (run.result.clone(), run.gas),
+                        (Err(TrapKind::OutOfGas), limit),
+                        "{what}: {export}({args:?}) on {name} with limit {limit} < {needed}"
+                    );
+                } else {
+                    assert_eq!(
+                        run, expected,
+                        "{what}: {export}({args:?}) on {name} with exactly {needed}"
+                    );
+                }
+                if let Some(reference) = &reference {
+                    assert_eq!(
+                        run, *reference,
+                        "{what}: {export}({args:?}) limit {limit}: {name} vs wasmi"
+                    );
+                }
+            }
+            stats.limit_runs += 1;
+        }
+    }
+}
+
+/// The native engine with the differential profile (one per process).
+pub fn native_engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::new(profile()).expect("engine"))
+}
+
+/// The body: Gasket on this machine's target against wasmi. Returns whether a module ran.
+pub fn differential(data: &[u8]) -> bool {
+    differential_with(&[("native", native_engine())], data).modules > 0
+}
+
+/// Argument values a fuzzer tends to need: edges, small numbers, memory sizes.
+fn interesting(rng: &mut SplitMix) -> i64 {
+    const EDGES: [i64; 12] = [
+        0,
+        1,
+        -1,
+        2,
+        7,
+        0x7fff_ffff,
+        -0x8000_0000,
+        65_536,
+        65_535,
+        i64::MAX,
+        i64::MIN,
+        0xffff_ffff,
+    ];
+    let r = rng.next_u64();
+    match r % 4 {
+        0 => 0,
+        1 => EDGES[(r >> 8) as usize % EDGES.len()],
+        2 => ((r >> 8) % 300) as i64,
+        _ => rng.next_u64() as i64,
+    }
+}
+
+/// The body against any set of engines (x86-64 native, AArch64 emulated, ...): the first
+/// engine's runs are compared with wasmi, every other engine's with the first's.
+pub fn differential_with(engines: &[(&str, &Engine)], data: &[u8]) -> Stats {
+    on_big_stack(|| {
+        let mut stats = Stats::default();
+        let raw = data.starts_with(b"\0asm");
+        let (wasm, arg_seed, extra, first) = if raw {
+            (data.to_vec(), None, vec![], RAW_LIMIT)
+        } else {
+            let mut u = Unstructured::new(data);
+            let disallow_traps: bool = u.arbitrary().unwrap_or(false);
+            let arg_seed: u64 = u.arbitrary().unwrap_or(0);
+            let small: u16 = u.arbitrary().unwrap_or(0);
+            let Ok(mut smith) = wasm_smith::Module::new(smith_config(disallow_traps), &mut u)
+            else {
+                return stats;
+            };
+            if smith.ensure_termination(200).is_err() {
+                return stats;
+            }
+            (
+                smith.to_bytes(),
+                Some(arg_seed),
+                vec![u64::from(small)],
+                HUGE,
+            )
+        };
+        let Some(subject) = Subject::load(engines, &wasm) else {
+            return stats;
+        };
+        stats.modules += 1;
+        let mut rng = SplitMix(arg_seed.unwrap_or(0));
+        for (export, mut args) in subject.exports() {
+            if arg_seed.is_some() {
+                for a in &mut args {
+                    match a {
+                        V::I32(x) => *x = interesting(&mut rng) as i32,
+                        V::I64(x) => *x = interesting(&mut rng),
+                        _ => {}
+                    }
+                }
+            }
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                subject.compare(&export, &args, first, &extra, &mut stats, "fuzz input")
+            }));
+            if let Err(panic) = result {
+                eprintln!(
+                    "DIVERGENCE in {export}({args:?}); module:\n{}",
+                    wasmprinter::print_bytes(&wasm).unwrap_or_default()
+                );
+                std::panic::resume_unwind(panic);
+            }
+        }
+        stats
+    })
+}
