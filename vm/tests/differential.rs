@@ -40,7 +40,16 @@ fn hand_written_programs_match_wasmi() {
             }
         }
         // The benchmark workloads, at small sizes.
-        for (name, n) in [("fib", 15), ("mix64", 1000), ("sieve", 2000), ("matmul", 8)] {
+        for (name, n) in [
+            ("fib", 15),
+            ("mix64", 1000),
+            ("sieve", 2000),
+            ("matmul", 8),
+            ("sha256buf", 300),
+            ("quicksort", 300),
+            ("keccak", 2),
+            ("brtable", 2000),
+        ] {
             let subject = load(&gasket_fixtures::wasm(name));
             subject.compare("run", &[V::I32(n)], HUGE, &[], &mut stats, name);
         }

@@ -1,0 +1,96 @@
+//! Contract calls the way a node makes them (`gasket_vm::testing`: a fresh instance per
+//! call, the host ABI over in-memory storage, changes committed on return), and the bare
+//! instantiate + empty call, against the peers.
+//!
+//! - `call/gasket/<method>`: `empty_method` (fixtures/wat/empty.wat `noop`),
+//!   `token_transfer` (fixtures/contracts/token.c `transfer`: two storage reads and two
+//!   writes, a log), `hash_1k_host` (sha256.c `hash_host`: 1 KiB hashed by the host's
+//!   `sha256`), `hash_1k_wasm` (the same hash computed in wasm), `host_loop_1000` and
+//!   `loop_only_1000` (1000 calls of `block_height`, and the same loop without them: the
+//!   difference / 1000 is the host-call overhead).
+//! - `instantiate_call/<engine>/noop`: instantiate a compiled module (no imports) and call
+//!   its empty export; peers as in the runtime bench.
+//!
+//! Run: `cargo bench -p gasket-benches --bench contract [--features peers]`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gasket_benches::all_peers;
+use gasket_vm::testing::{Status, TestChain};
+use gasket_vm::{Engine, Imports, Instance};
+
+fn calls(c: &mut Criterion) {
+    let mut chain = TestChain::new();
+    chain
+        .deploy("empty", &gasket_fixtures::wasm("empty"))
+        .unwrap();
+    for name in ["token", "sha256"] {
+        chain
+            .deploy(name, gasket_fixtures::c_contract(name).unwrap().wasm)
+            .unwrap();
+    }
+    let ok = |chain: &mut TestChain, account: &str, method: &str, input: Vec<u8>| {
+        let out = chain.call(account, method).input(input).run().unwrap();
+        assert_eq!(out.status, Status::Ok, "{account}.{method}");
+    };
+    ok(&mut chain, "token", "init", vec![]);
+    let mut mint = u64::MAX.to_le_bytes().to_vec();
+    mint.extend_from_slice(b"alice");
+    ok(&mut chain, "token", "mint", mint);
+    let mut transfer = 1u64.to_le_bytes().to_vec();
+    transfer.extend_from_slice(b"bob");
+    let kib: Vec<u8> = (0..1024u32).map(|i| i as u8).collect();
+
+    let mut group = c.benchmark_group("call");
+    let cases: [(&str, &str, &str, Vec<u8>); 6] = [
+        ("empty_method", "empty", "noop", vec![]),
+        ("token_transfer", "token", "transfer", transfer),
+        ("hash_1k_host", "sha256", "hash_host", kib.clone()),
+        ("hash_1k_wasm", "sha256", "hash_wasm", kib),
+        ("host_loop_1000", "empty", "host_loop", vec![]),
+        ("loop_only_1000", "empty", "loop_only", vec![]),
+    ];
+    for (label, account, method, input) in cases {
+        ok(&mut chain, account, method, input.clone());
+        group.bench_function(BenchmarkId::new("gasket", label), |b| {
+            b.iter(|| {
+                chain
+                    .call(account, method)
+                    .input(input.clone())
+                    .run()
+                    .map(|o| o.gas_used)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn instantiate_call(c: &mut Criterion) {
+    let wasm = wat::parse_str("(module (memory 1) (func (export \"noop\")))").unwrap();
+    let engine = Engine::new(gasket_benches::bench_profile()).unwrap();
+    let module = engine.compile(&wasm).unwrap();
+    let mut group = c.benchmark_group("instantiate_call");
+    group.bench_function(BenchmarkId::new("gasket", "noop"), |b| {
+        b.iter(|| {
+            Instance::new(&module, &Imports::new(), 1_000_000)
+                .unwrap()
+                .call("noop", &[], 1_000_000)
+                .map(|o| o.gas_used)
+        })
+    });
+    for peer in all_peers() {
+        let loaded = match peer.load(&wasm) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("instantiate_call/{}: skipped: {e}", peer.name());
+                continue;
+            }
+        };
+        group.bench_function(BenchmarkId::new(peer.name(), "noop"), |b| {
+            b.iter(|| loaded.instantiate().unwrap().call("noop", None))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, calls, instantiate_call);
+criterion_main!(benches);
