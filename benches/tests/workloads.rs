@@ -172,3 +172,54 @@ fn every_bench_workload_runs_unmetered() {
         assert!(a.gas_used > 0, "{name}");
     }
 }
+
+/// The C kernels of `benches/native/kernels.c` (the native baseline of BENCHMARKS.md)
+/// compute what the WAT workloads compute, at the bench arguments. Skipped without gcc.
+#[test]
+fn native_kernels_agree_with_the_wat_workloads() {
+    let dir = std::env::temp_dir().join(format!("gasket-native-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("kernels");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/native/kernels.c");
+    let Ok(status) = std::process::Command::new("gcc")
+        .args(["-O2", "-o"])
+        .arg(&exe)
+        .arg(src)
+        .status()
+    else {
+        eprintln!("native kernels: skipped, gcc is absent");
+        return;
+    };
+    assert!(status.success());
+    let out = std::process::Command::new(&exe).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let engine = Engine::new(bench_profile()).unwrap();
+    let mut seen = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (name, n) = (
+            v["workload"].as_str().unwrap(),
+            v["n"].as_i64().unwrap() as i32,
+        );
+        assert!(
+            gasket_benches::WORKLOADS.contains(&(name, n)),
+            "{name}({n}) is not a bench workload"
+        );
+        let module = engine.compile(&gasket_fixtures::wasm(name)).unwrap();
+        let mut instance = Instance::new(&module, &Imports::new(), 0).unwrap();
+        let got = match instance
+            .call("run", &[Value::I32(n)], u64::MAX)
+            .unwrap()
+            .result
+            .unwrap()[0]
+        {
+            Value::I32(v) => v as i64,
+            Value::I64(v) => v,
+            ref other => panic!("{other:?}"),
+        };
+        assert_eq!(got, v["result"].as_i64().unwrap(), "{name}({n})");
+        seen += 1;
+    }
+    assert_eq!(seen, gasket_benches::WORKLOADS.len());
+}
