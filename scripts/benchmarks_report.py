@@ -245,7 +245,7 @@ rows.append(("cache", "cache hit ≤ 50 µs for a 300 KB contract",
              None if not hit else hit[0][1] <= 50e3))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchmarks_notes import NOTES  # noqa: E402
+from benchmarks_notes import NOTES  # noqa: E402,I001
 
 for key, what, measured, ok in rows:
     p("| %s | %s | %s |" % (what, measured or "not measured (peer not built)",
