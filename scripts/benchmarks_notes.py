@@ -22,8 +22,8 @@ NOTES = {
         "(see the overhead target), so the gap is the code itself: Gasket unmetered is on a "
         "par with Wasmer singlepass unmetered (geomean ≈ 1.0), both single-pass compilers. "
         "What would close it is better code, not cheaper metering: keeping locals and the "
-        "operand stack in registers across blocks (sieve, keccak, matmul are where Gasket is "
-        "slowest relative to Winch/Wasmer), and folding address computations into memory "
+        "operand stack in registers across blocks (sieve and matmul are where Gasket is "
+        "slowest relative to Winch and Wasmer), and folding address computations into memory "
         "operands.",
         "met": "Wasmer's middleware counts every operator with a load/sub/store on a global "
         "per block; Gasket charges precomputed block costs against a register.",
@@ -35,7 +35,7 @@ NOTES = {
         "ALU kernels (matmul, sieve, sha256buf, keccak: 2.1–2.5×) and small on calls and "
         "branches (fib, quicksort, mix64, brtable: 1.0–1.3×). A single-pass compiler cannot "
         "match that in general; what would close it: a register-resident operand stack and "
-        "locals (as above), bounds checks elided with guard pages, and, beyond that, an "
+        "locals (as above) and, beyond that, an "
         "optional optimizing tier for hot contracts (cached artifacts make compile time "
         "matter less).",
         "met": "",
