@@ -8,7 +8,7 @@ use crate::vmctx::{FuncRef, Libcall};
 use crate::{CompileError, TrapKind};
 
 use super::func::FuncGen;
-use super::stack::{Kind, Loc, Popped};
+use super::stack::{Kind, Loc};
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn call(&mut self, function: u32) -> Result<(), CompileError> {
@@ -68,13 +68,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.spill_registers_below(first);
         let area = ((params.max(results) * 8).div_ceil(16) * 16) as u32;
         self.masm.reserve_outgoing(area);
-        let args: Vec<Popped> = (0..params).map(|_| self.pop()).collect();
-        for (i, arg) in args.into_iter().rev().enumerate() {
-            let src = self.operand(arg);
+        for i in 0..params {
+            let src = self.operand(self.value_at(first + i));
             self.masm
                 .store(StoreWidth::B64, Address::at(Base::Sp, 8 * i as i64), src);
-            self.release(arg);
         }
+        self.truncate(first);
         area
     }
 
@@ -141,12 +140,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             .map(|&c| crate::masm::LibcallArg::Imm(c))
             .collect();
         for depth in first..self.stack.len() {
-            let entry = self.stack[depth];
-            args.push(self.libcall_arg(Popped {
-                kind: entry.kind,
-                loc: entry.loc,
-                depth,
-            }));
+            args.push(self.libcall_arg(self.value_at(depth)));
         }
         let result = self.masm.call_libcall(libcall, &args);
         // Popped after the call: their slots had to stay theirs until it was made.

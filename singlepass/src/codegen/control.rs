@@ -138,13 +138,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         // there on entry too (a constant would be stale on the next iteration).
         for depth in base..self.stack.len() {
             if let Loc::Const(_) = self.stack[depth].loc {
-                let entry = self.stack[depth];
-                let value = Popped {
-                    kind: entry.kind,
-                    loc: entry.loc,
-                    depth,
-                };
-                self.store_to_slot(value, depth);
+                self.store_to_slot(self.value_at(depth), depth);
                 self.stack[depth].loc = Loc::Slot;
             }
         }
@@ -202,18 +196,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     /// Pushes a copy of the entry at `depth` (constants stay constants).
     fn push_copy(&mut self, depth: usize) {
-        let entry = self.stack[depth];
-        let value = Popped {
-            kind: entry.kind,
-            loc: entry.loc,
-            depth,
-        };
-        match entry.loc {
-            Loc::Const(c) => self.push(entry.kind, Loc::Const(c)),
+        let value = self.value_at(depth);
+        match value.loc {
+            Loc::Const(c) => self.push(value.kind, Loc::Const(c)),
             _ => {
                 let to = self.stack.len();
                 self.store_to_slot(value, to);
-                self.push(entry.kind, Loc::Slot);
+                self.push(value.kind, Loc::Slot);
             }
         }
     }
@@ -252,9 +241,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let merges = frame.branched || matches!(frame.kind, FrameKind::If | FrameKind::Else);
         if merges {
             if fell_through {
-                self.frames.push(frame.clone());
-                self.branch_moves(self.frames.len() - 1);
-                self.frames.pop();
+                self.store_top_values(frame.results.len(), frame.base);
             }
             if let Some(else_label) = frame.else_label {
                 // An `if` without `else`: the implicit else arm passes the parameters on.
@@ -264,13 +251,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.masm.bind(else_label);
                 let first_hidden = frame.base - frame.hidden;
                 for i in 0..frame.hidden {
-                    let entry = self.stack[first_hidden + i];
-                    let value = Popped {
-                        kind: entry.kind,
-                        loc: entry.loc,
-                        depth: first_hidden + i,
-                    };
-                    self.store_to_slot(value, frame.base + i);
+                    self.store_to_slot(self.value_at(first_hidden + i), frame.base + i);
                 }
             }
             self.masm.bind(frame.label);
@@ -297,13 +278,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.truncate(frame.base);
         }
         if frame.kind == FrameKind::Function && !self.unreachable {
-            self.function_exit();
+            self.function_exit(frame.results.len());
         }
     }
 
-    /// Writes the results to the caller's argument area and returns.
-    fn function_exit(&mut self) {
-        let count = self.frames_results_len();
+    /// Writes the top `count` values (the results) to the caller's argument area and
+    /// returns.
+    fn function_exit(&mut self, count: usize) {
         let first = self.stack.len() - count;
         // Parameters living in the argument area are about to be overwritten by results:
         // results that still read them lazily get their own copy first.
@@ -316,13 +297,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
         let incoming = self.masm.incoming_area_offset();
         for i in 0..count {
-            let entry = self.stack[first + i];
-            let value = Popped {
-                kind: entry.kind,
-                loc: entry.loc,
-                depth: first + i,
-            };
-            let src = self.operand(value);
+            let src = self.operand(self.value_at(first + i));
             self.masm.store(
                 crate::masm::StoreWidth::B64,
                 crate::masm::Address::at(
@@ -336,32 +311,28 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.masm.epilogue(self.saved_locals);
     }
 
-    fn frames_results_len(&self) -> usize {
-        // Called after the function frame was popped: the result count is the function's.
-        self.env.func_sig(self.index).results.len()
-    }
-
     /// Stores the values a branch to `frames[frame_index]` carries (the top of the stack)
     /// into the target's slots. Reads the stack without popping (the branch may not be
     /// taken). Stores go in increasing depth, which is safe: a destination is never
     /// above its source.
     fn branch_moves(&mut self, frame_index: usize) {
         let frame = &self.frames[frame_index];
-        let arity = frame.branch_arity();
-        let base = frame.base;
-        let is_loop = frame.kind == FrameKind::Loop;
-        let first = self.stack.len() - arity;
-        for i in 0..arity {
-            let entry = self.stack[first + i];
-            let value = Popped {
-                kind: entry.kind,
-                loc: entry.loc,
-                depth: first + i,
-            };
-            self.store_to_slot(value, base + i);
-        }
+        let (arity, base, is_loop) = (
+            frame.branch_arity(),
+            frame.base,
+            frame.kind == FrameKind::Loop,
+        );
+        self.store_top_values(arity, base);
         if !is_loop {
             self.frames[frame_index].branched = true;
+        }
+    }
+
+    /// Stores the top `count` values into the slots of depths `base..base + count`.
+    fn store_top_values(&mut self, count: usize, base: usize) {
+        let first = self.stack.len() - count;
+        for i in 0..count {
+            self.store_to_slot(self.value_at(first + i), base + i);
         }
     }
 

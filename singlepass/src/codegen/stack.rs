@@ -232,6 +232,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
+    /// The entry at `depth` as a value to read (it stays on the stack).
+    pub fn value_at(&self, depth: usize) -> Popped {
+        let entry = self.stack[depth];
+        Popped {
+            kind: entry.kind,
+            loc: entry.loc,
+            depth,
+        }
+    }
+
     /// The top entry.
     pub fn peek(&self) -> Option<&Entry> {
         self.stack.last()

@@ -83,9 +83,9 @@ struct FileRun<'r> {
     /// memory, table or global: what the suite asserts about them afterwards is not
     /// applicable either.
     tainted: Vec<Shared>,
-    /// (registered name imported from, exporting instance) of every import resolved so
-    /// far: an instance that calls into a tainted one is tainted too.
-    links: Vec<(String, Shared)>,
+    /// The exporting instance of every import of the module being linked: once it is
+    /// instantiated these become `dependencies` (calling into a tainted one taints it).
+    links: Vec<Shared>,
     /// Which instance imported from which (importer, exporter), recorded once the
     /// importer exists.
     dependencies: Vec<(Shared, Shared)>,
@@ -456,7 +456,7 @@ impl FileRun<'_> {
             }
             Ok(Ok(instance)) => {
                 let shared = Arc::new(Mutex::new(instance));
-                for (_, exporter) in std::mem::take(&mut self.links) {
+                for exporter in std::mem::take(&mut self.links) {
                     self.dependencies.push((shared.clone(), exporter));
                 }
                 Ok(shared)
@@ -490,7 +490,7 @@ impl FileRun<'_> {
             let Some(exported) = exported else {
                 continue; // unknown: instantiation reports it
             };
-            self.links.push((import.module.clone(), exporter.clone()));
+            self.links.push(exporter.clone());
             match (import.ty, exported.ty) {
                 // The exporter's own signature: instantiation checks it against the import.
                 (ExternType::Func(_), ExternType::Func(signature)) => {
