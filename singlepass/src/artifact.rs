@@ -9,7 +9,7 @@ use crate::{Target, TrapKind};
 
 /// Version of the artifact format: the layout of this struct, the vmctx layout, the calling
 /// conventions and the libcall table. Bump it whenever any of them changes.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 1;
+pub const ARTIFACT_FORMAT_VERSION: u32 = 2;
 
 /// A compiled module.
 ///

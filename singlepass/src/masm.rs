@@ -261,6 +261,136 @@ impl StoreWidth {
     }
 }
 
+/// Width of a floating-point operation.
+///
+/// Float values live where integers do (integer registers, frame slots, constants) as
+/// their IEEE-754 bit patterns, an f32 zero-extended like an i32. Float operations take
+/// and return those integer registers; the ISA moves the bits into its own float scratch
+/// registers for the arithmetic. So floats need no second register class in codegen.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FloatSize {
+    F32,
+    F64,
+}
+
+impl FloatSize {
+    /// The integer width that holds this float's bits.
+    pub fn bits_size(self) -> Size {
+        match self {
+            FloatSize::F32 => Size::S32,
+            FloatSize::F64 => Size::S64,
+        }
+    }
+
+    /// The canonical NaN: positive, quiet, payload zero (`0x7fc00000` / `0x7ff8000000000000`).
+    pub fn canonical_nan(self) -> u64 {
+        match self {
+            FloatSize::F32 => 0x7fc0_0000,
+            FloatSize::F64 => 0x7ff8_0000_0000_0000,
+        }
+    }
+
+    /// The sign bit.
+    pub fn sign_mask(self) -> u64 {
+        match self {
+            FloatSize::F32 => 0x8000_0000,
+            FloatSize::F64 => 0x8000_0000_0000_0000,
+        }
+    }
+}
+
+/// Two-input float arithmetic, with wasm semantics: IEEE-754 round-to-nearest-even;
+/// `Min`/`Max` return NaN if either input is NaN and order −0 below +0.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FloatBinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Min,
+    Max,
+}
+
+/// One-input float arithmetic. `Nearest` rounds to the nearest integer, ties to even.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FloatUnOp {
+    Sqrt,
+    Ceil,
+    Floor,
+    Trunc,
+    Nearest,
+}
+
+/// Float comparisons. Every comparison with a NaN operand is false except `Ne`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FloatCmp {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+/// The integer and float sides of a conversion.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct IntFloat {
+    pub int: Size,
+    pub float: FloatSize,
+    /// Whether the integer is signed.
+    pub signed: bool,
+}
+
+/// The float inputs a truncation to an integer accepts, as bit patterns of its float size:
+/// `lower < x < upper`, or `lower <= x < upper` when `lower_inclusive`. Every bound is
+/// exactly representable, so two float comparisons decide validity.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TruncRange {
+    pub lower: u64,
+    pub lower_inclusive: bool,
+    pub upper: u64,
+}
+
+impl IntFloat {
+    /// The range of inputs whose truncation fits the integer type.
+    pub fn trunc_range(self) -> TruncRange {
+        let bits = match self.int {
+            Size::S32 => 32,
+            Size::S64 => 64,
+        };
+        // (lower, lower_inclusive, upper) as f64 values; all are exact in f32 too except
+        // -2^31 - 1, which is only used for f64.
+        let (lower, lower_inclusive, upper) = if self.signed {
+            let min = -(2f64.powi(bits - 1));
+            if bits == 32 && self.float == FloatSize::F64 {
+                (min - 1.0, false, -min)
+            } else {
+                (min, true, -min)
+            }
+        } else {
+            (-1.0, false, 2f64.powi(bits))
+        };
+        let to_bits = |v: f64| match self.float {
+            FloatSize::F32 => u64::from((v as f32).to_bits()),
+            FloatSize::F64 => v.to_bits(),
+        };
+        TruncRange {
+            lower: to_bits(lower),
+            lower_inclusive,
+            upper: to_bits(upper),
+        }
+    }
+}
+
+/// What a float-to-integer truncation does with NaN and out-of-range inputs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TruncMode {
+    /// Jump to `nan` for a NaN input, to `overflow` for one outside [`IntFloat::trunc_range`].
+    Trap { nan: Label, overflow: Label },
+    /// NaN gives 0, values below the range the integer minimum, above it the maximum.
+    Saturate,
+}
+
 /// A `sub sp, FRAME` emitted by the prologue before the frame size is known; patched by
 /// [`MacroAssembler::patch_frame`] when the function ends.
 #[derive(Copy, Clone, Debug)]
@@ -324,6 +454,41 @@ pub trait MacroAssembler {
     /// `if cond { dst = src }`.
     fn cmov(&mut self, cond: Cond, size: Size, dst: Reg, src: Reg);
 
+    // ---- floating point (values as bit patterns in integer registers) ----
+
+    /// `dst = lhs op rhs` on the floats whose bits are in `lhs` and `rhs`. When
+    /// `canonicalize`, a NaN result is [`FloatSize::canonical_nan`]. `dst` may equal either
+    /// input.
+    fn float_binop(
+        &mut self,
+        op: FloatBinOp,
+        size: FloatSize,
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+        canonicalize: bool,
+    );
+    /// `dst = op(src)`, canonicalizing a NaN result like `float_binop`.
+    fn float_unop(
+        &mut self,
+        op: FloatUnOp,
+        size: FloatSize,
+        dst: Reg,
+        src: Reg,
+        canonicalize: bool,
+    );
+    /// `dst = (lhs op rhs) ? 1 : 0` (an i32).
+    fn float_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg);
+    /// `dst = src` converted to the float size `to` (`F64`: promote, exact; `F32`: demote,
+    /// rounded to nearest even), canonicalizing a NaN result like `float_binop`.
+    fn float_resize(&mut self, to: FloatSize, dst: Reg, src: Reg, canonicalize: bool);
+    /// `dst = src` (an integer of `conv.int`) converted to `conv.float`, rounded to nearest
+    /// even.
+    fn int_to_float(&mut self, conv: IntFloat, dst: Reg, src: Reg);
+    /// `dst = trunc(src)` (a float of `conv.float`) as an integer of `conv.int` (an i32
+    /// result zero-extended), handling NaN and out-of-range inputs as `mode` says.
+    fn float_to_int(&mut self, conv: IntFloat, dst: Reg, src: Reg, mode: TruncMode);
+
     // ---- gas and the deterministic stack ----
 
     /// Subtract `amount` (u64: `Reg` or `Imm`) from the gas register; jump to `out_of_gas`
@@ -377,7 +542,10 @@ pub trait MacroAssembler {
     /// Emit the stub `trap_if_nonzero` jumps to: it records the code in the libcall result
     /// register and unwinds like the other stubs.
     fn emit_dynamic_trap_stub(&mut self, label: Label);
-    /// Emit the entry trampoline (see `Artifact`); returns its offset.
+    /// Emit the entry trampoline (see `Artifact`); returns its offset. For the call it
+    /// puts the float unit in the deterministic mode (round to nearest even, subnormals
+    /// neither flushed nor treated as zero, exceptions masked) and restores the host's mode
+    /// on every exit, trap or return.
     fn emit_entry_trampoline(&mut self) -> u32;
     /// The finished, position-independent code.
     fn finish(self) -> Result<Vec<u8>, String>;

@@ -36,11 +36,16 @@ pub enum TrapKind {
     /// A host function failed (bad pointer, limit, contract panic, …); the runtime keeps
     /// the host error for details.
     HostError = 10,
+    /// A trapping float-to-integer truncation (`i32.trunc_f32_s`, …) got a NaN.
+    InvalidConversionToInteger = 11,
+    /// A trapping float-to-integer truncation got a value whose integer part does not fit
+    /// the result type (the saturating `trunc_sat` forms never trap).
+    ConversionOverflow = 12,
 }
 
 impl TrapKind {
     /// Every trap kind, in code order.
-    pub const ALL: [TrapKind; 10] = [
+    pub const ALL: [TrapKind; 12] = [
         TrapKind::Unreachable,
         TrapKind::OutOfGas,
         TrapKind::StackOverflow,
@@ -51,6 +56,8 @@ impl TrapKind {
         TrapKind::IntegerDivideByZero,
         TrapKind::IntegerOverflow,
         TrapKind::HostError,
+        TrapKind::InvalidConversionToInteger,
+        TrapKind::ConversionOverflow,
     ];
 
     /// The numeric code generated code stores (never 0).
@@ -76,6 +83,8 @@ impl TrapKind {
             TrapKind::IntegerDivideByZero => "integer_divide_by_zero",
             TrapKind::IntegerOverflow => "integer_overflow",
             TrapKind::HostError => "host_error",
+            TrapKind::InvalidConversionToInteger => "invalid_conversion_to_integer",
+            TrapKind::ConversionOverflow => "conversion_overflow",
         }
     }
 }

@@ -35,8 +35,9 @@ use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
 use crate::masm::Address;
 use crate::masm::{
-    AluOp, BitOp, Cond, DivOp, ExtendOp, FramePatch, Label, LibcallArg, LoadKind, MacroAssembler,
-    Operand, Reg, ShiftOp, Size, StoreWidth,
+    AluOp, BitOp, Cond, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, FramePatch,
+    IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
+    TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -55,6 +56,7 @@ macro_rules! asm {
 mod alu;
 mod calls;
 mod control;
+mod float;
 mod memory;
 pub(crate) mod regs;
 mod traps;
@@ -154,6 +156,40 @@ impl MacroAssembler for A64Masm {
     }
     fn cmov(&mut self, cond: Cond, size: Size, dst: Reg, src: Reg) {
         self.emit_cmov(cond, size, dst, src)
+    }
+
+    fn float_binop(
+        &mut self,
+        op: FloatBinOp,
+        size: FloatSize,
+        dst: Reg,
+        lhs: Reg,
+        rhs: Reg,
+        canonicalize: bool,
+    ) {
+        self.emit_float_binop(op, size, dst, lhs, rhs, canonicalize)
+    }
+    fn float_unop(
+        &mut self,
+        op: FloatUnOp,
+        size: FloatSize,
+        dst: Reg,
+        src: Reg,
+        canonicalize: bool,
+    ) {
+        self.emit_float_unop(op, size, dst, src, canonicalize)
+    }
+    fn float_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg) {
+        self.emit_float_cmp(op, size, dst, lhs, rhs)
+    }
+    fn float_resize(&mut self, to: FloatSize, dst: Reg, src: Reg, canonicalize: bool) {
+        self.emit_float_resize(to, dst, src, canonicalize)
+    }
+    fn int_to_float(&mut self, conv: IntFloat, dst: Reg, src: Reg) {
+        self.emit_int_to_float(conv, dst, src)
+    }
+    fn float_to_int(&mut self, conv: IntFloat, dst: Reg, src: Reg, mode: TruncMode) {
+        self.emit_float_to_int(conv, dst, src, mode)
     }
 
     fn charge_gas(&mut self, amount: Operand, out_of_gas: Label) {
