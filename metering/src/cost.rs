@@ -56,8 +56,14 @@ pub enum OpClass {
     TableGrow,
     /// `table.copy`, `table.fill`, `table.init`: the base cost; elements are charged per element.
     TableBulk,
-    /// Floating-point operators (only reachable once a float policy admits them).
-    Float,
+    /// Float add, sub, mul, min, max, comparisons, rounding (ceil/floor/trunc/nearest),
+    /// promote/demote and integer-to-float conversion: each also moves its operands
+    /// into float registers and canonicalizes a NaN result.
+    FloatArith,
+    /// Float division and square root (long-latency instructions).
+    FloatDivSqrt,
+    /// Float-to-integer truncation, trapping or saturating (range checks first).
+    FloatToInt,
 }
 
 /// What an operator charges in proportion to its size operand, on top of its class cost.
@@ -72,13 +78,18 @@ pub enum DynamicCost {
 }
 
 /// Classifies an operator. Operators outside the deterministic profile never reach this
-/// function with a valid module; they classify as [`OpClass::Float`] or [`OpClass::Alu`]
-/// so the function stays total.
+/// function with a valid module; they classify as [`OpClass::FloatArith`] or
+/// [`OpClass::Alu`] so the function stays total.
 pub fn classify(op: &Operator<'_>) -> OpClass {
     use Operator::*;
     match op {
         Nop | Block { .. } | Loop { .. } | Else | End => OpClass::Structural,
-        I32Const { .. } | I64Const { .. } | RefNull { .. } | RefFunc { .. } => OpClass::Constant,
+        I32Const { .. }
+        | I64Const { .. }
+        | F32Const { .. }
+        | F64Const { .. }
+        | RefNull { .. }
+        | RefFunc { .. } => OpClass::Constant,
         LocalGet { .. } | LocalSet { .. } | LocalTee { .. } => OpClass::Local,
         GlobalGet { .. } | GlobalSet { .. } => OpClass::Global,
         I32Mul | I64Mul => OpClass::Mul,
@@ -96,15 +107,28 @@ pub fn classify(op: &Operator<'_>) -> OpClass {
         | I64Load16S { .. }
         | I64Load16U { .. }
         | I64Load32S { .. }
-        | I64Load32U { .. } => OpClass::Load,
+        | I64Load32U { .. }
+        | F32Load { .. }
+        | F64Load { .. } => OpClass::Load,
         I32Store { .. }
         | I64Store { .. }
         | I32Store8 { .. }
         | I32Store16 { .. }
         | I64Store8 { .. }
         | I64Store16 { .. }
-        | I64Store32 { .. } => OpClass::Store,
-        F32Load { .. } | F64Load { .. } | F32Store { .. } | F64Store { .. } => OpClass::Float,
+        | I64Store32 { .. }
+        | F32Store { .. }
+        | F64Store { .. } => OpClass::Store,
+        // Sign manipulation and reinterpretation are bitwise: integer ALU work.
+        F32Abs | F64Abs | F32Neg | F64Neg | F32Copysign | F64Copysign => OpClass::Alu,
+        I32ReinterpretF32 | I64ReinterpretF64 | F32ReinterpretI32 | F64ReinterpretI64 => {
+            OpClass::Alu
+        }
+        F32Div | F64Div | F32Sqrt | F64Sqrt => OpClass::FloatDivSqrt,
+        I32TruncF32S | I32TruncF32U | I32TruncF64S | I32TruncF64U | I64TruncF32S | I64TruncF32U
+        | I64TruncF64S | I64TruncF64U | I32TruncSatF32S | I32TruncSatF32U | I32TruncSatF64S
+        | I32TruncSatF64U | I64TruncSatF32S | I64TruncSatF32U | I64TruncSatF64S
+        | I64TruncSatF64U => OpClass::FloatToInt,
         Br { .. } | BrIf { .. } | If { .. } => OpClass::Branch,
         BrTable { .. } => OpClass::BrTable,
         Call { .. } => OpClass::Call,
@@ -118,7 +142,7 @@ pub fn classify(op: &Operator<'_>) -> OpClass {
         TableGet { .. } | TableSet { .. } | TableSize { .. } => OpClass::TableAccess,
         TableGrow { .. } => OpClass::TableGrow,
         TableCopy { .. } | TableFill { .. } | TableInit { .. } => OpClass::TableBulk,
-        other if crate::features::is_float_operator(other) => OpClass::Float,
+        other if crate::features::is_float_operator(other) => OpClass::FloatArith,
         _ => OpClass::Alu,
     }
 }
@@ -167,7 +191,9 @@ pub struct CostTable {
     pub table_access: u64,
     pub table_grow: u64,
     pub table_bulk: u64,
-    pub float: u64,
+    pub float_arith: u64,
+    pub float_div_sqrt: u64,
+    pub float_to_int: u64,
     /// Per page requested by `memory.grow` (charged even if the grow fails).
     pub memory_grow_per_page: u64,
     /// Per byte of `memory.copy`, `memory.fill` and `memory.init`.
@@ -177,10 +203,11 @@ pub struct CostTable {
 }
 
 impl Default for CostTable {
-    /// Version 1: roughly one unit per cheap native instruction.
+    /// Roughly one unit per cheap native instruction. Version 2 priced floats by class
+    /// (version 1 had one `float` price and no profile that admitted floats).
     fn default() -> Self {
         CostTable {
-            version: 1,
+            version: 2,
             structural: 0,
             constant: 1,
             local: 1,
@@ -203,7 +230,9 @@ impl Default for CostTable {
             table_access: 3,
             table_grow: 50,
             table_bulk: 10,
-            float: 4,
+            float_arith: 4,
+            float_div_sqrt: 15,
+            float_to_int: 6,
             memory_grow_per_page: 1000,
             bulk_memory_per_byte: 1,
             table_per_element: 2,
@@ -238,7 +267,9 @@ impl CostTable {
             OpClass::TableAccess => self.table_access,
             OpClass::TableGrow => self.table_grow,
             OpClass::TableBulk => self.table_bulk,
-            OpClass::Float => self.float,
+            OpClass::FloatArith => self.float_arith,
+            OpClass::FloatDivSqrt => self.float_div_sqrt,
+            OpClass::FloatToInt => self.float_to_int,
         }
     }
 

@@ -18,13 +18,19 @@ pub enum ImportPolicy {
 
 /// What happens to f32/f64 types and operators.
 ///
-/// Only `Reject` exists today. A `Canonicalize` policy (floats admitted, every NaN result
-/// canonicalized) is planned; adding it changes the fingerprint of profiles that use it and
-/// no other.
+/// Floats are nondeterministic in one place only: the bit pattern of a NaN an arithmetic
+/// operation produces (x86 and Arm produce different signs and payloads). `Canonicalize`
+/// removes that: every NaN a float operation produces is the canonical NaN, so all other
+/// float results are exactly IEEE-754 round-to-nearest-even on every machine.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum FloatPolicy {
-    /// Any float type or operator rejects the module.
+    /// Any float type or operator rejects the module (`floats` feature error).
     Reject,
+    /// Floats are admitted; every NaN that an arithmetic operator (add, sub, mul, div, sqrt,
+    /// min, max, ceil, floor, trunc, nearest, promote, demote) produces is the canonical NaN
+    /// `0x7fc00000` / `0x7ff8000000000000`. Bitwise operators (abs, neg, copysign,
+    /// reinterpret, loads, stores, constants) keep the bits they are given, as wasm says.
+    Canonicalize,
 }
 
 /// Parameters of the deterministic stack-height limit.
@@ -72,21 +78,23 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// The strict profile for smart contracts: host ABI imports only, no floats, default
-    /// limits and prices.
+    /// The profile for smart contracts: host ABI imports only, floats with canonical NaNs
+    /// (as CosmWasm and NEAR admit them: most Rust contracts carry float formatting code),
+    /// default limits and prices. A chain that wants no floats at all sets
+    /// `floats: FloatPolicy::Reject`.
     pub fn contract() -> Profile {
         Profile {
             name: "contract".to_string(),
             imports: ImportPolicy::HostAbi,
-            floats: FloatPolicy::Reject,
+            floats: FloatPolicy::Canonicalize,
             limits: Limits::default(),
             stack: StackLimits::default(),
             costs: CostTable::default(),
         }
     }
 
-    /// The embedder profile: any imports (still no floats and no other nondeterminism), for
-    /// spec tests and third-party modules. Limits are the defaults except that more imports
+    /// The embedder profile: any imports (floats with canonical NaNs, no other
+    /// nondeterminism), for spec tests and third-party modules. Limits are the defaults except that more imports
     /// are admitted.
     pub fn permissive() -> Profile {
         Profile {
@@ -117,9 +125,15 @@ impl Profile {
         hasher.finalize().into()
     }
 
+    /// This profile with another float policy (and so another fingerprint).
+    pub fn with_floats(self, floats: FloatPolicy) -> Profile {
+        Profile { floats, ..self }
+    }
+
     pub(crate) fn allows_floats(&self) -> bool {
         match self.floats {
             FloatPolicy::Reject => false,
+            FloatPolicy::Canonicalize => true,
         }
     }
 }
@@ -139,5 +153,7 @@ mod tests {
         let mut c = Profile::contract();
         c.limits.max_memory_pages -= 1;
         assert_ne!(a.fingerprint(), c.fingerprint());
+        let d = Profile::contract().with_floats(FloatPolicy::Reject);
+        assert_ne!(a.fingerprint(), d.fingerprint());
     }
 }

@@ -12,12 +12,22 @@
 //! * Whenever it rejects a module, `check` rejects it too, reporting the same first error.
 
 use arbitrary::Unstructured;
-use gasket_metering::{check, prepare, PrepareError, Profile};
+use gasket_metering::{check, prepare, FloatPolicy, PrepareError, Profile};
 use proptest::prelude::*;
 use wasmparser::{Validator, WasmFeatures};
 
 /// Both built-in profiles.
+/// The built-in profiles with floats rejected: the tests about what lies outside the
+/// deterministic integer set use these.
 fn profiles() -> [Profile; 2] {
+    [
+        Profile::contract().with_floats(FloatPolicy::Reject),
+        Profile::permissive().with_floats(FloatPolicy::Reject),
+    ]
+}
+
+/// The built-in profiles as shipped (floats admitted with canonical NaNs).
+fn float_profiles() -> [Profile; 2] {
     [Profile::contract(), Profile::permissive()]
 }
 
@@ -244,10 +254,11 @@ proptest! {
         }
     }
 
-    /// Floats enabled, everything else in profile: a module that needs floats is rejected
-    /// with `floats_not_allowed`; one that happens not to use them is accepted.
+    /// Floats enabled, everything else in profile: with the `Reject` policy a module that
+    /// needs floats is rejected with `floats_not_allowed` and one that happens not to use
+    /// them is accepted; with `Canonicalize` (the default) every one is accepted.
     #[test]
-    fn smith_float_modules_are_rejected_as_floats(data in prop::collection::vec(any::<u8>(), 256..6144)) {
+    fn smith_float_modules_follow_the_float_policy(data in prop::collection::vec(any::<u8>(), 256..6144)) {
         let config = wasm_smith::Config {
             allow_floats: true,
             saturating_float_to_int_enabled: true,
@@ -264,6 +275,13 @@ proptest! {
                     prop_assert!(uses_floats, "float-free module rejected: {e}");
                     prop_assert!(e.kind() == "floats_not_allowed", "{}", e);
                 }
+            }
+        }
+        for profile in float_profiles() {
+            match check_properties(&wasm, &profile) {
+                Ok(()) => {}
+                Err(e) if e.kind() == "limit_exceeded" => {}
+                Err(e) => prop_assert!(false, "float module rejected under {}: {e}", profile.name),
             }
         }
     }
@@ -308,7 +326,7 @@ proptest! {
 /// Regression: a float or SIMD value type that appears only as a block type
 /// (`block`/`loop`/`if (result f32)`) or as a typed `select`'s type was once reported as
 /// `invalid_function` instead of the typed feature error. Found by
-/// `smith_float_modules_are_rejected_as_floats`.
+/// `smith_float_modules_follow_the_float_policy`.
 #[test]
 fn float_and_simd_block_types_are_typed_rejections() {
     let cases = [

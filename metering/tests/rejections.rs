@@ -1,7 +1,9 @@
 //! Every rejection and every limit, each asserted by its error kind.
 
 use gasket_fixtures::generate;
-use gasket_metering::{check, prepare, Feature, LimitKind, Limits, PrepareError, Profile};
+use gasket_metering::{
+    check, prepare, Feature, FloatPolicy, LimitKind, Limits, PrepareError, Profile,
+};
 
 fn wat(text: &str) -> Vec<u8> {
     wat::parse_str(text).expect("test WAT parses")
@@ -32,7 +34,8 @@ fn limit_of(wasm: &[u8], limits: Limits) -> PrepareError {
 
 #[test]
 fn floats_are_rejected_in_operators_types_locals_and_globals() {
-    for profile in [Profile::contract(), Profile::permissive()] {
+    let strict = |p: Profile| p.with_floats(FloatPolicy::Reject);
+    for profile in [strict(Profile::contract()), strict(Profile::permissive())] {
         let op = "(module (func (drop (f32.const 1))))";
         assert_eq!(feature_of(op, &profile), Feature::Floats);
         assert_eq!(
@@ -50,13 +53,41 @@ fn floats_are_rejected_in_operators_types_locals_and_globals() {
         let sat = "(module (func (param i64) (result i32) (i32.wrap_i64 (local.get 0))) (func (drop (i32.trunc_sat_f32_s (f32.const 0)))))";
         assert_eq!(feature_of(sat, &profile), Feature::Floats);
     }
-    let err = rejected(&gasket_fixtures::wasm("floats"), &Profile::contract());
+    let err = rejected(
+        &gasket_fixtures::wasm("floats"),
+        &strict(Profile::contract()),
+    );
     assert_eq!(err.kind(), "floats_not_allowed");
     let text = err.to_string();
     assert!(
         text.contains("function 0") && text.contains("f64.convert_i32_s"),
         "{text}"
     );
+}
+
+#[test]
+fn the_default_profiles_admit_floats_and_charge_them_by_class() {
+    let wasm = wat("(module (func (param f64 f32) (result i32)
+        (f64.div (local.get 0) (f64.const 3))
+        (f64.promote_f32 (local.get 1))
+        f64.add
+        i32.trunc_sat_f64_s))");
+    for profile in [Profile::contract(), Profile::permissive()] {
+        assert_eq!(profile.floats, FloatPolicy::Canonicalize);
+        let prepared = prepare(&wasm, &profile).expect("floats admitted");
+        assert!(!prepared.wasm.is_empty());
+    }
+    let costs = Profile::contract().costs;
+    use gasket_metering::OpClass;
+    use wasmparser::Operator;
+    assert_eq!(costs.operator_cost(&Operator::F64Div), costs.float_div_sqrt);
+    assert_eq!(costs.operator_cost(&Operator::F32Add), costs.float_arith);
+    assert_eq!(
+        costs.operator_cost(&Operator::I32TruncSatF64S),
+        costs.float_to_int
+    );
+    assert_eq!(costs.operator_cost(&Operator::F64Neg), costs.alu);
+    assert_eq!(costs.cost(OpClass::FloatToInt), costs.float_to_int);
 }
 
 #[test]
@@ -378,9 +409,12 @@ fn check_reports_every_error_found() {
         (func (drop (f32.const 1)))
         (func (result i32) (i64.const 0))
         (func (drop (i32x4.splat (i32.const 0)))))";
-    let errors = check(&wat(text), &Profile::contract())
-        .expect_err("rejected")
-        .0;
+    let errors = check(
+        &wat(text),
+        &Profile::contract().with_floats(FloatPolicy::Reject),
+    )
+    .expect_err("rejected")
+    .0;
     let kinds: Vec<&str> = errors.iter().map(|e| e.kind()).collect();
     assert_eq!(
         kinds,

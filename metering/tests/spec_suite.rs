@@ -61,23 +61,15 @@ const PROPOSALS: [Proposal; 14] = [
 ];
 
 /// What the permissive profile admits, as documented (README "Profiles"): WebAssembly 2.0
-/// without floating point (f32/f64 and the non-trapping float-to-int conversions) and
-/// without SIMD.
+/// without SIMD (floats are admitted with canonical NaNs).
 fn profile_features() -> WasmFeatures {
-    WasmFeatures::WASM2
-        .difference(WasmFeatures::FLOATS)
-        .difference(WasmFeatures::SATURATING_FLOAT_TO_INT)
-        .difference(WasmFeatures::SIMD)
+    WasmFeatures::WASM2.difference(WasmFeatures::SIMD)
 }
 
 /// The feature groups the profile rejects: the error kind `prepare` must report, and the
 /// wasmparser features that make up the group.
 fn feature_groups() -> Vec<(&'static str, WasmFeatures)> {
     let named = [
-        (
-            "floats_not_allowed",
-            WasmFeatures::FLOATS | WasmFeatures::SATURATING_FLOAT_TO_INT,
-        ),
         (
             "simd_not_allowed",
             WasmFeatures::SIMD | WasmFeatures::RELAXED_SIMD,
@@ -448,7 +440,7 @@ fn render(report: &Report) -> String {
     );
     out.push_str(
         "`prepare` under `Profile::permissive()` (any imports except the reserved `gasket` \
-         module; wasm 2.0 without floats and SIMD). For every module of every file:\n\
+         module; wasm 2.0 without SIMD, floats with canonical NaNs). For every module of every file:\n\
          \n\
          - **prepared**: a valid module within the profile. `prepare` succeeds, its output \
          validates (wasmparser, the profile's features) and a second `prepare` gives \

@@ -211,6 +211,10 @@ pub enum ConstOp {
     I64Add,
     I64Sub,
     I64Mul,
+    /// An f32 constant, as its bit pattern.
+    F32Const(u32),
+    /// An f64 constant, as its bit pattern.
+    F64Const(u64),
 }
 
 /// A data segment.

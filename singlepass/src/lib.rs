@@ -30,13 +30,43 @@ pub use vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 /// inline code); modules without them compile too, unmetered. Time and memory are linear
 /// in the module's size.
 pub fn compile(wasm: &[u8], target: Target) -> Result<Artifact, CompileError> {
+    compile_with(wasm, target, &CompileOptions::default())
+}
+
+/// Code generation choices that change the code but not what a module means. The default
+/// is the only deterministic configuration; the others exist to measure what determinism
+/// costs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Every NaN a float operation produces is the canonical NaN (`FloatPolicy::Canonicalize`
+    /// in the metering profile relies on it). Off, NaN bit patterns are whatever the CPU
+    /// produces: x86-64 and AArch64 then disagree. Default on.
+    pub canonicalize_nans: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            canonicalize_nans: true,
+        }
+    }
+}
+
+/// [`compile`] with explicit [`CompileOptions`].
+pub fn compile_with(
+    wasm: &[u8],
+    target: Target,
+    options: &CompileOptions,
+) -> Result<Artifact, CompileError> {
     match target {
         Target::X86_64 => {
             // Generated code runs about 3-4 bytes per byte of instrumented wasm.
             let masm = isa::x64::X64Masm::with_capacity(wasm.len().saturating_mul(4));
-            codegen::compile_module(wasm, masm, target)
+            codegen::compile_module(wasm, masm, target, options)
         }
-        Target::Aarch64 => codegen::compile_module(wasm, isa::aarch64::A64Masm::new(), target),
+        Target::Aarch64 => {
+            codegen::compile_module(wasm, isa::aarch64::A64Masm::new(), target, options)
+        }
     }
 }
 

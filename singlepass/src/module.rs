@@ -265,6 +265,8 @@ fn const_expr(expr: &WasmConstExpr<'_>) -> Result<ConstExpr, CompileError> {
             Operator::End => break,
             Operator::I32Const { value } => ConstOp::I32Const(value),
             Operator::I64Const { value } => ConstOp::I64Const(value),
+            Operator::F32Const { value } => ConstOp::F32Const(value.bits()),
+            Operator::F64Const { value } => ConstOp::F64Const(value.bits()),
             Operator::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
             Operator::RefNull { hty } => ConstOp::RefNull(
                 if matches!(

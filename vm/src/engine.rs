@@ -110,6 +110,10 @@ fn check_host() -> Result<Target, EngineError> {
     if !std::arch::is_x86_feature_detected!("popcnt") {
         return Err(EngineError::MissingCpuFeature { feature: "popcnt" });
     }
+    // `roundss`/`roundsd` for ceil, floor, trunc and nearest.
+    if !std::arch::is_x86_feature_detected!("sse4.1") {
+        return Err(EngineError::MissingCpuFeature { feature: "sse4.1" });
+    }
     Ok(Target::X86_64)
 }
 
@@ -144,8 +148,14 @@ mod tests {
         assert_eq!(err.kind(), "invalid_module");
         let floats =
             wat::parse_str("(module (func (export \"f\") (result f32) f32.const 1))").unwrap();
+        assert!(engine.compile(&floats).is_ok());
+        let strict = Profile::contract().with_floats(gasket_metering::FloatPolicy::Reject);
         assert_eq!(
-            engine.compile(&floats).unwrap_err().kind(),
+            Engine::new(strict)
+                .unwrap()
+                .compile(&floats)
+                .unwrap_err()
+                .kind(),
             "floats_not_allowed"
         );
     }

@@ -32,6 +32,8 @@ pub(crate) fn eval_const(
         let value = match *op {
             ConstOp::I32Const(v) => u64::from(v as u32),
             ConstOp::I64Const(v) => v as u64,
+            ConstOp::F32Const(bits) => u64::from(bits),
+            ConstOp::F64Const(bits) => bits,
             ConstOp::GlobalGet(i) => global(i).ok_or_else(|| {
                 malformed(format!(
                     "constant expression reads global {i}, which is not an earlier global"

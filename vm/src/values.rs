@@ -74,7 +74,9 @@ pub fn signature_string(sig: &FuncSig) -> String {
 }
 
 impl fmt::Display for Value {
-    /// The CLI form: `i32:-5`, `i64:7`, `funcref:3`, `funcref:null`, `externref:1`.
+    /// The CLI form: `i32:-5`, `i64:7`, `f64:0.1`, `f32:-inf`, `f32:nan:0x7fc00000` (a NaN
+    /// with its bit pattern), `funcref:3`, `funcref:null`, `externref:1`. Finite floats
+    /// print the shortest decimal that reads back to the same bits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let opt = |f: &mut fmt::Formatter<'_>, name: &str, v: &Option<u32>| match v {
             Some(i) => write!(f, "{name}:{i}"),
@@ -83,6 +85,8 @@ impl fmt::Display for Value {
         match self {
             Value::I32(v) => write!(f, "i32:{v}"),
             Value::I64(v) => write!(f, "i64:{v}"),
+            Value::F32(bits) if f32::from_bits(*bits).is_nan() => write!(f, "f32:nan:{bits:#010x}"),
+            Value::F64(bits) if f64::from_bits(*bits).is_nan() => write!(f, "f64:nan:{bits:#018x}"),
             Value::F32(bits) => write!(f, "f32:{}", f32::from_bits(*bits)),
             Value::F64(bits) => write!(f, "f64:{}", f64::from_bits(*bits)),
             Value::FuncRef(v) => opt(f, "funcref", v),

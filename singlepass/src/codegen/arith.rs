@@ -55,7 +55,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     /// A register holding `value` for reading only: a register it already occupies (its
     /// own or a local's), else a fresh one. Pair with [`Self::release_operand`].
-    fn register_operand(&mut self, value: Popped) -> crate::masm::Reg {
+    pub(super) fn register_operand(&mut self, value: Popped) -> crate::masm::Reg {
         match self.operand(value) {
             Operand::Reg(reg) => reg,
             _ => self.owned_reg(value),
@@ -63,7 +63,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Frees what [`Self::register_operand`] gave for `value`.
-    fn release_operand(&mut self, value: Popped, reg: crate::masm::Reg) {
+    pub(super) fn release_operand(&mut self, value: Popped, reg: crate::masm::Reg) {
         match value.loc {
             Loc::Local(_) if self.operand(value) == Operand::Reg(reg) => {}
             _ => self.free_reg(reg),

