@@ -6,8 +6,8 @@ use std::process::Command;
 
 use gasket_singlepass::isa_testing::A64Masm;
 use gasket_singlepass::masm::{
-    Address, AluOp, Base, BitOp, Cond, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreWidth,
+    Address, AluOp, Base, BitOp, Cond, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat,
+    LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth, TruncMode,
 };
 
 const OBJDUMP: &str = "aarch64-linux-gnu-objdump";
@@ -166,4 +166,101 @@ fn golden_prologue_epilogue() {
             "add sp, sp, #0x20",
         ],
     );
+}
+
+#[test]
+fn golden_float_ops() {
+    check(
+        "float",
+        |m| {
+            m.float_binop(FloatBinOp::Min, FloatSize::F64, X9, X10, X19, true);
+            m.float_unop(FloatUnOp::Nearest, FloatSize::F32, X9, X9, true);
+            m.float_cmp(FloatCmp::Le, FloatSize::F64, X9, X10, X9);
+            m.float_resize(FloatSize::F32, X9, X10, true);
+            let conv = |int, float, signed| IntFloat { int, float, signed };
+            m.int_to_float(conv(Size::S32, FloatSize::F64, false), X9, X10);
+            m.float_to_int(
+                conv(Size::S32, FloatSize::F64, true),
+                X9,
+                X10,
+                TruncMode::Saturate,
+            );
+        },
+        &[
+            "fmov d16, x10",
+            "fmov d17, x19",
+            "fmin d16, d16, d17",
+            "fmov x9, d16",
+            "fmov s16, w9",
+            "frintn s16, s16",
+            "fmov w9, s16",
+            "fmov d16, x10",
+            "fmov d17, x9",
+            "fcmp d16, d17",
+            "cset w9, ls",
+            "fmov d16, x10",
+            "fcvt s16, d16",
+            "fmov w9, s16",
+            "ucvtf d16, w10",
+            "fmov x9, d16",
+            "fmov d16, x10",
+            "fcvtzs w9, d16",
+        ],
+    );
+}
+
+#[test]
+fn golden_trapping_truncation() {
+    // f32 -> u32: NaN check, then -1 < x < 2^32 with far branches to the trap labels.
+    check(
+        "trunc",
+        |m| {
+            let (nan, overflow) = (m.new_label(), m.new_label());
+            let conv = IntFloat {
+                int: Size::S32,
+                float: FloatSize::F32,
+                signed: false,
+            };
+            m.float_to_int(conv, X9, X10, TruncMode::Trap { nan, overflow });
+            m.bind(nan);
+            m.bind(overflow);
+        },
+        &[
+            "fmov s16, w10",
+            "fcmp s16, s16",
+            "b.eq 0x10",
+            "b 0x3c",
+            "mov x16, #0xbf800000",
+            "fmov s17, w16",
+            "fcmp s16, s17",
+            "b.gt 0x24",
+            "b 0x3c",
+            "mov x16, #0x4f800000",
+            "fmov s17, w16",
+            "fcmp s16, s17",
+            "b.lt 0x38",
+            "b 0x3c",
+            "fcvtzu w9, s16",
+        ],
+    );
+}
+
+#[test]
+fn golden_trampoline_float_mode() {
+    // The host FPCR is pushed with the old saved_sp and restored at the common exit.
+    let mut m = A64Masm::new();
+    m.emit_entry_trampoline();
+    let code = m.finish().expect("finish");
+    let Some(got) = disassemble(&code) else {
+        eprintln!("skipping trampoline: {OBJDUMP} not available");
+        return;
+    };
+    let find = |s: &str| got.iter().position(|g| g == s).unwrap_or_else(|| panic!("{s}: {got:?}"));
+    let save = find("mrs x17, fpcr");
+    assert_eq!(got[save + 1], "stp x16, x17, [sp, #-16]!");
+    assert_eq!(got[save + 2], "mov x17, #0x2000000");
+    assert_eq!(got[save + 3], "msr fpcr, x17");
+    let restore = find("msr fpcr, x17") + 1;
+    let restore = restore + got[restore..].iter().position(|g| g == "msr fpcr, x17").unwrap();
+    assert_eq!(got[restore - 2], "ldp x16, x17, [sp], #16");
 }

@@ -9,6 +9,8 @@
 pub mod artifact;
 mod codegen;
 mod error;
+#[cfg(any(test, feature = "isa-testing"))]
+mod float_reference;
 mod isa;
 pub mod masm;
 mod module;
@@ -76,5 +78,6 @@ pub fn compile_with(
 #[cfg(feature = "isa-testing")]
 #[doc(hidden)]
 pub mod isa_testing {
+    pub use crate::float_reference;
     pub use crate::isa::aarch64::A64Masm;
 }

@@ -290,6 +290,15 @@ impl FloatSize {
         }
     }
 
+    /// The bit pattern of `value` in this size (rounded to nearest for f32; every caller
+    /// passes values f32 holds exactly).
+    pub fn bits_of(self, value: f64) -> u64 {
+        match self {
+            FloatSize::F32 => u64::from((value as f32).to_bits()),
+            FloatSize::F64 => value.to_bits(),
+        }
+    }
+
     /// The sign bit.
     pub fn sign_mask(self) -> u64 {
         match self {
@@ -370,14 +379,10 @@ impl IntFloat {
         } else {
             (-1.0, false, 2f64.powi(bits))
         };
-        let to_bits = |v: f64| match self.float {
-            FloatSize::F32 => u64::from((v as f32).to_bits()),
-            FloatSize::F64 => v.to_bits(),
-        };
         TruncRange {
-            lower: to_bits(lower),
+            lower: self.float.bits_of(lower),
             lower_inclusive,
-            upper: to_bits(upper),
+            upper: self.float.bits_of(upper),
         }
     }
 }

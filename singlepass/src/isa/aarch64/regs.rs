@@ -6,8 +6,12 @@
 //!   (the runtime's helpers are ordinary C functions).
 //! - Scratch, owned by the masm inside a single method: x16 (IP0) and x17 (IP1). x16
 //!   materialises immediates, holds loaded operands and store values; x17 builds
-//!   addresses. Neither ever holds a value across two trait calls. v16 (d16) is the
-//!   vector scratch of `popcnt` (v16..v31 are caller-saved in AAPCS64).
+//!   addresses. Neither ever holds a value across two trait calls.
+//! - Float/vector scratch, likewise owned inside a single method: v16 and v17. v16 is the
+//!   vector scratch of `popcnt` and the first float operand and result (`float`), v17 the
+//!   second float operand or a truncation bound. Floats live as bit patterns in integer
+//!   registers between masm calls, so no float register ever holds a value across two
+//!   trait calls. v16..v31 are caller-saved in AAPCS64, so using them needs no saving.
 //! - Allocatable (caller-saved, clobbered by every call): x9..x15.
 //! - Local registers (callee-saved, saved by the prologue on demand): x19, x20.
 //! - x0 is the C return register: libcall results and dynamic trap codes arrive there.
@@ -17,8 +21,9 @@
 //!   16-byte aligned: AArch64 faults on a misaligned sp-based access when alignment
 //!   checking is on, and AAPCS64 requires it at every public interface).
 //! - x18 (the platform register, reserved on macOS and Windows), x21..x25, x6..x8 and
-//!   every floating-point register other than v16 are never touched by generated code;
-//!   in particular d8..d15 (callee-saved in AAPCS64) need no saving anywhere.
+//!   every floating-point register other than v16 and v17 are never touched by generated
+//!   code; in particular d8..d15 (callee-saved in AAPCS64) must never be written and need
+//!   no saving anywhere.
 
 use crate::masm::Reg;
 
@@ -34,6 +39,10 @@ pub(super) const X15: u8 = 15;
 pub(super) const SCRATCH: u8 = 16;
 /// Scratch for addresses.
 pub(super) const ADDR: u8 = 17;
+/// Float scratch: the first operand and the result of float operations (v16, caller-saved).
+pub(super) const FLOAT_A: u8 = 16;
+/// Float scratch: the second operand, or a truncation bound (v17, caller-saved).
+pub(super) const FLOAT_B: u8 = 17;
 pub(super) const X19: u8 = 19;
 pub(super) const X20: u8 = 20;
 /// Remaining gas (pinned).
@@ -90,5 +99,10 @@ mod tests {
             // AAPCS64 callee-saved: x19..x28.
             assert!((19..=28).contains(&r.0), "{r:?}");
         }
+        // AAPCS64: v8..v15 are callee-saved (their low halves), v16..v31 caller-saved.
+        for v in [FLOAT_A, FLOAT_B] {
+            assert!((16..=31).contains(&v), "v{v}");
+        }
+        assert_ne!(FLOAT_A, FLOAT_B);
     }
 }

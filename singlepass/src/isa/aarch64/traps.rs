@@ -5,9 +5,20 @@
 //! `VmCtx::saved_sp`: everything wasm pushed is discarded in one step (wasm frames hold
 //! no host resources). The trampoline keeps the previous `saved_sp` on its own stack, so
 //! re-entrant calls (a libcall calling back into wasm) nest.
+//!
+//! # Float mode
+//! The trampoline saves the host's FPCR next to that `saved_sp` and sets
+//! [`DETERMINISTIC_FPCR`] (default-NaN mode, round to nearest even, no flush to zero,
+//! no traps) for the call; the common exit restores the saved value, so the host's mode
+//! comes back after a normal return and after every trap, and nested calls restore the
+//! mode of the level they return to. Libcalls run in the deterministic mode too, which
+//! only changes the payload of NaNs host code computes (AAPCS64 lets a callee assume
+//! nothing else about FPCR's DN bit). FPSR (the cumulative exception flags) is not
+//! preserved: AAPCS64 does not ask callees to.
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
+use super::float::DETERMINISTIC_FPCR;
 use super::regs::{GAS, MEMORY, VMCTX, X0};
 use super::A64Masm;
 use crate::masm::{Label, Reg};
@@ -18,6 +29,12 @@ const GAS_REMAINING: u32 = VmCtx::GAS_REMAINING;
 const TRAP_CODE: u32 = VmCtx::TRAP_CODE;
 const SAVED_SP: u32 = VmCtx::SAVED_SP;
 const MEMORY_BASE: u32 = VmCtx::MEMORY_BASE;
+/// The system-register operand of `mrs`/`msr` for FPCR (op0 = 3, op1 = 3, CRn = 4,
+/// CRm = 4, op2 = 0, as bits 19:5 of the instruction): dynasm has no name for it.
+const FPCR: u32 = 0b1_011_0100_0100_000;
+/// [`DETERMINISTIC_FPCR`] as the one halfword `movz ..., lsl #16` needs.
+const DETERMINISTIC_FPCR_HI: u32 = (DETERMINISTIC_FPCR >> 16) as u32;
+const _: () = assert!(DETERMINISTIC_FPCR == (DETERMINISTIC_FPCR_HI as u64) << 16);
 
 impl A64Masm {
     /// `cbz w0, skip; b any_trap` on the 32-bit result (the far form: `cbnz` reaches
@@ -65,14 +82,15 @@ impl A64Masm {
     /// `extern "C" fn(vmctx: x0, func: x1, args: x2) -> u32`; see `Artifact`.
     ///
     /// Saves x19..x30 (every callee-saved general register, whether or not generated
-    /// code uses it) and the previous `saved_sp`; d8..d15 are never written by generated
-    /// code, so they need no saving.
+    /// code uses it), the previous `saved_sp` and the host's FPCR, and sets the
+    /// deterministic float mode (see the module docs); d8..d15 are never written by
+    /// generated code, so they need no saving.
     pub(super) fn emit_trampoline(&mut self) -> u32 {
         let start = self.ops.offset().0 as u32;
         let exit = self.exit;
         asm!(self.ops
-            // Host stack: 6 pairs of callee-saved registers and the old saved_sp (+pad):
-            // 112 bytes, sp stays 16-byte aligned.
+            // Host stack: 6 pairs of callee-saved registers and the pair (old saved_sp,
+            // host FPCR): 112 bytes, sp stays 16-byte aligned.
             ; stp x29, x30, [sp, #-16]!
             ; mov x29, sp
             ; stp x27, x28, [sp, #-16]!
@@ -81,7 +99,10 @@ impl A64Masm {
             ; stp x21, x22, [sp, #-16]!
             ; stp x19, x20, [sp, #-16]!
             ; ldr x16, [x0, #SAVED_SP]
-            ; stp x16, xzr, [sp, #-16]!
+            ; mrs x17, #FPCR
+            ; stp x16, x17, [sp, #-16]!
+            ; movz x17, #DETERMINISTIC_FPCR_HI, lsl #16
+            ; msr #FPCR, x17
             ; mov x16, sp
             ; str x16, [x0, #SAVED_SP]
             ; mov X(VMCTX), x0
@@ -98,6 +119,7 @@ impl A64Masm {
             ; mov sp, x16
             ; ldp x16, x17, [sp], #16
             ; str x16, [X(VMCTX), #SAVED_SP]
+            ; msr #FPCR, x17
             ; ldp x19, x20, [sp], #16
             ; ldp x21, x22, [sp], #16
             ; ldp x23, x24, [sp], #16

@@ -44,6 +44,8 @@ mod regs;
 mod traps;
 
 #[cfg(test)]
+mod float_tests;
+#[cfg(test)]
 mod tests;
 
 /// The x86-64 macro assembler. See the module docs and `regs` for the register roles.

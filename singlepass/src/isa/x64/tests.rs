@@ -17,7 +17,7 @@ use crate::TrapKind;
 const MEMORY_BYTES: usize = 64 * 1024;
 const STACK_SLOTS: usize = 32 * 1024; // 256 KiB
 /// Incoming slot `i` of a test function.
-fn slot(i: i32) -> i32 {
+pub(super) fn slot(i: i32) -> i32 {
     16 + 8 * i
 }
 
@@ -67,7 +67,7 @@ impl Drop for Exec {
 type Trampoline = unsafe extern "C" fn(*mut VmCtx, *const u8, *mut u64) -> u32;
 
 /// Builds a module of test functions with the shared trap stubs and the trampoline.
-struct Builder {
+pub(super) struct Builder {
     masm: X64Masm,
     traps: BTreeMap<u32, Label>,
     dynamic_trap: Label,
@@ -76,7 +76,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn new() -> Builder {
+    pub(super) fn new() -> Builder {
         let mut masm = X64Masm::new();
         let traps = TrapKind::ALL
             .iter()
@@ -92,7 +92,7 @@ impl Builder {
         }
     }
 
-    fn trap(&self, kind: TrapKind) -> Label {
+    pub(super) fn trap(&self, kind: TrapKind) -> Label {
         self.traps[&kind.code()]
     }
 
@@ -119,7 +119,7 @@ impl Builder {
         self.masm.patch_frame(patch, 16 + extra);
     }
 
-    fn func(&mut self, body: impl FnOnce(&mut X64Masm, &Builder)) -> usize {
+    pub(super) fn func(&mut self, body: impl FnOnce(&mut X64Masm, &Builder)) -> usize {
         self.func_with_frame(0, body)
     }
 
@@ -129,7 +129,7 @@ impl Builder {
         index
     }
 
-    fn build(mut self) -> Module {
+    pub(super) fn build(mut self) -> Module {
         for kind in TrapKind::ALL {
             let label = self.trap(kind);
             self.masm.emit_trap_stub(label, kind);
@@ -146,7 +146,7 @@ impl Builder {
 }
 
 /// Finished test code: the executable mapping and where things are in it.
-struct Module {
+pub(super) struct Module {
     exec: Exec,
     trampoline: u32,
     offsets: Vec<u32>,
@@ -165,14 +165,14 @@ impl Module {
 }
 
 /// A test instance: vmctx, linear memory and a native stack for the call.
-struct Instance {
+pub(super) struct Instance {
     vmctx: Box<VmCtx>,
     memory: Vec<u8>,
     stack: Vec<u64>,
 }
 
 impl Instance {
-    fn new() -> Instance {
+    pub(super) fn new() -> Instance {
         let mut memory = vec![0u8; MEMORY_BYTES];
         let vmctx = Box::new(VmCtx {
             gas_remaining: u64::MAX,
@@ -196,7 +196,7 @@ impl Instance {
 
     /// Call `func` with `args` in 8 slots at the 16-byte aligned top of the stack; returns
     /// the trampoline's code and the slots.
-    fn call(&mut self, module: &Module, func: usize, args: &[u64]) -> (u32, [u64; 8]) {
+    pub(super) fn call(&mut self, module: &Module, func: usize, args: &[u64]) -> (u32, [u64; 8]) {
         let (code, slots) = call_on(
             module.trampoline(),
             &mut self.vmctx,
@@ -208,7 +208,7 @@ impl Instance {
     }
 
     /// Call and expect a normal return; slot 0.
-    fn run(&mut self, module: &Module, func: usize, args: &[u64]) -> u64 {
+    pub(super) fn run(&mut self, module: &Module, func: usize, args: &[u64]) -> u64 {
         let (code, slots) = self.call(module, func, args);
         assert_eq!(code, 0, "unexpected trap {:?}", TrapKind::from_code(code));
         slots[0]

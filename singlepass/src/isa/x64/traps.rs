@@ -18,6 +18,11 @@ const TRAP_CODE: i32 = VmCtx::TRAP_CODE as i32;
 const SAVED_SP: i32 = VmCtx::SAVED_SP as i32;
 const MEMORY_BASE: i32 = VmCtx::MEMORY_BASE as i32;
 
+/// MXCSR for wasm code: every exception masked (bits 7-12), round to nearest even
+/// (bits 13-14 = 0), no flush-to-zero (bit 15) and no denormals-are-zero (bit 6), no
+/// sticky flags. Wasm floats are exactly IEEE-754 in this mode.
+const DETERMINISTIC_MXCSR: i32 = 0x1f80;
+
 impl X64Masm {
     /// `test; jnz` on the 32-bit result. The dynamic stub reads the code from eax, so a
     /// result elsewhere is copied there first (`mov` keeps the flags of nothing we need).
@@ -64,12 +69,18 @@ impl X64Masm {
     }
 
     /// `extern "C" fn(vmctx: rdi, func: rsi, args: rdx) -> u32`; see `Artifact`.
+    ///
+    /// The call runs with MXCSR = [`DETERMINISTIC_MXCSR`]; the host's MXCSR (its modes and
+    /// its sticky exception flags) is saved below the pushed registers and restored on
+    /// every exit.
     pub(super) fn emit_trampoline(&mut self) -> u32 {
         let start = self.ops.offset().0 as u32;
         let exit = self.exit;
         asm!(self.ops
             // Host stack: return address, then 6 callee-saved registers and the old
-            // saved_sp (7 pushes: rsp ends 16-byte aligned, though nothing relies on it).
+            // saved_sp (7 pushes), then 16 bytes holding the host's MXCSR at [rsp] and
+            // the deterministic one at [rsp + 4]: rsp ends 16-byte aligned, though
+            // nothing relies on it.
             ; push rbp
             ; push rbx
             ; push r12
@@ -77,6 +88,10 @@ impl X64Masm {
             ; push r14
             ; push r15
             ; push QWORD [rdi + SAVED_SP]
+            ; sub rsp, 16
+            ; stmxcsr [rsp]
+            ; mov DWORD [rsp + 4], DETERMINISTIC_MXCSR
+            ; ldmxcsr [rsp + 4]
             ; mov [rdi + SAVED_SP], rsp
             ; mov r15, rdi
             ; mov r14, QWORD [r15 + MEMORY_BASE]
@@ -89,6 +104,8 @@ impl X64Masm {
             // Common exit (normal return and traps; eax = result code, r15 = vmctx).
             ; =>exit
             ; mov rsp, QWORD [r15 + SAVED_SP]
+            ; ldmxcsr [rsp]
+            ; add rsp, 16
             ; pop rcx
             ; mov QWORD [r15 + SAVED_SP], rcx
             ; pop r15
