@@ -33,6 +33,16 @@ pub enum FloatPolicy {
     Canonicalize,
 }
 
+impl FloatPolicy {
+    /// The policy's name in reports and on the command line (`--floats`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatPolicy::Reject => "reject",
+            FloatPolicy::Canonicalize => "canonicalize",
+        }
+    }
+}
+
 /// Parameters of the deterministic stack-height limit.
 ///
 /// Each function has a frame cost in abstract units: its parameters and locals, its maximum

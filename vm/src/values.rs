@@ -74,7 +74,7 @@ pub fn signature_string(sig: &FuncSig) -> String {
 }
 
 impl fmt::Display for Value {
-    /// The CLI form: `i32:-5`, `i64:7`, `f64:0.1`, `f32:-inf`, `f32:nan:0x7fc00000` (a NaN
+    /// The CLI form: `i32:-5`, `i64:7`, `f64:0.1`, `f32:2.0`, `f64:1e300`, `f32:-inf`, `f32:nan:0x7fc00000` (a NaN
     /// with its bit pattern), `funcref:3`, `funcref:null`, `externref:1`. Finite floats
     /// print the shortest decimal that reads back to the same bits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,8 +87,10 @@ impl fmt::Display for Value {
             Value::I64(v) => write!(f, "i64:{v}"),
             Value::F32(bits) if f32::from_bits(*bits).is_nan() => write!(f, "f32:nan:{bits:#010x}"),
             Value::F64(bits) if f64::from_bits(*bits).is_nan() => write!(f, "f64:nan:{bits:#018x}"),
-            Value::F32(bits) => write!(f, "f32:{}", f32::from_bits(*bits)),
-            Value::F64(bits) => write!(f, "f64:{}", f64::from_bits(*bits)),
+            // Debug is the shortest round-trip form, with an exponent for very large and
+            // very small magnitudes (`1e300`, not 301 digits).
+            Value::F32(bits) => write!(f, "f32:{:?}", f32::from_bits(*bits)),
+            Value::F64(bits) => write!(f, "f64:{:?}", f64::from_bits(*bits)),
             Value::FuncRef(v) => opt(f, "funcref", v),
             Value::ExternRef(v) => opt(f, "externref", v),
         }

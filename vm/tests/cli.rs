@@ -41,7 +41,8 @@ fn check_accepts_a_contract_with_a_summary() {
     assert_eq!(code, 0);
     assert!(
         stdout.contains("ok under the contract profile")
-            && stdout.contains("cost table:  version 1"),
+            && stdout.contains("cost table:  version 2")
+            && stdout.contains("floats:      canonicalize"),
         "{stdout}"
     );
 
@@ -51,19 +52,27 @@ fn check_accepts_a_contract_with_a_summary() {
     assert!(stdout.starts_with("{\"status\":\"ok\""), "{stdout}");
     assert_eq!(v["functions"], 3);
     assert_eq!(v["imported_functions"], 5);
-    assert_eq!(v["cost_table_version"], 1);
+    assert_eq!(v["cost_table_version"], 2);
     assert_eq!(v["memory"]["initial_pages"], 1);
     assert_eq!(v["imports"][0]["host_function"], "storage_read");
 }
 
 #[test]
 fn check_rejects_with_kind_and_every_error() {
-    let (code, stdout, _) = gasket(&["check", &fixture("floats"), "--json"]);
+    let (code, stdout, _) = gasket(&["check", &fixture("floats"), "--floats", "reject", "--json"]);
     assert_eq!(code, 1);
     let v = json_line(&stdout);
     assert!(stdout.starts_with("{\"status\":\"rejected\""), "{stdout}");
     assert_eq!(v["kind"], "floats_not_allowed");
     assert!(v["error"].as_str().unwrap().contains("function 0"));
+    // The built-in profiles admit floats with canonical NaNs.
+    let (code, stdout, _) = gasket(&["check", &fixture("floats"), "--json"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(json_line(&stdout)["floats"], "canonicalize");
+
+    let (code, stdout, _) = gasket(&["check", &fixture("simd"), "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "simd_not_allowed");
 
     let (code, _, stderr) = gasket(&["check", &fixture("unknown_import")]);
     assert_eq!(code, 1);
@@ -168,15 +177,55 @@ fn run_usage_errors_exit_2() {
 }
 
 #[test]
+fn run_takes_and_prints_floats_with_canonical_nans() {
+    let dir = scratch_dir("floats");
+    let file = dir.join("div.wat");
+    std::fs::write(
+        &file,
+        r#"(module (func (export "div") (param f64 f32) (result f64 f32)
+            (f64.div (local.get 0) (f64.promote_f32 (local.get 1)))
+            (f32.sqrt (local.get 1))))"#,
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let run = |a: &str, b: &str| {
+        let (code, stdout, stderr) = gasket(&["run", file, "--invoke", "div", a, b, "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        json_line(&stdout)["results"].clone()
+    };
+    assert_eq!(run("1", "4"), serde_json::json!(["f64:0.25", "f32:2.0"]));
+    assert_eq!(run("-0", "-0"), serde_json::json!(["f64:nan:0x7ff8000000000000", "f32:-0.0"]));
+    // x86's own NaN for sqrt(-1) is negative; Gasket's is the canonical one.
+    assert_eq!(run("1e300", "-1"), serde_json::json!(["f64:-1e300", "f32:nan:0x7fc00000"]));
+    let (code, _, stderr) = gasket(&["run", file, "--invoke", "div", "x", "1"]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, stdout, _) = gasket(&["run", &fixture("floats"), "--invoke", "half", "7"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("i32:3"), "{stdout}");
+}
+
+#[test]
 fn run_rejections_exit_1() {
-    let (code, stdout, _) = gasket(&["run", &fixture("floats"), "--invoke", "f", "--json"]);
+    let (code, stdout, _) = gasket(&["run", &fixture("simd"), "--invoke", "f", "--json"]);
     assert_eq!(code, 1);
     let v = json_line(&stdout);
     assert!(
         stdout.starts_with("{\"status\":\"rejected\",\"kind\""),
         "{stdout}"
     );
-    assert_eq!(v["kind"], "floats_not_allowed");
+    assert_eq!(v["kind"], "simd_not_allowed");
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &fixture("floats"),
+        "--invoke",
+        "half",
+        "7",
+        "--floats",
+        "reject",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(json_line(&stdout)["kind"], "floats_not_allowed");
     let (code, stdout, _) = gasket(&["run", "/not/here.wat", "--invoke", "f", "--json"]);
     assert_eq!(code, 1);
     assert_eq!(json_line(&stdout)["kind"], "io_error");
@@ -463,8 +512,8 @@ fn run_call_usage_errors_and_rejections() {
         let (code, _, stderr) = gasket(args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
     }
-    // Floats are rejected by the contract profile (exit 1).
-    let (code, stdout, _) = gasket(&["run", &fixture("floats"), "--call", "f", "--json"]);
+    // SIMD is rejected by the contract profile (exit 1).
+    let (code, stdout, _) = gasket(&["run", &fixture("simd"), "--call", "f", "--json"]);
     assert_eq!(code, 1);
     assert_eq!(json_line(&stdout)["status"], "rejected");
 }
@@ -536,7 +585,7 @@ fn compile_then_run_the_artifact() {
     assert_eq!(json_line(&stdout)["results"][0], "i64:6765");
 
     // Rejected input: exit 1.
-    let (code, _, _) = gasket(&["compile", &fixture("floats"), "-o", &o]);
+    let (code, _, _) = gasket(&["compile", &fixture("simd"), "-o", &o]);
     assert_eq!(code, 1);
 }
 

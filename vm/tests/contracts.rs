@@ -4,7 +4,7 @@
 
 use gasket_vm::metering::Profile;
 use gasket_vm::testing::{Outcome, TestChain};
-use gasket_vm::{Engine, LoadError, TrapKind};
+use gasket_vm::{Engine, Imports, Instance, LoadError, TrapKind, Value};
 
 fn chain_with(name: &str) -> TestChain {
     let mut chain = TestChain::new();
@@ -289,17 +289,22 @@ fn hostile_storage_bomb_pays_per_byte_and_commits_nothing() {
 }
 
 #[test]
-fn hostile_floats_and_oversized_modules_are_rejected() {
-    let engine = Engine::new(Profile::contract()).unwrap();
+fn floats_without_the_float_policy_and_oversized_modules_are_rejected() {
     let kind = |r: Result<gasket_vm::Module, LoadError>| match r {
         Err(LoadError::Rejected(e)) => e.kind(),
         Err(e) => panic!("wrong error {e}"),
         Ok(_) => panic!("accepted"),
     };
-    assert_eq!(
-        kind(engine.compile(&gasket_fixtures::wasm("floats"))),
-        "floats_not_allowed"
-    );
+    let floats = gasket_fixtures::wasm("floats");
+    let strict = Profile::contract().with_floats(gasket_vm::metering::FloatPolicy::Reject);
+    let strict = Engine::new(strict).unwrap();
+    assert_eq!(kind(strict.compile(&floats)), "floats_not_allowed");
+    // The contract profile admits them (canonical NaNs).
+    let engine = Engine::new(Profile::contract()).unwrap();
+    let module = engine.compile(&floats).expect("floats admitted");
+    let mut instance = Instance::new(&module, &Imports::new(), 1_000_000).unwrap();
+    let out = instance.call("half", &[Value::I32(-7)], 1_000_000).unwrap();
+    assert_eq!(out.result.unwrap(), vec![Value::I32(-3)]);
     // A module one byte over max_module_bytes (a custom section pads it).
     let limit = Profile::contract().limits.max_module_bytes as usize;
     let mut wasm = b"\0asm\x01\0\0\0".to_vec();

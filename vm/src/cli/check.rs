@@ -48,6 +48,7 @@ pub fn summary_json(prepared: &PreparedModule, profile: &Profile) -> serde_json:
         "profile": profile.name,
         "profile_fingerprint": hex::encode(info.profile_fingerprint),
         "cost_table_version": info.cost_table_version,
+        "floats": profile.floats.name(),
         "functions": info.functions.len(),
         "imported_functions": info.imported_functions,
         "imports": info.imports.iter().map(|i| json!({
@@ -90,6 +91,7 @@ fn print_summary(path: &Path, prepared: &PreparedModule, profile: &Profile) {
         None => println!("  memory:      none"),
     }
     println!("  cost table:  version {}", info.cost_table_version);
+    println!("  floats:      {}", profile.floats.name());
     println!(
         "  stack:       largest frame {} of {} units",
         info.max_frame_cost, profile.stack.max_height

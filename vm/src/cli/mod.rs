@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
-use gasket_metering::Profile;
+use gasket_metering::{FloatPolicy, Profile};
 use gasket_singlepass::Target;
 
 use crate::{Engine, EngineError};
@@ -80,6 +80,11 @@ pub const EMULATOR_ENV: &str = "GASKET_AARCH64";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Overrides the profile's float policy: `canonicalize` (the built-in profiles'
+    /// default: f32/f64 admitted, every NaN an operation produces is the canonical NaN)
+    /// or `reject` (any float type or operator rejects the module).
+    #[arg(long, value_enum, global = true)]
+    floats: Option<FloatsArg>,
 }
 
 // Parsed once; its size does not matter.
@@ -142,8 +147,9 @@ enum Command {
         /// come from --input-hex/--input/--input-file).
         #[arg(long, value_name = "METHOD")]
         call: Option<String>,
-        /// Arguments (--invoke only): decimal i32/i64 values matching the export's
-        /// parameters (negative numbers are fine: `-5`).
+        /// Arguments (--invoke only): values matching the export's parameters, decimal for
+        /// i32/i64 (negative numbers are fine: `-5`), Rust float syntax for f32/f64
+        /// (`1.5`, `-0`, `1e-3`, `inf`, `nan`).
         #[arg(value_name = "ARG", allow_negative_numbers = true, requires = "invoke")]
         args: Vec<String>,
         /// The call's input bytes, in hex (--call only).
@@ -211,6 +217,15 @@ enum ProfileArg {
     Permissive,
 }
 
+/// Float policies (`gasket_metering::FloatPolicy`).
+#[derive(Copy, Clone, ValueEnum)]
+enum FloatsArg {
+    /// Floats admitted; NaN results canonical.
+    Canonicalize,
+    /// Floats rejected (`floats_not_allowed`).
+    Reject,
+}
+
 impl TargetArg {
     fn target(self) -> Target {
         match self {
@@ -221,10 +236,16 @@ impl TargetArg {
 }
 
 impl ProfileArg {
-    fn profile(self) -> gasket_metering::Profile {
-        match self {
-            ProfileArg::Contract => gasket_metering::Profile::contract(),
-            ProfileArg::Permissive => gasket_metering::Profile::permissive(),
+    /// The profile, with its float policy replaced when `floats` is given.
+    fn profile(self, floats: Option<FloatsArg>) -> Profile {
+        let profile = match self {
+            ProfileArg::Contract => Profile::contract(),
+            ProfileArg::Permissive => Profile::permissive(),
+        };
+        match floats {
+            None => profile,
+            Some(FloatsArg::Canonicalize) => profile.with_floats(FloatPolicy::Canonicalize),
+            Some(FloatsArg::Reject) => profile.with_floats(FloatPolicy::Reject),
         }
     }
 }
@@ -248,18 +269,19 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
             };
         }
     };
+    let floats = cli.floats;
     let ok = match cli.command {
         Command::Check {
             file,
             profile,
             json,
-        } => check::run(&file, &profile.profile(), json),
+        } => check::run(&file, &profile.profile(floats), json),
         Command::Instrument {
             file,
             output,
             profile,
             json,
-        } => instrument::run(&file, &output, &profile.profile(), json),
+        } => instrument::run(&file, &output, &profile.profile(floats), json),
         Command::Compile {
             file,
             output,
@@ -268,7 +290,7 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
             json,
         } => {
             let target = target.map_or(engines.default_target(), TargetArg::target);
-            compile::run(&file, &output, target, &profile.profile(), json)
+            compile::run(&file, &output, target, &profile.profile(floats), json)
         }
         Command::Run {
             file,
@@ -323,11 +345,11 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
                         args: &args,
                         gas,
                     };
-                    let profile = profile.unwrap_or(ProfileArg::Permissive).profile();
+                    let profile = profile.unwrap_or(ProfileArg::Permissive).profile(floats);
                     run::run(&file, &call, &profile, &make_engine, json)
                 }
                 (None, Some(method)) => {
-                    let profile = profile.unwrap_or(ProfileArg::Contract).profile();
+                    let profile = profile.unwrap_or(ProfileArg::Contract).profile(floats);
                     match call::input_bytes(
                         input_hex.as_deref(),
                         input.as_deref(),

@@ -60,6 +60,8 @@ struct Report {
     files: BTreeMap<String, Counts>,
     not_applicable: BTreeMap<&'static str, u32>,
     failures: Vec<String>,
+    /// Results of passing assertions that expected `nan:canonical` / `nan:arithmetic`.
+    nan_pattern_results: u32,
 }
 
 /// Instances are shared with the host closures of the modules that import from them.
@@ -241,6 +243,17 @@ impl FloatBits for wast::token::F64 {
     }
 }
 
+/// Whether `expected` is `nan:canonical` or `nan:arithmetic`.
+fn is_nan_pattern(expected: &WastRet<'_>) -> bool {
+    matches!(
+        expected,
+        WastRet::Core(
+            WastRetCore::F32(NanPattern::CanonicalNan | NanPattern::ArithmeticNan)
+                | WastRetCore::F64(NanPattern::CanonicalNan | NanPattern::ArithmeticNan)
+        )
+    )
+}
+
 /// Whether `expected` asks for one specific NaN other than the canonical NaN while
 /// `actual` is the canonical NaN (see [`reason::NAN_PAYLOAD`]).
 fn demands_other_nan_payload(expected: &WastRet<'_>, actual: &Value) -> bool {
@@ -374,6 +387,8 @@ impl FileRun<'_> {
                             other_nan |= demands_other_nan_payload(expected, actual);
                         }
                         if all {
+                            self.report.nan_pattern_results +=
+                                results.iter().filter(|r| is_nan_pattern(r)).count() as u32;
                             self.pass()
                         } else if other_nan {
                             self.not_applicable(reason::NAN_PAYLOAD)
@@ -864,9 +879,10 @@ fn render(report: &Report, section: &Section) -> String {
          `assert_trap`/`assert_exhaustion` give the trap kind the message names \
          (`call stack exhausted` is Gasket's deterministic `stack_overflow`), \
          `assert_invalid`/`assert_malformed` are rejected, `assert_unlinkable` fails to \
-         instantiate. A directive is **not applicable** when its module uses a feature the \
-         profile rejects (most often floats, which the profile rejects until the float \
-         issue lands) or for the reasons listed below; nothing is skipped silently.\n\n",
+         instantiate. Float results compare bit for bit, `nan:canonical` and \
+         `nan:arithmetic` as the spec defines them. A directive is **not applicable** when \
+         its module uses a feature the profile rejects (SIMD) or for the reasons listed \
+         below; nothing is skipped silently.\n\n",
     );
     out.push_str("| file | passed | failed | not applicable |\n|---|---:|---:|---:|\n");
     let mut total = Counts::default();
@@ -892,6 +908,24 @@ fn render(report: &Report, section: &Section) -> String {
     for (why, n) in &report.not_applicable {
         let _ = writeln!(out, "| {why} | {n} |");
     }
+    let other_payloads = report
+        .not_applicable
+        .get(reason::NAN_PAYLOAD)
+        .copied()
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "\n### NaN payloads\n\n\
+         Every NaN a float operation produces is the canonical NaN (`FloatPolicy::Canonicalize`). \
+         {} results of passing assertions expected `nan:canonical` or `nan:arithmetic` and \
+         got it; {other_payloads} assertions demanded a specific NaN payload other than the \
+         canonical one where Gasket produced the canonical NaN (these would count as not \
+         applicable, reason \"{}\"). NaNs that no operation produced (constants, loads, \
+         stores, `select`, locals, globals, reinterpretations, `abs`/`neg`/`copysign`) keep \
+         their bits and compare exactly.",
+        report.nan_pattern_results,
+        reason::NAN_PAYLOAD
+    );
     out.push_str("\n### Failures\n\n");
     if report.failures.is_empty() {
         out.push_str("None.\n");
