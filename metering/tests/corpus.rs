@@ -12,62 +12,19 @@
 
 use std::path::Path;
 
+use gasket_fixtures::census::CensusRow;
 use gasket_metering::{prepare, FloatPolicy, Profile};
 use wasmparser::{Validator, WasmFeatures};
 
-struct CensusRow {
-    file: String,
-    float: bool,
-    simd: bool,
-    wabt_valid: bool,
-    imports: u32,
-}
-
-fn census(dir: &Path) -> Vec<CensusRow> {
-    let text =
-        std::fs::read_to_string(dir.join("CENSUS.md")).expect("CENSUS.md beside the contracts");
-    let header: Vec<String> = text
-        .lines()
-        .find(|l| l.starts_with("| file |"))
-        .expect("census table header")
-        .split('|')
-        .map(|c| c.trim().to_string())
-        .collect();
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|c| c == name)
-            .unwrap_or_else(|| panic!("census column {name}"))
-    };
-    let (file, float, simd, wabt, imported) = (
-        column("file"),
-        column("float"),
-        column("simd"),
-        column("wabt default"),
-        column("imp funcs"),
-    );
-    text.lines()
-        .filter(|l| l.starts_with("| ") && l.contains(".wasm"))
-        .map(|line| {
-            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-            CensusRow {
-                file: cells[file].to_string(),
-                float: cells[float].starts_with("yes"),
-                simd: cells[simd].starts_with("yes"),
-                wabt_valid: cells[wabt] == "ok",
-                imports: cells[imported].parse().unwrap_or(0),
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn corpus_contracts_match_the_census() {
-    let Some(dir) = gasket_fixtures::corpus_dir() else {
+    let (Some(dir), Some(rows)) = (
+        gasket_fixtures::corpus_dir(),
+        gasket_fixtures::census::census(),
+    ) else {
         eprintln!("skipped: ../shared/corpus/contracts is absent");
         return;
     };
-    let rows = census(&dir);
     assert!(rows.len() >= 70, "census has {} rows", rows.len());
     let float_rows = rows.iter().filter(|r| r.float).count();
     let strict = check_census(&dir, &rows, FloatPolicy::Reject);

@@ -166,31 +166,50 @@ fn jit_bombs_compile_within_the_limits_and_are_rejected_beyond() {
 
 /// Every contract of the shared corpus that the permissive profile accepts also compiles:
 /// real compilers' output (CosmWasm, NEAR, ink!), not only generated and hand-written code.
-/// Skipped, with a message, when `../shared/corpus` is absent.
+/// In particular every valid float-using contract without SIMD (by the corpus's own
+/// census) compiles, floats being admitted with canonical NaNs. Skipped, with a message,
+/// when `../shared/corpus` is absent.
 #[test]
 fn every_accepted_corpus_contract_compiles() {
-    let contracts = gasket_fixtures::corpus_contracts();
-    if contracts.is_empty() {
+    let (Some(dir), Some(census)) = (
+        gasket_fixtures::corpus_dir(),
+        gasket_fixtures::census::census(),
+    ) else {
         eprintln!("skipped: ../shared/corpus/contracts is absent");
         return;
-    }
+    };
     let engine = engine();
-    let (mut compiled, mut rejected) = (0, 0);
-    for (path, wasm) in &contracts {
-        match engine.compile(wasm) {
+    let (mut compiled, mut rejected, mut floats_compiled, mut floats_expected) = (0, 0, 0, 0);
+    for row in &census {
+        let wasm = std::fs::read(dir.join(&row.file)).expect("census file exists");
+        let must_compile = row.float && row.wabt_valid && !row.simd;
+        floats_expected += usize::from(must_compile);
+        match engine.compile(&wasm) {
             Ok(module) => {
                 assert!(!module.artifact().code.is_empty());
                 compiled += 1;
+                floats_compiled += usize::from(row.float);
             }
-            Err(LoadError::Rejected(_)) => rejected += 1,
+            Err(LoadError::Rejected(e)) => {
+                assert!(!must_compile, "{}: float contract rejected: {e}", row.file);
+                rejected += 1;
+            }
             Err(e) => panic!(
                 "{}: accepted by metering but failed to compile: {e}",
-                path.display()
+                row.file
             ),
         }
     }
-    eprintln!("corpus: {compiled} compiled, {rejected} rejected by the profile");
-    assert!(compiled > 0, "no corpus contract compiled");
+    eprintln!(
+        "corpus: {compiled} of {} compiled ({floats_compiled} of them use floats; \
+         {floats_expected} valid float contracts without SIMD), {rejected} rejected by the profile",
+        census.len()
+    );
+    assert_eq!(floats_compiled, floats_expected);
+    assert!(
+        floats_compiled >= 30,
+        "only {floats_compiled} float contracts compiled"
+    );
 }
 
 /// Recursion through the fattest frames codegen makes (hundreds of locals, a deep operand
