@@ -255,12 +255,20 @@ fn golden_trampoline_float_mode() {
         eprintln!("skipping trampoline: {OBJDUMP} not available");
         return;
     };
-    let find = |s: &str| got.iter().position(|g| g == s).unwrap_or_else(|| panic!("{s}: {got:?}"));
+    let find = |s: &str| {
+        got.iter()
+            .position(|g| g == s)
+            .unwrap_or_else(|| panic!("{s}: {got:?}"))
+    };
     let save = find("mrs x17, fpcr");
     assert_eq!(got[save + 1], "stp x16, x17, [sp, #-16]!");
     assert_eq!(got[save + 2], "mov x17, #0x2000000");
     assert_eq!(got[save + 3], "msr fpcr, x17");
     let restore = find("msr fpcr, x17") + 1;
-    let restore = restore + got[restore..].iter().position(|g| g == "msr fpcr, x17").unwrap();
+    let restore = restore
+        + got[restore..]
+            .iter()
+            .position(|g| g == "msr fpcr, x17")
+            .unwrap();
     assert_eq!(got[restore - 2], "ldp x16, x17, [sp], #16");
 }

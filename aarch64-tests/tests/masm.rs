@@ -1,16 +1,19 @@
 //! Execution tests of the AArch64 MacroAssembler, run in Unicorn: code built through the
 //! trait only, run through the real entry trampoline on an emulated stack, against Rust's
-//! own wrapping arithmetic. One for one with the x86-64 backend's `isa/x64/tests.rs`.
+//! own wrapping arithmetic, and float operations against `float_reference` (wasm
+//! semantics, canonical NaNs). One for one with the x86-64 backend's `isa/x64/tests.rs`
+//! and `isa/x64/float_tests.rs`.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use gasket_aarch64_tests::{call_in, Machine, CODE, MEMORY, MEMORY_BYTES, VMCTX, XREGS};
-use gasket_singlepass::isa_testing::A64Masm;
+use gasket_singlepass::isa_testing::{float_reference as reference, A64Masm};
 use gasket_singlepass::masm::{
-    Address, AluOp, Base, BitOp, Cond, DivOp, ExtendOp, Label, LibcallArg, LoadKind,
-    MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
+    Address, AluOp, Base, BitOp, Cond, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
+    IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
+    TruncMode,
 };
 use gasket_singlepass::{Libcall, TrapKind, VmCtx};
 use unicorn_engine::RegisterARM64;
@@ -1482,6 +1485,25 @@ fn host_callee_saved_registers_survive_returns_and_traps() {
             Operand::Reg(Reg(RDI)),
         );
         m.bit_count(BitOp::Popcnt, Size::S64, Reg(RSI), Reg(RSI));
+        // Every float operation (their scratch registers must not be d8..d15).
+        let (f64_, i64s) = (FloatSize::F64, Size::S64);
+        let conv = IntFloat {
+            int: i64s,
+            float: f64_,
+            signed: true,
+        };
+        m.int_to_float(conv, Reg(RDI), Reg(RSI));
+        m.float_binop(FloatBinOp::Mul, f64_, Reg(R8), Reg(RDI), Reg(RDI), true);
+        m.float_unop(FloatUnOp::Sqrt, f64_, Reg(R8), Reg(R8), true);
+        m.float_resize(FloatSize::F32, Reg(R9), Reg(R8), true);
+        m.float_resize(f64_, Reg(R9), Reg(R9), true);
+        m.float_cmp(FloatCmp::Lt, f64_, Reg(R10), Reg(R9), Reg(R8));
+        m.float_to_int(conv, Reg(R10), Reg(R8), TruncMode::Saturate);
+        let mode = TruncMode::Trap {
+            nan: b.trap(TrapKind::InvalidConversionToInteger),
+            overflow: b.trap(TrapKind::ConversionOverflow),
+        };
+        m.float_to_int(conv, Reg(R10), Reg(R8), mode);
         m.cmp(Size::S64, Reg(RBX), Operand::Imm(0));
         m.branch(Cond::Ne, b.trap(TrapKind::Unreachable));
     });
@@ -1624,4 +1646,703 @@ fn frames_beyond_64k_and_wide_frame_displacements() {
     let mut inst = module.instance();
     let (code, s) = inst.call(f, &[0x1234_5678_9abc]);
     assert_eq!((code, s[0], s[1]), (0, 0x1234_5678_9abc, 0xffff_fffe));
+}
+
+// ---- floating point ----
+//
+// One for one with `isa/x64/float_tests.rs`: every operation on every input of
+// `float_reference` (every pair for two-input operations), in several register shapes,
+// against wasm semantics with canonical NaNs; plus the trampoline's FPCR handling.
+
+const FLOAT_SIZES: [FloatSize; 2] = [FloatSize::F32, FloatSize::F64];
+
+/// (dst, lhs, rhs): distinct, dst == lhs, dst == rhs, local registers, all one register.
+const FLOAT_SHAPES: [(u8, u8, u8); 5] = [
+    (R8, RSI, RDI),
+    (RSI, RSI, RDI),
+    (RDI, RSI, RDI),
+    (RBX, R12, R10),
+    (R9, R9, R9),
+];
+
+/// The shared inputs of `size`, plus NaNs with a sign and a payload in both quiet and
+/// signalling forms, and more ties for `nearest`.
+fn float_inputs(size: FloatSize) -> Vec<u64> {
+    let mut inputs = reference::inputs(size);
+    match size {
+        FloatSize::F32 => {
+            inputs.extend([0xffc0_0001, 0x7f80_0001, 0x7fc0_1234]);
+            inputs
+                .extend([3.5f32, -1.5, 0.499_999_97, 8_388_607.5].map(|v| u64::from(v.to_bits())));
+        }
+        FloatSize::F64 => {
+            inputs.extend([
+                0xfff8_0000_0000_0001,
+                0x7ff0_0000_0000_0001,
+                0x7ff8_0000_1234_0000,
+            ]);
+            inputs.extend(
+                [
+                    3.5f64,
+                    -1.5,
+                    0.499_999_999_999_999_94,
+                    4_503_599_627_370_495.5,
+                ]
+                .map(f64::to_bits),
+            );
+        }
+    }
+    inputs
+}
+
+/// Builds one function per shape: lhs from slot 0, rhs from slot 1, garbage in a distinct
+/// dst, `emit`, dst to slot 0.
+fn build_float(emit: &dyn Fn(&mut A64Masm, &Builder, Reg, Reg, Reg)) -> (Module, Vec<usize>) {
+    let mut b = Builder::new();
+    let funcs = FLOAT_SHAPES
+        .iter()
+        .map(|&(d, l, r)| {
+            b.func(|m, b| {
+                m.mov(Size::S64, Reg(l), Operand::Frame(slot(0)));
+                if r != l {
+                    m.mov(Size::S64, Reg(r), Operand::Frame(slot(1)));
+                }
+                if d != l && d != r {
+                    m.mov(Size::S64, Reg(d), Operand::Imm(-1));
+                }
+                emit(m, b, Reg(d), Reg(l), Reg(r));
+                m.store(
+                    StoreWidth::B64,
+                    Address::at(Base::Frame, slot(0) as i64),
+                    Operand::Reg(Reg(d)),
+                );
+            })
+        })
+        .collect();
+    (b.build(), funcs)
+}
+
+/// The result of a call: slot 0, or the trap.
+fn outcome(code: u32, slots: [u64; 8]) -> Result<u64, TrapKind> {
+    if code == 0 {
+        Ok(slots[0])
+    } else {
+        Err(TrapKind::from_code(code).expect("a trap code"))
+    }
+}
+
+/// Runs every shape of `emit` on every pair of `inputs` (x, x for the one-register shape)
+/// and compares slot 0 or the trap with `expect`.
+fn check_pairs(
+    what: &str,
+    inputs: &[u64],
+    emit: &dyn Fn(&mut A64Masm, &Builder, Reg, Reg, Reg),
+    expect: &dyn Fn(u64, u64) -> Result<u64, TrapKind>,
+) {
+    let (module, funcs) = build_float(emit);
+    let mut inst = module.instance();
+    for (shape, &f) in FLOAT_SHAPES.iter().zip(&funcs) {
+        for &x in inputs {
+            for &y in inputs {
+                let y = if shape.1 == shape.2 { x } else { y };
+                let (code, slots) = inst.call(f, &[x, y]);
+                let want = expect(x, y);
+                assert_eq!(
+                    outcome(code, slots),
+                    want,
+                    "{what} {shape:?}: f({x:#x}, {y:#x})"
+                );
+            }
+        }
+    }
+}
+
+/// Like `check_pairs` for a one-input operation (the rhs register is unused).
+fn check_each(
+    what: &str,
+    inputs: &[u64],
+    emit: &dyn Fn(&mut A64Masm, &Builder, Reg, Reg),
+    expect: &dyn Fn(u64) -> Result<u64, TrapKind>,
+) {
+    let (module, funcs) = build_float(&|m, b, d, l, _| emit(m, b, d, l));
+    let mut inst = module.instance();
+    for (shape, &f) in FLOAT_SHAPES.iter().zip(&funcs) {
+        for &x in inputs {
+            let (code, slots) = inst.call(f, &[x, x]);
+            assert_eq!(
+                outcome(code, slots),
+                expect(x),
+                "{what} {shape:?}: f({x:#x})"
+            );
+        }
+    }
+}
+
+const FLOAT_BINOPS: [FloatBinOp; 6] = [
+    FloatBinOp::Add,
+    FloatBinOp::Sub,
+    FloatBinOp::Mul,
+    FloatBinOp::Div,
+    FloatBinOp::Min,
+    FloatBinOp::Max,
+];
+
+#[test]
+fn float_binops_match_wasm_semantics_with_canonical_nans() {
+    for size in FLOAT_SIZES {
+        for op in FLOAT_BINOPS {
+            check_pairs(
+                &format!("{op:?} {size:?}"),
+                &float_inputs(size),
+                &|m, _, d, l, r| m.float_binop(op, size, d, l, r, true),
+                &|x, y| Ok(reference::binop(op, size, x, y)),
+            );
+        }
+    }
+}
+
+/// FPCR.DN makes every NaN result canonical even when codegen does not ask for it (the
+/// opposite of x86-64, whose test of the same name finds non-canonical NaNs).
+#[test]
+fn float_binops_without_canonicalization_are_canonical_anyway() {
+    for size in FLOAT_SIZES {
+        for op in FLOAT_BINOPS {
+            check_pairs(
+                &format!("{op:?} {size:?} (canonicalize: false)"),
+                &float_inputs(size),
+                &|m, _, d, l, r| m.float_binop(op, size, d, l, r, false),
+                &|x, y| Ok(reference::binop(op, size, x, y)),
+            );
+        }
+    }
+}
+
+#[test]
+fn float_unops_match_wasm_semantics_with_canonical_nans() {
+    for size in FLOAT_SIZES {
+        for op in [
+            FloatUnOp::Sqrt,
+            FloatUnOp::Ceil,
+            FloatUnOp::Floor,
+            FloatUnOp::Trunc,
+            FloatUnOp::Nearest,
+        ] {
+            for canonicalize in [true, false] {
+                check_each(
+                    &format!("{op:?} {size:?} canonicalize {canonicalize}"),
+                    &float_inputs(size),
+                    &|m, _, d, l| m.float_unop(op, size, d, l, canonicalize),
+                    &|x| Ok(reference::unop(op, size, x)),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn float_comparisons_are_false_on_nan_except_ne() {
+    for size in FLOAT_SIZES {
+        for op in [
+            FloatCmp::Eq,
+            FloatCmp::Ne,
+            FloatCmp::Lt,
+            FloatCmp::Gt,
+            FloatCmp::Le,
+            FloatCmp::Ge,
+        ] {
+            check_pairs(
+                &format!("{op:?} {size:?}"),
+                &float_inputs(size),
+                &|m, _, d, l, r| m.float_cmp(op, size, d, l, r),
+                &|x, y| Ok(reference::cmp(op, size, x, y)),
+            );
+        }
+    }
+}
+
+#[test]
+fn promote_and_demote_round_and_canonicalize() {
+    for (to, from) in [
+        (FloatSize::F64, FloatSize::F32),
+        (FloatSize::F32, FloatSize::F64),
+    ] {
+        for canonicalize in [true, false] {
+            check_each(
+                &format!("resize to {to:?} canonicalize {canonicalize}"),
+                &float_inputs(from),
+                &|m, _, d, l| m.float_resize(to, d, l, canonicalize),
+                &|x| Ok(reference::resize(to, x)),
+            );
+        }
+    }
+}
+
+#[test]
+fn integer_to_float_rounds_to_nearest_even() {
+    for conv in reference::conversions() {
+        check_each(
+            &format!("{conv:?}"),
+            &reference::int_inputs(),
+            &|m, _, d, l| {
+                // The integer as codegen holds it: an i32 zero-extended.
+                if conv.int == Size::S32 {
+                    m.mov(Size::S32, l, Operand::Reg(l));
+                }
+                m.int_to_float(conv, d, l)
+            },
+            &|x| Ok(reference::int_to_float(conv, x)),
+        );
+    }
+}
+
+/// The float inputs of a conversion, plus every truncation bound and its neighbours.
+fn truncation_inputs(conv: IntFloat) -> Vec<u64> {
+    let mut inputs = float_inputs(conv.float);
+    let range = conv.trunc_range();
+    for bound in [range.lower, range.upper] {
+        inputs.extend([bound - 1, bound, bound + 1]);
+    }
+    inputs
+}
+
+#[test]
+fn trapping_truncation_traps_exactly_outside_the_range() {
+    for conv in reference::conversions() {
+        check_each(
+            &format!("trunc {conv:?}"),
+            &truncation_inputs(conv),
+            &|m, b, d, l| {
+                let mode = TruncMode::Trap {
+                    nan: b.trap(TrapKind::InvalidConversionToInteger),
+                    overflow: b.trap(TrapKind::ConversionOverflow),
+                };
+                m.float_to_int(conv, d, l, mode)
+            },
+            &|x| reference::trunc(conv, x),
+        );
+    }
+}
+
+#[test]
+fn saturating_truncation_clamps_and_maps_nan_to_zero() {
+    for conv in reference::conversions() {
+        check_each(
+            &format!("trunc_sat {conv:?}"),
+            &truncation_inputs(conv),
+            &|m, _, d, l| m.float_to_int(conv, d, l, TruncMode::Saturate),
+            &|x| Ok(reference::trunc_sat(conv, x)),
+        );
+    }
+}
+
+/// 32-bit inputs (f32 bits, i32 values) are read from the low half only, whatever the
+/// upper half holds (the `S`/`W` forms), and 32-bit results are zero-extended.
+#[test]
+fn float_operations_read_only_the_low_half_of_32_bit_inputs() {
+    const GARBAGE: u64 = 0xdead_beef_0000_0000;
+    let f32s = float_inputs(FloatSize::F32);
+    let (s32, f32) = (Size::S32, FloatSize::F32);
+    let conv = |int, float, signed| IntFloat { int, float, signed };
+    check_pairs(
+        "f32 add, garbage above",
+        &f32s.iter().map(|x| x | GARBAGE).collect::<Vec<_>>(),
+        &|m, _, d, l, r| m.float_binop(FloatBinOp::Add, f32, d, l, r, true),
+        &|x, y| {
+            Ok(reference::binop(
+                FloatBinOp::Add,
+                f32,
+                x & 0xffff_ffff,
+                y & 0xffff_ffff,
+            ))
+        },
+    );
+    for signed in [true, false] {
+        for float in FLOAT_SIZES {
+            let c = conv(s32, float, signed);
+            check_each(
+                &format!("{c:?}, garbage above"),
+                &reference::int_inputs()
+                    .iter()
+                    .map(|x| x | GARBAGE)
+                    .collect::<Vec<_>>(),
+                &|m, _, d, l| m.int_to_float(c, d, l),
+                &|x| Ok(reference::int_to_float(c, x & 0xffff_ffff)),
+            );
+        }
+        for int in [Size::S32, Size::S64] {
+            let c = conv(int, f32, signed);
+            check_each(
+                &format!("trunc_sat {c:?}, garbage above"),
+                &f32s.iter().map(|x| x | GARBAGE).collect::<Vec<_>>(),
+                &|m, _, d, l| m.float_to_int(c, d, l, TruncMode::Saturate),
+                &|x| Ok(reference::trunc_sat(c, x & 0xffff_ffff)),
+            );
+        }
+    }
+}
+
+// ---- the float mode (FPCR) ----
+
+/// FPCR.DN (default NaN), FPCR.FZ (flush to zero), FPCR.RMode (bits 23:22).
+const FPCR_DN: u64 = 1 << 25;
+const FPCR_FZ: u64 = 1 << 24;
+const FPCR_RMODE_PLUS_INF: u64 = 0b01 << 22;
+const FPCR_RMODE_ZERO: u64 = 0b11 << 22;
+/// The FPCR the trampoline sets: default NaN, round to nearest even, nothing else.
+const DETERMINISTIC: u64 = FPCR_DN;
+
+fn fpcr(uc: &unicorn_engine::Unicorn<'_, ()>) -> u64 {
+    uc.reg_read(RegisterARM64::FPCR).expect("read FPCR")
+}
+
+fn set_fpcr(uc: &mut unicorn_engine::Unicorn<'_, ()>, value: u64) {
+    uc.reg_write(RegisterARM64::FPCR, value)
+        .expect("write FPCR");
+    assert_eq!(fpcr(uc), value, "the emulator keeps FPCR as written");
+}
+
+/// The control experiment behind relying on FPCR.DN: Unicorn does model it. `fadd` run
+/// bare (no trampoline) propagates a NaN payload with DN = 0 and gives the default NaN,
+/// exactly the canonical one, with DN = 1.
+#[test]
+fn emulator_honors_fpcr_default_nan_mode() {
+    let mut m = A64Masm::new();
+    m.float_binop(
+        FloatBinOp::Add,
+        FloatSize::F32,
+        Reg(RSI),
+        Reg(RSI),
+        Reg(RDI),
+        false,
+    );
+    m.float_binop(
+        FloatBinOp::Min,
+        FloatSize::F64,
+        Reg(R8),
+        Reg(R8),
+        Reg(R9),
+        false,
+    );
+    let code = m.finish().expect("finish");
+    let mut machine = Machine::new(&code, 0);
+    let one32 = u64::from(1f32.to_bits());
+    let one64 = 1f64.to_bits();
+    // (f32 lhs, f64 lhs, DN) -> (f32 result, f64 result)
+    let cases = [
+        (
+            0x7fa0_0000,
+            0x7ff4_0000_0000_0000,
+            0,
+            (0x7fe0_0000, 0x7ffc_0000_0000_0000),
+        ),
+        (
+            0xffc0_0001,
+            0xfff8_0000_0000_0001,
+            0,
+            (0xffc0_0001, 0xfff8_0000_0000_0001),
+        ),
+        (
+            0x7fa0_0000,
+            0x7ff4_0000_0000_0000,
+            FPCR_DN,
+            (0x7fc0_0000, 0x7ff8_0000_0000_0000),
+        ),
+        (
+            0xffc0_0001,
+            0xfff8_0000_0000_0001,
+            FPCR_DN,
+            (0x7fc0_0000, 0x7ff8_0000_0000_0000),
+        ),
+    ];
+    for (x32, x64, mode, want) in cases {
+        set_fpcr(&mut machine.uc, mode);
+        for (r, v) in [(RSI, x32), (RDI, one32), (R8, x64), (R9, one64)] {
+            machine.uc.reg_write(XREGS[r as usize], v).unwrap();
+        }
+        machine
+            .uc
+            .emu_start(CODE, CODE + code.len() as u64, 0, 0)
+            .expect("run");
+        let got = (
+            machine.uc.reg_read(XREGS[RSI as usize]).unwrap(),
+            machine.uc.reg_read(XREGS[R8 as usize]).unwrap(),
+        );
+        assert_eq!(got, want, "FPCR {mode:#x}: {x32:#x} + 1, min({x64:#x}, 1)");
+    }
+}
+
+/// A module whose function `div` computes slot0 / slot1 (f64, without asking for
+/// canonicalization) and `trunc` truncates the f64 in slot 0 to an i32, with traps.
+struct ModeModule {
+    module: Module,
+    div: usize,
+    trunc: usize,
+}
+
+fn mode_module() -> ModeModule {
+    let mut b = Builder::new();
+    let div = b.func(|m, _| {
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        m.mov(Size::S64, Reg(RDI), Operand::Frame(slot(1)));
+        m.float_binop(
+            FloatBinOp::Div,
+            FloatSize::F64,
+            Reg(RSI),
+            Reg(RSI),
+            Reg(RDI),
+            false,
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+    });
+    let trunc = b.func(|m, b| {
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        let conv = IntFloat {
+            int: Size::S32,
+            float: FloatSize::F64,
+            signed: true,
+        };
+        let mode = TruncMode::Trap {
+            nan: b.trap(TrapKind::InvalidConversionToInteger),
+            overflow: b.trap(TrapKind::ConversionOverflow),
+        };
+        m.float_to_int(conv, Reg(RSI), Reg(RSI), mode);
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+    });
+    ModeModule {
+        module: b.build(),
+        div,
+        trunc,
+    }
+}
+
+/// Whatever mode the host left the float unit in (round toward +inf, flush to zero, no
+/// default NaN), wasm code computes in the deterministic mode, and the host gets its own
+/// FPCR back after a return and after a trap.
+#[test]
+fn trampoline_runs_wasm_in_the_deterministic_mode_and_restores_the_hosts() {
+    let mm = mode_module();
+    let mut inst = mm.module.instance();
+    let hostile = FPCR_RMODE_PLUS_INF | FPCR_FZ;
+    let cases = [
+        (1f64, 3f64),                                 // rounding: toward +inf would round up
+        (f64::MIN_POSITIVE, 4.0),                     // a subnormal result (FZ would flush it)
+        (5e-324, 0.5),                                // a subnormal input, a tie to even (0)
+        (1.5e-323, 2.0), // a subnormal tie rounding to even (2 * 5e-324)
+        (0.0, 0.0),      // the default NaN
+        (f64::from_bits(0x7ff4_0000_0000_0000), 1.0), // a signalling NaN, quieted
+        (f64::from_bits(0xfff8_0000_0000_0001), 1.0), // a negative NaN with a payload
+    ];
+    for (x, y) in cases {
+        let (a, b) = (x.to_bits(), y.to_bits());
+        set_fpcr(&mut inst.m.uc, hostile);
+        let (code, slots) = inst.call(mm.div, &[a, b]);
+        assert_eq!(code, 0);
+        assert_eq!(
+            slots[0],
+            reference::binop(FloatBinOp::Div, FloatSize::F64, a, b),
+            "{x:e} / {y:e}"
+        );
+        assert_eq!(fpcr(&inst.m.uc), hostile, "host FPCR after a return");
+    }
+    for (input, want) in [
+        (
+            f64::NAN.to_bits(),
+            TrapKind::InvalidConversionToInteger.code(),
+        ),
+        (1e300f64.to_bits(), TrapKind::ConversionOverflow.code()),
+        (2.5f64.to_bits(), 0),
+    ] {
+        set_fpcr(&mut inst.m.uc, hostile);
+        let (code, slots) = inst.call(mm.trunc, &[input]);
+        assert_eq!(code, want);
+        if code == 0 {
+            assert_eq!(slots[0], 2);
+        }
+        assert_eq!(
+            fpcr(&inst.m.uc),
+            hostile,
+            "host FPCR after trap code {code}"
+        );
+    }
+}
+
+/// A libcall runs in the deterministic mode; a host function that changes FPCR and calls
+/// back into wasm gets its own FPCR back from the inner trampoline (returning or
+/// trapping), and the outer call still restores the outermost host's FPCR.
+///
+/// `call_in` saves and restores the whole emulated CPU around a nested call, which would
+/// hide a wrong FPCR at the inner exit; so FPCR is recorded by a hook on the trampoline's
+/// final `ret`, after its `msr fpcr` and before anything else can touch it.
+#[test]
+fn float_mode_nests_across_reentrant_calls() {
+    let mut b = Builder::new();
+    // inner(x): slot0 = trunc_s(x) (traps on NaN); slot1 = 1/3.
+    let inner = b.func(|m, b| {
+        m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
+        let conv = IntFloat {
+            int: Size::S64,
+            float: FloatSize::F64,
+            signed: true,
+        };
+        let mode = TruncMode::Trap {
+            nan: b.trap(TrapKind::InvalidConversionToInteger),
+            overflow: b.trap(TrapKind::ConversionOverflow),
+        };
+        m.float_to_int(conv, Reg(RSI), Reg(RSI), mode);
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.mov(Size::S64, Reg(RSI), Operand::Imm(1f64.to_bits() as i64));
+        m.mov(Size::S64, Reg(RDI), Operand::Imm(3f64.to_bits() as i64));
+        m.float_binop(
+            FloatBinOp::Div,
+            FloatSize::F64,
+            Reg(RSI),
+            Reg(RSI),
+            Reg(RDI),
+            true,
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+    });
+    // outer(x, y): slot1 = x / y; slot0 = reenter(x) (the inner result or trap code);
+    // slot2 = x / y again; then trap like inner on x.
+    let outer = b.func(|m, b| {
+        m.mov(Size::S64, Reg(RBX), Operand::Frame(slot(0)));
+        m.mov(Size::S64, Reg(R12), Operand::Frame(slot(1)));
+        m.float_binop(
+            FloatBinOp::Div,
+            FloatSize::F64,
+            Reg(RSI),
+            Reg(RBX),
+            Reg(R12),
+            true,
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(1) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        m.flush_gas();
+        let ret = m.call_libcall(Libcall::HostCall, &[LibcallArg::Reg(Reg(RBX))]);
+        m.reload_gas();
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(0) as i64),
+            Operand::Reg(ret),
+        );
+        m.float_binop(
+            FloatBinOp::Div,
+            FloatSize::F64,
+            Reg(RSI),
+            Reg(RBX),
+            Reg(R12),
+            true,
+        );
+        m.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot(2) as i64),
+            Operand::Reg(Reg(RSI)),
+        );
+        let conv = IntFloat {
+            int: Size::S32,
+            float: FloatSize::F64,
+            signed: false,
+        };
+        let mode = TruncMode::Trap {
+            nan: b.trap(TrapKind::InvalidConversionToInteger),
+            overflow: b.trap(TrapKind::ConversionOverflow),
+        };
+        m.float_to_int(conv, Reg(RSI), Reg(RBX), mode);
+    });
+    let module = b.build();
+    let mut inst = module.instance();
+
+    // The trampoline is emitted last: its final instruction is the exit's `ret`.
+    let ret_at = CODE + module.code.len() as u64 - 4;
+    let last = u32::from_le_bytes(module.code[module.code.len() - 4..].try_into().unwrap());
+    assert_eq!(last, 0xd65f_03c0, "the trampoline ends in ret");
+    let at_ret: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let record = at_ret.clone();
+    inst.m
+        .uc
+        .add_code_hook(ret_at, ret_at, move |uc, _, _| {
+            record.borrow_mut().push(fpcr(uc))
+        })
+        .expect("hook");
+
+    const OUTER_HOST: u64 = FPCR_RMODE_PLUS_INF | FPCR_FZ;
+    const INNER_HOST: u64 = FPCR_RMODE_ZERO;
+    let in_libcall: Rc<RefCell<Vec<u64>>> = Rc::default();
+    let seen = in_libcall.clone();
+    let (trampoline, entry) = (inst.m.trampoline, module.entry(inner));
+    let third = (1f64 / 3f64).to_bits();
+    inst.m.set_libcall(Libcall::HostCall, move |uc, a| {
+        let mode = fpcr(uc);
+        seen.borrow_mut().push(mode);
+        set_fpcr(uc, INNER_HOST);
+        let (code, slots) = call_in(uc, trampoline, entry, &[a[1]], 1);
+        if code == 0 {
+            assert_eq!(
+                slots[1], third,
+                "inner call computes in the deterministic mode"
+            );
+        }
+        // Back to the mode wasm called us in (AAPCS64: FPCR's modes are preserved).
+        set_fpcr(uc, mode);
+        if code == 0 {
+            slots[0]
+        } else {
+            u64::from(code)
+        }
+    });
+
+    for (x, want_code, want_inner) in [
+        (7.75f64, 0, 7),
+        (f64::NAN, TrapKind::InvalidConversionToInteger.code(), 0),
+    ] {
+        let want_inner = if want_code == 0 {
+            want_inner
+        } else {
+            u64::from(want_code)
+        };
+        at_ret.borrow_mut().clear();
+        in_libcall.borrow_mut().clear();
+        set_fpcr(&mut inst.m.uc, OUTER_HOST);
+        let (code, slots) = inst.call(outer, &[x.to_bits(), 3f64.to_bits()]);
+        assert_eq!(code, want_code, "outer({x})");
+        assert_eq!(slots[0], want_inner, "outer({x}): the inner result");
+        let quotient =
+            reference::binop(FloatBinOp::Div, FloatSize::F64, x.to_bits(), 3f64.to_bits());
+        assert_eq!(
+            (slots[1], slots[2]),
+            (quotient, quotient),
+            "outer({x}) divisions"
+        );
+        assert_eq!(
+            *in_libcall.borrow(),
+            [DETERMINISTIC],
+            "FPCR inside the libcall"
+        );
+        assert_eq!(
+            *at_ret.borrow(),
+            [INNER_HOST, OUTER_HOST],
+            "FPCR at the inner and the outer trampoline's ret"
+        );
+        assert_eq!(fpcr(&inst.m.uc), OUTER_HOST);
+        assert_eq!(inst.m.get(VmCtx::SAVED_SP), 0);
+    }
 }

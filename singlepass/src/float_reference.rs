@@ -9,6 +9,11 @@
 use crate::masm::{FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, Size};
 use crate::TrapKind;
 
+/// 2^n.
+fn two(n: i32) -> f64 {
+    2f64.powi(n)
+}
+
 /// f32 inputs (bit patterns).
 pub fn f32_inputs() -> Vec<u64> {
     let values = [
@@ -39,12 +44,12 @@ pub fn f32_inputs() -> Vec<u64> {
         -2147483904.0, // the next f32 below -2^31
         4294967040.0,  // the largest f32 below 2^32
         4294967296.0,  // 2^32
-        9.223371e18,   // the largest f32 below 2^63
-        9.223372e18,   // 2^63
-        -9.223372e18,
-        -9.2233725e18, // the next f32 below -2^63
-        1.8446743e19,  // 2^64
-        1.8446742e19,  // the largest f32 below 2^64
+        (two(63) - two(39)) as f32, // the largest f32 below 2^63 (all exact)
+        two(63) as f32,
+        -two(63) as f32,
+        (-two(63) - two(40)) as f32, // the next f32 below -2^63
+        two(64) as f32,
+        (two(64) - two(40)) as f32, // the largest f32 below 2^64
         16777217.0,    // rounds to 2^24
     ];
     let mut bits: Vec<u64> = values.iter().map(|v| u64::from(v.to_bits())).collect();
@@ -92,12 +97,12 @@ pub fn f64_inputs() -> Vec<u64> {
         4294967295.0,
         4294967295.5,
         4294967296.0,
-        9.223_372_036_854_774e18, // the largest f64 below 2^63
-        9.223_372_036_854_775_808e18,
-        -9.223_372_036_854_775_808e18,
-        -9.223_372_036_854_777e18, // the next f64 below -2^63
-        1.844_674_407_370_955_2e19, // 2^64
-        1.844_674_407_370_955e19,   // the largest f64 below 2^64
+        two(63) - two(10), // the largest f64 below 2^63
+        two(63),
+        -two(63),
+        -two(63) - two(11), // the next f64 below -2^63
+        two(64),
+        two(64) - two(11), // the largest f64 below 2^64
         9007199254740993.0,         // rounds to 2^53
         3.4028235677973366e38,      // f32::MAX rounded up: demotes to infinity
         1.401298464324817e-45,      // the smallest f32 subnormal
@@ -251,9 +256,8 @@ pub fn trunc(conv: IntFloat, a: u64) -> Result<u64, TrapKind> {
     let fits = match (conv.int, conv.signed) {
         (Size::S32, true) => (-2147483648.0..2147483648.0).contains(&t),
         (Size::S32, false) => (0.0..4294967296.0).contains(&t),
-        (Size::S64, true) => (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18)
-            .contains(&t),
-        (Size::S64, false) => (0.0..1.844_674_407_370_955_2e19).contains(&t),
+        (Size::S64, true) => (-two(63)..two(63)).contains(&t),
+        (Size::S64, false) => (0.0..two(64)).contains(&t),
     };
     if fits {
         Ok(trunc_sat(conv, a))

@@ -78,6 +78,10 @@ pub fn compile_with(
 #[cfg(feature = "isa-testing")]
 #[doc(hidden)]
 pub mod isa_testing {
-    pub use crate::float_reference;
     pub use crate::isa::aarch64::A64Masm;
+
+    /// The wasm float reference (`float_reference`, a private module of this crate).
+    pub mod float_reference {
+        pub use crate::float_reference::*;
+    }
 }

@@ -550,7 +550,9 @@ pub trait MacroAssembler {
     /// Emit the entry trampoline (see `Artifact`); returns its offset. For the call it
     /// puts the float unit in the deterministic mode (round to nearest even, subnormals
     /// neither flushed nor treated as zero, exceptions masked) and restores the host's mode
-    /// on every exit, trap or return.
+    /// on every exit, trap or return; nested (re-entrant) calls each restore the mode of
+    /// their caller. An ISA whose float unit can produce canonical NaNs by itself turns
+    /// that on here too (AArch64: FPCR.DN, after which `canonicalize` costs nothing).
     fn emit_entry_trampoline(&mut self) -> u32;
     /// The finished, position-independent code.
     fn finish(self) -> Result<Vec<u8>, String>;

@@ -213,7 +213,13 @@ impl A64Masm {
     /// instruction alone. `Trap` first checks for NaN and the range, jumping with the far
     /// form of `emit_branch`. An i32 result is written through the `W` register, so the
     /// upper half is zero.
-    pub(super) fn emit_float_to_int(&mut self, conv: IntFloat, dst: Reg, src: Reg, mode: TruncMode) {
+    pub(super) fn emit_float_to_int(
+        &mut self,
+        conv: IntFloat,
+        dst: Reg,
+        src: Reg,
+        mode: TruncMode,
+    ) {
         let a = FLOAT_A;
         self.float_in(conv.float, a, src.0);
         if let TruncMode::Trap { nan, overflow } = mode {

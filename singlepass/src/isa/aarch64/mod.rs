@@ -5,6 +5,8 @@
 //! - `control`: labels, branches and `br_table` jump tables.
 //! - `alu`: moves, integer arithmetic, comparisons and condition materialisation.
 //! - `memory`: addressing modes, loads/stores, bounds checks, frame zeroing.
+//! - `float`: float operations on bit patterns in integer registers (v16/v17 scratch;
+//!   canonical NaNs from FPCR.DN).
 //! - `calls`: prologue/epilogue, wasm calls, libcalls, gas and the deterministic stack.
 //! - `traps`: trap stubs and the entry trampoline they unwind to.
 //!

@@ -11,10 +11,10 @@
 //! [`DETERMINISTIC_FPCR`] (default-NaN mode, round to nearest even, no flush to zero,
 //! no traps) for the call; the common exit restores the saved value, so the host's mode
 //! comes back after a normal return and after every trap, and nested calls restore the
-//! mode of the level they return to. Libcalls run in the deterministic mode too, which
-//! only changes the payload of NaNs host code computes (AAPCS64 lets a callee assume
-//! nothing else about FPCR's DN bit). FPSR (the cumulative exception flags) is not
-//! preserved: AAPCS64 does not ask callees to.
+//! mode of the level they return to. Libcalls run in the deterministic mode too; for
+//! host code that only means the NaNs it computes carry no payload. FPSR (the cumulative
+//! exception flags) is not preserved: AAPCS64 does not ask callees to, and no result
+//! depends on it.
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
@@ -29,9 +29,9 @@ const GAS_REMAINING: u32 = VmCtx::GAS_REMAINING;
 const TRAP_CODE: u32 = VmCtx::TRAP_CODE;
 const SAVED_SP: u32 = VmCtx::SAVED_SP;
 const MEMORY_BASE: u32 = VmCtx::MEMORY_BASE;
-/// The system-register operand of `mrs`/`msr` for FPCR (op0 = 3, op1 = 3, CRn = 4,
-/// CRm = 4, op2 = 0, as bits 19:5 of the instruction): dynasm has no name for it.
-const FPCR: u32 = 0b1_011_0100_0100_000;
+/// The system-register operand of `mrs`/`msr` for FPCR, bits 19:5 of the instruction
+/// (o0 = op0 - 2 = 1, op1 = 3, CRn = 4, CRm = 4, op2 = 0): dynasm has no name for it.
+const FPCR: u32 = (1 << 14) | (3 << 11) | (4 << 7) | (4 << 3);
 /// [`DETERMINISTIC_FPCR`] as the one halfword `movz ..., lsl #16` needs.
 const DETERMINISTIC_FPCR_HI: u32 = (DETERMINISTIC_FPCR >> 16) as u32;
 const _: () = assert!(DETERMINISTIC_FPCR == (DETERMINISTIC_FPCR_HI as u64) << 16);
