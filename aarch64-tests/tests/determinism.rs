@@ -10,7 +10,7 @@
 //! each under both profiles), the hand-written programs of `gasket_fixtures::programs`,
 //! the generated JIT bombs at the profile's limits, the real contracts of
 //! `../shared/corpus` (when present) and wasm-smith modules
-//! (`gasket_fixtures::reference::smith_config`).
+//! (`gasket_fixtures::reference::smith_config`), with and without floats.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -496,5 +496,137 @@ fn generated_modules_agree_across_targets() {
     assert!(
         calls_made >= 300 && trapped >= 20,
         "{calls_made} calls, {trapped} trapped"
+    );
+}
+
+/// Float arguments that sit on the edges where the two ISAs could differ: zeros of both
+/// signs, infinities, subnormals, truncation bounds, and NaNs of both signs with payloads
+/// (quiet and signalling), as bit patterns.
+const F32_ARGS: [u32; 10] = [
+    0x0000_0000,
+    0x8000_0000,
+    0x3fc0_0000, // 1.5
+    0xff80_0000, // -inf
+    0x0000_0001, // the smallest subnormal
+    0x4f00_0000, // 2^31
+    0x7fc0_0000, // the canonical NaN
+    0xffc0_0001, // a negative quiet NaN with a payload
+    0x7fa0_0000, // a signalling NaN
+    0xcf00_0001, // just below -2^31
+];
+const F64_ARGS: [u64; 10] = [
+    0x0000_0000_0000_0000,
+    0x8000_0000_0000_0000,
+    0x3ff8_0000_0000_0000, // 1.5
+    0x7ff0_0000_0000_0000, // inf
+    0x0000_0000_0000_0001, // the smallest subnormal
+    0x43e0_0000_0000_0000, // 2^63
+    0x7ff8_0000_0000_0000, // the canonical NaN
+    0xfff8_0000_0000_0001, // a negative quiet NaN with a payload
+    0x7ff4_0000_0000_0000, // a signalling NaN
+    0xc1e0_0000_0020_0000, // just below -2^31
+];
+
+/// Arguments for `sig` drawn by `rng`: floats from the edge tables (a NaN half of the
+/// time, since NaNs are where the ISAs differ), integers small or raw.
+fn float_args(sig: &gasket_vm::FuncSig, rng: &mut SplitMix) -> Vec<Value> {
+    sig.params
+        .iter()
+        .map(|t| {
+            let r = rng.next_u64();
+            match t {
+                gasket_vm::ValType::I32 => Value::I32((r % 5) as i32 - 2),
+                gasket_vm::ValType::I64 => Value::I64(r as i64 >> (r % 64)),
+                gasket_vm::ValType::F32 => Value::F32(F32_ARGS[edge_index(r)]),
+                gasket_vm::ValType::F64 => Value::F64(F64_ARGS[edge_index(r)]),
+                gasket_vm::ValType::FuncRef => Value::FuncRef(None),
+                gasket_vm::ValType::ExternRef => Value::ExternRef(None),
+            }
+        })
+        .collect()
+}
+
+/// An index into the edge tables: one of their three NaNs (indices 6..9) half of the time.
+fn edge_index(r: u64) -> usize {
+    if r & 1 == 0 {
+        6 + (r >> 1) as usize % 3
+    } else {
+        (r >> 1) as usize % 10
+    }
+}
+
+/// wasm-smith seeds with floats (every float operator of wasm 2.0, saturating truncations
+/// included): results, traps, gas and memory bit for bit on both targets. NaNs reach
+/// memory, globals and integer results through stores and reinterpretations, so this
+/// checks canonicalization wherever NaN bits become observable. `GASKET_A64_SEEDS` scales
+/// it too (a quarter of that many seeds).
+#[test]
+fn generated_float_modules_agree_bit_for_bit() {
+    let targets = Targets::new(smith_profile());
+    let seeds = seeds() / 4;
+    let (mut modules, mut calls_made, mut float_results, mut nan_results) = (0, 0, 0, 0);
+    for seed in 0..seeds {
+        let mut rng = SplitMix(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xF10A7);
+        let len = 4096 + (rng.next_u64() % 12288) as usize;
+        let data = rng.bytes(len);
+        let mut u = Unstructured::new(&data);
+        let config = wasm_smith::Config {
+            allow_floats: true,
+            saturating_float_to_int_enabled: true,
+            ..smith_config(seed % 2 == 1)
+        };
+        let Ok(mut smith) = wasm_smith::Module::new(config, &mut u) else {
+            continue;
+        };
+        if smith.ensure_termination(200).is_err() {
+            continue;
+        }
+        let wasm = smith.to_bytes();
+        let Ok(module) = targets.x64.compile(&wasm) else {
+            continue;
+        };
+        let mut calls = Vec::new();
+        for export in module.exports() {
+            if let ExternType::Func(sig) = &export.ty {
+                for _ in 0..4 {
+                    calls.push(Call {
+                        export: export.name.clone(),
+                        args: float_args(sig, &mut rng),
+                        gas: HUGE,
+                    });
+                }
+            }
+        }
+        let out = targets.check(
+            &format!("float wasm-smith seed {seed}"),
+            &wasm,
+            &calls,
+            Mode::Plain,
+        );
+        if let Outcome::Ran { calls, .. } = &out {
+            modules += 1;
+            calls_made += calls.len();
+            for value in calls
+                .iter()
+                .filter_map(|c| c.result.as_ref().ok())
+                .flatten()
+            {
+                let nan = match *value {
+                    Value::F32(bits) => f32::from_bits(bits).is_nan(),
+                    Value::F64(bits) => f64::from_bits(bits).is_nan(),
+                    _ => continue,
+                };
+                float_results += 1;
+                nan_results += usize::from(nan);
+            }
+        }
+    }
+    eprintln!(
+        "float wasm-smith: {modules} modules ran, {calls_made} calls ({float_results} float results, {nan_results} NaN) agree"
+    );
+    assert!(modules as u64 >= seeds / 2, "too few modules: {modules}");
+    assert!(
+        float_results >= 100 && nan_results >= 20,
+        "only {float_results} float results, {nan_results} NaN"
     );
 }
