@@ -41,16 +41,16 @@ pub fn f32_inputs() -> Vec<u64> {
         2147483520.0, // the largest f32 below 2^31
         2147483648.0, // 2^31
         -2147483648.0,
-        -2147483904.0, // the next f32 below -2^31
-        4294967040.0,  // the largest f32 below 2^32
-        4294967296.0,  // 2^32
+        -2147483904.0,              // the next f32 below -2^31
+        4294967040.0,               // the largest f32 below 2^32
+        4294967296.0,               // 2^32
         (two(63) - two(39)) as f32, // the largest f32 below 2^63 (all exact)
         two(63) as f32,
         -two(63) as f32,
         (-two(63) - two(40)) as f32, // the next f32 below -2^63
         two(64) as f32,
         (two(64) - two(40)) as f32, // the largest f32 below 2^64
-        16777217.0,    // rounds to 2^24
+        16777217.0,                 // rounds to 2^24
     ];
     let mut bits: Vec<u64> = values.iter().map(|v| u64::from(v.to_bits())).collect();
     bits.extend([
@@ -102,11 +102,11 @@ pub fn f64_inputs() -> Vec<u64> {
         -two(63),
         -two(63) - two(11), // the next f64 below -2^63
         two(64),
-        two(64) - two(11), // the largest f64 below 2^64
-        9007199254740993.0,         // rounds to 2^53
-        3.4028235677973366e38,      // f32::MAX rounded up: demotes to infinity
-        1.401298464324817e-45,      // the smallest f32 subnormal
-        1e-50,                      // demotes to 0
+        two(64) - two(11),     // the largest f64 below 2^64
+        9007199254740993.0,    // rounds to 2^53
+        3.4028235677973366e38, // f32::MAX rounded up: demotes to infinity
+        1.401298464324817e-45, // the smallest f32 subnormal
+        1e-50,                 // demotes to 0
     ];
     let mut bits: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
     bits.extend([
@@ -141,12 +141,12 @@ pub fn int_inputs() -> Vec<u64> {
         0x8000_0001,
         0xffff_ffff,
         0x1_0000_0000,
-        0x0100_0001,              // 2^24 + 1
-        0x0020_0000_0000_0001,    // 2^53 + 1
+        0x0100_0001,           // 2^24 + 1
+        0x0020_0000_0000_0001, // 2^53 + 1
         0x7fff_ffff_ffff_ffff,
         0x8000_0000_0000_0000,
         0x8000_0000_0000_0001,
-        0x8000_0080_0000_0001,    // halving must keep the sticky bit
+        0x8000_0080_0000_0001, // halving must keep the sticky bit
         0x8000_0000_0000_0400,
         0x8000_0000_0000_0401,
         0xffff_ffff_ffff_ffff,
@@ -327,7 +327,10 @@ mod tests {
         assert_eq!(binop(FloatBinOp::Max, s, nz, pz), pz);
         assert_eq!(binop(FloatBinOp::Max, s, pz, nz), pz);
         let one = 1f64.to_bits();
-        assert_eq!(binop(FloatBinOp::Max, s, one, 0x7ff4_0000_0000_0000), s.canonical_nan());
+        assert_eq!(
+            binop(FloatBinOp::Max, s, one, 0x7ff4_0000_0000_0000),
+            s.canonical_nan()
+        );
     }
 
     #[test]

@@ -194,9 +194,15 @@ fn run_takes_and_prints_floats_with_canonical_nans() {
         json_line(&stdout)["results"].clone()
     };
     assert_eq!(run("1", "4"), serde_json::json!(["f64:0.25", "f32:2.0"]));
-    assert_eq!(run("-0", "-0"), serde_json::json!(["f64:nan:0x7ff8000000000000", "f32:-0.0"]));
+    assert_eq!(
+        run("-0", "-0"),
+        serde_json::json!(["f64:nan:0x7ff8000000000000", "f32:-0.0"])
+    );
     // x86's own NaN for sqrt(-1) is negative; Gasket's is the canonical one.
-    assert_eq!(run("1e300", "-1"), serde_json::json!(["f64:-1e300", "f32:nan:0x7fc00000"]));
+    assert_eq!(
+        run("1e300", "-1"),
+        serde_json::json!(["f64:-1e300", "f32:nan:0x7fc00000"])
+    );
     let (code, _, stderr) = gasket(&["run", file, "--invoke", "div", "x", "1"]);
     assert_eq!(code, 2, "{stderr}");
     let (code, stdout, _) = gasket(&["run", &fixture("floats"), "--invoke", "half", "7"]);

@@ -8,8 +8,8 @@ use super::tests::{slot, Builder, Instance, Module};
 use super::X64Masm;
 use crate::float_reference as reference;
 use crate::masm::{
-    Address, Base, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler,
-    Operand, Reg, Size, StoreWidth, TruncMode,
+    Address, Base, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler, Operand,
+    Reg, Size, StoreWidth, TruncMode,
 };
 use crate::TrapKind;
 
@@ -104,9 +104,8 @@ fn binops_match_wasm_semantics_with_canonical_nans() {
 #[test]
 fn binops_without_canonicalization_differ_only_in_nan_bits() {
     for size in SIZES {
-        let (module, funcs) = build(&|m, _, d, l, r| {
-            m.float_binop(FloatBinOp::Div, size, d, l, r, false)
-        });
+        let (module, funcs) =
+            build(&|m, _, d, l, r| m.float_binop(FloatBinOp::Div, size, d, l, r, false));
         let mut inst = Instance::new();
         let inputs = reference::inputs(size);
         let mut other_nans = 0;
@@ -116,7 +115,10 @@ fn binops_without_canonicalization_differ_only_in_nan_bits() {
                 let want = reference::binop(FloatBinOp::Div, size, x, y);
                 if want == size.canonical_nan() {
                     let exponent = size.canonical_nan() & !(size.canonical_nan() >> 1);
-                    assert_eq!(got & exponent | size.sign_mask(), size.sign_mask() | exponent);
+                    assert_eq!(
+                        got & exponent | size.sign_mask(),
+                        size.sign_mask() | exponent
+                    );
                     other_nans += usize::from(got != want);
                 } else {
                     assert_eq!(got, want);
@@ -171,7 +173,10 @@ fn comparisons_are_false_on_nan_except_ne() {
 
 #[test]
 fn promote_and_demote_round_and_canonicalize() {
-    for (to, from) in [(FloatSize::F64, FloatSize::F32), (FloatSize::F32, FloatSize::F64)] {
+    for (to, from) in [
+        (FloatSize::F64, FloatSize::F32),
+        (FloatSize::F32, FloatSize::F64),
+    ] {
         check_pairs(
             &format!("resize to {to:?}"),
             &reference::inputs(from),
@@ -265,7 +270,14 @@ fn trampoline_runs_wasm_in_the_deterministic_mode_and_restores_the_hosts() {
     let div = b.func(|m, _| {
         m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
         m.mov(Size::S64, Reg(RDI), Operand::Frame(slot(1)));
-        m.float_binop(FloatBinOp::Div, FloatSize::F64, Reg(RSI), Reg(RSI), Reg(RDI), true);
+        m.float_binop(
+            FloatBinOp::Div,
+            FloatSize::F64,
+            Reg(RSI),
+            Reg(RSI),
+            Reg(RDI),
+            true,
+        );
         m.store(
             StoreWidth::B64,
             Address::at(Base::Frame, slot(0) as i64),
@@ -290,7 +302,10 @@ fn trampoline_runs_wasm_in_the_deterministic_mode_and_restores_the_hosts() {
         let after = read_mxcsr();
         write_mxcsr(0x1f80);
         assert_eq!(got.0, 0);
-        assert_eq!(got.1[0], reference::binop(FloatBinOp::Div, FloatSize::F64, a, b));
+        assert_eq!(
+            got.1[0],
+            reference::binop(FloatBinOp::Div, FloatSize::F64, a, b)
+        );
         assert_eq!(after, hostile, "host MXCSR after a return");
     }
     write_mxcsr(hostile);
