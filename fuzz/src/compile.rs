@@ -1,6 +1,6 @@
 //! Target `compile`: wasm-smith modules inside the deterministic profile (memories, tables,
-//! multi-value, bulk memory, reference types, deep control flow, sometimes imports and a
-//! start function) through `prepare` and the single-pass compiler for both targets.
+//! multi-value, bulk memory, reference types, f32/f64 with the saturating truncations,
+//! deep control flow, sometimes imports and a start function) through `prepare` and the single-pass compiler for both targets.
 //! Invariants: nothing panics; every module `prepare` accepts compiles for x86-64 and for
 //! AArch64 (compiling needs no emulator), deterministically.
 
@@ -9,7 +9,8 @@ use gasket_metering::{prepare, Profile};
 use gasket_singlepass::Target;
 
 /// The wasm-smith configuration, shaped by the first fuzzer bytes: the deterministic
-/// profile's features with sizes and nesting chosen per input.
+/// profile's features with sizes and nesting chosen per input, and floats (the permissive
+/// profile accepts them with canonical NaNs).
 pub fn config(u: &mut Unstructured<'_>) -> arbitrary::Result<wasm_smith::Config> {
     let base = gasket_fixtures::smith::deterministic_config();
     Ok(wasm_smith::Config {
@@ -28,6 +29,8 @@ pub fn config(u: &mut Unstructured<'_>) -> arbitrary::Result<wasm_smith::Config>
         allow_start_export: u.arbitrary()?,
         disallow_traps: u.arbitrary()?,
         export_everything: u.arbitrary()?,
+        allow_floats: true,
+        saturating_float_to_int_enabled: true,
         ..base
     })
 }

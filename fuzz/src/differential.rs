@@ -9,7 +9,18 @@
 //!
 //! Input: bytes starting with the wasm magic are the module itself (zero arguments);
 //! anything else shapes a wasm-smith module (`gasket_fixtures::reference::smith_config`,
-//! traps allowed in half of them) and the arguments of its exports.
+//! traps allowed in half of them; half of them with f32/f64,
+//! `gasket_fixtures::reference::smith_float_config`) and the arguments of its exports
+//! (integers and floats from edge values: NaNs with payloads, ±0, ±∞, subnormals,
+//! truncation bounds).
+//!
+//! Floats are compared bit for bit. wasmi computes them as the host CPU does and does not
+//! canonicalize NaNs, so the reference is wasmi running the instrumented module after
+//! `gasket_fixtures::canonicalize::canonicalize`, a wasm-level rewrite that canonicalizes
+//! every NaN the float policy says to ([`PreparedRunner::canonical`]); that rewrite also
+//! reports a trapping truncation's overflow as its own trap, so wasmi's
+//! `IntegerOverflow` maps to Gasket's `integer_overflow` alone and
+//! `ConversionOverflow` to `conversion_overflow` alone ([`trap_kind`]).
 //!
 //! wasmi 2.0.0 miscompiles one `select` pattern ([`has_wasmi_select_pattern`]): when
 //! wasmi alone disagrees on a module containing it, the disagreement is counted as the
@@ -18,7 +29,8 @@
 
 use arbitrary::Unstructured;
 use gasket_fixtures::reference::{
-    digest, on_big_stack, smith_config, PreparedRunner, SplitMix, StateItem, Trap as RefTrap, V,
+    digest, on_big_stack, smith_config, smith_float_config, PreparedRunner, SplitMix, StateItem,
+    Trap as RefTrap, V,
 };
 use gasket_metering::{prepare, Limits, Profile};
 use gasket_vm::{
@@ -60,6 +72,9 @@ pub fn trap_kind(trap: &RefTrap) -> Option<TrapKind> {
     Some(match trap {
         RefTrap::OutOfGas => TrapKind::OutOfGas,
         RefTrap::StackOverflow => TrapKind::StackOverflow,
+        // The canonicalizing rewrite's range check: a truncation out of range. Only it
+        // raises this, so wasmi's `IntegerOverflow` below is a division's.
+        RefTrap::ConversionOverflow => TrapKind::ConversionOverflow,
         RefTrap::Wasm(code) => match code {
             TrapCode::UnreachableCodeReached => TrapKind::Unreachable,
             TrapCode::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
@@ -67,6 +82,7 @@ pub fn trap_kind(trap: &RefTrap) -> Option<TrapKind> {
             TrapCode::IndirectCallToNull => TrapKind::IndirectCallToNull,
             TrapCode::IntegerDivisionByZero => TrapKind::IntegerDivideByZero,
             TrapCode::IntegerOverflow => TrapKind::IntegerOverflow,
+            TrapCode::BadConversionToInteger => TrapKind::InvalidConversionToInteger,
             TrapCode::BadSignature => TrapKind::IndirectCallTypeMismatch,
             _ => return None,
         },
@@ -92,7 +108,9 @@ fn wasmi_value(v: &V) -> wasmi::Val {
         V::I64(x) => wasmi::Val::I64(*x),
         V::FuncRef { null: true } => wasmi::Val::default_for_ty(wasmi::ValType::FuncRef),
         V::ExternRef { null: true } => wasmi::Val::default_for_ty(wasmi::ValType::ExternRef),
-        _ => panic!("only integers and null references are generated as arguments"),
+        V::F32(bits) => wasmi::Val::F32(wasmi::F32::from_bits(*bits)),
+        V::F64(bits) => wasmi::Val::F64(wasmi::F64::from_bits(*bits)),
+        _ => panic!("only numbers and null references are generated as arguments"),
     }
 }
 
@@ -125,7 +143,9 @@ pub fn run_gasket(module: &Module, export: &str, args: &[V], limit: u64) -> Run 
             V::I64(x) => Value::I64(*x),
             V::FuncRef { null: true } => Value::FuncRef(None),
             V::ExternRef { null: true } => Value::ExternRef(None),
-            _ => unreachable!("only integers and null references are generated"),
+            V::F32(bits) => Value::F32(*bits),
+            V::F64(bits) => Value::F64(*bits),
+            _ => unreachable!("only numbers and null references are generated"),
         })
         .collect();
     let mut instance = match Instance::new(module, &Imports::new(), limit) {
@@ -216,6 +236,8 @@ pub struct Stats {
     /// Gasket (every engine alike) disagrees with wasmi on a module with the `select`
     /// pattern wasmi 2.0.0 miscompiles: the reference's bug, not Gasket's.
     pub reference_disagreements: usize,
+    /// Of `modules`, those with f32/f64 types or operators.
+    pub float_modules: usize,
 }
 
 impl Stats {
@@ -226,6 +248,7 @@ impl Stats {
         self.limit_runs += other.limit_runs;
         self.skipped += other.skipped;
         self.reference_disagreements += other.reference_disagreements;
+        self.float_modules += other.float_modules;
     }
 }
 
@@ -243,7 +266,7 @@ impl Subject {
     pub fn load(engines: &[(&str, &Engine)], wasm: &[u8]) -> Option<Subject> {
         let profile = profile();
         let prepared = prepare(wasm, &profile).ok()?;
-        let reference = PreparedRunner::new(&prepared.wasm, profile.stack.max_height)
+        let reference = PreparedRunner::canonical(&prepared.wasm, profile.stack.max_height)
             .unwrap_or_else(|e| panic!("{e}"));
         let modules = engines
             .iter()
@@ -261,6 +284,11 @@ impl Subject {
         })
     }
 
+    /// Whether the module has a float type or operator (counted in [`Stats::float_modules`]).
+    pub fn has_floats(&self) -> bool {
+        uses_floats(&self.wasm)
+    }
+
     /// Exported functions with their parameter types as zero/null values.
     pub fn exports(&self) -> Vec<(String, Vec<V>)> {
         self.reference
@@ -273,6 +301,8 @@ impl Subject {
                         .iter()
                         .map(|t| match t {
                             wasmi::ValType::I64 => V::I64(0),
+                            wasmi::ValType::F32 => V::F32(0),
+                            wasmi::ValType::F64 => V::F64(0),
                             wasmi::ValType::FuncRef => V::FuncRef { null: true },
                             wasmi::ValType::ExternRef => V::ExternRef { null: true },
                             _ => V::I32(0),
@@ -402,6 +432,80 @@ fn interesting(rng: &mut SplitMix) -> i64 {
     }
 }
 
+/// f32 bit patterns where float code goes wrong: signed zeros, ±1, ties of `nearest`,
+/// infinities, NaNs (canonical, negative, with payloads, signalling), subnormals and the
+/// normal/subnormal edge, the largest finite values, and the truncation bounds (±2^31,
+/// 2^32, 2^63, 2^64 and their neighbours) and precision edges (2^23, 2^24).
+#[rustfmt::skip]
+pub const F32_EDGES: [u32; 32] = [
+    0x0000_0000, 0x8000_0000, 0x3f80_0000, 0xbf80_0000, 0x3f00_0000, 0xbf00_0000,
+    0x3fc0_0000, 0x4020_0000, 0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0xffc0_0000,
+    0x7fc0_0001, 0x7fa5_a5a5, 0x7f80_0001, 0xff80_0001, 0x0000_0001, 0x007f_ffff,
+    0x0080_0000, 0x807f_ffff, 0x7f7f_ffff, 0xff7f_ffff, 0x4f00_0000, 0xcf00_0000,
+    0x4eff_ffff, 0xcf00_0001, 0x4f80_0000, 0x5f00_0000, 0xdf00_0000, 0x5f80_0000,
+    0x4b00_0000, 0x4b80_0000,
+];
+
+/// The f64 counterparts of [`F32_EDGES`], plus −2^31 − 1 (the exclusive lower bound of
+/// `i32.trunc_f64_s`), 2^31 − 1, 2^52 + 1 and the largest f32 as an f64.
+#[rustfmt::skip]
+pub const F64_EDGES: [u64; 34] = [
+    0x0000_0000_0000_0000, 0x8000_0000_0000_0000, 0x3ff0_0000_0000_0000,
+    0xbff0_0000_0000_0000, 0x3fe0_0000_0000_0000, 0xbfe0_0000_0000_0000,
+    0x3ff8_0000_0000_0000, 0x4004_0000_0000_0000, 0x7ff0_0000_0000_0000,
+    0xfff0_0000_0000_0000, 0x7ff8_0000_0000_0000, 0xfff8_0000_0000_0000,
+    0x7ff8_0000_0000_0001, 0x7ffa_5a5a_5a5a_5a5a, 0x7ff0_0000_0000_0001,
+    0xfff4_0000_0000_0000, 0x0000_0000_0000_0001, 0x000f_ffff_ffff_ffff,
+    0x0010_0000_0000_0000, 0x800f_ffff_ffff_ffff, 0x7fef_ffff_ffff_ffff,
+    0xffef_ffff_ffff_ffff, 0x41e0_0000_0000_0000, 0xc1e0_0000_0000_0000,
+    0xc1e0_0000_0020_0000, 0xc1e0_0000_0010_0000, 0x41df_ffff_ffc0_0000,
+    0x41f0_0000_0000_0000, 0x43e0_0000_0000_0000, 0xc3e0_0000_0000_0000,
+    0x43f0_0000_0000_0000, 0x4330_0000_0000_0000, 0x4330_0000_0000_0001,
+    0x47ef_ffff_e000_0000,
+];
+
+/// A float argument: an edge, random bits (any NaN payload), or a small number with a
+/// fraction (exact in both widths).
+fn interesting_float(rng: &mut SplitMix) -> (u32, u64) {
+    let r = rng.next_u64();
+    match r % 4 {
+        0 | 1 => (
+            F32_EDGES[(r >> 8) as usize % F32_EDGES.len()],
+            F64_EDGES[(r >> 16) as usize % F64_EDGES.len()],
+        ),
+        2 => {
+            let bits = rng.next_u64();
+            (bits as u32, bits)
+        }
+        _ => {
+            let x = ((r >> 8) % 1200) as f32 / 4.0 - 150.0;
+            (x.to_bits(), f64::from(x).to_bits())
+        }
+    }
+}
+
+/// Replaces every numeric argument by an interesting value of its type drawn from `rng`.
+pub fn interesting_args(args: &mut [V], rng: &mut SplitMix) {
+    for a in args {
+        match a {
+            V::I32(x) => *x = interesting(rng) as i32,
+            V::I64(x) => *x = interesting(rng),
+            V::F32(x) => *x = interesting_float(rng).0,
+            V::F64(x) => *x = interesting_float(rng).1,
+            _ => {}
+        }
+    }
+}
+
+/// Whether `wasm` (a valid module) has an f32/f64 type or operator: it fails validation
+/// without wasmparser's `FLOATS` feature.
+pub fn uses_floats(wasm: &[u8]) -> bool {
+    use wasmparser::{Validator, WasmFeatures};
+    Validator::new_with_features(WasmFeatures::default() - WasmFeatures::FLOATS)
+        .validate_all(wasm)
+        .is_err()
+}
+
 /// The body against any set of engines (x86-64 native, AArch64 emulated, ...): the first
 /// engine's runs are compared with wasmi, every other engine's with the first's.
 pub fn differential_with(engines: &[(&str, &Engine)], data: &[u8]) -> Stats {
@@ -413,10 +517,15 @@ pub fn differential_with(engines: &[(&str, &Engine)], data: &[u8]) -> Stats {
         } else {
             let mut u = Unstructured::new(data);
             let disallow_traps: bool = u.arbitrary().unwrap_or(false);
+            let floats: bool = u.arbitrary().unwrap_or(false);
             let arg_seed: u64 = u.arbitrary().unwrap_or(0);
             let small: u16 = u.arbitrary().unwrap_or(0);
-            let Ok(mut smith) = wasm_smith::Module::new(smith_config(disallow_traps), &mut u)
-            else {
+            let config = if floats {
+                smith_float_config(disallow_traps)
+            } else {
+                smith_config(disallow_traps)
+            };
+            let Ok(mut smith) = wasm_smith::Module::new(config, &mut u) else {
                 return stats;
             };
             if smith.ensure_termination(200).is_err() {
@@ -433,16 +542,11 @@ pub fn differential_with(engines: &[(&str, &Engine)], data: &[u8]) -> Stats {
             return stats;
         };
         stats.modules += 1;
+        stats.float_modules += usize::from(subject.has_floats());
         let mut rng = SplitMix(arg_seed.unwrap_or(0));
         for (export, mut args) in subject.exports() {
             if arg_seed.is_some() {
-                for a in &mut args {
-                    match a {
-                        V::I32(x) => *x = interesting(&mut rng) as i32,
-                        V::I64(x) => *x = interesting(&mut rng),
-                        _ => {}
-                    }
-                }
+                interesting_args(&mut args, &mut rng);
             }
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 subject.compare(&export, &args, first, &extra, &mut stats, "fuzz input")

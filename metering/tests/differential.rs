@@ -10,7 +10,14 @@
 //!   with a nonzero cost it adds that cost to an exported i64 global `__gas`, and before
 //!   every size-proportional operator it adds `n * per_unit` (n = the i32 on top of the
 //!   stack). No basic blocks, no cleverness: the counter is, by construction, the sum of
-//!   `CostTable::operator_cost` over the executed instructions plus the dynamic charges.
+//!   the per-instruction prices over the executed instructions plus the dynamic charges.
+//!   Float operators are priced by this file's own table ([`naive_float_cost`], written
+//!   from the documentation of `OpClass` and the README: arithmetic, comparisons,
+//!   rounding, promote/demote and int-to-float `float_arith`; div and sqrt
+//!   `float_div_sqrt`; every truncation `float_to_int`; abs/neg/copysign/reinterpret
+//!   `alu`; float loads, stores and constants as integer ones), not by `classify`, so a
+//!   float operator in the wrong class is caught. Other operators use
+//!   `CostTable::operator_cost`.
 //!
 //! For a run that returns normally the two must agree exactly (results, observable state
 //! and gas). For a run that traps, the trap kind and observable state must agree and the
@@ -134,6 +141,47 @@ fn naive_per_unit(op: &Operator<'_>, costs: &CostTable) -> Option<u64> {
         | Operator::TableInit { .. } => Some(costs.table_per_element),
         _ => None,
     }
+}
+
+/// The price of a float operator (one with f32/f64 in its name), from the documented
+/// classes rather than metering's `classify`; `None` for any other operator.
+fn naive_float_cost(op: &Operator<'_>, costs: &CostTable) -> Option<u64> {
+    use Operator::*;
+    Some(match op {
+        F32Const { .. } | F64Const { .. } => costs.constant,
+        F32Load { .. } | F64Load { .. } => costs.load,
+        F32Store { .. } | F64Store { .. } => costs.store,
+        F32Abs | F64Abs | F32Neg | F64Neg | F32Copysign | F64Copysign | I32ReinterpretF32
+        | I64ReinterpretF64 | F32ReinterpretI32 | F64ReinterpretI64 => costs.alu,
+        F32Div | F64Div | F32Sqrt | F64Sqrt => costs.float_div_sqrt,
+        I32TruncF32S | I32TruncF32U | I32TruncF64S | I32TruncF64U | I64TruncF32S | I64TruncF32U
+        | I64TruncF64S | I64TruncF64U | I32TruncSatF32S | I32TruncSatF32U | I32TruncSatF64S
+        | I32TruncSatF64U | I64TruncSatF32S | I64TruncSatF32U | I64TruncSatF64S
+        | I64TruncSatF64U => costs.float_to_int,
+        F32Add | F32Sub | F32Mul | F32Min | F32Max | F64Add | F64Sub | F64Mul | F64Min | F64Max
+        | F32Ceil | F32Floor | F32Trunc | F32Nearest | F64Ceil | F64Floor | F64Trunc
+        | F64Nearest | F32Eq | F32Ne | F32Lt | F32Gt | F32Le | F32Ge | F64Eq | F64Ne | F64Lt
+        | F64Gt | F64Le | F64Ge | F32DemoteF64 | F64PromoteF32 | F32ConvertI32S
+        | F32ConvertI32U | F32ConvertI64S | F32ConvertI64U | F64ConvertI32S | F64ConvertI32U
+        | F64ConvertI64S | F64ConvertI64U => costs.float_arith,
+        _ => return None,
+    })
+}
+
+/// The naive price of one instruction. An operator whose name mentions f32/f64 must be
+/// in [`naive_float_cost`]'s table (so a new float operator cannot fall through to
+/// `classify` unnoticed).
+fn naive_cost(op: &Operator<'_>, costs: &CostTable) -> u64 {
+    if let Some(cost) = naive_float_cost(op, costs) {
+        return cost;
+    }
+    let debug = format!("{op:?}");
+    let name = debug.split([' ', '{', '(']).next().unwrap_or_default();
+    assert!(
+        !name.contains("F32") && !name.contains("F64"),
+        "no naive price for float operator {name}"
+    );
+    costs.operator_cost(op)
 }
 
 /// Re-encodes `wasm` with a mutable i64 global (appended after the existing globals and
@@ -285,7 +333,7 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                 let mut ops = body.get_operators_reader().unwrap();
                 while !ops.eof() {
                     let op = ops.read().unwrap();
-                    let cost = costs.operator_cost(&op);
+                    let cost = naive_cost(&op, &costs);
                     if cost > 0 {
                         func.instruction(&Instruction::GlobalGet(gas));
                         func.instruction(&Instruction::I64Const(cost as i64));
@@ -671,22 +719,80 @@ fn hand_written_programs_match_naive_count_body() {
 // ---------------------------------------------------------------------------------------
 
 const GENERATED_SEEDS: u64 = 600;
+/// Seeds of the float configuration (disjoint from the integer ones).
+const GENERATED_FLOAT_SEEDS: u64 = 200;
 
 #[test]
 fn generated_programs_match_naive_count() {
-    on_big_stack(generated_programs_match_naive_count_body)
+    on_big_stack(|| generated_programs_body(false, GENERATED_SEEDS))
 }
 
-fn generated_programs_match_naive_count_body() {
+/// wasm-smith modules with f32/f64 (`smith_float_config`), each export called with zero
+/// arguments and with edge values (NaNs, infinities, truncation bounds), so float
+/// operators, their traps and their gas are compared with the naive count.
+#[test]
+fn generated_float_programs_match_naive_count() {
+    on_big_stack(|| generated_programs_body(true, GENERATED_FLOAT_SEEDS))
+}
+
+/// Edge values for a parameter of type `ty`, by index.
+fn edge_arg(ty: &wasmi::ValType, k: u64) -> Val {
+    const F32: [u32; 10] = [
+        0x8000_0000,
+        0x3fc0_0000,
+        0x7f80_0000,
+        0xff80_0000,
+        0x7fa0_0001,
+        0x0000_0001,
+        0x4f00_0000,
+        0xcf00_0001,
+        0x5f80_0000,
+        0x4020_0000,
+    ];
+    const F64: [u64; 10] = [
+        0x8000_0000_0000_0000,
+        0x3ff8_0000_0000_0000,
+        0x7ff0_0000_0000_0000,
+        0xfff0_0000_0000_0000,
+        0x7ff4_0000_0000_0001,
+        0x0000_0000_0000_0001,
+        0x41e0_0000_0000_0000,
+        0xc1e0_0000_0020_0000,
+        0x43f0_0000_0000_0000,
+        0x4004_0000_0000_0000,
+    ];
+    const INTS: [i64; 6] = [1, -1, 7, i64::MIN, 0x7fff_ffff, 65_536];
+    let k = k as usize;
+    match ty {
+        wasmi::ValType::I32 => Val::I32(INTS[k % INTS.len()] as i32),
+        wasmi::ValType::I64 => Val::I64(INTS[k % INTS.len()]),
+        wasmi::ValType::F32 => Val::F32(wasmi::F32::from_bits(F32[k % F32.len()])),
+        wasmi::ValType::F64 => Val::F64(wasmi::F64::from_bits(F64[k % F64.len()])),
+        other => Val::default_for_ty(*other),
+    }
+}
+
+fn generated_programs_body(floats: bool, seeds: u64) {
     let mut stats = Stats::default();
-    let (mut modules, mut rejected, mut calls) = (0, 0, 0);
+    let (mut modules, mut rejected, mut calls, mut float_modules) = (0, 0, 0, 0);
     let profile = Profile::permissive();
-    for seed in 0..GENERATED_SEEDS {
-        let mut rng = SplitMix(seed.wrapping_mul(0x1000_0000_01B3) ^ 0x6A5D_39EA_E116_586D);
+    let no_floats = wasmparser::WasmFeatures::default() - wasmparser::WasmFeatures::FLOATS;
+    for seed in 0..seeds {
+        let salt = if floats {
+            0x0F10_A7C0_0575_0F10
+        } else {
+            0x6A5D_39EA_E116_586D
+        };
+        let mut rng = SplitMix(seed.wrapping_mul(0x1000_0000_01B3) ^ salt);
         let len = 4096 + (rng.next_u64() % 12288) as usize;
         let data = rng.bytes(len);
         let mut u = Unstructured::new(&data);
-        let Ok(mut module) = wasm_smith::Module::new(smith_config(seed % 2 == 1), &mut u) else {
+        let config = if floats {
+            smith_float_config(seed % 2 == 1)
+        } else {
+            smith_config(seed % 2 == 1)
+        };
+        let Ok(mut module) = wasm_smith::Module::new(config, &mut u) else {
             continue;
         };
         // Every loop iteration and call burns one unit of a fuel global: programs terminate.
@@ -709,48 +815,178 @@ fn generated_programs_match_naive_count_body() {
             }
         };
         modules += 1;
+        float_modules += usize::from(
+            wasmparser::Validator::new_with_features(no_floats)
+                .validate_all(&wasm)
+                .is_err(),
+        );
         let prepared_runner = PreparedRunner::new(&prepared.wasm, profile.stack.max_height)
             .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let naive = NaiveRunner::new(&wasm);
-        let exports: Vec<String> = prepared_runner
+        let exports: Vec<(String, Vec<wasmi::ValType>)> = prepared_runner
             .module
             .exports()
-            .filter(|e| matches!(e.ty(), wasmi::ExternType::Func(_)))
-            .map(|e| e.name().to_string())
+            .filter_map(|e| match e.ty() {
+                wasmi::ExternType::Func(ty) => Some((e.name().to_string(), ty.params().to_vec())),
+                _ => None,
+            })
             .collect();
-        for export in exports {
-            let args = zero_args(&prepared_runner.module, &export);
-            let what = format!("wasm-smith seed {seed}");
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                compare(&prepared_runner, &naive, &export, &args, &mut stats, &what)
-            }));
-            if let Err(panic) = result {
-                if let Ok(dir) = std::env::var("DUMP_FAILED") {
-                    let _ = std::fs::write(format!("{dir}/seed{seed}.wasm"), &wasm);
-                    let _ =
-                        std::fs::write(format!("{dir}/seed{seed}.prepared.wasm"), &prepared.wasm);
-                }
-                eprintln!(
-                    "FAILED wasm-smith seed {seed}, export {export:?}; module:\n{}",
-                    wasmprinter::print_bytes(&wasm).unwrap_or_default()
-                );
-                std::panic::resume_unwind(panic);
+        for (export, params) in exports {
+            let mut arg_sets = vec![zero_args(&prepared_runner.module, &export)];
+            if floats && !params.is_empty() {
+                arg_sets.push(params.iter().map(|t| edge_arg(t, rng.next_u64())).collect());
             }
-            calls += 1;
+            for args in arg_sets {
+                let what = format!("wasm-smith seed {seed} (floats: {floats})");
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    compare(&prepared_runner, &naive, &export, &args, &mut stats, &what)
+                }));
+                if let Err(panic) = result {
+                    if let Ok(dir) = std::env::var("DUMP_FAILED") {
+                        let _ = std::fs::write(format!("{dir}/seed{seed}.wasm"), &wasm);
+                        let _ = std::fs::write(
+                            format!("{dir}/seed{seed}.prepared.wasm"),
+                            &prepared.wasm,
+                        );
+                    }
+                    eprintln!(
+                        "FAILED {what}, export {export:?}; module:\n{}",
+                        wasmprinter::print_bytes(&wasm).unwrap_or_default()
+                    );
+                    std::panic::resume_unwind(panic);
+                }
+                calls += 1;
+            }
         }
     }
     eprintln!(
-        "generated: {modules} modules ({rejected} rejected by limits), {calls} calls, {stats:?}"
+        "generated (floats: {floats}): {modules} modules ({rejected} rejected by limits, \
+         {float_modules} with floats), {calls} calls, {stats:?}"
     );
     assert!(
-        modules >= GENERATED_SEEDS as usize * 3 / 4,
+        modules >= seeds as usize * 3 / 4,
         "too few modules generated: {modules}"
     );
-    assert!(stats.returned >= 100 && stats.trapped >= 20, "{stats:?}");
+    if floats {
+        assert!(
+            float_modules * 10 >= modules * 9,
+            "{float_modules} of {modules}"
+        );
+    } else {
+        assert_eq!(float_modules, 0, "the integer configuration has floats");
+    }
+    let (returned, trapped) = if floats { (60, 15) } else { (100, 20) };
+    assert!(
+        stats.returned >= returned && stats.trapped >= trapped,
+        "{stats:?}"
+    );
     assert!(
         stats.reference_disagreements * 100 <= calls,
         "too many wasmi disagreements: {stats:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Float operators, one at a time
+// ---------------------------------------------------------------------------------------
+
+/// Every float operator alone in a function, with its documented price written out here
+/// (`OpClass` docs, README "Floats": `float_arith` 4, `float_div_sqrt` 15, `float_to_int` 6,
+/// bitwise ones an `alu` 1, loads/stores 3, constants 1): the prepared run, the naive count
+/// and `local.get`s at 1 each plus that price agree. Truncations also run into both of
+/// their traps (NaN and out of range) with the same gas in both runs.
+#[test]
+fn float_operators_cost_their_documented_price() {
+    on_big_stack(|| {
+        // (operator, operand types, result type, price)
+        let mut ops: Vec<(String, Vec<&str>, &str, u64)> = Vec::new();
+        for t in ["f32", "f64"] {
+            for op in ["add", "sub", "mul", "min", "max"] {
+                ops.push((format!("{t}.{op}"), vec![t, t], t, 4));
+            }
+            ops.push((format!("{t}.div"), vec![t, t], t, 15));
+            ops.push((format!("{t}.sqrt"), vec![t], t, 15));
+            for op in ["eq", "ne", "lt", "gt", "le", "ge"] {
+                ops.push((format!("{t}.{op}"), vec![t, t], "i32", 4));
+            }
+            for op in ["ceil", "floor", "trunc", "nearest"] {
+                ops.push((format!("{t}.{op}"), vec![t], t, 4));
+            }
+            for op in ["abs", "neg"] {
+                ops.push((format!("{t}.{op}"), vec![t], t, 1));
+            }
+            ops.push((format!("{t}.copysign"), vec![t, t], t, 1));
+            for int in ["i32", "i64"] {
+                for sign in ["s", "u"] {
+                    ops.push((format!("{t}.convert_{int}_{sign}"), vec![int], t, 4));
+                    ops.push((format!("{int}.trunc_{t}_{sign}"), vec![t], int, 6));
+                    ops.push((format!("{int}.trunc_sat_{t}_{sign}"), vec![t], int, 6));
+                }
+            }
+        }
+        ops.push(("f32.demote_f64".into(), vec!["f64"], "f32", 4));
+        ops.push(("f64.promote_f32".into(), vec!["f32"], "f64", 4));
+        ops.push(("i32.reinterpret_f32".into(), vec!["f32"], "i32", 1));
+        ops.push(("i64.reinterpret_f64".into(), vec!["f64"], "i64", 1));
+        ops.push(("f32.reinterpret_i32".into(), vec!["i32"], "f32", 1));
+        ops.push(("f64.reinterpret_i64".into(), vec!["i64"], "f64", 1));
+        let mut wat = String::from("(module (memory 1)\n");
+        for (i, (op, params, result, _)) in ops.iter().enumerate() {
+            let gets: String = (0..params.len())
+                .map(|p| format!("local.get {p} "))
+                .collect();
+            wat += &format!(
+                "(func (export \"op{i}\") (param {}) (result {result}) {gets}{op})\n",
+                params.join(" ")
+            );
+        }
+        // Constants, loads and stores: f32.const 1 + i32.const 1 + f32.store 3 +
+        // i32.const 1 + f32.load 3 (and the same for f64).
+        wat += "(func (export \"mem32\") (result f32) i32.const 8 f32.const nan:0x200001 \
+                f32.store i32.const 8 f32.load)\n\
+                (func (export \"mem64\") (result f64) i32.const 8 f64.const -nan:0x1 \
+                f64.store i32.const 8 f64.load))";
+        let wasm = wat::parse_str(&wat).expect("valid WAT");
+        let (prepared, naive) = runners(&wasm);
+        let mut stats = Stats::default();
+        let value = |ty: &str, bits: u64| match ty {
+            "i32" => Val::I32(bits as i32),
+            "i64" => Val::I64(bits as i64),
+            "f32" => Val::F32(wasmi::F32::from_bits(bits as u32)),
+            _ => Val::F64(wasmi::F64::from_bits(bits)),
+        };
+        for (i, (op, params, _, price)) in ops.iter().enumerate() {
+            let export = format!("op{i}");
+            let expected = params.len() as u64 + price;
+            // 1.5, NaN, and a value beyond every integer range (1e30).
+            for (bits32, bits64) in [
+                (0x3fc0_0000u64, 0x3ff8_0000_0000_0000u64),
+                (0x7fc0_0000, 0x7ff8_0000_0000_0000),
+                (0x7149_f2ca, 0x4629_3e59_39a0_8cea),
+            ] {
+                let args: Vec<Val> = params
+                    .iter()
+                    .map(|t| value(t, if *t == "f32" { bits32 } else { bits64 }))
+                    .collect();
+                let p = prepared.run(&export, &args, HUGE);
+                assert_eq!(p.gas, Some(expected), "{op}({args:?}): {p:?}");
+                compare(&prepared, &naive, &export, &args, &mut stats, op);
+            }
+        }
+        for (export, expected) in [("mem32", 9), ("mem64", 9)] {
+            let p = prepared.run(export, &[], HUGE);
+            assert_eq!(p.gas, Some(expected), "{export}: {p:?}");
+            compare(&prepared, &naive, export, &[], &mut stats, export);
+        }
+        eprintln!("float operators: {stats:?}");
+        // Each of the 8 trapping truncations traps on NaN and on 1e30.
+        assert!(stats.trapped >= 16, "{stats:?}");
+        assert_eq!(
+            (stats.inconclusive, stats.reference_disagreements),
+            (0, 0),
+            "{stats:?}"
+        );
+    })
 }
 
 /// Canary for the reference interpreter's known miscompilation (wasmi 2.0.0), found by

@@ -7,9 +7,15 @@
 //! memory and globals afterwards. Every returning run is replayed with limits below its
 //! need (out of gas, `gas_used == limit`) and at its need (same results).
 //!
-//! Programs: the hand-written set of `gasket_fixtures::programs` and wasm-smith modules
-//! (the deterministic profile's configuration, traps allowed in half of them). A failing
-//! seed is printed with the module's text.
+//! Programs: the hand-written set of `gasket_fixtures::programs`, wasm-smith modules
+//! (the deterministic profile's configuration, traps allowed in half of them), wasm-smith
+//! modules with f32/f64 called with edge-value arguments, and every float operator over
+//! every pair of edge values. A failing seed is printed with the module's text.
+//!
+//! Floats compare bit for bit: the reference is wasmi running the instrumented module
+//! after `gasket_fixtures::canonicalize` (NaN results canonicalized at the wasm level, an
+//! implementation independent of Gasket's machine code), so a NaN payload or sign that
+//! Gasket lets through, or one it loses where wasm keeps bits, is a failure.
 //!
 //! The comparison itself (`Subject::compare`, the wasmi `select` triage) lives in
 //! `gasket_fuzz::differential`, shared with the `differential` fuzz target; each call is
@@ -17,8 +23,11 @@
 
 use arbitrary::Unstructured;
 use gasket_fixtures::programs::programs;
-use gasket_fixtures::reference::{on_big_stack, smith_config, SplitMix, V};
-use gasket_fuzz::differential::{native_engine, profile, Stats, Subject, HUGE};
+use gasket_fixtures::reference::{on_big_stack, smith_config, smith_float_config, SplitMix, V};
+use gasket_fuzz::differential::{
+    interesting_args, native_engine, profile, run_gasket, run_wasmi, Stats, Subject, F32_EDGES,
+    F64_EDGES, HUGE,
+};
 use gasket_vm::metering::prepare;
 use gasket_vm::{Engine, Imports, Instance, Value};
 
@@ -116,6 +125,189 @@ fn generated_programs_match_wasmi() {
         );
         assert!(modules as u64 >= seeds / 2, "too few modules: {modules}");
         assert!(stats.returned >= 100 && stats.trapped >= 20, "{stats:?}");
+    })
+}
+
+/// Float seeds per run: `GASKET_DIFF_FLOAT_SEEDS=<n>` (and `GASKET_DIFF_FIRST_SEED=<s>`)
+/// for a longer campaign.
+const FLOAT_SEEDS: u64 = 300;
+
+/// wasm-smith modules with f32/f64 (`smith_float_config`): NaN constants with payloads,
+/// float locals, globals, parameters, results, loads and stores, reinterpretations,
+/// trapping and saturating truncations. Each export is called with zero arguments and
+/// again with edge values (`interesting_args`: NaNs, ±0, ±∞, subnormals, truncation
+/// bounds). Seeds are disjoint from the integer test's.
+#[test]
+fn generated_float_programs_match_wasmi() {
+    on_big_stack(|| {
+        let mut stats = Stats::default();
+        let mut modules = 0;
+        let seeds = env_u64("GASKET_DIFF_FLOAT_SEEDS", FLOAT_SEEDS);
+        let first = env_u64("GASKET_DIFF_FIRST_SEED", 0);
+        for seed in first..first + seeds {
+            let mut rng = SplitMix(seed.wrapping_mul(0xF10A_7F10_A7F1) ^ 0x0F10_A75E_ED00);
+            let len = 4096 + (rng.next_u64() % 12288) as usize;
+            let data = rng.bytes(len);
+            let mut u = Unstructured::new(&data);
+            let config = smith_float_config(seed % 2 == 1);
+            let Ok(mut smith) = wasm_smith::Module::new(config, &mut u) else {
+                continue;
+            };
+            if smith.ensure_termination(200).is_err() {
+                continue;
+            }
+            let wasm = smith.to_bytes();
+            if prepare(&wasm, &profile()).is_err() {
+                continue;
+            }
+            modules += 1;
+            let subject = load(&wasm);
+            stats.float_modules += usize::from(subject.has_floats());
+            for (export, zeros) in subject.exports() {
+                let mut edges = zeros.clone();
+                interesting_args(&mut edges, &mut rng);
+                let mut calls = vec![zeros];
+                if edges != calls[0] {
+                    calls.push(edges);
+                }
+                for args in calls {
+                    let what = format!("wasm-smith float seed {seed}");
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        subject.compare(&export, &args, HUGE, &[], &mut stats, &what)
+                    }));
+                    if let Err(panic) = result {
+                        eprintln!(
+                            "FAILED {what}; module:\n{}",
+                            wasmprinter::print_bytes(&wasm).unwrap_or_default()
+                        );
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            }
+        }
+        stats.modules = modules;
+        eprintln!("generated floats: {modules} modules, {stats:?}");
+        let calls = stats.returned + stats.trapped + stats.reference_disagreements;
+        assert!(
+            stats.reference_disagreements * 100 <= calls,
+            "too many disagreements blamed on wasmi: {stats:?}"
+        );
+        assert!(modules as u64 >= seeds / 2, "too few modules: {modules}");
+        assert!(
+            stats.float_modules * 10 >= modules * 9,
+            "the float configuration must give floats: {stats:?}"
+        );
+        assert!(stats.returned >= 100 && stats.trapped >= 20, "{stats:?}");
+    })
+}
+
+/// Every float operator (arithmetic, comparisons, conversions both ways, bitwise sign
+/// operations, promote/demote, reinterpretations) on every edge value or pair of edge
+/// values (`F32_EDGES`, `F64_EDGES`), against the canonicalizing reference: one call per
+/// input, results and traps compared exactly. Operands arrive as integer bits so that no
+/// argument passing can touch them.
+#[test]
+fn float_operators_on_edge_values_match_wasmi() {
+    on_big_stack(|| {
+        let bin = ["add", "sub", "mul", "div", "min", "max", "copysign"];
+        let cmp = ["eq", "ne", "lt", "gt", "le", "ge"];
+        let un = ["sqrt", "ceil", "floor", "trunc", "nearest", "abs", "neg"];
+        let mut wat = String::from("(module\n");
+        let mut unary: Vec<(String, bool)> = Vec::new(); // (export, operand is f32)
+        let mut binary: Vec<(String, bool)> = Vec::new();
+        for (t, i) in [("f32", "i32"), ("f64", "i64")] {
+            let f32 = t == "f32";
+            for op in bin {
+                wat += &format!(
+                    "(func (export \"{t}.{op}\") (param {i} {i}) (result {i}) local.get 0 \
+                     {t}.reinterpret_{i} local.get 1 {t}.reinterpret_{i} {t}.{op} \
+                     {i}.reinterpret_{t})\n"
+                );
+                binary.push((format!("{t}.{op}"), f32));
+            }
+            for op in cmp {
+                wat += &format!(
+                    "(func (export \"{t}.{op}\") (param {i} {i}) (result i32) local.get 0 \
+                     {t}.reinterpret_{i} local.get 1 {t}.reinterpret_{i} {t}.{op})\n"
+                );
+                binary.push((format!("{t}.{op}"), f32));
+            }
+            for op in un {
+                wat += &format!(
+                    "(func (export \"{t}.{op}\") (param {i}) (result {i}) local.get 0 \
+                     {t}.reinterpret_{i} {t}.{op} {i}.reinterpret_{t})\n"
+                );
+                unary.push((format!("{t}.{op}"), f32));
+            }
+            for int in ["i32", "i64"] {
+                for sign in ["s", "u"] {
+                    for sat in ["", "_sat"] {
+                        let name = format!("{int}.trunc{sat}_{t}_{sign}");
+                        wat += &format!(
+                            "(func (export \"{name}\") (param {i}) (result {int}) local.get 0 \
+                             {t}.reinterpret_{i} {name})\n"
+                        );
+                        unary.push((name, f32));
+                    }
+                    // Integer to float: the operand is the edge's bits as an integer.
+                    let name = format!("{t}.convert_{int}_{sign}");
+                    wat += &format!(
+                        "(func (export \"{name}\") (param {i}) (result {i}) local.get 0 \
+                         {}{name} {i}.reinterpret_{t})\n",
+                        match (i, int) {
+                            ("i32", "i64") => "i64.extend_i32_s ",
+                            ("i64", "i32") => "i32.wrap_i64 ",
+                            _ => "",
+                        }
+                    );
+                    unary.push((name, f32));
+                }
+            }
+        }
+        wat += "(func (export \"f32.demote_f64\") (param i64) (result i32) local.get 0 \
+                f64.reinterpret_i64 f32.demote_f64 i32.reinterpret_f32)\n\
+                (func (export \"f64.promote_f32\") (param i32) (result i64) local.get 0 \
+                f32.reinterpret_i32 f64.promote_f32 i64.reinterpret_f64))";
+        unary.push(("f32.demote_f64".into(), false));
+        unary.push(("f64.promote_f32".into(), true));
+        let wasm = wat::parse_str(&wat).expect("valid WAT");
+        let subject = load(&wasm);
+        let (module, reference) = (&subject.modules[0].1, &subject.reference);
+        let arg = |f32: bool, k: usize| {
+            if f32 {
+                V::I32(F32_EDGES[k % F32_EDGES.len()] as i32)
+            } else {
+                V::I64(F64_EDGES[k % F64_EDGES.len()] as i64)
+            }
+        };
+        let n = |f32: bool| {
+            if f32 {
+                F32_EDGES.len()
+            } else {
+                F64_EDGES.len()
+            }
+        };
+        let mut checked = 0;
+        let mut check = |export: &str, args: Vec<V>| {
+            let expected = run_wasmi(reference, export, &args, HUGE).expect("comparable");
+            let actual = run_gasket(module, export, &args, HUGE);
+            assert_eq!(actual, expected, "{export}({args:x?})");
+            checked += 1;
+        };
+        for (export, f32) in &unary {
+            for a in 0..n(*f32) {
+                check(export, vec![arg(*f32, a)]);
+            }
+        }
+        for (export, f32) in &binary {
+            for a in 0..n(*f32) {
+                for b in 0..n(*f32) {
+                    check(export, vec![arg(*f32, a), arg(*f32, b)]);
+                }
+            }
+        }
+        eprintln!("float operators: {checked} calls");
+        assert!(checked > 25_000, "{checked}");
     })
 }
 
