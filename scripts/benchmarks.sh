@@ -37,7 +37,7 @@ if [ "${1:-}" != "--report" ]; then
         "$TARGET/release/peak_memory" "$e" >> "$OUT/peak_memory.jsonl" || echo "{\"engine\": \"$e\", \"error\": true}" >> "$OUT/peak_memory.jsonl"
     done
     if [ "$NATIVE" = 1 ] && command -v gcc >/dev/null; then
-        gcc -O2 -o "$OUT/native" benches/native/kernels.c && "$OUT/native" > "$OUT/native.jsonl" || true
+        gcc -O2 -ffp-contract=off -o "$OUT/native" benches/native/kernels.c -lm && "$OUT/native" > "$OUT/native.jsonl" || true
     fi
 fi
 

@@ -56,7 +56,7 @@ def values(group):
 
 
 def engines(group):
-    order = ["gasket", "gasket_unmetered", "gasket_metering_pass", "gasket_codegen",
+    order = ["gasket", "gasket_unmetered", "gasket_nocanon", "gasket_metering_pass", "gasket_codegen",
              "wasmi", "wasmi_fuel", "wasmtime_cranelift", "wasmtime_cranelift_fuel",
              "wasmtime_winch", "wasmtime_winch_fuel", "wasmer_singlepass",
              "wasmer_singlepass_metering"]
@@ -139,8 +139,10 @@ for v in gen:
 table("compile_contracts", "Compile, fixture contracts (+ the shared corpus when present)")
 table("execute", "Execute `run(n)` of the compute kernels",
       unit_note="`gasket` is metered (normal mode), `gasket_unmetered` the same compiler on the "
-      "raw module. Arguments: fib 25, mix64 1e6, sieve 1e6, matmul 64, sha256buf 64 KiB, "
-      "quicksort 50 000, keccak 2000 permutations, brtable 1e6 dispatches.")
+      "raw module, `gasket_nocanon` (float kernels) metered without NaN canonicalization. "
+      "Arguments: fib 25, mix64 1e6, sieve 1e6, matmul 64, sha256buf 64 KiB, "
+      "quicksort 50 000, keccak 2000 permutations, brtable 1e6 dispatches, nbody 50 000 steps, "
+      "mandelbrot 200 x 200 (at most 200 iterations), stencil32 16 384 f32 x 16 passes.")
 
 # Execution summary (geometric means over workloads)
 wl = values("execute")
@@ -160,7 +162,7 @@ if wl:
 
 native = jsonl("native.jsonl")
 if native and wl:
-    p("### Native C (gcc -O2), the physical limit")
+    p("### Native C (gcc -O2 -ffp-contract=off), the physical limit")
     p()
     p("Same kernels in C (`benches/native/kernels.c`), same arguments and results, timed in a")
     p("loop in one process after the criterion runs (median of repeats).")

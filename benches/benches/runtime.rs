@@ -11,12 +11,16 @@
 //!   shared corpus the permissive profile accepts (corpus skipped when absent).
 //! - `execute/<engine>/<workload>`: one call of `run(n)` on an existing instance.
 //!   `gasket` is metered (the normal mode), `gasket_unmetered` the same compiler on the
-//!   raw module (no gas intrinsics; see `gasket_benches::compile_unmetered`).
+//!   raw module (no gas intrinsics; see `gasket_benches::compile_unmetered`); for the
+//!   float kernels (`FLOAT_WORKLOADS`) also `gasket_nocanon`, metered without NaN
+//!   canonicalization (`gasket_benches::compile_nocanon`): what canonicalization costs.
 //!
 //! Run: `cargo bench -p gasket-benches --bench runtime [--features peers]`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gasket_benches::{all_peers, bench_profile, compile_unmetered, WORKLOADS};
+use gasket_benches::{
+    all_peers, bench_profile, compile_nocanon, compile_unmetered, FLOAT_WORKLOADS, WORKLOADS,
+};
 use gasket_vm::metering::prepare;
 use gasket_vm::{Engine, Imports, Instance, Value};
 
@@ -111,10 +115,20 @@ fn execute(c: &mut Criterion) {
     group.sample_size(10);
     for &(name, n) in WORKLOADS {
         let wasm = gasket_fixtures::wasm(name);
-        let metered = engine.compile(&wasm).expect("compiles");
-        let unmetered = compile_unmetered(&engine, &wasm).expect("compiles unmetered");
+        let mut gaskets = vec![
+            ("gasket", engine.compile(&wasm).expect("compiles")),
+            (
+                "gasket_unmetered",
+                compile_unmetered(&engine, &wasm).expect("compiles unmetered"),
+            ),
+        ];
+        if FLOAT_WORKLOADS.contains(&name) {
+            let nocanon =
+                compile_nocanon(&engine, &wasm).expect("compiles without canonicalization");
+            gaskets.insert(1, ("gasket_nocanon", nocanon));
+        }
         let mut expected = None;
-        for (label, module) in [("gasket", metered), ("gasket_unmetered", unmetered)] {
+        for (label, module) in gaskets {
             let mut instance = Instance::new(&module, &Imports::new(), 0).expect("instantiates");
             let result = instance
                 .call("run", &[Value::I32(n)], u64::MAX)

@@ -1,8 +1,10 @@
-/* The compute kernels of fixtures/wat/workloads in C, for `gcc -O2`: the physical limit
+/* The compute kernels of fixtures/wat/workloads in C, for
+   `gcc -O2 -ffp-contract=off kernels.c -lm`: the physical limit
    the WebAssembly engines are compared with (scripts/benchmarks.sh). Same algorithms,
    arguments and results as the WAT (checked against the expected values of
    benches/tests/workloads.rs by the `result` field, which the report does not trust
    blindly: it prints it). Prints one JSON line per kernel: the median of repeated runs. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +165,115 @@ static int64_t brtable(int32_t n) {
     return (int64_t)acc;
 }
 
+/* The bodies of the Computer Language Benchmarks Game; the operations in the WAT's order
+   (built with -ffp-contract=off: no fused multiply-add). */
+static const double BODIES[5][7] = {
+    {0, 0, 0, 0, 0, 0, 1},
+    {4.84143144246472090e+00, -1.16032004402742839e+00, -1.03622044471123109e-01,
+     1.66007664274403694e-03, 7.69901118419740425e-03, -6.90460016972063023e-05, 9.54791938424326609e-04},
+    {8.34336671824457987e+00, 4.12479856412430479e+00, -4.03523417114321381e-01,
+     -2.76742510726862411e-03, 4.99852801234917238e-03, 2.30417297573763929e-05, 2.85885980666130812e-04},
+    {1.28943695621391310e+01, -1.51111514016986312e+01, -2.23307578892655734e-01,
+     2.96460137564761618e-03, 2.37847173959480950e-03, -2.96589568540237556e-05, 4.36624404335156298e-05},
+    {1.53796971148509165e+01, -2.59193146099879641e+01, 1.79258772950371181e-01,
+     2.68067772490389322e-03, 1.62824170038242295e-03, -9.51592254519715870e-05, 5.15138902046611451e-05}};
+
+static int64_t nbody(int32_t n) {
+    const double pi = 3.141592653589793, sm = 4 * pi * pi, dpy = 365.24;
+    double b[5][7];
+    for (int i = 0; i < 5; i++) {
+        for (int k = 0; k < 3; k++) { b[i][k] = BODIES[i][k]; b[i][3 + k] = BODIES[i][3 + k] * dpy; }
+        b[i][6] = BODIES[i][6] * sm;
+    }
+    double p[3] = {0, 0, 0};
+    for (int i = 0; i < 5; i++) for (int k = 0; k < 3; k++) p[k] += b[i][3 + k] * b[i][6];
+    for (int k = 0; k < 3; k++) b[0][3 + k] = -p[k] / sm;
+    for (uint32_t step = (uint32_t)n; step; step--) {
+        for (int i = 0; i < 5; i++)
+            for (int j = i + 1; j < 5; j++) {
+                double dx = b[i][0] - b[j][0], dy = b[i][1] - b[j][1], dz = b[i][2] - b[j][2];
+                double d2 = dx * dx + dy * dy + dz * dz;
+                double mag = 0.01 / (d2 * sqrt(d2));
+                double s = b[j][6] * mag;
+                b[i][3] -= dx * s; b[i][4] -= dy * s; b[i][5] -= dz * s;
+                s = b[i][6] * mag;
+                b[j][3] += dx * s; b[j][4] += dy * s; b[j][5] += dz * s;
+            }
+        for (int i = 0; i < 5; i++) for (int k = 0; k < 3; k++) b[i][k] += 0.01 * b[i][3 + k];
+    }
+    double e = 0;
+    for (int i = 0; i < 5; i++) {
+        e += 0.5 * b[i][6] * (b[i][3] * b[i][3] + b[i][4] * b[i][4] + b[i][5] * b[i][5]);
+        for (int j = i + 1; j < 5; j++) {
+            double dx = b[i][0] - b[j][0], dy = b[i][1] - b[j][1], dz = b[i][2] - b[j][2];
+            e -= (b[i][6] * b[j][6]) / sqrt(dx * dx + dy * dy + dz * dz);
+        }
+    }
+    int64_t bits;
+    memcpy(&bits, &e, sizeof bits);
+    return bits;
+}
+
+static int64_t mandelbrot(int32_t n) {
+    if (n <= 0) return 0;
+    double scale = 3.0 / n;
+    int64_t sum = 0;
+    for (int32_t y = 0; y < n; y++) {
+        double ci = y * scale - 1.5;
+        for (int32_t x = 0; x < n; x++) {
+            double cr = x * scale - 2.0, zr = 0, zi = 0;
+            uint32_t k = 0;
+            for (;;) {
+                double zr2 = zr * zr, zi2 = zi * zi;
+                if (zr2 + zi2 > 4.0) break;
+                zi = (zr + zr) * zi + ci;
+                zr = zr2 - zi2 + cr;
+                if (++k >= 200) break;
+            }
+            sum += k;
+        }
+    }
+    return sum;
+}
+
+/* wasm f32.min/max (NaN if either is one, -0 below +0) and i32.trunc_sat_f32_s. */
+static float wmin(float a, float b) {
+    if (a != a || b != b) return a + b;
+    if (a == b) { uint32_t x, y; memcpy(&x, &a, 4); memcpy(&y, &b, 4); x |= y; memcpy(&a, &x, 4); return a; }
+    return a < b ? a : b;
+}
+static float wmax(float a, float b) {
+    if (a != a || b != b) return a + b;
+    if (a == b) { uint32_t x, y; memcpy(&x, &a, 4); memcpy(&y, &b, 4); x &= y; memcpy(&a, &x, 4); return a; }
+    return a > b ? a : b;
+}
+static int32_t trunc_sat(float v) {
+    if (v != v) return 0;
+    if (v <= -2147483648.0f) return INT32_MIN;
+    if (v >= 2147483648.0f) return INT32_MAX;
+    return (int32_t)v;
+}
+
+static int64_t stencil32(int32_t n) {
+    float *a = (float *)mem;
+    uint32_t x = (uint32_t)n;
+    for (int32_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        a[i] = (float)((int32_t)x >> 8) * 0x1p-16f;
+    }
+    for (int p = 0; p < 16; p++)
+        for (int32_t i = 1; i < n - 1; i++)
+            a[i] = wmin(64.0f, wmax(-64.0f, (a[i - 1] + a[i + 1]) * 0.25f + a[i] * 0.55f));
+    uint64_t h = 0;
+    for (int32_t i = 0; i < n; i++) {
+        float v = a[i];
+        h = h * 31 + (uint64_t)(int64_t)trunc_sat(nearbyintf(v * 16.0f));
+        h = h * 31 + (uint64_t)(int64_t)trunc_sat(floorf(v));
+        h = h * 31 + (uint64_t)(int64_t)trunc_sat(sqrtf(fabsf(v)) * 1000.0f);
+    }
+    return (int64_t)h;
+}
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -178,7 +289,8 @@ int main(void) {
     struct { const char *name; int64_t (*f)(int32_t); int32_t n; } ks[] = {
         {"fib", fib, 25}, {"mix64", mix64, 1000000}, {"sieve", sieve, 1000000},
         {"matmul", matmul, 64}, {"sha256buf", sha256buf, 65536}, {"quicksort", quicksort, 50000},
-        {"keccak", keccak, 2000}, {"brtable", brtable, 1000000}};
+        {"keccak", keccak, 2000}, {"brtable", brtable, 1000000},
+        {"nbody", nbody, 50000}, {"mandelbrot", mandelbrot, 200}, {"stencil32", stencil32, 16384}};
     for (size_t k = 0; k < sizeof ks / sizeof ks[0]; k++) {
         /* Through a volatile function pointer and argument: no constant folding. */
         int64_t (*volatile f)(int32_t) = ks[k].f;

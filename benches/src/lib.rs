@@ -1,7 +1,9 @@
-//! Shared pieces of Gasket's benchmarks: the workload list, Gasket without metering, and
-//! (feature `peers`) the peer engines behind one small interface.
+//! Shared pieces of Gasket's benchmarks: the workload list, Gasket without metering or
+//! without NaN canonicalization, and (feature `peers`) the peer engines behind one small
+//! interface.
 
 use gasket_vm::metering::{prepare, Profile};
+use gasket_vm::singlepass::CompileOptions;
 use gasket_vm::{Engine, LoadError, Module};
 
 #[cfg(feature = "peers")]
@@ -18,7 +20,14 @@ pub const WORKLOADS: &[(&str, i32)] = &[
     ("quicksort", 50_000),
     ("keccak", 2_000),
     ("brtable", 1_000_000),
+    ("nbody", 50_000),
+    ("mandelbrot", 200),
+    ("stencil32", 16_384),
 ];
+
+/// The float workloads of [`WORKLOADS`]: the execute bench adds `gasket_nocanon`
+/// ([`compile_nocanon`]) for them.
+pub const FLOAT_WORKLOADS: &[&str] = &["nbody", "mandelbrot", "stencil32"];
 
 /// Gasket without metering: the raw module (no gas or stack intrinsics injected)
 /// compiled by `gasket_singlepass::compile` and mapped with the `ModuleInfo` of the
@@ -27,8 +36,35 @@ pub const WORKLOADS: &[(&str, i32)] = &[
 /// workloads this runs exactly the code the compiler emits for the raw module, without
 /// gas checks. Call depth is then bounded only by the native stack's guard.
 pub fn compile_unmetered(engine: &Engine, wasm: &[u8]) -> Result<Module, LoadError> {
+    compile_mapped(engine, wasm, false, &CompileOptions::default())
+}
+
+/// Gasket metered, as `Engine::compile` does it, but with NaN canonicalization off
+/// (`CompileOptions { canonicalize_nans: false }`): what canonicalization costs. Not
+/// deterministic across targets for NaN results; for measuring only.
+pub fn compile_nocanon(engine: &Engine, wasm: &[u8]) -> Result<Module, LoadError> {
+    compile_mapped(
+        engine,
+        wasm,
+        true,
+        &CompileOptions {
+            canonicalize_nans: false,
+        },
+    )
+}
+
+/// Prepares `wasm` under the engine's profile, compiles the instrumented module
+/// (`metered`) or the raw one with `options`, and maps the artifact with the prepared
+/// module's `ModuleInfo`.
+fn compile_mapped(
+    engine: &Engine,
+    wasm: &[u8],
+    metered: bool,
+    options: &CompileOptions,
+) -> Result<Module, LoadError> {
     let prepared = prepare(wasm, engine.profile())?;
-    let artifact = gasket_vm::singlepass::compile(wasm, engine.target())?;
+    let code = if metered { &prepared.wasm[..] } else { wasm };
+    let artifact = gasket_vm::singlepass::compile_with(code, engine.target(), options)?;
     Module::from_artifact(engine, artifact, prepared.info)
 }
 
