@@ -33,6 +33,10 @@ pub type Label = DynamicLabel;
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Reg(pub u8);
 
+/// A float register (x86-64 `xmm`, AArch64 `v`), numbered by the ISA. Opaque to codegen.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FReg(pub u8);
+
 /// Width of an integer operation.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Size {
@@ -263,10 +267,12 @@ impl StoreWidth {
 
 /// Width of a floating-point operation.
 ///
-/// Float values live where integers do (integer registers, frame slots, constants) as
-/// their IEEE-754 bit patterns, an f32 zero-extended like an i32. Float operations take
-/// and return those integer registers; the ISA moves the bits into its own float scratch
-/// registers for the arithmetic. So floats need no second register class in codegen.
+/// At rest, float values live where integers do (integer registers, frame slots,
+/// constants, locals) as their IEEE-754 bit patterns, an f32 zero-extended like an i32, so
+/// moves, merges, calls and memory treat them by width only. The result of a float
+/// operator is held in a float register ([`FReg`]) while other float operators consume
+/// it, and becomes bits (canonicalized) only when something else reads it: codegen's
+/// second register class, for expression temporaries.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum FloatSize {
     F32,
@@ -459,11 +465,53 @@ pub trait MacroAssembler {
     /// `if cond { dst = src }`.
     fn cmov(&mut self, cond: Cond, size: Size, dst: Reg, src: Reg);
 
-    // ---- floating point (values as bit patterns in integer registers) ----
+    // ---- floating point ----
+    //
+    // Float values rest as bit patterns where integers do; an operator's result stays in a
+    // float register ([`FReg`]) while further float operators consume it, and leaves it
+    // through `float_to_bits` (see `FloatSize`). `float_from_bits`, `float_to_bits` and
+    // `float_spill` never change the condition flags (so a float value can be moved out or
+    // spilled between a `cmp` and its consumer); the operations may.
+
+    /// Float registers codegen may allocate for values. Caller-saved: clobbered by every
+    /// call; none holds a value across a call or a merge.
+    fn float_allocatable(&self) -> &'static [FReg];
+    /// Two float registers outside [`Self::float_allocatable`] that the bit-pattern forms
+    /// (`float_binop`, …) compute in.
+    fn float_scratch(&self) -> [FReg; 2];
+    /// `dst` = the `size` float whose bits are `src` (a register, a frame slot or a
+    /// constant).
+    fn float_from_bits(&mut self, size: FloatSize, dst: FReg, src: Operand);
+    /// `dst` = the bits of `src` (an f32 zero-extended); when `canonicalize`, the canonical
+    /// NaN instead of any NaN. `src` keeps its value.
+    fn float_to_bits(&mut self, size: FloatSize, dst: Reg, src: FReg, canonicalize: bool);
+    /// The frame slot at `fp + offset` (8 bytes) = `float_to_bits(src)`; `src` keeps its
+    /// value.
+    fn float_spill(&mut self, size: FloatSize, offset: i32, src: FReg, canonicalize: bool);
+    /// `dst = lhs op rhs` (wasm semantics; a NaN result is some NaN). `dst` may equal either
+    /// input; `dst == lhs` is the cheap form.
+    fn fp_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: FReg, lhs: FReg, rhs: FReg);
+    /// `dst = op(src)`; `dst == src` is the cheap form.
+    fn fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg);
+    /// `dst = (lhs op rhs) ? 1 : 0` (an i32).
+    fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg);
+    /// `dst = src` converted to the float size `to` (`F64`: promote, exact; `F32`: demote,
+    /// rounded to nearest even).
+    fn fp_resize(&mut self, to: FloatSize, dst: FReg, src: FReg);
+    /// `dst = src` (an integer of `conv.int`) converted to `conv.float`, rounded to nearest
+    /// even.
+    fn int_to_fp(&mut self, conv: IntFloat, dst: FReg, src: Reg);
+    /// `dst = trunc(src)` (a float of `conv.float`) as an integer of `conv.int` (an i32
+    /// result zero-extended), handling NaN and out-of-range inputs as `mode` says. May
+    /// clobber `src`.
+    fn fp_to_int(&mut self, conv: IntFloat, dst: Reg, src: FReg, mode: TruncMode);
+
+    // The same operations on bit patterns in integer registers, through
+    // [`Self::float_scratch`]: one operation with its moves in and out, which is what the
+    // ISA tests check against `float_reference`. `dst` may equal any input.
 
     /// `dst = lhs op rhs` on the floats whose bits are in `lhs` and `rhs`. When
-    /// `canonicalize`, a NaN result is [`FloatSize::canonical_nan`]. `dst` may equal either
-    /// input.
+    /// `canonicalize`, a NaN result is [`FloatSize::canonical_nan`].
     fn float_binop(
         &mut self,
         op: FloatBinOp,
@@ -472,7 +520,13 @@ pub trait MacroAssembler {
         lhs: Reg,
         rhs: Reg,
         canonicalize: bool,
-    );
+    ) {
+        let [a, b] = self.float_scratch();
+        self.float_from_bits(size, a, Operand::Reg(lhs));
+        self.float_from_bits(size, b, Operand::Reg(rhs));
+        self.fp_binop(op, size, a, a, b);
+        self.float_to_bits(size, dst, a, canonicalize);
+    }
     /// `dst = op(src)`, canonicalizing a NaN result like `float_binop`.
     fn float_unop(
         &mut self,
@@ -481,18 +535,42 @@ pub trait MacroAssembler {
         dst: Reg,
         src: Reg,
         canonicalize: bool,
-    );
+    ) {
+        let [a, _] = self.float_scratch();
+        self.float_from_bits(size, a, Operand::Reg(src));
+        self.fp_unop(op, size, a, a);
+        self.float_to_bits(size, dst, a, canonicalize);
+    }
     /// `dst = (lhs op rhs) ? 1 : 0` (an i32).
-    fn float_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg);
-    /// `dst = src` converted to the float size `to` (`F64`: promote, exact; `F32`: demote,
-    /// rounded to nearest even), canonicalizing a NaN result like `float_binop`.
-    fn float_resize(&mut self, to: FloatSize, dst: Reg, src: Reg, canonicalize: bool);
-    /// `dst = src` (an integer of `conv.int`) converted to `conv.float`, rounded to nearest
-    /// even.
-    fn int_to_float(&mut self, conv: IntFloat, dst: Reg, src: Reg);
-    /// `dst = trunc(src)` (a float of `conv.float`) as an integer of `conv.int` (an i32
-    /// result zero-extended), handling NaN and out-of-range inputs as `mode` says.
-    fn float_to_int(&mut self, conv: IntFloat, dst: Reg, src: Reg, mode: TruncMode);
+    fn float_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg) {
+        let [a, b] = self.float_scratch();
+        self.float_from_bits(size, a, Operand::Reg(lhs));
+        self.float_from_bits(size, b, Operand::Reg(rhs));
+        self.fp_cmp(op, size, dst, a, b);
+    }
+    /// Promote or demote (see [`Self::fp_resize`]), canonicalizing like `float_binop`.
+    fn float_resize(&mut self, to: FloatSize, dst: Reg, src: Reg, canonicalize: bool) {
+        let [a, _] = self.float_scratch();
+        let from = match to {
+            FloatSize::F32 => FloatSize::F64,
+            FloatSize::F64 => FloatSize::F32,
+        };
+        self.float_from_bits(from, a, Operand::Reg(src));
+        self.fp_resize(to, a, a);
+        self.float_to_bits(to, dst, a, canonicalize);
+    }
+    /// [`Self::int_to_fp`] into bits.
+    fn int_to_float(&mut self, conv: IntFloat, dst: Reg, src: Reg) {
+        let [a, _] = self.float_scratch();
+        self.int_to_fp(conv, a, src);
+        self.float_to_bits(conv.float, dst, a, false);
+    }
+    /// [`Self::fp_to_int`] from bits.
+    fn float_to_int(&mut self, conv: IntFloat, dst: Reg, src: Reg, mode: TruncMode) {
+        let [a, _] = self.float_scratch();
+        self.float_from_bits(conv.float, a, Operand::Reg(src));
+        self.fp_to_int(conv, dst, a, mode);
+    }
 
     // ---- gas and the deterministic stack ----
 

@@ -66,6 +66,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn store_call_arguments(&mut self, params: usize, results: usize) -> u32 {
         let first = self.stack.len() - params;
         self.spill_registers_below(first);
+        self.spill_floats_from(first);
         let area = ((params.max(results) * 8).div_ceil(16) * 16) as u32;
         self.masm.reserve_outgoing(area);
         for i in 0..params {

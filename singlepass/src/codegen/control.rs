@@ -286,6 +286,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// returns.
     fn function_exit(&mut self, count: usize) {
         let first = self.stack.len() - count;
+        self.spill_floats_from(first);
         // Parameters living in the argument area are about to be overwritten by results:
         // results that still read them lazily get their own copy first.
         for depth in first..self.stack.len() {

@@ -1,11 +1,16 @@
 //! Float operators: arithmetic, comparisons, conversions and the bitwise sign operations.
 //!
-//! Float values are bit patterns in integer locations (see [`Kind`]), so constants,
+//! Float values rest as bit patterns in integer locations (see [`Kind`]), so constants,
 //! loads, stores, locals, globals, `select`, calls and reinterpretations need nothing
-//! float-specific: they move bits. Arithmetic goes through the masm's float operations,
-//! which canonicalize every NaN they produce when the compile options ask for it (the
-//! deterministic default). `abs`, `neg` and `copysign` are integer bit operations, as
-//! wasm defines them, and so never touch a NaN's payload.
+//! float-specific: they move bits. Arithmetic takes its operands in float registers and
+//! leaves its result in one ([`Loc::FReg`]), so chained float operators stay in the float
+//! unit; the result becomes bits, with a NaN canonicalized when the compile options ask
+//! for it (the deterministic default), only where something else reads it (see `stack`).
+//! That is the same observable result as canonicalizing after every operator: each float
+//! operator maps any NaN input to a NaN (or a trap, or a comparison that ignores the
+//! payload), so no intermediate NaN's payload can reach the bits. `abs`, `neg` and
+//! `copysign` are integer bit operations, as wasm defines them, and so never touch a
+//! NaN's payload.
 
 use crate::masm::{
     AluOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler, Size, TruncMode,
@@ -13,7 +18,7 @@ use crate::masm::{
 use crate::TrapKind;
 
 use super::func::FuncGen;
-use super::stack::Kind;
+use super::stack::{Kind, Loc};
 
 /// The stack class of a float size.
 pub(crate) fn float_kind(size: FloatSize) -> Kind {
@@ -32,60 +37,61 @@ fn int_kind(size: Size) -> Kind {
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
-    /// `f32.add`, `f64.min`, …
+    /// `f32.add`, `f64.min`, …: the result stays in the left operand's float register.
     pub fn float_binop(&mut self, op: FloatBinOp, size: FloatSize) {
-        let rhs = self.pop();
-        let lhs = self.pop();
-        let dst = self.owned_reg(lhs);
-        let src = self.register_operand(rhs);
-        self.masm
-            .float_binop(op, size, dst, dst, src, self.canonicalize_nans);
-        self.release_operand(rhs, src);
-        self.push_reg(float_kind(size), dst);
+        let rhs = self.pop_entry();
+        let lhs = self.pop_entry();
+        let dst = self.float_operand(lhs);
+        let src = self.float_operand(rhs);
+        self.masm.fp_binop(op, size, dst, dst, src);
+        self.free_float(src);
+        self.push(float_kind(size), Loc::FReg(dst));
     }
 
     /// `f32.sqrt`, `f64.nearest`, …
     pub fn float_unop(&mut self, op: FloatUnOp, size: FloatSize) {
-        let value = self.pop();
-        let dst = self.owned_reg(value);
-        self.masm
-            .float_unop(op, size, dst, dst, self.canonicalize_nans);
-        self.push_reg(float_kind(size), dst);
+        let value = self.pop_entry();
+        let dst = self.float_operand(value);
+        self.masm.fp_unop(op, size, dst, dst);
+        self.push(float_kind(size), Loc::FReg(dst));
     }
 
     /// `f32.eq`, `f64.lt`, …: an i32 0 or 1 in a register.
     pub fn float_compare(&mut self, op: FloatCmp, size: FloatSize) {
-        let rhs = self.pop();
-        let lhs = self.pop();
-        let a = self.register_operand(lhs);
-        let b = self.register_operand(rhs);
+        let rhs = self.pop_entry();
+        let lhs = self.pop_entry();
+        let a = self.float_operand(lhs);
+        let b = self.float_operand(rhs);
         let dst = self.alloc();
-        self.masm.float_cmp(op, size, dst, a, b);
-        self.release_operand(lhs, a);
-        self.release_operand(rhs, b);
+        self.masm.fp_cmp(op, size, dst, a, b);
+        self.free_float(a);
+        self.free_float(b);
         self.push_reg(Kind::I32, dst);
     }
 
     /// `f64.promote_f32` (`to` = F64) and `f32.demote_f64` (`to` = F32).
     pub fn float_resize(&mut self, to: FloatSize) {
-        let value = self.pop();
-        let dst = self.owned_reg(value);
-        self.masm.float_resize(to, dst, dst, self.canonicalize_nans);
-        self.push_reg(float_kind(to), dst);
+        let value = self.pop_entry();
+        let dst = self.float_operand(value);
+        self.masm.fp_resize(to, dst, dst);
+        self.push(float_kind(to), Loc::FReg(dst));
     }
 
     /// `f32.convert_i64_u`, …
     pub fn int_to_float(&mut self, conv: IntFloat) {
         let value = self.pop();
-        let dst = self.owned_reg(value);
-        self.masm.int_to_float(conv, dst, dst);
-        self.push_reg(float_kind(conv.float), dst);
+        let src = self.register_operand(value);
+        let dst = self.alloc_float();
+        self.masm.int_to_fp(conv, dst, src);
+        self.release_operand(value, src);
+        self.push(float_kind(conv.float), Loc::FReg(dst));
     }
 
     /// `i32.trunc_f32_s` (traps on NaN and overflow) or `i32.trunc_sat_f32_s` (saturates).
     pub fn float_to_int(&mut self, conv: IntFloat, saturating: bool) {
-        let value = self.pop();
-        let dst = self.owned_reg(value);
+        let value = self.pop_entry();
+        let src = self.float_operand(value);
+        let dst = self.alloc();
         let mode = if saturating {
             TruncMode::Saturate
         } else {
@@ -96,7 +102,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 overflow: self.labels.trap(TrapKind::ConversionOverflow),
             }
         };
-        self.masm.float_to_int(conv, dst, dst, mode);
+        self.masm.fp_to_int(conv, dst, src, mode);
+        self.free_float(src);
         self.push_reg(int_kind(conv.int), dst);
     }
 

@@ -3,7 +3,7 @@
 use wasmparser::{FuncValidator, FunctionBody, Operator, ValType, ValidatorResources};
 
 use crate::artifact::TrapSite;
-use crate::masm::{Cond, FramePatch, MacroAssembler, Operand, Reg, Size};
+use crate::masm::{Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
 use crate::{CompileError, TrapKind};
 
@@ -35,11 +35,16 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub allocatable: &'static [Reg],
     /// Free allocatable registers, one bit per `allocatable` entry.
     pub free: u32,
+    pub float_allocatable: &'static [FReg],
+    /// Free float registers, one bit per `float_allocatable` entry.
+    pub float_free: u32,
     pub stack: Vec<Entry>,
     /// Entries below this depth are constants or in their slots.
     pub canonical_below: usize,
     /// No entry below this depth is in a register.
     pub spill_cursor: usize,
+    /// No entry below this depth is in a float register.
+    pub float_spill_cursor: usize,
     /// Highest stack depth used (the number of spill slots the frame needs).
     pub max_depth: usize,
     pub locals: Vec<Local>,
@@ -53,7 +58,8 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
-    /// Whether float operations canonicalize the NaNs they produce (see `CompileOptions`).
+    /// Whether a float result is canonicalized when it leaves its float register (see
+    /// `CompileOptions`).
     pub canonicalize_nans: bool,
 }
 
@@ -67,6 +73,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         options: &crate::CompileOptions,
     ) -> Self {
         let allocatable = masm.allocatable();
+        let float_allocatable = masm.float_allocatable();
         FuncGen {
             masm,
             env,
@@ -76,9 +83,12 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             offset: 0,
             allocatable,
             free: (1u32 << allocatable.len()) - 1,
+            float_allocatable,
+            float_free: (1u32 << float_allocatable.len()) - 1,
             stack: Vec::new(),
             canonical_below: 0,
             spill_cursor: 0,
+            float_spill_cursor: 0,
             max_depth: 0,
             locals: Vec::new(),
             local_refs: Vec::new(),
@@ -302,7 +312,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                 table_index,
             } => self.call_indirect(type_index, table_index)?,
             O::Drop => {
-                let value = self.pop();
+                let value = self.pop_entry();
                 self.release(value);
             }
             O::Select | O::TypedSelect { .. } => self.select(),

@@ -1,24 +1,35 @@
 //! The value stack as locations, and register allocation.
 //!
-//! Every wasm operand-stack entry has a [`Loc`]: a constant, an allocatable register, its
-//! own spill slot in the frame (slot `d` belongs to stack depth `d`), a local variable
-//! read lazily, or a pending comparison still in the condition flags. Registers are taken
-//! from a free set; when none is free the bottom-most register entry is spilled to its
-//! slot (a cursor makes the search amortised constant).
+//! Every wasm operand-stack entry has a [`Loc`]: a constant, an allocatable register, a
+//! float register holding a float operator's result, its own spill slot in the frame (slot
+//! `d` belongs to stack depth `d`), a local variable read lazily, or a pending comparison
+//! still in the condition flags. Registers of each class are taken from a free set; when
+//! none is free the bottom-most entry of that class is spilled to its slot (a cursor per
+//! class makes the search amortised constant).
+//!
+//! Two register classes, one representation at rest: a float value is its bit pattern
+//! wherever it rests (constants, slots, locals, integer registers), and a float register
+//! only ever holds the result of a float operator ([`Loc::FReg`]). Float operators take
+//! their operands from float registers ([`FuncGen::float_operand`]), so a chain of float
+//! arithmetic never leaves the float unit; anything else that reads such a result
+//! ([`FuncGen::pop`], a spill, a branch or call argument) receives its bits, with a NaN
+//! canonicalized there, once (see `masm::MacroAssembler::float_to_bits`).
 //!
 //! At control-flow merges all entries below the merge point are in canonical form
 //! (constants or slots; see `spill_all`), so every path agrees on where values live.
 
-use crate::masm::{Address, Base, LibcallArg, MacroAssembler, Operand, Reg, Size, StoreWidth};
+use crate::masm::{
+    Address, Base, FReg, FloatSize, LibcallArg, MacroAssembler, Operand, Reg, Size, StoreWidth,
+};
 
 use super::func::FuncGen;
 
 /// The type class of a stack value: decides the operation width.
 ///
-/// Floats are held as their bit patterns in the same locations as integers (an f32 like
-/// an i32, zero-extended), so every move, spill, merge and call treats them by width only;
-/// float operators move the bits into the ISA's float registers themselves (see
-/// `masm::FloatSize`).
+/// Floats rest as their bit patterns in the same locations as integers (an f32 like an
+/// i32, zero-extended), so every move, spill, merge and call treats them by width only;
+/// a float operator's result is held in a float register until something reads it (see
+/// the module docs).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     I32,
@@ -30,6 +41,15 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The float size of an f32/f64 entry.
+    pub fn float_size(self) -> FloatSize {
+        match self {
+            Kind::F32 => FloatSize::F32,
+            Kind::F64 => FloatSize::F64,
+            _ => unreachable!("only float entries live in float registers"),
+        }
+    }
+
     pub fn size(self) -> Size {
         match self {
             Kind::I32 | Kind::F32 => Size::S32,
@@ -45,6 +65,9 @@ pub(crate) enum Loc {
     Const(i64),
     /// An allocatable register owned by this entry.
     Reg(Reg),
+    /// A float register owned by this entry: the result of a float operator (f32/f64
+    /// entries only), not yet canonicalized.
+    FReg(FReg),
     /// The entry's own frame slot.
     Slot,
     /// The current value of local `n` (materialised before the local changes).
@@ -119,18 +142,46 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.free |= bit;
     }
 
+    /// A free float register, spilling the bottom-most float register entry if needed.
+    pub fn alloc_float(&mut self) -> FReg {
+        if self.float_free == 0 {
+            self.spill_one_float();
+        }
+        let index = self.float_free.trailing_zeros();
+        self.float_free &= !(1 << index);
+        self.float_allocatable[index as usize]
+    }
+
+    /// Returns `freg` to the free set.
+    pub fn free_float(&mut self, freg: FReg) {
+        let index = self
+            .float_allocatable
+            .iter()
+            .position(|&r| r == freg)
+            .expect("only allocatable float registers are freed");
+        debug_assert_eq!(self.float_free & (1 << index), 0, "double free of {freg:?}");
+        self.float_free |= 1 << index;
+    }
+
     /// Frees the register a popped value owned, if any.
     pub fn release(&mut self, value: Popped) {
-        if let Loc::Reg(reg) = value.loc {
-            self.free_reg(reg);
+        match value.loc {
+            Loc::Reg(reg) => self.free_reg(reg),
+            Loc::FReg(freg) => self.free_float(freg),
+            _ => {}
         }
     }
 
     /// Marks every allocatable register free (at a merge point, where no entry holds one).
     pub fn reset_registers(&mut self) {
-        debug_assert!(self.stack.iter().all(|e| !matches!(e.loc, Loc::Reg(_))));
+        debug_assert!(self
+            .stack
+            .iter()
+            .all(|e| !matches!(e.loc, Loc::Reg(_) | Loc::FReg(_))));
         self.free = (1u32 << self.allocatable.len()) - 1;
+        self.float_free = (1u32 << self.float_allocatable.len()) - 1;
         self.spill_cursor = 0;
+        self.float_spill_cursor = 0;
     }
 
     fn spill_one(&mut self) {
@@ -145,7 +196,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         unreachable!("no register to spill: an operator holds more than the allocatable set");
     }
 
-    /// Moves entry `depth` to its slot (registers, locals and flags; constants stay).
+    fn spill_one_float(&mut self) {
+        while self.float_spill_cursor < self.stack.len() {
+            let depth = self.float_spill_cursor;
+            self.float_spill_cursor += 1;
+            if let Loc::FReg(_) = self.stack[depth].loc {
+                self.spill_entry(depth);
+                return;
+            }
+        }
+        unreachable!("no float register to spill: an operator holds more than the set");
+    }
+
+    /// Moves entry `depth` to its slot (registers, locals and flags; constants stay). Never
+    /// changes the flags.
     pub fn spill_entry(&mut self, depth: usize) {
         let entry = self.stack[depth];
         let offset = self.slot_offset(depth);
@@ -155,6 +219,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Loc::Reg(reg) => {
                 self.masm.store(StoreWidth::B64, slot, Operand::Reg(reg));
                 self.free_reg(reg);
+            }
+            Loc::FReg(freg) => {
+                let size = entry.kind.float_size();
+                self.masm
+                    .float_spill(size, offset, freg, self.canonicalize_nans);
+                self.free_float(freg);
             }
             Loc::Local(local) => {
                 let src = self.local_operand(local);
@@ -179,18 +249,31 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
         self.canonical_below = self.stack.len();
         self.spill_cursor = self.stack.len();
+        self.float_spill_cursor = self.stack.len();
     }
 
-    /// Spills the register entries below `depth` (values that must survive a call, which
-    /// clobbers every allocatable register). Locals stay lazy: calls cannot change them.
+    /// Spills the register entries (both classes) below `depth`: values that must survive
+    /// a call, which clobbers every allocatable register. Locals stay lazy: calls cannot
+    /// change them.
     pub fn spill_registers_below(&mut self, depth: usize) {
-        let from = self.spill_cursor.min(depth);
+        let from = self.spill_cursor.min(self.float_spill_cursor).min(depth);
         for d in from..depth {
-            if let Loc::Reg(_) = self.stack[d].loc {
+            if let Loc::Reg(_) | Loc::FReg(_) = self.stack[d].loc {
                 self.spill_entry(d);
             }
         }
         self.spill_cursor = self.spill_cursor.max(depth);
+        self.float_spill_cursor = self.float_spill_cursor.max(depth);
+    }
+
+    /// Moves every float register entry at `from` or above to its slot, so that the
+    /// entries there can be read as operands (call arguments, results).
+    pub fn spill_floats_from(&mut self, from: usize) {
+        for d in from..self.stack.len() {
+            if let Loc::FReg(_) = self.stack[d].loc {
+                self.spill_entry(d);
+            }
+        }
     }
 
     // ---- pushing and popping ----
@@ -216,7 +299,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.push(kind, Loc::Const(value));
     }
 
-    pub fn pop(&mut self) -> Popped {
+    /// The top entry as it is: possibly in a float register (float operators and drops).
+    pub fn pop_entry(&mut self) -> Popped {
         let entry = self
             .stack
             .pop()
@@ -224,6 +308,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let depth = self.stack.len();
         self.canonical_below = self.canonical_below.min(depth);
         self.spill_cursor = self.spill_cursor.min(depth);
+        self.float_spill_cursor = self.float_spill_cursor.min(depth);
         Popped {
             kind: entry.kind,
             loc: entry.loc,
@@ -231,10 +316,26 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
+    /// The top entry, a float register's value moved into an integer register as bits
+    /// (canonicalized): what every operator except the float ones reads. Never changes
+    /// the flags.
+    pub fn pop(&mut self) -> Popped {
+        let mut value = self.pop_entry();
+        if let Loc::FReg(freg) = value.loc {
+            let reg = self.alloc();
+            let size = value.kind.float_size();
+            self.masm
+                .float_to_bits(size, reg, freg, self.canonicalize_nans);
+            self.free_float(freg);
+            value.loc = Loc::Reg(reg);
+        }
+        value
+    }
+
     /// Drops entries down to `len`, freeing their registers.
     pub fn truncate(&mut self, len: usize) {
         while self.stack.len() > len {
-            let value = self.pop();
+            let value = self.pop_entry();
             self.release(value);
         }
     }
@@ -265,7 +366,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Loc::Slot => Operand::Frame(self.slot_offset(value.depth)),
             Loc::Local(local) => self.local_operand(local),
             Loc::Flags(_) => unreachable!("flags are materialised before use as an operand"),
+            Loc::FReg(_) => unreachable!("float registers are moved out before use as an operand"),
         }
+    }
+
+    /// `value` (an f32/f64) in a float register this operator owns (and may overwrite).
+    pub fn float_operand(&mut self, value: Popped) -> FReg {
+        if let Loc::FReg(freg) = value.loc {
+            return freg;
+        }
+        let src = self.operand(value);
+        let freg = self.alloc_float();
+        self.masm
+            .float_from_bits(value.kind.float_size(), freg, src);
+        self.release(value);
+        freg
     }
 
     /// `value` as a runtime-helper argument; registers must have been spilled.
@@ -334,14 +449,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
-    /// Stores `value` into slot `depth` (for branch arguments and block results).
+    /// Stores `value` into slot `depth` (for branch arguments and block results). Never
+    /// changes the flags; a float register value stays where it is.
     pub fn store_to_slot(&mut self, value: Popped, depth: usize) {
         if matches!(value.loc, Loc::Slot) && value.depth == depth {
             return;
         }
-        let src = self.operand(value);
         let offset = self.slot_offset(depth);
         self.note_depth(depth + 1);
+        if let Loc::FReg(freg) = value.loc {
+            let size = value.kind.float_size();
+            self.masm
+                .float_spill(size, offset, freg, self.canonicalize_nans);
+            return;
+        }
+        let src = self.operand(value);
         self.masm.store(
             StoreWidth::B64,
             Address::at(Base::Frame, offset as i64),

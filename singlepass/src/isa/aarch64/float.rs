@@ -1,10 +1,11 @@
-//! Floating-point operations on values held as bit patterns in integer registers.
+//! Floating-point operations on float registers, and the moves between float registers
+//! and bit patterns.
 //!
-//! Every method moves its inputs into the float scratch registers v16/v17 (`fmov s, w` /
-//! `fmov d, x`, see `regs`), computes there and moves the result back (`fmov w, s` zeroes
-//! the upper 32 bits, so an f32 stays zero-extended like an i32). Nothing lives in a float
-//! register between two masm calls, and `dst` may alias any input because every input is
-//! read before `dst` is written.
+//! Codegen allocates v18..v29 for float temporaries (see `regs`); v16/v17 are this file's
+//! scratch inside one method (a truncation bound), v30/v31 the bit-pattern forms' operands.
+//! Bits enter with `fmov s, w` / `fmov d, x` and leave with `fmov w, s` (which zeroes the
+//! upper 32 bits, so an f32 stays zero-extended like an i32). Every operation is a
+//! three-operand instruction, so `dst` may alias any input.
 //!
 //! # Wasm semantics for free
 //! - `fmin`/`fmax` (not `fminnm`/`fmaxnm`) return NaN when either input is NaN and order
@@ -19,17 +20,20 @@
 //! produces — `fadd`..`fdiv`, `fmin`/`fmax`, `fsqrt`, `frint*`, `fcvt` — is then the
 //! default NaN, which on AArch64 is the positive quiet NaN with a zero payload, exactly
 //! [`FloatSize::canonical_nan`], whatever the inputs' signs and payloads (quiet or
-//! signalling). So the `canonicalize` flag costs no instruction here: results are
-//! canonical either way, which is also a valid result when canonicalization is not asked
-//! for (the canonical NaN is an arithmetic NaN). Only bit operations (`fneg`, `fabs`,
-//! `copysign`, moves) keep payloads, and codegen does those on the integer bits.
+//! signalling). So the `canonicalize` flag of `float_to_bits` costs no instruction here:
+//! a float register only ever holds an operation's result (or an input of one, whose
+//! payload no result shows), and results are canonical either way, which is also a valid
+//! result when canonicalization is not asked for (the canonical NaN is an arithmetic NaN).
+//! Only bit operations (`fneg`, `fabs`, `copysign`, moves) keep payloads, and codegen does
+//! those on the integer bits.
 
 use dynasmrt::DynasmApi;
 
-use super::regs::{FLOAT_A, FLOAT_B, SCRATCH};
+use super::regs::{FLOAT_B, SCRATCH};
 use super::A64Masm;
 use crate::masm::{
-    Cond, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, Label, Reg, Size, TruncMode,
+    Address, Base, Cond, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, Label,
+    LoadKind, Operand, Reg, Size, StoreWidth, TruncMode,
 };
 
 /// FPCR while wasm runs: DN (bit 25) set; RMode (bits 23:22) = 00, round to nearest even;
@@ -37,7 +41,7 @@ use crate::masm::{
 /// (FIZ, AH, NEP) clear.
 pub(super) const DETERMINISTIC_FPCR: u64 = 1 << 25;
 
-/// `$mn` on two float scratch registers of `size` (`Sd, Sn` or `Dd, Dn`).
+/// `$mn` on two float registers of `size` (`Sd, Sn` or `Dd, Dn`).
 macro_rules! ff {
     ($ops:expr, $mn:ident, $size:expr, $d:expr, $n:expr) => {{
         let (d, n): (u8, u8) = ($d, $n);
@@ -48,7 +52,7 @@ macro_rules! ff {
     }};
 }
 
-/// `$mn` on three float scratch registers of `size`.
+/// `$mn` on three float registers of `size`.
 macro_rules! fff {
     ($ops:expr, $mn:ident, $size:expr, $d:expr, $n:expr, $m:expr) => {{
         let (d, n, m): (u8, u8, u8) = ($d, $n, $m);
@@ -86,7 +90,7 @@ macro_rules! float_to_int {
 }
 
 impl A64Masm {
-    /// Float scratch `v` = the `size` float whose bits are in integer register `x`.
+    /// Float register `v` = the `size` float whose bits are in integer register `x`.
     fn float_in(&mut self, size: FloatSize, v: u8, x: u8) {
         match size {
             FloatSize::F32 => asm!(self.ops; fmov S(v), W(x)),
@@ -94,7 +98,7 @@ impl A64Masm {
         }
     }
 
-    /// Integer register `x` = the bits of float scratch `v` (an f32 zero-extended).
+    /// Integer register `x` = the bits of float register `v` (an f32 zero-extended).
     fn float_out(&mut self, size: FloatSize, x: u8, v: u8) {
         match size {
             FloatSize::F32 => asm!(self.ops; fmov W(x), S(v)),
@@ -102,68 +106,87 @@ impl A64Masm {
         }
     }
 
+    /// A constant or a frame slot goes through x16 (`movz`/`movk` or a load: flag-free).
+    pub(super) fn emit_float_from_bits(&mut self, size: FloatSize, dst: FReg, src: Operand) {
+        let x = match src {
+            Operand::Reg(r) => r.0,
+            Operand::Imm(bits) => {
+                self.mov_imm(SCRATCH, bits as u64);
+                SCRATCH
+            }
+            Operand::Frame(offset) => {
+                self.emit_load(
+                    LoadKind::I64,
+                    Reg(SCRATCH),
+                    Address::at(Base::Frame, offset.into()),
+                );
+                SCRATCH
+            }
+        };
+        self.float_in(size, dst.0, x);
+    }
+
     /// `canonicalize` needs no code: see the module docs (FPCR.DN).
-    pub(super) fn emit_float_binop(
+    pub(super) fn emit_float_to_bits(&mut self, size: FloatSize, dst: Reg, src: FReg) {
+        self.float_out(size, dst.0, src.0);
+    }
+
+    /// The slot = the bits, through x16 (addresses use x17).
+    pub(super) fn emit_float_spill(&mut self, size: FloatSize, offset: i32, src: FReg) {
+        self.float_out(size, SCRATCH, src.0);
+        self.emit_store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, offset.into()),
+            Operand::Reg(Reg(SCRATCH)),
+        );
+    }
+
+    pub(super) fn emit_fp_binop(
         &mut self,
         op: FloatBinOp,
         size: FloatSize,
-        dst: Reg,
-        lhs: Reg,
-        rhs: Reg,
-        _canonicalize: bool,
+        dst: FReg,
+        lhs: FReg,
+        rhs: FReg,
     ) {
-        let (a, b) = (FLOAT_A, FLOAT_B);
-        self.float_in(size, a, lhs.0);
-        self.float_in(size, b, rhs.0);
+        let (d, a, b) = (dst.0, lhs.0, rhs.0);
         match op {
-            FloatBinOp::Add => fff!(self.ops, fadd, size, a, a, b),
-            FloatBinOp::Sub => fff!(self.ops, fsub, size, a, a, b),
-            FloatBinOp::Mul => fff!(self.ops, fmul, size, a, a, b),
-            FloatBinOp::Div => fff!(self.ops, fdiv, size, a, a, b),
-            FloatBinOp::Min => fff!(self.ops, fmin, size, a, a, b),
-            FloatBinOp::Max => fff!(self.ops, fmax, size, a, a, b),
+            FloatBinOp::Add => fff!(self.ops, fadd, size, d, a, b),
+            FloatBinOp::Sub => fff!(self.ops, fsub, size, d, a, b),
+            FloatBinOp::Mul => fff!(self.ops, fmul, size, d, a, b),
+            FloatBinOp::Div => fff!(self.ops, fdiv, size, d, a, b),
+            FloatBinOp::Min => fff!(self.ops, fmin, size, d, a, b),
+            FloatBinOp::Max => fff!(self.ops, fmax, size, d, a, b),
         }
-        self.float_out(size, dst.0, a);
     }
 
     /// `frintp`/`frintm`/`frintz`/`frintn` round toward +∞, −∞, zero and to nearest even
-    /// whatever FPCR.RMode says. `canonicalize` needs no code (FPCR.DN).
-    pub(super) fn emit_float_unop(
-        &mut self,
-        op: FloatUnOp,
-        size: FloatSize,
-        dst: Reg,
-        src: Reg,
-        _canonicalize: bool,
-    ) {
-        let a = FLOAT_A;
-        self.float_in(size, a, src.0);
+    /// whatever FPCR.RMode says.
+    pub(super) fn emit_fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg) {
+        let (d, a) = (dst.0, src.0);
         match op {
-            FloatUnOp::Sqrt => ff!(self.ops, fsqrt, size, a, a),
-            FloatUnOp::Ceil => ff!(self.ops, frintp, size, a, a),
-            FloatUnOp::Floor => ff!(self.ops, frintm, size, a, a),
-            FloatUnOp::Trunc => ff!(self.ops, frintz, size, a, a),
-            FloatUnOp::Nearest => ff!(self.ops, frintn, size, a, a),
+            FloatUnOp::Sqrt => ff!(self.ops, fsqrt, size, d, a),
+            FloatUnOp::Ceil => ff!(self.ops, frintp, size, d, a),
+            FloatUnOp::Floor => ff!(self.ops, frintm, size, d, a),
+            FloatUnOp::Trunc => ff!(self.ops, frintz, size, d, a),
+            FloatUnOp::Nearest => ff!(self.ops, frintn, size, d, a),
         }
-        self.float_out(size, dst.0, a);
     }
 
     /// `fcmp` sets NZCV to 0110 (equal), 1000 (less), 0010 (greater) or 0011 (unordered).
     /// The conditions below hold for exactly the wasm results: `eq` (Z), `ne` (!Z, so
     /// true when unordered), `mi` (N: less only), `gt` (!Z && N == V), `ls` (!C || Z:
     /// less or equal) and `ge` (N == V: greater or equal).
-    pub(super) fn emit_float_cmp(
+    pub(super) fn emit_fp_cmp(
         &mut self,
         op: FloatCmp,
         size: FloatSize,
         dst: Reg,
-        lhs: Reg,
-        rhs: Reg,
+        lhs: FReg,
+        rhs: FReg,
     ) {
-        let (a, b, d) = (FLOAT_A, FLOAT_B, dst.0);
-        self.float_in(size, a, lhs.0);
-        self.float_in(size, b, rhs.0);
-        ff!(self.ops, fcmp, size, a, b);
+        let d = dst.0;
+        ff!(self.ops, fcmp, size, lhs.0, rhs.0);
         match op {
             FloatCmp::Eq => asm!(self.ops; cset W(d), eq),
             FloatCmp::Ne => asm!(self.ops; cset W(d), ne),
@@ -175,55 +198,33 @@ impl A64Masm {
     }
 
     /// `fcvt`: promotion is exact, demotion rounds by FPCR.RMode (nearest even). A NaN
-    /// becomes the default NaN (FPCR.DN), so `canonicalize` needs no code.
-    pub(super) fn emit_float_resize(
-        &mut self,
-        to: FloatSize,
-        dst: Reg,
-        src: Reg,
-        _canonicalize: bool,
-    ) {
-        let a = FLOAT_A;
+    /// becomes the default NaN (FPCR.DN).
+    pub(super) fn emit_fp_resize(&mut self, to: FloatSize, dst: FReg, src: FReg) {
+        let (d, a) = (dst.0, src.0);
         match to {
-            FloatSize::F64 => {
-                self.float_in(FloatSize::F32, a, src.0);
-                asm!(self.ops; fcvt D(a), S(a));
-            }
-            FloatSize::F32 => {
-                self.float_in(FloatSize::F64, a, src.0);
-                asm!(self.ops; fcvt S(a), D(a));
-            }
+            FloatSize::F64 => asm!(self.ops; fcvt D(d), S(a)),
+            FloatSize::F32 => asm!(self.ops; fcvt S(d), D(a)),
         }
-        self.float_out(to, dst.0, a);
     }
 
     /// `scvtf`/`ucvtf`, rounding by FPCR.RMode (nearest even). An i32 is read through
     /// the `W` register, so its upper (zero) half never counts.
-    pub(super) fn emit_int_to_float(&mut self, conv: IntFloat, dst: Reg, src: Reg) {
-        let a = FLOAT_A;
+    pub(super) fn emit_int_to_fp(&mut self, conv: IntFloat, dst: FReg, src: Reg) {
         if conv.signed {
-            int_to_float!(self.ops, scvtf, conv, a, src.0);
+            int_to_float!(self.ops, scvtf, conv, dst.0, src.0);
         } else {
-            int_to_float!(self.ops, ucvtf, conv, a, src.0);
+            int_to_float!(self.ops, ucvtf, conv, dst.0, src.0);
         }
-        self.float_out(conv.float, dst.0, a);
     }
 
     /// `fcvtzs`/`fcvtzu` round toward zero and saturate (NaN gives 0): `Saturate` is that
     /// instruction alone. `Trap` first checks for NaN and the range, jumping with the far
     /// form of `emit_branch`. An i32 result is written through the `W` register, so the
     /// upper half is zero.
-    pub(super) fn emit_float_to_int(
-        &mut self,
-        conv: IntFloat,
-        dst: Reg,
-        src: Reg,
-        mode: TruncMode,
-    ) {
-        let a = FLOAT_A;
-        self.float_in(conv.float, a, src.0);
+    pub(super) fn emit_fp_to_int(&mut self, conv: IntFloat, dst: Reg, src: FReg, mode: TruncMode) {
+        let a = src.0;
         if let TruncMode::Trap { nan, overflow } = mode {
-            self.trunc_checks(conv, nan, overflow);
+            self.trunc_checks(conv, a, nan, overflow);
         }
         if conv.signed {
             float_to_int!(self.ops, fcvtzs, conv, dst.0, a);
@@ -232,14 +233,14 @@ impl A64Masm {
         }
     }
 
-    /// Jump to `nan` if the float in v16 is NaN, to `overflow` if it is outside
+    /// Jump to `nan` if the float in `a` is NaN, to `overflow` if it is outside
     /// [`IntFloat::trunc_range`].
     ///
     /// `fcmp x, x` is unordered (Z clear) exactly for NaN, so `Ne` catches it. After
     /// that every `fcmp` is ordered, and ordered float flags (V clear) read like those
     /// of a signed integer comparison: the signed [`Cond`]s apply.
-    fn trunc_checks(&mut self, conv: IntFloat, nan: Label, overflow: Label) {
-        let (a, b, size) = (FLOAT_A, FLOAT_B, conv.float);
+    fn trunc_checks(&mut self, conv: IntFloat, a: u8, nan: Label, overflow: Label) {
+        let (b, size) = (FLOAT_B, conv.float);
         let range = conv.trunc_range();
         ff!(self.ops, fcmp, size, a, a);
         self.emit_branch(Cond::Ne, nan);
@@ -258,7 +259,7 @@ impl A64Masm {
         self.emit_branch(Cond::GeS, overflow);
     }
 
-    /// Float scratch `v` = the float with bit pattern `bits`, through x16.
+    /// Float register `v` = the float with bit pattern `bits`, through x16.
     fn load_float_bits(&mut self, size: FloatSize, v: u8, bits: u64) {
         self.mov_imm(SCRATCH, bits);
         self.float_in(size, v, SCRATCH);

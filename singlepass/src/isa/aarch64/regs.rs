@@ -8,10 +8,11 @@
 //!   materialises immediates, holds loaded operands and store values; x17 builds
 //!   addresses. Neither ever holds a value across two trait calls.
 //! - Float/vector scratch, likewise owned inside a single method: v16 and v17. v16 is the
-//!   vector scratch of `popcnt` and the first float operand and result (`float`), v17 the
-//!   second float operand or a truncation bound. Floats live as bit patterns in integer
-//!   registers between masm calls, so no float register ever holds a value across two
-//!   trait calls. v16..v31 are caller-saved in AAPCS64, so using them needs no saving.
+//!   vector scratch of `popcnt`, v17 a truncation bound.
+//! - Float allocatable: v18..v29 hold float temporaries between masm calls (never across
+//!   a call or a merge); v30 and v31 are where the bit-pattern forms
+//!   (`MacroAssembler::float_binop`, …) compute. v16..v31 are caller-saved in AAPCS64, so
+//!   using them needs no saving.
 //! - Allocatable (caller-saved, clobbered by every call): x9..x15.
 //! - Local registers (callee-saved, saved by the prologue on demand): x19, x20.
 //! - x0 is the C return register: libcall results and dynamic trap codes arrive there.
@@ -21,11 +22,10 @@
 //!   16-byte aligned: AArch64 faults on a misaligned sp-based access when alignment
 //!   checking is on, and AAPCS64 requires it at every public interface).
 //! - x18 (the platform register, reserved on macOS and Windows), x21..x25, x6..x8 and
-//!   every floating-point register other than v16 and v17 are never touched by generated
-//!   code; in particular d8..d15 (callee-saved in AAPCS64) must never be written and need
+//!   v0..v15 are never touched by generated code; in particular d8..d15 (callee-saved in AAPCS64) must never be written and need
 //!   no saving anywhere.
 
-use crate::masm::Reg;
+use crate::masm::{FReg, Reg};
 
 pub(super) const X0: u8 = 0;
 pub(super) const X9: u8 = 9;
@@ -39,10 +39,25 @@ pub(super) const X15: u8 = 15;
 pub(super) const SCRATCH: u8 = 16;
 /// Scratch for addresses.
 pub(super) const ADDR: u8 = 17;
-/// Float scratch: the first operand and the result of float operations (v16, caller-saved).
-pub(super) const FLOAT_A: u8 = 16;
-/// Float scratch: the second operand, or a truncation bound (v17, caller-saved).
+/// Float scratch: a truncation bound (v17, caller-saved).
 pub(super) const FLOAT_B: u8 = 17;
+/// Float registers codegen may allocate for float temporaries (v18..v29).
+pub(super) const FLOAT_ALLOCATABLE: [FReg; 12] = [
+    FReg(18),
+    FReg(19),
+    FReg(20),
+    FReg(21),
+    FReg(22),
+    FReg(23),
+    FReg(24),
+    FReg(25),
+    FReg(26),
+    FReg(27),
+    FReg(28),
+    FReg(29),
+];
+/// `MacroAssembler::float_scratch`: v30, v31.
+pub(super) const FLOAT_SCRATCH: [FReg; 2] = [FReg(30), FReg(31)];
 pub(super) const X19: u8 = 19;
 pub(super) const X20: u8 = 20;
 /// Remaining gas (pinned).
@@ -100,9 +115,14 @@ mod tests {
             assert!((19..=28).contains(&r.0), "{r:?}");
         }
         // AAPCS64: v8..v15 are callee-saved (their low halves), v16..v31 caller-saved.
-        for v in [FLOAT_A, FLOAT_B] {
-            assert!((16..=31).contains(&v), "v{v}");
+        // v16: `popcnt`'s vector scratch (`alu`).
+        let float: Vec<u8> = [16, FLOAT_B]
+            .into_iter()
+            .chain(FLOAT_ALLOCATABLE.iter().chain(&FLOAT_SCRATCH).map(|v| v.0))
+            .collect();
+        for (i, v) in float.iter().enumerate() {
+            assert!((16..=31).contains(v), "v{v}");
+            assert!(!float[..i].contains(v), "v{v} has two roles");
         }
-        assert_ne!(FLOAT_A, FLOAT_B);
     }
 }

@@ -1,14 +1,19 @@
-//! Floating-point operations on values held as bit patterns in integer registers.
+//! Floating-point operations on xmm registers, and the moves between float registers and
+//! bit patterns.
 //!
-//! Each operation moves its inputs' bits into xmm0/xmm1 (`movd`/`movq`), computes with
-//! scalar SSE (SSE4.1 for `round*`, which the engine checks at start-up), and moves the
-//! result back. xmm0 and xmm1 are scratch: nothing lives in an xmm register between two
-//! masm calls, so calls and libcalls need not save them.
+//! Codegen allocates xmm2-xmm13 for float temporaries; xmm0 and xmm1 are this file's
+//! scratch inside one method, so no operand is ever xmm0 or xmm1 (see `regs`).
+//! Scalar SSE only (SSE4.1 for `round*`, which the engine checks at start-up), in the
+//! two-operand forms: codegen passes `dst == lhs`, the other cases copy first.
 //!
 //! x86 has no default-NaN mode: an invalid operation yields the negative "indefinite" NaN
-//! `0xffc00000`, and a NaN input propagates with its payload. So when canonicalization is
-//! asked for, every arithmetic result passes through [`X64Masm::xmm0_to_bits`], which
-//! replaces a NaN with the canonical one by a branch-free `ucomis` + `cmovp`.
+//! `0xffc00000`, and a NaN input propagates with its payload. So a float value leaving a
+//! float register for its bit pattern passes through [`X64Masm::emit_float_to_bits`],
+//! which replaces a NaN with the canonical one, branch-free and without touching the
+//! flags (`cmpunord` mask, `and`/`andn`/`or`). Inside a chain of float operators the NaN
+//! may carry any payload: every operator maps a NaN input to a NaN (or to a trap, or a
+//! comparison result that ignores the payload), so only the last result's bits are ever
+//! seen, and they are canonical.
 //!
 //! The float unit's mode (round to nearest even, no flush-to-zero, no
 //! denormals-are-zero, exceptions masked) is set by the entry trampoline (`traps.rs`).
@@ -17,10 +22,11 @@ use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::X64Masm;
 use crate::masm::{
-    FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, Label, Reg, Size, TruncMode,
+    FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, Label, Operand, Reg, Size,
+    TruncMode,
 };
 
-/// `$single xmm0, …` for f32, `$double xmm0, …` for f64.
+/// `$single …` for f32, `$double …` for f64.
 macro_rules! sized {
     ($ops:expr, $size:expr, $single:ident, $double:ident; $($args:tt)*) => {
         match $size {
@@ -43,14 +49,10 @@ fn round_mode(op: FloatUnOp) -> Option<i8> {
 }
 
 impl X64Masm {
-    /// xmm0 (or xmm1 when `second`) = the float whose bits are in `src`.
-    fn bits_to_xmm(&mut self, size: FloatSize, second: bool, src: Reg) {
-        let s = src.0;
-        match (size, second) {
-            (FloatSize::F32, false) => asm!(self.ops; movd xmm0, Rd(s)),
-            (FloatSize::F32, true) => asm!(self.ops; movd xmm1, Rd(s)),
-            (FloatSize::F64, false) => asm!(self.ops; movq xmm0, Rq(s)),
-            (FloatSize::F64, true) => asm!(self.ops; movq xmm1, Rq(s)),
+    /// `dst = src` between xmm registers (nothing when they are the same).
+    fn xmm_copy(&mut self, dst: u8, src: u8) {
+        if dst != src {
+            asm!(self.ops; movaps Rx(dst), Rx(src));
         }
     }
 
@@ -63,58 +65,95 @@ impl X64Masm {
         }
     }
 
-    /// `dst` = the bits of xmm0 (an f32 zero-extended), the canonical NaN instead of any
-    /// NaN when `canonicalize`.
-    fn xmm0_to_bits(&mut self, size: FloatSize, dst: Reg, canonicalize: bool) {
+    /// Flag-free: `mov`, `movd`/`movq`, `movss`/`movsd` and `xorps` only.
+    pub(super) fn emit_float_from_bits(&mut self, size: FloatSize, dst: FReg, src: Operand) {
         let d = dst.0;
-        if !canonicalize {
+        match src {
+            Operand::Reg(r) => match size {
+                FloatSize::F32 => asm!(self.ops; movd Rx(d), Rd(r.0)),
+                FloatSize::F64 => asm!(self.ops; movq Rx(d), Rq(r.0)),
+            },
+            Operand::Frame(offset) => match size {
+                FloatSize::F32 => asm!(self.ops; movss Rx(d), DWORD [rbp + offset]),
+                FloatSize::F64 => asm!(self.ops; movsd Rx(d), QWORD [rbp + offset]),
+            },
+            Operand::Imm(0) => asm!(self.ops; xorps Rx(d), Rx(d)),
+            Operand::Imm(bits) => {
+                self.mov_imm(super::regs::R11, bits);
+                match size {
+                    FloatSize::F32 => asm!(self.ops; movd Rx(d), r11d),
+                    FloatSize::F64 => asm!(self.ops; movq Rx(d), r11),
+                }
+            }
+        }
+    }
+
+    /// Integer register `d` = the bits of `src` (an f32 zero-extended), the canonical NaN
+    /// instead of any NaN when `canonicalize`. Without flags: xmm0 = `cmpunord(src, src)`
+    /// (all ones exactly for a NaN), `src = src & !mask | canonical & mask`. Clobbers
+    /// `src` (when canonicalizing), xmm0, xmm1 and r11.
+    pub(super) fn emit_float_to_bits(
+        &mut self,
+        size: FloatSize,
+        d: u8,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        let s = src.0;
+        debug_assert!(s > 1, "xmm0/xmm1 are the float methods' scratch");
+        if canonicalize {
+            self.const_to_xmm1(size, size.canonical_nan());
+            self.xmm_copy(0, s);
+            sized!(self.ops, size, cmpunordss, cmpunordsd; xmm0, xmm0);
+            asm!(self.ops
+                ; andps xmm1, xmm0
+                ; andnps xmm0, Rx(s)
+                ; orps xmm0, xmm1
+            );
             match size {
                 FloatSize::F32 => asm!(self.ops; movd Rd(d), xmm0),
                 FloatSize::F64 => asm!(self.ops; movq Rq(d), xmm0),
             }
             return;
         }
-        // Unordered with itself (PF = 1) exactly when xmm0 is a NaN. A 32-bit cmov
-        // zero-extends whether or not it moves, as f32 bits must be.
-        self.mov_imm(super::regs::R11, size.canonical_nan() as i64);
         match size {
-            FloatSize::F32 => asm!(self.ops
-                ; movd Rd(d), xmm0
-                ; ucomiss xmm0, xmm0
-                ; cmovp Rd(d), r11d
-            ),
-            FloatSize::F64 => asm!(self.ops
-                ; movq Rq(d), xmm0
-                ; ucomisd xmm0, xmm0
-                ; cmovp Rq(d), r11
-            ),
+            FloatSize::F32 => asm!(self.ops; movd Rd(d), Rx(s)),
+            FloatSize::F64 => asm!(self.ops; movq Rq(d), Rx(s)),
         }
     }
 
-    pub(super) fn emit_float_binop(
+    pub(super) fn emit_fp_binop(
         &mut self,
         op: FloatBinOp,
         size: FloatSize,
-        dst: Reg,
-        lhs: Reg,
-        rhs: Reg,
-        canonicalize: bool,
+        dst: FReg,
+        lhs: FReg,
+        rhs: FReg,
     ) {
-        self.bits_to_xmm(size, false, lhs);
-        self.bits_to_xmm(size, true, rhs);
-        match op {
-            FloatBinOp::Add => sized!(self.ops, size, addss, addsd; xmm0, xmm1),
-            FloatBinOp::Sub => sized!(self.ops, size, subss, subsd; xmm0, xmm1),
-            FloatBinOp::Mul => sized!(self.ops, size, mulss, mulsd; xmm0, xmm1),
-            FloatBinOp::Div => sized!(self.ops, size, divss, divsd; xmm0, xmm1),
-            FloatBinOp::Min | FloatBinOp::Max => self.min_max(op == FloatBinOp::Min, size),
+        if let FloatBinOp::Min | FloatBinOp::Max = op {
+            self.xmm_copy(0, lhs.0);
+            self.xmm_copy(1, rhs.0);
+            self.min_max(op == FloatBinOp::Min, size);
+            self.xmm_copy(dst.0, 0);
+            return;
         }
-        self.xmm0_to_bits(size, dst, canonicalize);
+        // Two-operand form: compute in `dst` unless it is the right operand (then in xmm0).
+        let acc = if dst == rhs && dst != lhs { 0 } else { dst.0 };
+        self.xmm_copy(acc, lhs.0);
+        let r = rhs.0;
+        match op {
+            FloatBinOp::Add => sized!(self.ops, size, addss, addsd; Rx(acc), Rx(r)),
+            FloatBinOp::Sub => sized!(self.ops, size, subss, subsd; Rx(acc), Rx(r)),
+            FloatBinOp::Mul => sized!(self.ops, size, mulss, mulsd; Rx(acc), Rx(r)),
+            FloatBinOp::Div => sized!(self.ops, size, divss, divsd; Rx(acc), Rx(r)),
+            FloatBinOp::Min | FloatBinOp::Max => unreachable!("handled above"),
+        }
+        self.xmm_copy(dst.0, acc);
     }
 
     /// xmm0 = min/max(xmm0, xmm1) with wasm semantics. `minss`/`maxss` return the second
     /// operand when either is a NaN or both are zeros, so those cases go their own way:
-    /// NaN → a NaN (`addss` of the two: quiet, canonicalized later if asked); equal
+    /// NaN → a NaN (`addss` of the two: quiet, canonicalized when it leaves); equal
     /// operands → `or` of the bits for min (−0 wins), `and` for max (+0 wins), which is the
     /// value itself when they are not zeros.
     fn min_max(&mut self, min: bool, size: FloatSize) {
@@ -144,40 +183,35 @@ impl X64Masm {
         asm!(self.ops; =>done);
     }
 
-    pub(super) fn emit_float_unop(
-        &mut self,
-        op: FloatUnOp,
-        size: FloatSize,
-        dst: Reg,
-        src: Reg,
-        canonicalize: bool,
-    ) {
-        self.bits_to_xmm(size, false, src);
+    /// `round*`/`sqrt*` write only the low lane: with `dst == src` (codegen's form) that
+    /// adds no dependency on an older value.
+    pub(super) fn emit_fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg) {
+        let (d, s) = (dst.0, src.0);
         match round_mode(op) {
-            Some(mode) => sized!(self.ops, size, roundss, roundsd; xmm0, xmm0, mode),
-            None => sized!(self.ops, size, sqrtss, sqrtsd; xmm0, xmm0),
+            Some(mode) => sized!(self.ops, size, roundss, roundsd; Rx(d), Rx(s), mode),
+            None => sized!(self.ops, size, sqrtss, sqrtsd; Rx(d), Rx(s)),
         }
-        self.xmm0_to_bits(size, dst, canonicalize);
     }
 
     /// `ucomis` sets ZF, PF and CF (all three for unordered). `a < b` is `b > a`, so the
     /// "less" forms swap the operands and every ordered test is `seta`/`setae` (CF = 0:
     /// false when unordered); `eq` also needs PF = 0 and `ne` accepts PF = 1.
-    pub(super) fn emit_float_cmp(
+    pub(super) fn emit_fp_cmp(
         &mut self,
         op: FloatCmp,
         size: FloatSize,
         dst: Reg,
-        lhs: Reg,
-        rhs: Reg,
+        lhs: FReg,
+        rhs: FReg,
     ) {
         let d = dst.0;
-        let swap = matches!(op, FloatCmp::Lt | FloatCmp::Le);
-        self.bits_to_xmm(size, swap, lhs);
-        self.bits_to_xmm(size, !swap, rhs);
+        let (a, b) = match op {
+            FloatCmp::Lt | FloatCmp::Le => (rhs.0, lhs.0),
+            _ => (lhs.0, rhs.0),
+        };
         // Zeroed before the compare (a `xor` clobbers flags); `setcc` writes the low byte.
         asm!(self.ops; xor Rd(d), Rd(d));
-        sized!(self.ops, size, ucomiss, ucomisd; xmm0, xmm1);
+        sized!(self.ops, size, ucomiss, ucomisd; Rx(a), Rx(b));
         match op {
             FloatCmp::Eq => asm!(self.ops
                 ; sete Rb(d)
@@ -194,39 +228,27 @@ impl X64Masm {
         }
     }
 
-    pub(super) fn emit_float_resize(
-        &mut self,
-        to: FloatSize,
-        dst: Reg,
-        src: Reg,
-        canonicalize: bool,
-    ) {
+    pub(super) fn emit_fp_resize(&mut self, to: FloatSize, dst: FReg, src: FReg) {
+        let (d, s) = (dst.0, src.0);
         match to {
-            FloatSize::F64 => {
-                self.bits_to_xmm(FloatSize::F32, false, src);
-                asm!(self.ops; cvtss2sd xmm0, xmm0);
-            }
-            FloatSize::F32 => {
-                self.bits_to_xmm(FloatSize::F64, false, src);
-                asm!(self.ops; cvtsd2ss xmm0, xmm0);
-            }
+            FloatSize::F64 => asm!(self.ops; cvtss2sd Rx(d), Rx(s)),
+            FloatSize::F32 => asm!(self.ops; cvtsd2ss Rx(d), Rx(s)),
         }
-        self.xmm0_to_bits(to, dst, canonicalize);
     }
 
     /// `cvtsi2ss/sd` converts a signed integer. An i32 lives zero-extended, so its
     /// unsigned value is the signed 64-bit conversion; a u64 with the top bit set is
     /// halved first, keeping the lost bit as a sticky bit (`x >> 1 | x & 1`) so that the
     /// halved value rounds the same way, then doubled (exact).
-    pub(super) fn emit_int_to_float(&mut self, conv: IntFloat, dst: Reg, src: Reg) {
-        let s = src.0;
+    pub(super) fn emit_int_to_fp(&mut self, conv: IntFloat, dst: FReg, src: Reg) {
+        let (s, d) = (src.0, dst.0);
         let f = conv.float;
-        // Writing only the low lane of xmm0 would depend on its previous value.
-        asm!(self.ops; xorps xmm0, xmm0);
+        // Writing only the low lane of `dst` would depend on its previous value.
+        asm!(self.ops; xorps Rx(d), Rx(d));
         match (conv.int, conv.signed) {
-            (Size::S32, true) => sized!(self.ops, f, cvtsi2ss, cvtsi2sd; xmm0, Rd(s)),
+            (Size::S32, true) => sized!(self.ops, f, cvtsi2ss, cvtsi2sd; Rx(d), Rd(s)),
             (Size::S32, false) | (Size::S64, true) => {
-                sized!(self.ops, f, cvtsi2ss, cvtsi2sd; xmm0, Rq(s))
+                sized!(self.ops, f, cvtsi2ss, cvtsi2sd; Rx(d), Rq(s))
             }
             (Size::S64, false) => {
                 let (halve, done) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
@@ -234,7 +256,7 @@ impl X64Masm {
                     ; test Rq(s), Rq(s)
                     ; js =>halve
                 );
-                sized!(self.ops, f, cvtsi2ss, cvtsi2sd; xmm0, Rq(s));
+                sized!(self.ops, f, cvtsi2ss, cvtsi2sd; Rx(d), Rq(s));
                 asm!(self.ops
                     ; jmp =>done
                     ; =>halve
@@ -244,24 +266,17 @@ impl X64Masm {
                     ; and ecx, 1
                     ; or rax, rcx
                 );
-                sized!(self.ops, f, cvtsi2ss, cvtsi2sd; xmm0, rax);
-                sized!(self.ops, f, addss, addsd; xmm0, xmm0);
+                sized!(self.ops, f, cvtsi2ss, cvtsi2sd; Rx(d), rax);
+                sized!(self.ops, f, addss, addsd; Rx(d), Rx(d));
                 asm!(self.ops; =>done);
             }
         }
-        // An integer never converts to a NaN.
-        self.xmm0_to_bits(f, dst, false);
     }
 
     /// Checks NaN and the range (`IntFloat::trunc_range`) with `ucomis`, jumping to the
-    /// trap labels or to local saturation code, then converts an in-range value.
-    pub(super) fn emit_float_to_int(
-        &mut self,
-        conv: IntFloat,
-        dst: Reg,
-        src: Reg,
-        mode: TruncMode,
-    ) {
+    /// trap labels or to local saturation code, then converts an in-range value (in xmm0,
+    /// which the u64 form adjusts).
+    pub(super) fn emit_fp_to_int(&mut self, conv: IntFloat, dst: Reg, src: FReg, mode: TruncMode) {
         let (d, f) = (dst.0, conv.float);
         let range = conv.trunc_range();
         let (nan, below, above) = match mode {
@@ -272,7 +287,7 @@ impl X64Masm {
                 self.ops.new_dynamic_label(),
             ),
         };
-        self.bits_to_xmm(f, false, src);
+        self.xmm_copy(0, src.0);
         sized!(self.ops, f, ucomiss, ucomisd; xmm0, xmm0);
         asm!(self.ops; jp =>nan);
         self.const_to_xmm1(f, range.lower);

@@ -16,9 +16,9 @@ use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
 use crate::masm::Address;
 use crate::masm::{
-    AluOp, BitOp, Cond, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, FramePatch,
-    IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
-    TruncMode,
+    AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
+    FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
+    StoreWidth, TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -144,38 +144,39 @@ impl MacroAssembler for X64Masm {
         self.emit_cmov(cond, size, dst, src)
     }
 
-    fn float_binop(
-        &mut self,
-        op: FloatBinOp,
-        size: FloatSize,
-        dst: Reg,
-        lhs: Reg,
-        rhs: Reg,
-        canonicalize: bool,
-    ) {
-        self.emit_float_binop(op, size, dst, lhs, rhs, canonicalize)
+    fn float_allocatable(&self) -> &'static [FReg] {
+        &regs::FLOAT_ALLOCATABLE
     }
-    fn float_unop(
-        &mut self,
-        op: FloatUnOp,
-        size: FloatSize,
-        dst: Reg,
-        src: Reg,
-        canonicalize: bool,
-    ) {
-        self.emit_float_unop(op, size, dst, src, canonicalize)
+    fn float_scratch(&self) -> [FReg; 2] {
+        regs::FLOAT_SCRATCH
     }
-    fn float_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: Reg, rhs: Reg) {
-        self.emit_float_cmp(op, size, dst, lhs, rhs)
+    fn float_from_bits(&mut self, size: FloatSize, dst: FReg, src: Operand) {
+        self.emit_float_from_bits(size, dst, src)
     }
-    fn float_resize(&mut self, to: FloatSize, dst: Reg, src: Reg, canonicalize: bool) {
-        self.emit_float_resize(to, dst, src, canonicalize)
+    fn float_to_bits(&mut self, size: FloatSize, dst: Reg, src: FReg, canonicalize: bool) {
+        self.emit_float_to_bits(size, dst.0, src, canonicalize)
     }
-    fn int_to_float(&mut self, conv: IntFloat, dst: Reg, src: Reg) {
-        self.emit_int_to_float(conv, dst, src)
+    fn float_spill(&mut self, size: FloatSize, offset: i32, src: FReg, canonicalize: bool) {
+        self.emit_float_to_bits(size, regs::RAX, src, canonicalize);
+        asm!(self.ops; mov QWORD [rbp + offset], rax);
     }
-    fn float_to_int(&mut self, conv: IntFloat, dst: Reg, src: Reg, mode: TruncMode) {
-        self.emit_float_to_int(conv, dst, src, mode)
+    fn fp_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: FReg, lhs: FReg, rhs: FReg) {
+        self.emit_fp_binop(op, size, dst, lhs, rhs)
+    }
+    fn fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg) {
+        self.emit_fp_unop(op, size, dst, src)
+    }
+    fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg) {
+        self.emit_fp_cmp(op, size, dst, lhs, rhs)
+    }
+    fn fp_resize(&mut self, to: FloatSize, dst: FReg, src: FReg) {
+        self.emit_fp_resize(to, dst, src)
+    }
+    fn int_to_fp(&mut self, conv: IntFloat, dst: FReg, src: Reg) {
+        self.emit_int_to_fp(conv, dst, src)
+    }
+    fn fp_to_int(&mut self, conv: IntFloat, dst: Reg, src: FReg, mode: TruncMode) {
+        self.emit_fp_to_int(conv, dst, src, mode)
     }
 
     fn charge_gas(&mut self, amount: Operand, out_of_gas: Label) {

@@ -7,9 +7,12 @@
 //!   forced by `div`, rcx by variable shifts, r11 is free for materialising constants.
 //! - Allocatable (caller-saved, clobbered by every call): rsi, rdi, r8, r9, r10.
 //! - Local registers (callee-saved, saved by the prologue on demand): rbx, r12.
+//! - Float: xmm0 and xmm1 are scratch inside a single masm method; xmm2-xmm13 are
+//!   allocatable for float temporaries; xmm14 and xmm15 are where the bit-pattern forms
+//!   (`MacroAssembler::float_binop`, …) compute. All are caller-saved in System V.
 //! - rbp is the frame pointer, rsp the stack pointer.
 
-use crate::masm::Reg;
+use crate::masm::{FReg, Reg};
 
 /// Hardware register numbers (the ModRM/REX encoding), as dynasm's `Rq(n)` expects.
 pub(super) const RAX: u8 = 0;
@@ -38,6 +41,24 @@ pub(super) const VMCTX: u8 = 15;
 pub(super) const ALLOCATABLE: [Reg; 5] = [Reg(RSI), Reg(RDI), Reg(R8), Reg(R9), Reg(R10)];
 /// Registers codegen may pin locals in; the prologue saves them at `rbp-8`, `rbp-16`.
 pub(super) const LOCAL_REGS: [Reg; 2] = [Reg(RBX), Reg(R12)];
+/// Float registers codegen may allocate for float temporaries.
+pub(super) const FLOAT_ALLOCATABLE: [FReg; 12] = [
+    FReg(2),
+    FReg(3),
+    FReg(4),
+    FReg(5),
+    FReg(6),
+    FReg(7),
+    FReg(8),
+    FReg(9),
+    FReg(10),
+    FReg(11),
+    FReg(12),
+    FReg(13),
+];
+/// `MacroAssembler::float_scratch`: xmm14, xmm15 (not xmm0/xmm1, which the float
+/// methods themselves use).
+pub(super) const FLOAT_SCRATCH: [FReg; 2] = [FReg(14), FReg(15)];
 /// System V integer argument registers after the first (which always carries the vmctx).
 pub(super) const LIBCALL_ARGS: [u8; 5] = [RSI, RDX, RCX, R8, R9];
 /// The C return register, where libcall results (and dynamic trap codes) arrive.
