@@ -485,6 +485,17 @@ pub trait MacroAssembler {
     /// `dst` = the bits of `src` (an f32 zero-extended); when `canonicalize`, the canonical
     /// NaN instead of any NaN. `src` keeps its value.
     fn float_to_bits(&mut self, size: FloatSize, dst: Reg, src: FReg, canonicalize: bool);
+    /// [`Self::float_to_bits`] where the condition flags are dead: an ISA may canonicalize
+    /// more cheaply with a compare.
+    fn float_to_bits_clobbering_flags(
+        &mut self,
+        size: FloatSize,
+        dst: Reg,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        self.float_to_bits(size, dst, src, canonicalize)
+    }
     /// The frame slot at `fp + offset` (8 bytes) = `float_to_bits(src)`; `src` keeps its
     /// value.
     fn float_spill(&mut self, size: FloatSize, offset: i32, src: FReg, canonicalize: bool);

@@ -222,8 +222,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// `select`: a conditional move, on pending flags when the condition was just computed.
     pub fn select(&mut self) {
         let cond = self.pop();
-        let if_false = self.pop();
-        let if_true = self.pop();
+        // A float operand moved out here must not disturb a pending comparison's flags.
+        let if_false = self.pop_keeping_flags();
+        let if_true = self.pop_keeping_flags();
         let kind = if_true.kind;
         let size = kind.size();
         let cond = match cond.loc {

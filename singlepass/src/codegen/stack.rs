@@ -317,15 +317,29 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// The top entry, a float register's value moved into an integer register as bits
-    /// (canonicalized): what every operator except the float ones reads. Never changes
-    /// the flags.
+    /// (canonicalized): what every operator except the float ones reads. May change the
+    /// flags (see [`Self::pop_keeping_flags`]).
     pub fn pop(&mut self) -> Popped {
+        self.pop_as_bits(false)
+    }
+
+    /// [`Self::pop`] for an operator whose pending comparison is still in the flags
+    /// (`select`).
+    pub fn pop_keeping_flags(&mut self) -> Popped {
+        self.pop_as_bits(true)
+    }
+
+    fn pop_as_bits(&mut self, keep_flags: bool) -> Popped {
         let mut value = self.pop_entry();
         if let Loc::FReg(freg) = value.loc {
             let reg = self.alloc();
-            let size = value.kind.float_size();
-            self.masm
-                .float_to_bits(size, reg, freg, self.canonicalize_nans);
+            let (size, canonicalize) = (value.kind.float_size(), self.canonicalize_nans);
+            if keep_flags {
+                self.masm.float_to_bits(size, reg, freg, canonicalize);
+            } else {
+                self.masm
+                    .float_to_bits_clobbering_flags(size, reg, freg, canonicalize);
+            }
             self.free_float(freg);
             value.loc = Loc::Reg(reg);
         }

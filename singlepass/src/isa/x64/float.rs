@@ -122,6 +122,36 @@ impl X64Masm {
         }
     }
 
+    /// [`Self::emit_float_to_bits`] for dead flags: `ucomis x, x` is unordered (PF = 1)
+    /// exactly for a NaN, and `cmovp` picks the canonical NaN; the move out and the compare
+    /// run in parallel, so the chain grows by the `cmov` alone. A 32-bit `cmov` zero-extends
+    /// whether or not it moves, as f32 bits must be.
+    pub(super) fn emit_float_to_bits_with_compare(
+        &mut self,
+        size: FloatSize,
+        d: u8,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        if !canonicalize {
+            return self.emit_float_to_bits(size, d, src, false);
+        }
+        let s = src.0;
+        self.mov_imm(super::regs::R11, size.canonical_nan() as i64);
+        match size {
+            FloatSize::F32 => asm!(self.ops
+                ; movd Rd(d), Rx(s)
+                ; ucomiss Rx(s), Rx(s)
+                ; cmovp Rd(d), r11d
+            ),
+            FloatSize::F64 => asm!(self.ops
+                ; movq Rq(d), Rx(s)
+                ; ucomisd Rx(s), Rx(s)
+                ; cmovp Rq(d), r11
+            ),
+        }
+    }
+
     pub(super) fn emit_fp_binop(
         &mut self,
         op: FloatBinOp,

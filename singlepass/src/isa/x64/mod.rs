@@ -156,6 +156,15 @@ impl MacroAssembler for X64Masm {
     fn float_to_bits(&mut self, size: FloatSize, dst: Reg, src: FReg, canonicalize: bool) {
         self.emit_float_to_bits(size, dst.0, src, canonicalize)
     }
+    fn float_to_bits_clobbering_flags(
+        &mut self,
+        size: FloatSize,
+        dst: Reg,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        self.emit_float_to_bits_with_compare(size, dst.0, src, canonicalize)
+    }
     fn float_spill(&mut self, size: FloatSize, offset: i32, src: FReg, canonicalize: bool) {
         self.emit_float_to_bits(size, regs::RAX, src, canonicalize);
         asm!(self.ops; mov QWORD [rbp + offset], rax);
