@@ -79,6 +79,16 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A terminating wasm-smith module of `config` from 4-16 KiB of `rng`'s bytes, or `None`
+/// when wasm-smith gives up.
+fn smith_module(rng: &mut SplitMix, config: wasm_smith::Config) -> Option<Vec<u8>> {
+    let len = 4096 + (rng.next_u64() % 12288) as usize;
+    let data = rng.bytes(len);
+    let mut smith = wasm_smith::Module::new(config, &mut Unstructured::new(&data)).ok()?;
+    smith.ensure_termination(200).ok()?;
+    Some(smith.to_bytes())
+}
+
 #[test]
 fn generated_programs_match_wasmi() {
     on_big_stack(|| {
@@ -88,16 +98,9 @@ fn generated_programs_match_wasmi() {
         let first = env_u64("GASKET_DIFF_FIRST_SEED", 0);
         for seed in first..first + seeds {
             let mut rng = SplitMix(seed.wrapping_mul(0x9E37_79B9) ^ 0x005E_ED0F_6A5E);
-            let len = 4096 + (rng.next_u64() % 12288) as usize;
-            let data = rng.bytes(len);
-            let mut u = Unstructured::new(&data);
-            let Ok(mut smith) = wasm_smith::Module::new(smith_config(seed % 2 == 1), &mut u) else {
+            let Some(wasm) = smith_module(&mut rng, smith_config(seed % 2 == 1)) else {
                 continue;
             };
-            if smith.ensure_termination(200).is_err() {
-                continue;
-            }
-            let wasm = smith.to_bytes();
             if prepare(&wasm, &profile()).is_err() {
                 continue;
             }
@@ -146,17 +149,9 @@ fn generated_float_programs_match_wasmi() {
         let first = env_u64("GASKET_DIFF_FIRST_SEED", 0);
         for seed in first..first + seeds {
             let mut rng = SplitMix(seed.wrapping_mul(0xF10A_7F10_A7F1) ^ 0x0F10_A75E_ED00);
-            let len = 4096 + (rng.next_u64() % 12288) as usize;
-            let data = rng.bytes(len);
-            let mut u = Unstructured::new(&data);
-            let config = smith_float_config(seed % 2 == 1);
-            let Ok(mut smith) = wasm_smith::Module::new(config, &mut u) else {
+            let Some(wasm) = smith_module(&mut rng, smith_float_config(seed % 2 == 1)) else {
                 continue;
             };
-            if smith.ensure_termination(200).is_err() {
-                continue;
-            }
-            let wasm = smith.to_bytes();
             if prepare(&wasm, &profile()).is_err() {
                 continue;
             }
