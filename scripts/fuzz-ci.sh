@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# CI's bounded fuzz campaign on stable Rust (no nightly, no libFuzzer): every target body
-# of gasket-fuzz for a time budget each (GASKET_FUZZ_SECONDS, default 40 s per target; the
-# tests run two at a time, so about 2 minutes), then the three-way differential
-# (x86-64 native, AArch64 emulated, wasmi) for GASKET_FUZZ_A64_SECONDS (default 60 s).
-# Debug builds, the ones `scripts/test.sh` already made, so nothing new is compiled.
-# Seeds and iteration counts are printed; replay with the printed command.
-# GASKET_FUZZ_SEED=<u64> chooses another campaign; the default is the driver's fixed seed,
-# so CI is reproducible (and a red CI is the submission's doing): explore new inputs with
-# e.g. GASKET_FUZZ_SEED=$(date +%s) scripts/fuzz-ci.sh.
+# CI's fuzz campaign: a fixed amount of work from fixed seeds, so a commit is green or red
+# on every machine whatever its speed. Every target body of gasket-fuzz runs
+# GASKET_FUZZ_SCALE times its default iteration count from the driver's default seed, the
+# regression corpus is replayed, and the three-way differential (x86-64 native, AArch64
+# emulated, wasmi) runs a fixed number of iterations from its default seed. Debug builds,
+# the ones `scripts/test.sh` made (same scope, so nothing is recompiled).
+# Environment variables that would change the campaign (seed, time budget, iteration
+# count) are ignored here; for a longer campaign with a fresh seed and a time budget use
+# scripts/fuzz-campaign.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/test-scope.sh
+unset GASKET_FUZZ_SEED GASKET_FUZZ_SECONDS GASKET_FUZZ_ITERATIONS
 
-export GASKET_FUZZ_SECONDS=${GASKET_FUZZ_SECONDS:-40}
-echo "fuzz-ci: GASKET_FUZZ_SEED=${GASKET_FUZZ_SEED:-default} GASKET_FUZZ_SECONDS=$GASKET_FUZZ_SECONDS"
-cargo test -p gasket-fuzz --test bounded --test regressions -- --nocapture
-
+scale=4 three_way=1200
+echo "fuzz-ci: default seeds, GASKET_FUZZ_SCALE=$scale, three-way iterations $three_way"
 scripts/install-aarch64-test-deps.sh
-GASKET_FUZZ_SECONDS=${GASKET_FUZZ_A64_SECONDS:-60} \
-  cargo test -p gasket-aarch64-tests --features emu --test fuzz_three_way -- --nocapture
+GASKET_FUZZ_SCALE=$scale cargo test "${TEST_SCOPE[@]}" --test bounded --test regressions \
+  -- --nocapture
+GASKET_FUZZ_ITERATIONS=$three_way cargo test "${TEST_SCOPE[@]}" --test fuzz_three_way \
+  -- --nocapture

@@ -22,16 +22,20 @@
 //! `IntegerOverflow` maps to Gasket's `integer_overflow` alone and
 //! `ConversionOverflow` to `conversion_overflow` alone ([`trap_kind`]).
 //!
-//! wasmi 2.0.0 miscompiles one `select` pattern ([`has_wasmi_select_pattern`]): when
-//! wasmi alone disagrees on a module containing it, the disagreement is counted as the
-//! reference's ([`Stats::reference_disagreements`]), provided the Gasket engines agree
-//! with each other. The vm's `wasmi_select_miscompile` test is the canary for that bug.
+//! wasmi 2.0.0 is not always right (its known miscompilations: the vm's
+//! `wasmi_select_miscompile` and `wasmi_reads_an_unwritten_register` tests). When every
+//! Gasket engine agrees with the others and wasmi alone differs, a second, independent
+//! interpreter breaks the tie ([`gasket_fixtures::tiebreak`], wasmi 0.31's stack machine,
+//! on the same rewritten module with the same intrinsics): if it agrees with Gasket bit for
+//! bit, the disagreement is counted as the reference's ([`Stats::reference_disagreements`])
+//! and printed; otherwise the run fails as any divergence does.
 
 use arbitrary::Unstructured;
 use gasket_fixtures::reference::{
-    digest, on_big_stack, smith_config, smith_float_config, PreparedRunner, SplitMix, StateItem,
-    Trap as RefTrap, V,
+    digest, on_big_stack, smith_config, smith_float_config, Outcome, PreparedRunner, SplitMix,
+    StateItem, Trap as RefTrap, V,
 };
+use gasket_fixtures::tiebreak::TiebreakRunner;
 use gasket_metering::{prepare, Limits, Profile};
 use gasket_vm::{
     Engine, ExternType, Imports, Instance, InstantiationError, Module, TrapKind, Value,
@@ -181,11 +185,15 @@ pub fn run_gasket(module: &Module, export: &str, args: &[V], limit: u64) -> Run 
     }
 }
 
-/// The reference run; `None` when wasmi's outcome has no Gasket counterpart (a trap kind
-/// Gasket does not have, or no gas count).
+/// The reference run (see [`comparable_run`]).
 pub fn run_wasmi(runner: &PreparedRunner, export: &str, args: &[V], limit: u64) -> Option<Run> {
     let args: Vec<wasmi::Val> = args.iter().map(wasmi_value).collect();
-    let outcome = runner.run(export, &args, limit);
+    comparable_run(runner.run(export, &args, limit))
+}
+
+/// A reference's outcome as a [`Run`]; `None` when it has no Gasket counterpart (a trap
+/// kind Gasket does not have, or no gas count).
+fn comparable_run(outcome: Outcome) -> Option<Run> {
     let result = match outcome.result {
         Ok(values) => Ok(values),
         Err(trap) => Err(trap_kind(&trap)?),
@@ -194,30 +202,6 @@ pub fn run_wasmi(runner: &PreparedRunner, export: &str, args: &[V], limit: u64) 
         result,
         gas: outcome.gas?,
         state: outcome.state,
-    })
-}
-
-/// Whether the module has the instruction sequence wasmi 2.0.0 miscompiles (see the vm's
-/// `wasmi_select_miscompile` test): `local.get x; local.get x; i32.eqz; select`, which it
-/// evaluates to the wrong operand in some contexts. A disagreement in such a module may be
-/// the reference's.
-pub fn has_wasmi_select_pattern(wasm: &[u8]) -> bool {
-    use wasmparser::Operator as O;
-    wasmparser::Parser::new(0).parse_all(wasm).any(|payload| {
-        let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
-            return false;
-        };
-        let Ok(reader) = body.get_operators_reader() else {
-            return false;
-        };
-        let ops: Vec<O<'_>> = reader.into_iter().filter_map(Result::ok).collect();
-        ops.windows(4).any(|w| {
-            matches!(
-                (&w[0], &w[1], &w[2], &w[3]),
-                (O::LocalGet { local_index: a }, O::LocalGet { local_index: b }, O::I32Eqz, O::Select)
-                    if a == b
-            )
-        })
     })
 }
 
@@ -233,8 +217,8 @@ pub struct Stats {
     pub limit_runs: usize,
     /// Calls wasmi could not judge (a trap kind without a Gasket counterpart).
     pub skipped: usize,
-    /// Gasket (every engine alike) disagrees with wasmi on a module with the `select`
-    /// pattern wasmi 2.0.0 miscompiles: the reference's bug, not Gasket's.
+    /// Gasket (every engine alike) disagrees with wasmi 2.0 and the second interpreter
+    /// ([`TiebreakRunner`]) agrees with Gasket: the reference's bug, not Gasket's.
     pub reference_disagreements: usize,
     /// Of `modules`, those with f32/f64 types or operators.
     pub float_modules: usize,
@@ -314,6 +298,15 @@ impl Subject {
             .collect()
     }
 
+    /// The second interpreter's run, for a call where wasmi 2.0 disagrees with Gasket.
+    fn tiebreak(&self, export: &str, args: &[V], limit: u64) -> Option<Run> {
+        let profile = profile();
+        let prepared = prepare(&self.wasm, &profile).ok()?;
+        let runner = TiebreakRunner::canonical(&prepared.wasm, profile.stack.max_height)
+            .unwrap_or_else(|e| panic!("{e}"));
+        comparable_run(runner.run(export, args, limit))
+    }
+
     /// Runs `export(args)` with `first` gas in wasmi and every engine and compares; then
     /// replays at limits around the need and at `extra_limits`. Panics on a difference.
     pub fn compare(
@@ -342,10 +335,10 @@ impl Subject {
                 runs[0].0
             );
         }
-        if *actual != expected && has_wasmi_select_pattern(&self.wasm) {
+        if *actual != expected && self.tiebreak(export, args, first).as_ref() == Some(actual) {
             eprintln!(
-                "possible reference disagreement (wasmi select miscompilation): {what}: \
-                 {export}({args:?}): gasket {actual:?}, wasmi {expected:?}"
+                "reference disagreement (wasmi 2.0 alone differs; wasmi 0.31 agrees with \
+                 gasket): {what}: {export}({args:?}): gasket {actual:?}, wasmi {expected:?}"
             );
             stats.reference_disagreements += 1;
             return;

@@ -6,8 +6,12 @@
 //!   own stream from it and its name.
 //! - `GASKET_FUZZ_ITERATIONS=<n>`: iterations per target (defaults are per target, sized so
 //!   the whole crate's tests stay under a minute in debug on 2 cores).
+//! - `GASKET_FUZZ_SCALE=<k>`: each target's default iteration count times `k`: a fixed
+//!   amount of work, so a commit is green or red on every machine whatever its speed
+//!   (`scripts/fuzz-ci.sh`, CI's campaign, uses it).
 //! - `GASKET_FUZZ_SECONDS=<s>`: a time budget per target instead (iterations unbounded
-//!   unless also given); `scripts/fuzz-ci.sh` and `fuzz/run.sh`'s fallback use it.
+//!   unless also given), for campaigns outside CI (`scripts/fuzz-campaign.sh`,
+//!   `fuzz/run.sh`'s fallback): how far it gets depends on the machine.
 //!
 //! A failing input is written to `fuzz/artifacts/<target>/crash-<sha256 prefix>` (the
 //! cargo-fuzz location) and the replay commands are printed; copy it to
@@ -91,10 +95,11 @@ fn run(
 ) -> (u64, u64) {
     let seed = seed();
     let budget = env_u64("GASKET_FUZZ_SECONDS").map(Duration::from_secs);
+    let scale = env_u64("GASKET_FUZZ_SCALE").unwrap_or(1);
     let iterations = env_u64("GASKET_FUZZ_ITERATIONS").unwrap_or(if budget.is_some() {
         u64::MAX
     } else {
-        default_iterations
+        default_iterations.saturating_mul(scale)
     });
     let mut stream = Stream::new(seed, name);
     let started = Instant::now();

@@ -17,7 +17,7 @@
 //! implementation independent of Gasket's machine code), so a NaN payload or sign that
 //! Gasket lets through, or one it loses where wasm keeps bits, is a failure.
 //!
-//! The comparison itself (`Subject::compare`, the wasmi `select` triage) lives in
+//! The comparison itself (`Subject::compare`, with its tie-break when wasmi alone differs) lives in
 //! `gasket_fuzz::differential`, shared with the `differential` fuzz target; each call is
 //! also replayed at limits around its need in wasmi, so out-of-gas states are compared.
 
@@ -306,13 +306,13 @@ fn float_operators_on_edge_values_match_wasmi() {
     })
 }
 
-/// Canary for the reference's miscompilation that
-/// `gasket_fuzz::differential::has_wasmi_select_pattern` triages (its module is also in
+/// Canary for a miscompilation of the reference that the differential target triages
+/// through its second interpreter (`gasket_fixtures::tiebreak`; the module is also in
 /// `fuzz/corpus/regressions/differential/reference-disagreement/`): wasmi 2.0.0
 /// evaluates this `select` (condition `i32.eqz` of a local just set, a value beneath on
 /// the operand stack, inside a block with a parameter) to the wrong operand and divides by
-/// zero; the right answer is 27 / 1. When a wasmi upgrade fixes it, this test fails:
-/// then drop the triage.
+/// zero; the right answer is 27 / 1. When a wasmi upgrade fixes it, this test fails: then
+/// drop this canary and its module's note.
 #[test]
 fn wasmi_select_miscompile() {
     let wasm = wat::parse_str(
@@ -356,4 +356,57 @@ fn wasmi_select_miscompile() {
     let mut instance = Instance::new(&module, &Imports::new(), 0).expect("instantiates");
     let outcome = instance.call("f", &[Value::I32(0)], 1_000).expect("call");
     assert_eq!(outcome.result.expect("returns"), vec![Value::I32(27)]);
+}
+
+/// Canary for the reference's second known bug, found by the three-way fuzz campaign
+/// (module and the spec's reading of it in
+/// `fuzz/corpus/regressions/differential/reference-disagreement/wasmi-unwritten-register.wat`):
+/// wasmi 2.0.0 reads the operand of `local.get 6` (a local nothing writes, so 0) from a
+/// register nothing wrote, and leaves global `g1` at whatever an earlier call (`fill`) left
+/// there instead of 1 (65550 = 1 xor 0x1000f, the value of `fill`'s 16th local). Gasket
+/// gives 1. When every wasmi run gives 1, wasmi is fixed: drop this
+/// canary and the module's note.
+#[test]
+fn wasmi_reads_an_unwritten_register() {
+    let wasm = wat::parse_str(include_str!(
+        "../../fuzz/corpus/regressions/differential/reference-disagreement/wasmi-unwritten-register.wat"
+    ))
+    .expect("valid WAT");
+
+    let gasket = Engine::new(profile()).expect("engine");
+    let module = gasket.compile(&wasm).expect("compiles");
+    let mut instance = Instance::new(&module, &Imports::new(), 0).expect("instantiates");
+    let outcome = instance
+        .call("f", &[Value::I64(0)], 1_000_000)
+        .expect("call");
+    assert_eq!(outcome.result.expect("returns"), vec![]);
+    assert_eq!(instance.global("g1"), Some(Value::I64(1)));
+
+    let wasmi_g1: Vec<i64> = (0..8)
+        .map(|_| {
+            let engine = wasmi::Engine::default();
+            let module = wasmi::Module::new(&engine, &wasm[..]).expect("wasmi loads it");
+            let mut store = wasmi::Store::new(&engine, ());
+            let instance = wasmi::Linker::new(&engine)
+                .instantiate_and_start(&mut store, &module)
+                .expect("instantiates");
+            for export in ["fill", "f"] {
+                let func = instance.get_func(&store, export).expect("export");
+                func.call(&mut store, &[wasmi::Val::I64(0)], &mut [])
+                    .expect("returns");
+            }
+            match instance
+                .get_global(&store, "g1")
+                .expect("export")
+                .get(&store)
+            {
+                wasmi::Val::I64(g1) => g1,
+                other => panic!("g1 is an i64, got {other:?}"),
+            }
+        })
+        .collect();
+    assert!(
+        wasmi_g1.iter().all(|&g1| g1 != 1),
+        "wasmi no longer reads an unwritten register here (g1 = {wasmi_g1:?})"
+    );
 }
