@@ -571,8 +571,20 @@ fn compile_then_run_the_artifact() {
     let (code, stdout, _) = gasket(&["run", &arm, "--call", "increment", "--json"]);
     assert_eq!(code, 1);
     assert_eq!(json_line(&stdout)["kind"], "wrong_target");
+    // An artifact runs under the profile it was compiled with, unless another is asked for.
     let (code, stdout, _) = gasket(&["run", &o, "--invoke", "get", "--json"]);
-    assert_eq!(code, 1, "permissive is --invoke's default profile");
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(json_line(&stdout)["status"], "ok");
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &o,
+        "--invoke",
+        "get",
+        "--profile",
+        "permissive",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
     assert_eq!(json_line(&stdout)["kind"], "wrong_profile");
 
     // A plain program compiled under the permissive profile runs with --invoke.
@@ -621,5 +633,183 @@ fn run_target_aarch64_needs_the_emulator_program() {
             && message.contains("cargo build --release -p gasket-aarch64-tests --features emu")
             && message.contains("GPL-2.0"),
         "{message}"
+    );
+}
+
+// ---- Issue 21: frictions found on a fresh clone ----
+
+fn float_div(dir: &std::path::Path) -> String {
+    let file = dir.join("fl.wat");
+    std::fs::write(
+        &file,
+        r#"(module (func (export "div") (param f64 f64) (result f64)
+            (f64.div (local.get 0) (local.get 1))))"#,
+    )
+    .unwrap();
+    file.display().to_string()
+}
+
+/// Item 1: every float syntax the README accepts works as an argument, with options after.
+#[test]
+fn negative_float_specials_are_arguments() {
+    let dir = scratch_dir("negfloats");
+    let file = float_div(&dir);
+    let run = |a: &str, b: &str| {
+        let (code, stdout, stderr) = gasket(&["run", &file, "--invoke", "div", a, b, "--json"]);
+        assert_eq!(code, 0, "{a} {b}: {stderr}");
+        json_line(&stdout)["results"][0].clone()
+    };
+    assert_eq!(run("inf", "-inf"), "f64:nan:0x7ff8000000000000");
+    assert_eq!(run("-inf", "2"), "f64:-inf");
+    assert_eq!(run("1", "-inf"), "f64:-0.0");
+    assert_eq!(run("-.5", "-1e300"), "f64:5e-301");
+    assert_eq!(run("-nan", "1"), "f64:nan:0x7ff8000000000000");
+    assert_eq!(run("-infinity", "-.25"), "f64:inf");
+    // Options between and after the arguments are still options.
+    let (code, stdout, _) = gasket(&[
+        "run", &file, "--invoke", "div", "-inf", "--gas", "100", "-0.5", "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["results"][0], "f64:inf");
+    // An option's value stays that option's (`--gas -inf` is not a number).
+    let (code, _, _) = gasket(&["run", &file, "--invoke", "div", "1", "2", "--gas", "-inf"]);
+    assert_eq!(code, 2);
+    // Options after `--` are arguments: the message says so.
+    let (code, _, stderr) = gasket(&["run", &file, "--invoke", "div", "--", "1", "2", "--json"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("after `--`"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 2: `compile` then `run` work with both commands' defaults; a profile mismatch
+/// names both profiles and the flag that fixes it.
+#[test]
+fn compiled_artifacts_run_under_their_own_profile() {
+    let dir = scratch_dir("artifact-profile");
+    let fib = dir.join("fib.gasket").display().to_string();
+    let (code, _, _) = gasket(&["compile", &fixture("fib"), "-o", &fib]);
+    assert_eq!(code, 0);
+    let (code, stdout, stderr) = gasket(&["run", &fib, "--invoke", "run", "20", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json_line(&stdout)["results"][0], "i64:6765");
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &fib,
+        "--invoke",
+        "run",
+        "20",
+        "--profile",
+        "permissive",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert_eq!(v["kind"], "wrong_profile");
+    let message = v["error"].as_str().unwrap();
+    assert!(
+        message.contains("compiled with `--profile contract`")
+            && message.contains("`--profile permissive` was asked for")
+            && message.contains("run it with `--profile contract`"),
+        "{message}"
+    );
+    // The float policy is part of the profile, and is taken from the artifact too.
+    let strict = dir.join("strict.gasket").display().to_string();
+    let (code, _, _) = gasket(&[
+        "compile",
+        &fixture("fib"),
+        "-o",
+        &strict,
+        "--profile",
+        "permissive",
+        "--floats",
+        "reject",
+    ]);
+    assert_eq!(code, 0);
+    let (code, stdout, _) = gasket(&["run", &strict, "--invoke", "run", "10", "--json"]);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &strict,
+        "--invoke",
+        "run",
+        "10",
+        "--floats",
+        "canonicalize",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let message = json_line(&stdout)["error"].to_string();
+    assert!(
+        message.contains("--profile permissive --floats reject"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 7: a usage error under `--json` is also one JSON line on stdout.
+#[test]
+fn usage_errors_print_one_json_line() {
+    let arith = fixture("arith");
+    let cases: &[&[&str]] = &[
+        // Refused by the argument parser.
+        &[
+            "run", &arith, "--invoke", "add", "1", "2", "--gas", "lots", "--json",
+        ],
+        &["check", &arith, "--profile", "lax", "--json"],
+        // Refused by gasket.
+        &["run", &arith, "--invoke", "add", "1", "--json"],
+        &[
+            "run", &arith, "--invoke", "add", "1", "2", "--caller", "bob", "--json",
+        ],
+        &["run", &fixture("counter"), "--call", "nope", "--json"],
+        &[
+            "run",
+            &fixture("counter"),
+            "--call",
+            "get",
+            "--input-hex",
+            "zz",
+            "--json",
+        ],
+    ];
+    for args in cases {
+        let (code, stdout, stderr) = gasket(args);
+        assert_eq!(code, 2, "{args:?}");
+        let v = json_line(&stdout);
+        assert_eq!(v["status"], "usage", "{args:?}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            !error.is_empty() && stderr.contains(error),
+            "{error} / {stderr}"
+        );
+    }
+    // Without --json, stdout stays empty.
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "add", "1"]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+}
+
+/// Item 12: a non-function export is named as such, and a wrong argument count shows the
+/// signature.
+#[test]
+fn non_function_exports_and_signatures_are_explained() {
+    let token = gasket_fixtures::c_contract("token")
+        .expect("token contract")
+        .path()
+        .display()
+        .to_string();
+    for mode in ["--call", "--invoke"] {
+        let (code, _, stderr) = gasket(&["run", &token, mode, "memory"]);
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("export \"memory\" is a memory, not a function")
+                && stderr.contains("exported functions: init, mint"),
+            "{mode}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = gasket(&["run", &fixture("arith"), "--invoke", "fac"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("fac takes 1 argument(s), got 0: its signature is fac(i64) -> (i64)"),
+        "{stderr}"
     );
 }

@@ -18,6 +18,7 @@ use std::path::Path;
 use gasket_host_api::{CallContext, HostLimits, MemoryStorage};
 use serde_json::{json, Value};
 
+use crate::cli::profiles::ProfileChoice;
 use crate::cli::run::RunStatus;
 use crate::cli::MakeEngine;
 use crate::testing::{self, HarnessError, Outcome, Status};
@@ -102,20 +103,22 @@ pub fn render_state(storage: &MemoryStorage) -> String {
     text
 }
 
-/// Loads the contract: wasm or WAT compiled under `profile`, or a serialized module
-/// verified against it. `Err` carries the status
-/// already reported.
+/// Loads the contract: wasm or WAT compiled under the chosen profile, or a serialized
+/// module verified against the profile it records. `Err` carries the status already
+/// reported.
 pub fn load_module(
     path: &Path,
-    profile: &gasket_metering::Profile,
+    profile: &ProfileChoice,
     make_engine: MakeEngine<'_>,
     as_json: bool,
 ) -> Result<Module, RunStatus> {
-    let bytes = crate::cli::input::load(path).map_err(|err| {
-        crate::cli::report::load_failed(&err, as_json);
-        RunStatus::Failed
-    })?;
-    let engine = make_engine(profile)
+    let (profile, bytes) = crate::cli::input::load(path)
+        .and_then(|bytes| Ok((profile.resolve(&bytes)?, bytes)))
+        .map_err(|err| {
+            crate::cli::report::load_failed(&err, as_json);
+            RunStatus::Failed
+        })?;
+    let engine = make_engine(&profile)
         .map_err(|e| crate::cli::run::failed("unsupported_machine", e.to_string(), as_json))?;
     let module = if crate::cli::input::is_artifact(&bytes) {
         Module::deserialize(&engine, &bytes)
@@ -126,6 +129,15 @@ pub fn load_module(
 }
 
 pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus {
+    let exports: Vec<(String, &str)> = module
+        .exports()
+        .into_iter()
+        .map(|e| (e.name, e.ty.kind()))
+        .collect();
+    if !exports.iter().any(|e| e.0 == call.method && e.1 == "func") {
+        let message = crate::cli::run::not_a_function(call.method, &exports);
+        return crate::cli::run::usage(message, as_json);
+    }
     let mut storage = match call.state.map(load_state).transpose() {
         Ok(s) => s.unwrap_or_default(),
         Err(message) => return crate::cli::run::failed("invalid_state", message, as_json),
@@ -147,10 +159,7 @@ pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus
     );
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(HarnessError::Call(e)) => {
-            eprintln!("error: {e}");
-            return RunStatus::Usage;
-        }
+        Err(HarnessError::Call(e)) => return crate::cli::run::usage(e.to_string(), as_json),
         Err(HarnessError::Instantiation(e)) => {
             return crate::cli::run::failed(e.kind(), e.to_string(), as_json)
         }

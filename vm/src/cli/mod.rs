@@ -11,11 +11,13 @@
 //! returned or trapped), 1 the module was rejected or could not be loaded, compiled or
 //! instantiated (or the target cannot run here), 2 usage error.
 
+mod argv;
 mod call;
 mod check;
 mod compile;
 mod input;
 mod instrument;
+mod profiles;
 mod report;
 mod run;
 
@@ -149,7 +151,8 @@ enum Command {
         call: Option<String>,
         /// Arguments (--invoke only): values matching the export's parameters, decimal for
         /// i32/i64 (negative numbers are fine: `-5`), Rust float syntax for f32/f64
-        /// (`1.5`, `-0`, `1e-3`, `inf`, `nan`).
+        /// (`1.5`, `-0`, `-.5`, `1e-3`, `inf`, `-inf`, `nan`, `-nan`).
+        // `-inf`, `-nan` and `-.5` are marked as values before clap sees them (`argv`).
         #[arg(value_name = "ARG", allow_negative_numbers = true, requires = "invoke")]
         args: Vec<String>,
         /// The call's input bytes, in hex (--call only).
@@ -209,7 +212,7 @@ enum TargetArg {
 }
 
 /// The built-in profiles.
-#[derive(Copy, Clone, ValueEnum)]
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 enum ProfileArg {
     /// Smart contracts: host ABI imports only.
     Contract,
@@ -218,7 +221,7 @@ enum ProfileArg {
 }
 
 /// Float policies (`gasket_metering::FloatPolicy`).
-#[derive(Copy, Clone, ValueEnum)]
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 enum FloatsArg {
     /// Floats admitted; NaN results canonical.
     Canonicalize,
@@ -257,16 +260,22 @@ pub fn main() -> ExitCode {
 
 /// Parses the process's arguments and runs the command with `engines`.
 pub fn main_with(engines: &dyn Engines) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args = argv::mark_hyphen_floats(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
             // Help and version are not errors; everything else is a usage error (exit 2).
             let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !err.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if argv::wants_json(&args) {
+                // clap's first line, without its `error: ` prefix and styling.
+                let text = err.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                report::usage_json(first.strip_prefix("error: ").unwrap_or(first));
+            }
+            return ExitCode::from(2);
         }
     };
     let floats = cli.floats;
@@ -330,7 +339,10 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
                 } else {
                     "--call"
                 };
-                eprintln!("error: {option} cannot be used with {mode} (see gasket run --help)");
+                report::usage(
+                    &format!("{option} cannot be used with {mode} (see gasket run --help)"),
+                    json,
+                );
                 return ExitCode::from(2);
             }
             let target = target.map_or(engines.default_target(), TargetArg::target);
@@ -340,23 +352,32 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
             let make_engine = |profile: &Profile| engines.engine(target, profile.clone());
             let status = match (invoke, call) {
                 (Some(invoke), _) => {
+                    let args: Vec<String> = args.into_iter().map(argv::unmark).collect();
                     let call = run::Invocation {
                         export: &invoke,
                         args: &args,
                         gas,
                     };
-                    let profile = profile.unwrap_or(ProfileArg::Permissive).profile(floats);
+                    let profile = profiles::ProfileChoice {
+                        profile,
+                        default: ProfileArg::Permissive,
+                        floats,
+                    };
                     run::run(&file, &call, &profile, &make_engine, json)
                 }
                 (None, Some(method)) => {
-                    let profile = profile.unwrap_or(ProfileArg::Contract).profile(floats);
+                    let profile = profiles::ProfileChoice {
+                        profile,
+                        default: ProfileArg::Contract,
+                        floats,
+                    };
                     match call::input_bytes(
                         input_hex.as_deref(),
                         input.as_deref(),
                         input_file.as_deref(),
                     ) {
                         Err(message) => {
-                            eprintln!("error: {message}");
+                            report::usage(&message, json);
                             run::RunStatus::Usage
                         }
                         Ok(input) => match call::load_module(&file, &profile, &make_engine, json) {

@@ -17,6 +17,20 @@ pub fn load_failed(err: &LoadError, as_json: bool) {
     }
 }
 
+/// Prints a usage error (exit 2) on stderr, and with `--json` also as one line on stdout:
+/// `{"status":"usage","error":…}`.
+pub fn usage(message: &str, as_json: bool) {
+    eprintln!("error: {message}");
+    if as_json {
+        usage_json(message);
+    }
+}
+
+/// The `--json` line of a usage error (clap prints its own text on stderr).
+pub fn usage_json(message: &str) {
+    println!("{}", json!({"status": "usage", "error": message}));
+}
+
 /// Prints every problem of a rejection. `--json`: the first problem's kind, all messages
 /// in `error` (one per line), and each in `errors`.
 pub fn rejected(rejection: &Rejection, as_json: bool) {
