@@ -215,9 +215,15 @@ impl TestChain {
     }
 
     /// Compiles `wasm` and deploys it under `account`, replacing any contract there but
-    /// keeping its storage.
+    /// keeping its storage. A compiled artifact (`gasket compile` output, recognised by
+    /// its magic) is verified against the chain's profile and deployed as is; bytes that
+    /// are neither are refused with one line (`not a wasm module (no \0asm header)`).
     pub fn deploy(&mut self, account: &str, wasm: &[u8]) -> Result<(), LoadError> {
-        let module = self.engine.compile(wasm)?;
+        let module = if wasm.starts_with(&crate::cache::MAGIC) {
+            Module::deserialize(&self.engine, wasm)?
+        } else {
+            self.engine.compile(wasm)?
+        };
         self.deploy_module(account, module);
         Ok(())
     }

@@ -813,3 +813,81 @@ fn non_function_exports_and_signatures_are_explained() {
         "{stderr}"
     );
 }
+
+/// Item 4: a `.wasm` file without the wasm header is "not a wasm module", never bad text.
+#[test]
+fn binary_garbage_is_not_a_wasm_module() {
+    let dir = scratch_dir("garbage");
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "garbage.wasm",
+            &[0x1e, 0xdf, 0x04, 0x1e, 0xff, 0x00],
+            "it starts with 0x1edf041e",
+        ),
+        ("empty.wasm", b"", "the file is empty"),
+        ("text.wasm", b"(module)", "it starts with 0x286d6f64"),
+        (
+            "garbage.bin",
+            &[0xff, 0xfe, 0x00, 0x01],
+            "nor WebAssembly text (not UTF-8)",
+        ),
+    ];
+    for (name, bytes, detail) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (code, stdout, _) = gasket(&["check", path.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 1);
+        let v = json_line(&stdout);
+        assert_eq!(v["kind"], "invalid_module", "{name}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.contains("is not a wasm module (no \\0asm header)") && error.contains(detail),
+            "{name}: {error}"
+        );
+    }
+    // Text without an extension is still read as text.
+    let text = dir.join("module.txt");
+    std::fs::write(&text, "(module (func (export \"f\")))").unwrap();
+    assert_eq!(gasket(&["check", text.to_str().unwrap()]).0, 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 5: errors are one line, and a compiled artifact given where wasm is expected is
+/// named as such.
+#[test]
+fn parser_errors_are_one_line_and_artifacts_are_recognised() {
+    let dir = scratch_dir("oneline");
+    let artifact = dir.join("counter.gasket").display().to_string();
+    assert_eq!(
+        gasket(&["compile", &fixture("counter"), "-o", &artifact]).0,
+        0
+    );
+    for command in ["check", "instrument", "compile"] {
+        let out = dir.join("out").display().to_string();
+        let mut args = vec![command, artifact.as_str()];
+        if command != "check" {
+            args.extend(["-o", &out]);
+        }
+        let (code, _, stderr) = gasket(&args);
+        assert_eq!(code, 1, "{command}");
+        assert_eq!(stderr.lines().count(), 1, "{command}: {stderr}");
+        assert!(
+            stderr.contains("is a compiled artifact") && stderr.contains("use `gasket run`"),
+            "{command}: {stderr}"
+        );
+        args.push("--json");
+        let (_, stdout, _) = gasket(&args);
+        assert_eq!(json_line(&stdout)["kind"], "invalid_module");
+    }
+    // Bytes that start like wasm but are cut short: one line too.
+    let short = dir.join("short.wasm");
+    std::fs::write(&short, b"\0asm\x01\0\0\0\x01").unwrap();
+    let (code, _, stderr) = gasket(&["check", short.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "header and one problem: {stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

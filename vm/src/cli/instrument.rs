@@ -9,7 +9,7 @@ use crate::cli::input::{self, LoadError};
 use crate::cli::report;
 
 pub fn run(path: &Path, output: &Path, profile: &Profile, as_json: bool) -> bool {
-    let wasm = match input::load(path) {
+    let wasm = match input::load_wasm(path) {
         Ok(wasm) => wasm,
         Err(err) => {
             report::load_failed(&err, as_json);
