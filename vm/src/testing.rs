@@ -56,7 +56,8 @@ pub enum Status {
     Trap {
         /// The trap's kind.
         kind: TrapKind,
-        /// Details, when there are any.
+        /// Details, when there are any. Always `None` for `out_of_gas`, whether the gas
+        /// meter or a host function's charge ran out: the kind says it all.
         message: Option<String>,
     },
     /// The contract called `panic_utf8`; nothing was committed.
@@ -422,7 +423,7 @@ pub fn call_contract<S: Storage + ?Sized>(
             return Ok(Outcome {
                 status: Status::Trap {
                     kind: trap.kind,
-                    message: trap.message,
+                    message: trap.message.filter(|_| trap.kind != TrapKind::OutOfGas),
                 },
                 return_data: Vec::new(),
                 logs: Vec::new(),
@@ -454,6 +455,10 @@ pub fn call_contract<S: Storage + ?Sized>(
             let status = match trap.host_error {
                 Some(HostError::Panic { message }) => Status::Panic { message },
                 Some(HostError::Storage(e)) => return Err(HarnessError::Storage(e.to_string())),
+                _ if trap.kind == TrapKind::OutOfGas => Status::Trap {
+                    kind: trap.kind,
+                    message: None,
+                },
                 _ => Status::Trap {
                     kind: trap.kind,
                     message: trap.message,

@@ -389,7 +389,7 @@ fn run_call_json_shape_and_field_order() {
     assert_eq!(code, 0);
     assert_eq!(
         stdout.trim(),
-        "{\"status\":\"trap\",\"trap\":\"out_of_gas\",\"message\":null,\"return_hex\":\"\",\"logs\":[],\"gas_used\":5000}"
+        "{\"status\":\"trap\",\"trap\":\"out_of_gas\",\"message\":null,\"return_hex\":\"\",\"logs\":[],\"gas_used\":5000,\"state_changes\":[],\"state_error\":null}"
     );
 
     let input = dir.join("input.bin");
@@ -888,6 +888,134 @@ fn parser_errors_are_one_line_and_artifacts_are_recognised() {
         stderr.lines().count(),
         2,
         "header and one problem: {stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 6: `out_of_gas` has the same fields whether the gas meter or a host function's
+/// charge ran out.
+#[test]
+fn out_of_gas_reports_the_same_fields_however_it_happens() {
+    let burner = gasket_fixtures::c_contract("gas_burner")
+        .expect("gas_burner contract")
+        .path()
+        .display()
+        .to_string();
+    let bomb = fixture("storage_bomb");
+    let meter = [
+        "run",
+        &burner,
+        "--call",
+        "burn",
+        "--input-hex",
+        "ffffffff00000000",
+    ];
+    let host = ["run", &bomb, "--call", "run"];
+    let mut lines = Vec::new();
+    for args in [&meter[..], &host[..]] {
+        let args: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(["--gas", "100000", "--json"])
+            .collect();
+        let (code, stdout, _) = gasket(&args);
+        assert_eq!(code, 0);
+        let v = json_line(&stdout);
+        assert_eq!(v["trap"], "out_of_gas", "{stdout}");
+        lines.push(v);
+    }
+    assert_eq!(lines[0]["message"], lines[1]["message"]);
+    assert!(lines[1]["message"].is_null(), "{}", lines[1]);
+}
+
+/// Item 8: `--call --json` lists the state changes text mode prints, in order, in hex.
+#[test]
+fn call_json_lists_state_changes() {
+    let dir = scratch_dir("call-changes");
+    let probe = call_probe(&dir);
+    let (code, stdout, _) = gasket(&["run", &probe, "--call", "put", "--input", "hi", "--json"]);
+    assert_eq!(code, 0);
+    let v = json_line(&stdout);
+    assert_eq!(
+        v["state_changes"],
+        serde_json::json!([{"key_hex": "6b", "value_hex": "6869"}])
+    );
+    assert!(stdout.trim_end().ends_with(",\"state_changes\":[{\"key_hex\":\"6b\",\"value_hex\":\"6869\"}],\"state_error\":null}"), "{stdout}");
+    // A failed call commits, and lists, nothing.
+    let (_, stdout, _) = gasket(&["run", &probe, "--call", "fail", "--json"]);
+    assert_eq!(json_line(&stdout)["state_changes"], serde_json::json!([]));
+    // Removals have a null value (kv's remove).
+    let kv = gasket_fixtures::c_contract("kv")
+        .expect("kv")
+        .path()
+        .display()
+        .to_string();
+    let state = dir.join("kv.json").display().to_string();
+    // Key "k" (length 1, u32 LE), value "v".
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &kv,
+        "--call",
+        "set",
+        "--input-hex",
+        "010000006b76",
+        "--state",
+        &state,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = gasket(&[
+        "run", &kv, "--call", "remove", "--input", "k", "--state", &state, "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        json_line(&stdout)["state_changes"],
+        serde_json::json!([{"key_hex": "6b", "value_hex": null}])
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 11: a state file that cannot be written is found before the call runs.
+#[test]
+fn unwritable_state_file_is_refused_before_running() {
+    let dir = scratch_dir("state-dir");
+    let probe = call_probe(&dir);
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &probe,
+        "--call",
+        "put",
+        "--input",
+        "v",
+        "--state",
+        "/nonexistent-dir/x.json",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert_eq!(v["kind"], "io_error");
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("/nonexistent-dir/x.json") && error.contains("nothing was run"),
+        "{error}"
+    );
+    // No probe file is left behind where the state file can be written.
+    let state = dir.join("s.json").display().to_string();
+    let (code, stdout, _) = gasket(&[
+        "run", &probe, "--call", "put", "--input", "v", "--state", &state, "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(json_line(&stdout)["state_error"], serde_json::Value::Null);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.ends_with(".probe") && !n.ends_with(".tmp")),
+        "{names:?}"
     );
     std::fs::remove_dir_all(&dir).ok();
 }

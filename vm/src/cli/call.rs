@@ -142,6 +142,9 @@ pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus
         Ok(s) => s.unwrap_or_default(),
         Err(message) => return crate::cli::run::failed("invalid_state", message, as_json),
     };
+    if let Some(Err(message)) = call.state.map(check_writable) {
+        return crate::cli::run::failed("io_error", message, as_json);
+    }
     let context = CallContext {
         current_account: call.account.as_bytes().to_vec(),
         caller: call.caller.as_bytes().to_vec(),
@@ -165,20 +168,56 @@ pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus
         }
         Err(e) => return crate::cli::run::failed("storage", e.to_string(), as_json),
     };
+    // The call ran: its outcome is reported even when its state cannot be saved.
+    let mut state_error = None;
     if let (Status::Ok, Some(path)) = (&outcome.status, call.state) {
         if let Err(e) = crate::cache::write_atomically(path, render_state(&storage).as_bytes()) {
-            return crate::cli::run::failed(
-                "io_error",
-                format!("cannot write state file {}: {e}", path.display()),
-                as_json,
-            );
+            state_error = Some(format!(
+                "the call returned but its state changes were not saved: cannot write state \
+                 file {}: {e}",
+                path.display()
+            ));
         }
     }
-    print(&outcome, as_json);
-    RunStatus::Ran
+    print(&outcome, state_error.as_deref(), as_json);
+    match state_error {
+        None => RunStatus::Ran,
+        Some(message) => {
+            eprintln!("error: {message}");
+            RunStatus::Failed
+        }
+    }
 }
 
-fn print(outcome: &Outcome, as_json: bool) {
+/// Checks, before the call runs, that the state file can be written: its directory
+/// exists and takes a new file (probed by creating and removing one beside it).
+fn check_writable(path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let probe = dir.join(format!(".{name}.{}.probe", std::process::id()));
+    let cannot = |e: std::io::Error| {
+        format!(
+            "cannot write state file {} (nothing was run): directory {}: {e}",
+            path.display(),
+            dir.display()
+        )
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(cannot)?;
+    std::fs::remove_file(&probe).map_err(cannot)
+}
+
+/// Prints the outcome. `--json` fields, in this order: status, trap, message,
+/// return_hex, logs, gas_used, then state_changes (`{"key_hex","value_hex"}`, `value_hex`
+/// null for a removal, in the order made) and state_error (null unless `--state` could
+/// not be written).
+fn print(outcome: &Outcome, state_error: Option<&str>, as_json: bool) {
     let trap = outcome.status.trap_kind().map(|k| k.as_str());
     let message = outcome.status.message();
     if as_json {
@@ -191,6 +230,11 @@ fn print(outcome: &Outcome, as_json: bool) {
                 "return_hex": hex::encode(&outcome.return_data),
                 "logs": outcome.logs,
                 "gas_used": outcome.gas_used,
+                "state_changes": outcome.state_changes.iter().map(|c| json!({
+                    "key_hex": hex::encode(&c.key),
+                    "value_hex": c.value.as_ref().map(hex::encode),
+                })).collect::<Vec<_>>(),
+                "state_error": state_error,
             })
         );
         return;
