@@ -1019,3 +1019,172 @@ fn unwritable_state_file_is_refused_before_running() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap()
+}
+
+/// The options `gasket <command> --help` lists (but `--help`), each as its spellings
+/// (`-o`, `--output`).
+fn options(command: &str) -> Vec<Vec<String>> {
+    let (code, stdout, _) = gasket(&[command, "--help"]);
+    assert_eq!(code, 0);
+    stdout
+        .lines()
+        .map(str::trim_start)
+        // Option lines, not the `- value: …` lines that list an option's values.
+        .filter(|l| l.starts_with("--") || l.get(2..4) == Some(", "))
+        .filter(|l| !l.starts_with("-h, --help"))
+        .map(|l| {
+            l.split(' ')
+                .take_while(|w| w.starts_with('-'))
+                .map(|w| w.trim_end_matches(',').to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// Item 3: the README says how to get `gasket` on PATH before its examples call it.
+#[test]
+fn readme_says_how_to_install_gasket_before_using_it() {
+    let readme = readme();
+    let install = readme
+        .find("cargo install --locked --path vm")
+        .expect("README gives the install command");
+    let first_use = readme.find("\ngasket ").expect("README uses gasket");
+    assert!(install < first_use, "the install command comes first");
+    assert!(readme.contains("target/release/gasket"));
+    // `vm` is the package that has the binary.
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    assert!(manifest.unwrap().contains("name = \"gasket\""));
+}
+
+/// Item 9: help, version and the README's synopses say what the CLI does.
+#[test]
+fn help_version_and_readme_synopses_agree_with_the_cli() {
+    let (code, stdout, _) = gasket(&["--version"]);
+    assert_eq!(code, 0);
+    for part in [
+        "compiler: gasket-singlepass",
+        "artifact format ",
+        "cost table: version 2",
+        "host ABI: version 1",
+    ] {
+        assert!(stdout.contains(part), "{part}: {stdout}");
+    }
+    let (_, stdout, _) = gasket(&["run", "--help"]);
+    assert!(stdout.contains(".gasket"), "{stdout}");
+    for command in ["check", "instrument", "compile"] {
+        let (_, stdout, _) = gasket(&[command, "--help"]);
+        let at = stdout.find("--profile <PROFILE>").unwrap();
+        let described = stdout[at..].lines().nth(1).unwrap().trim();
+        assert!(
+            described.starts_with("Profile to"),
+            "{command}: --profile has no text: {stdout}"
+        );
+    }
+    // Every option of a command is in that command's synopsis lines in the README.
+    let readme = readme();
+    for command in ["run", "compile", "check", "instrument"] {
+        let prefix = format!("gasket {command} <");
+        let synopses: Vec<&str> = readme.lines().filter(|l| l.starts_with(&prefix)).collect();
+        assert!(!synopses.is_empty(), "{command}");
+        for spellings in options(command) {
+            // The spelling as a whole word (`--input`, not the start of `--input-hex`).
+            let listed = |l: &&str| {
+                spellings.iter().any(|o| {
+                    l.match_indices(o.as_str()).any(|(at, _)| {
+                        let next = l[at + o.len()..].chars().next();
+                        !next.is_some_and(|c| c.is_alphanumeric() || c == '-')
+                    })
+                })
+            };
+            // `run`'s two synopses (--invoke, --call) share it; the others have one.
+            assert!(
+                synopses.iter().any(listed),
+                "README's `gasket {command}` synopsis lacks {spellings:?}"
+            );
+        }
+    }
+    // --call's synopsis has every --call option.
+    let call = readme
+        .lines()
+        .find(|l| l.starts_with("gasket run <contract> --call"))
+        .unwrap();
+    for option in [
+        "--account",
+        "--block-height",
+        "--block-timestamp",
+        "--profile",
+        "--state",
+        "--caller",
+    ] {
+        assert!(call.contains(option), "{option}");
+    }
+    assert!(
+        readme.contains("\"code_bytes\":N,\"sha256\""),
+        "compile --json is documented"
+    );
+}
+
+/// Item 10: instrumented output says what it is for, and `check` recognises it.
+#[test]
+fn instrumented_output_is_explained() {
+    let dir = scratch_dir("instrumented");
+    let out = dir.join("arith.instrumented.wasm").display().to_string();
+    let (code, stdout, _) = gasket(&[
+        "instrument",
+        &fixture("arith"),
+        "-o",
+        &out,
+        "--profile",
+        "permissive",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("audit gas") && stdout.contains("take the original module"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = gasket(&["check", &out, "--profile", "permissive", "--json"]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert_eq!(v["kind"], "reserved_import");
+    let hint = v["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("`gasket instrument` output") && hint.contains("original module"),
+        "{hint}"
+    );
+    let (_, _, stderr) = gasket(&["check", &out, "--profile", "permissive"]);
+    assert!(
+        stderr.contains("hint: this looks like `gasket instrument` output"),
+        "{stderr}"
+    );
+    assert!(readme().contains("It is for\n  auditing where gas is charged"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 14: real contracts of other chains pass the permissive profile only, and the
+/// contract profile's rejection says so.
+#[test]
+fn foreign_contracts_pass_the_permissive_profile_only() {
+    let readme = readme();
+    assert!(readme.contains("all 38 compile under the `permissive` profile"));
+    assert!(readme.contains("pass `--profile permissive` only"));
+    let Some(corpus) = gasket_fixtures::corpus_dir() else {
+        eprintln!("../shared/corpus is absent: the corpus part of this test is skipped");
+        return;
+    };
+    for name in [
+        "cosmwasm/hackatom.wasm",
+        "ink/erc20.wasm",
+        "near/w_near.wasm",
+    ] {
+        let path = corpus.join(name).display().to_string();
+        let (code, stdout, _) = gasket(&["check", &path, "--json"]);
+        assert_eq!(code, 1, "{name}");
+        let hint = json_line(&stdout)["hint"].as_str().unwrap().to_string();
+        assert!(hint.contains("pass `--profile permissive` only"), "{hint}");
+        let (code, _, _) = gasket(&["check", &path, "--profile", "permissive"]);
+        assert_eq!(code, 0, "{name}");
+    }
+}

@@ -43,6 +43,11 @@ pub fn run(path: &Path, output: &Path, profile: &Profile, as_json: bool) -> bool
             prepared.wasm.len(),
             wasm.len()
         );
+        println!(
+            "  it imports gasket.gas, gasket.stack_enter and gasket.stack_leave: run it on an \
+             engine that provides them, or read it to audit gas; gasket check, compile and run \
+             take the original module"
+        );
     }
     true
 }

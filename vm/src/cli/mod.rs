@@ -73,10 +73,29 @@ pub const EMULATOR_PROGRAM: &str = "gasket-aarch64";
 /// Overrides where [`EMULATOR_PROGRAM`] is looked for (a path to the program).
 pub const EMULATOR_ENV: &str = "GASKET_AARCH64";
 
+/// `--version`: what decides whether an artifact or a gas figure from another build
+/// still applies (the compiler, the artifact formats, the cost table, the host ABI).
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{}\ncompiler: {} (artifact format {}, serialized format {})\ncost table: version \
+             {}\nhost ABI: version {}",
+            env!("CARGO_PKG_VERSION"),
+            crate::cache::COMPILER_VERSION,
+            gasket_singlepass::ARTIFACT_FORMAT_VERSION,
+            crate::cache::SERIALIZED_FORMAT_VERSION,
+            gasket_metering::CostTable::default().version,
+            gasket_host_api::ABI_VERSION,
+        )
+    })
+}
+
 #[derive(Parser)]
 #[command(
     name = "gasket",
     version,
+    long_version = long_version(),
     about = "Gasket: a deterministic, gas-metered WebAssembly VM for smart contracts"
 )]
 struct Cli {
@@ -97,19 +116,27 @@ enum Command {
     Check {
         /// A `.wasm` or `.wat` file.
         file: PathBuf,
+        /// Profile to validate against: `contract` admits host ABI imports only,
+        /// `permissive` any import (CosmWasm and ink! binaries pass this one only).
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Write the instrumented module (gas and stack accounting injected).
+    /// Write the instrumented module (gas and stack accounting injected), to audit
+    /// where gas is charged or to run the metered module on another engine.
+    ///
+    /// The output imports `gasket.gas(i64)`, `gasket.stack_enter(i32)` and
+    /// `gasket.stack_leave(i32)`, which that engine must provide; `gasket check`, `compile`
+    /// and `run` refuse it (those imports are reserved) and take the original module.
     Instrument {
         /// A `.wasm` or `.wat` file.
         file: PathBuf,
         /// Where to write the instrumented `.wasm`.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+        /// Profile to prepare the module with (its limits, prices and admitted imports).
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
@@ -127,6 +154,8 @@ enum Command {
         /// The machine to compile for [default: this machine's].
         #[arg(long, value_enum)]
         target: Option<TargetArg>,
+        /// Profile to prepare the module with; recorded in the output, and `gasket run`
+        /// uses it.
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
@@ -140,7 +169,7 @@ enum Command {
     /// whether it returned, trapped or panicked.
     #[command(group(ArgGroup::new("mode").required(true).args(["invoke", "call"])))]
     Run {
-        /// A `.wasm` or `.wat` file.
+        /// A `.wasm` or `.wat` file, or a `.gasket` file from `gasket compile`.
         file: PathBuf,
         /// The exported function to call with plain arguments.
         #[arg(long, value_name = "EXPORT")]
@@ -191,7 +220,8 @@ enum Command {
         target: Option<TargetArg>,
         /// Profile to prepare the module with. Defaults to contract for --call and to
         /// permissive for --invoke, since plain functions rarely fit the contract profile
-        /// (which admits host ABI imports only).
+        /// (which admits host ABI imports only); a `.gasket` file runs under the profile
+        /// it was compiled with.
         #[arg(long, value_enum)]
         profile: Option<ProfileArg>,
         /// Print one line of JSON instead of text.

@@ -1,6 +1,7 @@
 //! Output shared by the subcommands: rejections and load failures, as text or one JSON line.
 
-use gasket_metering::Rejection;
+use gasket_host_api::RESERVED_MODULE;
+use gasket_metering::{PrepareError, Rejection};
 use serde_json::json;
 
 use crate::cli::input::LoadError;
@@ -32,23 +33,56 @@ pub fn usage_json(message: &str) {
 }
 
 /// Prints every problem of a rejection. `--json`: the first problem's kind, all messages
-/// in `error` (one per line), and each in `errors`.
+/// in `error` (one per line), each in `errors`, and a `hint` when the problems suggest
+/// what was meant.
 pub fn rejected(rejection: &Rejection, as_json: bool) {
     let errors = &rejection.0;
+    let hint = hint(rejection);
     if as_json {
         let kind = errors.first().map_or("invalid_module", |e| e.kind());
         let all: Vec<_> = errors
             .iter()
             .map(|e| json!({"kind": e.kind(), "error": e.to_string()}))
             .collect();
-        println!(
-            "{}",
-            json!({"status": "rejected", "kind": kind, "error": rejection.to_string(), "errors": all})
-        );
+        let mut line = json!({"status": "rejected", "kind": kind, "error": rejection.to_string(), "errors": all});
+        if let Some(hint) = hint {
+            line["hint"] = hint.into();
+        }
+        println!("{line}");
     } else {
         eprintln!("rejected: {} problem(s)", errors.len());
         for e in errors {
             eprintln!("  [{}] {e}", e.kind());
         }
+        if let Some(hint) = hint {
+            eprintln!("hint: {hint}");
+        }
     }
+}
+
+/// What a rejection probably means, when its problems say it plainly.
+fn hint(rejection: &Rejection) -> Option<&'static str> {
+    let reserved = |e: &PrepareError| matches!(e, PrepareError::ReservedImport { module, .. } if module == RESERVED_MODULE);
+    if rejection.0.iter().any(reserved) {
+        return Some(
+            "this looks like `gasket instrument` output, which imports Gasket's own gas and \
+             stack accounting; it is for running on an engine that provides those imports or \
+             for auditing gas, and is not a module to check, compile or run: give these \
+             commands the original module",
+        );
+    }
+    let foreign = |e: &PrepareError| {
+        matches!(
+            e,
+            PrepareError::UnknownImport { .. } | PrepareError::ImportSignatureMismatch { .. }
+        )
+    };
+    if rejection.0.iter().any(foreign) {
+        return Some(
+            "the contract profile admits only Gasket's host ABI; contracts built for another \
+             chain (CosmWasm, ink!, NEAR) import that chain's ABI and pass `--profile \
+             permissive` only",
+        );
+    }
+    None
 }
