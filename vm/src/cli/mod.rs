@@ -117,7 +117,7 @@ enum Command {
         /// A `.wasm` or `.wat` file.
         file: PathBuf,
         /// Profile to validate against: `contract` admits host ABI imports only,
-        /// `permissive` any import (CosmWasm and ink! binaries pass this one only).
+        /// `permissive` any import (CosmWasm, ink! and NEAR binaries pass this one only).
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
