@@ -1159,6 +1159,20 @@ fn instrumented_output_is_explained() {
         stderr.contains("hint: this looks like `gasket instrument` output"),
         "{stderr}"
     );
+    // `compile` and `run` say the same.
+    let o = dir.join("x.gasket").display().to_string();
+    let (code, stdout, _) = gasket(&["compile", &out, "-o", &o, "--json"]);
+    assert_eq!(code, 1);
+    assert!(json_line(&stdout)["hint"]
+        .as_str()
+        .unwrap()
+        .contains("original module"));
+    let (code, stdout, _) = gasket(&["run", &out, "--invoke", "add", "1", "2", "--json"]);
+    assert_eq!(code, 1);
+    assert!(json_line(&stdout)["hint"]
+        .as_str()
+        .unwrap()
+        .contains("original module"));
     assert!(readme().contains("It is for\n  auditing where gas is charged"));
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -1187,4 +1201,21 @@ fn foreign_contracts_pass_the_permissive_profile_only() {
         let (code, _, _) = gasket(&["check", &path, "--profile", "permissive"]);
         assert_eq!(code, 0, "{name}");
     }
+    // `run --call` (the contract profile) says the same.
+    let hackatom = corpus.join("cosmwasm/hackatom.wasm").display().to_string();
+    let (code, stdout, _) = gasket(&["run", &hackatom, "--call", "instantiate", "--json"]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert_eq!(v["kind"], "unknown_import");
+    assert!(v["hint"].as_str().unwrap().contains("--profile"), "{v}");
+    // Only the corpus binary without imports passes the contract profile.
+    let contract_ok: Vec<String> = gasket_fixtures::corpus_contracts()
+        .into_iter()
+        .filter(|(path, _)| gasket(&["check", path.to_str().unwrap()]).0 == 0)
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(
+        contract_ok.len() == 1 && contract_ok[0].ends_with("cosmwasm/empty.wasm"),
+        "{contract_ok:?}"
+    );
 }

@@ -1,20 +1,25 @@
 //! Output shared by the subcommands: rejections and load failures, as text or one JSON line.
 
-use gasket_host_api::RESERVED_MODULE;
 use gasket_metering::{PrepareError, Rejection};
 use serde_json::json;
 
 use crate::cli::input::LoadError;
 
-/// Prints a load failure; `--json` shape: `{"status":"rejected","kind":…,"error":…}`.
+/// Prints a load failure; `--json` shape: `{"status":"rejected","kind":…,"error":…}`,
+/// plus `"hint"` when the kind suggests a cause.
 pub fn load_failed(err: &LoadError, as_json: bool) {
+    let hint = hint(std::iter::once(err.kind));
     if as_json {
-        println!(
-            "{}",
-            json!({"status": "rejected", "kind": err.kind, "error": err.message})
-        );
+        let mut line = json!({"status": "rejected", "kind": err.kind, "error": err.message});
+        if let Some(hint) = hint {
+            line["hint"] = hint.into();
+        }
+        println!("{line}");
     } else {
         eprintln!("error: {}", err.message);
+        if let Some(hint) = hint {
+            eprintln!("hint: {hint}");
+        }
     }
 }
 
@@ -37,7 +42,7 @@ pub fn usage_json(message: &str) {
 /// what was meant.
 pub fn rejected(rejection: &Rejection, as_json: bool) {
     let errors = &rejection.0;
-    let hint = hint(rejection);
+    let hint = hint(errors.iter().map(PrepareError::kind));
     if as_json {
         let kind = errors.first().map_or("invalid_module", |e| e.kind());
         let all: Vec<_> = errors
@@ -60,29 +65,22 @@ pub fn rejected(rejection: &Rejection, as_json: bool) {
     }
 }
 
-/// What a rejection probably means, when its problems say it plainly.
-fn hint(rejection: &Rejection) -> Option<&'static str> {
-    let reserved = |e: &PrepareError| matches!(e, PrepareError::ReservedImport { module, .. } if module == RESERVED_MODULE);
-    if rejection.0.iter().any(reserved) {
-        return Some(
+/// What problems of these kinds probably mean, when they say it plainly.
+fn hint<'a>(mut kinds: impl Iterator<Item = &'a str>) -> Option<&'static str> {
+    kinds.find_map(|kind| match kind {
+        // Only Gasket's instrumentation imports from the reserved `gasket` module.
+        "reserved_import" => Some(
             "this looks like `gasket instrument` output, which imports Gasket's own gas and \
              stack accounting; it is for running on an engine that provides those imports or \
              for auditing gas, and is not a module to check, compile or run: give these \
              commands the original module",
-        );
-    }
-    let foreign = |e: &PrepareError| {
-        matches!(
-            e,
-            PrepareError::UnknownImport { .. } | PrepareError::ImportSignatureMismatch { .. }
-        )
-    };
-    if rejection.0.iter().any(foreign) {
-        return Some(
+        ),
+        // Only the contract profile restricts imports.
+        "unknown_import" | "import_signature_mismatch" => Some(
             "the contract profile admits only Gasket's host ABI; contracts built for another \
              chain (CosmWasm, ink!, NEAR) import that chain's ABI and pass `--profile \
              permissive` only",
-        );
-    }
-    None
+        ),
+        _ => None,
+    })
 }
