@@ -112,12 +112,10 @@ pub fn load_module(
     make_engine: MakeEngine<'_>,
     as_json: bool,
 ) -> Result<Module, RunStatus> {
-    let (profile, bytes) = crate::cli::input::load(path)
-        .and_then(|bytes| Ok((profile.resolve(&bytes)?, bytes)))
-        .map_err(|err| {
-            crate::cli::report::load_failed(&err, as_json);
-            RunStatus::Failed
-        })?;
+    let (bytes, profile) = profile.load(path).map_err(|err| {
+        crate::cli::report::load_failed(&err, as_json);
+        RunStatus::Failed
+    })?;
     let engine = make_engine(&profile)
         .map_err(|e| crate::cli::run::failed("unsupported_machine", e.to_string(), as_json))?;
     let module = if crate::cli::input::is_artifact(&bytes) {

@@ -41,10 +41,17 @@ impl ProfileChoice {
         self.profile.unwrap_or(self.default).profile(self.floats)
     }
 
+    /// Reads `path` (see [`input::load`]) and resolves the profile to load it with.
+    pub fn load(&self, path: &std::path::Path) -> Result<(Vec<u8>, Profile), LoadError> {
+        let bytes = input::load(path)?;
+        let profile = self.resolve(&bytes)?;
+        Ok((bytes, profile))
+    }
+
     /// The profile to load `bytes` with: for an artifact, the built-in profile recorded
     /// in its header unless `--profile`/`--floats` say otherwise, in which case the
     /// mismatch is a `wrong_profile` failure that names both and the flag that fixes it.
-    pub fn resolve(&self, bytes: &[u8]) -> Result<Profile, LoadError> {
+    fn resolve(&self, bytes: &[u8]) -> Result<Profile, LoadError> {
         if !input::is_artifact(bytes) || bytes.len() < HEADER_LEN {
             // A truncated artifact is reported as such when it is loaded.
             return Ok(self.for_wasm());

@@ -52,10 +52,7 @@ pub fn run(
     make_engine: MakeEngine<'_>,
     as_json: bool,
 ) -> RunStatus {
-    let (wasm, profile) = match input::load(path).and_then(|wasm| {
-        let profile = profile.resolve(&wasm)?;
-        Ok((wasm, profile))
-    }) {
+    let (wasm, profile) = match profile.load(path) {
         Ok(loaded) => loaded,
         Err(err) => {
             report::load_failed(&err, as_json);
