@@ -160,13 +160,26 @@ impl PrepareError {
         }
     }
 
+    /// The parser's error, on one line: its "bad magic number" message is a multi-line
+    /// dump of both byte arrays, which says less than [`NOT_WASM`].
     pub(crate) fn invalid(err: wasmparser::BinaryReaderError) -> Self {
+        let message = if err.message().starts_with("magic header not detected") {
+            NOT_WASM.to_string()
+        } else {
+            err.message()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         PrepareError::InvalidModule {
             offset: err.offset(),
-            message: err.message().to_string(),
+            message,
         }
     }
 }
+
+/// The message for bytes that do not start with the wasm magic.
+pub const NOT_WASM: &str = "not a wasm module (no \\0asm header)";
 
 /// Every problem found in a module, in the order found. Never empty.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

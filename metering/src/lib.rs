@@ -30,7 +30,7 @@ mod summary;
 mod walk;
 
 pub use cost::{classify, dynamic_cost, CostTable, DynamicCost, OpClass};
-pub use error::{Location, PrepareError, Rejection};
+pub use error::{Location, PrepareError, Rejection, NOT_WASM};
 pub use features::{is_float_operator, operator_mnemonic, Feature};
 pub use limits::{LimitKind, Limits};
 pub use profile::{FloatPolicy, ImportPolicy, Profile, StackLimits};
@@ -62,6 +62,13 @@ fn prepare_inner(
     profile: &Profile,
     collect_all: bool,
 ) -> Result<PreparedModule, Rejection> {
+    // Said plainly: the parser reports an empty or short input as an unexpected end.
+    if !wasm.starts_with(b"\0asm") {
+        return Err(Rejection(vec![PrepareError::InvalidModule {
+            offset: 0,
+            message: NOT_WASM.to_string(),
+        }]));
+    }
     let walked = walk::walk(wasm, profile, collect_all).map_err(Rejection)?;
     let (instrumented, intrinsics) =
         encode::encode(wasm, &walked).map_err(|e| Rejection(vec![e]))?;

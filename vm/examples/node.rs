@@ -4,10 +4,16 @@
 //! commits only when it returns.
 //!
 //! `cargo run -p gasket-vm --example node`
+//!
+//! The disk cache is a directory of this run's own, removed at the end, so that what the
+//! counters show is a first run (one compile, no disk hit), never the leftovers of an
+//! earlier run or of another user's. A node keeps its cache directory across restarts.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use gasket_vm::cache::CacheStats;
 use gasket_vm::host_api::{CallContext, HostLimits, Storage, StorageError};
 use gasket_vm::metering::Profile;
 use gasket_vm::testing::{call_contract, Status};
@@ -42,7 +48,25 @@ impl Storage for AccountStorage<'_> {
 }
 
 fn main() {
-    let cache_dir = std::env::temp_dir().join("gasket-example-node-cache");
+    let (accounts, total, stats) = run();
+    println!("{accounts} accounts, {total} increments in total");
+    println!("cache: {stats:?}");
+}
+
+/// A fresh cache directory for one run: unique to this process and run.
+fn private_cache_dir() -> std::path::PathBuf {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "gasket-example-node-cache-{}-{run}",
+        std::process::id()
+    ))
+}
+
+/// Runs 200 calls on four threads; returns the number of accounts, the increments they
+/// counted and the engine's cache counters.
+pub fn run() -> (usize, u64, CacheStats) {
+    let cache_dir = private_cache_dir();
     let engine = Engine::with_cache_dir(Profile::contract(), &cache_dir).expect("engine");
     let db = Arc::new(Database::default());
     let wasm: &[u8] = gasket_fixtures::c_contract("counter").unwrap().wasm;
@@ -89,7 +113,10 @@ fn main() {
         .values()
         .map(|m| u64::from_le_bytes(m[b"count".as_slice()].as_slice().try_into().unwrap()))
         .sum();
-    println!("{} accounts, {total} increments in total", accounts.len());
-    println!("cache: {:?}", engine.cache_stats());
     assert_eq!(total, 200);
+    let stats = engine.cache_stats();
+    // A first run: the contract is compiled once (and written to disk), then found in memory.
+    assert_eq!((stats.compiles, stats.disk_hits), (1, 0), "{stats:?}");
+    std::fs::remove_dir_all(&cache_dir).ok();
+    (accounts.len(), total, stats)
 }

@@ -56,7 +56,8 @@ pub enum Status {
     Trap {
         /// The trap's kind.
         kind: TrapKind,
-        /// Details, when there are any.
+        /// Details, when there are any. Always `None` for `out_of_gas`, whether the gas
+        /// meter or a host function's charge ran out: the kind says it all.
         message: Option<String>,
     },
     /// The contract called `panic_utf8`; nothing was committed.
@@ -215,9 +216,15 @@ impl TestChain {
     }
 
     /// Compiles `wasm` and deploys it under `account`, replacing any contract there but
-    /// keeping its storage.
+    /// keeping its storage. A compiled artifact (`gasket compile` output, recognised by
+    /// its magic) is verified against the chain's profile and deployed as is; bytes that
+    /// are neither are refused with one line (`not a wasm module (no \0asm header)`).
     pub fn deploy(&mut self, account: &str, wasm: &[u8]) -> Result<(), LoadError> {
-        let module = self.engine.compile(wasm)?;
+        let module = if wasm.starts_with(&crate::cache::MAGIC) {
+            Module::deserialize(&self.engine, wasm)?
+        } else {
+            self.engine.compile(wasm)?
+        };
         self.deploy_module(account, module);
         Ok(())
     }
@@ -416,7 +423,7 @@ pub fn call_contract<S: Storage + ?Sized>(
             return Ok(Outcome {
                 status: Status::Trap {
                     kind: trap.kind,
-                    message: trap.message,
+                    message: trap.message.filter(|_| trap.kind != TrapKind::OutOfGas),
                 },
                 return_data: Vec::new(),
                 logs: Vec::new(),
@@ -448,6 +455,10 @@ pub fn call_contract<S: Storage + ?Sized>(
             let status = match trap.host_error {
                 Some(HostError::Panic { message }) => Status::Panic { message },
                 Some(HostError::Storage(e)) => return Err(HarnessError::Storage(e.to_string())),
+                _ if trap.kind == TrapKind::OutOfGas => Status::Trap {
+                    kind: trap.kind,
+                    message: None,
+                },
                 _ => Status::Trap {
                     kind: trap.kind,
                     message: trap.message,

@@ -227,3 +227,22 @@ fn disk_cache_survives_engines_and_replaces_bad_files() {
     assert_eq!(fourth.cache_stats().disk_hits, 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The node example (`vm/examples/node.rs`), run as a test.
+#[allow(dead_code)]
+#[path = "../examples/node.rs"]
+mod node_example;
+
+/// Issue 21 item 13: the node example's disk cache is its own, so every run is a first
+/// run (one compile, no disk hit), however many ran before.
+#[test]
+fn node_example_runs_start_with_an_empty_disk_cache() {
+    for _ in 0..2 {
+        let (accounts, total, stats) = node_example::run();
+        assert_eq!((accounts, total), (8, 200));
+        assert_eq!(
+            (stats.compiles, stats.disk_hits, stats.disk_writes),
+            (1, 0, 1)
+        );
+    }
+}

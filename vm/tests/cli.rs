@@ -389,7 +389,7 @@ fn run_call_json_shape_and_field_order() {
     assert_eq!(code, 0);
     assert_eq!(
         stdout.trim(),
-        "{\"status\":\"trap\",\"trap\":\"out_of_gas\",\"message\":null,\"return_hex\":\"\",\"logs\":[],\"gas_used\":5000}"
+        "{\"status\":\"trap\",\"trap\":\"out_of_gas\",\"message\":null,\"return_hex\":\"\",\"logs\":[],\"gas_used\":5000,\"state_changes\":[],\"state_error\":null}"
     );
 
     let input = dir.join("input.bin");
@@ -571,8 +571,20 @@ fn compile_then_run_the_artifact() {
     let (code, stdout, _) = gasket(&["run", &arm, "--call", "increment", "--json"]);
     assert_eq!(code, 1);
     assert_eq!(json_line(&stdout)["kind"], "wrong_target");
+    // An artifact runs under the profile it was compiled with, unless another is asked for.
     let (code, stdout, _) = gasket(&["run", &o, "--invoke", "get", "--json"]);
-    assert_eq!(code, 1, "permissive is --invoke's default profile");
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(json_line(&stdout)["status"], "ok");
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &o,
+        "--invoke",
+        "get",
+        "--profile",
+        "permissive",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
     assert_eq!(json_line(&stdout)["kind"], "wrong_profile");
 
     // A plain program compiled under the permissive profile runs with --invoke.
@@ -621,5 +633,589 @@ fn run_target_aarch64_needs_the_emulator_program() {
             && message.contains("cargo build --release -p gasket-aarch64-tests --features emu")
             && message.contains("GPL-2.0"),
         "{message}"
+    );
+}
+
+// ---- Issue 21: frictions found on a fresh clone ----
+
+fn float_div(dir: &std::path::Path) -> String {
+    let file = dir.join("fl.wat");
+    std::fs::write(
+        &file,
+        r#"(module (func (export "div") (param f64 f64) (result f64)
+            (f64.div (local.get 0) (local.get 1))))"#,
+    )
+    .unwrap();
+    file.display().to_string()
+}
+
+/// Item 1: every float syntax the README accepts works as an argument, with options after.
+#[test]
+fn negative_float_specials_are_arguments() {
+    let dir = scratch_dir("negfloats");
+    let file = float_div(&dir);
+    let run = |a: &str, b: &str| {
+        let (code, stdout, stderr) = gasket(&["run", &file, "--invoke", "div", a, b, "--json"]);
+        assert_eq!(code, 0, "{a} {b}: {stderr}");
+        json_line(&stdout)["results"][0].clone()
+    };
+    assert_eq!(run("inf", "-inf"), "f64:nan:0x7ff8000000000000");
+    assert_eq!(run("-inf", "2"), "f64:-inf");
+    assert_eq!(run("1", "-inf"), "f64:-0.0");
+    assert_eq!(run("-.5", "-1e300"), "f64:5e-301");
+    assert_eq!(run("-nan", "1"), "f64:nan:0x7ff8000000000000");
+    assert_eq!(run("-infinity", "-.25"), "f64:inf");
+    // Options between and after the arguments are still options.
+    let (code, stdout, _) = gasket(&[
+        "run", &file, "--invoke", "div", "-inf", "--gas", "100", "-0.5", "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(json_line(&stdout)["results"][0], "f64:inf");
+    // An option's value stays that option's (`--gas -inf` is not a number).
+    let (code, _, _) = gasket(&["run", &file, "--invoke", "div", "1", "2", "--gas", "-inf"]);
+    assert_eq!(code, 2);
+    // Options after `--` are arguments: the message says so.
+    let (code, _, stderr) = gasket(&["run", &file, "--invoke", "div", "--", "1", "2", "--json"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("after `--`"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 2: `compile` then `run` work with both commands' defaults; a profile mismatch
+/// names both profiles and the flag that fixes it.
+#[test]
+fn compiled_artifacts_run_under_their_own_profile() {
+    let dir = scratch_dir("artifact-profile");
+    let fib = dir.join("fib.gasket").display().to_string();
+    let (code, _, _) = gasket(&["compile", &fixture("fib"), "-o", &fib]);
+    assert_eq!(code, 0);
+    let (code, stdout, stderr) = gasket(&["run", &fib, "--invoke", "run", "20", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json_line(&stdout)["results"][0], "i64:6765");
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &fib,
+        "--invoke",
+        "run",
+        "20",
+        "--profile",
+        "permissive",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert_eq!(v["kind"], "wrong_profile");
+    let message = v["error"].as_str().unwrap();
+    assert!(
+        message.contains("compiled with `--profile contract`")
+            && message.contains("`--profile permissive` was asked for")
+            && message.contains("run it with `--profile contract`"),
+        "{message}"
+    );
+    // The float policy is part of the profile, and is taken from the artifact too.
+    let strict = dir.join("strict.gasket").display().to_string();
+    let (code, _, _) = gasket(&[
+        "compile",
+        &fixture("fib"),
+        "-o",
+        &strict,
+        "--profile",
+        "permissive",
+        "--floats",
+        "reject",
+    ]);
+    assert_eq!(code, 0);
+    let (code, stdout, _) = gasket(&["run", &strict, "--invoke", "run", "10", "--json"]);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &strict,
+        "--invoke",
+        "run",
+        "10",
+        "--floats",
+        "canonicalize",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let message = json_line(&stdout)["error"].to_string();
+    assert!(
+        message.contains("--profile permissive --floats reject"),
+        "{message}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 7: a usage error under `--json` is also one JSON line on stdout.
+#[test]
+fn usage_errors_print_one_json_line() {
+    let arith = fixture("arith");
+    let cases: &[&[&str]] = &[
+        // Refused by the argument parser.
+        &[
+            "run", &arith, "--invoke", "add", "1", "2", "--gas", "lots", "--json",
+        ],
+        &["check", &arith, "--profile", "lax", "--json"],
+        // Refused by gasket.
+        &["run", &arith, "--invoke", "add", "1", "--json"],
+        &[
+            "run", &arith, "--invoke", "add", "1", "2", "--caller", "bob", "--json",
+        ],
+        &["run", &fixture("counter"), "--call", "nope", "--json"],
+        &[
+            "run",
+            &fixture("counter"),
+            "--call",
+            "get",
+            "--input-hex",
+            "zz",
+            "--json",
+        ],
+    ];
+    for args in cases {
+        let (code, stdout, stderr) = gasket(args);
+        assert_eq!(code, 2, "{args:?}");
+        let v = json_line(&stdout);
+        assert_eq!(v["status"], "usage", "{args:?}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            !error.is_empty() && stderr.contains(error),
+            "{error} / {stderr}"
+        );
+    }
+    // Without --json, stdout stays empty.
+    let (code, stdout, _) = gasket(&["run", &arith, "--invoke", "add", "1"]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+}
+
+/// Item 12: a non-function export is named as such, and a wrong argument count shows the
+/// signature.
+#[test]
+fn non_function_exports_and_signatures_are_explained() {
+    let token = gasket_fixtures::c_contract("token")
+        .expect("token contract")
+        .path()
+        .display()
+        .to_string();
+    for mode in ["--call", "--invoke"] {
+        let (code, _, stderr) = gasket(&["run", &token, mode, "memory"]);
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("export \"memory\" is a memory, not a function")
+                && stderr.contains("exported functions: init, mint"),
+            "{mode}: {stderr}"
+        );
+    }
+    let (code, _, stderr) = gasket(&["run", &fixture("arith"), "--invoke", "fac"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("fac takes 1 argument(s), got 0: its signature is fac(i64) -> (i64)"),
+        "{stderr}"
+    );
+}
+
+/// Item 4: a `.wasm` file without the wasm header is "not a wasm module", never bad text.
+#[test]
+fn binary_garbage_is_not_a_wasm_module() {
+    let dir = scratch_dir("garbage");
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "garbage.wasm",
+            &[0x1e, 0xdf, 0x04, 0x1e, 0xff, 0x00],
+            "it starts with 0x1edf041e",
+        ),
+        ("empty.wasm", b"", "the file is empty"),
+        ("text.wasm", b"(module)", "it starts with 0x286d6f64"),
+        (
+            "garbage.bin",
+            &[0xff, 0xfe, 0x00, 0x01],
+            "nor WebAssembly text (not UTF-8)",
+        ),
+    ];
+    for (name, bytes, detail) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let (code, stdout, _) = gasket(&["check", path.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 1);
+        let v = json_line(&stdout);
+        assert_eq!(v["kind"], "invalid_module", "{name}");
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.contains("is not a wasm module (no \\0asm header)") && error.contains(detail),
+            "{name}: {error}"
+        );
+    }
+    // Text without an extension is still read as text.
+    let text = dir.join("module.txt");
+    std::fs::write(&text, "(module (func (export \"f\")))").unwrap();
+    assert_eq!(gasket(&["check", text.to_str().unwrap()]).0, 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 5: errors are one line, and a compiled artifact given where wasm is expected is
+/// named as such.
+#[test]
+fn parser_errors_are_one_line_and_artifacts_are_recognised() {
+    let dir = scratch_dir("oneline");
+    let artifact = dir.join("counter.gasket").display().to_string();
+    assert_eq!(
+        gasket(&["compile", &fixture("counter"), "-o", &artifact]).0,
+        0
+    );
+    for command in ["check", "instrument", "compile"] {
+        let out = dir.join("out").display().to_string();
+        let mut args = vec![command, artifact.as_str()];
+        if command != "check" {
+            args.extend(["-o", &out]);
+        }
+        let (code, _, stderr) = gasket(&args);
+        assert_eq!(code, 1, "{command}");
+        assert_eq!(stderr.lines().count(), 1, "{command}: {stderr}");
+        assert!(
+            stderr.contains("is a compiled artifact") && stderr.contains("use `gasket run`"),
+            "{command}: {stderr}"
+        );
+        args.push("--json");
+        let (_, stdout, _) = gasket(&args);
+        assert_eq!(json_line(&stdout)["kind"], "invalid_module");
+    }
+    // Bytes that start like wasm but are cut short: one line too.
+    let short = dir.join("short.wasm");
+    std::fs::write(&short, b"\0asm\x01\0\0\0\x01").unwrap();
+    let (code, _, stderr) = gasket(&["check", short.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "header and one problem: {stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 6: `out_of_gas` has the same fields whether the gas meter or a host function's
+/// charge ran out.
+#[test]
+fn out_of_gas_reports_the_same_fields_however_it_happens() {
+    let burner = gasket_fixtures::c_contract("gas_burner")
+        .expect("gas_burner contract")
+        .path()
+        .display()
+        .to_string();
+    let bomb = fixture("storage_bomb");
+    let meter = [
+        "run",
+        &burner,
+        "--call",
+        "burn",
+        "--input-hex",
+        "ffffffff00000000",
+    ];
+    let host = ["run", &bomb, "--call", "run"];
+    let mut lines = Vec::new();
+    for args in [&meter[..], &host[..]] {
+        let args: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(["--gas", "100000", "--json"])
+            .collect();
+        let (code, stdout, _) = gasket(&args);
+        assert_eq!(code, 0);
+        let v = json_line(&stdout);
+        assert_eq!(v["trap"], "out_of_gas", "{stdout}");
+        lines.push(v);
+    }
+    assert_eq!(lines[0]["message"], lines[1]["message"]);
+    assert!(lines[1]["message"].is_null(), "{}", lines[1]);
+}
+
+/// Item 8: `--call --json` lists the state changes text mode prints, in order, in hex.
+#[test]
+fn call_json_lists_state_changes() {
+    let dir = scratch_dir("call-changes");
+    let probe = call_probe(&dir);
+    let (code, stdout, _) = gasket(&["run", &probe, "--call", "put", "--input", "hi", "--json"]);
+    assert_eq!(code, 0);
+    let v = json_line(&stdout);
+    assert_eq!(
+        v["state_changes"],
+        serde_json::json!([{"key_hex": "6b", "value_hex": "6869"}])
+    );
+    assert!(stdout.trim_end().ends_with(",\"state_changes\":[{\"key_hex\":\"6b\",\"value_hex\":\"6869\"}],\"state_error\":null}"), "{stdout}");
+    // A failed call commits, and lists, nothing.
+    let (_, stdout, _) = gasket(&["run", &probe, "--call", "fail", "--json"]);
+    assert_eq!(json_line(&stdout)["state_changes"], serde_json::json!([]));
+    // Removals have a null value (kv's remove).
+    let kv = gasket_fixtures::c_contract("kv")
+        .expect("kv")
+        .path()
+        .display()
+        .to_string();
+    let state = dir.join("kv.json").display().to_string();
+    // Key "k" (length 1, u32 LE), value "v".
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &kv,
+        "--call",
+        "set",
+        "--input-hex",
+        "010000006b76",
+        "--state",
+        &state,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = gasket(&[
+        "run", &kv, "--call", "remove", "--input", "k", "--state", &state, "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        json_line(&stdout)["state_changes"],
+        serde_json::json!([{"key_hex": "6b", "value_hex": null}])
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 11: a state file that cannot be written is found before the call runs.
+#[test]
+fn unwritable_state_file_is_refused_before_running() {
+    let dir = scratch_dir("state-dir");
+    let probe = call_probe(&dir);
+    let (code, stdout, _) = gasket(&[
+        "run",
+        &probe,
+        "--call",
+        "put",
+        "--input",
+        "v",
+        "--state",
+        "/nonexistent-dir/x.json",
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert_eq!(v["kind"], "io_error");
+    let error = v["error"].as_str().unwrap();
+    assert!(
+        error.contains("/nonexistent-dir/x.json") && error.contains("nothing was run"),
+        "{error}"
+    );
+    // No probe file is left behind where the state file can be written.
+    let state = dir.join("s.json").display().to_string();
+    let (code, stdout, _) = gasket(&[
+        "run", &probe, "--call", "put", "--input", "v", "--state", &state, "--json",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(json_line(&stdout)["state_error"], serde_json::Value::Null);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.ends_with(".probe") && !n.ends_with(".tmp")),
+        "{names:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap()
+}
+
+/// The options `gasket <command> --help` lists (but `--help`), each as its spellings
+/// (`-o`, `--output`).
+fn options(command: &str) -> Vec<Vec<String>> {
+    let (code, stdout, _) = gasket(&[command, "--help"]);
+    assert_eq!(code, 0);
+    stdout
+        .lines()
+        .map(str::trim_start)
+        // Option lines, not the `- value: …` lines that list an option's values.
+        .filter(|l| l.starts_with("--") || l.get(2..4) == Some(", "))
+        .filter(|l| !l.starts_with("-h, --help"))
+        .map(|l| {
+            l.split(' ')
+                .take_while(|w| w.starts_with('-'))
+                .map(|w| w.trim_end_matches(',').to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// Item 3: the README says how to get `gasket` on PATH before its examples call it.
+#[test]
+fn readme_says_how_to_install_gasket_before_using_it() {
+    let readme = readme();
+    let install = readme
+        .find("cargo install --locked --path vm")
+        .expect("README gives the install command");
+    let first_use = readme.find("\ngasket ").expect("README uses gasket");
+    assert!(install < first_use, "the install command comes first");
+    assert!(readme.contains("target/release/gasket"));
+    // `vm` is the package that has the binary.
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+    assert!(manifest.unwrap().contains("name = \"gasket\""));
+}
+
+/// Item 9: help, version and the README's synopses say what the CLI does.
+#[test]
+fn help_version_and_readme_synopses_agree_with_the_cli() {
+    let (code, stdout, _) = gasket(&["--version"]);
+    assert_eq!(code, 0);
+    for part in [
+        "compiler: gasket-singlepass",
+        "artifact format ",
+        "cost table: version 2",
+        "host ABI: version 1",
+    ] {
+        assert!(stdout.contains(part), "{part}: {stdout}");
+    }
+    let (_, stdout, _) = gasket(&["run", "--help"]);
+    assert!(stdout.contains(".gasket"), "{stdout}");
+    for command in ["check", "instrument", "compile"] {
+        let (_, stdout, _) = gasket(&[command, "--help"]);
+        let at = stdout.find("--profile <PROFILE>").unwrap();
+        let described = stdout[at..].lines().nth(1).unwrap().trim();
+        assert!(
+            described.starts_with("Profile to"),
+            "{command}: --profile has no text: {stdout}"
+        );
+    }
+    // Every option of a command is in that command's synopsis lines in the README.
+    let readme = readme();
+    for command in ["run", "compile", "check", "instrument"] {
+        let prefix = format!("gasket {command} <");
+        let synopses: Vec<&str> = readme.lines().filter(|l| l.starts_with(&prefix)).collect();
+        assert!(!synopses.is_empty(), "{command}");
+        for spellings in options(command) {
+            // The spelling as a whole word (`--input`, not the start of `--input-hex`).
+            let listed = |l: &&str| {
+                spellings.iter().any(|o| {
+                    l.match_indices(o.as_str()).any(|(at, _)| {
+                        let next = l[at + o.len()..].chars().next();
+                        !next.is_some_and(|c| c.is_alphanumeric() || c == '-')
+                    })
+                })
+            };
+            // `run`'s two synopses (--invoke, --call) share it; the others have one.
+            assert!(
+                synopses.iter().any(listed),
+                "README's `gasket {command}` synopsis lacks {spellings:?}"
+            );
+        }
+    }
+    // --call's synopsis has every --call option.
+    let call = readme
+        .lines()
+        .find(|l| l.starts_with("gasket run <contract> --call"))
+        .unwrap();
+    for option in [
+        "--account",
+        "--block-height",
+        "--block-timestamp",
+        "--profile",
+        "--state",
+        "--caller",
+    ] {
+        assert!(call.contains(option), "{option}");
+    }
+    assert!(
+        readme.contains("\"code_bytes\":N,\"sha256\""),
+        "compile --json is documented"
+    );
+}
+
+/// Item 10: instrumented output says what it is for, and `check` recognises it.
+#[test]
+fn instrumented_output_is_explained() {
+    let dir = scratch_dir("instrumented");
+    let out = dir.join("arith.instrumented.wasm").display().to_string();
+    let (code, stdout, _) = gasket(&[
+        "instrument",
+        &fixture("arith"),
+        "-o",
+        &out,
+        "--profile",
+        "permissive",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("audit gas") && stdout.contains("take the original module"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = gasket(&["check", &out, "--profile", "permissive", "--json"]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert_eq!(v["kind"], "reserved_import");
+    let hint = v["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("`gasket instrument` output") && hint.contains("original module"),
+        "{hint}"
+    );
+    let (_, _, stderr) = gasket(&["check", &out, "--profile", "permissive"]);
+    assert!(
+        stderr.contains("hint: this looks like `gasket instrument` output"),
+        "{stderr}"
+    );
+    // `compile` and `run` say the same.
+    let o = dir.join("x.gasket").display().to_string();
+    let (code, stdout, _) = gasket(&["compile", &out, "-o", &o, "--json"]);
+    assert_eq!(code, 1);
+    assert!(json_line(&stdout)["hint"]
+        .as_str()
+        .unwrap()
+        .contains("original module"));
+    let (code, stdout, _) = gasket(&["run", &out, "--invoke", "add", "1", "2", "--json"]);
+    assert_eq!(code, 1);
+    assert!(json_line(&stdout)["hint"]
+        .as_str()
+        .unwrap()
+        .contains("original module"));
+    assert!(readme().contains("It is for\n  auditing where gas is charged"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Item 14: real contracts of other chains pass the permissive profile only, and the
+/// contract profile's rejection says so.
+#[test]
+fn foreign_contracts_pass_the_permissive_profile_only() {
+    let readme = readme();
+    assert!(readme.contains("all 38 compile under the `permissive` profile"));
+    assert!(readme.contains("pass `--profile permissive` only"));
+    let Some(corpus) = gasket_fixtures::corpus_dir() else {
+        eprintln!("../shared/corpus is absent: the corpus part of this test is skipped");
+        return;
+    };
+    for name in [
+        "cosmwasm/hackatom.wasm",
+        "ink/erc20.wasm",
+        "near/w_near.wasm",
+    ] {
+        let path = corpus.join(name).display().to_string();
+        let (code, stdout, _) = gasket(&["check", &path, "--json"]);
+        assert_eq!(code, 1, "{name}");
+        let hint = json_line(&stdout)["hint"].as_str().unwrap().to_string();
+        assert!(hint.contains("pass `--profile permissive` only"), "{hint}");
+        let (code, _, _) = gasket(&["check", &path, "--profile", "permissive"]);
+        assert_eq!(code, 0, "{name}");
+    }
+    // `run --call` (the contract profile) says the same.
+    let hackatom = corpus.join("cosmwasm/hackatom.wasm").display().to_string();
+    let (code, stdout, _) = gasket(&["run", &hackatom, "--call", "instantiate", "--json"]);
+    assert_eq!(code, 1);
+    let v = json_line(&stdout);
+    assert_eq!(v["kind"], "unknown_import");
+    assert!(v["hint"].as_str().unwrap().contains("--profile"), "{v}");
+    // Only the corpus binary without imports passes the contract profile.
+    let contract_ok: Vec<String> = gasket_fixtures::corpus_contracts()
+        .into_iter()
+        .filter(|(path, _)| gasket(&["check", path.to_str().unwrap()]).0 == 0)
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(
+        contract_ok.len() == 1 && contract_ok[0].ends_with("cosmwasm/empty.wasm"),
+        "{contract_ok:?}"
     );
 }

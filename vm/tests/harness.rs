@@ -243,3 +243,43 @@ fn the_same_calls_give_identical_outcomes_and_state() {
     let gas: Vec<u64> = oa.iter().map(|o| o.gas_used).collect();
     assert!(gas.iter().all(|&g| g > 0), "{gas:?}");
 }
+
+/// Issue 21 item 5: garbage is refused with one line, and a compiled artifact is
+/// recognised (deployed after verification) instead of being parsed as wasm.
+#[test]
+fn deploy_explains_garbage_and_takes_compiled_artifacts() {
+    let mut chain = TestChain::new();
+    for garbage in [
+        &b""[..],
+        b"GASKET? no",
+        &[0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0],
+    ] {
+        let message = chain.deploy("x", garbage).unwrap_err().to_string();
+        assert!(
+            message.contains("not a wasm module (no \\0asm header)") && !message.contains('\n'),
+            "{message}"
+        );
+    }
+    let engine = gasket_vm::Engine::new(gasket_vm::metering::Profile::contract()).unwrap();
+    let artifact = engine
+        .compile(&gasket_fixtures::wasm("counter"))
+        .unwrap()
+        .serialize();
+    chain.deploy("counter", &artifact).unwrap();
+    assert_eq!(
+        chain
+            .call("counter", "increment")
+            .run()
+            .unwrap()
+            .unwrap_u64(),
+        1
+    );
+    // Under another profile it is refused as such.
+    let permissive = gasket_vm::Engine::new(gasket_vm::metering::Profile::permissive()).unwrap();
+    let other = permissive
+        .compile(&gasket_fixtures::wasm("counter"))
+        .unwrap()
+        .serialize();
+    let err = chain.deploy("other", &other).unwrap_err();
+    assert_eq!(err.kind(), "wrong_profile");
+}

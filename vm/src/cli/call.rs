@@ -18,6 +18,7 @@ use std::path::Path;
 use gasket_host_api::{CallContext, HostLimits, MemoryStorage};
 use serde_json::{json, Value};
 
+use crate::cli::profiles::ProfileChoice;
 use crate::cli::run::RunStatus;
 use crate::cli::MakeEngine;
 use crate::testing::{self, HarnessError, Outcome, Status};
@@ -102,20 +103,20 @@ pub fn render_state(storage: &MemoryStorage) -> String {
     text
 }
 
-/// Loads the contract: wasm or WAT compiled under `profile`, or a serialized module
-/// verified against it. `Err` carries the status
-/// already reported.
+/// Loads the contract: wasm or WAT compiled under the chosen profile, or a serialized
+/// module verified against the profile it records. `Err` carries the status already
+/// reported.
 pub fn load_module(
     path: &Path,
-    profile: &gasket_metering::Profile,
+    profile: &ProfileChoice,
     make_engine: MakeEngine<'_>,
     as_json: bool,
 ) -> Result<Module, RunStatus> {
-    let bytes = crate::cli::input::load(path).map_err(|err| {
+    let (bytes, profile) = profile.load(path).map_err(|err| {
         crate::cli::report::load_failed(&err, as_json);
         RunStatus::Failed
     })?;
-    let engine = make_engine(profile)
+    let engine = make_engine(&profile)
         .map_err(|e| crate::cli::run::failed("unsupported_machine", e.to_string(), as_json))?;
     let module = if crate::cli::input::is_artifact(&bytes) {
         Module::deserialize(&engine, &bytes)
@@ -126,10 +127,22 @@ pub fn load_module(
 }
 
 pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus {
+    let exports: Vec<(String, &str)> = module
+        .exports()
+        .into_iter()
+        .map(|e| (e.name, e.ty.kind()))
+        .collect();
+    if !exports.iter().any(|e| e.0 == call.method && e.1 == "func") {
+        let message = crate::cli::run::not_a_function(call.method, &exports);
+        return crate::cli::run::usage(message, as_json);
+    }
     let mut storage = match call.state.map(load_state).transpose() {
         Ok(s) => s.unwrap_or_default(),
         Err(message) => return crate::cli::run::failed("invalid_state", message, as_json),
     };
+    if let Some(Err(message)) = call.state.map(check_writable) {
+        return crate::cli::run::failed("io_error", message, as_json);
+    }
     let context = CallContext {
         current_account: call.account.as_bytes().to_vec(),
         caller: call.caller.as_bytes().to_vec(),
@@ -147,29 +160,62 @@ pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus
     );
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(HarnessError::Call(e)) => {
-            eprintln!("error: {e}");
-            return RunStatus::Usage;
-        }
+        Err(HarnessError::Call(e)) => return crate::cli::run::usage(e.to_string(), as_json),
         Err(HarnessError::Instantiation(e)) => {
             return crate::cli::run::failed(e.kind(), e.to_string(), as_json)
         }
         Err(e) => return crate::cli::run::failed("storage", e.to_string(), as_json),
     };
+    // The call ran: its outcome is reported even when its state cannot be saved.
+    let mut state_error = None;
     if let (Status::Ok, Some(path)) = (&outcome.status, call.state) {
         if let Err(e) = crate::cache::write_atomically(path, render_state(&storage).as_bytes()) {
-            return crate::cli::run::failed(
-                "io_error",
-                format!("cannot write state file {}: {e}", path.display()),
-                as_json,
-            );
+            state_error = Some(format!(
+                "the call returned but its state changes were not saved: cannot write state \
+                 file {}: {e}",
+                path.display()
+            ));
         }
     }
-    print(&outcome, as_json);
-    RunStatus::Ran
+    print(&outcome, state_error.as_deref(), as_json);
+    match state_error {
+        None => RunStatus::Ran,
+        Some(message) => {
+            eprintln!("error: {message}");
+            RunStatus::Failed
+        }
+    }
 }
 
-fn print(outcome: &Outcome, as_json: bool) {
+/// Checks, before the call runs, that the state file can be written: its directory
+/// exists and takes a new file (probed by creating and removing one beside it).
+fn check_writable(path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let probe = dir.join(format!(".{name}.{}.probe", std::process::id()));
+    let cannot = |e: std::io::Error| {
+        format!(
+            "cannot write state file {} (nothing was run): directory {}: {e}",
+            path.display(),
+            dir.display()
+        )
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .map_err(cannot)?;
+    std::fs::remove_file(&probe).map_err(cannot)
+}
+
+/// Prints the outcome. `--json` fields, in this order: status, trap, message,
+/// return_hex, logs, gas_used, then state_changes (`{"key_hex","value_hex"}`, `value_hex`
+/// null for a removal, in the order made) and state_error (null unless `--state` could
+/// not be written).
+fn print(outcome: &Outcome, state_error: Option<&str>, as_json: bool) {
     let trap = outcome.status.trap_kind().map(|k| k.as_str());
     let message = outcome.status.message();
     if as_json {
@@ -182,6 +228,11 @@ fn print(outcome: &Outcome, as_json: bool) {
                 "return_hex": hex::encode(&outcome.return_data),
                 "logs": outcome.logs,
                 "gas_used": outcome.gas_used,
+                "state_changes": outcome.state_changes.iter().map(|c| json!({
+                    "key_hex": hex::encode(&c.key),
+                    "value_hex": c.value.as_ref().map(hex::encode),
+                })).collect::<Vec<_>>(),
+                "state_error": state_error,
             })
         );
         return;

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::cli::{input, report};
 
 pub fn run(path: &Path, profile: &Profile, as_json: bool) -> bool {
-    let wasm = match input::load(path) {
+    let wasm = match input::load_wasm(path) {
         Ok(wasm) => wasm,
         Err(err) => {
             report::load_failed(&err, as_json);

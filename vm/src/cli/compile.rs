@@ -17,13 +17,7 @@ pub fn run(path: &Path, output: &Path, target: Target, profile: &Profile, as_jso
         report::load_failed(&input::LoadError { kind, message }, as_json);
         false
     };
-    let wasm = match input::load(path) {
-        Ok(wasm) if input::is_artifact(&wasm) => {
-            return fail(
-                "invalid_module",
-                format!("{} is already compiled", path.display()),
-            )
-        }
+    let wasm = match input::load_wasm(path) {
         Ok(wasm) => wasm,
         Err(err) => {
             report::load_failed(&err, as_json);

@@ -9,7 +9,7 @@ use crate::cli::input::{self, LoadError};
 use crate::cli::report;
 
 pub fn run(path: &Path, output: &Path, profile: &Profile, as_json: bool) -> bool {
-    let wasm = match input::load(path) {
+    let wasm = match input::load_wasm(path) {
         Ok(wasm) => wasm,
         Err(err) => {
             report::load_failed(&err, as_json);
@@ -42,6 +42,11 @@ pub fn run(path: &Path, output: &Path, profile: &Profile, as_json: bool) -> bool
             output.display(),
             prepared.wasm.len(),
             wasm.len()
+        );
+        println!(
+            "  it imports gasket.gas, gasket.stack_enter and gasket.stack_leave: run it on an \
+             engine that provides them, or read it to audit gas; gasket check, compile and run \
+             take the original module"
         );
     }
     true

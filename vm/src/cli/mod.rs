@@ -11,11 +11,13 @@
 //! returned or trapped), 1 the module was rejected or could not be loaded, compiled or
 //! instantiated (or the target cannot run here), 2 usage error.
 
+mod argv;
 mod call;
 mod check;
 mod compile;
 mod input;
 mod instrument;
+mod profiles;
 mod report;
 mod run;
 
@@ -71,10 +73,29 @@ pub const EMULATOR_PROGRAM: &str = "gasket-aarch64";
 /// Overrides where [`EMULATOR_PROGRAM`] is looked for (a path to the program).
 pub const EMULATOR_ENV: &str = "GASKET_AARCH64";
 
+/// `--version`: what decides whether an artifact or a gas figure from another build
+/// still applies (the compiler, the artifact formats, the cost table, the host ABI).
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{}\ncompiler: {} (artifact format {}, serialized format {})\ncost table: version \
+             {}\nhost ABI: version {}",
+            env!("CARGO_PKG_VERSION"),
+            crate::cache::COMPILER_VERSION,
+            gasket_singlepass::ARTIFACT_FORMAT_VERSION,
+            crate::cache::SERIALIZED_FORMAT_VERSION,
+            gasket_metering::CostTable::default().version,
+            gasket_host_api::ABI_VERSION,
+        )
+    })
+}
+
 #[derive(Parser)]
 #[command(
     name = "gasket",
     version,
+    long_version = long_version(),
     about = "Gasket: a deterministic, gas-metered WebAssembly VM for smart contracts"
 )]
 struct Cli {
@@ -95,19 +116,27 @@ enum Command {
     Check {
         /// A `.wasm` or `.wat` file.
         file: PathBuf,
+        /// Profile to validate against: `contract` admits host ABI imports only,
+        /// `permissive` any import (CosmWasm, ink! and NEAR binaries pass this one only).
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Write the instrumented module (gas and stack accounting injected).
+    /// Write the instrumented module (gas and stack accounting injected), to audit
+    /// where gas is charged or to run the metered module on another engine.
+    ///
+    /// The output imports `gasket.gas(i64)`, `gasket.stack_enter(i32)` and
+    /// `gasket.stack_leave(i32)`, which that engine must provide; `gasket check`, `compile`
+    /// and `run` refuse it (those imports are reserved) and take the original module.
     Instrument {
         /// A `.wasm` or `.wat` file.
         file: PathBuf,
         /// Where to write the instrumented `.wasm`.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
+        /// Profile to prepare the module with (its limits, prices and admitted imports).
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
@@ -125,6 +154,8 @@ enum Command {
         /// The machine to compile for [default: this machine's].
         #[arg(long, value_enum)]
         target: Option<TargetArg>,
+        /// Profile to prepare the module with; recorded in the output, and `gasket run`
+        /// uses it.
         #[arg(long, value_enum, default_value_t = ProfileArg::Contract)]
         profile: ProfileArg,
         /// Print one line of JSON instead of text.
@@ -138,7 +169,7 @@ enum Command {
     /// whether it returned, trapped or panicked.
     #[command(group(ArgGroup::new("mode").required(true).args(["invoke", "call"])))]
     Run {
-        /// A `.wasm` or `.wat` file.
+        /// A `.wasm` or `.wat` file, or a `.gasket` file from `gasket compile`.
         file: PathBuf,
         /// The exported function to call with plain arguments.
         #[arg(long, value_name = "EXPORT")]
@@ -149,7 +180,8 @@ enum Command {
         call: Option<String>,
         /// Arguments (--invoke only): values matching the export's parameters, decimal for
         /// i32/i64 (negative numbers are fine: `-5`), Rust float syntax for f32/f64
-        /// (`1.5`, `-0`, `1e-3`, `inf`, `nan`).
+        /// (`1.5`, `-0`, `-.5`, `1e-3`, `inf`, `-inf`, `nan`, `-nan`).
+        // `-inf`, `-nan` and `-.5` are marked as values before clap sees them (`argv`).
         #[arg(value_name = "ARG", allow_negative_numbers = true, requires = "invoke")]
         args: Vec<String>,
         /// The call's input bytes, in hex (--call only).
@@ -188,7 +220,8 @@ enum Command {
         target: Option<TargetArg>,
         /// Profile to prepare the module with. Defaults to contract for --call and to
         /// permissive for --invoke, since plain functions rarely fit the contract profile
-        /// (which admits host ABI imports only).
+        /// (which admits host ABI imports only); a `.gasket` file runs under the profile
+        /// it was compiled with.
         #[arg(long, value_enum)]
         profile: Option<ProfileArg>,
         /// Print one line of JSON instead of text.
@@ -209,7 +242,7 @@ enum TargetArg {
 }
 
 /// The built-in profiles.
-#[derive(Copy, Clone, ValueEnum)]
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 enum ProfileArg {
     /// Smart contracts: host ABI imports only.
     Contract,
@@ -218,7 +251,7 @@ enum ProfileArg {
 }
 
 /// Float policies (`gasket_metering::FloatPolicy`).
-#[derive(Copy, Clone, ValueEnum)]
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 enum FloatsArg {
     /// Floats admitted; NaN results canonical.
     Canonicalize,
@@ -257,16 +290,22 @@ pub fn main() -> ExitCode {
 
 /// Parses the process's arguments and runs the command with `engines`.
 pub fn main_with(engines: &dyn Engines) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args = argv::mark_hyphen_floats(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
             // Help and version are not errors; everything else is a usage error (exit 2).
             let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            if !err.use_stderr() {
+                return ExitCode::SUCCESS;
+            }
+            if argv::wants_json(&args) {
+                // clap's first line, without its `error: ` prefix and styling.
+                let text = err.render().to_string();
+                let first = text.lines().next().unwrap_or_default();
+                report::usage_json(first.strip_prefix("error: ").unwrap_or(first));
+            }
+            return ExitCode::from(2);
         }
     };
     let floats = cli.floats;
@@ -330,7 +369,10 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
                 } else {
                     "--call"
                 };
-                eprintln!("error: {option} cannot be used with {mode} (see gasket run --help)");
+                report::usage(
+                    &format!("{option} cannot be used with {mode} (see gasket run --help)"),
+                    json,
+                );
                 return ExitCode::from(2);
             }
             let target = target.map_or(engines.default_target(), TargetArg::target);
@@ -340,23 +382,32 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
             let make_engine = |profile: &Profile| engines.engine(target, profile.clone());
             let status = match (invoke, call) {
                 (Some(invoke), _) => {
+                    let args: Vec<String> = args.into_iter().map(argv::unmark).collect();
                     let call = run::Invocation {
                         export: &invoke,
                         args: &args,
                         gas,
                     };
-                    let profile = profile.unwrap_or(ProfileArg::Permissive).profile(floats);
+                    let profile = profiles::ProfileChoice {
+                        profile,
+                        default: ProfileArg::Permissive,
+                        floats,
+                    };
                     run::run(&file, &call, &profile, &make_engine, json)
                 }
                 (None, Some(method)) => {
-                    let profile = profile.unwrap_or(ProfileArg::Contract).profile(floats);
+                    let profile = profiles::ProfileChoice {
+                        profile,
+                        default: ProfileArg::Contract,
+                        floats,
+                    };
                     match call::input_bytes(
                         input_hex.as_deref(),
                         input.as_deref(),
                         input_file.as_deref(),
                     ) {
                         Err(message) => {
-                            eprintln!("error: {message}");
+                            report::usage(&message, json);
                             run::RunStatus::Usage
                         }
                         Ok(input) => match call::load_module(&file, &profile, &make_engine, json) {

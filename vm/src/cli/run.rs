@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use gasket_host_api::{CallContext, HostEnv, MemoryStorage};
-use gasket_metering::Profile;
 use serde_json::json;
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType};
 
 use crate::cli::input::{self, LoadError};
+use crate::cli::profiles::ProfileChoice;
 use crate::cli::{report, MakeEngine};
 use crate::{CallOutcome, Imports, Instance, Value};
 
@@ -39,74 +39,86 @@ pub fn failed(kind: &'static str, message: String, as_json: bool) -> RunStatus {
     RunStatus::Failed
 }
 
-fn usage(message: String) -> RunStatus {
-    eprintln!("error: {message}");
+/// Reports a usage error (see [`report::usage`]): exit 2.
+pub fn usage(message: String, as_json: bool) -> RunStatus {
+    report::usage(&message, as_json);
     RunStatus::Usage
 }
 
 pub fn run(
     path: &Path,
     call: &Invocation<'_>,
-    profile: &Profile,
+    profile: &ProfileChoice,
     make_engine: MakeEngine<'_>,
     as_json: bool,
 ) -> RunStatus {
-    let wasm = match input::load(path) {
-        Ok(wasm) => wasm,
+    let (wasm, profile) = match profile.load(path) {
+        Ok(loaded) => loaded,
         Err(err) => {
             report::load_failed(&err, as_json);
             return RunStatus::Failed;
         }
     };
+    let profile = &profile;
     let engine = match make_engine(profile) {
         Ok(engine) => engine,
         Err(e) => return failed("unsupported_machine", e.to_string(), as_json),
     };
     // An artifact from `gasket compile` is verified and mapped; wasm is prepared, and
     // usage errors are found before compiling, from the original module.
-    let (source, params) = if input::is_artifact(&wasm) {
+    let (source, sig) = if input::is_artifact(&wasm) {
         let module = match crate::Module::deserialize(&engine, &wasm) {
             Ok(module) => module,
             Err(e) => return failed(e.kind(), e.to_string(), as_json),
         };
-        let params = match module.export_signature(call.export) {
-            Some(sig) => sig.params.iter().map(|&t| wasm_type(t)).collect(),
+        let sig = match module.export_signature(call.export) {
+            Some(sig) => Signature {
+                params: sig.params.iter().map(|&t| wasm_type(t)).collect(),
+                results: sig.results.iter().map(|&t| wasm_type(t)).collect(),
+            },
             None => {
-                let names: Vec<String> = module
+                let exports: Vec<(String, &str)> = module
                     .exports()
                     .into_iter()
-                    .filter(|e| e.ty.kind() == "func")
-                    .map(|e| e.name)
+                    .map(|e| (e.name, e.ty.kind()))
                     .collect();
-                return usage(format!(
-                    "the module has no exported function named {:?}; exported functions: {}",
-                    call.export,
-                    names.join(", ")
-                ));
+                return usage(not_a_function(call.export, &exports), as_json);
             }
         };
-        (Source::Compiled(module), params)
+        (Source::Compiled(module), sig)
     } else {
         let prepared = match gasket_metering::prepare(&wasm, profile) {
             Ok(prepared) => prepared,
             Err(e) => return failed(e.kind(), e.to_string(), as_json),
         };
-        let params = match export_params(&wasm, call.export) {
-            Ok(params) => params,
-            Err(message) => return usage(message),
+        let sig = match export_signature(&wasm, call.export) {
+            Ok(sig) => sig,
+            Err(message) => return usage(message, as_json),
         };
-        (Source::Prepared(prepared), params)
+        (Source::Prepared(prepared), sig)
     };
+    let params = &sig.params;
     if params.len() != call.args.len() {
-        return usage(format!(
-            "{} takes {} argument(s), got {}",
-            call.export,
-            params.len(),
-            call.args.len()
-        ));
+        // After `--` every token is an argument, options included.
+        let hint = if call.args.iter().any(|a| a.starts_with("--")) {
+            " (options after `--` are taken as arguments; negative values such as -inf need no `--`)"
+        } else {
+            ""
+        };
+        return usage(
+            format!(
+                "{} takes {} argument(s), got {}: its signature is {}{}{hint}",
+                call.export,
+                params.len(),
+                call.args.len(),
+                call.export,
+                sig
+            ),
+            as_json,
+        );
     }
     let mut args = Vec::with_capacity(params.len());
-    for (i, (text, ty)) in call.args.iter().zip(&params).enumerate() {
+    for (i, (text, ty)) in call.args.iter().zip(params).enumerate() {
         let value = match ty {
             ValType::I32 => text.parse::<i32>().ok().map(Value::I32),
             ValType::I64 => text.parse::<i64>().ok().map(Value::I64),
@@ -114,19 +126,25 @@ pub fn run(
             ValType::F32 => text.parse::<f32>().ok().map(|v| Value::F32(v.to_bits())),
             ValType::F64 => text.parse::<f64>().ok().map(|v| Value::F64(v.to_bits())),
             other => {
-                return usage(format!(
+                return usage(
+                    format!(
                 "parameter {i} of {} has type {other}, which cannot be given on the command line",
                 call.export
-            ))
+            ),
+                    as_json,
+                )
             }
         };
         match value {
             Some(v) => args.push(v),
             None => {
-                return usage(format!(
-                    "argument {i} ({text:?}) is not a decimal {ty} as {} expects",
-                    call.export
-                ))
+                return usage(
+                    format!(
+                        "argument {i} ({text:?}) is not a decimal {ty} as {} expects",
+                        call.export
+                    ),
+                    as_json,
+                )
             }
         }
     }
@@ -154,7 +172,7 @@ pub fn run(
             print_outcome(&outcome, as_json);
             RunStatus::Ran
         }
-        Err(e) => usage(e.to_string()),
+        Err(e) => usage(e.to_string(), as_json),
     }
 }
 
@@ -190,19 +208,70 @@ fn print_outcome(outcome: &CallOutcome, as_json: bool) {
     }
 }
 
-/// The parameter types of exported function `name` of a valid module.
-fn export_params(wasm: &[u8], name: &str) -> Result<Vec<ValType>, String> {
+/// An exported function's parameter and result types.
+struct Signature {
+    params: Vec<ValType>,
+    results: Vec<ValType>,
+}
+
+/// `(i32, f64) -> (i64)`, as in usage messages.
+impl std::fmt::Display for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |types: &[ValType]| {
+            let names: Vec<String> = types.iter().map(ValType::to_string).collect();
+            names.join(", ")
+        };
+        write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
+    }
+}
+
+/// Why `name` cannot be called, given the module's exports (name and kind, as
+/// `ExternType::kind` spells it): there is no such export, or it is not a function.
+pub fn not_a_function(name: &str, exports: &[(String, &str)]) -> String {
+    let functions: Vec<&str> = exports
+        .iter()
+        .filter(|e| e.1 == "func")
+        .map(|e| e.0.as_str())
+        .collect();
+    let list = if functions.is_empty() {
+        "(none)".to_string()
+    } else {
+        functions.join(", ")
+    };
+    match exports.iter().find(|e| e.0 == name) {
+        Some((_, kind)) => {
+            format!("export {name:?} is a {kind}, not a function; exported functions: {list}")
+        }
+        None => format!("the module has no export named {name:?}; exported functions: {list}"),
+    }
+}
+
+fn kind_name(kind: ExternalKind) -> &'static str {
+    match kind {
+        ExternalKind::Func | ExternalKind::FuncExact => "func",
+        ExternalKind::Memory => "memory",
+        ExternalKind::Table => "table",
+        ExternalKind::Global => "global",
+        ExternalKind::Tag => "tag",
+    }
+}
+
+/// The signature of exported function `name` of a valid module.
+fn export_signature(wasm: &[u8], name: &str) -> Result<Signature, String> {
     let invalid = |e: wasmparser::BinaryReaderError| e.to_string();
-    let mut types: Vec<Option<Vec<ValType>>> = Vec::new();
+    let mut types: Vec<Option<Signature>> = Vec::new();
     let mut funcs: Vec<u32> = Vec::new();
-    let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
+    let mut exports: Vec<(String, &str, u32)> = Vec::new();
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(invalid)? {
             Payload::TypeSection(reader) => {
                 for group in reader {
                     for sub in group.map_err(invalid)?.into_types() {
                         types.push(match &sub.composite_type.inner {
-                            CompositeInnerType::Func(f) => Some(f.params().to_vec()),
+                            CompositeInnerType::Func(f) => Some(Signature {
+                                params: f.params().to_vec(),
+                                results: f.results().to_vec(),
+                            }),
                             _ => None,
                         });
                     }
@@ -223,33 +292,22 @@ fn export_params(wasm: &[u8], name: &str) -> Result<Vec<ValType>, String> {
             Payload::ExportSection(reader) => {
                 for e in reader {
                     let e = e.map_err(invalid)?;
-                    exports.push((e.name.to_string(), e.kind, e.index));
+                    exports.push((e.name.to_string(), kind_name(e.kind), e.index));
                 }
             }
             _ => {}
         }
     }
-    let functions: Vec<&str> = exports
-        .iter()
-        .filter(|e| e.1 == ExternalKind::Func)
-        .map(|e| e.0.as_str())
-        .collect();
-    let Some((_, kind, index)) = exports.iter().find(|e| e.0 == name) else {
-        let list = if functions.is_empty() {
-            "(none)".to_string()
-        } else {
-            functions.join(", ")
-        };
-        return Err(format!(
-            "the module has no export named {name:?}; exported functions: {list}"
-        ));
+    let index = match exports.iter().find(|e| e.0 == name) {
+        Some(&(_, "func", index)) => index,
+        _ => {
+            let exports: Vec<(String, &str)> =
+                exports.into_iter().map(|(n, k, _)| (n, k)).collect();
+            return Err(not_a_function(name, &exports));
+        }
     };
-    if *kind != ExternalKind::Func {
-        return Err(format!("export {name:?} is not a function"));
-    }
-    funcs
-        .get(*index as usize)
-        .and_then(|t| types.get(*t as usize).cloned().flatten())
+    let ty = funcs.get(index as usize).copied();
+    ty.and_then(|t| types.get_mut(t as usize).and_then(Option::take))
         .ok_or_else(|| format!("export {name:?} has no function type"))
 }
 
