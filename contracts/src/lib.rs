@@ -1,0 +1,15 @@
+//! Gasket's example contracts in Rust, written with `gasket-sdk`.
+//!
+//! Each module is one contract, and each module's file is also the crate root of its
+//! wasm build (`scripts/build-rust-contracts.sh` compiles `src/<name>.rs` to
+//! `wasm/<name>.wasm`, which is checked in). Compiled here, for the host, they run their
+//! native unit tests against the SDK's mock; `tests/wasm.rs` runs the checked-in wasm in
+//! `gasket_vm::testing::TestChain` and [`scenarios`] holds the call sequences it (and the
+//! AArch64 emulator tests) replay.
+
+pub mod counter;
+pub mod escrow;
+pub mod kv;
+pub mod multisig;
+pub mod scenarios;
+pub mod token;

@@ -1,0 +1,181 @@
+//! Call sequences over the example contracts with their expected results, shared by the
+//! wasm tests (`tests/wasm.rs`: TestChain on x86-64, and against the C twins) and the
+//! AArch64 emulator tests (`aarch64-tests/tests/rust_contracts.rs`). Plain data: no VM.
+
+use gasket_sdk::{Encode, Remainder};
+
+/// What a step must end with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Returns exactly these bytes (empty for methods without a result).
+    Return(Vec<u8>),
+    /// Panics with exactly this message (and commits nothing).
+    Panic(&'static str),
+}
+
+/// One call.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Seconds to advance the chain (one block) before the call; 0 stays in the block.
+    pub advance_seconds: u64,
+    pub caller: &'static str,
+    pub method: &'static str,
+    pub input: Vec<u8>,
+    pub expect: Expect,
+}
+
+/// A contract (the name of `wasm/<name>.wasm`) and the steps to run on a fresh chain.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub contract: &'static str,
+    pub steps: Vec<Step>,
+}
+
+/// The chain's block timestamp before any step (`TestChain`'s default).
+pub const START_NS: u64 = 1_000_000_000;
+const SECOND: u64 = 1_000_000_000;
+
+fn step(caller: &'static str, method: &'static str, input: Vec<u8>, expect: Expect) -> Step {
+    Step {
+        advance_seconds: 0,
+        caller,
+        method,
+        input,
+        expect,
+    }
+}
+
+fn ok(value: impl Encode) -> Expect {
+    Expect::Return(value.encode())
+}
+
+fn amount_then(amount: u64, account: &str) -> Vec<u8> {
+    (amount, Remainder(account.as_bytes().to_vec())).encode()
+}
+
+/// Every scenario.
+pub fn all() -> Vec<Scenario> {
+    vec![counter(), token(), kv(), escrow(), multisig()]
+}
+
+/// The named contract's scenario.
+pub fn get(contract: &str) -> Scenario {
+    all()
+        .into_iter()
+        .find(|s| s.contract == contract)
+        .unwrap_or_else(|| panic!("no scenario for {contract}"))
+}
+
+pub fn counter() -> Scenario {
+    Scenario {
+        contract: "counter",
+        steps: vec![
+            step("alice", "get", vec![], ok(0u64)),
+            step("alice", "increment", vec![], ok(1u64)),
+            step("bob", "increment", vec![], ok(2u64)),
+            step("alice", "get", vec![], ok(2u64)),
+        ],
+    }
+}
+
+/// The same bytes in and out as the C token's (fixtures/contracts/token.c).
+pub fn token() -> Scenario {
+    let p = Expect::Panic;
+    Scenario {
+        contract: "token",
+        steps: vec![
+            step("owner", "init", vec![], ok(())),
+            step("owner", "init", vec![], p("already initialized")),
+            step("owner", "mint", amount_then(100, "alice"), ok(())),
+            step("alice", "mint", amount_then(5, "alice"), p("unauthorized mint")),
+            step("owner", "mint", amount_then(u64::MAX, "bob"), p("total supply overflow")),
+            step("alice", "transfer", amount_then(30, "bob"), ok(())),
+            step("alice", "transfer", amount_then(71, "bob"), p("insufficient balance")),
+            step("bob", "transfer", amount_then(30, "bob"), ok(())),
+            step("alice", "transfer", amount_then(1, ""), p("empty account")),
+            step("alice", "balance_of", b"alice".to_vec(), ok(70u64)),
+            step("alice", "balance_of", b"bob".to_vec(), ok(30u64)),
+            step("alice", "total_supply", vec![], ok(100u64)),
+        ],
+    }
+}
+
+/// The same bytes in and out as the C store's (fixtures/contracts/kv.c).
+pub fn kv() -> Scenario {
+    let set = |k: &[u8], v: &[u8]| (k.to_vec(), Remainder(v.to_vec())).encode();
+    Scenario {
+        contract: "kv",
+        steps: vec![
+            step("alice", "set", set(b"k", b"v1"), ok(false)),
+            step("alice", "set", set(b"k", b"v2"), ok(true)),
+            step("alice", "get", b"k".to_vec(), Expect::Return(b"v2".to_vec())),
+            step("alice", "has", b"k".to_vec(), ok(true)),
+            step("alice", "remove", b"k".to_vec(), ok(true)),
+            step("alice", "remove", b"k".to_vec(), ok(false)),
+            step("alice", "get", b"k".to_vec(), Expect::Panic("key not found")),
+        ],
+    }
+}
+
+pub fn escrow() -> Scenario {
+    let p = Expect::Panic;
+    let deadline = START_NS + 60 * SECOND;
+    let open = |to: &str, amount: u64| (to.as_bytes().to_vec(), amount, deadline).encode();
+    let deal = |state: u8| crate::escrow::Deal {
+        depositor: b"alice".to_vec(),
+        beneficiary: b"bob".to_vec(),
+        amount: 50,
+        deadline,
+        state,
+    };
+    let mut late_release = step("alice", "release", 1u64.encode(), p("deadline passed"));
+    late_release.advance_seconds = 60;
+    Scenario {
+        contract: "escrow",
+        steps: vec![
+            step("alice", "open", open("bob", 50), ok(0u64)),
+            step("alice", "open", open("bob", 50), ok(1u64)),
+            step("alice", "open", open("alice", 5), p("beneficiary must differ from the depositor")),
+            step("alice", "open", open("bob", 0), p("amount must be positive")),
+            step("carol", "release", 0u64.encode(), p("only the depositor can release")),
+            step("carol", "refund", 0u64.encode(), p("deadline not reached")),
+            step("alice", "release", 0u64.encode(), ok(())),
+            step("alice", "release", 0u64.encode(), p("escrow is closed")),
+            step("alice", "get", 0u64.encode(), ok(deal(crate::escrow::RELEASED))),
+            late_release,
+            step("alice", "open", open("bob", 5), p("deadline must be in the future")),
+            step("carol", "refund", 1u64.encode(), ok(())),
+            step("alice", "get", 1u64.encode(), ok(deal(crate::escrow::REFUNDED))),
+            step("alice", "get", 9u64.encode(), p("no such escrow")),
+            step("alice", "payout_of", b"bob".to_vec(), ok(50u64)),
+            step("alice", "payout_of", b"alice".to_vec(), ok(50u64)),
+        ],
+    }
+}
+
+pub fn multisig() -> Scenario {
+    let p = Expect::Panic;
+    let owners = vec![b"alice".to_vec(), b"bob".to_vec(), b"carol".to_vec()];
+    let init = |threshold: u32| (owners.clone(), threshold, 100u64).encode();
+    let submit = |amount: u64| (b"dave".to_vec(), amount).encode();
+    Scenario {
+        contract: "multisig",
+        steps: vec![
+            step("alice", "init", init(4), p("invalid threshold")),
+            step("alice", "init", init(2), ok(())),
+            step("alice", "init", init(2), p("already initialized")),
+            step("mallory", "submit", submit(10), p("not an owner")),
+            step("alice", "submit", submit(60), ok(0u64)),
+            step("alice", "confirm", 0u64.encode(), p("already confirmed")),
+            step("bob", "confirm", 0u64.encode(), ok(true)),
+            step("carol", "confirm", 0u64.encode(), p("already executed")),
+            step("bob", "submit", submit(50), ok(1u64)),
+            step("bob", "revoke", 1u64.encode(), ok(())),
+            step("bob", "revoke", 1u64.encode(), p("not confirmed")),
+            step("bob", "confirm", 1u64.encode(), ok(false)),
+            step("carol", "confirm", 1u64.encode(), p("insufficient funds")),
+            step("alice", "funds", vec![], ok(40u64)),
+            step("alice", "paid_to", b"dave".to_vec(), ok(60u64)),
+        ],
+    }
+}
