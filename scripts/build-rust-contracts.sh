@@ -40,11 +40,12 @@ if ! have_toolchain; then
 fi
 
 mkdir -p "$OUT"
-# Size-optimized, no debug info or symbols (a contract is kilobytes). bulk-memory turns
-# copies into `memory.copy` (about 1 200 gas less per token transfer than the byte loop of
-# 1.63's memcpy; current stable enables it by default). Paths are remapped so the output
+# opt-level 2: gas over bytes (the token's transfer costs 4 164 gas at -O2, 6 502 at -Oz,
+# for 12.7 KB instead of 11.5 KB). No debug info or symbols (a contract is kilobytes).
+# bulk-memory turns copies into `memory.copy` (about 1 200 gas less per transfer at -Oz
+# than the byte loop of 1.63's memcpy; current stable enables it by default). Paths are remapped so the output
 # does not depend on where the repository lives.
-FLAGS="--edition 2021 --target $TARGET -C opt-level=z -C panic=abort -C codegen-units=1
+FLAGS="--edition 2021 --target $TARGET -C opt-level=2 -C panic=abort -C codegen-units=1
   -C debuginfo=0 -C strip=symbols -C target-feature=+bulk-memory
   --remap-path-prefix=$ROOT=/gasket --cfg gasket_legacy_toolchain"
 export RUSTC_BOOTSTRAP=1

@@ -155,7 +155,10 @@ mod tests {
         testing::call(|| release(id)).unwrap();
         assert_eq!(payout_of(Remainder(b"bob".to_vec())), 50);
         assert_eq!(get(id).state, RELEASED);
-        assert_eq!(testing::call(|| release(id)), Err("escrow is closed".into()));
+        assert_eq!(
+            testing::call(|| release(id)),
+            Err("escrow is closed".into())
+        );
         assert_eq!(testing::call(|| refund(id)), Err("escrow is closed".into()));
     }
 
@@ -163,7 +166,10 @@ mod tests {
     fn refund_from_the_deadline_on() {
         let id = open_one();
         testing::set_caller("carol");
-        assert_eq!(testing::call(|| refund(id)), Err("deadline not reached".into()));
+        assert_eq!(
+            testing::call(|| refund(id)),
+            Err("deadline not reached".into())
+        );
         assert_eq!(
             testing::call(|| release(id)),
             Err("only the depositor can release".into())
@@ -185,7 +191,10 @@ mod tests {
         for (args, message) in [
             ((b"bob".to_vec(), 0, now + 1), "amount must be positive"),
             ((b"bob".to_vec(), 1, now), "deadline must be in the future"),
-            ((b"alice".to_vec(), 1, now + 1), "beneficiary must differ from the depositor"),
+            (
+                (b"alice".to_vec(), 1, now + 1),
+                "beneficiary must differ from the depositor",
+            ),
             ((Vec::new(), 1, now + 1), "empty account"),
         ] {
             let (b, a, d) = args;

@@ -64,7 +64,9 @@ const PAID: Map<u64> = Map::new(b"p:");
 /// The caller, who must be an owner.
 fn owner() -> Vec<u8> {
     let caller = env::caller();
-    let owners = OWNERS.get().unwrap_or_else(|| env::panic_str("not initialized"));
+    let owners = OWNERS
+        .get()
+        .unwrap_or_else(|| env::panic_str("not initialized"));
     require!(owners.contains(&caller), "not an owner");
     caller
 }
@@ -174,14 +176,20 @@ mod tests {
         setup();
         testing::set_caller("alice");
         let id = testing::call(|| submit(b"dave".to_vec(), 60)).unwrap();
-        assert_eq!(testing::call(|| confirm(id)), Err("already confirmed".into()));
+        assert_eq!(
+            testing::call(|| confirm(id)),
+            Err("already confirmed".into())
+        );
         testing::set_caller("bob");
         assert_eq!(testing::call(|| confirm(id)), Ok(true));
         assert_eq!(testing::logs(), ["executed"]);
         assert_eq!(funds(), 40);
         assert_eq!(paid_to(Remainder(b"dave".to_vec())), 60);
         testing::set_caller("carol");
-        assert_eq!(testing::call(|| confirm(id)), Err("already executed".into()));
+        assert_eq!(
+            testing::call(|| confirm(id)),
+            Err("already executed".into())
+        );
     }
 
     #[test]
@@ -195,7 +203,10 @@ mod tests {
         testing::call(|| confirm(id)).unwrap();
         testing::set_caller("bob");
         let before = testing::storage();
-        assert_eq!(testing::call(|| confirm(id)), Err("insufficient funds".into()));
+        assert_eq!(
+            testing::call(|| confirm(id)),
+            Err("insufficient funds".into())
+        );
         assert_eq!(testing::storage(), before);
         testing::set_caller("mallory");
         assert_eq!(testing::call(|| confirm(id)), Err("not an owner".into()));
@@ -204,15 +215,27 @@ mod tests {
     #[test]
     fn init_checks_its_arguments() {
         testing::reset();
-        assert_eq!(testing::call(|| init(vec![], 1, 0)), Err("no owners".into()));
+        assert_eq!(
+            testing::call(|| init(vec![], 1, 0)),
+            Err("no owners".into())
+        );
         assert_eq!(
             testing::call(|| init(vec![b"a".to_vec(), b"a".to_vec()], 1, 0)),
             Err("duplicate owner".into())
         );
-        assert_eq!(testing::call(|| init(owners(), 4, 0)), Err("invalid threshold".into()));
-        assert_eq!(testing::call(|| init(owners(), 0, 0)), Err("invalid threshold".into()));
+        assert_eq!(
+            testing::call(|| init(owners(), 4, 0)),
+            Err("invalid threshold".into())
+        );
+        assert_eq!(
+            testing::call(|| init(owners(), 0, 0)),
+            Err("invalid threshold".into())
+        );
         assert!(testing::storage().is_empty());
         setup();
-        assert_eq!(testing::call(|| init(owners(), 1, 0)), Err("already initialized".into()));
+        assert_eq!(
+            testing::call(|| init(owners(), 1, 0)),
+            Err("already initialized".into())
+        );
     }
 }

@@ -1,8 +1,10 @@
-//! Call sequences over the example contracts with their expected results, shared by the
-//! wasm tests (`tests/wasm.rs`: TestChain on x86-64, and against the C twins) and the
-//! AArch64 emulator tests (`aarch64-tests/tests/rust_contracts.rs`). Plain data: no VM.
+//! Call sequences over the example contracts with their expected results, and [`run`],
+//! which replays one on a `TestChain` checking every step. Shared by the wasm tests
+//! (`tests/wasm.rs`: x86-64, and the C twins) and the AArch64 emulator tests
+//! (`aarch64-tests/tests/rust_contracts.rs`).
 
 use gasket_sdk::{Encode, Remainder};
+use gasket_vm::testing::{Outcome, TestChain};
 
 /// What a step must end with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,12 +89,32 @@ pub fn token() -> Scenario {
             step("owner", "init", vec![], ok(())),
             step("owner", "init", vec![], p("already initialized")),
             step("owner", "mint", amount_then(100, "alice"), ok(())),
-            step("alice", "mint", amount_then(5, "alice"), p("unauthorized mint")),
-            step("owner", "mint", amount_then(u64::MAX, "bob"), p("total supply overflow")),
+            step(
+                "alice",
+                "mint",
+                amount_then(5, "alice"),
+                p("unauthorized mint"),
+            ),
+            step(
+                "owner",
+                "mint",
+                amount_then(u64::MAX, "bob"),
+                p("total supply overflow"),
+            ),
             step("alice", "transfer", amount_then(30, "bob"), ok(())),
-            step("alice", "transfer", amount_then(71, "bob"), p("insufficient balance")),
+            step(
+                "alice",
+                "transfer",
+                amount_then(71, "bob"),
+                p("insufficient balance"),
+            ),
             step("bob", "transfer", amount_then(30, "bob"), ok(())),
-            step("alice", "transfer", amount_then(1, ""), p("empty account")),
+            step(
+                "alice",
+                "transfer",
+                amount_then(1, &"x".repeat(65)),
+                p("account too long"),
+            ),
             step("alice", "balance_of", b"alice".to_vec(), ok(70u64)),
             step("alice", "balance_of", b"bob".to_vec(), ok(30u64)),
             step("alice", "total_supply", vec![], ok(100u64)),
@@ -108,11 +130,21 @@ pub fn kv() -> Scenario {
         steps: vec![
             step("alice", "set", set(b"k", b"v1"), ok(false)),
             step("alice", "set", set(b"k", b"v2"), ok(true)),
-            step("alice", "get", b"k".to_vec(), Expect::Return(b"v2".to_vec())),
+            step(
+                "alice",
+                "get",
+                b"k".to_vec(),
+                Expect::Return(b"v2".to_vec()),
+            ),
             step("alice", "has", b"k".to_vec(), ok(true)),
             step("alice", "remove", b"k".to_vec(), ok(true)),
             step("alice", "remove", b"k".to_vec(), ok(false)),
-            step("alice", "get", b"k".to_vec(), Expect::Panic("key not found")),
+            step(
+                "alice",
+                "get",
+                b"k".to_vec(),
+                Expect::Panic("key not found"),
+            ),
         ],
     }
 }
@@ -135,17 +167,47 @@ pub fn escrow() -> Scenario {
         steps: vec![
             step("alice", "open", open("bob", 50), ok(0u64)),
             step("alice", "open", open("bob", 50), ok(1u64)),
-            step("alice", "open", open("alice", 5), p("beneficiary must differ from the depositor")),
-            step("alice", "open", open("bob", 0), p("amount must be positive")),
-            step("carol", "release", 0u64.encode(), p("only the depositor can release")),
+            step(
+                "alice",
+                "open",
+                open("alice", 5),
+                p("beneficiary must differ from the depositor"),
+            ),
+            step(
+                "alice",
+                "open",
+                open("bob", 0),
+                p("amount must be positive"),
+            ),
+            step(
+                "carol",
+                "release",
+                0u64.encode(),
+                p("only the depositor can release"),
+            ),
             step("carol", "refund", 0u64.encode(), p("deadline not reached")),
             step("alice", "release", 0u64.encode(), ok(())),
             step("alice", "release", 0u64.encode(), p("escrow is closed")),
-            step("alice", "get", 0u64.encode(), ok(deal(crate::escrow::RELEASED))),
+            step(
+                "alice",
+                "get",
+                0u64.encode(),
+                ok(deal(crate::escrow::RELEASED)),
+            ),
             late_release,
-            step("alice", "open", open("bob", 5), p("deadline must be in the future")),
+            step(
+                "alice",
+                "open",
+                open("bob", 5),
+                p("deadline must be in the future"),
+            ),
             step("carol", "refund", 1u64.encode(), ok(())),
-            step("alice", "get", 1u64.encode(), ok(deal(crate::escrow::REFUNDED))),
+            step(
+                "alice",
+                "get",
+                1u64.encode(),
+                ok(deal(crate::escrow::REFUNDED)),
+            ),
             step("alice", "get", 9u64.encode(), p("no such escrow")),
             step("alice", "payout_of", b"bob".to_vec(), ok(50u64)),
             step("alice", "payout_of", b"alice".to_vec(), ok(50u64)),
@@ -178,4 +240,49 @@ pub fn multisig() -> Scenario {
             step("alice", "paid_to", b"dave".to_vec(), ok(60u64)),
         ],
     }
+}
+
+/// Deploys `wasm` under the scenario's contract name on `chain` and runs every step,
+/// checking its expectation: the exact return bytes, or the exact panic message with no
+/// state change and the account's storage as it was. Returns every outcome (gas
+/// included), for comparisons across runs and targets. Panics (a test failure) on the
+/// first step that does not match.
+pub fn run(chain: &mut TestChain, wasm: &[u8], scenario: &Scenario) -> Vec<Outcome> {
+    let account = scenario.contract;
+    chain
+        .deploy(account, wasm)
+        .unwrap_or_else(|e| panic!("{account}: not accepted by the contract profile: {e}"));
+    let mut outcomes = Vec::new();
+    for (i, s) in scenario.steps.iter().enumerate() {
+        if s.advance_seconds > 0 {
+            chain.advance_block(s.advance_seconds);
+        }
+        let before = chain.storage(account).map(|st| st.as_map().clone());
+        let out = chain
+            .call(account, s.method)
+            .caller(s.caller)
+            .input(s.input.clone())
+            .run()
+            .unwrap_or_else(|e| panic!("{account} step {i} ({}): {e}", s.method));
+        let what = format!("{account} step {i} ({} by {})", s.method, s.caller);
+        match &s.expect {
+            Expect::Return(bytes) => {
+                assert!(out.is_ok(), "{what}: {:?}", out.status);
+                assert_eq!(&out.return_data, bytes, "{what}: return data");
+            }
+            Expect::Panic(message) => {
+                assert_eq!(
+                    out.panic_message(),
+                    Some(*message),
+                    "{what}: {:?}",
+                    out.status
+                );
+                assert!(out.state_changes.is_empty(), "{what}: committed changes");
+                let after = chain.storage(account).map(|st| st.as_map().clone());
+                assert_eq!(before, after, "{what}: storage changed");
+            }
+        }
+        outcomes.push(out);
+    }
+    outcomes
 }

@@ -166,7 +166,10 @@ mod tests {
         let out = testing::invoke(METHODS, "transfer", &input);
         assert_eq!(out.panic, None);
         assert_eq!(out.logs, vec!["transfer".to_string()]);
-        assert_eq!(testing::invoke(METHODS, "balance_of", b"bob").unwrap_u64(), 5);
+        assert_eq!(
+            testing::invoke(METHODS, "balance_of", b"bob").unwrap_u64(),
+            5
+        );
         let out = testing::invoke(METHODS, "transfer", &[1, 2, 3]);
         assert_eq!(
             out.panic.as_deref(),

@@ -343,7 +343,10 @@ mod tests {
     #[test]
     fn tags_are_strict() {
         assert_eq!(bool::decode(&[2]), Err(DecodeError::InvalidBool));
-        assert_eq!(Option::<u8>::decode(&[2]), Err(DecodeError::InvalidOptionTag));
+        assert_eq!(
+            Option::<u8>::decode(&[2]),
+            Err(DecodeError::InvalidOptionTag)
+        );
         assert_eq!(Option::<u8>::decode(&[1, 9]), Ok(Some(9)));
         assert_eq!(Some(true).encode(), [1, 1]);
         assert_eq!(None::<u8>.encode(), [0]);

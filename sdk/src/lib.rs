@@ -38,7 +38,10 @@
 //! The crate is `no_std` + `alloc` with no dependencies on wasm32 and compiles with
 //! Rust 1.63 (Debian's wasm32 toolchain) as well as current stable; see sdk/README.md.
 #![no_std]
-#![cfg_attr(gasket_legacy_toolchain, feature(panic_info_message, alloc_error_handler))]
+#![cfg_attr(
+    gasket_legacy_toolchain,
+    feature(panic_info_message, alloc_error_handler)
+)]
 
 extern crate alloc;
 #[cfg(not(target_arch = "wasm32"))]

@@ -91,7 +91,9 @@ pub(crate) mod abi {
     pub unsafe fn read_register(id: u64, ptr: *mut u8) {
         let data = match with(|s| s.registers.get(&id).cloned()) {
             Some(data) => data,
-            None => abort(String::from("register_not_found: read_register on an empty register")),
+            None => abort(String::from(
+                "register_not_found: read_register on an empty register",
+            )),
         };
         // SAFETY: `crate::env` passes a buffer of `register_len(id)` = `data.len()` bytes.
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) }

@@ -73,5 +73,8 @@ fn panic(info: &PanicInfo<'_>) -> ! {
 #[alloc_error_handler]
 fn out_of_memory(layout: core::alloc::Layout) -> ! {
     // The same message as the default handler of newer Rust.
-    report(format_args!("memory allocation of {} bytes failed", layout.size()))
+    report(format_args!(
+        "memory allocation of {} bytes failed",
+        layout.size()
+    ))
 }
