@@ -9,6 +9,12 @@
 # with Debian's rustc 1.63.0); `--check` rebuilds into target/contracts and fails if any
 # file differs from the checked-in one.
 #
+#   scripts/build-rust-contracts.sh                 rebuild contracts/wasm/*.wasm
+#   scripts/build-rust-contracts.sh --check         rebuild and compare (CI)
+#   scripts/build-rust-contracts.sh --one SRC OUT   build one contract of your own: SRC is
+#                                                   its crate root (src/lib.rs), using only
+#                                                   gasket-sdk; OUT the .wasm to write
+#
 # How: the SDK is compiled once as an rlib, then each contract file as a cdylib that links
 # it (plain rustc, no cargo: the SDK has no dependencies). RUSTC_BOOTSTRAP=1 and
 # --cfg gasket_legacy_toolchain enable the two features 1.63 lacks (PanicInfo::message,
@@ -21,14 +27,21 @@ OUT="$ROOT/target/contracts"
 CONTRACTS="counter token kv escrow multisig"
 
 CHECK=0
+ONE_SRC=""
+ONE_OUT=""
+usage() { echo "usage: $0 [--check | --one SRC OUT]" >&2; exit 2; }
 case "${1:-}" in
-    --check) CHECK=1 ;;
+    --check) [ $# -eq 1 ] || usage; CHECK=1 ;;
+    --one) [ $# -eq 3 ] || usage; ONE_SRC="$2"; ONE_OUT="$3" ;;
     "") ;;
-    *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+    *) usage ;;
 esac
 
+# Debian's `rustc-web` package also installs /usr/bin/rustc (1.96) and replaces `rustc`:
+# the version is checked, and installing `rustc` puts 1.63 back.
 have_toolchain() {
-    [ -x "$RUSTC" ] && command -v wasm-ld >/dev/null 2>&1 &&
+    [ -x "$RUSTC" ] && "$RUSTC" --version | grep -q '^rustc 1\.63\.' &&
+        command -v wasm-ld >/dev/null 2>&1 &&
         [ -d "$("$RUSTC" --print sysroot)/lib/rustlib/$TARGET/lib" ]
 }
 if ! have_toolchain; then
@@ -53,17 +66,27 @@ export RUSTC_BOOTSTRAP=1
 "$RUSTC" $FLAGS --crate-name gasket_sdk --crate-type rlib "$ROOT/sdk/src/lib.rs" \
     -o "$OUT/libgasket_sdk.rlib"
 
+# build_contract NAME SRC OUT
+build_contract() {
+    # A 64 KiB stack (Rust's default is 1 MiB): contracts keep little on the stack, and
+    # every page of initial memory is created for every call. Whole-program LTO with the
+    # SDK and core/alloc: a third smaller.
+    # shellcheck disable=SC2086
+    "$RUSTC" $FLAGS -C lto=fat --crate-name "$1" --crate-type cdylib \
+        --extern gasket_sdk="$OUT/libgasket_sdk.rlib" \
+        -C link-arg=-zstack-size=65536 "$2" -o "$3"
+}
+
+if [ -n "$ONE_SRC" ]; then
+    build_contract contract "$ONE_SRC" "$ONE_OUT"
+    echo "built    $ONE_OUT ($(wc -c <"$ONE_OUT") bytes)"
+    exit 0
+fi
+
 status=0
 for name in $CONTRACTS; do
     built="$OUT/$name.wasm"
-    # A 64 KiB stack (Rust's default is 1 MiB): contracts keep little on the stack, and
-    # every page of initial memory is created for every call.
-    # Whole-program LTO with the SDK and core/alloc: a third smaller.
-    # shellcheck disable=SC2086
-    "$RUSTC" $FLAGS -C lto=fat --crate-name "$name" --crate-type cdylib \
-        --extern gasket_sdk="$OUT/libgasket_sdk.rlib" \
-        -C link-arg=-zstack-size=65536 \
-        "$ROOT/contracts/src/$name.rs" -o "$built"
+    build_contract "$name" "$ROOT/contracts/src/$name.rs" "$built"
     checked_in="$ROOT/contracts/wasm/$name.wasm"
     if [ "$CHECK" = 1 ]; then
         if cmp -s "$built" "$checked_in"; then
