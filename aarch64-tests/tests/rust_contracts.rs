@@ -17,6 +17,10 @@ fn rust_contracts_agree_across_targets() {
         let native = scenarios::run(&mut TestChain::new(), wasm, &scenario);
         let mut emulated_chain = TestChain::with_engine(backend::engine(Profile::contract()));
         let emulated = scenarios::run(&mut emulated_chain, wasm, &scenario);
-        assert_eq!(native, emulated, "{}: x86-64 and AArch64 differ", scenario.contract);
+        assert_eq!(
+            native, emulated,
+            "{}: x86-64 and AArch64 differ",
+            scenario.contract
+        );
     }
 }

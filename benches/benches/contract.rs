@@ -31,7 +31,10 @@ fn calls(c: &mut Criterion) {
             .unwrap();
     }
     chain
-        .deploy("token_rs", gasket_fixtures::rust_contract("token").unwrap().wasm)
+        .deploy(
+            "token_rs",
+            gasket_fixtures::rust_contract("token").unwrap().wasm,
+        )
         .unwrap();
     let ok = |chain: &mut TestChain, account: &str, method: &str, input: Vec<u8>| {
         let out = chain.call(account, method).input(input).run().unwrap();
@@ -48,7 +51,10 @@ fn calls(c: &mut Criterion) {
     let kib: Vec<u8> = (0..1024u32).map(|i| i as u8).collect();
 
     let mut group = c.benchmark_group("call");
-    for (label, token) in [("token_transfer", "token"), ("token_transfer_rust", "token_rs")] {
+    for (label, token) in [
+        ("token_transfer", "token"),
+        ("token_transfer_rust", "token_rs"),
+    ] {
         let out = chain
             .call(token, "transfer")
             .input(transfer.clone())

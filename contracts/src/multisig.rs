@@ -3,8 +3,8 @@
 //! to the recipient's balance in this contract (ABI v1 has no native token transfers).
 //!
 //! - `init(owners: Vec<Vec<u8>>, threshold: u32, funds: u64)`: once (`already
-//!   initialized`); `no owners`, `duplicate owner`, `empty account`, `invalid threshold`
-//!   (must be 1 to the number of owners).
+//!   initialized`); `no owners`, `duplicate owner`, `empty account`,
+//!   `invalid threshold T: must be 1 to N` (N owners).
 //! - `submit(to: Vec<u8>, amount: u64) -> u64`: an owner proposes a payment (and
 //!   confirms it); returns its id (0, 1, …). `not an owner`, `empty account`.
 //! - `confirm(id: u64) -> bool`: an owner confirms; true if this executed it.
@@ -102,7 +102,10 @@ gasket_sdk::methods! {
             require!(!o.is_empty(), "empty account");
             require!(!owners[..i].contains(o), "duplicate owner");
         }
-        require!(threshold >= 1 && threshold as usize <= owners.len(), "invalid threshold");
+        if threshold == 0 || threshold as usize > owners.len() {
+            // A formatted message: the SDK's panic handler formats it for `panic_utf8`.
+            panic!("invalid threshold {}: must be 1 to {}", threshold, owners.len());
+        }
         OWNERS.set(&owners);
         THRESHOLD.set(&threshold);
         FUNDS.set(&funds);
@@ -225,11 +228,11 @@ mod tests {
         );
         assert_eq!(
             testing::call(|| init(owners(), 4, 0)),
-            Err("invalid threshold".into())
+            Err("invalid threshold 4: must be 1 to 3".into())
         );
         assert_eq!(
             testing::call(|| init(owners(), 0, 0)),
-            Err("invalid threshold".into())
+            Err("invalid threshold 0: must be 1 to 3".into())
         );
         assert!(testing::storage().is_empty());
         setup();

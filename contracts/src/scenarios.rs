@@ -223,7 +223,12 @@ pub fn multisig() -> Scenario {
     Scenario {
         contract: "multisig",
         steps: vec![
-            step("alice", "init", init(4), p("invalid threshold")),
+            step(
+                "alice",
+                "init",
+                init(4),
+                p("invalid threshold 4: must be 1 to 3"),
+            ),
             step("alice", "init", init(2), ok(())),
             step("alice", "init", init(2), p("already initialized")),
             step("mallory", "submit", submit(10), p("not an owner")),
