@@ -2,9 +2,11 @@
 //!
 //! Gasket runs every call in a fresh instance, so the heap lives for one call and is
 //! discarded with the instance. An allocator that never reuses freed memory is therefore
-//! the right trade: allocation is a few arithmetic instructions (about 20 gas, against
-//! hundreds for a free-list allocator such as dlmalloc, and no allocator code to load),
-//! and memory is returned anyway when the call ends. Two cheap refinements keep common
+//! the right trade: allocation is a bounds check and an add, about 60 gas with the call
+//! into the allocator (measured on Gasket: 100 `Box::new(u64)` in a loop cost 6 707 gas,
+//! loop included), where a general-purpose allocator such as dlmalloc searches free
+//! lists and keeps bookkeeping on every call and adds kilobytes of code; and memory is
+//! returned anyway when the call ends. Two cheap refinements keep common
 //! patterns from wasting memory: freeing (or shrinking) the most recent allocation moves
 //! the top back, and growing the most recent allocation (a `Vec` being pushed to) extends
 //! it in place.
