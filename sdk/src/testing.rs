@@ -104,7 +104,7 @@ pub fn logs() -> Vec<String> {
 
 std::thread_local! {
     /// Set while [`call`] runs, so the panic hook stays quiet about expected panics.
-    static IN_CALL: Cell<bool> = Cell::new(false);
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Installs (once per process) a panic hook that is silent for panics inside [`call`]
