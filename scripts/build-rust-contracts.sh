@@ -24,7 +24,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUSTC=/usr/bin/rustc
 TARGET=wasm32-unknown-unknown
 OUT="$ROOT/target/contracts"
-CONTRACTS="counter token kv escrow multisig"
+CONTRACTS="counter token kv escrow multisig probe"
 
 CHECK=0
 ONE_SRC=""

@@ -1,9 +1,12 @@
-//! Call sequences over the example contracts with their expected results, and [`run`],
-//! which replays one on a `TestChain` checking every step. Shared by the wasm tests
-//! (`tests/wasm.rs`: x86-64, and the C twins) and the AArch64 emulator tests
+//! Call sequences over the example contracts with their expected results; [`run`]
+//! replays one on a `TestChain` (the compiled wasm on the VM) and [`run_native`] on the
+//! SDK's mock (the same source compiled for the host), each checking every step. Shared
+//! by this crate's unit tests, the wasm tests (`tests/wasm.rs`: x86-64, the mock against
+//! the VM, the C twins) and the AArch64 emulator tests
 //! (`aarch64-tests/tests/rust_contracts.rs`).
 
-use gasket_sdk::{Encode, Remainder};
+use gasket_sdk::testing::{self, MockOutcome};
+use gasket_sdk::{Encode, Method, Remainder};
 use gasket_vm::testing::{Outcome, TestChain};
 
 /// What a step must end with.
@@ -57,7 +60,20 @@ fn amount_then(amount: u64, account: &str) -> Vec<u8> {
 
 /// Every scenario.
 pub fn all() -> Vec<Scenario> {
-    vec![counter(), token(), kv(), escrow(), multisig()]
+    vec![counter(), token(), kv(), escrow(), multisig(), probe()]
+}
+
+/// The method table of the named contract (its module's `METHODS`).
+pub fn methods(contract: &str) -> &'static [Method] {
+    match contract {
+        "counter" => crate::counter::METHODS,
+        "token" => crate::token::METHODS,
+        "kv" => crate::kv::METHODS,
+        "escrow" => crate::escrow::METHODS,
+        "multisig" => crate::multisig::METHODS,
+        "probe" => crate::probe::METHODS,
+        other => panic!("no contract named {other}"),
+    }
 }
 
 /// The named contract's scenario.
@@ -247,6 +263,55 @@ pub fn multisig() -> Scenario {
     }
 }
 
+/// SHA-256("abc"), the FIPS 180-2 test vector.
+const SHA256_ABC: [u8; 32] = [
+    0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+    0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+];
+
+/// Every ABI function through the SDK (contracts/src/probe.rs).
+pub fn probe() -> Scenario {
+    let mut later = step(
+        "bob",
+        "context",
+        vec![],
+        ok((
+            b"bob".to_vec(),
+            b"probe".to_vec(),
+            2u64,
+            START_NS + 5 * SECOND,
+        )),
+    );
+    later.advance_seconds = 5;
+    let roundtrip = (b"k".to_vec(), b"v".to_vec()).encode();
+    Scenario {
+        contract: "probe",
+        steps: vec![
+            step(
+                "alice",
+                "context",
+                vec![],
+                ok((b"alice".to_vec(), b"probe".to_vec(), 1u64, START_NS)),
+            ),
+            later,
+            step("alice", "hash", b"abc".to_vec(), ok(SHA256_ABC)),
+            step(
+                "alice",
+                "roundtrip",
+                roundtrip,
+                ok((false, true, Some(b"v".to_vec()), true, false)),
+            ),
+            step(
+                "alice",
+                "echo",
+                b"hello".to_vec(),
+                Expect::Return(b"hello".to_vec()),
+            ),
+            step("alice", "fail", "boom".encode(), Expect::Panic("boom")),
+        ],
+    }
+}
+
 /// Deploys `wasm` under the scenario's contract name on `chain` and runs every step,
 /// checking its expectation: the exact return bytes, or the exact panic message with no
 /// state change and the account's storage as it was. Returns every outcome (gas
@@ -290,4 +355,48 @@ pub fn run(chain: &mut TestChain, wasm: &[u8], scenario: &Scenario) -> Vec<Outco
         outcomes.push(out);
     }
     outcomes
+}
+
+/// Runs the scenario on the SDK's native mock, through each method's entry point with
+/// the same input bytes, under the same accounts and blocks as [`run`] (the contract's
+/// account is its name), checking every expectation the same way. Returns every
+/// outcome, for comparison with the VM's. Resets the calling thread's mock first.
+pub fn run_native(scenario: &Scenario) -> Vec<MockOutcome> {
+    let account = scenario.contract;
+    let methods = methods(account);
+    testing::reset();
+    testing::set_current_account(account);
+    let mut outcomes = Vec::new();
+    for (i, s) in scenario.steps.iter().enumerate() {
+        if s.advance_seconds > 0 {
+            testing::advance_block(s.advance_seconds);
+        }
+        testing::set_caller(s.caller);
+        let before = testing::storage();
+        let out = testing::invoke(methods, s.method, &s.input);
+        let what = format!("{account} step {i} ({} by {}, native)", s.method, s.caller);
+        match &s.expect {
+            Expect::Return(bytes) => {
+                assert_eq!(out.panic, None, "{what}");
+                assert_eq!(&out.return_data, bytes, "{what}: return data");
+            }
+            Expect::Panic(message) => {
+                assert_eq!(out.panic.as_deref(), Some(*message), "{what}");
+                assert_eq!(before, testing::storage(), "{what}: storage changed");
+            }
+        }
+        outcomes.push(out);
+    }
+    outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every scenario on the mock: the contracts' logic without wasm.
+    #[test]
+    fn every_scenario_passes_natively() {
+        for scenario in super::all() {
+            super::run_native(&scenario);
+        }
+    }
 }

@@ -45,6 +45,7 @@ const GAS: &[(&str, &[u64])] = &[
             1352,
         ],
     ),
+    ("probe", &[1455, 1211, 1458, 2877, 799, 1316]),
 ];
 
 #[test]
@@ -76,6 +77,28 @@ fn contracts_are_kilobytes() {
             "{}: {} bytes",
             c.name,
             c.wasm.len()
+        );
+    }
+}
+
+/// The same source on the SDK's mock and compiled on the VM: the same return bytes,
+/// panic messages, logs and final storage for every step of every scenario.
+#[test]
+fn the_mock_agrees_with_the_vm() {
+    for scenario in scenarios::all() {
+        let name = scenario.contract;
+        let (vm, chain) = run(&scenario);
+        let native = scenarios::run_native(&scenario);
+        for (i, (v, n)) in vm.iter().zip(&native).enumerate() {
+            assert_eq!(v.panic_message(), n.panic.as_deref(), "{name} step {i}");
+            assert_eq!(v.return_data, n.return_data, "{name} step {i}");
+            assert_eq!(v.logs, n.logs, "{name} step {i}");
+        }
+        let vm_storage = chain.storage(name).unwrap().as_map().clone();
+        assert_eq!(
+            vm_storage,
+            gasket_sdk::testing::storage(),
+            "{name}: final storage"
         );
     }
 }

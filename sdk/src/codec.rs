@@ -8,7 +8,7 @@
 //! | `bool` | one byte, 0 or 1 (anything else is an error) |
 //! | `Vec<T>`, `String` | length as `u32` LE, then the elements (UTF-8 for `String`) |
 //! | `Option<T>` | `0`, or `1` then the value |
-//! | `[u8; N]`, tuples up to 4, `()` | the fields in order, no length |
+//! | `[u8; N]`, tuples up to 6, `()` | the fields in order, no length |
 //! | [`Remainder`] (not borsh) | every remaining byte, no length; only as the last field |
 //!
 //! Why not the `borsh` crate: borsh 1.x needs Rust ≥ 1.67, above the 1.63 wasm32 toolchain
@@ -279,6 +279,8 @@ tuple!(A);
 tuple!(A B);
 tuple!(A B C);
 tuple!(A B C D);
+tuple!(A B C D E);
+tuple!(A B C D E F);
 
 /// Every remaining byte of the input, without a length prefix (not a borsh type): the
 /// last argument of a method whose input ends with raw bytes, such as an account id
