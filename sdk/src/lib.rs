@@ -1,6 +1,6 @@
 //! Write Gasket contracts in Rust.
 //!
-//! - [`env`]: safe wrappers over every host ABI v1 function (input, return data, storage,
+//! - [`env`](mod@env): safe wrappers over every host ABI v1 function (input, return data, storage,
 //!   logs, panics, caller, account, block, sha256); registers are handled inside.
 //! - [`methods!`]: declares methods as ordinary Rust functions and exports an entry point
 //!   for each that decodes the arguments and encodes the result ([`codec`]: a borsh
