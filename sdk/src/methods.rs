@@ -30,6 +30,8 @@ pub struct Method {
 /// On `wasm32` the entry points are exported as `#[no_mangle] extern "C"` functions named
 /// after the methods; on every target they are listed with their names in the generated
 /// `METHODS` table, which `gasket_sdk::testing::invoke` calls with raw input bytes.
+/// Invoke it once per contract (it defines `METHODS` and a hidden module in the calling
+/// module); methods take their arguments by value.
 ///
 /// ```
 /// gasket_sdk::methods! {
