@@ -4,7 +4,9 @@
 //!
 //! - `call/gasket/<method>`: `empty_method` (fixtures/wat/empty.wat `noop`),
 //!   `token_transfer` (fixtures/contracts/token.c `transfer`: two storage reads and two
-//!   writes, a log), `hash_1k_host` (sha256.c `hash_host`: 1 KiB hashed by the host's
+//!   writes, a log), `token_transfer_rust` (the same call with the same bytes on the Rust
+//!   token, contracts/src/token.rs built with gasket-sdk; both calls' gas is printed at
+//!   the start), `hash_1k_host` (sha256.c `hash_host`: 1 KiB hashed by the host's
 //!   `sha256`), `hash_1k_wasm` (the same hash computed in wasm), `host_loop_1000` and
 //!   `loop_only_1000` (1000 calls of `block_height`, and the same loop without them: the
 //!   difference / 1000 is the host-call overhead).
@@ -28,22 +30,42 @@ fn calls(c: &mut Criterion) {
             .deploy(name, gasket_fixtures::c_contract(name).unwrap().wasm)
             .unwrap();
     }
+    chain
+        .deploy(
+            "token_rs",
+            gasket_fixtures::rust_contract("token").unwrap().wasm,
+        )
+        .unwrap();
     let ok = |chain: &mut TestChain, account: &str, method: &str, input: Vec<u8>| {
         let out = chain.call(account, method).input(input).run().unwrap();
         assert_eq!(out.status, Status::Ok, "{account}.{method}");
     };
-    ok(&mut chain, "token", "init", vec![]);
     let mut mint = u64::MAX.to_le_bytes().to_vec();
     mint.extend_from_slice(b"alice");
-    ok(&mut chain, "token", "mint", mint);
+    for token in ["token", "token_rs"] {
+        ok(&mut chain, token, "init", vec![]);
+        ok(&mut chain, token, "mint", mint.clone());
+    }
     let mut transfer = 1u64.to_le_bytes().to_vec();
     transfer.extend_from_slice(b"bob");
     let kib: Vec<u8> = (0..1024u32).map(|i| i as u8).collect();
 
     let mut group = c.benchmark_group("call");
-    let cases: [(&str, &str, &str, Vec<u8>); 6] = [
+    for (label, token) in [
+        ("token_transfer", "token"),
+        ("token_transfer_rust", "token_rs"),
+    ] {
+        let out = chain
+            .call(token, "transfer")
+            .input(transfer.clone())
+            .run()
+            .unwrap();
+        eprintln!("{label}: gas used {}", out.gas_used);
+    }
+    let cases: [(&str, &str, &str, Vec<u8>); 7] = [
         ("empty_method", "empty", "noop", vec![]),
-        ("token_transfer", "token", "transfer", transfer),
+        ("token_transfer", "token", "transfer", transfer.clone()),
+        ("token_transfer_rust", "token_rs", "transfer", transfer),
         ("hash_1k_host", "sha256", "hash_host", kib.clone()),
         ("hash_1k_wasm", "sha256", "hash_wasm", kib),
         ("host_loop_1000", "empty", "host_loop", vec![]),

@@ -1,0 +1,154 @@
+//! The checked-in wasm of every Rust example contract on Gasket's VM (`TestChain`,
+//! x86-64): each scenario's return bytes and panic messages, storage untouched by
+//! panics, byte-identical outcomes (gas included) when run again, pinned gas figures,
+//! and the C twins (counter, token, kv) answering the same calls with the same bytes.
+//! The same scenarios run on AArch64 under emulation in
+//! `aarch64-tests/tests/rust_contracts.rs`.
+
+use gasket_example_contracts::scenarios::{self, Scenario};
+use gasket_vm::testing::{Outcome, TestChain};
+
+fn wasm(name: &str) -> &'static [u8] {
+    gasket_fixtures::rust_contract(name)
+        .unwrap_or_else(|| panic!("no Rust contract {name}"))
+        .wasm
+}
+
+fn run(scenario: &Scenario) -> (Vec<Outcome>, TestChain) {
+    let mut chain = TestChain::new();
+    let outcomes = scenarios::run(&mut chain, wasm(scenario.contract), scenario);
+    (outcomes, chain)
+}
+
+/// Gas used by each scenario's calls, in order. A change here is a change of what
+/// users pay: rebuild the contracts only on purpose, and update these with the reason.
+const GAS: &[(&str, &[u64])] = &[
+    ("counter", &[493, 1339, 1550, 704]),
+    (
+        "token",
+        &[
+            1387, 341, 4173, 1584, 2331, 3794, 1791, 4016, 2686, 1358, 1346, 761,
+        ],
+    ),
+    ("kv", &[1315, 1315, 1196, 850, 950, 950, 863]),
+    (
+        "escrow",
+        &[
+            4116, 4374, 1199, 941, 1861, 1538, 5575, 1984, 2426, 2020, 982, 5114, 2426, 1040, 1346,
+            1358,
+        ],
+    ),
+    (
+        "multisig",
+        &[
+            4598, 5057, 1816, 2688, 6733, 4494, 10470, 4626, 6921, 5847, 3887, 6610, 6086, 766,
+            1352,
+        ],
+    ),
+    ("probe", &[1455, 1211, 1458, 2877, 799, 1316]),
+];
+
+#[test]
+fn scenarios_pass_with_stable_gas() {
+    let mut changed = Vec::new();
+    for scenario in scenarios::all() {
+        let (first, _) = run(&scenario);
+        let (second, _) = run(&scenario);
+        assert_eq!(first, second, "{}: a second run differs", scenario.contract);
+        let gas: Vec<u64> = first.iter().map(|o| o.gas_used).collect();
+        let pinned = GAS.iter().find(|(name, _)| *name == scenario.contract);
+        if pinned.map(|(_, g)| *g) != Some(gas.as_slice()) {
+            changed.push(format!("(\"{}\", &{gas:?}),", scenario.contract));
+        }
+    }
+    // Lists every changed scenario with its new figures, ready to paste into GAS.
+    assert!(
+        changed.is_empty(),
+        "gas figures changed:\n{}",
+        changed.join("\n")
+    );
+}
+
+#[test]
+fn contracts_are_kilobytes() {
+    for c in gasket_fixtures::RUST_CONTRACTS {
+        assert!(
+            c.wasm.len() < 32 * 1024,
+            "{}: {} bytes",
+            c.name,
+            c.wasm.len()
+        );
+    }
+}
+
+/// The same source on the SDK's mock and compiled on the VM: the same return bytes,
+/// panic messages, logs and final storage for every step of every scenario.
+#[test]
+fn the_mock_agrees_with_the_vm() {
+    for scenario in scenarios::all() {
+        let name = scenario.contract;
+        let (vm, chain) = run(&scenario);
+        let native = scenarios::run_native(&scenario);
+        for (i, (v, n)) in vm.iter().zip(&native).enumerate() {
+            assert_eq!(v.panic_message(), n.panic.as_deref(), "{name} step {i}");
+            assert_eq!(v.return_data, n.return_data, "{name} step {i}");
+            assert_eq!(v.logs, n.logs, "{name} step {i}");
+        }
+        let vm_storage = chain.storage(name).unwrap().as_map().clone();
+        assert_eq!(
+            vm_storage,
+            gasket_sdk::testing::storage(),
+            "{name}: final storage"
+        );
+    }
+}
+
+/// The Rust counter, token and kv take the C contracts' input bytes and give the same
+/// results, panic messages, logs and final storage.
+#[test]
+fn rust_and_c_twins_agree() {
+    for name in ["counter", "token", "kv"] {
+        let scenario = scenarios::get(name);
+        let (rust, rust_chain) = run(&scenario);
+        let mut c_chain = TestChain::new();
+        let c_wasm = gasket_fixtures::c_contract(name).unwrap().wasm;
+        let c = scenarios::run(&mut c_chain, c_wasm, &scenario);
+        for (i, (r, c)) in rust.iter().zip(&c).enumerate() {
+            assert_eq!(r.status, c.status, "{name} step {i}");
+            assert_eq!(r.return_data, c.return_data, "{name} step {i}");
+            assert_eq!(r.logs, c.logs, "{name} step {i}");
+            assert_eq!(r.state_changes, c.state_changes, "{name} step {i}");
+        }
+        assert_eq!(
+            rust_chain.storage(name).unwrap().as_map(),
+            c_chain.storage(name).unwrap().as_map(),
+            "{name}: final storage"
+        );
+    }
+}
+
+/// A `panic!` with formatted arguments and a failed decode both surface as the call's
+/// panic message.
+#[test]
+fn bad_input_names_the_argument() {
+    let mut chain = TestChain::new();
+    chain.deploy("escrow", wasm("escrow")).unwrap();
+    let out = chain
+        .call("escrow", "release")
+        .input(vec![1, 2])
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.panic_message(),
+        Some("invalid input for release: id: input ended early")
+    );
+    let out = chain
+        .call("escrow", "release")
+        .input(vec![0; 9])
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.panic_message(),
+        Some("invalid input for release: after the last argument: unexpected bytes after the last argument")
+    );
+}
