@@ -398,7 +398,13 @@ impl Engine {
         profile: Profile,
         dir: impl Into<PathBuf>,
     ) -> Result<Engine, crate::error::EngineError> {
-        Engine::new_with_cache(profile, EngineCache::with_dir(dir.into()))
+        Engine::with_options(
+            profile,
+            crate::engine::EngineOptions {
+                cache_dir: Some(dir.into()),
+                ..Default::default()
+            },
+        )
     }
 
     /// The cache key of `wasm` under this engine:

@@ -141,6 +141,13 @@ pub enum InstantiationError {
     /// A segment did not fit, or the start function trapped.
     #[error("instantiation trapped: {0}")]
     Trap(Trap),
+    /// The engine's pool allows this many live instances and all are in use
+    /// (`PoolConfig::max_instances`): drop one, or raise the limit.
+    #[error("the engine's instance pool is exhausted: {limit} instances are alive (PoolConfig::max_instances); drop one or raise the limit")]
+    PoolExhausted {
+        /// The limit in force.
+        limit: usize,
+    },
 }
 
 impl InstantiationError {
@@ -152,6 +159,7 @@ impl InstantiationError {
             InstantiationError::Malformed(_) => "malformed_module",
             InstantiationError::Resources { .. } => "resources",
             InstantiationError::Trap(_) => "instantiation_trap",
+            InstantiationError::PoolExhausted { .. } => "pool_exhausted",
         }
     }
 }

@@ -254,7 +254,11 @@ pub(crate) fn build(
             .unwrap_or(MAX_WASM_PAGES)
             .min(limits.max_memory_pages)
             .min(MAX_WASM_PAGES);
-        let memory = LinearMemory::new(mem.min_pages, maximum).map_err(|e| match e {
+        let memory = match m.pool.take_memory(mem.min_pages, maximum) {
+            Some(memory) => Ok(memory),
+            None => LinearMemory::new(mem.min_pages, maximum),
+        };
+        let memory = memory.map_err(|e| match e {
             MemoryError::Reserve { source, .. } => InstantiationError::Resources {
                 what: "linear memory",
                 source,

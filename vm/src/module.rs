@@ -27,6 +27,10 @@ pub(crate) struct ModuleInner {
     pub code: CodeMemory,
     /// Data segment bytes, shared by instances (each keeps only a "dropped" flag).
     pub data: Vec<Arc<[u8]>>,
+    /// Export name → (kind, index), built once so a call never scans the export list.
+    pub exports: std::collections::HashMap<String, (ExportKind, u32)>,
+    /// The engine's pool, which instances take their memory and stack from.
+    pub pool: Arc<crate::pool::Pool>,
     /// The engine's call backend, if it has one.
     #[cfg(feature = "call-backend")]
     pub backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
@@ -123,6 +127,13 @@ impl Module {
             .iter()
             .map(|d| Arc::from(d.bytes.as_slice()))
             .collect();
+        // Lookups only, never iterated: the order of a HashMap is unobservable here.
+        let exports = artifact
+            .module
+            .exports
+            .iter()
+            .map(|e| (e.name.clone(), (e.kind, e.index)))
+            .collect();
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 profile: engine.profile().clone(),
@@ -130,6 +141,8 @@ impl Module {
                 info,
                 code,
                 data,
+                exports,
+                pool: engine.pool().clone(),
                 #[cfg(feature = "call-backend")]
                 backend: engine.backend().cloned(),
             }),
@@ -194,13 +207,15 @@ impl Module {
 
     /// The signature of the exported function `name`, if there is one.
     pub fn export_signature(&self, name: &str) -> Option<&FuncSig> {
-        let artifact = &self.inner.artifact;
-        let export = artifact
-            .module
-            .exports
-            .iter()
-            .find(|e| e.name == name && e.kind == ExportKind::Function)?;
-        self.func_sig(export.index)
+        match self.inner.exports.get(name)? {
+            (ExportKind::Function, index) => self.func_sig(*index),
+            _ => None,
+        }
+    }
+
+    /// Export `name`'s kind and index.
+    pub(crate) fn export(&self, name: &str) -> Option<(ExportKind, u32)> {
+        self.inner.exports.get(name).copied()
     }
 
     pub(crate) fn func_sig(&self, index: u32) -> Option<&FuncSig> {
