@@ -309,4 +309,22 @@ mod tests {
         assert_eq!((m.pages(), m.maximum()), (1, 2));
         assert!(m.as_slice().iter().all(|&b| b == 0));
     }
+
+    #[test]
+    fn a_pooled_stack_comes_back_zeroed_however_deep_it_was_used() {
+        let pool = Pool::new(PoolConfig::default());
+        let stack = NativeStack::new(NativeStack::size_for(1024)).unwrap();
+        let usable = stack.usable();
+        pool.give_stack(stack);
+        for depth in [64, 100 << 10, usable] {
+            let stack = pool.take_stack(usable).unwrap();
+            // SAFETY: the top `depth` bytes are inside the stack's usable range.
+            unsafe { std::ptr::write_bytes(stack.top().sub(depth), 0xee, depth) };
+            pool.give_stack(stack);
+        }
+        let stack = pool.take_stack(usable).unwrap();
+        // SAFETY: the whole usable range is mapped read-write.
+        let bytes = unsafe { std::slice::from_raw_parts(stack.limit(), stack.usable()) };
+        assert!(bytes.iter().all(|&b| b == 0));
+    }
 }
