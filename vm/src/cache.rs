@@ -402,6 +402,10 @@ pub struct CacheStats {
     pub disk_writes: u64,
     /// Disk files that failed verification (and were replaced).
     pub disk_rejected: u64,
+    /// Writes to the disk cache that failed (directory unwritable, disk full, an I/O
+    /// error): the module was still loaded and is kept in memory; only a later process
+    /// recompiles it. Nothing half-written is ever loaded (files are renamed into place).
+    pub disk_write_failures: u64,
 }
 
 type Slot = Arc<Mutex<Option<Module>>>;
@@ -419,6 +423,7 @@ pub(crate) struct EngineCache {
     disk_hits: AtomicU64,
     disk_writes: AtomicU64,
     disk_rejected: AtomicU64,
+    disk_write_failures: AtomicU64,
 }
 
 impl EngineCache {
@@ -559,9 +564,12 @@ impl Engine {
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
                 .and_then(|()| write_atomically(path, &module.serialize()));
-            if written.is_ok() {
-                cache.disk_writes.fetch_add(1, Ordering::Relaxed);
-            }
+            let counter = if written.is_ok() {
+                &cache.disk_writes
+            } else {
+                &cache.disk_write_failures
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         *guard = Some(module.clone());
         Ok(module)
@@ -616,6 +624,7 @@ impl Engine {
             disk_hits: c.disk_hits.load(Ordering::Relaxed),
             disk_writes: c.disk_writes.load(Ordering::Relaxed),
             disk_rejected: c.disk_rejected.load(Ordering::Relaxed),
+            disk_write_failures: c.disk_write_failures.load(Ordering::Relaxed),
         }
     }
 
