@@ -3,7 +3,6 @@
 //! active segments. The start function runs afterwards, in `Instance::new`.
 
 use gasket_host_api::RESERVED_MODULE;
-use gasket_metering::ImportKind as InfoImportKind;
 use gasket_singlepass::{
     ConstExpr, ConstOp, ElementMode, FuncRef, FunctionKind, ImportKind, TableDef, TrapKind,
 };
@@ -107,20 +106,8 @@ pub(crate) fn build(
         })
         .collect();
 
-    // 1. Imports. Host ABI functions by name, looked up in a map: a module may have
-    // thousands of imports.
-    let host_abi: std::collections::BTreeMap<(&str, &str), _> = m
-        .info
-        .imports
-        .iter()
-        .filter(|info| matches!(info.kind, InfoImportKind::Function { .. }))
-        .filter_map(|info| {
-            Some((
-                (info.module.as_str(), info.name.as_str()),
-                info.host_function?,
-            ))
-        })
-        .collect();
+    // 1. Imports. Host ABI functions were resolved by name once, in `Module` (a module
+    // may have thousands of imports).
     let mut import_funcs = vec![None; layout.imports.len()];
     for (index, f) in artifact.functions.iter().enumerate() {
         if let FunctionKind::Import { import } = f.kind {
@@ -174,8 +161,8 @@ pub(crate) fn build(
                             other.kind().into(),
                         ))
                     }
-                    None => match host_abi.get(&(module_name, name)) {
-                        Some(&func) => FuncImport::Abi(func),
+                    None => match m.import_abi.get(i).copied().flatten() {
+                        Some(func) => FuncImport::Abi(func),
                         None => return Err(unknown("func")),
                     },
                 };

@@ -29,6 +29,8 @@ pub(crate) struct ModuleInner {
     pub data: Vec<Arc<[u8]>>,
     /// Export name → (kind, index), built once so a call never scans the export list.
     pub exports: std::collections::HashMap<String, (ExportKind, u32)>,
+    /// Per import (in module order): the host ABI function it names, resolved once.
+    pub import_abi: Vec<Option<gasket_host_api::HostFunction>>,
     /// The engine's pool, which instances take their memory and stack from.
     pub pool: Arc<crate::pool::Pool>,
     /// The engine's call backend, if it has one.
@@ -134,6 +136,18 @@ impl Module {
             .iter()
             .map(|e| (e.name.clone(), (e.kind, e.index)))
             .collect();
+        let by_name: std::collections::BTreeMap<(&str, &str), _> = info
+            .imports
+            .iter()
+            .filter(|i| matches!(i.kind, gasket_metering::ImportKind::Function { .. }))
+            .filter_map(|i| Some(((i.module.as_str(), i.name.as_str()), i.host_function?)))
+            .collect();
+        let import_abi = artifact
+            .module
+            .imports
+            .iter()
+            .map(|i| by_name.get(&(i.module.as_str(), i.name.as_str())).copied())
+            .collect();
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 profile: engine.profile().clone(),
@@ -142,6 +156,7 @@ impl Module {
                 code,
                 data,
                 exports,
+                import_abi,
                 pool: engine.pool().clone(),
                 #[cfg(feature = "call-backend")]
                 backend: engine.backend().cloned(),

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Valgrind memcheck on a short run of the runtime: `vm/examples/pool_calls.rs` (compile,
+# calls with every outcome through the instance pool, a disk-cache round trip).
+# Fails on any memcheck error or leak (definite, indirect or possible).
+#
+#   scripts/valgrind.sh [calls]        (default 200; installs Debian's valgrind if absent)
+#
+# Generated code runs from anonymous executable mappings Valgrind translates like any
+# other code (--smc-check=all-non-file re-checks them for changes); Gasket traps without
+# signals, so nothing needs special handling. scripts/valgrind.supp holds suppressions for
+# JIT code only (none are needed at present; see the file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind
+fi
+
+cargo build -p gasket-vm --example pool_calls
+valgrind --tool=memcheck \
+    --leak-check=full \
+    --show-leak-kinds=definite,indirect,possible \
+    --errors-for-leak-kinds=definite,indirect,possible \
+    --smc-check=all-non-file \
+    --suppressions=scripts/valgrind.supp \
+    --error-exitcode=1 \
+    target/debug/examples/pool_calls "${1:-200}"
