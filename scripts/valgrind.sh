@@ -7,8 +7,9 @@
 #
 # Generated code runs from anonymous executable mappings Valgrind translates like any
 # other code (--smc-check=all-non-file re-checks them for changes); Gasket traps without
-# signals, so nothing needs special handling. scripts/valgrind.supp holds suppressions for
-# JIT code only (none are needed at present; see the file).
+# signals. scripts/valgrind.supp holds the one suppression, for an effect of generated code
+# switching to the instance's native stack (documented there). Measured 2026-12-04:
+# 100 calls, 0 errors, 0 bytes lost (definitely, indirectly or possibly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
