@@ -123,6 +123,9 @@ pub(crate) fn build(
     let mut table_limits: Vec<Option<Limits>> = Vec::new();
     for (i, import) in layout.imports.iter().enumerate() {
         let (module_name, name) = (import.module.as_str(), import.name.as_str());
+        if module_name == RESERVED_MODULE && matches!(import.kind, ImportKind::Function { .. }) {
+            continue; // A metering intrinsic, compiled inline.
+        }
         let provided = imports.get(module_name, name);
         let incompatible =
             |expected: String, found: String| InstantiationError::IncompatibleImport {
@@ -138,9 +141,6 @@ pub(crate) fn build(
         };
         match &import.kind {
             ImportKind::Function { type_index } => {
-                if module_name == RESERVED_MODULE {
-                    continue; // A metering intrinsic, compiled inline.
-                }
                 let sig = artifact
                     .types
                     .get(*type_index as usize)
