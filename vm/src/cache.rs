@@ -190,7 +190,9 @@ fn target_code(target: Target) -> u8 {
     }
 }
 
-fn checksum(header_prefix: &[u8], payload: &[u8]) -> [u8; 16] {
+/// The header's checksum field for a header prefix (bytes `0..layout::HASH.start`) and
+/// a payload: XXH3-128, little endian (for tools that rewrite a header, like the fuzzer).
+pub fn checksum(header_prefix: &[u8], payload: &[u8]) -> [u8; 16] {
     let mut h = twox_hash::XxHash3_128::new();
     h.write(header_prefix);
     h.write(payload);

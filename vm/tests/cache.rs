@@ -308,7 +308,7 @@ fn two_processes_writing_one_entry_never_load_a_torn_file() {
         for _ in 0..20 {
             let engine = Engine::with_cache_dir(Profile::contract(), &dir).unwrap();
             let path = engine.cache_path(&engine.cache_key(&wasm)).unwrap();
-            if std::process::id() % 2 == 0 {
+            if std::process::id().is_multiple_of(2) {
                 let _ = std::fs::remove_file(&path);
             }
             exercise(engine.load(&wasm).unwrap());
