@@ -184,7 +184,9 @@ if lo and hl:
     p("Host-call overhead (`block_height`): (host_loop_1000 − loop_only_1000) / 1000 = %s per call." % fmt_t((hl - lo) / 1000))
     p()
 table("instantiate_call", "Instantiate + call of an empty export (no imports)")
-table("cache", "Artifact load: in-memory cache hit, disk cache, cold compile", ratio_base=None)
+table("cache", "Artifact load: in-memory cache hit (by wasm, by code hash), disk cache, cold compile", ratio_base=None)
+table("threads", "Mixed calls (`pool_mix`) on 1 and 2 threads sharing one Engine and Module: time per call of the whole machine",
+      ratio_base=None)
 table("prepare", "Metering pass alone (`gasket_metering::prepare`) and wasmparser validation",
       ratio_base=None)
 

@@ -10,8 +10,13 @@
 //!   `sha256`), `hash_1k_wasm` (the same hash computed in wasm), `host_loop_1000` and
 //!   `loop_only_1000` (1000 calls of `block_height`, and the same loop without them: the
 //!   difference / 1000 is the host-call overhead).
-//! - `instantiate_call/<engine>/noop`: instantiate a compiled module (no imports) and call
-//!   its empty export; peers as in the runtime bench.
+//! - `instantiate_call/<engine>/noop`: instantiate a compiled module (no imports, a
+//!   one-page memory) and call its empty export; `noop_data` adds two small data
+//!   segments; peers as in the runtime bench. Gasket's instances take their memory and
+//!   stack from the engine's pool.
+//! - `threads/gasket_pool_mix/<n>`: the `pool_mix` contract's mixed calls (returns,
+//!   traps, panics, out of gas, growth to the cap) on `n` threads sharing one Module; time
+//!   per call of the whole machine.
 //!
 //! Run: `cargo bench -p gasket-benches --bench contract [--features peers]`.
 
@@ -87,32 +92,60 @@ fn calls(c: &mut Criterion) {
 }
 
 fn instantiate_call(c: &mut Criterion) {
-    let wasm = wat::parse_str("(module (memory 1) (func (export \"noop\")))").unwrap();
+    let noop = wat::parse_str("(module (memory 1) (func (export \"noop\")))").unwrap();
+    // A one-page memory with small data segments (the issue's case).
+    let noop_data = wat::parse_str(
+        r#"(module (memory 1)
+             (data (i32.const 16) "owner: alice.near")
+             (data (i32.const 1024) "\01\02\03\04\05\06\07\08 total supply")
+             (func (export "noop")))"#,
+    )
+    .unwrap();
     let engine = Engine::new(gasket_benches::bench_profile()).unwrap();
-    let module = engine.compile(&wasm).unwrap();
     let mut group = c.benchmark_group("instantiate_call");
-    group.bench_function(BenchmarkId::new("gasket", "noop"), |b| {
-        b.iter(|| {
-            Instance::new(&module, &Imports::new(), 1_000_000)
-                .unwrap()
-                .call("noop", &[], 1_000_000)
-                .map(|o| o.gas_used)
-        })
-    });
-    for peer in all_peers() {
-        let loaded = match peer.load(&wasm) {
-            Ok(m) => m,
-            Err(e) => {
-                eprintln!("instantiate_call/{}: skipped: {e}", peer.name());
-                continue;
-            }
-        };
-        group.bench_function(BenchmarkId::new(peer.name(), "noop"), |b| {
-            b.iter(|| loaded.instantiate().unwrap().call("noop", None))
+    for (label, wasm) in [("noop", &noop), ("noop_data", &noop_data)] {
+        let module = engine.compile(wasm).unwrap();
+        group.bench_function(BenchmarkId::new("gasket", label), |b| {
+            b.iter(|| {
+                Instance::new(&module, &Imports::new(), 1_000_000)
+                    .unwrap()
+                    .call("noop", &[], 1_000_000)
+                    .map(|o| o.gas_used)
+            })
+        });
+        for peer in all_peers() {
+            let loaded = match peer.load(wasm) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("instantiate_call/{}: skipped: {e}", peer.name());
+                    continue;
+                }
+            };
+            group.bench_function(BenchmarkId::new(peer.name(), label), |b| {
+                b.iter(|| loaded.instantiate().unwrap().call("noop", None))
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Calls per second on 1 and 2 threads sharing one Engine and Module
+/// (`gasket_benches::scaling`): each sample runs `iters` calls on every thread and reports
+/// the wall time divided by the thread count, so the row is the time per call of the
+/// whole machine, and `threads/1 ÷ threads/2` is the speed-up of the second thread.
+fn threads(c: &mut Criterion) {
+    let engine = Engine::new(gasket_vm::metering::Profile::contract()).unwrap();
+    let module = engine.load(&gasket_fixtures::wasm("pool_mix")).unwrap();
+    let mut group = c.benchmark_group("threads");
+    for n in [1usize, 2] {
+        group.bench_function(BenchmarkId::new("gasket_pool_mix", n), |b| {
+            b.iter_custom(|iters| {
+                gasket_benches::scaling::run_threads(&module, n, iters) / n as u32
+            })
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, calls, instantiate_call);
+criterion_group!(benches, calls, instantiate_call, threads);
 criterion_main!(benches);

@@ -8,6 +8,7 @@ use gasket_vm::{Engine, LoadError, Module};
 
 #[cfg(feature = "peers")]
 pub mod peers;
+pub mod scaling;
 
 /// Compute kernels (`fixtures/wat/workloads`, each exporting `run(n)`) with the argument
 /// the benches use: sized to run for roughly a millisecond or more.

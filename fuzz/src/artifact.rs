@@ -12,9 +12,8 @@ use std::sync::OnceLock;
 
 use arbitrary::Unstructured;
 use gasket_metering::Profile;
-use gasket_vm::cache::{layout, HEADER_LEN};
+use gasket_vm::cache::{checksum, layout, HEADER_LEN};
 use gasket_vm::{Engine, LoadError, Module};
-use sha2::{Digest, Sha256};
 
 /// The engine every input is deserialized with.
 pub fn engine() -> &'static Engine {
@@ -90,17 +89,14 @@ fn mutate(u: &mut Unstructured<'_>, bytes: &mut Vec<u8>, from: usize) {
     }
 }
 
-/// Rewrites the header's payload length and SHA-256 for the current payload.
+/// Rewrites the header's payload length and checksum for the current payload.
 pub fn reseal(bytes: &mut [u8]) {
     if bytes.len() < HEADER_LEN {
         return;
     }
     let payload_len = (bytes.len() - HEADER_LEN) as u64;
     bytes[layout::PAYLOAD_LEN].copy_from_slice(&payload_len.to_le_bytes());
-    let mut h = Sha256::new();
-    h.update(&bytes[..layout::HASH.start]);
-    h.update(&bytes[HEADER_LEN..]);
-    let sum: [u8; 32] = h.finalize().into();
+    let sum = checksum(&bytes[..layout::HASH.start], &bytes[HEADER_LEN..]);
     bytes[layout::HASH].copy_from_slice(&sum);
 }
 

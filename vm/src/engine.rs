@@ -10,6 +10,28 @@ use gasket_singlepass::Target;
 use crate::cache::EngineCache;
 use crate::error::{EngineError, LoadError};
 use crate::module::Module;
+use crate::pool::{Pool, PoolConfig};
+
+/// Everything an engine can be configured with besides its profile
+/// ([`Engine::with_options`]).
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// The disk cache directory ([`Engine::with_cache_dir`]); `None`: memory only.
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// How instance memories and stacks are pooled.
+    pub pool: PoolConfig,
+}
+
+/// The state of an engine's instance pool ([`Engine::pool_stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Instances alive now.
+    pub live_instances: usize,
+    /// Scrubbed memory reservations waiting for reuse.
+    pub idle_memories: usize,
+    /// Scrubbed native stacks waiting for reuse.
+    pub idle_stacks: usize,
+}
 
 /// Compiles modules under one [`Profile`]. `Send + Sync`; clones share the same profile.
 #[derive(Clone, Debug)]
@@ -23,6 +45,8 @@ struct EngineInner {
     /// What modules are compiled for: the host's ISA, or the backend's.
     target: Target,
     cache: EngineCache,
+    /// Memories and stacks reused by the instances of every module of this engine.
+    pool: Arc<Pool>,
     /// Runs calls instead of the native trampoline (and sets the target).
     #[cfg(feature = "call-backend")]
     backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
@@ -33,19 +57,22 @@ impl Engine {
     /// machines generated code cannot run on (neither x86-64 nor AArch64, or an x86-64 CPU
     /// without POPCNT), so that problem surfaces once, at startup, not as a crash.
     pub fn new(profile: Profile) -> Result<Engine, EngineError> {
-        Engine::new_with_cache(profile, EngineCache::default())
+        Engine::with_options(profile, EngineOptions::default())
     }
 
-    pub(crate) fn new_with_cache(
-        profile: Profile,
-        cache: EngineCache,
-    ) -> Result<Engine, EngineError> {
+    /// An engine for `profile` with a disk cache and pool configured by `options`.
+    pub fn with_options(profile: Profile, options: EngineOptions) -> Result<Engine, EngineError> {
+        let cache = match options.cache_dir {
+            Some(dir) => EngineCache::with_dir(dir),
+            None => EngineCache::default(),
+        };
         let target = check_host()?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 profile,
                 target,
                 cache,
+                pool: Arc::new(Pool::new(options.pool)),
                 #[cfg(feature = "call-backend")]
                 backend: None,
             }),
@@ -54,6 +81,25 @@ impl Engine {
 
     pub(crate) fn cache(&self) -> &EngineCache {
         &self.inner.cache
+    }
+
+    pub(crate) fn pool(&self) -> &Arc<Pool> {
+        &self.inner.pool
+    }
+
+    /// The pool's configuration.
+    pub fn pool_config(&self) -> PoolConfig {
+        *self.inner.pool.config()
+    }
+
+    /// Instances alive and idle resources of the pool, for monitoring and tests.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (idle_memories, idle_stacks) = self.inner.pool.idle();
+        PoolStats {
+            live_instances: self.inner.pool.live(),
+            idle_memories,
+            idle_stacks,
+        }
     }
 
     /// An engine compiling for `backend`'s target whose instances run every call through
@@ -69,6 +115,7 @@ impl Engine {
                 profile,
                 target: backend.target(),
                 cache: EngineCache::default(),
+                pool: Arc::new(Pool::new(PoolConfig::default())),
                 backend: Some(backend),
             }),
         }

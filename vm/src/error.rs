@@ -40,6 +40,14 @@ pub enum LoadError {
     /// A serialized module failed verification (`Module::deserialize`).
     #[error("serialized module refused: {0}")]
     Artifact(#[from] crate::cache::ArtifactError),
+    /// `Engine::load_by_hash` was given bytes whose SHA-256 is not the code hash.
+    #[error("the wasm's SHA-256 is {found}, not the code hash {expected} it was loaded under; pass the hash of these bytes")]
+    CodeHashMismatch {
+        /// The code hash given, hex.
+        expected: String,
+        /// The SHA-256 of the bytes, hex.
+        found: String,
+    },
 }
 
 impl LoadError {
@@ -51,6 +59,7 @@ impl LoadError {
             LoadError::IncompatibleArtifact(_) => "incompatible_artifact",
             LoadError::CodeMemory(_) => "code_memory",
             LoadError::Artifact(e) => e.kind(),
+            LoadError::CodeHashMismatch { .. } => "code_hash_mismatch",
         }
     }
 }
@@ -141,6 +150,13 @@ pub enum InstantiationError {
     /// A segment did not fit, or the start function trapped.
     #[error("instantiation trapped: {0}")]
     Trap(Trap),
+    /// The engine's pool allows this many live instances and all are in use
+    /// (`PoolConfig::max_instances`): drop one, or raise the limit.
+    #[error("the engine's instance pool is exhausted: {limit} instances are alive (PoolConfig::max_instances); drop one or raise the limit")]
+    PoolExhausted {
+        /// The limit in force.
+        limit: usize,
+    },
 }
 
 impl InstantiationError {
@@ -152,6 +168,7 @@ impl InstantiationError {
             InstantiationError::Malformed(_) => "malformed_module",
             InstantiationError::Resources { .. } => "resources",
             InstantiationError::Trap(_) => "instantiation_trap",
+            InstantiationError::PoolExhausted { .. } => "pool_exhausted",
         }
     }
 }

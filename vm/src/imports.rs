@@ -252,6 +252,10 @@ impl Imports {
     }
 
     pub(crate) fn get(&self, module: &str, name: &str) -> Option<&Definition> {
+        // Contracts instantiate with no imports: skip building the key.
+        if self.defs.is_empty() {
+            return None;
+        }
         self.defs.get(&(module.to_string(), name.to_string()))
     }
 }

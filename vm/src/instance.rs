@@ -1,6 +1,7 @@
 //! An instance: a module's state (memory, tables, globals) plus the native stack its code
 //! runs on, and the calls into it.
 
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
 use gasket_host_api::{HostEnv, Storage};
@@ -10,6 +11,7 @@ use crate::error::{CallError, InstantiationError, Trap};
 use crate::imports::Imports;
 use crate::instantiate;
 use crate::module::Module;
+use crate::pool::Lease;
 use crate::runtime::{ContractHost, Runtime};
 use crate::stack::NativeStack;
 use crate::values::{type_name, Value};
@@ -36,9 +38,25 @@ pub struct CallOutcome {
 pub struct Instance {
     module: Module,
     rt: Box<Runtime>,
-    stack: NativeStack,
+    /// Taken back into the engine's pool on drop (the only place it is taken).
+    stack: ManuallyDrop<NativeStack>,
     /// Gas the start function used (0 without one).
     start_gas_used: u64,
+    /// This instance's place in the pool's count of live instances.
+    _lease: Lease,
+}
+
+impl Drop for Instance {
+    /// Returns the memory and the stack to the engine's pool, scrubbed (see `pool`).
+    fn drop(&mut self) {
+        let pool = &self.module.inner.pool;
+        if let Some(memory) = self.rt.memory.take() {
+            pool.give_memory(memory);
+        }
+        // SAFETY: `stack` is taken only here, once, and never used afterwards.
+        let stack = unsafe { ManuallyDrop::take(&mut self.stack) };
+        pool.give_stack(stack);
+    }
 }
 
 impl Instance {
@@ -46,22 +64,40 @@ impl Instance {
     /// globals, applies segments and runs the start function with `start_gas` gas (a
     /// trap there fails instantiation). The start function has no `HostEnv`: host ABI
     /// calls in it trap.
+    ///
+    /// The memory and the native stack come from the engine's pool when it has a scrubbed
+    /// one (see [`PoolConfig`](crate::PoolConfig)); they go back to it when the instance
+    /// is dropped.
     pub fn new(
         module: &Module,
         imports: &Imports,
         start_gas: u64,
     ) -> Result<Instance, InstantiationError> {
-        let rt = instantiate::build(module, imports)?;
+        let pool = &module.inner.pool;
+        let lease = pool
+            .lease()
+            .map_err(|limit| InstantiationError::PoolExhausted { limit })?;
         let size = NativeStack::size_for(module.profile().stack.max_height);
-        let stack = NativeStack::new(size).map_err(|source| InstantiationError::Resources {
-            what: "native stack",
-            source,
-        })?;
+        let stack = match pool.take_stack(size) {
+            Some(stack) => stack,
+            None => NativeStack::new(size).map_err(|source| InstantiationError::Resources {
+                what: "native stack",
+                source,
+            })?,
+        };
+        let rt = match instantiate::build(module, imports) {
+            Ok(rt) => rt,
+            Err(e) => {
+                pool.give_stack(stack);
+                return Err(e);
+            }
+        };
         let mut instance = Instance {
             module: module.clone(),
             rt,
-            stack,
+            stack: ManuallyDrop::new(stack),
             start_gas_used: 0,
+            _lease: lease,
         };
         if let Some(start) = module.artifact().module.start {
             let (result, gas_used) = instance.invoke(start, &[], 0, start_gas);
@@ -94,13 +130,14 @@ impl Instance {
         args: &[Value],
         gas_limit: u64,
     ) -> Result<CallOutcome, CallError> {
-        let (index, sig) = self.exported_function(export)?;
+        let index = self.exported_function(export)?;
+        let sig = self.sig(index);
         if args.len() != sig.params.len() {
             return Err(CallError::ArgumentCount {
                 name: export.into(),
                 expected: sig.params.len(),
                 got: args.len(),
-                signature: crate::values::signature_string(&sig),
+                signature: crate::values::signature_string(sig),
             });
         }
         let mut bits = Vec::with_capacity(args.len());
@@ -120,7 +157,7 @@ impl Instance {
             };
             bits.push(b);
         }
-        self.run(index, &sig, &bits, gas_limit)
+        self.run(index, &bits, gas_limit)
     }
 
     /// Calls contract entry point `export` (no parameters) with the host ABI dispatched to
@@ -132,13 +169,14 @@ impl Instance {
         env: &mut HostEnv<'_, S>,
         gas_limit: u64,
     ) -> Result<CallOutcome, CallError> {
-        let (index, sig) = self.exported_function(export)?;
+        let index = self.exported_function(export)?;
+        let sig = self.sig(index);
         if !sig.params.is_empty() {
             return Err(CallError::ArgumentCount {
                 name: export.into(),
                 expected: sig.params.len(),
                 got: 0,
-                signature: crate::values::signature_string(&sig),
+                signature: crate::values::signature_string(sig),
             });
         }
         if self.rt.running {
@@ -151,7 +189,7 @@ impl Instance {
         // while the call runs.
         let host: NonNull<dyn ContractHost + 'static> = unsafe { std::mem::transmute(host) };
         self.rt.contract_host = Some(host);
-        let outcome = self.run(index, &sig, &[], gas_limit);
+        let outcome = self.run(index, &[], gas_limit);
         self.rt.contract_host = None;
         outcome
     }
@@ -171,9 +209,10 @@ impl Instance {
 
     /// The index of export `name` if it is of `kind`.
     fn export_index(&self, name: &str, kind: ExportKind) -> Option<u32> {
-        let exports = &self.module.artifact().module.exports;
-        let export = exports.iter().find(|e| e.name == name && e.kind == kind)?;
-        Some(export.index)
+        match self.module.export(name)? {
+            (k, index) if k == kind => Some(index),
+            _ => None,
+        }
     }
 
     /// The current bytes of linear memory (empty if the module has none).
@@ -186,9 +225,11 @@ impl Instance {
         self.rt.memory_mut()
     }
 
-    fn exported_function(&self, export: &str) -> Result<(u32, FuncSig), CallError> {
-        let layout = &self.module.artifact().module;
-        let Some(e) = layout.exports.iter().find(|e| e.name == export) else {
+    /// The function index of exported function `export` (resolved through the module's
+    /// export map, so a call costs one hash lookup, not a scan).
+    fn exported_function(&self, export: &str) -> Result<u32, CallError> {
+        let Some((kind, index)) = self.module.export(export) else {
+            let layout = &self.module.artifact().module;
             let available: Vec<&str> = layout
                 .exports
                 .iter()
@@ -204,7 +245,7 @@ impl Instance {
                 },
             });
         };
-        let kind = match e.kind {
+        let kind = match kind {
             ExportKind::Function => None,
             ExportKind::Memory => Some("memory"),
             ExportKind::Table => Some("table"),
@@ -216,31 +257,35 @@ impl Instance {
                 kind,
             });
         }
-        let sig =
-            self.module
-                .func_sig(e.index)
-                .cloned()
-                .ok_or_else(|| CallError::NoSuchExport {
-                    name: export.into(),
-                    available: String::new(),
-                })?;
-        Ok((e.index, sig))
+        if self.module.func_sig(index).is_none() {
+            return Err(CallError::NoSuchExport {
+                name: export.into(),
+                available: String::new(),
+            });
+        }
+        Ok(index)
     }
 
-    fn run(
-        &mut self,
-        index: u32,
-        sig: &FuncSig,
-        args: &[u64],
-        gas_limit: u64,
-    ) -> Result<CallOutcome, CallError> {
+    /// The signature of function `index`, checked by `exported_function`.
+    fn sig(&self, index: u32) -> &FuncSig {
+        static NONE: FuncSig = FuncSig {
+            params: Vec::new(),
+            results: Vec::new(),
+        };
+        self.module.func_sig(index).unwrap_or(&NONE)
+    }
+
+    fn run(&mut self, index: u32, args: &[u64], gas_limit: u64) -> Result<CallOutcome, CallError> {
         if self.rt.running {
             return Err(CallError::Reentrant);
         }
-        let (result, gas_used) = self.invoke(index, args, sig.results.len(), gas_limit);
+        let results = self.sig(index).results.len();
+        let (result, gas_used) = self.invoke(index, args, results, gas_limit);
         let result = result.map(|bits| {
+            let sig = self.module.func_sig(index);
+            let types = sig.map_or(&[][..], |s| &s.results[..]);
             bits.iter()
-                .zip(&sig.results)
+                .zip(types)
                 .map(|(&b, &ty)| self.rt.decode(ty, b))
                 .collect()
         });

@@ -3,7 +3,6 @@
 //! active segments. The start function runs afterwards, in `Instance::new`.
 
 use gasket_host_api::RESERVED_MODULE;
-use gasket_metering::ImportKind as InfoImportKind;
 use gasket_singlepass::{
     ConstExpr, ConstOp, ElementMode, FuncRef, FunctionKind, ImportKind, TableDef, TrapKind,
 };
@@ -107,20 +106,8 @@ pub(crate) fn build(
         })
         .collect();
 
-    // 1. Imports. Host ABI functions by name, looked up in a map: a module may have
-    // thousands of imports.
-    let host_abi: std::collections::BTreeMap<(&str, &str), _> = m
-        .info
-        .imports
-        .iter()
-        .filter(|info| matches!(info.kind, InfoImportKind::Function { .. }))
-        .filter_map(|info| {
-            Some((
-                (info.module.as_str(), info.name.as_str()),
-                info.host_function?,
-            ))
-        })
-        .collect();
+    // 1. Imports. Host ABI functions were resolved by name once, in `Module` (a module
+    // may have thousands of imports).
     let mut import_funcs = vec![None; layout.imports.len()];
     for (index, f) in artifact.functions.iter().enumerate() {
         if let FunctionKind::Import { import } = f.kind {
@@ -136,6 +123,9 @@ pub(crate) fn build(
     let mut table_limits: Vec<Option<Limits>> = Vec::new();
     for (i, import) in layout.imports.iter().enumerate() {
         let (module_name, name) = (import.module.as_str(), import.name.as_str());
+        if module_name == RESERVED_MODULE && matches!(import.kind, ImportKind::Function { .. }) {
+            continue; // A metering intrinsic, compiled inline.
+        }
         let provided = imports.get(module_name, name);
         let incompatible =
             |expected: String, found: String| InstantiationError::IncompatibleImport {
@@ -151,9 +141,6 @@ pub(crate) fn build(
         };
         match &import.kind {
             ImportKind::Function { type_index } => {
-                if module_name == RESERVED_MODULE {
-                    continue; // A metering intrinsic, compiled inline.
-                }
                 let sig = artifact
                     .types
                     .get(*type_index as usize)
@@ -174,8 +161,8 @@ pub(crate) fn build(
                             other.kind().into(),
                         ))
                     }
-                    None => match host_abi.get(&(module_name, name)) {
-                        Some(&func) => FuncImport::Abi(func),
+                    None => match m.import_abi.get(i).copied().flatten() {
+                        Some(func) => FuncImport::Abi(func),
                         None => return Err(unknown("func")),
                     },
                 };
@@ -254,7 +241,11 @@ pub(crate) fn build(
             .unwrap_or(MAX_WASM_PAGES)
             .min(limits.max_memory_pages)
             .min(MAX_WASM_PAGES);
-        let memory = LinearMemory::new(mem.min_pages, maximum).map_err(|e| match e {
+        let memory = match m.pool.take_memory(mem.min_pages, maximum) {
+            Some(memory) => Ok(memory),
+            None => LinearMemory::new(mem.min_pages, maximum),
+        };
+        let memory = memory.map_err(|e| match e {
             MemoryError::Reserve { source, .. } => InstantiationError::Resources {
                 what: "linear memory",
                 source,

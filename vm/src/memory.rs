@@ -82,6 +82,35 @@ impl LinearMemory {
         })
     }
 
+    /// Whether the reservation can back a memory of `maximum` pages (for reuse from the
+    /// engine's pool).
+    pub(crate) fn can_hold(&self, maximum: u32) -> bool {
+        u64::from(maximum.min(MAX_WASM_PAGES)) * PAGE_SIZE <= self.reserved as u64
+    }
+
+    /// Reuses a scrubbed (all-zero) reservation as a memory of `initial` pages growable to
+    /// `maximum`.
+    pub(crate) fn reuse(&mut self, initial: u32, maximum: u32) -> Result<(), MemoryError> {
+        let maximum = maximum.min(MAX_WASM_PAGES);
+        if initial > maximum {
+            return Err(MemoryError::InitialAboveMaximum { initial, maximum });
+        }
+        if !self.can_hold(maximum) {
+            return Err(MemoryError::Reserve {
+                bytes: u64::from(maximum) * PAGE_SIZE,
+                source: io::Error::new(io::ErrorKind::OutOfMemory, "reservation too small"),
+            });
+        }
+        self.pages = initial;
+        self.maximum = maximum;
+        Ok(())
+    }
+
+    /// Shrinks to zero pages (once scrubbed, before going back to the pool).
+    pub(crate) fn clear(&mut self) {
+        self.pages = 0;
+    }
+
     /// Base address (stable for the memory's lifetime).
     pub fn base(&self) -> *mut u8 {
         self.base

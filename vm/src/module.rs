@@ -27,6 +27,12 @@ pub(crate) struct ModuleInner {
     pub code: CodeMemory,
     /// Data segment bytes, shared by instances (each keeps only a "dropped" flag).
     pub data: Vec<Arc<[u8]>>,
+    /// Export name → (kind, index), built once so a call never scans the export list.
+    pub exports: std::collections::HashMap<String, (ExportKind, u32)>,
+    /// Per import (in module order): the host ABI function it names, resolved once.
+    pub import_abi: Vec<Option<gasket_host_api::HostFunction>>,
+    /// The engine's pool, which instances take their memory and stack from.
+    pub pool: Arc<crate::pool::Pool>,
     /// The engine's call backend, if it has one.
     #[cfg(feature = "call-backend")]
     pub backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
@@ -123,6 +129,25 @@ impl Module {
             .iter()
             .map(|d| Arc::from(d.bytes.as_slice()))
             .collect();
+        // Lookups only, never iterated: the order of a HashMap is unobservable here.
+        let exports = artifact
+            .module
+            .exports
+            .iter()
+            .map(|e| (e.name.clone(), (e.kind, e.index)))
+            .collect();
+        let by_name: std::collections::BTreeMap<(&str, &str), _> = info
+            .imports
+            .iter()
+            .filter(|i| matches!(i.kind, gasket_metering::ImportKind::Function { .. }))
+            .filter_map(|i| Some(((i.module.as_str(), i.name.as_str()), i.host_function?)))
+            .collect();
+        let import_abi = artifact
+            .module
+            .imports
+            .iter()
+            .map(|i| by_name.get(&(i.module.as_str(), i.name.as_str())).copied())
+            .collect();
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 profile: engine.profile().clone(),
@@ -130,6 +155,9 @@ impl Module {
                 info,
                 code,
                 data,
+                exports,
+                import_abi,
+                pool: engine.pool().clone(),
                 #[cfg(feature = "call-backend")]
                 backend: engine.backend().cloned(),
             }),
@@ -194,13 +222,15 @@ impl Module {
 
     /// The signature of the exported function `name`, if there is one.
     pub fn export_signature(&self, name: &str) -> Option<&FuncSig> {
-        let artifact = &self.inner.artifact;
-        let export = artifact
-            .module
-            .exports
-            .iter()
-            .find(|e| e.name == name && e.kind == ExportKind::Function)?;
-        self.func_sig(export.index)
+        match self.inner.exports.get(name)? {
+            (ExportKind::Function, index) => self.func_sig(*index),
+            _ => None,
+        }
+    }
+
+    /// Export `name`'s kind and index.
+    pub(crate) fn export(&self, name: &str) -> Option<(ExportKind, u32)> {
+        self.inner.exports.get(name).copied()
     }
 
     pub(crate) fn func_sig(&self, index: u32) -> Option<&FuncSig> {

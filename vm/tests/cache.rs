@@ -246,3 +246,126 @@ fn node_example_runs_start_with_an_empty_disk_cache() {
         );
     }
 }
+
+#[test]
+fn load_by_hash_hits_without_the_bytes_and_checks_them_on_a_miss() {
+    use sha2::Digest;
+    let engine = engine();
+    let wasm = counter();
+    let hash: [u8; 32] = sha2::Sha256::digest(&wasm).into();
+    let module = engine
+        .load_by_hash(&hash, || wasm.as_slice().into())
+        .unwrap();
+    assert_eq!(engine.cache_stats().compiles, 1);
+    // A hit never asks for the bytes.
+    let again = engine
+        .load_by_hash(&hash, || panic!("the bytes are not needed on a hit"))
+        .unwrap();
+    assert_eq!(again.artifact(), module.artifact());
+    assert_eq!(engine.cache_stats().compiles, 1);
+    // The same bytes through `load` share the compiled module.
+    engine.load(&wasm).unwrap();
+    assert_eq!(engine.cache_stats().compiles, 1);
+    exercise(again);
+    // Bytes that do not hash to the code hash: typed, and nothing cached under it.
+    let wrong = [7u8; 32];
+    let err = engine
+        .load_by_hash(&wrong, || wasm.as_slice().into())
+        .unwrap_err();
+    assert_eq!(err.kind(), "code_hash_mismatch", "{err}");
+    let err = engine
+        .load_by_hash(&wrong, || wasm.as_slice().into())
+        .unwrap_err();
+    assert_eq!(err.kind(), "code_hash_mismatch");
+    // Rejected wasm is an error, not a cached module.
+    let junk = b"not wasm".to_vec();
+    let junk_hash: [u8; 32] = sha2::Sha256::digest(&junk).into();
+    assert_eq!(
+        engine
+            .load_by_hash(&junk_hash, || junk.as_slice().into())
+            .unwrap_err()
+            .kind(),
+        "invalid_module"
+    );
+    engine.clear_memory_cache();
+    engine
+        .load_by_hash(&hash, || wasm.as_slice().into())
+        .unwrap();
+    assert_eq!(engine.cache_stats().compiles, 2);
+}
+
+#[test]
+fn an_unwritable_cache_directory_costs_only_the_disk_copy() {
+    // A directory whose parent is a regular file cannot be created, even by root.
+    let dir = scratch("unwritable");
+    let blocker = dir.join("file");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let engine = Engine::with_cache_dir(Profile::contract(), blocker.join("cache")).unwrap();
+    let module = engine.load(&counter()).unwrap();
+    let s = engine.cache_stats();
+    assert_eq!(
+        (s.compiles, s.disk_writes, s.disk_write_failures),
+        (1, 0, 1),
+        "{s:?}"
+    );
+    exercise(module);
+    // Still cached in memory.
+    engine.load(&counter()).unwrap();
+    assert_eq!(engine.cache_stats().memory_hits, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Set in the child processes of `two_processes_writing_one_entry_never_load_a_torn_file`.
+const WRITER_CHILD: &str = "GASKET_CACHE_TEST_WRITER_DIR";
+
+#[test]
+fn two_processes_writing_one_entry_never_load_a_torn_file() {
+    if let Some(dir) = std::env::var_os(WRITER_CHILD) {
+        // Each round: a fresh engine loads from disk or compiles and writes the entry,
+        // while the other process does the same; every load must verify and run.
+        let wasm = counter();
+        for _ in 0..20 {
+            let engine = Engine::with_cache_dir(Profile::contract(), &dir).unwrap();
+            let path = engine.cache_path(&engine.cache_key(&wasm)).unwrap();
+            if std::process::id().is_multiple_of(2) {
+                let _ = std::fs::remove_file(&path);
+            }
+            exercise(engine.load(&wasm).unwrap());
+            assert_eq!(engine.cache_stats().disk_rejected, 0);
+        }
+        println!("writer child: ok");
+        return;
+    }
+    let dir = scratch("writers");
+    let spawn = || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "two_processes_writing_one_entry_never_load_a_torn_file",
+                "--nocapture",
+            ])
+            .env(WRITER_CHILD, &dir)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let children = [spawn(), spawn()];
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("writer child: ok"),
+            "{stdout}"
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "one entry, no temporary files: {names:?}");
+    let engine = Engine::with_cache_dir(Profile::contract(), &dir).unwrap();
+    engine.load(&counter()).unwrap();
+    assert_eq!(engine.cache_stats().disk_hits, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,65 @@
+//! Calls per second on 1 and N threads sharing one compiled module: the node's per-call
+//! path (`gasket_vm::testing::call_contract`: a fresh instance, the host ABI, commit or
+//! discard) on the `pool_mix` fixture, with mixed outcomes (returns, traps, panics, out
+//! of gas, growth to the memory cap) and a `memory.grow` in every call.
+
+use std::time::{Duration, Instant};
+
+use gasket_vm::host_api::{CallContext, HostLimits, MemoryStorage};
+use gasket_vm::testing::{call_contract, Status};
+use gasket_vm::Module;
+
+/// Gas per call: enough for every mode, so mode 3 is the only out-of-gas.
+pub const GAS: u64 = 30_000;
+
+/// The mode of call `i` (see `fixtures/wat/pool_mix.wat`): mostly returns, one in 8 a
+/// trap, a panic, out of gas or growth to the cap.
+pub fn mode(i: u64) -> u8 {
+    match i % 8 {
+        1 => 1,
+        3 => 2,
+        5 => 3,
+        7 => 4,
+        _ => 0,
+    }
+}
+
+/// The status call `i` must end with.
+pub fn expected(mode: u8) -> fn(&Status) -> bool {
+    match mode {
+        0 | 4 => |s| *s == Status::Ok,
+        2 => |s| matches!(s, Status::Panic { .. }),
+        _ => |s| matches!(s, Status::Trap { .. }),
+    }
+}
+
+/// One `pool_mix.run` call with `mode` and `secret`, checked against [`expected`].
+pub fn call(module: &Module, storage: &mut MemoryStorage, mode: u8, secret: u64) {
+    let mut input = vec![mode];
+    input.extend_from_slice(&secret.to_le_bytes());
+    let context = CallContext {
+        current_account: b"pool".to_vec(),
+        caller: b"alice".to_vec(),
+        input,
+        ..CallContext::default()
+    };
+    let out = call_contract(module, "run", context, HostLimits::default(), storage, GAS)
+        .expect("pool_mix.run starts");
+    assert!(expected(mode)(&out.status), "mode {mode}: {:?}", out.status);
+}
+
+/// Runs `calls` calls on each of `threads` threads at once; returns the wall time.
+pub fn run_threads(module: &Module, threads: usize, calls: u64) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                let mut storage = MemoryStorage::default();
+                for i in 0..calls {
+                    call(module, &mut storage, mode(i), i ^ (t as u64) << 32);
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
