@@ -115,10 +115,12 @@ pub(crate) fn build(
         .iter()
         .filter(|info| matches!(info.kind, InfoImportKind::Function { .. }))
         .filter_map(|info| {
-            Some((
-                (info.module.as_str(), info.name.as_str()),
-                info.host_function?,
-            ))
+            let binding = match (info.host_function, info.near_function) {
+                (Some(f), _) => FuncImport::Abi(f),
+                (None, Some(f)) => FuncImport::Near(f),
+                (None, None) => return None,
+            };
+            Some(((info.module.as_str(), info.name.as_str()), binding))
         })
         .collect();
     let mut import_funcs = vec![None; layout.imports.len()];
@@ -175,7 +177,7 @@ pub(crate) fn build(
                         ))
                     }
                     None => match host_abi.get(&(module_name, name)) {
-                        Some(&func) => FuncImport::Abi(func),
+                        Some(binding) => binding.clone(),
                         None => return Err(unknown("func")),
                     },
                 };

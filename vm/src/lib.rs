@@ -33,6 +33,7 @@ mod instantiate;
 mod libcalls;
 mod memory;
 mod module;
+pub mod near;
 mod runtime;
 mod stack;
 pub mod testing;
