@@ -92,3 +92,147 @@ fn status_message_sets_and_gets_per_account() {
     assert_eq!(get(&mut chain, "bob"), br#""bye""#);
     assert_eq!(get(&mut chain, "carol"), b"null");
 }
+
+/// 0.01 NEAR: more than any storage_deposit minimum here.
+const STORAGE_DEPOSIT: u128 = NEAR / 100;
+
+fn ft_chain() -> Option<NearChain> {
+    let wasm = contract("sdkrs_fungible_token")?;
+    let mut chain = NearChain::new();
+    chain.deploy("ft", &wasm).unwrap();
+    for who in ["alice", "bob", "carol"] {
+        chain.create_account(who, 10 * NEAR);
+    }
+    chain
+        .call("ft", "new_default_meta")
+        .signer("alice")
+        .args_json(r#"{"owner_id":"alice","total_supply":"1000000"}"#)
+        .run()
+        .unwrap()
+        .unwrap();
+    Some(chain)
+}
+
+fn ft_balance(chain: &mut NearChain, who: &str) -> String {
+    let out = chain
+        .call("ft", "ft_balance_of")
+        .args_json(&format!(r#"{{"account_id":"{who}"}}"#))
+        .run()
+        .unwrap();
+    json_string(&out.unwrap())
+}
+
+#[test]
+fn fungible_token_storage_deposit_transfer_and_balances() {
+    let Some(mut chain) = ft_chain() else { return };
+    assert_eq!(ft_balance(&mut chain, "alice"), "1000000");
+    assert_eq!(ft_balance(&mut chain, "bob"), "0");
+    let supply = chain.call("ft", "ft_total_supply").run().unwrap().unwrap();
+    assert_eq!(json_string(&supply), "1000000");
+
+    // storage_deposit: bob pays for his registration; the excess over the minimum comes
+    // back in a refund receipt.
+    let bounds = chain
+        .call("ft", "storage_balance_bounds")
+        .run()
+        .unwrap()
+        .unwrap();
+    let bounds: serde_json::Value = serde_json::from_slice(&bounds).unwrap();
+    let min: u128 = bounds["min"].as_str().unwrap().parse().unwrap();
+    assert!(min > 0 && min < STORAGE_DEPOSIT);
+    let bob_before = chain.balance("bob");
+    let out = chain
+        .call("ft", "storage_deposit")
+        .signer("bob")
+        .deposit(STORAGE_DEPOSIT)
+        .args_json("{}")
+        .run()
+        .unwrap();
+    let balance: serde_json::Value = serde_json::from_slice(&out.unwrap()).unwrap();
+    assert_eq!(balance["total"].as_str().unwrap(), min.to_string());
+    assert_eq!(
+        out.receipts.len(),
+        1,
+        "one refund receipt: {:?}",
+        out.receipts
+    );
+    assert_eq!(out.receipts[0].receipt.receiver, "bob");
+    assert_eq!(
+        chain.balance("bob"),
+        bob_before - min,
+        "bob paid exactly the minimum"
+    );
+
+    // ft_transfer without the 1 yoctoNEAR deposit panics with the SDK's message.
+    let transfer = r#"{"receiver_id":"bob","amount":"250"}"#;
+    let out = chain
+        .call("ft", "ft_transfer")
+        .signer("alice")
+        .args_json(transfer)
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        Status::Panic {
+            message: "Requires attached deposit of exactly 1 yoctoNEAR".into()
+        }
+    );
+    assert_eq!(ft_balance(&mut chain, "bob"), "0");
+
+    // With it, the tokens move and the standard log is emitted.
+    let out = chain
+        .call("ft", "ft_transfer")
+        .signer("alice")
+        .deposit(1)
+        .args_json(transfer)
+        .run()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Ok, "{:?}", out.outcome);
+    assert!(
+        out.outcome
+            .logs
+            .iter()
+            .any(|l| l.contains("ft_transfer") && l.contains("250")),
+        "{:?}",
+        out.outcome.logs
+    );
+    assert_eq!(ft_balance(&mut chain, "alice"), "999750");
+    assert_eq!(ft_balance(&mut chain, "bob"), "250");
+
+    // A transfer to an unregistered account panics.
+    let out = chain
+        .call("ft", "ft_transfer")
+        .signer("alice")
+        .deposit(1)
+        .args_json(r#"{"receiver_id":"carol","amount":"1"}"#)
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.outcome.panic_message(),
+        Some("The account carol is not registered")
+    );
+
+    // A transfer exceeding the balance panics with the SDK's message and changes nothing.
+    let storage_before = chain.account("ft").unwrap().storage.clone();
+    let usage_before = chain.account("ft").unwrap().storage_usage;
+    let out = chain
+        .call("ft", "ft_transfer")
+        .signer("bob")
+        .deposit(1)
+        .args_json(r#"{"receiver_id":"alice","amount":"251"}"#)
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.outcome.panic_message(),
+        Some("The account doesn't have enough balance")
+    );
+    assert!(out.outcome.state_changes.is_empty());
+    assert_eq!(out.result, Some(PromiseResult::Failed));
+    assert_eq!(chain.account("ft").unwrap().storage, storage_before);
+    assert_eq!(chain.account("ft").unwrap().storage_usage, usage_before);
+    assert_eq!(ft_balance(&mut chain, "bob"), "250");
+    assert_eq!(
+        json_string(&chain.call("ft", "ft_total_supply").run().unwrap().unwrap()),
+        "1000000"
+    );
+}

@@ -159,3 +159,13 @@ pub fn call_near<S: Storage + ?Sized>(
         }
     }
 }
+
+impl NearOutcome {
+    /// The panic message, if the contract panicked.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.status {
+            Status::Panic { message } => Some(message),
+            _ => None,
+        }
+    }
+}

@@ -282,6 +282,7 @@ impl NearChain {
             method: method.to_string(),
             args: Vec::new(),
             signer: "alice".to_string(),
+            signer_pk: default_public_key(),
             predecessor: None,
             deposit: 0,
             gas: DEFAULT_NEAR_GAS,
@@ -655,6 +656,7 @@ pub struct TxBuilder<'c> {
     method: String,
     args: Vec<u8>,
     signer: String,
+    signer_pk: Vec<u8>,
     predecessor: Option<String>,
     deposit: u128,
     gas: u64,
@@ -676,6 +678,13 @@ impl TxBuilder<'_> {
     /// The signer (and predecessor unless set). Default `alice`.
     pub fn signer(mut self, signer: &str) -> Self {
         self.signer = signer.to_string();
+        self
+    }
+
+    /// The signer's public key (borsh: curve byte + key). Default
+    /// [`default_public_key`].
+    pub fn signer_pk(mut self, key: &[u8]) -> Self {
+        self.signer_pk = key.to_vec();
         self
     }
 
@@ -713,6 +722,7 @@ impl TxBuilder<'_> {
             method,
             args,
             signer,
+            signer_pk,
             predecessor,
             deposit,
             gas,
@@ -750,7 +760,8 @@ impl TxBuilder<'_> {
             .cloned()
             .ok_or_else(|| HarnessError::NoSuchAccount(receiver.clone()))?;
         account.balance = account.balance.saturating_add(deposit);
-        let context = chain.context(&receipt, &account, deposit, gas, args);
+        let mut context = chain.context(&receipt, &account, deposit, gas, args);
+        context.signer_account_pk = signer_pk;
         let outcome = call_near(
             &module,
             &method,
