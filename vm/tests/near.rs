@@ -3,7 +3,7 @@
 //! documented behaviour of the near-sdk-rs examples and NEAR's core contracts. Tests read
 //! `../shared/corpus/contracts/near` and pass (saying so) when it is absent.
 
-use gasket_vm::host_api::near::PromiseResult;
+use gasket_vm::host_api::near::{Action, PromiseResult};
 use gasket_vm::near::{NearChain, NEAR};
 use gasket_vm::testing::Status;
 
@@ -21,6 +21,21 @@ fn contract(name: &str) -> Option<Vec<u8>> {
             None
         }
     }
+}
+
+/// Asserts the call panicked with a message containing `needle` (near-sdk's panic hook
+/// wraps `panic!`/`assert!` messages as `panicked at '...', file:line:col`).
+#[track_caller]
+fn assert_panics_with(out: &gasket_vm::near::Execution, needle: &str) {
+    let message = out
+        .outcome
+        .panic_message()
+        .unwrap_or_else(|| panic!("no panic: {:?}", out.outcome.status));
+    assert!(
+        message.contains(needle),
+        "{message:?} does not contain {needle:?}"
+    );
+    assert!(out.outcome.state_changes.is_empty() && out.outcome.promises.is_empty());
 }
 
 fn json_string(bytes: &[u8]) -> String {
@@ -258,9 +273,7 @@ fn cross_contract_factorial_runs_receipts_and_callbacks_end_to_end() {
             .receipts
             .iter()
             .filter_map(|r| match r.receipt.actions.first() {
-                Some(gasket_vm::host_api::near::Action::FunctionCall { method_name, .. }) => {
-                    Some(method_name.clone())
-                }
+                Some(Action::FunctionCall { method_name, .. }) => Some(method_name.clone()),
                 _ => None,
             })
             .collect();
@@ -374,4 +387,307 @@ fn factory_creates_an_account_deploys_status_message_and_calls_it() {
         // status_message keys by signer: alice signed the transaction.
         assert_eq!(status.unwrap(), br#""made by a factory""#, "{name}");
     }
+}
+
+#[test]
+fn non_fungible_token_mint_transfer_token_and_approvals() {
+    let Some(wasm) = contract("sdkrs_non_fungible_token") else {
+        return;
+    };
+    let mut chain = NearChain::new();
+    chain.deploy("nft", &wasm).unwrap();
+    for who in ["alice", "bob", "carol", "mallory"] {
+        chain.create_account(who, 10 * NEAR);
+    }
+    chain
+        .call("nft", "new_default_meta")
+        .args_json(r#"{"owner_id":"alice"}"#)
+        .run()
+        .unwrap()
+        .unwrap();
+    let mint = r#"{"token_id":"t1","token_owner_id":"alice","token_metadata":{"title":"One"}}"#;
+    let out = chain
+        .call("nft", "nft_mint")
+        .signer("bob")
+        .deposit(NEAR / 10)
+        .args_json(mint)
+        .run()
+        .unwrap();
+    assert_panics_with(&out, "Unauthorized");
+    assert_eq!(
+        chain.balance("bob"),
+        10 * NEAR,
+        "a failed call's deposit is returned"
+    );
+    let out = chain
+        .call("nft", "nft_mint")
+        .signer("alice")
+        .deposit(NEAR / 10)
+        .args_json(mint)
+        .run()
+        .unwrap();
+    let token: serde_json::Value = serde_json::from_slice(&out.unwrap()).unwrap();
+    assert_eq!(token["token_id"], "t1");
+    assert_eq!(token["owner_id"], "alice");
+    assert_eq!(token["metadata"]["title"], "One");
+    let out = chain
+        .call("nft", "nft_mint")
+        .signer("alice")
+        .deposit(NEAR / 10)
+        .args_json(mint)
+        .run()
+        .unwrap();
+    assert_panics_with(&out, "token_id must be unique");
+
+    let token = |chain: &mut NearChain| -> serde_json::Value {
+        let out = chain
+            .call("nft", "nft_token")
+            .args_json(r#"{"token_id":"t1"}"#)
+            .run()
+            .unwrap();
+        serde_json::from_slice(&out.unwrap()).unwrap()
+    };
+    let is_approved = |chain: &mut NearChain, who: &str| -> bool {
+        let args = format!(r#"{{"token_id":"t1","approved_account_id":"{who}"}}"#);
+        let out = chain
+            .call("nft", "nft_is_approved")
+            .args_json(&args)
+            .run()
+            .unwrap();
+        serde_json::from_slice(&out.unwrap()).unwrap()
+    };
+    assert_eq!(token(&mut chain)["owner_id"], "alice");
+
+    let transfer = r#"{"receiver_id":"bob","token_id":"t1"}"#;
+    let out = chain
+        .call("nft", "nft_transfer")
+        .signer("alice")
+        .args_json(transfer)
+        .run()
+        .unwrap();
+    assert_eq!(
+        out.outcome.panic_message(),
+        Some("Requires attached deposit of exactly 1 yoctoNEAR")
+    );
+
+    // Approvals: alice approves carol, who may then transfer with the approval id.
+    let out = chain
+        .call("nft", "nft_approve")
+        .signer("alice")
+        .deposit(NEAR / 100)
+        .args_json(r#"{"token_id":"t1","account_id":"carol"}"#)
+        .run()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Ok, "{:?}", out.outcome);
+    assert!(is_approved(&mut chain, "carol"));
+    assert!(!is_approved(&mut chain, "mallory"));
+    let out = chain
+        .call("nft", "nft_transfer")
+        .signer("mallory")
+        .deposit(1)
+        .args_json(transfer)
+        .run()
+        .unwrap();
+    assert_panics_with(&out, "Sender not approved");
+    // Approval ids start at 1; a stale id is refused.
+    let out = chain
+        .call("nft", "nft_transfer")
+        .signer("carol")
+        .deposit(1)
+        .args_json(r#"{"receiver_id":"bob","token_id":"t1","approval_id":0}"#)
+        .run()
+        .unwrap();
+    assert_panics_with(
+        &out,
+        "The actual approval_id Some(1) is different from the given approval_id Some(0)",
+    );
+    let out = chain
+        .call("nft", "nft_transfer")
+        .signer("carol")
+        .deposit(1)
+        .args_json(r#"{"receiver_id":"bob","token_id":"t1","approval_id":1}"#)
+        .run()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Ok, "{:?}", out.outcome);
+    assert_eq!(token(&mut chain)["owner_id"], "bob");
+    assert!(
+        !is_approved(&mut chain, "carol"),
+        "a transfer clears approvals"
+    );
+}
+
+#[test]
+fn test_contract_initialization_deposit_check_and_panic_macro() {
+    let Some(wasm) = contract("sdkrs_test_contract") else {
+        return;
+    };
+    let mut chain = NearChain::new();
+    chain.deploy("test", &wasm).unwrap();
+    let out = chain
+        .call("test", "new")
+        .deposit(5)
+        .args_json("{}")
+        .run()
+        .unwrap();
+    assert_panics_with(&out, "Method new doesn't accept deposit");
+    let out = chain
+        .call("test", "migrate_state")
+        .args_json("{}")
+        .run()
+        .unwrap();
+    assert_panics_with(&out, "Old state doesn't exist");
+    chain
+        .call("test", "new")
+        .args_json("{}")
+        .run()
+        .unwrap()
+        .unwrap();
+    let usage = chain.account("test").unwrap().storage_usage;
+    assert!(usage > 100 + wasm.len() as u64, "state written");
+    let out = chain.call("test", "new").args_json("{}").run().unwrap();
+    assert_panics_with(&out, "The contract has already been initialized");
+    let out = chain.call("test", "test_panic_macro").run().unwrap();
+    let message = out.outcome.panic_message().unwrap();
+    assert!(message.contains("PANIC!"), "{message}");
+    assert_eq!(chain.account("test").unwrap().storage_usage, usage);
+}
+
+#[test]
+fn multisig2_executes_a_request_after_enough_confirmations() {
+    let Some(wasm) = contract("multisig2") else {
+        return;
+    };
+    let mut chain = NearChain::new();
+    chain.deploy("msig", &wasm).unwrap();
+    for who in ["alice", "bob", "carol", "mallory"] {
+        chain.create_account(who, 10 * NEAR);
+    }
+    chain
+        .call("msig", "new")
+        .args_json(
+            r#"{"members":[{"account_id":"alice"},{"account_id":"bob"}],"num_confirmations":2}"#,
+        )
+        .run()
+        .unwrap()
+        .unwrap();
+    let request = r#"{"request":{"receiver_id":"carol","actions":[{"type":"Transfer","amount":"3000000000000000000000000"}]}}"#;
+    let out = chain
+        .call("msig", "add_request_and_confirm")
+        .signer("mallory")
+        .args_json(request)
+        .run()
+        .unwrap();
+    assert!(
+        out.outcome.panic_message().is_some(),
+        "a non-member cannot add requests"
+    );
+    let out = chain
+        .call("msig", "add_request_and_confirm")
+        .signer("alice")
+        .args_json(request)
+        .run()
+        .unwrap();
+    assert_eq!(out.unwrap(), b"0", "request id 0");
+    assert!(
+        out.receipts.is_empty(),
+        "one confirmation of two: nothing happens"
+    );
+    let confirmations = chain
+        .call("msig", "get_confirmations")
+        .args_json(r#"{"request_id":0}"#)
+        .run()
+        .unwrap();
+    // multisig2 lists confirming members as their JSON encoding.
+    assert_eq!(
+        String::from_utf8(confirmations.unwrap()).unwrap(),
+        r#"["{\"account_id\":\"alice\"}"]"#
+    );
+    let carol = chain.balance("carol");
+    let out = chain
+        .call("msig", "confirm")
+        .signer("bob")
+        .args_json(r#"{"request_id":0}"#)
+        .run()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Ok, "{:?}", out.outcome);
+    assert_eq!(out.receipts.len(), 1, "{:?}", out.receipts);
+    assert_eq!(chain.balance("carol"), carol + 3 * NEAR);
+    let out = chain
+        .call("msig", "get_request")
+        .args_json(r#"{"request_id":0}"#)
+        .run()
+        .unwrap();
+    assert!(
+        out.outcome.panic_message().is_some(),
+        "an executed request is removed"
+    );
+}
+
+#[test]
+fn w_near_wraps_and_unwraps_near() {
+    let Some(wasm) = contract("w_near") else {
+        return;
+    };
+    let mut chain = NearChain::new();
+    chain.deploy("wrap", &wasm).unwrap();
+    chain.create_account("alice", 10 * NEAR);
+    chain
+        .call("wrap", "new")
+        .args_json("{}")
+        .run()
+        .unwrap()
+        .unwrap();
+    let out = chain
+        .call("wrap", "near_deposit")
+        .signer("alice")
+        .args_json("{}")
+        .run()
+        .unwrap();
+    assert!(
+        out.outcome.panic_message().is_some(),
+        "a deposit of nothing is refused"
+    );
+    let out = chain
+        .call("wrap", "near_deposit")
+        .signer("alice")
+        .deposit(2 * NEAR)
+        .args_json("{}")
+        .run()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Ok, "{:?}", out.outcome);
+    let balance = |chain: &mut NearChain| -> u128 {
+        let out = chain
+            .call("wrap", "ft_balance_of")
+            .args_json(r#"{"account_id":"alice"}"#)
+            .run()
+            .unwrap();
+        json_string(&out.unwrap()).parse().unwrap()
+    };
+    let wrapped = balance(&mut chain);
+    assert!(
+        wrapped > NEAR && wrapped <= 2 * NEAR,
+        "{wrapped}: 2 NEAR minus the registration"
+    );
+    let before = chain.balance("alice");
+    let out = chain
+        .call("wrap", "near_withdraw")
+        .signer("alice")
+        .deposit(1)
+        .args_json(r#"{"amount":"1000000000000000000000000"}"#)
+        .run()
+        .unwrap();
+    assert_eq!(out.outcome.status, Status::Ok, "{:?}", out.outcome);
+    assert_eq!(balance(&mut chain), wrapped - NEAR);
+    // w_near sends the amount back together with the 1 yoctoNEAR security deposit.
+    let transfer = &out.receipts[0].receipt;
+    assert_eq!(transfer.receiver, "alice");
+    assert_eq!(
+        transfer.actions,
+        vec![Action::Transfer { deposit: NEAR + 1 }]
+    );
+    assert_eq!(
+        chain.balance("alice"),
+        before + NEAR,
+        "the transfer receipt paid alice"
+    );
 }
