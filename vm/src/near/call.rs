@@ -7,7 +7,7 @@ use gasket_host_api::near::{NearContext, NearEnv, NearReturn, Promise, STORAGE_P
 use gasket_host_api::{HostError, HostLimits, StateChange, Storage};
 use gasket_singlepass::TrapKind;
 
-use crate::error::{CallError, InstantiationError};
+use crate::error::{CallError, InstantiationError, Trap};
 use crate::imports::Imports;
 use crate::instance::Instance;
 use crate::module::Module;
@@ -108,20 +108,37 @@ pub fn call_near<S: Storage + ?Sized>(
         Err(e) => return Err(e.into()),
     };
     let start_gas = instance.start_gas_used();
-    let locked = context.account_locked_balance;
-    let ctx = context.clone();
-    let mut env = NearEnv::new(context, limits, storage);
+    let mut env = NearEnv::new(context.clone(), limits, storage);
     let outcome = instance.call_near(method, &mut env, gas - start_gas)?;
-    let mut gas_used = start_gas + outcome.gas_used;
-    match outcome.result {
-        Ok(_) => {
-            gas_used += env.distribute_unused_gas(gas - gas_used);
+    let gas_used = start_gas + outcome.gas_used;
+    let end = match outcome.result {
+        Ok(_) => Ok(()),
+        Err(trap) => Err(trap),
+    };
+    finish_near_call(env, &context, end, gas_used)
+}
+
+/// NEAR's end-of-call rules, shared by every engine that runs NEAR calls (the runtime
+/// here, the wasmi reference in tests): a call that returned shares its unused gas among
+/// weighted function calls, then must leave the account able to pay for its storage
+/// (else it fails with `LackBalanceForState` and nothing is committed); a call that
+/// trapped is discarded, a `panic_utf8` becoming [`Status::Panic`].
+pub fn finish_near_call<S: Storage + ?Sized>(
+    mut env: NearEnv<'_, S>,
+    context: &NearContext,
+    end: Result<(), Trap>,
+    mut gas_used: u64,
+) -> Result<NearOutcome, HarnessError> {
+    let gas = context.prepaid_gas;
+    match end {
+        Ok(()) => {
+            gas_used += env.distribute_unused_gas(gas.saturating_sub(gas_used));
             let required = u128::from(env.storage_usage()).saturating_mul(STORAGE_PRICE_PER_BYTE);
-            let available = env.balance().saturating_add(locked);
+            let available = env.balance().saturating_add(context.account_locked_balance);
             if available < required {
                 let message = format!(
                     "LackBalanceForState: account {} needs {required} yoctoNEAR to pay for {} bytes of storage but has {available}; attach a deposit or store less",
-                    ctx.current_account_id,
+                    context.current_account_id,
                     env.storage_usage()
                 );
                 let logs = env.discard().logs;
@@ -129,7 +146,7 @@ pub fn call_near<S: Storage + ?Sized>(
                     kind: TrapKind::HostError,
                     message: Some(message),
                 };
-                return Ok(NearOutcome::failed(status, &ctx, logs, gas_used));
+                return Ok(NearOutcome::failed(status, context, logs, gas_used));
             }
             let effects = env
                 .commit()
@@ -155,7 +172,7 @@ pub fn call_near<S: Storage + ?Sized>(
                     message: trap.message,
                 },
             };
-            Ok(NearOutcome::failed(status, &ctx, logs, gas_used))
+            Ok(NearOutcome::failed(status, context, logs, gas_used))
         }
     }
 }

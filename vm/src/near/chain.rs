@@ -7,6 +7,7 @@
 //! order, the random seed derived from the block height.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use gasket_host_api::near::{
     AccessKeyPermission, Action, NearContext, NearReturn, Promise, PromiseResult, ACCOUNT_OVERHEAD,
@@ -48,6 +49,8 @@ pub struct NearAccount {
     pub locked: u128,
     /// The deployed contract.
     pub code: Option<Module>,
+    /// Its wasm bytes (what an alternative [`NearExecutor`] runs).
+    pub wasm: Option<Arc<[u8]>>,
     /// Size of the deployed wasm (counts towards storage usage).
     pub code_len: u64,
     /// Contract storage.
@@ -64,6 +67,7 @@ impl NearAccount {
             balance,
             locked: 0,
             code: None,
+            wasm: None,
             code_len: 0,
             storage: MemoryStorage::new(),
             storage_usage: ACCOUNT_OVERHEAD,
@@ -163,6 +167,8 @@ pub struct NearChain {
     next_receipt: u64,
     pending: Vec<Receipt>,
     results: BTreeMap<u64, ResultState>,
+    executor: Box<dyn NearExecutor>,
+    history: Vec<Execution>,
 }
 
 impl Default for NearChain {
@@ -193,7 +199,20 @@ impl NearChain {
             next_receipt: 0,
             pending: Vec::new(),
             results: BTreeMap::new(),
+            executor: Box::new(GasketExecutor),
+            history: Vec::new(),
         }
+    }
+
+    /// This chain, running calls with `executor` instead of the Gasket runtime.
+    pub fn with_executor(mut self, executor: Box<dyn NearExecutor>) -> NearChain {
+        self.executor = executor;
+        self
+    }
+
+    /// Every transaction run so far, with its receipts, in order.
+    pub fn history(&self) -> &[Execution] {
+        &self.history
     }
 
     /// The engine.
@@ -216,7 +235,7 @@ impl NearChain {
             .accounts
             .entry(id.to_string())
             .or_insert_with(|| NearAccount::new(DEFAULT_BALANCE));
-        set_code(account, module, wasm.len() as u64);
+        set_code(account, module, wasm);
         Ok(())
     }
 
@@ -541,7 +560,7 @@ impl NearChain {
                     .accounts
                     .get_mut(receiver)
                     .ok_or_else(|| fail(receiver.into()))?;
-                set_code(a, module, code.len() as u64);
+                set_code(a, module, code);
                 Ok(None)
             }
             Action::Stake { stake, .. } => {
@@ -607,7 +626,8 @@ impl NearChain {
                     .accounts
                     .get(receiver)
                     .ok_or_else(|| fail(receiver.into()))?;
-                let Some(module) = account.code.clone() else {
+                let (Some(module), Some(wasm)) = (account.code.clone(), account.wasm.clone())
+                else {
                     return Err(fail(format!(
                         "CodeDoesNotExist: {receiver} has no contract"
                     )));
@@ -615,8 +635,9 @@ impl NearChain {
                 let mut account = account.clone();
                 account.balance = account.balance.saturating_add(*deposit);
                 let context = self.context(receipt, &account, *deposit, *gas, args.clone());
-                let outcome = match call_near(
+                let outcome = match self.executor.call(
                     &module,
+                    &wasm,
                     method_name,
                     context,
                     self.limits,
@@ -639,13 +660,49 @@ impl NearChain {
     }
 }
 
-fn set_code(account: &mut NearAccount, module: Module, len: u64) {
+fn set_code(account: &mut NearAccount, module: Module, wasm: &[u8]) {
+    let len = wasm.len() as u64;
     account.storage_usage = account
         .storage_usage
         .saturating_sub(account.code_len)
         .saturating_add(len);
     account.code = Some(module);
+    account.wasm = Some(wasm.into());
     account.code_len = len;
+}
+
+/// Runs one NEAR function call for the chain. The default, [`GasketExecutor`], is
+/// [`call_near`] on the module the chain compiled; tests plug in other engines (the wasmi
+/// reference) to replay the same transactions and compare outcomes byte for byte.
+pub trait NearExecutor {
+    /// Runs `method` of the contract (`module`, compiled from `wasm`) over `storage`.
+    fn call(
+        &self,
+        module: &Module,
+        wasm: &[u8],
+        method: &str,
+        context: NearContext,
+        limits: HostLimits,
+        storage: &mut MemoryStorage,
+    ) -> Result<NearOutcome, HarnessError>;
+}
+
+/// The Gasket runtime: [`call_near`].
+#[derive(Copy, Clone, Debug, Default)]
+pub struct GasketExecutor;
+
+impl NearExecutor for GasketExecutor {
+    fn call(
+        &self,
+        module: &Module,
+        _wasm: &[u8],
+        method: &str,
+        context: NearContext,
+        limits: HostLimits,
+        storage: &mut MemoryStorage,
+    ) -> Result<NearOutcome, HarnessError> {
+        call_near(module, method, context, limits, storage)
+    }
 }
 
 /// A transaction being configured; see [`NearChain::call`].
@@ -731,7 +788,7 @@ impl TxBuilder<'_> {
         let Some(account) = chain.accounts.get(&receiver) else {
             return Err(HarnessError::NoSuchAccount(receiver));
         };
-        let Some(module) = account.code.clone() else {
+        let (Some(module), Some(wasm)) = (account.code.clone(), account.wasm.clone()) else {
             return Err(HarnessError::NoSuchAccount(receiver));
         };
         if let Some(s) = chain.accounts.get_mut(&signer) {
@@ -762,8 +819,9 @@ impl TxBuilder<'_> {
         account.balance = account.balance.saturating_add(deposit);
         let mut context = chain.context(&receipt, &account, deposit, gas, args);
         context.signer_account_pk = signer_pk;
-        let outcome = call_near(
+        let outcome = chain.executor.call(
             &module,
+            &wasm,
             &method,
             context,
             chain.limits,
@@ -799,10 +857,12 @@ impl TxBuilder<'_> {
             Vec::new()
         };
         let result = chain.resolve(id);
-        Ok(Execution {
+        let execution = Execution {
             outcome,
             receipts,
             result,
-        })
+        };
+        chain.history.push(execution.clone());
+        Ok(execution)
     }
 }
