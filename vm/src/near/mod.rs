@@ -8,6 +8,6 @@ mod chain;
 
 pub use call::{call_near, finish_near_call, NearOutcome, DEFAULT_NEAR_GAS};
 pub use chain::{
-    default_public_key, Execution, GasketExecutor, NearAccount, NearChain, NearExecutor, Receipt, ReceiptOutcome, TxBuilder,
-    DEFAULT_BALANCE, MAX_RECEIPTS, NEAR,
+    default_public_key, Execution, GasketExecutor, NearAccount, NearChain, NearExecutor, Receipt,
+    ReceiptOutcome, TxBuilder, DEFAULT_BALANCE, MAX_RECEIPTS, NEAR,
 };
