@@ -244,3 +244,59 @@ mod tests {
         assert_eq!(NearFunction::Panic.signature().to_string(), "() -> ()");
     }
 }
+
+/// Marker line before the generated NEAR table in host-api/README.md.
+pub const NEAR_TABLE_START_MARKER: &str = "<!-- near-table:start -->";
+/// Marker line after it.
+pub const NEAR_TABLE_END_MARKER: &str = "<!-- near-table:end -->";
+
+/// The NEAR table as markdown (for host-api/README.md; a test keeps it current).
+pub fn render_near_markdown_table() -> String {
+    let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from(
+        "| # | Function | Gas base | Gas per byte | Bytes counted | Semantics |\n|---:|---|---:|---:|---|---|\n",
+    );
+    for row in NEAR_FUNCTIONS {
+        let mut heading = format!("{}({})", row.name, row.param_names.join(", "));
+        if !row.signature.results.is_empty() {
+            heading.push_str(" -> u64");
+        }
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} | {} |\n",
+            row.function as u32,
+            heading,
+            row.gas.base,
+            row.gas.per_byte,
+            cell(row.gas_bytes),
+            cell(row.semantics)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    #[test]
+    fn readme_near_table_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let start = readme.find(NEAR_TABLE_START_MARKER).expect("start marker")
+            + NEAR_TABLE_START_MARKER.len();
+        let end = readme[start..]
+            .find(NEAR_TABLE_END_MARKER)
+            .expect("end marker")
+            + start;
+        let expected = format!("\n{}", render_near_markdown_table());
+        if readme[start..end] == expected {
+            return;
+        }
+        if std::env::var("GASKET_BLESS").as_deref() == Ok("1") {
+            let updated = format!("{}{}{}", &readme[..start], expected, &readme[end..]);
+            std::fs::write(&path, updated).unwrap();
+            return;
+        }
+        panic!("host-api/README.md's NEAR table is stale; regenerate it with `GASKET_BLESS=1 cargo test -p gasket-host-api`");
+    }
+}
