@@ -17,8 +17,11 @@ fn contract(name: &str) -> Option<Vec<u8>> {
     std::fs::read(dir.join("near").join(format!("{name}.wasm"))).ok()
 }
 
+/// One account: id, balance, storage usage, storage entries.
+type Snapshot = (String, u128, u64, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Balances, storage usage and storage of every account.
-fn snapshot(chain: &NearChain) -> Vec<(String, u128, u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn snapshot(chain: &NearChain) -> Vec<Snapshot> {
     chain
         .account_ids()
         .into_iter()
@@ -257,8 +260,6 @@ fn missing_methods_and_accounts_are_typed() {
         unchanged("ft"),
         "the target's state and balance are untouched"
     );
-    let balance = |s: &[(String, u128, u64, Vec<(Vec<u8>, Vec<u8>)>)]| {
-        s.iter().find(|a| a.0 == "msig").unwrap().1
-    };
+    let balance = |s: &[Snapshot]| s.iter().find(|a| a.0 == "msig").unwrap().1;
     assert_eq!(balance(&after), balance(&before), "deposits refunded");
 }

@@ -19,4 +19,7 @@ pub use context::{
 pub use dispatch::dispatch_near;
 pub use env::{NearEffects, NearEnv};
 pub use promise::{AccessKeyPermission, Action, NearReturn, Promise};
-pub use table::{NearFunction, NearFunctionSpec, NEAR_FUNCTIONS};
+pub use table::{
+    render_near_markdown_table, NearFunction, NearFunctionSpec, NEAR_FUNCTIONS,
+    NEAR_TABLE_END_MARKER, NEAR_TABLE_START_MARKER,
+};

@@ -707,15 +707,13 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
     ("w_near", w_near_wraps_and_unwraps_near),
 ];
 
+/// One account: id, balance, locked balance, storage usage, storage entries.
+pub type AccountState = (String, u128, u128, u64, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Everything observable a scenario left behind: every transaction with its receipts
 /// (return data, logs, gas, state changes, promises), and every account's balance,
 /// locked balance, storage usage and storage.
-pub fn observable(
-    chain: &NearChain,
-) -> (
-    Vec<Execution>,
-    Vec<(String, u128, u128, u64, Vec<(Vec<u8>, Vec<u8>)>)>,
-) {
+pub fn observable(chain: &NearChain) -> (Vec<Execution>, Vec<AccountState>) {
     let accounts = chain
         .account_ids()
         .into_iter()
