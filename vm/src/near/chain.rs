@@ -367,9 +367,8 @@ impl NearChain {
     }
 
     /// Turns a call's promises into receipts; returns promise index → receipt id.
-    fn spawn(&mut self, parent: &Receipt, promises: &[Promise]) -> (Vec<Option<u64>>, Vec<u64>) {
+    fn spawn(&mut self, parent: &Receipt, promises: &[Promise]) -> Vec<Option<u64>> {
         let mut ids: Vec<Option<u64>> = Vec::with_capacity(promises.len());
-        let mut created = Vec::new();
         for p in promises {
             match p {
                 Promise::Receipt {
@@ -390,13 +389,12 @@ impl NearChain {
                         after,
                         parent: Some(parent.id),
                     });
-                    created.push(id);
                     ids.push(Some(id));
                 }
                 Promise::Joint(_) => ids.push(None),
             }
         }
-        (ids, created)
+        ids
     }
 
     /// Executes every ready receipt, in id order, once (one block's worth); returns what
@@ -434,13 +432,14 @@ impl NearChain {
     /// it created) are restored and attached deposits are refunded by a new receipt.
     fn execute(&mut self, receipt: Receipt) -> ReceiptOutcome {
         let snapshot = self.accounts.get(&receipt.receiver).cloned();
+        // Every receipt the actions create (promises, DeleteAccount's transfer) gets an id
+        // from here on.
+        let first_new = self.next_receipt;
         let mut call = None;
-        let mut created = Vec::new();
         let mut result = Ok(ResultState::Done(PromiseResult::Successful(Vec::new())));
         for action in &receipt.actions {
             match self.apply(&receipt, action) {
-                Ok(Some((outcome, promise_ids, spawned))) => {
-                    created.extend(spawned);
+                Ok(Some((outcome, promise_ids))) => {
                     result = match (&outcome.status, &outcome.returned) {
                         (Status::Ok, NearReturn::Promise(p)) => {
                             match promise_ids.get(*p as usize).copied().flatten() {
@@ -469,8 +468,15 @@ impl NearChain {
                 }
             }
         }
+        let mut created: Vec<u64> = Vec::new();
         let status = match result {
             Ok(state) => {
+                created = self
+                    .pending
+                    .iter()
+                    .map(|r| r.id)
+                    .filter(|id| *id >= first_new)
+                    .collect();
                 self.results.insert(receipt.id, state);
                 Status::Ok
             }
@@ -484,8 +490,7 @@ impl NearChain {
                         self.accounts.remove(&receipt.receiver);
                     }
                 }
-                self.pending.retain(|r| !created.contains(&r.id));
-                created.clear();
+                self.pending.retain(|r| r.id < first_new);
                 self.results
                     .insert(receipt.id, ResultState::Done(PromiseResult::Failed));
                 let refund: u128 = receipt.actions.iter().map(Action::deposit).sum();
@@ -516,7 +521,7 @@ impl NearChain {
         &mut self,
         receipt: &Receipt,
         action: &Action,
-    ) -> Result<Option<(NearOutcome, Vec<Option<u64>>, Vec<u64>)>, Status> {
+    ) -> Result<Option<(NearOutcome, Vec<Option<u64>>)>, Status> {
         let fail = |what: String| Status::Trap {
             kind: TrapKind::HostError,
             message: Some(what),
@@ -650,10 +655,10 @@ impl NearChain {
                     account.balance = outcome.balance;
                     account.storage_usage = outcome.storage_usage;
                     self.accounts.insert(receiver.to_string(), account);
-                    let (ids, created) = self.spawn(receipt, &outcome.promises);
-                    Ok(Some((outcome, ids, created)))
+                    let ids = self.spawn(receipt, &outcome.promises);
+                    Ok(Some((outcome, ids)))
                 } else {
-                    Ok(Some((outcome, Vec::new(), Vec::new())))
+                    Ok(Some((outcome, Vec::new())))
                 }
             }
         }
@@ -831,7 +836,7 @@ impl TxBuilder<'_> {
             account.balance = outcome.balance;
             account.storage_usage = outcome.storage_usage;
             chain.accounts.insert(receiver.clone(), account);
-            let (ids, _) = chain.spawn(&receipt, &outcome.promises);
+            let ids = chain.spawn(&receipt, &outcome.promises);
             let state = match &outcome.returned {
                 NearReturn::Promise(p) => match ids.get(*p as usize).copied().flatten() {
                     Some(id) => ResultState::Forwarded(id),
