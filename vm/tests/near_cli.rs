@@ -202,6 +202,22 @@ fn fungible_token_deposit_rules_and_refund_receipt() {
 }
 
 #[test]
+fn check_under_the_near_profile_resolves_every_import() {
+    let Some(wasm) = near_contract("sdkrs_fungible_token") else {
+        return;
+    };
+    let (code, out, err) = gasket(&["check", &wasm, "--profile", "near", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v = json_line(&out);
+    assert_eq!(v["profile"], "near");
+    let imports = v["imports"].as_array().unwrap();
+    assert!(!imports.is_empty());
+    for i in imports {
+        assert_eq!(i["host_function"], i["name"], "{i}");
+    }
+}
+
+#[test]
 fn cross_contract_call_reports_its_receipts() {
     let Some(wasm) = near_contract("sdkrs_cross_contract_low_level") else {
         return;
