@@ -293,3 +293,23 @@ fn hostile_arguments_are_typed_errors_and_change_nothing() {
     assert!(env.commit().unwrap().state_changes.is_empty());
     assert_eq!(storage.as_map().get(b"k".as_slice()), Some(&b"v".to_vec()));
 }
+
+#[test]
+fn hashes_match_published_vectors() {
+    let mut storage = MemoryStorage::new();
+    let mut env = NearEnv::new(context(), HostLimits::default(), &mut storage);
+    let mut h = Harness::new();
+    let (len, ptr) = h.put(0, b"abc");
+    for (f, hex) in [
+        (F::Sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        (F::Keccak256, "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"),
+        (F::Keccak512, "18587dc2ea106b9a1563e32b3312421ca164c7f1f07bc922a9c83d77cea3a1e5d0c69910739025372dc14ac9642629379540c17e2a65b19d77aa511a9d00bb96"),
+        (F::Ripemd160, "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc"),
+    ] {
+        h.call(&mut env, f, &[len, ptr, 9]).unwrap();
+        let n = h.call(&mut env, F::RegisterLen, &[9]).unwrap().unwrap() as usize;
+        h.call(&mut env, F::ReadRegister, &[9, 1000]).unwrap();
+        let got: String = h.memory[1000..1000 + n].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(got, hex, "{f}");
+    }
+}

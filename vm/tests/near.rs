@@ -55,4 +55,5 @@ scenario_tests!(
     test_contract_initialization_deposit_check_and_panic_macro,
     multisig2_executes_a_request_after_enough_confirmations,
     w_near_wraps_and_unwraps_near,
+    ft_transfer_call_to_defi,
 );

@@ -673,6 +673,83 @@ pub fn factory_low_level(chain: &mut NearChain) -> bool {
     factory(chain, "sdkrs_factory_contract_low_level")
 }
 
+/// ft_transfer_call into the defi example: the token calls the receiver's
+/// ft_on_transfer, which keeps everything ("take-my-money") or calls itself
+/// (value_please) to return part of it; the token's ft_resolve_transfer callback reads that
+/// result and refunds the sender. A chain of four receipts across two contracts.
+pub fn ft_transfer_call_to_defi(chain: &mut NearChain) -> bool {
+    let (Some(ft), Some(defi)) = (contract("sdkrs_fungible_token"), contract("sdkrs_defi")) else {
+        return false;
+    };
+    chain.deploy("ft", &ft).unwrap();
+    chain.deploy("defi", &defi).unwrap();
+    chain.create_account("alice", 10 * NEAR);
+    chain
+        .call("ft", "new_default_meta")
+        .args_json(r#"{"owner_id":"alice","total_supply":"1000"}"#)
+        .run()
+        .unwrap()
+        .unwrap();
+    chain
+        .call("defi", "new")
+        .args_json(r#"{"fungible_token_account_id":"ft"}"#)
+        .run()
+        .unwrap()
+        .unwrap();
+    chain
+        .call("ft", "storage_deposit")
+        .signer("alice")
+        .deposit(STORAGE_DEPOSIT)
+        .args_json(r#"{"account_id":"defi"}"#)
+        .run()
+        .unwrap()
+        .unwrap();
+    let transfer_call = |chain: &mut NearChain, msg: &str| {
+        let args = format!(r#"{{"receiver_id":"defi","amount":"100","msg":"{msg}"}}"#);
+        chain
+            .call("ft", "ft_transfer_call")
+            .signer("alice")
+            .deposit(1)
+            .args_json(&args)
+            .run()
+            .unwrap()
+    };
+    let out = transfer_call(chain, "take-my-money");
+    assert_eq!(json_string(&out.unwrap()), "100", "all 100 used");
+    assert!(
+        out.receipts.iter().all(|r| r.status == Status::Ok),
+        "{:?}",
+        out.receipts
+    );
+    assert_eq!(ft_balance(chain, "alice"), "900");
+    assert_eq!(ft_balance(chain, "defi"), "100");
+    let out = transfer_call(chain, "30");
+    assert_eq!(json_string(&out.unwrap()), "70", "30 of 100 returned");
+    let methods: Vec<String> = out
+        .receipts
+        .iter()
+        .filter_map(|r| match r.receipt.actions.first() {
+            Some(Action::FunctionCall { method_name, .. }) => Some(method_name.clone()),
+            _ => None,
+        })
+        .collect();
+    // ft_resolve_transfer waits on ft_on_transfer, whose result is value_please's.
+    assert_eq!(
+        methods,
+        ["ft_on_transfer", "value_please", "ft_resolve_transfer"]
+    );
+    assert!(
+        out.all_logs()
+            .iter()
+            .any(|l| l.contains("amount_to_return = 30")),
+        "{:?}",
+        out.all_logs()
+    );
+    assert_eq!(ft_balance(chain, "alice"), "830");
+    assert_eq!(ft_balance(chain, "defi"), "170");
+    true
+}
+
 /// A scenario: runs on the chain it is given (fresh), asserting documented behaviour;
 /// `false` if its contract is absent from the corpus.
 pub type Scenario = fn(&mut NearChain) -> bool;
@@ -705,6 +782,7 @@ pub const SCENARIOS: &[(&str, Scenario)] = &[
         multisig2_executes_a_request_after_enough_confirmations,
     ),
     ("w_near", w_near_wraps_and_unwraps_near),
+    ("ft_transfer_call_to_defi", ft_transfer_call_to_defi),
 ];
 
 /// One account: id, balance, locked balance, storage usage, storage entries.
