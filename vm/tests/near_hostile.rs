@@ -263,3 +263,85 @@ fn missing_methods_and_accounts_are_typed() {
     let balance = |s: &[Snapshot]| s.iter().find(|a| a.0 == "msig").unwrap().1;
     assert_eq!(balance(&after), balance(&before), "deposits refunded");
 }
+
+/// A NEAR contract in WAT whose `go` sends one batch to `sub.maker`: CreateAccount,
+/// Transfer 1 NEAR, DeleteAccount (beneficiary bob), then — in `go_bad` only — a
+/// FunctionCall on the account it just deleted, which fails.
+const BATCH_MAKER: &str = r#"
+(module
+  (import "env" "promise_batch_create" (func $create (param i64 i64) (result i64)))
+  (import "env" "promise_batch_action_create_account" (func $create_account (param i64)))
+  (import "env" "promise_batch_action_transfer" (func $transfer (param i64 i64)))
+  (import "env" "promise_batch_action_delete_account" (func $delete (param i64 i64 i64)))
+  (import "env" "promise_batch_action_function_call"
+    (func $call (param i64 i64 i64 i64 i64 i64 i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "sub.maker")
+  (data (i32.const 16) "\00\00\00\a1\ed\cc\ce\1b\c2\d3\00\00\00\00\00\00")
+  (data (i32.const 32) "bob")
+  (data (i32.const 48) "missing")
+  (func $batch (result i64)
+    (local $p i64)
+    (local.set $p (call $create (i64.const 9) (i64.const 0)))
+    (call $create_account (local.get $p))
+    (call $transfer (local.get $p) (i64.const 16))
+    (call $delete (local.get $p) (i64.const 3) (i64.const 32))
+    (local.get $p))
+  (func (export "go") (drop (call $batch)))
+  (func (export "go_bad")
+    (call $call (call $batch) (i64.const 7) (i64.const 48) (i64.const 0) (i64.const 0)
+      (i64.const 64) (i64.const 1000))))
+"#;
+
+#[test]
+fn a_failed_batch_receipt_is_undone_as_a_whole() {
+    let wasm = wat::parse_str(BATCH_MAKER).unwrap();
+    let mut chain = NearChain::new();
+    chain.deploy("maker", &wasm).unwrap();
+    chain.create_account("bob", 10 * NEAR);
+    let maker = chain.balance("maker");
+
+    let out = chain.call("maker", "go_bad").run().unwrap();
+    assert_eq!(out.outcome.status, Status::Ok);
+    assert_eq!(chain.balance("maker"), maker, "the 1 NEAR came back");
+    let batch = &out.receipts[0];
+    assert!(
+        batch
+            .status
+            .message()
+            .unwrap()
+            .starts_with("AccountDoesNotExist"),
+        "{:?}",
+        batch.status
+    );
+    assert_eq!(
+        out.receipts.len(),
+        2,
+        "the batch and the refund; no transfer to bob: {:?}",
+        out.receipts
+    );
+    assert_eq!(out.receipts[1].receipt.predecessor, "system");
+    assert_eq!(out.receipts[1].receipt.receiver, "maker");
+    assert!(
+        chain.account("sub.maker").is_none(),
+        "the created account is rolled back"
+    );
+    assert_eq!(chain.balance("bob"), 10 * NEAR);
+
+    let out = chain.call("maker", "go").run().unwrap();
+    assert!(
+        out.receipts.iter().all(|r| r.status == Status::Ok),
+        "{:?}",
+        out.receipts
+    );
+    assert!(
+        chain.account("sub.maker").is_none(),
+        "created, then deleted"
+    );
+    assert_eq!(
+        chain.balance("bob"),
+        11 * NEAR,
+        "the deleted account's balance went to bob"
+    );
+    assert_eq!(chain.balance("maker"), maker - NEAR);
+}
