@@ -16,6 +16,7 @@ pub mod artifact;
 pub mod compile;
 pub mod differential;
 pub mod host_abi;
+pub mod near_reference;
 pub mod prepare;
 
 pub use prepare::{prepare_bytes, prepare_smith};

@@ -78,6 +78,27 @@ pub enum HostError {
         detail: String,
     },
 
+    /// An argument has the wrong shape or names something that does not exist (NEAR ABI:
+    /// a promise index, an account id, a public key, a promise result index).
+    #[error("{function}: {detail}")]
+    InvalidArgument {
+        /// Import name of the host function.
+        function: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+
+    /// A promise would send more yoctoNEAR than the account has (NEAR ABI).
+    #[error("{function}: the call would send {needed} yoctoNEAR but the account has only {available} left; attach a deposit or send less")]
+    BalanceExceeded {
+        /// Import name of the host function.
+        function: &'static str,
+        /// The amount asked for.
+        needed: u128,
+        /// What was left.
+        available: u128,
+    },
+
     /// The node's storage failed. Not deterministic: do not record it as a call result.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -102,6 +123,8 @@ impl HostError {
             HostError::RegisterNotFound { .. } => "register_not_found",
             HostError::LimitExceeded { .. } => "limit_exceeded",
             HostError::BadArguments { .. } => "bad_arguments",
+            HostError::InvalidArgument { .. } => "invalid_argument",
+            HostError::BalanceExceeded { .. } => "balance_exceeded",
             HostError::Storage(_) => "storage",
         }
     }

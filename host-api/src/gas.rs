@@ -40,6 +40,8 @@ pub trait GasMeter {
     /// Charges `amount`. On failure the meter must leave gas used equal to the limit, so
     /// that an out-of-gas call reports the same gas used on every engine.
     fn charge(&mut self, amount: u64) -> Result<(), OutOfGas>;
+    /// Gas still available (NEAR's `used_gas` is the limit minus this).
+    fn remaining(&self) -> u64;
 }
 
 /// A simple gas meter: `used` counts up towards `limit`.
@@ -78,6 +80,10 @@ impl GasMeter for GasCounter {
                 Err(OutOfGas)
             }
         }
+    }
+
+    fn remaining(&self) -> u64 {
+        GasCounter::remaining(self)
     }
 }
 

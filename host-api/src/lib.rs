@@ -11,6 +11,7 @@ mod intrinsic;
 mod limits;
 mod markdown;
 mod memory;
+pub mod near;
 mod storage;
 pub mod table;
 

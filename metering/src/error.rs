@@ -98,6 +98,24 @@ pub enum PrepareError {
         abi: u32,
     },
 
+    /// The `near` profile admits only the NEAR-compatible table's functions.
+    #[error("import {index} `{module}.{name}` is not a function of the NEAR-compatible ABI; NEAR contracts may import only the functions listed in gasket_host_api::near from module `env`")]
+    UnknownNearImport {
+        index: u32,
+        module: String,
+        name: String,
+    },
+
+    /// A NEAR host function is imported with the wrong signature.
+    #[error("import {index} `{module}.{name}` has signature {found} but the NEAR-compatible ABI defines {expected}")]
+    NearImportSignatureMismatch {
+        index: u32,
+        module: String,
+        name: String,
+        expected: String,
+        found: String,
+    },
+
     /// A host function is imported with the wrong signature.
     #[error("import {index} `{module}.{name}` has signature {found} but host ABI v{abi} defines {expected}")]
     ImportSignatureMismatch {
@@ -138,7 +156,10 @@ impl PrepareError {
             },
             PrepareError::LimitExceeded { .. } => "limit_exceeded",
             PrepareError::ReservedImport { .. } => "reserved_import",
-            PrepareError::UnknownImport { .. } => "unknown_import",
+            PrepareError::UnknownImport { .. } | PrepareError::UnknownNearImport { .. } => {
+                "unknown_import"
+            }
+            PrepareError::NearImportSignatureMismatch { .. } => "import_signature_mismatch",
             PrepareError::ImportSignatureMismatch { .. } => "import_signature_mismatch",
             PrepareError::ImportKindNotAllowed { .. } => "import_kind_not_allowed",
         }

@@ -1,12 +1,14 @@
 //! Import checks: the reserved namespace, and under the contract profile, the host ABI.
 
+use gasket_host_api::near::NearFunction;
 use gasket_host_api::{HostFunction, WasmType, ABI_VERSION, ENV_MODULE, RESERVED_MODULE};
 use wasmparser::{FuncType, TypeRef, ValType};
 
 use crate::error::PrepareError;
 use crate::profile::ImportPolicy;
 
-/// Checks one import; returns the host function it resolves to, if any.
+/// Checks one import; returns the host function it resolves to, if any: an ABI v1
+/// function (profiles `contract` and `permissive`) or a NEAR one (profile `near`).
 pub(crate) fn check_import(
     index: u32,
     module: &str,
@@ -14,7 +16,7 @@ pub(crate) fn check_import(
     ty: &TypeRef,
     func_type: Option<&FuncType>,
     policy: ImportPolicy,
-) -> Result<Option<HostFunction>, PrepareError> {
+) -> Result<(Option<HostFunction>, Option<NearFunction>), PrepareError> {
     if module == RESERVED_MODULE {
         return Err(PrepareError::ReservedImport {
             index,
@@ -22,6 +24,69 @@ pub(crate) fn check_import(
             name: name.to_string(),
         });
     }
+    if policy == ImportPolicy::Near {
+        check_kind(index, module, name, ty)?;
+        return check_near_import(index, module, name, func_type).map(|f| (None, Some(f)));
+    }
+    check_v1_import(index, module, name, ty, func_type, policy).map(|f| (f, None))
+}
+
+/// Only function imports are admitted by the contract and near profiles.
+fn check_kind(index: u32, module: &str, name: &str, ty: &TypeRef) -> Result<(), PrepareError> {
+    let kind = match ty {
+        TypeRef::Func(_) | TypeRef::FuncExact(_) => return Ok(()),
+        TypeRef::Memory(_) => "memory",
+        TypeRef::Table(_) => "table",
+        TypeRef::Global(_) => "global",
+        TypeRef::Tag(_) => "tag",
+    };
+    Err(PrepareError::ImportKindNotAllowed {
+        index,
+        module: module.to_string(),
+        name: name.to_string(),
+        kind,
+    })
+}
+
+fn check_near_import(
+    index: u32,
+    module: &str,
+    name: &str,
+    func_type: Option<&FuncType>,
+) -> Result<NearFunction, PrepareError> {
+    let function = (module == ENV_MODULE)
+        .then(|| NearFunction::from_name(name))
+        .flatten()
+        .ok_or_else(|| PrepareError::UnknownNearImport {
+            index,
+            module: module.to_string(),
+            name: name.to_string(),
+        })?;
+    let sig = function.signature();
+    match func_type {
+        Some(t) if same_types(sig.params, t.params()) && same_types(sig.results, t.results()) => {
+            Ok(function)
+        }
+        _ => Err(PrepareError::NearImportSignatureMismatch {
+            index,
+            module: module.to_string(),
+            name: name.to_string(),
+            expected: sig.to_string(),
+            found: func_type
+                .map(render_func_type)
+                .unwrap_or_else(|| "a non-function type".into()),
+        }),
+    }
+}
+
+fn check_v1_import(
+    index: u32,
+    module: &str,
+    name: &str,
+    ty: &TypeRef,
+    func_type: Option<&FuncType>,
+    policy: ImportPolicy,
+) -> Result<Option<HostFunction>, PrepareError> {
     let host_function = (module == ENV_MODULE)
         .then(|| HostFunction::from_name(name))
         .flatten();
@@ -34,21 +99,7 @@ pub(crate) fn check_import(
         };
         return Ok(host_function.filter(|_| matches));
     }
-    let kind = match ty {
-        TypeRef::Func(_) | TypeRef::FuncExact(_) => None,
-        TypeRef::Memory(_) => Some("memory"),
-        TypeRef::Table(_) => Some("table"),
-        TypeRef::Global(_) => Some("global"),
-        TypeRef::Tag(_) => Some("tag"),
-    };
-    if let Some(kind) = kind {
-        return Err(PrepareError::ImportKindNotAllowed {
-            index,
-            module: module.to_string(),
-            name: name.to_string(),
-            kind,
-        });
-    }
+    check_kind(index, module, name, ty)?;
     let Some(function) = host_function else {
         return Err(PrepareError::UnknownImport {
             index,

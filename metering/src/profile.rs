@@ -14,6 +14,9 @@ pub enum ImportPolicy {
     /// Any function, memory, table or global import (resolved by the embedder), except from
     /// the reserved `gasket` namespace. For spec tests and third-party modules.
     Any,
+    /// Only functions of the NEAR-compatible table (`gasket_host_api::near`) from module
+    /// `env`, with their exact (all-i64) signatures: NEAR contracts run unmodified.
+    Near,
 }
 
 /// What happens to f32/f64 types and operators.
@@ -118,11 +121,23 @@ impl Profile {
         }
     }
 
-    /// Looks a built-in profile up by name (`contract` or `permissive`).
+    /// The profile for NEAR contracts: exactly the imports of the NEAR-compatible table,
+    /// otherwise the contract profile (floats with canonical NaNs, default limits and
+    /// prices).
+    pub fn near() -> Profile {
+        Profile {
+            name: "near".to_string(),
+            imports: ImportPolicy::Near,
+            ..Profile::contract()
+        }
+    }
+
+    /// Looks a built-in profile up by name (`contract`, `permissive` or `near`).
     pub fn by_name(name: &str) -> Option<Profile> {
         match name {
             "contract" => Some(Profile::contract()),
             "permissive" => Some(Profile::permissive()),
+            "near" => Some(Profile::near()),
             _ => None,
         }
     }
@@ -163,6 +178,7 @@ mod tests {
         let mut c = Profile::contract();
         c.limits.max_memory_pages -= 1;
         assert_ne!(a.fingerprint(), c.fingerprint());
+        assert_ne!(a.fingerprint(), Profile::near().fingerprint());
         let d = Profile::contract().with_floats(FloatPolicy::Reject);
         assert_ne!(a.fingerprint(), d.fingerprint());
     }

@@ -1,6 +1,7 @@
 //! What the later stages need to know about a prepared module, so they need not re-derive it.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use gasket_host_api::near::NearFunction;
 use gasket_host_api::HostFunction;
 
 /// A prepared module: instrumented wasm plus its summary.
@@ -59,6 +60,8 @@ pub struct ImportInfo {
     /// The host ABI function it resolves to, when it is one (always, under the contract
     /// profile, for function imports).
     pub host_function: Option<HostFunction>,
+    /// The NEAR-compatible host function it resolves to (profile `near` only).
+    pub near_function: Option<NearFunction>,
 }
 
 /// A function defined in the module.

@@ -346,7 +346,7 @@ impl<'a> Walker<'_, 'a> {
                         TypeRef::Func(t) | TypeRef::FuncExact(t) => self.func_type(t),
                         _ => None,
                     };
-                    let host_function = match check_import(
+                    let (host_function, near_function) = match check_import(
                         index,
                         import.module,
                         import.name,
@@ -357,7 +357,7 @@ impl<'a> Walker<'_, 'a> {
                         Ok(f) => f,
                         Err(error) => {
                             problems.report(error)?;
-                            None
+                            (None, None)
                         }
                     };
                     if let TypeRef::FuncExact(_) = import.ty {
@@ -407,6 +407,7 @@ impl<'a> Walker<'_, 'a> {
                         name: import.name.to_string(),
                         kind,
                         host_function,
+                        near_function,
                     });
                 }
                 check_count(

@@ -50,8 +50,10 @@ use crate::engine::Engine;
 use crate::error::LoadError;
 use crate::module::Module;
 
-/// Version of the serialized-module container (the header above).
-pub const SERIALIZED_FORMAT_VERSION: u32 = 2;
+/// Version of the serialized-module container (the header above) and of its borsh
+/// `(ModuleInfo, Artifact)` payload. 2: the XXH3-128 checksum; 3: `ImportInfo::near_function`
+/// (the NEAR-compatible ABI). A module cached by an older Gasket is recompiled, never misread.
+pub const SERIALIZED_FORMAT_VERSION: u32 = 3;
 
 /// The compiler that produced an artifact; artifacts from another version are rejected.
 pub const COMPILER_VERSION: &str = concat!("gasket-singlepass ", env!("CARGO_PKG_VERSION"));

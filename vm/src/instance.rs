@@ -4,6 +4,7 @@
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
+use gasket_host_api::near::NearEnv;
 use gasket_host_api::{HostEnv, Storage};
 use gasket_singlepass::{ExportKind, FuncSig, TrapKind, VmCtx};
 
@@ -169,6 +170,28 @@ impl Instance {
         env: &mut HostEnv<'_, S>,
         gas_limit: u64,
     ) -> Result<CallOutcome, CallError> {
+        self.call_with_host(export, env, gas_limit)
+    }
+
+    /// Calls NEAR contract method `export` (no parameters) with the NEAR-compatible host
+    /// functions dispatched to `env` (module compiled with the `near` profile); the caller
+    /// commits or discards `env` depending on the outcome.
+    pub fn call_near<S: Storage + ?Sized>(
+        &mut self,
+        export: &str,
+        env: &mut NearEnv<'_, S>,
+        gas_limit: u64,
+    ) -> Result<CallOutcome, CallError> {
+        self.call_with_host(export, env, gas_limit)
+    }
+
+    /// A parameterless call with host ABI calls dispatched to `host`.
+    fn call_with_host(
+        &mut self,
+        export: &str,
+        host: &mut (dyn ContractHost + '_),
+        gas_limit: u64,
+    ) -> Result<CallOutcome, CallError> {
         let index = self.exported_function(export)?;
         let sig = self.sig(index);
         if !sig.params.is_empty() {
@@ -182,7 +205,6 @@ impl Instance {
         if self.rt.running {
             return Err(CallError::Reentrant);
         }
-        let host: &mut (dyn ContractHost + '_) = env;
         let host = NonNull::from(host);
         // SAFETY: only the lifetime is erased. The pointer is stored for the duration of
         // this call and cleared below before `env`'s borrow ends; libcalls use it only

@@ -162,7 +162,7 @@ pub(crate) fn build(
                         ))
                     }
                     None => match m.import_abi.get(i).copied().flatten() {
-                        Some(func) => FuncImport::Abi(func),
+                        Some(func) => FuncImport::from(func),
                         None => return Err(unknown("func")),
                     },
                 };

@@ -33,6 +33,7 @@ mod instantiate;
 mod libcalls;
 mod memory;
 mod module;
+pub mod near;
 mod pool;
 mod runtime;
 mod stack;

@@ -12,7 +12,7 @@ use gasket_singlepass::{TrapKind, ValType, VmCtx};
 
 use crate::error::Trap;
 use crate::imports::HostContext;
-use crate::runtime::{FuncImport, Runtime, VmGas};
+use crate::runtime::{AbiFunction, FuncImport, Runtime, VmGas};
 use crate::values::{decode_externref, encode_externref, type_name, Value};
 
 /// Runs `f` on the instance state behind `vmctx`, turning a panic into `on_panic` (after
@@ -307,8 +307,13 @@ impl Runtime {
                 format!("function {func_index} is not an imported host function"),
             );
         };
+        let import = match import {
+            FuncImport::Abi(f) => Ok(AbiFunction::V1(f)),
+            FuncImport::Near(f) => Ok(AbiFunction::Near(f)),
+            FuncImport::Host(host) => Err(host),
+        };
         match import {
-            FuncImport::Abi(func) => {
+            Ok(func) => {
                 let sig = func.signature();
                 // SAFETY: generated code passes an area of max(params, results) slots for
                 // this import's signature, valid for the duration of the call.
@@ -319,7 +324,7 @@ impl Runtime {
                     return self.fail(
                         TrapKind::HostError,
                         format!(
-                            "{} is a host ABI function: call the contract with Instance::call_contract and a HostEnv",
+                            "{} is a host ABI function: call the contract with Instance::call_contract and a HostEnv (Instance::call_near and a NearEnv for NEAR contracts)",
                             func.name()
                         ),
                     );
@@ -365,7 +370,7 @@ impl Runtime {
                     }
                 }
             }
-            FuncImport::Host(host) => {
+            Err(host) => {
                 let mut values = Vec::with_capacity(host.sig.params.len());
                 for (i, &ty) in host.sig.params.iter().enumerate() {
                     // SAFETY: as above: the area holds one slot per parameter.

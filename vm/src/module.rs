@@ -29,8 +29,9 @@ pub(crate) struct ModuleInner {
     pub data: Vec<Arc<[u8]>>,
     /// Export name → (kind, index), built once so a call never scans the export list.
     pub exports: std::collections::HashMap<String, (ExportKind, u32)>,
-    /// Per import (in module order): the host ABI function it names, resolved once.
-    pub import_abi: Vec<Option<gasket_host_api::HostFunction>>,
+    /// Per import (in module order): the host function (ABI v1 or NEAR) it names,
+    /// resolved once.
+    pub import_abi: Vec<Option<crate::runtime::AbiFunction>>,
     /// The engine's pool, which instances take their memory and stack from.
     pub pool: Arc<crate::pool::Pool>,
     /// The engine's call backend, if it has one.
@@ -140,7 +141,14 @@ impl Module {
             .imports
             .iter()
             .filter(|i| matches!(i.kind, gasket_metering::ImportKind::Function { .. }))
-            .filter_map(|i| Some(((i.module.as_str(), i.name.as_str()), i.host_function?)))
+            .filter_map(|i| {
+                let func = match (i.host_function, i.near_function) {
+                    (Some(f), _) => crate::runtime::AbiFunction::V1(f),
+                    (None, Some(f)) => crate::runtime::AbiFunction::Near(f),
+                    (None, None) => return None,
+                };
+                Some(((i.module.as_str(), i.name.as_str()), func))
+            })
             .collect();
         let import_abi = artifact
             .module

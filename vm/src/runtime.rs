@@ -5,6 +5,7 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use gasket_host_api::near::{dispatch_near, NearEnv, NearFunction};
 use gasket_host_api::{GasMeter, GuestMemory, HostEnv, HostError, HostFunction, OutOfGas, Storage};
 use gasket_singlepass::{FuncRef, Libcall, TableDef, TrapKind, VmCtx};
 
@@ -30,6 +31,53 @@ pub(crate) enum FuncImport {
     /// A host ABI function, dispatched to `gasket_host_api::dispatch` with the `HostEnv`
     /// of the running `call_contract`.
     Abi(HostFunction),
+    /// A NEAR-compatible host function, dispatched to
+    /// `gasket_host_api::near::dispatch_near` with the `NearEnv` of the running
+    /// `call_near`.
+    Near(NearFunction),
+}
+
+/// A host function of either ABI, as the libcall hands it to the [`ContractHost`].
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum AbiFunction {
+    V1(HostFunction),
+    Near(NearFunction),
+}
+
+impl From<AbiFunction> for FuncImport {
+    fn from(func: AbiFunction) -> FuncImport {
+        match func {
+            AbiFunction::V1(f) => FuncImport::Abi(f),
+            AbiFunction::Near(f) => FuncImport::Near(f),
+        }
+    }
+}
+
+impl AbiFunction {
+    pub fn name(self) -> &'static str {
+        match self {
+            AbiFunction::V1(f) => f.name(),
+            AbiFunction::Near(f) => f.name(),
+        }
+    }
+
+    pub fn signature(self) -> gasket_host_api::Signature {
+        match self {
+            AbiFunction::V1(f) => f.signature(),
+            AbiFunction::Near(f) => f.signature(),
+        }
+    }
+}
+
+/// The error for a host function of the other ABI than the running call's environment.
+fn wrong_abi(func: AbiFunction, call: &'static str) -> HostError {
+    HostError::InvalidArgument {
+        function: func.name(),
+        detail: format!(
+            "the module imports it, but the contract was called with {call}: \
+             call ABI v1 contracts with Instance::call_contract and NEAR ones with Instance::call_near"
+        ),
+    }
 }
 
 /// A contract call's host environment with its storage type erased, so a libcall can reach
@@ -37,7 +85,7 @@ pub(crate) enum FuncImport {
 pub(crate) trait ContractHost {
     fn dispatch(
         &mut self,
-        func: HostFunction,
+        func: AbiFunction,
         args: &[u64],
         memory: &mut dyn GuestMemory,
         gas: &mut dyn GasMeter,
@@ -47,12 +95,30 @@ pub(crate) trait ContractHost {
 impl<S: Storage + ?Sized> ContractHost for HostEnv<'_, S> {
     fn dispatch(
         &mut self,
-        func: HostFunction,
+        func: AbiFunction,
         args: &[u64],
         memory: &mut dyn GuestMemory,
         gas: &mut dyn GasMeter,
     ) -> Result<Option<u64>, HostError> {
-        gasket_host_api::dispatch(func, args, memory, gas, self)
+        match func {
+            AbiFunction::V1(f) => gasket_host_api::dispatch(f, args, memory, gas, self),
+            AbiFunction::Near(_) => Err(wrong_abi(func, "an ABI v1 HostEnv")),
+        }
+    }
+}
+
+impl<S: Storage + ?Sized> ContractHost for NearEnv<'_, S> {
+    fn dispatch(
+        &mut self,
+        func: AbiFunction,
+        args: &[u64],
+        memory: &mut dyn GuestMemory,
+        gas: &mut dyn GasMeter,
+    ) -> Result<Option<u64>, HostError> {
+        match func {
+            AbiFunction::Near(f) => dispatch_near(f, args, memory, gas, self),
+            AbiFunction::V1(_) => Err(wrong_abi(func, "a NearEnv")),
+        }
     }
 }
 
@@ -71,6 +137,10 @@ impl GasMeter for VmGas<'_> {
                 Err(OutOfGas)
             }
         }
+    }
+
+    fn remaining(&self) -> u64 {
+        *self.0
     }
 }
 

@@ -74,6 +74,12 @@ pub fn load_state(path: &Path) -> Result<MemoryStorage, String> {
     if v["format"] != "gasket-state" || v["version"] != 1 {
         return Err(bad("expected \"format\":\"gasket-state\",\"version\":1"));
     }
+    parse_entries(&v, &bad)
+}
+
+/// The `entries` array of a state file (shared with the NEAR state file of
+/// `--abi near`): hex keys and values, unique keys.
+pub fn parse_entries(v: &Value, bad: &dyn Fn(&str) -> String) -> Result<MemoryStorage, String> {
     let entries = v["entries"]
         .as_array()
         .ok_or_else(|| bad("no entries array"))?;
@@ -92,12 +98,17 @@ pub fn load_state(path: &Path) -> Result<MemoryStorage, String> {
     Ok(MemoryStorage::from(map))
 }
 
-/// The state file's text for `storage`.
-pub fn render_state(storage: &MemoryStorage) -> String {
-    let entries: Vec<Value> = storage
+/// The `entries` array of a state file for `storage`, in key order.
+pub fn render_entries(storage: &MemoryStorage) -> Vec<Value> {
+    storage
         .entries()
         .map(|(k, v)| json!({"key_hex": hex::encode(k), "value_hex": hex::encode(v)}))
-        .collect();
+        .collect()
+}
+
+/// The state file's text for `storage`.
+pub fn render_state(storage: &MemoryStorage) -> String {
+    let entries = render_entries(storage);
     let mut text = json!({"format": "gasket-state", "version": 1, "entries": entries}).to_string();
     text.push('\n');
     text

@@ -55,7 +55,8 @@ pub fn summary_json(prepared: &PreparedModule, profile: &Profile) -> serde_json:
             "module": i.module,
             "name": i.name,
             "kind": import_kind(&i.kind),
-            "host_function": i.host_function.map(|f| f.name()),
+            // The ABI v1 function, or under `--profile near` the NEAR one.
+            "host_function": i.host_function.map(|f| f.name()).or(i.near_function.map(|f| f.name())),
         })).collect::<Vec<_>>(),
         "exports": info.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
         "memory": info.memory.map(|m| json!({"initial_pages": m.initial_pages, "maximum_pages": m.maximum_pages})),

@@ -17,6 +17,7 @@ mod check;
 mod compile;
 mod input;
 mod instrument;
+mod near;
 mod profiles;
 mod report;
 mod run;
@@ -193,9 +194,20 @@ enum Command {
         /// The call's input bytes, read from a file (--call only).
         #[arg(long, value_name = "FILE", group = "input_source", requires = "call")]
         input_file: Option<PathBuf>,
-        /// Gas limit for the call (and for the start function).
-        #[arg(long, default_value_t = 10_000_000_000)]
-        gas: u64,
+        /// Gas limit for the call (and for the start function) [default: 10000000000;
+        /// 300000000000000 with --abi near].
+        #[arg(long)]
+        gas: Option<u64>,
+        /// The host ABI the contract is written for (--call only): `gasket` (ABI v1, the
+        /// default) or `near` (NEAR's `env` imports; implies --profile near).
+        #[arg(long, value_enum, requires = "call")]
+        abi: Option<AbiArg>,
+        /// The account that signed the transaction (--abi near only) [default: the caller].
+        #[arg(long, value_name = "ACCOUNT", requires = "call")]
+        signer: Option<String>,
+        /// Deposit attached to the call in yoctoNEAR (--abi near only) [default: 0].
+        #[arg(long, value_name = "YOCTO", requires = "call")]
+        deposit: Option<u128>,
         /// The calling account (--call only) [default: alice].
         #[arg(long, value_name = "ACCOUNT", requires = "call")]
         caller: Option<String>,
@@ -248,6 +260,17 @@ enum ProfileArg {
     Contract,
     /// Embedders: any imports, still deterministic.
     Permissive,
+    /// NEAR contracts: the NEAR-compatible host functions only.
+    Near,
+}
+
+/// Host ABIs a `--call` can use.
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum AbiArg {
+    /// Gasket's ABI v1.
+    Gasket,
+    /// The NEAR-compatible ABI.
+    Near,
 }
 
 /// Float policies (`gasket_metering::FloatPolicy`).
@@ -274,6 +297,7 @@ impl ProfileArg {
         let profile = match self {
             ProfileArg::Contract => Profile::contract(),
             ProfileArg::Permissive => Profile::permissive(),
+            ProfileArg::Near => Profile::near(),
         };
         match floats {
             None => profile,
@@ -340,6 +364,9 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
             input,
             input_file,
             gas,
+            abi,
+            signer,
+            deposit,
             caller,
             account,
             block_height,
@@ -349,6 +376,21 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
             profile,
             json,
         } => {
+            let near = abi == Some(AbiArg::Near);
+            if !near && (signer.is_some() || deposit.is_some()) {
+                eprintln!("error: --signer and --deposit need --abi near (see gasket run --help)");
+                return ExitCode::from(2);
+            }
+            if near && !matches!(profile, None | Some(ProfileArg::Near)) {
+                eprintln!("error: --abi near runs with the near profile; drop --profile");
+                return ExitCode::from(2);
+            }
+            let default_gas = if near {
+                crate::near::DEFAULT_NEAR_GAS
+            } else {
+                crate::testing::DEFAULT_GAS
+            };
+            let gas = gas.unwrap_or(default_gas);
             let call_only = [
                 ("--caller", caller.is_some()),
                 ("--account", account.is_some()),
@@ -394,6 +436,47 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
                         floats,
                     };
                     run::run(&file, &call, &profile, &make_engine, json)
+                }
+                (None, Some(method)) if near => {
+                    let profile = profiles::ProfileChoice {
+                        profile: Some(ProfileArg::Near),
+                        default: ProfileArg::Near,
+                        floats,
+                    };
+                    match call::input_bytes(
+                        input_hex.as_deref(),
+                        input.as_deref(),
+                        input_file.as_deref(),
+                    ) {
+                        Err(message) => {
+                            report::usage(&message, json);
+                            run::RunStatus::Usage
+                        }
+                        Ok(input) => match call::load_module(&file, &profile, &make_engine, json) {
+                            Err(status) => status,
+                            Ok(module) => {
+                                let caller =
+                                    caller.as_deref().unwrap_or(crate::testing::DEFAULT_CALLER);
+                                near::run(
+                                    &module,
+                                    &near::NearCall {
+                                        method: &method,
+                                        input,
+                                        gas,
+                                        account: account.as_deref().unwrap_or("contract"),
+                                        caller,
+                                        signer: signer.as_deref().unwrap_or(caller),
+                                        deposit: deposit.unwrap_or(0),
+                                        block_height: block_height.unwrap_or(1),
+                                        block_timestamp: block_timestamp.unwrap_or(1_000_000_000),
+                                        state: state.as_deref(),
+                                        code_len: std::fs::metadata(&file).map_or(0, |m| m.len()),
+                                    },
+                                    json,
+                                )
+                            }
+                        },
+                    }
                 }
                 (None, Some(method)) => {
                     let profile = profiles::ProfileChoice {

@@ -19,11 +19,13 @@ pub struct ProfileChoice {
 }
 
 /// The built-in profiles and float policies an artifact may have been compiled under.
-const CANDIDATES: [(ProfileArg, FloatsArg); 4] = [
+const CANDIDATES: [(ProfileArg, FloatsArg); 6] = [
     (ProfileArg::Contract, FloatsArg::Canonicalize),
     (ProfileArg::Permissive, FloatsArg::Canonicalize),
+    (ProfileArg::Near, FloatsArg::Canonicalize),
     (ProfileArg::Contract, FloatsArg::Reject),
     (ProfileArg::Permissive, FloatsArg::Reject),
+    (ProfileArg::Near, FloatsArg::Reject),
 ];
 
 /// The flags that select a candidate: `--profile contract` (`--floats reject`).

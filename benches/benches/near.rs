@@ -1,0 +1,142 @@
+//! A NEAR fungible-token transfer end to end, the way a node runs a receipt: load the
+//! contract from the engine's in-memory cache, instantiate it, call `ft_transfer` (with
+//! its 1 yoctoNEAR deposit) through the NEAR-compatible host functions over the token's
+//! storage, finish the call (gas sharing, storage staking check, commit).
+//!
+//! - `near_ft_transfer/gasket`: `Engine::load` (cache hit) + `gasket_vm::near::call_near`;
+//! - `near_ft_transfer/wasmi`: the same call on the wasmi reference
+//!   (`gasket_fuzz::near_reference::WasmiNear`, its own module cache, the same host code).
+//!
+//! Both start every iteration from the same token state (alice owns the supply, bob is
+//! registered). Needs the shared corpus (`../shared/corpus/contracts/near/
+//! sdkrs_fungible_token.wasm`); without it the group is skipped with a note.
+//!
+//! Run: `cargo bench -p gasket-benches --bench near`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use gasket_fuzz::near_reference::WasmiNear;
+use gasket_vm::host_api::near::NearContext;
+use gasket_vm::host_api::{HostLimits, MemoryStorage};
+use gasket_vm::metering::Profile;
+use gasket_vm::near::{call_near, NearChain, NearExecutor, DEFAULT_NEAR_GAS, NEAR};
+use gasket_vm::testing::Status;
+use gasket_vm::Engine;
+
+fn ft_transfer(c: &mut Criterion) {
+    let Some(dir) = gasket_fixtures::corpus_dir() else {
+        eprintln!("shared corpus absent: near_ft_transfer skipped");
+        return;
+    };
+    let wasm = std::fs::read(dir.join("near/sdkrs_fungible_token.wasm")).expect("ft contract");
+    // Set the token up on a NearChain (new, bob registered), then take its account.
+    let mut chain = NearChain::new();
+    chain.deploy("ft", &wasm).unwrap();
+    chain.create_account("alice", 10 * NEAR);
+    chain.create_account("bob", 10 * NEAR);
+    chain
+        .call("ft", "new_default_meta")
+        .args_json(r#"{"owner_id":"alice","total_supply":"1000000000"}"#)
+        .run()
+        .unwrap()
+        .unwrap();
+    chain
+        .call("ft", "storage_deposit")
+        .signer("bob")
+        .deposit(NEAR / 100)
+        .args_json("{}")
+        .run()
+        .unwrap()
+        .unwrap();
+    let account = chain.account("ft").unwrap().clone();
+    let context = NearContext {
+        current_account_id: "ft".into(),
+        signer_account_id: "alice".into(),
+        signer_account_pk: gasket_vm::near::default_public_key(),
+        predecessor_account_id: "alice".into(),
+        input: br#"{"receiver_id":"bob","amount":"1"}"#.to_vec(),
+        block_height: 10,
+        block_timestamp: 10_000_000_000,
+        epoch_height: 1,
+        account_balance: account.balance + 1,
+        account_locked_balance: 0,
+        attached_deposit: 1,
+        prepaid_gas: DEFAULT_NEAR_GAS,
+        random_seed: vec![7; 32],
+        storage_usage: account.storage_usage,
+        promise_results: Vec::new(),
+        validators: Default::default(),
+    };
+    let engine = Engine::new(Profile::near()).unwrap();
+    let module = engine.load(&wasm).unwrap();
+    let check = |status: &Status| assert_eq!(*status, Status::Ok);
+    let mut storage: MemoryStorage = account.storage.clone();
+    check(
+        &call_near(
+            &module,
+            "ft_transfer",
+            context.clone(),
+            HostLimits::default(),
+            &mut storage,
+        )
+        .unwrap()
+        .status,
+    );
+    let wasmi = WasmiNear::new();
+    let mut storage = account.storage.clone();
+    check(
+        &wasmi
+            .call(
+                &module,
+                &wasm,
+                "ft_transfer",
+                context.clone(),
+                HostLimits::default(),
+                &mut storage,
+            )
+            .unwrap()
+            .status,
+    );
+
+    let mut group = c.benchmark_group("near_ft_transfer");
+    group.bench_function(BenchmarkId::new("gasket", "ft_transfer"), |b| {
+        b.iter_batched(
+            || account.storage.clone(),
+            |mut storage| {
+                let module = engine.load(&wasm).unwrap();
+                call_near(
+                    &module,
+                    "ft_transfer",
+                    context.clone(),
+                    HostLimits::default(),
+                    &mut storage,
+                )
+                .unwrap()
+                .gas_used
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.bench_function(BenchmarkId::new("wasmi", "ft_transfer"), |b| {
+        b.iter_batched(
+            || account.storage.clone(),
+            |mut storage| {
+                wasmi
+                    .call(
+                        &module,
+                        &wasm,
+                        "ft_transfer",
+                        context.clone(),
+                        HostLimits::default(),
+                        &mut storage,
+                    )
+                    .unwrap()
+                    .gas_used
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ft_transfer);
+criterion_main!(benches);
