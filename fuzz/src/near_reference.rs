@@ -216,19 +216,7 @@ impl NearExecutor for WasmiNear {
         storage: &mut MemoryStorage,
     ) -> Result<NearOutcome, HarnessError> {
         // The same up-front check (and error) as the runtime's `call_near`.
-        if module.export_signature(method).is_none() {
-            let available: Vec<String> = module
-                .exports()
-                .into_iter()
-                .filter(|e| e.ty.kind() == "func")
-                .map(|e| e.name)
-                .collect();
-            return Err(CallError::NoSuchExport {
-                name: method.into(),
-                available: available.join(", "),
-            }
-            .into());
-        }
+        module.check_entry_point(method)?;
         let wasmi_module = self.module(module, wasm)?;
         let data = NearStore {
             limit: context.prepaid_gas,

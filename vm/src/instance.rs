@@ -131,7 +131,7 @@ impl Instance {
         args: &[Value],
         gas_limit: u64,
     ) -> Result<CallOutcome, CallError> {
-        let index = self.exported_function(export)?;
+        let index = self.module.exported_function(export)?;
         let sig = self.sig(index);
         if args.len() != sig.params.len() {
             return Err(CallError::ArgumentCount {
@@ -192,7 +192,7 @@ impl Instance {
         host: &mut (dyn ContractHost + '_),
         gas_limit: u64,
     ) -> Result<CallOutcome, CallError> {
-        let index = self.exported_function(export)?;
+        let index = self.module.exported_function(export)?;
         let sig = self.sig(index);
         if !sig.params.is_empty() {
             return Err(CallError::ArgumentCount {
@@ -245,47 +245,6 @@ impl Instance {
     /// The current bytes of linear memory, writable (for harnesses that place input).
     pub fn memory_mut(&mut self) -> &mut [u8] {
         self.rt.memory_mut()
-    }
-
-    /// The function index of exported function `export` (resolved through the module's
-    /// export map, so a call costs one hash lookup, not a scan).
-    fn exported_function(&self, export: &str) -> Result<u32, CallError> {
-        let Some((kind, index)) = self.module.export(export) else {
-            let layout = &self.module.artifact().module;
-            let available: Vec<&str> = layout
-                .exports
-                .iter()
-                .filter(|e| e.kind == ExportKind::Function)
-                .map(|e| e.name.as_str())
-                .collect();
-            return Err(CallError::NoSuchExport {
-                name: export.into(),
-                available: if available.is_empty() {
-                    "(none)".into()
-                } else {
-                    available.join(", ")
-                },
-            });
-        };
-        let kind = match kind {
-            ExportKind::Function => None,
-            ExportKind::Memory => Some("memory"),
-            ExportKind::Table => Some("table"),
-            ExportKind::Global => Some("global"),
-        };
-        if let Some(kind) = kind {
-            return Err(CallError::NotAFunction {
-                name: export.into(),
-                kind,
-            });
-        }
-        if self.module.func_sig(index).is_none() {
-            return Err(CallError::NoSuchExport {
-                name: export.into(),
-                available: String::new(),
-            });
-        }
-        Ok(index)
     }
 
     /// The signature of function `index`, checked by `exported_function`.

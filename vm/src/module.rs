@@ -10,7 +10,7 @@ use gasket_singlepass::{
 
 use crate::code_memory::CodeMemory;
 use crate::engine::Engine;
-use crate::error::LoadError;
+use crate::error::{CallError, LoadError};
 
 /// A compiled module, ready to instantiate any number of times. `Send + Sync`; clones share
 /// the code.
@@ -233,6 +233,59 @@ impl Module {
         match self.inner.exports.get(name)? {
             (ExportKind::Function, index) => self.func_sig(*index),
             _ => None,
+        }
+    }
+
+    /// The function index of exported function `name` (one map lookup, no scan), or the
+    /// error a call of it gives: no such export (naming the exported functions) or an
+    /// export that is not a function.
+    pub(crate) fn exported_function(&self, name: &str) -> Result<u32, CallError> {
+        let kind = match self.export(name) {
+            Some((ExportKind::Function, index)) if self.func_sig(index).is_some() => {
+                return Ok(index)
+            }
+            Some((ExportKind::Memory, _)) => "memory",
+            Some((ExportKind::Table, _)) => "table",
+            Some((ExportKind::Global, _)) => "global",
+            Some((ExportKind::Function, _)) | None => {
+                let available: Vec<&str> = self
+                    .inner
+                    .artifact
+                    .module
+                    .exports
+                    .iter()
+                    .filter(|e| e.kind == ExportKind::Function)
+                    .map(|e| e.name.as_str())
+                    .collect();
+                return Err(CallError::NoSuchExport {
+                    name: name.into(),
+                    available: if available.is_empty() {
+                        "(none)".into()
+                    } else {
+                        available.join(", ")
+                    },
+                });
+            }
+        };
+        Err(CallError::NotAFunction {
+            name: name.into(),
+            kind,
+        })
+    }
+
+    /// Checks that `method` is a contract entry point (an exported function without
+    /// parameters) before anything runs, so a typo is an error, not a trap: the error a
+    /// call of it would give otherwise.
+    pub fn check_entry_point(&self, method: &str) -> Result<(), CallError> {
+        let index = self.exported_function(method)?;
+        match self.func_sig(index) {
+            Some(sig) if !sig.params.is_empty() => Err(CallError::ArgumentCount {
+                name: method.into(),
+                expected: sig.params.len(),
+                got: 0,
+                signature: crate::values::signature_string(sig),
+            }),
+            _ => Ok(()),
         }
     }
 

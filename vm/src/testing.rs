@@ -381,36 +381,7 @@ pub fn call_contract<S: Storage + ?Sized>(
     storage: &mut S,
     gas: u64,
 ) -> Result<Outcome, HarnessError> {
-    // Check the method before anything runs, so a typo is an error, not a trap.
-    match module.export_signature(method) {
-        Some(sig) if sig.params.is_empty() => {}
-        Some(sig) => {
-            return Err(CallError::ArgumentCount {
-                name: method.into(),
-                expected: sig.params.len(),
-                got: 0,
-                signature: crate::values::signature_string(sig),
-            }
-            .into())
-        }
-        None => {
-            let available: Vec<String> = module
-                .exports()
-                .into_iter()
-                .filter(|e| e.ty.kind() == "func")
-                .map(|e| e.name)
-                .collect();
-            return Err(CallError::NoSuchExport {
-                name: method.into(),
-                available: if available.is_empty() {
-                    "(none)".into()
-                } else {
-                    available.join(", ")
-                },
-            }
-            .into());
-        }
-    }
+    module.check_entry_point(method)?;
     let mut instance = match Instance::new(module, &Imports::new(), gas) {
         Ok(instance) => instance,
         Err(InstantiationError::Trap(trap)) => {

@@ -59,22 +59,39 @@ pub fn input_bytes(
 
 /// Loads a state file; a missing file is empty storage.
 pub fn load_state(path: &Path) -> Result<MemoryStorage, String> {
+    match read_state_file(path, STATE_FORMAT)? {
+        Some(v) => parse_entries(&v, &|what| not_a_state_file(path, STATE_FORMAT, what)),
+        None => Ok(MemoryStorage::new()),
+    }
+}
+
+/// The `format` of `--call`'s state files.
+const STATE_FORMAT: &str = "gasket-state";
+
+/// State file `path` parsed and checked to be `format` version 1; `None` when it does not
+/// exist (a fresh account). Shared with the NEAR state file of `--abi near`.
+pub fn read_state_file(path: &Path, format: &str) -> Result<Option<Value>, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(MemoryStorage::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read state file {}: {e}", path.display())),
     };
-    let bad = |what: &str| {
-        format!(
-            "state file {} is not a gasket state file (version 1): {what}",
-            path.display()
-        )
-    };
+    let bad = |what: &str| not_a_state_file(path, format, what);
     let v: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-    if v["format"] != "gasket-state" || v["version"] != 1 {
-        return Err(bad("expected \"format\":\"gasket-state\",\"version\":1"));
+    if v["format"] != format || v["version"] != 1 {
+        return Err(bad(&format!(
+            "expected \"format\":\"{format}\",\"version\":1"
+        )));
     }
-    parse_entries(&v, &bad)
+    Ok(Some(v))
+}
+
+/// The message for a state file whose content is not what `format` version 1 holds.
+pub fn not_a_state_file(path: &Path, format: &str, what: &str) -> String {
+    format!(
+        "state file {} is not a {format} file (version 1): {what}",
+        path.display()
+    )
 }
 
 /// The `entries` array of a state file (shared with the NEAR state file of

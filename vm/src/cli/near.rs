@@ -20,7 +20,7 @@ use gasket_host_api::near::{
 use gasket_host_api::{HostLimits, MemoryStorage};
 use serde_json::{json, Value};
 
-use crate::cli::call::{parse_entries, render_entries};
+use crate::cli::call::{not_a_state_file, parse_entries, read_state_file, render_entries};
 use crate::cli::run::RunStatus;
 use crate::near::{call_near, default_public_key, NearOutcome, DEFAULT_BALANCE};
 use crate::testing::{HarnessError, Status};
@@ -50,6 +50,9 @@ struct AccountState {
     storage: MemoryStorage,
 }
 
+/// The `format` of `--abi near`'s state files.
+const NEAR_STATE_FORMAT: &str = "gasket-near-state";
+
 fn load(path: Option<&Path>, code_len: u64) -> Result<AccountState, String> {
     let fresh = AccountState {
         balance: DEFAULT_BALANCE,
@@ -58,23 +61,10 @@ fn load(path: Option<&Path>, code_len: u64) -> Result<AccountState, String> {
         storage: MemoryStorage::new(),
     };
     let Some(path) = path else { return Ok(fresh) };
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(fresh),
-        Err(e) => return Err(format!("cannot read state file {}: {e}", path.display())),
+    let Some(v) = read_state_file(path, NEAR_STATE_FORMAT)? else {
+        return Ok(fresh);
     };
-    let bad = |what: &str| {
-        format!(
-            "state file {} is not a gasket NEAR state file (version 1): {what}",
-            path.display()
-        )
-    };
-    let v: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-    if v["format"] != "gasket-near-state" || v["version"] != 1 {
-        return Err(bad(
-            "expected \"format\":\"gasket-near-state\",\"version\":1",
-        ));
-    }
+    let bad = |what: &str| not_a_state_file(path, NEAR_STATE_FORMAT, what);
     let amount = |name: &str| -> Result<u128, String> {
         v[name]
             .as_str()
@@ -93,7 +83,7 @@ fn load(path: Option<&Path>, code_len: u64) -> Result<AccountState, String> {
 
 fn render(state: &AccountState) -> String {
     let mut text = json!({
-        "format": "gasket-near-state",
+        "format": NEAR_STATE_FORMAT,
         "version": 1,
         "balance": state.balance.to_string(),
         "locked": state.locked.to_string(),

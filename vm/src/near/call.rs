@@ -78,19 +78,7 @@ pub fn call_near<S: Storage + ?Sized>(
     storage: &mut S,
 ) -> Result<NearOutcome, HarnessError> {
     let gas = context.prepaid_gas;
-    if module.export_signature(method).is_none() {
-        let available: Vec<String> = module
-            .exports()
-            .into_iter()
-            .filter(|e| e.ty.kind() == "func")
-            .map(|e| e.name)
-            .collect();
-        return Err(CallError::NoSuchExport {
-            name: method.into(),
-            available: available.join(", "),
-        }
-        .into());
-    }
+    module.check_entry_point(method)?;
     let mut instance = match Instance::new(module, &Imports::new(), gas) {
         Ok(instance) => instance,
         Err(InstantiationError::Trap(trap)) => {
