@@ -18,7 +18,7 @@ use gasket_host_api::near::{dispatch_near, NearContext, NearEnv, NearFunction};
 use gasket_host_api::{GasMeter, HostError, HostLimits, MemoryStorage};
 use gasket_vm::near::{finish_near_call, NearExecutor, NearOutcome};
 use gasket_vm::testing::HarnessError;
-use gasket_vm::{CallError, Module, Trap, TrapKind};
+use gasket_vm::{Module, Trap, TrapKind};
 use sha2::{Digest, Sha256};
 use wasmi::{Caller, Extern, FuncType, Linker, Store, StoreLimits, Val, ValType};
 

@@ -7,7 +7,7 @@ use gasket_host_api::near::{NearContext, NearEnv, NearReturn, Promise, STORAGE_P
 use gasket_host_api::{HostError, HostLimits, StateChange, Storage};
 use gasket_singlepass::TrapKind;
 
-use crate::error::{CallError, InstantiationError, Trap};
+use crate::error::{InstantiationError, Trap};
 use crate::imports::Imports;
 use crate::instance::Instance;
 use crate::module::Module;
