@@ -72,6 +72,7 @@ fn status_message_session_keeps_state_between_calls() {
         "return_hex",
         "logs",
         "gas_used",
+        "state_changes",
         "return_text",
         "receipts",
     ] {
@@ -80,6 +81,8 @@ fn status_message_session_keeps_state_between_calls() {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["logs"][0], "bob set_status with message hello");
     assert_eq!(v["receipts"], serde_json::json!([]));
+    // The write of the status, as --call reports state changes.
+    assert_eq!(v["state_changes"].as_array().map(Vec::len), Some(1), "{v}");
     let (code, out, _) = gasket(&[
         "run",
         &wasm,

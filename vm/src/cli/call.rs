@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use gasket_host_api::{CallContext, HostLimits, MemoryStorage};
+use gasket_host_api::{CallContext, HostLimits, MemoryStorage, StateChange};
 use serde_json::{json, Value};
 
 use crate::cli::profiles::ProfileChoice;
@@ -256,23 +256,13 @@ fn print(outcome: &Outcome, state_error: Option<&str>, as_json: bool) {
                 "return_hex": hex::encode(&outcome.return_data),
                 "logs": outcome.logs,
                 "gas_used": outcome.gas_used,
-                "state_changes": outcome.state_changes.iter().map(|c| json!({
-                    "key_hex": hex::encode(&c.key),
-                    "value_hex": c.value.as_ref().map(hex::encode),
-                })).collect::<Vec<_>>(),
+                "state_changes": state_changes_json(&outcome.state_changes),
                 "state_error": state_error,
             })
         );
         return;
     }
-    match &outcome.status {
-        Status::Ok => println!("status: ok"),
-        Status::Trap { kind, message } => match message {
-            Some(m) => println!("status: trap {kind} ({m})"),
-            None => println!("status: trap {kind}"),
-        },
-        Status::Panic { message } => println!("status: panic: {message}"),
-    }
+    print_status(&outcome.status);
     if !outcome.return_data.is_empty() {
         match std::str::from_utf8(&outcome.return_data) {
             Ok(s) if s.chars().all(|c| !c.is_control()) => {
@@ -284,11 +274,37 @@ fn print(outcome: &Outcome, state_error: Option<&str>, as_json: bool) {
     for line in &outcome.logs {
         println!("log: {line}");
     }
-    for change in &outcome.state_changes {
+    print_state_changes(&outcome.state_changes);
+    println!("gas used: {}", outcome.gas_used);
+}
+
+/// The `status:` line of text output (shared with `--abi near`).
+pub fn print_status(status: &Status) {
+    match status {
+        Status::Ok => println!("status: ok"),
+        Status::Trap { kind, message } => match message {
+            Some(m) => println!("status: trap {kind} ({m})"),
+            None => println!("status: trap {kind}"),
+        },
+        Status::Panic { message } => println!("status: panic: {message}"),
+    }
+}
+
+/// The `set`/`remove` lines of text output, in the order the call made them.
+pub fn print_state_changes(changes: &[StateChange]) {
+    for change in changes {
         match &change.value {
             Some(v) => println!("set {} = {}", hex::encode(&change.key), hex::encode(v)),
             None => println!("remove {}", hex::encode(&change.key)),
         }
     }
-    println!("gas used: {}", outcome.gas_used);
+}
+
+/// `--json`'s `state_changes`: `{"key_hex","value_hex"}` in the order made, `value_hex`
+/// null for a removal.
+pub fn state_changes_json(changes: &[StateChange]) -> Vec<Value> {
+    changes
+        .iter()
+        .map(|c| json!({"key_hex": hex::encode(&c.key), "value_hex": c.value.as_ref().map(hex::encode)}))
+        .collect()
 }

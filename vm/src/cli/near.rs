@@ -20,7 +20,10 @@ use gasket_host_api::near::{
 use gasket_host_api::{HostLimits, MemoryStorage};
 use serde_json::{json, Value};
 
-use crate::cli::call::{not_a_state_file, parse_entries, read_state_file, render_entries};
+use crate::cli::call::{
+    not_a_state_file, parse_entries, print_state_changes, print_status, read_state_file,
+    render_entries, state_changes_json,
+};
 use crate::cli::run::RunStatus;
 use crate::near::{call_near, default_public_key, NearOutcome, DEFAULT_BALANCE};
 use crate::testing::{HarnessError, Status};
@@ -244,6 +247,7 @@ fn print(outcome: &NearOutcome, as_json: bool) {
                 "returned_promise": returned_promise,
                 "logs": outcome.logs,
                 "gas_used": outcome.gas_used,
+                "state_changes": state_changes_json(&outcome.state_changes),
                 "receipts": receipts_json(&outcome.promises),
                 "balance": outcome.balance.to_string(),
                 "storage_usage": outcome.storage_usage,
@@ -251,14 +255,7 @@ fn print(outcome: &NearOutcome, as_json: bool) {
         );
         return;
     }
-    match &outcome.status {
-        Status::Ok => println!("status: ok"),
-        Status::Trap { kind, message } => match message {
-            Some(m) => println!("status: trap {kind} ({m})"),
-            None => println!("status: trap {kind}"),
-        },
-        Status::Panic { message } => println!("status: panic: {message}"),
-    }
+    print_status(&outcome.status);
     match (
         &outcome.returned,
         std::str::from_utf8(outcome.return_data()),
@@ -271,6 +268,7 @@ fn print(outcome: &NearOutcome, as_json: bool) {
     for line in &outcome.logs {
         println!("log: {line}");
     }
+    print_state_changes(&outcome.state_changes);
     for r in receipts_json(&outcome.promises) {
         println!("receipt: {r}");
     }
