@@ -1219,3 +1219,33 @@ fn foreign_contracts_pass_the_permissive_profile_only() {
         "{contract_ok:?}"
     );
 }
+
+/// `-o` naming a pipe or a device writes into it and leaves it what it was. Writing by
+/// rename once turned `/dev/null` into a regular file for the whole machine (the
+/// emulator CLI test compiles to `-o /dev/null`).
+#[test]
+fn compile_into_a_pipe_writes_into_it_and_keeps_it_a_pipe() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch_dir("fifo");
+    let fifo = dir.join("out.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `path` is a NUL-terminated string that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let reading = fifo.clone();
+    // Opening a pipe blocks until the other end opens too: gasket writes, this reads.
+    let reader = std::thread::spawn(move || std::fs::read(reading).expect("reads the pipe"));
+    let out = fifo.display().to_string();
+    let (code, stdout, stderr) = gasket(&["compile", &fixture("counter"), "-o", &out, "--json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // Checked before joining: a pipe replaced by a file would leave the reader waiting.
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the pipe was replaced: {kind:?}");
+    let bytes = reader.join().unwrap();
+    assert!(
+        bytes.starts_with(b"GASKETMD"),
+        "an artifact went through the pipe"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
