@@ -224,3 +224,36 @@ impl<T> OutSlot<T> {
         unsafe { self.0.write(value) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_internal_error_not_an_unwind() {
+        let mut error = std::ptr::null_mut();
+        let code = guard(&mut error, || panic!("boom"));
+        assert_eq!(code, GasketErrorCode::GASKET_ERROR_INTERNAL);
+        assert_eq!(gasket_error_code(error), code);
+        // SAFETY: a live error's message is NUL-terminated.
+        let message = unsafe { std::ffi::CStr::from_ptr(gasket_error_message(error)) };
+        assert_eq!(
+            message.to_str().unwrap(),
+            "internal error (a bug in Gasket, please report it): boom"
+        );
+        gasket_error_free(error);
+        let code = guard(&mut error, || Ok(()));
+        assert_eq!(code, GasketErrorCode::GASKET_OK);
+        assert!(error.is_null());
+    }
+
+    #[test]
+    fn messages_with_nul_bytes_stay_readable() {
+        let mut error = std::ptr::null_mut();
+        guard(&mut error, || Err(Failure::invalid("a\0b")));
+        // SAFETY: as above.
+        let message = unsafe { std::ffi::CStr::from_ptr(gasket_error_message(error)) };
+        assert_eq!(message.to_str().unwrap(), "a\\0b");
+        gasket_error_free(error);
+    }
+}
