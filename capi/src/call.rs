@@ -62,6 +62,12 @@ pub type GasketStorageHas = Option<
 /// panics, for callbacks written in Rust) makes `gasket_call` fail with
 /// `GASKET_ERROR_STORAGE`; writes committed before the failing one are not undone, so the
 /// node must treat that as an environment failure (retry or halt).
+///
+/// `get` and `has` run on the native stack Gasket gives each instance, not the thread's
+/// own: plain C is fine, but a runtime that checks its stack bounds cannot be entered from
+/// them (Go's cgo callbacks abort with "morestack on g0"). Such a node answers reads from
+/// another thread (capi/clients/go shows how); `set` and `remove` run on the thread's own
+/// stack.
 #[repr(C)]
 pub struct GasketStorage {
     /// Passed to every callback as is.
