@@ -12,6 +12,22 @@ fn artifact_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
+/// Builds the static library (`cargo test` builds only the rlib for integration tests) into
+/// this test run's target directory and profile, and returns its path.
+fn static_library() -> PathBuf {
+    let dir = artifact_dir();
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.args(["build", "-p", "gasket-capi", "--lib"]);
+    if dir.file_name().is_some_and(|n| n == "release") {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().unwrap();
+    assert!(status.success(), "cargo build -p gasket-capi failed");
+    let lib = dir.join("libgasket_capi.a");
+    assert!(lib.is_file(), "{} was not built", lib.display());
+    lib
+}
+
 fn harness_transfer_gas(wasm: &[u8]) -> u64 {
     let mut chain = gasket_vm::testing::TestChain::new();
     chain.deploy("token", wasm).unwrap();
@@ -51,8 +67,7 @@ fn c_client_runs_the_token_contract() {
         return;
     }
     let capi = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib = artifact_dir().join("libgasket_capi.a");
-    assert!(lib.is_file(), "{} was not built", lib.display());
+    let lib = static_library();
     let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("token_client");
     let status = Command::new("gcc")
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
