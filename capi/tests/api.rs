@@ -755,3 +755,66 @@ fn failing_and_panicking_callbacks_are_storage_errors() {
     gasket_module_free(m);
     gasket_engine_free(e);
 }
+
+#[test]
+fn one_engine_and_module_serve_calls_from_many_threads() {
+    let e = engine(GasketProfile::GASKET_PROFILE_CONTRACT);
+    let m = compile(e, token());
+    // Raw pointers are not `Send`; the header documents engines and modules as thread-safe.
+    let (engine_addr, module_addr) = (e as usize, m as usize);
+    let gas: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(move || {
+                    let module = module_addr as *const GasketModule;
+                    let mut loaded = null_mut();
+                    let wasm = token();
+                    let engine = engine_addr as *const GasketEngine;
+                    assert_eq!(
+                        gasket_engine_load(
+                            engine,
+                            wasm.as_ptr(),
+                            wasm.len(),
+                            &mut loaded,
+                            null_mut()
+                        ),
+                        GASKET_OK
+                    );
+                    gasket_module_free(loaded);
+                    let node = Node::default();
+                    let steps = [
+                        ("init", "owner", vec![]),
+                        ("mint", "owner", amount_to(100, "alice")),
+                        ("transfer", "alice", amount_to(30, "bob")),
+                    ];
+                    let used: Vec<u64> = steps
+                        .iter()
+                        .map(|(method, caller, input)| {
+                            let out =
+                                call(module, &node, method, caller, input, 1_000_000).unwrap();
+                            assert_eq!(
+                                gasket_outcome_status(out),
+                                GasketCallStatus::GASKET_CALL_OK
+                            );
+                            let g = gasket_outcome_gas_used(out);
+                            gasket_outcome_free(out);
+                            g
+                        })
+                        .collect();
+                    assert_eq!(node.map.borrow().len(), 4);
+                    used
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert!(gas.windows(2).all(|w| w[0] == w[1]), "{gas:?}");
+    let mut stats = GasketCacheStats::default();
+    assert_eq!(
+        gasket_engine_cache_stats(e, &mut stats, null_mut()),
+        GASKET_OK
+    );
+    assert_eq!(stats.compiles, 1, "concurrent loads compile once");
+    gasket_module_free(m);
+    gasket_engine_free(e);
+}
