@@ -3,7 +3,8 @@
 # - capi/clients/c: built with gcc against libgasket_capi.a, run, then run once under
 #   valgrind memcheck (no leaks of any kind, no invalid accesses);
 # - capi/clients/go: built with cgo (Debian's golang-go), run (several goroutines on one
-#   engine), then built with -asan and run once under AddressSanitizer/LeakSanitizer.
+#   engine), then built with -asan and run once under AddressSanitizer, with a
+#   LeakSanitizer check before exit (leakcheck_asan.go; Go exits without atexit hooks).
 # Installs golang-go and valgrind if missing (idempotent). The C client alone also runs in
 # `cargo test -p gasket-capi --test c_client`.
 #

@@ -220,6 +220,12 @@ func scenario(module *C.GasketModule) []uint64 {
 }
 
 func main() {
+	run()
+	leakCheck()
+}
+
+// run is the whole client; everything it creates is freed when it returns.
+func run() {
 	if len(os.Args) != 2 {
 		fail("usage: token_client TOKEN_WASM")
 	}
