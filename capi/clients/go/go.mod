@@ -1,0 +1,3 @@
+module gasket.invalid/capi-client
+
+go 1.19
