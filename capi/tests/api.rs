@@ -109,6 +109,7 @@ unsafe extern "C-unwind" fn set(
     if node.fail_set {
         return -1;
     }
+    // SAFETY: Gasket passes `k`/`v` valid for `k_len`/`v_len` bytes for this call.
     let (k, v) = unsafe { (key(k, k_len).to_vec(), key(v, v_len).to_vec()) };
     node.map.borrow_mut().insert(k, v);
     0
@@ -117,6 +118,7 @@ unsafe extern "C-unwind" fn set(
 unsafe extern "C-unwind" fn remove(ctx: *mut c_void, k: *const u8, k_len: usize) -> i32 {
     // SAFETY: as in `set`.
     let node = unsafe { &*(ctx as *const Node) };
+    // SAFETY: Gasket passes `k` valid for `k_len` bytes for this call.
     node.map.borrow_mut().remove(unsafe { key(k, k_len) });
     0
 }
@@ -135,6 +137,7 @@ unsafe extern "C-unwind" fn has(
     if node.fail_read {
         return 5;
     }
+    // SAFETY: `found` is writable and `k` valid for `k_len` bytes for this call.
     unsafe { *found = node.map.borrow().contains_key(key(k, k_len)) };
     0
 }
