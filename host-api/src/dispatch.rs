@@ -133,15 +133,7 @@ impl<S: Storage + ?Sized> Call<'_, '_, S> {
 
     /// Step 2: a size limit that depends only on the arguments.
     fn check_limit(&self, what: &'static str, limit: u64, requested: u64) -> Result<(), HostError> {
-        if requested > limit {
-            return Err(HostError::LimitExceeded {
-                function: self.name(),
-                what,
-                limit,
-                requested,
-            });
-        }
-        Ok(())
+        HostError::check_limit(self.name(), what, limit, requested)
     }
 
     /// Step 3: `base + per_byte * bytes`.

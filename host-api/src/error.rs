@@ -105,6 +105,25 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// `LimitExceeded` for `function` when `requested` is over `limit` (both ABIs' size
+    /// checks, before any work or gas that depends on the size).
+    pub fn check_limit(
+        function: &'static str,
+        what: &'static str,
+        limit: u64,
+        requested: u64,
+    ) -> Result<(), HostError> {
+        if requested > limit {
+            return Err(HostError::LimitExceeded {
+                function,
+                what,
+                limit,
+                requested,
+            });
+        }
+        Ok(())
+    }
+
     /// Whether every node would reach this same error. `false` only for
     /// [`HostError::Storage`], an environment failure the node must handle itself
     /// (retry or halt) instead of committing it as the call's outcome.

@@ -1,20 +1,9 @@
 //! The `gasket` binary's exit codes and `--json` shapes: an interface other tools parse.
 
+mod cli_support;
+
+use cli_support::{gasket, json_line};
 use std::process::Command;
-
-use serde_json::Value;
-
-fn gasket(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gasket"))
-        .args(args)
-        .output()
-        .expect("runs gasket");
-    (
-        out.status.code().expect("exited"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn fixture(name: &str) -> String {
     gasket_fixtures::get(name)
@@ -24,15 +13,8 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
-fn json_line(stdout: &str) -> Value {
-    assert_eq!(stdout.lines().count(), 1, "exactly one line: {stdout}");
-    serde_json::from_str(stdout).expect("valid JSON")
-}
-
 fn scratch_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("gasket-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    cli_support::scratch_dir(&format!("cli-{tag}"))
 }
 
 #[test]

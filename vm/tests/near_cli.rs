@@ -2,21 +2,9 @@
 //! `return_text` and `receipts`), state kept between calls, and unknown imports rejected
 //! by name. Uses the shared corpus (and says so when it is absent).
 
-use std::process::Command;
+mod cli_support;
 
-use serde_json::Value;
-
-fn gasket(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_gasket"))
-        .args(args)
-        .output()
-        .expect("runs gasket");
-    (
-        out.status.code().expect("exited"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use cli_support::{gasket, json_line};
 
 fn near_contract(name: &str) -> Option<String> {
     let Some(dir) = gasket_fixtures::corpus_dir() else {
@@ -27,15 +15,8 @@ fn near_contract(name: &str) -> Option<String> {
     path.is_file().then(|| path.display().to_string())
 }
 
-fn json_line(stdout: &str) -> Value {
-    assert_eq!(stdout.lines().count(), 1, "exactly one line: {stdout}");
-    serde_json::from_str(stdout).expect("valid JSON")
-}
-
 fn scratch(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("gasket-near-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    cli_support::scratch_dir(&format!("near-cli-{tag}"))
 }
 
 #[test]

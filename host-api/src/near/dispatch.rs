@@ -262,15 +262,7 @@ impl<S: Storage + ?Sized> Call<'_, '_, S> {
     }
 
     fn limit(&self, what: &'static str, limit: u64, requested: u64) -> Result<(), HostError> {
-        if requested > limit {
-            return Err(HostError::LimitExceeded {
-                function: self.name(),
-                what,
-                limit,
-                requested,
-            });
-        }
-        Ok(())
+        HostError::check_limit(self.name(), what, limit, requested)
     }
 
     fn charge(&mut self, bytes: u64) -> Result<(), HostError> {
