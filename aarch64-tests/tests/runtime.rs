@@ -102,16 +102,13 @@ fn artifacts_only_load_into_an_engine_of_their_target() {
         from_a64.artifact().target,
         gasket_vm::singlepass::Target::Aarch64
     );
-    let err = gasket_vm::Module::from_artifact(
-        &x64,
-        from_a64.artifact().clone(),
-        from_a64.info().clone(),
-    )
-    .unwrap_err();
+    let err =
+        gasket_vm::Module::from_artifact(&x64, from_a64.to_artifact(), from_a64.info().clone())
+            .unwrap_err();
     assert!(err.to_string().contains("aarch64"), "{err}");
     assert!(gasket_vm::Module::from_artifact(
         &a64,
-        from_x64.artifact().clone(),
+        from_x64.to_artifact(),
         from_x64.info().clone()
     )
     .is_err());

@@ -5,11 +5,12 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
-use crate::{Target, TrapKind};
+use crate::Target;
 
 /// Version of the artifact format: the layout of this struct, the vmctx layout, the calling
 /// conventions and the libcall table. Bump it whenever any of them changes.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 2;
+/// 3: no trap-site table (nothing read it), and `code` outside the borsh encoding.
+pub const ARTIFACT_FORMAT_VERSION: u32 = 3;
 
 /// A compiled module.
 ///
@@ -21,7 +22,7 @@ pub const ARTIFACT_FORMAT_VERSION: u32 = 2;
 /// at the top of a native stack reserved for the call: the trampoline switches the stack
 /// pointer to `args` and calls `func` from there, so the function and everything it calls
 /// run below `args`. On return the slots hold the results and the trampoline returns 0; on
-/// a trap it returns the [`TrapKind`] code (also in `VmCtx::trap_code`). Either way
+/// a trap it returns the [`TrapKind`](crate::TrapKind) code (also in `VmCtx::trap_code`). Either way
 /// `VmCtx::gas_remaining` is up to date.
 ///
 /// # Wasm calling convention (between compiled functions)
@@ -37,7 +38,10 @@ pub struct Artifact {
     /// The ISA of `code`.
     pub target: Target,
     /// Position-independent machine code for every function, the entry trampoline and the
-    /// trap stubs.
+    /// trap stubs. Not part of the borsh encoding: a serialized module stores the code
+    /// after the encoded rest, so loading copies it once, straight from the file into
+    /// executable memory, instead of decoding it into a buffer first.
+    #[borsh(skip)]
     pub code: Vec<u8>,
     /// Offset of the entry trampoline in `code`.
     pub entry_trampoline: u32,
@@ -45,8 +49,6 @@ pub struct Artifact {
     pub types: Vec<FuncSig>,
     /// Every function of the module's index space (imports first), in order.
     pub functions: Vec<CompiledFunction>,
-    /// Every place generated code may jump to a trap stub, sorted by offset.
-    pub trap_sites: Vec<TrapSite>,
     /// Everything about the module besides code.
     pub module: ModuleLayout,
 }
@@ -103,15 +105,6 @@ pub enum FunctionKind {
     Intrinsic,
     /// A function defined in the module.
     Defined,
-}
-
-/// A place that jumps to a trap stub.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct TrapSite {
-    /// Offset of the branch in `Artifact::code`.
-    pub offset: u32,
-    /// The trap it raises.
-    pub kind: TrapKind,
 }
 
 /// Module structure the runtime instantiates from.
@@ -285,10 +278,16 @@ mod tests {
         assert_eq!(artifact.format_version, ARTIFACT_FORMAT_VERSION);
         assert_eq!(artifact.module.exports[0].name, "f");
         let bytes = borsh::to_vec(&artifact).expect("serializes");
-        let back: Artifact = borsh::from_slice(&bytes).expect("deserializes");
+        let mut back: Artifact = borsh::from_slice(&bytes).expect("deserializes");
+        assert!(
+            back.code.is_empty(),
+            "the code is stored beside the encoding"
+        );
+        back.code = artifact.code.clone();
         assert_eq!(back, artifact);
         // The same input always gives the same bytes (the cache key relies on it).
         let again = crate::compile(&wasm, crate::Target::X86_64).expect("compiles");
         assert_eq!(borsh::to_vec(&again).expect("serializes"), bytes);
+        assert_eq!(again.code, artifact.code);
     }
 }

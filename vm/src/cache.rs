@@ -1,6 +1,6 @@
 //! Serialized modules and the engine's artifact cache.
 //!
-//! # Serialized module format (version 2)
+//! # Serialized module format (version 4)
 //!
 //! A fixed 105-byte header, borsh-encoded (every field has a fixed size), then the payload:
 //!
@@ -14,11 +14,12 @@
 //! | 49..81 | the profile fingerprint (`Profile::fingerprint`) |
 //! | 81..89 | payload length (u64 LE) |
 //! | 89..105 | XXH3-128 of bytes 0..89 followed by the payload (u128 LE) |
-//! | 105.. | payload: borsh `(ModuleInfo, Artifact)` |
+//! | 105.. | payload: borsh `(ModuleInfo, Artifact)` (without the code), zeros up to an offset that is a multiple of [`CODE_ALIGN`], then the code |
 //!
 //! [`Module::deserialize`] checks, in this order, the magic, the versions, the target, the
 //! profile, the length and the checksum, and only then decodes the payload and maps its
-//! code executable. Each failure is a typed [`ArtifactError`]; nothing of a rejected
+//! code executable ([`Module::deserialize_file`] maps it straight from the file: the code
+//! is page-aligned in it for that). Each failure is a typed [`ArtifactError`]; nothing of a rejected
 //! artifact ever runs. The checksum detects corruption and truncation (a crash, a bad
 //! disk, a partial copy), not an attacker who can write the cache directory: that
 //! directory must be as trusted as the node's binary. That is why it is XXH3-128 (version
@@ -46,14 +47,17 @@ use gasket_metering::{ModuleInfo, Profile};
 use gasket_singlepass::{Artifact, Target, ARTIFACT_FORMAT_VERSION};
 use sha2::{Digest, Sha256};
 
+use crate::code_memory::CodeMemory;
 use crate::engine::Engine;
 use crate::error::LoadError;
 use crate::module::Module;
 
 /// Version of the serialized-module container (the header above) and of its borsh
 /// `(ModuleInfo, Artifact)` payload. 2: the XXH3-128 checksum; 3: `ImportInfo::near_function`
-/// (the NEAR-compatible ABI). A module cached by an older Gasket is recompiled, never misread.
-pub const SERIALIZED_FORMAT_VERSION: u32 = 3;
+/// (the NEAR-compatible ABI); 4: the code after the borsh part, copied from the file
+/// straight into executable memory. A module cached by an older Gasket is recompiled,
+/// never misread.
+pub const SERIALIZED_FORMAT_VERSION: u32 = 4;
 
 /// The compiler that produced an artifact; artifacts from another version are rejected.
 pub const COMPILER_VERSION: &str = concat!("gasket-singlepass ", env!("CARGO_PKG_VERSION"));
@@ -204,7 +208,28 @@ pub fn checksum(header_prefix: &[u8], payload: &[u8]) -> [u8; 16] {
 /// Serializes a compiled artifact and its module info (for a module compiled for another
 /// target, which cannot be mapped here; [`Module::serialize`] is the usual way).
 pub fn serialize_parts(artifact: &Artifact, info: &ModuleInfo, profile: &Profile) -> Vec<u8> {
-    let payload = borsh::to_vec(&(info, artifact)).expect("borsh encoding into a Vec cannot fail");
+    encode(artifact, &artifact.code, info, profile)
+}
+
+/// The code's offset in a serialized module is a multiple of this, so a system with pages
+/// of this size (or smaller) maps the code straight from a cache file.
+pub const CODE_ALIGN: usize = 4096;
+
+/// Zero bytes between the borsh part of the payload, ending at `end` (an offset in the
+/// serialized module), and the code.
+fn code_padding(end: usize) -> usize {
+    end.next_multiple_of(CODE_ALIGN) - end
+}
+
+/// The serialized form of `artifact` (whose own `code` is ignored) with `code`: the header,
+/// then the payload: borsh `(info, artifact)`, zeros up to a multiple of [`CODE_ALIGN`],
+/// the code.
+fn encode(artifact: &Artifact, code: &[u8], info: &ModuleInfo, profile: &Profile) -> Vec<u8> {
+    let mut payload =
+        borsh::to_vec(&(info, artifact)).expect("borsh encoding into a Vec cannot fail");
+    let padding = code_padding(HEADER_LEN + payload.len());
+    payload.resize(payload.len() + padding, 0);
+    payload.extend_from_slice(code);
     let mut header = Header {
         magic: MAGIC,
         format_version: SERIALIZED_FORMAT_VERSION,
@@ -226,6 +251,16 @@ pub fn serialize_parts(artifact: &Artifact, info: &ModuleInfo, profile: &Profile
 /// Verifies a serialized module against `engine` (target, profile) and decodes it,
 /// without mapping anything.
 pub fn verify(engine: &Engine, bytes: &[u8]) -> Result<(ModuleInfo, Artifact), ArtifactError> {
+    let (info, mut artifact, code) = verify_parts(engine, bytes)?;
+    artifact.code = code.to_vec();
+    Ok((info, artifact))
+}
+
+/// [`verify`], with the code left in `bytes` (the artifact's own `code` is empty).
+fn verify_parts<'a>(
+    engine: &Engine,
+    bytes: &'a [u8],
+) -> Result<(ModuleInfo, Artifact, &'a [u8]), ArtifactError> {
     let present = bytes.len().min(MAGIC.len());
     if bytes[..present] != MAGIC[..present] {
         return Err(ArtifactError::NotAnArtifact);
@@ -292,14 +327,21 @@ pub fn verify(engine: &Engine, bytes: &[u8]) -> Result<(ModuleInfo, Artifact), A
     if checksum(&bytes[..layout::HASH.start], payload) != header.checksum {
         return Err(ArtifactError::ChecksumMismatch);
     }
-    let (info, artifact) = <(ModuleInfo, Artifact)>::try_from_slice(payload)
+    let mut rest = payload;
+    let (info, artifact) = <(ModuleInfo, Artifact)>::deserialize(&mut rest)
         .map_err(|e| ArtifactError::Malformed(e.to_string()))?;
     if artifact.target != expected_target || artifact.format_version != header.artifact_format {
         return Err(ArtifactError::Malformed(
             "payload disagrees with the header".into(),
         ));
     }
-    Ok((info, artifact))
+    let padding = code_padding(bytes.len() - rest.len());
+    match rest.split_at_checked(padding) {
+        Some((zeros, code)) if zeros.iter().all(|&b| b == 0) => Ok((info, artifact, code)),
+        _ => Err(ArtifactError::Malformed(
+            "no code, or non-zero bytes before it".into(),
+        )),
+    }
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -310,14 +352,14 @@ impl Module {
     /// The module in the serialized format above: store it, then
     /// [`Module::deserialize`] it with an engine of the same profile and target.
     pub fn serialize(&self) -> Vec<u8> {
-        serialize_parts(self.artifact(), self.info(), self.profile())
+        encode(self.artifact(), self.code(), self.info(), self.profile())
     }
 
     /// Verifies (see the module docs) and maps a serialized module. A corrupt, truncated,
     /// wrong-version, wrong-target or wrong-profile input is a `LoadError::Artifact`.
     pub fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Module, LoadError> {
-        let (info, artifact) = verify(engine, bytes)?;
-        Module::from_artifact(engine, artifact, info)
+        let (info, artifact, code) = verify_parts(engine, bytes)?;
+        Module::from_parts(engine, artifact, code.len(), || CodeMemory::new(code), info)
     }
 }
 
@@ -328,6 +370,7 @@ impl Module {
 /// shrinks under the reader (a file truncated in place by someone else would fault: the
 /// directory must be as trusted as the node's binary, see the module docs).
 struct MappedFile {
+    file: std::fs::File,
     ptr: *mut libc::c_void,
     len: usize,
 }
@@ -340,6 +383,7 @@ impl MappedFile {
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::OutOfMemory, "file too large"))?;
         if len == 0 {
             return Ok(MappedFile {
+                file,
                 ptr: std::ptr::null_mut(),
                 len: 0,
             });
@@ -359,7 +403,7 @@ impl MappedFile {
         if ptr == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(MappedFile { ptr, len })
+        Ok(MappedFile { file, ptr, len })
     }
 
     fn bytes(&self) -> &[u8] {
@@ -382,14 +426,21 @@ impl Drop for MappedFile {
 
 impl Module {
     /// [`Module::deserialize`] of a file, mapped rather than read (the disk cache's path):
-    /// read once, checksummed once, decoded, and its code mapped executable. An I/O error
-    /// is `Err(Ok(io))`; a refused artifact `Err(Err(load))`.
+    /// read once, checksummed once, decoded, and its code mapped executable straight from
+    /// the file (no copy; copied where the system refuses, see [`CodeMemory::map_file`]).
+    /// An I/O error is `Err(Ok(io))`; a refused artifact `Err(Err(load))`.
     pub fn deserialize_file(
         engine: &Engine,
         path: &Path,
     ) -> Result<Module, Result<std::io::Error, LoadError>> {
         let file = MappedFile::open(path).map_err(Ok)?;
-        Module::deserialize(engine, file.bytes()).map_err(Err)
+        let bytes = file.bytes();
+        let (info, artifact, code) = verify_parts(engine, bytes).map_err(|e| Err(e.into()))?;
+        let offset = (bytes.len() - code.len()) as u64;
+        let map = || {
+            CodeMemory::map_file(&file.file, offset, code.len()).or_else(|_| CodeMemory::new(code))
+        };
+        Module::from_parts(engine, artifact, code.len(), map, info).map_err(Err)
     }
 }
 

@@ -106,9 +106,63 @@ impl CodeMemory {
         })
     }
 
+    /// Maps `len` bytes of code that lie at `offset` in `file` read+execute, without
+    /// copying them: the mapping shares the page cache's pages, so nothing is allocated,
+    /// zeroed or copied (a large module's load from the disk cache). Not populated: the
+    /// pages are in the page cache (the file was just checksummed), and the first call
+    /// into each region maps it with the kernel's fault-around, so code never run costs
+    /// nothing. `offset` must be a
+    /// multiple of the page size. Fails (and the caller copies with [`CodeMemory::new`])
+    /// where files may not be mapped executable, e.g. a `noexec` mount.
+    ///
+    /// The mapping is private and never writable; it would still show a later in-place
+    /// change of the file, which is why the cache only ever replaces files by rename and
+    /// its directory must be as trusted as the node's binary (see `cache`).
+    pub fn map_file(file: &std::fs::File, offset: u64, len: usize) -> io::Result<CodeMemory> {
+        use std::os::fd::AsRawFd;
+        let page = page_size();
+        if offset % page as u64 != 0 || len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "code is not page-aligned in the file",
+            ));
+        }
+        let mapped = round_up(len, page)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::OutOfMemory, "code too large"))?;
+        let offset = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset too large"))?;
+        // SAFETY: a fresh private read+execute mapping of a file we hold open, at an
+        // address of the kernel's choosing: it aliases no Rust object and is unmapped in
+        // `drop`. Pages past the end of the file would fault, but the caller has checked
+        // that `offset + len` bytes exist (they were just checksummed).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                mapped,
+                libc::PROT_READ | libc::PROT_EXEC,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                offset,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = ptr.cast::<u8>();
+        flush_icache(ptr, len);
+        Ok(CodeMemory { ptr, mapped, len })
+    }
+
     /// Start of the code.
     pub fn as_ptr(&self) -> *const u8 {
         self.ptr
+    }
+
+    /// The code bytes (the mapping is readable as well as executable).
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `len <= mapped` bytes at `ptr` are mapped read+execute and immutable for
+        // the lifetime of `self`; `ptr` is page-aligned and non-null even for empty code.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
     /// Length of the code in bytes.
@@ -215,8 +269,10 @@ mod tests {
     #[test]
     fn maps_runs_and_is_not_writable() {
         // mov eax, 42; ret
-        let code = CodeMemory::new(&[0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3]).unwrap();
+        let bytes = [0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3];
+        let code = CodeMemory::new(&bytes).unwrap();
         assert_eq!(code.len(), 6);
+        assert_eq!(code.bytes(), bytes);
         #[cfg(target_arch = "x86_64")]
         {
             // SAFETY: the mapping holds a complete `extern "C" fn() -> u32` (x86-64).
@@ -226,6 +282,32 @@ mod tests {
         let perms = permissions_of(code.as_ptr() as usize);
         assert!(perms.starts_with("r-x"), "{perms}");
         assert!(code.at(5).is_some() && code.at(6).is_none());
+    }
+
+    #[test]
+    fn maps_code_from_a_file_only_at_a_page_offset() {
+        let page = page_size();
+        // mov eax, 7; ret at offset `page`, behind a page of filler.
+        let code = [0xb8, 0x07, 0x00, 0x00, 0x00, 0xc3];
+        let mut bytes = vec![0xccu8; page];
+        bytes.extend_from_slice(&code);
+        let path = std::env::temp_dir().join(format!("gasket-code-{}", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let mapped = CodeMemory::map_file(&file, page as u64, code.len()).unwrap();
+        assert_eq!(mapped.bytes(), code);
+        let perms = permissions_of(mapped.as_ptr() as usize);
+        assert!(perms.starts_with("r-x"), "{perms}");
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: the mapping holds a complete `extern "C" fn() -> u32` (x86-64).
+            let f: extern "C" fn() -> u32 = unsafe { std::mem::transmute(mapped.as_ptr()) };
+            assert_eq!(f(), 7);
+        }
+        // Not page-aligned, or nothing to map: refused, so the caller copies instead.
+        assert!(CodeMemory::map_file(&file, 1, code.len()).is_err());
+        assert!(CodeMemory::map_file(&file, page as u64, 0).is_err());
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -253,7 +253,6 @@ fn build(import: (&str, &str, FuncSig), host_function: Option<HostFunction>) -> 
             entry_trampoline: entry,
             types,
             functions,
-            trap_sites: vec![],
             module: layout,
         },
         info,

@@ -89,9 +89,31 @@ impl Module {
     /// `info` is the `ModuleInfo` of the same prepared module.
     pub fn from_artifact(
         engine: &Engine,
-        artifact: Artifact,
+        mut artifact: Artifact,
         info: ModuleInfo,
     ) -> Result<Module, LoadError> {
+        let code = std::mem::take(&mut artifact.code);
+        Module::from_parts(
+            engine,
+            artifact,
+            code.len(),
+            || CodeMemory::new(&code),
+            info,
+        )
+    }
+
+    /// [`Module::from_artifact`] with the code apart (the artifact's own `code` is
+    /// ignored): `map_code` makes the `code_len` bytes of code executable once the
+    /// artifact has been checked (a disk load maps them from the file, or copies them from
+    /// where they lie in it). The module keeps no other copy of the code.
+    pub(crate) fn from_parts(
+        engine: &Engine,
+        mut artifact: Artifact,
+        code_len: usize,
+        map_code: impl FnOnce() -> std::io::Result<CodeMemory>,
+        info: ModuleInfo,
+    ) -> Result<Module, LoadError> {
+        artifact.code = Vec::new();
         if artifact.format_version != ARTIFACT_FORMAT_VERSION {
             return Err(LoadError::IncompatibleArtifact(format!(
                 "artifact format {} but this runtime reads format {ARTIFACT_FORMAT_VERSION}",
@@ -107,7 +129,6 @@ impl Module {
         }
         // Every entry point must be inside the code: a FuncRef pointing elsewhere would
         // send `call_indirect` to an arbitrary address.
-        let code_len = artifact.code.len();
         if artifact.entry_trampoline as usize >= code_len {
             return Err(LoadError::IncompatibleArtifact(
                 "entry trampoline outside the code".into(),
@@ -123,7 +144,8 @@ impl Module {
                 "function {i} starts outside the code"
             )));
         }
-        let code = CodeMemory::new(&artifact.code).map_err(LoadError::CodeMemory)?;
+        let code = map_code().map_err(LoadError::CodeMemory)?;
+        debug_assert_eq!(code.len(), code_len);
         let data = artifact
             .module
             .data
@@ -172,9 +194,24 @@ impl Module {
         })
     }
 
-    /// The compiled artifact (for serialization into a cache).
+    /// The compiled artifact without its code: `code` is empty, because the code lives
+    /// only in executable memory ([`Module::code`]). [`Module::to_artifact`] is a complete
+    /// copy.
     pub fn artifact(&self) -> &Artifact {
         &self.inner.artifact
+    }
+
+    /// The machine code, read from its executable mapping.
+    pub fn code(&self) -> &[u8] {
+        self.inner.code.bytes()
+    }
+
+    /// A complete copy of the artifact, code included (e.g. to map it in another engine).
+    pub fn to_artifact(&self) -> Artifact {
+        Artifact {
+            code: self.code().to_vec(),
+            ..self.inner.artifact.clone()
+        }
     }
 
     /// The metering summary of the module.

@@ -52,7 +52,7 @@ fn round_trip_is_identical_and_runs() {
         "deterministic"
     );
     let back = Module::deserialize(&engine, &bytes).unwrap();
-    assert_eq!(back.artifact(), module.artifact());
+    assert_eq!(back.to_artifact(), module.to_artifact());
     assert_eq!(back.info(), module.info());
     exercise(back);
 }
@@ -115,6 +115,54 @@ fn every_truncation_and_extension_is_refused() {
     );
 }
 
+/// Serialized format 4: the code ends the file at a page-aligned offset, behind zeros
+/// the checksum covers; a disk load maps it executable straight from the file.
+#[test]
+fn the_code_is_page_aligned_in_the_file_and_mapped_from_it() {
+    let engine = engine();
+    let module = engine.compile(&counter()).unwrap();
+    let bytes = module.serialize();
+    let code_at = bytes.len() - module.code().len();
+    assert_eq!(code_at % gasket_vm::cache::CODE_ALIGN, 0);
+    assert_eq!(&bytes[code_at..], module.code());
+
+    // Padding that is not zero is refused even with a valid checksum.
+    assert_eq!(bytes[code_at - 1], 0, "the counter's payload needs padding");
+    let mut bad = bytes.clone();
+    bad[code_at - 1] = 1;
+    let hash = gasket_vm::cache::checksum(&bad[..layout::HASH.start], &bad[HEADER_LEN..]);
+    bad[layout::HASH].copy_from_slice(&hash);
+    assert_eq!(
+        artifact_error(Module::deserialize(&engine, &bad)).kind(),
+        "malformed_artifact"
+    );
+
+    let dir = scratch("mapped");
+    let path = dir.join("counter.gasket");
+    std::fs::write(&path, &bytes).unwrap();
+    let loaded = Module::deserialize_file(&engine, &path).unwrap();
+    assert_eq!(loaded.code(), module.code());
+    let addr = loaded.code().as_ptr() as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let line = maps
+        .lines()
+        .find(|l| {
+            let range = l.split_whitespace().next().unwrap();
+            let (lo, hi) = range.split_once('-').unwrap();
+            let lo = usize::from_str_radix(lo, 16).unwrap();
+            let hi = usize::from_str_radix(hi, 16).unwrap();
+            (lo..hi).contains(&addr)
+        })
+        .expect("the code is mapped");
+    assert!(line.contains(" r-xp "), "never writable: {line}");
+    assert!(
+        line.ends_with("counter.gasket"),
+        "mapped from the file: {line}"
+    );
+    exercise(loaded);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn wrong_profile_and_target_are_refused() {
     let bytes = engine().compile(&counter()).unwrap().serialize();
@@ -171,7 +219,7 @@ fn memory_cache_compiles_once_even_under_concurrency() {
     assert_eq!(stats.memory_hits, 7, "{stats:?}");
     assert!(modules
         .windows(2)
-        .all(|w| w[0].artifact() == w[1].artifact()));
+        .all(|w| w[0].to_artifact() == w[1].to_artifact()));
     // Rejections are not cached (and not counted as compiles).
     assert!(engine.load(b"junk").is_err());
     assert!(engine.load(b"junk").is_err());
@@ -261,7 +309,7 @@ fn load_by_hash_hits_without_the_bytes_and_checks_them_on_a_miss() {
     let again = engine
         .load_by_hash(&hash, || panic!("the bytes are not needed on a hit"))
         .unwrap();
-    assert_eq!(again.artifact(), module.artifact());
+    assert_eq!(again.to_artifact(), module.to_artifact());
     assert_eq!(engine.cache_stats().compiles, 1);
     // The same bytes through `load` share the compiled module.
     engine.load(&wasm).unwrap();

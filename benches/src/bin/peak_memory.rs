@@ -26,7 +26,7 @@ fn main() {
     let code_bytes = if engine_name == "gasket" {
         let engine = gasket_vm::Engine::new(profile).expect("engine");
         let module = engine.compile(&wasm).expect("compiles");
-        module.artifact().code.len()
+        module.code().len()
     } else {
         let peer = all_peers()
             .into_iter()

@@ -103,7 +103,6 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     Loc::Const(c) => Operand::Imm(c),
                     _ => Operand::Reg(self.owned_reg(arg)),
                 };
-                self.note_trap_site(TrapKind::OutOfGas);
                 let label = self.labels.trap(TrapKind::OutOfGas);
                 self.masm.charge_gas(amount, label);
                 if let Operand::Reg(reg) = amount {
@@ -119,7 +118,6 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 };
                 let units = units as u32;
                 if intrinsic == Intrinsic::StackEnter {
-                    self.note_trap_site(TrapKind::StackOverflow);
                     let label = self.labels.trap(TrapKind::StackOverflow);
                     self.masm.stack_enter(units, label);
                 } else {

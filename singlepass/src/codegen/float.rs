@@ -95,8 +95,6 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let mode = if saturating {
             TruncMode::Saturate
         } else {
-            self.note_trap_site(TrapKind::InvalidConversionToInteger);
-            self.note_trap_site(TrapKind::ConversionOverflow);
             TruncMode::Trap {
                 nan: self.labels.trap(TrapKind::InvalidConversionToInteger),
                 overflow: self.labels.trap(TrapKind::ConversionOverflow),

@@ -2,7 +2,6 @@
 
 use wasmparser::{FuncValidator, FunctionBody, Operator, ValType, ValidatorResources};
 
-use crate::artifact::TrapSite;
 use crate::masm::{Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
 use crate::{CompileError, TrapKind};
@@ -27,7 +26,6 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub masm: &'a mut M,
     pub env: &'a ModuleEnv,
     pub labels: &'a ModuleLabels,
-    pub trap_sites: &'a mut Vec<TrapSite>,
     /// Function index (for error messages).
     pub index: u32,
     /// Byte offset of the operator being compiled (for error messages).
@@ -69,7 +67,6 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         env: &'a ModuleEnv,
         labels: &'a ModuleLabels,
         index: u32,
-        trap_sites: &'a mut Vec<TrapSite>,
         options: &crate::CompileOptions,
     ) -> Self {
         let allocatable = masm.allocatable();
@@ -78,7 +75,6 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             masm,
             env,
             labels,
-            trap_sites,
             index,
             offset: 0,
             allocatable,
@@ -138,17 +134,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         types.iter().map(|&t| self.kind_of_artifact(t)).collect()
     }
 
-    /// Jumps to the stub of `kind` if `cond` holds, recording the trap site.
+    /// Jumps to the stub of `kind` if `cond` holds.
     pub fn trap_if(&mut self, cond: Cond, kind: TrapKind) {
-        self.note_trap_site(kind);
         let label = self.labels.trap(kind);
         self.masm.branch(cond, label);
-    }
-
-    /// Records that the code emitted next may trap with `kind`.
-    pub fn note_trap_site(&mut self, kind: TrapKind) {
-        let offset = self.masm.offset();
-        self.trap_sites.push(TrapSite { offset, kind });
     }
 
     /// Compiles the body: locals, prologue, operators, frame size.
@@ -285,7 +274,6 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
         match op {
             O::Unreachable => {
-                self.note_trap_site(TrapKind::Unreachable);
                 let label = self.labels.trap(TrapKind::Unreachable);
                 self.masm.jump(label);
                 self.mark_unreachable();

@@ -13,7 +13,6 @@ use super::stack::Kind;
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Jumps to the out-of-bounds stub unless `addr + offset + bytes <= memory length`.
     fn check_memory(&mut self, addr: crate::masm::Reg, offset: u64, bytes: u32) {
-        self.note_trap_site(TrapKind::MemoryOutOfBounds);
         let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
         self.masm.bounds_check(addr, offset + u64::from(bytes), oob);
     }

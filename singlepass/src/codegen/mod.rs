@@ -95,7 +95,6 @@ pub(crate) fn compile_module<M: MacroAssembler>(
         functions: Vec::new(),
     };
     let mut functions: Vec<Option<(u32, u32)>> = Vec::new();
-    let mut trap_sites = Vec::new();
     let mut allocations = Default::default();
 
     for payload in parser.parse_all(wasm) {
@@ -107,8 +106,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
                 let mut validator = to_validate.into_validator(allocations);
                 let start = masm.offset();
                 masm.bind(labels.functions[index as usize]);
-                let mut gen =
-                    FuncGen::new(&mut masm, &env, &labels, index, &mut trap_sites, options);
+                let mut gen = FuncGen::new(&mut masm, &env, &labels, index, options);
                 gen.compile(&body, &mut validator)?;
                 let end = masm.offset();
                 functions[index as usize] = Some((start, end - start));
@@ -172,7 +170,6 @@ pub(crate) fn compile_module<M: MacroAssembler>(
         entry_trampoline,
         types: env.types.clone(),
         functions,
-        trap_sites,
         module: env.layout,
     })
 }
