@@ -12,7 +12,8 @@
 //!   difference / 1000 is the host-call overhead).
 //! - `instantiate_call/<engine>/noop`: instantiate a compiled module (no imports, a
 //!   one-page memory) and call its empty export; `noop_data` adds two small data
-//!   segments; peers as in the runtime bench. Gasket's instances take their memory and
+//!   segments; peers as in the runtime bench plus Wasmtime with its pooling allocator
+//!   (`wasmtime_cranelift_pooling`). Gasket's instances take their memory and
 //!   stack from the engine's pool.
 //! - `threads/gasket_pool_mix/<n>`: the `pool_mix` contract's mixed calls (returns,
 //!   traps, panics, out of gas, growth to the cap) on `n` threads sharing one Module; time
@@ -21,7 +22,7 @@
 //! Run: `cargo bench -p gasket-benches --bench contract [--features peers]`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gasket_benches::all_peers;
+use gasket_benches::instantiation_peers;
 use gasket_vm::testing::{Status, TestChain};
 use gasket_vm::{Engine, Imports, Instance};
 
@@ -113,7 +114,7 @@ fn instantiate_call(c: &mut Criterion) {
                     .map(|o| o.gas_used)
             })
         });
-        for peer in all_peers() {
+        for peer in instantiation_peers() {
             let loaded = match peer.load(wasm) {
                 Ok(m) => m,
                 Err(e) => {

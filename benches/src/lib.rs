@@ -211,3 +211,17 @@ pub fn all_peers() -> Vec<Box<dyn Peer>> {
     peers.extend(peers::all());
     peers
 }
+
+/// [`all_peers`], plus (feature `peers`) Wasmtime with its pooling instance allocator,
+/// the fastest way it instantiates: for the instantiation benchmarks only (its
+/// compiled code is `wasmtime_cranelift`'s).
+pub fn instantiation_peers() -> Vec<Box<dyn Peer>> {
+    #[allow(unused_mut)]
+    let mut peers = all_peers();
+    #[cfg(feature = "peers")]
+    match peers::wasmtime_pooling() {
+        Ok(p) => peers.push(p),
+        Err(e) => eprintln!("peer wasmtime_cranelift_pooling unavailable: {e}"),
+    }
+    peers
+}

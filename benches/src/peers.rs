@@ -31,6 +31,24 @@ pub fn all() -> Vec<Box<dyn Peer>> {
     peers
 }
 
+/// Wasmtime (Cranelift, no fuel) with the pooling instance allocator: memories, tables
+/// and instances come from pre-reserved slots (its fastest instantiation).
+pub fn wasmtime_pooling() -> Result<Box<dyn Peer>, String> {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_memories(64)
+        .total_tables(64)
+        .total_core_instances(64);
+    let mut config = wasmtime::Config::new();
+    config.strategy(wasmtime::Strategy::Cranelift);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    let engine = wasmtime::Engine::new(&config).map_err(err)?;
+    Ok(Box::new(Wasmtime {
+        name: "wasmtime_cranelift_pooling".into(),
+        engine,
+        fuel: false,
+    }))
+}
+
 struct Wasmtime {
     name: String,
     engine: wasmtime::Engine,

@@ -47,15 +47,19 @@ unsafe impl Send for CodeMemory {}
 // SAFETY: see `Send`; no method mutates the mapping.
 unsafe impl Sync for CodeMemory {}
 
-/// The system page size.
+/// The system page size (asked once: `sysconf` showed up in the profile of instantiation,
+/// which asks for it several times).
 pub(crate) fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions; it only reads a system constant.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size <= 0 {
-        4096
-    } else {
-        size as usize
-    }
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions; it only reads a system constant.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if size <= 0 {
+            4096
+        } else {
+            size as usize
+        }
+    })
 }
 
 /// Rounds `n` up to a multiple of `page` (a power of two), or `None` on overflow.
