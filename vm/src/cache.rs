@@ -19,8 +19,8 @@
 //! [`Module::deserialize`] checks, in this order, the magic, the versions, the target, the
 //! profile, the length and the checksum, and only then decodes the payload and maps its
 //! code executable ([`Module::deserialize_file`] maps it straight from the file: the code
-//! is page-aligned in it for that). Each failure is a typed [`ArtifactError`]; nothing of a rejected
-//! artifact ever runs. The checksum detects corruption and truncation (a crash, a bad
+//! is page-aligned in it for that). Each failure is a typed [`ArtifactError`]; nothing of
+//! a rejected artifact ever runs. The checksum detects corruption and truncation (a crash, a bad
 //! disk, a partial copy), not an attacker who can write the cache directory: that
 //! directory must be as trusted as the node's binary. That is why it is XXH3-128 (version
 //! 1 used SHA-256): it runs at memory speed (SHA-256 was half of a 300 KB module's disk
