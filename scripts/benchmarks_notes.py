@@ -1,7 +1,7 @@
 """Hand-written notes of BENCHMARKS.md, keyed by target; `met` / `missed` / `absent` is
 chosen by the measured value (scripts/benchmarks_report.py). The analyses below come
-from the figures of the tables (phase split rows, per-workload rows); no profile was
-taken in this round (callgrind / perf is the next step for each missed target)."""
+from the figures of the tables (phase split rows, per-workload rows) and, for the
+issue-15 rows, from perf profiles of the benches."""
 
 NOTES = {
     "compile": {
@@ -49,27 +49,40 @@ NOTES = {
         "about 5 %.",
     },
     "instantiate": {
-        "missed": "Every instantiation maps a fresh linear memory (with its guard region) "
-        "and a fresh native stack with `mmap`, and unmaps both on drop: a handful of "
-        "system calls and page faults, which is about all an empty call costs (wasmi, "
-        "which allocates with malloc, instantiates in about 1 µs; Wasmtime and Wasmer sit "
-        "at 6–8 µs). What would close it: a per-engine pool of memories and stacks reused "
-        "across instances (reset with `madvise(MADV_DONTNEED)` on the touched pages only), "
-        "like Wasmtime's pooling allocator. To confirm with a profile (perf/callgrind on "
-        "the `instantiate_call/gasket` bench) before building the pool.",
-        "met": "",
+        "met": "Instances take their linear memory and native stack from the engine's pool "
+        "(`vm/src/pool.rs`): no `mmap`/`munmap` per instance, so no TLB shootdowns.",
     },
     "cache": {
-        "missed": "The in-memory hit hashes the whole input (SHA-256 of the wasm bytes for "
-        "the cache key, plus the profile) before the lookup. The hit time is linear in the "
-        "module size (a few µs for the token contract, ~1.8 GB/s on the 300 KB module, the "
-        "speed of SHA-256 with SHA extensions), so the hash is the cost (to confirm with a "
-        "profile). What would close it: let "
-        "the embedder pass the code hash it already has (chains store contracts by hash) to "
-        "a `load_by_hash` entry point, or key by a faster hash (BLAKE3 is several times "
-        "faster than SHA-256 without SHA extensions). The disk path additionally reads, "
-        "verifies and maps the artifact.",
+        "missed": "By design: a caller that has only the bytes pays their SHA-256 (about "
+        "1.8 GB/s here). A node that stores code by hash uses `Engine::load_by_hash`, which "
+        "does not hash on a hit (the `by_hash` row).",
         "met": "",
+    },
+    "instantiate_1us": {
+        "missed": "A profile of the bench (perf, `instantiate_call/gasket/noop`) puts about "
+        "80 % of the time in returning the instance's resources to the pool scrubbed, and "
+        "about 18 % in instantiating and calling. The scrub is zeroing the one-page memory "
+        "(`memset` of 64 KiB, about 0.7 µs on this machine, at L2 bandwidth; wasmi pays the "
+        "same to allocate a zeroed memory) and finding the native stack's touched pages "
+        "(`mincore`, about 0.35-0.6 µs). Reading the memory to write only dirty pages measured no faster "
+        "than `memset`. What would close it: tracking the deepest native stack pointer in "
+        "generated code (a compare per function entry, paid by every call) or kernel dirty "
+        "tracking (userfaultfd write-protect, whose re-arming needs TLB shootdowns that "
+        "would cost the 2-thread scaling); neither was built.",
+        "met": "",
+    },
+    "token": {"met": "Pooled instances and per-module lookups done once."},
+    "by_hash": {"met": "A read lock and a map lookup: no hashing of the wasm on a hit."},
+    "disk": {
+        "met": "The cache file is mapped once and checksummed once (XXH3-128); its code "
+        "lies page-aligned at the end and is mapped read+execute straight from the file "
+        "(no allocation, zeroing or copy; pages fault in on first use).",
+        "missed": "Profile the `cache/disk_load` bench: decode and checksum are the rest.",
+    },
+    "threads": {
+        "met": "Pooled memories and stacks: no `munmap` per instance, so no TLB-shootdown "
+        "interrupts between the threads.",
+        "missed": "Two threads need two idle cores: check the load of the machine during the run.",
     },
     "peers": "All peers built and ran in this run: wasmi 2.0.0 (workspace pin; fuel off and "
     "on), Wasmtime 48.0.8 (Cranelift and Winch, `consume_fuel` off and on; "
@@ -78,6 +91,8 @@ NOTES = {
     "cost 1 per operator), the newest releases that declare Rust ≤ 1.95. Peers run the "
     "same binaries in the same process as Gasket; every peer's result of every workload "
     "is asserted equal to Gasket's before it is timed.\n\n"
+    "`wasmtime_cranelift_pooling` (instantiation rows only) is Wasmtime with its pooling "
+    "instance allocator, its fastest way to instantiate.\n\n"
     "Caveats: wasmi 2 translates function bodies lazily, so its compile rows measure "
     "validation and setup rather than full translation. Wasmer's metering cost function "
     "charges 1 per operator, the simplest (and cheapest) cost function; Gasket's cost "
