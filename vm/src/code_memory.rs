@@ -125,7 +125,7 @@ impl CodeMemory {
     pub fn map_file(file: &std::fs::File, offset: u64, len: usize) -> io::Result<CodeMemory> {
         use std::os::fd::AsRawFd;
         let page = page_size();
-        if offset % page as u64 != 0 || len == 0 {
+        if !offset.is_multiple_of(page as u64) || len == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "code is not page-aligned in the file",
