@@ -115,9 +115,9 @@ impl CodeMemory {
     /// zeroed or copied (a large module's load from the disk cache). Not populated: the
     /// pages are in the page cache (the file was just checksummed), and the first call
     /// into each region maps it with the kernel's fault-around, so code never run costs
-    /// nothing. `offset` must be a
-    /// multiple of the page size. Fails (and the caller copies with [`CodeMemory::new`])
-    /// where files may not be mapped executable, e.g. a `noexec` mount.
+    /// nothing. `offset` must be a multiple of the page size and `len` non-zero. Fails
+    /// (and the caller copies with [`CodeMemory::new`]) where files may not be mapped
+    /// executable, e.g. a `noexec` mount.
     ///
     /// The mapping is private and never writable; it would still show a later in-place
     /// change of the file, which is why the cache only ever replaces files by rename and
@@ -128,7 +128,7 @@ impl CodeMemory {
         if !offset.is_multiple_of(page as u64) || len == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "code is not page-aligned in the file",
+                "no code, or code not page-aligned in the file",
             ));
         }
         let mapped = round_up(len, page)
