@@ -15,7 +15,7 @@ use gasket_singlepass::masm::{
     IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
     TruncMode,
 };
-use gasket_singlepass::{Libcall, TrapKind, VmCtx};
+use gasket_singlepass::{Libcall, TrapKind, VmCtx, STACK_GRANT_UNITS};
 use unicorn_engine::RegisterARM64;
 
 // Allocatable x9..x15, local x19/x20 (see `isa/aarch64/regs.rs`).
@@ -39,6 +39,7 @@ struct Builder {
     masm: A64Masm,
     traps: BTreeMap<u32, Label>,
     dynamic_trap: Label,
+    stack_grant: Label,
     funcs: Vec<Label>,
     offsets: Vec<u32>,
 }
@@ -51,10 +52,12 @@ impl Builder {
             .map(|k| (k.code(), masm.new_label()))
             .collect();
         let dynamic_trap = masm.new_label();
+        let stack_grant = masm.new_label();
         Builder {
             masm,
             traps,
             dynamic_trap,
+            stack_grant,
             funcs: Vec::new(),
             offsets: Vec::new(),
         }
@@ -102,6 +105,8 @@ impl Builder {
             self.masm.emit_trap_stub(label, kind);
         }
         self.masm.emit_dynamic_trap_stub(self.dynamic_trap);
+        let overflow = self.trap(TrapKind::StackOverflow);
+        self.masm.emit_stack_grant_stub(self.stack_grant, overflow);
         let trampoline = self.masm.emit_entry_trampoline();
         let code = self.masm.finish().expect("finish");
         Module {
@@ -167,6 +172,12 @@ impl Instance {
     }
     fn set_stack(&mut self, units: u64) {
         self.m.set(VmCtx::STACK_REMAINING, units)
+    }
+    fn reserve(&self) -> u64 {
+        self.m.get(VmCtx::STACK_RESERVE)
+    }
+    fn set_reserve(&mut self, units: u64) {
+        self.m.set(VmCtx::STACK_RESERVE, units)
     }
 }
 
@@ -1056,27 +1067,52 @@ fn gas_charges_down_to_zero_and_traps_one_below() {
 }
 
 #[test]
-fn stack_budget_enter_leave_and_overflow() {
+fn stack_budget_enter_leave_grant_and_overflow() {
     let mut b = Builder::new();
     let f = b.func(|m, b| {
-        m.stack_enter(5, b.trap(TrapKind::StackOverflow));
+        m.stack_enter(5, b.stack_grant);
         m.stack_leave(2);
     });
     let big = b.func(|m, b| {
-        m.stack_enter(0x9000_0000, b.trap(TrapKind::StackOverflow));
+        m.stack_enter(0x9000_0000, b.stack_grant);
         m.stack_leave(0x9000_0000);
     });
     let module = b.build();
     let mut inst = module.instance();
+    // Fits: no grant.
     inst.set_stack(5);
+    inst.set_reserve(0);
     assert_eq!(inst.call(f, &[]).0, 0);
-    assert_eq!(inst.stack(), 2);
+    assert_eq!((inst.stack(), inst.reserve()), (2, 0));
     inst.set_stack(4);
     assert_eq!(inst.call(f, &[]).0, TrapKind::StackOverflow.code());
+    // Short by 3: the grant covers them and leaves STACK_GRANT_UNITS.
+    inst.set_stack(2);
+    inst.set_reserve(300);
+    assert_eq!(inst.call(f, &[]).0, 0);
+    let grant = STACK_GRANT_UNITS;
+    assert_eq!((inst.stack(), inst.reserve()), (grant + 2, 300 - grant - 3));
+    // The reserve covers exactly the deficit; one unit less overflows.
+    inst.set_stack(1);
+    inst.set_reserve(4);
+    assert_eq!(inst.call(f, &[]).0, 0);
+    assert_eq!((inst.stack(), inst.reserve()), (2, 0));
+    inst.set_stack(1);
+    inst.set_reserve(3);
+    assert_eq!(inst.call(f, &[]).0, TrapKind::StackOverflow.code());
+    // Wide immediates, with and without a grant.
     inst.set_stack(0x9000_0000);
+    inst.set_reserve(0);
     assert_eq!(inst.call(big, &[]).0, 0);
     assert_eq!(inst.stack(), 0x9000_0000);
     inst.set_stack(0x8fff_ffff);
+    assert_eq!(inst.call(big, &[]).0, TrapKind::StackOverflow.code());
+    inst.set_stack(0x10);
+    inst.set_reserve(0x9000_0000);
+    assert_eq!(inst.call(big, &[]).0, 0);
+    assert_eq!((inst.stack(), inst.reserve()), (0x9000_0010, 0));
+    inst.set_stack(0x10);
+    inst.set_reserve(0x8fff_ffef);
     assert_eq!(inst.call(big, &[]).0, TrapKind::StackOverflow.code());
 }
 

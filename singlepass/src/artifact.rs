@@ -10,7 +10,9 @@ use crate::Target;
 /// Version of the artifact format: the layout of this struct, the vmctx layout, the calling
 /// conventions and the libcall table. Bump it whenever any of them changes.
 /// 3: no trap-site table (nothing read it), and `code` outside the borsh encoding.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 3;
+/// 4: `VmCtx::stack_reserve` and the stack-grant stub (`stack_enter` asks it for more of
+/// the budget instead of trapping at once).
+pub const ARTIFACT_FORMAT_VERSION: u32 = 4;
 
 /// A compiled module.
 ///

@@ -23,7 +23,7 @@ pub use codegen::NATIVE_STACK_BYTES_PER_UNIT;
 pub use error::CompileError;
 pub use target::Target;
 pub use trap::TrapKind;
-pub use vmctx::{FuncRef, Libcall, TableDef, VmCtx};
+pub use vmctx::{FuncRef, Libcall, TableDef, VmCtx, STACK_GRANT_UNITS};
 
 /// Compiles an instrumented module (the `wasm` of a `gasket_metering::PreparedModule`) for
 /// `target`.

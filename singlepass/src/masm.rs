@@ -592,8 +592,11 @@ pub trait MacroAssembler {
     fn flush_gas(&mut self);
     /// Reload the gas register from `VmCtx::gas_remaining`.
     fn reload_gas(&mut self);
-    /// Subtract `units` from `VmCtx::stack_remaining`; jump to `overflow` if it was smaller.
-    fn stack_enter(&mut self, units: u32, overflow: Label);
+    /// Subtract `units` from `VmCtx::stack_remaining`; if it was smaller, call the
+    /// stack-grant stub `grant` (see `emit_stack_grant_stub`), which returns with the
+    /// budget granted or traps. When the frame fits, the only cost beyond the subtraction
+    /// is one branch over that call.
+    fn stack_enter(&mut self, units: u32, grant: Label);
     /// Add `units` back to `VmCtx::stack_remaining`.
     fn stack_leave(&mut self, units: u32);
 
@@ -636,6 +639,14 @@ pub trait MacroAssembler {
     /// Emit the stub `trap_if_nonzero` jumps to: it records the code in the libcall result
     /// register and unwinds like the other stubs.
     fn emit_dynamic_trap_stub(&mut self, label: Label);
+    /// Emit the stack-grant stub (bind `label` first), which `stack_enter` calls when
+    /// `VmCtx::stack_remaining` went below zero (as a signed value): it moves
+    /// `min(reserve, STACK_GRANT_UNITS - remaining)` units from `VmCtx::stack_reserve` to
+    /// `stack_remaining` and returns if that made it non-negative, else jumps to
+    /// `overflow`. Preserves every register except the scratch registers the ISA
+    /// reserves for the masm (and the link register on AArch64, saved by the prologue)
+    /// and the flags.
+    fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label);
     /// Emit the entry trampoline (see `Artifact`); returns its offset. For the call it
     /// puts the float unit in the deterministic mode (round to nearest even, subnormals
     /// neither flushed nor treated as zero, exceptions masked) and restores the host's mode

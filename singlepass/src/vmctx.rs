@@ -21,7 +21,9 @@ pub struct VmCtx {
     /// here before every host call and libcall that may charge gas, on return and on trap;
     /// on `out_of_gas` it is 0.
     pub gas_remaining: u64,
-    /// Deterministic stack units left (`StackLimits::max_height` at entry).
+    /// Deterministic stack units granted to the call and not yet used. The call's whole
+    /// budget is this plus `stack_reserve`; generated code asks the stack-grant stub for
+    /// more of the reserve when a frame does not fit (see [`STACK_GRANT_UNITS`]).
     pub stack_remaining: u64,
     /// Base of linear memory (never moves: the runtime reserves the maximum up front).
     pub memory_base: *mut u8,
@@ -41,7 +43,23 @@ pub struct VmCtx {
     pub runtime: *mut core::ffi::c_void,
     /// Addresses of the runtime helpers, indexed by [`Libcall`].
     pub libcalls: [usize; Libcall::COUNT],
+    /// Deterministic stack units of the call's budget not yet granted to
+    /// `stack_remaining`. What the call was granted in all (`stack_remaining` at entry
+    /// plus what the reserve lost) bounds how deep its wasm frames reached: the runtime
+    /// clears only that much of a pooled native stack afterwards.
+    pub stack_reserve: u64,
 }
+
+/// Deterministic stack units the stack-grant stub leaves in `VmCtx::stack_remaining`
+/// beyond the frame that asked (when the reserve has them), and the first grant of a call.
+///
+/// Why grants at all: the total the call may use (remaining + reserve) and so every
+/// overflow trap are exactly those of one budget, but the part granted tells the runtime
+/// how deep the call's frames went without any instruction on the hot path (the stub
+/// runs only when a call goes deeper than it ever went, at most once per
+/// `STACK_GRANT_UNITS` of new depth). 128 units are at most 4 KiB of native stack.
+/// Baked into generated code: changing it changes the artifact format.
+pub const STACK_GRANT_UNITS: u64 = 128;
 
 /// A function reference: what `ref.func` produces, tables store (as a pointer; null = 0)
 /// and `call_indirect` checks and calls.
@@ -82,6 +100,7 @@ impl VmCtx {
     pub const TABLES: u32 = offset_of!(VmCtx, tables) as u32;
     pub const RUNTIME: u32 = offset_of!(VmCtx, runtime) as u32;
     pub const LIBCALLS: u32 = offset_of!(VmCtx, libcalls) as u32;
+    pub const STACK_RESERVE: u32 = offset_of!(VmCtx, stack_reserve) as u32;
     /// Size of the fixed header; globals start here.
     pub const HEADER_SIZE: u32 = std::mem::size_of::<VmCtx>() as u32;
 
@@ -168,7 +187,8 @@ mod tests {
         assert_eq!(VmCtx::TABLES, 56);
         assert_eq!(VmCtx::RUNTIME, 64);
         assert_eq!(VmCtx::LIBCALLS, 72);
-        assert_eq!(VmCtx::HEADER_SIZE, 72 + 8 * Libcall::COUNT as u32);
+        assert_eq!(VmCtx::STACK_RESERVE, 72 + 8 * Libcall::COUNT as u32);
+        assert_eq!(VmCtx::HEADER_SIZE, VmCtx::STACK_RESERVE + 8);
         assert_eq!((FuncRef::SIZE, FuncRef::CODE, FuncRef::TYPE_ID), (16, 0, 8));
         assert_eq!((TableDef::SIZE, TableDef::BASE, TableDef::LEN), (16, 0, 8));
         assert_eq!(Libcall::ElemDrop as usize + 1, Libcall::COUNT);

@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 
 use gasket_host_api::near::NearEnv;
 use gasket_host_api::{HostEnv, Storage};
-use gasket_singlepass::{ExportKind, FuncSig, TrapKind, VmCtx};
+use gasket_singlepass::{ExportKind, FuncSig, TrapKind, VmCtx, STACK_GRANT_UNITS};
 
 use crate::error::{CallError, InstantiationError, Trap};
 use crate::imports::Imports;
@@ -320,13 +320,21 @@ impl Instance {
         // pointer libcalls use, and nothing touches `self.rt` until the call returns.
         self.rt.running = true;
         self.rt.failure = None;
+        self.rt.lowest_libcall_sp = usize::MAX;
+        #[cfg(feature = "call-backend")]
+        let native = module.backend.is_none();
+        #[cfg(not(feature = "call-backend"))]
+        let native = true;
+        self.rt.libcalls_on_host_stack = native;
         self.rt.reset_vmctx();
         let max_height = u64::from(module.profile.stack.max_height);
+        let first_grant = max_height.min(STACK_GRANT_UNITS);
         let vmctx = self.rt.vmctx();
         // SAFETY: the vmctx the state owns; no call is running.
         unsafe {
             (*vmctx).gas_remaining = gas_limit;
-            (*vmctx).stack_remaining = max_height;
+            (*vmctx).stack_remaining = first_grant;
+            (*vmctx).stack_reserve = max_height - first_grant;
         }
         // SAFETY: `trampoline` is the entry trampoline inside the module's mapped code,
         // which has this C signature (Artifact docs).
@@ -335,8 +343,8 @@ impl Instance {
         // call); `func` is a function entry of the same code; `slots_ptr` is the 16-byte
         // aligned top of this instance's own stack, with `max(params, results)` slots
         // above it. Generated code bounds-checks memory and tables and enforces the
-        // deterministic stack limit, which fits in the stack (16 bytes per unit plus
-        // 1 MiB for libcalls and host functions).
+        // deterministic stack limit, which fits in the stack (32 bytes per unit plus
+        // 1 MiB of headroom; libcalls run host code on the host thread's stack).
         #[cfg(feature = "call-backend")]
         let code = match &module.backend {
             // SAFETY: as for the native call below; the backend follows the trampoline's
@@ -360,7 +368,12 @@ impl Instance {
         let code = unsafe { trampoline(vmctx, func, slots_ptr) };
         self.rt.running = false;
         // SAFETY: the call is over; the vmctx is ours again.
-        let gas_remaining = unsafe { (*vmctx).gas_remaining };
+        let (gas_remaining, reserve_left) =
+            unsafe { ((*vmctx).gas_remaining, (*vmctx).stack_reserve) };
+        let granted = (code != TrapKind::StackOverflow.code())
+            .then(|| max_height.saturating_sub(reserve_left));
+        self.stack
+            .note_call(area, granted, self.rt.lowest_libcall_sp);
         let mut gas_used = gas_limit.saturating_sub(gas_remaining);
         if code == 0 {
             // SAFETY: the slots written by the callee, inside the area above.
@@ -386,6 +399,10 @@ impl Instance {
         (Err(trap), gas_used)
     }
 }
+
+#[cfg(test)]
+#[path = "instance_stack_tests.rs"]
+mod stack_tests;
 
 // Hand-written x86-64 machine code stands in for the compiler there.
 #[cfg(all(test, target_arch = "x86_64"))]

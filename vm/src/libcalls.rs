@@ -17,14 +17,32 @@ use crate::values::{decode_externref, encode_externref, type_name, Value};
 
 /// Runs `f` on the instance state behind `vmctx`, turning a panic into `on_panic` (after
 /// recording a `host_error` failure).
+///
+/// On a native call `f` runs on the host thread's stack, just below the entry
+/// trampoline's frame (`VmCtx::saved_sp`), not on the instance's: host functions and the
+/// node's storage then never write the pooled stack, whose written depth stays bounded by
+/// the wasm stack budget (see `NativeStack::note_call`). The few bytes of this function's
+/// own frame that do land there are accounted for by `Runtime::lowest_libcall_sp`.
 fn with_runtime(vmctx: *mut VmCtx, on_panic: u32, f: impl FnOnce(&mut Runtime) -> u32) -> u32 {
     // SAFETY: generated code passes the vmctx it was entered with, whose `runtime` field
     // the instance set to its boxed, live `Runtime`; the instance is borrowed mutably by
     // the running call, and generated code is suspended in this libcall, so this is the
     // only active reference.
     let runtime = unsafe { &mut *(*vmctx).runtime.cast::<Runtime>() };
+    // Below the trampoline's lowest push, past anything a red zone could hold, 16-byte
+    // aligned; none when the call is not native (or `saved_sp` was never set).
+    let host_stack = runtime
+        .libcalls_on_host_stack
+        // SAFETY: the vmctx is valid (above); the trampoline set `saved_sp` on entry.
+        .then(|| unsafe { (*vmctx).saved_sp } as usize)
+        .and_then(|sp| sp.checked_sub(HOST_STACK_GAP))
+        .map(|top| top & !15)
+        .filter(|&top| top >= 16);
+    // Where host code runs on the current stack, that stack's depth is unknown (0).
+    let entry_sp = host_stack.map_or(0, |_| psm::stack_pointer() as usize);
+    runtime.lowest_libcall_sp = runtime.lowest_libcall_sp.min(entry_sp);
     let rt: *mut Runtime = runtime;
-    match catch_unwind(AssertUnwindSafe(|| f(runtime))) {
+    let run = move || match catch_unwind(AssertUnwindSafe(|| f(runtime))) {
         Ok(code) => code,
         Err(payload) => {
             let what = payload
@@ -41,8 +59,25 @@ fn with_runtime(vmctx: *mut VmCtx, on_panic: u32, f: impl FnOnce(&mut Runtime) -
             );
             on_panic
         }
+    };
+    match host_stack {
+        Some(top) => {
+            // The "stack" given to psm is only its top 16 bytes: the host thread's own
+            // stack continues below them, with its own guard page.
+            // SAFETY: `top` lies below the host stack pointer the entry trampoline saved
+            // on this thread's stack when the call began; everything below that is
+            // unused stack of the host thread (the trampoline's caller is suspended
+            // above it, and no leaf red zone lies below a frame that made a call).
+            // `run` catches every panic, so nothing unwinds through psm's frame.
+            unsafe { psm::on_stack((top - 16) as *mut u8, 16, run) }
+        }
+        None => run(),
     }
 }
+
+/// Bytes left between the entry trampoline's saved host stack pointer and the top of
+/// the stack libcalls run on.
+const HOST_STACK_GAP: usize = 256;
 
 const HOST_ERROR: u32 = TrapKind::HostError as u32;
 

@@ -167,6 +167,13 @@ pub(crate) struct Runtime {
     pub failure: Option<Trap>,
     /// Whether a call is running (re-entry is refused).
     pub running: bool,
+    /// Whether libcalls switch to the host thread's stack (native calls; not calls run
+    /// by a `CallBackend`, whose `saved_sp` is not a host address).
+    pub libcalls_on_host_stack: bool,
+    /// The lowest stack pointer a libcall saw on entry, before switching stacks, since
+    /// the call began (`usize::MAX`: none ran). Bounds how deep Rust code wrote the
+    /// instance's stack (see `NativeStack::note_call`).
+    pub lowest_libcall_sp: usize,
 }
 
 // SAFETY: every pointer in `Runtime` points into memory it owns (vmctx, tables, funcrefs,
@@ -228,6 +235,8 @@ impl Runtime {
             contract_host: None,
             failure: None,
             running: false,
+            libcalls_on_host_stack: false,
+            lowest_libcall_sp: usize::MAX,
         })
     }
 

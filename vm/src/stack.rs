@@ -8,13 +8,23 @@ use std::io;
 
 use crate::code_memory::{page_size, round_up};
 
-/// Headroom above the deterministic frames, for libcalls and host functions (which run on
-/// this stack too).
+/// Headroom below the deterministic frames, for the entry frames of libcalls (which then
+/// switch to the host thread's stack for the host function itself, see
+/// `libcalls::with_runtime`) and as a margin against a miscounted frame bound.
 pub const HOST_HEADROOM: usize = 1 << 20;
 
 /// Bytes of native stack per deterministic stack unit that generated code may use (the
 /// compiler's bound, see `gasket_singlepass::NATIVE_STACK_BYTES_PER_UNIT`).
 pub const BYTES_PER_STACK_UNIT: usize = gasket_singlepass::NATIVE_STACK_BYTES_PER_UNIT as usize;
+
+/// Slack below the deepest frame the stack budget accounts for: the entry trampoline's
+/// return address and what the stack-grant stub pushes (its return address and two
+/// saved registers on x86-64, nothing on AArch64), rounded up.
+const WASM_CALL_SLACK: usize = 64;
+
+/// Bytes a libcall may write below the stack pointer it records before switching to the
+/// host stack: the rest of `with_runtime`'s frame and psm's switch (a few words each).
+const LIBCALL_FRAME_SLACK: usize = 1024;
 
 /// A native stack: `[guard page][usable bytes]`, growing down from `top`.
 #[derive(Debug)]
@@ -23,6 +33,10 @@ pub struct NativeStack {
     base: *mut u8,
     /// Length of the whole mapping.
     mapped: usize,
+    /// Bytes below `top` that calls may have written since the stack was last all zero,
+    /// or `None` when unknown (a libcall ran, or a call overflowed its budget). Below
+    /// that, the stack still reads as zero; the pool clears just those bytes.
+    written: Option<usize>,
 }
 
 // SAFETY: the stack is plain memory owned by this value; nothing about it is tied to the
@@ -67,7 +81,49 @@ impl NativeStack {
         Ok(NativeStack {
             base: base.cast(),
             mapped,
+            written: Some(0),
         })
+    }
+
+    /// Records a call that put `area` bytes of arguments at the top and was granted
+    /// `granted_units` deterministic stack units (`VmCtx` budget at entry minus
+    /// `stack_reserve` at exit; `None` if it overflowed its budget: the overflowing
+    /// frame was written before the check), whose libcalls saw `lowest_libcall_sp` as
+    /// their lowest stack pointer before switching to the host stack (`usize::MAX`:
+    /// none ran; see `libcalls::with_runtime`).
+    ///
+    /// Every wasm frame fits in `BYTES_PER_STACK_UNIT` per unit it is charged (the
+    /// compiler's bound), so the granted units bound the depth of the wasm frames; a
+    /// libcall writes at most `LIBCALL_FRAME_SLACK` below the pointer it recorded.
+    pub fn note_call(&mut self, area: usize, granted_units: Option<u64>, lowest_libcall_sp: usize) {
+        let top = self.top() as usize;
+        let wasm = granted_units.and_then(|units| {
+            let frames = usize::try_from(units)
+                .ok()?
+                .checked_mul(BYTES_PER_STACK_UNIT)?;
+            area.checked_add(frames)?.checked_add(WASM_CALL_SLACK)
+        });
+        let libcalls = match lowest_libcall_sp {
+            usize::MAX => Some(0),
+            sp if sp > self.limit() as usize && sp <= top => Some(top - sp + LIBCALL_FRAME_SLACK),
+            _ => None,
+        };
+        self.written = match (self.written, wasm, libcalls) {
+            (Some(before), Some(wasm), Some(libcalls)) => {
+                Some(before.max(wasm).max(libcalls).min(self.usable()))
+            }
+            _ => None,
+        };
+    }
+
+    /// Bytes below `top` that may be non-zero (`None`: unknown, see `note_call`).
+    pub fn written(&self) -> Option<usize> {
+        self.written
+    }
+
+    /// Records that the whole stack reads as zero again (after the pool scrubbed it).
+    pub fn mark_clean(&mut self) {
+        self.written = Some(0);
     }
 
     /// One past the highest byte of the stack (page-aligned, so 16-byte aligned).

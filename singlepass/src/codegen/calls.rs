@@ -118,8 +118,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 };
                 let units = units as u32;
                 if intrinsic == Intrinsic::StackEnter {
-                    let label = self.labels.trap(TrapKind::StackOverflow);
-                    self.masm.stack_enter(units, label);
+                    self.masm.stack_enter(units, self.labels.stack_grant);
                 } else {
                     self.masm.stack_leave(units);
                 }

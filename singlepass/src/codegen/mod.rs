@@ -64,6 +64,9 @@ fn features() -> WasmFeatures {
 pub(crate) struct ModuleLabels {
     traps: Vec<(TrapKind, Label)>,
     pub dynamic_trap: Label,
+    /// The stack-grant stub every function's `stack_enter` calls when its frame does not
+    /// fit the budget granted so far.
+    pub stack_grant: Label,
     pub functions: Vec<Label>,
 }
 
@@ -92,6 +95,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
             .map(|&kind| (kind, masm.new_label()))
             .collect(),
         dynamic_trap: masm.new_label(),
+        stack_grant: masm.new_label(),
         functions: Vec::new(),
     };
     let mut functions: Vec<Option<(u32, u32)>> = Vec::new();
@@ -128,6 +132,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
         masm.emit_trap_stub(label, kind);
     }
     masm.emit_dynamic_trap_stub(labels.dynamic_trap);
+    masm.emit_stack_grant_stub(labels.stack_grant, labels.trap(TrapKind::StackOverflow));
     let entry_trampoline = masm.emit_entry_trampoline();
     let code = masm.finish().map_err(CompileError::Limit)?;
     if code.len() > i32::MAX as usize {

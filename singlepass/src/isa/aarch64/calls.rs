@@ -14,10 +14,11 @@ use super::regs::{ADDR, FP, GAS, LIBCALL_ARGS, LOCAL_REGS, RETURN, SCRATCH, VMCT
 use super::A64Masm;
 use crate::masm::Cond;
 use crate::masm::{Address, Base, FramePatch, Label, LibcallArg, LoadKind, Operand, Reg, Size};
-use crate::vmctx::{Libcall, VmCtx};
+use crate::vmctx::{Libcall, VmCtx, STACK_GRANT_UNITS};
 
 const GAS_REMAINING: u32 = VmCtx::GAS_REMAINING;
 const STACK_REMAINING: u32 = VmCtx::STACK_REMAINING;
+const STACK_RESERVE: u32 = VmCtx::STACK_RESERVE;
 
 /// `movz x16, #imm16` (the frame patch's first instruction).
 const MOVZ_X16: u32 = 0xd280_0000 | SCRATCH as u32;
@@ -158,9 +159,11 @@ impl A64Masm {
         asm!(self.ops; ldr X(GAS), [X(VMCTX), #GAS_REMAINING]);
     }
 
-    /// On overflow the counter has wrapped; harmless, since the call ends in a trap and
-    /// the runtime resets the budget for every call. `str` keeps the flags of `subs`.
-    pub(super) fn emit_stack_enter(&mut self, units: u32, overflow: Label) {
+    /// `ldr; subs; str` on `vmctx.stack_remaining`, then `b.hs fits; bl grant; fits:`
+    /// (`str` keeps the flags of `subs`). The counter is signed in effect (budgets are
+    /// below 2^32 units), so a wrap is a negative value the grant stub tops up or turns
+    /// into the overflow trap. `bl` clobbers x30, which the prologue saved.
+    pub(super) fn emit_stack_enter(&mut self, units: u32, grant: Label) {
         asm!(self.ops; ldr X(ADDR), [X(VMCTX), #STACK_REMAINING]);
         match add_imm12(Size::S64, units.into()) {
             Some((u, false)) => asm!(self.ops; subs X(ADDR), XSP(ADDR), #u),
@@ -169,8 +172,37 @@ impl A64Masm {
                 asm!(self.ops; subs X(ADDR), X(ADDR), X(SCRATCH));
             }
         }
-        asm!(self.ops; str X(ADDR), [X(VMCTX), #STACK_REMAINING]);
-        self.emit_branch(Cond::LtU, overflow);
+        let fits = self.ops.new_dynamic_label();
+        asm!(self.ops
+            ; str X(ADDR), [X(VMCTX), #STACK_REMAINING]
+            ; b.hs =>fits
+            ; bl =>grant
+            ; =>fits
+        );
+    }
+
+    /// See `MacroAssembler::emit_stack_grant_stub`. Uses only the masm's scratch
+    /// registers (x16, x17) and returns through x30.
+    pub(super) fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label) {
+        let chunk = STACK_GRANT_UNITS as u32;
+        asm!(self.ops
+            ; =>label
+            // want = STACK_GRANT_UNITS - remaining (remaining < 0, so this is the deficit
+            // plus a fresh grant); take min(want, reserve).
+            ; ldr X(SCRATCH), [X(VMCTX), #STACK_REMAINING]
+            ; movz X(ADDR), #chunk
+            ; sub X(ADDR), X(ADDR), X(SCRATCH)
+            ; ldr X(SCRATCH), [X(VMCTX), #STACK_RESERVE]
+            ; cmp X(ADDR), X(SCRATCH)
+            ; csel X(ADDR), X(SCRATCH), X(ADDR), hi
+            ; sub X(SCRATCH), X(SCRATCH), X(ADDR)
+            ; str X(SCRATCH), [X(VMCTX), #STACK_RESERVE]
+            ; ldr X(SCRATCH), [X(VMCTX), #STACK_REMAINING]
+            ; adds X(SCRATCH), X(SCRATCH), X(ADDR)
+            ; str X(SCRATCH), [X(VMCTX), #STACK_REMAINING]
+        );
+        self.emit_branch(Cond::LtS, overflow);
+        asm!(self.ops; ret);
     }
 
     pub(super) fn emit_stack_leave(&mut self, units: u32) {

@@ -203,8 +203,8 @@ impl MacroAssembler for A64Masm {
     fn reload_gas(&mut self) {
         self.emit_reload_gas()
     }
-    fn stack_enter(&mut self, units: u32, overflow: Label) {
-        self.emit_stack_enter(units, overflow)
+    fn stack_enter(&mut self, units: u32, grant: Label) {
+        self.emit_stack_enter(units, grant)
     }
     fn stack_leave(&mut self, units: u32) {
         self.emit_stack_leave(units)
@@ -246,6 +246,9 @@ impl MacroAssembler for A64Masm {
     }
     fn emit_dynamic_trap_stub(&mut self, label: Label) {
         self.emit_code_trap_stub(label)
+    }
+    fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label) {
+        self.emit_stack_grant_stub(label, overflow)
     }
     fn emit_entry_trampoline(&mut self) -> u32 {
         self.emit_trampoline()

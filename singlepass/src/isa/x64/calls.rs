@@ -10,12 +10,13 @@ use dynasmrt::{DynasmApi, DynasmLabelApi};
 use super::regs::{fits_i32, LIBCALL_ARGS, LOCAL_REGS, RETURN};
 use super::X64Masm;
 use crate::masm::{FramePatch, Label, LibcallArg, Operand, Reg};
-use crate::vmctx::{Libcall, VmCtx};
+use crate::vmctx::{Libcall, VmCtx, STACK_GRANT_UNITS};
 
 // The gas and stack-budget fields are written as literal offsets below (`[r15]`,
 // `[r15 + 8]`), so dynasm picks the short encodings; these keep them honest.
 const _: () = assert!(VmCtx::GAS_REMAINING == 0);
 const _: () = assert!(VmCtx::STACK_REMAINING == 8);
+const STACK_RESERVE: i32 = VmCtx::STACK_RESERVE as i32;
 
 impl X64Masm {
     /// `push rbp; mov rbp, rsp; sub rsp, imm32` (always the 7-byte imm32 form, so the
@@ -136,9 +137,10 @@ impl X64Masm {
         asm!(self.ops; mov r13, QWORD [r15]);
     }
 
-    /// On overflow the counter has wrapped; harmless, since the call ends in a trap and
-    /// the runtime resets the budget for every call.
-    pub(super) fn emit_stack_enter(&mut self, units: u32, overflow: Label) {
+    /// `sub [vmctx.stack_remaining], units; jae ok; call grant; ok:`. The counter is
+    /// signed in effect (budgets are below 2^32 units), so a wrap is a negative value the
+    /// grant stub tops up or turns into the overflow trap.
+    pub(super) fn emit_stack_enter(&mut self, units: u32, grant: Label) {
         match units {
             0..=127 => asm!(self.ops; sub QWORD [r15 + 8], BYTE (units as i8).into()),
             _ => match i32::try_from(units) {
@@ -149,7 +151,35 @@ impl X64Masm {
                 }
             },
         }
-        asm!(self.ops; jb =>overflow);
+        asm!(self.ops
+            ; jae >fits
+            ; call =>grant
+            ; fits:
+        );
+    }
+
+    /// See `MacroAssembler::emit_stack_grant_stub`. Saves and restores the two registers
+    /// it uses; `pop` leaves the flags of the final `add`, whose sign says overflow.
+    pub(super) fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label) {
+        let chunk = STACK_GRANT_UNITS as i32;
+        asm!(self.ops
+            ; =>label
+            ; push rax
+            ; push rcx
+            // want = STACK_GRANT_UNITS - remaining (remaining < 0, so this is the deficit
+            // plus a fresh grant); take min(want, reserve).
+            ; mov eax, DWORD chunk
+            ; sub rax, QWORD [r15 + 8]
+            ; mov rcx, QWORD [r15 + STACK_RESERVE]
+            ; cmp rax, rcx
+            ; cmova rax, rcx
+            ; sub QWORD [r15 + STACK_RESERVE], rax
+            ; add QWORD [r15 + 8], rax
+            ; pop rcx
+            ; pop rax
+            ; js =>overflow
+            ; ret
+        );
     }
 
     pub(super) fn emit_stack_leave(&mut self, units: u32) {

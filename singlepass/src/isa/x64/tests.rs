@@ -71,6 +71,7 @@ pub(super) struct Builder {
     masm: X64Masm,
     traps: BTreeMap<u32, Label>,
     dynamic_trap: Label,
+    pub(super) stack_grant: Label,
     funcs: Vec<Label>,
     offsets: Vec<u32>,
 }
@@ -83,10 +84,12 @@ impl Builder {
             .map(|k| (k.code(), masm.new_label()))
             .collect();
         let dynamic_trap = masm.new_label();
+        let stack_grant = masm.new_label();
         Builder {
             masm,
             traps,
             dynamic_trap,
+            stack_grant,
             funcs: Vec::new(),
             offsets: Vec::new(),
         }
@@ -135,6 +138,8 @@ impl Builder {
             self.masm.emit_trap_stub(label, kind);
         }
         self.masm.emit_dynamic_trap_stub(self.dynamic_trap);
+        let overflow = self.trap(TrapKind::StackOverflow);
+        self.masm.emit_stack_grant_stub(self.stack_grant, overflow);
         let trampoline = self.masm.emit_entry_trampoline();
         let code = self.masm.finish().expect("finish");
         Module {
@@ -186,6 +191,7 @@ impl Instance {
             tables: std::ptr::null(),
             runtime: std::ptr::null_mut(),
             libcalls: [0; Libcall::COUNT],
+            stack_reserve: 0,
         });
         Instance {
             vmctx,
@@ -1125,27 +1131,53 @@ fn gas_charges_down_to_zero_and_traps_one_below() {
 }
 
 #[test]
-fn stack_budget_enter_leave_and_overflow() {
+fn stack_budget_enter_leave_grant_and_overflow() {
     let mut b = Builder::new();
     let f = b.func(|m, b| {
-        m.stack_enter(5, b.trap(TrapKind::StackOverflow));
+        m.stack_enter(5, b.stack_grant);
         m.stack_leave(2);
     });
     let big = b.func(|m, b| {
-        m.stack_enter(0x9000_0000, b.trap(TrapKind::StackOverflow));
+        m.stack_enter(0x9000_0000, b.stack_grant);
         m.stack_leave(0x9000_0000);
     });
     let module = b.build();
     let mut inst = Instance::new();
-    inst.vmctx.stack_remaining = 5;
+    let set = |inst: &mut Instance, stack: u64, reserve: u64| {
+        inst.vmctx.stack_remaining = stack;
+        inst.vmctx.stack_reserve = reserve;
+    };
+    let budget = |inst: &Instance| (inst.vmctx.stack_remaining, inst.vmctx.stack_reserve);
+    // Fits: no grant.
+    set(&mut inst, 5, 0);
     assert_eq!(inst.call(&module, f, &[]).0, 0);
-    assert_eq!(inst.vmctx.stack_remaining, 2);
-    inst.vmctx.stack_remaining = 4;
+    assert_eq!(budget(&inst), (2, 0));
+    set(&mut inst, 4, 0);
     assert_eq!(inst.call(&module, f, &[]).0, TrapKind::StackOverflow.code());
-    inst.vmctx.stack_remaining = 0x9000_0000;
+    // Short by 3: the grant covers them and leaves STACK_GRANT_UNITS.
+    set(&mut inst, 2, 300);
+    assert_eq!(inst.call(&module, f, &[]).0, 0);
+    let grant = crate::STACK_GRANT_UNITS;
+    assert_eq!(budget(&inst), (grant + 2, 300 - grant - 3));
+    // The reserve covers exactly the deficit; one unit less overflows.
+    set(&mut inst, 1, 4);
+    assert_eq!(inst.call(&module, f, &[]).0, 0);
+    assert_eq!(budget(&inst), (2, 0));
+    set(&mut inst, 1, 3);
+    assert_eq!(inst.call(&module, f, &[]).0, TrapKind::StackOverflow.code());
+    // Wide immediates, with and without a grant.
+    set(&mut inst, 0x9000_0000, 0);
     assert_eq!(inst.call(&module, big, &[]).0, 0);
-    assert_eq!(inst.vmctx.stack_remaining, 0x9000_0000);
-    inst.vmctx.stack_remaining = 0x8fff_ffff;
+    assert_eq!(budget(&inst), (0x9000_0000, 0));
+    set(&mut inst, 0x8fff_ffff, 0);
+    assert_eq!(
+        inst.call(&module, big, &[]).0,
+        TrapKind::StackOverflow.code()
+    );
+    set(&mut inst, 0x10, 0x9000_0000);
+    assert_eq!(inst.call(&module, big, &[]).0, 0);
+    assert_eq!(budget(&inst), (0x9000_0010, 0));
+    set(&mut inst, 0x10, 0x8fff_ffef);
     assert_eq!(
         inst.call(&module, big, &[]).0,
         TrapKind::StackOverflow.code()
