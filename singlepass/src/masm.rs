@@ -506,6 +506,13 @@ pub trait MacroAssembler {
     fn fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg);
     /// `dst = (lhs op rhs) ? 1 : 0` (an i32).
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg);
+    /// Compare `lhs` with `rhs` into the flags and return the condition that holds
+    /// exactly when `lhs op rhs` (unordered operands included: then it must not hold, or
+    /// for `ne` must), for a branch, select or `setcc` to consume like an integer
+    /// comparison's; `None`, emitting nothing, where the ISA needs two conditions
+    /// (x86-64 `eq`/`ne`: zero and parity flags).
+    fn fp_cmp_flags(&mut self, op: FloatCmp, size: FloatSize, lhs: FReg, rhs: FReg)
+        -> Option<Cond>;
     /// `dst = src` converted to the float size `to` (`F64`: promote, exact; `F32`: demote,
     /// rounded to nearest even).
     fn fp_resize(&mut self, to: FloatSize, dst: FReg, src: FReg);

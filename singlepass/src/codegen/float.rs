@@ -56,17 +56,25 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.push(float_kind(size), Loc::FReg(dst));
     }
 
-    /// `f32.eq`, `f64.lt`, …: an i32 0 or 1 in a register.
+    /// `f32.eq`, `f64.lt`, …: pending flags, like an integer comparison, where the ISA
+    /// tests the comparison with one condition (a `br_if`, `if` or `select` then
+    /// branches on it directly); else an i32 0 or 1 in a register.
     pub fn float_compare(&mut self, op: FloatCmp, size: FloatSize) {
         let rhs = self.pop_entry();
         let lhs = self.pop_entry();
         let a = self.float_operand(lhs);
         let b = self.float_operand(rhs);
-        let dst = self.alloc();
-        self.masm.fp_cmp(op, size, dst, a, b);
+        let result = match self.masm.fp_cmp_flags(op, size, a, b) {
+            Some(cond) => Loc::Flags(cond),
+            None => {
+                let dst = self.alloc();
+                self.masm.fp_cmp(op, size, dst, a, b);
+                Loc::Reg(dst)
+            }
+        };
         self.free_float(a);
         self.free_float(b);
-        self.push_reg(Kind::I32, dst);
+        self.push(Kind::I32, result);
     }
 
     /// `f64.promote_f32` (`to` = F64) and `f32.demote_f64` (`to` = F32).

@@ -197,6 +197,28 @@ impl A64Masm {
         }
     }
 
+    /// `fcmp` sets NZCV = 0011 on an unordered result: `eq`, `lo` (C = 0), `ls`
+    /// (C = 0 or Z = 1), `gt` (Z = 0 and N = V) and `ge` (N = V) are then false and `ne`
+    /// true, exactly wasm's results, and the same conditions are right for ordered
+    /// operands. So every comparison is one condition.
+    pub(super) fn emit_fp_cmp_flags(
+        &mut self,
+        op: FloatCmp,
+        size: FloatSize,
+        lhs: FReg,
+        rhs: FReg,
+    ) -> Option<Cond> {
+        ff!(self.ops, fcmp, size, lhs.0, rhs.0);
+        Some(match op {
+            FloatCmp::Eq => Cond::Eq,
+            FloatCmp::Ne => Cond::Ne,
+            FloatCmp::Lt => Cond::LtU,
+            FloatCmp::Le => Cond::LeU,
+            FloatCmp::Gt => Cond::GtS,
+            FloatCmp::Ge => Cond::GeS,
+        })
+    }
+
     /// `fcvt`: promotion is exact, demotion rounds by FPCR.RMode (nearest even). A NaN
     /// becomes the default NaN (FPCR.DN).
     pub(super) fn emit_fp_resize(&mut self, to: FloatSize, dst: FReg, src: FReg) {

@@ -184,6 +184,15 @@ impl MacroAssembler for A64Masm {
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg) {
         self.emit_fp_cmp(op, size, dst, lhs, rhs)
     }
+    fn fp_cmp_flags(
+        &mut self,
+        op: FloatCmp,
+        size: FloatSize,
+        lhs: FReg,
+        rhs: FReg,
+    ) -> Option<Cond> {
+        self.emit_fp_cmp_flags(op, size, lhs, rhs)
+    }
     fn fp_resize(&mut self, to: FloatSize, dst: FReg, src: FReg) {
         self.emit_fp_resize(to, dst, src)
     }

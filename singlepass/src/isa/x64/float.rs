@@ -22,7 +22,7 @@ use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::X64Masm;
 use crate::masm::{
-    FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, Label, Operand, Reg, Size,
+    Cond, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, Label, Operand, Reg, Size,
     TruncMode,
 };
 
@@ -256,6 +256,27 @@ impl X64Masm {
             FloatCmp::Gt | FloatCmp::Lt => asm!(self.ops; seta Rb(d)),
             FloatCmp::Ge | FloatCmp::Le => asm!(self.ops; setae Rb(d)),
         }
+    }
+
+    /// `ucomis` sets CF and ZF (and PF) on an unordered result, so "above" (CF = ZF = 0)
+    /// and "above or equal" (CF = 0) are false then, exactly as `gt`/`ge` (and, with the
+    /// operands swapped, `lt`/`le`) must be. `eq`/`ne` need PF too: not fused.
+    pub(super) fn emit_fp_cmp_flags(
+        &mut self,
+        op: FloatCmp,
+        size: FloatSize,
+        lhs: FReg,
+        rhs: FReg,
+    ) -> Option<Cond> {
+        let (a, b, cond) = match op {
+            FloatCmp::Gt => (lhs.0, rhs.0, Cond::GtU),
+            FloatCmp::Ge => (lhs.0, rhs.0, Cond::GeU),
+            FloatCmp::Lt => (rhs.0, lhs.0, Cond::GtU),
+            FloatCmp::Le => (rhs.0, lhs.0, Cond::GeU),
+            FloatCmp::Eq | FloatCmp::Ne => return None,
+        };
+        sized!(self.ops, size, ucomiss, ucomisd; Rx(a), Rx(b));
+        Some(cond)
     }
 
     pub(super) fn emit_fp_resize(&mut self, to: FloatSize, dst: FReg, src: FReg) {
