@@ -167,6 +167,16 @@ pub(crate) struct Runtime {
     pub failure: Option<Trap>,
     /// Whether a call is running (re-entry is refused).
     pub running: bool,
+    /// Gas reports only (`None` otherwise, and then never touched): per imported
+    /// function index, its calls and the gas they charged.
+    pub host_gas: Option<std::collections::BTreeMap<u32, HostGasUse>>,
+}
+
+/// Calls of one imported function and the gas they charged (gas reports).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostGasUse {
+    pub calls: u64,
+    pub gas: u64,
 }
 
 // SAFETY: every pointer in `Runtime` points into memory it owns (vmctx, tables, funcrefs,
@@ -228,6 +238,7 @@ impl Runtime {
             contract_host: None,
             failure: None,
             running: false,
+            host_gas: None,
         })
     }
 
