@@ -437,18 +437,15 @@ impl CallBuilder<'_> {
             // the storage, for the stack. The run is deterministic, so it ends the same
             // way (checked: a stack from a run that did not is not shown).
             if let Some(report) = report_build(report, wasm.as_ref(), engine) {
-                let mut storage = storage.clone();
-                let again = call_contract_reported(
+                outcome.wasm_stack = failed_call_stack(
                     report,
                     &self.method,
                     context,
                     limits,
-                    &mut storage,
+                    &mut storage.clone(),
                     self.gas,
-                )?;
-                if again.status == outcome.status && again.gas_used == outcome.gas_used {
-                    outcome.wasm_stack = again.wasm_stack;
-                }
+                    &outcome,
+                );
             }
         }
         Ok(outcome)
@@ -488,6 +485,28 @@ pub fn call_contract_reported<S: Storage + ?Sized>(
         storage,
         gas,
     )
+}
+
+/// The wasm stack of `failed`, an outcome of [`call_contract`] that trapped or panicked,
+/// found by running the call again on the report build over `storage`, a copy of the
+/// storage the call started with (it changed nothing). The run is deterministic, so it
+/// ends the same way; if it did not, the stack would not be this call's, and none is
+/// given.
+pub fn failed_call_stack<S: Storage + ?Sized>(
+    report: &ReportModule,
+    method: &str,
+    context: CallContext,
+    limits: HostLimits,
+    storage: &mut S,
+    gas: u64,
+    failed: &Outcome,
+) -> Vec<WasmFrame> {
+    match call_contract_reported(report, method, context, limits, storage, gas) {
+        Ok(again) if again.status == failed.status && again.gas_used == failed.gas_used => {
+            again.wasm_stack
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// [`call_contract`], recording a report when `report` (whose module `module` is) is given.
