@@ -96,14 +96,11 @@ fn wasmi_report(
     (used, split, int("depth"))
 }
 
+/// Gas used, gas by function index, gas by class, stack depth.
+type Compiled = (u64, Vec<(u32, u64)>, Vec<(String, u64)>, usize);
+
 /// The same through compiled code.
-fn gasket_report(
-    wasm: &[u8],
-    profile: &Profile,
-    export: &str,
-    arg: i32,
-    gas: u64,
-) -> (u64, Vec<(u32, u64)>, Vec<(String, u64)>, usize) {
+fn gasket_report(wasm: &[u8], profile: &Profile, export: &str, arg: i32, gas: u64) -> Compiled {
     let engine = Engine::new(profile.clone()).expect("engine");
     let build = engine.compile_for_report(wasm).expect("compiles");
     let mut instance = Instance::new(build.module(), &Imports::new(), gas).expect("instance");

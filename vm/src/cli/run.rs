@@ -178,6 +178,9 @@ pub fn run(
     RunStatus::Ran
 }
 
+/// A call's outcome, and with a report build its gas report and stack.
+type Executed = (CallOutcome, Option<GasReport>, Option<Vec<WasmFrame>>);
+
 /// A fresh instance of `module`, called as `call` says; with `report_build` (whose module
 /// `module` is), also the gas report (start function excluded, as from `gas_used`) and
 /// the stack.
@@ -187,7 +190,7 @@ fn execute(
     call: &Invocation<'_>,
     args: &[Value],
     as_json: bool,
-) -> Result<(CallOutcome, Option<GasReport>, Option<Vec<WasmFrame>>), RunStatus> {
+) -> Result<Executed, RunStatus> {
     let mut instance = match Instance::new(module, &Imports::new(), call.gas) {
         Ok(instance) => instance,
         Err(e) => return Err(failed(e.kind(), e.to_string(), as_json)),
