@@ -46,7 +46,11 @@ fn check_report_build(wasm: &[u8], profile: &Profile) {
     let (report, sites) = prepare_for_report(wasm, profile).expect("report build");
     assert_eq!(report.info, plain.info, "same module info");
     let again = prepare_for_report(wasm, profile).unwrap();
-    assert_eq!((&again.0.wasm, &again.1), (&report.wasm, &sites), "deterministic");
+    assert_eq!(
+        (&again.0.wasm, &again.1),
+        (&report.wasm, &sites),
+        "deterministic"
+    );
     let mut validator = Validator::new_with_features(WasmFeatures::WASM2);
     if let Err(e) = validator.validate_all(&report.wasm) {
         panic!(

@@ -176,3 +176,24 @@ fn refusals() {
     ]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn deep_stacks_are_elided_in_text_only() {
+    let dir = scratch_dir("gas-report-deep");
+    let path = dir.join("deep.wat");
+    std::fs::write(
+        &path,
+        r#"(module (func $down (export "down") (param i32)
+             (if (local.get 0) (then (call $down (i32.sub (local.get 0) (i32.const 1))) (return)))
+             unreachable))"#,
+    )
+    .unwrap();
+    let path = path.display().to_string();
+    let line = run_json(&["run", &path, "--invoke", "down", "99", "--json"]);
+    assert_eq!(line["trap"], "unreachable");
+    assert_eq!(line["wasm_stack"].as_array().unwrap().len(), 100);
+    let (code, stdout, _) = gasket(&["run", &path, "--invoke", "down", "99"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout.matches("  #0 down\n").count(), 32, "{stdout}");
+    assert!(stdout.contains("  … 68 more frames …\n"), "{stdout}");
+}

@@ -75,18 +75,29 @@ pub fn add_json(line: &mut Value, report: Option<&GasReport>, stack: Option<&[Wa
     }
 }
 
-/// The text form of the stack: `wasm stack (innermost first):` and one frame a line.
+/// Frames text output shows at each end of a deeper stack (a runaway recursion has
+/// thousands; `--json` lists them all).
+const TEXT_STACK_ENDS: usize = 16;
+
+/// The text form of the stack: `wasm stack (innermost first):` and one frame a line,
+/// the middle of a very deep stack elided.
 pub fn print_stack(stack: &[WasmFrame]) {
     if stack.is_empty() {
         return;
     }
     println!("wasm stack (innermost first):");
-    for frame in stack {
-        match &frame.name {
-            Some(name) => println!("  #{} {name}", frame.index),
-            None => println!("  #{} func[{}]", frame.index, frame.index),
-        }
+    let line = |frame: &WasmFrame| match &frame.name {
+        Some(name) => println!("  #{} {name}", frame.index),
+        None => println!("  #{} func[{}]", frame.index, frame.index),
+    };
+    if stack.len() <= 2 * TEXT_STACK_ENDS {
+        stack.iter().for_each(line);
+        return;
     }
+    stack[..TEXT_STACK_ENDS].iter().for_each(line);
+    let hidden = stack.len() - 2 * TEXT_STACK_ENDS;
+    println!("  … {hidden} more frames …");
+    stack[stack.len() - TEXT_STACK_ENDS..].iter().for_each(line);
 }
 
 /// The text form of a report: three tables, largest first (ties by name or index).
