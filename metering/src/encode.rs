@@ -180,12 +180,13 @@ pub(crate) fn encode(
             for _ in &sites.sites {
                 section.global(counter, &wasm_encoder::ConstExpr::i64_const(0));
             }
-            let last = wasm_encoder::GlobalType {
+            let index = wasm_encoder::GlobalType {
                 val_type: ValType::I32,
                 ..counter
             };
-            section.global(last, &wasm_encoder::ConstExpr::i32_const(-1));
-            section.global(last, &wasm_encoder::ConstExpr::i32_const(0));
+            // `last_site` (-1: none yet), then the shadow stack's depth.
+            section.global(index, &wasm_encoder::ConstExpr::i32_const(-1));
+            section.global(index, &wasm_encoder::ConstExpr::i32_const(0));
         }
         module.section(&section);
     }
