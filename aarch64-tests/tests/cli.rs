@@ -273,3 +273,36 @@ fn gasket_hands_aarch64_runs_to_the_emulator_program() {
         "{message}"
     );
 }
+
+#[test]
+fn gas_reports_and_wasm_stacks_agree() {
+    let file = gasket_fixtures::GAS_REPORT.path().display().to_string();
+    for mode in ["--invoke", "--call"] {
+        for (method, gas) in [
+            ("run", "10000000"),
+            ("grow", "10000000"),
+            ("trap", "10000000"),
+            ("panic", "10000000"),
+            ("run", "500"),
+            ("spin", "20000"),
+        ] {
+            let base = ["run", &file, mode, method, "--gas", gas, "--gas-report"];
+            // Text, then JSON.
+            same_on_both(&base);
+            let v = json(&same_on_both(&[&base[..], &["--json"]].concat()));
+            let report = &v["gas_report"];
+            assert_eq!(report["gas_used"], v["gas_used"], "{base:?}: {v}");
+            let sum = |list: &str| -> u64 {
+                let entries = report[list].as_array().expect("list");
+                entries.iter().map(|e| e["gas"].as_u64().unwrap()).sum()
+            };
+            assert_eq!(sum("by_function"), v["gas_used"].as_u64().unwrap(), "{v}");
+            assert_eq!(sum("by_class"), v["gas_used"].as_u64().unwrap(), "{v}");
+            // Without the flag: the stack of a failed call, found by a run again.
+            let plain = json(&same_on_both(&[
+                "run", &file, mode, method, "--gas", gas, "--json",
+            ]));
+            assert_eq!(plain.get("wasm_stack"), v.get("wasm_stack"), "{base:?}");
+        }
+    }
+}

@@ -24,3 +24,40 @@ fn rust_contracts_agree_across_targets() {
         );
     }
 }
+
+/// Gas reports and trap stacks (`TestChain` outcomes) are identical on both targets:
+/// returns, a trap, a panic, per-unit charges, and out of gas at several limits, one of
+/// them inside a host function's charge.
+#[test]
+fn gas_reports_agree_across_targets() {
+    let wasm = gasket_fixtures::GAS_REPORT.wasm();
+    let mut native = TestChain::new();
+    native.deploy("c", &wasm).unwrap();
+    let mut emulated = TestChain::with_engine(backend::engine(Profile::contract()));
+    emulated.deploy("c", &wasm).unwrap();
+    let cases = [
+        ("run", 10_000_000),
+        ("run", 100),
+        ("run", 300),
+        ("trap", 10_000_000),
+        ("panic", 10_000_000),
+        ("grow", 10_000_000),
+        ("spin", 20_000),
+    ];
+    for (method, gas) in cases {
+        for report in [false, true] {
+            let call = |chain: &mut TestChain| {
+                chain
+                    .call("c", method)
+                    .gas(gas)
+                    .gas_report(report)
+                    .run()
+                    .unwrap()
+            };
+            let (x, a) = (call(&mut native), call(&mut emulated));
+            assert_eq!(x, a, "{method} with {gas} gas: x86-64 and AArch64 differ");
+            assert_eq!(x.gas_report.is_some(), report);
+            assert_eq!(x.wasm_stack.is_empty(), x.is_ok(), "{method}: {x:?}");
+        }
+    }
+}

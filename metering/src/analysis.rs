@@ -26,7 +26,7 @@ use wasmparser::{
     OperatorsReader, ValType, ValidatorResources,
 };
 
-use crate::cost::{dynamic_cost, CostTable};
+use crate::cost::{classify, dynamic_cost, CostTable, DynamicCost, OpClass};
 use crate::error::{Location, PrepareError};
 use crate::features::{operator_feature, operator_mnemonic, val_type_feature};
 use crate::limits::LimitKind;
@@ -39,7 +39,11 @@ pub(crate) enum Edit {
     Charge { at: usize, cost: u64 },
     /// Insert a charge of `per_unit` times the i32 on top of the stack before the operator
     /// at `at`, leaving that i32 in place.
-    DynamicCharge { at: usize, per_unit: u64 },
+    DynamicCharge {
+        at: usize,
+        kind: DynamicCost,
+        per_unit: u64,
+    },
     /// Replace the operator bytes `start..end` with `call new_index`.
     Call {
         start: usize,
@@ -78,6 +82,9 @@ pub(crate) struct FunctionPlan {
     pub scratch_local: Option<u32>,
     /// Stack-height units one activation costs.
     pub frame_cost: u32,
+    /// Only when [`FunctionContext::record_sites`]: per `Charge` edit (in `edits` order),
+    /// the gas of each cost class in its block, in order of first appearance.
+    pub charge_classes: Vec<Vec<(OpClass, u64)>>,
 }
 
 /// What `analyze_function` needs to know about the module.
@@ -90,6 +97,9 @@ pub(crate) struct FunctionContext<'p> {
     pub params: u32,
     /// Function imports of the original module: defined functions shift past them.
     pub imported_functions: u32,
+    /// Whether to record each charge's split by cost class (gas reports only: it
+    /// allocates per block, which plain preparation has no use for).
+    pub record_sites: bool,
 }
 
 /// Kinds of open control frames; only what block splitting and `return` need.
@@ -180,6 +190,11 @@ pub(crate) fn analyze_function(
         at: ops_start,
         cost: 0,
     });
+    // With `record_sites`, one class split per `Charge` pushed, the last one current.
+    let mut classes: Vec<Vec<(OpClass, u64)>> = Vec::new();
+    if ctx.record_sites {
+        classes.push(Vec::new());
+    }
 
     while !ops.eof() {
         let start = ops.original_position() as usize;
@@ -208,9 +223,13 @@ pub(crate) fn analyze_function(
             if let Edit::Charge { cost, .. } = &mut edits[index] {
                 *cost = cost.saturating_add(costs.operator_cost(&op));
             }
+            if let Some(split) = classes.last_mut().filter(|_| ctx.record_sites) {
+                add_class(split, classify(&op), costs);
+            }
             if let Some(dynamic) = dynamic_cost(&op) {
                 edits.push(Edit::DynamicCharge {
                     at: start,
+                    kind: dynamic,
                     per_unit: costs.per_unit(dynamic),
                 });
                 needs_scratch = true;
@@ -283,6 +302,9 @@ pub(crate) fn analyze_function(
             Some(true) => {
                 block = Some(edits.len());
                 edits.push(Edit::Charge { at: end, cost: 0 });
+                if ctx.record_sites {
+                    classes.push(Vec::new());
+                }
             }
             Some(false) => block = None,
             None => {}
@@ -301,6 +323,17 @@ pub(crate) fn analyze_function(
             at: function_location,
         });
     }
+    // Zero-cost charges are never written; their splits (all zero) go with them.
+    let charge_classes = edits
+        .iter()
+        .filter_map(|edit| match edit {
+            Edit::Charge { cost, .. } => Some(*cost),
+            _ => None,
+        })
+        .zip(classes)
+        .filter(|(cost, _)| *cost != 0)
+        .map(|(_, split)| split)
+        .collect();
     edits.retain(|edit| !matches!(edit, Edit::Charge { cost: 0, .. }));
 
     let plan = FunctionPlan {
@@ -311,8 +344,22 @@ pub(crate) fn analyze_function(
         edits,
         scratch_local,
         frame_cost: frame_cost as u32,
+        charge_classes,
     };
     Ok((plan, validator.into_allocations()))
+}
+
+/// Adds one operator of `class` to a block's split (kept in order of first appearance,
+/// so a block cut short by running out of gas can be charged class by class in order).
+fn add_class(split: &mut Vec<(OpClass, u64)>, class: OpClass, costs: &CostTable) {
+    let gas = costs.cost(class);
+    if gas == 0 {
+        return;
+    }
+    match split.iter_mut().find(|(c, _)| *c == class) {
+        Some((_, total)) => *total = total.saturating_add(gas),
+        None => split.push((class, gas)),
+    }
 }
 
 /// Defined functions move up past the injected imports.

@@ -77,6 +77,50 @@ pub enum DynamicCost {
     TableElements,
 }
 
+impl OpClass {
+    /// The class's name in gas reports (snake case, as the cost table's fields).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpClass::Structural => "structural",
+            OpClass::Constant => "constant",
+            OpClass::Local => "local",
+            OpClass::Global => "global",
+            OpClass::Alu => "alu",
+            OpClass::Mul => "mul",
+            OpClass::DivRem => "div_rem",
+            OpClass::Load => "load",
+            OpClass::Store => "store",
+            OpClass::Branch => "branch",
+            OpClass::BrTable => "br_table",
+            OpClass::Call => "call",
+            OpClass::CallIndirect => "call_indirect",
+            OpClass::Return => "return",
+            OpClass::Unreachable => "unreachable",
+            OpClass::MemorySize => "memory_size",
+            OpClass::MemoryGrow => "memory_grow",
+            OpClass::BulkMemory => "bulk_memory",
+            OpClass::SegmentDrop => "segment_drop",
+            OpClass::TableAccess => "table_access",
+            OpClass::TableGrow => "table_grow",
+            OpClass::TableBulk => "table_bulk",
+            OpClass::FloatArith => "float_arith",
+            OpClass::FloatDivSqrt => "float_div_sqrt",
+            OpClass::FloatToInt => "float_to_int",
+        }
+    }
+}
+
+impl DynamicCost {
+    /// The name of this size-proportional charge in gas reports (the cost table's field).
+    pub fn name(self) -> &'static str {
+        match self {
+            DynamicCost::MemoryPages => "memory_grow_per_page",
+            DynamicCost::MemoryBytes => "bulk_memory_per_byte",
+            DynamicCost::TableElements => "table_per_element",
+        }
+    }
+}
+
 /// Classifies an operator. Operators outside the deterministic profile never reach this
 /// function with a valid module; they classify as [`OpClass::FloatArith`] or
 /// [`OpClass::Alu`] so the function stays total.

@@ -14,8 +14,10 @@ use wasm_encoder::{
     TypeSection, ValType,
 };
 
+use crate::analysis::Edit;
 use crate::error::PrepareError;
-use crate::inject::{inject_function, to_encoder_val_type};
+use crate::inject::{inject_function, to_encoder_val_type, ReportCounters};
+use crate::report::{ChargeSite, GasSites, SiteCharge};
 use crate::summary::Intrinsics;
 use crate::walk::Walked;
 
@@ -37,11 +39,14 @@ impl Reencode for ShiftFunctions {
     }
 }
 
-/// Produces the instrumented module bytes.
+/// Produces the instrumented module bytes; with `report`, also counts every charge site
+/// in globals appended after the module's own (see `report`) and describes the sites
+/// (without, the sites returned are empty).
 pub(crate) fn encode(
     wasm: &[u8],
     walked: &Walked<'_>,
-) -> Result<(Vec<u8>, Intrinsics), PrepareError> {
+    report: bool,
+) -> Result<(Vec<u8>, Intrinsics, GasSites), PrepareError> {
     let mut shift = ShiftFunctions {
         imported_functions: walked.imported_functions,
     };
@@ -132,11 +137,24 @@ pub(crate) fn encode(
             .map_err(failed)?;
         module.section(&section);
     }
-    if let Some(reader) = &walked.tables {
+    let sites = report.then(|| charge_sites(walked));
+    if walked.tables.is_some() || sites.is_some() {
         let mut section = wasm_encoder::TableSection::new();
-        shift
-            .parse_table_section(&mut section, reader.clone())
-            .map_err(failed)?;
+        if let Some(reader) = &walked.tables {
+            shift
+                .parse_table_section(&mut section, reader.clone())
+                .map_err(failed)?;
+        }
+        if let Some(sites) = &sites {
+            let size = u64::from(sites.stack_capacity);
+            section.table(wasm_encoder::TableType {
+                element_type: wasm_encoder::RefType::FUNCREF,
+                table64: false,
+                minimum: size,
+                maximum: Some(size),
+                shared: false,
+            });
+        }
         module.section(&section);
     }
     if let Some(reader) = &walked.memories {
@@ -146,13 +164,40 @@ pub(crate) fn encode(
             .map_err(failed)?;
         module.section(&section);
     }
-    if let Some(reader) = &walked.globals {
+    if walked.globals.is_some() || sites.is_some() {
         let mut section = wasm_encoder::GlobalSection::new();
-        shift
-            .parse_global_section(&mut section, reader.clone())
-            .map_err(failed)?;
+        if let Some(reader) = &walked.globals {
+            shift
+                .parse_global_section(&mut section, reader.clone())
+                .map_err(failed)?;
+        }
+        if let Some(sites) = &sites {
+            let counter = wasm_encoder::GlobalType {
+                val_type: ValType::I64,
+                mutable: true,
+                shared: false,
+            };
+            for _ in &sites.sites {
+                section.global(counter, &wasm_encoder::ConstExpr::i64_const(0));
+            }
+            let index = wasm_encoder::GlobalType {
+                val_type: ValType::I32,
+                ..counter
+            };
+            // `last_site` (-1: none yet), then the shadow stack's depth.
+            section.global(index, &wasm_encoder::ConstExpr::i32_const(-1));
+            section.global(index, &wasm_encoder::ConstExpr::i32_const(0));
+        }
         module.section(&section);
     }
+    let mut counters = sites.as_ref().map(|sites| ReportCounters {
+        first_counter: sites.first_counter,
+        last_site: sites.last_site,
+        next_site: 0,
+        stack_depth: sites.stack_depth,
+        stack_table: sites.stack_table,
+        stack_cap: sites.stack_capacity - 1,
+    });
     if let Some(reader) = &walked.exports {
         let mut section = wasm_encoder::ExportSection::new();
         shift
@@ -164,11 +209,19 @@ pub(crate) fn encode(
         let function_index = shift.function_index(start).map_err(failed)?;
         module.section(&StartSection { function_index });
     }
-    if let Some(reader) = &walked.elements {
+    if walked.elements.is_some() || sites.is_some() {
         let mut section = wasm_encoder::ElementSection::new();
-        shift
-            .parse_element_section(&mut section, reader.clone())
-            .map_err(failed)?;
+        if let Some(reader) = &walked.elements {
+            shift
+                .parse_element_section(&mut section, reader.clone())
+                .map_err(failed)?;
+        }
+        if sites.is_some() {
+            // `ref.func` of each function's own index needs it declared.
+            let first = walked.imported_functions + Intrinsics::COUNT;
+            let defined: Vec<u32> = (first..first + walked.plans.len() as u32).collect();
+            section.declared(wasm_encoder::Elements::Functions(defined.into()));
+        }
         module.section(&section);
     }
     if let Some(count) = walked.data_count {
@@ -177,9 +230,11 @@ pub(crate) fn encode(
     if !walked.plans.is_empty() {
         let mut code = CodeSection::new();
         let mut body = Vec::new();
-        for (plan, block) in walked.plans.iter().zip(wrapper_block) {
+        let first = walked.imported_functions + Intrinsics::COUNT;
+        for ((plan, block), function) in walked.plans.iter().zip(wrapper_block).zip(first..) {
             body.clear();
-            inject_function(wasm, plan, block, &intrinsics, &mut body);
+            let report = (function, counters.as_mut());
+            inject_function(wasm, plan, block, &intrinsics, report, &mut body);
             code.raw(&body);
         }
         module.section(&code);
@@ -191,7 +246,55 @@ pub(crate) fn encode(
             .map_err(failed)?;
         module.section(&section);
     }
-    Ok((module.finish(), intrinsics))
+    let sites = sites.unwrap_or_else(|| GasSites {
+        sites: Vec::new(),
+        ..report_layout(walked, 0)
+    });
+    Ok((module.finish(), intrinsics, sites))
+}
+
+/// Every charge the plans write, in module order (the order `inject` numbers them), with
+/// its function (original index space) and what it charges.
+fn charge_sites(walked: &Walked<'_>) -> GasSites {
+    let mut sites = Vec::new();
+    for (defined, plan) in walked.plans.iter().enumerate() {
+        let function = walked.imported_functions + defined as u32;
+        let mut classes = plan.charge_classes.iter();
+        for edit in &plan.edits {
+            let charge = match *edit {
+                Edit::Charge { cost, .. } => SiteCharge::Block {
+                    cost,
+                    classes: classes.next().cloned().unwrap_or_default(),
+                },
+                Edit::DynamicCharge { kind, per_unit, .. } => {
+                    SiteCharge::PerUnit { kind, per_unit }
+                }
+                _ => continue,
+            };
+            sites.push(ChargeSite { function, charge });
+        }
+    }
+    let sites_len = sites.len();
+    GasSites {
+        sites,
+        ..report_layout(walked, sites_len)
+    }
+}
+
+/// Where a report module with `sites` charge sites keeps its counters and shadow stack:
+/// after the module's own globals and tables.
+fn report_layout(walked: &Walked<'_>, sites: usize) -> GasSites {
+    let first_counter = walked.global_count;
+    let last_site = first_counter + sites as u32;
+    let stack_capacity = walked.shadow_stack_capacity;
+    GasSites {
+        sites: Vec::new(),
+        first_counter,
+        last_site,
+        stack_depth: last_site + 1,
+        stack_table: walked.table_count,
+        stack_capacity,
+    }
 }
 
 fn val_types(types: &[WasmType]) -> Vec<ValType> {

@@ -26,6 +26,7 @@ mod imports;
 mod inject;
 mod limits;
 mod profile;
+mod report;
 mod summary;
 mod walk;
 
@@ -34,6 +35,10 @@ pub use error::{Location, PrepareError, Rejection, NOT_WASM};
 pub use features::{is_float_operator, operator_mnemonic, Feature};
 pub use limits::{LimitKind, Limits};
 pub use profile::{FloatPolicy, ImportPolicy, Profile, StackLimits};
+pub use report::{
+    function_names, prepare_for_report, ChargeSite, GasSites, InconsistentCounts, SiteCharge,
+    WasmGas,
+};
 pub use summary::{
     ExportInfo, ExportKind, FunctionInfo, ImportInfo, ImportKind, Intrinsics, MemoryInfo,
     ModuleInfo, PreparedModule,
@@ -44,8 +49,8 @@ pub use summary::{
 /// Deterministic: the same bytes and profile give the same output bytes, on every machine.
 /// Linear in the module's size, also for hostile inputs.
 pub fn prepare(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, PrepareError> {
-    match prepare_inner(wasm, profile, false) {
-        Ok(prepared) => Ok(prepared),
+    match prepare_inner(wasm, profile, false, false) {
+        Ok((prepared, _)) => Ok(prepared),
         Err(Rejection(mut errors)) => Err(errors.swap_remove(0)),
     }
 }
@@ -54,14 +59,17 @@ pub fn prepare(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, Prepare
 /// and limits in every section, and every function body that fails (a module that is
 /// malformed still stops at the first structural error).
 pub fn check(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, Rejection> {
-    prepare_inner(wasm, profile, true)
+    prepare_inner(wasm, profile, true, false).map(|(prepared, _)| prepared)
 }
 
-fn prepare_inner(
+/// Prepares `wasm`; with `report`, instrumented to count its charge sites (see `report`),
+/// whose description comes back with it (empty without `report`).
+pub(crate) fn prepare_inner(
     wasm: &[u8],
     profile: &Profile,
     collect_all: bool,
-) -> Result<PreparedModule, Rejection> {
+    report: bool,
+) -> Result<(PreparedModule, GasSites), Rejection> {
     // Said plainly: the parser reports an empty or short input as an unexpected end.
     if !wasm.starts_with(b"\0asm") {
         return Err(Rejection(vec![PrepareError::InvalidModule {
@@ -69,9 +77,9 @@ fn prepare_inner(
             message: NOT_WASM.to_string(),
         }]));
     }
-    let walked = walk::walk(wasm, profile, collect_all).map_err(Rejection)?;
-    let (instrumented, intrinsics) =
-        encode::encode(wasm, &walked).map_err(|e| Rejection(vec![e]))?;
+    let walked = walk::walk(wasm, profile, collect_all, report).map_err(Rejection)?;
+    let (instrumented, intrinsics, sites) =
+        encode::encode(wasm, &walked, report).map_err(|e| Rejection(vec![e]))?;
     let info = ModuleInfo {
         imports: walked.import_infos,
         imported_functions: walked.imported_functions,
@@ -100,8 +108,9 @@ fn prepare_inner(
         cost_table_version: profile.costs.version,
         profile_fingerprint: profile.fingerprint(),
     };
-    Ok(PreparedModule {
+    let prepared = PreparedModule {
         wasm: instrumented,
         info,
-    })
+    };
+    Ok((prepared, sites))
 }

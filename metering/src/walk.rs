@@ -42,6 +42,11 @@ pub(crate) struct Walked<'a> {
     pub memory: Option<MemoryInfo>,
     pub table_count: u32,
     pub global_count: u32,
+    /// The size of a gas report's shadow call stack table (see `report`): the deepest
+    /// possible stack, since every frame costs at least `frame_overhead` units of
+    /// `max_height` (when that is 0, or the profile's table size limit is lower, deeper
+    /// frames share the last entry).
+    pub shadow_stack_capacity: u32,
 }
 
 /// Collects problems; in fail-fast mode the first one ends the pass.
@@ -77,6 +82,7 @@ pub(crate) fn walk<'a>(
     wasm: &'a [u8],
     profile: &Profile,
     collect_all: bool,
+    record_sites: bool,
 ) -> Result<Walked<'a>, Vec<PrepareError>> {
     let mut problems = Problems {
         errors: Vec::new(),
@@ -94,7 +100,7 @@ pub(crate) fn walk<'a>(
         return Err(problems.errors);
     }
     let strict = wasm_features(profile.allows_floats());
-    let (walked, errors) = walk_with_parser(wasm, profile, collect_all, strict);
+    let (walked, errors) = walk_with_parser(wasm, profile, collect_all, record_sites, strict);
     if errors.is_empty() {
         return Ok(walked);
     }
@@ -107,7 +113,7 @@ pub(crate) fn walk<'a>(
         .iter()
         .all(|e| matches!(e, PrepareError::InvalidModule { .. }));
     if only_invalid {
-        let (_, lenient) = walk_with_parser(wasm, profile, collect_all, WasmFeatures::all());
+        let (_, lenient) = walk_with_parser(wasm, profile, collect_all, false, WasmFeatures::all());
         if lenient
             .iter()
             .any(|e| !matches!(e, PrepareError::InvalidModule { .. }))
@@ -124,6 +130,7 @@ fn walk_with_parser<'a>(
     wasm: &'a [u8],
     profile: &Profile,
     collect_all: bool,
+    record_sites: bool,
     parser_features: WasmFeatures,
 ) -> (Walked<'a>, Vec<PrepareError>) {
     let mut problems = Problems {
@@ -132,6 +139,7 @@ fn walk_with_parser<'a>(
     };
     let mut walker = Walker {
         profile,
+        record_sites,
         walked: Walked {
             types: None,
             func_types: Vec::new(),
@@ -152,6 +160,9 @@ fn walk_with_parser<'a>(
             memory: None,
             table_count: 0,
             global_count: 0,
+            shadow_stack_capacity: (profile.stack.max_height / profile.stack.frame_overhead.max(1))
+                .saturating_add(1)
+                .min(profile.limits.max_table_size.max(1)),
         },
         function_types: Vec::new(),
         memory_count: 0,
@@ -167,6 +178,8 @@ fn walk_with_parser<'a>(
 
 struct Walker<'p, 'a> {
     profile: &'p Profile,
+    /// See [`FunctionContext::record_sites`].
+    record_sites: bool,
     walked: Walked<'a>,
     /// Type index of every function, imported and defined.
     function_types: Vec<u32>,
@@ -229,6 +242,7 @@ impl<'a> Walker<'_, 'a> {
                     type_index,
                     params,
                     imported_functions: self.walked.imported_functions,
+                    record_sites: self.record_sites,
                 };
                 let allocations = self.allocations.take().unwrap_or_default();
                 match analyze_function(&ctx, func, &body, allocations) {

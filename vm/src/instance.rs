@@ -38,7 +38,7 @@ pub struct CallOutcome {
 #[derive(Debug)]
 pub struct Instance {
     module: Module,
-    rt: Box<Runtime>,
+    pub(crate) rt: Box<Runtime>,
     /// Taken back into the engine's pool on drop (the only place it is taken).
     stack: ManuallyDrop<NativeStack>,
     /// Gas the start function used (0 without one).

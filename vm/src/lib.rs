@@ -27,6 +27,7 @@ pub mod cli;
 mod code_memory;
 mod engine;
 mod error;
+mod gas_report;
 mod imports;
 mod instance;
 mod instantiate;
@@ -48,6 +49,9 @@ pub use cache::{ArtifactError, CacheStats};
 pub use code_memory::CodeMemory;
 pub use engine::{Engine, EngineOptions, PoolStats};
 pub use error::{CallError, EngineError, InstantiationError, LoadError, Trap};
+pub use gas_report::{
+    FunctionGas, GasReport, HostFunctionGas, Recording, ReportModule, WasmFrame, HOST_CLASS,
+};
 pub use gasket_singlepass::{FuncSig, TrapKind, ValType};
 pub use imports::{HostContext, HostFn, HostTrap, Imports, Limits};
 pub use instance::{CallOutcome, Instance};

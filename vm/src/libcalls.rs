@@ -334,8 +334,25 @@ impl Runtime {
         }
     }
 
-    /// Calls imported function `func_index` with the slots at `args`.
+    /// Calls imported function `func_index` with the slots at `args`; when recording for
+    /// a gas report, adds the call and the gas it charged to `host_gas`.
     pub(crate) fn host_call(&mut self, func_index: u32, args: *mut u64) -> u32 {
+        if self.host_gas.is_none() {
+            return self.dispatch_import(func_index, args);
+        }
+        let before = *self.gas_remaining_mut();
+        let code = self.dispatch_import(func_index, args);
+        let charged = before.saturating_sub(*self.gas_remaining_mut());
+        if let Some(log) = &mut self.host_gas {
+            let used = log.entry(func_index).or_default();
+            used.calls += 1;
+            used.gas = used.gas.saturating_add(charged);
+        }
+        code
+    }
+
+    /// Calls imported function `func_index` with the slots at `args`.
+    fn dispatch_import(&mut self, func_index: u32, args: *mut u64) -> u32 {
         let Some(Some(import)) = self.imports.get(func_index as usize).cloned() else {
             return self.fail(
                 TrapKind::HostError,

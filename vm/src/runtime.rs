@@ -174,6 +174,16 @@ pub(crate) struct Runtime {
     /// the call began (`usize::MAX`: none ran). Bounds how deep Rust code wrote the
     /// instance's stack (see `NativeStack::note_call`).
     pub lowest_libcall_sp: usize,
+    /// Gas reports only (`None` otherwise, and then never touched): per imported
+    /// function index, its calls and the gas they charged.
+    pub host_gas: Option<std::collections::BTreeMap<u32, HostGasUse>>,
+}
+
+/// Calls of one imported function and the gas they charged (gas reports).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostGasUse {
+    pub calls: u64,
+    pub gas: u64,
 }
 
 // SAFETY: every pointer in `Runtime` points into memory it owns (vmctx, tables, funcrefs,
@@ -237,6 +247,7 @@ impl Runtime {
             running: false,
             libcalls_on_host_stack: false,
             lowest_libcall_sp: usize::MAX,
+            host_gas: None,
         })
     }
 

@@ -27,6 +27,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use gasket_host_api::{
     CallContext, HostEnv, HostError, HostLimits, MemoryStorage, StateChange, Storage,
@@ -36,6 +37,7 @@ use gasket_singlepass::TrapKind;
 
 use crate::engine::Engine;
 use crate::error::{CallError, EngineError, InstantiationError, LoadError};
+use crate::gas_report::{GasReport, ReportModule, WasmFrame};
 use crate::imports::Imports;
 use crate::instance::Instance;
 use crate::module::Module;
@@ -108,6 +110,13 @@ pub struct Outcome {
     pub gas_used: u64,
     /// The committed state changes, sorted by key; empty unless the status is `Ok`.
     pub state_changes: Vec<StateChange>,
+    /// Where the gas went, when the call asked for it ([`CallBuilder::gas_report`]) and
+    /// the contract was deployed as wasm; `None` also when the start function trapped.
+    pub gas_report: Option<GasReport>,
+    /// After a trap or panic in the method: the wasm call stack at that point, innermost
+    /// first, with names from the name section (found by running the call again on the
+    /// report build of the contract; empty when it was deployed as an artifact).
+    pub wasm_stack: Vec<WasmFrame>,
 }
 
 impl Outcome {
@@ -167,6 +176,24 @@ pub enum HarnessError {
 struct Account {
     module: Module,
     storage: MemoryStorage,
+    /// The wasm it was deployed from (`None` for artifacts and `deploy_module`), for
+    /// the report build.
+    wasm: Option<Arc<[u8]>>,
+    /// The report build of `wasm`, compiled when first needed.
+    report: Option<ReportModule>,
+}
+
+/// An account's report build (its `report`, compiled from its `wasm` on first use);
+/// `None` without wasm (or if it fails to compile, which the plain build did not).
+fn report_build<'a>(
+    report: &'a mut Option<ReportModule>,
+    wasm: Option<&Arc<[u8]>>,
+    engine: &Engine,
+) -> Option<&'a ReportModule> {
+    if report.is_none() {
+        *report = engine.compile_for_report(wasm?).ok();
+    }
+    report.as_ref()
 }
 
 /// An in-memory chain of accounts with contracts and storage. See the module docs.
@@ -220,25 +247,34 @@ impl TestChain {
     /// its magic) is verified against the chain's profile and deployed as is; bytes that
     /// are neither are refused with one line (`not a wasm module (no \0asm header)`).
     pub fn deploy(&mut self, account: &str, wasm: &[u8]) -> Result<(), LoadError> {
-        let module = if wasm.starts_with(&crate::cache::MAGIC) {
-            Module::deserialize(&self.engine, wasm)?
+        let (module, source) = if wasm.starts_with(&crate::cache::MAGIC) {
+            (Module::deserialize(&self.engine, wasm)?, None)
         } else {
-            self.engine.compile(wasm)?
+            (self.engine.compile(wasm)?, Some(Arc::from(wasm)))
         };
         self.deploy_module(account, module);
+        if let Some(a) = self.accounts.get_mut(account) {
+            a.wasm = source;
+        }
         Ok(())
     }
 
     /// Deploys an already compiled module under `account` (keeping its storage).
     pub fn deploy_module(&mut self, account: &str, module: Module) {
         match self.accounts.get_mut(account) {
-            Some(a) => a.module = module,
+            Some(a) => {
+                a.module = module;
+                a.wasm = None;
+                a.report = None;
+            }
             None => {
                 self.accounts.insert(
                     account.to_string(),
                     Account {
                         module,
                         storage: MemoryStorage::new(),
+                        wasm: None,
+                        report: None,
                     },
                 );
             }
@@ -297,6 +333,7 @@ impl TestChain {
             gas: DEFAULT_GAS,
             block_height,
             block_timestamp,
+            gas_report: false,
         }
     }
 }
@@ -312,9 +349,17 @@ pub struct CallBuilder<'c> {
     gas: u64,
     block_height: u64,
     block_timestamp: u64,
+    gas_report: bool,
 }
 
 impl CallBuilder<'_> {
+    /// Runs the call on the contract's report build and fills [`Outcome::gas_report`]
+    /// (same results, same gas; slower). Default: off.
+    pub fn gas_report(mut self, on: bool) -> Self {
+        self.gas_report = on;
+        self
+    }
+
     /// The input bytes (`input` host function). Default: empty.
     pub fn input(mut self, input: impl Into<Vec<u8>>) -> Self {
         self.input = input.into();
@@ -359,14 +404,51 @@ impl CallBuilder<'_> {
             block_timestamp: self.block_timestamp,
             input: self.input,
         };
-        call_contract(
-            &account.module,
+        let engine = &self.chain.engine;
+        let limits = self.chain.limits;
+        let Account {
+            module,
+            storage,
+            wasm,
+            report,
+        } = account;
+        if self.gas_report {
+            if let Some(report) = report_build(report, wasm.as_ref(), engine) {
+                return call_contract_reported(
+                    report,
+                    &self.method,
+                    context,
+                    limits,
+                    storage,
+                    self.gas,
+                );
+            }
+        }
+        let mut outcome = call_contract(
+            module,
             &self.method,
-            context,
-            self.chain.limits,
-            &mut account.storage,
+            context.clone(),
+            limits,
+            storage,
             self.gas,
-        )
+        )?;
+        if !outcome.is_ok() {
+            // The call changed nothing: run it again on the report build, on a copy of
+            // the storage, for the stack. The run is deterministic, so it ends the same
+            // way (checked: a stack from a run that did not is not shown).
+            if let Some(report) = report_build(report, wasm.as_ref(), engine) {
+                outcome.wasm_stack = failed_call_stack(
+                    report,
+                    &self.method,
+                    context,
+                    limits,
+                    &mut storage.clone(),
+                    self.gas,
+                    &outcome,
+                );
+            }
+        }
+        Ok(outcome)
     }
 }
 
@@ -375,6 +457,62 @@ impl CallBuilder<'_> {
 /// host ABI over `storage`, changes committed to `storage` only if the call returned.
 pub fn call_contract<S: Storage + ?Sized>(
     module: &Module,
+    method: &str,
+    context: CallContext,
+    limits: HostLimits,
+    storage: &mut S,
+    gas: u64,
+) -> Result<Outcome, HarnessError> {
+    call(module, None, method, context, limits, storage, gas)
+}
+
+/// [`call_contract`] on a contract's report build: the same outcome, plus
+/// [`Outcome::gas_report`] and, after a trap or panic, [`Outcome::wasm_stack`].
+pub fn call_contract_reported<S: Storage + ?Sized>(
+    report: &ReportModule,
+    method: &str,
+    context: CallContext,
+    limits: HostLimits,
+    storage: &mut S,
+    gas: u64,
+) -> Result<Outcome, HarnessError> {
+    call(
+        report.module(),
+        Some(report),
+        method,
+        context,
+        limits,
+        storage,
+        gas,
+    )
+}
+
+/// The wasm stack of `failed`, an outcome of [`call_contract`] that trapped or panicked,
+/// found by running the call again on the report build over `storage`, a copy of the
+/// storage the call started with (it changed nothing). The run is deterministic, so it
+/// ends the same way; if it did not, the stack would not be this call's, and none is
+/// given.
+pub fn failed_call_stack<S: Storage + ?Sized>(
+    report: &ReportModule,
+    method: &str,
+    context: CallContext,
+    limits: HostLimits,
+    storage: &mut S,
+    gas: u64,
+    failed: &Outcome,
+) -> Vec<WasmFrame> {
+    match call_contract_reported(report, method, context, limits, storage, gas) {
+        Ok(again) if again.status == failed.status && again.gas_used == failed.gas_used => {
+            again.wasm_stack
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// [`call_contract`], recording a report when `report` (whose module `module` is) is given.
+fn call<S: Storage + ?Sized>(
+    module: &Module,
+    report: Option<&ReportModule>,
     method: &str,
     context: CallContext,
     limits: HostLimits,
@@ -400,14 +538,25 @@ pub fn call_contract<S: Storage + ?Sized>(
                 logs: Vec::new(),
                 gas_used,
                 state_changes: Vec::new(),
+                gas_report: None,
+                wasm_stack: Vec::new(),
             });
         }
         Err(e) => return Err(e.into()),
     };
+    let recording = report.map(|r| r.begin(&mut instance, true));
     let start_gas = instance.start_gas_used();
     let mut env = HostEnv::with_limits(context, limits, storage);
     let outcome = instance.call_contract(method, &mut env, gas - start_gas)?;
     let gas_used = start_gas + outcome.gas_used;
+    // A report that does not add up is left out rather than shown wrong.
+    let (gas_report, wasm_stack) = match (report, recording) {
+        (Some(report), Some(recording)) => (
+            report.finish(&instance, recording, gas_used).ok(),
+            report.stack(&instance),
+        ),
+        _ => (None, Vec::new()),
+    };
     match outcome.result {
         Ok(_) => {
             let effects = env
@@ -419,6 +568,8 @@ pub fn call_contract<S: Storage + ?Sized>(
                 logs: effects.logs,
                 gas_used,
                 state_changes: effects.state_changes,
+                gas_report,
+                wasm_stack: Vec::new(),
             })
         }
         Err(trap) => {
@@ -441,6 +592,8 @@ pub fn call_contract<S: Storage + ?Sized>(
                 logs: effects.logs,
                 gas_used,
                 state_changes: Vec::new(),
+                gas_report,
+                wasm_stack,
             })
         }
     }

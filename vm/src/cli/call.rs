@@ -20,9 +20,9 @@ use serde_json::{json, Value};
 
 use crate::cli::profiles::ProfileChoice;
 use crate::cli::run::RunStatus;
-use crate::cli::MakeEngine;
+use crate::cli::{gas, MakeEngine};
 use crate::testing::{self, HarnessError, Outcome, Status};
-use crate::Module;
+use crate::{Engine, Module};
 
 /// What `--call` asked for.
 pub struct ContractCall<'a> {
@@ -34,6 +34,8 @@ pub struct ContractCall<'a> {
     pub block_height: u64,
     pub block_timestamp: u64,
     pub state: Option<&'a Path>,
+    /// `--gas-report`: run the report build and print where the gas went.
+    pub gas_report: bool,
 }
 
 /// Reads the input bytes from whichever of `--input-hex`, `--input`, `--input-file` was
@@ -139,22 +141,52 @@ pub fn load_module(
     profile: &ProfileChoice,
     make_engine: MakeEngine<'_>,
     as_json: bool,
-) -> Result<Module, RunStatus> {
+) -> Result<Contract, RunStatus> {
     let (bytes, profile) = profile.load(path).map_err(|err| {
         crate::cli::report::load_failed(&err, as_json);
         RunStatus::Failed
     })?;
     let engine = make_engine(&profile)
         .map_err(|e| crate::cli::run::failed("unsupported_machine", e.to_string(), as_json))?;
-    let module = if crate::cli::input::is_artifact(&bytes) {
+    let artifact = crate::cli::input::is_artifact(&bytes);
+    let module = if artifact {
         Module::deserialize(&engine, &bytes)
     } else {
         engine.compile(&bytes)
     };
-    module.map_err(|e| crate::cli::run::failed(e.kind(), e.to_string(), as_json))
+    let module = module.map_err(|e| crate::cli::run::failed(e.kind(), e.to_string(), as_json))?;
+    Ok(Contract {
+        module,
+        source: (!artifact).then_some((engine, bytes)),
+    })
 }
 
-pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus {
+/// A loaded contract, and the engine and wasm its report build is made from (`None` for
+/// an artifact).
+pub struct Contract {
+    pub module: Module,
+    pub source: Option<(Engine, Vec<u8>)>,
+}
+
+impl Contract {
+    fn source(&self) -> gas::Source<'_> {
+        self.source.as_ref().map(|(e, w)| (e, &w[..]))
+    }
+}
+
+pub fn run(contract: &Contract, call: &ContractCall<'_>, as_json: bool) -> RunStatus {
+    let module = &contract.module;
+    let report_build = if call.gas_report {
+        let Some((engine, wasm)) = contract.source() else {
+            return crate::cli::run::usage(gas::NEEDS_WASM.to_string(), as_json);
+        };
+        match gas::report_build(engine, wasm) {
+            Ok(build) => Some(build),
+            Err((kind, message)) => return crate::cli::run::failed(kind, message, as_json),
+        }
+    } else {
+        None
+    };
     let exports: Vec<(String, &str)> = module
         .exports()
         .into_iter()
@@ -178,15 +210,23 @@ pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus
         block_timestamp: call.block_timestamp,
         input: call.input.clone(),
     };
-    let outcome = testing::call_contract(
-        module,
-        call.method,
-        context,
-        HostLimits::default(),
-        &mut storage,
-        call.gas,
-    );
-    let outcome = match outcome {
+    // Kept for running a trapped call again (it changed nothing) for its stack.
+    let before = (!call.gas_report).then(|| (storage.clone(), context.clone()));
+    let limits = HostLimits::default();
+    let outcome = match &report_build {
+        Some(build) => testing::call_contract_reported(
+            build,
+            call.method,
+            context,
+            limits,
+            &mut storage,
+            call.gas,
+        ),
+        None => {
+            testing::call_contract(module, call.method, context, limits, &mut storage, call.gas)
+        }
+    };
+    let mut outcome = match outcome {
         Ok(outcome) => outcome,
         Err(HarnessError::Call(e)) => return crate::cli::run::usage(e.to_string(), as_json),
         Err(HarnessError::Instantiation(e)) => {
@@ -194,6 +234,23 @@ pub fn run(module: &Module, call: &ContractCall<'_>, as_json: bool) -> RunStatus
         }
         Err(e) => return crate::cli::run::failed("storage", e.to_string(), as_json),
     };
+    if let (false, Some((mut storage, context)), Some(build)) = (
+        outcome.is_ok(),
+        before,
+        contract
+            .source()
+            .and_then(|(e, w)| gas::report_build(e, w).ok()),
+    ) {
+        outcome.wasm_stack = testing::failed_call_stack(
+            &build,
+            call.method,
+            context,
+            limits,
+            &mut storage,
+            call.gas,
+            &outcome,
+        );
+    }
     // The call ran: its outcome is reported even when its state cannot be saved.
     let mut state_error = None;
     if let (Status::Ok, Some(path)) = (&outcome.status, call.state) {
@@ -242,27 +299,31 @@ fn check_writable(path: &Path) -> Result<(), String> {
 /// Prints the outcome. `--json` fields, in this order: status, trap, message,
 /// return_hex, logs, gas_used, then state_changes (`{"key_hex","value_hex"}`, `value_hex`
 /// null for a removal, in the order made) and state_error (null unless `--state` could
-/// not be written).
+/// not be written); then gas_report (with `--gas-report`) and wasm_stack (after a trap
+/// or panic, when found): see `cli::gas`.
 fn print(outcome: &Outcome, state_error: Option<&str>, as_json: bool) {
     let trap = outcome.status.trap_kind().map(|k| k.as_str());
     let message = outcome.status.message();
+    // The stack of a trap or panic, when there is a report build to find it with.
+    let stack =
+        (!outcome.is_ok() && !outcome.wasm_stack.is_empty()).then_some(&outcome.wasm_stack[..]);
     if as_json {
-        println!(
-            "{}",
-            json!({
-                "status": outcome.status.as_str(),
-                "trap": trap,
-                "message": message,
-                "return_hex": hex::encode(&outcome.return_data),
-                "logs": outcome.logs,
-                "gas_used": outcome.gas_used,
-                "state_changes": state_changes_json(&outcome.state_changes),
-                "state_error": state_error,
-            })
-        );
+        let mut line = json!({
+            "status": outcome.status.as_str(),
+            "trap": trap,
+            "message": message,
+            "return_hex": hex::encode(&outcome.return_data),
+            "logs": outcome.logs,
+            "gas_used": outcome.gas_used,
+            "state_changes": state_changes_json(&outcome.state_changes),
+            "state_error": state_error,
+        });
+        gas::add_json(&mut line, outcome.gas_report.as_ref(), stack);
+        println!("{line}");
         return;
     }
     print_status(&outcome.status);
+    gas::print_stack(stack.unwrap_or_default());
     if !outcome.return_data.is_empty() {
         match std::str::from_utf8(&outcome.return_data) {
             Ok(s) if s.chars().all(|c| !c.is_control()) => {
@@ -276,6 +337,9 @@ fn print(outcome: &Outcome, state_error: Option<&str>, as_json: bool) {
     }
     print_state_changes(&outcome.state_changes);
     println!("gas used: {}", outcome.gas_used);
+    if let Some(report) = &outcome.gas_report {
+        gas::print_report(report);
+    }
 }
 
 /// The `status:` line of text output (shared with `--abi near`).

@@ -15,6 +15,7 @@ mod argv;
 mod call;
 mod check;
 mod compile;
+mod gas;
 mod input;
 mod instrument;
 mod near;
@@ -236,6 +237,12 @@ enum Command {
         /// it was compiled with.
         #[arg(long, value_enum)]
         profile: Option<ProfileArg>,
+        /// Also report where the gas went: by function (names from the name section),
+        /// by host function and by cost class, each summing to the gas used. Runs a
+        /// separately instrumented build of the module (same gas, slower); needs .wasm
+        /// or .wat input; not with --abi near.
+        #[arg(long)]
+        gas_report: bool,
         /// Print one line of JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -374,9 +381,14 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
             state,
             target,
             profile,
+            gas_report,
             json,
         } => {
             let near = abi == Some(AbiArg::Near);
+            if near && gas_report {
+                report::usage("--gas-report cannot be used with --abi near", json);
+                return ExitCode::from(2);
+            }
             if !near && (signer.is_some() || deposit.is_some()) {
                 eprintln!("error: --signer and --deposit need --abi near (see gasket run --help)");
                 return ExitCode::from(2);
@@ -429,6 +441,7 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
                         export: &invoke,
                         args: &args,
                         gas,
+                        gas_report,
                     };
                     let profile = profiles::ProfileChoice {
                         profile,
@@ -454,11 +467,11 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
                         }
                         Ok(input) => match call::load_module(&file, &profile, &make_engine, json) {
                             Err(status) => status,
-                            Ok(module) => {
+                            Ok(contract) => {
                                 let caller =
                                     caller.as_deref().unwrap_or(crate::testing::DEFAULT_CALLER);
                                 near::run(
-                                    &module,
+                                    &contract.module,
                                     &near::NearCall {
                                         method: &method,
                                         input,
@@ -501,6 +514,7 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
                                     method: &method,
                                     input,
                                     gas,
+                                    gas_report,
                                     account: account.as_deref().unwrap_or("contract"),
                                     caller: caller
                                         .as_deref()

@@ -8,8 +8,8 @@ use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, Val
 
 use crate::cli::input::{self, LoadError};
 use crate::cli::profiles::ProfileChoice;
-use crate::cli::{report, MakeEngine};
-use crate::{CallOutcome, Imports, Instance, Value};
+use crate::cli::{gas, report, MakeEngine};
+use crate::{CallOutcome, GasReport, Imports, Instance, Module, ReportModule, Value, WasmFrame};
 
 /// How `run` ended, mapped to the exit code by `main`.
 pub enum RunStatus {
@@ -32,6 +32,8 @@ pub struct Invocation<'a> {
     pub export: &'a str,
     pub args: &'a [String],
     pub gas: u64,
+    /// `--gas-report`: run the report build and print where the gas went.
+    pub gas_report: bool,
 }
 
 pub fn failed(kind: &'static str, message: String, as_json: bool) -> RunStatus {
@@ -66,6 +68,9 @@ pub fn run(
     };
     // An artifact from `gasket compile` is verified and mapped; wasm is prepared, and
     // usage errors are found before compiling, from the original module.
+    if call.gas_report && input::is_artifact(&wasm) {
+        return usage(gas::NEEDS_WASM.to_string(), as_json);
+    }
     let (source, sig) = if input::is_artifact(&wasm) {
         let module = match crate::Module::deserialize(&engine, &wasm) {
             Ok(module) => module,
@@ -148,63 +153,128 @@ pub fn run(
             }
         }
     }
-    let module = match source {
-        Source::Compiled(module) => module,
+    let wasm_source = (!input::is_artifact(&wasm)).then_some((&engine, &wasm[..]));
+    let (module, report_build) = match source {
+        Source::Compiled(module) => (module, None),
+        Source::Prepared(_) if call.gas_report => match gas::report_build(&engine, &wasm) {
+            Ok(build) => (build.module().clone(), Some(build)),
+            Err((kind, message)) => return failed(kind, message, as_json),
+        },
         Source::Prepared(prepared) => match engine.compile_prepared(prepared) {
-            Ok(module) => module,
+            Ok(module) => (module, None),
             Err(e) => return failed(e.kind(), e.to_string(), as_json),
         },
     };
-    let mut instance = match Instance::new(&module, &Imports::new(), call.gas) {
+    let (outcome, gas_report, mut stack) =
+        match execute(&module, report_build.as_ref(), call, &args, as_json) {
+            Ok(done) => done,
+            Err(status) => return status,
+        };
+    if outcome.result.is_err() && report_build.is_none() {
+        stack = trap_stack(wasm_source, call, &args, &outcome);
+    }
+    let stack = stack.filter(|_| outcome.result.is_err());
+    print_outcome(&outcome, gas_report.as_ref(), stack.as_deref(), as_json);
+    RunStatus::Ran
+}
+
+/// A call's outcome, and with a report build its gas report and stack.
+type Executed = (CallOutcome, Option<GasReport>, Option<Vec<WasmFrame>>);
+
+/// A fresh instance of `module`, called as `call` says; with `report_build` (whose module
+/// `module` is), also the gas report (start function excluded, as from `gas_used`) and
+/// the stack.
+fn execute(
+    module: &Module,
+    report_build: Option<&ReportModule>,
+    call: &Invocation<'_>,
+    args: &[Value],
+    as_json: bool,
+) -> Result<Executed, RunStatus> {
+    let mut instance = match Instance::new(module, &Imports::new(), call.gas) {
         Ok(instance) => instance,
-        Err(e) => return failed(e.kind(), e.to_string(), as_json),
+        Err(e) => return Err(failed(e.kind(), e.to_string(), as_json)),
     };
+    let recording = report_build.map(|r| r.begin(&mut instance, false));
     // Host ABI imports need a HostEnv: give parameterless calls an empty one.
     let outcome = if args.is_empty() && !module.info().imports.is_empty() {
         let mut storage = MemoryStorage::new();
         let mut env = HostEnv::new(CallContext::default(), &mut storage);
         instance.call_contract(call.export, &mut env, call.gas)
     } else {
-        instance.call(call.export, &args, call.gas)
+        instance.call(call.export, args, call.gas)
     };
-    match outcome {
-        Ok(outcome) => {
-            print_outcome(&outcome, as_json);
-            RunStatus::Ran
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => return Err(usage(e.to_string(), as_json)),
+    };
+    let (report, stack) = match (report_build, recording) {
+        (Some(build), Some(recording)) => {
+            let report = match build.finish(&instance, recording, outcome.gas_used) {
+                Ok(report) => report,
+                Err(e) => return Err(failed("internal", e.to_string(), as_json)),
+            };
+            (Some(report), Some(build.stack(&instance)))
         }
-        Err(e) => usage(e.to_string(), as_json),
-    }
+        _ => (None, None),
+    };
+    Ok((outcome, report, stack))
 }
 
-fn print_outcome(outcome: &CallOutcome, as_json: bool) {
-    match (&outcome.result, as_json) {
-        (Ok(values), true) => {
-            let results: Vec<String> = values.iter().map(Value::to_string).collect();
-            println!(
-                "{}",
+/// The wasm stack of a trapped call, from running it again on the report build (it is
+/// deterministic, so it traps the same way; checked). `None` for an artifact.
+fn trap_stack(
+    source: gas::Source<'_>,
+    call: &Invocation<'_>,
+    args: &[Value],
+    trapped: &CallOutcome,
+) -> Option<Vec<WasmFrame>> {
+    let (engine, wasm) = source?;
+    let build = gas::report_build(engine, wasm).ok()?;
+    let (again, _, stack) = execute(build.module(), Some(&build), call, args, false).ok()?;
+    (again == *trapped).then_some(stack).flatten()
+}
+
+fn print_outcome(
+    outcome: &CallOutcome,
+    gas_report: Option<&GasReport>,
+    stack: Option<&[WasmFrame]>,
+    as_json: bool,
+) {
+    if as_json {
+        let mut line = match &outcome.result {
+            Ok(values) => {
+                let results: Vec<String> = values.iter().map(Value::to_string).collect();
                 json!({"status": "ok", "results": results, "gas_used": outcome.gas_used})
-            );
-        }
-        (Err(trap), true) => println!(
-            "{}",
-            json!({"status": "trap", "trap": trap.kind.as_str(), "gas_used": outcome.gas_used})
-        ),
-        (Ok(values), false) => {
+            }
+            Err(trap) => {
+                json!({"status": "trap", "trap": trap.kind.as_str(), "gas_used": outcome.gas_used})
+            }
+        };
+        gas::add_json(&mut line, gas_report, stack);
+        println!("{line}");
+        return;
+    }
+    match &outcome.result {
+        Ok(values) => {
             let results: Vec<String> = values.iter().map(Value::to_string).collect();
             if results.is_empty() {
                 println!("returned (no results)");
             } else {
                 println!("result: {}", results.join(" "));
             }
-            println!("gas used: {}", outcome.gas_used);
         }
-        (Err(trap), false) => {
+        Err(trap) => {
             match &trap.message {
                 Some(m) => println!("trap: {} ({m})", trap.kind),
                 None => println!("trap: {}", trap.kind),
             }
-            println!("gas used: {}", outcome.gas_used);
+            gas::print_stack(stack.unwrap_or_default());
         }
+    }
+    println!("gas used: {}", outcome.gas_used);
+    if let Some(report) = gas_report {
+        gas::print_report(report);
     }
 }
 

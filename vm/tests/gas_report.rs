@@ -1,0 +1,203 @@
+//! Gas reports and trap call stacks (`ReportModule`, `TestChain` outcomes): exact sums,
+//! a hand-computed split, the same gas as the plain build, partial charges when out of
+//! gas, and stacks with names from the name section.
+
+use gasket_vm::metering::Profile;
+use gasket_vm::testing::{Outcome, Status, TestChain};
+use gasket_vm::{Engine, GasReport, Imports, Instance, TrapKind, Value};
+
+/// Checks the three breakdowns each sum to `gas_used`.
+fn assert_sums(report: &GasReport) {
+    let by_function: u64 = report.by_function.iter().map(|f| f.gas).sum();
+    let by_host: u64 = report.by_host_function.iter().map(|h| h.gas).sum();
+    let by_class: u64 = report.by_class.iter().map(|c| c.1).sum();
+    assert_eq!(by_function, report.gas_used, "{report:#?}");
+    assert_eq!(report.wasm_code + by_host, report.gas_used, "{report:#?}");
+    assert_eq!(by_class, report.gas_used, "{report:#?}");
+}
+
+fn names(outcome: &Outcome) -> Vec<String> {
+    outcome.wasm_stack.iter().map(|f| f.to_string()).collect()
+}
+
+fn chain() -> TestChain {
+    let mut chain = TestChain::new();
+    chain
+        .deploy("c", &gasket_fixtures::GAS_REPORT.wasm())
+        .expect("deploy");
+    chain
+}
+
+#[test]
+fn hand_computed_split() {
+    // $main: call (10) + i32.const (1) + i32.add (1) + end (0) = 12; $leaf: i32.const = 1.
+    let wat = r#"(module
+      (func $main (export "main") (result i32) (i32.add (call $leaf) (i32.const 2)))
+      (func $leaf (result i32) (i32.const 1)))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    let engine = Engine::new(Profile::permissive()).unwrap();
+    let plain = engine.compile(&wasm).unwrap();
+    let mut instance = Instance::new(&plain, &Imports::new(), 1000).unwrap();
+    let plain_outcome = instance.call("main", &[], 1000).unwrap();
+    assert_eq!(plain_outcome.gas_used, 13);
+
+    let report_module = engine.compile_for_report(&wasm).unwrap();
+    let mut instance = Instance::new(report_module.module(), &Imports::new(), 1000).unwrap();
+    let recording = report_module.begin(&mut instance, false);
+    let outcome = instance.call("main", &[], 1000).unwrap();
+    assert_eq!(outcome, plain_outcome);
+    assert_eq!(outcome.result, Ok(vec![Value::I32(3)]));
+    let report = report_module
+        .finish(&instance, recording, outcome.gas_used)
+        .unwrap();
+    let split: Vec<(u32, Option<&str>, u64)> = report
+        .by_function
+        .iter()
+        .map(|f| (f.index, f.name.as_deref(), f.gas))
+        .collect();
+    assert_eq!(split, [(0, Some("main"), 12), (1, Some("leaf"), 1)]);
+    let classes: Vec<(&str, u64)> = report
+        .by_class
+        .iter()
+        .map(|(c, g)| (c.as_str(), *g))
+        .collect();
+    assert_eq!(classes, [("alu", 1), ("call", 10), ("constant", 2)]);
+    assert_eq!(report.wasm_code, 13);
+    assert!(report.by_host_function.is_empty());
+    assert_sums(&report);
+    assert!(
+        report_module.stack(&instance).is_empty(),
+        "returned: no stack"
+    );
+}
+
+#[test]
+fn reports_add_up_and_match_the_plain_build() {
+    for (method, gas) in [
+        ("run", 10_000_000),
+        ("trap", 10_000_000),
+        ("panic", 10_000_000),
+        ("grow", 10_000_000),
+        ("spin", 50_000),
+    ] {
+        let mut plain = chain();
+        let expected = plain.call("c", method).gas(gas).run().unwrap();
+        let mut chain = chain();
+        let outcome = chain
+            .call("c", method)
+            .gas(gas)
+            .gas_report(true)
+            .run()
+            .unwrap();
+        assert_eq!(outcome.status, expected.status, "{method}");
+        assert_eq!(outcome.gas_used, expected.gas_used, "{method}");
+        assert_eq!(outcome.logs, expected.logs, "{method}");
+        assert_eq!(outcome.state_changes, expected.state_changes, "{method}");
+        assert_eq!(outcome.wasm_stack, expected.wasm_stack, "{method}");
+        let report = outcome.gas_report.as_ref().expect("a report");
+        assert_eq!(report.gas_used, outcome.gas_used);
+        assert_sums(report);
+        assert!(expected.gas_report.is_none(), "not asked for");
+    }
+}
+
+#[test]
+fn host_functions_and_names() {
+    let mut chain = chain();
+    let outcome = chain.call("c", "run").gas_report(true).run().unwrap();
+    assert!(outcome.is_ok());
+    let report = outcome.gas_report.unwrap();
+    let calls: Vec<(&str, u64)> = report
+        .by_host_function
+        .iter()
+        .map(|h| (h.name.as_str(), h.calls))
+        .collect();
+    assert_eq!(calls, [("log_utf8", 2), ("storage_write", 1)]);
+    assert!(report.by_host_function.iter().all(|h| h.gas > 0));
+    let host: u64 = report.by_host_function.iter().map(|h| h.gas).sum();
+    assert!(report.by_class.contains(&("host".to_string(), host)));
+    let functions: Vec<&str> = report
+        .by_function
+        .iter()
+        .map(|f| f.name.as_deref().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        functions,
+        ["storage_write", "log_utf8", "leaf", "helper", "run"]
+    );
+    assert_sums(&report);
+}
+
+#[test]
+fn per_unit_charges_are_their_own_classes() {
+    let mut chain = chain();
+    let outcome = chain.call("c", "grow").gas_report(true).run().unwrap();
+    assert!(outcome.is_ok(), "{:?}", outcome.status);
+    let report = outcome.gas_report.unwrap();
+    let costs = gasket_vm::metering::CostTable::default();
+    let class = |name: &str| report.by_class.iter().find(|c| c.0 == name).map(|c| c.1);
+    assert_eq!(
+        class("memory_grow_per_page"),
+        Some(costs.memory_grow_per_page)
+    );
+    assert_eq!(
+        class("bulk_memory_per_byte"),
+        Some(100 * costs.bulk_memory_per_byte)
+    );
+    assert_sums(&report);
+}
+
+#[test]
+fn out_of_gas_at_every_limit_reports_what_was_charged() {
+    let mut chain = chain();
+    let need = chain.call("c", "run").run().unwrap().gas_used;
+    for limit in 0..need {
+        let mut chain = self::chain();
+        let outcome = chain
+            .call("c", "run")
+            .gas(limit)
+            .gas_report(true)
+            .run()
+            .unwrap();
+        assert_eq!(
+            outcome.status.trap_kind(),
+            Some(TrapKind::OutOfGas),
+            "limit {limit}"
+        );
+        assert_eq!(outcome.gas_used, limit);
+        let report = outcome.gas_report.expect("a report");
+        assert_sums(&report);
+    }
+}
+
+#[test]
+fn trap_and_panic_report_the_wasm_stack() {
+    let mut chain = chain();
+    let trap = chain.call("c", "trap").run().unwrap();
+    assert_eq!(trap.status.trap_kind(), Some(TrapKind::Unreachable));
+    assert_eq!(names(&trap), ["fail_deep", "fail_middle", "fail"]);
+    let indices: Vec<u32> = trap.wasm_stack.iter().map(|f| f.index).collect();
+    assert_eq!(indices, [6, 7, 8]);
+
+    let panic = chain.call("c", "panic").run().unwrap();
+    assert!(matches!(panic.status, Status::Panic { .. }));
+    assert_eq!(names(&panic), ["panic_outer"]);
+
+    let spin = chain.call("c", "spin").gas(1000).run().unwrap();
+    assert_eq!(names(&spin), ["spin"]);
+
+    let ok = chain.call("c", "run").run().unwrap();
+    assert!(ok.is_ok() && ok.wasm_stack.is_empty());
+}
+
+#[test]
+fn stacks_without_a_name_section_show_indices() {
+    let wasm =
+        wat::parse_str(r#"(module (func (export "f") (call 1)) (func unreachable))"#).unwrap();
+    let mut chain = TestChain::new();
+    chain.deploy("c", &wasm).unwrap();
+    let outcome = chain.call("c", "f").run().unwrap();
+    let frames: Vec<String> = outcome.wasm_stack.iter().map(|f| f.to_string()).collect();
+    assert_eq!(frames, ["func[1]", "func[0]"]);
+    assert!(outcome.wasm_stack.iter().all(|f| f.name.is_none()));
+}
