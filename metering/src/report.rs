@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use wasmparser::{KnownCustom, Name, Parser, Payload};
+use wasmparser::{ExternalKind, KnownCustom, Name, Parser, Payload};
 
 use crate::cost::{DynamicCost, OpClass};
 use crate::error::{PrepareError, Rejection};
@@ -173,28 +173,43 @@ pub fn prepare_for_report(
     }
 }
 
-/// The function names of `wasm`'s name section (function index → name), empty without
-/// one. A malformed name section is ignored, as engines do: names never affect execution.
+/// The function names of `wasm` (function index → name): the name section's, else the
+/// function's first export name (so an unnamed build still shows `transfer`, not an
+/// index); empty without either. A malformed name section is ignored, as engines do:
+/// names never affect execution.
 pub fn function_names(wasm: &[u8]) -> BTreeMap<u32, String> {
     let mut names = BTreeMap::new();
+    let mut exported = BTreeMap::new();
     for payload in Parser::new(0).parse_all(wasm) {
-        let Ok(Payload::CustomSection(section)) = payload else {
-            if payload.is_err() {
-                break;
+        match payload {
+            Ok(Payload::ExportSection(reader)) => {
+                for export in reader.into_iter().flatten() {
+                    if export.kind == ExternalKind::Func {
+                        exported
+                            .entry(export.index)
+                            .or_insert_with(|| export.name.to_string());
+                    }
+                }
             }
-            continue;
-        };
-        let KnownCustom::Name(reader) = section.as_known() else {
-            continue;
-        };
-        for name in reader {
-            let Ok(Name::Function(map)) = name else {
-                continue;
-            };
-            for naming in map.into_iter().flatten() {
-                names.insert(naming.index, naming.name.to_string());
+            Ok(Payload::CustomSection(section)) => {
+                let KnownCustom::Name(reader) = section.as_known() else {
+                    continue;
+                };
+                for name in reader {
+                    let Ok(Name::Function(map)) = name else {
+                        continue;
+                    };
+                    for naming in map.into_iter().flatten() {
+                        names.insert(naming.index, naming.name.to_string());
+                    }
+                }
             }
+            Ok(_) => {}
+            Err(_) => break,
         }
+    }
+    for (index, name) in exported {
+        names.entry(index).or_insert(name);
     }
     names
 }

@@ -99,10 +99,18 @@ fn report_builds_charge_exactly_what_plain_builds_charge() {
 }
 
 #[test]
-fn names_come_from_the_name_section() {
+fn names_come_from_the_name_section_then_exports() {
     let wasm = wat::parse_str(r#"(module (func $a) (func) (func $c))"#).unwrap();
     let names: Vec<(u32, String)> = function_names(&wasm).into_iter().collect();
     assert_eq!(names, [(0, "a".to_string()), (2, "c".to_string())]);
+    // An exported function without a name-section name takes its first export name;
+    // a name-section name wins over an export name.
+    let wasm = wat::parse_str(
+        r#"(module (func $a (export "x")) (func (export "y") (export "z")) (func))"#,
+    )
+    .unwrap();
+    let names: Vec<(u32, String)> = function_names(&wasm).into_iter().collect();
+    assert_eq!(names, [(0, "a".to_string()), (1, "y".to_string())]);
     assert!(function_names(b"\0asm\x01\0\0\0\x00\x05\x04name").is_empty());
     assert!(function_names(b"not wasm").is_empty());
 }

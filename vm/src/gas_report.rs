@@ -22,7 +22,7 @@ use crate::module::Module;
 pub struct ReportModule {
     module: Module,
     sites: GasSites,
-    /// Function names from the original module's name section.
+    /// Function names from the original module's name section, else export names.
     names: BTreeMap<u32, String>,
     /// Per imported function index: its import name (`storage_write`).
     import_names: Vec<String>,
@@ -60,7 +60,7 @@ pub struct Recording {
 pub struct WasmFrame {
     /// Function index in the original module.
     pub index: u32,
-    /// Its name from the name section, if it has one.
+    /// Its name from the name section, else its export name, if it has either.
     pub name: Option<String>,
 }
 
@@ -79,7 +79,7 @@ impl std::fmt::Display for WasmFrame {
 pub struct FunctionGas {
     /// Function index in the original module.
     pub index: u32,
-    /// Its name from the name section, if it has one.
+    /// Its name from the name section, else its export name, if it has either.
     pub name: Option<String>,
     /// Gas charged in it (not in its callees).
     pub gas: u64,

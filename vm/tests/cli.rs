@@ -372,7 +372,7 @@ fn run_call_json_shape_and_field_order() {
     assert_eq!(
         stdout.trim(),
         // The fields of a trap, then (added by issue 19) the wasm stack where it stopped.
-        "{\"status\":\"trap\",\"trap\":\"out_of_gas\",\"message\":null,\"return_hex\":\"\",\"logs\":[],\"gas_used\":5000,\"state_changes\":[],\"state_error\":null,\"wasm_stack\":[{\"index\":11,\"name\":null}]}"
+        "{\"status\":\"trap\",\"trap\":\"out_of_gas\",\"message\":null,\"return_hex\":\"\",\"logs\":[],\"gas_used\":5000,\"state_changes\":[],\"state_error\":null,\"wasm_stack\":[{\"index\":11,\"name\":\"spin\"}]}"
     );
 
     let input = dir.join("input.bin");

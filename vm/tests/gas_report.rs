@@ -191,13 +191,18 @@ fn trap_and_panic_report_the_wasm_stack() {
 }
 
 #[test]
-fn stacks_without_a_name_section_show_indices() {
+fn stacks_without_a_name_section_show_export_names_then_indices() {
     let wasm =
         wat::parse_str(r#"(module (func (export "f") (call 1)) (func unreachable))"#).unwrap();
     let mut chain = TestChain::new();
     chain.deploy("c", &wasm).unwrap();
     let outcome = chain.call("c", "f").run().unwrap();
     let frames: Vec<String> = outcome.wasm_stack.iter().map(|f| f.to_string()).collect();
-    assert_eq!(frames, ["func[1]", "func[0]"]);
-    assert!(outcome.wasm_stack.iter().all(|f| f.name.is_none()));
+    assert_eq!(frames, ["func[1]", "f"]);
+    let names: Vec<Option<&str>> = outcome
+        .wasm_stack
+        .iter()
+        .map(|f| f.name.as_deref())
+        .collect();
+    assert_eq!(names, [None, Some("f")]);
 }
