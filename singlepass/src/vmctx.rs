@@ -51,7 +51,7 @@ pub struct VmCtx {
 }
 
 /// Deterministic stack units the stack-grant stub leaves in `VmCtx::stack_remaining`
-/// beyond the frame that asked (when the reserve has them), and the first grant of a call.
+/// beyond the frame that asked (when the reserve has them).
 ///
 /// Why grants at all: the total the call may use (remaining + reserve) and so every
 /// overflow trap are exactly those of one budget, but the part granted tells the runtime

@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 
 use gasket_host_api::near::NearEnv;
 use gasket_host_api::{HostEnv, Storage};
-use gasket_singlepass::{ExportKind, FuncSig, TrapKind, VmCtx, STACK_GRANT_UNITS};
+use gasket_singlepass::{ExportKind, FuncSig, TrapKind, VmCtx};
 
 use crate::error::{CallError, InstantiationError, Trap};
 use crate::imports::Imports;
@@ -16,6 +16,12 @@ use crate::pool::Lease;
 use crate::runtime::{ContractHost, Runtime};
 use crate::stack::NativeStack;
 use crate::values::{type_name, Value};
+
+/// Deterministic stack units a call is granted up front (the rest waits in
+/// `VmCtx::stack_reserve`; the grant stub tops up by `STACK_GRANT_UNITS` when a frame does
+/// not fit). Small, because what was granted is what the pool clears afterwards: 32 units
+/// (≤ 1 KiB of native stack) cover a shallow call such as an empty method.
+const FIRST_STACK_GRANT: u64 = 32;
 
 /// The entry trampoline's type (see `gasket_singlepass::Artifact`).
 type Trampoline = unsafe extern "C" fn(*mut VmCtx, *const u8, *mut u64) -> u32;
@@ -328,7 +334,7 @@ impl Instance {
         self.rt.libcalls_on_host_stack = native;
         self.rt.reset_vmctx();
         let max_height = u64::from(module.profile.stack.max_height);
-        let first_grant = max_height.min(STACK_GRANT_UNITS);
+        let first_grant = max_height.min(FIRST_STACK_GRANT);
         let vmctx = self.rt.vmctx();
         // SAFETY: the vmctx the state owns; no call is running.
         unsafe {
