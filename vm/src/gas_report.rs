@@ -22,7 +22,8 @@ use crate::module::Module;
 pub struct ReportModule {
     module: Module,
     sites: GasSites,
-    /// Function names from the original module's name section, else export names.
+    /// Function names from the original module's name section, else export names, else
+    /// (imported functions) import names.
     names: BTreeMap<u32, String>,
     /// Per imported function index: its import name (`storage_write`).
     import_names: Vec<String>,
@@ -33,17 +34,22 @@ impl Engine {
     /// it (see the module docs). Not cached: it is a diagnostic build.
     pub fn compile_for_report(&self, wasm: &[u8]) -> Result<ReportModule, LoadError> {
         let (prepared, sites) = gasket_metering::prepare_for_report(wasm, self.profile())?;
-        let import_names = prepared
+        let import_names: Vec<String> = prepared
             .info
             .imports
             .iter()
             .filter(|i| matches!(i.kind, ImportKind::Function { .. }))
             .map(|i| i.name.clone())
             .collect();
+        // An imported function without a name of its own is called by its import name.
+        let mut names = gasket_metering::function_names(wasm);
+        for (index, name) in (0u32..).zip(&import_names) {
+            names.entry(index).or_insert_with(|| name.clone());
+        }
         Ok(ReportModule {
             module: self.compile_prepared(prepared)?,
             sites,
-            names: gasket_metering::function_names(wasm),
+            names,
             import_names,
         })
     }

@@ -129,6 +129,37 @@ fn host_functions_and_names() {
 }
 
 #[test]
+fn unnamed_functions_take_their_export_or_import_name() {
+    // No name section: the import is called by its import name, the export by its
+    // export name, the helper by its index.
+    let wasm = wat::parse_str(
+        r#"(module
+          (import "env" "log_utf8" (func (param i32 i32)))
+          (memory 1)
+          (data (i32.const 0) "hi")
+          (func (export "go") (call 2))
+          (func (call 0 (i32.const 0) (i32.const 2))))"#,
+    )
+    .unwrap();
+    let mut chain = TestChain::new();
+    chain.deploy("c", &wasm).unwrap();
+    let outcome = chain.call("c", "go").gas_report(true).run().unwrap();
+    assert!(outcome.is_ok(), "{outcome:?}");
+    let report = outcome.gas_report.unwrap();
+    let mut functions: Vec<(u32, Option<&str>)> = report
+        .by_function
+        .iter()
+        .map(|f| (f.index, f.name.as_deref()))
+        .collect();
+    functions.sort();
+    assert_eq!(
+        functions,
+        [(0, Some("log_utf8")), (1, Some("go")), (2, None)]
+    );
+    assert_sums(&report);
+}
+
+#[test]
 fn per_unit_charges_are_their_own_classes() {
     let mut chain = chain();
     let outcome = chain.call("c", "grow").gas_report(true).run().unwrap();

@@ -3,7 +3,7 @@
 //!
 //! JSON shapes (only added to `run`'s line; every other field is unchanged):
 //! - `"gas_report"` (with `--gas-report`): `{"gas_used", "by_function": [{"index",
-//!   "name" (name section, else export name; null without either), "gas"}] by index, "wasm_code", "by_host_function":
+//!   "name" (name section, else export or import name; null without any), "gas"}] by index, "wasm_code", "by_host_function":
 //!   [{"name", "calls", "gas"}] by name, "by_class": [{"class", "gas"}] by name}`;
 //!   `by_function`, `wasm_code` plus `by_host_function`, and `by_class` each sum to
 //!   `gas_used`.
