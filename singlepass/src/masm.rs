@@ -504,6 +504,8 @@ pub trait MacroAssembler {
     fn fp_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: FReg, lhs: FReg, rhs: FReg);
     /// `dst = op(src)`; `dst == src` is the cheap form.
     fn fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg);
+    /// `dst =` the `size` float at `addr`, bits unchanged (a NaN keeps its payload).
+    fn fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address);
     /// `dst = (lhs op rhs) ? 1 : 0` (an i32).
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg);
     /// Compare `lhs` with `rhs` into the flags and return the condition that holds

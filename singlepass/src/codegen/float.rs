@@ -45,7 +45,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let src = self.float_operand(rhs);
         self.masm.fp_binop(op, size, dst, dst, src);
         self.free_float(src);
-        self.push(float_kind(size), Loc::FReg(dst));
+        self.push_float_result(float_kind(size), dst);
     }
 
     /// `f32.sqrt`, `f64.nearest`, …
@@ -53,7 +53,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let value = self.pop_entry();
         let dst = self.float_operand(value);
         self.masm.fp_unop(op, size, dst, dst);
-        self.push(float_kind(size), Loc::FReg(dst));
+        self.push_float_result(float_kind(size), dst);
     }
 
     /// `f32.eq`, `f64.lt`, …: pending flags, like an integer comparison, where the ISA
@@ -82,7 +82,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let value = self.pop_entry();
         let dst = self.float_operand(value);
         self.masm.fp_resize(to, dst, dst);
-        self.push(float_kind(to), Loc::FReg(dst));
+        self.push_float_result(float_kind(to), dst);
     }
 
     /// `f32.convert_i64_u`, …
@@ -92,7 +92,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let dst = self.alloc_float();
         self.masm.int_to_fp(conv, dst, src);
         self.release_operand(value, src);
-        self.push(float_kind(conv.float), Loc::FReg(dst));
+        self.push_float_result(float_kind(conv.float), dst);
     }
 
     /// `i32.trunc_f32_s` (traps on NaN and overflow) or `i32.trunc_sat_f32_s` (saturates).

@@ -36,6 +36,10 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub float_allocatable: &'static [FReg],
     /// Free float registers, one bit per `float_allocatable` entry.
     pub float_free: u32,
+    /// Float registers holding a value loaded from memory rather than an operator's
+    /// result, one bit per `float_allocatable` entry: their bits are exact (a NaN keeps its
+    /// payload), so they are never canonicalized on the way out.
+    pub float_exact: u32,
     pub stack: Vec<Entry>,
     /// Entries below this depth are constants or in their slots.
     pub canonical_below: usize,
@@ -82,6 +86,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             float_allocatable,
             float_free: (1u32 << float_allocatable.len()) - 1,
             stack: Vec::new(),
+            float_exact: 0,
             canonical_below: 0,
             spill_cursor: 0,
             float_spill_cursor: 0,
@@ -441,8 +446,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let conv = |int, float, signed| IntFloat { int, float, signed };
         let (s32, s64) = (Size::S32, Size::S64);
         match op {
-            O::F32Load { memarg } => self.load_as(LoadKind::I32, Kind::F32, memarg.offset),
-            O::F64Load { memarg } => self.load_as(LoadKind::I64, Kind::F64, memarg.offset),
+            O::F32Load { memarg } => self.load_float(FloatSize::F32, memarg.offset),
+            O::F64Load { memarg } => self.load_float(FloatSize::F64, memarg.offset),
             O::F32Store { memarg } => self.store(StoreWidth::B32, memarg.offset),
             O::F64Store { memarg } => self.store(StoreWidth::B64, memarg.offset),
             O::F32Const { value } => self.push_const(Kind::F32, value.bits().into()),

@@ -2,7 +2,7 @@
 //! then a plain access; bulk operations and growth go to the runtime (`Libcall`).
 
 use crate::masm::{
-    Address, Base, Cond, LoadKind, MacroAssembler, Operand, ShiftOp, Size, StoreWidth,
+    Address, Base, Cond, FloatSize, LoadKind, MacroAssembler, Operand, ShiftOp, Size, StoreWidth,
 };
 use crate::vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 use crate::TrapKind;
@@ -41,6 +41,31 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         };
         self.masm.load(kind, reg, address);
         self.push_reg(result, reg);
+    }
+
+    /// `f32.load`/`f64.load`: straight into a float register, for the float operators
+    /// that usually follow; its bits leave that register unchanged (see `float_exact`).
+    pub fn load_float(&mut self, size: FloatSize, offset: u64) {
+        let addr = self.pop();
+        let reg = self.owned_reg(addr);
+        let bytes = match size {
+            FloatSize::F32 => 4,
+            FloatSize::F64 => 8,
+        };
+        self.check_memory(reg, offset, bytes);
+        let address = Address {
+            base: Base::Memory,
+            index: Some((reg, 0)),
+            disp: offset as i64,
+        };
+        let dst = self.alloc_float();
+        self.masm.fp_load(size, dst, address);
+        self.free_reg(reg);
+        let kind = match size {
+            FloatSize::F32 => Kind::F32,
+            FloatSize::F64 => Kind::F64,
+        };
+        self.push_float_loaded(kind, dst);
     }
 
     pub fn store(&mut self, width: StoreWidth, offset: u64) {

@@ -9,11 +9,13 @@
 //!
 //! Two register classes, one representation at rest: a float value is its bit pattern
 //! wherever it rests (constants, slots, locals, integer registers), and a float register
-//! only ever holds the result of a float operator ([`Loc::FReg`]). Float operators take
+//! only ever holds the result of a float operator or a value loaded from memory
+//! ([`Loc::FReg`]; `FuncGen::float_exact` tells the two apart). Float operators take
 //! their operands from float registers ([`FuncGen::float_operand`]), so a chain of float
 //! arithmetic never leaves the float unit; anything else that reads such a result
-//! ([`FuncGen::pop`], a spill, a branch or call argument) receives its bits, with a NaN
-//! canonicalized there, once (see `masm::MacroAssembler::float_to_bits`).
+//! ([`FuncGen::pop`], a spill, a branch or call argument) receives its bits, with an
+//! operator's NaN canonicalized there, once (see `masm::MacroAssembler::float_to_bits`),
+//! and a loaded value's bits unchanged.
 //!
 //! At control-flow merges all entries below the merge point are in canonical form
 //! (constants or slots; see `spill_all`), so every path agrees on where values live.
@@ -154,13 +156,36 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     /// Returns `freg` to the free set.
     pub fn free_float(&mut self, freg: FReg) {
-        let index = self
-            .float_allocatable
-            .iter()
-            .position(|&r| r == freg)
-            .expect("only allocatable float registers are freed");
+        let index = self.float_index(freg);
         debug_assert_eq!(self.float_free & (1 << index), 0, "double free of {freg:?}");
         self.float_free |= 1 << index;
+        self.float_exact &= !(1 << index);
+    }
+
+    fn float_index(&self, freg: FReg) -> usize {
+        self.float_allocatable
+            .iter()
+            .position(|&r| r == freg)
+            .expect("only allocatable float registers are tracked")
+    }
+
+    /// Pushes a float operator's result, left in `freg`: canonicalized when it leaves the
+    /// register (if the function canonicalizes at all).
+    pub fn push_float_result(&mut self, kind: Kind, freg: FReg) {
+        self.float_exact &= !(1 << self.float_index(freg));
+        self.push(kind, Loc::FReg(freg));
+    }
+
+    /// Pushes a value loaded from memory into `freg`: its bits are the value's, so they
+    /// leave the register unchanged (a NaN keeps its payload, as wasm requires).
+    pub fn push_float_loaded(&mut self, kind: Kind, freg: FReg) {
+        self.float_exact |= 1 << self.float_index(freg);
+        self.push(kind, Loc::FReg(freg));
+    }
+
+    /// Whether `freg`'s value is canonicalized on its way out of the register.
+    fn canonicalizes(&self, freg: FReg) -> bool {
+        self.canonicalize_nans && self.float_exact & (1 << self.float_index(freg)) == 0
     }
 
     /// Frees the register a popped value owned, if any.
@@ -222,8 +247,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
             Loc::FReg(freg) => {
                 let size = entry.kind.float_size();
-                self.masm
-                    .float_spill(size, offset, freg, self.canonicalize_nans);
+                let canonicalize = self.canonicalizes(freg);
+                self.masm.float_spill(size, offset, freg, canonicalize);
                 self.free_float(freg);
             }
             Loc::Local(local) => {
@@ -333,7 +358,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let mut value = self.pop_entry();
         if let Loc::FReg(freg) = value.loc {
             let reg = self.alloc();
-            let (size, canonicalize) = (value.kind.float_size(), self.canonicalize_nans);
+            let (size, canonicalize) = (value.kind.float_size(), self.canonicalizes(freg));
             if keep_flags {
                 self.masm.float_to_bits(size, reg, freg, canonicalize);
             } else {
@@ -473,8 +498,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.note_depth(depth + 1);
         if let Loc::FReg(freg) = value.loc {
             let size = value.kind.float_size();
-            self.masm
-                .float_spill(size, offset, freg, self.canonicalize_nans);
+            let canonicalize = self.canonicalizes(freg);
+            self.masm.float_spill(size, offset, freg, canonicalize);
             return;
         }
         let src = self.operand(value);

@@ -15,7 +15,9 @@ use dynasmrt::{DynasmApi, DynasmLabelApi};
 use super::alu::add_imm12;
 use super::regs::{ADDR, FP, MEMORY, SCRATCH, SP, VMCTX, XZR};
 use super::A64Masm;
-use crate::masm::{Address, Base, Label, LoadKind, Operand, Reg, Size, StoreWidth};
+use crate::masm::{
+    Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, Size, StoreWidth,
+};
 use crate::vmctx::VmCtx;
 
 /// An address AArch64 encodes directly.
@@ -158,6 +160,21 @@ impl A64Masm {
             LoadKind::I64From8S => at_mem!(self.ops, ldrsb, ldursb, X, d, m),
             LoadKind::I64From16S => at_mem!(self.ops, ldrsh, ldursh, X, d, m),
             LoadKind::I64From32S => at_mem!(self.ops, ldrsw, ldursw, X, d, m),
+        }
+    }
+
+    /// `ldr` into an S or D register: no integer register on the way.
+    pub(super) fn emit_fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
+        let d = dst.0;
+        match size {
+            FloatSize::F32 => {
+                let m = self.resolve(addr, 4);
+                at_mem!(self.ops, ldr, ldur, S, d, m)
+            }
+            FloatSize::F64 => {
+                let m = self.resolve(addr, 8);
+                at_mem!(self.ops, ldr, ldur, D, d, m)
+            }
         }
     }
 

@@ -181,6 +181,9 @@ impl MacroAssembler for A64Masm {
     fn fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg) {
         self.emit_fp_unop(op, size, dst, src)
     }
+    fn fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
+        self.emit_fp_load(size, dst, addr)
+    }
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg) {
         self.emit_fp_cmp(op, size, dst, lhs, rhs)
     }

@@ -9,7 +9,7 @@ use dynasmrt::{DynasmApi, DynasmLabelApi};
 use super::compact::RegMem;
 use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
 use super::X64Masm;
-use crate::masm::{Address, Base, Label, LoadKind, Operand, Reg, StoreWidth};
+use crate::masm::{Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreWidth};
 use crate::vmctx::VmCtx;
 
 /// An address x86 encodes directly: `[base + index << scale + disp]`.
@@ -95,6 +95,16 @@ impl X64Masm {
             LoadKind::I64From8S => at_mem!(self.ops, m, (movsx Rq(d), BYTE) ()),
             LoadKind::I64From16S => at_mem!(self.ops, m, (movsx Rq(d), WORD) ()),
             LoadKind::I64From32S => at_mem!(self.ops, m, (movsxd Rq(d), DWORD) ()),
+        }
+    }
+
+    /// `movss`/`movsd` from memory: no integer register on the way.
+    pub(super) fn emit_fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
+        let d = dst.0;
+        let m = self.resolve(addr);
+        match size {
+            FloatSize::F32 => at_mem!(self.ops, m, (movss Rx(d), DWORD) ()),
+            FloatSize::F64 => at_mem!(self.ops, m, (movsd Rx(d), QWORD) ()),
         }
     }
 
