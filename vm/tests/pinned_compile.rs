@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use gasket_metering::{prepare, Profile};
-use gasket_singlepass::{compile, Target};
+use gasket_singlepass::{compile, compile_prevalidated, PrevalidatedWasm, Target};
 use sha2::{Digest, Sha256};
 
 const PINS: &str = "tests/pinned/compile_hashes.txt";
@@ -79,6 +79,13 @@ fn pin(wasm: &[u8], profile: &Profile) -> String {
     for (name, target) in [("x64", Target::X86_64), ("a64", Target::Aarch64)] {
         match compile(&prepared.wasm, target) {
             Ok(artifact) => {
+                // The runtime's path (no second validation) must give the same artifact.
+                let valid = PrevalidatedWasm::validate(&prepared.wasm).expect("compiled, so valid");
+                let trusted = compile_prevalidated(valid, target).expect("compiles again");
+                assert!(
+                    trusted == artifact,
+                    "compile_prevalidated differs from compile for {name}"
+                );
                 let rest = borsh::to_vec(&artifact).expect("borsh into a Vec cannot fail");
                 let _ = write!(
                     line,

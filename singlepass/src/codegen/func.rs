@@ -1,6 +1,8 @@
 //! Per-function code generation: state, prologue, and the operator dispatch.
 
-use wasmparser::{FuncValidator, FunctionBody, Operator, ValType, ValidatorResources};
+use wasmparser::{
+    FuncValidator, FunctionBody, Operator, ValType, ValidatorResources, WasmFeatures,
+};
 
 use crate::masm::{Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
@@ -140,11 +142,14 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.masm.branch(cond, label);
     }
 
-    /// Compiles the body: locals, prologue, operators, frame size.
+    /// Compiles the body: locals, prologue, operators, frame size. With a `validator`,
+    /// every local declaration and operator is validated before it is compiled; without,
+    /// the caller vouches that the body is valid under `features`.
     pub fn compile(
         &mut self,
         body: &FunctionBody<'_>,
-        validator: &mut FuncValidator<ValidatorResources>,
+        mut validator: Option<&mut FuncValidator<ValidatorResources>>,
+        features: WasmFeatures,
     ) -> Result<(), CompileError> {
         let sig = self.env.func_sig(self.index).clone();
         let params = self.kinds(&sig.params)?;
@@ -155,9 +160,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         for _ in 0..locals_reader.get_count() {
             let offset = locals_reader.original_position();
             let (count, ty) = locals_reader.read().map_err(CompileError::invalid)?;
-            validator
-                .define_locals(offset, count, ty)
-                .map_err(CompileError::invalid)?;
+            if let Some(validator) = validator.as_deref_mut() {
+                validator
+                    .define_locals(offset, count, ty)
+                    .map_err(CompileError::invalid)?;
+            }
             self.offset = offset;
             let kind = self.kind_of(ty)?;
             declared.push((count, kind));
@@ -169,12 +176,14 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let mut binary = body
             .get_binary_reader_for_operators()
             .map_err(CompileError::invalid)?;
-        binary.set_features(*validator.features());
+        binary.set_features(features);
         let mut reader = wasmparser::OperatorsReader::new(binary);
         self.enter_function(results);
         while !reader.eof() {
             let (op, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
-            validator.op(offset, &op).map_err(CompileError::invalid)?;
+            if let Some(validator) = validator.as_deref_mut() {
+                validator.op(offset, &op).map_err(CompileError::invalid)?;
+            }
             self.offset = offset;
             self.operator(op)?;
         }
