@@ -23,6 +23,17 @@ pub(crate) struct Local {
     pub home: LocalHome,
 }
 
+/// The growable state of [`FuncGen`], kept by the module driver between functions so a
+/// module of many small functions allocates it once rather than once per function
+/// (capacity is bounded by the largest function, which metering's limits bound).
+#[derive(Default)]
+pub(crate) struct FuncBuffers {
+    stack: Vec<Entry>,
+    locals: Vec<Local>,
+    local_refs: Vec<Vec<usize>>,
+    frames: Vec<Frame>,
+}
+
 /// The state of one function being compiled.
 pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub masm: &'a mut M,
@@ -70,7 +81,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         labels: &'a ModuleLabels,
         index: u32,
         options: &crate::CompileOptions,
+        buffers: FuncBuffers,
     ) -> Self {
+        let FuncBuffers {
+            mut stack,
+            mut locals,
+            local_refs,
+            mut frames,
+        } = buffers;
+        stack.clear();
+        locals.clear();
+        frames.clear();
         let allocatable = masm.allocatable();
         let float_allocatable = masm.float_allocatable();
         FuncGen {
@@ -83,18 +104,29 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             free: (1u32 << allocatable.len()) - 1,
             float_allocatable,
             float_free: (1u32 << float_allocatable.len()) - 1,
-            stack: Vec::new(),
+            stack,
             canonical_below: 0,
             spill_cursor: 0,
             float_spill_cursor: 0,
             max_depth: 0,
-            locals: Vec::new(),
-            local_refs: Vec::new(),
+            locals,
+            // Emptied per local in `layout_locals`, once the number of locals is known.
+            local_refs,
             slots_start: 0,
             saved_locals: 0,
-            frames: Vec::new(),
+            frames,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
+        }
+    }
+
+    /// Ends the function's compilation and hands its buffers back for the next one.
+    pub fn into_buffers(self) -> FuncBuffers {
+        FuncBuffers {
+            stack: self.stack,
+            locals: self.locals,
+            local_refs: self.local_refs,
+            frames: self.frames,
         }
     }
 
@@ -208,7 +240,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             params.len() as u64 + declared.iter().map(|&(n, _)| u64::from(n)).sum::<u64>();
         let mut pinned = 0usize;
         let mut frame_locals = 0u32;
-        let mut locals = Vec::with_capacity(total as usize);
+        let mut locals = std::mem::take(&mut self.locals);
+        locals.reserve(total as usize);
         let take_reg = |kind: Kind, pinned: &mut usize| -> Option<Reg> {
             if kind != Kind::Ref && *pinned < local_regs.len() {
                 *pinned += 1;
@@ -266,7 +299,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             self.masm
                 .zero_frame(-8 * (pinned as i32 + frame_locals as i32), frame_locals);
         }
-        self.local_refs = vec![Vec::new(); locals.len()];
+        self.local_refs.truncate(locals.len());
+        for refs in &mut self.local_refs {
+            refs.clear();
+        }
+        self.local_refs.resize_with(locals.len(), Vec::new);
         self.locals = locals;
         patch
     }

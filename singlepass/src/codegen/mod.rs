@@ -115,6 +115,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
     };
     let mut functions: Vec<Option<(u32, u32)>> = Vec::new();
     let mut allocations = Default::default();
+    let mut buffers = func::FuncBuffers::default();
     // Without a validator, bodies are numbered here: defined functions follow the imports.
     let mut next_body = 0u32;
 
@@ -155,8 +156,9 @@ pub(crate) fn compile_module<M: MacroAssembler>(
         }
         let start = masm.offset();
         masm.bind(labels.functions[index as usize]);
-        let mut gen = FuncGen::new(&mut masm, &env, &labels, index, options);
+        let mut gen = FuncGen::new(&mut masm, &env, &labels, index, options, buffers);
         gen.compile(&body, func_validator.as_mut(), features)?;
+        buffers = gen.into_buffers();
         let end = masm.offset();
         functions[index as usize] = Some((start, end - start));
         allocations = match func_validator {
