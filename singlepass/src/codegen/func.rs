@@ -183,7 +183,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         mut validator: Option<&mut FuncValidator<ValidatorResources>>,
         features: WasmFeatures,
     ) -> Result<(), CompileError> {
-        let sig = self.env.func_sig(self.index).clone();
+        let env = self.env;
+        let sig = env.func_sig(self.index);
         let params = self.kinds(&sig.params)?;
         let results = self.kinds(&sig.results)?;
 
