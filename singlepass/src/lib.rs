@@ -2,7 +2,8 @@
 //! `gasket_metering::prepare`) to x86-64 (and, later, AArch64) machine code.
 //!
 //! [`compile`] validates every function body with wasmparser's `FuncValidator` and
-//! generates code for it in the same pass (`codegen/`), through the [`masm::MacroAssembler`]
+//! generates code for it in the same pass (`codegen/`; [`compile_prevalidated`] skips the
+//! validation for bytes already validated), through the [`masm::MacroAssembler`]
 //! trait that each ISA implements (`isa/`). The result is an [`Artifact`]: position-
 //! independent code plus the module layout the runtime (`gasket-vm`) instantiates from.
 
