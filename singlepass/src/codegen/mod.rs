@@ -150,7 +150,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
         if index as usize >= functions.len() {
             // Only reachable without a validator, on bytes that were not valid after all.
             return Err(CompileError::Invalid {
-                offset: body.range().start as u64,
+                offset: body.range().start,
                 message: "more function bodies than functions".into(),
             });
         }
