@@ -2,7 +2,8 @@
 //! multi-value, bulk memory, reference types, f32/f64 with the saturating truncations,
 //! deep control flow, sometimes imports and a start function) through `prepare` and the single-pass compiler for both targets.
 //! Invariants: nothing panics; every module `prepare` accepts compiles for x86-64 and for
-//! AArch64 (compiling needs no emulator), deterministically.
+//! AArch64 (compiling needs no emulator), deterministically, and `compile_prevalidated`
+//! (the runtime's path, no second validation) gives the same artifact as `compile`.
 
 use arbitrary::Unstructured;
 use gasket_metering::{prepare, Profile};
@@ -64,11 +65,15 @@ pub fn compile_wasm(wasm: &[u8]) -> bool {
                 wasmprinter::print_bytes(wasm).unwrap_or_default()
             )
         });
-        let again = gasket_singlepass::compile(&prepared.wasm, target)
+        // The second compile takes the runtime's path, which skips validation: it must
+        // give the same artifact (determinism, and `compile_prevalidated` ≡ `compile`).
+        let valid = gasket_singlepass::PrevalidatedWasm::validate(&prepared.wasm)
+            .expect("prepare's output is valid");
+        let again = gasket_singlepass::compile_prevalidated(valid, target)
             .expect("the second compile of a module succeeds");
         assert!(
             artifact == again,
-            "compiling for {} is not deterministic",
+            "compiling for {} is not deterministic, or compile_prevalidated differs",
             target.as_str()
         );
     }

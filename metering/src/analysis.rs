@@ -110,6 +110,15 @@ enum Frame {
     If,
 }
 
+/// Working buffers of [`analyze_function`], kept by the walk between functions: a plan's
+/// edits are collected here and copied out at their exact size, so a module of many small
+/// functions neither regrows a vector per function nor keeps the slack of one per plan.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    edits: Vec<Edit>,
+    frames: Vec<Frame>,
+}
+
 /// Validates and plans one function body. Returns the validator's allocations for reuse by
 /// the next function (on error they are dropped: errors end the function).
 pub(crate) fn analyze_function(
@@ -117,6 +126,7 @@ pub(crate) fn analyze_function(
     func: FuncToValidate<ValidatorResources>,
     body: &FunctionBody<'_>,
     allocations: FuncValidatorAllocations,
+    scratch: &mut Scratch,
 ) -> Result<(FunctionPlan, FuncValidatorAllocations), PrepareError> {
     let profile = ctx.profile;
     let limits = &profile.limits;
@@ -180,8 +190,9 @@ pub(crate) fn analyze_function(
     let ops_start = ops.original_position() as usize;
     let costs: &CostTable = &profile.costs;
 
-    let mut edits: Vec<Edit> = Vec::new();
-    let mut frames: Vec<Frame> = Vec::new();
+    let Scratch { edits, frames } = scratch;
+    edits.clear();
+    frames.clear();
     let mut max_operand_height: u32 = 0;
     let mut needs_scratch = false;
     // Index into `edits` of the current block's charge; `None` while in dead code.
@@ -239,13 +250,13 @@ pub(crate) fn analyze_function(
         // What follows this operator: `Some(true)` a new live block, `Some(false)` dead code.
         let mut next_block: Option<bool> = None;
         match &op {
-            Operator::Block { .. } => push_frame(&mut frames, Frame::Block, ctx, start, &op)?,
+            Operator::Block { .. } => push_frame(frames, Frame::Block, ctx, start, &op)?,
             Operator::Loop { .. } => {
-                push_frame(&mut frames, Frame::Loop, ctx, start, &op)?;
+                push_frame(frames, Frame::Loop, ctx, start, &op)?;
                 next_block = Some(true);
             }
             Operator::If { .. } => {
-                push_frame(&mut frames, Frame::If, ctx, start, &op)?;
+                push_frame(frames, Frame::If, ctx, start, &op)?;
                 next_block = Some(true);
             }
             Operator::Else => next_block = Some(true),
@@ -341,7 +352,7 @@ pub(crate) fn analyze_function(
         locals,
         ops_start,
         body_end,
-        edits,
+        edits: edits.as_slice().to_vec(),
         scratch_local,
         frame_cost: frame_cost as u32,
         charge_classes,

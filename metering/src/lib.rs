@@ -80,6 +80,15 @@ pub(crate) fn prepare_inner(
     let walked = walk::walk(wasm, profile, collect_all, report).map_err(Rejection)?;
     let (instrumented, intrinsics, sites) =
         encode::encode(wasm, &walked, report).map_err(|e| Rejection(vec![e]))?;
+    // The runtime compiles this output without validating it again (ARCHITECTURE.md,
+    // "Validation once per compile"): every debug build checks that it is valid.
+    #[cfg(debug_assertions)]
+    if let Err(e) =
+        wasmparser::Validator::new_with_features(features::wasm_features(profile.allows_floats()))
+            .validate_all(&instrumented)
+    {
+        panic!("prepare wrote an invalid module (an encoder bug): {e}");
+    }
     let info = ModuleInfo {
         imports: walked.import_infos,
         imported_functions: walked.imported_functions,

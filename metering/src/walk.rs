@@ -12,7 +12,7 @@ use wasmparser::{
     TypeSectionReader, ValidPayload, Validator, WasmFeatures,
 };
 
-use crate::analysis::{analyze_function, feature_allowed, FunctionContext, FunctionPlan};
+use crate::analysis::{analyze_function, feature_allowed, FunctionContext, FunctionPlan, Scratch};
 use crate::error::{Location, PrepareError};
 use crate::features::{val_type_feature, wasm_features, Feature};
 use crate::imports::check_import;
@@ -167,6 +167,7 @@ fn walk_with_parser<'a>(
         function_types: Vec::new(),
         memory_count: 0,
         allocations: Some(FuncValidatorAllocations::default()),
+        scratch: Scratch::default(),
     };
     let stopped = walker.run(wasm, parser_features, &mut problems).is_err();
     debug_assert!(
@@ -185,6 +186,8 @@ struct Walker<'p, 'a> {
     function_types: Vec<u32>,
     memory_count: u32,
     allocations: Option<FuncValidatorAllocations>,
+    /// Buffers `analyze_function` reuses from one body to the next.
+    scratch: Scratch,
 }
 
 impl<'a> Walker<'_, 'a> {
@@ -245,7 +248,7 @@ impl<'a> Walker<'_, 'a> {
                     record_sites: self.record_sites,
                 };
                 let allocations = self.allocations.take().unwrap_or_default();
-                match analyze_function(&ctx, func, &body, allocations) {
+                match analyze_function(&ctx, func, &body, allocations, &mut self.scratch) {
                     Ok((plan, allocations)) => {
                         self.walked.plans.push(plan);
                         self.allocations = Some(allocations);

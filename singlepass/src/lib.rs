@@ -2,7 +2,8 @@
 //! `gasket_metering::prepare`) to x86-64 (and, later, AArch64) machine code.
 //!
 //! [`compile`] validates every function body with wasmparser's `FuncValidator` and
-//! generates code for it in the same pass (`codegen/`), through the [`masm::MacroAssembler`]
+//! generates code for it in the same pass (`codegen/`; [`compile_prevalidated`] skips the
+//! validation for bytes already validated), through the [`masm::MacroAssembler`]
 //! trait that each ISA implements (`isa/`). The result is an [`Artifact`]: position-
 //! independent code plus the module layout the runtime (`gasket-vm`) instantiates from.
 
@@ -60,15 +61,79 @@ pub fn compile_with(
     target: Target,
     options: &CompileOptions,
 ) -> Result<Artifact, CompileError> {
+    compile_module_for(wasm, target, options, codegen::Validation::Full)
+}
+
+/// Module bytes whose validity is already established, for [`compile_prevalidated`].
+///
+/// The safe way to get one is [`PrevalidatedWasm::validate`]; the runtime, which compiles
+/// what `gasket_metering::prepare` has just validated and written, vouches for its bytes
+/// with [`PrevalidatedWasm::new_unchecked`] instead (`ARCHITECTURE.md`, "Validation once
+/// per compile", says why that adds no risk).
+#[derive(Copy, Clone, Debug)]
+pub struct PrevalidatedWasm<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> PrevalidatedWasm<'a> {
+    /// Validates `bytes` with the compiler's own feature set (what [`compile`] checks).
+    pub fn validate(bytes: &'a [u8]) -> Result<Self, CompileError> {
+        codegen::validate(bytes)?;
+        Ok(PrevalidatedWasm { bytes })
+    }
+
+    /// Trusts `bytes` without looking at them.
+    ///
+    /// # Safety
+    /// `bytes` must be a module wasmparser's validator accepts under the compiler's feature
+    /// set (wasm 2.0 with floats: what [`PrevalidatedWasm::validate`] checks). Code
+    /// generation assumes well-typed bodies; compiling an invalid one without validation
+    /// may produce machine code that reads or writes outside its sandbox when run.
+    pub unsafe fn new_unchecked(bytes: &'a [u8]) -> Self {
+        PrevalidatedWasm { bytes }
+    }
+
+    /// The module's bytes.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
+/// [`compile`] without validating again: the same artifact, byte for byte, for a module
+/// whose validity is already established (the vm compiles `gasket_metering::prepare`'s
+/// output this way). Malformed bytes are still errors, never panics; but only validation
+/// makes invalid wasm an error, hence the [`PrevalidatedWasm`] contract.
+pub fn compile_prevalidated(
+    wasm: PrevalidatedWasm<'_>,
+    target: Target,
+) -> Result<Artifact, CompileError> {
+    compile_module_for(
+        wasm.bytes,
+        target,
+        &CompileOptions::default(),
+        codegen::Validation::Trusted,
+    )
+}
+
+fn compile_module_for(
+    wasm: &[u8],
+    target: Target,
+    options: &CompileOptions,
+    validation: codegen::Validation,
+) -> Result<Artifact, CompileError> {
     match target {
         Target::X86_64 => {
             // Generated code runs about 3-4 bytes per byte of instrumented wasm.
             let masm = isa::x64::X64Masm::with_capacity(wasm.len().saturating_mul(4));
-            codegen::compile_module(wasm, masm, target, options)
+            codegen::compile_module(wasm, masm, target, options, validation)
         }
-        Target::Aarch64 => {
-            codegen::compile_module(wasm, isa::aarch64::A64Masm::new(), target, options)
-        }
+        Target::Aarch64 => codegen::compile_module(
+            wasm,
+            isa::aarch64::A64Masm::new(),
+            target,
+            options,
+            validation,
+        ),
     }
 }
 

@@ -138,13 +138,31 @@ impl Engine {
     }
 
     /// Validates and instruments `wasm` under the profile, compiles it and maps the code.
+    ///
+    /// The module is validated once, by `prepare`: the compiler trusts the instrumented
+    /// module `prepare` has just written (`ARCHITECTURE.md`, "Validation once per
+    /// compile").
     pub fn compile(&self, wasm: &[u8]) -> Result<Module, LoadError> {
-        let prepared = gasket_metering::prepare(wasm, self.profile())?;
-        self.compile_prepared(prepared)
+        let PreparedModule {
+            wasm: instrumented,
+            info,
+        } = gasket_metering::prepare(wasm, self.profile())?;
+        // SAFETY: `instrumented` is `prepare`'s own output, written a line above from a
+        // module its validator accepted under the profile's features (a subset of the
+        // compiler's): the original sections re-encoded and the original bodies copied
+        // between type-neutral injected instructions, so it is valid (checked under
+        // debug assertions in `prepare` and by the `compile` fuzz target).
+        let trusted = unsafe { gasket_singlepass::PrevalidatedWasm::new_unchecked(&instrumented) };
+        let artifact = gasket_singlepass::compile_prevalidated(trusted, self.target())?;
+        // Freed before the code is copied into executable memory: the peak of a compile
+        // is the code twice (buffer and mapping), not that plus the instrumented module.
+        drop(instrumented);
+        Module::from_artifact(self, artifact, info)
     }
 
     /// Compiles a module already prepared under this engine's profile (for callers that
-    /// inspect the `PreparedModule` first, like the CLI).
+    /// inspect the `PreparedModule` first, like the CLI). A `PreparedModule` is a plain
+    /// struct anyone can fill, so its wasm is validated again.
     pub fn compile_prepared(&self, prepared: PreparedModule) -> Result<Module, LoadError> {
         let artifact = gasket_singlepass::compile(&prepared.wasm, self.target())?;
         Module::from_artifact(self, artifact, prepared.info)

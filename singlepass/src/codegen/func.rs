@@ -1,6 +1,8 @@
 //! Per-function code generation: state, prologue, and the operator dispatch.
 
-use wasmparser::{FuncValidator, FunctionBody, Operator, ValType, ValidatorResources};
+use wasmparser::{
+    FuncValidator, FunctionBody, Operator, ValType, ValidatorResources, WasmFeatures,
+};
 
 use crate::masm::{Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
@@ -19,6 +21,17 @@ use crate::masm::{
 pub(crate) struct Local {
     pub kind: Kind,
     pub home: LocalHome,
+}
+
+/// The growable state of [`FuncGen`], kept by the module driver between functions so a
+/// module of many small functions allocates it once rather than once per function
+/// (capacity is bounded by the largest function, which metering's limits bound).
+#[derive(Default)]
+pub(crate) struct FuncBuffers {
+    stack: Vec<Entry>,
+    locals: Vec<Local>,
+    local_refs: Vec<Vec<usize>>,
+    frames: Vec<Frame>,
 }
 
 /// The state of one function being compiled.
@@ -72,7 +85,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         labels: &'a ModuleLabels,
         index: u32,
         options: &crate::CompileOptions,
+        buffers: FuncBuffers,
     ) -> Self {
+        let FuncBuffers {
+            mut stack,
+            mut locals,
+            local_refs,
+            mut frames,
+        } = buffers;
+        stack.clear();
+        locals.clear();
+        frames.clear();
         let allocatable = masm.allocatable();
         let float_allocatable = masm.float_allocatable();
         FuncGen {
@@ -85,19 +108,30 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             free: (1u32 << allocatable.len()) - 1,
             float_allocatable,
             float_free: (1u32 << float_allocatable.len()) - 1,
-            stack: Vec::new(),
+            stack,
             float_exact: 0,
             canonical_below: 0,
             spill_cursor: 0,
             float_spill_cursor: 0,
             max_depth: 0,
-            locals: Vec::new(),
-            local_refs: Vec::new(),
+            locals,
+            // Emptied per local in `layout_locals`, once the number of locals is known.
+            local_refs,
             slots_start: 0,
             saved_locals: 0,
-            frames: Vec::new(),
+            frames,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
+        }
+    }
+
+    /// Ends the function's compilation and hands its buffers back for the next one.
+    pub fn into_buffers(self) -> FuncBuffers {
+        FuncBuffers {
+            stack: self.stack,
+            locals: self.locals,
+            local_refs: self.local_refs,
+            frames: self.frames,
         }
     }
 
@@ -145,13 +179,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.masm.branch(cond, label);
     }
 
-    /// Compiles the body: locals, prologue, operators, frame size.
+    /// Compiles the body: locals, prologue, operators, frame size. With a `validator`,
+    /// every local declaration and operator is validated before it is compiled; without,
+    /// the caller vouches that the body is valid under `features`.
     pub fn compile(
         &mut self,
         body: &FunctionBody<'_>,
-        validator: &mut FuncValidator<ValidatorResources>,
+        mut validator: Option<&mut FuncValidator<ValidatorResources>>,
+        features: WasmFeatures,
     ) -> Result<(), CompileError> {
-        let sig = self.env.func_sig(self.index).clone();
+        let env = self.env;
+        let sig = env.func_sig(self.index);
         let params = self.kinds(&sig.params)?;
         let results = self.kinds(&sig.results)?;
 
@@ -160,9 +198,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         for _ in 0..locals_reader.get_count() {
             let offset = locals_reader.original_position();
             let (count, ty) = locals_reader.read().map_err(CompileError::invalid)?;
-            validator
-                .define_locals(offset, count, ty)
-                .map_err(CompileError::invalid)?;
+            if let Some(validator) = validator.as_deref_mut() {
+                validator
+                    .define_locals(offset, count, ty)
+                    .map_err(CompileError::invalid)?;
+            }
             self.offset = offset;
             let kind = self.kind_of(ty)?;
             declared.push((count, kind));
@@ -174,12 +214,14 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let mut binary = body
             .get_binary_reader_for_operators()
             .map_err(CompileError::invalid)?;
-        binary.set_features(*validator.features());
+        binary.set_features(features);
         let mut reader = wasmparser::OperatorsReader::new(binary);
         self.enter_function(results);
         while !reader.eof() {
             let (op, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
-            validator.op(offset, &op).map_err(CompileError::invalid)?;
+            if let Some(validator) = validator.as_deref_mut() {
+                validator.op(offset, &op).map_err(CompileError::invalid)?;
+            }
             self.offset = offset;
             self.operator(op)?;
         }
@@ -204,7 +246,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             params.len() as u64 + declared.iter().map(|&(n, _)| u64::from(n)).sum::<u64>();
         let mut pinned = 0usize;
         let mut frame_locals = 0u32;
-        let mut locals = Vec::with_capacity(total as usize);
+        let mut locals = std::mem::take(&mut self.locals);
+        locals.reserve(total as usize);
         let take_reg = |kind: Kind, pinned: &mut usize| -> Option<Reg> {
             if kind != Kind::Ref && *pinned < local_regs.len() {
                 *pinned += 1;
@@ -262,7 +305,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             self.masm
                 .zero_frame(-8 * (pinned as i32 + frame_locals as i32), frame_locals);
         }
-        self.local_refs = vec![Vec::new(); locals.len()];
+        self.local_refs.truncate(locals.len());
+        for refs in &mut self.local_refs {
+            refs.clear();
+        }
+        self.local_refs.resize_with(locals.len(), Vec::new);
         self.locals = locals;
         patch
     }

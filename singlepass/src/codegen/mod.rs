@@ -24,7 +24,7 @@ mod func;
 mod memory;
 mod stack;
 
-use wasmparser::{Parser, ValidPayload, Validator, WasmFeatures};
+use wasmparser::{Parser, Payload, ValidPayload, Validator, WasmFeatures};
 
 use crate::artifact::*;
 use crate::masm::{Label, MacroAssembler};
@@ -59,6 +59,14 @@ fn features() -> WasmFeatures {
         | WasmFeatures::SATURATING_FLOAT_TO_INT
 }
 
+/// Validates `wasm` as [`crate::compile`] does, without compiling it.
+pub(crate) fn validate(wasm: &[u8]) -> Result<(), CompileError> {
+    Validator::new_with_features(features())
+        .validate_all(wasm)
+        .map(drop)
+        .map_err(CompileError::invalid)
+}
+
 /// Labels shared by every function of the module: one trap stub per kind, the dynamic
 /// stub for libcall trap codes, and one entry label per function.
 pub(crate) struct ModuleLabels {
@@ -77,15 +85,26 @@ impl ModuleLabels {
     }
 }
 
-/// Compiles `wasm` with `masm`. See [`crate::compile`].
+/// Whether the module driver runs wasmparser's validator over the module and every body.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Validation {
+    /// Validate everything (untrusted input): [`crate::compile`].
+    Full,
+    /// Only parse: the bytes were validated already ([`crate::compile_prevalidated`]).
+    Trusted,
+}
+
+/// Compiles `wasm` with `masm`. See [`crate::compile`] and [`crate::compile_prevalidated`].
 pub(crate) fn compile_module<M: MacroAssembler>(
     wasm: &[u8],
     mut masm: M,
     target: Target,
     options: &crate::CompileOptions,
+    validation: Validation,
 ) -> Result<Artifact, CompileError> {
     let features = features();
-    let mut validator = Validator::new_with_features(features);
+    let mut validator =
+        (validation == Validation::Full).then(|| Validator::new_with_features(features));
     let mut parser = Parser::new(0);
     parser.set_features(features);
     let mut env = ModuleEnv::default();
@@ -100,27 +119,66 @@ pub(crate) fn compile_module<M: MacroAssembler>(
     };
     let mut functions: Vec<Option<(u32, u32)>> = Vec::new();
     let mut allocations = Default::default();
+    let mut buffers = func::FuncBuffers::default();
+    // Without a validator, bodies are numbered here: defined functions follow the imports.
+    let mut next_body = 0u32;
 
     for payload in parser.parse_all(wasm) {
         let payload = payload.map_err(CompileError::invalid)?;
-        match validator.payload(&payload).map_err(CompileError::invalid)? {
-            ValidPayload::Func(to_validate, body) => {
-                ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
-                let index = to_validate.index;
-                let mut validator = to_validate.into_validator(allocations);
-                let start = masm.offset();
-                masm.bind(labels.functions[index as usize]);
-                let mut gen = FuncGen::new(&mut masm, &env, &labels, index, options);
-                gen.compile(&body, &mut validator)?;
-                let end = masm.offset();
-                functions[index as usize] = Some((start, end - start));
-                allocations = validator.into_allocations();
-            }
-            ValidPayload::End(_) => break,
-            _ => env.section(&payload)?,
+        let (index, body, mut func_validator) = match validator.as_mut() {
+            Some(validator) => match validator.payload(&payload).map_err(CompileError::invalid)? {
+                ValidPayload::Func(to_validate, body) => {
+                    let index = to_validate.index;
+                    (index, body, Some(to_validate.into_validator(allocations)))
+                }
+                ValidPayload::End(_) => break,
+                _ => {
+                    env.section(&payload)?;
+                    continue;
+                }
+            },
+            None => match payload {
+                Payload::CodeSectionEntry(body) => {
+                    let index = env.imported_functions + next_body;
+                    next_body += 1;
+                    (index, body, None)
+                }
+                Payload::End(_) => break,
+                _ => {
+                    env.section(&payload)?;
+                    continue;
+                }
+            },
+        };
+        ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
+        if index as usize >= functions.len() {
+            // Only reachable without a validator, on bytes that were not valid after all.
+            return Err(CompileError::Invalid {
+                offset: body.range().start,
+                message: "more function bodies than functions".into(),
+            });
         }
+        let start = masm.offset();
+        masm.bind(labels.functions[index as usize]);
+        let mut gen = FuncGen::new(&mut masm, &env, &labels, index, options, buffers);
+        gen.compile(&body, func_validator.as_mut(), features)?;
+        buffers = gen.into_buffers();
+        let end = masm.offset();
+        functions[index as usize] = Some((start, end - start));
+        allocations = match func_validator {
+            Some(v) => v.into_allocations(),
+            None => Default::default(),
+        };
     }
     ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
+    if validator.is_none()
+        && env.imported_functions as usize + next_body as usize != functions.len()
+    {
+        return Err(CompileError::Invalid {
+            offset: wasm.len() as u64,
+            message: "function and code section counts differ".into(),
+        });
+    }
 
     for index in 0..env.imported_functions {
         let start = masm.offset();

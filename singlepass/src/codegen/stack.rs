@@ -474,8 +474,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// of the current value. Each lazy read is materialised at most once, so this is
     /// linear overall.
     pub fn materialize_local(&mut self, local: u32) {
-        let depths = std::mem::take(&mut self.local_refs[local as usize]);
-        for depth in depths {
+        // Taken out for the loop and put back emptied, so the allocation is reused by
+        // the local's next lazy reads instead of freed and allocated again.
+        let mut depths = std::mem::take(&mut self.local_refs[local as usize]);
+        for &depth in &depths {
             let lazy = matches!(self.stack.get(depth), Some(Entry { loc: Loc::Local(l), .. }) if *l == local);
             if lazy {
                 let kind = self.stack[depth].kind;
@@ -485,6 +487,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.stack[depth].loc = Loc::Reg(reg);
                 self.spill_cursor = self.spill_cursor.min(depth);
             }
+        }
+        depths.clear();
+        let slot = &mut self.local_refs[local as usize];
+        if slot.is_empty() {
+            *slot = depths;
         }
     }
 

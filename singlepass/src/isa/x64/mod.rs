@@ -54,6 +54,10 @@ pub(crate) struct X64Masm {
     /// The entry trampoline's common exit (restore the host stack and registers, return
     /// `eax`). Trap stubs jump here; it is bound by `emit_entry_trampoline`.
     exit: DynamicLabel,
+    /// The out-of-gas label of `charge_gas`, and the rel32 fields of the branches to it,
+    /// which `finish` patches (see `calls::emit_gas_branch`).
+    gas_label: Option<DynamicLabel>,
+    gas_sites: Vec<u32>,
 }
 
 impl X64Masm {
@@ -68,7 +72,12 @@ impl X64Masm {
         let mut ops = VecAssembler::new(0);
         ops.reserve_ops(code_bytes);
         let exit = ops.new_dynamic_label();
-        X64Masm { ops, exit }
+        X64Masm {
+            ops,
+            exit,
+            gas_label: None,
+            gas_sites: Vec::new(),
+        }
     }
 }
 
@@ -260,8 +269,21 @@ impl MacroAssembler for X64Masm {
         self.emit_trampoline()
     }
     fn finish(self) -> Result<Vec<u8>, String> {
-        self.ops
-            .finalize()
-            .map_err(|e| format!("x86-64 code could not be finished: {e}"))
+        let failed = |e: dynasmrt::DynasmError| format!("x86-64 code could not be finished: {e}");
+        let gas_target = match self.gas_label {
+            Some(label) => Some(self.ops.labels().resolve_dynamic(label).map_err(failed)?.0),
+            None => None,
+        };
+        let mut code = self.ops.finalize().map_err(failed)?;
+        if let Some(target) = gas_target {
+            for &field in &self.gas_sites {
+                let field = field as usize;
+                // rel32 counts from the end of the field, which ends the instruction.
+                let rel = i32::try_from(target as i64 - (field as i64 + 4))
+                    .map_err(|_| "x86-64 code could not be finished: a branch is out of reach")?;
+                code[field..field + 4].copy_from_slice(&rel.to_le_bytes());
+            }
+        }
+        Ok(code)
     }
 }
