@@ -164,7 +164,7 @@ impl Pool {
     }
 
     /// Scrubs `stack` and keeps it for reuse (or unmaps it). When the stack knows how
-    /// much its calls wrote (no libcall, no overflow: see `NativeStack::note_call`), those
+    /// much its calls wrote (no overflow: see `NativeStack::note_call`), those
     /// bytes at the top are cleared with one `memset`, without asking the kernel which
     /// pages were touched.
     pub(crate) fn give_stack(&self, mut stack: NativeStack) {
@@ -342,8 +342,8 @@ mod tests {
         let stack = NativeStack::new(NativeStack::size_for(1024)).unwrap();
         let usable = stack.usable();
         pool.give_stack(stack);
-        // Depths a call reported (cleared with one memset) and depths unknown (a libcall
-        // ran: cleared page by page after `mincore`).
+        // Depths a call reported (cleared with one memset) and depths unknown (after an
+        // overflow: cleared page by page after `mincore`).
         for (depth, known) in [
             (64, true),
             (100 << 10, false),

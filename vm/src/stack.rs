@@ -34,8 +34,9 @@ pub struct NativeStack {
     /// Length of the whole mapping.
     mapped: usize,
     /// Bytes below `top` that calls may have written since the stack was last all zero,
-    /// or `None` when unknown (a libcall ran, or a call overflowed its budget). Below
-    /// that, the stack still reads as zero; the pool clears just those bytes.
+    /// or `None` when unknown (a call overflowed its budget, or host code ran on this
+    /// stack because it could not switch to the host's). Below that, the stack still
+    /// reads as zero; the pool clears just those bytes.
     written: Option<usize>,
 }
 
