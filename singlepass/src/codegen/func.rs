@@ -53,6 +53,11 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// result, one bit per `float_allocatable` entry: their bits are exact (a NaN keeps its
     /// payload), so they are never canonicalized on the way out.
     pub float_exact: u32,
+    /// Bounds already checked on this path: `(local, end)` says the local's current
+    /// value plus `end` was checked against the memory length. Memory never shrinks, so
+    /// the fact holds until the local is written or control flow joins (a loop header,
+    /// `else`, `end`), where it is dropped; an access within it needs no check.
+    pub checked_bases: Vec<(u32, u64)>,
     pub stack: Vec<Entry>,
     /// Entries below this depth are constants or in their slots.
     pub canonical_below: usize,
@@ -110,6 +115,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             float_free: (1u32 << float_allocatable.len()) - 1,
             stack,
             float_exact: 0,
+            checked_bases: Vec::new(),
             canonical_below: 0,
             spill_cursor: 0,
             float_spill_cursor: 0,
@@ -317,6 +323,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     /// One operator. The validator has accepted it already.
     fn operator(&mut self, op: Operator<'_>) -> Result<(), CompileError> {
         use Operator as O;
+        if matches!(op, O::Loop { .. } | O::Else | O::End) {
+            // Control-flow joins: other paths may arrive without this path's checks.
+            self.checked_bases.clear();
+        }
         if self.unreachable {
             return self.unreachable_operator(op);
         }
@@ -588,6 +598,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
 
     /// `local.set` / `local.tee`.
     fn local_set(&mut self, local: u32, tee: bool) {
+        self.checked_bases.retain(|&(checked, _)| checked != local);
         self.materialize_local(local);
         let value = self.pop();
         let home = self.locals[local as usize].home;

@@ -2,19 +2,47 @@
 //! then a plain access; bulk operations and growth go to the runtime (`Libcall`).
 
 use crate::masm::{
-    Address, Base, Cond, FloatSize, LoadKind, MacroAssembler, Operand, ShiftOp, Size, StoreWidth,
+    Address, Base, Cond, FloatSize, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
+    StoreWidth,
 };
 use crate::vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 use crate::TrapKind;
 
 use super::func::FuncGen;
-use super::stack::Kind;
+use super::stack::{Kind, Loc, Popped};
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Jumps to the out-of-bounds stub unless `addr + offset + bytes <= memory length`.
-    fn check_memory(&mut self, addr: crate::masm::Reg, offset: u64, bytes: u32) {
+    /// When the address is local `base`'s value and this path already checked that local
+    /// up to at least this end (`checked_bases`), nothing is emitted: the access cannot
+    /// trap, so skipping the check changes no trap.
+    fn check_memory(&mut self, addr: Reg, base: Option<u32>, offset: u64, bytes: u32) {
+        let end = offset + u64::from(bytes);
+        let known = base.and_then(|local| {
+            self.checked_bases
+                .iter()
+                .position(|&(checked, _)| checked == local)
+        });
+        if let Some(i) = known {
+            if end <= self.checked_bases[i].1 {
+                return;
+            }
+        }
         let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
-        self.masm.bounds_check(addr, offset + u64::from(bytes), oob);
+        self.masm.bounds_check(addr, end, oob);
+        match (known, base) {
+            (Some(i), _) => self.checked_bases[i].1 = end,
+            (None, Some(local)) => self.checked_bases.push((local, end)),
+            (None, None) => {}
+        }
+    }
+
+    /// The local whose current value `addr` is, if it is a lazy local read.
+    fn base_local(addr: &Popped) -> Option<u32> {
+        match addr.loc {
+            Loc::Local(local) => Some(local),
+            _ => None,
+        }
     }
 
     pub fn load(&mut self, kind: LoadKind, offset: u64) {
@@ -32,8 +60,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// A load whose result has stack class `result` (`f32.load` reads like `i32.load`).
     pub fn load_as(&mut self, kind: LoadKind, result: Kind, offset: u64) {
         let addr = self.pop();
+        let base = Self::base_local(&addr);
         let reg = self.owned_reg(addr);
-        self.check_memory(reg, offset, kind.bytes());
+        self.check_memory(reg, base, offset, kind.bytes());
         let address = Address {
             base: Base::Memory,
             index: Some((reg, 0)),
@@ -47,12 +76,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// that usually follow; its bits leave that register unchanged (see `float_exact`).
     pub fn load_float(&mut self, size: FloatSize, offset: u64) {
         let addr = self.pop();
+        let base = Self::base_local(&addr);
         let reg = self.owned_reg(addr);
         let bytes = match size {
             FloatSize::F32 => 4,
             FloatSize::F64 => 8,
         };
-        self.check_memory(reg, offset, bytes);
+        self.check_memory(reg, base, offset, bytes);
         let address = Address {
             base: Base::Memory,
             index: Some((reg, 0)),
@@ -71,8 +101,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn store(&mut self, width: StoreWidth, offset: u64) {
         let value = self.pop();
         let addr = self.pop();
+        let base = Self::base_local(&addr);
         let reg = self.owned_reg(addr);
-        self.check_memory(reg, offset, width.bytes());
+        self.check_memory(reg, base, offset, width.bytes());
         let address = Address {
             base: Base::Memory,
             index: Some((reg, 0)),
