@@ -111,6 +111,8 @@ const BYTES: u32 = 16 * 1024;
 pub const RECURSION_DEPTH: u32 = 9_000;
 /// Locals of the maximal-locals mix (the default limit is 10 000 per function).
 const MAX_LOCALS: u32 = 9_990;
+/// Name of the cache-hostile mix (its addresses wrap after about 1000 iterations).
+pub const HOSTILE: &str = "mix/cache_hostile_loads";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
 const MAX_PAGES: u32 = 1024;
 
@@ -585,18 +587,19 @@ fn mixes() -> Vec<Case> {
         let labels = repeat("0", 4095);
         format!("(block (br_table {labels} 0 (i32.and (i32.wrap_i64 (local.get $i)) (i32.const 4095))))")
     };
-    // 16 loads a stride of 4 MiB + 4160 bytes apart, from a base that moves by a page and
-    // a cache line per iteration, over the whole (touched) maximal memory.
+    // 16 loads a stride of 4 MiB - 4160 bytes apart, from a base that moves by a page and
+    // a cache line per iteration within the first 4 MiB, over the whole (touched) maximal
+    // memory: the highest address read is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB.
     let hostile = {
         let mut body = String::new();
         for k in 0..UNROLL as u32 {
             body.push_str(&format!(
                 "(drop (i32.load offset={} (local.get $p)))\n",
-                k * (4 * 1024 * 1024 + 4160)
+                k * (4 * 1024 * 1024 - 4160)
             ));
         }
         body.push_str(
-            "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const 0x1ffffff)))",
+            "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const 0x3ffffc)))",
         );
         Program {
             memory_pages: MAX_PAGES,
@@ -651,6 +654,6 @@ fn mixes() -> Vec<Case> {
                 ..Program::new(repeat("(call $big_locals)", UNROLL))
             },
         ),
-        Case::mix("mix/cache_hostile_loads", "load", hostile).min_share(0.4),
+        Case::mix(HOSTILE, "load", hostile).min_share(0.4),
     ]
 }

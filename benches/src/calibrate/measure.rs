@@ -50,19 +50,24 @@ pub struct Settings {
     /// Gas the program should use per run (its iteration count is chosen for it, within
     /// the case's `max_n`).
     pub target_gas: u64,
+    /// Most time a run of the program should take, in ns (caps the iteration count of
+    /// cases that are slow per gas).
+    pub target_ns: u64,
     /// Runs of program and baseline (alternating); the medians are used.
     pub runs: usize,
 }
 
 impl Settings {
-    /// The default run: about 5·10⁷ gas per run, 7 runs.
+    /// The default run: about 5·10⁷ gas or 50 ms per run, 7 runs.
     pub const FULL: Settings = Settings {
         target_gas: 50_000_000,
+        target_ns: 50_000_000,
         runs: 7,
     };
-    /// `--quick`: about 5·10⁶ gas per run, 3 runs.
+    /// `--quick`: about 5·10⁶ gas or 5 ms per run, 3 runs.
     pub const QUICK: Settings = Settings {
         target_gas: 5_000_000,
+        target_ns: 5_000_000,
         runs: 3,
     };
 }
@@ -255,9 +260,7 @@ pub fn measure(
     let probe_n = 4.min(case.max_n);
     let probe: i64 = gas_difference(engine, case, probe_n)?.values().sum();
     let per_iteration = (probe.max(1) as u64).div_ceil(probe_n);
-    let n = (settings.target_gas / per_iteration).clamp(1, case.max_n);
-    let by_key = gas_difference(engine, case, n)?;
-    let compile = |program: &Program| -> Result<gasket_vm::Module, CalibrationError> {
+    let compile = |program: &Program, n: u64| -> Result<gasket_vm::Module, CalibrationError> {
         engine
             .compile(&wasm(case, program, n)?)
             .map_err(|e| CalibrationError::Compile {
@@ -265,8 +268,21 @@ pub fn measure(
                 message: e.to_string(),
             })
     };
-    let program = compile(&case.program)?;
-    let baseline = compile(&case.baseline)?;
+    let gas_n = (settings.target_gas / per_iteration).clamp(1, case.max_n);
+    // Grow the count fourfold until a call takes a quarter of the target time (so that
+    // instantiation no longer dominates), then scale it to the target time.
+    let mut n = probe_n;
+    let n = loop {
+        let (ns, _) = timed_call(&compile(&case.program, n)?, case, &case.context)?;
+        if n >= gas_n || ns >= settings.target_ns as f64 / 4.0 {
+            let by_time = (settings.target_ns as f64 / ns.max(1.0) * n as f64) as u64;
+            break gas_n.min(by_time).clamp(1, case.max_n);
+        }
+        n = (n * 4).min(gas_n);
+    };
+    let by_key = gas_difference(engine, case, n)?;
+    let program = compile(&case.program, n)?;
+    let baseline = compile(&case.baseline, n)?;
     // One untimed call of each warms caches and the instance pool.
     timed_call(&program, case, &case.context)?;
     timed_call(&baseline, case, &case.baseline_context)?;

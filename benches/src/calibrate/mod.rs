@@ -10,6 +10,7 @@
 pub mod cases;
 pub mod file_storage;
 pub mod measure;
+pub mod prices;
 pub mod program;
 
 pub use cases::{all, Case, Part, StorageKind, Target};
