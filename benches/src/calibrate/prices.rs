@@ -73,6 +73,9 @@ mod tests {
         let prices = prices(&CostTable::default());
         assert_eq!(prices["alu"], CostTable::default().alu);
         assert_eq!(prices["memory_grow_per_page"], 1000);
-        assert_eq!(prices["host:sha256:per_byte"], HostFunction::Sha256.gas().per_byte);
+        assert_eq!(
+            prices["host:sha256:per_byte"],
+            HostFunction::Sha256.gas().per_byte
+        );
     }
 }
