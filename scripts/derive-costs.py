@@ -66,7 +66,7 @@ def load(paths):
             name = c["name"]
             if name not in cases:
                 order.append(name)
-                cases[name] = {"name": name, "key": c.get("key"),
+                cases[name] = {"name": name, "key": c.get("key"), "claims": c.get("claims"),
                                "gas_by_key": c["gas_by_key"], "t": t}
             else:
                 cases[name]["t"] = max(cases[name]["t"], t)
@@ -108,7 +108,14 @@ def key_rates(cases, r):
 
 
 def dominant_key(case, old, new):
+    """The key a mix is too cheap by: its claimed class (`host`: its dearest host key),
+    else the key with most of its gas."""
     u = units(case, old)
+    claims = case.get("claims")
+    if claims in u:
+        return claims
+    if claims == "host":
+        u = {k: n for k, n in u.items() if k.startswith("host:")}
     return max(u, key=lambda k: u[k] * new[k]) if u else None
 
 

@@ -134,6 +134,7 @@ fn to_json(results: &[Measurement], options: &Options, profile: &Profile) -> Val
             json!({
                 "name": m.name,
                 "key": m.key,
+                "claims": m.claims,
                 "storage": m.storage,
                 "n": m.n,
                 "runs": m.runs,

@@ -79,6 +79,9 @@ pub struct Measurement {
     pub name: String,
     /// The price it calibrates (`alu`, `host:sha256:base`), none for a mix.
     pub key: Option<String>,
+    /// The gas-report class that dominates its gas (`call`, `host`): the derivation
+    /// raises it when a mix is too cheap.
+    pub claims: &'static str,
     /// Storage backend (`memory` or `file`).
     pub storage: &'static str,
     /// Loop iterations.
@@ -313,6 +316,7 @@ pub fn measure(
     Ok(Measurement {
         name: case.name.clone(),
         key: case.target.key(),
+        claims: case.claims,
         storage: case.storage_kind.name(),
         n,
         runs: settings.runs.max(1),
