@@ -240,7 +240,7 @@ fn classes() -> Vec<Case> {
         // Full-width dividends: the slowest division an attacker can pick.
         Case::class(
             "div_rem",
-            "(drop (i64.div_u (local.get $a) (local.get $b)))",
+            "(local.set $w (i64.div_u (local.get $a) (local.get $b)))",
         ),
         // Memory is zero, so each load's result is the next load's address.
         Case::new(
@@ -260,8 +260,8 @@ fn classes() -> Vec<Case> {
         Case::class("call_indirect", "(call_indirect (type $v) (i32.const 0))"),
         // `return` only ends a call: measured as `call $ret` against `call $empty`.
         Case::class("return", "(call $ret)").baseline_body(&repeat("(call $empty)", UNROLL)),
-        Case::class("memory_size", "(drop (memory.size))").min_share(0.6),
-        Case::class("memory_grow", "(drop (memory.grow (i32.const 0)))"),
+        Case::class("memory_size", "(local.set $z (memory.size))").min_share(0.6),
+        Case::class("memory_grow", "(local.set $z (memory.grow (i32.const 0)))"),
         Case::class(
             "bulk_memory",
             "(memory.fill (i32.const 0) (i32.const 0) (i32.const 0))",
@@ -273,7 +273,7 @@ fn classes() -> Vec<Case> {
         ),
         Case::class(
             "table_grow",
-            "(drop (table.grow $t (ref.null func) (i32.const 0)))",
+            "(local.set $z (table.grow $t (ref.null func) (i32.const 0)))",
         ),
         Case::class(
             "table_bulk",
@@ -297,7 +297,7 @@ fn classes() -> Vec<Case> {
         ),
         Case::class(
             "float_to_int",
-            "(drop (i64.trunc_sat_f64_s (local.get $f)))",
+            "(local.set $w (i64.trunc_sat_f64_s (local.get $f)))",
         ),
     ]
 }
@@ -319,7 +319,7 @@ fn dynamic() -> Vec<Case> {
             "memory_grow_per_page",
             Program::new("(drop (memory.grow (i32.const 1)))"),
         )
-        .baseline_body("(drop (memory.grow (i32.const 0)))")
+        .baseline_body("(local.set $z (memory.grow (i32.const 0)))")
         .max_n(u64::from(MAX_PAGES) - 1),
         Case::new(
             "bulk_memory_per_byte/fill",
@@ -369,17 +369,17 @@ fn host() -> Vec<Case> {
         Case::host(
             "block_height",
             Part::Base,
-            calls("(drop (call $block_height))", UNROLL),
+            calls("(local.set $w (call $block_height))", UNROLL),
         ),
         Case::host(
             "block_timestamp",
             Part::Base,
-            calls("(drop (call $block_timestamp))", UNROLL),
+            calls("(local.set $w (call $block_timestamp))", UNROLL),
         ),
         Case::host(
             "register_len",
             Part::Base,
-            calls("(drop (call $register_len (i64.const 0)))", UNROLL),
+            calls("(local.set $w (call $register_len (i64.const 0)))", UNROLL),
         ),
         Case::host(
             "current_account",
@@ -510,12 +510,12 @@ fn storage(kind: StorageKind) -> Vec<Case> {
             .collect()
     };
     let write = |len: u32| {
-        format!("(drop (call $storage_write (i32.const 0) (i32.const 4) (i32.const 16) (i32.const {len})))")
+        format!("(local.set $z (call $storage_write (i32.const 0) (i32.const 4) (i32.const 16) (i32.const {len})))")
     };
     let mut read_base = Case::host(
         "storage_read",
         Part::Base,
-        with_key("(drop (call $storage_read (i32.const 0) (i32.const 4) (i64.const 0)))".into()),
+        with_key("(local.set $z (call $storage_read (i32.const 0) (i32.const 4) (i64.const 0)))".into()),
     )
     .baseline_body(store_key);
     read_base.storage = preload(0);
@@ -523,7 +523,7 @@ fn storage(kind: StorageKind) -> Vec<Case> {
     let read_key = |offset: u32| {
         format!(
             "(i32.store (i32.const 0) (i32.add (i32.wrap_i64 (local.get $i)) (i32.const {offset})))\n\
-             (drop (call $storage_read (i32.const 0) (i32.const 4) (i64.const 0)))"
+             (local.set $z (call $storage_read (i32.const 0) (i32.const 4) (i64.const 0)))"
         )
     };
     let mut read_bytes = Case::host("storage_read", Part::PerByte, calls(&read_key(0), 1))
@@ -535,12 +535,12 @@ fn storage(kind: StorageKind) -> Vec<Case> {
     let mut remove_base = Case::host(
         "storage_remove",
         Part::Base,
-        with_key("(drop (call $storage_remove (i32.const 0) (i32.const 4)))".into()),
+        with_key("(local.set $z (call $storage_remove (i32.const 0) (i32.const 4)))".into()),
     )
     .baseline_body(store_key);
     remove_base.storage = preload(8);
     let absent = |function: &str, len: u32| {
-        format!("(drop (call ${function} (i32.const 0) (i32.const {len})))")
+        format!("(local.set $z (call ${function} (i32.const 0) (i32.const {len})))")
     };
     let mut cases = vec![
         Case::host("storage_write", Part::Base, with_key(write(0))).baseline_body(store_key),

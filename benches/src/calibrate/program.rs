@@ -75,7 +75,7 @@ impl Program {
     /// The WAT text of the program with a loop of `n` iterations (`n >= 1`).
     ///
     /// Locals: `$i` the counter, `$x` (i32, 0), `$y` (i32, 3), `$z`, `$p` (i32, 0),
-    /// `$a` (i64, all ones), `$b` (i64, 3), `$f` (f64, 1.5), `$h` (f64, 1.0000001).
+    /// `$a` (i64, all ones), `$b` (i64, 3), `$w` (i64, 0), `$f` (f64, 1.5), `$h` (f64, 1.0000001).
     pub fn wat(&self, n: u64) -> String {
         let mut out = String::new();
         out.push_str("(module\n");
@@ -85,7 +85,7 @@ impl Program {
         out.push_str(&self.items);
         out.push_str(
             "\n  (func (export \"run\")\n    (local $i i64) (local $x i32) (local $y i32) \
-             (local $z i32) (local $p i32)\n    (local $a i64) (local $b i64) (local $f f64) \
+             (local $z i32) (local $p i32)\n    (local $a i64) (local $b i64) (local $w i64) (local $f f64) \
              (local $h f64)\n    (local.set $y (i32.const 3))\n    (local.set $a (i64.const -1))\n    \
              (local.set $b (i64.const 3))\n    (local.set $f (f64.const 1.5))\n    \
              (local.set $h (f64.const 1.0000001))\n",
