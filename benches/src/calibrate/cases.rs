@@ -515,7 +515,9 @@ fn storage(kind: StorageKind) -> Vec<Case> {
     let mut read_base = Case::host(
         "storage_read",
         Part::Base,
-        with_key("(local.set $z (call $storage_read (i32.const 0) (i32.const 4) (i64.const 0)))".into()),
+        with_key(
+            "(local.set $z (call $storage_read (i32.const 0) (i32.const 4) (i64.const 0)))".into(),
+        ),
     )
     .baseline_body(store_key);
     read_base.storage = preload(0);
