@@ -33,13 +33,15 @@ fn parse_args() -> Result<Options, String> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => options.settings = Settings::QUICK,
+            // `cargo bench -- --test`, as the criterion benches take it: a smoke run.
+            "--test" => options.settings = Settings::SMOKE,
             "--json" => options.json = Some(args.next().ok_or("--json needs a file name")?),
             "--note" => options.note = Some(args.next().ok_or("--note needs a text")?),
             // Passed by `cargo bench`.
             "--bench" => {}
             other if other.starts_with("--") => {
                 return Err(format!(
-                    "unknown option {other}; usage: calibrate [--quick] [--json FILE] [--note TEXT] [FILTER]"
+                    "unknown option {other}; usage: calibrate [--quick | --test] [--json FILE] [--note TEXT] [FILTER]"
                 ))
             }
             other => options.filter = Some(other.to_string()),

@@ -64,6 +64,12 @@ impl Settings {
         target_ns: 50_000_000,
         runs: 7,
     };
+    /// `--test` (the `cargo bench -- --test` smoke run): every case once, briefly.
+    pub const SMOKE: Settings = Settings {
+        target_gas: 100_000,
+        target_ns: 1_000_000,
+        runs: 1,
+    };
     /// `--quick`: about 5·10⁶ gas or 5 ms per run, 3 runs.
     pub const QUICK: Settings = Settings {
         target_gas: 5_000_000,
