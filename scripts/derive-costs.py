@@ -16,8 +16,9 @@ The proposal: every price that a case calibrates is set so its cases cost what t
 (the most expensive of its cases, after the other keys' share), then the adversarial
 mixes that are still more than --max-ratio times the median raise their dominant key,
 as far as that keeps the key's own cases within --max-overcharge. Prices are integers,
-so the table may be rescaled (`--scale`, or the smallest scale of SCALES that meets the
-bound): a chain multiplies its gas limits by the same factor.
+so the table may be rescaled (`--scale`, or of SCALES the one that leaves the fewest
+cases outside the bound, the smallest on a tie): a chain multiplies its gas limits by the
+same factor.
 
 Prints the proposal, the predicted worst case (max ns-per-gas over the median) and
 overcharge (median over the min), and the cases that still break the bound. Writes
@@ -152,7 +153,6 @@ def derive(cases, old, scale, max_ratio, max_overcharge):
         for key in new:
             new[key] *= norm
     out = {}
-    r = rates(cases, old, new)
     measured = {c["key"] for c in cases if c["key"] is not None}
     for key, value in new.items():
         if old[key] == 0:
@@ -193,7 +193,7 @@ def main(argv):
     parser.add_argument("--max-overcharge", type=float, default=3.0,
                         help="median over the cheapest calibrated case (default 3)")
     parser.add_argument("--scale", type=int,
-                        help="gas unit scale (default: the smallest of %s meeting the bound)"
+                        help="gas unit scale (default: of %s, the fewest cases outside the bound)"
                         % SCALES)
     parser.add_argument("--json", metavar="OUT", help="write the proposal as JSON")
     args = parser.parse_args(argv)
