@@ -6,6 +6,7 @@ use gasket_vm::metering::{prepare, Profile};
 use gasket_vm::singlepass::CompileOptions;
 use gasket_vm::{Engine, LoadError, Module};
 
+pub mod calibrate;
 #[cfg(feature = "peers")]
 pub mod peers;
 pub mod scaling;

@@ -1,0 +1,661 @@
+//! The calibration suite: one case per cost class, per dynamic cost, per host function
+//! part (base, per byte) and storage, and the adversarial mixes of issue 19.
+//!
+//! A case is a program and a baseline that differ only in the loop body (or the call
+//! context): the measured time and gas are the differences between the two, so the loop,
+//! instantiation and setup cancel out.
+
+use gasket_vm::host_api::CallContext;
+
+use super::program::{repeat, Program};
+
+/// Which part of a host function's gas formula a case measures.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The per-call `base`.
+    Base,
+    /// The `per_byte` price.
+    PerByte,
+}
+
+impl Part {
+    /// `base` or `per_byte`, as in the JSON price keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Base => "base",
+            Part::PerByte => "per_byte",
+        }
+    }
+}
+
+/// The contract storage a case runs over.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StorageKind {
+    /// [`gasket_vm::host_api::MemoryStorage`].
+    Memory,
+    /// [`super::FileStorage`]: values appended to a file and read back from it.
+    File,
+}
+
+impl StorageKind {
+    /// `memory` or `file`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageKind::Memory => "memory",
+            StorageKind::File => "file",
+        }
+    }
+}
+
+/// What a case calibrates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A field of the cost table (`alu`, `bulk_memory_per_byte`, ...).
+    Price(&'static str),
+    /// One part of a host function's gas formula.
+    Host {
+        /// The import name (`sha256`).
+        function: &'static str,
+        /// Base or per byte.
+        part: Part,
+    },
+    /// An adversarial mix: checked against the bound, calibrates nothing by itself.
+    Mix,
+}
+
+impl Target {
+    /// The price key the case calibrates (`alu`, `host:sha256:per_byte`), if any.
+    pub fn key(&self) -> Option<String> {
+        match self {
+            Target::Price(name) => Some((*name).to_string()),
+            Target::Host { function, part } => Some(format!("host:{function}:{}", part.name())),
+            Target::Mix => None,
+        }
+    }
+}
+
+/// One calibration case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Unique name, for the table and the JSON.
+    pub name: String,
+    /// What it calibrates.
+    pub target: Target,
+    /// The gas-report class (`alu`, `memory_grow_per_page`, `host`) that must make up at
+    /// least `min_share` of the gas difference between program and baseline.
+    pub claims: &'static str,
+    /// See `claims`.
+    pub min_share: f64,
+    /// The measured program.
+    pub program: Program,
+    /// The program whose time and gas are subtracted.
+    pub baseline: Program,
+    /// The call context of the program.
+    pub context: CallContext,
+    /// The call context of the baseline.
+    pub baseline_context: CallContext,
+    /// Contract storage before each run.
+    pub storage: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Which storage backend.
+    pub storage_kind: StorageKind,
+    /// Most loop iterations the program supports (memory, log and storage limits).
+    pub max_n: u64,
+}
+
+/// Repetitions of an operator in one loop iteration, so the loop's own gas is small.
+const UNROLL: usize = 16;
+/// Size of the per-byte cases' operand (bytes copied, hashed, logged...).
+const BYTES: u32 = 16 * 1024;
+/// Recursion depth of the deep-recursion mix: close to the default stack limit (65 536
+/// units at about 7 units per `$rec` frame).
+pub const RECURSION_DEPTH: u32 = 9_000;
+/// Locals of the maximal-locals mix (the default limit is 10 000 per function).
+const MAX_LOCALS: u32 = 9_990;
+/// Name of the cache-hostile mix (its addresses wrap after about 1000 iterations).
+pub const HOSTILE: &str = "mix/cache_hostile_loads";
+/// Pages of the largest allowed memory (the default `max_memory_pages`).
+const MAX_PAGES: u32 = 1024;
+
+fn context(account: &[u8], input: Vec<u8>) -> CallContext {
+    CallContext {
+        current_account: account.to_vec(),
+        caller: account.to_vec(),
+        block_height: 7,
+        block_timestamp: 1_700_000_000_000_000_000,
+        input,
+    }
+}
+
+impl Case {
+    fn new(name: &str, target: Target, claims: &'static str, program: Program) -> Case {
+        let baseline = program.with_body("");
+        Case {
+            name: name.to_string(),
+            target,
+            claims,
+            min_share: 0.5,
+            program,
+            baseline,
+            context: context(b"calibrate", Vec::new()),
+            baseline_context: context(b"calibrate", Vec::new()),
+            storage: Vec::new(),
+            storage_kind: StorageKind::Memory,
+            max_n: u64::MAX,
+        }
+    }
+
+    /// A cost-table class whose operator repeats [`UNROLL`] times per iteration.
+    fn class(key: &'static str, op: &str) -> Case {
+        Case::new(
+            key,
+            Target::Price(key),
+            key,
+            Program::new(repeat(op, UNROLL)),
+        )
+    }
+
+    fn host(function: &'static str, part: Part, program: Program) -> Case {
+        let name = format!("{function}_{}", part.name());
+        Case::new(&name, Target::Host { function, part }, "host", program)
+    }
+
+    fn mix(name: &str, claims: &'static str, program: Program) -> Case {
+        Case::new(name, Target::Mix, claims, program)
+    }
+
+    fn min_share(mut self, share: f64) -> Case {
+        self.min_share = share;
+        self
+    }
+
+    fn baseline_body(mut self, body: &str) -> Case {
+        self.baseline = self.program.with_body(body);
+        self
+    }
+
+    fn max_n(mut self, n: u64) -> Case {
+        self.max_n = n;
+        self
+    }
+
+    fn on(mut self, kind: StorageKind) -> Case {
+        self.name = format!("{}/{}", self.name, kind.name());
+        self.storage_kind = kind;
+        self
+    }
+}
+
+/// A chain of `ops` (each consuming and producing one value) applied to `start` and
+/// stored back: `start` and the store are two local accesses per [`UNROLL`] operators.
+fn chain(start: &str, ops: &str, store: &str) -> String {
+    format!("{start}\n{}{store}", repeat(ops, UNROLL))
+}
+
+/// Every case of the suite, in a fixed order.
+pub fn all() -> Vec<Case> {
+    let mut cases = classes();
+    cases.extend(dynamic());
+    cases.extend(host());
+    cases.extend(mixes());
+    cases
+}
+
+/// One case per priced cost class. `structural` (price 0, no code) and `unreachable`
+/// (once per call: it ends the call) have none.
+fn classes() -> Vec<Case> {
+    vec![
+        // 16 constants folded by 15 adds: constants are half the gas.
+        Case::new(
+            "constant",
+            Target::Price("constant"),
+            "constant",
+            Program::new(format!(
+                "{}{}local.set $z",
+                repeat("i32.const 7", UNROLL),
+                repeat("i32.add", UNROLL - 1)
+            )),
+        ),
+        Case::class("local", "(local.set $z (local.get $x))"),
+        Case::class("global", "(global.set $g (global.get $g))"),
+        Case::new(
+            "alu",
+            Target::Price("alu"),
+            "alu",
+            Program::new(chain(
+                "local.get $x",
+                "i32.ctz\ni32.extend8_s\ni32.clz\ni32.popcnt",
+                "local.set $x",
+            )),
+        ),
+        Case::new(
+            "mul",
+            Target::Price("mul"),
+            "mul",
+            Program::new(chain(
+                "local.get $x",
+                "local.get $y\ni32.mul",
+                "local.set $x",
+            )),
+        ),
+        // Full-width dividends: the slowest division an attacker can pick.
+        Case::class(
+            "div_rem",
+            "(local.set $w (i64.div_u (local.get $a) (local.get $b)))",
+        ),
+        // Memory is zero, so each load's result is the next load's address.
+        Case::new(
+            "load",
+            Target::Price("load"),
+            "load",
+            Program::new(chain("local.get $p", "i32.load", "local.set $p")),
+        ),
+        Case::class("store", "(i32.store (local.get $p) (local.get $x))"),
+        Case::class(
+            "branch",
+            "(block (br_if 0 (local.get $x)) (if (local.get $x) (then nop)))",
+        )
+        .min_share(0.6),
+        Case::class("br_table", "(block (block (br_table 0 1 (local.get $x))))"),
+        Case::class("call", "(call $empty)"),
+        Case::class("call_indirect", "(call_indirect (type $v) (i32.const 0))"),
+        // `return` only ends a call: measured as `call $ret` against `call $empty`.
+        Case::class("return", "(call $ret)").baseline_body(&repeat("(call $empty)", UNROLL)),
+        Case::class("memory_size", "(local.set $z (memory.size))").min_share(0.6),
+        Case::class("memory_grow", "(local.set $z (memory.grow (i32.const 0)))"),
+        Case::class(
+            "bulk_memory",
+            "(memory.fill (i32.const 0) (i32.const 0) (i32.const 0))",
+        ),
+        Case::class("segment_drop", "(data.drop $d)"),
+        Case::class(
+            "table_access",
+            "(table.set $t (i32.const 1) (table.get $t (i32.const 0)))",
+        ),
+        Case::class(
+            "table_grow",
+            "(local.set $z (table.grow $t (ref.null func) (i32.const 0)))",
+        ),
+        Case::class(
+            "table_bulk",
+            "(table.fill $t (i32.const 0) (ref.null func) (i32.const 0))",
+        ),
+        Case::new(
+            "float_arith",
+            Target::Price("float_arith"),
+            "float_arith",
+            Program::new(chain(
+                "local.get $f",
+                "local.get $h\nf64.mul",
+                "local.set $f",
+            )),
+        ),
+        Case::new(
+            "float_div_sqrt",
+            Target::Price("float_div_sqrt"),
+            "float_div_sqrt",
+            Program::new(chain("local.get $f", "f64.sqrt", "local.set $f")),
+        ),
+        Case::class(
+            "float_to_int",
+            "(local.set $w (i64.trunc_sat_f64_s (local.get $f)))",
+        ),
+    ]
+}
+
+/// The size-proportional prices: the operator with a large operand against the same
+/// operator with a zero operand.
+fn dynamic() -> Vec<Case> {
+    let bulk = Program {
+        memory_pages: 2,
+        ..Program::new(format!(
+            "(memory.fill (i32.const 0) (i32.const 1) (i32.const {BYTES}))"
+        ))
+    };
+    vec![
+        // One page per iteration until the memory is at its maximum.
+        Case::new(
+            "memory_grow_per_page",
+            Target::Price("memory_grow_per_page"),
+            "memory_grow_per_page",
+            Program::new("(drop (memory.grow (i32.const 1)))"),
+        )
+        .baseline_body("(local.set $z (memory.grow (i32.const 0)))")
+        .max_n(u64::from(MAX_PAGES) - 1),
+        Case::new(
+            "bulk_memory_per_byte/fill",
+            Target::Price("bulk_memory_per_byte"),
+            "bulk_memory_per_byte",
+            bulk.clone(),
+        )
+        .baseline_body("(memory.fill (i32.const 0) (i32.const 1) (i32.const 0))"),
+        Case::new(
+            "bulk_memory_per_byte/copy",
+            Target::Price("bulk_memory_per_byte"),
+            "bulk_memory_per_byte",
+            bulk.with_body(format!(
+                "(memory.copy (i32.const 65536) (i32.const 0) (i32.const {BYTES}))"
+            )),
+        )
+        .baseline_body("(memory.copy (i32.const 65536) (i32.const 0) (i32.const 0))"),
+        Case::new(
+            "table_per_element",
+            Target::Price("table_per_element"),
+            "table_per_element",
+            Program::new("(table.fill $t (i32.const 0) (ref.null func) (i32.const 1024))"),
+        )
+        .baseline_body("(table.fill $t (i32.const 0) (ref.null func) (i32.const 0))"),
+    ]
+}
+
+/// A host call repeated `times` times per iteration.
+fn calls(call: &str, times: usize) -> Program {
+    Program {
+        memory_pages: 2,
+        ..Program::new(repeat(call, times))
+    }
+}
+
+/// Storage keys the storage cases use: 4-byte little-endian iteration numbers.
+fn key(n: u64) -> Vec<u8> {
+    (n as u32).to_le_bytes().to_vec()
+}
+
+/// Host functions: base (smallest operand) against an empty loop, per byte (a large
+/// operand) against the smallest operand.
+fn host() -> Vec<Case> {
+    let big = BYTES;
+    let long_account = vec![b'a'; 64];
+    let mut cases = vec![
+        Case::host(
+            "block_height",
+            Part::Base,
+            calls("(local.set $w (call $block_height))", UNROLL),
+        ),
+        Case::host(
+            "block_timestamp",
+            Part::Base,
+            calls("(local.set $w (call $block_timestamp))", UNROLL),
+        ),
+        Case::host(
+            "register_len",
+            Part::Base,
+            calls("(local.set $w (call $register_len (i64.const 0)))", UNROLL),
+        ),
+        Case::host(
+            "current_account",
+            Part::Base,
+            calls("(call $current_account (i64.const 1))", UNROLL),
+        ),
+        {
+            let mut case = Case::host(
+                "current_account",
+                Part::PerByte,
+                calls("(call $current_account (i64.const 1))", UNROLL),
+            );
+            case.baseline = case.program.clone();
+            case.context = context(&long_account, Vec::new());
+            case.baseline_context = context(b"a", Vec::new());
+            case
+        },
+        Case::host(
+            "caller",
+            Part::Base,
+            calls("(call $caller (i64.const 1))", UNROLL),
+        ),
+        Case::host(
+            "input",
+            Part::Base,
+            calls("(call $input (i64.const 1))", UNROLL),
+        ),
+        {
+            let mut case = Case::host(
+                "input",
+                Part::PerByte,
+                calls("(call $input (i64.const 1))", UNROLL),
+            );
+            case.baseline = case.program.clone();
+            case.context = context(b"calibrate", vec![1; big as usize]);
+            case
+        },
+        {
+            // Register 0 holds the input: `big` bytes against an empty input.
+            let program = Program {
+                setup: "(call $input (i64.const 0))".into(),
+                ..calls("(call $read_register (i64.const 0) (i32.const 0))", UNROLL)
+            };
+            let mut case = Case::host("read_register", Part::PerByte, program.clone());
+            case.baseline = program;
+            case.context = context(b"calibrate", vec![1; big as usize]);
+            case
+        },
+        Case::host(
+            "read_register",
+            Part::Base,
+            Program {
+                setup: "(call $input (i64.const 0))".into(),
+                ..calls("(call $read_register (i64.const 0) (i32.const 0))", UNROLL)
+            },
+        ),
+        Case::host(
+            "return_value",
+            Part::Base,
+            calls("(call $return_value (i32.const 0) (i32.const 0))", UNROLL),
+        ),
+        Case::host(
+            "return_value",
+            Part::PerByte,
+            calls(
+                &format!("(call $return_value (i32.const 0) (i32.const {big}))"),
+                1,
+            ),
+        )
+        .baseline_body("(call $return_value (i32.const 0) (i32.const 0))"),
+        Case::host(
+            "log_utf8",
+            Part::Base,
+            calls("(call $log_utf8 (i32.const 0) (i32.const 0))", 1),
+        )
+        .max_n(HOST_LOGS),
+        Case::host(
+            "log_utf8",
+            Part::PerByte,
+            calls(
+                &format!("(call $log_utf8 (i32.const 0) (i32.const {big}))"),
+                1,
+            ),
+        )
+        .baseline_body("(call $log_utf8 (i32.const 0) (i32.const 0))")
+        .max_n(HOST_LOGS),
+        Case::host(
+            "sha256",
+            Part::Base,
+            calls(
+                "(call $sha256 (i32.const 0) (i32.const 0) (i64.const 0))",
+                UNROLL,
+            ),
+        ),
+        Case::host(
+            "sha256",
+            Part::PerByte,
+            calls(
+                &format!("(call $sha256 (i32.const 0) (i32.const {big}) (i64.const 0))"),
+                1,
+            ),
+        )
+        .baseline_body("(call $sha256 (i32.const 0) (i32.const 0) (i64.const 0))"),
+    ];
+    for kind in [StorageKind::Memory, StorageKind::File] {
+        cases.extend(storage(kind));
+    }
+    cases
+}
+
+/// Most logs a call may emit (`HostLimits::DEFAULT.max_logs`).
+const HOST_LOGS: u64 = 100;
+/// Keys preloaded for the read and remove cases, and most iterations of any storage case.
+const STORAGE_KEYS: u64 = 4096;
+/// Value size of the storage per-byte cases.
+const VALUE_BYTES: u32 = 4096;
+/// Key size of the key-length per-byte cases (the default `max_key_len` is 2 KiB).
+const LONG_KEY: u32 = 2048;
+
+/// The storage functions over `kind`: fresh keys (the iteration number, stored at
+/// address 0 before each call), present keys for reads and removes.
+fn storage(kind: StorageKind) -> Vec<Case> {
+    let store_key = "(i32.store (i32.const 0) (i32.wrap_i64 (local.get $i)))\n";
+    let with_key = |call: String| -> Program { calls(&format!("{store_key}{call}"), 1) };
+    let preload = |value_len: usize| -> Vec<(Vec<u8>, Vec<u8>)> {
+        (0..STORAGE_KEYS)
+            .map(|n| (key(n), vec![7; value_len]))
+            .collect()
+    };
+    let write = |len: u32| {
+        format!("(local.set $z (call $storage_write (i32.const 0) (i32.const 4) (i32.const 16) (i32.const {len})))")
+    };
+    let mut read_base = Case::host(
+        "storage_read",
+        Part::Base,
+        with_key(
+            "(local.set $z (call $storage_read (i32.const 0) (i32.const 4) (i64.const 0)))".into(),
+        ),
+    )
+    .baseline_body(store_key);
+    read_base.storage = preload(0);
+    // Keys below 2^16 hold large values, the same keys + 2^16 empty ones.
+    let read_key = |offset: u32| {
+        format!(
+            "(i32.store (i32.const 0) (i32.add (i32.wrap_i64 (local.get $i)) (i32.const {offset})))\n\
+             (local.set $z (call $storage_read (i32.const 0) (i32.const 4) (i64.const 0)))"
+        )
+    };
+    let mut read_bytes = Case::host("storage_read", Part::PerByte, calls(&read_key(0), 1))
+        .baseline_body(&read_key(1 << 16));
+    read_bytes.storage = preload(VALUE_BYTES as usize);
+    read_bytes
+        .storage
+        .extend((0..STORAGE_KEYS).map(|n| (key(n + (1 << 16)), Vec::new())));
+    let mut remove_base = Case::host(
+        "storage_remove",
+        Part::Base,
+        with_key("(local.set $z (call $storage_remove (i32.const 0) (i32.const 4)))".into()),
+    )
+    .baseline_body(store_key);
+    remove_base.storage = preload(8);
+    let absent = |function: &str, len: u32| {
+        format!("(local.set $z (call ${function} (i32.const 0) (i32.const {len})))")
+    };
+    let mut cases = vec![
+        Case::host("storage_write", Part::Base, with_key(write(0))).baseline_body(store_key),
+        Case::host("storage_write", Part::PerByte, with_key(write(VALUE_BYTES)))
+            .baseline_body(&format!("{store_key}{}", write(0))),
+        read_base,
+        read_bytes,
+        remove_base,
+        // Long absent keys against 4-byte absent keys (memory past address 4 is zero).
+        Case::host(
+            "storage_remove",
+            Part::PerByte,
+            calls(&absent("storage_remove", LONG_KEY), 1),
+        )
+        .baseline_body(&absent("storage_remove", 4)),
+        Case::host(
+            "storage_has_key",
+            Part::Base,
+            calls(&absent("storage_has_key", 4), UNROLL),
+        ),
+        Case::host(
+            "storage_has_key",
+            Part::PerByte,
+            calls(&absent("storage_has_key", LONG_KEY), 1),
+        )
+        .baseline_body(&absent("storage_has_key", 4)),
+    ];
+    for case in &mut cases {
+        case.max_n = STORAGE_KEYS;
+    }
+    cases.into_iter().map(|case| case.on(kind)).collect()
+}
+
+/// The adversarial mixes, each against an empty loop.
+fn mixes() -> Vec<Case> {
+    let big_locals = {
+        let locals = repeat("(local i64)", MAX_LOCALS as usize);
+        format!(
+            "(func $big_locals {locals} (drop (local.get {})))",
+            MAX_LOCALS - 1
+        )
+    };
+    let large_table = {
+        let labels = repeat("0", 4095);
+        format!("(block (br_table {labels} 0 (i32.and (i32.wrap_i64 (local.get $i)) (i32.const 4095))))")
+    };
+    // 16 loads a stride of 4 MiB - 4160 bytes apart, from a base that moves by a page and
+    // a cache line per iteration within the first 4 MiB, over the whole (touched) maximal
+    // memory: the highest address read is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB.
+    let hostile = {
+        let mut body = String::new();
+        for k in 0..UNROLL as u32 {
+            body.push_str(&format!(
+                "(drop (i32.load offset={} (local.get $p)))\n",
+                k * (4 * 1024 * 1024 - 4160)
+            ));
+        }
+        body.push_str(
+            "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const 0x3ffffc)))",
+        );
+        Program {
+            memory_pages: MAX_PAGES,
+            setup: format!(
+                "(memory.fill (i32.const 0) (i32.const 1) (i32.const {}))",
+                MAX_PAGES * 65536
+            ),
+            ..Program::new(body)
+        }
+    };
+    vec![
+        Case::mix(
+            "mix/call_return_storm",
+            "call",
+            Program::new(repeat(
+                "(local.set $z (call $add3 (local.get $x) (local.get $y) (local.get $z)))",
+                UNROLL,
+            )),
+        )
+        .min_share(0.4),
+        Case::mix(
+            "mix/br_table_4096",
+            "br_table",
+            Program::new(repeat(&large_table, UNROLL)),
+        )
+        .min_share(0.4),
+        Case::mix(
+            "mix/memory_grow_churn",
+            "memory_grow_per_page",
+            Program::new("(drop (memory.grow (i32.const 1)))\n(drop (memory.grow (i32.const 0)))"),
+        )
+        .max_n(u64::from(MAX_PAGES) - 1),
+        Case::mix(
+            "mix/small_host_calls",
+            "host",
+            calls(
+                "(drop (call $register_len (i64.const 0)))\n(drop (call $block_height))",
+                UNROLL / 2,
+            ),
+        ),
+        Case::mix(
+            "mix/deep_recursion",
+            "call",
+            Program::new(format!("(drop (call $rec (i32.const {RECURSION_DEPTH})))")),
+        )
+        .min_share(0.3),
+        Case::mix(
+            "mix/max_locals",
+            "call",
+            Program {
+                items: big_locals,
+                ..Program::new(repeat("(call $big_locals)", UNROLL))
+            },
+        ),
+        Case::mix(HOSTILE, "load", hostile).min_share(0.4),
+    ]
+}

@@ -1,0 +1,64 @@
+//! Every calibration case compiles, runs, and its gas difference against its baseline is
+//! dominated by the class it claims (from the gas report's `by_class`).
+
+use gasket_benches::calibrate::{self, gas_difference};
+use gasket_vm::metering::Profile;
+use gasket_vm::Engine;
+
+#[test]
+fn every_case_is_dominated_by_its_class() {
+    let engine = Engine::new(Profile::contract()).expect("engine");
+    let cases = calibrate::all();
+    let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), cases.len(), "case names are unique");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let by_key = match gas_difference(&engine, case, 3.min(case.max_n)) {
+            Ok(by_key) => by_key,
+            Err(e) => {
+                failures.push(e.to_string());
+                continue;
+            }
+        };
+        let total: i64 = by_key.values().sum();
+        let claimed: i64 = by_key
+            .iter()
+            .filter(|(key, _)| {
+                key.as_str() == case.claims || (case.claims == "host" && key.starts_with("host:"))
+            })
+            .map(|(_, gas)| gas)
+            .sum();
+        let share = claimed as f64 / total.max(1) as f64;
+        if total <= 0 || share < case.min_share {
+            failures.push(format!(
+                "{}: {} has {claimed} of {total} gas ({share:.2} < {}): {by_key:?}",
+                case.name, case.claims, case.min_share
+            ));
+        }
+        // A case calibrating a price must move that price's gas.
+        if let Some(key) = case.target.key() {
+            let own = by_key.get(&key).copied().unwrap_or(0);
+            if own <= 0 {
+                failures.push(format!(
+                    "{}: no gas of its price {key}: {by_key:?}",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The cache-hostile mix stays inside memory after its base address wraps around.
+#[test]
+fn cache_hostile_loads_stay_in_bounds_past_the_wrap() {
+    let engine = Engine::new(Profile::contract()).expect("engine");
+    let case = calibrate::all()
+        .into_iter()
+        .find(|c| c.name == calibrate::cases::HOSTILE)
+        .expect("the case exists");
+    let by_key = gas_difference(&engine, &case, 2_100).expect("runs without a trap");
+    assert!(by_key["load"] > 0);
+}

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Derive a proposed cost table from calibration measurements (issue 19).
+
+Input: one or more JSON files written by
+    cargo bench -p gasket-benches --bench calibrate -- --json FILE
+Each case there has its gas difference split by price key (`gas_by_key`: cost-table
+fields such as `alu`, `bulk_memory_per_byte`, and `host:<function>:base|per_byte`) and
+the time that gas took (`ns`). Dividing a key's gas by its current price gives how many
+units (operations, bytes, pages, calls) the case performed, so the time of any other
+price table can be predicted: gas' = sum(units[k] * price'[k]).
+
+Times are made relative per file (divided by that file's median ns per gas), so files from
+machines of different speeds can be combined; a case's time is its worst over the files.
+
+The proposal: every price that a case calibrates is set so its cases cost what they take
+(the most expensive of its cases, after the other keys' share), then the adversarial
+mixes that are still more than --max-ratio times the median raise their dominant key,
+as far as that keeps the key's own cases within --max-overcharge. Prices are integers,
+so the table may be rescaled (`--scale`, or of SCALES the one that leaves the fewest
+cases outside the bound, the smallest on a tie): a chain multiplies its gas limits by the
+same factor.
+
+Prints the proposal, the predicted worst case (max ns-per-gas over the median) and
+overcharge (median over the min), and the cases that still break the bound. Writes
+nothing unless --json OUT is given; never edits code.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+
+SCALES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
+ROUNDS = 60
+
+
+def load(paths):
+    """Returns (prices, cases): prices from the first file (all must agree) and, per case
+    name, a dict with key, gas_by_key and t: time in units of the file's median ns/gas
+    (worst over the files)."""
+    prices = None
+    cases = {}
+    order = []
+    unmeasured = set()
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if data.get("format") != "gasket-calibration/1":
+            raise ValueError(f"{path}: not a gasket-calibration/1 file")
+        if prices is None:
+            prices = data["prices"]
+        elif data["prices"] != prices:
+            raise ValueError(f"{path}: measured under other prices than {paths[0]}")
+        rates = [c["ns_per_gas"] for c in data["cases"] if c["gas"] > 0]
+        if not rates:
+            raise ValueError(f"{path}: no cases")
+        median = statistics.median(rates)
+        if median <= 0:
+            raise ValueError(f"{path}: median ns per gas is {median}")
+        for c in data["cases"]:
+            t = c["ns"] / median
+            if t <= 0:
+                # Below the timer's resolution after subtracting the baseline: it says
+                # nothing about the price (listed, not used).
+                unmeasured.add(c["name"])
+                continue
+            name = c["name"]
+            if name not in cases:
+                order.append(name)
+                cases[name] = {"name": name, "key": c.get("key"), "claims": c.get("claims"),
+                               "gas_by_key": c["gas_by_key"], "t": t}
+            else:
+                cases[name]["t"] = max(cases[name]["t"], t)
+    unmeasured -= set(order)
+    return prices, [cases[n] for n in order], sorted(unmeasured)
+
+
+def units(case, prices):
+    """Units of each priced key the case performed (keys priced 0 carry no gas)."""
+    return {k: g / prices[k] for k, g in case["gas_by_key"].items()
+            if prices.get(k, 0) > 0}
+
+
+def predicted_gas(case, old, new):
+    return sum(u * new[k] for k, u in units(case, old).items())
+
+
+def rates(cases, old, new):
+    """Per case: predicted time per gas under `new` (time in old median units)."""
+    out = {}
+    for c in cases:
+        gas = predicted_gas(c, old, new)
+        if gas > 0:
+            out[c["name"]] = c["t"] / gas
+        elif c["t"] > 0:
+            out[c["name"]] = float("inf")
+        # No gas and no time: nothing to bound.
+    return out
+
+
+def key_rates(cases, r):
+    """Per calibrated key: the predicted rate of its dearest case (a key measured over
+    several storages or operators is priced for the worst)."""
+    out = {}
+    for c in cases:
+        if c["key"] is not None and c["name"] in r:
+            out[c["key"]] = max(out.get(c["key"], 0.0), r[c["name"]])
+    return out
+
+
+def dominant_key(case, old, new):
+    """The key a mix is too cheap by: its claimed class (`host`: its dearest host key),
+    else the key with most of its gas."""
+    u = units(case, old)
+    claims = case.get("claims")
+    if claims in u:
+        return claims
+    if claims == "host":
+        u = {k: n for k, n in u.items() if k.startswith("host:")}
+    return max(u, key=lambda k: u[k] * new[k]) if u else None
+
+
+def derive(cases, old, scale, max_ratio, max_overcharge):
+    """Multiplicative fixpoint on real-valued prices: each calibrated key is scaled by
+    its dearest case's rate over the median (so every key lands at the median), mixes
+    above max_ratio × median raise their dominant key within its overcharge limit, and
+    the table is renormalised so the median stays one gas per old median gas × scale.
+    Then rounded to integers (0 only for a key whose cases took no time)."""
+    new = {k: float(v * scale) for k, v in old.items()}
+    for _ in range(ROUNDS):
+        r = rates(cases, old, new)
+        median = statistics.median(r.values())
+        for key, rate in key_rates(cases, r).items():
+            if new[key] > 0:
+                # Damped: keys share cases, so move halfway (in log terms) each round.
+                new[key] *= (rate / median) ** 0.5 if rate > 0 else 0.0
+        r = rates(cases, old, new)
+        median = statistics.median(r.values())
+        own = key_rates(cases, r)
+        for c in cases:
+            if c["key"] is not None or c["name"] not in r or r[c["name"]] <= max_ratio * median:
+                continue
+            key = dominant_key(c, old, new)
+            if key is None or new[key] <= 0:
+                continue
+            factor = r[c["name"]] / (max_ratio * median)
+            if key in own:
+                factor = min(factor, own[key] * max_overcharge / median)
+            new[key] *= max(factor, 1.0)
+        r = rates(cases, old, new)
+        median = statistics.median(r.values())
+        norm = median * scale
+        for key in new:
+            new[key] *= norm
+    out = {}
+    measured = {c["key"] for c in cases if c["key"] is not None}
+    for key, value in new.items():
+        if old[key] == 0:
+            out[key] = 0
+        elif value <= 0 and key in measured:
+            out[key] = 0
+        else:
+            out[key] = max(1, round(value))
+    return out
+
+
+def bound(cases, old, new):
+    """(worst ratio to the median over all cases, worst overcharge over the calibrated
+    keys (each judged by its dearest case), median, rates)."""
+    r = rates(cases, old, new)
+    median = statistics.median(r.values())
+    worst = max(r.values()) / median
+    cheapest = min(key_rates(cases, r).values(), default=median)
+    overcharge = median / cheapest if cheapest > 0 else float("inf")
+    return worst, overcharge, median, r
+
+
+def outside(cases, r, median, args):
+    """Cases more than max_ratio × the median, and keys overcharged more than
+    max_overcharge."""
+    out = [c["name"] for c in cases if c["name"] in r
+           and r[c["name"]] > args.max_ratio * median]
+    out += [key for key, rate in key_rates(cases, r).items()
+            if rate * args.max_overcharge < median]
+    return out
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("inputs", nargs="+", help="calibration JSON files")
+    parser.add_argument("--max-ratio", type=float, default=2.0,
+                        help="worst case over the median (default 2)")
+    parser.add_argument("--max-overcharge", type=float, default=3.0,
+                        help="median over the cheapest calibrated case (default 3)")
+    parser.add_argument("--scale", type=int,
+                        help="gas unit scale (default: of %s, the fewest cases outside the bound)"
+                        % SCALES)
+    parser.add_argument("--json", metavar="OUT", help="write the proposal as JSON")
+    args = parser.parse_args(argv)
+    try:
+        old, cases, unmeasured = load(args.inputs)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"derive-costs: {e}", file=sys.stderr)
+        return 2
+
+    best = None
+    for scale in [args.scale] if args.scale else SCALES:
+        new = derive(cases, old, scale, args.max_ratio, args.max_overcharge)
+        worst, overcharge, median, r = bound(cases, old, new)
+        met = worst <= args.max_ratio and overcharge <= args.max_overcharge
+        score = (not met, len(outside(cases, r, median, args)), scale)
+        if best is None or score < best[0]:
+            best = (score, scale, new, worst, overcharge, median, r, met)
+        if met:
+            break
+    _, scale, new, worst, overcharge, median, r, met = best
+
+    print(f"proposed prices (scale ×{scale}: gas limits scale by the same factor)")
+    print(f"{'key':<34} {'current':>9} {'proposed':>9}")
+    for key in sorted(old):
+        mark = "" if new[key] == old[key] * scale else "  *"
+        print(f"{key:<34} {old[key]:>9} {new[key]:>9}{mark}")
+    print(f"\npredicted per case (ns per proposed gas over the median):")
+    for c in cases:
+        if c["name"] in r:
+            print(f"  {c['name']:<34} {r[c['name']] / median:>8.2f}")
+    print(f"\npredicted bound: worst case {worst:.2f}× the median (limit {args.max_ratio}), "
+          f"most overcharged {overcharge:.2f}× (limit {args.max_overcharge}): "
+          f"{'met' if met else 'NOT met'}")
+    breaking = outside(cases, r, median, args)
+    if unmeasured:
+        print("cases below the timer's resolution (not used): " + ", ".join(unmeasured))
+    if breaking:
+        print("cases outside the bound (need a price the table does not have, or "
+              "re-measuring): " + ", ".join(breaking))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"scale": scale, "prices": new, "worst_ratio": worst,
+                       "overcharge": overcharge, "bound_met": met,
+                       "outside_bound": breaking}, f, indent=2, sort_keys=True)
+            f.write("\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
