@@ -8,8 +8,9 @@ use crate::masm::{
 use crate::vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 use crate::TrapKind;
 
+use super::float::float_kind;
 use super::func::FuncGen;
-use super::stack::{Kind, Loc, Popped};
+use super::stack::{Kind, Loc};
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Jumps to the out-of-bounds stub unless `addr + offset + bytes <= memory length`.
@@ -37,14 +38,27 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
-    /// The local whose current value `addr` is, if it is a lazy local read.
-    fn base_local(addr: &Popped) -> Option<u32> {
-        match addr.loc {
+    /// Pops an address operand, checks `offset + bytes` past it against the memory
+    /// length and returns the register holding it (owned by the caller) and the address
+    /// of the access.
+    fn checked_address(&mut self, offset: u64, bytes: u32) -> (Reg, Address) {
+        let addr = self.pop();
+        // A lazy local read: the address is that local's current value.
+        let base = match addr.loc {
             Loc::Local(local) => Some(local),
             _ => None,
-        }
+        };
+        let reg = self.owned_reg(addr);
+        self.check_memory(reg, base, offset, bytes);
+        let address = Address {
+            base: Base::Memory,
+            index: Some((reg, 0)),
+            disp: offset as i64,
+        };
+        (reg, address)
     }
 
+    /// An integer load (`f32.load`/`f64.load` are [`Self::load_float`]).
     pub fn load(&mut self, kind: LoadKind, offset: u64) {
         let result = match kind {
             LoadKind::I32
@@ -54,20 +68,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             | LoadKind::I32From16U => Kind::I32,
             _ => Kind::I64,
         };
-        self.load_as(kind, result, offset)
-    }
-
-    /// A load whose result has stack class `result` (`f32.load` reads like `i32.load`).
-    pub fn load_as(&mut self, kind: LoadKind, result: Kind, offset: u64) {
-        let addr = self.pop();
-        let base = Self::base_local(&addr);
-        let reg = self.owned_reg(addr);
-        self.check_memory(reg, base, offset, kind.bytes());
-        let address = Address {
-            base: Base::Memory,
-            index: Some((reg, 0)),
-            disp: offset as i64,
-        };
+        let (reg, address) = self.checked_address(offset, kind.bytes());
         self.masm.load(kind, reg, address);
         self.push_reg(result, reg);
     }
@@ -75,40 +76,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// `f32.load`/`f64.load`: straight into a float register, for the float operators
     /// that usually follow; its bits leave that register unchanged (see `float_exact`).
     pub fn load_float(&mut self, size: FloatSize, offset: u64) {
-        let addr = self.pop();
-        let base = Self::base_local(&addr);
-        let reg = self.owned_reg(addr);
         let bytes = match size {
             FloatSize::F32 => 4,
             FloatSize::F64 => 8,
         };
-        self.check_memory(reg, base, offset, bytes);
-        let address = Address {
-            base: Base::Memory,
-            index: Some((reg, 0)),
-            disp: offset as i64,
-        };
+        let (reg, address) = self.checked_address(offset, bytes);
         let dst = self.alloc_float();
         self.masm.fp_load(size, dst, address);
         self.free_reg(reg);
-        let kind = match size {
-            FloatSize::F32 => Kind::F32,
-            FloatSize::F64 => Kind::F64,
-        };
-        self.push_float_loaded(kind, dst);
+        self.push_float_loaded(float_kind(size), dst);
     }
 
     pub fn store(&mut self, width: StoreWidth, offset: u64) {
         let value = self.pop();
-        let addr = self.pop();
-        let base = Self::base_local(&addr);
-        let reg = self.owned_reg(addr);
-        self.check_memory(reg, base, offset, width.bytes());
-        let address = Address {
-            base: Base::Memory,
-            index: Some((reg, 0)),
-            disp: offset as i64,
-        };
+        let (reg, address) = self.checked_address(offset, width.bytes());
         let src = self.operand(value);
         self.masm.store(width, address, src);
         self.free_reg(reg);
