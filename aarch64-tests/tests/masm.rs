@@ -15,7 +15,7 @@ use gasket_singlepass::masm::{
     IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
     TruncMode,
 };
-use gasket_singlepass::{Libcall, TrapKind, VmCtx, STACK_GRANT_UNITS};
+use gasket_singlepass::{Libcall, TrapKind, VmCtx, DIRTY_NONE_START, STACK_GRANT_UNITS};
 use unicorn_engine::RegisterARM64;
 
 // Allocatable x9..x15, local x19/x20 (see `isa/aarch64/regs.rs`).
@@ -40,6 +40,7 @@ struct Builder {
     traps: BTreeMap<u32, Label>,
     dynamic_trap: Label,
     stack_grant: Label,
+    dirty_range: Label,
     funcs: Vec<Label>,
     offsets: Vec<u32>,
 }
@@ -53,11 +54,13 @@ impl Builder {
             .collect();
         let dynamic_trap = masm.new_label();
         let stack_grant = masm.new_label();
+        let dirty_range = masm.new_label();
         Builder {
             masm,
             traps,
             dynamic_trap,
             stack_grant,
+            dirty_range,
             funcs: Vec::new(),
             offsets: Vec::new(),
         }
@@ -107,6 +110,8 @@ impl Builder {
         self.masm.emit_dynamic_trap_stub(self.dynamic_trap);
         let overflow = self.trap(TrapKind::StackOverflow);
         self.masm.emit_stack_grant_stub(self.stack_grant, overflow);
+        let oob = self.trap(TrapKind::MemoryOutOfBounds);
+        self.masm.emit_dirty_range_stub(self.dirty_range, oob);
         let trampoline = self.masm.emit_entry_trampoline();
         let code = self.masm.finish().expect("finish");
         Module {
@@ -1114,6 +1119,65 @@ fn stack_budget_enter_leave_grant_and_overflow() {
     inst.set_stack(0x10);
     inst.set_reserve(0x8fff_ffef);
     assert_eq!(inst.call(big, &[]).0, TrapKind::StackOverflow.code());
+}
+
+#[test]
+fn store_check_widens_the_written_range_or_traps() {
+    let mut b = Builder::new();
+    // f(addr): x10 holds a value across the check, which must survive the stub call.
+    let mut funcs = Vec::new();
+    for end in [8u64, 1, (1 << 32) + 8] {
+        let f = b.func(|m, b| {
+            m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
+            m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
+            m.store_check(Reg(RSI), end, b.dirty_range);
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0).into()),
+                Operand::Reg(Reg(RDI)),
+            );
+        });
+        funcs.push(f);
+    }
+    let module = b.build();
+    let mut inst = module.instance();
+    let none = (DIRTY_NONE_START, 0);
+    /// (range before, end variant, addr, range after or None for a trap), as on x86-64.
+    type Case = ((u64, u64), usize, u64, Option<(u64, u64)>);
+    let cases: [Case; 11] = [
+        (none, 0, 5000, Some((4096, 8192))),
+        ((4096, 8192), 0, 4096, Some((4096, 8192))),
+        ((4096, 8192), 0, 8184, Some((4096, 8192))),
+        ((4096, 8192), 0, 8185, Some((4096, 12288))),
+        ((4096, 8192), 0, 4095, Some((0, 8192))),
+        ((4096, 8192), 1, 100, Some((0, 8192))),
+        (none, 0, 65528, Some((61440, 65536))),
+        (none, 1, 65535, Some((61440, 65536))),
+        (none, 0, 65529, None),
+        ((0, 65536), 0, 0xffff_ffff, None),
+        ((0, 65536), 2, 0, None),
+    ];
+    for (before, variant, addr, after) in cases {
+        inst.m.set(VmCtx::MEMORY_DIRTY_START, before.0);
+        inst.m.set(VmCtx::MEMORY_DIRTY_END, before.1);
+        let (code, slots) = inst.call(funcs[variant], &[addr]);
+        let range = (
+            inst.m.get(VmCtx::MEMORY_DIRTY_START),
+            inst.m.get(VmCtx::MEMORY_DIRTY_END),
+        );
+        let case = format!("{before:?} variant {variant} addr {addr}");
+        match after {
+            Some(after) => {
+                assert_eq!(code, 0, "{case}");
+                assert_eq!(slots[0], 0x5eed, "{case}: x10 survives");
+                assert_eq!(range, after, "{case}");
+            }
+            None => {
+                assert_eq!(code, TrapKind::MemoryOutOfBounds.code(), "{case}");
+                assert_eq!(range, before, "{case}: unchanged by a trap");
+            }
+        }
+    }
 }
 
 #[test]

@@ -165,3 +165,11 @@ fn host_functions_call_other_emulated_instances() {
     let out = caller.call("f", &[Value::I32(0)], GAS).unwrap();
     assert_eq!(out.result.unwrap_err().kind, TrapKind::Unreachable);
 }
+
+#[path = "../../vm/tests/write_paths/mod.rs"]
+mod write_paths;
+
+#[test]
+fn every_write_path_is_cleared_before_reuse() {
+    write_paths::every_write_path_is_cleared_before_reuse(&backend::engine(Profile::permissive()));
+}

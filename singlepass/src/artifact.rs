@@ -12,7 +12,9 @@ use crate::Target;
 /// 3: no trap-site table (nothing read it), and `code` outside the borsh encoding.
 /// 4: `VmCtx::stack_reserve` and the stack-grant stub (`stack_enter` asks it for more of
 /// the budget instead of trapping at once).
-pub const ARTIFACT_FORMAT_VERSION: u32 = 4;
+/// 5: `VmCtx::memory_dirty_start/end` and the dirty-range stub (stores check the written
+/// range instead of the memory length); the globals moved 16 bytes up.
+pub const ARTIFACT_FORMAT_VERSION: u32 = 5;
 
 /// A compiled module.
 ///

@@ -445,6 +445,14 @@ pub trait MacroAssembler {
     /// Jump to `oob` unless `addr (u32, zero-extended) + end <= VmCtx::memory_len`, with
     /// the sum computed without overflow (`end` up to 2^32 + 8).
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label);
+    /// The check before a store of the bytes `[addr, addr + end)` (`addr` a u32,
+    /// zero-extended; `end` up to 2^32 + 8): when they are not all inside the written range
+    /// `[VmCtx::memory_dirty_start, memory_dirty_end)`, call the dirty-range stub `widen`
+    /// (see `emit_dirty_range_stub`), which widens the range or traps out of bounds. Inside
+    /// the range the bytes are also inside memory (the range never passes its length), so
+    /// this replaces `bounds_check` for stores. Preserves `addr` and every allocatable
+    /// register.
+    fn store_check(&mut self, addr: Reg, end: u64, widen: Label);
 
     // ---- integer operations ----
 
@@ -656,6 +664,13 @@ pub trait MacroAssembler {
     /// reserves for the masm (and the link register on AArch64, saved by the prologue)
     /// and the flags.
     fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label);
+    /// Emit the dirty-range stub (bind `label` first), which `store_check` calls with the
+    /// store's address and end in the ISA's agreed scratch registers: it jumps to `oob`
+    /// when the end is past `VmCtx::memory_len`, else widens
+    /// `[memory_dirty_start, memory_dirty_end)` to cover the store, rounded out to
+    /// `DIRTY_GRANULE`, and returns. Preserves every register except the masm's scratch
+    /// registers (and the link register on AArch64, saved by the prologue) and the flags.
+    fn emit_dirty_range_stub(&mut self, label: Label, oob: Label);
     /// Emit the entry trampoline (see `Artifact`); returns its offset. For the call it
     /// puts the float unit in the deterministic mode (round to nearest even, subnormals
     /// neither flushed nor treated as zero, exceptions masked) and restores the host's mode

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use gasket_host_api::GuestMemory;
 use gasket_singlepass::{FuncSig, TrapKind};
 
+use crate::memory::TrackedMemory;
 use crate::values::Value;
 
 /// A host function failed; the call ends with a trap.
@@ -51,12 +52,12 @@ impl HostTrap {
 /// What a host closure can touch: the calling instance's linear memory (bounds-checked)
 /// and its gas.
 pub struct HostContext<'a> {
-    memory: &'a mut [u8],
+    memory: TrackedMemory<'a>,
     gas_remaining: &'a mut u64,
 }
 
 impl<'a> HostContext<'a> {
-    pub(crate) fn new(memory: &'a mut [u8], gas_remaining: &'a mut u64) -> Self {
+    pub(crate) fn new(memory: TrackedMemory<'a>, gas_remaining: &'a mut u64) -> Self {
         HostContext {
             memory,
             gas_remaining,
@@ -65,21 +66,21 @@ impl<'a> HostContext<'a> {
 
     /// Reads `[ptr, ptr + len)` of linear memory.
     pub fn read(&self, ptr: u32, len: u32) -> Result<&[u8], HostTrap> {
-        (*self.memory)
+        self.memory
             .read(ptr, len)
             .map_err(|e| HostTrap::new(e.to_string()))
     }
 
     /// Writes `data` at `ptr` (nothing is written if any byte is out of bounds).
     pub fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), HostTrap> {
-        (*self.memory)
+        self.memory
             .write(ptr, data)
             .map_err(|e| HostTrap::new(e.to_string()))
     }
 
     /// The whole current linear memory (empty if the module has none).
     pub fn memory(&mut self) -> &mut [u8] {
-        self.memory
+        self.memory.all_mut()
     }
 
     /// Gas left for the call.
@@ -268,7 +269,9 @@ mod tests {
     fn host_context_checks_bounds_and_gas() {
         let mut mem = vec![0u8; 16];
         let mut gas = 10;
-        let mut cx = HostContext::new(&mut mem, &mut gas);
+        let (mut start, mut end) = (u64::from(u32::MAX), 0);
+        let written = crate::memory::Written::new(&mut start, &mut end);
+        let mut cx = HostContext::new(TrackedMemory::new(&mut mem, written), &mut gas);
         cx.write(12, &[1, 2, 3, 4]).unwrap();
         assert!(cx.write(13, &[1, 2, 3, 4]).is_err());
         assert_eq!(cx.read(12, 4).unwrap(), &[1, 2, 3, 4]);
@@ -278,5 +281,7 @@ mod tests {
         let e = cx.charge_gas(7).unwrap_err();
         assert_eq!(e.kind, TrapKind::OutOfGas);
         assert_eq!(cx.gas_remaining(), 0);
+        // The write widened the written range to its granule; the failed one did nothing.
+        assert_eq!((start, end), (0, gasket_singlepass::DIRTY_GRANULE));
     }
 }

@@ -54,11 +54,12 @@ pub struct Instance {
 }
 
 impl Drop for Instance {
-    /// Returns the memory and the stack to the engine's pool, scrubbed (see `pool`).
+    /// Returns the memory and the stack to the engine's pool, cleared (see `pool`).
     fn drop(&mut self) {
         let pool = &self.module.inner.pool;
+        let written = self.rt.written();
         if let Some(memory) = self.rt.memory.take() {
-            pool.give_memory(memory);
+            pool.give_memory(memory, written);
         }
         // SAFETY: `stack` is taken only here, once, and never used afterwards.
         let stack = unsafe { ManuallyDrop::take(&mut self.stack) };

@@ -192,17 +192,19 @@ impl Runtime {
 
     /// `memory.fill`.
     pub(crate) fn memory_fill(&mut self, dst: u32, value: u32, len: u32) -> Result<(), TrapKind> {
-        let mem = self.memory_mut();
+        let (mem, mut written) = self.tracked_memory().split();
         let r = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
+        written.mark(r.start as u64, r.end as u64);
         mem[r].fill(value as u8);
         Ok(())
     }
 
     /// `memory.copy`, correct for overlapping ranges.
     pub(crate) fn memory_copy(&mut self, dst: u32, src: u32, len: u32) -> Result<(), TrapKind> {
-        let mem = self.memory_mut();
+        let (mem, mut written) = self.tracked_memory().split();
         let s = range(src, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
         let d = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
+        written.mark(d.start as u64, d.end as u64);
         mem.copy_within(s, d.start);
         Ok(())
     }
@@ -221,8 +223,9 @@ impl Runtime {
             None => return Err(TrapKind::MemoryOutOfBounds),
         };
         let s = range(src, len, bytes.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-        let mem = self.memory_mut();
+        let (mem, mut written) = self.tracked_memory().split();
         let d = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
+        written.mark(d.start as u64, d.end as u64);
         mem[d].copy_from_slice(&bytes[s]);
         Ok(())
     }
@@ -382,12 +385,9 @@ impl Runtime {
                     );
                 };
                 let vmctx = self.vmctx();
-                let mut memory: &mut [u8] = match &mut self.memory {
-                    Some(m) => m.as_mut_slice(),
-                    None => &mut [],
-                };
+                let mut memory = self.tracked_memory();
                 // SAFETY: `gas_remaining` lives in the vmctx allocation, disjoint from the
-                // memory slice and from `self`'s fields.
+                // memory slice, the written-range fields and `self`'s fields.
                 let gas = unsafe { &mut (*vmctx).gas_remaining };
                 // SAFETY: `contract_host` is set by `call_contract` from a `&mut HostEnv`
                 // that outlives the call and is cleared before it returns.
@@ -430,11 +430,9 @@ impl Runtime {
                     values.push(self.decode(ty, bits));
                 }
                 let vmctx = self.vmctx();
-                let memory: &mut [u8] = match &mut self.memory {
-                    Some(m) => m.as_mut_slice(),
-                    None => &mut [],
-                };
-                // SAFETY: disjoint from the memory slice; see the ABI branch.
+                let memory = self.tracked_memory();
+                // SAFETY: disjoint from the memory and its written range; see the ABI
+                // branch.
                 let gas = unsafe { &mut (*vmctx).gas_remaining };
                 let mut cx = HostContext::new(memory, gas);
                 let result = (host.func)(&mut cx, &values);

@@ -3,6 +3,9 @@
 
 use std::io;
 
+use gasket_host_api::{GuestMemory, MemoryAccessError};
+use gasket_singlepass::DIRTY_GRANULE;
+
 /// Bytes per wasm page.
 pub const PAGE_SIZE: u64 = 65_536;
 
@@ -88,7 +91,7 @@ impl LinearMemory {
         u64::from(maximum.min(MAX_WASM_PAGES)) * PAGE_SIZE <= self.reserved as u64
     }
 
-    /// Reuses a scrubbed (all-zero) reservation as a memory of `initial` pages growable to
+    /// Reuses a cleared (all-zero) reservation as a memory of `initial` pages growable to
     /// `maximum`.
     pub(crate) fn reuse(&mut self, initial: u32, maximum: u32) -> Result<(), MemoryError> {
         let maximum = maximum.min(MAX_WASM_PAGES);
@@ -161,6 +164,69 @@ impl LinearMemory {
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: as in `as_slice`, and `&mut self` makes this the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.base, self.len() as usize) }
+    }
+}
+
+/// The part of an instance's linear memory written since the memory was last all zero:
+/// `VmCtx::memory_dirty_start..memory_dirty_end`, which compiled stores widen through the
+/// dirty-range stub and every runtime write through [`Written::mark`]. Every byte outside
+/// it is zero, so the pool clears only it.
+pub(crate) struct Written<'a> {
+    start: &'a mut u64,
+    end: &'a mut u64,
+}
+
+impl<'a> Written<'a> {
+    /// The range in `vmctx`'s two fields.
+    pub(crate) fn new(start: &'a mut u64, end: &'a mut u64) -> Self {
+        Written { start, end }
+    }
+
+    /// Widens the range to cover `from..to` (bytes of memory), rounded out to the
+    /// granule as the stub does. `to` is at most the memory length, a multiple of the
+    /// granule, so the range never passes it.
+    pub(crate) fn mark(&mut self, from: u64, to: u64) {
+        if from >= to {
+            return;
+        }
+        *self.start = (*self.start).min(from / DIRTY_GRANULE * DIRTY_GRANULE);
+        *self.end = (*self.end).max(to.div_ceil(DIRTY_GRANULE) * DIRTY_GRANULE);
+    }
+}
+
+/// Linear memory as host functions see it: every write widens the written range.
+pub(crate) struct TrackedMemory<'a> {
+    bytes: &'a mut [u8],
+    written: Written<'a>,
+}
+
+impl<'a> TrackedMemory<'a> {
+    pub(crate) fn new(bytes: &'a mut [u8], written: Written<'a>) -> Self {
+        TrackedMemory { bytes, written }
+    }
+
+    /// All of memory, writable: marks all of it written (the caller may write anywhere).
+    pub(crate) fn all_mut(&mut self) -> &mut [u8] {
+        self.written.mark(0, self.bytes.len() as u64);
+        self.bytes
+    }
+
+    /// Memory without marking anything, for a writer that marks what it writes first.
+    pub(crate) fn split(self) -> (&'a mut [u8], Written<'a>) {
+        (self.bytes, self.written)
+    }
+}
+
+impl GuestMemory for TrackedMemory<'_> {
+    fn read(&self, ptr: u32, len: u32) -> Result<&[u8], MemoryAccessError> {
+        (*self.bytes).read(ptr, len)
+    }
+
+    fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
+        (*self.bytes).write(ptr, data)?;
+        self.written
+            .mark(u64::from(ptr), u64::from(ptr) + data.len() as u64);
+        Ok(())
     }
 }
 

@@ -7,8 +7,11 @@
 //! serialise each other (measured: `flush_tlb_mm_range` and `smp_call_function_many_cond`
 //! at the top of a profile of two threads, 1× the throughput of one).
 //!
-//! Security: a resource returns to the pool only after [`scrub`]: every page that may hold
-//! a byte of the previous instance is zeroed. Which pages those are comes from `mincore`:
+//! Security: a resource returns to the pool only after every byte the previous instance
+//! may have written is zeroed. For a linear memory, which bytes those are comes from the
+//! written range the instance kept (`memory::Written`: compiled stores and every runtime
+//! write widen it); a small range is cleared with `memset`, a larger one with [`scrub`].
+//! Inside the range, which pages need it comes from `mincore`:
 //! a page that is not resident reads as zero (never touched, or dropped), except a page
 //! swapped out, so non-resident pages are dropped with `MADV_DONTNEED` (no TLB flush when
 //! nothing is mapped there). Resident pages inside the region kept resident are cleared
@@ -18,6 +21,7 @@
 //! Tables, globals and the vmctx are built fresh for every instance.
 
 use std::io;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -56,9 +60,9 @@ impl Default for PoolConfig {
     }
 }
 
-/// Memories up to this size are cleared with one `memset` instead of [`scrub`]: at one
-/// wasm page, clearing it all costs less than the `mincore` call that would say which
-/// pages need it.
+/// Written ranges of memory up to this size are cleared with one `memset` instead of
+/// [`scrub`]: at one wasm page, clearing it all costs less than the `mincore` call that
+/// would say which pages need it.
 const SMALL_MEMORY: usize = 64 << 10;
 
 /// Idle resources and the count of instances alive.
@@ -135,26 +139,34 @@ impl Pool {
         Some(idle.swap_remove(i))
     }
 
-    /// Scrubs `memory` and keeps it for reuse (or unmaps it: pool full, scrub failed).
-    pub(crate) fn give_memory(&self, mut memory: LinearMemory) {
+    /// Clears `memory` and keeps it for reuse (or unmaps it: pool full, scrub failed).
+    /// `written` (byte offsets) is the part that may hold a written byte (`Written`):
+    /// everything outside it is zero already. A small range is cleared with one `memset`,
+    /// with no system call; a larger one is scrubbed (only its resident pages cleared).
+    pub(crate) fn give_memory(&self, mut memory: LinearMemory, written: Range<u64>) {
         if self.config.max_idle == 0 {
             return;
         }
-        let len = memory.len() as usize;
-        if len <= SMALL_MEMORY {
-            // Cheaper than asking the kernel which pages were touched; a page swapped out
-            // is swapped in and cleared like any other.
-            // SAFETY: `len` bytes at the base are the memory's current, writable pages.
-            unsafe { std::ptr::write_bytes(memory.base(), 0, len) };
-        } else if scrub(
-            memory.base(),
-            len,
-            0..self.config.memory_keep_resident.min(len),
-            self.swap,
-        )
-        .is_err()
-        {
-            return; // Dropped: unmapped.
+        let len = memory.len();
+        let page = page_size() as u64;
+        let start = (written.start / page * page).min(len);
+        let end = written.end.div_ceil(page).saturating_mul(page).min(len);
+        if start < end {
+            let bytes = (end - start) as usize;
+            // SAFETY: `start < end <= len`: inside the memory's current, writable pages.
+            let from = unsafe { memory.base().add(start as usize) };
+            if bytes <= SMALL_MEMORY {
+                // Cheaper than asking the kernel which pages were touched; a page swapped
+                // out is swapped in and cleared like any other.
+                // SAFETY: as above.
+                unsafe { std::ptr::write_bytes(from, 0, bytes) };
+            } else {
+                let keep_end = (self.config.memory_keep_resident as u64).saturating_sub(start);
+                let keep = 0..keep_end.min(end - start) as usize;
+                if scrub(from, bytes, keep, self.swap).is_err() {
+                    return; // Dropped: unmapped.
+                }
+            }
         }
         memory.clear();
         let mut idle = lock(&self.memories);
@@ -290,6 +302,7 @@ pub(crate) fn scrub(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::PAGE_SIZE;
 
     #[test]
     fn scrub_zeroes_kept_and_dropped_pages() {
@@ -328,7 +341,7 @@ mod tests {
         m.grow(2).unwrap();
         m.as_mut_slice().fill(7);
         let base = m.base();
-        pool.give_memory(m);
+        pool.give_memory(m, 0..3 * PAGE_SIZE);
         assert!(pool.take_memory(1, 8).is_none(), "too small a reservation");
         let m = pool.take_memory(1, 2).unwrap();
         assert_eq!(m.base(), base);

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use gasket_host_api::near::{dispatch_near, NearEnv, NearFunction};
 use gasket_host_api::{GasMeter, GuestMemory, HostEnv, HostError, HostFunction, OutOfGas, Storage};
-use gasket_singlepass::{FuncRef, Libcall, TableDef, TrapKind, VmCtx};
+use gasket_singlepass::{FuncRef, Libcall, TableDef, TrapKind, VmCtx, DIRTY_NONE_START};
 
 use crate::error::Trap;
 use crate::imports::HostFunc;
 use crate::libcalls;
-use crate::memory::LinearMemory;
+use crate::memory::{LinearMemory, TrackedMemory, Written};
 
 /// A table's storage. `TableDef::base` points into `elems`, so the def is updated whenever
 /// `elems` reallocates.
@@ -231,6 +231,8 @@ impl Runtime {
         let Some(vmctx) = NonNull::new(raw.cast::<VmCtx>()) else {
             std::alloc::handle_alloc_error(layout)
         };
+        // SAFETY: just allocated, valid and aligned for VmCtx; nothing else sees it yet.
+        unsafe { (*vmctx.as_ptr()).memory_dirty_start = DIRTY_NONE_START };
         Box::new(Runtime {
             vmctx,
             vmctx_layout: layout,
@@ -354,12 +356,42 @@ impl Runtime {
         unsafe { (*self.vmctx.as_ptr()).memory_len = len };
     }
 
-    /// The current linear memory bytes (empty without a memory).
+    /// The current linear memory bytes (empty without a memory), all marked written:
+    /// the caller may write anywhere.
     pub fn memory_mut(&mut self) -> &mut [u8] {
-        match &mut self.memory {
+        let (bytes, mut written) = self.tracked_memory().split();
+        written.mark(0, bytes.len() as u64);
+        bytes
+    }
+
+    /// Linear memory whose writes widen the written range (see [`Written`]).
+    pub(crate) fn tracked_memory(&mut self) -> TrackedMemory<'_> {
+        let vmctx = self.vmctx.as_ptr();
+        let bytes = match &mut self.memory {
             Some(m) => m.as_mut_slice(),
             None => &mut [],
-        }
+        };
+        // SAFETY: the two fields live in the vmctx allocation this state owns, disjoint
+        // from the memory's bytes and from `self`'s fields; generated code is suspended
+        // (in a libcall) or not running while the borrow lasts.
+        let written = unsafe {
+            Written::new(
+                &mut (*vmctx).memory_dirty_start,
+                &mut (*vmctx).memory_dirty_end,
+            )
+        };
+        TrackedMemory::new(bytes, written)
+    }
+
+    /// The part of linear memory that may hold a written byte: everything outside it is
+    /// zero (empty if nothing was written).
+    pub(crate) fn written(&self) -> std::ops::Range<u64> {
+        // SAFETY: fields of the vmctx this state owns; no call is running.
+        let (start, end) = unsafe {
+            let ctx = &*self.vmctx.as_ptr();
+            (ctx.memory_dirty_start, ctx.memory_dirty_end)
+        };
+        start..end.max(start)
     }
 
     /// Records why the running call is about to trap.

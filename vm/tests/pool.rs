@@ -7,6 +7,8 @@
 //! `cargo test --release -p gasket-vm --test pool -- --ignored soak_long`
 //! (`GASKET_SOAK_CALLS` overrides the count).
 
+mod write_paths;
+
 use gasket_vm::host_api::{CallContext, HostLimits, MemoryStorage};
 use gasket_vm::metering::Profile;
 use gasket_vm::testing::{call_contract, Outcome, Status};
@@ -281,4 +283,11 @@ fn soak_long() {
         .and_then(|c| c.parse().ok())
         .unwrap_or(1_000_000);
     soak(calls);
+}
+
+#[test]
+fn every_write_path_is_cleared_before_reuse() {
+    write_paths::every_write_path_is_cleared_before_reuse(
+        &Engine::new(Profile::permissive()).unwrap(),
+    );
 }

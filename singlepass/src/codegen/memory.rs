@@ -12,36 +12,64 @@ use super::float::float_kind;
 use super::func::FuncGen;
 use super::stack::{Kind, Loc};
 
+/// What a memory access does, for its check.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Access {
+    Load,
+    Store,
+}
+
+/// What this path has proved about a local's value `a` as an address (see
+/// `FuncGen::checked_bases`); 0 when nothing.
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct Checked {
+    /// `a + memory <= memory length`: memory never shrinks, so this keeps holding.
+    pub memory: u64,
+    /// `[a, a + written)` lies inside the written range: the range only widens during a
+    /// call, so this keeps holding too.
+    pub written: u64,
+}
+
 impl<M: MacroAssembler> FuncGen<'_, M> {
-    /// Jumps to the out-of-bounds stub unless `addr + offset + bytes <= memory length`.
+    /// Emits the check of an access to `[addr + offset, addr + end)`: for a load, that
+    /// it lies inside memory (or jump to the out-of-bounds stub); for a store, that it lies
+    /// inside the range written so far (or call the dirty-range stub, which widens the
+    /// range or traps), which also proves it inside memory.
+    ///
     /// When the address is local `base`'s value and this path already checked that local
-    /// up to at least this end (`checked_bases`), nothing is emitted: the access cannot
-    /// trap, so skipping the check changes no trap.
-    fn check_memory(&mut self, addr: Reg, base: Option<u32>, offset: u64, bytes: u32) {
-        let end = offset + u64::from(bytes);
+    /// as far (`checked_bases`), nothing is emitted: the access cannot trap and, for a
+    /// store, lies inside the written range, which only ever widens during a call.
+    fn check_memory(&mut self, addr: Reg, base: Option<u32>, end: u64, access: Access) {
         let known = base.and_then(|local| {
             self.checked_bases
                 .iter()
                 .position(|&(checked, _)| checked == local)
         });
-        if let Some(i) = known {
-            if end <= self.checked_bases[i].1 {
-                return;
+        let mut facts = known.map_or(Checked::default(), |i| self.checked_bases[i].1);
+        match access {
+            Access::Load if end <= facts.memory => return,
+            Access::Store if end <= facts.written => return,
+            Access::Load => {
+                let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
+                self.masm.bounds_check(addr, end, oob);
+                facts.memory = end;
+            }
+            Access::Store => {
+                self.masm.store_check(addr, end, self.labels.dirty_range);
+                facts.written = end;
+                facts.memory = facts.memory.max(end);
             }
         }
-        let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
-        self.masm.bounds_check(addr, end, oob);
         match (known, base) {
-            (Some(i), _) => self.checked_bases[i].1 = end,
-            (None, Some(local)) => self.checked_bases.push((local, end)),
+            (Some(i), _) => self.checked_bases[i].1 = facts,
+            (None, Some(local)) => self.checked_bases.push((local, facts)),
             (None, None) => {}
         }
     }
 
-    /// Pops an address operand, checks `offset + bytes` past it against the memory
-    /// length and returns the register holding it (owned by the caller) and the address
-    /// of the access.
-    fn checked_address(&mut self, offset: u64, bytes: u32) -> (Reg, Address) {
+    /// Pops an address operand, checks `offset + bytes` past it for `access` and returns
+    /// the register holding it (owned by the caller) and the address of the access.
+    fn checked_address(&mut self, offset: u64, bytes: u32, access: Access) -> (Reg, Address) {
         let addr = self.pop();
         // A lazy local read: the address is that local's current value.
         let base = match addr.loc {
@@ -49,7 +77,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             _ => None,
         };
         let reg = self.owned_reg(addr);
-        self.check_memory(reg, base, offset, bytes);
+        self.check_memory(reg, base, offset + u64::from(bytes), access);
         let address = Address {
             base: Base::Memory,
             index: Some((reg, 0)),
@@ -68,7 +96,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             | LoadKind::I32From16U => Kind::I32,
             _ => Kind::I64,
         };
-        let (reg, address) = self.checked_address(offset, kind.bytes());
+        let (reg, address) = self.checked_address(offset, kind.bytes(), Access::Load);
         self.masm.load(kind, reg, address);
         self.push_reg(result, reg);
     }
@@ -80,7 +108,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             FloatSize::F32 => 4,
             FloatSize::F64 => 8,
         };
-        let (reg, address) = self.checked_address(offset, bytes);
+        let (reg, address) = self.checked_address(offset, bytes, Access::Load);
         let dst = self.alloc_float();
         self.masm.fp_load(size, dst, address);
         self.free_reg(reg);
@@ -89,7 +117,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn store(&mut self, width: StoreWidth, offset: u64) {
         let value = self.pop();
-        let (reg, address) = self.checked_address(offset, width.bytes());
+        let (reg, address) = self.checked_address(offset, width.bytes(), Access::Store);
         let src = self.operand(value);
         self.masm.store(width, address, src);
         self.free_reg(reg);

@@ -75,6 +75,9 @@ pub(crate) struct ModuleLabels {
     /// The stack-grant stub every function's `stack_enter` calls when its frame does not
     /// fit the budget granted so far.
     pub stack_grant: Label,
+    /// The dirty-range stub every store's check calls when it writes outside the range
+    /// written so far (see `VmCtx::memory_dirty_start`).
+    pub dirty_range: Label,
     pub functions: Vec<Label>,
 }
 
@@ -115,6 +118,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
             .collect(),
         dynamic_trap: masm.new_label(),
         stack_grant: masm.new_label(),
+        dirty_range: masm.new_label(),
         functions: Vec::new(),
     };
     let mut functions: Vec<Option<(u32, u32)>> = Vec::new();
@@ -191,6 +195,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
     }
     masm.emit_dynamic_trap_stub(labels.dynamic_trap);
     masm.emit_stack_grant_stub(labels.stack_grant, labels.trap(TrapKind::StackOverflow));
+    masm.emit_dirty_range_stub(labels.dirty_range, labels.trap(TrapKind::MemoryOutOfBounds));
     let entry_trampoline = masm.emit_entry_trampoline();
     let code = masm.finish().map_err(CompileError::Limit)?;
     if code.len() > i32::MAX as usize {

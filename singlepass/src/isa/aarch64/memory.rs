@@ -18,7 +18,7 @@ use super::A64Masm;
 use crate::masm::{
     Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, Size, StoreWidth,
 };
-use crate::vmctx::VmCtx;
+use crate::vmctx::{VmCtx, DIRTY_GRANULE};
 
 /// An address AArch64 encodes directly.
 #[derive(Copy, Clone, Debug)]
@@ -240,6 +240,61 @@ impl A64Masm {
             ; cmp X(SCRATCH), X(ADDR)
         );
         self.emit_branch(crate::masm::Cond::GtU, oob);
+    }
+
+    /// See `MacroAssembler::store_check`: x16 = zext(addr) + end and, on the slow path,
+    /// x17 = addr, which is what the dirty-range stub expects. The fast path takes one
+    /// branch (over the stub call), as `stack_enter` does.
+    pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
+        let a = addr.0;
+        let (slow, inside) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+        self.mov_imm(SCRATCH, end);
+        asm!(self.ops
+            ; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw
+            ; ldr W(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
+            ; cmp W(a), W(ADDR)
+            ; b.lo =>slow
+            ; ldr X(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_END]
+            ; cmp X(SCRATCH), X(ADDR)
+            ; b.ls =>inside
+            ; =>slow
+            ; mov W(ADDR), W(a)
+            ; bl =>widen
+            ; =>inside
+        );
+    }
+
+    /// See `MacroAssembler::emit_dirty_range_stub`: x16 = the store's end, x17 = its
+    /// address (from `emit_store_check`); x0 is saved around its use.
+    pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
+        // The shifts by 12 below round to DIRTY_GRANULE.
+        const _: () = assert!(DIRTY_GRANULE == 0x1000);
+        asm!(self.ops
+            ; =>label
+            ; str x0, [sp, #-16]!
+            ; ldr x0, [X(VMCTX), #VmCtx::MEMORY_LEN]
+            ; cmp X(SCRATCH), x0
+        );
+        self.emit_branch(crate::masm::Cond::GtU, oob);
+        asm!(self.ops
+            ; lsr W(ADDR), W(ADDR), #12
+            ; lsl W(ADDR), W(ADDR), #12
+            ; ldr w0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
+            ; cmp W(ADDR), w0
+            ; csel w0, W(ADDR), w0, lo
+            ; str w0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
+            // end <= memory_len <= 2^32: rounding up cannot overflow, nor pass the
+            // length (a multiple of 64 KiB).
+            ; add XSP(SCRATCH), XSP(SCRATCH), #0xfff
+            ; lsr X(SCRATCH), X(SCRATCH), #12
+            ; lsl X(SCRATCH), X(SCRATCH), #12
+            ; ldr x0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_END]
+            ; cmp X(SCRATCH), x0
+            ; csel x0, X(SCRATCH), x0, hi
+            ; str x0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_END]
+            ; ldr x0, [sp], #16
+            ; ret
+        );
     }
 
     /// Unrolled for a few slots, a counted loop beyond (linear either way).

@@ -134,6 +134,9 @@ impl MacroAssembler for A64Masm {
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
         self.emit_bounds_check(addr, end, oob)
     }
+    fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
+        self.emit_store_check(addr, end, widen)
+    }
 
     fn alu(&mut self, op: AluOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand) {
         self.emit_alu(op, size, dst, lhs, rhs)
@@ -261,6 +264,9 @@ impl MacroAssembler for A64Masm {
     }
     fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label) {
         self.emit_stack_grant_stub(label, overflow)
+    }
+    fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
+        self.emit_dirty_range_stub(label, oob)
     }
     fn emit_entry_trampoline(&mut self) -> u32 {
         self.emit_trampoline()

@@ -10,7 +10,7 @@ use super::compact::RegMem;
 use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
 use super::X64Masm;
 use crate::masm::{Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreWidth};
-use crate::vmctx::VmCtx;
+use crate::vmctx::{VmCtx, DIRTY_GRANULE};
 
 /// An address x86 encodes directly: `[base + index << scale + disp]`.
 #[derive(Copy, Clone, Debug)]
@@ -166,7 +166,33 @@ impl X64Masm {
     /// `rax = zext(addr) + end` cannot overflow 64 bits (`end <= 2^32 + 8`), so one
     /// unsigned compare against the current memory length decides.
     pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
+        self.addr_plus_end(addr.0, end);
+        asm!(self.ops
+            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
+            ; ja =>oob
+        );
+    }
+
+    /// See `MacroAssembler::store_check`: rax = addr + end and, on the slow path,
+    /// rcx = addr, which is what the dirty-range stub expects. The fast path takes one
+    /// branch (over the stub call), as `stack_enter` does.
+    pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         let a = addr.0;
+        self.addr_plus_end(a, end);
+        asm!(self.ops
+            ; cmp Rd(a), DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
+            ; jb >slow
+            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_DIRTY_END as i32]
+            ; jbe >inside
+            ; slow:
+            ; mov ecx, Rd(a)
+            ; call =>widen
+            ; inside:
+        );
+    }
+
+    /// rax = zext(addr) + end, which cannot overflow 64 bits (`end <= 2^32 + 8`).
+    fn addr_plus_end(&mut self, a: u8, end: u64) {
         asm!(self.ops; mov eax, Rd(a));
         match i32::try_from(end) {
             Ok(e) => asm!(self.ops; add rax, DWORD e),
@@ -175,9 +201,30 @@ impl X64Masm {
                 asm!(self.ops; mov rcx, QWORD e; add rax, rcx)
             }
         }
+    }
+
+    /// See `MacroAssembler::emit_dirty_range_stub`: rax = the store's end, rcx = its
+    /// address (from `emit_store_check`); uses only those two.
+    pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
+        let granule = DIRTY_GRANULE as i32;
         asm!(self.ops
+            ; =>label
             ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
             ; ja =>oob
+            ; and ecx, DWORD -granule
+            ; cmp ecx, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
+            ; jae >start_kept
+            ; mov DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32], ecx
+            ; start_kept:
+            // end <= memory_len <= 2^32: rounding up cannot overflow, nor pass the
+            // length (a multiple of 64 KiB).
+            ; add rax, DWORD granule - 1
+            ; and rax, DWORD -granule
+            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_DIRTY_END as i32]
+            ; jbe >end_kept
+            ; mov QWORD [r15 + VmCtx::MEMORY_DIRTY_END as i32], rax
+            ; end_kept:
+            ; ret
         );
     }
 

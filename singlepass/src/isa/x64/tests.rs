@@ -72,6 +72,7 @@ pub(super) struct Builder {
     traps: BTreeMap<u32, Label>,
     dynamic_trap: Label,
     pub(super) stack_grant: Label,
+    pub(super) dirty_range: Label,
     funcs: Vec<Label>,
     offsets: Vec<u32>,
 }
@@ -85,11 +86,13 @@ impl Builder {
             .collect();
         let dynamic_trap = masm.new_label();
         let stack_grant = masm.new_label();
+        let dirty_range = masm.new_label();
         Builder {
             masm,
             traps,
             dynamic_trap,
             stack_grant,
+            dirty_range,
             funcs: Vec::new(),
             offsets: Vec::new(),
         }
@@ -140,6 +143,8 @@ impl Builder {
         self.masm.emit_dynamic_trap_stub(self.dynamic_trap);
         let overflow = self.trap(TrapKind::StackOverflow);
         self.masm.emit_stack_grant_stub(self.stack_grant, overflow);
+        let oob = self.trap(TrapKind::MemoryOutOfBounds);
+        self.masm.emit_dirty_range_stub(self.dirty_range, oob);
         let trampoline = self.masm.emit_entry_trampoline();
         let code = self.masm.finish().expect("finish");
         Module {
@@ -192,6 +197,8 @@ impl Instance {
             runtime: std::ptr::null_mut(),
             libcalls: [0; Libcall::COUNT],
             stack_reserve: 0,
+            memory_dirty_start: crate::DIRTY_NONE_START,
+            memory_dirty_end: 0,
         });
         Instance {
             vmctx,
@@ -1182,6 +1189,62 @@ fn stack_budget_enter_leave_grant_and_overflow() {
         inst.call(&module, big, &[]).0,
         TrapKind::StackOverflow.code()
     );
+}
+
+#[test]
+fn store_check_widens_the_written_range_or_traps() {
+    let mut b = Builder::new();
+    // f(addr): rdi holds a value across the check, which must survive the stub call.
+    let mut funcs = Vec::new();
+    for end in [8u64, 1, (1 << 32) + 8] {
+        let f = b.func(|m, b| {
+            m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
+            m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
+            m.store_check(Reg(RSI), end, b.dirty_range);
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Reg(Reg(RDI)),
+            );
+        });
+        funcs.push(f);
+    }
+    let module = b.build();
+    let mut inst = Instance::new();
+    let none = (crate::DIRTY_NONE_START, 0);
+    /// (range before, end variant, addr, range after or None for a trap)
+    type Case = ((u64, u64), usize, u64, Option<(u64, u64)>);
+    let cases: [Case; 11] = [
+        (none, 0, 5000, Some((4096, 8192))),
+        ((4096, 8192), 0, 4096, Some((4096, 8192))),
+        ((4096, 8192), 0, 8184, Some((4096, 8192))),
+        ((4096, 8192), 0, 8185, Some((4096, 12288))),
+        ((4096, 8192), 0, 4095, Some((0, 8192))),
+        ((4096, 8192), 1, 100, Some((0, 8192))),
+        (none, 0, 65528, Some((61440, 65536))),
+        (none, 1, 65535, Some((61440, 65536))),
+        (none, 0, 65529, None),
+        ((0, 65536), 0, 0xffff_ffff, None),
+        ((0, 65536), 2, 0, None),
+    ];
+    for (before, variant, addr, after) in cases {
+        inst.vmctx.memory_dirty_start = before.0;
+        inst.vmctx.memory_dirty_end = before.1;
+        let (code, slots) = inst.call(&module, funcs[variant], &[addr]);
+        let range = (inst.vmctx.memory_dirty_start, inst.vmctx.memory_dirty_end);
+        let case = format!("{before:?} variant {variant} addr {addr}");
+        match after {
+            Some(after) => {
+                assert_eq!(code, 0, "{case}");
+                assert_eq!(slots[0], 0x5eed, "{case}: rdi survives");
+                assert_eq!(range, after, "{case}");
+            }
+            None => {
+                assert_eq!(code, TrapKind::MemoryOutOfBounds.code(), "{case}");
+                assert_eq!(range, before, "{case}: unchanged by a trap");
+            }
+        }
+    }
 }
 
 #[test]
