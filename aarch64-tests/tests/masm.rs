@@ -15,7 +15,7 @@ use gasket_singlepass::masm::{
     IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
     TruncMode,
 };
-use gasket_singlepass::{Libcall, TrapKind, VmCtx, DIRTY_NONE_START, STACK_GRANT_UNITS};
+use gasket_singlepass::{Libcall, TrapKind, VmCtx, STACK_GRANT_UNITS};
 use unicorn_engine::RegisterARM64;
 
 // Allocatable x9..x15, local x19/x20 (see `isa/aarch64/regs.rs`).
@@ -89,6 +89,7 @@ impl Builder {
         body(&mut masm, self);
         self.masm = masm;
         self.masm.epilogue(2);
+        self.masm.emit_slow_paths();
         self.masm.patch_frame(patch, 16 + extra);
     }
 
@@ -1141,29 +1142,31 @@ fn store_check_widens_the_written_range_or_traps() {
     }
     let module = b.build();
     let mut inst = module.instance();
-    let none = (DIRTY_NONE_START, 0);
-    /// (range before, end variant, addr, range after or None for a trap), as on x86-64.
+    /// (range before as (start, len), end variant, addr, range after or None for a trap), as on x86-64.
     type Case = ((u64, u64), usize, u64, Option<(u64, u64)>);
-    let cases: [Case; 11] = [
-        (none, 0, 5000, Some((4096, 8192))),
-        ((4096, 8192), 0, 4096, Some((4096, 8192))),
-        ((4096, 8192), 0, 8184, Some((4096, 8192))),
-        ((4096, 8192), 0, 8185, Some((4096, 12288))),
-        ((4096, 8192), 0, 4095, Some((0, 8192))),
-        ((4096, 8192), 1, 100, Some((0, 8192))),
-        (none, 0, 65528, Some((61440, 65536))),
-        (none, 1, 65535, Some((61440, 65536))),
+    let none = (0, 0);
+    let cases: [Case; 13] = [
+        (none, 0, 5000, Some((4096, 4096))),
+        ((4096, 4096), 0, 4096, Some((4096, 4096))),
+        ((4096, 4096), 0, 8184, Some((4096, 4096))),
+        ((4096, 4096), 0, 8185, Some((4096, 8192))),
+        ((4096, 4096), 0, 4095, Some((0, 8192))),
+        ((4096, 4096), 1, 100, Some((0, 8192))),
+        ((8192, 4096), 0, 8190, Some((4096, 8192))),
+        ((61440, 4096), 1, 0, Some((0, 65536))),
+        (none, 0, 65528, Some((61440, 4096))),
+        (none, 1, 65535, Some((61440, 4096))),
         (none, 0, 65529, None),
         ((0, 65536), 0, 0xffff_ffff, None),
         ((0, 65536), 2, 0, None),
     ];
     for (before, variant, addr, after) in cases {
         inst.m.set(VmCtx::MEMORY_DIRTY_START, before.0);
-        inst.m.set(VmCtx::MEMORY_DIRTY_END, before.1);
+        inst.m.set(VmCtx::MEMORY_DIRTY_LEN, before.1);
         let (code, slots) = inst.call(funcs[variant], &[addr]);
         let range = (
             inst.m.get(VmCtx::MEMORY_DIRTY_START),
-            inst.m.get(VmCtx::MEMORY_DIRTY_END),
+            inst.m.get(VmCtx::MEMORY_DIRTY_LEN),
         );
         let case = format!("{before:?} variant {variant} addr {addr}");
         match after {

@@ -12,7 +12,7 @@ use crate::Target;
 /// 3: no trap-site table (nothing read it), and `code` outside the borsh encoding.
 /// 4: `VmCtx::stack_reserve` and the stack-grant stub (`stack_enter` asks it for more of
 /// the budget instead of trapping at once).
-/// 5: `VmCtx::memory_dirty_start/end` and the dirty-range stub (stores check the written
+/// 5: `VmCtx::memory_dirty_start/len` and the dirty-range stub (stores check the written
 /// range instead of the memory length); the globals moved 16 bytes up.
 pub const ARTIFACT_FORMAT_VERSION: u32 = 5;
 

@@ -24,9 +24,7 @@ pub use codegen::NATIVE_STACK_BYTES_PER_UNIT;
 pub use error::CompileError;
 pub use target::Target;
 pub use trap::TrapKind;
-pub use vmctx::{
-    FuncRef, Libcall, TableDef, VmCtx, DIRTY_GRANULE, DIRTY_NONE_START, STACK_GRANT_UNITS,
-};
+pub use vmctx::{FuncRef, Libcall, TableDef, VmCtx, DIRTY_GRANULE, STACK_GRANT_UNITS};
 
 /// Compiles an instrumented module (the `wasm` of a `gasket_metering::PreparedModule`) for
 /// `target`.

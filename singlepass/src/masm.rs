@@ -29,6 +29,19 @@ use crate::TrapKind;
 /// A code label (a dynasmrt dynamic label).
 pub type Label = DynamicLabel;
 
+/// A `store_check` whose slow path waits to be emitted out of line (`emit_slow_paths`):
+/// the fast path branches to `slow`, the slow path calls `widen` and jumps to `back`.
+#[derive(Copy, Clone, Debug)]
+pub struct StoreSlowPath {
+    pub slow: Label,
+    pub back: Label,
+    /// The register holding the store's address.
+    pub addr: Reg,
+    /// The store's end past the address.
+    pub end: u64,
+    pub widen: Label,
+}
+
 /// An integer register, numbered by the ISA. Opaque to codegen.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Reg(pub u8);
@@ -447,12 +460,16 @@ pub trait MacroAssembler {
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label);
     /// The check before a store of the bytes `[addr, addr + end)` (`addr` a u32,
     /// zero-extended; `end` up to 2^32 + 8): when they are not all inside the written range
-    /// `[VmCtx::memory_dirty_start, memory_dirty_end)`, call the dirty-range stub `widen`
-    /// (see `emit_dirty_range_stub`), which widens the range or traps out of bounds. Inside
-    /// the range the bytes are also inside memory (the range never passes its length), so
-    /// this replaces `bounds_check` for stores. Preserves `addr` and every allocatable
-    /// register.
+    /// (`VmCtx::memory_dirty_start/len`), branch to an out-of-line slow path (emitted by
+    /// the next `emit_slow_paths`) that calls the dirty-range stub `widen` (see
+    /// `emit_dirty_range_stub`), which widens the range or traps out of bounds, and comes
+    /// back. Inside the range the bytes are also inside memory (the range never passes its
+    /// length), so this replaces `bounds_check` for stores. Preserves `addr` and every
+    /// allocatable register.
     fn store_check(&mut self, addr: Reg, end: u64, widen: Label);
+    /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
+    /// calls it after each function's code, where nothing falls through into them.
+    fn emit_slow_paths(&mut self);
 
     // ---- integer operations ----
 
@@ -664,11 +681,11 @@ pub trait MacroAssembler {
     /// reserves for the masm (and the link register on AArch64, saved by the prologue)
     /// and the flags.
     fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label);
-    /// Emit the dirty-range stub (bind `label` first), which `store_check` calls with the
-    /// store's address and end in the ISA's agreed scratch registers: it jumps to `oob`
-    /// when the end is past `VmCtx::memory_len`, else widens
-    /// `[memory_dirty_start, memory_dirty_end)` to cover the store, rounded out to
-    /// `DIRTY_GRANULE`, and returns. Preserves every register except the masm's scratch
+    /// Emit the dirty-range stub (bind `label` first), which `store_check`'s slow path
+    /// calls with the store's address and end in the ISA's agreed scratch registers: it
+    /// jumps to `oob` when the end is past `VmCtx::memory_len`, else widens the written
+    /// range to cover the store, rounded out to `DIRTY_GRANULE` (an empty range becomes
+    /// just that), and returns. Preserves every register except the masm's scratch
     /// registers (and the link register on AArch64, saved by the prologue) and the flags.
     fn emit_dirty_range_stub(&mut self, label: Label, oob: Label);
     /// Emit the entry trampoline (see `Artifact`); returns its offset. For the call it

@@ -49,15 +49,19 @@ pub struct VmCtx {
     /// clears only that much of a pooled native stack afterwards.
     pub stack_reserve: u64,
     /// Start of the part of linear memory that may have been written since the memory
-    /// was last all zero (a multiple of [`DIRTY_GRANULE`], below 2^32; `u32::MAX` while
-    /// nothing was written). Every byte outside `[memory_dirty_start, memory_dirty_end)`
-    /// is zero, so the runtime clears only that range when it pools the memory.
-    /// Generated code reads its low 4 bytes; the high 4 are always 0.
+    /// was last all zero: the written range `memory_dirty_start ..
+    /// memory_dirty_start + memory_dirty_len`. Every byte outside it is zero, so the
+    /// runtime clears only it when it pools the memory. A multiple of [`DIRTY_GRANULE`],
+    /// below 2^32 (generated code reads its low 4 bytes; the high 4 are always 0).
     pub memory_dirty_start: u64,
-    /// End of the written range (a multiple of [`DIRTY_GRANULE`], at most the memory
-    /// length; 0 while nothing was written). A store outside the range calls the
-    /// module's dirty-range stub, which widens it (or traps out of bounds).
-    pub memory_dirty_end: u64,
+    /// Length of the written range (a multiple of [`DIRTY_GRANULE`]; 0 while nothing was
+    /// written, whatever the start). The range never passes the memory's length. A store
+    /// outside it calls the module's dirty-range stub, which widens it (or traps out of
+    /// bounds). Kept as a length so a store's check is one compare:
+    /// `(addr - start) mod 2^32 + end <= len` holds exactly when the store lies inside
+    /// (for `addr < start` the wrapped difference is at least `2^32 - start`, which with
+    /// `len <= 2^32 - start` fails the compare).
+    pub memory_dirty_len: u64,
 }
 
 /// What the dirty-range stub rounds a widened range out to: a store outside the range
@@ -65,9 +69,6 @@ pub struct VmCtx {
 /// most a granule too much on each side. Baked into generated code: changing it changes
 /// the artifact format.
 pub const DIRTY_GRANULE: u64 = 4096;
-
-/// `VmCtx::memory_dirty_start` while nothing has been written.
-pub const DIRTY_NONE_START: u64 = u32::MAX as u64;
 
 /// Deterministic stack units the stack-grant stub leaves in `VmCtx::stack_remaining`
 /// beyond the frame that asked (when the reserve has them).
@@ -121,7 +122,7 @@ impl VmCtx {
     pub const LIBCALLS: u32 = offset_of!(VmCtx, libcalls) as u32;
     pub const STACK_RESERVE: u32 = offset_of!(VmCtx, stack_reserve) as u32;
     pub const MEMORY_DIRTY_START: u32 = offset_of!(VmCtx, memory_dirty_start) as u32;
-    pub const MEMORY_DIRTY_END: u32 = offset_of!(VmCtx, memory_dirty_end) as u32;
+    pub const MEMORY_DIRTY_LEN: u32 = offset_of!(VmCtx, memory_dirty_len) as u32;
     /// Size of the fixed header; globals start here.
     pub const HEADER_SIZE: u32 = std::mem::size_of::<VmCtx>() as u32;
 
@@ -210,8 +211,8 @@ mod tests {
         assert_eq!(VmCtx::LIBCALLS, 72);
         assert_eq!(VmCtx::STACK_RESERVE, 72 + 8 * Libcall::COUNT as u32);
         assert_eq!(VmCtx::MEMORY_DIRTY_START, VmCtx::STACK_RESERVE + 8);
-        assert_eq!(VmCtx::MEMORY_DIRTY_END, VmCtx::STACK_RESERVE + 16);
-        assert_eq!(VmCtx::HEADER_SIZE, VmCtx::MEMORY_DIRTY_END + 8);
+        assert_eq!(VmCtx::MEMORY_DIRTY_LEN, VmCtx::STACK_RESERVE + 16);
+        assert_eq!(VmCtx::HEADER_SIZE, VmCtx::MEMORY_DIRTY_LEN + 8);
         assert_eq!((FuncRef::SIZE, FuncRef::CODE, FuncRef::TYPE_ID), (16, 0, 8));
         assert_eq!((TableDef::SIZE, TableDef::BASE, TableDef::LEN), (16, 0, 8));
         assert_eq!(Libcall::ElemDrop as usize + 1, Libcall::COUNT);

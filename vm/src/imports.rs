@@ -269,8 +269,8 @@ mod tests {
     fn host_context_checks_bounds_and_gas() {
         let mut mem = vec![0u8; 16];
         let mut gas = 10;
-        let (mut start, mut end) = (u64::from(u32::MAX), 0);
-        let written = crate::memory::Written::new(&mut start, &mut end);
+        let (mut start, mut len) = (0, 0);
+        let written = crate::memory::Written::new(&mut start, &mut len);
         let mut cx = HostContext::new(TrackedMemory::new(&mut mem, written), &mut gas);
         cx.write(12, &[1, 2, 3, 4]).unwrap();
         assert!(cx.write(13, &[1, 2, 3, 4]).is_err());
@@ -282,6 +282,6 @@ mod tests {
         assert_eq!(e.kind, TrapKind::OutOfGas);
         assert_eq!(cx.gas_remaining(), 0);
         // The write widened the written range to its granule; the failed one did nothing.
-        assert_eq!((start, end), (0, gasket_singlepass::DIRTY_GRANULE));
+        assert_eq!((start, len), (0, gasket_singlepass::DIRTY_GRANULE));
     }
 }

@@ -168,29 +168,35 @@ impl LinearMemory {
 }
 
 /// The part of an instance's linear memory written since the memory was last all zero:
-/// `VmCtx::memory_dirty_start..memory_dirty_end`, which compiled stores widen through the
-/// dirty-range stub and every runtime write through [`Written::mark`]. Every byte outside
-/// it is zero, so the pool clears only it.
+/// `VmCtx::memory_dirty_start` and `memory_dirty_len`, which compiled stores widen
+/// through the dirty-range stub and every runtime write through [`Written::mark`].
+/// Every byte outside it is zero, so the pool clears only it.
 pub(crate) struct Written<'a> {
     start: &'a mut u64,
-    end: &'a mut u64,
+    len: &'a mut u64,
 }
 
 impl<'a> Written<'a> {
     /// The range in `vmctx`'s two fields.
-    pub(crate) fn new(start: &'a mut u64, end: &'a mut u64) -> Self {
-        Written { start, end }
+    pub(crate) fn new(start: &'a mut u64, len: &'a mut u64) -> Self {
+        Written { start, len }
     }
 
     /// Widens the range to cover `from..to` (bytes of memory), rounded out to the
-    /// granule as the stub does. `to` is at most the memory length, a multiple of the
-    /// granule, so the range never passes it.
+    /// granule as the stub does (an empty range becomes just that). `to` is at most the
+    /// memory length, a multiple of the granule, so the range never passes it.
     pub(crate) fn mark(&mut self, from: u64, to: u64) {
         if from >= to {
             return;
         }
-        *self.start = (*self.start).min(from / DIRTY_GRANULE * DIRTY_GRANULE);
-        *self.end = (*self.end).max(to.div_ceil(DIRTY_GRANULE) * DIRTY_GRANULE);
+        let mut from = from / DIRTY_GRANULE * DIRTY_GRANULE;
+        let mut to = to.div_ceil(DIRTY_GRANULE) * DIRTY_GRANULE;
+        if *self.len != 0 {
+            from = from.min(*self.start);
+            to = to.max(*self.start + *self.len);
+        }
+        *self.start = from;
+        *self.len = to - from;
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gasket_host_api::near::{dispatch_near, NearEnv, NearFunction};
 use gasket_host_api::{GasMeter, GuestMemory, HostEnv, HostError, HostFunction, OutOfGas, Storage};
-use gasket_singlepass::{FuncRef, Libcall, TableDef, TrapKind, VmCtx, DIRTY_NONE_START};
+use gasket_singlepass::{FuncRef, Libcall, TableDef, TrapKind, VmCtx};
 
 use crate::error::Trap;
 use crate::imports::HostFunc;
@@ -231,8 +231,6 @@ impl Runtime {
         let Some(vmctx) = NonNull::new(raw.cast::<VmCtx>()) else {
             std::alloc::handle_alloc_error(layout)
         };
-        // SAFETY: just allocated, valid and aligned for VmCtx; nothing else sees it yet.
-        unsafe { (*vmctx.as_ptr()).memory_dirty_start = DIRTY_NONE_START };
         Box::new(Runtime {
             vmctx,
             vmctx_layout: layout,
@@ -377,7 +375,7 @@ impl Runtime {
         let written = unsafe {
             Written::new(
                 &mut (*vmctx).memory_dirty_start,
-                &mut (*vmctx).memory_dirty_end,
+                &mut (*vmctx).memory_dirty_len,
             )
         };
         TrackedMemory::new(bytes, written)
@@ -387,11 +385,11 @@ impl Runtime {
     /// zero (empty if nothing was written).
     pub(crate) fn written(&self) -> std::ops::Range<u64> {
         // SAFETY: fields of the vmctx this state owns; no call is running.
-        let (start, end) = unsafe {
+        let (start, len) = unsafe {
             let ctx = &*self.vmctx.as_ptr();
-            (ctx.memory_dirty_start, ctx.memory_dirty_end)
+            (ctx.memory_dirty_start, ctx.memory_dirty_len)
         };
-        start..end.max(start)
+        start..start + len
     }
 
     /// Records why the running call is about to trap.

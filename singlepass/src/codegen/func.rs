@@ -232,6 +232,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             self.operator(op)?;
         }
         reader.finish().map_err(CompileError::invalid)?;
+        // After the function's last instruction (its epilogue's return): nothing falls in.
+        self.masm.emit_slow_paths();
 
         let slots = self.slots_start as usize + self.max_depth;
         let frame_bytes = (slots * 8).div_ceil(16) * 16;

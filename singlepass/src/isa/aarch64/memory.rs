@@ -16,7 +16,7 @@ use super::alu::add_imm12;
 use super::regs::{ADDR, FP, MEMORY, SCRATCH, SP, VMCTX, XZR};
 use super::A64Masm;
 use crate::masm::{
-    Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, Size, StoreWidth,
+    Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, Size, StoreSlowPath, StoreWidth,
 };
 use crate::vmctx::{VmCtx, DIRTY_GRANULE};
 
@@ -242,57 +242,82 @@ impl A64Masm {
         self.emit_branch(crate::masm::Cond::GtU, oob);
     }
 
-    /// See `MacroAssembler::store_check`: x16 = zext(addr) + end and, on the slow path,
-    /// x17 = addr, which is what the dirty-range stub expects. The fast path takes one
-    /// branch (over the stub call), as `stack_enter` does.
+    /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
+    /// against the range's length (see `VmCtx::memory_dirty_len`).
     pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         let a = addr.0;
-        let (slow, inside) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+        let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
         self.mov_imm(SCRATCH, end);
         asm!(self.ops
-            ; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw
             ; ldr W(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
-            ; cmp W(a), W(ADDR)
-            ; b.lo =>slow
-            ; ldr X(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_END]
+            ; sub W(ADDR), W(a), W(ADDR)
+            ; add X(SCRATCH), X(SCRATCH), X(ADDR)
+            ; ldr X(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_LEN]
             ; cmp X(SCRATCH), X(ADDR)
-            ; b.ls =>inside
-            ; =>slow
-            ; mov W(ADDR), W(a)
-            ; bl =>widen
-            ; =>inside
         );
+        self.emit_branch(crate::masm::Cond::GtU, slow);
+        asm!(self.ops; =>back);
+        self.store_slow_paths.push(StoreSlowPath {
+            slow,
+            back,
+            addr,
+            end,
+            widen,
+        });
+    }
+
+    /// The slow paths of `emit_store_check`: x16 = addr + end and x17 = addr, which is
+    /// what the dirty-range stub expects, then back.
+    pub(super) fn emit_store_slow_paths(&mut self) {
+        for path in std::mem::take(&mut self.store_slow_paths) {
+            let a = path.addr.0;
+            asm!(self.ops; =>path.slow);
+            self.mov_imm(SCRATCH, path.end);
+            asm!(self.ops
+                ; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw
+                ; mov W(ADDR), W(a)
+                ; bl =>path.widen
+                ; b =>path.back
+            );
+        }
     }
 
     /// See `MacroAssembler::emit_dirty_range_stub`: x16 = the store's end, x17 = its
-    /// address (from `emit_store_check`); x0 is saved around its use.
+    /// address (from `emit_store_slow_paths`); x0 and x1 are saved around their use.
     pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
         // The shifts by 12 below round to DIRTY_GRANULE.
         const _: () = assert!(DIRTY_GRANULE == 0x1000);
+        let empty = self.ops.new_dynamic_label();
         asm!(self.ops
             ; =>label
-            ; str x0, [sp, #-16]!
+            ; stp x0, x1, [sp, #-16]!
             ; ldr x0, [X(VMCTX), #VmCtx::MEMORY_LEN]
             ; cmp X(SCRATCH), x0
         );
         self.emit_branch(crate::masm::Cond::GtU, oob);
         asm!(self.ops
+            // Round out: x17 = start of the store's first granule, x16 = end of its last
+            // (end <= memory_len <= 2^32: no overflow, and never past the length, a
+            // multiple of 64 KiB).
             ; lsr W(ADDR), W(ADDR), #12
             ; lsl W(ADDR), W(ADDR), #12
-            ; ldr w0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
-            ; cmp W(ADDR), w0
-            ; csel w0, W(ADDR), w0, lo
-            ; str w0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
-            // end <= memory_len <= 2^32: rounding up cannot overflow, nor pass the
-            // length (a multiple of 64 KiB).
             ; add XSP(SCRATCH), XSP(SCRATCH), #0xfff
             ; lsr X(SCRATCH), X(SCRATCH), #12
             ; lsl X(SCRATCH), X(SCRATCH), #12
-            ; ldr x0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_END]
-            ; cmp X(SCRATCH), x0
-            ; csel x0, X(SCRATCH), x0, hi
-            ; str x0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_END]
-            ; ldr x0, [sp], #16
+            ; ldr x1, [X(VMCTX), #VmCtx::MEMORY_DIRTY_LEN]
+            ; cbz x1, =>empty
+            // Widen both sides: x0 = the range's start, x1 = its end.
+            ; ldr w0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
+            ; add x1, x1, x0
+            ; cmp X(SCRATCH), x1
+            ; csel X(SCRATCH), X(SCRATCH), x1, hi
+            ; cmp X(ADDR), x0
+            ; csel X(ADDR), X(ADDR), x0, lo
+            ; =>empty
+            ; str W(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
+            ; sub X(SCRATCH), X(SCRATCH), X(ADDR)
+            ; str X(SCRATCH), [X(VMCTX), #VmCtx::MEMORY_DIRTY_LEN]
+            ; ldp x0, x1, [sp], #16
             ; ret
         );
     }

@@ -39,7 +39,7 @@ use crate::masm::Address;
 use crate::masm::{
     AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
     FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreWidth, TruncMode,
+    StoreSlowPath, StoreWidth, TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -72,13 +72,19 @@ pub struct A64Masm {
     /// The entry trampoline's common exit (restore the host stack and registers, return
     /// `w0`). Trap stubs jump here; it is bound by `emit_entry_trampoline`.
     exit: DynamicLabel,
+    /// Slow paths of this function's store checks, emitted after its code.
+    store_slow_paths: Vec<StoreSlowPath>,
 }
 
 impl A64Masm {
     pub fn new() -> A64Masm {
         let mut ops = VecAssembler::new(0);
         let exit = ops.new_dynamic_label();
-        A64Masm { ops, exit }
+        A64Masm {
+            ops,
+            exit,
+            store_slow_paths: Vec::new(),
+        }
     }
 }
 
@@ -136,6 +142,9 @@ impl MacroAssembler for A64Masm {
     }
     fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         self.emit_store_check(addr, end, widen)
+    }
+    fn emit_slow_paths(&mut self) {
+        self.emit_store_slow_paths()
     }
 
     fn alu(&mut self, op: AluOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand) {

@@ -9,7 +9,9 @@ use dynasmrt::{DynasmApi, DynasmLabelApi};
 use super::compact::RegMem;
 use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
 use super::X64Masm;
-use crate::masm::{Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreWidth};
+use crate::masm::{
+    Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreSlowPath, StoreWidth,
+};
 use crate::vmctx::{VmCtx, DIRTY_GRANULE};
 
 /// An address x86 encodes directly: `[base + index << scale + disp]`.
@@ -166,64 +168,95 @@ impl X64Masm {
     /// `rax = zext(addr) + end` cannot overflow 64 bits (`end <= 2^32 + 8`), so one
     /// unsigned compare against the current memory length decides.
     pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
-        self.addr_plus_end(addr.0, end);
+        asm!(self.ops; mov eax, Rd(addr.0));
+        self.add_end(end);
         asm!(self.ops
             ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
             ; ja =>oob
         );
     }
 
-    /// See `MacroAssembler::store_check`: rax = addr + end and, on the slow path,
-    /// rcx = addr, which is what the dirty-range stub expects. The fast path takes one
-    /// branch (over the stub call), as `stack_enter` does.
+    /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
+    /// against the range's length (see `VmCtx::memory_dirty_len`), and a branch not
+    /// taken on the fast path.
     pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         let a = addr.0;
-        self.addr_plus_end(a, end);
+        let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
         asm!(self.ops
-            ; cmp Rd(a), DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
-            ; jb >slow
-            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_DIRTY_END as i32]
-            ; jbe >inside
-            ; slow:
-            ; mov ecx, Rd(a)
-            ; call =>widen
-            ; inside:
+            ; mov eax, Rd(a)
+            ; sub eax, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
         );
+        self.add_end(end);
+        asm!(self.ops
+            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_DIRTY_LEN as i32]
+            ; ja =>slow
+            ; =>back
+        );
+        self.store_slow_paths.push(StoreSlowPath {
+            slow,
+            back,
+            addr,
+            end,
+            widen,
+        });
     }
 
-    /// rax = zext(addr) + end, which cannot overflow 64 bits (`end <= 2^32 + 8`).
-    fn addr_plus_end(&mut self, a: u8, end: u64) {
-        asm!(self.ops; mov eax, Rd(a));
+    /// The slow paths of `emit_store_check`: rax = addr + end and rcx = addr, which is
+    /// what the dirty-range stub expects, then back.
+    pub(super) fn emit_store_slow_paths(&mut self) {
+        for path in std::mem::take(&mut self.store_slow_paths) {
+            let a = path.addr.0;
+            asm!(self.ops
+                ; =>path.slow
+                ; mov ecx, Rd(a)
+                ; mov eax, ecx
+            );
+            self.add_end(path.end);
+            asm!(self.ops
+                ; call =>path.widen
+                ; jmp =>path.back
+            );
+        }
+    }
+
+    /// rax += end, which cannot overflow 64 bits from a u32 (`end <= 2^32 + 8`).
+    fn add_end(&mut self, end: u64) {
         match i32::try_from(end) {
             Ok(e) => asm!(self.ops; add rax, DWORD e),
             Err(_) => {
                 let e = end as i64;
-                asm!(self.ops; mov rcx, QWORD e; add rax, rcx)
+                asm!(self.ops; mov r11, QWORD e; add rax, r11)
             }
         }
     }
 
     /// See `MacroAssembler::emit_dirty_range_stub`: rax = the store's end, rcx = its
-    /// address (from `emit_store_check`); uses only those two.
+    /// address (from `emit_store_slow_paths`); uses only those two and r11.
     pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
         let granule = DIRTY_GRANULE as i32;
         asm!(self.ops
             ; =>label
             ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
             ; ja =>oob
+            // Round out: rcx = start of the store's first granule, rax = end of its last
+            // (end <= memory_len <= 2^32: no overflow, and never past the length, a
+            // multiple of 64 KiB).
             ; and ecx, DWORD -granule
-            ; cmp ecx, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
-            ; jae >start_kept
-            ; mov DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32], ecx
-            ; start_kept:
-            // end <= memory_len <= 2^32: rounding up cannot overflow, nor pass the
-            // length (a multiple of 64 KiB).
             ; add rax, DWORD granule - 1
             ; and rax, DWORD -granule
-            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_DIRTY_END as i32]
-            ; jbe >end_kept
-            ; mov QWORD [r15 + VmCtx::MEMORY_DIRTY_END as i32], rax
-            ; end_kept:
+            ; cmp QWORD [r15 + VmCtx::MEMORY_DIRTY_LEN as i32], 0
+            ; je >empty
+            // r11 = the range's end; widen both sides.
+            ; mov r11d, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
+            ; add r11, QWORD [r15 + VmCtx::MEMORY_DIRTY_LEN as i32]
+            ; cmp rax, r11
+            ; cmovb rax, r11
+            ; cmp ecx, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
+            ; cmova ecx, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
+            ; empty:
+            ; mov DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32], ecx
+            ; sub rax, rcx
+            ; mov QWORD [r15 + VmCtx::MEMORY_DIRTY_LEN as i32], rax
             ; ret
         );
     }

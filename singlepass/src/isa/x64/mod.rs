@@ -18,7 +18,7 @@ use crate::masm::Address;
 use crate::masm::{
     AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
     FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreWidth, TruncMode,
+    StoreSlowPath, StoreWidth, TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -58,6 +58,8 @@ pub(crate) struct X64Masm {
     /// which `finish` patches (see `calls::emit_gas_branch`).
     gas_label: Option<DynamicLabel>,
     gas_sites: Vec<u32>,
+    /// Slow paths of this function's store checks, emitted after its code.
+    store_slow_paths: Vec<StoreSlowPath>,
 }
 
 impl X64Masm {
@@ -77,6 +79,7 @@ impl X64Masm {
             exit,
             gas_label: None,
             gas_sites: Vec::new(),
+            store_slow_paths: Vec::new(),
         }
     }
 }
@@ -129,6 +132,9 @@ impl MacroAssembler for X64Masm {
     }
     fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         self.emit_store_check(addr, end, widen)
+    }
+    fn emit_slow_paths(&mut self) {
+        self.emit_store_slow_paths()
     }
 
     fn alu(&mut self, op: AluOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand) {

@@ -122,6 +122,7 @@ impl Builder {
         body(&mut masm, self);
         self.masm = masm;
         self.masm.epilogue(2);
+        self.masm.emit_slow_paths();
         self.masm.patch_frame(patch, 16 + extra);
     }
 
@@ -197,8 +198,8 @@ impl Instance {
             runtime: std::ptr::null_mut(),
             libcalls: [0; Libcall::COUNT],
             stack_reserve: 0,
-            memory_dirty_start: crate::DIRTY_NONE_START,
-            memory_dirty_end: 0,
+            memory_dirty_start: 0,
+            memory_dirty_len: 0,
         });
         Instance {
             vmctx,
@@ -1211,27 +1212,29 @@ fn store_check_widens_the_written_range_or_traps() {
     }
     let module = b.build();
     let mut inst = Instance::new();
-    let none = (crate::DIRTY_NONE_START, 0);
-    /// (range before, end variant, addr, range after or None for a trap)
+    /// (range before as (start, len), end variant, addr, range after or None for a trap)
     type Case = ((u64, u64), usize, u64, Option<(u64, u64)>);
-    let cases: [Case; 11] = [
-        (none, 0, 5000, Some((4096, 8192))),
-        ((4096, 8192), 0, 4096, Some((4096, 8192))),
-        ((4096, 8192), 0, 8184, Some((4096, 8192))),
-        ((4096, 8192), 0, 8185, Some((4096, 12288))),
-        ((4096, 8192), 0, 4095, Some((0, 8192))),
-        ((4096, 8192), 1, 100, Some((0, 8192))),
-        (none, 0, 65528, Some((61440, 65536))),
-        (none, 1, 65535, Some((61440, 65536))),
+    let none = (0, 0);
+    let cases: [Case; 13] = [
+        (none, 0, 5000, Some((4096, 4096))),
+        ((4096, 4096), 0, 4096, Some((4096, 4096))),
+        ((4096, 4096), 0, 8184, Some((4096, 4096))),
+        ((4096, 4096), 0, 8185, Some((4096, 8192))),
+        ((4096, 4096), 0, 4095, Some((0, 8192))),
+        ((4096, 4096), 1, 100, Some((0, 8192))),
+        ((8192, 4096), 0, 8190, Some((4096, 8192))),
+        ((61440, 4096), 1, 0, Some((0, 65536))),
+        (none, 0, 65528, Some((61440, 4096))),
+        (none, 1, 65535, Some((61440, 4096))),
         (none, 0, 65529, None),
         ((0, 65536), 0, 0xffff_ffff, None),
         ((0, 65536), 2, 0, None),
     ];
     for (before, variant, addr, after) in cases {
         inst.vmctx.memory_dirty_start = before.0;
-        inst.vmctx.memory_dirty_end = before.1;
+        inst.vmctx.memory_dirty_len = before.1;
         let (code, slots) = inst.call(&module, funcs[variant], &[addr]);
-        let range = (inst.vmctx.memory_dirty_start, inst.vmctx.memory_dirty_end);
+        let range = (inst.vmctx.memory_dirty_start, inst.vmctx.memory_dirty_len);
         let case = format!("{before:?} variant {variant} addr {addr}");
         match after {
             Some(after) => {
