@@ -49,8 +49,8 @@ pub struct Instance {
     stack: ManuallyDrop<NativeStack>,
     /// Gas the start function used (0 without one).
     start_gas_used: u64,
-    /// This instance's place in the pool's count of live instances.
-    _lease: Lease,
+    /// This instance's place in the pool's count of live instances (taken back on drop).
+    lease: Option<Lease>,
 }
 
 impl Drop for Instance {
@@ -64,6 +64,9 @@ impl Drop for Instance {
         // SAFETY: `stack` is taken only here, once, and never used afterwards.
         let stack = unsafe { ManuallyDrop::take(&mut self.stack) };
         pool.give_stack(stack);
+        if let Some(lease) = self.lease.take() {
+            pool.release(lease);
+        }
     }
 }
 
@@ -88,15 +91,22 @@ impl Instance {
         let size = NativeStack::size_for(module.profile().stack.max_height);
         let stack = match pool.take_stack(size) {
             Some(stack) => stack,
-            None => NativeStack::new(size).map_err(|source| InstantiationError::Resources {
-                what: "native stack",
-                source,
-            })?,
+            None => match NativeStack::new(size) {
+                Ok(stack) => stack,
+                Err(source) => {
+                    pool.release(lease);
+                    return Err(InstantiationError::Resources {
+                        what: "native stack",
+                        source,
+                    });
+                }
+            },
         };
         let rt = match instantiate::build(module, imports) {
             Ok(rt) => rt,
             Err(e) => {
                 pool.give_stack(stack);
+                pool.release(lease);
                 return Err(e);
             }
         };
@@ -105,7 +115,7 @@ impl Instance {
             rt,
             stack: ManuallyDrop::new(stack),
             start_gas_used: 0,
-            _lease: lease,
+            lease: Some(lease),
         };
         if let Some(start) = module.artifact().module.start {
             let (result, gas_used) = instance.invoke(start, &[], 0, start_gas);
