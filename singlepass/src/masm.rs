@@ -416,6 +416,11 @@ pub trait MacroAssembler {
     /// Registers that may hold locals for a whole function. Callee-saved across wasm calls
     /// (the prologue saves the ones a function uses) and across libcalls.
     fn local_regs(&self) -> &'static [Reg];
+    /// How many of the first `allocatable()` registers codegen may lend to a function's
+    /// locals once `local_regs()` are taken; the function allocates its temporaries from
+    /// the rest (at least 3 remain). Lent registers stay caller-saved: codegen saves them
+    /// around every call and libcall (see `codegen/regalloc.rs`).
+    fn lendable(&self) -> usize;
     /// `fp + this` is incoming slot 0 (the wasm calling convention's argument area).
     fn incoming_area_offset(&self) -> i32;
 

@@ -3,7 +3,9 @@
 
 use gasket_host_api::Intrinsic;
 
-use crate::masm::{Address, Base, Cond, LoadKind, MacroAssembler, Operand, Reg, Size, StoreWidth};
+use crate::masm::{
+    Address, Base, Cond, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, Size, StoreWidth,
+};
 use crate::vmctx::{FuncRef, Libcall};
 use crate::{CompileError, TrapKind};
 
@@ -61,8 +63,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         Ok(())
     }
 
-    /// Spills what must survive the call, reserves the outgoing area and stores the top
-    /// `params` values into it. Returns the area's size in bytes.
+    /// Spills what must survive the call, reserves the outgoing area, stores the top
+    /// `params` values into it and saves the lent registers. Returns the area's size in
+    /// bytes.
     fn store_call_arguments(&mut self, params: usize, results: usize) -> u32 {
         let first = self.stack.len() - params;
         self.spill_registers_below(first);
@@ -75,11 +78,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 .store(StoreWidth::B64, Address::at(Base::Sp, 8 * i as i64), src);
         }
         self.truncate(first);
+        self.save_lent();
         area
     }
 
-    /// Pushes the callee's results from the outgoing area, then releases the area.
+    /// Reloads the lent registers, pushes the callee's results from the outgoing area,
+    /// then releases the area.
     fn take_call_results(&mut self, results: &[Kind], area: u32) {
+        self.restore_lent();
         for (i, &kind) in results.iter().enumerate() {
             let reg = self.alloc();
             let load = if kind.size() == Size::S32 {
@@ -128,19 +134,27 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Calls runtime helper `libcall` with `(vmctx, prefix..., top nargs values...)`,
-    /// popping the values. Every register value is spilled first (helpers clobber the
-    /// allocatable registers). Returns the register holding the helper's result.
+    /// popping the values. Every register value is spilled first and the lent registers
+    /// saved (helpers clobber the allocatable registers); an argument in a lent register
+    /// is passed from its save slot. Returns the register holding the helper's result.
     fn libcall(&mut self, libcall: Libcall, prefix: &[i64], nargs: usize) -> Reg {
         self.spill_all_registers();
+        self.save_lent();
         let first = self.stack.len() - nargs;
-        let mut args: Vec<crate::masm::LibcallArg> = prefix
-            .iter()
-            .map(|&c| crate::masm::LibcallArg::Imm(c))
-            .collect();
+        let mut args: Vec<LibcallArg> = prefix.iter().map(|&c| LibcallArg::Imm(c)).collect();
         for depth in first..self.stack.len() {
-            args.push(self.libcall_arg(self.value_at(depth)));
+            let arg = match self.libcall_arg(self.value_at(depth)) {
+                LibcallArg::Reg(reg) => match self.lent.iter().position(|&r| r == reg) {
+                    Some(i) => LibcallArg::Frame(self.lent_slot(i)),
+                    None => LibcallArg::Reg(reg),
+                },
+                other => other,
+            };
+            args.push(arg);
         }
         let result = self.masm.call_libcall(libcall, &args);
+        // Loads only: the result register keeps the helper's result.
+        self.restore_lent();
         // Popped after the call: their slots had to stay theirs until it was made.
         self.truncate(first);
         result

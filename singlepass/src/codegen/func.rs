@@ -4,11 +4,12 @@ use wasmparser::{
     FuncValidator, FunctionBody, Operator, ValType, ValidatorResources, WasmFeatures,
 };
 
-use crate::masm::{Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
+use crate::masm::{Address, Base, Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
 use crate::{CompileError, TrapKind};
 
 use super::control::Frame;
+use super::regalloc::{self, Home};
 use super::stack::{Entry, Kind, LocalHome};
 use super::ModuleLabels;
 use crate::masm::{
@@ -32,6 +33,17 @@ pub(crate) struct FuncBuffers {
     locals: Vec<Local>,
     local_refs: Vec<Vec<usize>>,
     frames: Vec<Frame>,
+    homes: HomeBuffers,
+}
+
+/// Scratch space of `layout_locals` (see `regalloc`).
+#[derive(Default)]
+struct HomeBuffers {
+    kinds: Vec<Kind>,
+    weights: Vec<u64>,
+    loops: Vec<bool>,
+    order: Vec<u32>,
+    homes: Vec<Home>,
 }
 
 /// The state of one function being compiled.
@@ -43,6 +55,8 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub index: u32,
     /// Byte offset of the operator being compiled (for error messages).
     pub offset: u64,
+    /// The registers temporaries are allocated from: the ISA's `allocatable()` less the
+    /// ones lent to locals.
     pub allocatable: &'static [Reg],
     /// Free allocatable registers, one bit per `allocatable` entry.
     pub free: u32,
@@ -74,7 +88,12 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// and locals that live in the frame).
     pub slots_start: u32,
     pub saved_locals: u32,
+    /// Registers lent to locals (the first of the ISA's `allocatable()`), each saved to
+    /// its slot around calls: `fp + lent_slots - 8 * i` for the `i`th.
+    pub lent: &'static [Reg],
+    pub lent_slots: i32,
     pub frames: Vec<Frame>,
+    homes: HomeBuffers,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -97,6 +116,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             mut locals,
             local_refs,
             mut frames,
+            homes,
         } = buffers;
         stack.clear();
         locals.clear();
@@ -125,6 +145,9 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             local_refs,
             slots_start: 0,
             saved_locals: 0,
+            lent: &[],
+            lent_slots: 0,
+            homes,
             frames,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
@@ -138,6 +161,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             locals: self.locals,
             local_refs: self.local_refs,
             frames: self.frames,
+            homes: self.homes,
         }
     }
 
@@ -213,13 +237,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             let kind = self.kind_of(ty)?;
             declared.push((count, kind));
         }
-        let patch = self.layout_locals(&params, &declared);
-
         // The reader decodes by the validator's features, so an encoding only a later
         // proposal allows (an overlong memory index, say) is malformed here too.
         let mut binary = body
             .get_binary_reader_for_operators()
             .map_err(CompileError::invalid)?;
+        let code = binary
+            .clone()
+            .read_bytes(binary.bytes_remaining())
+            .map_err(CompileError::invalid)?;
+        let patch = self.layout_locals(&params, &declared, code);
+
         binary.set_features(features);
         let mut reader = wasmparser::OperatorsReader::new(binary);
         self.enter_function(results);
@@ -242,59 +270,72 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         Ok(())
     }
 
-    /// Decides where every local lives, emits the prologue and initialises the locals.
-    /// The first integer locals (parameters included) get the ISA's local registers;
-    /// other parameters stay in the caller's argument area, other locals get frame slots.
-    fn layout_locals(&mut self, params: &[Kind], declared: &[(u32, Kind)]) -> FramePatch {
-        let local_regs = self.masm.local_regs();
+    /// Decides where every local lives (see `regalloc`), emits the prologue and
+    /// initialises the locals. `code` is the body's operator bytes, scanned for use
+    /// counts when there are more candidates than callee-saved local registers. Frame
+    /// layout below the frame pointer: the saved local registers, the locals living in
+    /// the frame, the save slots of lent registers, then the spill slots.
+    fn layout_locals(
+        &mut self,
+        params: &[Kind],
+        declared: &[(u32, Kind)],
+        code: &[u8],
+    ) -> FramePatch {
+        let saved_regs = self.masm.local_regs();
+        let all_allocatable = self.masm.allocatable();
+        let lendable = &all_allocatable[..self.masm.lendable()];
         let incoming = self.masm.incoming_area_offset();
-        let total: u64 =
-            params.len() as u64 + declared.iter().map(|&(n, _)| u64::from(n)).sum::<u64>();
-        let mut pinned = 0usize;
-        let mut frame_locals = 0u32;
-        let mut locals = std::mem::take(&mut self.locals);
-        locals.reserve(total as usize);
-        let take_reg = |kind: Kind, pinned: &mut usize| -> Option<Reg> {
-            if kind != Kind::Ref && *pinned < local_regs.len() {
-                *pinned += 1;
-                Some(local_regs[*pinned - 1])
-            } else {
-                None
-            }
+        let mut buffers = std::mem::take(&mut self.homes);
+        let kinds = &mut buffers.kinds;
+        kinds.clear();
+        kinds.extend_from_slice(params);
+        for &(count, kind) in declared {
+            kinds.extend(std::iter::repeat_n(kind, count as usize));
+        }
+        let candidates = kinds.iter().filter(|&&k| k != Kind::Ref).count();
+        let weights = if candidates > saved_regs.len() {
+            buffers.weights.clear();
+            buffers.weights.resize(kinds.len(), 0);
+            let env = self.env;
+            regalloc::scan_local_uses(code, &mut buffers.weights, &mut buffers.loops, |f| {
+                env.intrinsic(f).is_some()
+            })
+        } else {
+            None
         };
-        for (i, &kind) in params.iter().enumerate() {
-            let home = match take_reg(kind, &mut pinned) {
-                Some(reg) => LocalHome::Reg(reg),
-                None => LocalHome::Frame(incoming + 8 * i as i32),
+        let (saved, lent) = regalloc::choose_homes(
+            kinds,
+            weights.map(|summary| (buffers.weights.as_slice(), summary)),
+            regalloc::Registers {
+                saved: saved_regs,
+                lendable,
+            },
+            &mut buffers.order,
+            &mut buffers.homes,
+        );
+        self.saved_locals = saved as u32;
+        self.lent = &all_allocatable[..lent];
+        self.allocatable = &all_allocatable[lent..];
+        self.free = (1u32 << self.allocatable.len()) - 1;
+
+        // Frame locals are numbered after the saved registers, lent save slots after them.
+        let mut locals = std::mem::take(&mut self.locals);
+        locals.clear();
+        locals.reserve(kinds.len());
+        let mut frame_locals = 0i32;
+        for (i, (&kind, &home)) in kinds.iter().zip(&buffers.homes).enumerate() {
+            let home = match home {
+                Home::Saved(reg) | Home::Lent(reg) => LocalHome::Reg(reg),
+                Home::Memory if i < params.len() => LocalHome::Frame(incoming + 8 * i as i32),
+                Home::Memory => {
+                    frame_locals += 1;
+                    LocalHome::Frame(-8 * (saved as i32 + frame_locals))
+                }
             };
             locals.push(Local { kind, home });
         }
-        // Frame locals are numbered after the saved registers, which are known only once
-        // every register local is chosen: assign registers first, frame offsets after.
-        let mut pending_frame = Vec::new();
-        for &(count, kind) in declared {
-            for _ in 0..count {
-                match take_reg(kind, &mut pinned) {
-                    Some(reg) => locals.push(Local {
-                        kind,
-                        home: LocalHome::Reg(reg),
-                    }),
-                    None => {
-                        pending_frame.push(locals.len());
-                        locals.push(Local {
-                            kind,
-                            home: LocalHome::Frame(0),
-                        });
-                    }
-                }
-            }
-        }
-        self.saved_locals = pinned as u32;
-        for &index in &pending_frame {
-            frame_locals += 1;
-            locals[index].home = LocalHome::Frame(-8 * (pinned as i32 + frame_locals as i32));
-        }
-        self.slots_start = pinned as u32 + frame_locals;
+        self.lent_slots = -8 * (saved as i32 + frame_locals + 1);
+        self.slots_start = saved as u32 + frame_locals as u32 + lent as u32;
 
         let patch = self.masm.prologue(self.saved_locals);
         for (i, local) in locals.iter().enumerate() {
@@ -309,7 +350,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
         if frame_locals > 0 {
             self.masm
-                .zero_frame(-8 * (pinned as i32 + frame_locals as i32), frame_locals);
+                .zero_frame(-8 * (saved as i32 + frame_locals), frame_locals as u32);
         }
         self.local_refs.truncate(locals.len());
         for refs in &mut self.local_refs {
@@ -317,7 +358,30 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
         self.local_refs.resize_with(locals.len(), Vec::new);
         self.locals = locals;
+        self.homes = buffers;
         patch
+    }
+
+    /// Stores the lent registers to their save slots (before a call, which clobbers
+    /// them). Never changes the flags.
+    pub fn save_lent(&mut self) {
+        for (i, &reg) in self.lent.iter().enumerate() {
+            let slot = Address::at(Base::Frame, self.lent_slot(i).into());
+            self.masm.store(StoreWidth::B64, slot, Operand::Reg(reg));
+        }
+    }
+
+    /// Reloads the lent registers from their save slots (after a call).
+    pub fn restore_lent(&mut self) {
+        for (i, &reg) in self.lent.iter().enumerate() {
+            let slot = Operand::Frame(self.lent_slot(i));
+            self.masm.mov(Size::S64, reg, slot);
+        }
+    }
+
+    /// The frame offset of lent register `i`'s save slot.
+    pub fn lent_slot(&self, i: usize) -> i32 {
+        self.lent_slots - 8 * i as i32
     }
 
     /// One operator. The validator has accepted it already.
