@@ -1,13 +1,15 @@
 //! Per-function code generation: state, prologue, and the operator dispatch.
 
 use wasmparser::{
-    FuncValidator, FunctionBody, Operator, ValType, ValidatorResources, WasmFeatures,
+    FuncValidator, FunctionBody, Operator, OperatorsReader, ValType, ValidatorResources,
+    WasmFeatures,
 };
 
 use crate::masm::{Address, Base, Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
 use crate::{CompileError, TrapKind};
 
+use super::arith::Binary;
 use super::control::Frame;
 use super::regalloc::{self, Home};
 use super::stack::{Entry, Kind, LocalHome};
@@ -16,6 +18,48 @@ use crate::masm::{
     AluOp, BitOp, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, LoadKind,
     ShiftOp, StoreWidth,
 };
+
+/// The integer ALU operators and shifts, which can write a local's register directly.
+fn binary_operator(op: &Operator<'_>) -> Option<(Binary, Kind)> {
+    use Operator as O;
+    let (alu, shift) = (Binary::Alu, Binary::Shift);
+    Some(match op {
+        O::I32Add => (alu(AluOp::Add), Kind::I32),
+        O::I32Sub => (alu(AluOp::Sub), Kind::I32),
+        O::I32Mul => (alu(AluOp::Mul), Kind::I32),
+        O::I32And => (alu(AluOp::And), Kind::I32),
+        O::I32Or => (alu(AluOp::Or), Kind::I32),
+        O::I32Xor => (alu(AluOp::Xor), Kind::I32),
+        O::I64Add => (alu(AluOp::Add), Kind::I64),
+        O::I64Sub => (alu(AluOp::Sub), Kind::I64),
+        O::I64Mul => (alu(AluOp::Mul), Kind::I64),
+        O::I64And => (alu(AluOp::And), Kind::I64),
+        O::I64Or => (alu(AluOp::Or), Kind::I64),
+        O::I64Xor => (alu(AluOp::Xor), Kind::I64),
+        O::I32Shl => (shift(ShiftOp::Shl), Kind::I32),
+        O::I32ShrS => (shift(ShiftOp::ShrS), Kind::I32),
+        O::I32ShrU => (shift(ShiftOp::ShrU), Kind::I32),
+        O::I32Rotl => (shift(ShiftOp::Rotl), Kind::I32),
+        O::I32Rotr => (shift(ShiftOp::Rotr), Kind::I32),
+        O::I64Shl => (shift(ShiftOp::Shl), Kind::I64),
+        O::I64ShrS => (shift(ShiftOp::ShrS), Kind::I64),
+        O::I64ShrU => (shift(ShiftOp::ShrU), Kind::I64),
+        O::I64Rotl => (shift(ShiftOp::Rotl), Kind::I64),
+        O::I64Rotr => (shift(ShiftOp::Rotr), Kind::I64),
+        _ => return None,
+    })
+}
+
+/// A `local.set`/`local.tee` compiled together with the operator before it.
+#[derive(Copy, Clone, Debug)]
+struct LocalSet {
+    binary: Binary,
+    kind: Kind,
+    local: u32,
+    /// The local's home.
+    reg: Reg,
+    tee: bool,
+}
 
 /// A local variable: its type class and where it lives.
 #[derive(Copy, Clone, Debug)]
@@ -257,6 +301,15 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                 validator.op(offset, &op).map_err(CompileError::invalid)?;
             }
             self.offset = offset;
+            if let Some(set) = self.fusable_set(&op, &reader) {
+                // The `local.set`/`local.tee` is compiled with the operator before it.
+                let (next, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
+                if let Some(validator) = validator.as_deref_mut() {
+                    validator.op(offset, &next).map_err(CompileError::invalid)?;
+                }
+                self.fused_operator(set);
+                continue;
+            }
             self.operator(op)?;
         }
         reader.finish().map_err(CompileError::invalid)?;
@@ -658,6 +711,54 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `op` (an integer ALU operator or shift) is followed by a `local.set` or
+    /// `local.tee` of a local living in a register: then the operator can write its
+    /// result straight into that register (`fused_operator`) instead of a temporary
+    /// moved there after. Reads only the next instruction's bytes; anything it does not
+    /// recognise (including malformed bytes, which the main reader will report) says no.
+    fn fusable_set(&self, op: &Operator<'_>, reader: &OperatorsReader<'_>) -> Option<LocalSet> {
+        if self.unreachable {
+            return None;
+        }
+        let (binary, kind) = binary_operator(op)?;
+        let mut next = reader.get_binary_reader();
+        let tee = match next.read_u8().ok()? {
+            0x21 => false,
+            0x22 => true,
+            _ => return None,
+        };
+        let local = next.read_var_u32().ok()?;
+        let target = self.locals.get(local as usize)?;
+        match target.home {
+            LocalHome::Reg(reg) if target.kind == kind => Some(LocalSet {
+                binary,
+                kind,
+                local,
+                reg,
+                tee,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The operator [`Self::fusable_set`] accepted, with its result written into
+    /// `set.reg`, then the `local.set`/`local.tee` done.
+    fn fused_operator(&mut self, set: LocalSet) {
+        self.materialize_flags();
+        let kind = set.kind;
+        let done = self.binary_into_local(set.binary, kind, set.local, set.reg);
+        if done {
+            self.checked_bases
+                .retain(|&(checked, _)| checked != set.local);
+            if set.tee {
+                self.push(kind, super::stack::Loc::Local(set.local));
+            }
+        } else {
+            // Folded to a constant (pushed): an ordinary `local.set` of it.
+            self.local_set(set.local, set.tee);
+        }
     }
 
     /// `local.set` / `local.tee`.
