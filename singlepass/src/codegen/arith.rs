@@ -128,11 +128,24 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         } else {
             (lhs, rhs)
         };
-        let dst = self.owned_reg(lhs);
+        let (dst, source) = self.destination(lhs);
         let operand = self.operand(rhs);
-        self.masm.alu(op, size, dst, dst, operand);
+        self.masm.alu(op, size, dst, source, operand);
         self.release(rhs);
         self.push_reg(kind, dst);
+    }
+
+    /// The result register of a two-operand operator and the register its left operand
+    /// is read from: the operand's own register, or a local's register and a fresh
+    /// result (three-operand ISAs then need no copy), or a fresh register loaded with it.
+    fn destination(&mut self, lhs: Popped) -> (Reg, Reg) {
+        match (lhs.loc, self.operand(lhs)) {
+            (Loc::Local(_), Operand::Reg(local)) => (self.alloc(), local),
+            _ => {
+                let reg = self.owned_reg(lhs);
+                (reg, reg)
+            }
+        }
     }
 
     pub fn shift(&mut self, op: ShiftOp, kind: Kind) {
@@ -140,9 +153,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)) else {
             return;
         };
-        let dst = self.owned_reg(lhs);
+        let (dst, source) = self.destination(lhs);
         let operand = self.operand(rhs);
-        self.masm.shift(op, size, dst, dst, operand);
+        self.masm.shift(op, size, dst, source, operand);
         self.release(rhs);
         self.push_reg(kind, dst);
     }
