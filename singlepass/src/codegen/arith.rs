@@ -238,8 +238,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.push_const(kind, result.into());
             return;
         }
-        let dst = self.owned_reg(value);
-        self.masm.bit_count(op, size, dst, dst);
+        let (dst, source) = self.destination(value);
+        self.masm.bit_count(op, size, dst, source);
         self.push_reg(kind, dst);
     }
 
@@ -260,8 +260,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.push_const(kind, result);
             return;
         }
-        let dst = self.owned_reg(value);
-        self.masm.extend(op, dst, dst);
+        if let (ExtendOp::I64FromI32U, Loc::Reg(reg)) = (op, value.loc) {
+            // An i32 in a register is zero-extended already (see `masm`).
+            self.push_reg(kind, reg);
+            return;
+        }
+        let (dst, source) = self.destination(value);
+        self.masm.extend(op, dst, source);
         self.push_reg(kind, dst);
     }
 
