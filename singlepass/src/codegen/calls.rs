@@ -19,10 +19,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
         let sig = self.env.func_sig(function).clone();
         let results = self.kinds(&sig.results)?;
-        let area = self.store_call_arguments(sig.params.len(), sig.results.len());
+        self.store_call_arguments(sig.params.len(), sig.results.len());
         let label = self.labels.functions[function as usize];
         self.masm.call(label);
-        self.take_call_results(&results, area);
+        self.take_call_results(&results);
         Ok(())
     }
 
@@ -32,7 +32,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let expected_type = self.env.type_ids[type_index as usize];
         let index = self.pop();
         let index = self.owned_reg(index);
-        let area = self.store_call_arguments(sig.params.len(), sig.results.len());
+        self.store_call_arguments(sig.params.len(), sig.results.len());
         let def = self.table_def(table);
         self.table_element(def, index);
         self.masm
@@ -59,19 +59,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.masm.call_indirect(def);
         self.free_reg(def);
         self.free_reg(index);
-        self.take_call_results(&results, area);
+        self.take_call_results(&results);
         Ok(())
     }
 
-    /// Spills what must survive the call, reserves the outgoing area, stores the top
-    /// `params` values into it and saves the lent registers. Returns the area's size in
-    /// bytes.
-    fn store_call_arguments(&mut self, params: usize, results: usize) -> u32 {
+    /// Spills what must survive the call, stores the top `params` values into the
+    /// outgoing area at `sp` and saves the lent registers.
+    fn store_call_arguments(&mut self, params: usize, results: usize) {
         let first = self.stack.len() - params;
         self.spill_registers_below(first);
         self.spill_floats_from(first);
+        // The frame keeps room for the largest call's area at its bottom (`sp`), so a
+        // call moves no stack pointer.
         let area = ((params.max(results) * 8).div_ceil(16) * 16) as u32;
-        self.masm.reserve_outgoing(area);
+        self.max_outgoing = self.max_outgoing.max(area);
         for i in 0..params {
             let src = self.operand(self.value_at(first + i));
             self.masm
@@ -79,12 +80,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
         self.truncate(first);
         self.save_lent();
-        area
     }
 
-    /// Reloads the lent registers, pushes the callee's results from the outgoing area,
-    /// then releases the area.
-    fn take_call_results(&mut self, results: &[Kind], area: u32) {
+    /// Reloads the lent registers and pushes the callee's results from the outgoing area.
+    fn take_call_results(&mut self, results: &[Kind]) {
         self.restore_lent();
         for (i, &kind) in results.iter().enumerate() {
             let reg = self.alloc();
@@ -97,7 +96,6 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 .load(load, reg, Address::at(Base::Sp, 8 * i as i64));
             self.push_reg(kind, reg);
         }
-        self.masm.release_outgoing(area);
     }
 
     /// The injected `gasket` imports, compiled inline.

@@ -125,6 +125,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub float_spill_cursor: usize,
     /// Highest stack depth used (the number of spill slots the frame needs).
     pub max_depth: usize,
+    /// Bytes of the largest outgoing call area (a multiple of 16), kept at the bottom of
+    /// the frame, below the spill slots.
+    pub max_outgoing: u32,
     pub locals: Vec<Local>,
     /// Per local: depths of stack entries that may read it lazily.
     pub local_refs: Vec<Vec<usize>>,
@@ -184,6 +187,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             spill_cursor: 0,
             float_spill_cursor: 0,
             max_depth: 0,
+            max_outgoing: 0,
             locals,
             // Emptied per local in `layout_locals`, once the number of locals is known.
             local_refs,
@@ -315,7 +319,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         reader.finish().map_err(CompileError::invalid)?;
 
         let slots = self.slots_start as usize + self.max_depth;
-        let frame_bytes = (slots * 8).div_ceil(16) * 16;
+        let frame_bytes = (slots * 8).div_ceil(16) * 16 + self.max_outgoing as usize;
         let frame_bytes = u32::try_from(frame_bytes).map_err(|_| {
             CompileError::Limit(format!("function {}: frame too large", self.index))
         })?;
