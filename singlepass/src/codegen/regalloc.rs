@@ -229,12 +229,24 @@ pub(crate) fn choose_homes(
         }
         return (saved, 0);
     };
+    // The heaviest `slots` used locals, heaviest first, equal weights in index order:
+    // an insertion into a list of at most `slots` (ten at most), so linear in the number
+    // of locals, unlike a sort.
+    let slots = regs.saved.len() + regs.lendable.len();
     order.clear();
-    order.extend(
-        (0..kinds.len() as u32).filter(|&i| candidate(i as usize) && weights[i as usize] > 0),
-    );
-    // Heaviest first; equal weights in index order (a stable sort keeps it).
-    order.sort_by(|&a, &b| weights[b as usize].cmp(&weights[a as usize]));
+    for (i, &weight) in weights.iter().enumerate() {
+        if !candidate(i) || weight == 0 || slots == 0 {
+            continue;
+        }
+        if order.len() == slots && weights[order[slots - 1] as usize] >= weight {
+            continue;
+        }
+        let at = order.partition_point(|&o| weights[o as usize] >= weight);
+        if order.len() == slots {
+            order.pop();
+        }
+        order.insert(at, i as u32);
+    }
     let (mut saved, mut lent) = (0, 0);
     for &i in order.iter() {
         let weight = weights[i as usize];
@@ -301,6 +313,42 @@ mod tests {
         assert_eq!(scan(&[0x41, 0x80], 1), None, "a LEB cut short");
         assert_eq!(scan(&[0x20, 0x05], 1), None, "an out-of-range local");
         assert_eq!(scan(&[0x44, 0, 0], 1), None, "an f64 cut short");
+    }
+
+    #[test]
+    fn the_heaviest_of_many_locals_win_ties_going_to_the_lower_index() {
+        let kinds = [Kind::I64; 20];
+        let weights: Vec<u64> = (0..20u64).map(|i| [8, 64, 9, 64][i as usize % 4]).collect();
+        let mut homes = Vec::new();
+        let regs = Registers {
+            saved: &[Reg(1), Reg(2), Reg(3)],
+            lendable: &[Reg(4), Reg(5)],
+        };
+        let summary = ScanSummary::default();
+        let used = choose_homes(
+            &kinds,
+            Some((&weights, summary)),
+            regs,
+            &mut Vec::new(),
+            &mut homes,
+        );
+        assert_eq!(used, (3, 2));
+        let placed: Vec<(usize, Home)> = homes
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| **h != Home::Memory)
+            .map(|(i, &h)| (i, h))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                (1, Home::Saved(Reg(1))),
+                (3, Home::Saved(Reg(2))),
+                (5, Home::Saved(Reg(3))),
+                (7, Home::Lent(Reg(4))),
+                (9, Home::Lent(Reg(5))),
+            ]
+        );
     }
 
     #[test]
