@@ -257,7 +257,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let merges = frame.branched || matches!(frame.kind, FrameKind::If | FrameKind::Else);
         if merges {
             if fell_through {
-                self.deliver_results(&frame);
+                self.deliver_results(frame.result_reg, frame.results.len(), frame.base);
             }
             if let Some(else_label) = frame.else_label {
                 // An `if` without `else`: the implicit else arm passes the parameters on.
@@ -338,8 +338,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Stores the values a branch to `frames[frame_index]` carries (the top of the stack)
-    /// into the target's slots. Reads the stack without popping (the branch may not be
-    /// taken). Stores go in increasing depth, which is safe: a destination is never
+    /// into the target's slots, or its result register. Reads the stack without popping
+    /// (the branch may not be taken). Stores go in increasing depth, which is safe: a destination is never
     /// above its source.
     fn branch_moves(&mut self, frame_index: usize) {
         let frame = &self.frames[frame_index];
@@ -347,21 +347,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if is_loop {
             self.store_top_values(frame.branch_arity(), frame.base);
         } else {
-            let frame = frame.clone();
-            self.deliver_results(&frame);
+            let (result_reg, count, base) = (frame.result_reg, frame.results.len(), frame.base);
+            self.deliver_results(result_reg, count, base);
             self.frames[frame_index].branched = true;
         }
     }
 
-    /// Puts the top values, a frame's results, where its merge expects them: its result
-    /// register, or the slots of its base.
-    fn deliver_results(&mut self, frame: &Frame) {
-        match frame.result_reg {
+    /// Puts the top `count` values, a frame's results, where its merge expects them: its
+    /// result register, or the slots of depths `base..`.
+    fn deliver_results(&mut self, result_reg: Option<Reg>, count: usize, base: usize) {
+        match result_reg {
             Some(reg) => {
                 let value = self.value_at(self.stack.len() - 1);
                 self.move_to_reg(value, reg);
             }
-            None => self.store_top_values(frame.results.len(), frame.base),
+            None => self.store_top_values(count, base),
         }
     }
 
