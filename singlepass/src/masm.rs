@@ -19,7 +19,8 @@
 //!   consumes it. Everything else may clobber them.
 //! - Frame layout (codegen owns it): the incoming argument/result area of the wasm calling
 //!   convention is at `fp + incoming_area_offset() + 8*i`; the prologue saves the used
-//!   local registers at `fp - 8`, `fp - 16`, …; codegen's slots are below those.
+//!   local registers at `fp - 8`, `fp - 16`, …; codegen's slots are below those, and the
+//!   outgoing area of its largest call at the bottom of the frame (`sp + 8*i`).
 
 use dynasmrt::DynamicLabel;
 
@@ -429,6 +430,11 @@ pub trait MacroAssembler {
     /// Registers that may hold locals for a whole function. Callee-saved across wasm calls
     /// (the prologue saves the ones a function uses) and across libcalls.
     fn local_regs(&self) -> &'static [Reg];
+    /// How many of the first `allocatable()` registers codegen may lend to a function's
+    /// locals once `local_regs()` are taken; the function allocates its temporaries from
+    /// the rest (at least 3 remain). Lent registers stay caller-saved: codegen saves them
+    /// around every call and libcall (see `codegen/regalloc.rs`).
+    fn lendable(&self) -> usize;
     /// `fp + this` is incoming slot 0 (the wasm calling convention's argument area).
     fn incoming_area_offset(&self) -> i32;
 
@@ -648,6 +654,8 @@ pub trait MacroAssembler {
     /// Linear in `count`, in a loop when it is large.
     fn zero_frame(&mut self, offset: i32, count: u32);
     /// Move the stack pointer down by `bytes` (a multiple of 16) for an outgoing call area.
+    /// (Codegen reserves its call areas in the frame instead, at `sp`; this is for code
+    /// that calls from a frame it did not size, such as the masm tests.)
     fn reserve_outgoing(&mut self, bytes: u32);
     /// Move it back up.
     fn release_outgoing(&mut self, bytes: u32);

@@ -2,7 +2,9 @@
 //! arithmetic with constants folded into immediates or evaluated at compile time,
 //! division with its traps, bit counts, width changes and select.
 
-use crate::masm::{AluOp, BitOp, Cond, DivOp, ExtendOp, MacroAssembler, Operand, ShiftOp, Size};
+use crate::masm::{
+    AluOp, BitOp, Cond, DivOp, ExtendOp, MacroAssembler, Operand, Reg, ShiftOp, Size,
+};
 use crate::TrapKind;
 
 use super::func::FuncGen;
@@ -70,46 +72,90 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
-    pub fn alu(&mut self, op: AluOp, kind: Kind) {
+    /// Pops the two operands of a binary operator; if both are constants, pushes
+    /// `fold(a, b)` instead and returns `None`.
+    fn pop_binary(
+        &mut self,
+        kind: Kind,
+        fold: impl FnOnce(i64, i64) -> i64,
+    ) -> Option<(Popped, Popped)> {
         let rhs = self.pop();
         let lhs = self.pop();
-        let size = kind.size();
         if let (Loc::Const(a), Loc::Const(b)) = (lhs.loc, rhs.loc) {
-            let value = match op {
-                AluOp::Add => a.wrapping_add(b),
-                AluOp::Sub => a.wrapping_sub(b),
-                AluOp::Mul => a.wrapping_mul(b),
-                AluOp::And => a & b,
-                AluOp::Or => a | b,
-                AluOp::Xor => a ^ b,
-            };
-            self.push_const(kind, value);
-            return;
+            self.push_const(kind, fold(a, b));
+            return None;
         }
+        Some((lhs, rhs))
+    }
+
+    /// An ALU operator or shift whose result goes straight into local `local`'s register
+    /// `dst` (its `local.set` follows: `FuncGen::fused_operator`). Returns `false` if the
+    /// operands were constants: the folded value is then pushed for an ordinary
+    /// `local.set`.
+    pub fn binary_into_local(&mut self, op: Binary, kind: Kind, local: u32, dst: Reg) -> bool {
+        let size = kind.size();
+        let operands = match op {
+            Binary::Alu(op) => self.pop_binary(kind, |a, b| evaluate_alu(op, a, b)),
+            Binary::Shift(op) => self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)),
+        };
+        let Some((lhs, rhs)) = operands else {
+            return false;
+        };
+        let swap =
+            matches!(op, Binary::Alu(op) if op != AluOp::Sub) && matches!(lhs.loc, Loc::Const(_));
+        let (lhs, rhs) = if swap { (rhs, lhs) } else { (lhs, rhs) };
+        // Entries still reading the local lazily keep its old value.
+        self.materialize_local(local);
+        let source = self.register_operand(lhs);
+        let operand = self.operand(rhs);
+        match op {
+            Binary::Alu(op) => self.masm.alu(op, size, dst, source, operand),
+            Binary::Shift(op) => self.masm.shift(op, size, dst, source, operand),
+        }
+        self.release_operand(lhs, source);
+        self.release(rhs);
+        true
+    }
+
+    pub fn alu(&mut self, op: AluOp, kind: Kind) {
+        let size = kind.size();
+        let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_alu(op, a, b)) else {
+            return;
+        };
         let commutative = !matches!(op, AluOp::Sub);
         let (lhs, rhs) = if commutative && should_swap(lhs, rhs) {
             (rhs, lhs)
         } else {
             (lhs, rhs)
         };
-        let dst = self.owned_reg(lhs);
+        let (dst, source) = self.destination(lhs);
         let operand = self.operand(rhs);
-        self.masm.alu(op, size, dst, dst, operand);
+        self.masm.alu(op, size, dst, source, operand);
         self.release(rhs);
         self.push_reg(kind, dst);
     }
 
-    pub fn shift(&mut self, op: ShiftOp, kind: Kind) {
-        let rhs = self.pop();
-        let lhs = self.pop();
-        let size = kind.size();
-        if let (Loc::Const(a), Loc::Const(b)) = (lhs.loc, rhs.loc) {
-            self.push_const(kind, evaluate_shift(op, size, a, b));
-            return;
+    /// The result register of a two-operand operator and the register its left operand
+    /// is read from: the operand's own register, or a local's register and a fresh
+    /// result (three-operand ISAs then need no copy), or a fresh register loaded with it.
+    fn destination(&mut self, lhs: Popped) -> (Reg, Reg) {
+        match (lhs.loc, self.operand(lhs)) {
+            (Loc::Local(_), Operand::Reg(local)) => (self.alloc(), local),
+            _ => {
+                let reg = self.owned_reg(lhs);
+                (reg, reg)
+            }
         }
-        let dst = self.owned_reg(lhs);
+    }
+
+    pub fn shift(&mut self, op: ShiftOp, kind: Kind) {
+        let size = kind.size();
+        let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)) else {
+            return;
+        };
+        let (dst, source) = self.destination(lhs);
         let operand = self.operand(rhs);
-        self.masm.shift(op, size, dst, dst, operand);
+        self.masm.shift(op, size, dst, source, operand);
         self.release(rhs);
         self.push_reg(kind, dst);
     }
@@ -192,8 +238,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.push_const(kind, result.into());
             return;
         }
-        let dst = self.owned_reg(value);
-        self.masm.bit_count(op, size, dst, dst);
+        let (dst, source) = self.destination(value);
+        self.masm.bit_count(op, size, dst, source);
         self.push_reg(kind, dst);
     }
 
@@ -214,8 +260,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.push_const(kind, result);
             return;
         }
-        let dst = self.owned_reg(value);
-        self.masm.extend(op, dst, dst);
+        if let (ExtendOp::I64FromI32U, Loc::Reg(reg)) = (op, value.loc) {
+            // An i32 in a register is zero-extended already (see `masm`).
+            self.push_reg(kind, reg);
+            return;
+        }
+        let (dst, source) = self.destination(value);
+        self.masm.extend(op, dst, source);
         self.push_reg(kind, dst);
     }
 
@@ -262,6 +313,25 @@ fn should_swap(lhs: Popped, rhs: Popped) -> bool {
     let owned = |v: Popped| matches!(v.loc, Loc::Reg(_));
     (matches!(lhs.loc, Loc::Const(_)) && !matches!(rhs.loc, Loc::Const(_)))
         || (!owned(lhs) && owned(rhs))
+}
+
+/// A two-operand integer operator that can write a local's register directly.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Binary {
+    Alu(AluOp),
+    Shift(ShiftOp),
+}
+
+/// An ALU operation evaluated at compile time (wrapping; the caller truncates i32s).
+fn evaluate_alu(op: AluOp, a: i64, b: i64) -> i64 {
+    match op {
+        AluOp::Add => a.wrapping_add(b),
+        AluOp::Sub => a.wrapping_sub(b),
+        AluOp::Mul => a.wrapping_mul(b),
+        AluOp::And => a & b,
+        AluOp::Or => a | b,
+        AluOp::Xor => a ^ b,
+    }
 }
 
 /// A comparison evaluated at compile time.

@@ -3,7 +3,9 @@
 
 use gasket_host_api::Intrinsic;
 
-use crate::masm::{Address, Base, Cond, LoadKind, MacroAssembler, Operand, Reg, Size, StoreWidth};
+use crate::masm::{
+    Address, Base, Cond, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, Size, StoreWidth,
+};
 use crate::vmctx::{FuncRef, Libcall};
 use crate::{CompileError, TrapKind};
 
@@ -17,10 +19,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
         let sig = self.env.func_sig(function).clone();
         let results = self.kinds(&sig.results)?;
-        let area = self.store_call_arguments(sig.params.len(), sig.results.len());
+        self.store_call_arguments(sig.params.len(), sig.results.len());
         let label = self.labels.functions[function as usize];
         self.masm.call(label);
-        self.take_call_results(&results, area);
+        self.take_call_results(&results);
         Ok(())
     }
 
@@ -30,7 +32,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let expected_type = self.env.type_ids[type_index as usize];
         let index = self.pop();
         let index = self.owned_reg(index);
-        let area = self.store_call_arguments(sig.params.len(), sig.results.len());
+        self.store_call_arguments(sig.params.len(), sig.results.len());
         let def = self.table_def(table);
         self.table_element(def, index);
         self.masm
@@ -57,29 +59,32 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.masm.call_indirect(def);
         self.free_reg(def);
         self.free_reg(index);
-        self.take_call_results(&results, area);
+        self.take_call_results(&results);
         Ok(())
     }
 
-    /// Spills what must survive the call, reserves the outgoing area and stores the top
-    /// `params` values into it. Returns the area's size in bytes.
-    fn store_call_arguments(&mut self, params: usize, results: usize) -> u32 {
+    /// Spills what must survive the call, stores the top `params` values into the
+    /// outgoing area at `sp` and saves the lent registers.
+    fn store_call_arguments(&mut self, params: usize, results: usize) {
         let first = self.stack.len() - params;
         self.spill_registers_below(first);
         self.spill_floats_from(first);
+        // The frame keeps room for the largest call's area at its bottom (`sp`), so a
+        // call moves no stack pointer.
         let area = ((params.max(results) * 8).div_ceil(16) * 16) as u32;
-        self.masm.reserve_outgoing(area);
+        self.max_outgoing = self.max_outgoing.max(area);
         for i in 0..params {
             let src = self.operand(self.value_at(first + i));
             self.masm
                 .store(StoreWidth::B64, Address::at(Base::Sp, 8 * i as i64), src);
         }
         self.truncate(first);
-        area
+        self.save_lent();
     }
 
-    /// Pushes the callee's results from the outgoing area, then releases the area.
-    fn take_call_results(&mut self, results: &[Kind], area: u32) {
+    /// Reloads the lent registers and pushes the callee's results from the outgoing area.
+    fn take_call_results(&mut self, results: &[Kind]) {
+        self.restore_lent();
         for (i, &kind) in results.iter().enumerate() {
             let reg = self.alloc();
             let load = if kind.size() == Size::S32 {
@@ -91,7 +96,6 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 .load(load, reg, Address::at(Base::Sp, 8 * i as i64));
             self.push_reg(kind, reg);
         }
-        self.masm.release_outgoing(area);
     }
 
     /// The injected `gasket` imports, compiled inline.
@@ -128,19 +132,27 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Calls runtime helper `libcall` with `(vmctx, prefix..., top nargs values...)`,
-    /// popping the values. Every register value is spilled first (helpers clobber the
-    /// allocatable registers). Returns the register holding the helper's result.
+    /// popping the values. Every register value is spilled first and the lent registers
+    /// saved (helpers clobber the allocatable registers); an argument in a lent register
+    /// is passed from its save slot. Returns the register holding the helper's result.
     fn libcall(&mut self, libcall: Libcall, prefix: &[i64], nargs: usize) -> Reg {
         self.spill_all_registers();
+        self.save_lent();
         let first = self.stack.len() - nargs;
-        let mut args: Vec<crate::masm::LibcallArg> = prefix
-            .iter()
-            .map(|&c| crate::masm::LibcallArg::Imm(c))
-            .collect();
+        let mut args: Vec<LibcallArg> = prefix.iter().map(|&c| LibcallArg::Imm(c)).collect();
         for depth in first..self.stack.len() {
-            args.push(self.libcall_arg(self.value_at(depth)));
+            let arg = match self.libcall_arg(self.value_at(depth)) {
+                LibcallArg::Reg(reg) => match self.lent.iter().position(|&r| r == reg) {
+                    Some(i) => LibcallArg::Frame(self.lent_slot(i)),
+                    None => LibcallArg::Reg(reg),
+                },
+                other => other,
+            };
+            args.push(arg);
         }
         let result = self.masm.call_libcall(libcall, &args);
+        // Loads only: the result register keeps the helper's result.
+        self.restore_lent();
         // Popped after the call: their slots had to stay theirs until it was made.
         self.truncate(first);
         result

@@ -8,12 +8,15 @@
 //!
 //! An `if` with parameters keeps a second copy of them below its base, because the `then`
 //! arm may overwrite their slots before the `else` arm reads them.
+//!
+//! The exception is the commonest merge: a `block`, `if` or function with one result and
+//! no parameters delivers its result in a register (`Frame::result_reg`), not a slot.
 
 use std::collections::BTreeMap;
 
 use wasmparser::{BlockType, Operator};
 
-use crate::masm::{Cond, Label, MacroAssembler, Operand, Size};
+use crate::masm::{Cond, Label, MacroAssembler, Operand, Reg, Size};
 use crate::CompileError;
 
 use super::func::FuncGen;
@@ -56,6 +59,8 @@ pub(crate) struct Frame {
     pub branched: bool,
     /// The `then` arm of an `if`/`else` reached its end.
     pub then_fell_through: bool,
+    /// Where a single result travels instead of its slot (see [`FuncGen::result_register`]).
+    pub result_reg: Option<Reg>,
     /// Opened inside unreachable code: no code, only bracket matching.
     pub dead: bool,
 }
@@ -78,6 +83,7 @@ impl Frame {
             hidden: 0,
             branched: false,
             then_fell_through: false,
+            result_reg: None,
             dead: false,
         }
     }
@@ -107,13 +113,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn enter_function(&mut self, results: Vec<Kind>) {
         let label = self.masm.new_label();
-        self.frames.push(Frame::new(
-            FrameKind::Function,
-            label,
-            0,
-            Vec::new(),
-            results,
-        ));
+        let mut frame = Frame::new(FrameKind::Function, label, 0, Vec::new(), results);
+        frame.result_reg = self.result_register(&frame);
+        self.frames.push(frame);
+    }
+
+    /// The register a frame's branches and fall-through deliver its result in, when that
+    /// merge is simple: exactly one result and no parameters (`block`, `if`/`else`, the
+    /// function). At the merge every register is free (values below a frame's base are
+    /// in canonical form), so the first temporary register serves; a branch moves the
+    /// value there on its taken path only, where nothing else on the stack lives on.
+    /// Other frames pass their values in slots.
+    fn result_register(&self, frame: &Frame) -> Option<Reg> {
+        let simple =
+            frame.kind != FrameKind::Loop && frame.params.is_empty() && frame.results.len() == 1;
+        simple.then(|| self.allocatable[0])
     }
 
     pub fn mark_unreachable(&mut self) {
@@ -125,8 +139,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.spill_all();
         let base = self.stack.len() - params.len();
         let label = self.masm.new_label();
-        self.frames
-            .push(Frame::new(FrameKind::Block, label, base, params, results));
+        let mut frame = Frame::new(FrameKind::Block, label, base, params, results);
+        frame.result_reg = self.result_register(&frame);
+        self.frames.push(frame);
         Ok(())
     }
 
@@ -175,6 +190,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         );
         frame.else_label = Some(else_label);
         frame.hidden = hidden;
+        frame.result_reg = self.result_register(&frame);
         self.frames.push(frame);
         Ok(())
     }
@@ -241,7 +257,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let merges = frame.branched || matches!(frame.kind, FrameKind::If | FrameKind::Else);
         if merges {
             if fell_through {
-                self.store_top_values(frame.results.len(), frame.base);
+                self.deliver_results(frame.result_reg, frame.results.len(), frame.base);
             }
             if let Some(else_label) = frame.else_label {
                 // An `if` without `else`: the implicit else arm passes the parameters on.
@@ -257,7 +273,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.masm.bind(frame.label);
             self.truncate(frame.base - frame.hidden);
             self.reset_registers();
-            for (i, &kind) in frame.results.iter().enumerate() {
+            if let Some(reg) = frame.result_reg {
+                self.take_reg(reg);
+                self.push_reg(frame.results[0], reg);
+            }
+            let slot_results = if frame.result_reg.is_some() {
+                &[][..]
+            } else {
+                &frame.results[..]
+            };
+            for (i, &kind) in slot_results.iter().enumerate() {
                 if frame.hidden > 0 {
                     let from = Popped {
                         kind,
@@ -313,19 +338,30 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Stores the values a branch to `frames[frame_index]` carries (the top of the stack)
-    /// into the target's slots. Reads the stack without popping (the branch may not be
-    /// taken). Stores go in increasing depth, which is safe: a destination is never
+    /// into the target's slots, or its result register. Reads the stack without popping
+    /// (the branch may not be taken). Stores go in increasing depth, which is safe: a destination is never
     /// above its source.
     fn branch_moves(&mut self, frame_index: usize) {
         let frame = &self.frames[frame_index];
-        let (arity, base, is_loop) = (
-            frame.branch_arity(),
-            frame.base,
-            frame.kind == FrameKind::Loop,
-        );
-        self.store_top_values(arity, base);
-        if !is_loop {
+        let is_loop = frame.kind == FrameKind::Loop;
+        if is_loop {
+            self.store_top_values(frame.branch_arity(), frame.base);
+        } else {
+            let (result_reg, count, base) = (frame.result_reg, frame.results.len(), frame.base);
+            self.deliver_results(result_reg, count, base);
             self.frames[frame_index].branched = true;
+        }
+    }
+
+    /// Puts the top `count` values, a frame's results, where its merge expects them: its
+    /// result register, or the slots of depths `base..`.
+    fn deliver_results(&mut self, result_reg: Option<Reg>, count: usize, base: usize) {
+        match result_reg {
+            Some(reg) => {
+                let value = self.value_at(self.stack.len() - 1);
+                self.move_to_reg(value, reg);
+            }
+            None => self.store_top_values(count, base),
         }
     }
 
@@ -340,6 +376,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Whether a branch to `frames[frame_index]` needs no stores.
     fn branch_in_place(&self, frame_index: usize) -> bool {
         let frame = &self.frames[frame_index];
+        if frame.kind != FrameKind::Loop {
+            if let Some(reg) = frame.result_reg {
+                return self.stack.last().map(|e| e.loc) == Some(Loc::Reg(reg));
+            }
+        }
         let arity = frame.branch_arity();
         let first = self.stack.len() - arity;
         (0..arity).all(|i| first + i == frame.base + i && self.stack[first + i].loc == Loc::Slot)

@@ -1,20 +1,65 @@
 //! Per-function code generation: state, prologue, and the operator dispatch.
 
 use wasmparser::{
-    FuncValidator, FunctionBody, Operator, ValType, ValidatorResources, WasmFeatures,
+    FuncValidator, FunctionBody, Operator, OperatorsReader, ValType, ValidatorResources,
+    WasmFeatures,
 };
 
-use crate::masm::{Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
+use crate::masm::{Address, Base, Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
 use crate::{CompileError, TrapKind};
 
+use super::arith::Binary;
 use super::control::Frame;
+use super::regalloc::{self, Home};
 use super::stack::{Entry, Kind, LocalHome};
 use super::ModuleLabels;
 use crate::masm::{
     AluOp, BitOp, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, LoadKind,
     ShiftOp, StoreWidth,
 };
+
+/// The integer ALU operators and shifts, which can write a local's register directly.
+fn binary_operator(op: &Operator<'_>) -> Option<(Binary, Kind)> {
+    use Operator as O;
+    let (alu, shift) = (Binary::Alu, Binary::Shift);
+    Some(match op {
+        O::I32Add => (alu(AluOp::Add), Kind::I32),
+        O::I32Sub => (alu(AluOp::Sub), Kind::I32),
+        O::I32Mul => (alu(AluOp::Mul), Kind::I32),
+        O::I32And => (alu(AluOp::And), Kind::I32),
+        O::I32Or => (alu(AluOp::Or), Kind::I32),
+        O::I32Xor => (alu(AluOp::Xor), Kind::I32),
+        O::I64Add => (alu(AluOp::Add), Kind::I64),
+        O::I64Sub => (alu(AluOp::Sub), Kind::I64),
+        O::I64Mul => (alu(AluOp::Mul), Kind::I64),
+        O::I64And => (alu(AluOp::And), Kind::I64),
+        O::I64Or => (alu(AluOp::Or), Kind::I64),
+        O::I64Xor => (alu(AluOp::Xor), Kind::I64),
+        O::I32Shl => (shift(ShiftOp::Shl), Kind::I32),
+        O::I32ShrS => (shift(ShiftOp::ShrS), Kind::I32),
+        O::I32ShrU => (shift(ShiftOp::ShrU), Kind::I32),
+        O::I32Rotl => (shift(ShiftOp::Rotl), Kind::I32),
+        O::I32Rotr => (shift(ShiftOp::Rotr), Kind::I32),
+        O::I64Shl => (shift(ShiftOp::Shl), Kind::I64),
+        O::I64ShrS => (shift(ShiftOp::ShrS), Kind::I64),
+        O::I64ShrU => (shift(ShiftOp::ShrU), Kind::I64),
+        O::I64Rotl => (shift(ShiftOp::Rotl), Kind::I64),
+        O::I64Rotr => (shift(ShiftOp::Rotr), Kind::I64),
+        _ => return None,
+    })
+}
+
+/// A `local.set`/`local.tee` compiled together with the operator before it.
+#[derive(Copy, Clone, Debug)]
+struct LocalSet {
+    binary: Binary,
+    kind: Kind,
+    local: u32,
+    /// The local's home.
+    reg: Reg,
+    tee: bool,
+}
 
 /// A local variable: its type class and where it lives.
 #[derive(Copy, Clone, Debug)]
@@ -32,6 +77,17 @@ pub(crate) struct FuncBuffers {
     locals: Vec<Local>,
     local_refs: Vec<Vec<usize>>,
     frames: Vec<Frame>,
+    homes: HomeBuffers,
+}
+
+/// Scratch space of `layout_locals` (see `regalloc`).
+#[derive(Default)]
+struct HomeBuffers {
+    kinds: Vec<Kind>,
+    weights: Vec<u64>,
+    loops: Vec<bool>,
+    order: Vec<u32>,
+    homes: Vec<Home>,
 }
 
 /// The state of one function being compiled.
@@ -43,6 +99,8 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub index: u32,
     /// Byte offset of the operator being compiled (for error messages).
     pub offset: u64,
+    /// The registers temporaries are allocated from: the ISA's `allocatable()` less the
+    /// ones lent to locals.
     pub allocatable: &'static [Reg],
     /// Free allocatable registers, one bit per `allocatable` entry.
     pub free: u32,
@@ -67,6 +125,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub float_spill_cursor: usize,
     /// Highest stack depth used (the number of spill slots the frame needs).
     pub max_depth: usize,
+    /// Bytes of the largest outgoing call area (a multiple of 16), kept at the bottom of
+    /// the frame, below the spill slots.
+    pub max_outgoing: u32,
     pub locals: Vec<Local>,
     /// Per local: depths of stack entries that may read it lazily.
     pub local_refs: Vec<Vec<usize>>,
@@ -74,7 +135,12 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// and locals that live in the frame).
     pub slots_start: u32,
     pub saved_locals: u32,
+    /// Registers lent to locals (the first of the ISA's `allocatable()`), each saved to
+    /// its slot around calls: `fp + lent_slots - 8 * i` for the `i`th.
+    pub lent: &'static [Reg],
+    pub lent_slots: i32,
     pub frames: Vec<Frame>,
+    homes: HomeBuffers,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -97,6 +163,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             mut locals,
             local_refs,
             mut frames,
+            homes,
         } = buffers;
         stack.clear();
         locals.clear();
@@ -120,11 +187,15 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             spill_cursor: 0,
             float_spill_cursor: 0,
             max_depth: 0,
+            max_outgoing: 0,
             locals,
             // Emptied per local in `layout_locals`, once the number of locals is known.
             local_refs,
             slots_start: 0,
             saved_locals: 0,
+            lent: &[],
+            lent_slots: 0,
+            homes,
             frames,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
@@ -138,6 +209,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             locals: self.locals,
             local_refs: self.local_refs,
             frames: self.frames,
+            homes: self.homes,
         }
     }
 
@@ -213,13 +285,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             let kind = self.kind_of(ty)?;
             declared.push((count, kind));
         }
-        let patch = self.layout_locals(&params, &declared);
-
         // The reader decodes by the validator's features, so an encoding only a later
         // proposal allows (an overlong memory index, say) is malformed here too.
         let mut binary = body
             .get_binary_reader_for_operators()
             .map_err(CompileError::invalid)?;
+        let code = binary
+            .clone()
+            .read_bytes(binary.bytes_remaining())
+            .map_err(CompileError::invalid)?;
+        let patch = self.layout_locals(&params, &declared, code);
+
         binary.set_features(features);
         let mut reader = wasmparser::OperatorsReader::new(binary);
         self.enter_function(results);
@@ -229,6 +305,15 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                 validator.op(offset, &op).map_err(CompileError::invalid)?;
             }
             self.offset = offset;
+            if let Some(set) = self.fusable_set(&op, &reader) {
+                // The `local.set`/`local.tee` is compiled with the operator before it.
+                let (next, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
+                if let Some(validator) = validator.as_deref_mut() {
+                    validator.op(offset, &next).map_err(CompileError::invalid)?;
+                }
+                self.fused_operator(set);
+                continue;
+            }
             self.operator(op)?;
         }
         reader.finish().map_err(CompileError::invalid)?;
@@ -236,7 +321,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.masm.emit_slow_paths();
 
         let slots = self.slots_start as usize + self.max_depth;
-        let frame_bytes = (slots * 8).div_ceil(16) * 16;
+        let frame_bytes = (slots * 8).div_ceil(16) * 16 + self.max_outgoing as usize;
         let frame_bytes = u32::try_from(frame_bytes).map_err(|_| {
             CompileError::Limit(format!("function {}: frame too large", self.index))
         })?;
@@ -244,59 +329,72 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         Ok(())
     }
 
-    /// Decides where every local lives, emits the prologue and initialises the locals.
-    /// The first integer locals (parameters included) get the ISA's local registers;
-    /// other parameters stay in the caller's argument area, other locals get frame slots.
-    fn layout_locals(&mut self, params: &[Kind], declared: &[(u32, Kind)]) -> FramePatch {
-        let local_regs = self.masm.local_regs();
+    /// Decides where every local lives (see `regalloc`), emits the prologue and
+    /// initialises the locals. `code` is the body's operator bytes, scanned for use
+    /// counts when there are more candidates than callee-saved local registers. Frame
+    /// layout below the frame pointer: the saved local registers, the locals living in
+    /// the frame, the save slots of lent registers, then the spill slots.
+    fn layout_locals(
+        &mut self,
+        params: &[Kind],
+        declared: &[(u32, Kind)],
+        code: &[u8],
+    ) -> FramePatch {
+        let saved_regs = self.masm.local_regs();
+        let all_allocatable = self.masm.allocatable();
+        let lendable = &all_allocatable[..self.masm.lendable()];
         let incoming = self.masm.incoming_area_offset();
-        let total: u64 =
-            params.len() as u64 + declared.iter().map(|&(n, _)| u64::from(n)).sum::<u64>();
-        let mut pinned = 0usize;
-        let mut frame_locals = 0u32;
-        let mut locals = std::mem::take(&mut self.locals);
-        locals.reserve(total as usize);
-        let take_reg = |kind: Kind, pinned: &mut usize| -> Option<Reg> {
-            if kind != Kind::Ref && *pinned < local_regs.len() {
-                *pinned += 1;
-                Some(local_regs[*pinned - 1])
-            } else {
-                None
-            }
+        let mut buffers = std::mem::take(&mut self.homes);
+        let kinds = &mut buffers.kinds;
+        kinds.clear();
+        kinds.extend_from_slice(params);
+        for &(count, kind) in declared {
+            kinds.extend(std::iter::repeat_n(kind, count as usize));
+        }
+        let candidates = kinds.iter().filter(|&&k| k != Kind::Ref).count();
+        let weights = if candidates > saved_regs.len() {
+            buffers.weights.clear();
+            buffers.weights.resize(kinds.len(), 0);
+            let env = self.env;
+            regalloc::scan_local_uses(code, &mut buffers.weights, &mut buffers.loops, |f| {
+                env.intrinsic(f).is_some()
+            })
+        } else {
+            None
         };
-        for (i, &kind) in params.iter().enumerate() {
-            let home = match take_reg(kind, &mut pinned) {
-                Some(reg) => LocalHome::Reg(reg),
-                None => LocalHome::Frame(incoming + 8 * i as i32),
+        let (saved, lent) = regalloc::choose_homes(
+            kinds,
+            weights.map(|summary| (buffers.weights.as_slice(), summary)),
+            regalloc::Registers {
+                saved: saved_regs,
+                lendable,
+            },
+            &mut buffers.order,
+            &mut buffers.homes,
+        );
+        self.saved_locals = saved as u32;
+        self.lent = &all_allocatable[..lent];
+        self.allocatable = &all_allocatable[lent..];
+        self.free = (1u32 << self.allocatable.len()) - 1;
+
+        // Frame locals are numbered after the saved registers, lent save slots after them.
+        let mut locals = std::mem::take(&mut self.locals);
+        locals.clear();
+        locals.reserve(kinds.len());
+        let mut frame_locals = 0i32;
+        for (i, (&kind, &home)) in kinds.iter().zip(&buffers.homes).enumerate() {
+            let home = match home {
+                Home::Saved(reg) | Home::Lent(reg) => LocalHome::Reg(reg),
+                Home::Memory if i < params.len() => LocalHome::Frame(incoming + 8 * i as i32),
+                Home::Memory => {
+                    frame_locals += 1;
+                    LocalHome::Frame(-8 * (saved as i32 + frame_locals))
+                }
             };
             locals.push(Local { kind, home });
         }
-        // Frame locals are numbered after the saved registers, which are known only once
-        // every register local is chosen: assign registers first, frame offsets after.
-        let mut pending_frame = Vec::new();
-        for &(count, kind) in declared {
-            for _ in 0..count {
-                match take_reg(kind, &mut pinned) {
-                    Some(reg) => locals.push(Local {
-                        kind,
-                        home: LocalHome::Reg(reg),
-                    }),
-                    None => {
-                        pending_frame.push(locals.len());
-                        locals.push(Local {
-                            kind,
-                            home: LocalHome::Frame(0),
-                        });
-                    }
-                }
-            }
-        }
-        self.saved_locals = pinned as u32;
-        for &index in &pending_frame {
-            frame_locals += 1;
-            locals[index].home = LocalHome::Frame(-8 * (pinned as i32 + frame_locals as i32));
-        }
-        self.slots_start = pinned as u32 + frame_locals;
+        self.lent_slots = -8 * (saved as i32 + frame_locals + 1);
+        self.slots_start = saved as u32 + frame_locals as u32 + lent as u32;
 
         let patch = self.masm.prologue(self.saved_locals);
         for (i, local) in locals.iter().enumerate() {
@@ -311,7 +409,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
         if frame_locals > 0 {
             self.masm
-                .zero_frame(-8 * (pinned as i32 + frame_locals as i32), frame_locals);
+                .zero_frame(-8 * (saved as i32 + frame_locals), frame_locals as u32);
         }
         self.local_refs.truncate(locals.len());
         for refs in &mut self.local_refs {
@@ -319,7 +417,30 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
         self.local_refs.resize_with(locals.len(), Vec::new);
         self.locals = locals;
+        self.homes = buffers;
         patch
+    }
+
+    /// Stores the lent registers to their save slots (before a call, which clobbers
+    /// them). Never changes the flags.
+    pub fn save_lent(&mut self) {
+        for (i, &reg) in self.lent.iter().enumerate() {
+            let slot = Address::at(Base::Frame, self.lent_slot(i).into());
+            self.masm.store(StoreWidth::B64, slot, Operand::Reg(reg));
+        }
+    }
+
+    /// Reloads the lent registers from their save slots (after a call).
+    pub fn restore_lent(&mut self) {
+        for (i, &reg) in self.lent.iter().enumerate() {
+            let slot = Operand::Frame(self.lent_slot(i));
+            self.masm.mov(Size::S64, reg, slot);
+        }
+    }
+
+    /// The frame offset of lent register `i`'s save slot.
+    pub fn lent_slot(&self, i: usize) -> i32 {
+        self.lent_slots - 8 * i as i32
     }
 
     /// One operator. The validator has accepted it already.
@@ -596,6 +717,54 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `op` (an integer ALU operator or shift) is followed by a `local.set` or
+    /// `local.tee` of a local living in a register: then the operator can write its
+    /// result straight into that register (`fused_operator`) instead of a temporary
+    /// moved there after. Reads only the next instruction's bytes; anything it does not
+    /// recognise (including malformed bytes, which the main reader will report) says no.
+    fn fusable_set(&self, op: &Operator<'_>, reader: &OperatorsReader<'_>) -> Option<LocalSet> {
+        if self.unreachable {
+            return None;
+        }
+        let (binary, kind) = binary_operator(op)?;
+        let mut next = reader.get_binary_reader();
+        let tee = match next.read_u8().ok()? {
+            0x21 => false,
+            0x22 => true,
+            _ => return None,
+        };
+        let local = next.read_var_u32().ok()?;
+        let target = self.locals.get(local as usize)?;
+        match target.home {
+            LocalHome::Reg(reg) if target.kind == kind => Some(LocalSet {
+                binary,
+                kind,
+                local,
+                reg,
+                tee,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The operator [`Self::fusable_set`] accepted, with its result written into
+    /// `set.reg`, then the `local.set`/`local.tee` done.
+    fn fused_operator(&mut self, set: LocalSet) {
+        self.materialize_flags();
+        let kind = set.kind;
+        let done = self.binary_into_local(set.binary, kind, set.local, set.reg);
+        if done {
+            self.checked_bases
+                .retain(|&(checked, _)| checked != set.local);
+            if set.tee {
+                self.push(kind, super::stack::Loc::Local(set.local));
+            }
+        } else {
+            // Folded to a constant (pushed): an ordinary `local.set` of it.
+            self.local_set(set.local, set.tee);
+        }
     }
 
     /// `local.set` / `local.tee`.

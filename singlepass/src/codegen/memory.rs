@@ -264,6 +264,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     pub fn table_set(&mut self, table: u32) {
+        // The value waits in its slot: the element's address takes three registers, as
+        // many as a function that lends registers to locals may have (`regalloc`).
+        let top = self.stack.len() - 1;
+        self.spill_entry(top);
         let value = self.pop();
         let index = self.pop();
         let index = self.owned_reg(index);

@@ -7,6 +7,7 @@
 //!   [`Artifact`].
 //! - `func.rs`: the per-function state ([`FuncGen`]) and the operator dispatch.
 //! - `stack.rs`: the value stack of locations and register allocation.
+//! - `regalloc.rs`: which locals live in registers (a use-count scan of the body).
 //! - `control.rs`: block/loop/if frames and branches.
 //! - `arith.rs`: integer operators, with constant folding.
 //! - `memory.rs`: loads, stores, globals, tables and bulk operations.
@@ -22,6 +23,7 @@ mod control;
 mod float;
 mod func;
 mod memory;
+mod regalloc;
 mod stack;
 
 use wasmparser::{Parser, Payload, ValidPayload, Validator, WasmFeatures};
@@ -36,10 +38,10 @@ use func::FuncGen;
 
 /// Upper bound on the native stack bytes one activation of a compiled function uses, per
 /// unit of the deterministic stack accounting that metering charges for it (locals + max
-/// operand height + a fixed overhead). A frame holds the saved registers (≤ 2 slots), one
-/// slot per local, one spill slot per operand-stack depth (≤ 2 per wasm value, counting the
-/// copies an `if` with parameters keeps) and an outgoing call area (≤ 1 slot per value
-/// plus alignment), so 8 bytes × (4 + locals + 3 × height) ≤ 32 × (locals + height + 4).
+/// operand height + a fixed overhead). A frame holds one slot per local (its home, the
+/// save slot of its register, callee-saved or lent), one spill slot per operand-stack
+/// depth (≤ 2 per wasm value, counting the copies an `if` with parameters keeps) and an
+/// outgoing call area (≤ 1 slot per value plus alignment), so 8 bytes × (4 + locals + 3 × height) ≤ 32 × (locals + height + 4).
 /// The runtime sizes each native stack as this × `StackLimits::max_height`, plus headroom
 /// for runtime helpers and host functions, so the deterministic limit always fires first.
 pub const NATIVE_STACK_BYTES_PER_UNIT: u64 = 32;

@@ -137,6 +137,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.allocatable[index as usize]
     }
 
+    /// Takes `reg`, which must be free, out of the free set (a merge's result register).
+    pub fn take_reg(&mut self, reg: Reg) {
+        let bit = self.reg_bit(reg);
+        debug_assert_ne!(self.free & bit, 0, "{reg:?} is taken");
+        self.free &= !bit;
+    }
+
     /// Returns `reg` to the free set.
     pub fn free_reg(&mut self, reg: Reg) {
         let bit = self.reg_bit(reg);
@@ -492,6 +499,24 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let slot = &mut self.local_refs[local as usize];
         if slot.is_empty() {
             *slot = depths;
+        }
+    }
+
+    /// Copies `value` (it stays on the stack) into `reg`, which nothing else live on this
+    /// path may hold (a merge's result register). Never changes the flags.
+    pub fn move_to_reg(&mut self, value: Popped, reg: Reg) {
+        match value.loc {
+            Loc::Reg(r) if r == reg => {}
+            Loc::FReg(freg) => {
+                let canonicalize = self.canonicalizes(freg);
+                self.masm
+                    .float_to_bits(value.kind.float_size(), reg, freg, canonicalize);
+            }
+            Loc::Flags(cond) => self.masm.set_cond(cond, reg),
+            _ => {
+                let src = self.operand(value);
+                self.masm.mov(value.kind.size(), reg, src);
+            }
         }
     }
 

@@ -1,7 +1,8 @@
 //! Frames, calls, libcalls, gas and the deterministic stack budget.
 //!
 //! Frame layout (x29-based): `[fp+16..]` incoming slots, `[fp+8]` saved lr, `[fp]`
-//! caller's fp, `[fp-8]`/`[fp-16]` saved x19/x20, codegen's slots below. `bl` pushes
+//! caller's fp, `[fp-8]`, `[fp-16]`, … the saved local registers a function uses
+//! (x19..x25), codegen's slots below, the outgoing call area at the bottom (sp). `bl` pushes
 //! nothing, so the callee's sp at entry is the caller's outgoing slot 0, and the
 //! `stp x29, x30, [sp, #-16]!` of the prologue puts it at `fp + 16`, as on x86-64. The
 //! frame size is a multiple of 16 and the trampoline calls with sp 16-byte aligned, so

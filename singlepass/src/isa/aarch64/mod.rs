@@ -101,6 +101,9 @@ impl MacroAssembler for A64Masm {
     fn local_regs(&self) -> &'static [Reg] {
         &regs::LOCAL_REGS
     }
+    fn lendable(&self) -> usize {
+        regs::LENDABLE
+    }
     fn incoming_area_offset(&self) -> i32 {
         regs::INCOMING_AREA_OFFSET
     }

@@ -13,21 +13,26 @@
 //!   a call or a merge); v30 and v31 are where the bit-pattern forms
 //!   (`MacroAssembler::float_binop`, …) compute. v16..v31 are caller-saved in AAPCS64, so
 //!   using them needs no saving.
-//! - Allocatable (caller-saved, clobbered by every call): x9..x15.
-//! - Local registers (callee-saved, saved by the prologue on demand): x19, x20.
+//! - Allocatable (caller-saved, clobbered by every call): x6..x15. Codegen may lend
+//!   x6..x8 to locals of a function (`LENDABLE`), which then saves them around its
+//!   calls and allocates its temporaries from x9..x15.
+//! - Local registers (callee-saved, saved by the prologue on demand): x19..x25.
 //! - x0 is the C return register: libcall results and dynamic trap codes arrive there.
 //!   x1..x5 carry libcall arguments. Neither is allocatable, so no argument shuffle can
 //!   overwrite a live value.
 //! - x29 is the frame pointer, x30 the link register, sp the stack pointer (always
 //!   16-byte aligned: AArch64 faults on a misaligned sp-based access when alignment
 //!   checking is on, and AAPCS64 requires it at every public interface).
-//! - x18 (the platform register, reserved on macOS and Windows), x21..x25, x6..x8 and
-//!   v0..v15 are never touched by generated code; in particular d8..d15 (callee-saved in AAPCS64) must never be written and need
-//!   no saving anywhere.
+//! - x18 (the platform register, reserved on macOS and Windows) and v0..v15 are never
+//!   touched by generated code; in particular d8..d15 (callee-saved in AAPCS64) must
+//!   never be written and need no saving anywhere.
 
 use crate::masm::{FReg, Reg};
 
 pub(super) const X0: u8 = 0;
+pub(super) const X6: u8 = 6;
+pub(super) const X7: u8 = 7;
+pub(super) const X8: u8 = 8;
 pub(super) const X9: u8 = 9;
 pub(super) const X10: u8 = 10;
 pub(super) const X11: u8 = 11;
@@ -60,6 +65,11 @@ pub(super) const FLOAT_ALLOCATABLE: [FReg; 12] = [
 pub(super) const FLOAT_SCRATCH: [FReg; 2] = [FReg(30), FReg(31)];
 pub(super) const X19: u8 = 19;
 pub(super) const X20: u8 = 20;
+pub(super) const X21: u8 = 21;
+pub(super) const X22: u8 = 22;
+pub(super) const X23: u8 = 23;
+pub(super) const X24: u8 = 24;
+pub(super) const X25: u8 = 25;
 /// Remaining gas (pinned).
 pub(super) const GAS: u8 = 26;
 /// Linear memory base (pinned).
@@ -74,7 +84,10 @@ pub(super) const SP: u8 = 31;
 pub(super) const XZR: u8 = 31;
 
 /// Registers codegen may allocate for values.
-pub(super) const ALLOCATABLE: [Reg; 7] = [
+pub(super) const ALLOCATABLE: [Reg; 10] = [
+    Reg(X6),
+    Reg(X7),
+    Reg(X8),
     Reg(X9),
     Reg(X10),
     Reg(X11),
@@ -83,8 +96,19 @@ pub(super) const ALLOCATABLE: [Reg; 7] = [
     Reg(X14),
     Reg(X15),
 ];
-/// Registers codegen may pin locals in; the prologue saves them at `fp-8`, `fp-16`.
-pub(super) const LOCAL_REGS: [Reg; 2] = [Reg(X19), Reg(X20)];
+/// Registers codegen may pin locals in; the prologue saves the ones a function uses at
+/// `fp-8`, `fp-16`, ….
+pub(super) const LOCAL_REGS: [Reg; 7] = [
+    Reg(X19),
+    Reg(X20),
+    Reg(X21),
+    Reg(X22),
+    Reg(X23),
+    Reg(X24),
+    Reg(X25),
+];
+/// How many of the first `ALLOCATABLE` registers (x6..x8) codegen may lend to locals.
+pub(super) const LENDABLE: usize = 3;
 /// AAPCS64 integer argument registers after the first (which always carries the vmctx).
 pub(super) const LIBCALL_ARGS: [u8; 5] = [1, 2, 3, 4, 5];
 /// The C return register, where libcall results (and dynamic trap codes) arrive.

@@ -178,7 +178,10 @@ impl X64Masm {
             return;
         }
         let src = self.src(size, rhs);
-        self.mov_reg(size, d, l);
+        if d != l {
+            // Otherwise the operation itself zero-extends a 32-bit result.
+            self.mov_reg(size, d, l);
+        }
         self.binop(op, size, d, src);
     }
 
@@ -200,9 +203,14 @@ impl X64Masm {
                 None
             }
         };
-        self.mov_reg(size, d, l);
         if count == Some(0) {
+            // No shift: the move alone gives the (zero-extended, for S32) result.
+            self.mov_reg(size, d, l);
             return;
+        }
+        if d != l {
+            // Otherwise the shift itself zero-extends a 32-bit result.
+            self.mov_reg(size, d, l);
         }
         match op {
             ShiftOp::Shl => shiftop!(self.ops, shl, size, d, count),

@@ -1,7 +1,8 @@
 //! Frames, calls, libcalls, gas and the deterministic stack budget.
 //!
 //! Frame layout (rbp-based): `[rbp+16..]` incoming slots, `[rbp+8]` return address,
-//! `[rbp]` caller's rbp, `[rbp-8]`/`[rbp-16]` saved rbx/r12, codegen's slots below. The
+//! `[rbp]` caller's rbp, `[rbp-8]`/`[rbp-16]` the saved local registers a function uses
+//! (rbx, r12), codegen's slots below, the outgoing call area at the bottom (rsp). The
 //! frame size is a multiple of 16 and the trampoline calls with rsp 16-byte aligned, so
 //! rsp stays 16-byte aligned throughout a body and libcalls need no realignment.
 

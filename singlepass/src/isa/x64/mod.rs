@@ -91,6 +91,9 @@ impl MacroAssembler for X64Masm {
     fn local_regs(&self) -> &'static [Reg] {
         &regs::LOCAL_REGS
     }
+    fn lendable(&self) -> usize {
+        regs::LENDABLE
+    }
     fn incoming_area_offset(&self) -> i32 {
         regs::INCOMING_AREA_OFFSET
     }

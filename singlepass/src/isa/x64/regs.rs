@@ -5,7 +5,9 @@
 //!   r13 = remaining gas. All three are callee-saved in System V, so they survive libcalls.
 //! - Scratch, owned by the masm inside a single method: rax, rcx, rdx, r11. rax/rdx are
 //!   forced by `div`, rcx by variable shifts, r11 is free for materialising constants.
-//! - Allocatable (caller-saved, clobbered by every call): rsi, rdi, r8, r9, r10.
+//! - Allocatable (caller-saved, clobbered by every call): rsi, rdi, r8, r9, r10. Codegen
+//!   may lend rsi and rdi to locals of a function (`LENDABLE`), which then saves them
+//!   around its calls and allocates its temporaries from r8, r9, r10.
 //! - Local registers (callee-saved, saved by the prologue on demand): rbx, r12.
 //! - Float: xmm0 and xmm1 are scratch inside a single masm method; xmm2-xmm13 are
 //!   allocatable for float temporaries; xmm14 and xmm15 are where the bit-pattern forms
@@ -41,6 +43,9 @@ pub(super) const VMCTX: u8 = 15;
 pub(super) const ALLOCATABLE: [Reg; 5] = [Reg(RSI), Reg(RDI), Reg(R8), Reg(R9), Reg(R10)];
 /// Registers codegen may pin locals in; the prologue saves them at `rbp-8`, `rbp-16`.
 pub(super) const LOCAL_REGS: [Reg; 2] = [Reg(RBX), Reg(R12)];
+/// How many of the first `ALLOCATABLE` registers (rsi, rdi) codegen may lend to locals:
+/// three stay for temporaries, the most one operator holds at once (`select`).
+pub(super) const LENDABLE: usize = 2;
 /// Float registers codegen may allocate for float temporaries.
 pub(super) const FLOAT_ALLOCATABLE: [FReg; 12] = [
     FReg(2),

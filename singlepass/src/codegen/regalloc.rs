@@ -1,0 +1,417 @@
+//! Which locals live in registers, chosen before the body is compiled.
+//!
+//! A baseline compiler's register allocation for locals: every local has one home for
+//! the whole function (a register or a frame slot), so no block boundary ever moves a
+//! local and every path agrees on where it is. What is decided here is which locals get
+//! the registers: by static use counts, from one cheap scan of the body's operator bytes
+//! ([`scan_local_uses`]: opcodes and immediate lengths only, no decoding into operators)
+//! in which a `local.get`/`set`/`tee` inside `d` nested loops weighs `8^d`.
+//!
+//! Two kinds of register can hold a local ([`choose_homes`]):
+//! - the ISA's `local_regs()`: callee-saved in the wasm convention (the prologue saves
+//!   the ones a function uses), free across calls;
+//! - up to `lendable()` of the first `allocatable()` registers, lent to the function's
+//!   heaviest remaining locals when their weight beats the calls they would have to be
+//!   saved around: lent registers are caller-saved, so codegen stores them to their save
+//!   slots before every call and libcall and reloads them after (`FuncGen::save_lent`).
+//!   A function that lends `k` registers allocates its temporaries from the rest.
+//!
+//! Everything here is linear in the body's size and deterministic: ties go to the lower
+//! local index, and a byte sequence the scan does not understand (it knows the wasm 2.0
+//! instruction set the compiler accepts) only means the locals are taken in index order.
+
+use crate::masm::Reg;
+
+use super::stack::Kind;
+
+/// The weight of one use at loop depth `depth`: 8 per loop, capped so sums cannot wrap.
+fn use_weight(depth: u32) -> u64 {
+    1u64 << (3 * depth.min(12))
+}
+
+/// What [`scan_local_uses`] found: per-local weights (in the caller's buffer) and the
+/// weight of the calls, which a lent register must be saved around.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ScanSummary {
+    pub call_weight: u64,
+}
+
+/// A cursor over operator bytes that gives up (returns `None`) at the end of input.
+struct Bytes<'a> {
+    code: &'a [u8],
+    at: usize,
+}
+
+impl Bytes<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.code.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    /// An unsigned LEB128 up to 32 bits (longer encodings are invalid wasm: give up).
+    fn u32(&mut self) -> Option<u32> {
+        let mut value = 0u32;
+        for shift in (0..35).step_by(7) {
+            let b = self.byte()?;
+            value |= u32::from(b & 0x7f).checked_shl(shift)?;
+            if b & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    /// Skips one LEB128 of any length (signed constants, 64-bit offsets).
+    fn skip_leb(&mut self) -> Option<()> {
+        while self.byte()? & 0x80 != 0 {}
+        Some(())
+    }
+
+    fn skip(&mut self, n: usize) -> Option<()> {
+        self.at = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.code.len())?;
+        Some(())
+    }
+
+    /// A block type: empty, one value type (one byte in wasm 2.0) or a type index.
+    fn skip_block_type(&mut self) -> Option<()> {
+        match *self.code.get(self.at)? {
+            0x40 | 0x7f | 0x7e | 0x7d | 0x7c | 0x7b | 0x70 | 0x6f => self.skip(1),
+            // Typed references (`ref`, `ref null` + heap type): beyond wasm 2.0.
+            0x63 | 0x64 => None,
+            _ => self.skip_leb(),
+        }
+    }
+}
+
+/// Adds each `local.get`/`local.set`/`local.tee` in `code` (a body's operators, after
+/// the local declarations) to `weights[local]`, weighted by loop depth, and sums the
+/// weight of the calls (`is_inlined` names the call targets compiled inline, which cost
+/// no call). `loops` is scratch space. Returns `None` if the bytes hold an instruction
+/// beyond wasm 2.0 or end early; `weights` is then partial and must not be used.
+pub(crate) fn scan_local_uses(
+    code: &[u8],
+    weights: &mut [u64],
+    loops: &mut Vec<bool>,
+    is_inlined: impl Fn(u32) -> bool,
+) -> Option<ScanSummary> {
+    let mut bytes = Bytes { code, at: 0 };
+    let mut depth = 0u32;
+    let mut summary = ScanSummary::default();
+    loops.clear();
+    while bytes.at < code.len() {
+        let op = bytes.byte()?;
+        match op {
+            0x02 | 0x04 => {
+                bytes.skip_block_type()?;
+                loops.push(false);
+            }
+            0x03 => {
+                bytes.skip_block_type()?;
+                loops.push(true);
+                depth += 1;
+            }
+            0x0b => {
+                if loops.pop() == Some(true) {
+                    depth -= 1;
+                }
+            }
+            0x00 | 0x01 | 0x05 | 0x0f | 0x1a | 0x1b | 0x45..=0xc4 | 0xd1 => {}
+            0x0c | 0x0d | 0x23 | 0x24 | 0x25 | 0x26 | 0x3f | 0x40 | 0xd0 | 0xd2 => {
+                bytes.skip_leb()?
+            }
+            0x0e => {
+                let targets = bytes.u32()?;
+                for _ in 0..=targets {
+                    bytes.skip_leb()?;
+                }
+            }
+            0x10 => {
+                if !is_inlined(bytes.u32()?) {
+                    summary.call_weight = summary.call_weight.saturating_add(use_weight(depth));
+                }
+            }
+            0x11 => {
+                bytes.skip_leb()?;
+                bytes.skip_leb()?;
+                summary.call_weight = summary.call_weight.saturating_add(use_weight(depth));
+            }
+            0x1c => {
+                let types = bytes.u32()?;
+                for _ in 0..types {
+                    match bytes.byte()? {
+                        0x63 | 0x64 => return None,
+                        _ => {}
+                    }
+                }
+            }
+            0x20..=0x22 => {
+                let local = bytes.u32()? as usize;
+                let weight = weights.get_mut(local)?;
+                *weight = weight.saturating_add(use_weight(depth));
+            }
+            0x28..=0x3e => {
+                let align = bytes.u32()?;
+                if align & 0x40 != 0 {
+                    // Multi-memory: a memory index follows.
+                    bytes.skip_leb()?;
+                }
+                bytes.skip_leb()?;
+            }
+            0x41 | 0x42 => bytes.skip_leb()?,
+            0x43 => bytes.skip(4)?,
+            0x44 => bytes.skip(8)?,
+            0xfc => match bytes.u32()? {
+                0..=7 => {}
+                9 | 11 | 13 | 15..=17 => bytes.skip_leb()?,
+                8 | 10 | 12 | 14 => {
+                    bytes.skip_leb()?;
+                    bytes.skip_leb()?;
+                }
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+    Some(summary)
+}
+
+/// Where [`choose_homes`] put one local.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Home {
+    /// A callee-saved local register.
+    Saved(Reg),
+    /// A lent (caller-saved) register.
+    Lent(Reg),
+    /// Memory: its frame slot (or a parameter's incoming slot).
+    Memory,
+}
+
+/// The registers a function may put locals in.
+pub(crate) struct Registers<'r> {
+    /// Callee-saved (`MacroAssembler::local_regs`).
+    pub saved: &'r [Reg],
+    /// Caller-saved, lendable to locals (the first `lendable()` of `allocatable()`).
+    pub lendable: &'r [Reg],
+}
+
+/// How a lent register must pay for itself: its local's weight must be at least this
+/// (a use inside a loop) and more than twice the weight of the calls it is saved and
+/// reloaded around.
+const LEND_MIN_WEIGHT: u64 = 8;
+
+/// Chooses every local's home into `homes` (one per entry of `kinds`; `Ref` locals stay
+/// in memory). With `weights` (from [`scan_local_uses`]), the heaviest locals get the
+/// callee-saved registers, then the lendable ones if they pay for themselves, and unused
+/// locals stay in memory; without, the first locals in index order get the callee-saved
+/// registers. `order` is scratch space. Returns how many registers of each kind were
+/// used: `(saved, lent)`, each a prefix of its list.
+pub(crate) fn choose_homes(
+    kinds: &[Kind],
+    weights: Option<(&[u64], ScanSummary)>,
+    regs: Registers<'_>,
+    order: &mut Vec<u32>,
+    homes: &mut Vec<Home>,
+) -> (usize, usize) {
+    homes.clear();
+    homes.resize(kinds.len(), Home::Memory);
+    let candidate = |i: usize| kinds[i] != Kind::Ref;
+    let Some((weights, summary)) = weights else {
+        let mut saved = 0;
+        for (i, home) in homes.iter_mut().enumerate() {
+            if candidate(i) && saved < regs.saved.len() {
+                *home = Home::Saved(regs.saved[saved]);
+                saved += 1;
+            }
+        }
+        return (saved, 0);
+    };
+    // The heaviest `slots` used locals, heaviest first, equal weights in index order:
+    // an insertion into a list of at most `slots` (ten at most), so linear in the number
+    // of locals, unlike a sort.
+    let slots = regs.saved.len() + regs.lendable.len();
+    order.clear();
+    for (i, &weight) in weights.iter().enumerate() {
+        if !candidate(i) || weight == 0 || slots == 0 {
+            continue;
+        }
+        if order.len() == slots && weights[order[slots - 1] as usize] >= weight {
+            continue;
+        }
+        let at = order.partition_point(|&o| weights[o as usize] >= weight);
+        if order.len() == slots {
+            order.pop();
+        }
+        order.insert(at, i as u32);
+    }
+    let (mut saved, mut lent) = (0, 0);
+    for &i in order.iter() {
+        let weight = weights[i as usize];
+        let home = &mut homes[i as usize];
+        if saved < regs.saved.len() {
+            *home = Home::Saved(regs.saved[saved]);
+            saved += 1;
+        } else if lent < regs.lendable.len()
+            && weight >= LEND_MIN_WEIGHT
+            && weight / 2 > summary.call_weight
+        {
+            *home = Home::Lent(regs.lendable[lent]);
+            lent += 1;
+        } else {
+            break;
+        }
+    }
+    (saved, lent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(code: &[u8], locals: usize) -> Option<(Vec<u64>, ScanSummary)> {
+        let mut weights = vec![0; locals];
+        let summary = scan_local_uses(code, &mut weights, &mut Vec::new(), |f| f == 0)?;
+        Some((weights, summary))
+    }
+
+    #[test]
+    fn uses_weigh_eight_per_loop() {
+        // local.get 0; loop; local.get 1; loop; local.tee 2; end; local.set 1; end;
+        // local.get 0; end
+        let code = [
+            0x20, 0, 0x03, 0x40, 0x20, 1, 0x03, 0x7f, 0x22, 2, 0x0b, 0x21, 1, 0x0b, 0x20, 0, 0x0b,
+        ];
+        let (weights, summary) = scan(&code, 3).unwrap();
+        assert_eq!(weights, [2, 16, 64]);
+        assert_eq!(summary.call_weight, 0);
+    }
+
+    #[test]
+    fn immediates_are_skipped_and_calls_weighed() {
+        let code = [
+            0x41, 0x80, 0x80, 0x01, // i32.const (3-byte LEB)
+            0x44, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, // f64.const of 0x20 bytes
+            0x28, 0x02, 0xa0, 0x01, // i32.load align=2 offset=160
+            0x0e, 0x02, 0x00, 0x01, 0x02, // br_table 0 1 2
+            0x03, 0x40, 0x10, 0x00, // loop; call 0 (inlined)
+            0x10, 0x05, // call 5
+            0x11, 0x01, 0x00, // call_indirect
+            0xfc, 0x0a, 0x00, 0x00, // memory.copy
+            0x22, 0x01, 0x0b, 0x0b,
+        ];
+        let (weights, summary) = scan(&code, 2).unwrap();
+        assert_eq!(weights, [0, 8]);
+        assert_eq!(summary.call_weight, 16);
+    }
+
+    #[test]
+    fn unknown_or_truncated_bytes_give_up() {
+        assert_eq!(scan(&[0xfd, 0x0c], 1), None, "SIMD");
+        assert_eq!(scan(&[0x41, 0x80], 1), None, "a LEB cut short");
+        assert_eq!(scan(&[0x20, 0x05], 1), None, "an out-of-range local");
+        assert_eq!(scan(&[0x44, 0, 0], 1), None, "an f64 cut short");
+    }
+
+    #[test]
+    fn the_heaviest_of_many_locals_win_ties_going_to_the_lower_index() {
+        let kinds = [Kind::I64; 20];
+        let weights: Vec<u64> = (0..20u64).map(|i| [8, 64, 9, 64][i as usize % 4]).collect();
+        let mut homes = Vec::new();
+        let regs = Registers {
+            saved: &[Reg(1), Reg(2), Reg(3)],
+            lendable: &[Reg(4), Reg(5)],
+        };
+        let summary = ScanSummary::default();
+        let used = choose_homes(
+            &kinds,
+            Some((&weights, summary)),
+            regs,
+            &mut Vec::new(),
+            &mut homes,
+        );
+        assert_eq!(used, (3, 2));
+        let placed: Vec<(usize, Home)> = homes
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| **h != Home::Memory)
+            .map(|(i, &h)| (i, h))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                (1, Home::Saved(Reg(1))),
+                (3, Home::Saved(Reg(2))),
+                (5, Home::Saved(Reg(3))),
+                (7, Home::Lent(Reg(4))),
+                (9, Home::Lent(Reg(5))),
+            ]
+        );
+    }
+
+    #[test]
+    fn heaviest_locals_get_registers_and_lending_pays_for_itself() {
+        let kinds = [
+            Kind::I32,
+            Kind::I64,
+            Kind::Ref,
+            Kind::F64,
+            Kind::I32,
+            Kind::I32,
+        ];
+        let weights = [1, 64, 512, 64, 0, 10];
+        let regs = Registers {
+            saved: &[Reg(1)],
+            lendable: &[Reg(2), Reg(3), Reg(4)],
+        };
+        let mut homes = Vec::new();
+        let summary = ScanSummary { call_weight: 4 };
+        let used = choose_homes(
+            &kinds,
+            Some((&weights, summary)),
+            regs,
+            &mut Vec::new(),
+            &mut homes,
+        );
+        // The ref stays in memory; 1 and 3 tie (index order); 5 is heavy enough (10/2 > 4)
+        // to be lent a register, 0 is not, 4 is unused.
+        assert_eq!(used, (1, 2));
+        assert_eq!(
+            homes,
+            [
+                Home::Memory,
+                Home::Saved(Reg(1)),
+                Home::Memory,
+                Home::Lent(Reg(2)),
+                Home::Memory,
+                Home::Lent(Reg(3)),
+            ]
+        );
+        let calls = ScanSummary { call_weight: 32 };
+        let used = choose_homes(
+            &kinds,
+            Some((&weights, calls)),
+            Registers {
+                saved: &[Reg(1)],
+                lendable: &[Reg(2)],
+            },
+            &mut Vec::new(),
+            &mut homes,
+        );
+        assert_eq!(used, (1, 0), "calls in the loop make lending a loss");
+        let used = choose_homes(
+            &kinds,
+            None,
+            Registers {
+                saved: &[Reg(1), Reg(7)],
+                lendable: &[Reg(2)],
+            },
+            &mut Vec::new(),
+            &mut homes,
+        );
+        assert_eq!(used, (2, 0));
+        assert_eq!(homes[..2], [Home::Saved(Reg(1)), Home::Saved(Reg(7))]);
+    }
+}
