@@ -17,11 +17,18 @@ pub enum OpClass {
     Constant,
     /// `local.get`, `local.set`, `local.tee`.
     Local,
+    /// Per declared local (parameters excluded) at function entry: compiled code zeroes
+    /// every declared local before the body runs. Charged in the entry block, never
+    /// returned by [`classify`].
+    LocalInit,
     /// `global.get`, `global.set`.
     Global,
-    /// Cheap integer ALU: add, sub, bit ops, shifts, rotates, compares, `eqz`, clz/ctz/popcnt,
+    /// Cheap integer ALU: add, sub, bit ops, shifts, rotates, compares, `eqz`,
     /// wrap/extend, sign extension, `select`, `drop`, `ref.is_null`.
     Alu,
+    /// Bit counts: `clz`, `ctz`, `popcnt` (3-cycle latency instructions, and more than one
+    /// on targets without them: a chain of them costs several plain ALU operations each).
+    BitCount,
     /// Integer multiplication.
     Mul,
     /// Integer division and remainder (with their trap checks).
@@ -34,6 +41,10 @@ pub enum OpClass {
     Branch,
     /// `br_table`.
     BrTable,
+    /// Per entry of a `br_table`'s label table, the default included: the jump table's
+    /// size is code the jump must fetch (instruction cache and branch-target buffer
+    /// misses grow with it). Charged with the `br_table`, never returned by [`classify`].
+    BrTableTarget,
     /// Direct `call`.
     Call,
     /// `call_indirect` (table bounds, null and signature checks).
@@ -84,14 +95,17 @@ impl OpClass {
             OpClass::Structural => "structural",
             OpClass::Constant => "constant",
             OpClass::Local => "local",
+            OpClass::LocalInit => "local_init",
             OpClass::Global => "global",
             OpClass::Alu => "alu",
+            OpClass::BitCount => "bit_count",
             OpClass::Mul => "mul",
             OpClass::DivRem => "div_rem",
             OpClass::Load => "load",
             OpClass::Store => "store",
             OpClass::Branch => "branch",
             OpClass::BrTable => "br_table",
+            OpClass::BrTableTarget => "br_table_target",
             OpClass::Call => "call",
             OpClass::CallIndirect => "call_indirect",
             OpClass::Return => "return",
@@ -137,6 +151,7 @@ pub fn classify(op: &Operator<'_>) -> OpClass {
         LocalGet { .. } | LocalSet { .. } | LocalTee { .. } => OpClass::Local,
         GlobalGet { .. } | GlobalSet { .. } => OpClass::Global,
         I32Mul | I64Mul => OpClass::Mul,
+        I32Clz | I32Ctz | I32Popcnt | I64Clz | I64Ctz | I64Popcnt => OpClass::BitCount,
         I32DivS | I32DivU | I32RemS | I32RemU | I64DivS | I64DivU | I64RemS | I64RemU => {
             OpClass::DivRem
         }
@@ -191,6 +206,18 @@ pub fn classify(op: &Operator<'_>) -> OpClass {
     }
 }
 
+/// The per-unit class an operator also charges, with its unit count, when the count is
+/// known statically: a `br_table`'s label table size, the default included. Charged in
+/// the operator's block like its class cost (no runtime work).
+pub fn static_units(op: &Operator<'_>) -> Option<(OpClass, u64)> {
+    match op {
+        Operator::BrTable { targets } => {
+            Some((OpClass::BrTableTarget, u64::from(targets.len()) + 1))
+        }
+        _ => None,
+    }
+}
+
 /// The size-proportional charge an operator needs, if any. The size operand is always the
 /// i32 on top of the operand stack when the operator runs.
 pub fn dynamic_cost(op: &Operator<'_>) -> Option<DynamicCost> {
@@ -216,14 +243,19 @@ pub struct CostTable {
     pub structural: u64,
     pub constant: u64,
     pub local: u64,
+    /// Per declared local, at function entry.
+    pub local_init: u64,
     pub global: u64,
     pub alu: u64,
+    pub bit_count: u64,
     pub mul: u64,
     pub div_rem: u64,
     pub load: u64,
     pub store: u64,
     pub branch: u64,
     pub br_table: u64,
+    /// Per entry of a `br_table`'s label table (default included).
+    pub br_table_target: u64,
     pub call: u64,
     pub call_indirect: u64,
     pub return_: u64,
@@ -251,18 +283,21 @@ impl Default for CostTable {
     /// (version 1 had one `float` price and no profile that admitted floats).
     fn default() -> Self {
         CostTable {
-            version: 2,
+            version: 3,
             structural: 0,
             constant: 1,
             local: 1,
+            local_init: 1,
             global: 2,
             alu: 1,
+            bit_count: 3,
             mul: 3,
             div_rem: 20,
             load: 3,
             store: 3,
             branch: 2,
             br_table: 4,
+            br_table_target: 1,
             call: 10,
             call_indirect: 15,
             return_: 2,
@@ -292,14 +327,17 @@ impl CostTable {
             OpClass::Structural => self.structural,
             OpClass::Constant => self.constant,
             OpClass::Local => self.local,
+            OpClass::LocalInit => self.local_init,
             OpClass::Global => self.global,
             OpClass::Alu => self.alu,
+            OpClass::BitCount => self.bit_count,
             OpClass::Mul => self.mul,
             OpClass::DivRem => self.div_rem,
             OpClass::Load => self.load,
             OpClass::Store => self.store,
             OpClass::Branch => self.branch,
             OpClass::BrTable => self.br_table,
+            OpClass::BrTableTarget => self.br_table_target,
             OpClass::Call => self.call,
             OpClass::CallIndirect => self.call_indirect,
             OpClass::Return => self.return_,
@@ -317,10 +355,19 @@ impl CostTable {
         }
     }
 
-    /// The gas an operator costs each time it executes (its class cost).
+    /// The gas an operator costs each time it executes: its class cost, plus the static
+    /// per-unit charge it carries (a `br_table`'s targets).
     #[inline]
     pub fn operator_cost(&self, op: &Operator<'_>) -> u64 {
-        self.cost(classify(op))
+        let units = static_units(op).map_or(0, |(class, n)| self.cost(class).saturating_mul(n));
+        self.cost(classify(op)).saturating_add(units)
+    }
+
+    /// The gas charged at a function's entry for zeroing its `declared_locals` (parameters
+    /// excluded: the caller wrote them).
+    #[inline]
+    pub fn entry_cost(&self, declared_locals: u64) -> u64 {
+        self.local_init.saturating_mul(declared_locals)
     }
 
     /// The price per unit of a size-proportional charge.

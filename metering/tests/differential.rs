@@ -16,8 +16,11 @@
 //!   rounding, promote/demote and int-to-float `float_arith`; div and sqrt
 //!   `float_div_sqrt`; every truncation `float_to_int`; abs/neg/copysign/reinterpret
 //!   `alu`; float loads, stores and constants as integer ones), not by `classify`, so a
-//!   float operator in the wrong class is caught. Other operators use
-//!   `CostTable::operator_cost`.
+//!   float operator in the wrong class is caught. The cost-table version 3 charges are
+//!   written out here too: `clz`/`ctz`/`popcnt` cost `bit_count`, a `br_table` costs
+//!   `br_table` plus `br_table_target` per label (the default included), and each
+//!   function body starts by adding `local_init` per declared local. Other operators use
+//!   `CostTable::cost(classify(op))`.
 //!
 //! For a run that returns normally the two must agree exactly (results, observable state
 //! and gas). For a run that traps, the trap kind and observable state must agree and the
@@ -35,7 +38,7 @@
 use arbitrary::Unstructured;
 use gasket_fixtures::programs::programs;
 use gasket_fixtures::reference::*;
-use gasket_metering::{prepare, CostTable, PreparedModule, Profile};
+use gasket_metering::{classify as classify_op, prepare, CostTable, PreparedModule, Profile};
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{
     CodeSection, ConstExpr, DataCountSection, ExportKind, ExportSection, Function, GlobalSection,
@@ -181,7 +184,18 @@ fn naive_cost(op: &Operator<'_>, costs: &CostTable) -> u64 {
         !name.contains("F32") && !name.contains("F64"),
         "no naive price for float operator {name}"
     );
-    costs.operator_cost(op)
+    match op {
+        Operator::I32Clz
+        | Operator::I32Ctz
+        | Operator::I32Popcnt
+        | Operator::I64Clz
+        | Operator::I64Ctz
+        | Operator::I64Popcnt => costs.bit_count,
+        Operator::BrTable { targets } => {
+            costs.br_table + costs.br_table_target * (u64::from(targets.len()) + 1)
+        }
+        other => costs.cost(classify_op(other)),
+    }
 }
 
 /// Re-encodes `wasm` with a mutable i64 global (appended after the existing globals and
@@ -319,17 +333,26 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                 body_index += 1;
                 let params = type_params[type_index as usize];
                 let mut locals = Vec::new();
+                let mut declared = 0u64;
                 let mut local_count = params;
                 let mut reader = body.get_locals_reader().unwrap();
                 for _ in 0..reader.get_count() {
                     let (count, ty) = reader.read().unwrap();
                     local_count += count;
+                    declared += u64::from(count);
                     locals.push((count, re.val_type(ty).unwrap()));
                 }
                 let scratch = local_count;
                 locals.push((1, EncValType::I32));
                 let mut func = Function::new(locals);
                 let gas = globals;
+                let entry = costs.local_init * declared;
+                if entry > 0 {
+                    func.instruction(&Instruction::GlobalGet(gas));
+                    func.instruction(&Instruction::I64Const(entry as i64));
+                    func.instruction(&Instruction::I64Add);
+                    func.instruction(&Instruction::GlobalSet(gas));
+                }
                 let mut ops = body.get_operators_reader().unwrap();
                 while !ops.eof() {
                     let op = ops.read().unwrap();
