@@ -168,6 +168,11 @@ impl Case {
         self
     }
 
+    fn baseline(mut self, baseline: Program) -> Case {
+        self.baseline = baseline;
+        self
+    }
+
     fn baseline_body(mut self, body: &str) -> Case {
         self.baseline = self.program.with_body(body);
         self
@@ -189,6 +194,37 @@ impl Case {
 /// stored back: `start` and the store are two local accesses per [`UNROLL`] operators.
 fn chain(start: &str, ops: &str, store: &str) -> String {
     format!("{start}\n{}{store}", repeat(ops, UNROLL))
+}
+
+/// One step of a linear congruential generator in `$z`: unpredictable `br_table`
+/// indices from its top bits.
+const LCG_STEP: &str =
+    "(local.set $z (i32.add (i32.mul (local.get $z) (i32.const 1664525)) (i32.const 1013904223)))";
+/// Labels (default included) of the `br_table_target` case's large table.
+const BR_TABLE_LABELS: u32 = 1024;
+/// Declared locals of the `local_init` case's callee.
+const LOCALS: u32 = 1000;
+
+/// [`UNROLL`] `br_table`s of `labels` labels (a power of two, the default included),
+/// each indexed by the top bits of a fresh [`LCG_STEP`] value.
+fn random_br_tables(labels: u32) -> Program {
+    let shift = 32 - labels.trailing_zeros();
+    let depths = repeat("0", labels as usize - 1);
+    Program::new(repeat(
+        &format!(
+            "{LCG_STEP}\n(block (br_table {depths} 0 (i32.shr_u (local.get $z) (i32.const {shift}))))"
+        ),
+        UNROLL,
+    ))
+}
+
+/// A function named `name` with `locals` declared i64 locals that reads the last one.
+fn function_with_locals(name: &str, locals: u32) -> String {
+    format!(
+        "(func {name} {} (drop (local.get {})))",
+        repeat("(local i64)", locals as usize),
+        locals - 1
+    )
 }
 
 /// Every case of the suite, in a fixed order.
@@ -217,14 +253,46 @@ fn classes() -> Vec<Case> {
         ),
         Case::class("local", "(local.set $z (local.get $x))"),
         Case::class("global", "(global.set $g (global.get $g))"),
+        // Dependent chains: each operator waits for the one before (latency, not
+        // throughput, is what an attacker buys).
         Case::new(
             "alu",
             Target::Price("alu"),
             "alu",
             Program::new(chain(
                 "local.get $x",
-                "i32.ctz\ni32.extend8_s\ni32.clz\ni32.popcnt",
+                "i32.extend8_s\ni32.eqz\ni32.extend16_s\ni32.eqz",
                 "local.set $x",
+            )),
+        ),
+        Case::new(
+            "alu/rotate",
+            Target::Price("alu"),
+            "alu",
+            Program::new(chain(
+                "local.get $x",
+                "local.get $y\ni32.rotl\ni32.extend8_s",
+                "local.set $x",
+            )),
+        ),
+        Case::new(
+            "bit_count",
+            Target::Price("bit_count"),
+            "bit_count",
+            Program::new(chain(
+                "local.get $x",
+                "i32.ctz\ni32.clz\ni32.popcnt",
+                "local.set $x",
+            )),
+        ),
+        Case::new(
+            "bit_count/i64",
+            Target::Price("bit_count"),
+            "bit_count",
+            Program::new(chain(
+                "local.get $w",
+                "i64.ctz\ni64.clz\ni64.popcnt",
+                "local.set $w",
             )),
         ),
         Case::new(
@@ -256,6 +324,37 @@ fn classes() -> Vec<Case> {
         )
         .min_share(0.6),
         Case::class("br_table", "(block (block (br_table 0 1 (local.get $x))))"),
+        // Unpredictable indices into a small table: a mispredicted indirect jump.
+        Case::new(
+            "br_table/random",
+            Target::Price("br_table"),
+            "br_table",
+            random_br_tables(4),
+        )
+        .baseline_body(&repeat(LCG_STEP, UNROLL))
+        .min_share(0.3),
+        // Per label: a large table against a small one, both with unpredictable indices.
+        Case::new(
+            "br_table_target",
+            Target::Price("br_table_target"),
+            "br_table_target",
+            random_br_tables(BR_TABLE_LABELS),
+        )
+        .baseline(random_br_tables(4))
+        .min_share(0.9),
+        // Per declared local: calls of a function with many locals against calls of one
+        // with none.
+        Case::new(
+            "local_init",
+            Target::Price("local_init"),
+            "local_init",
+            Program {
+                items: function_with_locals("$many_locals", LOCALS),
+                ..Program::new(repeat("(call $many_locals)", UNROLL))
+            },
+        )
+        .baseline_body(&repeat("(call $empty)", UNROLL))
+        .min_share(0.8),
         Case::class("call", "(call $empty)"),
         Case::class("call_indirect", "(call_indirect (type $v) (i32.const 0))"),
         // `return` only ends a call: measured as `call $ret` against `call $empty`.
@@ -578,13 +677,7 @@ fn storage(kind: StorageKind) -> Vec<Case> {
 
 /// The adversarial mixes, each against an empty loop.
 fn mixes() -> Vec<Case> {
-    let big_locals = {
-        let locals = repeat("(local i64)", MAX_LOCALS as usize);
-        format!(
-            "(func $big_locals {locals} (drop (local.get {})))",
-            MAX_LOCALS - 1
-        )
-    };
+    let big_locals = function_with_locals("$big_locals", MAX_LOCALS);
     let large_table = {
         let labels = repeat("0", 4095);
         format!("(block (br_table {labels} 0 (i32.and (i32.wrap_i64 (local.get $i)) (i32.const 4095))))")
@@ -624,7 +717,7 @@ fn mixes() -> Vec<Case> {
         .min_share(0.4),
         Case::mix(
             "mix/br_table_4096",
-            "br_table",
+            "br_table_target",
             Program::new(repeat(&large_table, UNROLL)),
         )
         .min_share(0.4),
@@ -650,7 +743,7 @@ fn mixes() -> Vec<Case> {
         .min_share(0.3),
         Case::mix(
             "mix/max_locals",
-            "call",
+            "local_init",
             Program {
                 items: big_locals,
                 ..Program::new(repeat("(call $big_locals)", UNROLL))

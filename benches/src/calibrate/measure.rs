@@ -101,6 +101,12 @@ pub struct Measurement {
     pub gas_by_key: BTreeMap<String, i64>,
     /// Median time of the program minus median time of the baseline, in ns (not below 0).
     pub ns: f64,
+    /// Median time of the baseline, in ns.
+    pub baseline_ns: f64,
+    /// The runs' noise on `ns`: the median absolute deviations of program and baseline
+    /// times, summed. A difference not well above it says nothing about the price (the
+    /// derivation lists such a case as unmeasured instead of calling it overcharged).
+    pub noise_ns: f64,
     /// `ns / gas`.
     pub ns_per_gas: f64,
 }
@@ -249,6 +255,14 @@ fn timed_call(
     Ok((ns, outcome.gas_used))
 }
 
+/// Median absolute deviation from the median.
+fn deviation(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    let centre = median(&mut sorted);
+    let mut deviations: Vec<f64> = values.iter().map(|v| (v - centre).abs()).collect();
+    median(&mut deviations)
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
@@ -318,7 +332,9 @@ pub fn measure(
         });
     }
     let gas = program_gas - baseline_gas;
-    let ns = (median(&mut program_ns) - median(&mut baseline_ns)).max(0.0);
+    let noise_ns = deviation(&program_ns) + deviation(&baseline_ns);
+    let baseline_median = median(&mut baseline_ns);
+    let ns = (median(&mut program_ns) - baseline_median).max(0.0);
     Ok(Measurement {
         name: case.name.clone(),
         key: case.target.key(),
@@ -329,6 +345,8 @@ pub fn measure(
         gas,
         gas_by_key: by_key,
         ns,
+        baseline_ns: baseline_median,
+        noise_ns,
         ns_per_gas: ns / gas as f64,
     })
 }
