@@ -113,6 +113,8 @@ pub const RECURSION_DEPTH: u32 = 9_000;
 const MAX_LOCALS: u32 = 9_990;
 /// Name of the cache-hostile mix (its addresses wrap after about 1000 iterations).
 pub const HOSTILE: &str = "mix/cache_hostile_loads";
+/// Name of its twin that stores to the same addresses.
+pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
 const MAX_PAGES: u32 = 1024;
 
@@ -682,16 +684,16 @@ fn mixes() -> Vec<Case> {
         let labels = repeat("0", 4095);
         format!("(block (br_table {labels} 0 (i32.and (i32.wrap_i64 (local.get $i)) (i32.const 4095))))")
     };
-    // 16 loads a stride of 4 MiB - 4160 bytes apart, from a base that moves by a page and
+    // 16 accesses (`access` with its OFFSET filled in: a load or a store) a stride of
+    // 4 MiB - 4160 bytes apart, from a base that moves by a page and
     // a cache line per iteration within the first 4 MiB, over the whole (touched) maximal
     // memory: the highest address read is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB.
-    let hostile = {
+    let hostile = |access: &str| {
         let mut body = String::new();
         for k in 0..UNROLL as u32 {
-            body.push_str(&format!(
-                "(drop (i32.load offset={} (local.get $p)))\n",
-                k * (4 * 1024 * 1024 - 4160)
-            ));
+            let offset = k * (4 * 1024 * 1024 - 4160);
+            body.push_str(&access.replace("OFFSET", &offset.to_string()));
+            body.push('\n');
         }
         body.push_str(
             "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const 0x3ffffc)))",
@@ -749,6 +751,19 @@ fn mixes() -> Vec<Case> {
                 ..Program::new(repeat("(call $big_locals)", UNROLL))
             },
         ),
-        Case::mix(HOSTILE, "load", hostile).min_share(0.4),
+        Case::mix(
+            HOSTILE,
+            "load",
+            hostile("(drop (i32.load offset=OFFSET (local.get $p)))"),
+        )
+        .min_share(0.4),
+        // The same addresses written: each store's line must be fetched before it is
+        // written (and a dirty line written back when evicted).
+        Case::mix(
+            HOSTILE_STORES,
+            "store",
+            hostile("(i32.store offset=OFFSET (local.get $p) (local.get $x))"),
+        )
+        .min_share(0.3),
     ]
 }

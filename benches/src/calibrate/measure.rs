@@ -293,15 +293,16 @@ pub fn measure(
     };
     let gas_n = (settings.target_gas / per_iteration).clamp(1, case.max_n);
     // Grow the count fourfold until the program takes a quarter of the target time more
-    // than its baseline (so that instantiation and setup no longer dominate), then scale
-    // it to the target time.
+    // than its baseline, and a quarter of the baseline's own time (so that instantiation
+    // and setup, such as filling a 64 MiB memory, no longer dominate and their noise
+    // cannot pass for the loop's time), then scale it to the target time.
     let mut n = probe_n;
     let n = loop {
         let (program_ns, _) = timed_call(&compile(&case.program, n)?, case, &case.context)?;
         let (baseline_ns, _) =
             timed_call(&compile(&case.baseline, n)?, case, &case.baseline_context)?;
         let ns = program_ns - baseline_ns;
-        if n >= gas_n || ns >= settings.target_ns as f64 / 4.0 {
+        if n >= gas_n || (ns >= settings.target_ns as f64 / 4.0 && ns >= baseline_ns / 4.0) {
             let by_time = (settings.target_ns as f64 / ns.max(1.0) * n as f64) as u64;
             break gas_n.min(by_time).clamp(1, case.max_n);
         }
