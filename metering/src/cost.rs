@@ -300,7 +300,8 @@ impl Default for CostTable {
     /// - every other class, dynamic price and host function formula is re-priced from its
     ///   measured time (the calibrated cases of a class are priced for the dearest);
     ///   `constant`, `unreachable` and `return` are below the timer's resolution or once
-    ///   per call and keep their version 2 price × 50.
+    ///   per call and keep about their version 2 price × 50 (48, 48, 97: the derivation
+    ///   renormalises every price each round).
     ///
     /// Version 2 priced floats by class (version 1 had one `float` price and no profile
     /// that admitted floats); both priced roughly one unit per cheap native instruction.
