@@ -216,6 +216,8 @@ def main(argv):
     parser.add_argument("--keep", metavar="KEY", action="append", default=[],
                         help="a price set for another reason than time (e.g. state growth): "
                         "kept at its current price × scale, its cases left out of the bound")
+    parser.add_argument("--current", action="store_true",
+                        help="derive nothing: the measured bound of the prices in force")
     parser.add_argument("--json", metavar="OUT", help="write the proposal as JSON")
     args = parser.parse_args(argv)
     try:
@@ -231,8 +233,11 @@ def main(argv):
     cases = [c for c in cases if c["key"] not in args.keep]
 
     best = None
-    for scale in [args.scale] if args.scale else SCALES:
-        new = derive(cases, old, scale, args.max_ratio, args.max_overcharge, args.keep)
+    for scale in [1] if args.current else [args.scale] if args.scale else SCALES:
+        if args.current:
+            new = dict(old)
+        else:
+            new = derive(cases, old, scale, args.max_ratio, args.max_overcharge, args.keep)
         worst, overcharge, median, r = bound(cases, old, new)
         met = worst <= args.max_ratio and overcharge <= args.max_overcharge
         score = (not met, len(outside(cases, r, median, args)), scale)
@@ -242,16 +247,20 @@ def main(argv):
             break
     _, scale, new, worst, overcharge, median, r, met = best
 
-    print(f"proposed prices (scale ×{scale}: gas limits scale by the same factor)")
+    if args.current:
+        print("prices in force (measured, nothing derived)")
+    else:
+        print(f"proposed prices (scale ×{scale}: gas limits scale by the same factor)")
     print(f"{'key':<34} {'current':>9} {'proposed':>9}")
     for key in sorted(old):
         mark = "" if new[key] == old[key] * scale else "  *"
         print(f"{key:<34} {old[key]:>9} {new[key]:>9}{mark}")
-    print(f"\npredicted per case (ns per proposed gas over the median):")
+    what = "measured" if args.current else "predicted"
+    print(f"\n{what} per case (ns per {'' if args.current else 'proposed '}gas over the median):")
     for c in cases:
         if c["name"] in r:
             print(f"  {c['name']:<34} {r[c['name']] / median:>8.2f}")
-    print(f"\npredicted bound: worst case {worst:.2f}× the median (limit {args.max_ratio}), "
+    print(f"\n{what} bound: worst case {worst:.2f}× the median (limit {args.max_ratio}), "
           f"most overcharged {overcharge:.2f}× (limit {args.max_overcharge}): "
           f"{'met' if met else 'NOT met'}")
     breaking = outside(cases, r, median, args)

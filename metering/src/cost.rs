@@ -318,7 +318,7 @@ impl Default for CostTable {
             mul: 294,
             div_rem: 774,
             load: 517,
-            store: 52,
+            store: 100,
             branch: 81,
             br_table: 1510,
             br_table_target: 1,

@@ -100,6 +100,9 @@ pub struct Case {
     pub storage_kind: StorageKind,
     /// Most loop iterations the program supports (memory, log and storage limits).
     pub max_n: u64,
+    /// Fewest loop iterations that measure what the case is about (the cache-hostile
+    /// mixes: one full cycle of their addresses, whatever the gas target).
+    pub min_n: u64,
 }
 
 /// Repetitions of an operator in one loop iteration, so the loop's own gas is small.
@@ -113,6 +116,9 @@ pub const RECURSION_DEPTH: u32 = 9_000;
 const MAX_LOCALS: u32 = 9_990;
 /// Name of the cache-hostile mix (its addresses wrap after about 1000 iterations).
 pub const HOSTILE: &str = "mix/cache_hostile_loads";
+/// Iterations before the cache-hostile mixes' addresses repeat: the base steps by 4160
+/// bytes modulo 4 MiB (65 536 steps), so one cycle touches every cache line of 64 MiB.
+const HOSTILE_CYCLE: u64 = 65_536;
 /// Name of its twin that stores to the same addresses.
 pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
@@ -143,6 +149,7 @@ impl Case {
             storage: Vec::new(),
             storage_kind: StorageKind::Memory,
             max_n: u64::MAX,
+            min_n: 1,
         }
     }
 
@@ -182,6 +189,11 @@ impl Case {
 
     fn max_n(mut self, n: u64) -> Case {
         self.max_n = n;
+        self
+    }
+
+    fn min_n(mut self, n: u64) -> Case {
+        self.min_n = n;
         self
     }
 
@@ -756,7 +768,8 @@ fn mixes() -> Vec<Case> {
             "load",
             hostile("(drop (i32.load offset=OFFSET (local.get $p)))"),
         )
-        .min_share(0.4),
+        .min_share(0.4)
+        .min_n(HOSTILE_CYCLE),
         // The same addresses written: each store's line must be fetched before it is
         // written (and a dirty line written back when evicted).
         Case::mix(
@@ -764,6 +777,7 @@ fn mixes() -> Vec<Case> {
             "store",
             hostile("(i32.store offset=OFFSET (local.get $p) (local.get $x))"),
         )
-        .min_share(0.3),
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLE),
     ]
 }

@@ -291,7 +291,9 @@ pub fn measure(
                 message: e.to_string(),
             })
     };
-    let gas_n = (settings.target_gas / per_iteration).clamp(1, case.max_n);
+    let gas_n = (settings.target_gas / per_iteration)
+        .max(case.min_n)
+        .clamp(1, case.max_n);
     // Grow the count fourfold until the program takes a quarter of the target time more
     // than its baseline, and a quarter of the baseline's own time (so that instantiation
     // and setup, such as filling a 64 MiB memory, no longer dominate and their noise
@@ -304,7 +306,7 @@ pub fn measure(
         let ns = program_ns - baseline_ns;
         if n >= gas_n || (ns >= settings.target_ns as f64 / 4.0 && ns >= baseline_ns / 4.0) {
             let by_time = (settings.target_ns as f64 / ns.max(1.0) * n as f64) as u64;
-            break gas_n.min(by_time).clamp(1, case.max_n);
+            break gas_n.min(by_time).max(case.min_n).clamp(1, case.max_n);
         }
         n = (n * 4).min(gas_n);
     };
