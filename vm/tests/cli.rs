@@ -34,7 +34,7 @@ fn check_accepts_a_contract_with_a_summary() {
     assert!(stdout.starts_with("{\"status\":\"ok\""), "{stdout}");
     assert_eq!(v["functions"], 3);
     assert_eq!(v["imported_functions"], 5);
-    assert_eq!(v["cost_table_version"], 2);
+    assert_eq!(v["cost_table_version"], 3);
     assert_eq!(v["memory"]["initial_pages"], 1);
     assert_eq!(v["imports"][0]["host_function"], "storage_read");
 }
