@@ -144,7 +144,12 @@ fn a_case_within_its_noise_is_unmeasured_not_overcharged() {
     within_noise["noise_ns"] = json!(5.0);
     cases.push(within_noise);
     // A case far below a thousandth of the median per gas, without a noise figure.
-    cases.push(case("call/folded", Some("call"), json!({"call": 1000}), 0.001));
+    cases.push(case(
+        "call/folded",
+        Some("call"),
+        json!({"call": 1000}),
+        0.001,
+    ));
     let (proposal, text) = derive("noise", cases);
     assert!(
         text.contains("not used): call/folded, local/folded"),
