@@ -3,7 +3,7 @@
 //! formulas. One row per [`NearFunction`]; the enum, the rows and the name lookup are all
 //! generated from the single list below, so they cannot disagree.
 //!
-//! Gas: the same unit as ABI v1 (cost table version 3: about 0.005 ns of this project's
+//! Gas: the same unit as ABI v1 (cost table version 3: about 0.0077 ns of this project's
 //! calibration machine per gas). The rows of functions ABI v1 also has (registers,
 //! input, account ids, block height and timestamp, sha256, return value, logs, storage)
 //! take ABI v1's calibrated formulas (`scripts/derive-costs.py`, ARCHITECTURE.md "Gas
@@ -126,13 +126,13 @@ near_table! {
         "Keccak-512 of the bytes into the register (64 bytes).";
     Ripemd160 "ripemd160" (value_len, value_ptr, register_id) -> 0, gas(10000, 300) "`value_len`",
         "RIPEMD-160 of the bytes into the register (20 bytes).";
-    ValueReturn "value_return" (value_len, value_ptr) -> 0, gas(9150, 1) "`value_len`",
+    ValueReturn "value_return" (value_len, value_ptr) -> 0, gas(9150, 2) "`value_len`",
         "Sets the call's return value; replaces an earlier value_return or promise_return.";
     Panic "panic" () -> 0, gas(4629, 0) "-",
         "Ends the call with status `panic` and the message `explicit guest panic`; nothing is committed.";
     PanicUtf8 "panic_utf8" (len, ptr) -> 0, gas(2425, 48) "`len`",
         "Ends the call with status `panic` and the UTF-8 message at `[ptr, ptr + len)`; nothing is committed.";
-    LogUtf8 "log_utf8" (len, ptr) -> 0, gas(6377, 6) "`len`",
+    LogUtf8 "log_utf8" (len, ptr) -> 0, gas(6377, 7) "`len`",
         "Appends the UTF-8 text at `[ptr, ptr + len)` to the logs.";
     LogUtf16 "log_utf16" (len, ptr) -> 0, gas(5000, 100) "`len`",
         "Appends the UTF-16LE text of `len` bytes at `ptr` to the logs (as UTF-8).";
@@ -172,7 +172,7 @@ near_table! {
         "0 not ready, 1 successful (its value put into the register), 2 failed.";
     PromiseReturn "promise_return" (promise_id) -> 0, gas(4629, 0) "-",
         "Makes this call's result the result of promise `promise_id`; replaces an earlier value_return.";
-    StorageWrite "storage_write" (key_len, key_ptr, value_len, value_ptr, register_id) -> 1, gas(426597, 500) "key + value",
+    StorageWrite "storage_write" (key_len, key_ptr, value_len, value_ptr, register_id) -> 1, gas(358341, 500) "key + value",
         "Stores the value under the key; returns 1 and puts the old value into the register if one was replaced, else 0.";
     StorageRead "storage_read" (key_len, key_ptr, register_id) -> 1, gas(27634, 29) "key + value found",
         "If the key has a value: puts it into the register and returns 1; else returns 0.";
