@@ -32,6 +32,19 @@ import sys
 
 SCALES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 ROUNDS = 60
+# A case whose time difference is at most NOISE times its runs' noise (`noise_ns`, the
+# summed median absolute deviations of program and baseline), or below FLOOR of the
+# median time per gas (files written before `noise_ns` existed), is unmeasured.
+NOISE = 3.0
+FLOOR = 1e-3
+
+
+def below_noise(case):
+    """Whether a case's time is within its runs' noise (or not above zero)."""
+    if case["ns"] <= 0:
+        return True
+    noise = case.get("noise_ns")
+    return noise is not None and case["ns"] <= NOISE * noise
 
 
 def load(paths):
@@ -51,7 +64,8 @@ def load(paths):
             prices = data["prices"]
         elif data["prices"] != prices:
             raise ValueError(f"{path}: measured under other prices than {paths[0]}")
-        rates = [c["ns_per_gas"] for c in data["cases"] if c["gas"] > 0]
+        measured = [c for c in data["cases"] if c["gas"] > 0 and not below_noise(c)]
+        rates = [c["ns_per_gas"] for c in measured]
         if not rates:
             raise ValueError(f"{path}: no cases")
         median = statistics.median(rates)
@@ -59,9 +73,10 @@ def load(paths):
             raise ValueError(f"{path}: median ns per gas is {median}")
         for c in data["cases"]:
             t = c["ns"] / median
-            if t <= 0:
-                # Below the timer's resolution after subtracting the baseline: it says
-                # nothing about the price (listed, not used).
+            if c not in measured or t < FLOOR * c["gas"]:
+                # Not distinguishable from no time at all after subtracting the baseline
+                # (e.g. constants the compiler folds away): it says nothing about the
+                # price, so it is listed, never counted as overcharged.
                 unmeasured.add(c["name"])
                 continue
             name = c["name"]
@@ -120,12 +135,13 @@ def dominant_key(case, old, new):
     return max(u, key=lambda k: u[k] * new[k]) if u else None
 
 
-def derive(cases, old, scale, max_ratio, max_overcharge):
+def derive(cases, old, scale, max_ratio, max_overcharge, keep=()):
     """Multiplicative fixpoint on real-valued prices: each calibrated key is scaled by
     its dearest case's rate over the median (so every key lands at the median), mixes
     above max_ratio × median raise their dominant key within its overcharge limit, and
     the table is renormalised so the median stays one gas per old median gas × scale.
-    Then rounded to integers (0 only for a key whose cases took no time)."""
+    Then rounded to integers (0 only for a key whose cases took no time). Keys in `keep`
+    stay at their current price × scale."""
     new = {k: float(v * scale) for k, v in old.items()}
     for _ in range(ROUNDS):
         r = rates(cases, old, new)
@@ -155,7 +171,9 @@ def derive(cases, old, scale, max_ratio, max_overcharge):
     out = {}
     measured = {c["key"] for c in cases if c["key"] is not None}
     for key, value in new.items():
-        if old[key] == 0:
+        if key in keep:
+            out[key] = old[key] * scale
+        elif old[key] == 0:
             out[key] = 0
         elif value <= 0 and key in measured:
             out[key] = 0
@@ -195,6 +213,11 @@ def main(argv):
     parser.add_argument("--scale", type=int,
                         help="gas unit scale (default: of %s, the fewest cases outside the bound)"
                         % SCALES)
+    parser.add_argument("--keep", metavar="KEY", action="append", default=[],
+                        help="a price set for another reason than time (e.g. state growth): "
+                        "kept at its current price × scale, its cases left out of the bound")
+    parser.add_argument("--current", action="store_true",
+                        help="derive nothing: the measured bound of the prices in force")
     parser.add_argument("--json", metavar="OUT", help="write the proposal as JSON")
     args = parser.parse_args(argv)
     try:
@@ -202,10 +225,19 @@ def main(argv):
     except (OSError, ValueError, KeyError) as e:
         print(f"derive-costs: {e}", file=sys.stderr)
         return 2
+    unknown = [key for key in args.keep if key not in old]
+    if unknown:
+        print(f"derive-costs: --keep: no price {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    kept = [c["name"] for c in cases if c["key"] in args.keep]
+    cases = [c for c in cases if c["key"] not in args.keep]
 
     best = None
-    for scale in [args.scale] if args.scale else SCALES:
-        new = derive(cases, old, scale, args.max_ratio, args.max_overcharge)
+    for scale in [1] if args.current else [args.scale] if args.scale else SCALES:
+        if args.current:
+            new = dict(old)
+        else:
+            new = derive(cases, old, scale, args.max_ratio, args.max_overcharge, args.keep)
         worst, overcharge, median, r = bound(cases, old, new)
         met = worst <= args.max_ratio and overcharge <= args.max_overcharge
         score = (not met, len(outside(cases, r, median, args)), scale)
@@ -215,19 +247,26 @@ def main(argv):
             break
     _, scale, new, worst, overcharge, median, r, met = best
 
-    print(f"proposed prices (scale ×{scale}: gas limits scale by the same factor)")
+    if args.current:
+        print("prices in force (measured, nothing derived)")
+    else:
+        print(f"proposed prices (scale ×{scale}: gas limits scale by the same factor)")
     print(f"{'key':<34} {'current':>9} {'proposed':>9}")
     for key in sorted(old):
         mark = "" if new[key] == old[key] * scale else "  *"
         print(f"{key:<34} {old[key]:>9} {new[key]:>9}{mark}")
-    print(f"\npredicted per case (ns per proposed gas over the median):")
+    what = "measured" if args.current else "predicted"
+    print(f"\n{what} per case (ns per {'' if args.current else 'proposed '}gas over the median):")
     for c in cases:
         if c["name"] in r:
             print(f"  {c['name']:<34} {r[c['name']] / median:>8.2f}")
-    print(f"\npredicted bound: worst case {worst:.2f}× the median (limit {args.max_ratio}), "
+    print(f"\n{what} bound: worst case {worst:.2f}× the median (limit {args.max_ratio}), "
           f"most overcharged {overcharge:.2f}× (limit {args.max_overcharge}): "
           f"{'met' if met else 'NOT met'}")
     breaking = outside(cases, r, median, args)
+    if kept:
+        print(f"kept prices ({', '.join(args.keep)}), their cases not bounded: "
+              + ", ".join(kept))
     if unmeasured:
         print("cases below the timer's resolution (not used): " + ", ".join(unmeasured))
     if breaking:
@@ -235,7 +274,7 @@ def main(argv):
               "re-measuring): " + ", ".join(breaking))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"scale": scale, "prices": new, "worst_ratio": worst,
+            json.dump({"scale": scale, "prices": new, "worst_ratio": worst, "kept": args.keep,
                        "overcharge": overcharge, "bound_met": met,
                        "outside_bound": breaking}, f, indent=2, sort_keys=True)
             f.write("\n")

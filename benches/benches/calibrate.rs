@@ -143,6 +143,8 @@ fn to_json(results: &[Measurement], options: &Options, profile: &Profile) -> Val
                 "gas": m.gas,
                 "gas_by_key": m.gas_by_key,
                 "ns": m.ns,
+                "baseline_ns": m.baseline_ns,
+                "noise_ns": m.noise_ns,
                 "ns_per_gas": m.ns_per_gas,
             })
         })

@@ -1,5 +1,6 @@
 //! `scripts/derive-costs.py` on small fixed inputs: it raises an undercharged class to
-//! the median, leaves the rest, and reports a mix that no price of the table can bound.
+//! the median, leaves the rest, reports a mix that no price of the table can bound, and
+//! sets aside cases whose time is within their noise.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -133,4 +134,28 @@ fn a_mix_no_price_can_bound_is_reported() {
     // `call` was raised only as far as its own case allows (3× overcharged at most).
     let call = proposal["prices"]["call"].as_i64().unwrap();
     assert!((10..=30).contains(&call), "{text}");
+}
+
+#[test]
+fn a_case_within_its_noise_is_unmeasured_not_overcharged() {
+    let mut cases = balanced_but_loads();
+    // `local` again, 1000 gas in 2 ns with 5 ns of noise: no information about `local`.
+    let mut within_noise = case("local/folded", Some("local"), json!({"local": 1000}), 2.0);
+    within_noise["noise_ns"] = json!(5.0);
+    cases.push(within_noise);
+    // A case far below a thousandth of the median per gas, without a noise figure.
+    cases.push(case(
+        "call/folded",
+        Some("call"),
+        json!({"call": 1000}),
+        0.001,
+    ));
+    let (proposal, text) = derive("noise", cases);
+    assert!(
+        text.contains("not used): call/folded, local/folded"),
+        "{text}"
+    );
+    assert_eq!(proposal["prices"]["local"], 1, "{text}");
+    assert_eq!(proposal["prices"]["call"], 10, "{text}");
+    assert_eq!(proposal["bound_met"], true, "{text}");
 }

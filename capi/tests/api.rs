@@ -370,7 +370,7 @@ fn compile_serialize_deserialize() {
     );
     // The deserialized module runs like the original.
     let node = Node::default();
-    let out = call(copy, &node, "init", "owner", &[], 1_000_000).unwrap();
+    let out = call(copy, &node, "init", "owner", &[], 100_000_000).unwrap();
     assert_eq!(gasket_outcome_status(out), GasketCallStatus::GASKET_CALL_OK);
     gasket_outcome_free(out);
 
@@ -539,12 +539,12 @@ fn token_calls_match_the_harness() {
         ("balance_of", "alice", b"alice".to_vec()),
     ];
     for (method, caller, input) in steps {
-        let out = call(m, &node, method, caller, &input, 1_000_000).unwrap();
+        let out = call(m, &node, method, caller, &input, 100_000_000).unwrap();
         let expected = chain
             .call("token", method)
             .caller(caller)
             .input(input)
-            .gas(1_000_000)
+            .gas(100_000_000)
             .run()
             .unwrap();
         assert_eq!(gasket_outcome_gas_used(out), expected.gas_used, "{method}");
@@ -664,7 +664,7 @@ fn call_arguments_are_checked() {
         caller_len: 0,
         current_account: null(),
         current_account_len: 0,
-        gas_limit: 1_000_000,
+        gas_limit: 100_000_000,
         block_height: 1,
         block_timestamp: 1,
     };
@@ -731,7 +731,7 @@ fn failing_and_panicking_callbacks_are_storage_errors() {
         fail_set: true,
         ..Node::default()
     };
-    let (code, msg) = call(m, &failing_set, "init", "owner", &[], 1_000_000).unwrap_err();
+    let (code, msg) = call(m, &failing_set, "init", "owner", &[], 100_000_000).unwrap_err();
     assert_eq!(code, GASKET_ERROR_STORAGE);
     assert!(msg.contains("`set` callback failed with -1"), "{msg}");
 
@@ -739,7 +739,7 @@ fn failing_and_panicking_callbacks_are_storage_errors() {
         fail_read: true,
         ..Node::default()
     };
-    let (code, msg) = call(m, &failing_get, "init", "owner", &[], 1_000_000).unwrap_err();
+    let (code, msg) = call(m, &failing_get, "init", "owner", &[], 100_000_000).unwrap_err();
     assert_eq!(code, GASKET_ERROR_STORAGE);
     assert!(msg.contains("callback failed with 5"), "{msg}");
 
@@ -747,12 +747,12 @@ fn failing_and_panicking_callbacks_are_storage_errors() {
         panic_in_read: true,
         ..Node::default()
     };
-    let (code, msg) = call(m, &panicking, "init", "owner", &[], 1_000_000).unwrap_err();
+    let (code, msg) = call(m, &panicking, "init", "owner", &[], 100_000_000).unwrap_err();
     assert_eq!(code, GASKET_ERROR_STORAGE);
     assert!(msg.contains("callback panicked"), "{msg}");
     // The engine and module still work afterwards.
     let node = Node::default();
-    let out = call(m, &node, "init", "owner", &[], 1_000_000).unwrap();
+    let out = call(m, &node, "init", "owner", &[], 100_000_000).unwrap();
     assert_eq!(gasket_outcome_status(out), GasketCallStatus::GASKET_CALL_OK);
     gasket_outcome_free(out);
     gasket_module_free(m);
@@ -794,7 +794,7 @@ fn one_engine_and_module_serve_calls_from_many_threads() {
                         .iter()
                         .map(|(method, caller, input)| {
                             let out =
-                                call(module, &node, method, caller, input, 1_000_000).unwrap();
+                                call(module, &node, method, caller, input, 100_000_000).unwrap();
                             assert_eq!(
                                 gasket_outcome_status(out),
                                 GasketCallStatus::GASKET_CALL_OK

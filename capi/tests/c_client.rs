@@ -53,7 +53,7 @@ fn harness_transfer_gas(wasm: &[u8]) -> u64 {
         .call("token", "transfer")
         .caller("alice")
         .input(transfer)
-        .gas(1_000_000)
+        .gas(100_000_000)
         .run()
         .unwrap();
     out.unwrap();

@@ -128,7 +128,7 @@ mod tests {
         for row in &HOST_FUNCTIONS {
             assert!(table.contains(&format!("`{}(", row.name)), "{}", row.name);
         }
-        assert!(table.contains("| `storage_write(key_ptr: i32, key_len: i32, value_ptr: i32, value_len: i32) -> i32` | 500 | 10 |"));
+        assert!(table.contains("| `storage_write(key_ptr: i32, key_len: i32, value_ptr: i32, value_len: i32) -> i32` | 358341 | 500 |"));
         assert!(table.contains("| `gasket.gas` | `(i64) -> ()` |"));
     }
 }

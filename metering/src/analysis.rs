@@ -26,7 +26,7 @@ use wasmparser::{
     OperatorsReader, ValType, ValidatorResources,
 };
 
-use crate::cost::{classify, dynamic_cost, CostTable, DynamicCost, OpClass};
+use crate::cost::{classify, dynamic_cost, static_units, CostTable, DynamicCost, OpClass};
 use crate::error::{Location, PrepareError};
 use crate::features::{operator_feature, operator_mnemonic, val_type_feature};
 use crate::limits::LimitKind;
@@ -197,14 +197,18 @@ pub(crate) fn analyze_function(
     let mut needs_scratch = false;
     // Index into `edits` of the current block's charge; `None` while in dead code.
     let mut block: Option<usize> = Some(0);
+    // The entry block runs once per call: it also pays for zeroing the declared locals.
+    let declared_locals = total_locals - u64::from(ctx.params);
     edits.push(Edit::Charge {
         at: ops_start,
-        cost: 0,
+        cost: costs.entry_cost(declared_locals),
     });
     // With `record_sites`, one class split per `Charge` pushed, the last one current.
     let mut classes: Vec<Vec<(OpClass, u64)>> = Vec::new();
     if ctx.record_sites {
-        classes.push(Vec::new());
+        let mut entry = Vec::new();
+        add_class(&mut entry, OpClass::LocalInit, declared_locals, costs);
+        classes.push(entry);
     }
 
     while !ops.eof() {
@@ -235,7 +239,10 @@ pub(crate) fn analyze_function(
                 *cost = cost.saturating_add(costs.operator_cost(&op));
             }
             if let Some(split) = classes.last_mut().filter(|_| ctx.record_sites) {
-                add_class(split, classify(&op), costs);
+                add_class(split, classify(&op), 1, costs);
+                if let Some((class, units)) = static_units(&op) {
+                    add_class(split, class, units, costs);
+                }
             }
             if let Some(dynamic) = dynamic_cost(&op) {
                 edits.push(Edit::DynamicCharge {
@@ -360,10 +367,11 @@ pub(crate) fn analyze_function(
     Ok((plan, validator.into_allocations()))
 }
 
-/// Adds one operator of `class` to a block's split (kept in order of first appearance,
-/// so a block cut short by running out of gas can be charged class by class in order).
-fn add_class(split: &mut Vec<(OpClass, u64)>, class: OpClass, costs: &CostTable) {
-    let gas = costs.cost(class);
+/// Adds `units` of `class` (one operator, or a per-unit charge's count) to a block's
+/// split, kept in order of first appearance so a block cut short by running out of gas
+/// can be charged class by class in order.
+fn add_class(split: &mut Vec<(OpClass, u64)>, class: OpClass, units: u64, costs: &CostTable) {
+    let gas = costs.cost(class).saturating_mul(units);
     if gas == 0 {
         return;
     }

@@ -30,7 +30,7 @@ mod report;
 mod summary;
 mod walk;
 
-pub use cost::{classify, dynamic_cost, CostTable, DynamicCost, OpClass};
+pub use cost::{classify, dynamic_cost, static_units, CostTable, DynamicCost, OpClass};
 pub use error::{Location, PrepareError, Rejection, NOT_WASM};
 pub use features::{is_float_operator, operator_mnemonic, Feature};
 pub use limits::{LimitKind, Limits};

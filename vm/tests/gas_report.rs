@@ -30,7 +30,7 @@ fn chain() -> TestChain {
 
 #[test]
 fn hand_computed_split() {
-    // $main: call (10) + i32.const (1) + i32.add (1) + end (0) = 12; $leaf: i32.const = 1.
+    // $main: call + i32.const + i32.add + end (structural, 0); $leaf: i32.const.
     let wat = r#"(module
       (func $main (export "main") (result i32) (i32.add (call $leaf) (i32.const 2)))
       (func $leaf (result i32) (i32.const 1)))"#;
@@ -38,13 +38,15 @@ fn hand_computed_split() {
     let engine = Engine::new(Profile::permissive()).unwrap();
     let plain = engine.compile(&wasm).unwrap();
     let mut instance = Instance::new(&plain, &Imports::new(), 1000).unwrap();
-    let plain_outcome = instance.call("main", &[], 1000).unwrap();
-    assert_eq!(plain_outcome.gas_used, 13);
+    let costs = gasket_vm::metering::CostTable::default();
+    let main = costs.call + costs.constant + costs.alu;
+    let plain_outcome = instance.call("main", &[], 100_000).unwrap();
+    assert_eq!(plain_outcome.gas_used, main + costs.constant);
 
     let report_module = engine.compile_for_report(&wasm).unwrap();
     let mut instance = Instance::new(report_module.module(), &Imports::new(), 1000).unwrap();
     let recording = report_module.begin(&mut instance, false);
-    let outcome = instance.call("main", &[], 1000).unwrap();
+    let outcome = instance.call("main", &[], 100_000).unwrap();
     assert_eq!(outcome, plain_outcome);
     assert_eq!(outcome.result, Ok(vec![Value::I32(3)]));
     let report = report_module
@@ -55,14 +57,24 @@ fn hand_computed_split() {
         .iter()
         .map(|f| (f.index, f.name.as_deref(), f.gas))
         .collect();
-    assert_eq!(split, [(0, Some("main"), 12), (1, Some("leaf"), 1)]);
+    assert_eq!(
+        split,
+        [(0, Some("main"), main), (1, Some("leaf"), costs.constant)]
+    );
     let classes: Vec<(&str, u64)> = report
         .by_class
         .iter()
         .map(|(c, g)| (c.as_str(), *g))
         .collect();
-    assert_eq!(classes, [("alu", 1), ("call", 10), ("constant", 2)]);
-    assert_eq!(report.wasm_code, 13);
+    assert_eq!(
+        classes,
+        [
+            ("alu", costs.alu),
+            ("call", costs.call),
+            ("constant", 2 * costs.constant)
+        ]
+    );
+    assert_eq!(report.wasm_code, main + costs.constant);
     assert!(report.by_host_function.is_empty());
     assert_sums(&report);
     assert!(
@@ -182,7 +194,16 @@ fn per_unit_charges_are_their_own_classes() {
 fn out_of_gas_at_every_limit_reports_what_was_charged() {
     let mut chain = chain();
     let need = chain.call("c", "run").run().unwrap().gas_used;
-    for limit in 0..need {
+    // Every limit was affordable under version 2's prices (about 1 500); under version 3
+    // a run needs several hundred thousand gas, most of it in single host charges. So:
+    // every limit at the start and the end, and a stride that is not a multiple of any
+    // price (so it lands at varying offsets inside blocks) over the rest.
+    let edge = 400.min(need);
+    let stride = (need / 1_500).max(1) | 1;
+    let limits = (0..edge)
+        .chain((edge..need - edge).step_by(stride as usize))
+        .chain(need - edge..need);
+    for limit in limits {
         let mut chain = self::chain();
         let outcome = chain
             .call("c", "run")

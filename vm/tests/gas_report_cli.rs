@@ -120,8 +120,8 @@ fn text_output() {
     let (code, stdout, _) = gasket(&["run", &file, "--call", "run", "--gas-report"]);
     assert_eq!(code, 0);
     for line in [
-        "gas used: 889",
-        "gas report (889 gas):",
+        "gas used: 379629",
+        "gas report (379629 gas):",
         "  by function:",
         "  by host function:",
         "  by cost class:",

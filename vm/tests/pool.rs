@@ -16,9 +16,9 @@ use gasket_vm::{
     Engine, EngineOptions, Imports, Instance, InstantiationError, Module, PoolConfig, Value,
 };
 
-const GAS: u64 = 30_000;
+const GAS: u64 = 1_500_000;
 /// Enough for `scan` to read all 8 pages of a (wrongly) grown memory.
-const SCAN_GAS: u64 = 50_000_000;
+const SCAN_GAS: u64 = 2_500_000_000;
 
 fn pool_mix(engine: &Engine) -> Module {
     engine.compile(&gasket_fixtures::wasm("pool_mix")).unwrap()

@@ -100,6 +100,9 @@ pub struct Case {
     pub storage_kind: StorageKind,
     /// Most loop iterations the program supports (memory, log and storage limits).
     pub max_n: u64,
+    /// Fewest loop iterations that measure what the case is about (the cache-hostile
+    /// mixes: one full cycle of their addresses, whatever the gas target).
+    pub min_n: u64,
 }
 
 /// Repetitions of an operator in one loop iteration, so the loop's own gas is small.
@@ -113,6 +116,11 @@ pub const RECURSION_DEPTH: u32 = 9_000;
 const MAX_LOCALS: u32 = 9_990;
 /// Name of the cache-hostile mix (its addresses wrap after about 1000 iterations).
 pub const HOSTILE: &str = "mix/cache_hostile_loads";
+/// Iterations before the cache-hostile mixes' addresses repeat: the base steps by 4160
+/// bytes modulo 4 MiB (65 536 steps), so one cycle touches every cache line of 64 MiB.
+const HOSTILE_CYCLE: u64 = 65_536;
+/// Name of its twin that stores to the same addresses.
+pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
 const MAX_PAGES: u32 = 1024;
 
@@ -141,6 +149,7 @@ impl Case {
             storage: Vec::new(),
             storage_kind: StorageKind::Memory,
             max_n: u64::MAX,
+            min_n: 1,
         }
     }
 
@@ -168,6 +177,11 @@ impl Case {
         self
     }
 
+    fn baseline(mut self, baseline: Program) -> Case {
+        self.baseline = baseline;
+        self
+    }
+
     fn baseline_body(mut self, body: &str) -> Case {
         self.baseline = self.program.with_body(body);
         self
@@ -175,6 +189,11 @@ impl Case {
 
     fn max_n(mut self, n: u64) -> Case {
         self.max_n = n;
+        self
+    }
+
+    fn min_n(mut self, n: u64) -> Case {
+        self.min_n = n;
         self
     }
 
@@ -191,6 +210,37 @@ fn chain(start: &str, ops: &str, store: &str) -> String {
     format!("{start}\n{}{store}", repeat(ops, UNROLL))
 }
 
+/// One step of a linear congruential generator in `$z`: unpredictable `br_table`
+/// indices from its top bits.
+const LCG_STEP: &str =
+    "(local.set $z (i32.add (i32.mul (local.get $z) (i32.const 1664525)) (i32.const 1013904223)))";
+/// Labels (default included) of the `br_table_target` case's large table.
+const BR_TABLE_LABELS: u32 = 1024;
+/// Declared locals of the `local_init` case's callee.
+const LOCALS: u32 = 1000;
+
+/// [`UNROLL`] `br_table`s of `labels` labels (a power of two, the default included),
+/// each indexed by the top bits of a fresh [`LCG_STEP`] value.
+fn random_br_tables(labels: u32) -> Program {
+    let shift = 32 - labels.trailing_zeros();
+    let depths = repeat("0", labels as usize - 1);
+    Program::new(repeat(
+        &format!(
+            "{LCG_STEP}\n(block (br_table {depths} 0 (i32.shr_u (local.get $z) (i32.const {shift}))))"
+        ),
+        UNROLL,
+    ))
+}
+
+/// A function named `name` with `locals` declared i64 locals that reads the last one.
+fn function_with_locals(name: &str, locals: u32) -> String {
+    format!(
+        "(func {name} {} (drop (local.get {})))",
+        repeat("(local i64)", locals as usize),
+        locals - 1
+    )
+}
+
 /// Every case of the suite, in a fixed order.
 pub fn all() -> Vec<Case> {
     let mut cases = classes();
@@ -204,7 +254,9 @@ pub fn all() -> Vec<Case> {
 /// (once per call: it ends the call) have none.
 fn classes() -> Vec<Case> {
     vec![
-        // 16 constants folded by 15 adds: constants are half the gas.
+        // 16 constants folded by 15 adds: constants are a quarter of the gas under
+        // version 3's prices (the compiler folds them all: this case measures that a
+        // folded constant costs next to nothing, and is usually below the timer).
         Case::new(
             "constant",
             Target::Price("constant"),
@@ -214,17 +266,50 @@ fn classes() -> Vec<Case> {
                 repeat("i32.const 7", UNROLL),
                 repeat("i32.add", UNROLL - 1)
             )),
-        ),
+        )
+        .min_share(0.25),
         Case::class("local", "(local.set $z (local.get $x))"),
         Case::class("global", "(global.set $g (global.get $g))"),
+        // Dependent chains: each operator waits for the one before (latency, not
+        // throughput, is what an attacker buys).
         Case::new(
             "alu",
             Target::Price("alu"),
             "alu",
             Program::new(chain(
                 "local.get $x",
-                "i32.ctz\ni32.extend8_s\ni32.clz\ni32.popcnt",
+                "i32.extend8_s\ni32.eqz\ni32.extend16_s\ni32.eqz",
                 "local.set $x",
+            )),
+        ),
+        Case::new(
+            "alu/rotate",
+            Target::Price("alu"),
+            "alu",
+            Program::new(chain(
+                "local.get $x",
+                "local.get $y\ni32.rotl\ni32.extend8_s",
+                "local.set $x",
+            )),
+        ),
+        Case::new(
+            "bit_count",
+            Target::Price("bit_count"),
+            "bit_count",
+            Program::new(chain(
+                "local.get $x",
+                "i32.ctz\ni32.clz\ni32.popcnt",
+                "local.set $x",
+            )),
+        ),
+        Case::new(
+            "bit_count/i64",
+            Target::Price("bit_count"),
+            "bit_count",
+            Program::new(chain(
+                "local.get $w",
+                "i64.ctz\ni64.clz\ni64.popcnt",
+                "local.set $w",
             )),
         ),
         Case::new(
@@ -256,11 +341,42 @@ fn classes() -> Vec<Case> {
         )
         .min_share(0.6),
         Case::class("br_table", "(block (block (br_table 0 1 (local.get $x))))"),
+        // Unpredictable indices into a small table: a mispredicted indirect jump.
+        Case::new(
+            "br_table/random",
+            Target::Price("br_table"),
+            "br_table",
+            random_br_tables(4),
+        )
+        .baseline_body(&repeat(LCG_STEP, UNROLL))
+        .min_share(0.3),
+        // Per label: a large table against a small one, both with unpredictable indices.
+        Case::new(
+            "br_table_target",
+            Target::Price("br_table_target"),
+            "br_table_target",
+            random_br_tables(BR_TABLE_LABELS),
+        )
+        .baseline(random_br_tables(4))
+        .min_share(0.9),
+        // Per declared local: calls of a function with many locals against calls of one
+        // with none.
+        Case::new(
+            "local_init",
+            Target::Price("local_init"),
+            "local_init",
+            Program {
+                items: function_with_locals("$many_locals", LOCALS),
+                ..Program::new(repeat("(call $many_locals)", UNROLL))
+            },
+        )
+        .baseline_body(&repeat("(call $empty)", UNROLL))
+        .min_share(0.8),
         Case::class("call", "(call $empty)"),
         Case::class("call_indirect", "(call_indirect (type $v) (i32.const 0))"),
         // `return` only ends a call: measured as `call $ret` against `call $empty`.
         Case::class("return", "(call $ret)").baseline_body(&repeat("(call $empty)", UNROLL)),
-        Case::class("memory_size", "(local.set $z (memory.size))").min_share(0.6),
+        Case::class("memory_size", "(local.set $z (memory.size))").min_share(0.5),
         Case::class("memory_grow", "(local.set $z (memory.grow (i32.const 0)))"),
         Case::class(
             "bulk_memory",
@@ -320,6 +436,7 @@ fn dynamic() -> Vec<Case> {
             Program::new("(drop (memory.grow (i32.const 1)))"),
         )
         .baseline_body("(local.set $z (memory.grow (i32.const 0)))")
+        .min_share(0.35)
         .max_n(u64::from(MAX_PAGES) - 1),
         Case::new(
             "bulk_memory_per_byte/fill",
@@ -578,27 +695,21 @@ fn storage(kind: StorageKind) -> Vec<Case> {
 
 /// The adversarial mixes, each against an empty loop.
 fn mixes() -> Vec<Case> {
-    let big_locals = {
-        let locals = repeat("(local i64)", MAX_LOCALS as usize);
-        format!(
-            "(func $big_locals {locals} (drop (local.get {})))",
-            MAX_LOCALS - 1
-        )
-    };
+    let big_locals = function_with_locals("$big_locals", MAX_LOCALS);
     let large_table = {
         let labels = repeat("0", 4095);
         format!("(block (br_table {labels} 0 (i32.and (i32.wrap_i64 (local.get $i)) (i32.const 4095))))")
     };
-    // 16 loads a stride of 4 MiB - 4160 bytes apart, from a base that moves by a page and
+    // 16 accesses (`access` with its OFFSET filled in: a load or a store) a stride of
+    // 4 MiB - 4160 bytes apart, from a base that moves by a page and
     // a cache line per iteration within the first 4 MiB, over the whole (touched) maximal
     // memory: the highest address read is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB.
-    let hostile = {
+    let hostile = |access: &str| {
         let mut body = String::new();
         for k in 0..UNROLL as u32 {
-            body.push_str(&format!(
-                "(drop (i32.load offset={} (local.get $p)))\n",
-                k * (4 * 1024 * 1024 - 4160)
-            ));
+            let offset = k * (4 * 1024 * 1024 - 4160);
+            body.push_str(&access.replace("OFFSET", &offset.to_string()));
+            body.push('\n');
         }
         body.push_str(
             "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const 0x3ffffc)))",
@@ -624,13 +735,13 @@ fn mixes() -> Vec<Case> {
         .min_share(0.4),
         Case::mix(
             "mix/br_table_4096",
-            "br_table",
+            "br_table_target",
             Program::new(repeat(&large_table, UNROLL)),
         )
         .min_share(0.4),
         Case::mix(
             "mix/memory_grow_churn",
-            "memory_grow_per_page",
+            "memory_grow",
             Program::new("(drop (memory.grow (i32.const 1)))\n(drop (memory.grow (i32.const 0)))"),
         )
         .max_n(u64::from(MAX_PAGES) - 1),
@@ -650,12 +761,27 @@ fn mixes() -> Vec<Case> {
         .min_share(0.3),
         Case::mix(
             "mix/max_locals",
-            "call",
+            "local_init",
             Program {
                 items: big_locals,
                 ..Program::new(repeat("(call $big_locals)", UNROLL))
             },
         ),
-        Case::mix(HOSTILE, "load", hostile).min_share(0.4),
+        Case::mix(
+            HOSTILE,
+            "load",
+            hostile("(drop (i32.load offset=OFFSET (local.get $p)))"),
+        )
+        .min_share(0.4)
+        .min_n(HOSTILE_CYCLE),
+        // The same addresses written: each store's line must be fetched before it is
+        // written (and a dirty line written back when evicted).
+        Case::mix(
+            HOSTILE_STORES,
+            "store",
+            hostile("(i32.store offset=OFFSET (local.get $p) (local.get $x))"),
+        )
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLE),
     ]
 }

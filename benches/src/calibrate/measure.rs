@@ -101,6 +101,12 @@ pub struct Measurement {
     pub gas_by_key: BTreeMap<String, i64>,
     /// Median time of the program minus median time of the baseline, in ns (not below 0).
     pub ns: f64,
+    /// Median time of the baseline, in ns.
+    pub baseline_ns: f64,
+    /// The runs' noise on `ns`: the median absolute deviations of program and baseline
+    /// times, summed. A difference not well above it says nothing about the price (the
+    /// derivation lists such a case as unmeasured instead of calling it overcharged).
+    pub noise_ns: f64,
     /// `ns / gas`.
     pub ns_per_gas: f64,
 }
@@ -249,6 +255,14 @@ fn timed_call(
     Ok((ns, outcome.gas_used))
 }
 
+/// Median absolute deviation from the median.
+fn deviation(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    let centre = median(&mut sorted);
+    let mut deviations: Vec<f64> = values.iter().map(|v| (v - centre).abs()).collect();
+    median(&mut deviations)
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
@@ -277,19 +291,22 @@ pub fn measure(
                 message: e.to_string(),
             })
     };
-    let gas_n = (settings.target_gas / per_iteration).clamp(1, case.max_n);
+    let gas_n = (settings.target_gas / per_iteration)
+        .max(case.min_n)
+        .clamp(1, case.max_n);
     // Grow the count fourfold until the program takes a quarter of the target time more
-    // than its baseline (so that instantiation and setup no longer dominate), then scale
-    // it to the target time.
+    // than its baseline, and a quarter of the baseline's own time (so that instantiation
+    // and setup, such as filling a 64 MiB memory, no longer dominate and their noise
+    // cannot pass for the loop's time), then scale it to the target time.
     let mut n = probe_n;
     let n = loop {
         let (program_ns, _) = timed_call(&compile(&case.program, n)?, case, &case.context)?;
         let (baseline_ns, _) =
             timed_call(&compile(&case.baseline, n)?, case, &case.baseline_context)?;
         let ns = program_ns - baseline_ns;
-        if n >= gas_n || ns >= settings.target_ns as f64 / 4.0 {
+        if n >= gas_n || (ns >= settings.target_ns as f64 / 4.0 && ns >= baseline_ns / 4.0) {
             let by_time = (settings.target_ns as f64 / ns.max(1.0) * n as f64) as u64;
-            break gas_n.min(by_time).clamp(1, case.max_n);
+            break gas_n.min(by_time).max(case.min_n).clamp(1, case.max_n);
         }
         n = (n * 4).min(gas_n);
     };
@@ -318,7 +335,9 @@ pub fn measure(
         });
     }
     let gas = program_gas - baseline_gas;
-    let ns = (median(&mut program_ns) - median(&mut baseline_ns)).max(0.0);
+    let noise_ns = deviation(&program_ns) + deviation(&baseline_ns);
+    let baseline_median = median(&mut baseline_ns);
+    let ns = (median(&mut program_ns) - baseline_median).max(0.0);
     Ok(Measurement {
         name: case.name.clone(),
         key: case.target.key(),
@@ -329,6 +348,8 @@ pub fn measure(
         gas,
         gas_by_key: by_key,
         ns,
+        baseline_ns: baseline_median,
+        noise_ns,
         ns_per_gas: ns / gas as f64,
     })
 }

@@ -11,14 +11,17 @@ pub const CLASSES: &[OpClass] = &[
     OpClass::Structural,
     OpClass::Constant,
     OpClass::Local,
+    OpClass::LocalInit,
     OpClass::Global,
     OpClass::Alu,
+    OpClass::BitCount,
     OpClass::Mul,
     OpClass::DivRem,
     OpClass::Load,
     OpClass::Store,
     OpClass::Branch,
     OpClass::BrTable,
+    OpClass::BrTableTarget,
     OpClass::Call,
     OpClass::CallIndirect,
     OpClass::Return,
@@ -72,7 +75,15 @@ mod tests {
         assert_eq!(names.len(), CLASSES.len());
         let prices = prices(&CostTable::default());
         assert_eq!(prices["alu"], CostTable::default().alu);
-        assert_eq!(prices["memory_grow_per_page"], 1000);
+        assert_eq!(
+            prices["memory_grow_per_page"],
+            CostTable::default().memory_grow_per_page
+        );
+        assert_eq!(prices["local_init"], CostTable::default().local_init);
+        assert_eq!(
+            prices["br_table_target"],
+            CostTable::default().br_table_target
+        );
         assert_eq!(
             prices["host:sha256:per_byte"],
             HostFunction::Sha256.gas().per_byte

@@ -162,7 +162,7 @@ static void expect_ok(GasketOutcome *o, const char *what) {
 }
 
 static uint64_t balance(const GasketModule *module, const char *who) {
-    GasketOutcome *o = call(module, "balance_of", "anyone", (const uint8_t *)who, strlen(who), 1000000);
+    GasketOutcome *o = call(module, "balance_of", "anyone", (const uint8_t *)who, strlen(who), 100000000);
     expect_ok(o, "balance_of");
     size_t len = 0;
     const uint8_t *data = gasket_outcome_return_data(o, &len);
@@ -210,10 +210,10 @@ int main(int argc, char **argv) {
     free(wasm);
 
     uint8_t input[64];
-    GasketOutcome *o = call(module, "init", "owner", NULL, 0, 1000000);
+    GasketOutcome *o = call(module, "init", "owner", NULL, 0, 100000000);
     expect_ok(o, "init");
     gasket_outcome_free(o);
-    o = call(module, "mint", "owner", input, amount_to(input, 100, "alice"), 1000000);
+    o = call(module, "mint", "owner", input, amount_to(input, 100, "alice"), 100000000);
     expect_ok(o, "mint");
     size_t log_len = 0;
     const uint8_t *log = gasket_outcome_log(o, 0, &log_len);
@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
     gasket_outcome_free(o);
 
     size_t n = amount_to(input, 30, "bob");
-    o = call(module, "transfer", "alice", input, n, 1000000);
+    o = call(module, "transfer", "alice", input, n, 100000000);
     expect_ok(o, "transfer");
     uint64_t gas = gasket_outcome_gas_used(o);
     CHECK(gasket_outcome_state_change_count(o) == 2, "transfer wrote %zu keys",
@@ -238,7 +238,7 @@ int main(int argc, char **argv) {
     /* A transfer between two funded accounts costs the same gas each time: exactly that
        much succeeds, one less runs out of gas and writes nothing. */
     n = amount_to(input, 10, "bob");
-    o = call(module, "transfer", "alice", input, n, 1000000);
+    o = call(module, "transfer", "alice", input, n, 100000000);
     expect_ok(o, "transfer between funded accounts");
     uint64_t again = gasket_outcome_gas_used(o);
     gasket_outcome_free(o);
@@ -255,7 +255,7 @@ int main(int argc, char **argv) {
     gasket_outcome_free(o);
 
     /* A contract panic: message, nothing written. */
-    o = call(module, "transfer", "bob", input, amount_to(input, 51, "alice"), 1000000);
+    o = call(module, "transfer", "bob", input, amount_to(input, 51, "alice"), 100000000);
     size_t len = 0;
     const uint8_t *msg = gasket_outcome_message(o, &len);
     CHECK(gasket_outcome_status(o) == GASKET_CALL_PANIC, "panic expected");

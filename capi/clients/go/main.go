@@ -165,7 +165,7 @@ func expectOK(o outcome, what string) {
 }
 
 func balance(module *C.GasketModule, n *node, who string) uint64 {
-	o := call(module, n, "balance_of", "anyone", []byte(who), 1000000)
+	o := call(module, n, "balance_of", "anyone", []byte(who), 100000000)
 	expectOK(o, "balance_of")
 	if len(o.data) != 8 {
 		fail("balance_of returned %d bytes", len(o.data))
@@ -177,22 +177,22 @@ func balance(module *C.GasketModule, n *node, who string) uint64 {
 func scenario(module *C.GasketModule) []uint64 {
 	n := newNode()
 	var gas []uint64
-	o := call(module, n, "init", "owner", nil, 1000000)
+	o := call(module, n, "init", "owner", nil, 100000000)
 	expectOK(o, "init")
 	gas = append(gas, o.gasUsed)
-	o = call(module, n, "mint", "owner", amountTo(100, "alice"), 1000000)
+	o = call(module, n, "mint", "owner", amountTo(100, "alice"), 100000000)
 	expectOK(o, "mint")
 	if len(o.logs) != 1 || o.logs[0] != "mint" {
 		fail("mint logs %q", o.logs)
 	}
 	gas = append(gas, o.gasUsed)
-	o = call(module, n, "transfer", "alice", amountTo(30, "bob"), 1000000)
+	o = call(module, n, "transfer", "alice", amountTo(30, "bob"), 100000000)
 	expectOK(o, "transfer")
 	if o.writes != 2 {
 		fail("transfer wrote %d keys", o.writes)
 	}
 	gas = append(gas, o.gasUsed)
-	o = call(module, n, "transfer", "alice", amountTo(10, "bob"), 1000000)
+	o = call(module, n, "transfer", "alice", amountTo(10, "bob"), 100000000)
 	expectOK(o, "transfer between funded accounts")
 	again := o.gasUsed
 	o = call(module, n, "transfer", "alice", amountTo(10, "bob"), again-1)
@@ -205,7 +205,7 @@ func scenario(module *C.GasketModule) []uint64 {
 		fail("the same transfer used %d gas, then %d", again, o.gasUsed)
 	}
 	gas = append(gas, again)
-	o = call(module, n, "transfer", "bob", amountTo(51, "alice"), 1000000)
+	o = call(module, n, "transfer", "bob", amountTo(51, "alice"), 100000000)
 	if o.status != C.GASKET_CALL_PANIC || o.message != "insufficient balance" || o.writes != 0 {
 		fail("expected the panic \"insufficient balance\", got %+v", o)
 	}

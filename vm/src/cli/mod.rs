@@ -195,7 +195,7 @@ enum Command {
         /// The call's input bytes, read from a file (--call only).
         #[arg(long, value_name = "FILE", group = "input_source", requires = "call")]
         input_file: Option<PathBuf>,
-        /// Gas limit for the call (and for the start function) [default: 10000000000;
+        /// Gas limit for the call (and for the start function) [default: 500000000000;
         /// 300000000000000 with --abi near].
         #[arg(long)]
         gas: Option<u64>,
