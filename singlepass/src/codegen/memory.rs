@@ -40,6 +40,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// as far (`checked_bases`), nothing is emitted: the access cannot trap and, for a
     /// store, lies inside the written range, which only ever widens during a call.
     fn check_memory(&mut self, addr: Reg, base: Option<u32>, end: u64, access: Access) {
+        // A load off a local is checked as a store would be (against the written range,
+        // widening it): the range only has to cover every written byte, so covering a
+        // read one too is safe, and read-modify-write code (`p.x += v`) then stores off
+        // the same local with no check at all. Loads off computed addresses keep the
+        // plain length check, which leaves the range alone.
+        let access = if base.is_some() {
+            Access::Store
+        } else {
+            access
+        };
         let known = base.and_then(|local| {
             self.checked_bases
                 .iter()
