@@ -206,11 +206,10 @@ impl Pool {
     /// Keeps `item` in the first shard (from the caller's own) with room under its cap;
     /// drops it (unmapped) when every shard is full.
     fn keep<T>(&self, item: T, idle: impl Fn(&Shard) -> &Mutex<Vec<T>>) {
-        let mut item = Some(item);
         for shard in self.shards_from_home() {
             let mut list = lock(idle(shard));
             if list.len() < shard.cap {
-                list.extend(item.take());
+                list.push(item);
                 return;
             }
         }

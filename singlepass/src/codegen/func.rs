@@ -111,11 +111,12 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// result, one bit per `float_allocatable` entry: their bits are exact (a NaN keeps its
     /// payload), so they are never canonicalized on the way out.
     pub float_exact: u32,
-    /// Bounds already checked on this path: `(local, facts)` says what was proved about
-    /// the local's current value as an address (see `Checked`). The facts hold until the
-    /// local is written or control flow joins (a loop header, `else`, `end`), where they
-    /// are dropped; an access within them needs no check.
-    pub checked_bases: Vec<(u32, super::memory::Checked)>,
+    /// Checks already done on this path: `(local, end)` says the local's current value
+    /// plus `end` lies inside the written range of memory (see `check_memory`), which only
+    /// widens during a call. The fact holds until the local is written or control flow
+    /// joins (a loop header, `else`, `end`), where it is dropped; an access within it
+    /// needs no check.
+    pub checked_bases: Vec<(u32, u64)>,
     pub stack: Vec<Entry>,
     /// Entries below this depth are constants or in their slots.
     pub canonical_below: usize,

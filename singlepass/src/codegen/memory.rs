@@ -13,67 +13,49 @@ use super::func::FuncGen;
 use super::stack::{Kind, Loc};
 
 /// What a memory access does, for its check.
-#[derive(Copy, Clone, PartialEq, Eq)]
+#[derive(Copy, Clone)]
 enum Access {
     Load,
     Store,
 }
 
-/// What this path has proved about a local's value `a` as an address (see
-/// `FuncGen::checked_bases`); 0 when nothing.
-#[derive(Copy, Clone, Debug, Default)]
-pub(crate) struct Checked {
-    /// `a + memory <= memory length`: memory never shrinks, so this keeps holding.
-    pub memory: u64,
-    /// `[a, a + written)` lies inside the written range: the range only widens during a
-    /// call, so this keeps holding too.
-    pub written: u64,
-}
-
 impl<M: MacroAssembler> FuncGen<'_, M> {
-    /// Emits the check of an access to `[addr + offset, addr + end)`: for a load, that
-    /// it lies inside memory (or jump to the out-of-bounds stub); for a store, that it lies
-    /// inside the range written so far (or call the dirty-range stub, which widens the
-    /// range or traps), which also proves it inside memory.
+    /// Emits the check of an access to `[addr + offset, addr + end)`.
+    ///
+    /// A store is checked against the range written so far (the dirty-range stub widens
+    /// it or traps), which also proves it inside memory. So is a load off a local: the
+    /// range only has to cover every written byte, so covering a read one too is safe,
+    /// and read-modify-write code (`p.x += v`) then stores off the same local with no
+    /// check at all. A load off a computed address gets the plain length check, which
+    /// leaves the range alone.
     ///
     /// When the address is local `base`'s value and this path already checked that local
-    /// as far (`checked_bases`), nothing is emitted: the access cannot trap and, for a
-    /// store, lies inside the written range, which only ever widens during a call.
+    /// as far (`checked_bases`), nothing is emitted: the range only ever widens during a
+    /// call, so the access lies inside it and cannot trap.
     fn check_memory(&mut self, addr: Reg, base: Option<u32>, end: u64, access: Access) {
-        // A load off a local is checked as a store would be (against the written range,
-        // widening it): the range only has to cover every written byte, so covering a
-        // read one too is safe, and read-modify-write code (`p.x += v`) then stores off
-        // the same local with no check at all. Loads off computed addresses keep the
-        // plain length check, which leaves the range alone.
-        let access = if base.is_some() {
-            Access::Store
-        } else {
-            access
-        };
-        let known = base.and_then(|local| {
-            self.checked_bases
-                .iter()
-                .position(|&(checked, _)| checked == local)
-        });
-        let mut facts = known.map_or(Checked::default(), |i| self.checked_bases[i].1);
-        match access {
-            Access::Load if end <= facts.memory => return,
-            Access::Store if end <= facts.written => return,
-            Access::Load => {
-                let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
-                self.masm.bounds_check(addr, end, oob);
-                facts.memory = end;
+        let Some(local) = base else {
+            match access {
+                Access::Load => {
+                    let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
+                    self.masm.bounds_check(addr, end, oob);
+                }
+                Access::Store => self.masm.store_check(addr, end, self.labels.dirty_range),
             }
-            Access::Store => {
-                self.masm.store_check(addr, end, self.labels.dirty_range);
-                facts.written = end;
-                facts.memory = facts.memory.max(end);
+            return;
+        };
+        let known = self
+            .checked_bases
+            .iter()
+            .position(|&(checked, _)| checked == local);
+        if let Some(i) = known {
+            if end <= self.checked_bases[i].1 {
+                return;
             }
         }
-        match (known, base) {
-            (Some(i), _) => self.checked_bases[i].1 = facts,
-            (None, Some(local)) => self.checked_bases.push((local, facts)),
-            (None, None) => {}
+        self.masm.store_check(addr, end, self.labels.dirty_range);
+        match known {
+            Some(i) => self.checked_bases[i].1 = end,
+            None => self.checked_bases.push((local, end)),
         }
     }
 
