@@ -15,6 +15,7 @@ use gasket_singlepass::masm::{
     IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
     TruncMode,
 };
+use gasket_singlepass::written::{self, WrittenRanges};
 use gasket_singlepass::{Libcall, TrapKind, VmCtx, STACK_GRANT_UNITS};
 use unicorn_engine::RegisterARM64;
 
@@ -1123,64 +1124,75 @@ fn stack_budget_enter_leave_grant_and_overflow() {
 }
 
 #[test]
-fn store_check_widens_the_written_range_or_traps() {
+fn store_check_widens_the_written_ranges_or_traps() {
     let mut b = Builder::new();
     // f(addr): x10 holds a value across the check, which must survive the stub call.
-    let mut funcs = Vec::new();
-    for end in [8u64, 1, (1 << 32) + 8] {
-        let f = b.func(|m, b| {
-            m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
-            m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
-            m.store_check(Reg(RSI), end, b.dirty_range);
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0).into()),
-                Operand::Reg(Reg(RDI)),
-            );
-        });
-        funcs.push(f);
-    }
+    let ends = [8u64, 1, 5004, (1 << 32) + 8];
+    let funcs: Vec<_> = ends
+        .iter()
+        .map(|&end| {
+            b.func(|m, b| {
+                m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
+                m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
+                m.store_check(Reg(RSI), end, b.dirty_range);
+                m.store(
+                    StoreWidth::B64,
+                    Address::at(Base::Frame, slot(0).into()),
+                    Operand::Reg(Reg(RDI)),
+                );
+            })
+        })
+        .collect();
     let module = b.build();
     let mut inst = module.instance();
-    /// (range before as (start, len), end variant, addr, range after or None for a trap), as on x86-64.
-    type Case = ((u64, u64), usize, u64, Option<(u64, u64)>);
-    let none = (0, 0);
-    let cases: [Case; 13] = [
-        (none, 0, 5000, Some((4096, 4096))),
-        ((4096, 4096), 0, 4096, Some((4096, 4096))),
-        ((4096, 4096), 0, 8184, Some((4096, 4096))),
-        ((4096, 4096), 0, 8185, Some((4096, 8192))),
-        ((4096, 4096), 0, 4095, Some((0, 8192))),
-        ((4096, 4096), 1, 100, Some((0, 8192))),
-        ((8192, 4096), 0, 8190, Some((4096, 8192))),
-        ((61440, 4096), 1, 0, Some((0, 65536))),
-        (none, 0, 65528, Some((61440, 4096))),
-        (none, 1, 65535, Some((61440, 4096))),
-        (none, 0, 65529, None),
-        ((0, 65536), 0, 0xffff_ffff, None),
-        ((0, 65536), 2, 0, None),
-    ];
-    for (before, variant, addr, after) in cases {
-        inst.m.set(VmCtx::MEMORY_DIRTY_START, before.0);
-        inst.m.set(VmCtx::MEMORY_DIRTY_LEN, before.1);
-        let (code, slots) = inst.call(funcs[variant], &[addr]);
-        let range = (
-            inst.m.get(VmCtx::MEMORY_DIRTY_START),
-            inst.m.get(VmCtx::MEMORY_DIRTY_LEN),
-        );
-        let case = format!("{before:?} variant {variant} addr {addr}");
-        match after {
-            Some(after) => {
-                assert_eq!(code, 0, "{case}");
-                assert_eq!(slots[0], 0x5eed, "{case}: x10 survives");
-                assert_eq!(range, after, "{case}");
-            }
-            None => {
-                assert_eq!(code, TrapKind::MemoryOutOfBounds.code(), "{case}");
-                assert_eq!(range, before, "{case}: unchanged by a trap");
+    // Only the check and the stub read the length; the store goes to the frame.
+    let memory_len = 4 << 20;
+    inst.m.set(VmCtx::MEMORY_LEN, memory_len);
+    let (states, addrs) = written::check_cases(memory_len);
+    let read = |inst: &Instance| {
+        let mut w = WrittenRanges {
+            start: inst.m.get(VmCtx::WRITTEN_START),
+            len: inst.m.get(VmCtx::WRITTEN_LEN),
+            spilled_count: inst.m.get(VmCtx::WRITTEN_SPILLED_COUNT),
+            ..WrittenRanges::EMPTY
+        };
+        for (i, slot) in w.spilled.iter_mut().enumerate() {
+            let at = VmCtx::WRITTEN_SPILLED + 16 * i as u32;
+            *slot = [inst.m.get(at), inst.m.get(at + 8)];
+        }
+        w
+    };
+    let mut checked = 0;
+    for before in &states {
+        for (&end, &func) in ends.iter().zip(&funcs) {
+            for &addr in addrs.iter().filter(|&&a| a <= u64::from(u32::MAX)) {
+                inst.m.set(VmCtx::WRITTEN_START, before.start);
+                inst.m.set(VmCtx::WRITTEN_LEN, before.len);
+                inst.m
+                    .set(VmCtx::WRITTEN_SPILLED_COUNT, before.spilled_count);
+                for (i, &[start, end]) in before.spilled.iter().enumerate() {
+                    let at = VmCtx::WRITTEN_SPILLED + 16 * i as u32;
+                    inst.m.set(at, start);
+                    inst.m.set(at + 8, end);
+                }
+                let (code, slots) = inst.call(func, &[addr]);
+                let case = format!("{before:?} addr {addr} end {end}");
+                match written::check_effect(before, addr, end, memory_len) {
+                    Some(after) => {
+                        assert_eq!(code, 0, "{case}");
+                        assert_eq!(slots[0], 0x5eed, "{case}: x10 survives");
+                        assert_eq!(read(&inst), after, "{case}");
+                    }
+                    None => {
+                        assert_eq!(code, TrapKind::MemoryOutOfBounds.code(), "{case}");
+                        assert_eq!(read(&inst), *before, "{case}: unchanged by a trap");
+                    }
+                }
+                checked += 1;
             }
         }
     }
+    assert!(checked > 300, "{checked} cases");
 }
 
 #[test]

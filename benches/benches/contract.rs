@@ -141,7 +141,7 @@ fn threads(c: &mut Criterion) {
     for n in [1usize, 2] {
         group.bench_function(BenchmarkId::new("gasket_pool_mix", n), |b| {
             b.iter_custom(|iters| {
-                gasket_benches::scaling::run_threads(&module, n, iters) / n as u32
+                gasket_benches::scaling::run_threads(&module, n, iters).wall / n as u32
             })
         });
     }

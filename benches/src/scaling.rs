@@ -48,8 +48,29 @@ pub fn call(module: &Module, storage: &mut MemoryStorage, mode: u8, secret: u64)
     assert!(expected(mode)(&out.status), "mode {mode}: {:?}", out.status);
 }
 
-/// Runs `calls` calls on each of `threads` threads at once; returns the wall time.
-pub fn run_threads(module: &Module, threads: usize, calls: u64) -> Duration {
+/// Wall time and CPU time (all threads of the process, user and system) of a phase.
+#[derive(Clone, Copy, Debug)]
+pub struct Times {
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// CPU time the whole process has used so far.
+pub fn process_cpu_time() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; the clock id is a constant Linux knows.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Runs `calls` calls on each of `threads` threads at once; returns the wall and CPU
+/// time.
+pub fn run_threads(module: &Module, threads: usize, calls: u64) -> Times {
+    let cpu = process_cpu_time();
     let start = Instant::now();
     std::thread::scope(|s| {
         for t in 0..threads {
@@ -61,5 +82,8 @@ pub fn run_threads(module: &Module, threads: usize, calls: u64) -> Duration {
             });
         }
     });
-    start.elapsed()
+    Times {
+        wall: start.elapsed(),
+        cpu: process_cpu_time() - cpu,
+    }
 }

@@ -14,7 +14,9 @@ use crate::Target;
 /// the budget instead of trapping at once).
 /// 5: `VmCtx::memory_dirty_start/len` and the dirty-range stub (stores check the written
 /// range instead of the memory length); the globals moved 16 bytes up.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 5;
+/// 6: `VmCtx::written` (`WrittenRanges`: the current range, checked as before, plus
+/// ranges moved aside by the stub); the globals moved 48 bytes up.
+pub const ARTIFACT_FORMAT_VERSION: u32 = 6;
 
 /// A compiled module.
 ///

@@ -18,6 +18,7 @@ mod module;
 mod target;
 mod trap;
 pub mod vmctx;
+pub mod written;
 
 pub use artifact::*;
 pub use codegen::NATIVE_STACK_BYTES_PER_UNIT;
@@ -25,6 +26,7 @@ pub use error::CompileError;
 pub use target::Target;
 pub use trap::TrapKind;
 pub use vmctx::{FuncRef, Libcall, TableDef, VmCtx, DIRTY_GRANULE, STACK_GRANT_UNITS};
+pub use written::WrittenRanges;
 
 /// Compiles an instrumented module (the `wasm` of a `gasket_metering::PreparedModule`) for
 /// `target`.

@@ -465,10 +465,10 @@ pub trait MacroAssembler {
     /// the sum computed without overflow (`end` up to 2^32 + 8).
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label);
     /// The check before a store of the bytes `[addr, addr + end)` (`addr` a u32,
-    /// zero-extended; `end` up to 2^32 + 8): when they are not all inside the written range
-    /// (`VmCtx::memory_dirty_start/len`), branch to an out-of-line slow path (emitted by
+    /// zero-extended; `end` up to 2^32 + 8): when they are not all inside the current
+    /// written range (`VmCtx::written`), branch to an out-of-line slow path (emitted by
     /// the next `emit_slow_paths`) that calls the dirty-range stub `widen` (see
-    /// `emit_dirty_range_stub`), which widens the range or traps out of bounds, and comes
+    /// `emit_dirty_range_stub`), which widens the ranges or traps out of bounds, and comes
     /// back. Inside the range the bytes are also inside memory (the range never passes its
     /// length), so this replaces `bounds_check` for stores. Preserves `addr` and every
     /// allocatable register.
@@ -691,10 +691,10 @@ pub trait MacroAssembler {
     fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label);
     /// Emit the dirty-range stub (bind `label` first), which `store_check`'s slow path
     /// calls with the store's address and end in the ISA's agreed scratch registers: it
-    /// jumps to `oob` when the end is past `VmCtx::memory_len`, else widens the written
-    /// range to cover the store, rounded out to `DIRTY_GRANULE` (an empty range becomes
-    /// just that), and returns. Preserves every register except the masm's scratch
-    /// registers (and the link register on AArch64, saved by the prologue) and the flags.
+    /// jumps to `oob` when the end is past `VmCtx::memory_len`, else does
+    /// `WrittenRanges::mark(addr, end)` on `VmCtx::written` and returns. Preserves every
+    /// register except the masm's scratch registers (and the link register on AArch64,
+    /// saved by the prologue) and the flags.
     fn emit_dirty_range_stub(&mut self, label: Label, oob: Label);
     /// Emit the entry trampoline (see `Artifact`); returns its offset. For the call it
     /// puts the float unit in the deterministic mode (round to nearest even, subnormals

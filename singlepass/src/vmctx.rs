@@ -12,6 +12,8 @@
 
 use std::mem::offset_of;
 
+pub use crate::written::{WrittenRanges, DIRTY_GRANULE};
+
 /// The fixed part of an instance context. `repr(C)`: field offsets are part of the ABI
 /// between codegen and the runtime (see the `*_OFFSET` constants).
 #[repr(C)]
@@ -48,27 +50,12 @@ pub struct VmCtx {
     /// plus what the reserve lost) bounds how deep its wasm frames reached: the runtime
     /// clears only that much of a pooled native stack afterwards.
     pub stack_reserve: u64,
-    /// Start of the part of linear memory that may have been written since the memory
-    /// was last all zero: the written range `memory_dirty_start ..
-    /// memory_dirty_start + memory_dirty_len`. Every byte outside it is zero, so the
-    /// runtime clears only it when it pools the memory. A multiple of [`DIRTY_GRANULE`],
-    /// below 2^32 (generated code reads its low 4 bytes; the high 4 are always 0).
-    pub memory_dirty_start: u64,
-    /// Length of the written range (a multiple of [`DIRTY_GRANULE`]; 0 while nothing was
-    /// written, whatever the start). The range never passes the memory's length. A store
-    /// outside it calls the module's dirty-range stub, which widens it (or traps out of
-    /// bounds). Kept as a length so a store's check is one compare:
-    /// `(addr - start) mod 2^32 + end <= len` holds exactly when the store lies inside
-    /// (for `addr < start` the wrapped difference is at least `2^32 - start`, which with
-    /// `len <= 2^32 - start` fails the compare).
-    pub memory_dirty_len: u64,
+    /// The parts of linear memory that may have been written since the memory was last
+    /// all zero (see [`WrittenRanges`]): stores check the current range with one compare
+    /// and call the module's dirty-range stub outside it; the runtime widens them for its
+    /// own writes and the pool clears only them.
+    pub written: WrittenRanges,
 }
-
-/// What the dirty-range stub rounds a widened range out to: a store outside the range
-/// costs a stub call at most once per granule of new range, and the runtime clears at
-/// most a granule too much on each side. Baked into generated code: changing it changes
-/// the artifact format.
-pub const DIRTY_GRANULE: u64 = 4096;
 
 /// Deterministic stack units the stack-grant stub leaves in `VmCtx::stack_remaining`
 /// beyond the frame that asked (when the reserve has them).
@@ -121,8 +108,15 @@ impl VmCtx {
     pub const RUNTIME: u32 = offset_of!(VmCtx, runtime) as u32;
     pub const LIBCALLS: u32 = offset_of!(VmCtx, libcalls) as u32;
     pub const STACK_RESERVE: u32 = offset_of!(VmCtx, stack_reserve) as u32;
-    pub const MEMORY_DIRTY_START: u32 = offset_of!(VmCtx, memory_dirty_start) as u32;
-    pub const MEMORY_DIRTY_LEN: u32 = offset_of!(VmCtx, memory_dirty_len) as u32;
+    pub const WRITTEN_START: u32 =
+        (offset_of!(VmCtx, written) + offset_of!(WrittenRanges, start)) as u32;
+    pub const WRITTEN_LEN: u32 =
+        (offset_of!(VmCtx, written) + offset_of!(WrittenRanges, len)) as u32;
+    pub const WRITTEN_SPILLED_COUNT: u32 =
+        (offset_of!(VmCtx, written) + offset_of!(WrittenRanges, spilled_count)) as u32;
+    /// The first spill slot; slot `i` is `[start, end)` at `WRITTEN_SPILLED + 16 * i`.
+    pub const WRITTEN_SPILLED: u32 =
+        (offset_of!(VmCtx, written) + offset_of!(WrittenRanges, spilled)) as u32;
     /// Size of the fixed header; globals start here.
     pub const HEADER_SIZE: u32 = std::mem::size_of::<VmCtx>() as u32;
 
@@ -210,9 +204,14 @@ mod tests {
         assert_eq!(VmCtx::RUNTIME, 64);
         assert_eq!(VmCtx::LIBCALLS, 72);
         assert_eq!(VmCtx::STACK_RESERVE, 72 + 8 * Libcall::COUNT as u32);
-        assert_eq!(VmCtx::MEMORY_DIRTY_START, VmCtx::STACK_RESERVE + 8);
-        assert_eq!(VmCtx::MEMORY_DIRTY_LEN, VmCtx::STACK_RESERVE + 16);
-        assert_eq!(VmCtx::HEADER_SIZE, VmCtx::MEMORY_DIRTY_LEN + 8);
+        assert_eq!(VmCtx::WRITTEN_START, VmCtx::STACK_RESERVE + 8);
+        assert_eq!(VmCtx::WRITTEN_LEN, VmCtx::STACK_RESERVE + 16);
+        assert_eq!(VmCtx::WRITTEN_SPILLED_COUNT, VmCtx::STACK_RESERVE + 24);
+        assert_eq!(VmCtx::WRITTEN_SPILLED, VmCtx::STACK_RESERVE + 32);
+        assert_eq!(
+            VmCtx::HEADER_SIZE,
+            VmCtx::WRITTEN_SPILLED + 16 * crate::written::WRITTEN_SPILLS as u32
+        );
         assert_eq!((FuncRef::SIZE, FuncRef::CODE, FuncRef::TYPE_ID), (16, 0, 8));
         assert_eq!((TableDef::SIZE, TableDef::BASE, TableDef::LEN), (16, 0, 8));
         assert_eq!(Libcall::ElemDrop as usize + 1, Libcall::COUNT);

@@ -313,7 +313,8 @@ fn instantiation_applies_globals_and_segments_in_order() {
     assert!(rt.elements[0].is_empty(), "active segment dropped");
     assert_eq!(rt.elements[1].len(), 1, "passive segment kept");
     assert!(rt.elements[2].is_empty(), "declared segment dropped");
-    assert!(rt.data[0].is_none() && rt.data[1].is_some());
+    assert_eq!(rt.data.get(0), Some(&[][..]), "active segment dropped");
+    assert!(!rt.data.get(1).unwrap().is_empty(), "passive segment kept");
     // SAFETY: reading the vmctx of an idle instance.
     let ctx = unsafe { &*rt.vmctx() };
     assert_eq!(ctx.memory_len, 65_536);

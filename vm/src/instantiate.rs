@@ -7,6 +7,7 @@ use gasket_singlepass::{
     ConstExpr, ConstOp, ElementMode, FuncRef, FunctionKind, ImportKind, TableDef, TrapKind,
 };
 
+use crate::data_segments::DataSegments;
 use crate::error::{InstantiationError, Trap};
 use crate::imports::{Definition, Imports, Limits};
 use crate::memory::{LinearMemory, MemoryError, MAX_WASM_PAGES};
@@ -313,7 +314,9 @@ pub(crate) fn build(
         elements.push(items);
     }
     rt.elements = elements;
-    rt.data = m.data.iter().cloned().map(Some).collect();
+    // SAFETY: the module's segments outlive the runtime: the instance that will own it
+    // holds the module (and a failed build drops the runtime before returning).
+    rt.data = unsafe { DataSegments::new(&m.data) };
 
     // 6. Active element segments, then active data segments, each checked whole; then
     // active and declared segments are dropped.

@@ -25,6 +25,7 @@ pub mod call_backend;
 #[doc(hidden)]
 pub mod cli;
 mod code_memory;
+mod data_segments;
 mod engine;
 mod error;
 mod gas_report;

@@ -192,7 +192,7 @@ impl Runtime {
 
     /// `memory.fill`.
     pub(crate) fn memory_fill(&mut self, dst: u32, value: u32, len: u32) -> Result<(), TrapKind> {
-        let (mem, mut written) = self.tracked_memory().split();
+        let (mem, written) = self.tracked_memory().split();
         let r = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
         written.mark(r.start as u64, r.end as u64);
         mem[r].fill(value as u8);
@@ -201,7 +201,7 @@ impl Runtime {
 
     /// `memory.copy`, correct for overlapping ranges.
     pub(crate) fn memory_copy(&mut self, dst: u32, src: u32, len: u32) -> Result<(), TrapKind> {
-        let (mem, mut written) = self.tracked_memory().split();
+        let (mem, written) = self.tracked_memory().split();
         let s = range(src, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
         let d = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
         written.mark(d.start as u64, d.end as u64);
@@ -217,13 +217,15 @@ impl Runtime {
         src: u32,
         len: u32,
     ) -> Result<(), TrapKind> {
-        let bytes = match self.data.get(seg as usize) {
-            Some(Some(bytes)) => bytes.clone(),
-            Some(None) => std::sync::Arc::from(&[][..]),
-            None => return Err(TrapKind::MemoryOutOfBounds),
-        };
+        let data = self.data.get(seg).ok_or(TrapKind::MemoryOutOfBounds)?;
+        // Copied out of `self.data`'s borrow only by pointer: `tracked_memory` borrows
+        // `self` mutably. The bytes live in the module, not in `self`.
+        let bytes: *const [u8] = data;
+        // SAFETY: the segment's bytes outlive this runtime (`DataSegments::new`) and
+        // nothing writes them; they are disjoint from linear memory.
+        let bytes = unsafe { &*bytes };
         let s = range(src, len, bytes.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-        let (mem, mut written) = self.tracked_memory().split();
+        let (mem, written) = self.tracked_memory().split();
         let d = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
         written.mark(d.start as u64, d.end as u64);
         mem[d].copy_from_slice(&bytes[s]);
@@ -232,9 +234,7 @@ impl Runtime {
 
     /// `data.drop`.
     pub(crate) fn data_drop(&mut self, seg: u32) {
-        if let Some(slot) = self.data.get_mut(seg as usize) {
-            *slot = None;
-        }
+        self.data.drop_segment(seg);
     }
 
     /// `table.grow`: old size, or `u32::MAX` (nothing changes).
@@ -508,6 +508,8 @@ impl Runtime {
 mod tests {
     use std::sync::Arc;
 
+    use crate::data_segments::DataSegments;
+
     use gasket_host_api::{CallContext, HostEnv, HostFunction, MemoryStorage};
     use gasket_singlepass::{FuncRef, FuncSig, TableDef};
 
@@ -546,7 +548,10 @@ mod tests {
             .collect();
         rt.sync_table_def(0);
         rt.sync_table_def(1);
-        rt.data = vec![Some(Arc::from(&b"hello"[..])), Some(Arc::from(&b"xy"[..]))];
+        let segments: &'static [Box<[u8]>] =
+            Box::leak(Box::new([Box::from(&b"hello"[..]), Box::from(&b"xy"[..])]));
+        // SAFETY: leaked: the segments outlive the runtime.
+        rt.data = unsafe { DataSegments::new(segments) };
         rt.elements = vec![vec![11, 12, 13]];
         rt.reset_vmctx();
         rt

@@ -4,7 +4,7 @@
 use std::io;
 
 use gasket_host_api::{GuestMemory, MemoryAccessError};
-use gasket_singlepass::DIRTY_GRANULE;
+use gasket_singlepass::WrittenRanges;
 
 /// Bytes per wasm page.
 pub const PAGE_SIZE: u64 = 65_536;
@@ -167,47 +167,16 @@ impl LinearMemory {
     }
 }
 
-/// The part of an instance's linear memory written since the memory was last all zero:
-/// `VmCtx::memory_dirty_start` and `memory_dirty_len`, which compiled stores widen
-/// through the dirty-range stub and every runtime write through [`Written::mark`].
-/// Every byte outside it is zero, so the pool clears only it.
-pub(crate) struct Written<'a> {
-    start: &'a mut u64,
-    len: &'a mut u64,
-}
-
-impl<'a> Written<'a> {
-    /// The range in `vmctx`'s two fields.
-    pub(crate) fn new(start: &'a mut u64, len: &'a mut u64) -> Self {
-        Written { start, len }
-    }
-
-    /// Widens the range to cover `from..to` (bytes of memory), rounded out to the
-    /// granule as the stub does (an empty range becomes just that). `to` is at most the
-    /// memory length, a multiple of the granule, so the range never passes it.
-    pub(crate) fn mark(&mut self, from: u64, to: u64) {
-        if from >= to {
-            return;
-        }
-        let mut from = from / DIRTY_GRANULE * DIRTY_GRANULE;
-        let mut to = to.div_ceil(DIRTY_GRANULE) * DIRTY_GRANULE;
-        if *self.len != 0 {
-            from = from.min(*self.start);
-            to = to.max(*self.start + *self.len);
-        }
-        *self.start = from;
-        *self.len = to - from;
-    }
-}
-
-/// Linear memory as host functions see it: every write widens the written range.
+/// Linear memory as host functions see it: every write widens the written ranges
+/// (`VmCtx::written`, which compiled stores widen through the dirty-range stub; the pool
+/// clears only them).
 pub(crate) struct TrackedMemory<'a> {
     bytes: &'a mut [u8],
-    written: Written<'a>,
+    written: &'a mut WrittenRanges,
 }
 
 impl<'a> TrackedMemory<'a> {
-    pub(crate) fn new(bytes: &'a mut [u8], written: Written<'a>) -> Self {
+    pub(crate) fn new(bytes: &'a mut [u8], written: &'a mut WrittenRanges) -> Self {
         TrackedMemory { bytes, written }
     }
 
@@ -218,7 +187,7 @@ impl<'a> TrackedMemory<'a> {
     }
 
     /// Memory without marking anything, for a writer that marks what it writes first.
-    pub(crate) fn split(self) -> (&'a mut [u8], Written<'a>) {
+    pub(crate) fn split(self) -> (&'a mut [u8], &'a mut WrittenRanges) {
         (self.bytes, self.written)
     }
 }

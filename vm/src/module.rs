@@ -25,8 +25,9 @@ pub(crate) struct ModuleInner {
     pub artifact: Artifact,
     pub info: ModuleInfo,
     pub code: CodeMemory,
-    /// Data segment bytes, shared by instances (each keeps only a "dropped" flag).
-    pub data: Vec<Arc<[u8]>>,
+    /// Data segment bytes, shared by instances (each keeps only a "dropped" flag:
+    /// `DataSegments`).
+    pub data: Vec<Box<[u8]>>,
     /// Export name → (kind, index), built once so a call never scans the export list.
     pub exports: std::collections::HashMap<String, (ExportKind, u32)>,
     /// Per import (in module order): the host function (ABI v1 or NEAR) it names,
@@ -150,7 +151,7 @@ impl Module {
             .module
             .data
             .iter()
-            .map(|d| Arc::from(d.bytes.as_slice()))
+            .map(|d| Box::from(d.bytes.as_slice()))
             .collect();
         // Lookups only, never iterated: the order of a HashMap is unobservable here.
         let exports = artifact

@@ -9,8 +9,8 @@
 //!
 //! Security: a resource returns to the pool only after every byte the previous instance
 //! may have written is zeroed. For a linear memory, which bytes those are comes from the
-//! written range the instance kept (`memory::Written`: compiled stores and every runtime
-//! write widen it); a small range is cleared with `memset`, a larger one with [`scrub`].
+//! written ranges the instance kept (`VmCtx::written`: compiled stores and every runtime
+//! write widen them); a small range is cleared with `memset`, a larger one with [`scrub`].
 //! Inside the range, which pages need it comes from `mincore`:
 //! a page that is not resident reads as zero (never touched, or dropped), except a page
 //! swapped out, so non-resident pages are dropped with `MADV_DONTNEED` (no TLB flush when
@@ -21,13 +21,13 @@
 //! Tables, globals and the vmctx are built fresh for every instance.
 
 use std::io;
-use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::code_memory::page_size;
 use crate::memory::LinearMemory;
 use crate::stack::NativeStack;
+use gasket_singlepass::WrittenRanges;
 
 /// How an engine pools instance resources ([`Engine::with_pool`](crate::Engine::with_pool)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,18 +216,22 @@ impl Pool {
     }
 
     /// Clears `memory` and keeps it for reuse (or unmaps it: pool full, scrub failed).
-    /// `written` (byte offsets) is the part that may hold a written byte (`Written`):
-    /// everything outside it is zero already. A small range is cleared with one `memset`,
-    /// with no system call; a larger one is scrubbed (only its resident pages cleared).
-    pub(crate) fn give_memory(&self, mut memory: LinearMemory, written: Range<u64>) {
+    /// `written` holds every byte the instance may have written (`WrittenRanges`):
+    /// everything outside its ranges is zero already. A range of at most
+    /// [`SMALL_MEMORY`] is cleared with one `memset`, with no system call; a larger one is
+    /// scrubbed (only its resident pages cleared).
+    pub(crate) fn give_memory(&self, mut memory: LinearMemory, written: WrittenRanges) {
         if self.config.max_idle == 0 {
             return;
         }
         let len = memory.len();
         let page = page_size() as u64;
-        let start = (written.start / page * page).min(len);
-        let end = written.end.div_ceil(page).saturating_mul(page).min(len);
-        if start < end {
+        for range in written.ranges() {
+            let start = (range.start / page * page).min(len);
+            let end = range.end.div_ceil(page).saturating_mul(page).min(len);
+            if start >= end {
+                continue;
+            }
             let bytes = (end - start) as usize;
             // SAFETY: `start < end <= len`: inside the memory's current, writable pages.
             let from = unsafe { memory.base().add(start as usize) };
@@ -378,6 +382,7 @@ pub(crate) fn scrub(
 mod tests {
     use super::*;
     use crate::memory::PAGE_SIZE;
+    use std::ops::Range;
 
     #[test]
     fn scrub_zeroes_kept_and_dropped_pages() {
@@ -416,12 +421,48 @@ mod tests {
         m.grow(2).unwrap();
         m.as_mut_slice().fill(7);
         let base = m.base();
-        pool.give_memory(m, 0..3 * PAGE_SIZE);
+        pool.give_memory(m, written(&[0..3 * PAGE_SIZE]));
         assert!(pool.take_memory(1, 8).is_none(), "too small a reservation");
         let m = pool.take_memory(1, 2).unwrap();
         assert_eq!(m.base(), base);
         assert_eq!((m.pages(), m.maximum()), (1, 2));
         assert!(m.as_slice().iter().all(|&b| b == 0));
+    }
+
+    /// The ranges `marks` leave (as the runtime and the stub mark them).
+    fn written(marks: &[Range<u64>]) -> WrittenRanges {
+        let mut w = WrittenRanges::EMPTY;
+        for m in marks {
+            w.mark(m.start, m.end);
+        }
+        w
+    }
+
+    #[test]
+    fn spilled_ranges_are_cleared_and_nothing_else_is_touched() {
+        let pool = Pool::new(PoolConfig::default());
+        let mut m = LinearMemory::new(8, 8).unwrap();
+        let spots = [10u64, 300_000, 500_000, 2 * PAGE_SIZE];
+        let marks: Vec<Range<u64>> = spots.iter().map(|&a| a..a + 8).collect();
+        let w = written(&marks);
+        assert_eq!(w.ranges().count(), 4, "far apart: one range each");
+        for &a in &spots {
+            m.as_mut_slice()[a as usize..a as usize + 8].fill(0xab);
+        }
+        // A byte no range covers: the pool must leave it alone (it clears only the
+        // ranges, never the whole memory), which proves the ranges are what it uses.
+        let outside = 200_000;
+        m.as_mut_slice()[outside] = 1;
+        let base = m.base();
+        pool.give_memory(m, w);
+        let m = pool.take_memory(8, 8).unwrap();
+        assert_eq!(m.base(), base);
+        for &a in &spots {
+            assert!(m.as_slice()[a as usize..a as usize + 8]
+                .iter()
+                .all(|&b| b == 0));
+        }
+        assert_eq!(m.as_slice()[outside], 1);
     }
 
     #[test]
@@ -431,14 +472,14 @@ mod tests {
             ..PoolConfig::default()
         });
         // Given on this thread, taken on another (from a shard not its own).
-        pool.give_memory(LinearMemory::new(1, 1).unwrap(), 0..0);
+        pool.give_memory(LinearMemory::new(1, 1).unwrap(), WrittenRanges::EMPTY);
         std::thread::scope(|s| {
             s.spawn(|| assert!(pool.take_memory(1, 1).is_some()));
         });
         assert_eq!(pool.idle(), (0, 0));
         // Five given: the shards' caps add up to three.
         for _ in 0..5 {
-            pool.give_memory(LinearMemory::new(1, 1).unwrap(), 0..0);
+            pool.give_memory(LinearMemory::new(1, 1).unwrap(), WrittenRanges::EMPTY);
         }
         assert_eq!(pool.idle().0, 3);
         // Leases counted in shards and released on another thread.

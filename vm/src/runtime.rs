@@ -3,16 +3,16 @@
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
-use std::sync::Arc;
 
 use gasket_host_api::near::{dispatch_near, NearEnv, NearFunction};
 use gasket_host_api::{GasMeter, GuestMemory, HostEnv, HostError, HostFunction, OutOfGas, Storage};
-use gasket_singlepass::{FuncRef, Libcall, TableDef, TrapKind, VmCtx};
+use gasket_singlepass::{FuncRef, Libcall, TableDef, TrapKind, VmCtx, WrittenRanges};
 
+use crate::data_segments::DataSegments;
 use crate::error::Trap;
 use crate::imports::HostFunc;
 use crate::libcalls;
-use crate::memory::{LinearMemory, TrackedMemory, Written};
+use crate::memory::{LinearMemory, TrackedMemory};
 
 /// A table's storage. `TableDef::base` points into `elems`, so the def is updated whenever
 /// `elems` reallocates.
@@ -154,8 +154,8 @@ pub(crate) struct Runtime {
     pub tables: Vec<Table>,
     pub table_defs: Box<[TableDef]>,
     pub funcrefs: Box<[FuncRef]>,
-    /// Data segments; `None` once dropped (behaves as length 0).
-    pub data: Vec<Option<Arc<[u8]>>>,
+    /// Data segments (a dropped one behaves as length 0).
+    pub data: DataSegments,
     /// Element segments' evaluated items; empty once dropped.
     pub elements: Vec<Vec<u64>>,
     /// Per function index: what an imported function resolves to (`None` for defined
@@ -239,7 +239,7 @@ impl Runtime {
             tables: Vec::new(),
             table_defs: Box::new([]),
             funcrefs: Box::new([]),
-            data: Vec::new(),
+            data: DataSegments::none(),
             elements: Vec::new(),
             imports: Vec::new(),
             contract_host: None,
@@ -357,39 +357,30 @@ impl Runtime {
     /// The current linear memory bytes (empty without a memory), all marked written:
     /// the caller may write anywhere.
     pub fn memory_mut(&mut self) -> &mut [u8] {
-        let (bytes, mut written) = self.tracked_memory().split();
+        let (bytes, written) = self.tracked_memory().split();
         written.mark(0, bytes.len() as u64);
         bytes
     }
 
-    /// Linear memory whose writes widen the written range (see [`Written`]).
+    /// Linear memory whose writes widen the written ranges (`VmCtx::written`).
     pub(crate) fn tracked_memory(&mut self) -> TrackedMemory<'_> {
         let vmctx = self.vmctx.as_ptr();
         let bytes = match &mut self.memory {
             Some(m) => m.as_mut_slice(),
             None => &mut [],
         };
-        // SAFETY: the two fields live in the vmctx allocation this state owns, disjoint
-        // from the memory's bytes and from `self`'s fields; generated code is suspended
-        // (in a libcall) or not running while the borrow lasts.
-        let written = unsafe {
-            Written::new(
-                &mut (*vmctx).memory_dirty_start,
-                &mut (*vmctx).memory_dirty_len,
-            )
-        };
+        // SAFETY: the field lives in the vmctx allocation this state owns, disjoint from
+        // the memory's bytes and from `self`'s fields; generated code is suspended (in a
+        // libcall) or not running while the borrow lasts.
+        let written = unsafe { &mut (*vmctx).written };
         TrackedMemory::new(bytes, written)
     }
 
-    /// The part of linear memory that may hold a written byte: everything outside it is
-    /// zero (empty if nothing was written).
-    pub(crate) fn written(&self) -> std::ops::Range<u64> {
-        // SAFETY: fields of the vmctx this state owns; no call is running.
-        let (start, len) = unsafe {
-            let ctx = &*self.vmctx.as_ptr();
-            (ctx.memory_dirty_start, ctx.memory_dirty_len)
-        };
-        start..start + len
+    /// The parts of linear memory that may hold a written byte: everything outside them
+    /// is zero.
+    pub(crate) fn written(&self) -> WrittenRanges {
+        // SAFETY: a field of the vmctx this state owns; no call is running.
+        unsafe { (*self.vmctx.as_ptr()).written }
     }
 
     /// Records why the running call is about to trap.

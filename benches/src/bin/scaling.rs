@@ -3,45 +3,131 @@
 //! Prints calls/s and the ratio (the target: 2 threads ≥ 1.8× one).
 //!
 //! `cargo run --release -p gasket-benches --bin scaling -- [calls]`
+//!
+//! Two controls say what this machine gives a second thread at that moment, so a low ratio
+//! can be told apart from a shared resource in Gasket:
+//! - pure arithmetic on 1 and 2 threads (shares nothing, barely touches memory);
+//! - the same `pool_mix` workload in two separate processes at once (a process each:
+//!   nothing of Gasket's is shared, not even the address space, yet caches, memory
+//!   bandwidth and the hypervisor's scheduling are). Two threads matching two processes
+//!   means the threads lose nothing to each other inside Gasket.
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gasket_benches::scaling::run_threads;
+use gasket_benches::scaling::{run_threads, Times};
 use gasket_vm::metering::Profile;
-use gasket_vm::Engine;
+use gasket_vm::{Engine, Module};
+
+/// Argument that makes the binary a control child: load, warm up, print `ready`, wait for
+/// a line on stdin, run the calls on one thread and print the seconds it took.
+const CHILD: &str = "--child";
 
 fn main() {
-    let calls: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200_000);
-    let engine = Engine::new(Profile::contract()).expect("engine");
-    let module = engine
-        .load(&gasket_fixtures::wasm("pool_mix"))
-        .expect("pool_mix compiles");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(CHILD) {
+        let calls = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+        child(calls);
+        return;
+    }
+    let calls: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    let module = load();
     run_threads(&module, 1, calls / 10); // warm-up
     let spin1 = spin(1);
     let one = run_threads(&module, 1, calls);
     let two = run_threads(&module, 2, calls);
     let spin2 = spin(2);
-    let rate1 = calls as f64 / one.as_secs_f64();
-    let rate2 = 2.0 * calls as f64 / two.as_secs_f64();
+    let processes = two_processes(calls);
+    let rate1 = calls as f64 / one.wall.as_secs_f64();
+    let rate2 = 2.0 * calls as f64 / two.wall.as_secs_f64();
+    let rate_p = 2.0 * calls as f64 / processes.wall.as_secs_f64();
+    let cpu_per_call = |t: Times, n: u64| t.cpu.as_secs_f64() * 1e6 / n as f64;
     println!(
-        "1 thread: {calls} calls in {:.3} s = {:.0} calls/s ({:.2} µs/call)",
-        one.as_secs_f64(),
-        rate1,
-        1e6 / rate1
+        "1 thread: {calls} calls in {:.3} s = {rate1:.0} calls/s ({:.2} µs/call); CPU {:.2} µs/call",
+        one.wall.as_secs_f64(),
+        1e6 / rate1,
+        cpu_per_call(one, calls)
     );
     println!(
-        "2 threads: 2 x {calls} calls in {:.3} s = {:.0} calls/s; ratio {:.2}",
-        two.as_secs_f64(),
-        rate2,
-        rate2 / rate1
+        "2 threads: 2 x {calls} calls in {:.3} s = {rate2:.0} calls/s; ratio {:.2}; CPU {:.2} µs/call",
+        two.wall.as_secs_f64(),
+        rate2 / rate1,
+        cpu_per_call(two, 2 * calls)
     );
-    // The same 1-vs-2 comparison for a loop that shares nothing: what this machine gives a
-    // second thread right now (other processes compete for the cores).
     let control = spin1.as_secs_f64() / (spin2.as_secs_f64() / 2.0);
     println!("control (pure arithmetic, shares nothing): ratio {control:.2}");
+    println!(
+        "control (2 processes x {calls} calls, nothing of Gasket shared): {rate_p:.0} calls/s; ratio {:.2}; CPU {:.2} µs/call; 2 threads / 2 processes {:.2}",
+        rate_p / rate1,
+        cpu_per_call(processes, 2 * calls),
+        rate2 / rate_p
+    );
+}
+
+fn load() -> Module {
+    let engine = Engine::new(Profile::contract()).expect("engine");
+    engine
+        .load(&gasket_fixtures::wasm("pool_mix"))
+        .expect("pool_mix compiles")
+}
+
+/// The control child (see [`CHILD`]): prints its loop's wall and CPU seconds.
+fn child(calls: u64) {
+    let module = load();
+    run_threads(&module, 1, calls / 10); // warm-up, as the threads get
+    println!("ready");
+    std::io::stdout().flush().expect("stdout");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).expect("stdin");
+    let t = run_threads(&module, 1, calls);
+    println!("{} {}", t.wall.as_secs_f64(), t.cpu.as_secs_f64());
+}
+
+/// Two child processes started together once both are warm: the longer of their wall
+/// times (each measures its own loop, so process start and compile are left out) and the
+/// sum of their CPU times.
+fn two_processes(calls: u64) -> Times {
+    let exe = std::env::current_exe().expect("own path");
+    let mut children: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(&exe)
+                .args([CHILD, &calls.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("control child starts")
+        })
+        .collect();
+    let mut outputs: Vec<_> = children
+        .iter_mut()
+        .map(|c| BufReader::new(c.stdout.take().expect("piped stdout")))
+        .collect();
+    for out in &mut outputs {
+        let mut line = String::new();
+        out.read_line(&mut line).expect("child output");
+        assert_eq!(line.trim(), "ready", "control child failed to start");
+    }
+    for c in &mut children {
+        writeln!(c.stdin.as_mut().expect("piped stdin")).expect("child stdin");
+    }
+    let (mut wall, mut cpu) = (0.0f64, 0.0);
+    for out in &mut outputs {
+        let mut line = String::new();
+        out.read_line(&mut line).expect("child output");
+        let mut secs = line
+            .split_whitespace()
+            .map(|s| s.parse::<f64>().expect("child prints seconds"));
+        wall = wall.max(secs.next().expect("wall seconds"));
+        cpu += secs.next().expect("CPU seconds");
+    }
+    for mut c in children {
+        assert!(c.wait().expect("child exits").success());
+    }
+    Times {
+        wall: Duration::from_secs_f64(wall),
+        cpu: Duration::from_secs_f64(cpu),
+    }
 }
 
 /// A fixed amount of arithmetic on each of `threads` threads; the wall time.

@@ -61,8 +61,28 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     /// Pops an address operand, checks `offset + bytes` past it for `access` and returns
     /// the register holding it (owned by the caller) and the address of the access.
+    ///
+    /// A constant address is folded with the offset into one register (when the sum is
+    /// a u32), so the check covers exactly the accessed bytes: compilers address statics
+    /// as `i32.const 0` plus a large offset, and checking from address 0 would stretch
+    /// the written range over everything below them.
     fn checked_address(&mut self, offset: u64, bytes: u32, access: Access) -> (Reg, Address) {
         let addr = self.pop();
+        if let Loc::Const(c) = addr.loc {
+            let folded = u64::from(c as u32) + offset;
+            if let Ok(folded) = u32::try_from(folded) {
+                let reg = self.alloc();
+                self.masm
+                    .mov(Size::S32, reg, Operand::Imm(i64::from(folded)));
+                self.check_memory(reg, None, u64::from(bytes), access);
+                let address = Address {
+                    base: Base::Memory,
+                    index: Some((reg, 0)),
+                    disp: 0,
+                };
+                return (reg, address);
+            }
+        }
         // A lazy local read: the address is that local's current value.
         let base = match addr.loc {
             Loc::Local(local) => Some(local),

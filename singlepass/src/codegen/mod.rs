@@ -78,7 +78,7 @@ pub(crate) struct ModuleLabels {
     /// fit the budget granted so far.
     pub stack_grant: Label,
     /// The dirty-range stub every store's check calls when it writes outside the range
-    /// written so far (see `VmCtx::memory_dirty_start`).
+    /// written so far (see `VmCtx::written`).
     pub dirty_range: Label,
     pub functions: Vec<Label>,
 }

@@ -1,13 +1,15 @@
 //! Shared by `vm/tests/pool.rs` (x86-64) and `aarch64-tests/tests/runtime.rs` (emulated
-//! AArch64, included with `#[path]`): the written range the pool clears covers every
+//! AArch64, included with `#[path]`): the written ranges the pool clears cover every
 //! write path.
 
 use gasket_vm::{Engine, FuncSig, Imports, Instance, ValType, Value};
 
-/// Every way a byte can be written to linear memory widens the written range the pool
+/// Every way a byte can be written to linear memory widens the written ranges the pool
 /// clears: compiled stores of each width (with offsets past a 4 KiB granule, downwards,
 /// at the memory's end, into grown pages, a second store off an already checked local,
-/// a store after a load off the same local),
+/// stores off one local at offsets near and far from each other, stores far enough apart
+/// to start new ranges and more of them than there are spill slots, a store after a
+/// load off the same local),
 /// `memory.fill`/`copy`/`init`, host functions writing through `HostContext::write` and
 /// through the whole-memory `HostContext::memory`, and the embedder's `memory_mut`. After
 /// each, the next instance gets the same reservation and finds all 4 pages zero but for its
@@ -39,6 +41,22 @@ pub fn every_write_path_is_cleared_before_reuse(engine: &Engine) {
         (i64.store offset=8 (local.get $at) (local.get $s))
         (i64.store offset=20000 (local.get $at) (local.get $s))
         (i64.store offset=4 (local.get $at) (local.get $s)))
+      (func (export "windows") (param $at i32) (param $s i64)
+        (i64.store offset=16 (local.get $at) (local.get $s))
+        (i64.store offset=60000 (local.get $at) (local.get $s))
+        (i32.store8 offset=8 (local.get $at) (i32.wrap_i64 (local.get $s)))
+        (i64.store offset=60004 (local.get $at) (local.get $s))
+        (i64.store32 offset=24 (local.get $at) (local.get $s)))
+      (func (export "far_apart") (param $at i32) (param $s i64)
+        (drop (memory.grow (i32.const 3)))
+        (i64.store (local.get $at) (local.get $s))
+        (i64.store offset=70000 (local.get $at) (local.get $s))
+        (i64.store offset=140000 (local.get $at) (local.get $s))
+        (i64.store offset=1000 (local.get $at) (local.get $s))
+        (i64.store offset=210000 (local.get $at) (local.get $s))
+        (i64.store offset=100000 (local.get $at) (local.get $s))
+        (i64.store offset=250000 (local.get $at) (local.get $s))
+        (i64.store offset=2000 (local.get $at) (local.get $s)))
       (func (export "load_then_store") (param $at i32) (param $s i64)
         (drop (i64.load offset=30000 (local.get $at)))
         (i64.store offset=30000 (local.get $at) (local.get $s)))
@@ -100,6 +118,8 @@ pub fn every_write_path_is_cleared_before_reuse(engine: &Engine) {
         "f32",
         "narrow",
         "same_local",
+        "windows",
+        "far_apart",
         "load_then_store",
         "downwards",
         "grown",

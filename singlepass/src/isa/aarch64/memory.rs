@@ -19,6 +19,7 @@ use crate::masm::{
     Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, Size, StoreSlowPath, StoreWidth,
 };
 use crate::vmctx::{VmCtx, DIRTY_GRANULE};
+use crate::written::{WRITTEN_FAR, WRITTEN_SPILLS};
 
 /// An address AArch64 encodes directly.
 #[derive(Copy, Clone, Debug)]
@@ -243,16 +244,16 @@ impl A64Masm {
     }
 
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
-    /// against the range's length (see `VmCtx::memory_dirty_len`).
+    /// against the range's length (see `WrittenRanges::len`).
     pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         let a = addr.0;
         let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
         self.mov_imm(SCRATCH, end);
         asm!(self.ops
-            ; ldr W(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
+            ; ldr W(ADDR), [X(VMCTX), #VmCtx::WRITTEN_START]
             ; sub W(ADDR), W(a), W(ADDR)
             ; add X(SCRATCH), X(SCRATCH), X(ADDR)
-            ; ldr X(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_LEN]
+            ; ldr X(ADDR), [X(VMCTX), #VmCtx::WRITTEN_LEN]
             ; cmp X(SCRATCH), X(ADDR)
         );
         self.emit_branch(crate::masm::Cond::GtU, slow);
@@ -282,12 +283,15 @@ impl A64Masm {
         }
     }
 
-    /// See `MacroAssembler::emit_dirty_range_stub`: x16 = the store's end, x17 = its
-    /// address (from `emit_store_slow_paths`); x0 and x1 are saved around their use.
+    /// See `MacroAssembler::emit_dirty_range_stub` and `WrittenRanges::mark`, which this
+    /// implements: x16 = the store's end, x17 = its address (from
+    /// `emit_store_slow_paths`); x0 to x3 are saved around their use.
     pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
-        // The shifts by 12 below round to DIRTY_GRANULE.
-        const _: () = assert!(DIRTY_GRANULE == 0x1000);
-        let empty = self.ops.new_dynamic_label();
+        // The shifts by 12 below round to DIRTY_GRANULE; `#16, lsl #12` is WRITTEN_FAR.
+        const _: () = assert!(DIRTY_GRANULE == 0x1000 && WRITTEN_FAR == 16 << 12);
+        let spills = WRITTEN_SPILLS as u32;
+        let spilled_end = VmCtx::WRITTEN_SPILLED + 8;
+        let [set, far, hull, done] = [(); 4].map(|_| self.ops.new_dynamic_label());
         asm!(self.ops
             ; =>label
             ; stp x0, x1, [sp, #-16]!
@@ -304,19 +308,40 @@ impl A64Masm {
             ; add XSP(SCRATCH), XSP(SCRATCH), #0xfff
             ; lsr X(SCRATCH), X(SCRATCH), #12
             ; lsl X(SCRATCH), X(SCRATCH), #12
-            ; ldr x1, [X(VMCTX), #VmCtx::MEMORY_DIRTY_LEN]
-            ; cbz x1, =>empty
-            // Widen both sides: x0 = the range's start, x1 = its end.
-            ; ldr w0, [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
+            ; ldr x1, [X(VMCTX), #VmCtx::WRITTEN_LEN]
+            ; cbz x1, =>set
+            ; stp x2, x3, [sp, #-16]!
+            // x0 = the current range's start, x1 = its end.
+            ; ldr x0, [X(VMCTX), #VmCtx::WRITTEN_START]
             ; add x1, x1, x0
-            ; cmp X(SCRATCH), x1
-            ; csel X(SCRATCH), X(SCRATCH), x1, hi
+            ; add x2, x1, #16, lsl #12
+            ; cmp X(ADDR), x2
+            ; b.hi =>far
+            ; add x2, XSP(SCRATCH), #16, lsl #12
+            ; cmp x2, x0
+            ; b.lo =>far
+            ; =>hull
             ; cmp X(ADDR), x0
-            ; csel X(ADDR), X(ADDR), x0, lo
-            ; =>empty
-            ; str W(ADDR), [X(VMCTX), #VmCtx::MEMORY_DIRTY_START]
+            ; csel X(ADDR), x0, X(ADDR), hi
+            ; cmp X(SCRATCH), x1
+            ; csel X(SCRATCH), x1, X(SCRATCH), lo
+            ; b =>done
+            ; =>far
+            // Move the current range to the next free spill slot, if there is one.
+            ; ldr x2, [X(VMCTX), #VmCtx::WRITTEN_SPILLED_COUNT]
+            ; cmp x2, #spills
+            ; b.hs =>hull
+            ; add x3, X(VMCTX), x2, lsl #4
+            ; str x0, [x3, #VmCtx::WRITTEN_SPILLED]
+            ; str x1, [x3, #spilled_end]
+            ; add x2, x2, #1
+            ; str x2, [X(VMCTX), #VmCtx::WRITTEN_SPILLED_COUNT]
+            ; =>done
+            ; ldp x2, x3, [sp], #16
+            ; =>set
+            ; str X(ADDR), [X(VMCTX), #VmCtx::WRITTEN_START]
             ; sub X(SCRATCH), X(SCRATCH), X(ADDR)
-            ; str X(SCRATCH), [X(VMCTX), #VmCtx::MEMORY_DIRTY_LEN]
+            ; str X(SCRATCH), [X(VMCTX), #VmCtx::WRITTEN_LEN]
             ; ldp x0, x1, [sp], #16
             ; ret
         );

@@ -13,6 +13,7 @@ use crate::masm::{
     Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreSlowPath, StoreWidth,
 };
 use crate::vmctx::{VmCtx, DIRTY_GRANULE};
+use crate::written::{WRITTEN_FAR, WRITTEN_SPILLS};
 
 /// An address x86 encodes directly: `[base + index << scale + disp]`.
 #[derive(Copy, Clone, Debug)]
@@ -177,18 +178,18 @@ impl X64Masm {
     }
 
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
-    /// against the range's length (see `VmCtx::memory_dirty_len`), and a branch not
+    /// against the range's length (see `WrittenRanges::len`), and a branch not
     /// taken on the fast path.
     pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         let a = addr.0;
         let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
         asm!(self.ops
             ; mov eax, Rd(a)
-            ; sub eax, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
+            ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
         );
         self.add_end(end);
         asm!(self.ops
-            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_DIRTY_LEN as i32]
+            ; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]
             ; ja =>slow
             ; =>back
         );
@@ -230,10 +231,14 @@ impl X64Masm {
         }
     }
 
-    /// See `MacroAssembler::emit_dirty_range_stub`: rax = the store's end, rcx = its
-    /// address (from `emit_store_slow_paths`); uses only those two and r11.
+    /// See `MacroAssembler::emit_dirty_range_stub` and `WrittenRanges::mark`, which this
+    /// implements: rax = the store's end, rcx = its address (from
+    /// `emit_store_slow_paths`); uses those two and r11, and saves rdx and rbx around
+    /// their use.
     pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
         let granule = DIRTY_GRANULE as i32;
+        let far = WRITTEN_FAR as i32;
+        let spills = WRITTEN_SPILLS as i32;
         asm!(self.ops
             ; =>label
             ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
@@ -244,19 +249,42 @@ impl X64Masm {
             ; and ecx, DWORD -granule
             ; add rax, DWORD granule - 1
             ; and rax, DWORD -granule
-            ; cmp QWORD [r15 + VmCtx::MEMORY_DIRTY_LEN as i32], 0
-            ; je >empty
-            // r11 = the range's end; widen both sides.
-            ; mov r11d, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
-            ; add r11, QWORD [r15 + VmCtx::MEMORY_DIRTY_LEN as i32]
-            ; cmp rax, r11
-            ; cmovb rax, r11
-            ; cmp ecx, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
-            ; cmova ecx, DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32]
-            ; empty:
-            ; mov DWORD [r15 + VmCtx::MEMORY_DIRTY_START as i32], ecx
+            ; cmp QWORD [r15 + VmCtx::WRITTEN_LEN as i32], 0
+            ; je >set
+            ; push rdx
+            ; push rbx
+            // r11 = the current range's start, rdx = its end.
+            ; mov r11, QWORD [r15 + VmCtx::WRITTEN_START as i32]
+            ; mov rdx, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]
+            ; add rdx, r11
+            ; lea rbx, [rdx + far]
+            ; cmp rcx, rbx
+            ; ja >far
+            ; lea rbx, [rax + far]
+            ; cmp rbx, r11
+            ; jb >far
+            ; hull:
+            ; cmp rcx, r11
+            ; cmova rcx, r11
+            ; cmp rax, rdx
+            ; cmovb rax, rdx
+            ; jmp >done
+            ; far:
+            // Move the current range to the next free spill slot, if there is one.
+            ; mov rbx, QWORD [r15 + VmCtx::WRITTEN_SPILLED_COUNT as i32]
+            ; cmp rbx, spills
+            ; jae <hull
+            ; shl rbx, 4
+            ; mov QWORD [r15 + rbx + VmCtx::WRITTEN_SPILLED as i32], r11
+            ; mov QWORD [r15 + rbx + VmCtx::WRITTEN_SPILLED as i32 + 8], rdx
+            ; add QWORD [r15 + VmCtx::WRITTEN_SPILLED_COUNT as i32], 1
+            ; done:
+            ; pop rbx
+            ; pop rdx
+            ; set:
+            ; mov QWORD [r15 + VmCtx::WRITTEN_START as i32], rcx
             ; sub rax, rcx
-            ; mov QWORD [r15 + VmCtx::MEMORY_DIRTY_LEN as i32], rax
+            ; mov QWORD [r15 + VmCtx::WRITTEN_LEN as i32], rax
             ; ret
         );
     }
