@@ -281,8 +281,7 @@ mod tests {
         assert_eq!(e.kind, TrapKind::OutOfGas);
         assert_eq!(cx.gas_remaining(), 0);
         // The write widened the written range to its granule; the failed one did nothing.
-        drop(cx);
-        let ranges: Vec<_> = written.ranges().collect();
-        assert_eq!(ranges, [0..gasket_singlepass::DIRTY_GRANULE]);
+        assert_eq!(written.current(), 0..gasket_singlepass::DIRTY_GRANULE);
+        assert_eq!(written.ranges().count(), 1);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 use gasket_host_api::near::NearEnv;
 use gasket_host_api::{HostEnv, Storage};
@@ -12,6 +13,7 @@ use crate::error::{CallError, InstantiationError, Trap};
 use crate::imports::Imports;
 use crate::instantiate;
 use crate::module::Module;
+use crate::module_holds::HoldTicket;
 use crate::pool::Lease;
 use crate::runtime::{ContractHost, Runtime};
 use crate::stack::NativeStack;
@@ -43,8 +45,14 @@ pub struct CallOutcome {
 /// calls is safe.
 #[derive(Debug)]
 pub struct Instance {
-    module: Module,
-    pub(crate) rt: Box<Runtime>,
+    /// The module, sharing the strong reference of the calling thread's hold
+    /// (`module_holds`) instead of taking its own: never dropped, and not counted as a
+    /// handle. Valid while `hold` is held.
+    module: ManuallyDrop<Module>,
+    /// This instance's count in its module's holds (given back last, on drop).
+    hold: Option<HoldTicket>,
+    /// Dropped on drop before the hold is given back: it points into the module.
+    pub(crate) rt: ManuallyDrop<Box<Runtime>>,
     /// Taken back into the engine's pool on drop (the only place it is taken).
     stack: ManuallyDrop<NativeStack>,
     /// Gas the start function used (0 without one).
@@ -66,6 +74,13 @@ impl Drop for Instance {
         pool.give_stack(stack);
         if let Some(lease) = self.lease.take() {
             pool.release(lease);
+        }
+        // SAFETY: `rt` is dropped only here, once, and never used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.rt) };
+        if let Some(hold) = self.hold.take() {
+            // The returned reference may be the module's last: dropped after `release`'s
+            // borrow of the module ends, and nothing reads the module afterwards.
+            drop(self.module.inner.holds.release(hold));
         }
     }
 }
@@ -110,9 +125,15 @@ impl Instance {
                 return Err(e);
             }
         };
+        let hold = module.inner.holds.acquire(&module.inner);
+        // SAFETY: a second `Arc` for the strong reference the hold just took or already
+        // had, which the hold keeps until `hold` is released in `drop`; never dropped
+        // itself (`ManuallyDrop`), so the count stays exact.
+        let shared = unsafe { Arc::from_raw(Arc::as_ptr(&module.inner)) };
         let mut instance = Instance {
-            module: module.clone(),
-            rt,
+            module: ManuallyDrop::new(Module { inner: shared }),
+            hold: Some(hold),
+            rt: ManuallyDrop::new(rt),
             stack: ManuallyDrop::new(stack),
             start_gas_used: 0,
             lease: Some(lease),

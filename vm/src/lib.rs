@@ -35,6 +35,7 @@ mod instantiate;
 mod libcalls;
 mod memory;
 mod module;
+mod module_holds;
 pub mod near;
 mod pool;
 mod runtime;

@@ -14,9 +14,26 @@ use crate::error::{CallError, LoadError};
 
 /// A compiled module, ready to instantiate any number of times. `Send + Sync`; clones share
 /// the code.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Module {
     pub(crate) inner: Arc<ModuleInner>,
+}
+
+impl Clone for Module {
+    fn clone(&self) -> Module {
+        self.inner.holds.handle_cloned();
+        Module {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl Drop for Module {
+    /// The last handle gives back the references idle per-thread holds kept
+    /// (`module_holds`); `self.inner` outlives them, so none of them is the last.
+    fn drop(&mut self) {
+        drop(self.inner.holds.handle_dropped());
+    }
 }
 
 #[derive(Debug)]
@@ -35,6 +52,8 @@ pub(crate) struct ModuleInner {
     pub import_abi: Vec<Option<crate::runtime::AbiFunction>>,
     /// The engine's pool, which instances take their memory and stack from.
     pub pool: Arc<crate::pool::Pool>,
+    /// What keeps the module alive for its instances, per thread (`module_holds`).
+    pub holds: crate::module_holds::Holds,
     /// The engine's call backend, if it has one.
     #[cfg(feature = "call-backend")]
     pub backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
@@ -189,6 +208,7 @@ impl Module {
                 exports,
                 import_abi,
                 pool: engine.pool().clone(),
+                holds: crate::module_holds::Holds::new(),
                 #[cfg(feature = "call-backend")]
                 backend: engine.backend().cloned(),
             }),

@@ -96,11 +96,11 @@ struct Shard {
 
 /// Shards per pool: more than the cores a node is likely to call from, few enough that
 /// a thread stealing from the others scans a short list.
-const SHARDS: usize = 8;
+pub(crate) const SHARDS: usize = 8;
 
 /// The shard the calling thread works in: threads are numbered in the order they
 /// first use a pool, so up to `SHARDS` threads each have their own.
-fn home_shard() -> usize {
+pub(crate) fn home_shard() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS;
@@ -421,7 +421,9 @@ mod tests {
         m.grow(2).unwrap();
         m.as_mut_slice().fill(7);
         let base = m.base();
-        pool.give_memory(m, written(&[0..3 * PAGE_SIZE]));
+        let mut all = WrittenRanges::EMPTY;
+        all.mark(0, 3 * PAGE_SIZE);
+        pool.give_memory(m, all);
         assert!(pool.take_memory(1, 8).is_none(), "too small a reservation");
         let m = pool.take_memory(1, 2).unwrap();
         assert_eq!(m.base(), base);
