@@ -116,6 +116,8 @@ pub const RECURSION_DEPTH: u32 = 9_000;
 const MAX_LOCALS: u32 = 9_990;
 /// Name of the cache-hostile mix (its addresses wrap after about 1000 iterations).
 pub const HOSTILE: &str = "mix/cache_hostile_loads";
+/// Iterations of the first-touch mixes: one per OS page of the maximal memory.
+const FIRST_TOUCH_CYCLE: u64 = MAX_PAGES as u64 * OS_PAGES_PER_PAGE as u64;
 /// Iterations before the cache-hostile mixes' addresses repeat: the base steps by 4160
 /// bytes modulo 4 MiB (65 536 steps), so one cycle touches every cache line of 64 MiB.
 const HOSTILE_CYCLE: u64 = 65_536;
@@ -123,6 +125,13 @@ const HOSTILE_CYCLE: u64 = 65_536;
 pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
 const MAX_PAGES: u32 = 1024;
+/// Bytes of an OS page (x86-64 and AArch64 Linux base pages): the unit the kernel
+/// allocates and zeroes on a first write.
+const OS_PAGE: u32 = 4096;
+/// OS pages per 64 KiB wasm page.
+const OS_PAGES_PER_PAGE: u32 = 65_536 / OS_PAGE;
+/// Name of the first-touch mix: one store into each OS page of a fresh maximal memory.
+pub const FIRST_TOUCH_STORES: &str = "mix/first_touch_stores";
 
 fn context(account: &[u8], input: Vec<u8>) -> CallContext {
     CallContext {
@@ -438,6 +447,19 @@ fn dynamic() -> Vec<Case> {
         .baseline_body("(local.set $z (memory.grow (i32.const 0)))")
         .min_share(0.35)
         .max_n(u64::from(MAX_PAGES) - 1),
+        // The same, each new page then written once per OS page (16 stores): what a
+        // page costs once it exists (the kernel allocates and zeroes each OS page on its
+        // first write). The baseline writes the same 16 offsets of the last existing
+        // page, already committed.
+        Case::new(
+            "memory_grow_per_page/touched",
+            Target::Price("memory_grow_per_page"),
+            "memory_grow_per_page",
+            Program::new(touch_new_page(1, 0)),
+        )
+        .baseline_body(&touch_new_page(0, 1))
+        .min_share(0.35)
+        .max_n(u64::from(MAX_PAGES) - 1),
         Case::new(
             "bulk_memory_per_byte/fill",
             Target::Price("bulk_memory_per_byte"),
@@ -462,6 +484,21 @@ fn dynamic() -> Vec<Case> {
         )
         .baseline_body("(table.fill $t (i32.const 0) (ref.null func) (i32.const 0))"),
     ]
+}
+
+/// Grows the memory by `delta` pages, then stores once into each OS page of the page
+/// `back` pages below the old size (the first new page for `delta` 1 and `back` 0).
+fn touch_new_page(delta: u32, back: u32) -> String {
+    let mut body = format!(
+        "(local.set $p (i32.shl (i32.sub (memory.grow (i32.const {delta})) (i32.const {back})) (i32.const 16)))\n"
+    );
+    for k in 0..OS_PAGES_PER_PAGE {
+        body.push_str(&format!(
+            "(i32.store offset={} (local.get $p) (local.get $y))\n",
+            k * OS_PAGE
+        ));
+    }
+    body
 }
 
 /// A host call repeated `times` times per iteration.
@@ -723,6 +760,14 @@ fn mixes() -> Vec<Case> {
             ..Program::new(body)
         }
     };
+    // `access` at `$p`, then `$p` moves to the next OS page: a cycle of
+    // `FIRST_TOUCH_CYCLE` iterations touches every OS page of the maximal memory once.
+    let first_touch = |access: &str| Program {
+        memory_pages: MAX_PAGES,
+        ..Program::new(format!(
+            "{access}\n(local.set $p (i32.add (local.get $p) (i32.const {OS_PAGE})))"
+        ))
+    };
     vec![
         Case::mix(
             "mix/call_return_storm",
@@ -774,6 +819,31 @@ fn mixes() -> Vec<Case> {
         )
         .min_share(0.4)
         .min_n(HOSTILE_CYCLE),
+        // One store into each OS page of a maximal memory that nothing wrote before
+        // (no setup fill, unlike the cache-hostile mixes): every store is a page fault
+        // whose page the kernel allocates and zeroes. The baseline has a one-page
+        // memory and no store, so whatever a price charges for the memory's pages
+        // counts as the mix's gas.
+        Case::mix(
+            FIRST_TOUCH_STORES,
+            "store",
+            first_touch("(i32.store (local.get $p) (local.get $y))"),
+        )
+        .baseline(first_touch("").with_memory(1))
+        .min_share(0.3)
+        .min_n(FIRST_TOUCH_CYCLE)
+        .max_n(FIRST_TOUCH_CYCLE),
+        // Its loads: a read of a never-written page maps the kernel's shared zero page
+        // (a fault, but no allocation).
+        Case::mix(
+            "mix/first_touch_loads",
+            "load",
+            first_touch("(drop (i32.load (local.get $p)))"),
+        )
+        .baseline(first_touch("").with_memory(1))
+        .min_share(0.3)
+        .min_n(FIRST_TOUCH_CYCLE)
+        .max_n(FIRST_TOUCH_CYCLE),
         // The same addresses written: each store's line must be fetched before it is
         // written (and a dirty line written back when evicted).
         Case::mix(
