@@ -121,6 +121,13 @@ const FIRST_TOUCH_CYCLE: u64 = MAX_PAGES as u64 * OS_PAGES_PER_PAGE as u64;
 /// Iterations before the cache-hostile mixes' addresses repeat: the base steps by 4160
 /// bytes modulo 4 MiB (65 536 steps), so one cycle touches every cache line of 64 MiB.
 const HOSTILE_CYCLE: u64 = 65_536;
+/// Cycles the cache-hostile mixes run at least: their setup fills 64 MiB that the pool
+/// does not keep resident, so program and baseline each take ~16 000 page faults
+/// (~35 ms here, ±10 ms between runs) before the loop; one cycle (~5–20 ms) drowns in
+/// that noise, eight stand well above it.
+const HOSTILE_CYCLES: u64 = 8;
+/// The cache-hostile stores' access.
+const HOSTILE_STORE: &str = "(i32.store offset=OFFSET (local.get $p) (local.get $x))";
 /// Name of its twin that stores to the same addresses.
 pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
@@ -130,6 +137,10 @@ const MAX_PAGES: u32 = 1024;
 const OS_PAGE: u32 = 4096;
 /// OS pages per 64 KiB wasm page.
 const OS_PAGES_PER_PAGE: u32 = 65_536 / OS_PAGE;
+/// Bytes of an x86-64 / AArch64 (4 KiB granule) transparent huge page.
+const HUGE_PAGE: u32 = 2 * 1024 * 1024;
+/// Iterations of the huge-page first-touch mix: one per huge page of the maximal memory.
+const HUGE_CYCLE: u64 = MAX_PAGES as u64 * 65_536 / HUGE_PAGE as u64;
 /// Name of the first-touch mix: one store into each OS page of a fresh maximal memory.
 pub const FIRST_TOUCH_STORES: &str = "mix/first_touch_stores";
 
@@ -501,6 +512,44 @@ fn touch_new_page(delta: u32, back: u32) -> String {
     body
 }
 
+/// 16 accesses (`access` with its OFFSET filled in: a load or a store) a sixteenth of a
+/// `pages`-page memory (a power of two of at least 16 pages) less 4160 bytes apart, from
+/// a base that moves by a page and a cache line per iteration within the first
+/// sixteenth, over the whole memory (filled first, so every page exists): for 1024
+/// pages the highest address is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB, and a cycle
+/// of 65 536 iterations touches every cache line.
+fn hostile_over(access: &str, pages: u32) -> Program {
+    let part = pages * 65_536 / UNROLL as u32;
+    let mut body = String::new();
+    for k in 0..UNROLL as u32 {
+        let offset = k * (part - 4160);
+        body.push_str(&access.replace("OFFSET", &offset.to_string()));
+        body.push('\n');
+    }
+    body.push_str(&format!(
+        "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const {})))",
+        part - 4
+    ));
+    Program {
+        memory_pages: pages,
+        setup: format!(
+            "(memory.fill (i32.const 0) (i32.const 1) (i32.const {}))",
+            pages * 65_536
+        ),
+        ..Program::new(body)
+    }
+}
+
+/// `access` at `$p` in a maximal memory, then `$p` moves on by `stride` bytes.
+fn first_touch_stride(access: &str, stride: u32) -> Program {
+    Program {
+        memory_pages: MAX_PAGES,
+        ..Program::new(format!(
+            "{access}\n(local.set $p (i32.add (local.get $p) (i32.const {stride})))"
+        ))
+    }
+}
+
 /// A host call repeated `times` times per iteration.
 fn calls(call: &str, times: usize) -> Program {
     Program {
@@ -737,37 +786,10 @@ fn mixes() -> Vec<Case> {
         let labels = repeat("0", 4095);
         format!("(block (br_table {labels} 0 (i32.and (i32.wrap_i64 (local.get $i)) (i32.const 4095))))")
     };
-    // 16 accesses (`access` with its OFFSET filled in: a load or a store) a stride of
-    // 4 MiB - 4160 bytes apart, from a base that moves by a page and
-    // a cache line per iteration within the first 4 MiB, over the whole (touched) maximal
-    // memory: the highest address read is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB.
-    let hostile = |access: &str| {
-        let mut body = String::new();
-        for k in 0..UNROLL as u32 {
-            let offset = k * (4 * 1024 * 1024 - 4160);
-            body.push_str(&access.replace("OFFSET", &offset.to_string()));
-            body.push('\n');
-        }
-        body.push_str(
-            "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const 0x3ffffc)))",
-        );
-        Program {
-            memory_pages: MAX_PAGES,
-            setup: format!(
-                "(memory.fill (i32.const 0) (i32.const 1) (i32.const {}))",
-                MAX_PAGES * 65536
-            ),
-            ..Program::new(body)
-        }
-    };
+    let hostile = |access: &str| hostile_over(access, MAX_PAGES);
     // `access` at `$p`, then `$p` moves to the next OS page: a cycle of
     // `FIRST_TOUCH_CYCLE` iterations touches every OS page of the maximal memory once.
-    let first_touch = |access: &str| Program {
-        memory_pages: MAX_PAGES,
-        ..Program::new(format!(
-            "{access}\n(local.set $p (i32.add (local.get $p) (i32.const {OS_PAGE})))"
-        ))
-    };
+    let first_touch = |access: &str| first_touch_stride(access, OS_PAGE);
     vec![
         Case::mix(
             "mix/call_return_storm",
@@ -818,7 +840,7 @@ fn mixes() -> Vec<Case> {
             hostile("(drop (i32.load offset=OFFSET (local.get $p)))"),
         )
         .min_share(0.4)
-        .min_n(HOSTILE_CYCLE),
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         // One store into each OS page of a maximal memory that nothing wrote before
         // (no setup fill, unlike the cache-hostile mixes): every store is a page fault
         // whose page the kernel allocates and zeroes. The baseline has a one-page
@@ -833,6 +855,18 @@ fn mixes() -> Vec<Case> {
         .min_share(0.3)
         .min_n(FIRST_TOUCH_CYCLE)
         .max_n(FIRST_TOUCH_CYCLE),
+        // One store per 2 MiB of the same fresh memory (32 stores): where the kernel
+        // backs anonymous memory with transparent huge pages (`enabled` = always, or a
+        // runtime that asks for them), each store commits and zeroes 2 MiB.
+        Case::mix(
+            "mix/first_touch_stores/huge",
+            "store",
+            first_touch_stride("(i32.store (local.get $p) (local.get $y))", HUGE_PAGE),
+        )
+        .baseline(first_touch_stride("", HUGE_PAGE).with_memory(1))
+        .min_share(0.3)
+        .min_n(HUGE_CYCLE)
+        .max_n(HUGE_CYCLE),
         // Its loads: a read of a never-written page maps the kernel's shared zero page
         // (a fault, but no allocation).
         Case::mix(
@@ -846,12 +880,25 @@ fn mixes() -> Vec<Case> {
         .max_n(FIRST_TOUCH_CYCLE),
         // The same addresses written: each store's line must be fetched before it is
         // written (and a dirty line written back when evicted).
+        Case::mix(HOSTILE_STORES, "store", hostile(HOSTILE_STORE))
+            .min_share(0.3)
+            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        // The same stores over smaller memories (a smaller `max_memory_pages`): 16 MiB
+        // (beyond this machine's 4 MiB L2 and the second-level TLB's reach of 4 KiB
+        // pages) and 4 MiB (within both).
         Case::mix(
-            HOSTILE_STORES,
+            "mix/cache_hostile_stores/16mib",
             "store",
-            hostile("(i32.store offset=OFFSET (local.get $p) (local.get $x))"),
+            hostile_over(HOSTILE_STORE, 256),
         )
         .min_share(0.3)
-        .min_n(HOSTILE_CYCLE),
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        Case::mix(
+            "mix/cache_hostile_stores/4mib",
+            "store",
+            hostile_over(HOSTILE_STORE, 64),
+        )
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
     ]
 }
