@@ -80,6 +80,7 @@ fn first_touch_cycles_cover_the_memory_exactly() {
         calibrate::cases::FIRST_TOUCH_STORES,
         "mix/first_touch_stores/huge",
         "mix/first_touch_loads",
+        "mix/resident_touch_stores",
     ] {
         let case = calibrate::all()
             .into_iter()

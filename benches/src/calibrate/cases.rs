@@ -137,6 +137,11 @@ const MAX_PAGES: u32 = 1024;
 const OS_PAGE: u32 = 4096;
 /// OS pages per 64 KiB wasm page.
 const OS_PAGES_PER_PAGE: u32 = 65_536 / OS_PAGE;
+/// Pages of the memory the pool keeps resident between calls (the default
+/// `PoolConfig::memory_keep_resident`, 1 MiB).
+const RESIDENT_PAGES: u32 = 16;
+/// Iterations of the resident-touch mix: one per OS page of that memory.
+const RESIDENT_CYCLE: u64 = RESIDENT_PAGES as u64 * OS_PAGES_PER_PAGE as u64;
 /// Bytes of an x86-64 / AArch64 (4 KiB granule) transparent huge page.
 const HUGE_PAGE: u32 = 2 * 1024 * 1024;
 /// Iterations of the huge-page first-touch mix: one per huge page of the maximal memory.
@@ -867,6 +872,19 @@ fn mixes() -> Vec<Case> {
         .min_share(0.3)
         .min_n(HUGE_CYCLE)
         .max_n(HUGE_CYCLE),
+        // One store into each OS page of a 1 MiB memory: the pool keeps that much of a
+        // memory resident (`memory_keep_resident`), so after the first call no store
+        // faults, but the pool clears each written page when the instance is dropped
+        // (inside the timed call).
+        Case::mix(
+            "mix/resident_touch_stores",
+            "store",
+            first_touch("(i32.store (local.get $p) (local.get $y))").with_memory(RESIDENT_PAGES),
+        )
+        .baseline(first_touch("").with_memory(RESIDENT_PAGES))
+        .min_share(0.3)
+        .min_n(RESIDENT_CYCLE)
+        .max_n(RESIDENT_CYCLE),
         // Its loads: a read of a never-written page maps the kernel's shared zero page
         // (a fault, but no allocation).
         Case::mix(
