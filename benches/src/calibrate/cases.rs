@@ -101,7 +101,8 @@ pub struct Case {
     /// Most loop iterations the program supports (memory, log and storage limits).
     pub max_n: u64,
     /// Fewest loop iterations that measure what the case is about (the cache-hostile
-    /// mixes: one full cycle of their addresses, whatever the gas target).
+    /// mixes: eight full cycles of their addresses, whatever the gas target; the
+    /// first-touch mixes: one access per page, which is also their `max_n`).
     pub min_n: u64,
 }
 
@@ -121,8 +122,8 @@ const FIRST_TOUCH_CYCLE: u64 = MAX_PAGES as u64 * OS_PAGES_PER_PAGE as u64;
 /// Iterations before the cache-hostile mixes' addresses repeat: the base steps by 4160
 /// bytes modulo 4 MiB (65 536 steps), so one cycle touches every cache line of 64 MiB.
 const HOSTILE_CYCLE: u64 = 65_536;
-/// Cycles the cache-hostile mixes run at least: their setup fills 64 MiB that the pool
-/// does not keep resident, so program and baseline each take ~16 000 page faults
+/// Cycles the cache-hostile mixes run at least: their setup fills the whole memory
+/// (64 MiB), which the pool does not keep resident, so program and baseline each take ~16 000 page faults
 /// (~35 ms here, ±10 ms between runs) before the loop; one cycle (~5–20 ms) drowns in
 /// that noise, eight stand well above it.
 const HOSTILE_CYCLES: u64 = 8;
@@ -903,7 +904,7 @@ fn mixes() -> Vec<Case> {
             .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         // The same stores over smaller memories (a smaller `max_memory_pages`): 16 MiB
         // (beyond this machine's 4 MiB L2 and the second-level TLB's reach of 4 KiB
-        // pages) and 4 MiB (within both).
+        // pages) and 4 MiB (about both).
         Case::mix(
             "mix/cache_hostile_stores/16mib",
             "store",
