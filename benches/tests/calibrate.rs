@@ -58,6 +58,8 @@ fn cache_hostile_accesses_stay_in_bounds_past_the_wrap() {
     for (name, class) in [
         (calibrate::cases::HOSTILE, "load"),
         (calibrate::cases::HOSTILE_STORES, "store"),
+        ("mix/cache_hostile_stores/16mib", "store"),
+        ("mix/cache_hostile_stores/4mib", "store"),
     ] {
         let case = calibrate::all()
             .into_iter()
@@ -65,5 +67,32 @@ fn cache_hostile_accesses_stay_in_bounds_past_the_wrap() {
             .expect("the case exists");
         let by_key = gas_difference(&engine, &case, 2_100).expect("runs without a trap");
         assert!(by_key[class] > 0, "{name}: {by_key:?}");
+    }
+}
+
+/// The first-touch mixes' full cycle (`max_n`) touches the last OS page (or huge page)
+/// of the maximal memory, and one iteration more runs out of it: the cycle is exactly
+/// the memory, page by page.
+#[test]
+fn first_touch_cycles_cover_the_memory_exactly() {
+    let engine = Engine::new(Profile::contract()).expect("engine");
+    for name in [
+        calibrate::cases::FIRST_TOUCH_STORES,
+        "mix/first_touch_stores/huge",
+        "mix/first_touch_loads",
+        "mix/resident_touch_stores",
+    ] {
+        let case = calibrate::all()
+            .into_iter()
+            .find(|c| c.name == name)
+            .expect("the case exists");
+        assert_eq!(case.min_n, case.max_n, "{name}: one full cycle");
+        let by_key = gas_difference(&engine, &case, case.max_n).expect("a full cycle runs");
+        assert!(by_key[case.claims] > 0, "{name}: {by_key:?}");
+        let past = gas_difference(&engine, &case, case.max_n + 1);
+        assert!(
+            matches!(&past, Err(e) if e.to_string().contains("ended with trap")),
+            "{name}: one page past the memory must trap: {past:?}"
+        );
     }
 }

@@ -101,7 +101,8 @@ pub struct Case {
     /// Most loop iterations the program supports (memory, log and storage limits).
     pub max_n: u64,
     /// Fewest loop iterations that measure what the case is about (the cache-hostile
-    /// mixes: one full cycle of their addresses, whatever the gas target).
+    /// mixes: eight full cycles of their addresses, whatever the gas target; the
+    /// first-touch mixes: one access per page, which is also their `max_n`).
     pub min_n: u64,
 }
 
@@ -116,13 +117,38 @@ pub const RECURSION_DEPTH: u32 = 9_000;
 const MAX_LOCALS: u32 = 9_990;
 /// Name of the cache-hostile mix (its addresses wrap after about 1000 iterations).
 pub const HOSTILE: &str = "mix/cache_hostile_loads";
+/// Iterations of the first-touch mixes: one per OS page of the maximal memory.
+const FIRST_TOUCH_CYCLE: u64 = MAX_PAGES as u64 * OS_PAGES_PER_PAGE as u64;
 /// Iterations before the cache-hostile mixes' addresses repeat: the base steps by 4160
 /// bytes modulo 4 MiB (65 536 steps), so one cycle touches every cache line of 64 MiB.
 const HOSTILE_CYCLE: u64 = 65_536;
+/// Cycles the cache-hostile mixes run at least: their setup fills the whole memory
+/// (64 MiB), which the pool does not keep resident, so program and baseline each take ~16 000 page faults
+/// (~35 ms here, ±10 ms between runs) before the loop; one cycle (~5–20 ms) drowns in
+/// that noise, eight stand well above it.
+const HOSTILE_CYCLES: u64 = 8;
+/// The cache-hostile stores' access.
+const HOSTILE_STORE: &str = "(i32.store offset=OFFSET (local.get $p) (local.get $x))";
 /// Name of its twin that stores to the same addresses.
 pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
 const MAX_PAGES: u32 = 1024;
+/// Bytes of an OS page (x86-64 and AArch64 Linux base pages): the unit the kernel
+/// allocates and zeroes on a first write.
+const OS_PAGE: u32 = 4096;
+/// OS pages per 64 KiB wasm page.
+const OS_PAGES_PER_PAGE: u32 = 65_536 / OS_PAGE;
+/// Pages of the memory the pool keeps resident between calls (the default
+/// `PoolConfig::memory_keep_resident`, 1 MiB).
+const RESIDENT_PAGES: u32 = 16;
+/// Iterations of the resident-touch mix: one per OS page of that memory.
+const RESIDENT_CYCLE: u64 = RESIDENT_PAGES as u64 * OS_PAGES_PER_PAGE as u64;
+/// Bytes of an x86-64 / AArch64 (4 KiB granule) transparent huge page.
+const HUGE_PAGE: u32 = 2 * 1024 * 1024;
+/// Iterations of the huge-page first-touch mix: one per huge page of the maximal memory.
+const HUGE_CYCLE: u64 = MAX_PAGES as u64 * 65_536 / HUGE_PAGE as u64;
+/// Name of the first-touch mix: one store into each OS page of a fresh maximal memory.
+pub const FIRST_TOUCH_STORES: &str = "mix/first_touch_stores";
 
 fn context(account: &[u8], input: Vec<u8>) -> CallContext {
     CallContext {
@@ -438,6 +464,19 @@ fn dynamic() -> Vec<Case> {
         .baseline_body("(local.set $z (memory.grow (i32.const 0)))")
         .min_share(0.35)
         .max_n(u64::from(MAX_PAGES) - 1),
+        // The same, each new page then written once per OS page (16 stores): what a
+        // page costs once it exists (the kernel allocates and zeroes each OS page on its
+        // first write). The baseline writes the same 16 offsets of the last existing
+        // page, already committed.
+        Case::new(
+            "memory_grow_per_page/touched",
+            Target::Price("memory_grow_per_page"),
+            "memory_grow_per_page",
+            Program::new(touch_new_page(1, 0)),
+        )
+        .baseline_body(&touch_new_page(0, 1))
+        .min_share(0.35)
+        .max_n(u64::from(MAX_PAGES) - 1),
         Case::new(
             "bulk_memory_per_byte/fill",
             Target::Price("bulk_memory_per_byte"),
@@ -462,6 +501,59 @@ fn dynamic() -> Vec<Case> {
         )
         .baseline_body("(table.fill $t (i32.const 0) (ref.null func) (i32.const 0))"),
     ]
+}
+
+/// Grows the memory by `delta` pages, then stores once into each OS page of the page
+/// `back` pages below the old size (the first new page for `delta` 1 and `back` 0).
+fn touch_new_page(delta: u32, back: u32) -> String {
+    let mut body = format!(
+        "(local.set $p (i32.shl (i32.sub (memory.grow (i32.const {delta})) (i32.const {back})) (i32.const 16)))\n"
+    );
+    for k in 0..OS_PAGES_PER_PAGE {
+        body.push_str(&format!(
+            "(i32.store offset={} (local.get $p) (local.get $y))\n",
+            k * OS_PAGE
+        ));
+    }
+    body
+}
+
+/// 16 accesses (`access` with its OFFSET filled in: a load or a store) a sixteenth of a
+/// `pages`-page memory (a power of two of at least 16 pages) less 4160 bytes apart, from
+/// a base that moves by a page and a cache line per iteration within the first
+/// sixteenth, over the whole memory (filled first, so every page exists): for 1024
+/// pages the highest address is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB, and a cycle
+/// of 65 536 iterations touches every cache line.
+fn hostile_over(access: &str, pages: u32) -> Program {
+    let part = pages * 65_536 / UNROLL as u32;
+    let mut body = String::new();
+    for k in 0..UNROLL as u32 {
+        let offset = k * (part - 4160);
+        body.push_str(&access.replace("OFFSET", &offset.to_string()));
+        body.push('\n');
+    }
+    body.push_str(&format!(
+        "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const {})))",
+        part - 4
+    ));
+    Program {
+        memory_pages: pages,
+        setup: format!(
+            "(memory.fill (i32.const 0) (i32.const 1) (i32.const {}))",
+            pages * 65_536
+        ),
+        ..Program::new(body)
+    }
+}
+
+/// `access` at `$p` in a maximal memory, then `$p` moves on by `stride` bytes.
+fn first_touch_stride(access: &str, stride: u32) -> Program {
+    Program {
+        memory_pages: MAX_PAGES,
+        ..Program::new(format!(
+            "{access}\n(local.set $p (i32.add (local.get $p) (i32.const {stride})))"
+        ))
+    }
 }
 
 /// A host call repeated `times` times per iteration.
@@ -700,29 +792,10 @@ fn mixes() -> Vec<Case> {
         let labels = repeat("0", 4095);
         format!("(block (br_table {labels} 0 (i32.and (i32.wrap_i64 (local.get $i)) (i32.const 4095))))")
     };
-    // 16 accesses (`access` with its OFFSET filled in: a load or a store) a stride of
-    // 4 MiB - 4160 bytes apart, from a base that moves by a page and
-    // a cache line per iteration within the first 4 MiB, over the whole (touched) maximal
-    // memory: the highest address read is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB.
-    let hostile = |access: &str| {
-        let mut body = String::new();
-        for k in 0..UNROLL as u32 {
-            let offset = k * (4 * 1024 * 1024 - 4160);
-            body.push_str(&access.replace("OFFSET", &offset.to_string()));
-            body.push('\n');
-        }
-        body.push_str(
-            "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 4160)) (i32.const 0x3ffffc)))",
-        );
-        Program {
-            memory_pages: MAX_PAGES,
-            setup: format!(
-                "(memory.fill (i32.const 0) (i32.const 1) (i32.const {}))",
-                MAX_PAGES * 65536
-            ),
-            ..Program::new(body)
-        }
-    };
+    let hostile = |access: &str| hostile_over(access, MAX_PAGES);
+    // `access` at `$p`, then `$p` moves to the next OS page: a cycle of
+    // `FIRST_TOUCH_CYCLE` iterations touches every OS page of the maximal memory once.
+    let first_touch = |access: &str| first_touch_stride(access, OS_PAGE);
     vec![
         Case::mix(
             "mix/call_return_storm",
@@ -773,15 +846,78 @@ fn mixes() -> Vec<Case> {
             hostile("(drop (i32.load offset=OFFSET (local.get $p)))"),
         )
         .min_share(0.4)
-        .min_n(HOSTILE_CYCLE),
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        // One store into each OS page of a maximal memory that nothing wrote before
+        // (no setup fill, unlike the cache-hostile mixes): every store is a page fault
+        // whose page the kernel allocates and zeroes. The baseline has a one-page
+        // memory and no store, so whatever a price charges for the memory's pages
+        // counts as the mix's gas.
+        Case::mix(
+            FIRST_TOUCH_STORES,
+            "store",
+            first_touch("(i32.store (local.get $p) (local.get $y))"),
+        )
+        .baseline(first_touch("").with_memory(1))
+        .min_share(0.3)
+        .min_n(FIRST_TOUCH_CYCLE)
+        .max_n(FIRST_TOUCH_CYCLE),
+        // One store per 2 MiB of the same fresh memory (32 stores): where the kernel
+        // backs anonymous memory with transparent huge pages (`enabled` = always, or a
+        // runtime that asks for them), each store commits and zeroes 2 MiB.
+        Case::mix(
+            "mix/first_touch_stores/huge",
+            "store",
+            first_touch_stride("(i32.store (local.get $p) (local.get $y))", HUGE_PAGE),
+        )
+        .baseline(first_touch_stride("", HUGE_PAGE).with_memory(1))
+        .min_share(0.3)
+        .min_n(HUGE_CYCLE)
+        .max_n(HUGE_CYCLE),
+        // One store into each OS page of a 1 MiB memory: the pool keeps that much of a
+        // memory resident (`memory_keep_resident`), so after the first call no store
+        // faults, but the pool clears each written page when the instance is dropped
+        // (inside the timed call).
+        Case::mix(
+            "mix/resident_touch_stores",
+            "store",
+            first_touch("(i32.store (local.get $p) (local.get $y))").with_memory(RESIDENT_PAGES),
+        )
+        .baseline(first_touch("").with_memory(RESIDENT_PAGES))
+        .min_share(0.3)
+        .min_n(RESIDENT_CYCLE)
+        .max_n(RESIDENT_CYCLE),
+        // Its loads: a read of a never-written page maps the kernel's shared zero page
+        // (a fault, but no allocation).
+        Case::mix(
+            "mix/first_touch_loads",
+            "load",
+            first_touch("(drop (i32.load (local.get $p)))"),
+        )
+        .baseline(first_touch("").with_memory(1))
+        .min_share(0.3)
+        .min_n(FIRST_TOUCH_CYCLE)
+        .max_n(FIRST_TOUCH_CYCLE),
         // The same addresses written: each store's line must be fetched before it is
         // written (and a dirty line written back when evicted).
+        Case::mix(HOSTILE_STORES, "store", hostile(HOSTILE_STORE))
+            .min_share(0.3)
+            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        // The same stores over smaller memories (a smaller `max_memory_pages`): 16 MiB
+        // (beyond this machine's 4 MiB L2 and the second-level TLB's reach of 4 KiB
+        // pages) and 4 MiB (about both).
         Case::mix(
-            HOSTILE_STORES,
+            "mix/cache_hostile_stores/16mib",
             "store",
-            hostile("(i32.store offset=OFFSET (local.get $p) (local.get $x))"),
+            hostile_over(HOSTILE_STORE, 256),
         )
         .min_share(0.3)
-        .min_n(HOSTILE_CYCLE),
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        Case::mix(
+            "mix/cache_hostile_stores/4mib",
+            "store",
+            hostile_over(HOSTILE_STORE, 64),
+        )
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
     ]
 }

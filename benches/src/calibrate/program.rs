@@ -72,6 +72,14 @@ impl Program {
         }
     }
 
+    /// The same program with a memory of `pages` initial pages.
+    pub fn with_memory(&self, pages: u32) -> Program {
+        Program {
+            memory_pages: pages,
+            ..self.clone()
+        }
+    }
+
     /// The WAT text of the program with a loop of `n` iterations (`n >= 1`).
     ///
     /// Locals: `$i` the counter, `$x` (i32, 0), `$y` (i32, 3), `$z`, `$p` (i32, 0),
