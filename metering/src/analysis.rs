@@ -26,9 +26,10 @@ use wasmparser::{
     OperatorsReader, ValType, ValidatorResources,
 };
 
-use crate::cost::{classify, dynamic_cost, static_units, CostTable, DynamicCost, OpClass};
+use crate::cost::{CostTable, DynamicCost, OpClass};
 use crate::error::{Location, PrepareError};
-use crate::features::{operator_feature, operator_mnemonic, val_type_feature};
+use crate::features::{operator_mnemonic, val_type_feature};
+use crate::fused::{Fused, Step, Stopped};
 use crate::limits::LimitKind;
 use crate::profile::Profile;
 
@@ -104,7 +105,7 @@ pub(crate) struct FunctionContext<'p> {
 
 /// Kinds of open control frames; only what block splitting and `return` need.
 #[derive(Copy, Clone, PartialEq, Eq)]
-enum Frame {
+pub(crate) enum Frame {
     Block,
     Loop,
     If,
@@ -193,10 +194,6 @@ pub(crate) fn analyze_function(
     let Scratch { edits, frames } = scratch;
     edits.clear();
     frames.clear();
-    let mut max_operand_height: u32 = 0;
-    let mut needs_scratch = false;
-    // Index into `edits` of the current block's charge; `None` while in dead code.
-    let mut block: Option<usize> = Some(0);
     // The entry block runs once per call: it also pays for zeroing the declared locals.
     let declared_locals = total_locals - u64::from(ctx.params);
     edits.push(Edit::Charge {
@@ -210,126 +207,78 @@ pub(crate) fn analyze_function(
         add_class(&mut entry, OpClass::LocalInit, declared_locals, costs);
         classes.push(entry);
     }
+    let mut fused = Fused {
+        validator,
+        ctx,
+        costs,
+        start: ops_start,
+        edits,
+        frames,
+        classes,
+        block: Some(0),
+        max_operand_height: 0,
+        needs_scratch: false,
+        error: None,
+    };
 
     while !ops.eof() {
         let start = ops.original_position() as usize;
-        let op = ops.read().map_err(invalid)?;
+        fused.start = start;
+        let step = match ops.visit_operator(&mut fused).map_err(invalid)? {
+            Ok(step) => step,
+            Err(Stopped) => {
+                return Err(fused
+                    .error
+                    .take()
+                    .unwrap_or_else(|| PrepareError::InvalidModule {
+                        offset: start as u64,
+                        message: "the operator walk stopped without a reason (a bug)".into(),
+                    }))
+            }
+        };
         let end = ops.original_position() as usize;
-
-        if let Err(err) = validator.op(start as u64, &op) {
-            let at = Location::Operator {
-                function,
-                offset: start as u64,
-                operator: operator_mnemonic(&op),
-            };
-            return Err(
-                match operator_feature(&op).filter(|f| !feature_allowed(profile, *f)) {
-                    Some(feature) => PrepareError::FeatureNotAllowed { feature, at },
-                    None => PrepareError::InvalidFunction {
-                        at,
-                        message: err.message().to_string(),
-                    },
-                },
-            );
-        }
-        max_operand_height = max_operand_height.max(validator.operand_stack_height());
-
-        if let Some(index) = block {
-            if let Edit::Charge { cost, .. } = &mut edits[index] {
-                *cost = cost.saturating_add(costs.operator_cost(&op));
-            }
-            if let Some(split) = classes.last_mut().filter(|_| ctx.record_sites) {
-                add_class(split, classify(&op), 1, costs);
-                if let Some((class, units)) = static_units(&op) {
-                    add_class(split, class, units, costs);
-                }
-            }
-            if let Some(dynamic) = dynamic_cost(&op) {
-                edits.push(Edit::DynamicCharge {
-                    at: start,
-                    kind: dynamic,
-                    per_unit: costs.per_unit(dynamic),
-                });
-                needs_scratch = true;
-            }
-        }
-
-        // What follows this operator: `Some(true)` a new live block, `Some(false)` dead code.
-        let mut next_block: Option<bool> = None;
-        match &op {
-            Operator::Block { .. } => push_frame(frames, Frame::Block, ctx, start, &op)?,
-            Operator::Loop { .. } => {
-                push_frame(frames, Frame::Loop, ctx, start, &op)?;
-                next_block = Some(true);
-            }
-            Operator::If { .. } => {
-                push_frame(frames, Frame::If, ctx, start, &op)?;
-                next_block = Some(true);
-            }
-            Operator::Else => next_block = Some(true),
-            Operator::End => match frames.pop() {
-                // A loop's `end` is no branch target: the block (or dead code) continues.
-                Some(Frame::Loop) => {}
-                Some(_) => next_block = Some(true),
-                None => {} // the function's final `end`
-            },
-            Operator::BrIf { .. } => next_block = Some(true),
-            Operator::Br { .. } | Operator::BrTable { .. } | Operator::Unreachable => {
-                if let Operator::BrTable { targets } = &op {
-                    let count = targets.len();
-                    if count > limits.max_br_table_targets {
-                        return Err(PrepareError::LimitExceeded {
-                            limit: LimitKind::BrTableTargets,
-                            value: count.into(),
-                            max: limits.max_br_table_targets.into(),
-                            at: Location::Operator {
-                                function,
-                                offset: start as u64,
-                                operator: operator_mnemonic(&op),
-                            },
-                        });
-                    }
-                }
-                next_block = Some(false);
-            }
-            Operator::Return => {
-                edits.push(Edit::ReturnAsBranch {
-                    start,
-                    end,
-                    depth: frames.len() as u32,
-                });
-                next_block = Some(false);
-            }
-            Operator::Call { function_index } if *function_index >= ctx.imported_functions => {
-                edits.push(Edit::Call {
-                    start,
-                    end,
-                    new_index: shifted(*function_index),
-                });
-            }
-            Operator::RefFunc { function_index } if *function_index >= ctx.imported_functions => {
-                edits.push(Edit::RefFunc {
-                    start,
-                    end,
-                    new_index: shifted(*function_index),
-                });
-            }
-            _ => {}
-        }
-        match next_block {
-            Some(true) => {
-                block = Some(edits.len());
-                edits.push(Edit::Charge { at: end, cost: 0 });
+        let edit = match step {
+            Step::Continue => None,
+            Step::NewBlock => {
+                fused.block = Some(fused.edits.len());
                 if ctx.record_sites {
-                    classes.push(Vec::new());
+                    fused.classes.push(Vec::new());
                 }
+                Some(Edit::Charge { at: end, cost: 0 })
             }
-            Some(false) => block = None,
-            None => {}
+            Step::Dead => {
+                fused.block = None;
+                None
+            }
+            Step::Return { depth } => {
+                fused.block = None;
+                Some(Edit::ReturnAsBranch { start, end, depth })
+            }
+            Step::Call { new_index } => Some(Edit::Call {
+                start,
+                end,
+                new_index,
+            }),
+            Step::RefFunc { new_index } => Some(Edit::RefFunc {
+                start,
+                end,
+                new_index,
+            }),
+        };
+        if let Some(edit) = edit {
+            fused.edits.push(edit);
         }
     }
     ops.finish().map_err(invalid)?;
 
+    let Fused {
+        validator,
+        edits,
+        classes,
+        max_operand_height,
+        needs_scratch,
+        ..
+    } = fused;
     let scratch_local = needs_scratch.then_some(total_locals as u32);
     let frame_cost =
         u64::from(max_operand_height) + total_locals + u64::from(profile.stack.frame_overhead);
@@ -370,7 +319,12 @@ pub(crate) fn analyze_function(
 /// Adds `units` of `class` (one operator, or a per-unit charge's count) to a block's
 /// split, kept in order of first appearance so a block cut short by running out of gas
 /// can be charged class by class in order.
-fn add_class(split: &mut Vec<(OpClass, u64)>, class: OpClass, units: u64, costs: &CostTable) {
+pub(crate) fn add_class(
+    split: &mut Vec<(OpClass, u64)>,
+    class: OpClass,
+    units: u64,
+    costs: &CostTable,
+) {
     let gas = costs.cost(class).saturating_mul(units);
     if gas == 0 {
         return;
@@ -382,11 +336,11 @@ fn add_class(split: &mut Vec<(OpClass, u64)>, class: OpClass, units: u64, costs:
 }
 
 /// Defined functions move up past the injected imports.
-fn shifted(function_index: u32) -> u32 {
+pub(crate) fn shifted(function_index: u32) -> u32 {
     function_index + crate::summary::Intrinsics::COUNT
 }
 
-fn push_frame(
+pub(crate) fn push_frame(
     frames: &mut Vec<Frame>,
     frame: Frame,
     ctx: &FunctionContext<'_>,

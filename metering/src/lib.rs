@@ -22,6 +22,7 @@ mod cost;
 mod encode;
 mod error;
 mod features;
+mod fused;
 mod imports;
 mod inject;
 mod limits;

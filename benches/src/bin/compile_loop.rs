@@ -7,7 +7,8 @@
 //!   (`gasket_metering::prepare` alone) or `codegen` (`gasket_singlepass` on the
 //!   instrumented module, validating as `compile` does);
 //!   (`module` writes the input module to stdout instead, e.g. to measure a compile's
-//!   peak in a process that never ran the generator);
+//!   peak in a process that never ran the generator; `module N` writes a generated
+//!   module of at least `N` bytes, for peaks by module size);
 //! - `iterations`: default 10;
 //! - `file.wasm`: default the generated 2 MiB module of the compile bench.
 //!
@@ -23,18 +24,22 @@ use gasket_vm::singlepass::{compile, Target};
 fn main() {
     let mut args = std::env::args().skip(1);
     let stage = args.next().unwrap_or_else(|| "all".into());
-    let iterations: u32 = match args.next() {
-        Some(n) => n
-            .parse()
-            .unwrap_or_else(|_| usage(&format!("bad count {n}"))),
-        None => 10,
-    };
+    let count: Option<u32> = args.next().map(|n| {
+        n.parse()
+            .unwrap_or_else(|_| usage(&format!("bad count {n}")))
+    });
+    let iterations = count.unwrap_or(10);
     let wasm = match args.next() {
         Some(path) => std::fs::read(&path).unwrap_or_else(|e| usage(&format!("{path}: {e}"))),
         None => gasket_fixtures::generate::large_module(2 * 1024 * 1024),
     };
     let profile = bench_profile();
     if stage == "module" {
+        // The second argument is the generated module's size here.
+        let wasm = match count {
+            Some(bytes) => gasket_fixtures::generate::large_module(bytes as usize),
+            None => wasm,
+        };
         use std::io::Write;
         std::io::stdout()
             .write_all(&wasm)
@@ -76,6 +81,6 @@ fn main() {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("compile_loop: {problem}\nusage: compile_loop [all|prepare|codegen|module] [iterations] [file.wasm]");
+    eprintln!("compile_loop: {problem}\nusage: compile_loop [all|prepare|codegen] [iterations] [file.wasm] | compile_loop module [bytes]");
     std::process::exit(2)
 }

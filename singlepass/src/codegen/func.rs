@@ -1,8 +1,7 @@
 //! Per-function code generation: state, prologue, and the operator dispatch.
 
 use wasmparser::{
-    FuncValidator, FunctionBody, Operator, OperatorsReader, ValType, ValidatorResources,
-    WasmFeatures,
+    FrameKind, FuncValidator, FunctionBody, Operator, ValType, ValidatorResources, WasmFeatures,
 };
 
 use crate::masm::{Address, Base, Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
@@ -11,6 +10,7 @@ use crate::{CompileError, TrapKind};
 
 use super::arith::Binary;
 use super::control::Frame;
+use super::decode::OpReader;
 use super::regalloc::{self, Home};
 use super::stack::{Entry, Kind, LocalHome};
 use super::ModuleLabels;
@@ -78,6 +78,7 @@ pub(crate) struct FuncBuffers {
     local_refs: Vec<Vec<usize>>,
     frames: Vec<Frame>,
     homes: HomeBuffers,
+    reader_frames: Vec<FrameKind>,
 }
 
 /// Scratch space of `layout_locals` (see `regalloc`).
@@ -142,6 +143,8 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub lent_slots: i32,
     pub frames: Vec<Frame>,
     homes: HomeBuffers,
+    /// The operator reader's control-frame buffer (see `decode`), kept between bodies.
+    reader_frames: Vec<FrameKind>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -165,6 +168,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             local_refs,
             mut frames,
             homes,
+            reader_frames,
         } = buffers;
         stack.clear();
         locals.clear();
@@ -198,6 +202,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             lent_slots: 0,
             homes,
             frames,
+            reader_frames,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -211,6 +216,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             local_refs: self.local_refs,
             frames: self.frames,
             homes: self.homes,
+            reader_frames: self.reader_frames,
         }
     }
 
@@ -298,7 +304,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let patch = self.layout_locals(&params, &declared, code);
 
         binary.set_features(features);
-        let mut reader = wasmparser::OperatorsReader::new(binary);
+        let frames = std::mem::take(&mut self.reader_frames);
+        let mut reader = OpReader::new(binary, frames);
         self.enter_function(results);
         while !reader.eof() {
             let (op, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
@@ -318,6 +325,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             self.operator(op)?;
         }
         reader.finish().map_err(CompileError::invalid)?;
+        self.reader_frames = reader.into_stack();
         // After the function's last instruction (its epilogue's return): nothing falls in.
         self.masm.emit_slow_paths();
 
@@ -725,12 +733,12 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     /// result straight into that register (`fused_operator`) instead of a temporary
     /// moved there after. Reads only the next instruction's bytes; anything it does not
     /// recognise (including malformed bytes, which the main reader will report) says no.
-    fn fusable_set(&self, op: &Operator<'_>, reader: &OperatorsReader<'_>) -> Option<LocalSet> {
+    fn fusable_set(&self, op: &Operator<'_>, reader: &OpReader<'_>) -> Option<LocalSet> {
         if self.unreachable {
             return None;
         }
         let (binary, kind) = binary_operator(op)?;
-        let mut next = reader.get_binary_reader();
+        let mut next = reader.peek_reader();
         let tee = match next.read_u8().ok()? {
             0x21 => false,
             0x22 => true,

@@ -20,6 +20,7 @@
 mod arith;
 mod calls;
 mod control;
+mod decode;
 mod float;
 mod func;
 mod memory;

@@ -134,17 +134,15 @@ impl X64Masm {
     /// module's most frequent branch (one per basic block) is not a dynasm relocation:
     /// dynasm keeps 16 bytes per relocation until the end of the module, more memory
     /// than the code itself; here a site costs the 4 bytes of its offset in
-    /// `gas_sites`, patched by `finish` once the stub's address is known. A second,
-    /// different out-of-gas label (never in one module) takes dynasm's path.
+    /// `gas_sites` (see `late`), patched by `finish` once the stub's address is known.
+    /// A second, different out-of-gas label (never in one module) takes dynasm's path.
     fn emit_gas_branch(&mut self, out_of_gas: Label) {
-        if *self.gas_label.get_or_insert(out_of_gas) != out_of_gas {
+        if !self.gas_sites.accepts(out_of_gas) {
             asm!(self.ops; jb =>out_of_gas);
             return;
         }
         self.ops.extend([0x0f, 0x82, 0, 0, 0, 0]);
-        let field = self.ops.offset().0 - 4;
-        // Code size is bounded by the module-size limits, far below 4 GiB (`offset`).
-        self.gas_sites.push(field as u32);
+        self.gas_sites.record(self.ops.offset().0);
     }
 
     pub(super) fn emit_flush_gas(&mut self) {

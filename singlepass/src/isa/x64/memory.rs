@@ -8,10 +8,8 @@ use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::compact::RegMem;
 use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
-use super::X64Masm;
-use crate::masm::{
-    Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreSlowPath, StoreWidth,
-};
+use super::{StoreSlowPath, X64Masm};
+use crate::masm::{Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreWidth};
 use crate::vmctx::{VmCtx, DIRTY_GRANULE};
 use crate::written::{WRITTEN_FAR, WRITTEN_SPILLS};
 
@@ -182,7 +180,6 @@ impl X64Masm {
     /// taken on the fast path.
     pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         let a = addr.0;
-        let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
         asm!(self.ops
             ; mov eax, Rd(a)
             ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
@@ -190,11 +187,15 @@ impl X64Masm {
         self.add_end(end);
         asm!(self.ops
             ; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]
-            ; ja =>slow
-            ; =>back
         );
+        // `ja slow` in its rel32 form (the bytes dynasm writes for `ja =>label`), patched
+        // when the slow path is emitted after the function: no dynasm labels or
+        // relocations, which cost more memory than the code for store-heavy modules.
+        self.ops.extend([0x0f, 0x87, 0, 0, 0, 0]);
+        // Code size is bounded by the module-size limits, far below 4 GiB.
+        let back = self.ops.offset().0 as u32;
         self.store_slow_paths.push(StoreSlowPath {
-            slow,
+            ja_field: back - 4,
             back,
             addr,
             end,
@@ -203,21 +204,42 @@ impl X64Masm {
     }
 
     /// The slow paths of `emit_store_check`: rax = addr + end and rcx = addr, which is
-    /// what the dirty-range stub expects, then back.
+    /// what the dirty-range stub expects, then back (`jmp rel32`, as dynasm writes
+    /// `jmp =>label`).
     pub(super) fn emit_store_slow_paths(&mut self) {
-        for path in std::mem::take(&mut self.store_slow_paths) {
+        let mut paths = std::mem::take(&mut self.store_slow_paths);
+        for path in paths.drain(..) {
+            let slow = self.ops.offset().0 as u32;
+            self.patch_rel32(path.ja_field, slow);
             let a = path.addr.0;
             asm!(self.ops
-                ; =>path.slow
                 ; mov ecx, Rd(a)
                 ; mov eax, ecx
             );
             self.add_end(path.end);
-            asm!(self.ops
-                ; call =>path.widen
-                ; jmp =>path.back
-            );
+            // `call widen` in its rel32 form, patched by `finish` (see `late`).
+            if self.widen_sites.accepts(path.widen) {
+                self.ops.extend([0xe8, 0, 0, 0, 0]);
+                self.widen_sites.record(self.ops.offset().0);
+            } else {
+                asm!(self.ops; call =>path.widen);
+            }
+            self.ops.push(0xe9);
+            let field = self.ops.offset().0 as u32;
+            self.ops.extend([0, 0, 0, 0]);
+            self.patch_rel32(field, path.back);
         }
+        // The buffer is kept for the next function's paths.
+        self.store_slow_paths = paths;
+    }
+
+    /// Writes the rel32 field at `field` so the branch it ends lands on `target`.
+    fn patch_rel32(&mut self, field: u32, target: u32) {
+        // Offsets below 4 GiB: the difference fits an i32.
+        let rel = (i64::from(target) - (i64::from(field) + 4)) as i32;
+        let mut code = self.ops.alter();
+        code.goto(dynasmrt::AssemblyOffset(field as usize));
+        code.push_i32(rel);
     }
 
     /// rax += end, which cannot overflow 64 bits from a u32 (`end <= 2^32 + 8`).

@@ -14,11 +14,13 @@
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
 
+use late::LateTarget;
+
 use crate::masm::Address;
 use crate::masm::{
     AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
     FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreSlowPath, StoreWidth, TruncMode,
+    StoreWidth, TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -39,6 +41,7 @@ mod calls;
 mod compact;
 mod control;
 mod float;
+mod late;
 mod memory;
 mod regs;
 mod traps;
@@ -54,12 +57,27 @@ pub(crate) struct X64Masm {
     /// The entry trampoline's common exit (restore the host stack and registers, return
     /// `eax`). Trap stubs jump here; it is bound by `emit_entry_trampoline`.
     exit: DynamicLabel,
-    /// The out-of-gas label of `charge_gas`, and the rel32 fields of the branches to it,
-    /// which `finish` patches (see `calls::emit_gas_branch`).
-    gas_label: Option<DynamicLabel>,
-    gas_sites: Vec<u32>,
+    /// The `jb out_of_gas` of `charge_gas` (see `calls::emit_gas_branch`) and the
+    /// `call widen` of store checks' slow paths, patched by `finish` (see `late`).
+    gas_sites: LateTarget,
+    widen_sites: LateTarget,
     /// Slow paths of this function's store checks, emitted after its code.
     store_slow_paths: Vec<StoreSlowPath>,
+}
+
+/// A `store_check` whose slow path waits to be emitted out of line after the function:
+/// offsets into the code, not dynasm labels (see `emit_store_check`).
+#[derive(Copy, Clone, Debug)]
+struct StoreSlowPath {
+    /// The rel32 field of the fast path's `ja slow`.
+    ja_field: u32,
+    /// Where the slow path jumps back to (just after that `ja`).
+    back: u32,
+    /// The register holding the store's address.
+    addr: Reg,
+    /// The store's end past the address.
+    end: u64,
+    widen: Label,
 }
 
 impl X64Masm {
@@ -77,8 +95,8 @@ impl X64Masm {
         X64Masm {
             ops,
             exit,
-            gas_label: None,
-            gas_sites: Vec::new(),
+            gas_sites: LateTarget::default(),
+            widen_sites: LateTarget::default(),
             store_slow_paths: Vec::new(),
         }
     }
@@ -285,20 +303,11 @@ impl MacroAssembler for X64Masm {
     }
     fn finish(self) -> Result<Vec<u8>, String> {
         let failed = |e: dynasmrt::DynasmError| format!("x86-64 code could not be finished: {e}");
-        let gas_target = match self.gas_label {
-            Some(label) => Some(self.ops.labels().resolve_dynamic(label).map_err(failed)?.0),
-            None => None,
-        };
+        let gas_target = self.gas_sites.resolve(&self.ops)?;
+        let widen_target = self.widen_sites.resolve(&self.ops)?;
         let mut code = self.ops.finalize().map_err(failed)?;
-        if let Some(target) = gas_target {
-            for &field in &self.gas_sites {
-                let field = field as usize;
-                // rel32 counts from the end of the field, which ends the instruction.
-                let rel = i32::try_from(target as i64 - (field as i64 + 4))
-                    .map_err(|_| "x86-64 code could not be finished: a branch is out of reach")?;
-                code[field..field + 4].copy_from_slice(&rel.to_le_bytes());
-            }
-        }
+        self.gas_sites.patch(gas_target, &mut code)?;
+        self.widen_sites.patch(widen_target, &mut code)?;
         Ok(code)
     }
 }

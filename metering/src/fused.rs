@@ -1,0 +1,268 @@
+//! The per-operator half of `analysis`: one [`VisitOperator`] that validates an operator
+//! and plans its instrumentation in a single dispatch.
+//!
+//! Reading `Operator` values and handing each to `FuncValidator::op` decodes every
+//! operator into an enum, dispatches on it again inside the validator and drops it
+//! afterwards: about a third of the metering pass on large modules. Here wasmparser's
+//! decoder calls one method per operator (`visit_i32_add`, ...), which forwards its
+//! immediates straight to the validator's visitor and then builds the `Operator` on the
+//! stack only for the cost table and the block rules, which take `&Operator` (the block
+//! rules inline into each method and fold to its variant; `cost::classify` stays a call).
+//! The plan is the same edit for edit (the compile pins check the output bytes).
+
+use std::mem::ManuallyDrop;
+
+use wasmparser::{
+    for_each_visit_operator, for_each_visit_simd_operator, FuncValidator, Operator,
+    ValidatorResources, VisitOperator, VisitSimdOperator,
+};
+
+use crate::analysis::{push_frame, shifted, Edit, Frame, FunctionContext};
+use crate::cost::{classify, dynamic_cost, static_units, CostTable, OpClass};
+use crate::error::{Location, PrepareError};
+use crate::features::{operator_feature, operator_mnemonic};
+use crate::limits::LimitKind;
+
+/// What the walk does once it knows where the operator ends (edits that replace the
+/// operator's bytes, and block starts, are positioned at its end).
+#[derive(Copy, Clone)]
+pub(crate) enum Step {
+    /// Nothing more.
+    Continue,
+    /// A new live block starts after the operator.
+    NewBlock,
+    /// Dead code follows until the next `else`/`end`.
+    Dead,
+    /// `return` becomes `br depth` (to the wrapper block); dead code follows.
+    Return { depth: u32 },
+    /// `call` of a defined function, renumbered.
+    Call { new_index: u32 },
+    /// `ref.func` of a defined function, renumbered.
+    RefFunc { new_index: u32 },
+}
+
+/// The state one function body's walk threads through the visitor.
+pub(crate) struct Fused<'s, 'c, 'p> {
+    pub validator: FuncValidator<ValidatorResources>,
+    pub ctx: &'c FunctionContext<'p>,
+    pub costs: &'p CostTable,
+    /// Absolute offset of the operator being visited.
+    pub start: usize,
+    pub edits: &'s mut Vec<Edit>,
+    pub frames: &'s mut Vec<Frame>,
+    /// With `record_sites`, one class split per `Charge` pushed, the last one current.
+    pub classes: Vec<Vec<(OpClass, u64)>>,
+    /// Index into `edits` of the current block's charge; `None` while in dead code.
+    pub block: Option<usize>,
+    pub max_operand_height: u32,
+    pub needs_scratch: bool,
+    /// Why the walk stopped, when a visit returned [`Stopped`] (kept here so the value
+    /// every visit returns stays a few bytes).
+    pub error: Option<PrepareError>,
+}
+
+/// A visit found a problem: it is in [`Fused::error`].
+pub(crate) struct Stopped;
+
+impl Fused<'_, '_, '_> {
+    /// Turns the validator's verdict on `op` into the pass's error, then plans `op`.
+    #[inline(always)]
+    fn after(
+        &mut self,
+        validated: wasmparser::Result<()>,
+        op: &Operator<'_>,
+    ) -> Result<Step, Stopped> {
+        if let Err(err) = validated {
+            return Err(self.stop(self.rejected(op, err)));
+        }
+        self.max_operand_height = self
+            .max_operand_height
+            .max(self.validator.operand_stack_height());
+        self.plan(op).map_err(|e| self.stop(e))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn stop(&mut self, error: PrepareError) -> Stopped {
+        self.error = Some(error);
+        Stopped
+    }
+
+    /// An operator the validator refused: a feature the profile forbids, else invalid.
+    #[cold]
+    #[inline(never)]
+    fn rejected(&self, op: &Operator<'_>, err: wasmparser::BinaryReaderError) -> PrepareError {
+        let at = Location::Operator {
+            function: self.ctx.function_index,
+            offset: self.start as u64,
+            operator: operator_mnemonic(op),
+        };
+        match operator_feature(op)
+            .filter(|f| !crate::analysis::feature_allowed(self.ctx.profile, *f))
+        {
+            Some(feature) => PrepareError::FeatureNotAllowed { feature, at },
+            None => PrepareError::InvalidFunction {
+                at,
+                message: err.message().to_string(),
+            },
+        }
+    }
+
+    /// Charges `op` to the current block and decides what follows it (see `analysis`).
+    #[inline(always)]
+    fn plan(&mut self, op: &Operator<'_>) -> Result<Step, PrepareError> {
+        let start = self.start;
+        let ctx = self.ctx;
+        if let Some(index) = self.block {
+            if let Some(Edit::Charge { cost, .. }) = self.edits.get_mut(index) {
+                *cost = cost.saturating_add(self.costs.operator_cost(op));
+            }
+            if ctx.record_sites {
+                self.record_classes(op);
+            }
+            if let Some(dynamic) = dynamic_cost(op) {
+                self.edits.push(Edit::DynamicCharge {
+                    at: start,
+                    kind: dynamic,
+                    per_unit: self.costs.per_unit(dynamic),
+                });
+                self.needs_scratch = true;
+            }
+        }
+        Ok(match op {
+            Operator::Block { .. } => {
+                push_frame(self.frames, Frame::Block, ctx, start, op)?;
+                Step::Continue
+            }
+            Operator::Loop { .. } => {
+                push_frame(self.frames, Frame::Loop, ctx, start, op)?;
+                Step::NewBlock
+            }
+            Operator::If { .. } => {
+                push_frame(self.frames, Frame::If, ctx, start, op)?;
+                Step::NewBlock
+            }
+            Operator::Else => Step::NewBlock,
+            Operator::End => match self.frames.pop() {
+                // A loop's `end` is no branch target: the block (or dead code) continues.
+                Some(Frame::Loop) => Step::Continue,
+                Some(_) => Step::NewBlock,
+                None => Step::Continue, // the function's final `end`
+            },
+            Operator::BrIf { .. } => Step::NewBlock,
+            Operator::BrTable { targets } => {
+                let count = targets.len();
+                let max = ctx.profile.limits.max_br_table_targets;
+                if count > max {
+                    return Err(PrepareError::LimitExceeded {
+                        limit: LimitKind::BrTableTargets,
+                        value: count.into(),
+                        max: max.into(),
+                        at: Location::Operator {
+                            function: ctx.function_index,
+                            offset: start as u64,
+                            operator: operator_mnemonic(op),
+                        },
+                    });
+                }
+                Step::Dead
+            }
+            Operator::Br { .. } | Operator::Unreachable => Step::Dead,
+            Operator::Return => Step::Return {
+                depth: self.frames.len() as u32,
+            },
+            Operator::Call { function_index } if *function_index >= ctx.imported_functions => {
+                Step::Call {
+                    new_index: shifted(*function_index),
+                }
+            }
+            Operator::RefFunc { function_index } if *function_index >= ctx.imported_functions => {
+                Step::RefFunc {
+                    new_index: shifted(*function_index),
+                }
+            }
+            _ => Step::Continue,
+        })
+    }
+
+    /// Gas reports only: adds `op`'s gas to the current block's split by class.
+    #[inline(never)]
+    fn record_classes(&mut self, op: &Operator<'_>) {
+        let costs = self.costs;
+        if let Some(split) = self.classes.last_mut() {
+            crate::analysis::add_class(split, classify(op), 1, costs);
+            if let Some((class, units)) = static_units(op) {
+                crate::analysis::add_class(split, class, units, costs);
+            }
+        }
+    }
+}
+
+/// Drops the few operators that own memory. The others are plain data, and leaving
+/// their (no-op) destructor to the compiler costs an out-of-line call per operator:
+/// this folds to nothing for them once the visit method is compiled for its variant.
+#[inline(always)]
+fn release(op: ManuallyDrop<Operator<'_>>) {
+    if matches!(
+        *op,
+        Operator::TryTable { .. } | Operator::TypedSelectMulti { .. }
+    ) {
+        drop(ManuallyDrop::into_inner(op));
+    }
+}
+
+/// One visitor method per operator: validate with the immediates, then plan.
+macro_rules! define_fused {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            #[allow(clippy::redundant_clone)]
+            fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
+                let validated = define_fused!(@validate self $visit $($($arg)*)?);
+                let op = ManuallyDrop::new(Operator::$op $({ $($arg),* })?);
+                let step = self.after(validated, &op);
+                release(op);
+                step
+            }
+        )*
+    };
+    (@validate $self:ident $visit:ident $($arg:ident)*) => {
+        $self
+            .validator
+            .visitor($self.start as u64)
+            .$visit($($arg.clone()),*)
+    };
+}
+
+/// The same for the SIMD operators, which the decoder reaches through `simd_visitor`
+/// (the profile never allows them: the validator rejects each, as with `Operator`s).
+macro_rules! define_fused_simd {
+    ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
+        $(
+            #[allow(clippy::redundant_clone)]
+            fn $visit(&mut self $($(,$arg: $argty)*)?) -> Self::Output {
+                let validated = self
+                    .validator
+                    .simd_visitor(self.start as u64)
+                    .$visit($($($arg.clone()),*)?);
+                let op = ManuallyDrop::new(Operator::$op $({ $($arg),* })?);
+                let step = self.after(validated, &op);
+                release(op);
+                step
+            }
+        )*
+    };
+}
+
+impl<'a> VisitOperator<'a> for Fused<'_, '_, '_> {
+    type Output = Result<Step, Stopped>;
+
+    fn simd_visitor(&mut self) -> Option<&mut dyn VisitSimdOperator<'a, Output = Self::Output>> {
+        Some(self)
+    }
+
+    for_each_visit_operator!(define_fused);
+}
+
+impl<'a> VisitSimdOperator<'a> for Fused<'_, '_, '_> {
+    for_each_visit_simd_operator!(define_fused_simd);
+}
