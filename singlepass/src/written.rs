@@ -5,8 +5,8 @@
 //! Why: a pooled memory must read as zero before the next instance gets it, and clearing
 //! only what was written is what makes pooling cheap. Asking the kernel which pages are
 //! resident (`mincore`) costs a system call that takes the process's memory-map lock, so
-//! two threads dropping instances would contend in the kernel; precise ranges let the
-//! pool clear with `memset` alone.
+//! two threads dropping instances would contend in the kernel; ranges that hold only what
+//! was written stay small enough for the pool to clear them with `memset` alone.
 //!
 //! Shape: one *current* range, which every store (and load off a local) checks with a
 //! single compare (`(addr - start) mod 2^32 + end <= len`, see [`WrittenRanges::len`]),
@@ -19,7 +19,8 @@
 //!
 //! Soundness: every byte written lies in the current range or a spilled one, and ranges
 //! are never shrunk or dropped while the instance lives, so the code generator's facts
-//! ("this 8-byte window was checked") stay true for the rest of the call.
+//! ("the bytes from this local's value to `end` past it were checked") stay true for the
+//! rest of the call, even after the range that proved them was moved aside.
 
 use std::ops::Range;
 
@@ -67,11 +68,6 @@ impl WrittenRanges {
         spilled: [[0; 2]; WRITTEN_SPILLS],
     };
 
-    /// Whether nothing was written.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0 && self.spilled_count == 0
-    }
-
     /// The current range, `[start, end)` (empty: `0..0`).
     pub fn current(&self) -> Range<u64> {
         if self.len == 0 {
@@ -80,14 +76,31 @@ impl WrittenRanges {
         self.start..self.start + self.len
     }
 
-    /// Every range that may hold a written byte: the spilled ones, then the current one
-    /// (they may overlap). Everything outside them is zero.
-    pub fn ranges(&self) -> impl Iterator<Item = Range<u64>> + '_ {
+    /// Every range that may hold a written byte, ascending and disjoint (the spilled
+    /// ones and the current one may overlap, e.g. after a contract went back to a region
+    /// it left: they are merged, so the pool clears each byte once). Everything outside
+    /// them is zero.
+    pub fn ranges(&self) -> impl Iterator<Item = Range<u64>> {
         let spilled = (self.spilled_count as usize).min(WRITTEN_SPILLS);
-        self.spilled[..spilled]
-            .iter()
-            .map(|&[start, end]| start..end)
-            .chain(Some(self.current()).filter(|r| !r.is_empty()))
+        let mut all = [[0u64; 2]; WRITTEN_SPILLS + 1];
+        all[..spilled].copy_from_slice(&self.spilled[..spilled]);
+        let mut count = spilled;
+        if self.len != 0 {
+            all[count] = [self.start, self.start + self.len];
+            count += 1;
+        }
+        all[..count].sort_unstable();
+        let mut merged = 0;
+        for i in 0..count {
+            let [start, end] = all[i];
+            if merged > 0 && start <= all[merged - 1][1] {
+                all[merged - 1][1] = all[merged - 1][1].max(end);
+            } else {
+                all[merged] = [start, end];
+                merged += 1;
+            }
+        }
+        all.into_iter().take(merged).map(|[start, end]| start..end)
     }
 
     /// Records that `from..to` (bytes of a memory whose length is a multiple of
@@ -124,6 +137,7 @@ impl WrittenRanges {
     }
 }
 
+#[cfg(any(test, feature = "isa-testing"))]
 /// What a `store_check` of `[addr, addr + end)` followed by the stub does to `ranges` in a
 /// memory of `memory_len` bytes: `None` when it traps out of bounds (nothing changes),
 /// else the ranges after it. The backends' tests compare generated code against this.
@@ -144,6 +158,7 @@ pub fn check_effect(
     Some(after)
 }
 
+#[cfg(any(test, feature = "isa-testing"))]
 /// Written ranges in several shapes, and addresses around their edges, for the backends'
 /// tests of `store_check` and the stub in a memory of `memory_len` (at least 2 MiB) bytes.
 pub fn check_cases(memory_len: u64) -> (Vec<WrittenRanges>, Vec<u64>) {
@@ -196,9 +211,9 @@ mod tests {
     fn all_zero_is_empty_and_marks_round_out_to_granules() {
         let mut w = WrittenRanges::default();
         assert_eq!(w, WrittenRanges::EMPTY);
-        assert!(w.is_empty());
+        assert!(w.ranges().next().is_none());
         w.mark(5, 5);
-        assert!(w.is_empty(), "an empty write marks nothing");
+        assert!(w.ranges().next().is_none(), "an empty write marks nothing");
         w.mark(5000, 5008);
         assert_eq!(ranges(&w), [(G, 2 * G)]);
         assert_eq!(w.len, G);
@@ -228,6 +243,18 @@ mod tests {
         let last = ranges(&w).pop().unwrap();
         assert_eq!(last, (high * 3, high * 5 + G));
         assert_eq!(ranges(&w).len(), WRITTEN_SPILLS + 1);
+    }
+
+    #[test]
+    fn going_back_to_a_region_leaves_it_once_in_the_ranges() {
+        let mut w = WrittenRanges::default();
+        let far = 50 * G;
+        // Stack, heap, stack, heap: each switch moves the current range aside.
+        for addr in [100, far, 200, far + 8, G + 100] {
+            w.mark(addr, addr + 8);
+        }
+        assert_eq!(w.spilled_count, 4);
+        assert_eq!(ranges(&w), [(0, 2 * G), (far, far + G)]);
     }
 
     #[test]

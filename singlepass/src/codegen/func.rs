@@ -112,9 +112,10 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// result, one bit per `float_allocatable` entry: their bits are exact (a NaN keeps its
     /// payload), so they are never canonicalized on the way out.
     pub float_exact: u32,
-    /// Checks already done on this path: `(local, end)` says the local's current value
-    /// plus `end` lies inside the written range of memory (see `check_memory`), which only
-    /// widens during a call. The fact holds until the local is written or control flow
+    /// Checks already done on this path: `(local, end)` says the bytes from the local's
+    /// current value to `end` past it lie inside a written range of memory (see
+    /// `check_memory`); those are never shrunk during a call. The fact holds until the
+    /// local is written or control flow
     /// joins (a loop header, `else`, `end`), where it is dropped; an access within it
     /// needs no check.
     pub checked_bases: Vec<(u32, u64)>,

@@ -30,8 +30,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// leaves the range alone.
     ///
     /// When the address is local `base`'s value and this path already checked that local
-    /// as far (`checked_bases`), nothing is emitted: the range only ever widens during a
-    /// call, so the access lies inside it and cannot trap.
+    /// as far (`checked_bases`), nothing is emitted: written ranges are never shrunk
+    /// during a call (the one that proved it may since have been moved aside, but it is
+    /// still kept: `WrittenRanges`), so the access lies inside one and cannot trap.
     fn check_memory(&mut self, addr: Reg, base: Option<u32>, end: u64, access: Access) {
         let Some(local) = base else {
             match access {
