@@ -67,13 +67,20 @@ pub fn process_cpu_time() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-/// Runs `calls` calls on each of `threads` threads at once; returns the wall and CPU
-/// time.
+/// Runs `calls` calls on each of `threads` threads at once, all sharing `module`; returns
+/// the wall and CPU time.
 pub fn run_threads(module: &Module, threads: usize, calls: u64) -> Times {
+    run_on_modules(&vec![module; threads], calls)
+}
+
+/// Runs `calls` calls on one thread per entry of `modules`, each thread calling its own
+/// entry, at once; returns the wall and CPU time. Distinct modules (compiled by distinct
+/// engines) leave the threads nothing of Gasket's to share but the process.
+pub fn run_on_modules(modules: &[&Module], calls: u64) -> Times {
     let cpu = process_cpu_time();
     let start = Instant::now();
     std::thread::scope(|s| {
-        for t in 0..threads {
+        for (t, module) in modules.iter().enumerate() {
             s.spawn(move || {
                 let mut storage = MemoryStorage::default();
                 for i in 0..calls {

@@ -3,16 +3,15 @@
 //! active segments. The start function runs afterwards, in `Instance::new`.
 
 use gasket_host_api::RESERVED_MODULE;
-use gasket_singlepass::{
-    ConstExpr, ConstOp, ElementMode, FuncRef, FunctionKind, ImportKind, TableDef, TrapKind,
-};
+use gasket_singlepass::{ConstExpr, ConstOp, ElementMode, ImportKind, TableDef, TrapKind};
 
 use crate::data_segments::DataSegments;
 use crate::error::{InstantiationError, Trap};
 use crate::imports::{Definition, Imports, Limits};
 use crate::memory::{LinearMemory, MemoryError, MAX_WASM_PAGES};
 use crate::module::Module;
-use crate::runtime::{FuncImport, Runtime, Table};
+use crate::module_slice::ModuleSlice;
+use crate::runtime::{FuncImport, ImportBindings, Runtime, Table};
 use crate::values::{signature_string, type_name, Value};
 
 fn malformed(message: impl Into<String>) -> InstantiationError {
@@ -26,42 +25,22 @@ pub(crate) fn eval_const(
     global: &dyn Fn(u32) -> Option<u64>,
     funcref: &dyn Fn(u32) -> Option<u64>,
 ) -> Result<u64, InstantiationError> {
+    // Nearly every initializer is one constant, `global.get` or `ref.func`: evaluated
+    // without the stack's allocation.
+    if let [op] = expr.ops[..] {
+        if let Some(value) = eval_operand(op, global, funcref) {
+            return value;
+        }
+    }
     let mut stack: Vec<u64> = Vec::with_capacity(4);
     let underflow = || malformed("constant expression pops an empty stack");
-    for op in &expr.ops {
-        let value = match *op {
-            ConstOp::I32Const(v) => u64::from(v as u32),
-            ConstOp::I64Const(v) => v as u64,
-            ConstOp::F32Const(bits) => u64::from(bits),
-            ConstOp::F64Const(bits) => bits,
-            ConstOp::GlobalGet(i) => global(i).ok_or_else(|| {
-                malformed(format!(
-                    "constant expression reads global {i}, which is not an earlier global"
-                ))
-            })?,
-            ConstOp::RefNull(_) => 0,
-            ConstOp::RefFunc(i) => funcref(i).ok_or_else(|| {
-                malformed(format!(
-                    "constant expression refers to missing function {i}"
-                ))
-            })?,
-            ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
-                let b = stack.pop().ok_or_else(underflow)? as u32;
-                let a = stack.pop().ok_or_else(underflow)? as u32;
-                u64::from(match *op {
-                    ConstOp::I32Add => a.wrapping_add(b),
-                    ConstOp::I32Sub => a.wrapping_sub(b),
-                    _ => a.wrapping_mul(b),
-                })
-            }
-            ConstOp::I64Add | ConstOp::I64Sub | ConstOp::I64Mul => {
+    for &op in &expr.ops {
+        let value = match eval_operand(op, global, funcref) {
+            Some(value) => value?,
+            None => {
                 let b = stack.pop().ok_or_else(underflow)?;
                 let a = stack.pop().ok_or_else(underflow)?;
-                match *op {
-                    ConstOp::I64Add => a.wrapping_add(b),
-                    ConstOp::I64Sub => a.wrapping_sub(b),
-                    _ => a.wrapping_mul(b),
-                }
+                eval_binary(op, a, b)
             }
         };
         stack.push(value);
@@ -72,6 +51,52 @@ pub(crate) fn eval_const(
             "constant expression must leave exactly one value",
         )),
     }
+}
+
+/// The value arithmetic operator `op` pushes for operands `a` and `b` (i32 operators
+/// wrap in 32 bits and zero-extend their result, as slots hold i32s).
+fn eval_binary(op: ConstOp, a: u64, b: u64) -> u64 {
+    let (a32, b32) = (a as u32, b as u32);
+    match op {
+        ConstOp::I32Add => u64::from(a32.wrapping_add(b32)),
+        ConstOp::I32Sub => u64::from(a32.wrapping_sub(b32)),
+        ConstOp::I32Mul => u64::from(a32.wrapping_mul(b32)),
+        ConstOp::I64Add => a.wrapping_add(b),
+        ConstOp::I64Sub => a.wrapping_sub(b),
+        // `I64Mul`; operands never get here (`eval_operand` took them).
+        _ => a.wrapping_mul(b),
+    }
+}
+
+/// The value an operator that pops nothing pushes; `None` for the arithmetic ones.
+fn eval_operand(
+    op: ConstOp,
+    global: &dyn Fn(u32) -> Option<u64>,
+    funcref: &dyn Fn(u32) -> Option<u64>,
+) -> Option<Result<u64, InstantiationError>> {
+    Some(match op {
+        ConstOp::I32Const(v) => Ok(u64::from(v as u32)),
+        ConstOp::I64Const(v) => Ok(v as u64),
+        ConstOp::F32Const(bits) => Ok(u64::from(bits)),
+        ConstOp::F64Const(bits) => Ok(bits),
+        ConstOp::GlobalGet(i) => global(i).ok_or_else(|| {
+            malformed(format!(
+                "constant expression reads global {i}, which is not an earlier global"
+            ))
+        }),
+        ConstOp::RefNull(_) => Ok(0),
+        ConstOp::RefFunc(i) => funcref(i).ok_or_else(|| {
+            malformed(format!(
+                "constant expression refers to missing function {i}"
+            ))
+        }),
+        ConstOp::I32Add
+        | ConstOp::I32Sub
+        | ConstOp::I32Mul
+        | ConstOp::I64Add
+        | ConstOp::I64Sub
+        | ConstOp::I64Mul => return None,
+    })
 }
 
 /// Evaluates `expr` against the state built so far (globals before `limit` only).
@@ -96,28 +121,13 @@ pub(crate) fn build(
         u32::try_from(layout.globals.len()).map_err(|_| malformed("too many globals"))?;
     let mut rt = Runtime::new(global_count);
 
-    // Function references, for every function of the index space.
-    rt.funcrefs = artifact
-        .functions
-        .iter()
-        .map(|f| FuncRef {
-            code: m.code.at(f.code_offset).unwrap_or(std::ptr::null()),
-            type_id: f.type_id,
-            _reserved: 0,
-        })
-        .collect();
-
+    // SAFETY (both): the module's tables outlive the runtime: the instance that will own
+    // it holds the module (and a failed build drops the runtime before returning).
+    rt.funcrefs = unsafe { ModuleSlice::new(&m.funcrefs.0) };
     // 1. Imports. Host ABI functions were resolved by name once, in `Module` (a module
-    // may have thousands of imports).
-    let mut import_funcs = vec![None; layout.imports.len()];
-    for (index, f) in artifact.functions.iter().enumerate() {
-        if let FunctionKind::Import { import } = f.kind {
-            if let Some(slot) = import_funcs.get_mut(import as usize) {
-                *slot = Some(index);
-            }
-        }
-    }
-    rt.imports = vec![None; artifact.functions.len()];
+    // may have thousands of imports); the runtime reads those bindings in place unless
+    // the embedder binds an import itself.
+    rt.imports = ImportBindings::Module(unsafe { ModuleSlice::new(&m.abi_bindings) });
     let mut imported_globals = Vec::new();
     // Limits given by the embedder for imported memories and tables (in table order).
     let mut memory_limits: Option<Limits> = None;
@@ -146,7 +156,11 @@ pub(crate) fn build(
                     .types
                     .get(*type_index as usize)
                     .ok_or_else(|| malformed(format!("import {i} has no type")))?;
-                let binding = match provided {
+                let index = m.import_function_index.get(i).copied().flatten();
+                let index = index.ok_or_else(|| {
+                    malformed(format!("import {i} is not in the function index space"))
+                })?;
+                match provided {
                     Some(Definition::Func(host)) => {
                         if host.sig != *sig {
                             return Err(incompatible(
@@ -154,7 +168,7 @@ pub(crate) fn build(
                                 format!("func {}", signature_string(&host.sig)),
                             ));
                         }
-                        FuncImport::Host(host.clone())
+                        rt.imports.bind(index, FuncImport::Host(host.clone()));
                     }
                     Some(other) => {
                         return Err(incompatible(
@@ -162,15 +176,10 @@ pub(crate) fn build(
                             other.kind().into(),
                         ))
                     }
-                    None => match m.import_abi.get(i).copied().flatten() {
-                        Some(func) => FuncImport::from(func),
-                        None => return Err(unknown("func")),
-                    },
-                };
-                let index = import_funcs[i].ok_or_else(|| {
-                    malformed(format!("import {i} is not in the function index space"))
-                })?;
-                rt.imports[index] = Some(binding);
+                    // Bound in the module's table already.
+                    None if m.import_abi.get(i).copied().flatten().is_some() => {}
+                    None => return Err(unknown("func")),
+                }
             }
             ImportKind::Memory(declared) => match provided {
                 Some(Definition::Memory(limits)) => {
@@ -303,39 +312,51 @@ pub(crate) fn build(
         })
         .collect();
 
-    // 5. Element segments' items.
-    let mut elements = Vec::with_capacity(layout.elements.len());
-    for seg in &layout.elements {
-        let items = seg
-            .items
-            .iter()
-            .map(|item| eval_in(&rt, item, global_count))
-            .collect::<Result<Vec<_>, _>>()?;
-        elements.push(items);
+    // 5. Passive element segments' items, the only ones an instance keeps: active and
+    // declared segments are dropped once instantiation applied them, so theirs go straight
+    // into the tables (step 6) and a module without passive segments keeps none.
+    let kept = layout
+        .elements
+        .iter()
+        .rposition(|seg| matches!(seg.mode, ElementMode::Passive))
+        .map_or(0, |last| last + 1);
+    let mut elements = Vec::with_capacity(kept);
+    for seg in &layout.elements[..kept] {
+        elements.push(match seg.mode {
+            ElementMode::Passive => seg
+                .items
+                .iter()
+                .map(|item| eval_in(&rt, item, global_count))
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => Vec::new(),
+        });
     }
     rt.elements = elements;
     // SAFETY: the module's segments outlive the runtime: the instance that will own it
     // holds the module (and a failed build drops the runtime before returning).
     rt.data = unsafe { DataSegments::new(&m.data) };
 
-    // 6. Active element segments, then active data segments, each checked whole; then
-    // active and declared segments are dropped.
+    // 6. Active element segments, then active data segments, each checked whole before
+    // it is written; active data segments are dropped after (element segments were never
+    // kept).
     for (i, seg) in layout.elements.iter().enumerate() {
-        match &seg.mode {
-            ElementMode::Active { table, offset } => {
-                let offset = eval_in(&rt, offset, global_count)? as u32;
-                let len = rt.elements[i].len() as u32;
-                let table_len = rt.tables.get(*table as usize).map_or(0, |t| t.elems.len());
-                if rt.table_init(*table, i as u32, offset, 0, len).is_err() {
-                    return Err(InstantiationError::Trap(Trap::with_message(
-                        TrapKind::TableOutOfBounds,
-                        format!("element segment {i}: {len} elements at offset {offset} do not fit in table {table} of {table_len} elements"),
-                    )));
-                }
-                rt.elem_drop(i as u32);
+        if let ElementMode::Active { table, offset } = &seg.mode {
+            let offset = eval_in(&rt, offset, global_count)? as u32;
+            let len = seg.items.len();
+            let table_len = rt.tables.get(*table as usize).map_or(0, |t| t.elems.len());
+            let fits = (offset as usize)
+                .checked_add(len)
+                .filter(|&end| end <= table_len);
+            let Some(end) = fits else {
+                return Err(InstantiationError::Trap(Trap::with_message(
+                    TrapKind::TableOutOfBounds,
+                    format!("element segment {i}: {len} elements at offset {offset} do not fit in table {table} of {table_len} elements"),
+                )));
+            };
+            for (slot, item) in (offset as usize..end).zip(&seg.items) {
+                let value = eval_in(&rt, item, global_count)?;
+                rt.tables[*table as usize].elems[slot] = value;
             }
-            ElementMode::Declared => rt.elem_drop(i as u32),
-            ElementMode::Passive => {}
         }
     }
     for (i, seg) in layout.data.iter().enumerate() {

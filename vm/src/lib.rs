@@ -36,6 +36,7 @@ mod libcalls;
 mod memory;
 mod module;
 mod module_holds;
+mod module_slice;
 pub mod near;
 mod pool;
 mod runtime;

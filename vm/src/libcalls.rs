@@ -307,7 +307,8 @@ impl Runtime {
         Ok(())
     }
 
-    /// `table.init`: a dropped segment has length 0.
+    /// `table.init`: a dropped segment has length 0, as has one past `elements` (the
+    /// runtime keeps only passive segments' items, up to the last passive one).
     pub(crate) fn table_init(
         &mut self,
         table: u32,
@@ -319,7 +320,7 @@ impl Runtime {
         let items = self
             .elements
             .get(seg as usize)
-            .ok_or(TrapKind::TableOutOfBounds)?;
+            .map_or(&[][..], Vec::as_slice);
         let s = range(src, len, items.len()).ok_or(TrapKind::TableOutOfBounds)?;
         let t = self
             .tables
@@ -356,7 +357,7 @@ impl Runtime {
 
     /// Calls imported function `func_index` with the slots at `args`.
     fn dispatch_import(&mut self, func_index: u32, args: *mut u64) -> u32 {
-        let Some(Some(import)) = self.imports.get(func_index as usize).cloned() else {
+        let Some(import) = self.imports.get(func_index).cloned() else {
             return self.fail(
                 TrapKind::HostError,
                 format!("function {func_index} is not an imported host function"),
@@ -370,11 +371,15 @@ impl Runtime {
         match import {
             Ok(func) => {
                 let sig = func.signature();
-                // SAFETY: generated code passes an area of max(params, results) slots for
-                // this import's signature, valid for the duration of the call.
-                let params: Vec<u64> = (0..sig.params.len())
-                    .map(|i| unsafe { args.add(i).read() })
-                    .collect();
+                let params: &[u64] = if sig.params.is_empty() {
+                    &[]
+                } else {
+                    // SAFETY: generated code passes an area of max(params, results) slots
+                    // for this import's signature, aligned and valid for the duration of
+                    // the call; nothing writes it until the result below, after the last
+                    // use of this slice.
+                    unsafe { std::slice::from_raw_parts(args, sig.params.len()) }
+                };
                 let Some(mut host) = self.contract_host else {
                     return self.fail(
                         TrapKind::HostError,
@@ -394,7 +399,7 @@ impl Runtime {
                 let host = unsafe { host.as_mut() };
                 let result = host.dispatch(
                     func,
-                    &params,
+                    params,
                     &mut memory as &mut dyn GuestMemory,
                     &mut VmGas(gas),
                 );
@@ -509,6 +514,8 @@ mod tests {
     use std::sync::Arc;
 
     use crate::data_segments::DataSegments;
+    use crate::module_slice::ModuleSlice;
+    use crate::runtime::ImportBindings;
 
     use gasket_host_api::{CallContext, HostEnv, HostFunction, MemoryStorage};
     use gasket_singlepass::{FuncRef, FuncSig, TableDef};
@@ -522,13 +529,17 @@ mod tests {
     fn state() -> Box<Runtime> {
         let mut rt = Runtime::new(2);
         rt.memory = Some(LinearMemory::new(1, 2).unwrap());
-        rt.funcrefs = (0..3)
-            .map(|i| FuncRef {
-                code: std::ptr::null(),
-                type_id: i,
-                _reserved: 0,
-            })
-            .collect();
+        let funcrefs: &'static [FuncRef] = Box::leak(
+            (0..3)
+                .map(|i| FuncRef {
+                    code: std::ptr::null(),
+                    type_id: i,
+                    _reserved: 0,
+                })
+                .collect(),
+        );
+        // SAFETY: leaked: the references outlive the runtime.
+        rt.funcrefs = unsafe { ModuleSlice::new(funcrefs) };
         rt.tables = vec![
             Table {
                 elems: vec![0; 4],
@@ -679,7 +690,7 @@ mod tests {
             params: vec![ValType::I32, ValType::I64],
             results: vec![ValType::I64],
         };
-        rt.imports = vec![
+        rt.imports = ImportBindings::Own(vec![
             host(sig.clone(), |cx, args| {
                 let (Value::I32(a), Value::I64(b)) = (args[0], args[1]) else {
                     return Err(HostTrap::new("bad args"));
@@ -691,7 +702,7 @@ mod tests {
             host(sig.clone(), |_, _| Ok(vec![Value::I32(1)])),
             host(sig.clone(), |_, _| panic!("boom")),
             None,
-        ];
+        ]);
         let vmctx = rt.vmctx();
         // SAFETY: the vmctx this test's state owns.
         unsafe { (*vmctx).gas_remaining = 100 };
@@ -722,10 +733,10 @@ mod tests {
     #[test]
     fn host_call_dispatches_the_host_abi() {
         let mut rt = state();
-        rt.imports = vec![
+        rt.imports = ImportBindings::Own(vec![
             Some(FuncImport::Abi(HostFunction::LogUtf8)),
             Some(FuncImport::Abi(HostFunction::BlockHeight)),
-        ];
+        ]);
         rt.memory_mut()[..2].copy_from_slice(b"hi");
         let vmctx = rt.vmctx();
         // SAFETY: the vmctx this test's state owns.

@@ -50,6 +50,15 @@ pub(crate) struct ModuleInner {
     /// Per import (in module order): the host function (ABI v1 or NEAR) it names,
     /// resolved once.
     pub import_abi: Vec<Option<crate::runtime::AbiFunction>>,
+    /// Per import (in module order): its index in the function index space (`None` for
+    /// imports of other kinds).
+    pub import_function_index: Box<[Option<u32>]>,
+    /// Per function index: the host ABI function an imported function resolves to when
+    /// the embedder binds nothing of its own, which instances read in place.
+    pub abi_bindings: Box<[Option<crate::runtime::FuncImport>]>,
+    /// Per function index: its function reference (code address and type), which
+    /// instances, their tables and `ref.func` point into.
+    pub funcrefs: FuncRefs,
     /// The engine's pool, which instances take their memory and stack from.
     pub pool: Arc<crate::pool::Pool>,
     /// What keeps the module alive for its instances, per thread (`module_holds`).
@@ -58,6 +67,18 @@ pub(crate) struct ModuleInner {
     #[cfg(feature = "call-backend")]
     pub backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
 }
+
+/// The module's function references. They point into its code memory, which lives as
+/// long as they do, and are never written after the module is built.
+#[derive(Debug)]
+pub(crate) struct FuncRefs(pub Box<[gasket_singlepass::FuncRef]>);
+
+// SAFETY: the code pointers are addresses in the module's own, immutable code memory;
+// nothing writes through them or to the array, so sharing it between threads is sharing
+// plain read-only data.
+unsafe impl Send for FuncRefs {}
+// SAFETY: as above.
+unsafe impl Sync for FuncRefs {}
 
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,11 +213,31 @@ impl Module {
                 Some(((i.module.as_str(), i.name.as_str()), func))
             })
             .collect();
-        let import_abi = artifact
+        let import_abi: Vec<_> = artifact
             .module
             .imports
             .iter()
             .map(|i| by_name.get(&(i.module.as_str(), i.name.as_str())).copied())
+            .collect();
+        let mut import_function_index = vec![None; artifact.module.imports.len()];
+        let mut abi_bindings = vec![None; artifact.functions.len()];
+        for (index, f) in (0u32..).zip(&artifact.functions) {
+            if let gasket_singlepass::FunctionKind::Import { import } = f.kind {
+                if let Some(slot) = import_function_index.get_mut(import as usize) {
+                    *slot = Some(index);
+                }
+                let abi = import_abi.get(import as usize).copied().flatten();
+                abi_bindings[index as usize] = abi.map(crate::runtime::FuncImport::from);
+            }
+        }
+        let funcrefs = artifact
+            .functions
+            .iter()
+            .map(|f| gasket_singlepass::FuncRef {
+                code: code.at(f.code_offset).unwrap_or(std::ptr::null()),
+                type_id: f.type_id,
+                _reserved: 0,
+            })
             .collect();
         Ok(Module {
             inner: Arc::new(ModuleInner {
@@ -207,6 +248,9 @@ impl Module {
                 data,
                 exports,
                 import_abi,
+                import_function_index: import_function_index.into(),
+                abi_bindings: abi_bindings.into(),
+                funcrefs: FuncRefs(funcrefs),
                 pool: engine.pool().clone(),
                 holds: crate::module_holds::Holds::new(),
                 #[cfg(feature = "call-backend")]

@@ -13,6 +13,7 @@ use crate::error::Trap;
 use crate::imports::HostFunc;
 use crate::libcalls;
 use crate::memory::{LinearMemory, TrackedMemory};
+use crate::module_slice::ModuleSlice;
 
 /// A table's storage. `TableDef::base` points into `elems`, so the def is updated whenever
 /// `elems` reallocates.
@@ -35,6 +36,42 @@ pub(crate) enum FuncImport {
     /// `gasket_host_api::near::dispatch_near` with the `NearEnv` of the running
     /// `call_near`.
     Near(NearFunction),
+}
+
+/// Per function index, what an imported function resolves to (`None` for defined
+/// functions and intrinsics).
+#[derive(Debug)]
+pub(crate) enum ImportBindings {
+    /// The module's host ABI bindings (`ModuleInner::abi_bindings`), read in place: the
+    /// embedder bound none of the module's imports itself, the common case, so
+    /// instantiation copies nothing.
+    Module(ModuleSlice<Option<FuncImport>>),
+    /// The module's bindings with the embedder's own functions in their slots.
+    Own(Vec<Option<FuncImport>>),
+}
+
+impl ImportBindings {
+    /// What function `index` resolves to, if it is a bound import.
+    pub(crate) fn get(&self, index: u32) -> Option<&FuncImport> {
+        let slots = match self {
+            ImportBindings::Module(slots) => slots.as_slice(),
+            ImportBindings::Own(slots) => slots,
+        };
+        slots.get(index as usize)?.as_ref()
+    }
+
+    /// Binds function `index` to `binding`, copying the module's bindings first if this
+    /// still reads them in place. Does nothing for an index outside the table.
+    pub(crate) fn bind(&mut self, index: u32, binding: FuncImport) {
+        if let ImportBindings::Module(slots) = self {
+            *self = ImportBindings::Own(slots.to_vec());
+        }
+        if let ImportBindings::Own(slots) = self {
+            if let Some(slot) = slots.get_mut(index as usize) {
+                *slot = Some(binding);
+            }
+        }
+    }
 }
 
 /// A host function of either ABI, as the libcall hands it to the [`ContractHost`].
@@ -153,14 +190,14 @@ pub(crate) struct Runtime {
     pub memory: Option<LinearMemory>,
     pub tables: Vec<Table>,
     pub table_defs: Box<[TableDef]>,
-    pub funcrefs: Box<[FuncRef]>,
+    /// The module's function references (`ModuleInner::funcrefs`), read in place.
+    pub funcrefs: ModuleSlice<FuncRef>,
     /// Data segments (a dropped one behaves as length 0).
     pub data: DataSegments,
     /// Element segments' evaluated items; empty once dropped.
     pub elements: Vec<Vec<u64>>,
-    /// Per function index: what an imported function resolves to (`None` for defined
-    /// functions and intrinsics).
-    pub imports: Vec<Option<FuncImport>>,
+    /// Per function index: what an imported function resolves to.
+    pub imports: ImportBindings,
     /// The running `call_contract`'s environment; `None` outside one.
     pub contract_host: Option<NonNull<dyn ContractHost>>,
     /// Details of the failure that made the running call trap (set by libcalls).
@@ -238,10 +275,10 @@ impl Runtime {
             memory: None,
             tables: Vec::new(),
             table_defs: Box::new([]),
-            funcrefs: Box::new([]),
+            funcrefs: ModuleSlice::empty(),
             data: DataSegments::none(),
             elements: Vec::new(),
-            imports: Vec::new(),
+            imports: ImportBindings::Own(Vec::new()),
             contract_host: None,
             failure: None,
             running: false,

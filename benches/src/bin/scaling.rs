@@ -11,12 +11,18 @@
 //!   nothing of Gasket's is shared, not even the address space, yet caches, memory
 //!   bandwidth and the hypervisor's scheduling are). Two threads matching two processes
 //!   means the threads lose nothing to each other inside Gasket.
+//!
+//! A third run tells where a shortfall against the processes lies: two threads of this
+//! process, each calling a module of its own engine (its own pool and module holds). If it
+//! matches the processes and the shared-module run does not, the threads contend on the
+//! shared engine or module; if it falls short too, on something of the process (the
+//! allocator, the address space).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gasket_benches::scaling::{run_threads, Times};
+use gasket_benches::scaling::{run_on_modules, run_threads, Times};
 use gasket_vm::metering::Profile;
 use gasket_vm::{Engine, Module};
 
@@ -37,11 +43,15 @@ fn main() {
     let spin1 = spin(1);
     let one = run_threads(&module, 1, calls);
     let two = run_threads(&module, 2, calls);
+    let own_module = load();
+    run_threads(&own_module, 1, calls / 10); // warm-up
+    let separate = run_on_modules(&[&module, &own_module], calls);
     let spin2 = spin(2);
     let processes = two_processes(calls);
     let rate1 = calls as f64 / one.wall.as_secs_f64();
     let rate2 = 2.0 * calls as f64 / two.wall.as_secs_f64();
     let rate_p = 2.0 * calls as f64 / processes.wall.as_secs_f64();
+    let rate_s = 2.0 * calls as f64 / separate.wall.as_secs_f64();
     let cpu_per_call = |t: Times, n: u64| t.cpu.as_secs_f64() * 1e6 / n as f64;
     println!(
         "1 thread: {calls} calls in {:.3} s = {rate1:.0} calls/s ({:.2} µs/call); CPU {:.2} µs/call",
@@ -62,6 +72,11 @@ fn main() {
         rate_p / rate1,
         cpu_per_call(processes, 2 * calls),
         rate2 / rate_p
+    );
+    println!(
+        "control (2 threads, a module and engine each): {rate_s:.0} calls/s; ratio {:.2}; CPU {:.2} µs/call",
+        rate_s / rate1,
+        cpu_per_call(separate, 2 * calls)
     );
 }
 
@@ -84,9 +99,9 @@ fn child(calls: u64) {
     println!("{} {}", t.wall.as_secs_f64(), t.cpu.as_secs_f64());
 }
 
-/// Two child processes started together once both are warm: the longer of their wall
-/// times (each measures its own loop, so process start and compile are left out) and the
-/// sum of their CPU times.
+/// Two child processes started together once both are warm: the wall time from the start
+/// signal to the last child's result (process start and compile are left out) and the sum
+/// of their loops' CPU times.
 fn two_processes(calls: u64) -> Times {
     let exe = std::env::current_exe().expect("own path");
     let mut children: Vec<_> = (0..2)
@@ -108,24 +123,26 @@ fn two_processes(calls: u64) -> Times {
         out.read_line(&mut line).expect("child output");
         assert_eq!(line.trim(), "ready", "control child failed to start");
     }
+    let start = Instant::now();
     for c in &mut children {
         writeln!(c.stdin.as_mut().expect("piped stdin")).expect("child stdin");
     }
-    let (mut wall, mut cpu) = (0.0f64, 0.0);
+    let mut cpu = 0.0;
     for out in &mut outputs {
         let mut line = String::new();
         out.read_line(&mut line).expect("child output");
         let mut secs = line
             .split_whitespace()
             .map(|s| s.parse::<f64>().expect("child prints seconds"));
-        wall = wall.max(secs.next().expect("wall seconds"));
+        secs.next().expect("wall seconds");
         cpu += secs.next().expect("CPU seconds");
     }
+    let wall = start.elapsed();
     for mut c in children {
         assert!(c.wait().expect("child exits").success());
     }
     Times {
-        wall: Duration::from_secs_f64(wall),
+        wall,
         cpu: Duration::from_secs_f64(cpu),
     }
 }
