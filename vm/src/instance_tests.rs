@@ -590,3 +590,49 @@ fn artifacts_pointing_outside_their_code_are_refused() {
     let e = Module::from_artifact(&engine, built.artifact, built.info).unwrap_err();
     assert!(e.to_string().contains("aarch64"), "{e}");
 }
+
+#[test]
+fn element_items_that_read_globals_are_evaluated_per_instance_and_the_rest_copied() {
+    let engine = Engine::new(Profile::permissive()).unwrap();
+    let wasm = wat::parse_str(
+        r#"(module
+             (import "host" "g" (global $g funcref))
+             (table 4 funcref)
+             (func $f0 (export "f0")) (func $f1 (export "f1"))
+             (elem (i32.const 0) funcref (ref.func $f0) (global.get $g))
+             (elem (i32.const 2) func $f1 $f0)
+             (elem $p funcref (global.get $g) (ref.null func))
+             (func (export "init") (table.init 0 $p (i32.const 0) (i32.const 0) (i32.const 2))))"#,
+    )
+    .unwrap();
+    let module = engine.compile(&wasm).unwrap();
+    let constant: Vec<bool> = module
+        .inner
+        .element_items
+        .iter()
+        .map(Option::is_some)
+        .collect();
+    assert_eq!(
+        constant,
+        [false, true, false],
+        "only the global-free segment"
+    );
+    // Function indices after instrumentation (which may add imports before them).
+    let index = |name: &str| Some(module.inner.exports[name].1);
+    let (f0, f1) = (index("f0"), index("f1"));
+    let mut imports = Imports::new();
+    imports.global("host", "g", Value::FuncRef(f1));
+    let mut inst = Instance::new(&module, &imports, 0).unwrap();
+    let table = |inst: &Instance| -> Vec<Option<u32>> {
+        let rt = &inst.rt;
+        rt.tables[0]
+            .elems
+            .iter()
+            .map(|&b| rt.funcref_index(b))
+            .collect()
+    };
+    assert_eq!(table(&inst), [f0, f1, f1, f0]);
+    assert_eq!(inst.rt.elements.len(), 3, "up to the passive segment");
+    inst.call("init", &[], 1_000_000).unwrap().result.unwrap();
+    assert_eq!(table(&inst), [f1, None, f1, f0]);
+}

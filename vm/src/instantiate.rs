@@ -321,9 +321,10 @@ pub(crate) fn build(
         .rposition(|seg| matches!(seg.mode, ElementMode::Passive))
         .map_or(0, |last| last + 1);
     let mut elements = Vec::with_capacity(kept);
-    for seg in &layout.elements[..kept] {
-        elements.push(match seg.mode {
-            ElementMode::Passive => seg
+    for (seg, constant) in layout.elements[..kept].iter().zip(&m.element_items[..]) {
+        elements.push(match (&seg.mode, constant) {
+            (ElementMode::Passive, Some(values)) => values.to_vec(),
+            (ElementMode::Passive, None) => seg
                 .items
                 .iter()
                 .map(|item| eval_in(&rt, item, global_count))
@@ -353,9 +354,15 @@ pub(crate) fn build(
                     format!("element segment {i}: {len} elements at offset {offset} do not fit in table {table} of {table_len} elements"),
                 )));
             };
-            for (slot, item) in (offset as usize..end).zip(&seg.items) {
-                let value = eval_in(&rt, item, global_count)?;
-                rt.tables[*table as usize].elems[slot] = value;
+            let slots = offset as usize..end;
+            match m.element_items.get(i).and_then(Option::as_deref) {
+                Some(values) => rt.tables[*table as usize].elems[slots].copy_from_slice(values),
+                None => {
+                    for (slot, item) in slots.zip(&seg.items) {
+                        let value = eval_in(&rt, item, global_count)?;
+                        rt.tables[*table as usize].elems[slot] = value;
+                    }
+                }
             }
         }
     }

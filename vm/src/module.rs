@@ -59,6 +59,10 @@ pub(crate) struct ModuleInner {
     /// Per function index: its function reference (code address and type), which
     /// instances, their tables and `ref.func` point into.
     pub funcrefs: FuncRefs,
+    /// Per element segment: its items' values when none reads a global (`ref.func` and
+    /// `ref.null` only, the usual case), so instantiation copies them instead of
+    /// evaluating each item again; `None` for a segment an instance must evaluate.
+    pub element_items: Box<[Option<Box<[u64]>>]>,
     /// The engine's pool, which instances take their memory and stack from.
     pub pool: Arc<crate::pool::Pool>,
     /// What keeps the module alive for its instances, per thread (`module_holds`).
@@ -79,6 +83,26 @@ pub(crate) struct FuncRefs(pub Box<[gasket_singlepass::FuncRef]>);
 unsafe impl Send for FuncRefs {}
 // SAFETY: as above.
 unsafe impl Sync for FuncRefs {}
+
+/// The values of every element segment's items that do not depend on the instance: each
+/// item evaluated against the module's function references with no globals (an item that
+/// reads one, or fails, leaves its segment to be evaluated per instance).
+fn constant_element_items(
+    segments: &[gasket_singlepass::ElementSegment],
+    funcrefs: &FuncRefs,
+) -> Box<[Option<Box<[u64]>>]> {
+    let funcref = |index: u32| crate::runtime::funcref_bits(&funcrefs.0, index);
+    segments
+        .iter()
+        .map(|seg| {
+            seg.items
+                .iter()
+                .map(|item| crate::instantiate::eval_const(item, &|_| None, &funcref))
+                .collect::<Result<Box<[u64]>, _>>()
+                .ok()
+        })
+        .collect()
+}
 
 /// The type of an import or export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,6 +263,8 @@ impl Module {
                 _reserved: 0,
             })
             .collect();
+        let funcrefs = FuncRefs(funcrefs);
+        let element_items = constant_element_items(&artifact.module.elements, &funcrefs);
         Ok(Module {
             inner: Arc::new(ModuleInner {
                 profile: engine.profile().clone(),
@@ -250,7 +276,8 @@ impl Module {
                 import_abi,
                 import_function_index: import_function_index.into(),
                 abi_bindings: abi_bindings.into(),
-                funcrefs: FuncRefs(funcrefs),
+                funcrefs,
+                element_items,
                 pool: engine.pool().clone(),
                 holds: crate::module_holds::Holds::new(),
                 #[cfg(feature = "call-backend")]

@@ -38,6 +38,14 @@ pub(crate) enum FuncImport {
     Near(NearFunction),
 }
 
+/// Encodes a `ref.func` of function `index` of `funcrefs` (the module's array, which
+/// instances share): the address of its FuncRef.
+pub(crate) fn funcref_bits(funcrefs: &[FuncRef], index: u32) -> Option<u64> {
+    funcrefs
+        .get(index as usize)
+        .map(|f| f as *const FuncRef as u64)
+}
+
 /// Per function index, what an imported function resolves to (`None` for defined
 /// functions and intrinsics).
 #[derive(Debug)]
@@ -356,9 +364,7 @@ impl Runtime {
 
     /// Encodes a `ref.func` of function `index`: the address of its FuncRef.
     pub fn funcref_bits(&self, index: u32) -> Option<u64> {
-        self.funcrefs
-            .get(index as usize)
-            .map(|f| f as *const FuncRef as u64)
+        funcref_bits(&self.funcrefs, index)
     }
 
     /// The function index a funcref slot refers to (`None` for null or a foreign value).
