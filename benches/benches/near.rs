@@ -4,6 +4,9 @@
 //! storage, finish the call (gas sharing, storage staking check, commit).
 //!
 //! - `near_ft_transfer/gasket`: `Engine::load` (cache hit) + `gasket_vm::near::call_near`;
+//! - `near_ft_transfer/gasket/ft_transfer_by_hash`: the same with `Engine::load_by_hash`,
+//!   as a node that stores code by its hash loads it (the row above hashes the 200 KB
+//!   contract on every hit, which is most of its time);
 //! - `near_ft_transfer/wasmi`: the same call on the wasmi reference
 //!   (`gasket_fuzz::near_reference::WasmiNear`, its own module cache, the same host code).
 //!
@@ -21,6 +24,7 @@ use gasket_vm::metering::Profile;
 use gasket_vm::near::{call_near, NearChain, NearExecutor, DEFAULT_NEAR_GAS, NEAR};
 use gasket_vm::testing::Status;
 use gasket_vm::Engine;
+use sha2::Digest;
 
 fn ft_transfer(c: &mut Criterion) {
     let Some(dir) = gasket_fixtures::corpus_dir() else {
@@ -103,6 +107,27 @@ fn ft_transfer(c: &mut Criterion) {
             || account.storage.clone(),
             |mut storage| {
                 let module = engine.load(&wasm).unwrap();
+                call_near(
+                    &module,
+                    "ft_transfer",
+                    context.clone(),
+                    HostLimits::default(),
+                    &mut storage,
+                )
+                .unwrap()
+                .gas_used
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    let code_hash: [u8; 32] = sha2::Sha256::digest(&wasm).into();
+    group.bench_function(BenchmarkId::new("gasket", "ft_transfer_by_hash"), |b| {
+        b.iter_batched(
+            || account.storage.clone(),
+            |mut storage| {
+                let module = engine
+                    .load_by_hash(&code_hash, || wasm.as_slice().into())
+                    .unwrap();
                 call_near(
                     &module,
                     "ft_transfer",
