@@ -72,91 +72,61 @@ fn ft_transfer(c: &mut Criterion) {
     };
     let engine = Engine::new(Profile::near()).unwrap();
     let module = engine.load(&wasm).unwrap();
-    let check = |status: &Status| assert_eq!(*status, Status::Ok);
-    let mut storage: MemoryStorage = account.storage.clone();
-    check(
-        &call_near(
-            &module,
+    let wasmi = WasmiNear::new();
+    // One `ft_transfer` over `storage`, on Gasket (`module`) or on the wasmi reference.
+    let on_gasket = |module: &gasket_vm::Module, storage: &mut MemoryStorage| {
+        call_near(
+            module,
             "ft_transfer",
             context.clone(),
             HostLimits::default(),
-            &mut storage,
+            storage,
         )
         .unwrap()
-        .status,
-    );
-    let wasmi = WasmiNear::new();
-    let mut storage = account.storage.clone();
-    check(
-        &wasmi
+    };
+    let on_wasmi = |storage: &mut MemoryStorage| {
+        wasmi
             .call(
                 &module,
                 &wasm,
                 "ft_transfer",
                 context.clone(),
                 HostLimits::default(),
-                &mut storage,
+                storage,
             )
             .unwrap()
-            .status,
+    };
+    assert_eq!(
+        on_gasket(&module, &mut account.storage.clone()).status,
+        Status::Ok
     );
+    assert_eq!(on_wasmi(&mut account.storage.clone()).status, Status::Ok);
 
     let mut group = c.benchmark_group("near_ft_transfer");
-    group.bench_function(BenchmarkId::new("gasket", "ft_transfer"), |b| {
-        b.iter_batched(
-            || account.storage.clone(),
-            |mut storage| {
-                let module = engine.load(&wasm).unwrap();
-                call_near(
-                    &module,
-                    "ft_transfer",
-                    context.clone(),
-                    HostLimits::default(),
-                    &mut storage,
-                )
-                .unwrap()
-                .gas_used
-            },
-            criterion::BatchSize::SmallInput,
-        )
-    });
     let code_hash: [u8; 32] = sha2::Sha256::digest(&wasm).into();
-    group.bench_function(BenchmarkId::new("gasket", "ft_transfer_by_hash"), |b| {
-        b.iter_batched(
-            || account.storage.clone(),
-            |mut storage| {
-                let module = engine
-                    .load_by_hash(&code_hash, || wasm.as_slice().into())
-                    .unwrap();
-                call_near(
-                    &module,
-                    "ft_transfer",
-                    context.clone(),
-                    HostLimits::default(),
-                    &mut storage,
-                )
-                .unwrap()
-                .gas_used
-            },
-            criterion::BatchSize::SmallInput,
-        )
-    });
+    let by_bytes = || engine.load(&wasm).unwrap();
+    let by_hash = || {
+        engine
+            .load_by_hash(&code_hash, || wasm.as_slice().into())
+            .unwrap()
+    };
+    let rows: [(&str, &dyn Fn() -> gasket_vm::Module); 2] = [
+        ("ft_transfer", &by_bytes),
+        ("ft_transfer_by_hash", &by_hash),
+    ];
+    for (name, load) in rows {
+        group.bench_function(BenchmarkId::new("gasket", name), |b| {
+            b.iter_batched(
+                || account.storage.clone(),
+                |mut storage| on_gasket(&load(), &mut storage).gas_used,
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
     group.bench_function(BenchmarkId::new("wasmi", "ft_transfer"), |b| {
         b.iter_batched(
             || account.storage.clone(),
-            |mut storage| {
-                wasmi
-                    .call(
-                        &module,
-                        &wasm,
-                        "ft_transfer",
-                        context.clone(),
-                        HostLimits::default(),
-                        &mut storage,
-                    )
-                    .unwrap()
-                    .gas_used
-            },
+            |mut storage| on_wasmi(&mut storage).gas_used,
             criterion::BatchSize::SmallInput,
         )
     });
