@@ -7,6 +7,7 @@
 //! - `near_ft_transfer/gasket/ft_transfer_by_hash`: the same with `Engine::load_by_hash`,
 //!   as a node that stores code by its hash loads it (the row above hashes the 200 KB
 //!   contract on every hit, which is most of its time);
+//! - `near_ft_transfer/gasket_threads/{1,2}`: the by-hash path on 1 and 2 threads at once;
 //! - `near_ft_transfer/wasmi`: the same call on the wasmi reference
 //!   (`gasket_fuzz::near_reference::WasmiNear`, its own module cache, the same host code).
 //!
@@ -121,6 +122,28 @@ fn ft_transfer(c: &mut Criterion) {
                 |mut storage| on_gasket(&load(), &mut storage).gas_used,
                 criterion::BatchSize::SmallInput,
             )
+        });
+    }
+    // The node's path on 1 and 2 threads sharing the engine: each sample runs `iters`
+    // transfers (each on a fresh copy of the token's storage, copied inside the timed
+    // loop) on every thread; the wall time divided by the thread count, so `1 ÷ 2` is the
+    // second thread's speed-up.
+    for threads in [1u32, 2] {
+        group.bench_function(BenchmarkId::new("gasket_threads", threads), |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        s.spawn(|| {
+                            for _ in 0..iters {
+                                let mut storage = account.storage.clone();
+                                on_gasket(&by_hash(), &mut storage);
+                            }
+                        });
+                    }
+                });
+                start.elapsed() / threads
+            })
         });
     }
     group.bench_function(BenchmarkId::new("wasmi", "ft_transfer"), |b| {
