@@ -703,6 +703,6 @@ pub trait MacroAssembler {
     /// their caller. An ISA whose float unit can produce canonical NaNs by itself turns
     /// that on here too (AArch64: FPCR.DN, after which `canonicalize` costs nothing).
     fn emit_entry_trampoline(&mut self) -> u32;
-    /// The finished, position-independent code.
-    fn finish(self) -> Result<Vec<u8>, String>;
+    /// The finished, position-independent code, in the buffer it was assembled in.
+    fn finish(self) -> Result<crate::code_buffer::CodeBuffer, String>;
 }

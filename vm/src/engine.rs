@@ -153,19 +153,19 @@ impl Engine {
         // between type-neutral injected instructions, so it is valid (checked under
         // debug assertions in `prepare` and by the `compile` fuzz target).
         let trusted = unsafe { gasket_singlepass::PrevalidatedWasm::new_unchecked(&instrumented) };
-        let artifact = gasket_singlepass::compile_prevalidated(trusted, self.target())?;
-        // Freed before the code is copied into executable memory: the peak of a compile
-        // is the code twice (buffer and mapping), not that plus the instrumented module.
+        let compiled = gasket_singlepass::compile_prevalidated_buffered(trusted, self.target())?;
         drop(instrumented);
-        Module::from_artifact(self, artifact, info)
+        // The code's pages become executable where they were written: never held twice.
+        Module::from_buffered(self, compiled, info)
     }
 
     /// Compiles a module already prepared under this engine's profile (for callers that
     /// inspect the `PreparedModule` first, like the CLI). A `PreparedModule` is a plain
     /// struct anyone can fill, so its wasm is validated again.
     pub fn compile_prepared(&self, prepared: PreparedModule) -> Result<Module, LoadError> {
-        let artifact = gasket_singlepass::compile(&prepared.wasm, self.target())?;
-        Module::from_artifact(self, artifact, prepared.info)
+        let compiled = gasket_singlepass::compile_buffered(&prepared.wasm, self.target())?;
+        drop(prepared.wasm);
+        Module::from_buffered(self, compiled, prepared.info)
     }
 }
 

@@ -107,7 +107,7 @@ pub(crate) fn compile_module<M: MacroAssembler>(
     target: Target,
     options: &crate::CompileOptions,
     validation: Validation,
-) -> Result<Artifact, CompileError> {
+) -> Result<BufferedArtifact, CompileError> {
     let features = features();
     let mut validator =
         (validation == Validation::Full).then(|| Validator::new_with_features(features));
@@ -234,15 +234,16 @@ pub(crate) fn compile_module<M: MacroAssembler>(
             }
         })
         .collect();
-    Ok(Artifact {
+    let artifact = Artifact {
         format_version: ARTIFACT_FORMAT_VERSION,
         target,
-        code,
+        code: Vec::new(),
         entry_trampoline,
         types: env.types.clone(),
         functions,
         module: env.layout,
-    })
+    };
+    Ok(BufferedArtifact { artifact, code })
 }
 
 /// Creates one label per function once the function index space is known (at the first

@@ -8,7 +8,9 @@
 //! The bytes are the same as dynasm's rel32 forms.
 
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{DynamicLabel, VecAssembler};
+use dynasmrt::DynamicLabel;
+
+use crate::isa::CodeAssembler;
 
 /// The sites of one label's references.
 #[derive(Default)]
@@ -33,7 +35,7 @@ impl LateTarget {
     }
 
     /// The target's offset, read before the assembler is finalized.
-    pub fn resolve(&self, ops: &VecAssembler<X64Relocation>) -> Result<Option<usize>, String> {
+    pub fn resolve(&self, ops: &CodeAssembler<X64Relocation>) -> Result<Option<usize>, String> {
         match self.label {
             Some(label) => ops
                 .labels()
