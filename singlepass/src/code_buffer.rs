@@ -55,10 +55,7 @@ pub fn page_size() -> usize {
 /// `bytes` rounded up to whole pages (at least one), or `None` on overflow.
 fn pages_for(bytes: usize) -> Option<usize> {
     let page = page_size();
-    bytes
-        .max(1)
-        .checked_add(page - 1)
-        .map(|v| v & !(page - 1))
+    bytes.max(1).checked_add(page - 1).map(|v| v & !(page - 1))
 }
 
 /// What running out of address space looks like to the caller: the same abort as a `Vec`

@@ -476,6 +476,13 @@ pub trait MacroAssembler {
     /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
     /// calls it after each function's code, where nothing falls through into them.
     fn emit_slow_paths(&mut self);
+    /// Labels made from now on until [`MacroAssembler::end_function`] belong to one
+    /// function body: bound inside it and referred to only from it.
+    fn begin_function(&mut self);
+    /// The body begun by [`MacroAssembler::begin_function`] is complete: its references
+    /// to its own labels can be resolved and the labels reused (assembler memory then
+    /// grows with the largest function, not the module).
+    fn end_function(&mut self);
 
     // ---- integer operations ----
 

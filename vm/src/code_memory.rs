@@ -355,7 +355,11 @@ mod tests {
         let code = CodeMemory::from_buffer(buffer).unwrap();
         assert_eq!(code.as_ptr() as usize, at, "the same pages, not a copy");
         assert_eq!(code.len(), 2 * page_size() + 6);
-        assert_eq!(code.mapped, 3 * page_size(), "the unused capacity is unmapped");
+        assert_eq!(
+            code.mapped,
+            3 * page_size(),
+            "the unused capacity is unmapped"
+        );
         let perms = permissions_of(code.as_ptr() as usize);
         assert!(perms.starts_with("r-x"), "{perms}");
         #[cfg(target_arch = "x86_64")]

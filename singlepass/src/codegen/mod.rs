@@ -167,9 +167,11 @@ pub(crate) fn compile_module<M: MacroAssembler>(
         }
         let start = masm.offset();
         masm.bind(labels.functions[index as usize]);
+        masm.begin_function();
         let mut gen = FuncGen::new(&mut masm, &env, &labels, index, options, buffers);
         gen.compile(&body, func_validator.as_mut(), features)?;
         buffers = gen.into_buffers();
+        masm.end_function();
         let end = masm.offset();
         functions[index as usize] = Some((start, end - start));
         allocations = match func_validator {

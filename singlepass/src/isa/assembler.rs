@@ -1,12 +1,21 @@
 //! [`CodeAssembler`]: what both backends' `dynasm!` invocations assemble into.
 //!
 //! dynasmrt's own `VecAssembler` keeps the code in a `Vec<u8>`, which the runtime then had
-//! to copy into executable memory. This one writes into a [`CodeBuffer`], whose pages the
-//! runtime makes executable in place. Labels and relocations use dynasmrt's registries as
-//! they are; code is assembled at base address 0 (every reference is relative or goes
-//! through the vmctx).
+//! to copy into executable memory, and keeps every label and every reference until the
+//! whole module is finalized: 16 bytes per label and 32 per reference, more memory than
+//! the code itself on memory-heavy modules. This one
+//!
+//! - writes into a [`CodeBuffer`], whose pages the runtime makes executable in place;
+//! - patches a function's references to its own labels when the function ends
+//!   ([`CodeAssembler::end_function`]) and then reuses those labels for the next
+//!   function, so only module-level labels (functions, trap stubs) and the references to
+//!   them outlive a function, at 12 bytes a reference;
+//! - resolves local labels (`>name`, `<name`) as soon as they are defined.
+//!
+//! The bytes are exactly those dynasmrt's `VecAssembler` writes. Code is assembled at
+//! base address 0 (every reference is relative or goes through the vmctx).
 
-use dynasmrt::components::{LabelRegistry, PatchLoc, RelocRegistry, StaticLabel};
+use dynasmrt::components::{LabelRegistry, PatchLoc};
 use dynasmrt::relocations::Relocation;
 use dynasmrt::{
     AssemblyOffset, DynamicLabel, DynasmApi, DynasmError, DynasmLabelApi, LabelKind, TargetKind,
@@ -14,13 +23,60 @@ use dynasmrt::{
 
 use crate::code_buffer::CodeBuffer;
 
-/// A dynasm assembler over a [`CodeBuffer`].
+/// `CodeAssembler::bound` of a label not bound (yet, or since it was recycled).
+const UNBOUND: u32 = u32::MAX;
+/// `CodeAssembler::bound` of an unbound label still referenced, during `end_function`.
+const PINNED: u32 = u32::MAX - 1;
+
+/// A reference to a dynamic label not patched yet: where, to what, and how (an index
+/// into `CodeAssembler::shapes`, since a backend uses only a handful of encodings).
+#[derive(Copy, Clone)]
+struct Pending {
+    location: u32,
+    label: u32,
+    shape: u32,
+}
+
+/// How a reference is encoded, as dynasm describes it.
+#[derive(Copy, Clone, PartialEq, Eq)]
+struct Shape {
+    target_offset: isize,
+    field_offset: u8,
+    ref_offset: u8,
+    kind: u8,
+}
+
+/// A dynasm assembler over a [`CodeBuffer`] (see the module docs).
 pub(crate) struct CodeAssembler<R: Relocation> {
     code: CodeBuffer,
-    labels: LabelRegistry,
-    relocs: RelocRegistry<R>,
-    /// The first error met while assembling (a label defined twice, an unknown local
-    /// label, an impossible value), reported by `finalize`.
+    /// Mints dynamic labels (dynasm's only way to make a `DynamicLabel`); its own table of
+    /// their offsets is not used. Also holds global labels, which the backends never use.
+    registry: LabelRegistry,
+    /// Offset of each dynamic label by id, or `UNBOUND`.
+    bound: Vec<u32>,
+    /// Each label by id (for error messages).
+    minted: Vec<DynamicLabel>,
+    /// Labels of finished functions, bound and no longer referenced: handed out again.
+    free: Vec<DynamicLabel>,
+    /// Labels handed out since `begin_function`.
+    function_labels: Vec<DynamicLabel>,
+    /// Whether a function is being assembled (labels handed out are then its own).
+    in_function: bool,
+    /// References to dynamic labels not patched yet; those before `function_pending`
+    /// come from finished functions (they refer to module-level labels).
+    pending: Vec<Pending>,
+    function_pending: usize,
+    shapes: Vec<Shape>,
+    /// References through the non-encoded API (`dynamic_relocation`, which `dynasm!` does
+    /// not use), patched by `finalize`.
+    other_dynamic: Vec<(DynamicLabel, PatchLoc<R>)>,
+    /// Each local label's latest definition.
+    locals: Vec<(&'static str, usize)>,
+    /// Forward references to local labels, waiting for their next definition.
+    local_forward: Vec<(&'static str, PatchLoc<R>)>,
+    /// References to global labels, patched by `finalize`.
+    global_refs: Vec<(&'static str, PatchLoc<R>)>,
+    /// The first error met while assembling, reported by `finalize`.
     error: Option<DynasmError>,
 }
 
@@ -29,18 +85,89 @@ impl<R: Relocation> CodeAssembler<R> {
     pub fn with_capacity(code_bytes: usize) -> Self {
         CodeAssembler {
             code: CodeBuffer::with_capacity(code_bytes),
-            labels: LabelRegistry::new(),
-            relocs: RelocRegistry::new(),
+            registry: LabelRegistry::new(),
+            bound: Vec::new(),
+            minted: Vec::new(),
+            free: Vec::new(),
+            function_labels: Vec::new(),
+            in_function: false,
+            pending: Vec::new(),
+            function_pending: 0,
+            shapes: Vec::new(),
+            other_dynamic: Vec::new(),
+            locals: Vec::new(),
+            local_forward: Vec::new(),
+            global_refs: Vec::new(),
             error: None,
         }
     }
 
+    /// A fresh (unbound) label: a recycled one inside a function, else a new one.
     pub fn new_dynamic_label(&mut self) -> DynamicLabel {
-        self.labels.new_dynamic_label()
+        let recycled = if self.in_function {
+            self.free.pop()
+        } else {
+            None
+        };
+        let label = recycled.unwrap_or_else(|| {
+            let label = self.registry.new_dynamic_label();
+            self.bound.push(UNBOUND);
+            self.minted.push(label);
+            label
+        });
+        if self.in_function {
+            self.function_labels.push(label);
+        }
+        label
     }
 
-    pub fn labels(&self) -> &LabelRegistry {
-        &self.labels
+    /// Where `label` is bound, if it is.
+    pub fn resolve(&self, label: DynamicLabel) -> Option<usize> {
+        match self.bound.get(label.get_id()) {
+            Some(&offset) if offset != UNBOUND => Some(offset as usize),
+            _ => None,
+        }
+    }
+
+    /// Labels handed out from now on belong to one function, until `end_function`.
+    pub fn begin_function(&mut self) {
+        self.in_function = true;
+    }
+
+    /// Patches the function's references to labels bound by now (its own), and recycles
+    /// its labels; references to labels still unbound (module-level ones, or a later
+    /// function's entry) wait for `finalize`.
+    pub fn end_function(&mut self) {
+        let mut kept = self.function_pending;
+        for i in self.function_pending..self.pending.len() {
+            let reference = self.pending[i];
+            match self.bound[reference.label as usize] {
+                UNBOUND => {
+                    self.pending[kept] = reference;
+                    kept += 1;
+                }
+                target => self.patch_pending(reference, target as usize),
+            }
+        }
+        // Labels still referenced (unbound: a module-level label, or one this function
+        // left unbound) are pinned while the function's labels are recycled.
+        let waiting = self.function_pending..kept;
+        for i in waiting.clone() {
+            self.bound[self.pending[i].label as usize] = PINNED;
+        }
+        for label in self.function_labels.drain(..) {
+            let slot = &mut self.bound[label.get_id()];
+            if *slot != PINNED {
+                *slot = UNBOUND;
+                self.free.push(label);
+            }
+        }
+        for i in waiting {
+            self.bound[self.pending[i].label as usize] = UNBOUND;
+        }
+        self.pending.truncate(kept);
+        self.function_pending = kept;
+        self.in_function = false;
     }
 
     /// Overwrites code already assembled at `offset` (a frame size, a branch
@@ -49,34 +176,88 @@ impl<R: Relocation> CodeAssembler<R> {
         self.code[offset..offset + bytes.len()].copy_from_slice(bytes);
     }
 
-    /// Resolves every relocation and hands over the code.
+    /// Resolves every remaining reference and hands over the code.
     pub fn finalize(mut self) -> Result<CodeBuffer, DynasmError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        for (loc, label) in self.relocs.take_statics() {
-            let target = self.labels.resolve_static(&label)?;
-            if loc.patch(&mut self.code[loc.range(0)], 0, target.0).is_err() {
-                let name = label.get_name();
-                return Err(DynasmError::ImpossibleRelocation(if label.is_global() {
-                    TargetKind::Global(name)
-                } else {
-                    TargetKind::Local(name)
-                }));
-            }
+        if let Some(&(name, _)) = self.local_forward.first() {
+            return Err(DynasmError::UnknownLabel(LabelKind::Local(name)));
         }
-        for (loc, id) in self.relocs.take_dynamics() {
-            let target = self.labels.resolve_dynamic(id)?;
-            if loc.patch(&mut self.code[loc.range(0)], 0, target.0).is_err() {
-                return Err(DynasmError::ImpossibleRelocation(TargetKind::Dynamic(id)));
+        for reference in std::mem::take(&mut self.pending) {
+            let target = self.bound[reference.label as usize];
+            if target == UNBOUND {
+                let label = self.label_of(reference.label);
+                return Err(DynasmError::UnknownLabel(LabelKind::Dynamic(label)));
             }
+            self.patch_pending(reference, target as usize);
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        for (label, loc) in std::mem::take(&mut self.other_dynamic) {
+            let target = self
+                .resolve(label)
+                .ok_or(DynasmError::UnknownLabel(LabelKind::Dynamic(label)))?;
+            self.patch_loc(&loc, target, TargetKind::Dynamic(label))?;
+        }
+        for (name, loc) in std::mem::take(&mut self.global_refs) {
+            let label = dynasmrt::components::StaticLabel::global(name);
+            let target = self.registry.resolve_static(&label)?;
+            self.patch_loc(&loc, target.0, TargetKind::Global(name))?;
         }
         Ok(self.code)
+    }
+
+    /// The label whose id is `id` (for error messages).
+    fn label_of(&self, id: u32) -> DynamicLabel {
+        self.minted[id as usize]
+    }
+
+    /// Writes a pending reference's field to reach `target`.
+    fn patch_pending(&mut self, reference: Pending, target: usize) {
+        let shape = self.shapes[reference.shape as usize];
+        let loc = PatchLoc::<R>::new(
+            AssemblyOffset(reference.location as usize),
+            shape.target_offset,
+            shape.field_offset,
+            shape.ref_offset,
+            R::from_encoding(shape.kind),
+        );
+        if loc.patch(&mut self.code[loc.range(0)], 0, target).is_err() {
+            let label = self.label_of(reference.label);
+            self.error
+                .get_or_insert(DynasmError::ImpossibleRelocation(TargetKind::Dynamic(
+                    label,
+                )));
+        }
+    }
+
+    /// Writes `loc`'s field to reach `target`.
+    fn patch_loc(
+        &mut self,
+        loc: &PatchLoc<R>,
+        target: usize,
+        kind: TargetKind,
+    ) -> Result<(), DynasmError> {
+        loc.patch(&mut self.code[loc.range(0)], 0, target)
+            .map_err(|_| DynasmError::ImpossibleRelocation(kind))
     }
 
     /// Where a relocation recorded now (just after its instruction) lies.
     fn here(&self, target_offset: isize, field_offset: u8, ref_offset: u8, kind: R) -> PatchLoc<R> {
         PatchLoc::new(self.offset(), target_offset, field_offset, ref_offset, kind)
+    }
+
+    /// The index of `shape` in `shapes` (a backend uses a handful: a linear search).
+    fn shape_index(&mut self, shape: Shape) -> u32 {
+        match self.shapes.iter().position(|&s| s == shape) {
+            Some(i) => i as u32,
+            None => {
+                self.shapes.push(shape);
+                (self.shapes.len() - 1) as u32
+            }
+        }
     }
 }
 
@@ -143,34 +324,73 @@ impl<R: Relocation> DynasmLabelApi for CodeAssembler<R> {
     type Relocation = R;
 
     fn local_label(&mut self, name: &'static str) {
-        let offset = self.offset();
-        self.labels.define_local(name, offset);
+        let offset = self.offset().0;
+        // Forward references waiting for this definition are patched now.
+        let mut i = 0;
+        while i < self.local_forward.len() {
+            if self.local_forward[i].0 == name {
+                let (_, loc) = self.local_forward.swap_remove(i);
+                if let Err(e) = self.patch_loc(&loc, offset, TargetKind::Local(name)) {
+                    self.error.get_or_insert(e);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        match self.locals.iter_mut().find(|(n, _)| *n == name) {
+            Some(latest) => latest.1 = offset,
+            None => self.locals.push((name, offset)),
+        }
     }
 
     fn global_label(&mut self, name: &'static str) {
         let offset = self.offset();
-        if let Err(e) = self.labels.define_global(name, offset) {
+        if let Err(e) = self.registry.define_global(name, offset) {
             self.error.get_or_insert(e);
         }
     }
 
     fn dynamic_label(&mut self, id: DynamicLabel) {
-        let offset = self.offset();
-        if let Err(e) = self.labels.define_dynamic(id, offset) {
-            self.error.get_or_insert(e);
+        let offset = self.offset().0;
+        match (self.bound.get_mut(id.get_id()), u32::try_from(offset)) {
+            (Some(slot), Ok(offset)) if *slot == UNBOUND && offset < PINNED => *slot = offset,
+            (Some(slot), _) if *slot != UNBOUND => {
+                self.error
+                    .get_or_insert(DynasmError::DuplicateLabel(LabelKind::Dynamic(id)));
+            }
+            _ => {
+                self.error
+                    .get_or_insert(DynasmError::UnknownLabel(LabelKind::Dynamic(id)));
+            }
         }
     }
 
-    fn global_relocation(
+    /// The form `dynasm!` writes: kept in 12 bytes until the label is bound.
+    fn dynamic_reloc(
         &mut self,
-        name: &'static str,
+        id: DynamicLabel,
         target_offset: isize,
         field_offset: u8,
         ref_offset: u8,
-        kind: R,
+        kind: u8,
     ) {
-        let loc = self.here(target_offset, field_offset, ref_offset, kind);
-        self.relocs.add_static(StaticLabel::global(name), loc);
+        let shape = self.shape_index(Shape {
+            target_offset,
+            field_offset,
+            ref_offset,
+            kind,
+        });
+        match (u32::try_from(self.code.len()), u32::try_from(id.get_id())) {
+            (Ok(location), Ok(label)) => self.pending.push(Pending {
+                location,
+                label,
+                shape,
+            }),
+            _ => {
+                self.error
+                    .get_or_insert(DynasmError::ImpossibleRelocation(TargetKind::Dynamic(id)));
+            }
+        }
     }
 
     fn dynamic_relocation(
@@ -182,7 +402,19 @@ impl<R: Relocation> DynasmLabelApi for CodeAssembler<R> {
         kind: R,
     ) {
         let loc = self.here(target_offset, field_offset, ref_offset, kind);
-        self.relocs.add_dynamic(id, loc);
+        self.other_dynamic.push((id, loc));
+    }
+
+    fn global_relocation(
+        &mut self,
+        name: &'static str,
+        target_offset: isize,
+        field_offset: u8,
+        ref_offset: u8,
+        kind: R,
+    ) {
+        let loc = self.here(target_offset, field_offset, ref_offset, kind);
+        self.global_refs.push((name, loc));
     }
 
     fn forward_relocation(
@@ -193,13 +425,8 @@ impl<R: Relocation> DynasmLabelApi for CodeAssembler<R> {
         ref_offset: u8,
         kind: R,
     ) {
-        // The next definition of `name`: the one after the latest, or its first.
-        let label = match self.labels.place_local_reference(name) {
-            Some(latest) => latest.next(),
-            None => StaticLabel::first(name),
-        };
         let loc = self.here(target_offset, field_offset, ref_offset, kind);
-        self.relocs.add_static(label, loc);
+        self.local_forward.push((name, loc));
     }
 
     fn backward_relocation(
@@ -210,10 +437,12 @@ impl<R: Relocation> DynasmLabelApi for CodeAssembler<R> {
         ref_offset: u8,
         kind: R,
     ) {
-        match self.labels.place_local_reference(name) {
-            Some(label) => {
-                let loc = self.here(target_offset, field_offset, ref_offset, kind);
-                self.relocs.add_static(label, loc);
+        let loc = self.here(target_offset, field_offset, ref_offset, kind);
+        match self.locals.iter().find(|(n, _)| *n == name) {
+            Some(&(_, target)) => {
+                if let Err(e) = self.patch_loc(&loc, target, TargetKind::Local(name)) {
+                    self.error.get_or_insert(e);
+                }
             }
             None => {
                 self.error
@@ -224,9 +453,8 @@ impl<R: Relocation> DynasmLabelApi for CodeAssembler<R> {
 
     fn value_relocation(&mut self, value: usize, field_offset: u8, ref_offset: u8, kind: R) {
         let loc = self.here(0, field_offset, ref_offset, kind);
-        if loc.patch(&mut self.code[loc.range(0)], 0, value).is_err() {
-            self.error
-                .get_or_insert(DynasmError::ImpossibleRelocation(TargetKind::Value(value)));
+        if let Err(e) = self.patch_loc(&loc, value, TargetKind::Value(value)) {
+            self.error.get_or_insert(e);
         }
     }
 }

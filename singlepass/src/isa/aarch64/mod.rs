@@ -153,6 +153,12 @@ impl MacroAssembler for A64Masm {
     fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         self.emit_store_check(addr, end, widen)
     }
+    fn begin_function(&mut self) {
+        self.ops.begin_function()
+    }
+    fn end_function(&mut self) {
+        self.ops.end_function()
+    }
     fn emit_slow_paths(&mut self) {
         self.emit_store_slow_paths()
     }

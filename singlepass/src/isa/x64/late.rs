@@ -37,11 +37,12 @@ impl LateTarget {
     /// The target's offset, read before the assembler is finalized.
     pub fn resolve(&self, ops: &CodeAssembler<X64Relocation>) -> Result<Option<usize>, String> {
         match self.label {
-            Some(label) => ops
-                .labels()
-                .resolve_dynamic(label)
-                .map(|offset| Some(offset.0))
-                .map_err(|e| format!("x86-64 code could not be finished: {e}")),
+            Some(label) => ops.resolve(label).map(Some).ok_or_else(|| {
+                format!(
+                    "x86-64 code could not be finished: label {} is never bound",
+                    label.get_id()
+                )
+            }),
             None => Ok(None),
         }
     }

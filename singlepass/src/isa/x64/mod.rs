@@ -155,6 +155,12 @@ impl MacroAssembler for X64Masm {
     fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         self.emit_store_check(addr, end, widen)
     }
+    fn begin_function(&mut self) {
+        self.ops.begin_function()
+    }
+    fn end_function(&mut self) {
+        self.ops.end_function()
+    }
     fn emit_slow_paths(&mut self) {
         self.emit_store_slow_paths()
     }
