@@ -170,6 +170,67 @@ impl<R: Relocation> CodeAssembler<R> {
         self.in_function = false;
     }
 
+    /// Appends `part`'s code (see `MacroAssembler::append`): `labels` pairs labels of
+    /// `part` with labels of `self`. A paired label bound in `part` is bound here at the
+    /// same place in the appended code; `part`'s pending references (all to labels it did
+    /// not bind, since its functions are finished) are taken over through the pairs.
+    pub fn append(
+        &mut self,
+        part: CodeAssembler<R>,
+        labels: &[(DynamicLabel, DynamicLabel)],
+    ) -> Result<(), DynasmError> {
+        if let Some(e) = part.error {
+            return Err(e);
+        }
+        if let Some(&(name, _)) = part.local_forward.first() {
+            return Err(DynasmError::UnknownLabel(LabelKind::Local(name)));
+        }
+        if let Some(&(label, _)) = part.other_dynamic.first() {
+            return Err(DynasmError::UnknownLabel(LabelKind::Dynamic(label)));
+        }
+        if let Some(&(name, _)) = part.global_refs.first() {
+            return Err(DynasmError::UnknownLabel(LabelKind::Global(name)));
+        }
+        let base = self.code.len();
+        let offset_of = |offset: usize| {
+            u32::try_from(base + offset)
+                .ok()
+                .filter(|&o| o < PINNED)
+                .ok_or(DynasmError::ImpossibleRelocation(TargetKind::Value(
+                    base + offset,
+                )))
+        };
+        let mut map: Vec<Option<DynamicLabel>> = vec![None; part.bound.len()];
+        for &(theirs, ours) in labels {
+            if let Some(slot) = map.get_mut(theirs.get_id()) {
+                *slot = Some(ours);
+            }
+        }
+        for (id, &offset) in part.bound.iter().enumerate() {
+            if let (Some(ours), true) = (map[id], offset != UNBOUND) {
+                let slot = &mut self.bound[ours.get_id()];
+                if *slot != UNBOUND {
+                    return Err(DynasmError::DuplicateLabel(LabelKind::Dynamic(ours)));
+                }
+                *slot = offset_of(offset as usize)?;
+            }
+        }
+        self.code.extend_from_slice(&part.code);
+        for reference in &part.pending {
+            let ours = map[reference.label as usize].ok_or(DynasmError::UnknownLabel(
+                LabelKind::Dynamic(part.minted[reference.label as usize]),
+            ))?;
+            let shape = self.shape_index(part.shapes[reference.shape as usize]);
+            self.pending.push(Pending {
+                location: offset_of(reference.location as usize)?,
+                label: ours.get_id() as u32,
+                shape,
+            });
+        }
+        self.function_pending = self.pending.len();
+        Ok(())
+    }
+
     /// Overwrites code already assembled at `offset` (a frame size, a branch
     /// displacement).
     pub fn patch(&mut self, offset: usize, bytes: &[u8]) {

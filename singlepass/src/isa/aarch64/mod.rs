@@ -296,6 +296,14 @@ impl MacroAssembler for A64Masm {
     fn emit_entry_trampoline(&mut self) -> u32 {
         self.emit_trampoline()
     }
+    fn new_part(code_bytes: usize) -> Self {
+        A64Masm::with_capacity(code_bytes)
+    }
+    fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String> {
+        self.ops
+            .append(part.ops, labels)
+            .map_err(|e| format!("AArch64 code could not be linked: {e}"))
+    }
     fn finish(self) -> Result<CodeBuffer, String> {
         self.ops
             .finalize()

@@ -34,6 +34,31 @@ impl LateTarget {
         self.fields.push((end - 4) as u32);
     }
 
+    /// Takes over `part`'s sites, whose code now starts at `base`; `ours` is the label of
+    /// this assembler that `part`'s label stands for.
+    pub fn append(
+        &mut self,
+        part: &LateTarget,
+        base: u32,
+        ours: impl Fn(DynamicLabel) -> Option<DynamicLabel>,
+    ) -> Result<(), String> {
+        let Some(theirs) = part.label else {
+            return Ok(());
+        };
+        match ours(theirs) {
+            Some(label) if self.accepts(label) => {
+                for &field in &part.fields {
+                    let field = base
+                        .checked_add(field)
+                        .ok_or("x86-64 code could not be linked: code larger than 4 GiB")?;
+                    self.fields.push(field);
+                }
+                Ok(())
+            }
+            _ => Err("x86-64 code could not be linked: a part's stub label is unknown".into()),
+        }
+    }
+
     /// The target's offset, read before the assembler is finalized.
     pub fn resolve(&self, ops: &CodeAssembler<X64Relocation>) -> Result<Option<usize>, String> {
         match self.label {

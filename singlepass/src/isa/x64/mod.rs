@@ -308,6 +308,18 @@ impl MacroAssembler for X64Masm {
     fn emit_entry_trampoline(&mut self) -> u32 {
         self.emit_trampoline()
     }
+    fn new_part(code_bytes: usize) -> Self {
+        X64Masm::with_capacity(code_bytes)
+    }
+    fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String> {
+        let base = self.offset();
+        let ours = |theirs: Label| labels.iter().find(|p| p.0 == theirs).map(|p| p.1);
+        self.gas_sites.append(&part.gas_sites, base, ours)?;
+        self.widen_sites.append(&part.widen_sites, base, ours)?;
+        self.ops
+            .append(part.ops, labels)
+            .map_err(|e| format!("x86-64 code could not be linked: {e}"))
+    }
     fn finish(self) -> Result<CodeBuffer, String> {
         let failed = |e: dynasmrt::DynasmError| format!("x86-64 code could not be finished: {e}");
         let gas_target = self.gas_sites.resolve(&self.ops)?;
