@@ -10,7 +10,8 @@
 //!   peak in a process that never ran the generator; `module N` writes a generated
 //!   module of at least `N` bytes, for peaks by module size);
 //! - `iterations`: default 10;
-//! - `file.wasm`: default the generated 2 MiB module of the compile bench.
+//! - `file.wasm`: default the generated 2 MiB module of the compile bench;
+//! - `threads`: `EngineOptions::compile_threads` of the `all` stage, default 1.
 //!
 //! Prints the stage, the module size and the output size once, so the loop cannot be
 //! optimised away and two runs can be compared, and the growth of the peak resident set
@@ -38,6 +39,12 @@ fn main() {
         Some(path) => std::fs::read(&path).unwrap_or_else(|e| usage(&format!("{path}: {e}"))),
         None => gasket_fixtures::generate::large_module(2 * 1024 * 1024),
     };
+    let compile_threads: usize = match args.next() {
+        Some(n) => n
+            .parse()
+            .unwrap_or_else(|_| usage(&format!("bad thread count {n}"))),
+        None => 1,
+    };
     let mut profile = bench_profile();
     let limits = &mut profile.limits;
     limits.max_module_bytes = limits.max_module_bytes.max(wasm.len() as u64);
@@ -56,7 +63,12 @@ fn main() {
         return;
     }
     let mut output = 0usize;
-    let engine = gasket_vm::Engine::new(profile.clone()).expect("an engine for the host");
+    let options = gasket_vm::EngineOptions {
+        compile_threads,
+        ..Default::default()
+    };
+    let engine =
+        gasket_vm::Engine::with_options(profile.clone(), options).expect("an engine for the host");
     if stage == "all" {
         // The baseline: a trivial module's compile.
         engine
@@ -96,6 +108,6 @@ fn main() {
 }
 
 fn usage(problem: &str) -> ! {
-    eprintln!("compile_loop: {problem}\nusage: compile_loop [all|prepare|codegen] [iterations] [file.wasm] | compile_loop module [bytes]");
+    eprintln!("compile_loop: {problem}\nusage: compile_loop [all|prepare|codegen] [iterations] [file.wasm] [threads] | compile_loop module [bytes]");
     std::process::exit(2)
 }

@@ -35,6 +35,10 @@ struct Part<M> {
     placed: Vec<(u32, u32, u32)>,
 }
 
+/// What a worker reports for one part: `None` when it skipped the part (a part before it
+/// failed).
+type Outcome<M> = Option<Result<Part<M>, CompileError>>;
+
 /// Compiles the bodies in `gathered` (emptying it) and appends their code to `masm`,
 /// recording each function's place in `functions`. One thread when there are few bytes
 /// of code or `options.threads` is 1.
@@ -93,8 +97,7 @@ pub(super) fn compile_gathered<M: MacroAssembler + Send>(
         drop(sender);
         // Link in order as parts arrive; a part is dropped (its code buffer unmapped) as
         // soon as it is appended.
-        let mut arrived: Vec<Option<Option<Result<Part<M>, CompileError>>>> =
-            (0..count).map(|_| None).collect();
+        let mut arrived: Vec<Option<Outcome<M>>> = (0..count).map(|_| None).collect();
         let mut next = 0;
         let mut outcome = Ok(());
         for (i, part) in results {
