@@ -71,28 +71,40 @@ pub(super) fn compile_gathered<M: MacroAssembler + Send>(
     let failed = AtomicUsize::new(usize::MAX);
     let (sender, results) = mpsc::channel();
     std::thread::scope(|scope| {
+        let work = |sender: mpsc::Sender<(usize, Outcome<M>)>| {
+            let mut state = BodyState::default();
+            loop {
+                // A poisoned queue only means another worker panicked, which the scope
+                // reports anyway.
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some((i, bodies)) = next else { break };
+                let outcome = (i <= failed.load(Ordering::Acquire)).then(|| {
+                    let part = compile_part::<M>(env, bodies, options, &mut state);
+                    if part.is_err() {
+                        failed.fetch_min(i, Ordering::AcqRel);
+                    }
+                    part
+                });
+                if sender.send((i, outcome)).is_err() {
+                    break;
+                }
+            }
+        };
+        let mut started = 0;
         for _ in 0..threads {
             let sender = sender.clone();
-            let (queue, failed) = (&queue, &failed);
-            scope.spawn(move || {
-                let mut state = BodyState::default();
-                loop {
-                    // A poisoned queue only means another worker panicked, which the
-                    // scope reports anyway.
-                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                    let Some((i, bodies)) = next else { break };
-                    let outcome = (i <= failed.load(Ordering::Acquire)).then(|| {
-                        let part = compile_part::<M>(env, bodies, options, &mut state);
-                        if part.is_err() {
-                            failed.fetch_min(i, Ordering::AcqRel);
-                        }
-                        part
-                    });
-                    if sender.send((i, outcome)).is_err() {
-                        break;
-                    }
-                }
-            });
+            let spawned = std::thread::Builder::new()
+                .name("gasket-compile".into())
+                .spawn_scoped(scope, move || work(sender));
+            match spawned {
+                Ok(_) => started += 1,
+                // The system refuses more threads: those started do the work.
+                Err(_) => break,
+            }
+        }
+        if started == 0 {
+            // Not even one: every part is compiled here, then linked below.
+            work(sender.clone());
         }
         drop(sender);
         // Link in order as parts arrive; a part is dropped (its code buffer unmapped) as
