@@ -205,41 +205,9 @@ pub(crate) fn compile_module<M: MacroAssembler + Send>(
     // Bodies waiting to be compiled in parallel (always empty on one thread).
     let mut gathered: Vec<PendingBody<'_>> = Vec::new();
     let parallel = options.threads > 1;
-    for payload in parser.parse_all(wasm) {
-        let step = next_step(payload, validator.as_mut(), &env, &mut next_body);
-        let pending = match step {
-            Ok(Step::Body(pending)) => pending,
-            Ok(Step::Section(payload)) => {
-                parallel::compile_gathered(
-                    &mut masm,
-                    &env,
-                    &labels,
-                    &mut gathered,
-                    options,
-                    &mut state,
-                    &mut functions,
-                )?;
-                env.section(&payload)?;
-                continue;
-            }
-            Ok(Step::End) => break,
-            Err(e) => {
-                // Bodies before the structural error come first, as on one thread.
-                parallel::compile_gathered(
-                    &mut masm,
-                    &env,
-                    &labels,
-                    &mut gathered,
-                    options,
-                    &mut state,
-                    &mut functions,
-                )?;
-                return Err(e);
-            }
-        };
-        ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
-        if pending.index as usize >= functions.len() {
-            // Only reachable without a validator, on bytes that were not valid after all.
+    // Compiles the gathered bodies (there are none on one thread).
+    macro_rules! flush {
+        () => {
             parallel::compile_gathered(
                 &mut masm,
                 &env,
@@ -248,7 +216,29 @@ pub(crate) fn compile_module<M: MacroAssembler + Send>(
                 options,
                 &mut state,
                 &mut functions,
-            )?;
+            )?
+        };
+    }
+    for payload in parser.parse_all(wasm) {
+        let step = next_step(payload, validator.as_mut(), &env, &mut next_body);
+        let pending = match step {
+            Ok(Step::Body(pending)) => pending,
+            Ok(Step::Section(payload)) => {
+                flush!();
+                env.section(&payload)?;
+                continue;
+            }
+            Ok(Step::End) => break,
+            Err(e) => {
+                // Bodies before the structural error come first, as on one thread.
+                flush!();
+                return Err(e);
+            }
+        };
+        ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
+        if pending.index as usize >= functions.len() {
+            // Only reachable without a validator, on bytes that were not valid after all.
+            flush!();
             return Err(CompileError::Invalid {
                 offset: pending.body.range().start,
                 message: "more function bodies than functions".into(),
@@ -262,15 +252,7 @@ pub(crate) fn compile_module<M: MacroAssembler + Send>(
         let placed = compile_body(&mut masm, &env, &labels, pending, options, &mut state)?;
         functions[index] = Some(placed);
     }
-    parallel::compile_gathered(
-        &mut masm,
-        &env,
-        &labels,
-        &mut gathered,
-        options,
-        &mut state,
-        &mut functions,
-    )?;
+    flush!();
     ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
     if validator.is_none()
         && env.imported_functions as usize + next_body as usize != functions.len()

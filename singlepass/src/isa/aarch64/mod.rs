@@ -300,6 +300,9 @@ impl MacroAssembler for A64Masm {
         A64Masm::with_capacity(code_bytes)
     }
     fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String> {
+        if !part.store_slow_paths.is_empty() {
+            return Err("AArch64 code could not be linked: a part's slow paths are missing".into());
+        }
         self.ops
             .append(part.ops, labels)
             .map_err(|e| format!("AArch64 code could not be linked: {e}"))

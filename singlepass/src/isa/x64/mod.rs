@@ -312,6 +312,9 @@ impl MacroAssembler for X64Masm {
         X64Masm::with_capacity(code_bytes)
     }
     fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String> {
+        if !part.store_slow_paths.is_empty() {
+            return Err("x86-64 code could not be linked: a part's slow paths are missing".into());
+        }
         let base = self.offset();
         let ours = |theirs: Label| labels.iter().find(|p| p.0 == theirs).map(|p| p.1);
         self.gas_sites.append(&part.gas_sites, base, ours)?;
