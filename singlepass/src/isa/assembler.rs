@@ -519,3 +519,79 @@ impl<R: Relocation> DynasmLabelApi for CodeAssembler<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dynasmrt::x64::X64Relocation;
+
+    /// The rel32 of the 5-byte `jmp` ending at `end`.
+    fn rel32(code: &[u8], end: usize) -> i32 {
+        i32::from_le_bytes(code[end - 4..end].try_into().unwrap())
+    }
+
+    #[test]
+    fn labels_are_resolved_per_function_and_reused() {
+        let mut ops = CodeAssembler::<X64Relocation>::with_capacity(0);
+        let module_label = ops.new_dynamic_label();
+
+        // Function A: a forward and a backward jump to its own label, one to the module's.
+        ops.begin_function();
+        let a = ops.new_dynamic_label();
+        dynasmrt::dynasm!(ops ; .arch x64 ; jmp =>a ; =>a ; jmp =>a ; jmp =>module_label);
+        ops.end_function();
+        assert_eq!(
+            ops.pending.len(),
+            1,
+            "only the module label's reference waits"
+        );
+
+        // Function B reuses A's label, bound elsewhere, plus a local label.
+        ops.begin_function();
+        let b = ops.new_dynamic_label();
+        assert_eq!(b, a, "a finished function's label is handed out again");
+        dynasmrt::dynasm!(ops ; .arch x64 ; jmp >next ; next: ; =>b ; jmp =>b);
+        ops.end_function();
+
+        dynasmrt::dynasm!(ops ; .arch x64 ; =>module_label ; ret);
+        let code = ops.finalize().expect("every label is bound");
+        // A: jmp a (0..5, a at 5), jmp a (5..10), jmp module (10..15).
+        assert_eq!(rel32(&code, 5), 0);
+        assert_eq!(rel32(&code, 10), -5);
+        // B: jmp next (15..20, next at 20), b at 20, jmp b (20..25); module label at 25.
+        assert_eq!(rel32(&code, 20), 0);
+        assert_eq!(rel32(&code, 25), -5);
+        assert_eq!(rel32(&code, 15), 25 - 15);
+        assert_eq!(code[25], 0xc3);
+    }
+
+    #[test]
+    fn an_appended_part_binds_and_refers_through_the_pairs() {
+        let mut main = CodeAssembler::<X64Relocation>::with_capacity(0);
+        let (stub, entry) = (main.new_dynamic_label(), main.new_dynamic_label());
+        dynasmrt::dynasm!(main ; .arch x64 ; jmp =>entry);
+
+        let mut part = CodeAssembler::<X64Relocation>::with_capacity(0);
+        let (their_stub, their_entry) = (part.new_dynamic_label(), part.new_dynamic_label());
+        dynasmrt::dynasm!(part ; .arch x64 ; =>their_entry ; jmp =>their_stub);
+        main.append(part, &[(their_stub, stub), (their_entry, entry)])
+            .expect("links");
+        assert_eq!(
+            main.resolve(entry),
+            Some(5),
+            "bound where the part's code landed"
+        );
+
+        dynasmrt::dynasm!(main ; .arch x64 ; =>stub ; ret);
+        let code = main.finalize().expect("every label is bound");
+        assert_eq!(rel32(&code, 5), 0, "jmp entry");
+        assert_eq!(rel32(&code, 10), 0, "the part's jmp stub");
+
+        // A reference to a label the pairs do not name cannot be linked.
+        let mut main = CodeAssembler::<X64Relocation>::with_capacity(0);
+        let mut part = CodeAssembler::<X64Relocation>::with_capacity(0);
+        let orphan = part.new_dynamic_label();
+        dynasmrt::dynasm!(part ; .arch x64 ; jmp =>orphan);
+        assert!(main.append(part, &[]).is_err());
+    }
+}
