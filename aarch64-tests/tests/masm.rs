@@ -115,7 +115,7 @@ impl Builder {
         let oob = self.trap(TrapKind::MemoryOutOfBounds);
         self.masm.emit_dirty_range_stub(self.dirty_range, oob);
         let trampoline = self.masm.emit_entry_trampoline();
-        let code = self.masm.finish().expect("finish");
+        let code = self.masm.finish().expect("finish").into_vec();
         Module {
             code,
             trampoline,

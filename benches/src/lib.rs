@@ -51,6 +51,7 @@ pub fn compile_nocanon(engine: &Engine, wasm: &[u8]) -> Result<Module, LoadError
         true,
         &CompileOptions {
             canonicalize_nans: false,
+            ..CompileOptions::default()
         },
     )
 }

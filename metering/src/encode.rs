@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use gasket_host_api::{Intrinsic, WasmType, RESERVED_MODULE};
 use wasm_encoder::reencode::{self, Reencode};
 use wasm_encoder::{
-    BlockType, CodeSection, DataCountSection, EntityType, ImportSection, Module, StartSection,
-    TypeSection, ValType,
+    BlockType, CodeSection, DataCountSection, Encode, EntityType, ImportSection, Module, Section,
+    StartSection, TypeSection, ValType,
 };
 
 use crate::analysis::Edit;
@@ -227,30 +227,42 @@ pub(crate) fn encode(
     if let Some(count) = walked.data_count {
         module.section(&DataCountSection { count });
     }
+    // The code section is written straight into the output, not built apart and copied
+    // in: the instrumented bodies, most of the module, are never held twice.
+    let mut out = module.finish();
     if !walked.plans.is_empty() {
-        let mut code = CodeSection::new();
+        out.push(CodeSection::new().id());
+        let size_at = out.len();
+        walked.plans.len().encode(&mut out);
         let mut body = Vec::new();
         let first = walked.imported_functions + Intrinsics::COUNT;
         for ((plan, block), function) in walked.plans.iter().zip(wrapper_block).zip(first..) {
             body.clear();
             let report = (function, counters.as_mut());
             inject_function(wasm, plan, block, &intrinsics, report, &mut body);
-            code.raw(&body);
+            body.len().encode(&mut out);
+            out.extend_from_slice(&body);
         }
-        module.section(&code);
+        // The section's size goes before its contents, now that it is known (the same
+        // bytes as `Module::section(&CodeSection)`).
+        let mut size = Vec::with_capacity(5);
+        (out.len() - size_at).encode(&mut size);
+        out.splice(size_at..size_at, size);
     }
     if let Some(reader) = &walked.data {
         let mut section = wasm_encoder::DataSection::new();
         shift
             .parse_data_section(&mut section, reader.clone())
             .map_err(failed)?;
-        module.section(&section);
+        // What `Module::section` writes.
+        out.push(section.id());
+        section.encode(&mut out);
     }
     let sites = sites.unwrap_or_else(|| GasSites {
         sites: Vec::new(),
         ..report_layout(walked, 0)
     });
-    Ok((module.finish(), intrinsics, sites))
+    Ok((out, intrinsics, sites))
 }
 
 /// Every charge the plans write, in module order (the order `inject` numbers them), with

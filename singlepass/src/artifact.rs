@@ -261,6 +261,26 @@ pub enum ExportKind {
     Global,
 }
 
+/// An [`Artifact`] whose code is still in the [`CodeBuffer`](crate::CodeBuffer) it was assembled in
+/// (`artifact.code` is empty). The runtime turns the buffer's own pages executable, so a
+/// compile never holds its machine code twice (code and a copy of it).
+#[derive(Debug)]
+pub struct BufferedArtifact {
+    /// Everything but the code (`code` is empty).
+    pub artifact: Artifact,
+    /// The code.
+    pub code: crate::CodeBuffer,
+}
+
+impl BufferedArtifact {
+    /// The plain [`Artifact`], its code copied out of the buffer.
+    pub fn into_artifact(self) -> Artifact {
+        let BufferedArtifact { mut artifact, code } = self;
+        artifact.code = code.into_vec();
+        artifact
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! independent code plus the module layout the runtime (`gasket-vm`) instantiates from.
 
 pub mod artifact;
+mod code_buffer;
 mod codegen;
 mod error;
 #[cfg(any(test, feature = "isa-testing"))]
@@ -21,6 +22,7 @@ pub mod vmctx;
 pub mod written;
 
 pub use artifact::*;
+pub use code_buffer::CodeBuffer;
 pub use codegen::NATIVE_STACK_BYTES_PER_UNIT;
 pub use error::CompileError;
 pub use target::Target;
@@ -38,6 +40,21 @@ pub fn compile(wasm: &[u8], target: Target) -> Result<Artifact, CompileError> {
     compile_with(wasm, target, &CompileOptions::default())
 }
 
+/// [`compile`], with the code left in the buffer it was assembled in
+/// ([`BufferedArtifact`]): what the runtime makes executable in place, without a copy.
+pub fn compile_buffered(wasm: &[u8], target: Target) -> Result<BufferedArtifact, CompileError> {
+    compile_buffered_with(wasm, target, &CompileOptions::default())
+}
+
+/// [`compile_buffered`] with explicit [`CompileOptions`] (e.g. threads).
+pub fn compile_buffered_with(
+    wasm: &[u8],
+    target: Target,
+    options: &CompileOptions,
+) -> Result<BufferedArtifact, CompileError> {
+    compile_module_for(wasm, target, options, codegen::Validation::Full)
+}
+
 /// Code generation choices that change the code but not what a module means. The default
 /// is the only deterministic configuration; the others exist to measure what determinism
 /// costs.
@@ -47,12 +64,18 @@ pub struct CompileOptions {
     /// in the metering profile relies on it). Off, NaN bit patterns are whatever the CPU
     /// produces: x86-64 and AArch64 then disagree. Default on.
     pub canonicalize_nans: bool,
+    /// Threads compiling function bodies: 1 (the default) compiles on the calling
+    /// thread; more splits the code section into parts compiled in parallel (modules
+    /// with less than 64 KiB of code stay on one thread). Never changes the output: the
+    /// artifact's bytes, and the first error, are the same whatever the count.
+    pub threads: usize,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             canonicalize_nans: true,
+            threads: 1,
         }
     }
 }
@@ -64,6 +87,7 @@ pub fn compile_with(
     options: &CompileOptions,
 ) -> Result<Artifact, CompileError> {
     compile_module_for(wasm, target, options, codegen::Validation::Full)
+        .map(BufferedArtifact::into_artifact)
 }
 
 /// Module bytes whose validity is already established, for [`compile_prevalidated`].
@@ -109,12 +133,25 @@ pub fn compile_prevalidated(
     wasm: PrevalidatedWasm<'_>,
     target: Target,
 ) -> Result<Artifact, CompileError> {
-    compile_module_for(
-        wasm.bytes,
-        target,
-        &CompileOptions::default(),
-        codegen::Validation::Trusted,
-    )
+    compile_prevalidated_buffered(wasm, target).map(BufferedArtifact::into_artifact)
+}
+
+/// [`compile_prevalidated`], with the code left in its buffer ([`BufferedArtifact`]): the
+/// runtime's path, which makes the buffer's pages executable in place.
+pub fn compile_prevalidated_buffered(
+    wasm: PrevalidatedWasm<'_>,
+    target: Target,
+) -> Result<BufferedArtifact, CompileError> {
+    compile_prevalidated_buffered_with(wasm, target, &CompileOptions::default())
+}
+
+/// [`compile_prevalidated_buffered`] with explicit [`CompileOptions`] (e.g. threads).
+pub fn compile_prevalidated_buffered_with(
+    wasm: PrevalidatedWasm<'_>,
+    target: Target,
+    options: &CompileOptions,
+) -> Result<BufferedArtifact, CompileError> {
+    compile_module_for(wasm.bytes, target, options, codegen::Validation::Trusted)
 }
 
 fn compile_module_for(
@@ -122,20 +159,19 @@ fn compile_module_for(
     target: Target,
     options: &CompileOptions,
     validation: codegen::Validation,
-) -> Result<Artifact, CompileError> {
+) -> Result<BufferedArtifact, CompileError> {
+    // Generated code runs about 3-4 bytes per byte of instrumented wasm on x86-64, a little
+    // more on AArch64. The capacity is address space: pages are used as code is written.
+    let capacity = wasm.len().saturating_mul(4);
     match target {
         Target::X86_64 => {
-            // Generated code runs about 3-4 bytes per byte of instrumented wasm.
-            let masm = isa::x64::X64Masm::with_capacity(wasm.len().saturating_mul(4));
+            let masm = isa::x64::X64Masm::with_capacity(capacity);
             codegen::compile_module(wasm, masm, target, options, validation)
         }
-        Target::Aarch64 => codegen::compile_module(
-            wasm,
-            isa::aarch64::A64Masm::new(),
-            target,
-            options,
-            validation,
-        ),
+        Target::Aarch64 => {
+            let masm = isa::aarch64::A64Masm::with_capacity(capacity);
+            codegen::compile_module(wasm, masm, target, options, validation)
+        }
     }
 }
 

@@ -476,6 +476,13 @@ pub trait MacroAssembler {
     /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
     /// calls it after each function's code, where nothing falls through into them.
     fn emit_slow_paths(&mut self);
+    /// Labels made from now on until [`MacroAssembler::end_function`] belong to one
+    /// function body: bound inside it and referred to only from it.
+    fn begin_function(&mut self);
+    /// The body begun by [`MacroAssembler::begin_function`] is complete: its references
+    /// to its own labels can be resolved and the labels reused (assembler memory then
+    /// grows with the largest function, not the module).
+    fn end_function(&mut self);
 
     // ---- integer operations ----
 
@@ -703,6 +710,18 @@ pub trait MacroAssembler {
     /// their caller. An ISA whose float unit can produce canonical NaNs by itself turns
     /// that on here too (AArch64: FPCR.DN, after which `canonicalize` costs nothing).
     fn emit_entry_trampoline(&mut self) -> u32;
-    /// The finished, position-independent code.
-    fn finish(self) -> Result<Vec<u8>, String>;
+    /// An empty assembler of the same kind with room for `code_bytes`, for one part of a
+    /// parallel compile (see `codegen/parallel.rs`).
+    fn new_part(code_bytes: usize) -> Self
+    where
+        Self: Sized;
+    /// Appends a part's code: its bound labels that `labels` pairs with labels of `self`
+    /// are bound here, at the same place in the appended code; its references to labels
+    /// paired with labels of `self` not bound yet become references to those. Every other
+    /// label of the part must be its own, bound and referred to only from it.
+    fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String>
+    where
+        Self: Sized;
+    /// The finished, position-independent code, in the buffer it was assembled in.
+    fn finish(self) -> Result<crate::code_buffer::CodeBuffer, String>;
 }

@@ -3,7 +3,10 @@
 //! the same time, so a memory-safety bug elsewhere cannot be turned into code injection.
 //!
 //! Steps ([`CodeMemory::new`]): `mmap` read-write (anonymous, private) → copy the code →
-//! `mprotect` read+execute → flush the instruction cache for the code's range.
+//! `mprotect` read+execute → flush the instruction cache for the code's range. A fresh
+//! compile skips the first two ([`CodeMemory::from_buffer`]): the compiler assembled the
+//! code in a mapping of its own (`gasket_singlepass::CodeBuffer`), whose pages are
+//! switched to read+execute where they are.
 //!
 //! # AArch64
 //! AArch64 instruction caches are not coherent with data writes: code written through the
@@ -94,20 +97,47 @@ impl CodeMemory {
         // SAFETY: `ptr` is a fresh writable mapping of `mapped >= code.len()` bytes that
         // does not overlap `code`.
         unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), ptr, code.len()) };
-        // SAFETY: `ptr..ptr + mapped` is exactly the mapping created above.
+        // SAFETY: the mapping created above, owned by nothing else, holding the code.
+        unsafe { CodeMemory::seal(ptr, mapped, code.len()) }
+    }
+
+    /// Makes the pages `code` was assembled in read+execute, in place: no second mapping
+    /// and no copy, so compiling never holds the code twice (the compile path;
+    /// [`CodeMemory::new`] copies for code that lives elsewhere).
+    pub fn from_buffer(code: gasket_singlepass::CodeBuffer) -> io::Result<CodeMemory> {
+        let (ptr, len, mapped) = code.into_raw_parts();
+        let ptr = ptr.as_ptr();
+        // Whole pages past the code were address space reserved for growth: given back.
+        let used = round_up(len.max(1), page_size())
+            .unwrap_or(mapped)
+            .min(mapped);
+        if used < mapped {
+            // SAFETY: the tail of the mapping `into_raw_parts` handed over, page-aligned
+            // (`used` is whole pages) and holding no code.
+            unsafe { libc::munmap(ptr.add(used).cast(), mapped - used) };
+        }
+        // SAFETY: `ptr..ptr + used` is the rest of that mapping, now owned here alone,
+        // with the code in its first `len` bytes.
+        unsafe { CodeMemory::seal(ptr, used, len) }
+    }
+
+    /// Switches `ptr..ptr + mapped` to read+execute and flushes the instruction cache for
+    /// its first `len` bytes; unmaps it on failure.
+    ///
+    /// # Safety
+    /// `ptr..ptr + mapped` must be a page-aligned mapping owned by the caller alone, which
+    /// hands it over (the returned value unmaps it on drop), with `len <= mapped`.
+    unsafe fn seal(ptr: *mut u8, mapped: usize, len: usize) -> io::Result<CodeMemory> {
+        // SAFETY: `ptr..ptr + mapped` is a mapping we own (the caller's contract).
         let rc = unsafe { libc::mprotect(ptr.cast(), mapped, libc::PROT_READ | libc::PROT_EXEC) };
         if rc != 0 {
             let err = io::Error::last_os_error();
-            // SAFETY: unmapping the mapping created above, which nothing else refers to.
+            // SAFETY: unmapping that mapping, which nothing else refers to.
             unsafe { libc::munmap(ptr.cast(), mapped) };
             return Err(err);
         }
-        flush_icache(ptr, code.len());
-        Ok(CodeMemory {
-            ptr,
-            mapped,
-            len: code.len(),
-        })
+        flush_icache(ptr, len);
+        Ok(CodeMemory { ptr, mapped, len })
     }
 
     /// Maps `len` bytes of code that lie at `offset` in `file` read+execute, without
@@ -312,6 +342,33 @@ mod tests {
         assert!(CodeMemory::map_file(&file, 1, code.len()).is_err());
         assert!(CodeMemory::map_file(&file, page as u64, 0).is_err());
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_code_buffer_becomes_executable_in_place() {
+        // mov eax, 9; ret, behind two pages of int3 so the buffer spans three pages.
+        let mut buffer = gasket_singlepass::CodeBuffer::with_capacity(64 * page_size());
+        let filler = vec![0xccu8; 2 * page_size()];
+        buffer.extend_from_slice(&filler);
+        buffer.extend_from_slice(&[0xb8, 0x09, 0x00, 0x00, 0x00, 0xc3]);
+        let at = buffer.as_ptr() as usize;
+        let code = CodeMemory::from_buffer(buffer).unwrap();
+        assert_eq!(code.as_ptr() as usize, at, "the same pages, not a copy");
+        assert_eq!(code.len(), 2 * page_size() + 6);
+        assert_eq!(
+            code.mapped,
+            3 * page_size(),
+            "the unused capacity is unmapped"
+        );
+        let perms = permissions_of(code.as_ptr() as usize);
+        assert!(perms.starts_with("r-x"), "{perms}");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let entry = code.at(2 * page_size() as u32).unwrap();
+            // SAFETY: `entry` holds a complete `extern "C" fn() -> u32` (x86-64).
+            let f: extern "C" fn() -> u32 = unsafe { std::mem::transmute(entry) };
+            assert_eq!(f(), 9);
+        }
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub struct EngineOptions {
     pub cache_dir: Option<std::path::PathBuf>,
     /// How instance memories and stacks are pooled.
     pub pool: PoolConfig,
+    /// Threads compiling a module's function bodies (0 or 1, the default: the calling
+    /// thread alone). The artifact is the same whatever the count (see
+    /// `gasket_singlepass::CompileOptions::threads`).
+    pub compile_threads: usize,
 }
 
 /// The state of an engine's instance pool ([`Engine::pool_stats`]).
@@ -47,6 +51,8 @@ struct EngineInner {
     cache: EngineCache,
     /// Memories and stacks reused by the instances of every module of this engine.
     pool: Arc<Pool>,
+    /// How modules are compiled (threads).
+    compile: gasket_singlepass::CompileOptions,
     /// Runs calls instead of the native trampoline (and sets the target).
     #[cfg(feature = "call-backend")]
     backend: Option<Arc<dyn crate::call_backend::CallBackend>>,
@@ -73,6 +79,7 @@ impl Engine {
                 target,
                 cache,
                 pool: Arc::new(Pool::new(options.pool)),
+                compile: compile_options(options.compile_threads),
                 #[cfg(feature = "call-backend")]
                 backend: None,
             }),
@@ -116,6 +123,7 @@ impl Engine {
                 target: backend.target(),
                 cache: EngineCache::default(),
                 pool: Arc::new(Pool::new(PoolConfig::default())),
+                compile: compile_options(1),
                 backend: Some(backend),
             }),
         }
@@ -153,19 +161,35 @@ impl Engine {
         // between type-neutral injected instructions, so it is valid (checked under
         // debug assertions in `prepare` and by the `compile` fuzz target).
         let trusted = unsafe { gasket_singlepass::PrevalidatedWasm::new_unchecked(&instrumented) };
-        let artifact = gasket_singlepass::compile_prevalidated(trusted, self.target())?;
-        // Freed before the code is copied into executable memory: the peak of a compile
-        // is the code twice (buffer and mapping), not that plus the instrumented module.
+        let compiled = gasket_singlepass::compile_prevalidated_buffered_with(
+            trusted,
+            self.target(),
+            &self.inner.compile,
+        )?;
         drop(instrumented);
-        Module::from_artifact(self, artifact, info)
+        // The code's pages become executable where they were written: never held twice.
+        Module::from_buffered(self, compiled, info)
     }
 
     /// Compiles a module already prepared under this engine's profile (for callers that
     /// inspect the `PreparedModule` first, like the CLI). A `PreparedModule` is a plain
     /// struct anyone can fill, so its wasm is validated again.
     pub fn compile_prepared(&self, prepared: PreparedModule) -> Result<Module, LoadError> {
-        let artifact = gasket_singlepass::compile(&prepared.wasm, self.target())?;
-        Module::from_artifact(self, artifact, prepared.info)
+        let compiled = gasket_singlepass::compile_buffered_with(
+            &prepared.wasm,
+            self.target(),
+            &self.inner.compile,
+        )?;
+        drop(prepared.wasm);
+        Module::from_buffered(self, compiled, prepared.info)
+    }
+}
+
+/// The compile options of an engine compiling on `threads` threads (0 counts as 1).
+fn compile_options(threads: usize) -> gasket_singlepass::CompileOptions {
+    gasket_singlepass::CompileOptions {
+        threads: threads.max(1),
+        ..Default::default()
     }
 }
 

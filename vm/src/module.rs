@@ -167,6 +167,23 @@ impl Module {
         )
     }
 
+    /// [`Module::from_artifact`] for code still in the buffer it was assembled in: the
+    /// buffer's pages become the module's executable code, without a copy.
+    pub fn from_buffered(
+        engine: &Engine,
+        buffered: gasket_singlepass::BufferedArtifact,
+        info: ModuleInfo,
+    ) -> Result<Module, LoadError> {
+        let gasket_singlepass::BufferedArtifact { artifact, code } = buffered;
+        Module::from_parts(
+            engine,
+            artifact,
+            code.len(),
+            || CodeMemory::from_buffer(code),
+            info,
+        )
+    }
+
     /// [`Module::from_artifact`] with the code apart (the artifact's own `code` is
     /// ignored): `map_code` makes the `code_len` bytes of code executable once the
     /// artifact has been checked (a disk load maps them from the file, or copies them from

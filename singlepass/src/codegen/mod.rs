@@ -24,10 +24,14 @@ mod decode;
 mod float;
 mod func;
 mod memory;
+mod parallel;
 mod regalloc;
 mod stack;
 
-use wasmparser::{Parser, Payload, ValidPayload, Validator, WasmFeatures};
+use wasmparser::{
+    FuncToValidate, FuncValidatorAllocations, FunctionBody, Parser, Payload, ValidPayload,
+    Validator, ValidatorResources, WasmFeatures,
+};
 
 use crate::artifact::*;
 use crate::masm::{Label, MacroAssembler};
@@ -85,6 +89,36 @@ pub(crate) struct ModuleLabels {
 }
 
 impl ModuleLabels {
+    /// The module-level labels of `masm`, without functions yet.
+    pub fn new<M: MacroAssembler>(masm: &mut M) -> ModuleLabels {
+        ModuleLabels {
+            traps: TrapKind::ALL
+                .iter()
+                .map(|&kind| (kind, masm.new_label()))
+                .collect(),
+            dynamic_trap: masm.new_label(),
+            stack_grant: masm.new_label(),
+            dirty_range: masm.new_label(),
+            functions: Vec::new(),
+        }
+    }
+
+    /// Each of these labels with its counterpart in `other` (the same stub or function).
+    pub fn pairs_with(&self, other: &ModuleLabels) -> Vec<(Label, Label)> {
+        let singles = [
+            (self.dynamic_trap, other.dynamic_trap),
+            (self.stack_grant, other.stack_grant),
+            (self.dirty_range, other.dirty_range),
+        ];
+        let traps = self.traps.iter().zip(&other.traps).map(|(a, b)| (a.1, b.1));
+        let functions = self
+            .functions
+            .iter()
+            .copied()
+            .zip(other.functions.iter().copied());
+        singles.into_iter().chain(traps).chain(functions).collect()
+    }
+
     /// The stub of `kind`.
     pub fn trap(&self, kind: TrapKind) -> Label {
         self.traps[kind as usize - 1].1
@@ -100,83 +134,125 @@ pub(crate) enum Validation {
     Trusted,
 }
 
+/// One function body to compile, with its validator when the compile validates.
+pub(crate) struct PendingBody<'a> {
+    pub index: u32,
+    pub body: FunctionBody<'a>,
+    pub validate: Option<FuncToValidate<ValidatorResources>>,
+}
+
+/// What a thread compiling bodies reuses from one body to the next.
+#[derive(Default)]
+pub(crate) struct BodyState {
+    buffers: func::FuncBuffers,
+    allocations: FuncValidatorAllocations,
+}
+
+/// Compiles one body at `masm`'s current offset: its `(start, length)` in the code.
+pub(crate) fn compile_body<M: MacroAssembler>(
+    masm: &mut M,
+    env: &ModuleEnv,
+    labels: &ModuleLabels,
+    pending: PendingBody<'_>,
+    options: &crate::CompileOptions,
+    state: &mut BodyState,
+) -> Result<(u32, u32), CompileError> {
+    let PendingBody {
+        index,
+        body,
+        validate,
+    } = pending;
+    let start = masm.offset();
+    masm.bind(labels.functions[index as usize]);
+    masm.begin_function();
+    let mut validator = validate.map(|v| v.into_validator(std::mem::take(&mut state.allocations)));
+    let buffers = std::mem::take(&mut state.buffers);
+    let mut gen = FuncGen::new(masm, env, labels, index, options, buffers);
+    let compiled = gen.compile(&body, validator.as_mut(), features());
+    state.buffers = gen.into_buffers();
+    masm.end_function();
+    if let Some(validator) = validator {
+        state.allocations = validator.into_allocations();
+    }
+    compiled?;
+    Ok((start, masm.offset() - start))
+}
+
 /// Compiles `wasm` with `masm`. See [`crate::compile`] and [`crate::compile_prevalidated`].
-pub(crate) fn compile_module<M: MacroAssembler>(
+///
+/// With `options.threads > 1` and enough code, the code section's bodies are gathered and
+/// compiled in parts on that many threads (`parallel`), then linked in order: the same
+/// bytes, and the same first error (the lowest function index's, and a structural error
+/// only when no body before it fails), as compiling them one by one here.
+pub(crate) fn compile_module<M: MacroAssembler + Send>(
     wasm: &[u8],
     mut masm: M,
     target: Target,
     options: &crate::CompileOptions,
     validation: Validation,
-) -> Result<Artifact, CompileError> {
+) -> Result<BufferedArtifact, CompileError> {
     let features = features();
     let mut validator =
         (validation == Validation::Full).then(|| Validator::new_with_features(features));
     let mut parser = Parser::new(0);
     parser.set_features(features);
     let mut env = ModuleEnv::default();
-    let mut labels = ModuleLabels {
-        traps: TrapKind::ALL
-            .iter()
-            .map(|&kind| (kind, masm.new_label()))
-            .collect(),
-        dynamic_trap: masm.new_label(),
-        stack_grant: masm.new_label(),
-        dirty_range: masm.new_label(),
-        functions: Vec::new(),
-    };
+    let mut labels = ModuleLabels::new(&mut masm);
     let mut functions: Vec<Option<(u32, u32)>> = Vec::new();
-    let mut allocations = Default::default();
-    let mut buffers = func::FuncBuffers::default();
+    let mut state = BodyState::default();
     // Without a validator, bodies are numbered here: defined functions follow the imports.
     let mut next_body = 0u32;
-
+    // Bodies waiting to be compiled in parallel (always empty on one thread).
+    let mut gathered: Vec<PendingBody<'_>> = Vec::new();
+    let parallel = options.threads > 1;
+    // Compiles the gathered bodies (there are none on one thread).
+    macro_rules! flush {
+        () => {
+            parallel::compile_gathered(
+                &mut masm,
+                &env,
+                &labels,
+                &mut gathered,
+                options,
+                &mut state,
+                &mut functions,
+            )?
+        };
+    }
     for payload in parser.parse_all(wasm) {
-        let payload = payload.map_err(CompileError::invalid)?;
-        let (index, body, mut func_validator) = match validator.as_mut() {
-            Some(validator) => match validator.payload(&payload).map_err(CompileError::invalid)? {
-                ValidPayload::Func(to_validate, body) => {
-                    let index = to_validate.index;
-                    (index, body, Some(to_validate.into_validator(allocations)))
-                }
-                ValidPayload::End(_) => break,
-                _ => {
-                    env.section(&payload)?;
-                    continue;
-                }
-            },
-            None => match payload {
-                Payload::CodeSectionEntry(body) => {
-                    let index = env.imported_functions + next_body;
-                    next_body += 1;
-                    (index, body, None)
-                }
-                Payload::End(_) => break,
-                _ => {
-                    env.section(&payload)?;
-                    continue;
-                }
-            },
+        let step = next_step(payload, validator.as_mut(), &env, &mut next_body);
+        let pending = match step {
+            Ok(Step::Body(pending)) => pending,
+            Ok(Step::Section(payload)) => {
+                flush!();
+                env.section(&payload)?;
+                continue;
+            }
+            Ok(Step::End) => break,
+            Err(e) => {
+                // Bodies before the structural error come first, as on one thread.
+                flush!();
+                return Err(e);
+            }
         };
         ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
-        if index as usize >= functions.len() {
+        if pending.index as usize >= functions.len() {
             // Only reachable without a validator, on bytes that were not valid after all.
+            flush!();
             return Err(CompileError::Invalid {
-                offset: body.range().start,
+                offset: pending.body.range().start,
                 message: "more function bodies than functions".into(),
             });
         }
-        let start = masm.offset();
-        masm.bind(labels.functions[index as usize]);
-        let mut gen = FuncGen::new(&mut masm, &env, &labels, index, options, buffers);
-        gen.compile(&body, func_validator.as_mut(), features)?;
-        buffers = gen.into_buffers();
-        let end = masm.offset();
-        functions[index as usize] = Some((start, end - start));
-        allocations = match func_validator {
-            Some(v) => v.into_allocations(),
-            None => Default::default(),
-        };
+        if parallel {
+            gathered.push(pending);
+            continue;
+        }
+        let index = pending.index as usize;
+        let placed = compile_body(&mut masm, &env, &labels, pending, options, &mut state)?;
+        functions[index] = Some(placed);
     }
+    flush!();
     ensure_function_labels(&mut masm, &env, &mut labels, &mut functions);
     if validator.is_none()
         && env.imported_functions as usize + next_body as usize != functions.len()
@@ -234,14 +310,59 @@ pub(crate) fn compile_module<M: MacroAssembler>(
             }
         })
         .collect();
-    Ok(Artifact {
+    let artifact = Artifact {
         format_version: ARTIFACT_FORMAT_VERSION,
         target,
-        code,
+        code: Vec::new(),
         entry_trampoline,
         types: env.types.clone(),
         functions,
         module: env.layout,
+    };
+    Ok(BufferedArtifact { artifact, code })
+}
+
+/// What one payload of the module asks the driver to do.
+enum Step<'a> {
+    /// Compile a function body.
+    Body(PendingBody<'a>),
+    /// Record a section (or ignore it).
+    Section(Payload<'a>),
+    /// The module is complete.
+    End,
+}
+
+/// Parses (and, with a validator, validates) one payload.
+fn next_step<'a>(
+    payload: wasmparser::Result<Payload<'a>>,
+    validator: Option<&mut Validator>,
+    env: &ModuleEnv,
+    next_body: &mut u32,
+) -> Result<Step<'a>, CompileError> {
+    let payload = payload.map_err(CompileError::invalid)?;
+    Ok(match validator {
+        Some(validator) => match validator.payload(&payload).map_err(CompileError::invalid)? {
+            ValidPayload::Func(to_validate, body) => Step::Body(PendingBody {
+                index: to_validate.index,
+                body,
+                validate: Some(to_validate),
+            }),
+            ValidPayload::End(_) => Step::End,
+            _ => Step::Section(payload),
+        },
+        None => match payload {
+            Payload::CodeSectionEntry(body) => {
+                let index = env.imported_functions + *next_body;
+                *next_body += 1;
+                Step::Body(PendingBody {
+                    index,
+                    body,
+                    validate: None,
+                })
+            }
+            Payload::End(_) => Step::End,
+            _ => Step::Section(payload),
+        },
     })
 }
 

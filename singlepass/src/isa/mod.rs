@@ -8,4 +8,7 @@
 //! drives it only through the trait.
 
 pub(crate) mod aarch64;
+mod assembler;
 pub(crate) mod x64;
+
+pub(crate) use assembler::CodeAssembler;

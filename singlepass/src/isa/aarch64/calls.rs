@@ -54,10 +54,9 @@ impl A64Masm {
         );
         let lo = frame_bytes & 0xffff;
         let hi = frame_bytes >> 16;
-        let mut alter = self.ops.alter();
-        alter.goto(dynasmrt::AssemblyOffset(patch.0));
-        alter.extend((MOVZ_X16 | lo << 5).to_le_bytes());
-        alter.extend((MOVK_X16_LSL16 | hi << 5).to_le_bytes());
+        self.ops.patch(patch.0, &(MOVZ_X16 | lo << 5).to_le_bytes());
+        self.ops
+            .patch(patch.0 + 4, &(MOVK_X16_LSL16 | hi << 5).to_le_bytes());
     }
 
     pub(super) fn emit_epilogue(&mut self, saved_locals: u32) {

@@ -10,7 +10,7 @@
 //! - `calls`: prologue/epilogue, wasm calls, libcalls, gas and the deterministic stack.
 //! - `traps`: trap stubs and the entry trampoline they unwind to.
 //!
-//! Code is assembled into a [`VecAssembler`] at base address 0: every reference is
+//! Code is assembled into a [`CodeAssembler`](crate::isa::CodeAssembler) at base address 0: every reference is
 //! pc-relative (`b`, `bl`, `adr`) or goes through the vmctx, so the bytes are
 //! position-independent.
 //!
@@ -33,8 +33,10 @@
 //! `sys_icache_invalidate`; x18 is reserved there (this backend never touches it).
 
 use dynasmrt::aarch64::Aarch64Relocation;
-use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
+use dynasmrt::{DynamicLabel, DynasmApi};
 
+use crate::code_buffer::CodeBuffer;
+use crate::isa::CodeAssembler;
 use crate::masm::Address;
 use crate::masm::{
     AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
@@ -68,7 +70,7 @@ mod traps;
 
 /// The AArch64 macro assembler. See the module docs and `regs` for the register roles.
 pub struct A64Masm {
-    ops: VecAssembler<Aarch64Relocation>,
+    ops: CodeAssembler<Aarch64Relocation>,
     /// The entry trampoline's common exit (restore the host stack and registers, return
     /// `w0`). Trap stubs jump here; it is bound by `emit_entry_trampoline`.
     exit: DynamicLabel,
@@ -78,7 +80,12 @@ pub struct A64Masm {
 
 impl A64Masm {
     pub fn new() -> A64Masm {
-        let mut ops = VecAssembler::new(0);
+        Self::with_capacity(0)
+    }
+
+    /// A masm whose code buffer starts with room for `code_bytes` (address space only).
+    pub fn with_capacity(code_bytes: usize) -> A64Masm {
+        let mut ops = CodeAssembler::with_capacity(code_bytes);
         let exit = ops.new_dynamic_label();
         A64Masm {
             ops,
@@ -145,6 +152,12 @@ impl MacroAssembler for A64Masm {
     }
     fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         self.emit_store_check(addr, end, widen)
+    }
+    fn begin_function(&mut self) {
+        self.ops.begin_function()
+    }
+    fn end_function(&mut self) {
+        self.ops.end_function()
     }
     fn emit_slow_paths(&mut self) {
         self.emit_store_slow_paths()
@@ -283,7 +296,18 @@ impl MacroAssembler for A64Masm {
     fn emit_entry_trampoline(&mut self) -> u32 {
         self.emit_trampoline()
     }
-    fn finish(self) -> Result<Vec<u8>, String> {
+    fn new_part(code_bytes: usize) -> Self {
+        A64Masm::with_capacity(code_bytes)
+    }
+    fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String> {
+        if !part.store_slow_paths.is_empty() {
+            return Err("AArch64 code could not be linked: a part's slow paths are missing".into());
+        }
+        self.ops
+            .append(part.ops, labels)
+            .map_err(|e| format!("AArch64 code could not be linked: {e}"))
+    }
+    fn finish(self) -> Result<CodeBuffer, String> {
         self.ops
             .finalize()
             .map_err(|e| format!("AArch64 code could not be finished: {e}"))

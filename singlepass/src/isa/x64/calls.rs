@@ -44,9 +44,7 @@ impl X64Masm {
             "frame size {frame_bytes} breaks alignment"
         );
         debug_assert!(frame_bytes <= i32::MAX as u32);
-        let mut alter = self.ops.alter();
-        alter.goto(dynasmrt::AssemblyOffset(patch.0));
-        alter.extend(frame_bytes.to_le_bytes());
+        self.ops.patch(patch.0, &frame_bytes.to_le_bytes());
     }
 
     pub(super) fn emit_epilogue(&mut self, saved_locals: u32) {

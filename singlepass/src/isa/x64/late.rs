@@ -8,7 +8,9 @@
 //! The bytes are the same as dynasm's rel32 forms.
 
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{DynamicLabel, VecAssembler};
+use dynasmrt::DynamicLabel;
+
+use crate::isa::CodeAssembler;
 
 /// The sites of one label's references.
 #[derive(Default)]
@@ -32,14 +34,40 @@ impl LateTarget {
         self.fields.push((end - 4) as u32);
     }
 
+    /// Takes over `part`'s sites, whose code now starts at `base`; `ours` is the label of
+    /// this assembler that `part`'s label stands for.
+    pub fn append(
+        &mut self,
+        part: &LateTarget,
+        base: u32,
+        ours: impl Fn(DynamicLabel) -> Option<DynamicLabel>,
+    ) -> Result<(), String> {
+        let Some(theirs) = part.label else {
+            return Ok(());
+        };
+        match ours(theirs) {
+            Some(label) if self.accepts(label) => {
+                for &field in &part.fields {
+                    let field = base
+                        .checked_add(field)
+                        .ok_or("x86-64 code could not be linked: code larger than 4 GiB")?;
+                    self.fields.push(field);
+                }
+                Ok(())
+            }
+            _ => Err("x86-64 code could not be linked: a part's stub label is unknown".into()),
+        }
+    }
+
     /// The target's offset, read before the assembler is finalized.
-    pub fn resolve(&self, ops: &VecAssembler<X64Relocation>) -> Result<Option<usize>, String> {
+    pub fn resolve(&self, ops: &CodeAssembler<X64Relocation>) -> Result<Option<usize>, String> {
         match self.label {
-            Some(label) => ops
-                .labels()
-                .resolve_dynamic(label)
-                .map(|offset| Some(offset.0))
-                .map_err(|e| format!("x86-64 code could not be finished: {e}")),
+            Some(label) => ops.resolve(label).map(Some).ok_or_else(|| {
+                format!(
+                    "x86-64 code could not be finished: label {} is never bound",
+                    label.get_id()
+                )
+            }),
             None => Ok(None),
         }
     }

@@ -237,9 +237,7 @@ impl X64Masm {
     fn patch_rel32(&mut self, field: u32, target: u32) {
         // Offsets below 4 GiB: the difference fits an i32.
         let rel = (i64::from(target) - (i64::from(field) + 4)) as i32;
-        let mut code = self.ops.alter();
-        code.goto(dynasmrt::AssemblyOffset(field as usize));
-        code.push_i32(rel);
+        self.ops.patch(field as usize, &rel.to_le_bytes());
     }
 
     /// rax += end, which cannot overflow 64 bits from a u32 (`end <= 2^32 + 8`).

@@ -8,14 +8,16 @@
 //! - `calls`: prologue/epilogue, wasm calls, libcalls, gas and the deterministic stack.
 //! - `traps`: trap stubs and the entry trampoline they unwind to.
 //!
-//! Code is assembled into a [`VecAssembler`] at base address 0: every reference is
+//! Code is assembled into a [`CodeAssembler`](crate::isa::CodeAssembler) at base address 0: every reference is
 //! rip-relative or goes through the vmctx, so the bytes are position-independent.
 
 use dynasmrt::x64::X64Relocation;
-use dynasmrt::{DynamicLabel, DynasmApi, VecAssembler};
+use dynasmrt::{DynamicLabel, DynasmApi};
 
 use late::LateTarget;
 
+use crate::code_buffer::CodeBuffer;
+use crate::isa::CodeAssembler;
 use crate::masm::Address;
 use crate::masm::{
     AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
@@ -53,7 +55,7 @@ mod tests;
 
 /// The x86-64 macro assembler. See the module docs and `regs` for the register roles.
 pub(crate) struct X64Masm {
-    ops: VecAssembler<X64Relocation>,
+    ops: CodeAssembler<X64Relocation>,
     /// The entry trampoline's common exit (restore the host stack and registers, return
     /// `eax`). Trap stubs jump here; it is bound by `emit_entry_trampoline`.
     exit: DynamicLabel,
@@ -89,8 +91,7 @@ impl X64Masm {
     /// A masm whose code buffer starts with room for `code_bytes`: growing a buffer of
     /// megabytes by doubling costs copies and page faults that show in compile time.
     pub(crate) fn with_capacity(code_bytes: usize) -> X64Masm {
-        let mut ops = VecAssembler::new(0);
-        ops.reserve_ops(code_bytes);
+        let mut ops = CodeAssembler::with_capacity(code_bytes);
         let exit = ops.new_dynamic_label();
         X64Masm {
             ops,
@@ -153,6 +154,12 @@ impl MacroAssembler for X64Masm {
     }
     fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
         self.emit_store_check(addr, end, widen)
+    }
+    fn begin_function(&mut self) {
+        self.ops.begin_function()
+    }
+    fn end_function(&mut self) {
+        self.ops.end_function()
     }
     fn emit_slow_paths(&mut self) {
         self.emit_store_slow_paths()
@@ -301,7 +308,22 @@ impl MacroAssembler for X64Masm {
     fn emit_entry_trampoline(&mut self) -> u32 {
         self.emit_trampoline()
     }
-    fn finish(self) -> Result<Vec<u8>, String> {
+    fn new_part(code_bytes: usize) -> Self {
+        X64Masm::with_capacity(code_bytes)
+    }
+    fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String> {
+        if !part.store_slow_paths.is_empty() {
+            return Err("x86-64 code could not be linked: a part's slow paths are missing".into());
+        }
+        let base = self.offset();
+        let ours = |theirs: Label| labels.iter().find(|p| p.0 == theirs).map(|p| p.1);
+        self.gas_sites.append(&part.gas_sites, base, ours)?;
+        self.widen_sites.append(&part.widen_sites, base, ours)?;
+        self.ops
+            .append(part.ops, labels)
+            .map_err(|e| format!("x86-64 code could not be linked: {e}"))
+    }
+    fn finish(self) -> Result<CodeBuffer, String> {
         let failed = |e: dynasmrt::DynasmError| format!("x86-64 code could not be finished: {e}");
         let gas_target = self.gas_sites.resolve(&self.ops)?;
         let widen_target = self.widen_sites.resolve(&self.ops)?;
