@@ -15,10 +15,13 @@ use wasm_encoder::{
 };
 
 use crate::analysis::Edit;
+use crate::commit::{Commit, StartCharge};
+use crate::cost::DynamicCost;
 use crate::error::PrepareError;
 use crate::inject::{inject_function, to_encoder_val_type, ReportCounters};
+use crate::profile::Profile;
 use crate::report::{ChargeSite, GasSites, SiteCharge};
-use crate::summary::Intrinsics;
+use crate::summary::{FunctionInfo, Intrinsics};
 use crate::walk::Walked;
 
 /// Re-encodes items of the original module, moving defined functions up by the number of
@@ -45,8 +48,11 @@ impl Reencode for ShiftFunctions {
 pub(crate) fn encode(
     wasm: &[u8],
     walked: &Walked<'_>,
+    profile: &Profile,
     report: bool,
-) -> Result<(Vec<u8>, Intrinsics, GasSites), PrepareError> {
+) -> Result<Encoded, PrepareError> {
+    let commit = Commit::of(&profile.costs, walked.memory);
+    let start_charge = StartCharge::plan(walked, &profile.costs, profile.stack.frame_overhead);
     let mut shift = ShiftFunctions {
         imported_functions: walked.imported_functions,
     };
@@ -105,6 +111,11 @@ pub(crate) fn encode(
         };
         wrapper_block.push(block);
     }
+    // The appended start function's `[] -> []` type comes last.
+    let start_type = start_charge.map(|_| {
+        types.ty().function([], []);
+        next_type
+    });
     module.section(&types);
 
     // Imports: the module's own, then the intrinsics.
@@ -130,14 +141,19 @@ pub(crate) fn encode(
     }
     module.section(&imports);
 
-    if let Some(reader) = &walked.functions {
+    if walked.functions.is_some() || start_type.is_some() {
         let mut section = wasm_encoder::FunctionSection::new();
-        shift
-            .parse_function_section(&mut section, reader.clone())
-            .map_err(failed)?;
+        if let Some(reader) = &walked.functions {
+            shift
+                .parse_function_section(&mut section, reader.clone())
+                .map_err(failed)?;
+        }
+        if let Some(ty) = start_type {
+            section.function(ty);
+        }
         module.section(&section);
     }
-    let sites = report.then(|| charge_sites(walked));
+    let sites = report.then(|| charge_sites(walked, commit, start_charge.as_ref()));
     if walked.tables.is_some() || sites.is_some() {
         let mut section = wasm_encoder::TableSection::new();
         if let Some(reader) = &walked.tables {
@@ -205,8 +221,15 @@ pub(crate) fn encode(
             .map_err(failed)?;
         module.section(&section);
     }
-    if let Some(start) = walked.start {
-        let function_index = shift.function_index(start).map_err(failed)?;
+    let start = match &start_charge {
+        Some(charge) => Some(charge.index),
+        None => walked
+            .start
+            .map(|s| shift.function_index(s))
+            .transpose()
+            .map_err(failed)?,
+    };
+    if let Some(function_index) = start {
         module.section(&StartSection { function_index });
     }
     if walked.elements.is_some() || sites.is_some() {
@@ -227,14 +250,19 @@ pub(crate) fn encode(
     if let Some(count) = walked.data_count {
         module.section(&DataCountSection { count });
     }
-    if !walked.plans.is_empty() {
+    if !walked.plans.is_empty() || start_charge.is_some() {
         let mut code = CodeSection::new();
         let mut body = Vec::new();
         let first = walked.imported_functions + Intrinsics::COUNT;
         for ((plan, block), function) in walked.plans.iter().zip(wrapper_block).zip(first..) {
             body.clear();
             let report = (function, counters.as_mut());
-            inject_function(wasm, plan, block, &intrinsics, report, &mut body);
+            inject_function(wasm, plan, block, (&intrinsics, commit), report, &mut body);
+            code.raw(&body);
+        }
+        if let Some(charge) = &start_charge {
+            body.clear();
+            charge.write_body(&intrinsics, counters.as_mut(), &mut body);
             code.raw(&body);
         }
         module.section(&code);
@@ -250,12 +278,35 @@ pub(crate) fn encode(
         sites: Vec::new(),
         ..report_layout(walked, 0)
     });
-    Ok((module.finish(), intrinsics, sites))
+    Ok(Encoded {
+        wasm: module.finish(),
+        intrinsics,
+        sites,
+        start,
+        appended: start_charge.zip(start_type).map(|(c, ty)| c.info(ty)),
+    })
+}
+
+/// The instrumented module and what the summary needs to know about it.
+pub(crate) struct Encoded {
+    pub wasm: Vec<u8>,
+    pub intrinsics: Intrinsics,
+    pub sites: GasSites,
+    /// The start function (instrumented index space): the appended commit charge's, if
+    /// any, else the module's own.
+    pub start: Option<u32>,
+    /// The function appended to charge initial pages (see `commit`), after the module's.
+    pub appended: Option<FunctionInfo>,
 }
 
 /// Every charge the plans write, in module order (the order `inject` numbers them), with
-/// its function (original index space) and what it charges.
-fn charge_sites(walked: &Walked<'_>) -> GasSites {
+/// its function (original index space) and what it charges: a `memory.grow`'s commit
+/// charge right after its per-page charge, the appended start's charge last.
+fn charge_sites(
+    walked: &Walked<'_>,
+    commit: Option<Commit>,
+    start_charge: Option<&StartCharge>,
+) -> GasSites {
     let mut sites = Vec::new();
     for (defined, plan) in walked.plans.iter().enumerate() {
         let function = walked.imported_functions + defined as u32;
@@ -271,8 +322,21 @@ fn charge_sites(walked: &Walked<'_>) -> GasSites {
                 }
                 _ => continue,
             };
+            let grow = matches!(
+                charge,
+                SiteCharge::PerUnit {
+                    kind: DynamicCost::MemoryPages,
+                    ..
+                }
+            );
             sites.push(ChargeSite { function, charge });
+            if let (true, Some(commit)) = (grow, commit) {
+                sites.push(commit.site(function));
+            }
         }
+    }
+    if let Some(charge) = start_charge {
+        sites.push(charge.site(walked));
     }
     let sites_len = sites.len();
     GasSites {
