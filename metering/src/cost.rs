@@ -303,10 +303,12 @@ pub const RESIDENT_PAGES: u32 = 32;
 
 /// The default commit price ([`CostTable::memory_commit_per_page`]), derived by
 /// `scripts/derive-costs.py` from the calibration case `memory_grow_per_page/touched`
-/// (grow a page above the allowance and write each of its 16 OS pages once: ~30 µs of
-/// page faults and zeroing on the calibration machine), see ARCHITECTURE.md, "Page
-/// commits and cache misses".
-pub const COMMIT_PER_PAGE: u64 = 5_918_985;
+/// (grow a page above the allowance and write each of its 16 OS pages once: 17–34 µs
+/// of page faults, zeroing and the pool's release on the calibration machine) in two
+/// quick runs under a provisional 5 918 985 (`benches/calibration/
+/// x86_64-shared-v4commit-provisional-quick{1,2}-2026-12-06.json`, worst case of the
+/// two); see ARCHITECTURE.md, "Page commits and cache misses".
+pub const COMMIT_PER_PAGE: u64 = 7_950_153;
 
 impl Default for CostTable {
     /// Version 4: version 3's prices plus the page commit charge:
