@@ -198,7 +198,7 @@ fn out_of_gas_at_the_instantiation_charge_fails_instantiation() {
 
 #[test]
 fn a_zero_price_writes_no_charge() {
-    let wasm = wat::parse_str(&module("40 100")).expect("valid WAT");
+    let wasm = wat::parse_str(module("40 100")).expect("valid WAT");
     let mut profile = Profile::permissive();
     let with = prepare(&wasm, &profile).expect("prepares");
     profile.costs.memory_commit_per_page = 0;
@@ -206,7 +206,7 @@ fn a_zero_price_writes_no_charge() {
     assert_eq!(without.info.start, None);
     assert!(without.wasm.len() < with.wasm.len());
     let grow = prepared(&module("1 100"));
-    let grow_without = prepare(&wat::parse_str(&module("1 100")).unwrap(), &profile).unwrap();
+    let grow_without = prepare(&wat::parse_str(module("1 100")).unwrap(), &profile).unwrap();
     assert!(
         grow_without.wasm.len() < grow.wasm.len(),
         "no grow charge either"
