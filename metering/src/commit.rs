@@ -156,8 +156,14 @@ pub(crate) struct StartCharge {
 
 impl StartCharge {
     /// The start charge `walked` needs under `costs`, if any: a defined memory whose
-    /// initial size is above the allowance, and a nonzero price.
-    pub fn plan(walked: &Walked<'_>, costs: &CostTable, frame_overhead: u32) -> Option<Self> {
+    /// initial size is above the allowance, and a nonzero price. `then` is the module's
+    /// own start function (instrumented index space).
+    pub fn plan(
+        walked: &Walked<'_>,
+        costs: &CostTable,
+        frame_overhead: u32,
+        then: Option<u32>,
+    ) -> Option<Self> {
         let commit = Commit::of(costs, walked.memory)?;
         let memory = walked.memory.filter(|m| !m.imported)?;
         let pages = committed_pages(0, u64::from(memory.initial_pages), commit.resident);
@@ -165,19 +171,12 @@ impl StartCharge {
             return None;
         }
         let first_defined = walked.imported_functions + Intrinsics::COUNT;
-        let shift = |f: u32| {
-            if f < walked.imported_functions {
-                f
-            } else {
-                f + Intrinsics::COUNT
-            }
-        };
         Some(StartCharge {
             pages,
             commit,
             index: first_defined + walked.plans.len() as u32,
             frame_cost: frame_overhead.saturating_add(1),
-            then: walked.start.map(shift),
+            then,
         })
     }
 

@@ -51,8 +51,6 @@ pub(crate) fn encode(
     profile: &Profile,
     report: bool,
 ) -> Result<Encoded, PrepareError> {
-    let commit = Commit::of(&profile.costs, walked.memory);
-    let start_charge = StartCharge::plan(walked, &profile.costs, profile.stack.frame_overhead);
     let mut shift = ShiftFunctions {
         imported_functions: walked.imported_functions,
     };
@@ -61,6 +59,14 @@ pub(crate) fn encode(
         offset: 0,
         message: format!("cannot re-encode module: {e}"),
     };
+    let own_start = walked
+        .start
+        .map(|s| shift.function_index(s))
+        .transpose()
+        .map_err(failed)?;
+    let commit = Commit::of(&profile.costs, walked.memory);
+    let frame_overhead = profile.stack.frame_overhead;
+    let start_charge = StartCharge::plan(walked, &profile.costs, frame_overhead, own_start);
 
     // Types: the original ones, then one per intrinsic signature, then one `[] -> results`
     // type per multi-value result list the wrapper blocks need.
@@ -221,14 +227,7 @@ pub(crate) fn encode(
             .map_err(failed)?;
         module.section(&section);
     }
-    let start = match &start_charge {
-        Some(charge) => Some(charge.index),
-        None => walked
-            .start
-            .map(|s| shift.function_index(s))
-            .transpose()
-            .map_err(failed)?,
-    };
+    let start = start_charge.map(|charge| charge.index).or(own_start);
     if let Some(function_index) = start {
         module.section(&StartSection { function_index });
     }
