@@ -86,6 +86,11 @@ pub enum DynamicCost {
     MemoryBytes,
     /// Per element of `table.grow` / `table.copy` / `table.fill` / `table.init`.
     TableElements,
+    /// Per 64 KiB page committed above the resident allowance
+    /// ([`CostTable::memory_resident_pages`]): charged with `memory.grow`'s per-page price
+    /// for the part of the new size above the allowance, and at instantiation for initial
+    /// pages above it (see `commit`). Never returned by [`dynamic_cost`].
+    MemoryCommit,
 }
 
 impl OpClass {
@@ -131,6 +136,7 @@ impl DynamicCost {
             DynamicCost::MemoryPages => "memory_grow_per_page",
             DynamicCost::MemoryBytes => "bulk_memory_per_byte",
             DynamicCost::TableElements => "table_per_element",
+            DynamicCost::MemoryCommit => "memory_commit_per_page",
         }
     }
 }
@@ -276,9 +282,44 @@ pub struct CostTable {
     pub bulk_memory_per_byte: u64,
     /// Per element of `table.grow`, `table.copy`, `table.fill` and `table.init`.
     pub table_per_element: u64,
+    /// The resident allowance, in 64 KiB pages: memory up to this size is free of the
+    /// commit charge (a pooled instance's first pages stay resident between calls, so
+    /// they cost no page faults; `PoolConfig::memory_keep_resident` defaults to at least
+    /// this much, and a node keeping less resident is undercharged). A protocol constant:
+    /// part of the table, its fingerprint and its version.
+    pub memory_resident_pages: u32,
+    /// Per 64 KiB page of memory above `memory_resident_pages` that comes into
+    /// existence: initial pages above it at instantiation, and the part of a
+    /// `memory.grow`'s new size above it (charged before the grow, so a grow that fails
+    /// pays too). Prices the kernel's page allocation and zeroing and the pool's clear
+    /// of a page that is written, which no per-access price can.
+    pub memory_commit_per_page: u64,
 }
 
+/// The default resident allowance ([`CostTable::memory_resident_pages`]): 32 pages,
+/// 2 MiB. The corpus's contracts declare 17 initial pages and grow little, so ordinary
+/// contracts pay nothing new; the pool keeps this much resident by default.
+pub const RESIDENT_PAGES: u32 = 32;
+
+/// The default commit price ([`CostTable::memory_commit_per_page`]), derived by
+/// `scripts/derive-costs.py` from the calibration case `memory_grow_per_page/touched`
+/// (grow a page above the allowance and write each of its 16 OS pages once: 17–34 µs
+/// of page faults, zeroing and the pool's release on the calibration machine) in two
+/// quick runs under a provisional 5 918 985 (`benches/calibration/
+/// x86_64-shared-v4commit-provisional-quick{1,2}-2026-12-06.json`, worst case of the
+/// two); see ARCHITECTURE.md, "Page commits and cache misses".
+pub const COMMIT_PER_PAGE: u64 = 7_950_153;
+
 impl Default for CostTable {
+    /// Version 4: version 3's prices plus the page commit charge:
+    /// `memory_commit_per_page` per 64 KiB page above `memory_resident_pages` (32) that
+    /// comes into existence, at instantiation (initial pages) or by `memory.grow`
+    /// (ARCHITECTURE.md, "Page commits and cache misses"). A page's first write costs a
+    /// page fault per OS page, which no static per-store price can carry without
+    /// overcharging ordinary stores thousands of times; charged where the page is
+    /// committed, above what the pool keeps resident, it costs ordinary contracts
+    /// nothing.
+    ///
     /// Version 3: prices derived from measured time (`scripts/derive-costs.py` over
     /// `benches/calibration/x86_64-shared-v3prices-2026-12-05.json`, the calibration
     /// bench's run under version 3's charges with provisional prices), so that gas tracks
@@ -311,7 +352,7 @@ impl Default for CostTable {
     /// that admitted floats); both priced roughly one unit per cheap native instruction.
     fn default() -> Self {
         CostTable {
-            version: 3,
+            version: 4,
             structural: 0,
             constant: 48,
             local: 10,
@@ -343,6 +384,8 @@ impl Default for CostTable {
             memory_grow_per_page: 86,
             bulk_memory_per_byte: 1,
             table_per_element: 14,
+            memory_resident_pages: RESIDENT_PAGES,
+            memory_commit_per_page: COMMIT_PER_PAGE,
         }
     }
 }
@@ -404,6 +447,7 @@ impl CostTable {
             DynamicCost::MemoryPages => self.memory_grow_per_page,
             DynamicCost::MemoryBytes => self.bulk_memory_per_byte,
             DynamicCost::TableElements => self.table_per_element,
+            DynamicCost::MemoryCommit => self.memory_commit_per_page,
         }
     }
 

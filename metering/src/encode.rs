@@ -15,10 +15,13 @@ use wasm_encoder::{
 };
 
 use crate::analysis::Edit;
+use crate::commit::{Commit, StartCharge};
+use crate::cost::DynamicCost;
 use crate::error::PrepareError;
 use crate::inject::{inject_function, to_encoder_val_type, ReportCounters};
+use crate::profile::Profile;
 use crate::report::{ChargeSite, GasSites, SiteCharge};
-use crate::summary::Intrinsics;
+use crate::summary::{FunctionInfo, Intrinsics};
 use crate::walk::Walked;
 
 /// Re-encodes items of the original module, moving defined functions up by the number of
@@ -45,8 +48,9 @@ impl Reencode for ShiftFunctions {
 pub(crate) fn encode(
     wasm: &[u8],
     walked: &Walked<'_>,
+    profile: &Profile,
     report: bool,
-) -> Result<(Vec<u8>, Intrinsics, GasSites), PrepareError> {
+) -> Result<Encoded, PrepareError> {
     let mut shift = ShiftFunctions {
         imported_functions: walked.imported_functions,
     };
@@ -55,6 +59,14 @@ pub(crate) fn encode(
         offset: 0,
         message: format!("cannot re-encode module: {e}"),
     };
+    let own_start = walked
+        .start
+        .map(|s| shift.function_index(s))
+        .transpose()
+        .map_err(failed)?;
+    let commit = Commit::of(&profile.costs, walked.memory);
+    let frame_overhead = profile.stack.frame_overhead;
+    let start_charge = StartCharge::plan(walked, &profile.costs, frame_overhead, own_start);
 
     // Types: the original ones, then one per intrinsic signature, then one `[] -> results`
     // type per multi-value result list the wrapper blocks need.
@@ -105,6 +117,11 @@ pub(crate) fn encode(
         };
         wrapper_block.push(block);
     }
+    // The appended start function's `[] -> []` type comes last.
+    let start_type = start_charge.map(|_| {
+        types.ty().function([], []);
+        next_type
+    });
     module.section(&types);
 
     // Imports: the module's own, then the intrinsics.
@@ -130,14 +147,19 @@ pub(crate) fn encode(
     }
     module.section(&imports);
 
-    if let Some(reader) = &walked.functions {
+    if walked.functions.is_some() || start_type.is_some() {
         let mut section = wasm_encoder::FunctionSection::new();
-        shift
-            .parse_function_section(&mut section, reader.clone())
-            .map_err(failed)?;
+        if let Some(reader) = &walked.functions {
+            shift
+                .parse_function_section(&mut section, reader.clone())
+                .map_err(failed)?;
+        }
+        if let Some(ty) = start_type {
+            section.function(ty);
+        }
         module.section(&section);
     }
-    let sites = report.then(|| charge_sites(walked));
+    let sites = report.then(|| charge_sites(walked, commit, start_charge.as_ref()));
     if walked.tables.is_some() || sites.is_some() {
         let mut section = wasm_encoder::TableSection::new();
         if let Some(reader) = &walked.tables {
@@ -205,8 +227,8 @@ pub(crate) fn encode(
             .map_err(failed)?;
         module.section(&section);
     }
-    if let Some(start) = walked.start {
-        let function_index = shift.function_index(start).map_err(failed)?;
+    let start = start_charge.map(|charge| charge.index).or(own_start);
+    if let Some(function_index) = start {
         module.section(&StartSection { function_index });
     }
     if walked.elements.is_some() || sites.is_some() {
@@ -230,16 +252,22 @@ pub(crate) fn encode(
     // The code section is written straight into the output, not built apart and copied
     // in: the instrumented bodies, most of the module, are never held twice.
     let mut out = module.finish();
-    if !walked.plans.is_empty() {
+    if !walked.plans.is_empty() || start_charge.is_some() {
         out.push(CodeSection::new().id());
         let size_at = out.len();
-        walked.plans.len().encode(&mut out);
+        (walked.plans.len() + usize::from(start_charge.is_some())).encode(&mut out);
         let mut body = Vec::new();
         let first = walked.imported_functions + Intrinsics::COUNT;
         for ((plan, block), function) in walked.plans.iter().zip(wrapper_block).zip(first..) {
             body.clear();
             let report = (function, counters.as_mut());
-            inject_function(wasm, plan, block, &intrinsics, report, &mut body);
+            inject_function(wasm, plan, block, (&intrinsics, commit), report, &mut body);
+            body.len().encode(&mut out);
+            out.extend_from_slice(&body);
+        }
+        if let Some(charge) = &start_charge {
+            body.clear();
+            charge.write_body(&intrinsics, counters.as_mut(), &mut body);
             body.len().encode(&mut out);
             out.extend_from_slice(&body);
         }
@@ -262,12 +290,35 @@ pub(crate) fn encode(
         sites: Vec::new(),
         ..report_layout(walked, 0)
     });
-    Ok((out, intrinsics, sites))
+    Ok(Encoded {
+        wasm: out,
+        intrinsics,
+        sites,
+        start,
+        appended: start_charge.zip(start_type).map(|(c, ty)| c.info(ty)),
+    })
+}
+
+/// The instrumented module and what the summary needs to know about it.
+pub(crate) struct Encoded {
+    pub wasm: Vec<u8>,
+    pub intrinsics: Intrinsics,
+    pub sites: GasSites,
+    /// The start function (instrumented index space): the appended commit charge's, if
+    /// any, else the module's own.
+    pub start: Option<u32>,
+    /// The function appended to charge initial pages (see `commit`), after the module's.
+    pub appended: Option<FunctionInfo>,
 }
 
 /// Every charge the plans write, in module order (the order `inject` numbers them), with
-/// its function (original index space) and what it charges.
-fn charge_sites(walked: &Walked<'_>) -> GasSites {
+/// its function (original index space) and what it charges: a `memory.grow`'s commit
+/// charge right after its per-page charge, the appended start's charge last.
+fn charge_sites(
+    walked: &Walked<'_>,
+    commit: Option<Commit>,
+    start_charge: Option<&StartCharge>,
+) -> GasSites {
     let mut sites = Vec::new();
     for (defined, plan) in walked.plans.iter().enumerate() {
         let function = walked.imported_functions + defined as u32;
@@ -283,8 +334,21 @@ fn charge_sites(walked: &Walked<'_>) -> GasSites {
                 }
                 _ => continue,
             };
+            let grow = matches!(
+                charge,
+                SiteCharge::PerUnit {
+                    kind: DynamicCost::MemoryPages,
+                    ..
+                }
+            );
             sites.push(ChargeSite { function, charge });
+            if let (true, Some(commit)) = (grow, commit) {
+                sites.push(commit.site(function));
+            }
         }
+    }
+    if let Some(charge) = start_charge {
+        sites.push(charge.site(walked));
     }
     let sites_len = sites.len();
     GasSites {

@@ -21,6 +21,8 @@
 use wasm_encoder::{BlockType, Encode, Instruction};
 
 use crate::analysis::{Edit, FunctionPlan};
+use crate::commit::Commit;
+use crate::cost::DynamicCost;
 use crate::summary::Intrinsics;
 
 /// What a gas-report module adds (see `report`): site `n` (numbered in module order)
@@ -42,7 +44,7 @@ pub(crate) struct ReportCounters {
 impl ReportCounters {
     /// Takes the next site number and writes `counter += amount; last_site = site`, where
     /// `amount` is the instructions `amount` leave on the stack (an i64).
-    fn count(&mut self, amount: &[Instruction<'_>], out: &mut Vec<u8>) {
+    pub(crate) fn count(&mut self, amount: &[Instruction<'_>], out: &mut Vec<u8>) {
         let site = self.next_site;
         self.next_site += 1;
         let counter = self.first_counter + site;
@@ -86,12 +88,13 @@ impl ReportCounters {
 /// Writes the instrumented body (without its size prefix) of function `function`
 /// (instrumented index space) into `out`. With `counters` (gas-report modules only),
 /// every charge is preceded by its site's count and the function keeps its frame on the
-/// shadow stack; the charges themselves are the same.
+/// shadow stack; the charges themselves are the same. With `commit`, each `memory.grow`
+/// also pays the page commit charge (see `commit`).
 pub(crate) fn inject_function(
     wasm: &[u8],
     plan: &FunctionPlan,
     wrapper_type: BlockType,
-    intrinsics: &Intrinsics,
+    (intrinsics, commit): (&Intrinsics, Option<Commit>),
     (function, mut counters): (u32, Option<&mut ReportCounters>),
     out: &mut Vec<u8>,
 ) {
@@ -129,7 +132,7 @@ pub(crate) fn inject_function(
                 op::i64_const(cost as i64, out);
                 op::call(intrinsics.gas, out);
             }
-            Edit::DynamicCharge { at, per_unit, .. } => {
+            Edit::DynamicCharge { at, per_unit, kind } => {
                 out.extend_from_slice(&wasm[copied..at]);
                 copied = at;
                 let scratch = plan.scratch_local.unwrap_or_default();
@@ -143,6 +146,9 @@ pub(crate) fn inject_function(
                 op::i64_const(per_unit as i64, out);
                 out.push(op::I64_MUL);
                 op::call(intrinsics.gas, out);
+                if let (DynamicCost::MemoryPages, Some(commit)) = (kind, commit) {
+                    commit.write_grow_charge(scratch, intrinsics.gas, counters.as_deref_mut(), out);
+                }
                 op::local_get(scratch, out);
             }
             Edit::Call {

@@ -18,6 +18,7 @@
 //! and any other engine can run the module by supplying them as host functions.
 
 mod analysis;
+mod commit;
 mod cost;
 mod encode;
 mod error;
@@ -31,7 +32,11 @@ mod report;
 mod summary;
 mod walk;
 
-pub use cost::{classify, dynamic_cost, static_units, CostTable, DynamicCost, OpClass};
+pub use commit::committed_pages;
+pub use cost::{
+    classify, dynamic_cost, static_units, CostTable, DynamicCost, OpClass, COMMIT_PER_PAGE,
+    RESIDENT_PAGES,
+};
 pub use error::{Location, PrepareError, Rejection, NOT_WASM};
 pub use features::{is_float_operator, operator_mnemonic, Feature};
 pub use limits::{LimitKind, Limits};
@@ -79,8 +84,8 @@ pub(crate) fn prepare_inner(
         }]));
     }
     let walked = walk::walk(wasm, profile, collect_all, report).map_err(Rejection)?;
-    let (instrumented, intrinsics, sites) =
-        encode::encode(wasm, &walked, report).map_err(|e| Rejection(vec![e]))?;
+    let encoded = encode::encode(wasm, &walked, profile, report).map_err(|e| Rejection(vec![e]))?;
+    let instrumented = encoded.wasm;
     // The runtime compiles this output without validating it again (ARCHITECTURE.md,
     // "Validation once per compile"): every debug build checks that it is valid.
     #[cfg(debug_assertions)]
@@ -93,8 +98,14 @@ pub(crate) fn prepare_inner(
     let info = ModuleInfo {
         imports: walked.import_infos,
         imported_functions: walked.imported_functions,
-        intrinsics,
-        max_frame_cost: walked.plans.iter().map(|p| p.frame_cost).max().unwrap_or(0),
+        intrinsics: encoded.intrinsics,
+        max_frame_cost: walked
+            .plans
+            .iter()
+            .map(|p| p.frame_cost)
+            .chain(encoded.appended.iter().map(|f| f.frame_cost))
+            .max()
+            .unwrap_or(0),
         functions: walked
             .plans
             .iter()
@@ -102,18 +113,13 @@ pub(crate) fn prepare_inner(
                 type_index: p.type_index,
                 frame_cost: p.frame_cost,
             })
+            .chain(encoded.appended)
             .collect(),
         memory: walked.memory,
         tables: walked.table_count,
         globals: walked.global_count,
         exports: walked.export_infos,
-        start: walked.start.map(|s| {
-            if s < walked.imported_functions {
-                s
-            } else {
-                s + Intrinsics::COUNT
-            }
-        }),
+        start: encoded.start,
         original_size: wasm.len() as u64,
         cost_table_version: profile.costs.version,
         profile_fingerprint: profile.fingerprint(),
@@ -122,5 +128,5 @@ pub(crate) fn prepare_inner(
         wasm: instrumented,
         info,
     };
-    Ok((prepared, sites))
+    Ok((prepared, encoded.sites))
 }

@@ -112,7 +112,9 @@ pub struct ModuleInfo {
     /// Indices of the injected `gasket` imports.
     pub intrinsics: Intrinsics,
     /// Defined functions, in order; function `i` of this list has index
-    /// `imported_functions + Intrinsics::COUNT + i` in the instrumented module.
+    /// `imported_functions + Intrinsics::COUNT + i` in the instrumented module. When the
+    /// module's memory starts above the resident allowance, the last is the start function
+    /// the instrumentation appended to charge those pages (see `commit`).
     pub functions: Vec<FunctionInfo>,
     /// The linear memory, if any.
     pub memory: Option<MemoryInfo>,
@@ -122,7 +124,8 @@ pub struct ModuleInfo {
     pub globals: u32,
     /// Exports, in order.
     pub exports: Vec<ExportInfo>,
-    /// Start function (instrumented index space).
+    /// Start function (instrumented index space): the appended commit charge's when
+    /// there is one (it calls the module's own), else the module's own.
     pub start: Option<u32>,
     /// Largest frame cost of any function.
     pub max_frame_cost: u32,

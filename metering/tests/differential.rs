@@ -198,6 +198,70 @@ fn naive_cost(op: &Operator<'_>, costs: &CostTable) -> u64 {
     }
 }
 
+/// Adds the page commit charge of a `memory.grow` of `delta` (the i32 on top of the
+/// stack, left there) to global `gas`, written differently from metering's: the pages
+/// of the new size above the allowance, `old + delta - R`, clamped to `0..=delta` with
+/// two `if`s in local `above`, and 0 when the new size exceeds `maximum` (the grow fails).
+fn naive_commit(
+    func: &mut Function,
+    (scratch, above): (u32, u32),
+    (gas, maximum): (u32, u64),
+    costs: &CostTable,
+) {
+    let delta = [Instruction::LocalGet(scratch), Instruction::I64ExtendI32U];
+    func.instruction(&Instruction::LocalTee(scratch));
+    for i in &delta {
+        func.instruction(i);
+    }
+    func.instruction(&Instruction::MemorySize(0));
+    func.instruction(&Instruction::I64ExtendI32U);
+    func.instruction(&Instruction::I64Add);
+    func.instruction(&Instruction::I64Const(i64::from(
+        costs.memory_resident_pages,
+    )));
+    func.instruction(&Instruction::I64Sub);
+    func.instruction(&Instruction::LocalSet(above));
+    // above < 0: the new size is within the allowance.
+    func.instruction(&Instruction::LocalGet(above));
+    func.instruction(&Instruction::I64Const(0));
+    func.instruction(&Instruction::I64LtS);
+    func.instruction(&Instruction::If(wasm_encoder::BlockType::Empty));
+    func.instruction(&Instruction::I64Const(0));
+    func.instruction(&Instruction::LocalSet(above));
+    func.instruction(&Instruction::End);
+    // above > delta: the old size was above the allowance already.
+    func.instruction(&Instruction::LocalGet(above));
+    for i in &delta {
+        func.instruction(i);
+    }
+    func.instruction(&Instruction::I64GtS);
+    func.instruction(&Instruction::If(wasm_encoder::BlockType::Empty));
+    for i in &delta {
+        func.instruction(i);
+    }
+    func.instruction(&Instruction::LocalSet(above));
+    func.instruction(&Instruction::End);
+    // old + delta > maximum: the grow fails.
+    for i in &delta {
+        func.instruction(i);
+    }
+    func.instruction(&Instruction::MemorySize(0));
+    func.instruction(&Instruction::I64ExtendI32U);
+    func.instruction(&Instruction::I64Add);
+    func.instruction(&Instruction::I64Const(maximum as i64));
+    func.instruction(&Instruction::I64GtU);
+    func.instruction(&Instruction::If(wasm_encoder::BlockType::Empty));
+    func.instruction(&Instruction::I64Const(0));
+    func.instruction(&Instruction::LocalSet(above));
+    func.instruction(&Instruction::End);
+    func.instruction(&Instruction::GlobalGet(gas));
+    func.instruction(&Instruction::LocalGet(above));
+    func.instruction(&Instruction::I64Const(costs.memory_commit_per_page as i64));
+    func.instruction(&Instruction::I64Mul);
+    func.instruction(&Instruction::I64Add);
+    func.instruction(&Instruction::GlobalSet(gas));
+}
+
 /// Re-encodes `wasm` with a mutable i64 global (appended after the existing globals and
 /// exported as `__gas`) that every instruction increments by its cost before it runs.
 fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
@@ -214,7 +278,13 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
     let mut code: Option<CodeSection> = None;
     let mut body_index = 0usize;
 
-    fn ensure_global(out: &mut EncModule, done: &mut bool) {
+    // Initial pages above the resident allowance: paid at instantiation, so the counter
+    // starts there.
+    let mut initial_gas = 0i64;
+    // The memory's maximum (declared, capped by the profile): a grow past it fails and
+    // pays no commit.
+    let mut maximum = 0u64;
+    fn ensure_global(out: &mut EncModule, done: &mut bool, initial_gas: i64) {
         if !*done {
             let mut section = GlobalSection::new();
             section.global(
@@ -223,14 +293,19 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                     mutable: true,
                     shared: false,
                 },
-                &ConstExpr::i64_const(0),
+                &ConstExpr::i64_const(initial_gas),
             );
             out.section(&section);
             *done = true;
         }
     }
-    fn ensure_export(out: &mut EncModule, global_done: &mut bool, done: &mut bool, gas: u32) {
-        ensure_global(out, global_done);
+    fn ensure_export(
+        out: &mut EncModule,
+        global_done: &mut bool,
+        done: &mut bool,
+        (gas, initial_gas): (u32, i64),
+    ) {
+        ensure_global(out, global_done, initial_gas);
         if !*done {
             let mut section = ExportSection::new();
             section.export(GAS_GLOBAL, ExportKind::Global, gas);
@@ -260,6 +335,12 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                             imported_funcs += 1;
                         }
                         wasmparser::TypeRef::Global(_) => globals += 1,
+                        // An imported memory's pages are not charged at instantiation,
+                        // its grows are.
+                        wasmparser::TypeRef::Memory(memory) => {
+                            let cap = u64::from(Profile::contract().limits.max_memory_pages);
+                            maximum = memory.maximum.unwrap_or(cap).min(cap);
+                        }
                         _ => {}
                     }
                 }
@@ -281,6 +362,15 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                 out.section(&section);
             }
             Payload::MemorySection(reader) => {
+                for memory in reader.clone() {
+                    let memory = memory.unwrap();
+                    let cap = u64::from(Profile::contract().limits.max_memory_pages);
+                    maximum = memory.maximum.unwrap_or(cap).min(cap);
+                    let above = memory.initial as i64 - costs.memory_resident_pages as i64;
+                    if above > 0 {
+                        initial_gas = above * costs.memory_commit_per_page as i64;
+                    }
+                }
                 let mut section = wasm_encoder::MemorySection::new();
                 re.parse_memory_section(&mut section, reader).unwrap();
                 out.section(&section);
@@ -295,13 +385,13 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                         mutable: true,
                         shared: false,
                     },
-                    &ConstExpr::i64_const(0),
+                    &ConstExpr::i64_const(initial_gas),
                 );
                 out.section(&section);
                 global_done = true;
             }
             Payload::ExportSection(reader) => {
-                ensure_global(&mut out, &mut global_done);
+                ensure_global(&mut out, &mut global_done, initial_gas);
                 let mut section = ExportSection::new();
                 re.parse_export_section(&mut section, reader).unwrap();
                 section.export(GAS_GLOBAL, ExportKind::Global, globals);
@@ -309,23 +399,43 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                 export_done = true;
             }
             Payload::StartSection { func, .. } => {
-                ensure_export(&mut out, &mut global_done, &mut export_done, globals);
+                ensure_export(
+                    &mut out,
+                    &mut global_done,
+                    &mut export_done,
+                    (globals, initial_gas),
+                );
                 out.section(&StartSection {
                     function_index: func,
                 });
             }
             Payload::ElementSection(reader) => {
-                ensure_export(&mut out, &mut global_done, &mut export_done, globals);
+                ensure_export(
+                    &mut out,
+                    &mut global_done,
+                    &mut export_done,
+                    (globals, initial_gas),
+                );
                 let mut section = wasm_encoder::ElementSection::new();
                 re.parse_element_section(&mut section, reader).unwrap();
                 out.section(&section);
             }
             Payload::DataCountSection { count, .. } => {
-                ensure_export(&mut out, &mut global_done, &mut export_done, globals);
+                ensure_export(
+                    &mut out,
+                    &mut global_done,
+                    &mut export_done,
+                    (globals, initial_gas),
+                );
                 out.section(&DataCountSection { count });
             }
             Payload::CodeSectionStart { .. } => {
-                ensure_export(&mut out, &mut global_done, &mut export_done, globals);
+                ensure_export(
+                    &mut out,
+                    &mut global_done,
+                    &mut export_done,
+                    (globals, initial_gas),
+                );
                 code = Some(CodeSection::new());
             }
             Payload::CodeSectionEntry(body) => {
@@ -343,7 +453,9 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                     locals.push((count, re.val_type(ty).unwrap()));
                 }
                 let scratch = local_count;
+                let above = local_count + 1;
                 locals.push((1, EncValType::I32));
+                locals.push((1, EncValType::I64));
                 let mut func = Function::new(locals);
                 let gas = globals;
                 let entry = costs.local_init * declared;
@@ -373,12 +485,20 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                         func.instruction(&Instruction::GlobalSet(gas));
                         func.instruction(&Instruction::LocalGet(scratch));
                     }
+                    if let Operator::MemoryGrow { .. } = op {
+                        naive_commit(&mut func, (scratch, above), (gas, maximum), &costs);
+                    }
                     func.instruction(&re.instruction(op).unwrap());
                 }
                 code.as_mut().unwrap().function(&func);
             }
             Payload::DataSection(reader) => {
-                ensure_export(&mut out, &mut global_done, &mut export_done, globals);
+                ensure_export(
+                    &mut out,
+                    &mut global_done,
+                    &mut export_done,
+                    (globals, initial_gas),
+                );
                 if let Some(section) = code.take() {
                     out.section(&section);
                 }
@@ -387,7 +507,12 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                 out.section(&section);
             }
             Payload::End(_) => {
-                ensure_export(&mut out, &mut global_done, &mut export_done, globals);
+                ensure_export(
+                    &mut out,
+                    &mut global_done,
+                    &mut export_done,
+                    (globals, initial_gas),
+                );
                 if let Some(section) = code.take() {
                     out.section(&section);
                 }

@@ -41,20 +41,23 @@ pub struct PoolConfig {
     /// Bytes at the bottom of a linear memory (and at the top of a stack) whose touched
     /// pages are cleared in place and stay resident; touched pages beyond are returned to
     /// the OS. Bounds the resident memory of the idle pool: `max_idle × (memory_keep +
-    /// stack_keep)`.
+    /// stack_keep)`. The default is the cost table's resident allowance
+    /// (`CostTable::memory_resident_pages`, 2 MiB): pages up to it pay no commit charge
+    /// because they stay resident here, so a node configuring less is undercharged for
+    /// the page faults of pages between its setting and the allowance.
     pub memory_keep_resident: usize,
     /// As `memory_keep_resident`, for native stacks (measured from the top).
     pub stack_keep_resident: usize,
 }
 
 impl Default for PoolConfig {
-    /// No instance limit, 32 idle memories and stacks, 1 MiB of memory and 64 KiB of stack
-    /// kept resident each (≤ 34 MiB resident when idle).
+    /// No instance limit, 32 idle memories and stacks, 2 MiB of memory (the resident
+    /// allowance) and 64 KiB of stack kept resident each (≤ 66 MiB resident when idle).
     fn default() -> PoolConfig {
         PoolConfig {
             max_instances: None,
             max_idle: 32,
-            memory_keep_resident: 1 << 20,
+            memory_keep_resident: gasket_metering::RESIDENT_PAGES as usize * 65_536,
             stack_keep_resident: 64 << 10,
         }
     }

@@ -43,7 +43,8 @@ use crate::instance::Instance;
 use crate::module::Module;
 
 /// Gas limit of a call that does not set one (the CLI's default too): about 4 s of the
-/// calibration machine under cost table version 3 (version 2's 10^10 × its rescaling of 50).
+/// calibration machine under cost table version 3 and 4 (version 2's 10^10 × version 3's
+/// rescaling of 50).
 pub const DEFAULT_GAS: u64 = 500_000_000_000;
 
 /// Caller of a call that does not set one.

@@ -23,7 +23,7 @@ fn check_accepts_a_contract_with_a_summary() {
     assert_eq!(code, 0);
     assert!(
         stdout.contains("ok under the contract profile")
-            && stdout.contains("cost table:  version 3")
+            && stdout.contains("cost table:  version 4")
             && stdout.contains("floats:      canonicalize"),
         "{stdout}"
     );
@@ -34,7 +34,7 @@ fn check_accepts_a_contract_with_a_summary() {
     assert!(stdout.starts_with("{\"status\":\"ok\""), "{stdout}");
     assert_eq!(v["functions"], 3);
     assert_eq!(v["imported_functions"], 5);
-    assert_eq!(v["cost_table_version"], 3);
+    assert_eq!(v["cost_table_version"], 4);
     assert_eq!(v["memory"]["initial_pages"], 1);
     assert_eq!(v["imports"][0]["host_function"], "storage_read");
 }
@@ -1050,7 +1050,7 @@ fn help_version_and_readme_synopses_agree_with_the_cli() {
     for part in [
         "compiler: gasket-singlepass",
         "artifact format ",
-        "cost table: version 3",
+        "cost table: version 4",
         "host ABI: version 1",
     ] {
         assert!(stdout.contains(part), "{part}: {stdout}");

@@ -276,9 +276,15 @@ fn hostile_recursion_overflows_the_deterministic_stack() {
 
 #[test]
 fn hostile_memory_bomb_stops_at_the_cap() {
-    let out = hostile("memory_bomb", 1_000_000_000);
-    let cap = Profile::contract().limits.max_memory_pages;
+    // Every page above the resident allowance pays the commit charge (cost table v4).
+    let out = hostile("memory_bomb", 10_000_000_000);
+    let profile = Profile::contract();
+    let cap = profile.limits.max_memory_pages;
+    let above = u64::from(cap - profile.costs.memory_resident_pages);
+    assert!(out.gas_used > above * profile.costs.memory_commit_per_page);
     assert_eq!(out.unwrap(), cap.to_le_bytes());
+    let short = hostile("memory_bomb", 1_000_000_000);
+    assert_eq!(short.status.trap_kind(), Some(TrapKind::OutOfGas));
 }
 
 #[test]

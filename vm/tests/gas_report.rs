@@ -258,3 +258,59 @@ fn stacks_without_a_name_section_show_export_names_then_indices() {
         .collect();
     assert_eq!(names, [None, Some("f")]);
 }
+
+/// The page commit charge (cost table version 4) is its own class: the initial pages'
+/// charge (start gas) under the index one past the module's last function, a grow's
+/// under its function; the sums stay exact when the call runs out of gas inside it.
+#[test]
+fn commit_charges_are_their_own_class() {
+    let wat = r#"(module (memory (export "memory") 40 100)
+      (func (export "grow") (drop (memory.grow (i32.const 3)))))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    let deploy = || {
+        let mut chain = TestChain::new();
+        chain.deploy("m", &wasm).expect("deploy");
+        chain
+    };
+    let outcome = deploy().call("m", "grow").gas_report(true).run().unwrap();
+    assert!(outcome.is_ok(), "{:?}", outcome.status);
+    let report = outcome.gas_report.unwrap();
+    assert_sums(&report);
+    let commit = gasket_vm::metering::CostTable::default().memory_commit_per_page;
+    let class = |name: &str| report.by_class.iter().find(|c| c.0 == name).map(|c| c.1);
+    assert_eq!(class("memory_commit_per_page"), Some(11 * commit));
+    let start = report
+        .by_function
+        .iter()
+        .find(|f| f.index == 1)
+        .expect("start charge");
+    assert_eq!((start.name.as_deref(), start.gas), (None, 8 * commit));
+    let grow = report
+        .by_function
+        .iter()
+        .find(|f| f.index == 0)
+        .expect("grow");
+    assert!(grow.gas > 3 * commit, "{report:#?}");
+
+    let need = outcome.gas_used;
+    for limit in [
+        need - 1,
+        need - commit,
+        need - 3 * commit + 1,
+        8 * commit + 1_000,
+    ] {
+        let outcome = deploy()
+            .call("m", "grow")
+            .gas(limit)
+            .gas_report(true)
+            .run()
+            .unwrap();
+        assert_eq!(
+            outcome.status.trap_kind(),
+            Some(TrapKind::OutOfGas),
+            "limit {limit}"
+        );
+        assert_eq!(outcome.gas_used, limit);
+        assert_sums(&outcome.gas_report.expect("a report"));
+    }
+}

@@ -139,8 +139,9 @@ const OS_PAGE: u32 = 4096;
 /// OS pages per 64 KiB wasm page.
 const OS_PAGES_PER_PAGE: u32 = 65_536 / OS_PAGE;
 /// Pages of the memory the pool keeps resident between calls (the default
-/// `PoolConfig::memory_keep_resident`, 1 MiB).
-const RESIDENT_PAGES: u32 = 16;
+/// `PoolConfig::memory_keep_resident`, 2 MiB): the cost table's resident allowance, below
+/// which pages pay no commit charge.
+const RESIDENT_PAGES: u32 = gasket_vm::metering::RESIDENT_PAGES;
 /// Iterations of the resident-touch mix: one per OS page of that memory.
 const RESIDENT_CYCLE: u64 = RESIDENT_PAGES as u64 * OS_PAGES_PER_PAGE as u64;
 /// Bytes of an x86-64 / AArch64 (4 KiB granule) transparent huge page.
@@ -466,17 +467,25 @@ fn dynamic() -> Vec<Case> {
         .max_n(u64::from(MAX_PAGES) - 1),
         // The same, each new page then written once per OS page (16 stores): what a
         // page costs once it exists (the kernel allocates and zeroes each OS page on its
-        // first write). The baseline writes the same 16 offsets of the last existing
-        // page, already committed.
+        // first write, the pool clears or releases it after the call). The baseline
+        // writes the same 16 offsets of the last existing page, already committed. The
+        // memory starts at the resident allowance, so every grown page pays the commit
+        // charge (cost table version 4), which this case calibrates; it always grows to
+        // the maximum (at that price a gas target would allow only a few pages, too few
+        // to time).
         Case::new(
             "memory_grow_per_page/touched",
-            Target::Price("memory_grow_per_page"),
-            "memory_grow_per_page",
-            Program::new(touch_new_page(1, 0)),
+            Target::Price("memory_commit_per_page"),
+            "memory_commit_per_page",
+            Program {
+                memory_pages: RESIDENT_PAGES,
+                ..Program::new(touch_new_page(1, 0))
+            },
         )
         .baseline_body(&touch_new_page(0, 1))
         .min_share(0.35)
-        .max_n(u64::from(MAX_PAGES) - 1),
+        .min_n(u64::from(MAX_PAGES - RESIDENT_PAGES))
+        .max_n(u64::from(MAX_PAGES - RESIDENT_PAGES)),
         Case::new(
             "bulk_memory_per_byte/fill",
             Target::Price("bulk_memory_per_byte"),
@@ -851,10 +860,11 @@ fn mixes() -> Vec<Case> {
         // (no setup fill, unlike the cache-hostile mixes): every store is a page fault
         // whose page the kernel allocates and zeroes. The baseline has a one-page
         // memory and no store, so whatever a price charges for the memory's pages
-        // counts as the mix's gas.
+        // counts as the mix's gas: since cost table version 4, the commit charge of its
+        // initial pages above the resident allowance, paid at instantiation.
         Case::mix(
             FIRST_TOUCH_STORES,
-            "store",
+            "memory_commit_per_page",
             first_touch("(i32.store (local.get $p) (local.get $y))"),
         )
         .baseline(first_touch("").with_memory(1))
@@ -866,17 +876,17 @@ fn mixes() -> Vec<Case> {
         // runtime that asks for them), each store commits and zeroes 2 MiB.
         Case::mix(
             "mix/first_touch_stores/huge",
-            "store",
+            "memory_commit_per_page",
             first_touch_stride("(i32.store (local.get $p) (local.get $y))", HUGE_PAGE),
         )
         .baseline(first_touch_stride("", HUGE_PAGE).with_memory(1))
         .min_share(0.3)
         .min_n(HUGE_CYCLE)
         .max_n(HUGE_CYCLE),
-        // One store into each OS page of a 1 MiB memory: the pool keeps that much of a
-        // memory resident (`memory_keep_resident`), so after the first call no store
-        // faults, but the pool clears each written page when the instance is dropped
-        // (inside the timed call).
+        // One store into each OS page of a 2 MiB memory: the pool keeps that much of a
+        // memory resident (`memory_keep_resident`, the resident allowance), so after the
+        // first call no store faults and no commit is charged, but the pool clears each
+        // written page when the instance is dropped (inside the timed call).
         Case::mix(
             "mix/resident_touch_stores",
             "store",
@@ -890,7 +900,7 @@ fn mixes() -> Vec<Case> {
         // (a fault, but no allocation).
         Case::mix(
             "mix/first_touch_loads",
-            "load",
+            "memory_commit_per_page",
             first_touch("(drop (i32.load (local.get $p)))"),
         )
         .baseline(first_touch("").with_memory(1))

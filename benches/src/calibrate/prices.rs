@@ -43,6 +43,7 @@ pub const DYNAMIC: &[DynamicCost] = &[
     DynamicCost::MemoryPages,
     DynamicCost::MemoryBytes,
     DynamicCost::TableElements,
+    DynamicCost::MemoryCommit,
 ];
 
 /// Price key → gas: the cost-table fields by their gas-report names, and
