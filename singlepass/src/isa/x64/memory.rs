@@ -165,10 +165,17 @@ impl X64Masm {
     }
 
     /// `rax = zext(addr) + end` cannot overflow 64 bits (`end <= 2^32 + 8`), so one
-    /// unsigned compare against the current memory length decides.
+    /// unsigned compare against the current memory length decides. An i32 lives
+    /// zero-extended in its register (the access itself indexes with all 64 bits), so
+    /// when `end` fits a displacement one `lea` computes the sum.
     pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
-        asm!(self.ops; mov eax, Rd(addr.0));
-        self.add_end(end);
+        match i32::try_from(end) {
+            Ok(e) => asm!(self.ops; lea rax, [Rq(addr.0) + e]),
+            Err(_) => {
+                asm!(self.ops; mov eax, Rd(addr.0));
+                self.add_end(end);
+            }
+        }
         asm!(self.ops
             ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
             ; ja =>oob
