@@ -22,7 +22,7 @@ pub mod vmctx;
 pub mod written;
 
 pub use artifact::*;
-pub use code_buffer::CodeBuffer;
+pub use code_buffer::{page_size, CodeBuffer};
 pub use codegen::NATIVE_STACK_BYTES_PER_UNIT;
 pub use error::CompileError;
 pub use target::Target;

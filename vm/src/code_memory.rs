@@ -50,20 +50,9 @@ unsafe impl Send for CodeMemory {}
 // SAFETY: see `Send`; no method mutates the mapping.
 unsafe impl Sync for CodeMemory {}
 
-/// The system page size (asked once: `sysconf` showed up in the profile of instantiation,
-/// which asks for it several times).
-pub(crate) fn page_size() -> usize {
-    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *PAGE.get_or_init(|| {
-        // SAFETY: sysconf has no preconditions; it only reads a system constant.
-        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        if size <= 0 {
-            4096
-        } else {
-            size as usize
-        }
-    })
-}
+/// The system page size, asked once (`sysconf` showed up in the profile of instantiation,
+/// which asks for it several times); the compiler's code buffer needs it too.
+pub(crate) use gasket_singlepass::page_size;
 
 /// Rounds `n` up to a multiple of `page` (a power of two), or `None` on overflow.
 pub(crate) fn round_up(n: usize, page: usize) -> Option<usize> {

@@ -121,12 +121,13 @@ pub(crate) fn build(
         u32::try_from(layout.globals.len()).map_err(|_| malformed("too many globals"))?;
     let mut rt = Runtime::new(global_count);
 
-    // SAFETY (both): the module's tables outlive the runtime: the instance that will own
-    // it holds the module (and a failed build drops the runtime before returning).
+    // SAFETY: the module's function references outlive the runtime: the instance that
+    // will own it holds the module (and a failed build drops the runtime before returning).
     rt.funcrefs = unsafe { ModuleSlice::new(&m.funcrefs.0) };
     // 1. Imports. Host ABI functions were resolved by name once, in `Module` (a module
     // may have thousands of imports); the runtime reads those bindings in place unless
     // the embedder binds an import itself.
+    // SAFETY: as for the function references: the bindings live in the module.
     rt.imports = ImportBindings::Module(unsafe { ModuleSlice::new(&m.abi_bindings) });
     let mut imported_globals = Vec::new();
     // Limits given by the embedder for imported memories and tables (in table order).
