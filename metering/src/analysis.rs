@@ -23,7 +23,7 @@
 
 use wasmparser::{
     BinaryReaderError, FuncToValidate, FuncValidatorAllocations, FunctionBody, Operator,
-    OperatorsReader, ValType, ValidatorResources,
+    OperatorsReader, OperatorsReaderAllocations, ValType, ValidatorResources,
 };
 
 use crate::cost::{CostTable, DynamicCost, OpClass};
@@ -72,7 +72,7 @@ pub(crate) struct FunctionPlan {
     /// Type index of the function.
     pub type_index: u32,
     /// Declared local groups (parameters excluded), as in the original body.
-    pub locals: Vec<(u32, ValType)>,
+    pub locals: Locals,
     /// Absolute offset of the first operator.
     pub ops_start: usize,
     /// Absolute offset one past the body's final `end`.
@@ -86,6 +86,27 @@ pub(crate) struct FunctionPlan {
     /// Only when [`FunctionContext::record_sites`]: per `Charge` edit (in `edits` order),
     /// the gas of each cost class in its block, in order of first appearance.
     pub charge_classes: Vec<Vec<(OpClass, u64)>>,
+}
+
+/// A body's declared local groups, as `inject` writes them back (minimal LEB128 counts,
+/// one-byte types).
+#[derive(Clone, Debug)]
+pub(crate) enum Locals {
+    /// `groups` groups whose bytes, from `start` to the first operator, are already
+    /// written that way (the usual case): copied as they are, nothing kept per function.
+    Verbatim { start: usize, groups: u32 },
+    /// Groups the input spells otherwise (padded LEB128, long type forms): re-encoded.
+    Decoded(Vec<(u32, ValType)>),
+}
+
+impl Locals {
+    /// How many groups the body declares.
+    pub(crate) fn groups(&self) -> u32 {
+        match self {
+            Locals::Verbatim { groups, .. } => *groups,
+            Locals::Decoded(groups) => groups.len() as u32,
+        }
+    }
 }
 
 /// What `analyze_function` needs to know about the module.
@@ -114,10 +135,13 @@ pub(crate) enum Frame {
 /// Working buffers of [`analyze_function`], kept by the walk between functions: a plan's
 /// edits are collected here and copied out at their exact size, so a module of many small
 /// functions neither regrows a vector per function nor keeps the slack of one per plan.
+/// The operator reader's frame stack is kept for the same reason.
 #[derive(Default)]
 pub(crate) struct Scratch {
     edits: Vec<Edit>,
+    locals: Vec<(u32, ValType)>,
     frames: Vec<Frame>,
+    operators: OperatorsReaderAllocations,
 }
 
 /// Validates and plans one function body. Returns the validator's allocations for reuse by
@@ -161,7 +185,11 @@ pub(crate) fn analyze_function(
 
     // Locals.
     let mut locals_reader = body.get_locals_reader().map_err(invalid)?;
-    let mut locals = Vec::with_capacity(locals_reader.get_count() as usize);
+    let groups_start = locals_reader.original_position() as usize;
+    let locals = &mut scratch.locals;
+    locals.clear();
+    // The bytes the groups take when written as `inject` writes them.
+    let mut minimal_len = 0;
     let mut total_locals = u64::from(ctx.params);
     for _ in 0..locals_reader.get_count() {
         let offset = locals_reader.original_position();
@@ -185,13 +213,28 @@ pub(crate) fn analyze_function(
             .define_locals(offset, count, ty)
             .map_err(invalid)?;
         locals.push((count, ty));
+        minimal_len += crate::leb128::len(count.into()) + 1;
     }
+    // Each encoding is at least as long as its minimal form, so the same total length
+    // means every one is minimal: the bytes are what re-encoding would write.
+    let groups_end = locals_reader.original_position() as usize;
+    let locals = if groups_end - groups_start == minimal_len {
+        Locals::Verbatim {
+            start: groups_start,
+            groups: locals.len() as u32,
+        }
+    } else {
+        Locals::Decoded(locals.clone())
+    };
 
-    let mut ops = OperatorsReader::new(locals_reader.get_binary_reader());
+    let mut ops = OperatorsReader::new_with_allocs(
+        locals_reader.get_binary_reader(),
+        std::mem::take(&mut scratch.operators),
+    );
     let ops_start = ops.original_position() as usize;
     let costs: &CostTable = &profile.costs;
 
-    let Scratch { edits, frames } = scratch;
+    let Scratch { edits, frames, .. } = scratch;
     edits.clear();
     frames.clear();
     // The entry block runs once per call: it also pays for zeroing the declared locals.
@@ -270,6 +313,7 @@ pub(crate) fn analyze_function(
         }
     }
     ops.finish().map_err(invalid)?;
+    let operators = ops.into_allocations();
 
     let Fused {
         validator,
@@ -313,6 +357,7 @@ pub(crate) fn analyze_function(
         frame_cost: frame_cost as u32,
         charge_classes,
     };
+    scratch.operators = operators;
     Ok((plan, validator.into_allocations()))
 }
 

@@ -14,11 +14,12 @@ use wasm_encoder::{
     StartSection, TypeSection, ValType,
 };
 
-use crate::analysis::Edit;
+use crate::analysis::{Edit, FunctionPlan};
 use crate::commit::{Commit, StartCharge};
 use crate::cost::DynamicCost;
 use crate::error::PrepareError;
 use crate::inject::{inject_function, to_encoder_val_type, ReportCounters};
+use crate::leb128;
 use crate::profile::Profile;
 use crate::report::{ChargeSite, GasSites, SiteCharge};
 use crate::summary::{FunctionInfo, Intrinsics};
@@ -91,21 +92,18 @@ pub(crate) fn encode(
     let mut wrapper_types: BTreeMap<Vec<ValType>, u32> = BTreeMap::new();
     let mut wrapper_block = Vec::with_capacity(walked.plans.len());
     for plan in &walked.plans {
-        let results: Vec<ValType> = walked
+        let results = walked
             .func_types
             .get(plan.type_index as usize)
             .and_then(|t| t.as_ref())
-            .map(|t| {
-                t.results()
-                    .iter()
-                    .map(|r| to_encoder_val_type(*r))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let block = match results.as_slice() {
+            .map_or(&[][..], |t| t.results());
+        // Only multi-value results need a list (and a type) of their own.
+        let block = match results {
             [] => BlockType::Empty,
-            [single] => BlockType::Result(*single),
+            [single] => BlockType::Result(to_encoder_val_type(*single)),
             _ => {
+                let results: Vec<ValType> =
+                    results.iter().map(|r| to_encoder_val_type(*r)).collect();
                 let index = *wrapper_types.entry(results.clone()).or_insert_with(|| {
                     let index = next_type;
                     next_type += 1;
@@ -249,33 +247,33 @@ pub(crate) fn encode(
     if let Some(count) = walked.data_count {
         module.section(&DataCountSection { count });
     }
-    // The code section is written straight into the output, not built apart and copied
-    // in: the instrumented bodies, most of the module, are never held twice.
+    // The code section and its bodies are written straight into the output, not built
+    // apart and copied in: the instrumented bodies, most of the module, are never held
+    // twice, and the output is sized once from the input.
     let mut out = module.finish();
+    let code_estimate: usize = walked.plans.iter().map(body_estimate).sum();
+    let data_size = walked
+        .data
+        .as_ref()
+        .map_or(0, |r| r.range().end - r.range().start);
+    out.reserve(code_estimate + data_size as usize + 64);
     if !walked.plans.is_empty() || start_charge.is_some() {
         out.push(CodeSection::new().id());
-        let size_at = out.len();
-        (walked.plans.len() + usize::from(start_charge.is_some())).encode(&mut out);
-        let mut body = Vec::new();
-        let first = walked.imported_functions + Intrinsics::COUNT;
-        for ((plan, block), function) in walked.plans.iter().zip(wrapper_block).zip(first..) {
-            body.clear();
-            let report = (function, counters.as_mut());
-            inject_function(wasm, plan, block, (&intrinsics, commit), report, &mut body);
-            body.len().encode(&mut out);
-            out.extend_from_slice(&body);
-        }
-        if let Some(charge) = &start_charge {
-            body.clear();
-            charge.write_body(&intrinsics, counters.as_mut(), &mut body);
-            body.len().encode(&mut out);
-            out.extend_from_slice(&body);
-        }
-        // The section's size goes before its contents, now that it is known (the same
-        // bytes as `Module::section(&CodeSection)`).
-        let mut size = Vec::with_capacity(5);
-        (out.len() - size_at).encode(&mut size);
-        out.splice(size_at..size_at, size);
+        sized(&mut out, code_estimate, |out| {
+            (walked.plans.len() + usize::from(start_charge.is_some())).encode(out);
+            let first = walked.imported_functions + Intrinsics::COUNT;
+            for ((plan, block), function) in walked.plans.iter().zip(wrapper_block).zip(first..) {
+                sized(out, body_estimate(plan), |out| {
+                    let report = (function, counters.as_mut());
+                    inject_function(wasm, plan, block, (&intrinsics, commit), report, out);
+                });
+            }
+            if let Some(charge) = &start_charge {
+                sized(out, 0, |out| {
+                    charge.write_body(&intrinsics, counters.as_mut(), out)
+                });
+            }
+        });
     }
     if let Some(reader) = &walked.data {
         let mut section = wasm_encoder::DataSection::new();
@@ -297,6 +295,31 @@ pub(crate) fn encode(
         start,
         appended: start_charge.zip(start_type).map(|(c, ty)| c.info(ty)),
     })
+}
+
+/// About how many bytes `plan`'s instrumented body takes: its operators, a dozen per edit
+/// and the wrapper. Only the length of its LEB128 matters (see [`sized`]).
+fn body_estimate(plan: &FunctionPlan) -> usize {
+    plan.body_end - plan.ops_start + 12 * plan.edits.len() + 16
+}
+
+/// Writes `write`'s bytes after their length as minimal LEB128 (what wasm-encoder writes
+/// before a section or a function body), without building them apart: room for the
+/// length of an `estimate`d size is left first, and the bytes move only when the actual
+/// size needs a longer or shorter LEB128 than the estimate.
+fn sized(out: &mut Vec<u8>, estimate: usize, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    let room = leb128::len(estimate as u64);
+    out.resize(at + room, 0);
+    write(out);
+    let size = out.len() - at - room;
+    let mut prefix = [0u8; 10];
+    let len = leb128::write(size as u64, &mut prefix);
+    if len == room {
+        out[at..at + room].copy_from_slice(&prefix[..len]);
+    } else {
+        out.splice(at..at + room, prefix[..len].iter().copied());
+    }
 }
 
 /// The instrumented module and what the summary needs to know about it.
@@ -381,4 +404,26 @@ fn val_types(types: &[WasmType]) -> Vec<ValType> {
             WasmType::I64 => ValType::I64,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sized;
+    use wasm_encoder::Encode;
+
+    #[test]
+    fn sized_writes_what_wasm_encoder_writes_whatever_the_estimate() {
+        let sizes = [0, 1, 127, 128, 300, 16_383, 16_384, 20_000];
+        for size in sizes {
+            let body: Vec<u8> = (0..size).map(|i| i as u8).collect();
+            let mut expected = vec![0xaa];
+            body.len().encode(&mut expected);
+            expected.extend_from_slice(&body);
+            for estimate in [0, 1, 127, 128, 16_384, 1 << 21, 1 << 28, size] {
+                let mut out = vec![0xaa];
+                sized(&mut out, estimate, |out| out.extend_from_slice(&body));
+                assert_eq!(out, expected, "size {size}, estimate {estimate}");
+            }
+        }
+    }
 }

@@ -20,7 +20,7 @@
 
 use wasm_encoder::{BlockType, Encode, Instruction};
 
-use crate::analysis::{Edit, FunctionPlan};
+use crate::analysis::{Edit, FunctionPlan, Locals};
 use crate::commit::Commit;
 use crate::cost::DynamicCost;
 use crate::summary::Intrinsics;
@@ -98,25 +98,32 @@ pub(crate) fn inject_function(
     (function, mut counters): (u32, Option<&mut ReportCounters>),
     out: &mut Vec<u8>,
 ) {
-    // Locals: the original groups, plus the scratch local dynamic charges use.
-    let groups = plan.locals.len() as u32 + u32::from(plan.scratch_local.is_some());
-    groups.encode(out);
-    for (count, ty) in &plan.locals {
-        count.encode(out);
-        encode_val_type(*ty, out);
+    // Locals: the original groups (re-encoded where the input spells them otherwise than
+    // minimal, see `Locals`), plus the scratch local dynamic charges use.
+    let groups = plan.locals.groups() + u32::from(plan.scratch_local.is_some());
+    op::unsigned(groups, out);
+    match &plan.locals {
+        Locals::Verbatim { start, .. } => out.extend_from_slice(&wasm[*start..plan.ops_start]),
+        Locals::Decoded(locals) => {
+            for (count, ty) in locals {
+                op::unsigned(*count, out);
+                encode_val_type(*ty, out);
+            }
+        }
     }
     if plan.scratch_local.is_some() {
-        1u32.encode(out);
-        wasm_encoder::ValType::I32.encode(out);
+        op::unsigned(1, out);
+        out.push(op::I32);
     }
 
     let frame = plan.frame_cost as i32;
-    Instruction::I32Const(frame).encode(out);
-    Instruction::Call(intrinsics.stack_enter).encode(out);
+    op::i32_const(frame, out);
+    op::call(intrinsics.stack_enter, out);
     if let Some(counters) = counters.as_deref() {
         counters.push_frame(function, out);
     }
-    Instruction::Block(wrapper_type).encode(out);
+    out.push(op::BLOCK);
+    wrapper_type.encode(out);
 
     // Everything but the final `end`, which closes the function after the epilogue.
     let ops_end = plan.body_end - 1;
@@ -177,22 +184,31 @@ pub(crate) fn inject_function(
         }
     }
     out.extend_from_slice(&wasm[copied..ops_end]);
-    Instruction::End.encode(out);
+    out.push(op::END);
     if let Some(counters) = counters.as_deref() {
         counters.pop_frame(out);
     }
-    Instruction::I32Const(frame).encode(out);
-    Instruction::Call(intrinsics.stack_leave).encode(out);
-    Instruction::End.encode(out);
+    op::i32_const(frame, out);
+    op::call(intrinsics.stack_leave, out);
+    out.push(op::END);
 }
 
-/// The instructions written once per edit, encoded straight into the output: building a
-/// `wasm_encoder::Instruction` for each costs several times the bytes it writes, and
-/// edits are about a third of all operators. The bytes are the same as wasm-encoder's
-/// (minimal LEB128; the tests below compare them).
+/// The instructions written once per edit or per function, encoded straight into the
+/// output: building a `wasm_encoder::Instruction` for each costs several times the bytes
+/// it writes, and edits are about a third of all operators. The bytes are the same as
+/// wasm-encoder's (minimal LEB128; the tests below compare them).
 mod op {
     pub const I64_EXTEND_I32_U: u8 = 0xad;
     pub const I64_MUL: u8 = 0x7e;
+    pub const BLOCK: u8 = 0x02;
+    pub const END: u8 = 0x0b;
+    /// The `i32` value type.
+    pub const I32: u8 = 0x7f;
+
+    pub fn i32_const(value: i32, out: &mut Vec<u8>) {
+        out.push(0x41);
+        signed(i64::from(value), out);
+    }
 
     pub fn i64_const(value: i64, out: &mut Vec<u8>) {
         out.push(0x42);
@@ -224,7 +240,7 @@ mod op {
         unsigned(local, out);
     }
 
-    fn unsigned(mut value: u32, out: &mut Vec<u8>) {
+    pub fn unsigned(mut value: u32, out: &mut Vec<u8>) {
         loop {
             let byte = (value & 0x7f) as u8;
             value >>= 7;
@@ -250,9 +266,18 @@ mod op {
     }
 }
 
-/// Encodes a value type (the profile has already rejected the ones Gasket cannot run).
+/// Encodes a value type (the profile has already rejected the ones Gasket cannot run):
+/// the one-byte forms wasm-encoder writes for [`to_encoder_val_type`]'s results.
 fn encode_val_type(ty: wasmparser::ValType, out: &mut Vec<u8>) {
-    to_encoder_val_type(ty).encode(out);
+    out.push(match ty {
+        wasmparser::ValType::I32 => op::I32,
+        wasmparser::ValType::I64 => 0x7e,
+        wasmparser::ValType::F32 => 0x7d,
+        wasmparser::ValType::F64 => 0x7c,
+        wasmparser::ValType::V128 => 0x7b,
+        wasmparser::ValType::Ref(r) if r.is_extern_ref() => 0x6f,
+        wasmparser::ValType::Ref(_) => 0x70,
+    });
 }
 
 /// Converts a value type of an accepted module. Only numeric types and nullable
@@ -331,12 +356,49 @@ mod tests {
                 encoder(Instruction::LocalTee(v))
             );
         }
+        for v in [0, 1, -1, 63, 64, -65, 8192, i32::MAX, i32::MIN] {
+            assert_eq!(
+                ours(|o| op::i32_const(v, o)),
+                encoder(Instruction::I32Const(v))
+            );
+        }
+        for v in [0, 1, 127, 128, u32::MAX] {
+            assert_eq!(ours(|o| op::unsigned(v, o)), {
+                let mut out = Vec::new();
+                v.encode(&mut out);
+                out
+            });
+        }
         assert_eq!(
-            [op::I64_EXTEND_I32_U, op::I64_MUL],
+            [op::I64_EXTEND_I32_U, op::I64_MUL, op::BLOCK, op::END],
             [
                 encoder(Instruction::I64ExtendI32U)[0],
-                encoder(Instruction::I64Mul)[0]
+                encoder(Instruction::I64Mul)[0],
+                encoder(Instruction::Block(wasm_encoder::BlockType::Empty))[0],
+                encoder(Instruction::End)[0],
             ]
         );
+        let mut i32_type = Vec::new();
+        wasm_encoder::ValType::I32.encode(&mut i32_type);
+        assert_eq!([op::I32], i32_type[..]);
+    }
+
+    #[test]
+    fn value_types_match_wasm_encoder() {
+        use wasmparser::{RefType, ValType};
+        let types = [
+            ValType::I32,
+            ValType::I64,
+            ValType::F32,
+            ValType::F64,
+            ValType::V128,
+            ValType::Ref(RefType::FUNCREF),
+            ValType::Ref(RefType::EXTERNREF),
+        ];
+        for ty in types {
+            let mut expected = Vec::new();
+            super::to_encoder_val_type(ty).encode(&mut expected);
+            assert_eq!(ours(|o| super::encode_val_type(ty, o)), expected, "{ty:?}");
+        }
     }
 }

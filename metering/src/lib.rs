@@ -26,6 +26,7 @@ mod features;
 mod fused;
 mod imports;
 mod inject;
+mod leb128;
 mod limits;
 mod profile;
 mod report;

@@ -226,6 +226,15 @@ impl<'a> Walker<'_, 'a> {
                 Err(_) if problems.errors.len() > reported_before => return Err(Stop),
                 Err(e) => return Err(problems.fatal(PrepareError::invalid(e))),
             };
+            if let Payload::CodeSectionStart { count, size, .. } = &payload {
+                // One plan per body, reserved once rather than regrown (and copied) as
+                // the bodies come. The validator has matched `count` with the function
+                // section; a body takes at least 3 bytes, which bounds it by the input.
+                let room = u64::from(*size).min(wasm.len() as u64) / 3;
+                self.walked
+                    .plans
+                    .reserve_exact(u64::from(*count).min(room) as usize);
+            }
             if let ValidPayload::Func(func, body) = valid {
                 let function_index = func.index;
                 let type_index = self
