@@ -19,16 +19,7 @@ fn threads(threads: usize) -> CompileOptions {
 
 /// Every input, by name: those with at least 64 KiB of code take the parallel path.
 fn inputs() -> Vec<(String, Vec<u8>)> {
-    let mut inputs = Vec::new();
-    for fixture in gasket_fixtures::ALL {
-        inputs.push((format!("fixture/{}", fixture.name), fixture.wasm()));
-    }
-    for contract in gasket_fixtures::C_CONTRACTS {
-        inputs.push((format!("c/{}", contract.name), contract.wasm.to_vec()));
-    }
-    for contract in gasket_fixtures::RUST_CONTRACTS {
-        inputs.push((format!("rust/{}", contract.name), contract.wasm.to_vec()));
-    }
+    let mut inputs = gasket_fixtures::named_inputs();
     inputs.push((
         "gen/large_module_2MiB".into(),
         gasket_fixtures::generate::large_module(2 * 1024 * 1024),

@@ -39,16 +39,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Every pinned input, by unique name, in a deterministic order.
 fn inputs() -> Vec<(String, Vec<u8>)> {
     use gasket_fixtures::generate;
-    let mut inputs = Vec::new();
-    for fixture in gasket_fixtures::ALL {
-        inputs.push((format!("fixture/{}", fixture.name), fixture.wasm()));
-    }
-    for contract in gasket_fixtures::C_CONTRACTS {
-        inputs.push((format!("c/{}", contract.name), contract.wasm.to_vec()));
-    }
-    for contract in gasket_fixtures::RUST_CONTRACTS {
-        inputs.push((format!("rust/{}", contract.name), contract.wasm.to_vec()));
-    }
+    let mut inputs = gasket_fixtures::named_inputs();
     inputs.push(("gen/deep_nesting_40".into(), generate::deep_nesting(40)));
     inputs.push(("gen/big_br_table_4096".into(), generate::big_br_table(4096)));
     inputs.push(("gen/many_locals_2000".into(), generate::many_locals(2000)));
