@@ -178,7 +178,10 @@ pub(crate) fn build(
                         ))
                     }
                     // Bound in the module's table already.
-                    None if m.import_abi.get(i).copied().flatten().is_some() => {}
+                    None if m
+                        .abi_bindings
+                        .get(index as usize)
+                        .is_some_and(Option::is_some) => {}
                     None => return Err(unknown("func")),
                 }
             }

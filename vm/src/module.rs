@@ -47,14 +47,12 @@ pub(crate) struct ModuleInner {
     pub data: Vec<Box<[u8]>>,
     /// Export name → (kind, index), built once so a call never scans the export list.
     pub exports: std::collections::HashMap<String, (ExportKind, u32)>,
-    /// Per import (in module order): the host function (ABI v1 or NEAR) it names,
-    /// resolved once.
-    pub import_abi: Vec<Option<crate::runtime::AbiFunction>>,
     /// Per import (in module order): its index in the function index space (`None` for
     /// imports of other kinds).
     pub import_function_index: Box<[Option<u32>]>,
-    /// Per function index: the host ABI function an imported function resolves to when
-    /// the embedder binds nothing of its own, which instances read in place.
+    /// Per function index: the host ABI function (v1 or NEAR, resolved by name once) an
+    /// imported function resolves to when the embedder binds nothing of its own, which
+    /// instances read in place.
     pub abi_bindings: Box<[Option<crate::runtime::FuncImport>]>,
     /// Per function index: its function reference (code address and type), which
     /// instances, their tables and `ref.func` point into.
@@ -290,7 +288,6 @@ impl Module {
                 code,
                 data,
                 exports,
-                import_abi,
                 import_function_index: import_function_index.into(),
                 abi_bindings: abi_bindings.into(),
                 funcrefs,

@@ -202,7 +202,8 @@ pub(crate) struct Runtime {
     pub funcrefs: ModuleSlice<FuncRef>,
     /// Data segments (a dropped one behaves as length 0).
     pub data: DataSegments,
-    /// Element segments' evaluated items; empty once dropped.
+    /// Passive element segments' evaluated items, up to the last passive segment (active
+    /// and declared ones are empty here: dropped by instantiation); empty once dropped.
     pub elements: Vec<Vec<u64>>,
     /// Per function index: what an imported function resolves to.
     pub imports: ImportBindings,
@@ -231,8 +232,9 @@ pub struct HostGasUse {
     pub gas: u64,
 }
 
-// SAFETY: every pointer in `Runtime` points into memory it owns (vmctx, tables, funcrefs,
-// memory) or into the module's code, which the instance keeps alive; `contract_host` is
+// SAFETY: every pointer in `Runtime` points into memory it owns (vmctx, tables, memory) or
+// into its module (code, function references, import bindings, segments: `ModuleSlice`),
+// which the instance keeps alive and nothing writes; `contract_host` is
 // only set while a call runs on the current thread. Nothing is tied to a thread.
 unsafe impl Send for Runtime {}
 

@@ -16,6 +16,17 @@ fn assert_sums(report: &GasReport) {
     assert_eq!(by_class, report.gas_used, "{report:#?}");
 }
 
+/// `outcome` ran out of gas at `limit`, using all of it, and its report adds up.
+fn assert_out_of_gas_with_exact_report(outcome: &Outcome, limit: u64) {
+    assert_eq!(
+        outcome.status.trap_kind(),
+        Some(TrapKind::OutOfGas),
+        "limit {limit}"
+    );
+    assert_eq!(outcome.gas_used, limit);
+    assert_sums(outcome.gas_report.as_ref().expect("a report"));
+}
+
 fn names(outcome: &Outcome) -> Vec<String> {
     outcome.wasm_stack.iter().map(|f| f.to_string()).collect()
 }
@@ -211,14 +222,7 @@ fn out_of_gas_at_every_limit_reports_what_was_charged() {
             .gas_report(true)
             .run()
             .unwrap();
-        assert_eq!(
-            outcome.status.trap_kind(),
-            Some(TrapKind::OutOfGas),
-            "limit {limit}"
-        );
-        assert_eq!(outcome.gas_used, limit);
-        let report = outcome.gas_report.expect("a report");
-        assert_sums(&report);
+        assert_out_of_gas_with_exact_report(&outcome, limit);
     }
 }
 
@@ -305,12 +309,6 @@ fn commit_charges_are_their_own_class() {
             .gas_report(true)
             .run()
             .unwrap();
-        assert_eq!(
-            outcome.status.trap_kind(),
-            Some(TrapKind::OutOfGas),
-            "limit {limit}"
-        );
-        assert_eq!(outcome.gas_used, limit);
-        assert_sums(&outcome.gas_report.expect("a report"));
+        assert_out_of_gas_with_exact_report(&outcome, limit);
     }
 }
