@@ -27,6 +27,8 @@ pub enum CompileError {
 }
 
 impl CompileError {
+    #[cold]
+    #[inline(never)]
     pub(crate) fn invalid(e: wasmparser::BinaryReaderError) -> CompileError {
         CompileError::Invalid {
             offset: e.offset(),

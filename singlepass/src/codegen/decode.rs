@@ -71,15 +71,28 @@ impl<'a> OpReader<'a> {
         self.pos >= self.bytes.len()
     }
 
-    /// The next operator and the absolute offset of its first byte.
+    /// The absolute offset of the next operator's first byte.
     #[inline(always)]
-    pub fn read_with_offset(&mut self) -> Result<(Operator<'a>, u64)> {
-        let offset = self.base + self.pos as u64;
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// The next operator (its offset is [`Self::offset`] before the call). The offset
+    /// is not returned with it: the larger `Result` cost a copy per operator.
+    #[inline(always)]
+    pub fn read(&mut self) -> Result<Operator<'a>> {
         if let Some((op, len)) = self.decode_common() {
             self.pos += len;
-            return Ok((op, offset));
+            return Ok(op);
         }
-        self.read_general().map(|op| (op, offset))
+        self.read_general()
+    }
+
+    /// The next operator and the absolute offset of its first byte.
+    #[cfg(test)]
+    pub fn read_with_offset(&mut self) -> Result<(Operator<'a>, u64)> {
+        let offset = self.offset();
+        self.read().map(|op| (op, offset))
     }
 
     /// The next operator through wasmparser's reader. Kept out of line: inlined, its

@@ -463,8 +463,24 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
-    /// Materialises a pending comparison on top of the stack into a register.
+    /// Materialises a pending comparison on top of the stack into a register. Called
+    /// before almost every operator, so the common case (no pending comparison) is
+    /// checked inline.
+    #[inline(always)]
     pub fn materialize_flags(&mut self) {
+        if matches!(
+            self.stack.last(),
+            Some(Entry {
+                loc: Loc::Flags(_),
+                ..
+            })
+        ) {
+            self.materialize_pending_flags();
+        }
+    }
+
+    #[inline(never)]
+    fn materialize_pending_flags(&mut self) {
         if let Some(Entry {
             loc: Loc::Flags(cond),
             ..
