@@ -27,8 +27,6 @@ pub enum CompileError {
 }
 
 impl CompileError {
-    #[cold]
-    #[inline(never)]
     pub(crate) fn invalid(e: wasmparser::BinaryReaderError) -> CompileError {
         CompileError::Invalid {
             offset: e.offset(),

@@ -71,28 +71,15 @@ impl<'a> OpReader<'a> {
         self.pos >= self.bytes.len()
     }
 
-    /// The absolute offset of the next operator's first byte.
+    /// The next operator and the absolute offset of its first byte.
     #[inline(always)]
-    pub fn offset(&self) -> u64 {
-        self.base + self.pos as u64
-    }
-
-    /// The next operator (its offset is [`Self::offset`] before the call). The offset
-    /// is not returned with it: the larger `Result` cost a copy per operator.
-    #[inline(always)]
-    pub fn read(&mut self) -> Result<Operator<'a>> {
+    pub fn read_with_offset(&mut self) -> Result<(Operator<'a>, u64)> {
+        let offset = self.base + self.pos as u64;
         if let Some((op, len)) = self.decode_common() {
             self.pos += len;
-            return Ok(op);
+            return Ok((op, offset));
         }
-        self.read_general()
-    }
-
-    /// The next operator and the absolute offset of its first byte.
-    #[cfg(test)]
-    pub fn read_with_offset(&mut self) -> Result<(Operator<'a>, u64)> {
-        let offset = self.offset();
-        self.read().map(|op| (op, offset))
+        self.read_general().map(|op| (op, offset))
     }
 
     /// The next operator through wasmparser's reader. Kept out of line: inlined, its

@@ -309,16 +309,14 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let mut reader = OpReader::new(binary, frames);
         self.enter_function(results);
         while !reader.eof() {
-            let offset = reader.offset();
-            let op = reader.read().map_err(CompileError::invalid)?;
+            let (op, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
             if let Some(validator) = validator.as_deref_mut() {
                 validator.op(offset, &op).map_err(CompileError::invalid)?;
             }
             self.offset = offset;
             if let Some(set) = self.fusable_set(&op, &reader) {
                 // The `local.set`/`local.tee` is compiled with the operator before it.
-                let offset = reader.offset();
-                let next = reader.read().map_err(CompileError::invalid)?;
+                let (next, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
                 if let Some(validator) = validator.as_deref_mut() {
                     validator.op(offset, &next).map_err(CompileError::invalid)?;
                 }
