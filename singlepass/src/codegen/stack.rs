@@ -310,6 +310,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     // ---- pushing and popping ----
 
+    // Inline: out of line, `loc` went by memory, written by the caller with narrow stores
+    // and read back here with a wide load (a store-forwarding stall per push).
+    #[inline(always)]
     pub fn push(&mut self, kind: Kind, loc: Loc) {
         let depth = self.stack.len();
         if let Loc::Local(local) = loc {
