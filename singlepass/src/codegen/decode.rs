@@ -1,14 +1,17 @@
 //! The operator reader of code generation: the same `Operator` values, offsets and
-//! errors as wasmparser's `OperatorsReader::read_with_offset`, at about half the cost.
+//! errors as wasmparser's `OperatorsReader::read_with_offset`, at about a quarter of the
+//! cost.
 //!
 //! `OperatorsReader::read` builds each operator through a visitor compiled inside
 //! wasmparser (no inlining across the crate boundary), returns it in a `Result`, and
 //! `read_with_offset` moves it into another; on a large module that was a quarter of
-//! code generation. Here `BinaryReader::visit_operator` is instantiated with this crate's
-//! own visitor, so decoding, the frame bookkeeping and the construction inline into one
-//! function that writes the operator once. The control-frame stack is kept exactly as
-//! wasmparser's reader keeps it (it decides where a body ends and where `else` may
-//! appear), so malformed bodies fail with the same messages at the same offsets.
+//! code generation. The frequent operators are decoded here, inline in the compile loop
+//! (see [`OpReader`]); for the rest, `BinaryReader::visit_operator` is instantiated with
+//! this crate's own visitor, so decoding, the frame bookkeeping and the construction
+//! inline into one function that writes the operator once. The control-frame stack is
+//! kept exactly as wasmparser's reader keeps it (it decides where a body ends and where
+//! `else` may appear), so malformed bodies fail with the same messages at the same
+//! offsets (the tests compare both readers on edge cases and random bodies).
 
 use wasmparser::{
     for_each_visit_operator, for_each_visit_simd_operator, BinaryReader, BlockType, FrameKind,
