@@ -27,7 +27,6 @@ use wasmparser::{
 };
 
 use crate::body_reader::BodyReader;
-
 use crate::cost::{CostTable, DynamicCost, OpClass};
 use crate::error::{Location, PrepareError};
 use crate::features::{operator_mnemonic, val_type_feature};

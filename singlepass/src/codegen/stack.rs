@@ -482,6 +482,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
+    /// [`Self::materialize_flags`]'s work, out of line (the rare case).
     #[inline(never)]
     fn materialize_pending_flags(&mut self) {
         if let Some(Entry {
