@@ -22,10 +22,11 @@
 //! trapping instruction's block; that is still deterministic.
 
 use wasmparser::{
-    BinaryReaderError, FuncToValidate, FuncValidatorAllocations, FunctionBody, Operator,
-    OperatorsReader, OperatorsReaderAllocations, ValType, ValidatorResources,
+    BinaryReaderError, FrameKind, FuncToValidate, FuncValidatorAllocations, FunctionBody, Operator,
+    ValType, ValidatorResources,
 };
 
+use crate::body_reader::BodyReader;
 use crate::cost::{CostTable, DynamicCost, OpClass};
 use crate::error::{Location, PrepareError};
 use crate::features::{operator_mnemonic, val_type_feature};
@@ -141,7 +142,7 @@ pub(crate) struct Scratch {
     edits: Vec<Edit>,
     locals: Vec<(u32, ValType)>,
     frames: Vec<Frame>,
-    operators: OperatorsReaderAllocations,
+    operators: Vec<FrameKind>,
 }
 
 /// Validates and plans one function body. Returns the validator's allocations for reuse by
@@ -227,7 +228,7 @@ pub(crate) fn analyze_function(
         Locals::Decoded(locals.clone())
     };
 
-    let mut ops = OperatorsReader::new_with_allocs(
+    let mut ops = BodyReader::new(
         locals_reader.get_binary_reader(),
         std::mem::take(&mut scratch.operators),
     );
@@ -313,7 +314,7 @@ pub(crate) fn analyze_function(
         }
     }
     ops.finish().map_err(invalid)?;
-    let operators = ops.into_allocations();
+    let operators = ops.into_frames();
 
     let Fused {
         validator,

@@ -469,7 +469,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Operators in unreachable code: only bracket matching, no code.
-    pub fn unreachable_operator(&mut self, op: Operator<'_>) -> Result<(), CompileError> {
+    pub fn unreachable_operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         match op {
             Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
                 let label = self.masm.new_label();

@@ -24,6 +24,7 @@ mod decode;
 mod float;
 mod func;
 mod memory;
+mod opcodes;
 mod parallel;
 mod regalloc;
 mod stack;

@@ -310,6 +310,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     // ---- pushing and popping ----
 
+    // Inline: out of line, `loc` went by memory, written by the caller with narrow stores
+    // and read back here with a wide load (a store-forwarding stall per push).
+    #[inline(always)]
     pub fn push(&mut self, kind: Kind, loc: Loc) {
         let depth = self.stack.len();
         if let Loc::Local(local) = loc {
@@ -463,8 +466,25 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
-    /// Materialises a pending comparison on top of the stack into a register.
+    /// Materialises a pending comparison on top of the stack into a register. Called
+    /// before almost every operator, so the common case (no pending comparison) is
+    /// checked inline.
+    #[inline(always)]
     pub fn materialize_flags(&mut self) {
+        if matches!(
+            self.stack.last(),
+            Some(Entry {
+                loc: Loc::Flags(_),
+                ..
+            })
+        ) {
+            self.materialize_pending_flags();
+        }
+    }
+
+    /// [`Self::materialize_flags`]'s work, out of line (the rare case).
+    #[inline(never)]
+    fn materialize_pending_flags(&mut self) {
         if let Some(Entry {
             loc: Loc::Flags(cond),
             ..
