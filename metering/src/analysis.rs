@@ -26,13 +26,13 @@ use wasmparser::{
     ValType, ValidatorResources,
 };
 
-use crate::body_reader::BodyReader;
 use crate::cost::{CostTable, DynamicCost, OpClass};
 use crate::error::{Location, PrepareError};
 use crate::features::{operator_mnemonic, val_type_feature};
 use crate::fused::{Fused, Step, Stopped};
 use crate::limits::LimitKind;
 use crate::profile::Profile;
+use gasket_body_reader::BodyReader;
 
 /// One change to a function body, positioned at absolute byte offsets of the module.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,7 +18,6 @@
 //! and any other engine can run the module by supplying them as host functions.
 
 mod analysis;
-mod body_reader;
 mod commit;
 mod cost;
 mod encode;

@@ -24,7 +24,6 @@ mod decode;
 mod float;
 mod func;
 mod memory;
-mod opcodes;
 mod parallel;
 mod regalloc;
 mod stack;

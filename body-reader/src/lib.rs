@@ -1,26 +1,35 @@
-//! The walk's operator reader: wasmparser's `OperatorsReader::visit_operator`, with
-//! the frequent operators decoded here.
+//! Reads a function body's operators into a wasmparser visitor, as
+//! `OperatorsReader::visit_operator` does, with the frequent operators decoded here.
 //!
-//! The general reader is one large function entered once per operator (a prologue
-//! saving most registers, a frame-stack adapter, a jump table, out-of-line LEB128
-//! reads). Locals, constants, the numeric operators, loads and stores, branches, calls
-//! and block starts and ends are decoded inline in the walk's loop instead, when their
+//! Shared by the two passes that read every body of a contract: the metering walk
+//! (`gasket-metering`, which validates and plans through a visitor) and code generation
+//! (`gasket-singlepass`, which wants `Operator` values: [`BuildOperator`]). Both used to
+//! spend a large part of their time in wasmparser's general reader: one large function
+//! entered once per operator (a prologue saving most registers, a frame-stack adapter, a
+//! jump table, out-of-line LEB128 reads), not inlinable across the crate boundary.
+//! Locals, constants, the numeric operators, loads and stores, branches, calls and block
+//! starts and ends are decoded inline in the caller's loop instead, when their
 //! immediates are short enough that no encoding of them is malformed; the same visitor
-//! method is called with the same immediates, so the plan and the validator's verdicts
-//! are unchanged. Everything else (and every malformed encoding) goes through
+//! method is called with the same immediates, so what the visitor sees is unchanged.
+//! Everything else (and every malformed encoding) goes through
 //! `BinaryReader::visit_operator` at the same position, with the frame stack this
-//! reader keeps exactly as `OperatorsReader` keeps it, so errors keep their messages
-//! and offsets (`tests` compares the two readers on edge cases and random bodies).
+//! reader keeps exactly as `OperatorsReader` keeps it (it decides where a body ends and
+//! where `else` may appear), so errors keep their messages and offsets (`tests`
+//! compares the two readers on edge cases and random bodies).
 
 use wasmparser::{
     for_each_visit_operator, BinaryReader, BlockType, FrameKind, FrameStack, MemArg, MemArgTarget,
     Result, ValType, VisitOperator, VisitSimdOperator, WasmFeatures,
 };
 
-use crate::leb128::{short_i64, short_u32};
+mod build;
+mod leb;
+
+pub use build::BuildOperator;
+use leb::{short_i64, short_u32};
 
 /// Reads one body's operators into a visitor.
-pub(crate) struct BodyReader<'a> {
+pub struct BodyReader<'a> {
     /// The body's operator bytes.
     bytes: &'a [u8],
     /// Where the next operator starts in `bytes`.
@@ -61,7 +70,10 @@ impl<'a> BodyReader<'a> {
         self.base + self.pos as u64
     }
 
-    /// Visits the next operator.
+    /// Visits the next operator. (A caller that wraps the output, e.g. with the
+    /// operator's offset, is better served by [`visit_common`](Self::visit_common) then
+    /// [`visit_general`](Self::visit_general): the output is then moved once, not
+    /// through this `Result` first.)
     #[inline(always)]
     pub fn visit_operator<V>(&mut self, visitor: &mut V) -> Result<V::Output>
     where
@@ -75,7 +87,7 @@ impl<'a> BodyReader<'a> {
 
     /// Checks the body ended exactly after its final `end`.
     pub fn finish(&self) -> Result<()> {
-        self.reader_here().finish_expression(&Frames(&self.frames))
+        self.peek_reader().finish_expression(&Frames(&self.frames))
     }
 
     /// Gives the frame buffer back for the next body.
@@ -83,8 +95,9 @@ impl<'a> BodyReader<'a> {
         self.frames
     }
 
-    /// wasmparser's reader at the next operator, with the body's features.
-    fn reader_here(&self) -> BinaryReader<'a> {
+    /// wasmparser's reader at the next operator, with the body's features: for a
+    /// lookahead that must not consume.
+    pub fn peek_reader(&self) -> BinaryReader<'a> {
         let rest = self.bytes.get(self.pos..).unwrap_or_default();
         BinaryReader::new_features(rest, self.original_position(), self.features)
     }
@@ -92,11 +105,11 @@ impl<'a> BodyReader<'a> {
     /// The next operator through wasmparser's reader. Out of line: it is large, and
     /// the short path should not pay for its frame.
     #[inline(never)]
-    fn visit_general<V>(&mut self, visitor: &mut V) -> Result<V::Output>
+    pub fn visit_general<V>(&mut self, visitor: &mut V) -> Result<V::Output>
     where
         V: VisitOperator<'a>,
     {
-        let mut reader = self.reader_here();
+        let mut reader = self.peek_reader();
         let output = reader.visit_operator(&mut Adapter {
             frames: &mut self.frames,
             visitor,
@@ -110,7 +123,7 @@ impl<'a> BodyReader<'a> {
     /// visited) for everything else. Every check that can refuse comes before the
     /// visitor is called.
     #[inline(always)]
-    fn visit_common<V>(&mut self, v: &mut V) -> Option<V::Output>
+    pub fn visit_common<V>(&mut self, v: &mut V) -> Option<V::Output>
     where
         V: VisitOperator<'a>,
     {
@@ -471,40 +484,8 @@ impl<'a, V: VisitOperator<'a>> VisitOperator<'a> for Adapter<'_, V> {
 
 #[cfg(test)]
 mod tests {
-    use super::BodyReader;
-    use wasmparser::{
-        for_each_visit_operator, for_each_visit_simd_operator, BinaryReader, Operator,
-        OperatorsReader, VisitOperator, VisitSimdOperator, WasmFeatures,
-    };
-
-    /// A visitor that records what it is called with, as the `Operator` of the call.
-    struct Record;
-
-    macro_rules! define_record {
-        ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
-            $(
-                fn $visit(&mut self $($(,$arg: $argty)*)?) -> Operator<'a> {
-                    Operator::$op $({ $($arg),* })?
-                }
-            )*
-        };
-    }
-
-    impl<'a> VisitOperator<'a> for Record {
-        type Output = Operator<'a>;
-
-        fn simd_visitor(
-            &mut self,
-        ) -> Option<&mut dyn VisitSimdOperator<'a, Output = Self::Output>> {
-            Some(self)
-        }
-
-        for_each_visit_operator!(define_record);
-    }
-
-    impl<'a> VisitSimdOperator<'a> for Record {
-        for_each_visit_simd_operator!(define_record);
-    }
+    use super::{BodyReader, BuildOperator};
+    use wasmparser::{BinaryReader, OperatorsReader, WasmFeatures};
 
     /// Reads `code` with this reader and `OperatorsReader` and checks they agree on
     /// every visit, offset and error, and on the end of the body.
@@ -518,8 +499,8 @@ mod tests {
                 break;
             }
             assert_eq!(ours.original_position(), theirs.original_position());
-            let a = ours.visit_operator(&mut Record);
-            let b = theirs.visit_operator(&mut Record);
+            let a = ours.visit_operator(&mut BuildOperator);
+            let b = theirs.visit_operator(&mut BuildOperator);
             match (a, b) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b, "{code:x?}"),
                 (Err(a), Err(b)) => {
