@@ -98,6 +98,10 @@ pub(crate) struct Popped {
 #[derive(Copy, Clone, Debug)]
 pub(crate) enum LocalHome {
     Reg(Reg),
+    /// A float register (f32/f64 locals): holds the value's exact bits, as a frame slot
+    /// would (a NaN written by an operator was canonicalized on its way in, when the
+    /// function canonicalizes).
+    FReg(FReg),
     Frame(i32),
 }
 
@@ -191,7 +195,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Whether `freg`'s value is canonicalized on its way out of the register.
-    fn canonicalizes(&self, freg: FReg) -> bool {
+    pub fn canonicalizes(&self, freg: FReg) -> bool {
         self.canonicalize_nans && self.float_exact & (1 << self.float_index(freg)) == 0
     }
 
@@ -258,10 +262,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.masm.float_spill(size, offset, freg, canonicalize);
                 self.free_float(freg);
             }
-            Loc::Local(local) => {
-                let src = self.local_operand(local);
-                self.masm.store(StoreWidth::B64, slot, src);
-            }
+            Loc::Local(local) => match self.locals[local as usize].home {
+                LocalHome::FReg(freg) => {
+                    self.masm
+                        .float_spill(entry.kind.float_size(), offset, freg, false)
+                }
+                _ => {
+                    let src = self.local_operand(local);
+                    self.masm.store(StoreWidth::B64, slot, src);
+                }
+            },
             Loc::Flags(cond) => {
                 let reg = self.alloc();
                 self.masm.set_cond(cond, reg);
@@ -298,13 +308,24 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.float_spill_cursor = self.float_spill_cursor.max(depth);
     }
 
-    /// Moves every float register entry at `from` or above to its slot, so that the
-    /// entries there can be read as operands (call arguments, results).
+    /// Moves every float register entry at `from` or above, and every lazy read of a
+    /// local living in a float register, to its slot, so that the entries there can be
+    /// read as operands (call arguments, results).
     pub fn spill_floats_from(&mut self, from: usize) {
         for d in from..self.stack.len() {
-            if let Loc::FReg(_) = self.stack[d].loc {
-                self.spill_entry(d);
+            match self.stack[d].loc {
+                Loc::FReg(_) => self.spill_entry(d),
+                Loc::Local(local) if self.float_home(local).is_some() => self.spill_entry(d),
+                _ => {}
             }
+        }
+    }
+
+    /// The float register local `local` lives in, if it does.
+    pub fn float_home(&self, local: u32) -> Option<FReg> {
+        match self.locals[local as usize].home {
+            LocalHome::FReg(freg) => Some(freg),
+            _ => None,
         }
     }
 
@@ -363,6 +384,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     fn pop_as_bits(&mut self, keep_flags: bool) -> Popped {
         let mut value = self.pop_entry();
+        if let Some(freg) = self.lazy_float_local(value) {
+            // A local's bits are exact: out with a move that never canonicalizes.
+            let reg = self.alloc();
+            self.masm
+                .float_to_bits(value.kind.float_size(), reg, freg, false);
+            value.loc = Loc::Reg(reg);
+        }
         if let Loc::FReg(freg) = value.loc {
             let reg = self.alloc();
             let (size, canonicalize) = (value.kind.float_size(), self.canonicalizes(freg));
@@ -421,11 +449,41 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if let Loc::FReg(freg) = value.loc {
             return freg;
         }
+        if let Some(home) = self.lazy_float_local(value) {
+            return self.float_copy_of_local(value.kind, home);
+        }
         let src = self.operand(value);
         let freg = self.alloc_float();
         self.masm
             .float_from_bits(value.kind.float_size(), freg, src);
         self.release(value);
+        freg
+    }
+
+    /// `value` (an f32/f64) in a float register for an operator that only reads it: a
+    /// local living in a float register is read where it lives. Returns whether the
+    /// operator owns the register (and must free it).
+    pub fn float_source(&mut self, value: Popped) -> (FReg, bool) {
+        match self.lazy_float_local(value) {
+            Some(home) => (home, false),
+            None => (self.float_operand(value), true),
+        }
+    }
+
+    /// The float register of the local `value` reads lazily, if it lives in one.
+    fn lazy_float_local(&self, value: Popped) -> Option<FReg> {
+        match value.loc {
+            Loc::Local(local) => self.float_home(local),
+            _ => None,
+        }
+    }
+
+    /// A new float register holding a copy of the float local living in `home` (exact
+    /// bits: never canonicalized on the way out).
+    fn float_copy_of_local(&mut self, kind: Kind, home: FReg) -> FReg {
+        let freg = self.alloc_float();
+        self.masm.float_move(kind.float_size(), freg, home, false);
+        self.float_exact |= 1 << self.float_index(freg);
         freg
     }
 
@@ -438,10 +496,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
+    /// Where an integer-located local lives, as an operand. A local living in a float
+    /// register is never read this way: its readers move it out first (`pop`,
+    /// `spill_floats_from`, `spill_entry`, `move_to_reg`, `store_to_slot`).
     pub fn local_operand(&self, local: u32) -> Operand {
         match self.locals[local as usize].home {
             LocalHome::Reg(reg) => Operand::Reg(reg),
             LocalHome::Frame(offset) => Operand::Frame(offset),
+            LocalHome::FReg(_) => unreachable!("a float-register local is moved out first"),
         }
     }
 
@@ -488,6 +550,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             let lazy = matches!(self.stack.get(depth), Some(Entry { loc: Loc::Local(l), .. }) if *l == local);
             if lazy {
                 let kind = self.stack[depth].kind;
+                if let Some(home) = self.float_home(local) {
+                    let freg = self.float_copy_of_local(kind, home);
+                    self.stack[depth].loc = Loc::FReg(freg);
+                    self.float_spill_cursor = self.float_spill_cursor.min(depth);
+                    continue;
+                }
                 let src = self.local_operand(local);
                 let reg = self.alloc();
                 self.masm.mov(kind.size(), reg, src);
@@ -505,6 +573,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Copies `value` (it stays on the stack) into `reg`, which nothing else live on this
     /// path may hold (a merge's result register). Never changes the flags.
     pub fn move_to_reg(&mut self, value: Popped, reg: Reg) {
+        if let Some(home) = self.lazy_float_local(value) {
+            self.masm
+                .float_to_bits(value.kind.float_size(), reg, home, false);
+            return;
+        }
         match value.loc {
             Loc::Reg(r) if r == reg => {}
             Loc::FReg(freg) => {
@@ -532,6 +605,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             let size = value.kind.float_size();
             let canonicalize = self.canonicalizes(freg);
             self.masm.float_spill(size, offset, freg, canonicalize);
+            return;
+        }
+        if let Some(home) = self.lazy_float_local(value) {
+            self.masm
+                .float_spill(value.kind.float_size(), offset, home, false);
             return;
         }
         let src = self.operand(value);

@@ -191,6 +191,9 @@ impl MacroAssembler for A64Masm {
     fn float_allocatable(&self) -> &'static [FReg] {
         &regs::FLOAT_ALLOCATABLE
     }
+    fn float_lendable(&self) -> usize {
+        regs::FLOAT_LENDABLE
+    }
     fn float_scratch(&self) -> [FReg; 2] {
         regs::FLOAT_SCRATCH
     }
@@ -202,6 +205,9 @@ impl MacroAssembler for A64Masm {
     }
     fn float_spill(&mut self, size: FloatSize, offset: i32, src: FReg, _canonicalize: bool) {
         self.emit_float_spill(size, offset, src)
+    }
+    fn float_move(&mut self, size: FloatSize, dst: FReg, src: FReg, _canonicalize: bool) {
+        self.emit_float_move(size, dst, src)
     }
     fn fp_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: FReg, lhs: FReg, rhs: FReg) {
         self.emit_fp_binop(op, size, dst, lhs, rhs)

@@ -193,6 +193,9 @@ impl MacroAssembler for X64Masm {
     fn float_allocatable(&self) -> &'static [FReg] {
         &regs::FLOAT_ALLOCATABLE
     }
+    fn float_lendable(&self) -> usize {
+        regs::FLOAT_LENDABLE
+    }
     fn float_scratch(&self) -> [FReg; 2] {
         regs::FLOAT_SCRATCH
     }
@@ -214,6 +217,18 @@ impl MacroAssembler for X64Masm {
     fn float_spill(&mut self, size: FloatSize, offset: i32, src: FReg, canonicalize: bool) {
         self.emit_float_to_bits(size, regs::RAX, src, canonicalize);
         asm!(self.ops; mov QWORD [rbp + offset], rax);
+    }
+    fn float_move(&mut self, size: FloatSize, dst: FReg, src: FReg, canonicalize: bool) {
+        self.emit_float_move(size, dst, src, canonicalize)
+    }
+    fn float_move_clobbering_flags(
+        &mut self,
+        size: FloatSize,
+        dst: FReg,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        self.emit_float_move_with_compare(size, dst, src, canonicalize)
     }
     fn fp_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: FReg, lhs: FReg, rhs: FReg) {
         self.emit_fp_binop(op, size, dst, lhs, rhs)
