@@ -562,6 +562,10 @@ pub trait MacroAssembler {
     fn fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg);
     /// `dst =` the `size` float at `addr`, bits unchanged (a NaN keeps its payload).
     fn fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address);
+    /// The `size` float in `src` stored at `addr` (4 or 8 bytes), bits unchanged, or the
+    /// canonical NaN instead of any NaN when `canonicalize` (which may overwrite `src` with
+    /// it and change the flags).
+    fn fp_store(&mut self, size: FloatSize, addr: Address, src: FReg, canonicalize: bool);
     /// `dst = (lhs op rhs) ? 1 : 0` (an i32).
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg);
     /// Compare `lhs` with `rhs` into the flags and return the condition that holds

@@ -1,8 +1,9 @@
 //! Float operators: arithmetic, comparisons, conversions and the bitwise sign operations.
 //!
 //! Float values rest as bit patterns in integer locations (see [`Kind`]), so constants,
-//! loads, stores, locals, globals, `select`, calls and reinterpretations need nothing
-//! float-specific: they move bits. Arithmetic takes its operands in float registers and
+//! globals, `select`, calls and reinterpretations need nothing float-specific: they move
+//! bits. (Loads and stores go straight between memory and float registers, and hot float
+//! locals live in float registers: see `stack` and `regalloc`.) Arithmetic takes its operands in float registers and
 //! leaves its result in one ([`Loc::FReg`]), so chained float operators stay in the float
 //! unit; the result becomes bits, with a NaN canonicalized when the compile options ask
 //! for it (the deterministic default), only where something else reads it (see `stack`).

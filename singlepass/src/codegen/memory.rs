@@ -129,6 +129,18 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     pub fn store(&mut self, width: StoreWidth, offset: u64) {
+        if let Some((value, freg, owned)) = self.pop_float_register() {
+            // Straight from the float register (an operator's result canonicalized there).
+            let canonicalize = owned && self.canonicalizes(freg);
+            let (reg, address) = self.checked_address(offset, width.bytes(), Access::Store);
+            self.masm
+                .fp_store(value.kind.float_size(), address, freg, canonicalize);
+            self.free_reg(reg);
+            if owned {
+                self.free_float(freg);
+            }
+            return;
+        }
         let value = self.pop();
         let (reg, address) = self.checked_address(offset, width.bytes(), Access::Store);
         let src = self.operand(value);

@@ -8,9 +8,12 @@
 //! class makes the search amortised constant).
 //!
 //! Two register classes, one representation at rest: a float value is its bit pattern
-//! wherever it rests (constants, slots, locals, integer registers), and a float register
-//! only ever holds the result of a float operator or a value loaded from memory
-//! ([`Loc::FReg`]; `FuncGen::float_exact` tells the two apart). Float operators take
+//! wherever it rests (constants, slots, integer registers, and locals, a float local in
+//! a float register included: that register holds exact bits), and a float temporary
+//! only ever holds the result of a float operator, or a value loaded from memory or
+//! copied from a local ([`Loc::FReg`]; `FuncGen::float_exact` tells results from exact
+//! bits). A lazy read of a float-register local ([`Loc::Local`]) is read by float
+//! operators where it lives ([`FuncGen::float_source`]) and leaves as its bits. Float operators take
 //! their operands from float registers ([`FuncGen::float_operand`]), so a chain of float
 //! arithmetic never leaves the float unit; anything else that reads such a result
 //! ([`FuncGen::pop`], a spill, a branch or call argument) receives its bits, with an
@@ -367,6 +370,18 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             loc: entry.loc,
             depth,
         }
+    }
+
+    /// The top entry if it is in a float register: its own (`true`: the caller frees it)
+    /// or the float register of the local it reads lazily (`false`). Else pops nothing.
+    pub fn pop_float_register(&mut self) -> Option<(Popped, FReg, bool)> {
+        let top = self.value_at(self.stack.len().checked_sub(1)?);
+        let found = match top.loc {
+            Loc::FReg(freg) => (freg, true),
+            _ => (self.lazy_float_local(top)?, false),
+        };
+        let value = self.pop_entry();
+        Some((value, found.0, found.1))
     }
 
     /// The top entry, a float register's value moved into an integer register as bits

@@ -218,6 +218,9 @@ impl MacroAssembler for A64Masm {
     fn fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
         self.emit_fp_load(size, dst, addr)
     }
+    fn fp_store(&mut self, size: FloatSize, addr: Address, src: FReg, _canonicalize: bool) {
+        self.emit_fp_store(size, addr, src)
+    }
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg) {
         self.emit_fp_cmp(op, size, dst, lhs, rhs)
     }

@@ -159,22 +159,30 @@ impl X64Masm {
         src: FReg,
         canonicalize: bool,
     ) {
-        let (d, s) = (dst.0, src.0);
-        self.xmm_copy(d, s);
-        if !canonicalize {
-            return;
+        self.xmm_copy(dst.0, src.0);
+        if canonicalize {
+            self.canonicalize_in_place(size, dst);
         }
-        sized!(self.ops, size, ucomiss, ucomisd; Rx(s), Rx(s));
+    }
+
+    /// `reg` = the canonical NaN if it holds a NaN: `ucomis reg, reg` (unordered exactly
+    /// for a NaN) and a forward `jnp` over the canonical NaN's load, which a NaN being
+    /// rare predicts well; the value's dependency chain gains nothing. Clobbers the flags
+    /// and r11. The `jnp rel8` is raw bytes patched once the load's length is known.
+    pub(super) fn canonicalize_in_place(&mut self, size: FloatSize, reg: FReg) {
+        let r = reg.0;
+        sized!(self.ops, size, ucomiss, ucomisd; Rx(r), Rx(r));
         self.ops.extend([0x7b, 0]);
         let after_jump = self.ops.offset().0;
         self.mov_imm(super::regs::R11, size.canonical_nan() as i64);
         match size {
-            FloatSize::F32 => asm!(self.ops; movd Rx(d), r11d),
-            FloatSize::F64 => asm!(self.ops; movq Rx(d), r11),
+            FloatSize::F32 => asm!(self.ops; movd Rx(r), r11d),
+            FloatSize::F64 => asm!(self.ops; movq Rx(r), r11),
         }
         let skipped = self.ops.offset().0 - after_jump;
-        let rel8 = u8::try_from(skipped).expect("a constant load and a movq: under 20 bytes");
-        debug_assert!(rel8 < 0x80);
+        // At most 10 + 5 bytes (`mov r11, imm64`, `movq`): a rel8 always reaches.
+        let rel8 = u8::try_from(skipped).unwrap_or(0);
+        debug_assert!((1..0x80).contains(&rel8));
         self.ops.patch(after_jump - 1, &[rel8]);
     }
 

@@ -239,6 +239,12 @@ impl MacroAssembler for X64Masm {
     fn fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
         self.emit_fp_load(size, dst, addr)
     }
+    fn fp_store(&mut self, size: FloatSize, addr: Address, src: FReg, canonicalize: bool) {
+        if canonicalize {
+            self.canonicalize_in_place(size, src);
+        }
+        self.emit_fp_store(size, addr, src)
+    }
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg) {
         self.emit_fp_cmp(op, size, dst, lhs, rhs)
     }
