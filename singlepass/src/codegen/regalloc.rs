@@ -250,7 +250,7 @@ pub(crate) fn choose_homes(
     };
     let pays = |weight: u64| weight >= LEND_MIN_WEIGHT && weight / 2 > summary.call_weight;
     let is_float = |i: usize| matches!(kinds[i], Kind::F32 | Kind::F64);
-    heaviest(weights, regs.float_lendable.len(), order, |i| is_float(i));
+    heaviest(weights, regs.float_lendable.len(), order, is_float);
     for &i in order.iter() {
         if !pays(weights[i as usize]) {
             break;
@@ -259,12 +259,7 @@ pub(crate) fn choose_homes(
         used.float_lent += 1;
     }
     let free = |i: usize| kinds[i] != Kind::Ref && homes[i] == Home::Memory;
-    heaviest(
-        weights,
-        regs.saved.len() + regs.lendable.len(),
-        order,
-        |i| free(i),
-    );
+    heaviest(weights, regs.saved.len() + regs.lendable.len(), order, free);
     for &i in order.iter() {
         let home = &mut homes[i as usize];
         if used.saved < regs.saved.len() {
