@@ -66,6 +66,11 @@ struct LocalSet {
 pub(crate) struct Local {
     pub kind: Kind,
     pub home: LocalHome,
+    /// A float-register local that only ever holds its zero or float operators' results
+    /// (never a parameter, never a copied value: see `regalloc::scan_local_uses`): it
+    /// takes a result as it is, a NaN's payload uncanonicalized, and is canonicalized
+    /// where its bits are read instead (if the function canonicalizes), which is rarer.
+    pub results_only: bool,
 }
 
 /// The growable state of [`FuncGen`], kept by the module driver between functions so a
@@ -86,6 +91,7 @@ pub(crate) struct FuncBuffers {
 struct HomeBuffers {
     kinds: Vec<Kind>,
     weights: Vec<u64>,
+    copied: Vec<bool>,
     loops: Vec<bool>,
     order: Vec<u32>,
     homes: Vec<Home>,
@@ -372,10 +378,16 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let weights = if candidates > saved_regs.len() || floats {
             buffers.weights.clear();
             buffers.weights.resize(kinds.len(), 0);
+            buffers.copied.clear();
+            buffers.copied.resize(kinds.len(), false);
             let env = self.env;
-            regalloc::scan_local_uses(code, &mut buffers.weights, &mut buffers.loops, |f| {
-                env.intrinsic(f).is_some()
-            })
+            regalloc::scan_local_uses(
+                code,
+                &mut buffers.weights,
+                &mut buffers.copied,
+                &mut buffers.loops,
+                |f| env.intrinsic(f).is_some(),
+            )
         } else {
             None
         };
@@ -414,7 +426,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                     LocalHome::Frame(-8 * (saved as i32 + frame_locals))
                 }
             };
-            locals.push(Local { kind, home });
+            // Only a scanned function's locals are ever results-only (`copied` is then
+            // filled); a parameter arrives with the caller's exact bits.
+            let results_only = matches!(home, LocalHome::FReg(_))
+                && i >= params.len()
+                && weights.is_some()
+                && !buffers.copied[i];
+            locals.push(Local {
+                kind,
+                home,
+                results_only,
+            });
         }
         self.lent_slots = -8 * (saved as i32 + frame_locals + 1);
         self.slots_start = saved as u32 + frame_locals as u32 + lent as u32;
@@ -845,14 +867,20 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     fn float_local_set(&mut self, local: u32, home: FReg, tee: bool) {
         let value = self.pop_entry();
         let size = value.kind.float_size();
+        // A results-only local takes a result as it is (see `Local::results_only`).
+        let exact = !self.locals[local as usize].results_only;
         match value.loc {
             Loc::FReg(freg) => {
-                let canonicalize = self.canonicalizes(freg);
+                let canonicalize = exact && self.canonicalizes(freg);
                 self.masm
                     .float_move_clobbering_flags(size, home, freg, canonicalize);
             }
             Loc::Local(other) => match self.float_home(other) {
-                Some(src) => self.masm.float_move(size, home, src, false),
+                Some(src) => {
+                    let canonicalize = exact && self.local_canonicalizes(other);
+                    self.masm
+                        .float_move_clobbering_flags(size, home, src, canonicalize)
+                }
                 None => {
                     let src = self.local_operand(other);
                     self.masm.float_from_bits(size, home, src);
@@ -863,12 +891,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                 self.masm.float_from_bits(size, home, src);
             }
         }
+        self.release(value);
         if tee {
             // The local itself is the value now, read lazily like a `local.get`.
-            self.release(value);
             self.push(value.kind, Loc::Local(local));
-        } else {
-            self.release(value);
         }
     }
 }

@@ -129,15 +129,15 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     pub fn store(&mut self, width: StoreWidth, offset: u64) {
-        if let Some((value, freg, owned)) = self.pop_float_register() {
+        if let Some((value, source)) = self.pop_float_register() {
             // Straight from the float register (an operator's result canonicalized there).
-            let canonicalize = owned && self.canonicalizes(freg);
             let (reg, address) = self.checked_address(offset, width.bytes(), Access::Store);
+            let size = value.kind.float_size();
             self.masm
-                .fp_store(value.kind.float_size(), address, freg, canonicalize);
+                .fp_store(size, address, source.freg, source.canonicalize);
             self.free_reg(reg);
-            if owned {
-                self.free_float(freg);
+            if source.owned {
+                self.free_float(source.freg);
             }
             return;
         }

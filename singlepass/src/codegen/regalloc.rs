@@ -94,23 +94,37 @@ impl Bytes<'_> {
     }
 }
 
+/// Whether opcode `op` is a float operator whose result codegen may leave with a
+/// non-canonical NaN (arithmetic, rounding, conversions; not `abs`/`neg`/`copysign`,
+/// which keep a NaN's payload as wasm requires, nor reinterpretations).
+fn is_float_result(op: u8) -> bool {
+    matches!(op, 0x8d..=0x97 | 0x9b..=0xa5 | 0xb2..=0xbb)
+}
+
 /// Adds each `local.get`/`local.set`/`local.tee` in `code` (a body's operators, after
 /// the local declarations) to `weights[local]`, weighted by loop depth, and sums the
 /// weight of the calls (`is_inlined` names the call targets compiled inline, which cost
-/// no call). `loops` is scratch space. Returns `None` if the bytes hold an instruction
-/// beyond wasm 2.0 or end early; `weights` is then partial and must not be used.
+/// no call). Sets `copied[local]` when a `local.set`/`local.tee` writes the local a value
+/// that is not the result of the float operator just before it ([`is_float_result`]):
+/// a local never so written only ever holds its zero or float operators' results.
+/// `loops` is scratch space. Returns `None` if the bytes hold an instruction beyond wasm
+/// 2.0 or end early; `weights` and `copied` are then partial and must not be used.
 pub(crate) fn scan_local_uses(
     code: &[u8],
     weights: &mut [u64],
+    copied: &mut [bool],
     loops: &mut Vec<bool>,
     is_inlined: impl Fn(u32) -> bool,
 ) -> Option<ScanSummary> {
     let mut bytes = Bytes { code, at: 0 };
     let mut depth = 0u32;
     let mut summary = ScanSummary::default();
+    let mut after_result = false;
     loops.clear();
     while bytes.at < code.len() {
         let op = bytes.byte()?;
+        // The value on top of the stack is the previous instruction's result.
+        let operand_is_result = std::mem::replace(&mut after_result, is_float_result(op));
         match op {
             0x02 | 0x04 => {
                 bytes.skip_block_type()?;
@@ -159,6 +173,9 @@ pub(crate) fn scan_local_uses(
                 let local = bytes.u32()? as usize;
                 let weight = weights.get_mut(local)?;
                 *weight = weight.saturating_add(use_weight(depth));
+                if op != 0x20 && !operand_is_result {
+                    *copied.get_mut(local)? = true;
+                }
             }
             0x28..=0x3e => {
                 let align = bytes.u32()?;
@@ -309,8 +326,22 @@ mod tests {
 
     fn scan(code: &[u8], locals: usize) -> Option<(Vec<u64>, ScanSummary)> {
         let mut weights = vec![0; locals];
-        let summary = scan_local_uses(code, &mut weights, &mut Vec::new(), |f| f == 0)?;
+        let mut copied = vec![false; locals];
+        let summary =
+            scan_local_uses(code, &mut weights, &mut copied, &mut Vec::new(), |f| f == 0)?;
         Some((weights, summary))
+    }
+
+    #[test]
+    fn locals_written_only_by_float_operators_are_told_apart() {
+        // f64.add; local.set 0; f64.neg; local.set 1; f64.sqrt; local.tee 2; local.set 3;
+        // f32.demote_f64; local.set 4; local.get 5
+        let code = [
+            0xa0, 0x21, 0, 0x9a, 0x21, 1, 0x9f, 0x22, 2, 0x21, 3, 0xb6, 0x21, 4, 0x20, 5,
+        ];
+        let mut copied = vec![false; 6];
+        scan_local_uses(&code, &mut [0; 6], &mut copied, &mut Vec::new(), |_| false).unwrap();
+        assert_eq!(copied, [false, true, false, true, false, false]);
     }
 
     #[test]

@@ -97,6 +97,16 @@ pub(crate) struct Popped {
     pub depth: usize,
 }
 
+/// A float register a value is read from: its own or a float-register local's.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct FloatSource {
+    pub freg: FReg,
+    /// The value's own register, which the reader frees.
+    pub owned: bool,
+    /// Whether its bits are canonicalized on their way out.
+    pub canonicalize: bool,
+}
+
 /// Where a local lives for the whole function.
 #[derive(Copy, Clone, Debug)]
 pub(crate) enum LocalHome {
@@ -267,8 +277,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
             Loc::Local(local) => match self.locals[local as usize].home {
                 LocalHome::FReg(freg) => {
+                    let canonicalize = self.local_canonicalizes(local);
                     self.masm
-                        .float_spill(entry.kind.float_size(), offset, freg, false)
+                        .float_spill(entry.kind.float_size(), offset, freg, canonicalize)
                 }
                 _ => {
                     let src = self.local_operand(local);
@@ -332,6 +343,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
+    /// Whether float-register local `local`'s bits are canonicalized where they are read
+    /// (a results-only local of a canonicalizing function; see `func::Local`).
+    pub fn local_canonicalizes(&self, local: u32) -> bool {
+        self.canonicalize_nans && self.locals[local as usize].results_only
+    }
+
     // ---- pushing and popping ----
 
     pub fn push(&mut self, kind: Kind, loc: Loc) {
@@ -372,16 +389,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
-    /// The top entry if it is in a float register: its own (`true`: the caller frees it)
-    /// or the float register of the local it reads lazily (`false`). Else pops nothing.
-    pub fn pop_float_register(&mut self) -> Option<(Popped, FReg, bool)> {
+    /// The top entry if it is in a float register: its own (the caller frees it) or the
+    /// float register of the local it reads lazily. Else pops nothing.
+    pub fn pop_float_register(&mut self) -> Option<(Popped, FloatSource)> {
         let top = self.value_at(self.stack.len().checked_sub(1)?);
-        let found = match top.loc {
-            Loc::FReg(freg) => (freg, true),
-            _ => (self.lazy_float_local(top)?, false),
+        let source = match top.loc {
+            Loc::FReg(freg) => FloatSource {
+                freg,
+                owned: true,
+                canonicalize: self.canonicalizes(freg),
+            },
+            _ => self.lazy_float_local(top)?,
         };
         let value = self.pop_entry();
-        Some((value, found.0, found.1))
+        Some((value, source))
     }
 
     /// The top entry, a float register's value moved into an integer register as bits
@@ -399,11 +420,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     fn pop_as_bits(&mut self, keep_flags: bool) -> Popped {
         let mut value = self.pop_entry();
-        if let Some(freg) = self.lazy_float_local(value) {
-            // A local's bits are exact: out with a move that never canonicalizes.
+        if let Some(local) = self.lazy_float_local(value) {
             let reg = self.alloc();
-            self.masm
-                .float_to_bits(value.kind.float_size(), reg, freg, false);
+            let (size, freg, canonicalize) =
+                (value.kind.float_size(), local.freg, local.canonicalize);
+            if keep_flags {
+                self.masm.float_to_bits(size, reg, freg, canonicalize);
+            } else {
+                self.masm
+                    .float_to_bits_clobbering_flags(size, reg, freg, canonicalize);
+            }
             value.loc = Loc::Reg(reg);
         }
         if let Loc::FReg(freg) = value.loc {
@@ -464,8 +490,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if let Loc::FReg(freg) = value.loc {
             return freg;
         }
-        if let Some(home) = self.lazy_float_local(value) {
-            return self.float_copy_of_local(value.kind, home);
+        if let Some(local) = self.lazy_float_local(value) {
+            return self.float_copy_of_local(value.kind, local);
         }
         let src = self.operand(value);
         let freg = self.alloc_float();
@@ -480,25 +506,32 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// operator owns the register (and must free it).
     pub fn float_source(&mut self, value: Popped) -> (FReg, bool) {
         match self.lazy_float_local(value) {
-            Some(home) => (home, false),
+            Some(local) => (local.freg, false),
             None => (self.float_operand(value), true),
         }
     }
 
     /// The float register of the local `value` reads lazily, if it lives in one.
-    fn lazy_float_local(&self, value: Popped) -> Option<FReg> {
+    fn lazy_float_local(&self, value: Popped) -> Option<FloatSource> {
         match value.loc {
-            Loc::Local(local) => self.float_home(local),
+            Loc::Local(local) => Some(FloatSource {
+                freg: self.float_home(local)?,
+                owned: false,
+                canonicalize: self.local_canonicalizes(local),
+            }),
             _ => None,
         }
     }
 
-    /// A new float register holding a copy of the float local living in `home` (exact
-    /// bits: never canonicalized on the way out).
-    fn float_copy_of_local(&mut self, kind: Kind, home: FReg) -> FReg {
+    /// A new float register holding a copy of a float-register local, which leaves it as
+    /// the local's bits would (exact, or canonicalized for a results-only local).
+    fn float_copy_of_local(&mut self, kind: Kind, local: FloatSource) -> FReg {
         let freg = self.alloc_float();
-        self.masm.float_move(kind.float_size(), freg, home, false);
-        self.float_exact |= 1 << self.float_index(freg);
+        self.masm
+            .float_move(kind.float_size(), freg, local.freg, false);
+        if !local.canonicalize {
+            self.float_exact |= 1 << self.float_index(freg);
+        }
         freg
     }
 
@@ -565,8 +598,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             let lazy = matches!(self.stack.get(depth), Some(Entry { loc: Loc::Local(l), .. }) if *l == local);
             if lazy {
                 let kind = self.stack[depth].kind;
-                if let Some(home) = self.float_home(local) {
-                    let freg = self.float_copy_of_local(kind, home);
+                if let Some(source) = self.lazy_float_local(self.value_at(depth)) {
+                    let freg = self.float_copy_of_local(kind, source);
                     self.stack[depth].loc = Loc::FReg(freg);
                     self.float_spill_cursor = self.float_spill_cursor.min(depth);
                     continue;
@@ -588,9 +621,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Copies `value` (it stays on the stack) into `reg`, which nothing else live on this
     /// path may hold (a merge's result register). Never changes the flags.
     pub fn move_to_reg(&mut self, value: Popped, reg: Reg) {
-        if let Some(home) = self.lazy_float_local(value) {
+        if let Some(local) = self.lazy_float_local(value) {
             self.masm
-                .float_to_bits(value.kind.float_size(), reg, home, false);
+                .float_to_bits(value.kind.float_size(), reg, local.freg, local.canonicalize);
             return;
         }
         match value.loc {
@@ -622,9 +655,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.masm.float_spill(size, offset, freg, canonicalize);
             return;
         }
-        if let Some(home) = self.lazy_float_local(value) {
+        if let Some(local) = self.lazy_float_local(value) {
+            let size = value.kind.float_size();
             self.masm
-                .float_spill(value.kind.float_size(), offset, home, false);
+                .float_spill(size, offset, local.freg, local.canonicalize);
             return;
         }
         let src = self.operand(value);
