@@ -66,10 +66,11 @@ struct LocalSet {
 pub(crate) struct Local {
     pub kind: Kind,
     pub home: LocalHome,
-    /// A float-register local that only ever holds its zero or float operators' results
-    /// (never a parameter, never a copied value: see `regalloc::scan_local_uses`): it
-    /// takes a result as it is, a NaN's payload uncanonicalized, and is canonicalized
-    /// where its bits are read instead (if the function canonicalizes), which is rarer.
+    /// A float-register local that only ever holds float operators' results or values
+    /// canonicalizing leaves alone (zero, constants that are not NaNs; never a
+    /// parameter, never a copied value: see `regalloc::scan_local_uses`): it takes a
+    /// result as it is, a NaN's payload uncanonicalized, and is canonicalized where its
+    /// bits are read instead (if the function canonicalizes), which is rarer.
     pub results_only: bool,
 }
 

@@ -105,8 +105,9 @@ fn is_float_result(op: u8) -> bool {
 /// the local declarations) to `weights[local]`, weighted by loop depth, and sums the
 /// weight of the calls (`is_inlined` names the call targets compiled inline, which cost
 /// no call). Sets `copied[local]` when a `local.set`/`local.tee` writes the local a value
-/// that is not the result of the float operator just before it ([`is_float_result`]):
-/// a local never so written only ever holds its zero or float operators' results.
+/// that is not the result of the float operator just before it ([`is_float_result`]) or
+/// a float constant other than a NaN: a local never so written only ever holds values
+/// that canonicalizing leaves alone or float operators' results.
 /// `loops` is scratch space. Returns `None` if the bytes hold an instruction beyond wasm
 /// 2.0 or end early; `weights` and `copied` are then partial and must not be used.
 pub(crate) fn scan_local_uses(
@@ -186,8 +187,17 @@ pub(crate) fn scan_local_uses(
                 bytes.skip_leb()?;
             }
             0x41 | 0x42 => bytes.skip_leb()?,
-            0x43 => bytes.skip(4)?,
-            0x44 => bytes.skip(8)?,
+            // A constant that is not a NaN canonicalizes to itself: as good as a result.
+            0x43 => {
+                let bits = bytes.code.get(bytes.at..bytes.at + 4)?;
+                after_result = !f32::from_le_bytes(bits.try_into().ok()?).is_nan();
+                bytes.skip(4)?
+            }
+            0x44 => {
+                let bits = bytes.code.get(bytes.at..bytes.at + 8)?;
+                after_result = !f64::from_le_bytes(bits.try_into().ok()?).is_nan();
+                bytes.skip(8)?
+            }
             0xfc => match bytes.u32()? {
                 0..=7 => {}
                 9 | 11 | 13 | 15..=17 => bytes.skip_leb()?,
@@ -335,13 +345,18 @@ mod tests {
     #[test]
     fn locals_written_only_by_float_operators_are_told_apart() {
         // f64.add; local.set 0; f64.neg; local.set 1; f64.sqrt; local.tee 2; local.set 3;
-        // f32.demote_f64; local.set 4; local.get 5
+        // f32.demote_f64; local.set 4; local.get 5; f64.const 2.0; local.set 6;
+        // f32.const nan:0x200000; local.set 7
         let code = [
-            0xa0, 0x21, 0, 0x9a, 0x21, 1, 0x9f, 0x22, 2, 0x21, 3, 0xb6, 0x21, 4, 0x20, 5,
+            0xa0, 0x21, 0, 0x9a, 0x21, 1, 0x9f, 0x22, 2, 0x21, 3, 0xb6, 0x21, 4, 0x20, 5, 0x44, 0,
+            0, 0, 0, 0, 0, 0, 0x40, 0x21, 6, 0x43, 0, 0, 0xa0, 0x7f, 0x21, 7,
         ];
-        let mut copied = vec![false; 6];
-        scan_local_uses(&code, &mut [0; 6], &mut copied, &mut Vec::new(), |_| false).unwrap();
-        assert_eq!(copied, [false, true, false, true, false, false]);
+        let mut copied = vec![false; 8];
+        scan_local_uses(&code, &mut [0; 8], &mut copied, &mut Vec::new(), |_| false).unwrap();
+        assert_eq!(
+            copied,
+            [false, true, false, true, false, false, false, true]
+        );
     }
 
     #[test]
