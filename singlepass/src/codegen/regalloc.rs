@@ -94,11 +94,26 @@ impl Bytes<'_> {
     }
 }
 
-/// Whether opcode `op` is a float operator whose result codegen may leave with a
-/// non-canonical NaN (arithmetic, rounding, conversions; not `abs`/`neg`/`copysign`,
-/// which keep a NaN's payload as wasm requires, nor reinterpretations).
-fn is_float_result(op: u8) -> bool {
-    matches!(op, 0x8d..=0x97 | 0x9b..=0xa5 | 0xb2..=0xbb)
+/// Whether the instruction starting at `code[at]` leaves a value that canonicalizing
+/// may change only if it is an operator's NaN: a float operator whose result codegen may
+/// leave with a non-canonical NaN (arithmetic, rounding, conversions; not
+/// `abs`/`neg`/`copysign`, which keep a NaN's payload as wasm requires, nor
+/// reinterpretations), or a float constant that is not a NaN (canonicalizing leaves it).
+/// (`at` past the end, as before the first instruction, is no value: false.)
+fn is_float_result(code: &[u8], at: usize) -> bool {
+    match code.get(at) {
+        None => false,
+        Some(0x8d..=0x97 | 0x9b..=0xa5 | 0xb2..=0xbb) => true,
+        Some(0x43) => code
+            .get(at + 1..at + 5)
+            .and_then(|b| b.try_into().ok())
+            .is_some_and(|b| !f32::from_le_bytes(b).is_nan()),
+        Some(0x44) => code
+            .get(at + 1..at + 9)
+            .and_then(|b| b.try_into().ok())
+            .is_some_and(|b| !f64::from_le_bytes(b).is_nan()),
+        _ => false,
+    }
 }
 
 /// Adds each `local.get`/`local.set`/`local.tee` in `code` (a body's operators, after
@@ -120,12 +135,13 @@ pub(crate) fn scan_local_uses(
     let mut bytes = Bytes { code, at: 0 };
     let mut depth = 0u32;
     let mut summary = ScanSummary::default();
-    let mut after_result = false;
+    // Where the previous instruction starts (its value is a `local.set`'s operand), and
+    // the current one: `usize::MAX` before the first.
+    let (mut previous, mut current) = (usize::MAX, usize::MAX);
     loops.clear();
     while bytes.at < code.len() {
+        previous = std::mem::replace(&mut current, bytes.at);
         let op = bytes.byte()?;
-        // The value on top of the stack is the previous instruction's result.
-        let operand_is_result = std::mem::replace(&mut after_result, is_float_result(op));
         match op {
             0x02 | 0x04 => {
                 bytes.skip_block_type()?;
@@ -174,7 +190,7 @@ pub(crate) fn scan_local_uses(
                 let local = bytes.u32()? as usize;
                 let weight = weights.get_mut(local)?;
                 *weight = weight.saturating_add(use_weight(depth));
-                if op != 0x20 && !operand_is_result {
+                if op != 0x20 && !is_float_result(code, previous) {
                     *copied.get_mut(local)? = true;
                 }
             }
@@ -187,17 +203,8 @@ pub(crate) fn scan_local_uses(
                 bytes.skip_leb()?;
             }
             0x41 | 0x42 => bytes.skip_leb()?,
-            // A constant that is not a NaN canonicalizes to itself: as good as a result.
-            0x43 => {
-                let bits = bytes.code.get(bytes.at..bytes.at + 4)?;
-                after_result = !f32::from_le_bytes(bits.try_into().ok()?).is_nan();
-                bytes.skip(4)?
-            }
-            0x44 => {
-                let bits = bytes.code.get(bytes.at..bytes.at + 8)?;
-                after_result = !f64::from_le_bytes(bits.try_into().ok()?).is_nan();
-                bytes.skip(8)?
-            }
+            0x43 => bytes.skip(4)?,
+            0x44 => bytes.skip(8)?,
             0xfc => match bytes.u32()? {
                 0..=7 => {}
                 9 | 11 | 13 | 15..=17 => bytes.skip_leb()?,
