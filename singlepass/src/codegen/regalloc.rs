@@ -135,12 +135,12 @@ pub(crate) fn scan_local_uses(
     let mut bytes = Bytes { code, at: 0 };
     let mut depth = 0u32;
     let mut summary = ScanSummary::default();
-    // Where the previous instruction starts (its value is a `local.set`'s operand), and
-    // the current one: `usize::MAX` before the first.
-    let (mut previous, mut current) = (usize::MAX, usize::MAX);
+    // Where the current instruction starts (`usize::MAX` before the first); at the next
+    // one, where the previous one did: its value is a `local.set`'s operand.
+    let mut current = usize::MAX;
     loops.clear();
     while bytes.at < code.len() {
-        previous = std::mem::replace(&mut current, bytes.at);
+        let previous = std::mem::replace(&mut current, bytes.at);
         let op = bytes.byte()?;
         match op {
             0x02 | 0x04 => {
