@@ -3,10 +3,11 @@
 //! Float values rest as bit patterns in integer locations (see [`Kind`]), so constants,
 //! globals, `select`, calls and reinterpretations need nothing float-specific: they move
 //! bits. (Loads and stores go straight between memory and float registers, and hot float
-//! locals live in float registers: see `stack` and `regalloc`.) Arithmetic takes its operands in float registers and
-//! leaves its result in one ([`Loc::FReg`]), so chained float operators stay in the float
-//! unit; the result becomes bits, with a NaN canonicalized when the compile options ask
-//! for it (the deterministic default), only where something else reads it (see `stack`).
+//! locals live in float registers: see `stack` and `regalloc`.) Arithmetic takes its
+//! operands in float registers and leaves its result in one ([`Loc::FReg`]), so chained
+//! float operators stay in the float unit; the result becomes bits, with a NaN
+//! canonicalized when the compile options ask for it (the deterministic default), only
+//! where something else reads it (see `stack`).
 //! That is the same observable result as canonicalizing after every operator: each float
 //! operator maps any NaN input to a NaN (or a trap, or a comparison that ignores the
 //! payload), so no intermediate NaN's payload can reach the bits. `abs`, `neg` and

@@ -9,11 +9,12 @@
 //!
 //! Two register classes, one representation at rest: a float value is its bit pattern
 //! wherever it rests (constants, slots, integer registers, and locals, a float local in
-//! a float register included: that register holds exact bits), and a float temporary
-//! only ever holds the result of a float operator, or a value loaded from memory or
-//! copied from a local ([`Loc::FReg`]; `FuncGen::float_exact` tells results from exact
-//! bits). A lazy read of a float-register local ([`Loc::Local`]) is read by float
-//! operators where it lives ([`FuncGen::float_source`]) and leaves as its bits. Float operators take
+//! a float register included: that register holds exact bits, or for a results-only local
+//! bits canonicalized where read; see `func::Local`), and a float temporary only ever
+//! holds the result of a float operator, or a value loaded from memory or copied from a
+//! local ([`Loc::FReg`]; `FuncGen::float_exact` tells results from exact bits). A lazy
+//! read of a float-register local ([`Loc::Local`]) is read by float operators where it
+//! lives ([`FuncGen::float_source`]) and leaves as its bits. Float operators take
 //! their operands from float registers ([`FuncGen::float_operand`]), so a chain of float
 //! arithmetic never leaves the float unit; anything else that reads such a result
 //! ([`FuncGen::pop`], a spill, a branch or call argument) receives its bits, with an
