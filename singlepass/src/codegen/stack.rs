@@ -230,6 +230,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             .all(|e| !matches!(e.loc, Loc::Reg(_) | Loc::FReg(_))));
         self.free = (1u32 << self.allocatable.len()) - 1;
         self.float_free = (1u32 << self.float_allocatable.len()) - 1;
+        self.float_exact = 0;
         self.spill_cursor = 0;
         self.float_spill_cursor = 0;
     }
@@ -530,8 +531,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let freg = self.alloc_float();
         self.masm
             .float_move(kind.float_size(), freg, local.freg, false);
-        if !local.canonicalize {
-            self.float_exact |= 1 << self.float_index(freg);
+        let bit = 1 << self.float_index(freg);
+        if local.canonicalize {
+            self.float_exact &= !bit;
+        } else {
+            self.float_exact |= bit;
         }
         freg
     }
