@@ -276,7 +276,14 @@ fn fixtures_programs_and_hostile_modules_agree_across_targets() {
         calls_made += ran(&out);
     }
     // The workloads with the sizes the differential tests use.
-    for (name, n) in [("fib", 15), ("mix64", 1000), ("sieve", 2000), ("matmul", 8)] {
+    for (name, n) in [
+        ("fib", 15),
+        ("mix64", 1000),
+        ("sieve", 2000),
+        ("matmul", 8),
+        ("nbody", 20),
+        ("mandelbrot", 6),
+    ] {
         let call = Call {
             export: "run".into(),
             args: vec![Value::I32(n)],

@@ -2461,3 +2461,75 @@ fn float_mode_nests_across_reentrant_calls() {
         assert_eq!(inst.m.get(VmCtx::SAVED_SP), 0);
     }
 }
+
+/// The moves float locals live by (`float_move`, its flag-clobbering form, `fp_store`):
+/// a value from bits keeps them (NaN payloads included); an operation's result, with
+/// canonicalization asked for, has every NaN canonical (FPCR.DN made it so already).
+#[test]
+fn float_moves_and_stores_keep_bits_and_results_stay_canonical() {
+    use gasket_singlepass::masm::FReg;
+    type Emit = fn(&mut A64Masm, FloatSize, bool);
+    let forms: [(&str, Emit); 3] = [
+        ("float_move", |m, size, canonicalize| {
+            m.float_move(size, FReg(19), FReg(18), canonicalize);
+            m.float_to_bits(size, Reg(9), FReg(19), false);
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Reg(Reg(9)),
+            );
+        }),
+        ("float_move_clobbering_flags", |m, size, canonicalize| {
+            m.float_move_clobbering_flags(size, FReg(25), FReg(18), canonicalize);
+            m.float_to_bits(size, Reg(9), FReg(25), false);
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Reg(Reg(9)),
+            );
+        }),
+        ("fp_store", |m, size, canonicalize| {
+            m.fp_store(
+                size,
+                Address::at(Base::Frame, slot(0) as i64),
+                FReg(18),
+                canonicalize,
+            );
+        }),
+    ];
+    let is_nan = |size: FloatSize, x: u64| match size {
+        FloatSize::F32 => f32::from_bits(x as u32).is_nan(),
+        FloatSize::F64 => f64::from_bits(x).is_nan(),
+    };
+    for size in FLOAT_SIZES {
+        let inputs = float_inputs(size);
+        for (name, emit) in forms {
+            // From bits, moved exactly; or `max(x, x)` (x itself, or the default NaN),
+            // moved with canonicalization.
+            for result in [false, true] {
+                let mut b = Builder::new();
+                let f = b.func(|m, _| {
+                    m.float_from_bits(size, FReg(18), Operand::Frame(slot(0)));
+                    if result {
+                        m.fp_binop(FloatBinOp::Max, size, FReg(18), FReg(18), FReg(18));
+                    }
+                    emit(m, size, result);
+                });
+                let module = b.build();
+                let mut inst = module.instance();
+                for &x in &inputs {
+                    let want = if result && is_nan(size, x) {
+                        size.canonical_nan()
+                    } else {
+                        x
+                    };
+                    assert_eq!(
+                        inst.run(f, &[x]),
+                        want,
+                        "{name} {size:?} result={result}: {x:#x}"
+                    );
+                }
+            }
+        }
+    }
+}

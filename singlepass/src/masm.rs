@@ -512,8 +512,12 @@ pub trait MacroAssembler {
     // spilled between a `cmp` and its consumer); the operations may.
 
     /// Float registers codegen may allocate for values. Caller-saved: clobbered by every
-    /// call; none holds a value across a call or a merge.
+    /// call; no temporary holds a value across a call or a merge.
     fn float_allocatable(&self) -> &'static [FReg];
+    /// How many of the first `float_allocatable()` registers codegen may lend to a
+    /// function's float locals (the rest stay for temporaries, at least 4). Like lent
+    /// integer registers, codegen saves them around every call and libcall.
+    fn float_lendable(&self) -> usize;
     /// Two float registers outside [`Self::float_allocatable`] that the bit-pattern forms
     /// (`float_binop`, …) compute in.
     fn float_scratch(&self) -> [FReg; 2];
@@ -537,6 +541,20 @@ pub trait MacroAssembler {
     /// The frame slot at `fp + offset` (8 bytes) = `float_to_bits(src)`; `src` keeps its
     /// value.
     fn float_spill(&mut self, size: FloatSize, offset: i32, src: FReg, canonicalize: bool);
+    /// `dst = src` between float registers, bits unchanged, or with the canonical NaN
+    /// instead of any NaN when `canonicalize`. Never changes the flags; `dst != src`.
+    fn float_move(&mut self, size: FloatSize, dst: FReg, src: FReg, canonicalize: bool);
+    /// [`Self::float_move`] where the condition flags are dead: an ISA may canonicalize
+    /// more cheaply with a compare.
+    fn float_move_clobbering_flags(
+        &mut self,
+        size: FloatSize,
+        dst: FReg,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        self.float_move(size, dst, src, canonicalize)
+    }
     /// `dst = lhs op rhs` (wasm semantics; a NaN result is some NaN). `dst` may equal either
     /// input; `dst == lhs` is the cheap form.
     fn fp_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: FReg, lhs: FReg, rhs: FReg);
@@ -544,6 +562,10 @@ pub trait MacroAssembler {
     fn fp_unop(&mut self, op: FloatUnOp, size: FloatSize, dst: FReg, src: FReg);
     /// `dst =` the `size` float at `addr`, bits unchanged (a NaN keeps its payload).
     fn fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address);
+    /// The `size` float in `src` stored at `addr` (4 or 8 bytes), bits unchanged, or the
+    /// canonical NaN instead of any NaN when `canonicalize` (which may overwrite `src` with
+    /// it and change the flags).
+    fn fp_store(&mut self, size: FloatSize, addr: Address, src: FReg, canonicalize: bool);
     /// `dst = (lhs op rhs) ? 1 : 0` (an i32).
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg);
     /// Compare `lhs` with `rhs` into the flags and return the condition that holds

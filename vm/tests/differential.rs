@@ -58,6 +58,8 @@ fn hand_written_programs_match_wasmi() {
             ("quicksort", 300),
             ("keccak", 2),
             ("brtable", 2000),
+            ("nbody", 20),
+            ("mandelbrot", 6),
         ] {
             let subject = load(&gasket_fixtures::wasm(name));
             subject.compare("run", &[V::I32(n)], HUGE, &[], &mut stats, name);

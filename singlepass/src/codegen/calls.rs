@@ -139,6 +139,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.spill_all_registers();
         self.save_lent();
         let first = self.stack.len() - nargs;
+        self.spill_floats_from(first);
         let mut args: Vec<LibcallArg> = prefix.iter().map(|&c| LibcallArg::Imm(c)).collect();
         for depth in first..self.stack.len() {
             let arg = match self.libcall_arg(self.value_at(depth)) {

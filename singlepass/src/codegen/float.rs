@@ -1,11 +1,13 @@
 //! Float operators: arithmetic, comparisons, conversions and the bitwise sign operations.
 //!
 //! Float values rest as bit patterns in integer locations (see [`Kind`]), so constants,
-//! loads, stores, locals, globals, `select`, calls and reinterpretations need nothing
-//! float-specific: they move bits. Arithmetic takes its operands in float registers and
-//! leaves its result in one ([`Loc::FReg`]), so chained float operators stay in the float
-//! unit; the result becomes bits, with a NaN canonicalized when the compile options ask
-//! for it (the deterministic default), only where something else reads it (see `stack`).
+//! globals, `select`, calls and reinterpretations need nothing float-specific: they move
+//! bits. (Loads and stores go straight between memory and float registers, and hot float
+//! locals live in float registers: see `stack` and `regalloc`.) Arithmetic takes its
+//! operands in float registers and leaves its result in one ([`Loc::FReg`]), so chained
+//! float operators stay in the float unit; the result becomes bits, with a NaN
+//! canonicalized when the compile options ask for it (the deterministic default), only
+//! where something else reads it (see `stack`).
 //! That is the same observable result as canonicalizing after every operator: each float
 //! operator maps any NaN input to a NaN (or a trap, or a comparison that ignores the
 //! payload), so no intermediate NaN's payload can reach the bits. `abs`, `neg` and
@@ -37,23 +39,39 @@ fn int_kind(size: Size) -> Kind {
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
-    /// `f32.add`, `f64.min`, …: the result stays in the left operand's float register.
+    /// `f32.add`, `f64.min`, …: the result stays in the left operand's float register,
+    /// or a new one when that is a local's (read where it lives, like the right operand).
     pub fn float_binop(&mut self, op: FloatBinOp, size: FloatSize) {
         let rhs = self.pop_entry();
         let lhs = self.pop_entry();
-        let dst = self.float_operand(lhs);
-        let src = self.float_operand(rhs);
-        self.masm.fp_binop(op, size, dst, dst, src);
-        self.free_float(src);
+        let (a, a_owned) = self.float_source(lhs);
+        let (b, b_owned) = self.float_source(rhs);
+        let dst = if a_owned { a } else { self.alloc_float() };
+        self.masm.fp_binop(op, size, dst, a, b);
+        if b_owned {
+            self.free_float(b);
+        }
         self.push_float_result(float_kind(size), dst);
     }
 
     /// `f32.sqrt`, `f64.nearest`, …
     pub fn float_unop(&mut self, op: FloatUnOp, size: FloatSize) {
         let value = self.pop_entry();
-        let dst = self.float_operand(value);
-        self.masm.fp_unop(op, size, dst, dst);
+        let dst = self.unary_destination(value, |masm, dst, src| masm.fp_unop(op, size, dst, src));
         self.push_float_result(float_kind(size), dst);
+    }
+
+    /// Runs a one-operand float instruction `emit(dst, src)` on `value`: in place in the
+    /// register it owns, or from a float-register local into a new register.
+    fn unary_destination(
+        &mut self,
+        value: super::stack::Popped,
+        emit: impl FnOnce(&mut M, crate::masm::FReg, crate::masm::FReg),
+    ) -> crate::masm::FReg {
+        let (src, owned) = self.float_source(value);
+        let dst = if owned { src } else { self.alloc_float() };
+        emit(self.masm, dst, src);
+        dst
     }
 
     /// `f32.eq`, `f64.lt`, …: pending flags, like an integer comparison, where the ISA
@@ -62,8 +80,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn float_compare(&mut self, op: FloatCmp, size: FloatSize) {
         let rhs = self.pop_entry();
         let lhs = self.pop_entry();
-        let a = self.float_operand(lhs);
-        let b = self.float_operand(rhs);
+        let (a, a_owned) = self.float_source(lhs);
+        let (b, b_owned) = self.float_source(rhs);
         let result = match self.masm.fp_cmp_flags(op, size, a, b) {
             Some(cond) => Loc::Flags(cond),
             None => {
@@ -72,16 +90,19 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 Loc::Reg(dst)
             }
         };
-        self.free_float(a);
-        self.free_float(b);
+        if a_owned {
+            self.free_float(a);
+        }
+        if b_owned {
+            self.free_float(b);
+        }
         self.push(Kind::I32, result);
     }
 
     /// `f64.promote_f32` (`to` = F64) and `f32.demote_f64` (`to` = F32).
     pub fn float_resize(&mut self, to: FloatSize) {
         let value = self.pop_entry();
-        let dst = self.float_operand(value);
-        self.masm.fp_resize(to, dst, dst);
+        let dst = self.unary_destination(value, |masm, dst, src| masm.fp_resize(to, dst, src));
         self.push_float_result(float_kind(to), dst);
     }
 

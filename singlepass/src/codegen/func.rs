@@ -12,7 +12,7 @@ use super::arith::Binary;
 use super::control::Frame;
 use super::decode::OpReader;
 use super::regalloc::{self, Home};
-use super::stack::{Entry, Kind, LocalHome};
+use super::stack::{Entry, Kind, Loc, LocalHome};
 use super::ModuleLabels;
 use crate::masm::{
     AluOp, BitOp, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, LoadKind,
@@ -66,6 +66,12 @@ struct LocalSet {
 pub(crate) struct Local {
     pub kind: Kind,
     pub home: LocalHome,
+    /// A float-register local that only ever holds float operators' results or values
+    /// canonicalizing leaves alone (zero, constants that are not NaNs; never a
+    /// parameter, never a copied value: see `regalloc::scan_local_uses`): it takes a
+    /// result as it is, a NaN's payload uncanonicalized, and is canonicalized where its
+    /// bits are read instead (if the function canonicalizes), which is rarer.
+    pub results_only: bool,
 }
 
 /// The growable state of [`FuncGen`], kept by the module driver between functions so a
@@ -86,6 +92,7 @@ pub(crate) struct FuncBuffers {
 struct HomeBuffers {
     kinds: Vec<Kind>,
     weights: Vec<u64>,
+    copied: Vec<bool>,
     loops: Vec<bool>,
     order: Vec<u32>,
     homes: Vec<Home>,
@@ -141,6 +148,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// Registers lent to locals (the first of the ISA's `allocatable()`), each saved to
     /// its slot around calls: `fp + lent_slots - 8 * i` for the `i`th.
     pub lent: &'static [Reg],
+    /// Float registers lent to float locals (the first of the ISA's
+    /// `float_allocatable()`), saved like `lent` in the slots after theirs.
+    pub float_lent: &'static [FReg],
     pub lent_slots: i32,
     pub frames: Vec<Frame>,
     homes: HomeBuffers,
@@ -200,6 +210,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             slots_start: 0,
             saved_locals: 0,
             lent: &[],
+            float_lent: &[],
             lent_slots: 0,
             homes,
             frames,
@@ -356,6 +367,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let saved_regs = self.masm.local_regs();
         let all_allocatable = self.masm.allocatable();
         let lendable = &all_allocatable[..self.masm.lendable()];
+        let all_float = self.masm.float_allocatable();
+        let float_lendable = &all_float[..self.masm.float_lendable()];
         let incoming = self.masm.incoming_area_offset();
         let mut buffers = std::mem::take(&mut self.homes);
         let kinds = &mut buffers.kinds;
@@ -365,30 +378,42 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             kinds.extend(std::iter::repeat_n(kind, count as usize));
         }
         let candidates = kinds.iter().filter(|&&k| k != Kind::Ref).count();
-        let weights = if candidates > saved_regs.len() {
+        let floats = kinds.iter().any(|&k| matches!(k, Kind::F32 | Kind::F64));
+        let weights = if candidates > saved_regs.len() || floats {
             buffers.weights.clear();
             buffers.weights.resize(kinds.len(), 0);
+            buffers.copied.clear();
+            buffers.copied.resize(kinds.len(), false);
             let env = self.env;
-            regalloc::scan_local_uses(code, &mut buffers.weights, &mut buffers.loops, |f| {
-                env.intrinsic(f).is_some()
-            })
+            regalloc::scan_local_uses(
+                code,
+                &mut buffers.weights,
+                &mut buffers.copied,
+                &mut buffers.loops,
+                |f| env.intrinsic(f).is_some(),
+            )
         } else {
             None
         };
-        let (saved, lent) = regalloc::choose_homes(
+        let used = regalloc::choose_homes(
             kinds,
             weights.map(|summary| (buffers.weights.as_slice(), summary)),
             regalloc::Registers {
                 saved: saved_regs,
                 lendable,
+                float_lendable,
             },
             &mut buffers.order,
             &mut buffers.homes,
         );
+        let (saved, lent) = (used.saved, used.lent + used.float_lent);
         self.saved_locals = saved as u32;
-        self.lent = &all_allocatable[..lent];
-        self.allocatable = &all_allocatable[lent..];
+        self.lent = &all_allocatable[..used.lent];
+        self.allocatable = &all_allocatable[used.lent..];
         self.free = (1u32 << self.allocatable.len()) - 1;
+        self.float_lent = &all_float[..used.float_lent];
+        self.float_allocatable = &all_float[used.float_lent..];
+        self.float_free = (1u32 << self.float_allocatable.len()) - 1;
 
         // Frame locals are numbered after the saved registers, lent save slots after them.
         let mut locals = std::mem::take(&mut self.locals);
@@ -398,26 +423,42 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         for (i, (&kind, &home)) in kinds.iter().zip(&buffers.homes).enumerate() {
             let home = match home {
                 Home::Saved(reg) | Home::Lent(reg) => LocalHome::Reg(reg),
+                Home::FloatLent(freg) => LocalHome::FReg(freg),
                 Home::Memory if i < params.len() => LocalHome::Frame(incoming + 8 * i as i32),
                 Home::Memory => {
                     frame_locals += 1;
                     LocalHome::Frame(-8 * (saved as i32 + frame_locals))
                 }
             };
-            locals.push(Local { kind, home });
+            // Only a scanned function's locals are ever results-only (`copied` is then
+            // filled); a parameter arrives with the caller's exact bits.
+            let results_only = matches!(home, LocalHome::FReg(_))
+                && i >= params.len()
+                && weights.is_some()
+                && !buffers.copied[i];
+            locals.push(Local {
+                kind,
+                home,
+                results_only,
+            });
         }
         self.lent_slots = -8 * (saved as i32 + frame_locals + 1);
         self.slots_start = saved as u32 + frame_locals as u32 + lent as u32;
 
         let patch = self.masm.prologue(self.saved_locals);
         for (i, local) in locals.iter().enumerate() {
-            if let LocalHome::Reg(reg) = local.home {
-                let value = if i < params.len() {
-                    Operand::Frame(incoming + 8 * i as i32)
-                } else {
-                    Operand::Imm(0)
-                };
-                self.masm.mov(local.kind.size(), reg, value);
+            let value = if i < params.len() {
+                Operand::Frame(incoming + 8 * i as i32)
+            } else {
+                Operand::Imm(0)
+            };
+            match local.home {
+                LocalHome::Reg(reg) => self.masm.mov(local.kind.size(), reg, value),
+                LocalHome::FReg(freg) => {
+                    self.masm
+                        .float_from_bits(local.kind.float_size(), freg, value)
+                }
+                LocalHome::Frame(_) => {}
             }
         }
         if frame_locals > 0 {
@@ -434,12 +475,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         patch
     }
 
-    /// Stores the lent registers to their save slots (before a call, which clobbers
-    /// them). Never changes the flags.
+    /// Stores the lent registers, integer and float, to their save slots (before a call,
+    /// which clobbers them). Never changes the flags. A float register is saved and
+    /// restored as all 64 bits of its value, so an f32 comes back as it was.
     pub fn save_lent(&mut self) {
         for (i, &reg) in self.lent.iter().enumerate() {
             let slot = Address::at(Base::Frame, self.lent_slot(i).into());
             self.masm.store(StoreWidth::B64, slot, Operand::Reg(reg));
+        }
+        for (i, &freg) in self.float_lent.iter().enumerate() {
+            let offset = self.lent_slot(self.lent.len() + i);
+            self.masm.float_spill(FloatSize::F64, offset, freg, false);
         }
     }
 
@@ -448,6 +494,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         for (i, &reg) in self.lent.iter().enumerate() {
             let slot = Operand::Frame(self.lent_slot(i));
             self.masm.mov(Size::S64, reg, slot);
+        }
+        for (i, &freg) in self.float_lent.iter().enumerate() {
+            let slot = Operand::Frame(self.lent_slot(self.lent.len() + i));
+            self.masm.float_from_bits(FloatSize::F64, freg, slot);
         }
     }
 
@@ -784,6 +834,9 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     fn local_set(&mut self, local: u32, tee: bool) {
         self.checked_bases.retain(|&(checked, _)| checked != local);
         self.materialize_local(local);
+        if let Some(home) = self.float_home(local) {
+            return self.float_local_set(local, home, tee);
+        }
         let value = self.pop();
         let home = self.locals[local as usize].home;
         let kind = self.locals[local as usize].kind;
@@ -801,12 +854,51 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                     src,
                 );
             }
+            LocalHome::FReg(_) => unreachable!("float-register locals are set above"),
         }
         if tee {
             // Keep the value where it is: it is still the operator's result.
             self.push(value.kind, value.loc);
         } else {
             self.release(value);
+        }
+    }
+
+    /// `local.set`/`local.tee` of a local living in float register `home`: an operator's
+    /// result moves in (canonicalized, if the function canonicalizes, since the local
+    /// holds exact bits); bits from anywhere else move in unchanged. The flags are dead
+    /// here (`operator` materialised any pending comparison).
+    fn float_local_set(&mut self, local: u32, home: FReg, tee: bool) {
+        let value = self.pop_entry();
+        let size = value.kind.float_size();
+        // A results-only local takes a result as it is (see `Local::results_only`).
+        let exact = !self.locals[local as usize].results_only;
+        match value.loc {
+            Loc::FReg(freg) => {
+                let canonicalize = exact && self.canonicalizes(freg);
+                self.masm
+                    .float_move_clobbering_flags(size, home, freg, canonicalize);
+            }
+            Loc::Local(other) => match self.float_home(other) {
+                Some(src) => {
+                    let canonicalize = exact && self.local_canonicalizes(other);
+                    self.masm
+                        .float_move_clobbering_flags(size, home, src, canonicalize)
+                }
+                None => {
+                    let src = self.local_operand(other);
+                    self.masm.float_from_bits(size, home, src);
+                }
+            },
+            _ => {
+                let src = self.operand(value);
+                self.masm.float_from_bits(size, home, src);
+            }
+        }
+        self.release(value);
+        if tee {
+            // The local itself is the value now, read lazily like a `local.get`.
+            self.push(value.kind, Loc::Local(local));
         }
     }
 }

@@ -129,6 +129,18 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     pub fn store(&mut self, width: StoreWidth, offset: u64) {
+        if let Some((value, source)) = self.pop_float_register() {
+            // Straight from the float register (an operator's result canonicalized there).
+            let (reg, address) = self.checked_address(offset, width.bytes(), Access::Store);
+            let size = value.kind.float_size();
+            self.masm
+                .fp_store(size, address, source.freg, source.canonicalize);
+            self.free_reg(reg);
+            if source.owned {
+                self.free_float(source.freg);
+            }
+            return;
+        }
         let value = self.pop();
         let (reg, address) = self.checked_address(offset, width.bytes(), Access::Store);
         let src = self.operand(value);

@@ -16,11 +16,18 @@
 //!   slots before every call and libcall and reloads them after (`FuncGen::save_lent`).
 //!   A function that lends `k` registers allocates its temporaries from the rest.
 //!
+//! Float locals (f32/f64) first compete among themselves for up to `float_lendable()`
+//! of the first `float_allocatable()` registers, on the same terms as lent integer
+//! registers (saved around calls, paid for by their weight): a float local in a float
+//! register is read by float operators where it is and written by them with one move,
+//! where in an integer register or a frame slot every use crossed register files. The
+//! float locals that get none compete with the integer ones for the registers above.
+//!
 //! Everything here is linear in the body's size and deterministic: ties go to the lower
 //! local index, and a byte sequence the scan does not understand (it knows the wasm 2.0
 //! instruction set the compiler accepts) only means the locals are taken in index order.
 
-use crate::masm::Reg;
+use crate::masm::{FReg, Reg};
 
 use super::stack::Kind;
 
@@ -87,22 +94,53 @@ impl Bytes<'_> {
     }
 }
 
+/// Whether the instruction starting at `code[at]` leaves a value that canonicalizing
+/// may change only if it is an operator's NaN: a float operator whose result codegen may
+/// leave with a non-canonical NaN (arithmetic, rounding, conversions; not
+/// `abs`/`neg`/`copysign`, which keep a NaN's payload as wasm requires, nor
+/// reinterpretations), or a float constant that is not a NaN (canonicalizing leaves it).
+/// (`at` past the end, as before the first instruction, is no value: false.)
+fn is_float_result(code: &[u8], at: usize) -> bool {
+    match code.get(at) {
+        None => false,
+        Some(0x8d..=0x97 | 0x9b..=0xa5 | 0xb2..=0xbb) => true,
+        Some(0x43) => code
+            .get(at + 1..at + 5)
+            .and_then(|b| b.try_into().ok())
+            .is_some_and(|b| !f32::from_le_bytes(b).is_nan()),
+        Some(0x44) => code
+            .get(at + 1..at + 9)
+            .and_then(|b| b.try_into().ok())
+            .is_some_and(|b| !f64::from_le_bytes(b).is_nan()),
+        _ => false,
+    }
+}
+
 /// Adds each `local.get`/`local.set`/`local.tee` in `code` (a body's operators, after
 /// the local declarations) to `weights[local]`, weighted by loop depth, and sums the
 /// weight of the calls (`is_inlined` names the call targets compiled inline, which cost
-/// no call). `loops` is scratch space. Returns `None` if the bytes hold an instruction
-/// beyond wasm 2.0 or end early; `weights` is then partial and must not be used.
+/// no call). Sets `copied[local]` when a `local.set`/`local.tee` writes the local a value
+/// that is not the result of the float operator just before it ([`is_float_result`]) or
+/// a float constant other than a NaN: a local never so written only ever holds values
+/// that canonicalizing leaves alone or float operators' results.
+/// `loops` is scratch space. Returns `None` if the bytes hold an instruction beyond wasm
+/// 2.0 or end early; `weights` and `copied` are then partial and must not be used.
 pub(crate) fn scan_local_uses(
     code: &[u8],
     weights: &mut [u64],
+    copied: &mut [bool],
     loops: &mut Vec<bool>,
     is_inlined: impl Fn(u32) -> bool,
 ) -> Option<ScanSummary> {
     let mut bytes = Bytes { code, at: 0 };
     let mut depth = 0u32;
     let mut summary = ScanSummary::default();
+    // Where the current instruction starts (`usize::MAX` before the first); at the next
+    // one, where the previous one did: its value is a `local.set`'s operand.
+    let mut current = usize::MAX;
     loops.clear();
     while bytes.at < code.len() {
+        let previous = std::mem::replace(&mut current, bytes.at);
         let op = bytes.byte()?;
         match op {
             0x02 | 0x04 => {
@@ -152,6 +190,9 @@ pub(crate) fn scan_local_uses(
                 let local = bytes.u32()? as usize;
                 let weight = weights.get_mut(local)?;
                 *weight = weight.saturating_add(use_weight(depth));
+                if op != 0x20 && !is_float_result(code, previous) {
+                    *copied.get_mut(local)? = true;
+                }
             }
             0x28..=0x3e => {
                 let align = bytes.u32()?;
@@ -186,6 +227,8 @@ pub(crate) enum Home {
     Saved(Reg),
     /// A lent (caller-saved) register.
     Lent(Reg),
+    /// A lent (caller-saved) float register: f32/f64 locals only.
+    FloatLent(FReg),
     /// Memory: its frame slot (or a parameter's incoming slot).
     Memory,
 }
@@ -196,6 +239,17 @@ pub(crate) struct Registers<'r> {
     pub saved: &'r [Reg],
     /// Caller-saved, lendable to locals (the first `lendable()` of `allocatable()`).
     pub lendable: &'r [Reg],
+    /// Caller-saved float registers, lendable to float locals (the first
+    /// `float_lendable()` of `float_allocatable()`).
+    pub float_lendable: &'r [FReg],
+}
+
+/// How many registers of each kind [`choose_homes`] used, each a prefix of its list.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Used {
+    pub saved: usize,
+    pub lent: usize,
+    pub float_lent: usize,
 }
 
 /// How a lent register must pay for itself: its local's weight must be at least this
@@ -204,38 +258,72 @@ pub(crate) struct Registers<'r> {
 const LEND_MIN_WEIGHT: u64 = 8;
 
 /// Chooses every local's home into `homes` (one per entry of `kinds`; `Ref` locals stay
-/// in memory). With `weights` (from [`scan_local_uses`]), the heaviest locals get the
-/// callee-saved registers, then the lendable ones if they pay for themselves, and unused
-/// locals stay in memory; without, the first locals in index order get the callee-saved
-/// registers. `order` is scratch space. Returns how many registers of each kind were
-/// used: `(saved, lent)`, each a prefix of its list.
+/// in memory). With `weights` (from [`scan_local_uses`]), the heaviest float locals get
+/// the lendable float registers if they pay for themselves, then the heaviest remaining
+/// locals get the callee-saved registers, then the lendable ones if they pay for
+/// themselves, and unused locals stay in memory; without, the first locals in index
+/// order get the callee-saved registers. `order` is scratch space.
 pub(crate) fn choose_homes(
     kinds: &[Kind],
     weights: Option<(&[u64], ScanSummary)>,
     regs: Registers<'_>,
     order: &mut Vec<u32>,
     homes: &mut Vec<Home>,
-) -> (usize, usize) {
+) -> Used {
     homes.clear();
     homes.resize(kinds.len(), Home::Memory);
-    let candidate = |i: usize| kinds[i] != Kind::Ref;
+    let mut used = Used::default();
     let Some((weights, summary)) = weights else {
-        let mut saved = 0;
         for (i, home) in homes.iter_mut().enumerate() {
-            if candidate(i) && saved < regs.saved.len() {
-                *home = Home::Saved(regs.saved[saved]);
-                saved += 1;
+            if kinds[i] != Kind::Ref && used.saved < regs.saved.len() {
+                *home = Home::Saved(regs.saved[used.saved]);
+                used.saved += 1;
             }
         }
-        return (saved, 0);
+        return used;
     };
-    // The heaviest `slots` used locals, heaviest first, equal weights in index order:
-    // an insertion into a list of at most `slots` (ten at most), so linear in the number
-    // of locals, unlike a sort.
-    let slots = regs.saved.len() + regs.lendable.len();
+    let pays = |weight: u64| weight >= LEND_MIN_WEIGHT && weight / 2 > summary.call_weight;
+    let is_float = |i: usize| matches!(kinds[i], Kind::F32 | Kind::F64);
+    heaviest(weights, regs.float_lendable.len(), order, is_float);
+    for &i in order.iter() {
+        if !pays(weights[i as usize]) {
+            break;
+        }
+        homes[i as usize] = Home::FloatLent(regs.float_lendable[used.float_lent]);
+        used.float_lent += 1;
+    }
+    let free = |i: usize| kinds[i] != Kind::Ref && homes[i] == Home::Memory;
+    heaviest(weights, regs.saved.len() + regs.lendable.len(), order, free);
+    for &i in order.iter() {
+        let home = &mut homes[i as usize];
+        if used.saved < regs.saved.len() {
+            *home = Home::Saved(regs.saved[used.saved]);
+            used.saved += 1;
+        } else if used.lent < regs.lendable.len() && pays(weights[i as usize]) {
+            *home = Home::Lent(regs.lendable[used.lent]);
+            used.lent += 1;
+        } else {
+            break;
+        }
+    }
+    used
+}
+
+/// Fills `order` with the heaviest `slots` used locals that `candidate` accepts,
+/// heaviest first, equal weights in index order: an insertion into a list of at most
+/// `slots` (ten or so), so linear in the number of locals, unlike a sort.
+fn heaviest(
+    weights: &[u64],
+    slots: usize,
+    order: &mut Vec<u32>,
+    candidate: impl Fn(usize) -> bool,
+) {
     order.clear();
+    if slots == 0 {
+        return;
+    }
     for (i, &weight) in weights.iter().enumerate() {
-        if !candidate(i) || weight == 0 || slots == 0 {
+        if weight == 0 || !candidate(i) {
             continue;
         }
         if order.len() == slots && weights[order[slots - 1] as usize] >= weight {
@@ -247,24 +335,6 @@ pub(crate) fn choose_homes(
         }
         order.insert(at, i as u32);
     }
-    let (mut saved, mut lent) = (0, 0);
-    for &i in order.iter() {
-        let weight = weights[i as usize];
-        let home = &mut homes[i as usize];
-        if saved < regs.saved.len() {
-            *home = Home::Saved(regs.saved[saved]);
-            saved += 1;
-        } else if lent < regs.lendable.len()
-            && weight >= LEND_MIN_WEIGHT
-            && weight / 2 > summary.call_weight
-        {
-            *home = Home::Lent(regs.lendable[lent]);
-            lent += 1;
-        } else {
-            break;
-        }
-    }
-    (saved, lent)
 }
 
 #[cfg(test)]
@@ -273,8 +343,27 @@ mod tests {
 
     fn scan(code: &[u8], locals: usize) -> Option<(Vec<u64>, ScanSummary)> {
         let mut weights = vec![0; locals];
-        let summary = scan_local_uses(code, &mut weights, &mut Vec::new(), |f| f == 0)?;
+        let mut copied = vec![false; locals];
+        let summary =
+            scan_local_uses(code, &mut weights, &mut copied, &mut Vec::new(), |f| f == 0)?;
         Some((weights, summary))
+    }
+
+    #[test]
+    fn locals_written_only_by_float_operators_are_told_apart() {
+        // f64.add; local.set 0; f64.neg; local.set 1; f64.sqrt; local.tee 2; local.set 3;
+        // f32.demote_f64; local.set 4; local.get 5; f64.const 2.0; local.set 6;
+        // f32.const nan:0x200000; local.set 7
+        let code = [
+            0xa0, 0x21, 0, 0x9a, 0x21, 1, 0x9f, 0x22, 2, 0x21, 3, 0xb6, 0x21, 4, 0x20, 5, 0x44, 0,
+            0, 0, 0, 0, 0, 0, 0x40, 0x21, 6, 0x43, 0, 0, 0xa0, 0x7f, 0x21, 7,
+        ];
+        let mut copied = vec![false; 8];
+        scan_local_uses(&code, &mut [0; 8], &mut copied, &mut Vec::new(), |_| false).unwrap();
+        assert_eq!(
+            copied,
+            [false, true, false, true, false, false, false, true]
+        );
     }
 
     #[test]
@@ -323,6 +412,7 @@ mod tests {
         let regs = Registers {
             saved: &[Reg(1), Reg(2), Reg(3)],
             lendable: &[Reg(4), Reg(5)],
+            float_lendable: &[FReg(1)],
         };
         let summary = ScanSummary::default();
         let used = choose_homes(
@@ -332,7 +422,14 @@ mod tests {
             &mut Vec::new(),
             &mut homes,
         );
-        assert_eq!(used, (3, 2));
+        assert_eq!(
+            used,
+            Used {
+                saved: 3,
+                lent: 2,
+                float_lent: 0
+            }
+        );
         let placed: Vec<(usize, Home)> = homes
             .iter()
             .enumerate()
@@ -365,6 +462,7 @@ mod tests {
         let regs = Registers {
             saved: &[Reg(1)],
             lendable: &[Reg(2), Reg(3), Reg(4)],
+            float_lendable: &[],
         };
         let mut homes = Vec::new();
         let summary = ScanSummary { call_weight: 4 };
@@ -377,7 +475,14 @@ mod tests {
         );
         // The ref stays in memory; 1 and 3 tie (index order); 5 is heavy enough (10/2 > 4)
         // to be lent a register, 0 is not, 4 is unused.
-        assert_eq!(used, (1, 2));
+        assert_eq!(
+            used,
+            Used {
+                saved: 1,
+                lent: 2,
+                float_lent: 0
+            }
+        );
         assert_eq!(
             homes,
             [
@@ -396,22 +501,95 @@ mod tests {
             Registers {
                 saved: &[Reg(1)],
                 lendable: &[Reg(2)],
+                float_lendable: &[],
             },
             &mut Vec::new(),
             &mut homes,
         );
-        assert_eq!(used, (1, 0), "calls in the loop make lending a loss");
+        assert_eq!(
+            (used.saved, used.lent),
+            (1, 0),
+            "calls in the loop make lending a loss"
+        );
         let used = choose_homes(
             &kinds,
             None,
             Registers {
                 saved: &[Reg(1), Reg(7)],
                 lendable: &[Reg(2)],
+                float_lendable: &[FReg(3)],
             },
             &mut Vec::new(),
             &mut homes,
         );
-        assert_eq!(used, (2, 0));
+        assert_eq!(
+            used,
+            Used {
+                saved: 2,
+                lent: 0,
+                float_lent: 0
+            },
+            "no weights, no lending"
+        );
         assert_eq!(homes[..2], [Home::Saved(Reg(1)), Home::Saved(Reg(7))]);
+    }
+
+    #[test]
+    fn float_locals_take_float_registers_first_and_spill_over_to_integer_ones() {
+        let kinds = [
+            Kind::F64,
+            Kind::I32,
+            Kind::F32,
+            Kind::F64,
+            Kind::I64,
+            Kind::F64,
+        ];
+        // Local 5 is too light to be lent anything; 3 misses the one float register and
+        // competes with the integers for the callee-saved ones.
+        let weights = [512, 64, 1, 128, 8, 4];
+        let mut homes = Vec::new();
+        let used = choose_homes(
+            &kinds,
+            Some((&weights, ScanSummary { call_weight: 2 })),
+            Registers {
+                saved: &[Reg(1), Reg(2)],
+                lendable: &[Reg(3)],
+                float_lendable: &[FReg(9)],
+            },
+            &mut Vec::new(),
+            &mut homes,
+        );
+        assert_eq!(
+            used,
+            Used {
+                saved: 2,
+                lent: 1,
+                float_lent: 1
+            }
+        );
+        assert_eq!(
+            homes,
+            [
+                Home::FloatLent(FReg(9)),
+                Home::Saved(Reg(2)),
+                Home::Memory,
+                Home::Saved(Reg(1)),
+                Home::Lent(Reg(3)),
+                Home::Memory,
+            ]
+        );
+        let used = choose_homes(
+            &kinds,
+            Some((&weights, ScanSummary { call_weight: 300 })),
+            Registers {
+                saved: &[Reg(1)],
+                lendable: &[],
+                float_lendable: &[FReg(9), FReg(10)],
+            },
+            &mut Vec::new(),
+            &mut homes,
+        );
+        assert_eq!(used.float_lent, 0, "calls in the loop make lending a loss");
+        assert_eq!(homes[0], Home::Saved(Reg(1)));
     }
 }

@@ -8,9 +8,13 @@
 //! class makes the search amortised constant).
 //!
 //! Two register classes, one representation at rest: a float value is its bit pattern
-//! wherever it rests (constants, slots, locals, integer registers), and a float register
-//! only ever holds the result of a float operator or a value loaded from memory
-//! ([`Loc::FReg`]; `FuncGen::float_exact` tells the two apart). Float operators take
+//! wherever it rests (constants, slots, integer registers, and locals, a float local in
+//! a float register included: that register holds exact bits, or for a results-only local
+//! bits canonicalized where read; see `func::Local`), and a float temporary only ever
+//! holds the result of a float operator, or a value loaded from memory or copied from a
+//! local ([`Loc::FReg`]; `FuncGen::float_exact` tells results from exact bits). A lazy
+//! read of a float-register local ([`Loc::Local`]) is read by float operators where it
+//! lives ([`FuncGen::float_source`]) and leaves as its bits. Float operators take
 //! their operands from float registers ([`FuncGen::float_operand`]), so a chain of float
 //! arithmetic never leaves the float unit; anything else that reads such a result
 //! ([`FuncGen::pop`], a spill, a branch or call argument) receives its bits, with an
@@ -94,10 +98,24 @@ pub(crate) struct Popped {
     pub depth: usize,
 }
 
+/// A float register a value is read from: its own or a float-register local's.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct FloatSource {
+    pub freg: FReg,
+    /// The value's own register, which the reader frees.
+    pub owned: bool,
+    /// Whether its bits are canonicalized on their way out.
+    pub canonicalize: bool,
+}
+
 /// Where a local lives for the whole function.
 #[derive(Copy, Clone, Debug)]
 pub(crate) enum LocalHome {
     Reg(Reg),
+    /// A float register (f32/f64 locals): holds the value's exact bits, as a frame slot
+    /// would (a NaN written by an operator was canonicalized on its way in, when the
+    /// function canonicalizes).
+    FReg(FReg),
     Frame(i32),
 }
 
@@ -191,7 +209,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Whether `freg`'s value is canonicalized on its way out of the register.
-    fn canonicalizes(&self, freg: FReg) -> bool {
+    pub fn canonicalizes(&self, freg: FReg) -> bool {
         self.canonicalize_nans && self.float_exact & (1 << self.float_index(freg)) == 0
     }
 
@@ -212,6 +230,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             .all(|e| !matches!(e.loc, Loc::Reg(_) | Loc::FReg(_))));
         self.free = (1u32 << self.allocatable.len()) - 1;
         self.float_free = (1u32 << self.float_allocatable.len()) - 1;
+        self.float_exact = 0;
         self.spill_cursor = 0;
         self.float_spill_cursor = 0;
     }
@@ -258,10 +277,17 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.masm.float_spill(size, offset, freg, canonicalize);
                 self.free_float(freg);
             }
-            Loc::Local(local) => {
-                let src = self.local_operand(local);
-                self.masm.store(StoreWidth::B64, slot, src);
-            }
+            Loc::Local(local) => match self.locals[local as usize].home {
+                LocalHome::FReg(freg) => {
+                    let canonicalize = self.local_canonicalizes(local);
+                    self.masm
+                        .float_spill(entry.kind.float_size(), offset, freg, canonicalize)
+                }
+                _ => {
+                    let src = self.local_operand(local);
+                    self.masm.store(StoreWidth::B64, slot, src);
+                }
+            },
             Loc::Flags(cond) => {
                 let reg = self.alloc();
                 self.masm.set_cond(cond, reg);
@@ -298,14 +324,31 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.float_spill_cursor = self.float_spill_cursor.max(depth);
     }
 
-    /// Moves every float register entry at `from` or above to its slot, so that the
-    /// entries there can be read as operands (call arguments, results).
+    /// Moves every float register entry at `from` or above, and every lazy read of a
+    /// local living in a float register, to its slot, so that the entries there can be
+    /// read as operands (call arguments, results).
     pub fn spill_floats_from(&mut self, from: usize) {
         for d in from..self.stack.len() {
-            if let Loc::FReg(_) = self.stack[d].loc {
-                self.spill_entry(d);
+            match self.stack[d].loc {
+                Loc::FReg(_) => self.spill_entry(d),
+                Loc::Local(local) if self.float_home(local).is_some() => self.spill_entry(d),
+                _ => {}
             }
         }
+    }
+
+    /// The float register local `local` lives in, if it does.
+    pub fn float_home(&self, local: u32) -> Option<FReg> {
+        match self.locals[local as usize].home {
+            LocalHome::FReg(freg) => Some(freg),
+            _ => None,
+        }
+    }
+
+    /// Whether float-register local `local`'s bits are canonicalized where they are read
+    /// (a results-only local of a canonicalizing function; see `func::Local`).
+    pub fn local_canonicalizes(&self, local: u32) -> bool {
+        self.canonicalize_nans && self.locals[local as usize].results_only
     }
 
     // ---- pushing and popping ----
@@ -351,6 +394,22 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
+    /// The top entry if it is in a float register: its own (the caller frees it) or the
+    /// float register of the local it reads lazily. Else pops nothing.
+    pub fn pop_float_register(&mut self) -> Option<(Popped, FloatSource)> {
+        let top = self.value_at(self.stack.len().checked_sub(1)?);
+        let source = match top.loc {
+            Loc::FReg(freg) => FloatSource {
+                freg,
+                owned: true,
+                canonicalize: self.canonicalizes(freg),
+            },
+            _ => self.lazy_float_local(top)?,
+        };
+        let value = self.pop_entry();
+        Some((value, source))
+    }
+
     /// The top entry, a float register's value moved into an integer register as bits
     /// (canonicalized): what every operator except the float ones reads. May change the
     /// flags (see [`Self::pop_keeping_flags`]).
@@ -366,6 +425,18 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     fn pop_as_bits(&mut self, keep_flags: bool) -> Popped {
         let mut value = self.pop_entry();
+        if let Some(local) = self.lazy_float_local(value) {
+            let reg = self.alloc();
+            let (size, freg, canonicalize) =
+                (value.kind.float_size(), local.freg, local.canonicalize);
+            if keep_flags {
+                self.masm.float_to_bits(size, reg, freg, canonicalize);
+            } else {
+                self.masm
+                    .float_to_bits_clobbering_flags(size, reg, freg, canonicalize);
+            }
+            value.loc = Loc::Reg(reg);
+        }
         if let Loc::FReg(freg) = value.loc {
             let reg = self.alloc();
             let (size, canonicalize) = (value.kind.float_size(), self.canonicalizes(freg));
@@ -424,11 +495,51 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if let Loc::FReg(freg) = value.loc {
             return freg;
         }
+        if let Some(local) = self.lazy_float_local(value) {
+            return self.float_copy_of_local(value.kind, local);
+        }
         let src = self.operand(value);
         let freg = self.alloc_float();
         self.masm
             .float_from_bits(value.kind.float_size(), freg, src);
         self.release(value);
+        freg
+    }
+
+    /// `value` (an f32/f64) in a float register for an operator that only reads it: a
+    /// local living in a float register is read where it lives. Returns whether the
+    /// operator owns the register (and must free it).
+    pub fn float_source(&mut self, value: Popped) -> (FReg, bool) {
+        match self.lazy_float_local(value) {
+            Some(local) => (local.freg, false),
+            None => (self.float_operand(value), true),
+        }
+    }
+
+    /// The float register of the local `value` reads lazily, if it lives in one.
+    fn lazy_float_local(&self, value: Popped) -> Option<FloatSource> {
+        match value.loc {
+            Loc::Local(local) => Some(FloatSource {
+                freg: self.float_home(local)?,
+                owned: false,
+                canonicalize: self.local_canonicalizes(local),
+            }),
+            _ => None,
+        }
+    }
+
+    /// A new float register holding a copy of a float-register local, which leaves it as
+    /// the local's bits would (exact, or canonicalized for a results-only local).
+    fn float_copy_of_local(&mut self, kind: Kind, local: FloatSource) -> FReg {
+        let freg = self.alloc_float();
+        self.masm
+            .float_move(kind.float_size(), freg, local.freg, false);
+        let bit = 1 << self.float_index(freg);
+        if local.canonicalize {
+            self.float_exact &= !bit;
+        } else {
+            self.float_exact |= bit;
+        }
         freg
     }
 
@@ -441,10 +552,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
+    /// Where an integer-located local lives, as an operand. A local living in a float
+    /// register is never read this way: its readers move it out first (`pop`,
+    /// `spill_floats_from`, `spill_entry`, `move_to_reg`, `store_to_slot`).
     pub fn local_operand(&self, local: u32) -> Operand {
         match self.locals[local as usize].home {
             LocalHome::Reg(reg) => Operand::Reg(reg),
             LocalHome::Frame(offset) => Operand::Frame(offset),
+            LocalHome::FReg(_) => unreachable!("a float-register local is moved out first"),
         }
     }
 
@@ -508,6 +623,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             let lazy = matches!(self.stack.get(depth), Some(Entry { loc: Loc::Local(l), .. }) if *l == local);
             if lazy {
                 let kind = self.stack[depth].kind;
+                if let Some(source) = self.lazy_float_local(self.value_at(depth)) {
+                    let freg = self.float_copy_of_local(kind, source);
+                    self.stack[depth].loc = Loc::FReg(freg);
+                    self.float_spill_cursor = self.float_spill_cursor.min(depth);
+                    continue;
+                }
                 let src = self.local_operand(local);
                 let reg = self.alloc();
                 self.masm.mov(kind.size(), reg, src);
@@ -525,6 +646,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Copies `value` (it stays on the stack) into `reg`, which nothing else live on this
     /// path may hold (a merge's result register). Never changes the flags.
     pub fn move_to_reg(&mut self, value: Popped, reg: Reg) {
+        if let Some(local) = self.lazy_float_local(value) {
+            self.masm
+                .float_to_bits(value.kind.float_size(), reg, local.freg, local.canonicalize);
+            return;
+        }
         match value.loc {
             Loc::Reg(r) if r == reg => {}
             Loc::FReg(freg) => {
@@ -552,6 +678,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             let size = value.kind.float_size();
             let canonicalize = self.canonicalizes(freg);
             self.masm.float_spill(size, offset, freg, canonicalize);
+            return;
+        }
+        if let Some(local) = self.lazy_float_local(value) {
+            let size = value.kind.float_size();
+            self.masm
+                .float_spill(size, offset, local.freg, local.canonicalize);
             return;
         }
         let src = self.operand(value);

@@ -131,6 +131,12 @@ impl A64Masm {
         self.float_out(size, dst.0, src.0);
     }
 
+    /// Float register `dst` = `src`, bits unchanged (`fmov` between float registers never
+    /// canonicalizes). Canonicalizing needs no code: see the module docs (FPCR.DN).
+    pub(super) fn emit_float_move(&mut self, size: FloatSize, dst: FReg, src: FReg) {
+        ff!(self.ops, fmov, size, dst.0, src.0);
+    }
+
     /// The slot = the bits, through x16 (addresses use x17).
     pub(super) fn emit_float_spill(&mut self, size: FloatSize, offset: i32, src: FReg) {
         self.float_out(size, SCRATCH, src.0);

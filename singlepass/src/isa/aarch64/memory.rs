@@ -179,6 +179,22 @@ impl A64Masm {
         }
     }
 
+    /// `str` of a float register: its bits as they are (FPCR.DN made any NaN an
+    /// operation left there canonical already).
+    pub(super) fn emit_fp_store(&mut self, size: FloatSize, addr: Address, src: FReg) {
+        let s = src.0;
+        match size {
+            FloatSize::F32 => {
+                let m = self.resolve(addr, 4);
+                at_mem!(self.ops, str, stur, S, s, m)
+            }
+            FloatSize::F64 => {
+                let m = self.resolve(addr, 8);
+                at_mem!(self.ops, str, stur, D, s, m)
+            }
+        }
+    }
+
     /// The value goes through x16 when it is not a register (0 is xzr); the address may
     /// use x17, so the two never collide.
     pub(super) fn emit_store(&mut self, width: StoreWidth, addr: Address, src: Operand) {

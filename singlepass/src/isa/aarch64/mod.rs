@@ -191,6 +191,9 @@ impl MacroAssembler for A64Masm {
     fn float_allocatable(&self) -> &'static [FReg] {
         &regs::FLOAT_ALLOCATABLE
     }
+    fn float_lendable(&self) -> usize {
+        regs::FLOAT_LENDABLE
+    }
     fn float_scratch(&self) -> [FReg; 2] {
         regs::FLOAT_SCRATCH
     }
@@ -203,6 +206,9 @@ impl MacroAssembler for A64Masm {
     fn float_spill(&mut self, size: FloatSize, offset: i32, src: FReg, _canonicalize: bool) {
         self.emit_float_spill(size, offset, src)
     }
+    fn float_move(&mut self, size: FloatSize, dst: FReg, src: FReg, _canonicalize: bool) {
+        self.emit_float_move(size, dst, src)
+    }
     fn fp_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: FReg, lhs: FReg, rhs: FReg) {
         self.emit_fp_binop(op, size, dst, lhs, rhs)
     }
@@ -211,6 +217,9 @@ impl MacroAssembler for A64Masm {
     }
     fn fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
         self.emit_fp_load(size, dst, addr)
+    }
+    fn fp_store(&mut self, size: FloatSize, addr: Address, src: FReg, _canonicalize: bool) {
+        self.emit_fp_store(size, addr, src)
     }
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg) {
         self.emit_fp_cmp(op, size, dst, lhs, rhs)

@@ -10,7 +10,8 @@
 //! - Float/vector scratch, likewise owned inside a single method: v16 and v17. v16 is the
 //!   vector scratch of `popcnt`, v17 a truncation bound.
 //! - Float allocatable: v18..v29 hold float temporaries between masm calls (never across
-//!   a call or a merge); v30 and v31 are where the bit-pattern forms
+//!   a call or a merge); codegen may lend v18..v25 (`FLOAT_LENDABLE`) to float locals,
+//!   saving them around calls like x6..x8; v30 and v31 are where the bit-pattern forms
 //!   (`MacroAssembler::float_binop`, …) compute. v16..v31 are caller-saved in AAPCS64, so
 //!   using them needs no saving.
 //! - Allocatable (caller-saved, clobbered by every call): x6..x15. Codegen may lend
@@ -61,6 +62,9 @@ pub(super) const FLOAT_ALLOCATABLE: [FReg; 12] = [
     FReg(28),
     FReg(29),
 ];
+/// How many of the first `FLOAT_ALLOCATABLE` registers (v18..v25) codegen may lend to
+/// float locals: four stay for temporaries (a float operator holds two at most).
+pub(super) const FLOAT_LENDABLE: usize = 8;
 /// `MacroAssembler::float_scratch`: v30, v31.
 pub(super) const FLOAT_SCRATCH: [FReg; 2] = [FReg(30), FReg(31)];
 pub(super) const X19: u8 = 19;

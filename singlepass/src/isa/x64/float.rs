@@ -122,6 +122,70 @@ impl X64Masm {
         }
     }
 
+    /// Float register `dst` = `src`, a NaN replaced by the canonical one when
+    /// `canonicalize`: [`Self::emit_float_to_bits`]'s flag-free mask, ending in `dst`.
+    pub(super) fn emit_float_move(
+        &mut self,
+        size: FloatSize,
+        dst: FReg,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        let (d, s) = (dst.0, src.0);
+        debug_assert!(d > 1 && s > 1, "xmm0/xmm1 are the float methods' scratch");
+        if !canonicalize {
+            return self.xmm_copy(d, s);
+        }
+        self.const_to_xmm1(size, size.canonical_nan());
+        self.xmm_copy(0, s);
+        sized!(self.ops, size, cmpunordss, cmpunordsd; xmm0, xmm0);
+        asm!(self.ops
+            ; andps xmm1, xmm0
+            ; andnps xmm0, Rx(s)
+            ; orps xmm0, xmm1
+            ; movaps Rx(d), xmm0
+        );
+    }
+
+    /// [`Self::emit_float_move`] for dead flags: copy, then `ucomis s, s` (unordered
+    /// exactly for a NaN) and a forward `jnp` over the canonical NaN's load. A NaN is rare,
+    /// so the branch predicts and the value's dependency chain gains nothing (the mask
+    /// form adds its compare and two logic operations to every chain through a local).
+    /// The `jnp rel8` is raw bytes patched once the load's length is known (no label).
+    pub(super) fn emit_float_move_with_compare(
+        &mut self,
+        size: FloatSize,
+        dst: FReg,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        self.xmm_copy(dst.0, src.0);
+        if canonicalize {
+            self.canonicalize_in_place(size, dst);
+        }
+    }
+
+    /// `reg` = the canonical NaN if it holds a NaN: `ucomis reg, reg` (unordered exactly
+    /// for a NaN) and a forward `jnp` over the canonical NaN's load, which a NaN being
+    /// rare predicts well; the value's dependency chain gains nothing. Clobbers the flags
+    /// and r11. The `jnp rel8` is raw bytes patched once the load's length is known.
+    pub(super) fn canonicalize_in_place(&mut self, size: FloatSize, reg: FReg) {
+        let r = reg.0;
+        sized!(self.ops, size, ucomiss, ucomisd; Rx(r), Rx(r));
+        self.ops.extend([0x7b, 0]);
+        let after_jump = self.ops.offset().0;
+        self.mov_imm(super::regs::R11, size.canonical_nan() as i64);
+        match size {
+            FloatSize::F32 => asm!(self.ops; movd Rx(r), r11d),
+            FloatSize::F64 => asm!(self.ops; movq Rx(r), r11),
+        }
+        let skipped = self.ops.offset().0 - after_jump;
+        // At most 10 + 5 bytes (`mov r11, imm64`, `movq`): a rel8 always reaches.
+        let rel8 = u8::try_from(skipped).unwrap_or(0);
+        debug_assert!((1..0x80).contains(&rel8));
+        self.ops.patch(after_jump - 1, &[rel8]);
+    }
+
     /// [`Self::emit_float_to_bits`] for dead flags: `ucomis x, x` is unordered (PF = 1)
     /// exactly for a NaN, and `cmovp` picks the canonical NaN; the move out and the compare
     /// run in parallel, so the chain grows by the `cmov` alone. A 32-bit `cmov` zero-extends

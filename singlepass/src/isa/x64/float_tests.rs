@@ -315,3 +315,80 @@ fn trampoline_runs_wasm_in_the_deterministic_mode_and_restores_the_hosts() {
     assert_eq!(code, TrapKind::Unreachable.code());
     assert_eq!(after, hostile, "host MXCSR after a trap");
 }
+
+/// Whether `bits` are a NaN of `size`.
+fn is_nan(size: FloatSize, bits: u64) -> bool {
+    match size {
+        FloatSize::F32 => f32::from_bits(bits as u32).is_nan(),
+        FloatSize::F64 => f64::from_bits(bits).is_nan(),
+    }
+}
+
+/// The moves float locals live by (`float_move`, its flag-clobbering form, `fp_store`):
+/// bits unchanged, NaN payloads included, or every NaN canonical when asked.
+#[test]
+fn float_moves_and_stores_keep_bits_or_canonicalize_nans() {
+    use crate::masm::FReg;
+    type Emit = fn(&mut X64Masm, FloatSize, bool);
+    let forms: [(&str, Emit); 3] = [
+        ("float_move", |m, size, canonicalize| {
+            m.float_move(size, FReg(3), FReg(2), canonicalize);
+            m.float_to_bits(size, Reg(RSI), FReg(3), false);
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Reg(Reg(RSI)),
+            );
+        }),
+        ("float_move_clobbering_flags", |m, size, canonicalize| {
+            m.float_move_clobbering_flags(size, FReg(9), FReg(2), canonicalize);
+            m.float_to_bits(size, Reg(RSI), FReg(9), false);
+            m.store(
+                StoreWidth::B64,
+                Address::at(Base::Frame, slot(0) as i64),
+                Operand::Reg(Reg(RSI)),
+            );
+        }),
+        ("fp_store", |m, size, canonicalize| {
+            m.fp_store(
+                size,
+                Address::at(Base::Frame, slot(0) as i64),
+                FReg(2),
+                canonicalize,
+            );
+        }),
+    ];
+    for size in SIZES {
+        let mut inputs = reference::inputs(size);
+        inputs.extend(match size {
+            FloatSize::F32 => [0x7fa0_0005, 0xffc0_0001],
+            FloatSize::F64 => [0x7ff4_0000_0000_0123, 0xfff8_0000_0000_0abc],
+        });
+        assert!(inputs
+            .iter()
+            .any(|&x| is_nan(size, x) && x != size.canonical_nan()));
+        for (name, emit) in forms {
+            for canonicalize in [false, true] {
+                let mut b = Builder::new();
+                let f = b.func(|m, _| {
+                    m.float_from_bits(size, FReg(2), Operand::Frame(slot(0)));
+                    emit(m, size, canonicalize);
+                });
+                let module = b.build();
+                let mut inst = Instance::new();
+                for &x in &inputs {
+                    let want = if canonicalize && is_nan(size, x) {
+                        size.canonical_nan()
+                    } else {
+                        x
+                    };
+                    let got = inst.run(&module, f, &[x]);
+                    assert_eq!(
+                        got, want,
+                        "{name} {size:?} canonicalize={canonicalize}: {x:#x}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -109,6 +109,16 @@ impl X64Masm {
         }
     }
 
+    /// `movss`/`movsd` store: the float's bits as they are in `src`.
+    pub(super) fn emit_fp_store(&mut self, size: FloatSize, addr: Address, src: FReg) {
+        let s = src.0;
+        let m = self.resolve(addr);
+        match size {
+            FloatSize::F32 => at_mem!(self.ops, m, (movss DWORD) (, Rx(s))),
+            FloatSize::F64 => at_mem!(self.ops, m, (movsd QWORD) (, Rx(s))),
+        }
+    }
+
     pub(super) fn emit_store(&mut self, width: StoreWidth, addr: Address, src: Operand) {
         // The value goes through rcx when it is not directly encodable; the address may
         // use r11, so the two never collide.

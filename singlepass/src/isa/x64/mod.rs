@@ -193,6 +193,9 @@ impl MacroAssembler for X64Masm {
     fn float_allocatable(&self) -> &'static [FReg] {
         &regs::FLOAT_ALLOCATABLE
     }
+    fn float_lendable(&self) -> usize {
+        regs::FLOAT_LENDABLE
+    }
     fn float_scratch(&self) -> [FReg; 2] {
         regs::FLOAT_SCRATCH
     }
@@ -215,6 +218,18 @@ impl MacroAssembler for X64Masm {
         self.emit_float_to_bits(size, regs::RAX, src, canonicalize);
         asm!(self.ops; mov QWORD [rbp + offset], rax);
     }
+    fn float_move(&mut self, size: FloatSize, dst: FReg, src: FReg, canonicalize: bool) {
+        self.emit_float_move(size, dst, src, canonicalize)
+    }
+    fn float_move_clobbering_flags(
+        &mut self,
+        size: FloatSize,
+        dst: FReg,
+        src: FReg,
+        canonicalize: bool,
+    ) {
+        self.emit_float_move_with_compare(size, dst, src, canonicalize)
+    }
     fn fp_binop(&mut self, op: FloatBinOp, size: FloatSize, dst: FReg, lhs: FReg, rhs: FReg) {
         self.emit_fp_binop(op, size, dst, lhs, rhs)
     }
@@ -223,6 +238,12 @@ impl MacroAssembler for X64Masm {
     }
     fn fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
         self.emit_fp_load(size, dst, addr)
+    }
+    fn fp_store(&mut self, size: FloatSize, addr: Address, src: FReg, canonicalize: bool) {
+        if canonicalize {
+            self.canonicalize_in_place(size, src);
+        }
+        self.emit_fp_store(size, addr, src)
     }
     fn fp_cmp(&mut self, op: FloatCmp, size: FloatSize, dst: Reg, lhs: FReg, rhs: FReg) {
         self.emit_fp_cmp(op, size, dst, lhs, rhs)

@@ -10,8 +10,10 @@
 //!   around its calls and allocates its temporaries from r8, r9, r10.
 //! - Local registers (callee-saved, saved by the prologue on demand): rbx, r12.
 //! - Float: xmm0 and xmm1 are scratch inside a single masm method; xmm2-xmm13 are
-//!   allocatable for float temporaries; xmm14 and xmm15 are where the bit-pattern forms
-//!   (`MacroAssembler::float_binop`, …) compute. All are caller-saved in System V.
+//!   allocatable for float temporaries, and codegen may lend xmm2-xmm9
+//!   (`FLOAT_LENDABLE`) to float locals, saving them around calls like rsi/rdi; xmm14
+//!   and xmm15 are where the bit-pattern forms (`MacroAssembler::float_binop`, …)
+//!   compute. All are caller-saved in System V.
 //! - rbp is the frame pointer, rsp the stack pointer.
 
 use crate::masm::{FReg, Reg};
@@ -61,6 +63,9 @@ pub(super) const FLOAT_ALLOCATABLE: [FReg; 12] = [
     FReg(12),
     FReg(13),
 ];
+/// How many of the first `FLOAT_ALLOCATABLE` registers (xmm2-xmm9) codegen may lend to
+/// float locals: four stay for temporaries (a float operator holds two at most).
+pub(super) const FLOAT_LENDABLE: usize = 8;
 /// `MacroAssembler::float_scratch`: xmm14, xmm15 (not xmm0/xmm1, which the float
 /// methods themselves use).
 pub(super) const FLOAT_SCRATCH: [FReg; 2] = [FReg(14), FReg(15)];
