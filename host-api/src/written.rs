@@ -153,6 +153,77 @@ impl WrittenRanges {
     }
 }
 
+impl WrittenRanges {
+    /// `mark(from, to)` paid for: charges [`write_gas`] of what it adds at
+    /// `price_per_granule` from `gas_left` and returns the charge, or, when `gas_left` does
+    /// not cover it, leaves the ranges unchanged, sets `gas_left` to 0 and fails (out of
+    /// gas: the write must not happen). The one function every engine's runtime writes and
+    /// every reference harness charge through (compiled stores: the dirty-range stub,
+    /// tested against it).
+    pub fn mark_charged(
+        &mut self,
+        from: u64,
+        to: u64,
+        price_per_granule: u32,
+        gas_left: &mut u64,
+    ) -> Result<u64, crate::OutOfGas> {
+        let mut after = *self;
+        let charge = write_gas(after.mark(from, to), price_per_granule);
+        match gas_left.checked_sub(charge) {
+            Some(left) => {
+                *gas_left = left;
+                *self = after;
+                Ok(charge)
+            }
+            None => {
+                *gas_left = 0;
+                Err(crate::OutOfGas)
+            }
+        }
+    }
+}
+
+/// Linear memory as host functions see it, when writes must be tracked: every write marks
+/// what it wrote in the written ranges, without a charge (host functions' writes are
+/// bounded by their own per-byte prices; see ARCHITECTURE.md, "The written-range
+/// charge"). The runtime's memory for host calls, and the NEAR reference's, so both mark
+/// the same bytes.
+pub struct MarkedMemory<'a> {
+    bytes: &'a mut [u8],
+    written: &'a mut WrittenRanges,
+}
+
+impl<'a> MarkedMemory<'a> {
+    /// `bytes` (all of linear memory) whose writes widen `written`.
+    pub fn new(bytes: &'a mut [u8], written: &'a mut WrittenRanges) -> Self {
+        MarkedMemory { bytes, written }
+    }
+
+    /// All of memory, writable: marks all of it written (the caller may write anywhere).
+    pub fn all_mut(&mut self) -> &mut [u8] {
+        self.written.mark(0, self.bytes.len() as u64);
+        self.bytes
+    }
+
+    /// Memory without marking anything, for a writer that marks what it writes first.
+    pub fn split(self) -> (&'a mut [u8], &'a mut WrittenRanges) {
+        (self.bytes, self.written)
+    }
+}
+
+impl crate::GuestMemory for MarkedMemory<'_> {
+    fn read(&self, ptr: u32, len: u32) -> Result<&[u8], crate::MemoryAccessError> {
+        (*self.bytes).read(ptr, len)
+    }
+
+    fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), crate::MemoryAccessError> {
+        (*self.bytes).write(ptr, data)?;
+        self.written
+            .mark(u64::from(ptr), u64::from(ptr) + data.len() as u64);
+        Ok(())
+    }
+}
+
 /// The gas for widening the written ranges by `grown` bytes (what [`WrittenRanges::mark`]
 /// returned) at `price_per_granule` (the cost table's `memory_write_per_granule`): one
 /// price per [`DIRTY_GRANULE`]. Cannot overflow: `grown` is at most 2^32 (a memory's
@@ -279,6 +350,21 @@ mod tests {
             let covered: u64 = w.ranges().map(|r| r.end - r.start).sum();
             assert!(charged >= covered, "{charged} < {covered}");
         }
+    }
+
+    #[test]
+    fn a_charge_that_does_not_fit_marks_nothing() {
+        let mut w = WrittenRanges::default();
+        let mut gas = 10;
+        assert_eq!(w.mark_charged(0, 8, 4, &mut gas), Ok(4));
+        assert_eq!(gas, 6);
+        let before = w;
+        assert_eq!(
+            w.mark_charged(2 * G, 2 * G + 1, 7, &mut gas),
+            Err(crate::OutOfGas)
+        );
+        assert_eq!((w, gas), (before, 0), "unchanged, out of gas");
+        assert_eq!(w.mark_charged(8, 16, 7, &mut gas), Ok(0), "inside: free");
     }
 
     #[test]

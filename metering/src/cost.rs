@@ -294,6 +294,14 @@ pub struct CostTable {
     /// pays too). Prices the kernel's page allocation and zeroing and the pool's clear
     /// of a page that is written, which no per-access price can.
     pub memory_commit_per_page: u64,
+    /// Per 4 KiB granule (`gasket_host_api::written::DIRTY_GRANULE`) a write adds to the
+    /// written ranges the pool clears when the instance is dropped
+    /// (`WrittenRanges::mark`'s result, see ARCHITECTURE.md, "The written-range charge"):
+    /// compiled stores pay it in the dirty-range stub, `memory.fill/copy/init` in their
+    /// libcalls, the wasmi reference through a rewrite of the prepared module. A u32, so
+    /// a charge (at most 2^20 granules) never overflows. A protocol constant: part of
+    /// the table, its fingerprint and its version; 0 leaves writes free.
+    pub memory_write_per_granule: u32,
 }
 
 /// The default resident allowance ([`CostTable::memory_resident_pages`]): 32 pages,
@@ -309,6 +317,10 @@ pub const RESIDENT_PAGES: u32 = 32;
 /// x86_64-shared-v4commit-provisional-quick{1,2}-2026-12-06.json`, worst case of the
 /// two); see ARCHITECTURE.md, "Page commits and cache misses".
 pub const COMMIT_PER_PAGE: u64 = 7_950_153;
+
+/// The default write price ([`CostTable::memory_write_per_granule`]). 0 until the
+/// calibration of `mix/resident_touch_stores` sets it (cost table version 5).
+pub const WRITE_PER_GRANULE: u32 = 0;
 
 impl Default for CostTable {
     /// Version 4: version 3's prices plus the page commit charge:
@@ -386,6 +398,7 @@ impl Default for CostTable {
             table_per_element: 14,
             memory_resident_pages: RESIDENT_PAGES,
             memory_commit_per_page: COMMIT_PER_PAGE,
+            memory_write_per_granule: WRITE_PER_GRANULE,
         }
     }
 }

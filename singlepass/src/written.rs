@@ -7,24 +7,31 @@ pub use gasket_host_api::written::{
 };
 
 #[cfg(any(test, feature = "isa-testing"))]
-/// What a `store_check` of `[addr, addr + end)` followed by the stub does to `ranges` in a
-/// memory of `memory_len` bytes: `None` when it traps out of bounds (nothing changes),
-/// else the ranges after it. The backends' tests compare generated code against this.
+/// What a `store_check` of the bytes `[addr + from, addr + end)` followed by the stub does
+/// in a memory of `memory_len` bytes with `gas` left at `price` per granule: the ranges
+/// and the gas after it, or the trap (`MemoryOutOfBounds` before any charge; `OutOfGas`
+/// with the ranges unchanged). The backends' tests compare generated code against this.
 pub fn check_effect(
     ranges: &WrittenRanges,
     addr: u64,
+    from: u64,
     end: u64,
     memory_len: u64,
-) -> Option<WrittenRanges> {
+    price: u32,
+    gas: u64,
+) -> Result<(WrittenRanges, u64), crate::TrapKind> {
     let mut after = *ranges;
     if (addr.wrapping_sub(ranges.start) & u64::from(u32::MAX)) + end <= ranges.len {
-        return Some(after); // The fast path: no stub call.
+        return Ok((after, gas)); // The fast path: no stub call.
     }
     if addr + end > memory_len {
-        return None;
+        return Err(crate::TrapKind::MemoryOutOfBounds);
     }
-    after.mark(addr, addr + end);
-    Some(after)
+    let charge = write_gas(after.mark(addr + from, addr + end), price);
+    match gas.checked_sub(charge) {
+        Some(left) => Ok((after, left)),
+        None => Err(crate::TrapKind::OutOfGas),
+    }
 }
 
 #[cfg(any(test, feature = "isa-testing"))]
@@ -76,17 +83,46 @@ mod tests {
     fn the_check_admits_exactly_the_stores_inside_the_current_range() {
         let mut w = WrittenRanges::default();
         w.mark(2 * G, 3 * G);
-        let inside = |addr: u64, end: u64| check_effect(&w, addr, end, 1 << 20) == Some(w);
+        let inside =
+            |addr: u64, end: u64| check_effect(&w, addr, 0, end, 1 << 20, 1, 0) == Ok((w, 0));
         assert!(inside(2 * G, 8));
         assert!(inside(3 * G - 8, 8));
         assert!(!inside(3 * G - 7, 8), "past the end");
         assert!(!inside(2 * G - 1, 8), "below the start wraps");
         assert!(!inside(0, 8));
         assert_eq!(
-            check_effect(&w, (1 << 20) - 7, 8, 1 << 20),
-            None,
+            check_effect(&w, (1 << 20) - 7, 0, 8, 1 << 20, 0, 0),
+            Err(crate::TrapKind::MemoryOutOfBounds),
             "out of bounds"
         );
-        assert_eq!(check_effect(&WrittenRanges::EMPTY, 0, 1, 0), None);
+        assert_eq!(
+            check_effect(&WrittenRanges::EMPTY, 0, 0, 1, 0, 0, 0),
+            Err(crate::TrapKind::MemoryOutOfBounds)
+        );
+    }
+
+    #[test]
+    fn the_stub_marks_the_stored_bytes_and_charges_what_they_add() {
+        let mut w = WrittenRanges::default();
+        w.mark(2 * G, 3 * G);
+        // A base below the range with an offset into it: the stub runs (the fast check
+        // covers base..end) but the stored bytes are inside: nothing added, nothing paid.
+        assert_eq!(
+            check_effect(&w, 8, 2 * G, 2 * G + 8, 1 << 20, 7, 100),
+            Ok((w, 100))
+        );
+        // One granule more: exactly the price, or out of gas with the ranges unchanged.
+        let mut wider = w;
+        wider.mark(3 * G, 3 * G + 8);
+        assert_eq!(check_effect(&w, 3 * G, 0, 8, 1 << 20, 7, 7), Ok((wider, 0)));
+        assert_eq!(
+            check_effect(&w, 3 * G, 0, 8, 1 << 20, 7, 6),
+            Err(crate::TrapKind::OutOfGas)
+        );
+        // Out of bounds comes first and pays nothing.
+        assert_eq!(
+            check_effect(&w, (1 << 20) - 4, 0, 8, 1 << 20, 7, 0),
+            Err(crate::TrapKind::MemoryOutOfBounds)
+        );
     }
 }
