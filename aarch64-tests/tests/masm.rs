@@ -1197,6 +1197,7 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                         inst.m.set(at + 8, end);
                     }
                     inst.m.set(VmCtx::GAS_REMAINING, gas);
+                    inst.m.set(VmCtx::WRITE_GAS, 5);
                     let (code, slots) = inst.call(func, &[addr]);
                     let case = format!("{before:?} addr {addr} from {from} end {end} gas {gas}");
                     match written::check_effect(before, addr, from, end, memory_len, price, gas) {
@@ -1205,10 +1206,12 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                             assert_eq!(slots[0], 0x5eed, "{case}: x10 survives");
                             assert_eq!(read(&inst), after, "{case}");
                             assert_eq!(inst.m.get(VmCtx::GAS_REMAINING), left, "{case}");
+                            assert_eq!(inst.m.get(VmCtx::WRITE_GAS), 5 + gas - left, "{case}");
                         }
                         Err(kind) => {
                             assert_eq!(code, kind.code(), "{case}");
                             assert_eq!(read(&inst), *before, "{case}: unchanged by a trap");
+                            assert_eq!(inst.m.get(VmCtx::WRITE_GAS), 5, "{case}");
                             if kind == TrapKind::OutOfGas {
                                 assert_eq!(inst.m.get(VmCtx::GAS_REMAINING), 0, "{case}");
                             }

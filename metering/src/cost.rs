@@ -91,6 +91,11 @@ pub enum DynamicCost {
     /// for the part of the new size above the allowance, and at instantiation for initial
     /// pages above it (see `commit`). Never returned by [`dynamic_cost`].
     MemoryCommit,
+    /// Per 4 KiB granule a write adds to the written ranges the pool clears
+    /// ([`CostTable::memory_write_per_granule`]): charged by compiled code and the
+    /// runtime, not by the instrumented wasm; a class of gas reports. Never returned by
+    /// [`dynamic_cost`].
+    MemoryWrite,
 }
 
 impl OpClass {
@@ -137,6 +142,7 @@ impl DynamicCost {
             DynamicCost::MemoryBytes => "bulk_memory_per_byte",
             DynamicCost::TableElements => "table_per_element",
             DynamicCost::MemoryCommit => "memory_commit_per_page",
+            DynamicCost::MemoryWrite => "memory_write_per_granule",
         }
     }
 }
@@ -461,6 +467,7 @@ impl CostTable {
             DynamicCost::MemoryBytes => self.bulk_memory_per_byte,
             DynamicCost::TableElements => self.table_per_element,
             DynamicCost::MemoryCommit => self.memory_commit_per_page,
+            DynamicCost::MemoryWrite => u64::from(self.memory_write_per_granule),
         }
     }
 

@@ -61,6 +61,10 @@ pub struct VmCtx {
     /// the runtime charges its own writes the same. Set by the runtime from the engine's
     /// profile; 0 makes writes free.
     pub write_price: u64,
+    /// Gas charged so far for widening the written ranges (by the stub and the runtime;
+    /// an out-of-gas charge adds nothing): never reset, read as a difference by gas
+    /// reports, which show it as its own class.
+    pub write_gas: u64,
 }
 
 /// Deterministic stack units the stack-grant stub leaves in `VmCtx::stack_remaining`
@@ -125,6 +129,7 @@ impl VmCtx {
         (offset_of!(VmCtx, written) + offset_of!(WrittenRanges, spilled)) as u32;
     /// Size of the fixed header; globals start here.
     pub const WRITE_PRICE: u32 = offset_of!(VmCtx, write_price) as u32;
+    pub const WRITE_GAS: u32 = offset_of!(VmCtx, write_gas) as u32;
     pub const HEADER_SIZE: u32 = std::mem::size_of::<VmCtx>() as u32;
 
     /// Offset of global `index`'s 8-byte slot.
@@ -219,7 +224,8 @@ mod tests {
             VmCtx::WRITE_PRICE,
             VmCtx::WRITTEN_SPILLED + 16 * crate::written::WRITTEN_SPILLS as u32
         );
-        assert_eq!(VmCtx::HEADER_SIZE, VmCtx::WRITE_PRICE + 8);
+        assert_eq!(VmCtx::WRITE_GAS, VmCtx::WRITE_PRICE + 8);
+        assert_eq!(VmCtx::HEADER_SIZE, VmCtx::WRITE_GAS + 8);
         assert_eq!((FuncRef::SIZE, FuncRef::CODE, FuncRef::TYPE_ID), (16, 0, 8));
         assert_eq!((TableDef::SIZE, TableDef::BASE, TableDef::LEN), (16, 0, 8));
         assert_eq!(Libcall::ElemDrop as usize + 1, Libcall::COUNT);

@@ -383,10 +383,18 @@ impl Runtime {
         let ctx = unsafe { &mut *self.vmctx.as_ptr() };
         // The price was set from a u32 (`set_write_price`).
         let price = ctx.write_price as u32;
-        ctx.written
+        let charged = ctx
+            .written
             .mark_charged(from, to, price, &mut ctx.gas_remaining)
-            .map(drop)
-            .map_err(|_| TrapKind::OutOfGas)
+            .map_err(|_| TrapKind::OutOfGas)?;
+        ctx.write_gas = ctx.write_gas.wrapping_add(charged);
+        Ok(())
+    }
+
+    /// Gas charged so far for widening the written ranges (`VmCtx::write_gas`).
+    pub(crate) fn write_gas(&self) -> u64 {
+        // SAFETY: the field is inside the vmctx this state owns; read while no call runs.
+        unsafe { (*self.vmctx.as_ptr()).write_gas }
     }
 
     /// Encodes a `ref.func` of function `index`: the address of its FuncRef.

@@ -11,7 +11,11 @@ fn assert_sums(report: &GasReport) {
     let by_function: u64 = report.by_function.iter().map(|f| f.gas).sum();
     let by_host: u64 = report.by_host_function.iter().map(|h| h.gas).sum();
     let by_class: u64 = report.by_class.iter().map(|c| c.1).sum();
-    assert_eq!(by_function, report.gas_used, "{report:#?}");
+    assert_eq!(
+        by_function + report.memory_write,
+        report.gas_used,
+        "{report:#?}"
+    );
     assert_eq!(report.wasm_code + by_host, report.gas_used, "{report:#?}");
     assert_eq!(by_class, report.gas_used, "{report:#?}");
 }
@@ -310,5 +314,58 @@ fn commit_charges_are_their_own_class() {
             .run()
             .unwrap();
         assert_out_of_gas_with_exact_report(&outcome, limit);
+    }
+}
+
+#[test]
+fn written_range_charges_are_their_own_class() {
+    // One granule, then two more widening the range, then a far fill: a new range of
+    // two granules (cost table version 5's rule, `WrittenRanges::mark`).
+    let wat = r#"(module (memory 4)
+      (func (export "run") (param i32)
+        (i32.store (i32.const 0) (i32.const 1))
+        (i32.store (i32.const 8200) (i32.const 1))
+        (memory.fill (i32.const 100000) (i32.const 7) (local.get 0))))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    let mut profile = Profile::permissive();
+    let price = 1_003;
+    profile.costs.memory_write_per_granule = price;
+    let engine = Engine::new(profile).unwrap();
+    let report_module = engine.compile_for_report(&wasm).unwrap();
+    let plain = engine.compile(&wasm).unwrap();
+    let run = |module: &gasket_vm::Module, limit: u64| {
+        let mut instance = Instance::new(module, &Imports::new(), 1000).unwrap();
+        let recording = report_module.begin(&mut instance, false);
+        let outcome = instance.call("run", &[Value::I32(5000)], limit).unwrap();
+        let report = report_module.finish(&instance, recording, outcome.gas_used);
+        (outcome, report)
+    };
+    let (outcome, report) = run(report_module.module(), 10_000_000);
+    assert_eq!(outcome.result, Ok(vec![]));
+    let report = report.unwrap();
+    assert_sums(&report);
+    assert_eq!(report.memory_write, 5 * u64::from(price), "{report:#?}");
+    let class = |name: &str| report.by_class.iter().find(|c| c.0 == name).map(|c| c.1);
+    assert_eq!(
+        class("memory_write_per_granule"),
+        Some(5 * u64::from(price))
+    );
+    let mut plain_instance = Instance::new(&plain, &Imports::new(), 1000).unwrap();
+    let plain_outcome = plain_instance
+        .call("run", &[Value::I32(5000)], 10_000_000)
+        .unwrap();
+    assert_eq!(
+        plain_outcome.gas_used, outcome.gas_used,
+        "same gas as the plain build"
+    );
+
+    // Out of gas anywhere, inside the write charges included: what was charged.
+    let need = outcome.gas_used;
+    for limit in (need.saturating_sub(8 * u64::from(price))..need).step_by(97) {
+        let (outcome, report) = run(report_module.module(), limit);
+        assert_eq!(outcome.gas_used, limit);
+        let report = report.unwrap();
+        assert_sums(&report);
+        assert!(report.memory_write <= 5 * u64::from(price));
     }
 }

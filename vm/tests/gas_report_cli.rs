@@ -23,7 +23,11 @@ fn check_report(line: &Value) {
             .map(|e| e["gas"].as_u64().expect("gas"))
             .sum()
     };
-    assert_eq!(sum("by_function"), used, "{line}");
+    assert_eq!(
+        sum("by_function") + report["memory_write"].as_u64().expect("memory_write"),
+        used,
+        "{line}"
+    );
     assert_eq!(
         sum("by_host_function") + report["wasm_code"].as_u64().unwrap(),
         used,

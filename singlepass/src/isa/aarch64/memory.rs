@@ -292,8 +292,8 @@ impl A64Masm {
     /// See `MacroAssembler::emit_dirty_range_stub` and `WrittenRanges::mark`, which this
     /// implements: x16 = the stored bytes' end, x17 = their start (from
     /// `emit_store_slow_paths`); x0 to x3 are saved around their use. Nothing is written
-    /// to the vmctx before the charge succeeds, so out of gas leaves the ranges as they
-    /// were.
+    /// to the vmctx before the charge succeeds, so out of gas leaves the ranges (and
+    /// `VmCtx::write_gas`, which adds each charge) as they were.
     pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label, out_of_gas: Label) {
         // The shifts by 12 below round to DIRTY_GRANULE; `#16, lsl #12` is WRITTEN_FAR.
         const _: () = assert!(DIRTY_GRANULE == 0x1000 && WRITTEN_FAR == 16 << 12);
@@ -347,6 +347,9 @@ impl A64Masm {
         );
         self.emit_branch(crate::masm::Cond::LtU, out_of_gas);
         asm!(self.ops
+            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_GAS]
+            ; add x3, x3, x2
+            ; str x3, [X(VMCTX), #VmCtx::WRITE_GAS]
             ; b =>done
             ; =>far
             // A new range, if a spill slot is free: charge its whole length, then move
@@ -362,6 +365,9 @@ impl A64Masm {
         );
         self.emit_branch(crate::masm::Cond::LtU, out_of_gas);
         asm!(self.ops
+            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_GAS]
+            ; add x3, x3, x2
+            ; str x3, [X(VMCTX), #VmCtx::WRITE_GAS]
             ; ldr x2, [X(VMCTX), #VmCtx::WRITTEN_SPILLED_COUNT]
             ; add x3, X(VMCTX), x2, lsl #4
             ; str x0, [x3, #VmCtx::WRITTEN_SPILLED]

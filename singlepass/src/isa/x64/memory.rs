@@ -271,7 +271,8 @@ impl X64Masm {
     /// implements: rax = the stored bytes' end, rcx = their start (from
     /// `emit_store_slow_paths`); uses those two and r11, and saves rdx and rbx around
     /// their use. Nothing is written to the vmctx before the charge succeeds, so out of
-    /// gas leaves the ranges as they were.
+    /// gas leaves the ranges (and `VmCtx::write_gas`, which adds each charge) as they
+    /// were.
     pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label, out_of_gas: Label) {
         let granule = DIRTY_GRANULE as i32;
         let far = WRITTEN_FAR as i32;
@@ -318,6 +319,7 @@ impl X64Masm {
             ; imul rbx, QWORD [r15 + VmCtx::WRITE_PRICE as i32]
             ; sub r13, rbx
             ; jb =>out_of_gas
+            ; add QWORD [r15 + VmCtx::WRITE_GAS as i32], rbx
             ; jmp >done
             ; far:
             // A new range, if a spill slot is free: charge its whole length, then move
@@ -330,6 +332,7 @@ impl X64Masm {
             ; imul rbx, QWORD [r15 + VmCtx::WRITE_PRICE as i32]
             ; sub r13, rbx
             ; jb =>out_of_gas
+            ; add QWORD [r15 + VmCtx::WRITE_GAS as i32], rbx
             ; mov rbx, QWORD [r15 + VmCtx::WRITTEN_SPILLED_COUNT as i32]
             ; shl rbx, 4
             ; mov QWORD [r15 + rbx + VmCtx::WRITTEN_SPILLED as i32], r11

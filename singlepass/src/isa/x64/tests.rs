@@ -202,6 +202,7 @@ impl Instance {
             stack_reserve: 0,
             written: crate::WrittenRanges::EMPTY,
             write_price: 0,
+            write_gas: 0,
         });
         Instance {
             vmctx,
@@ -1253,6 +1254,7 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                 for gas in gases {
                     inst.vmctx.written = *before;
                     inst.vmctx.gas_remaining = gas;
+                    inst.vmctx.write_gas = 5;
                     let (code, slots) = inst.call(&module, func, &[addr]);
                     let case = format!("{before:?} addr {addr} from {from} end {end} gas {gas}");
                     let expected = crate::written::check_effect(
@@ -1264,10 +1266,12 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                             assert_eq!(slots[0], 0x5eed, "{case}: rdi survives");
                             assert_eq!(inst.vmctx.written, after, "{case}");
                             assert_eq!(inst.vmctx.gas_remaining, left, "{case}");
+                            assert_eq!(inst.vmctx.write_gas, 5 + gas - left, "{case}");
                         }
                         Err(kind) => {
                             assert_eq!(code, kind.code(), "{case}");
                             assert_eq!(inst.vmctx.written, *before, "{case}: unchanged by a trap");
+                            assert_eq!(inst.vmctx.write_gas, 5, "{case}");
                             if kind == TrapKind::OutOfGas {
                                 assert_eq!(inst.vmctx.gas_remaining, 0, "{case}");
                             }
