@@ -1206,7 +1206,7 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                             assert_eq!(slots[0], 0x5eed, "{case}: x10 survives");
                             assert_eq!(read(&inst), after, "{case}");
                             assert_eq!(inst.m.get(VmCtx::GAS_REMAINING), left, "{case}");
-                            assert_eq!(inst.m.get(VmCtx::WRITE_GAS), 5 + gas - left, "{case}");
+                            assert_eq!(inst.m.get(VmCtx::WRITE_GAS), 5 + (gas - left), "{case}");
                         }
                         Err(kind) => {
                             assert_eq!(code, kind.code(), "{case}");

@@ -1266,7 +1266,7 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                             assert_eq!(slots[0], 0x5eed, "{case}: rdi survives");
                             assert_eq!(inst.vmctx.written, after, "{case}");
                             assert_eq!(inst.vmctx.gas_remaining, left, "{case}");
-                            assert_eq!(inst.vmctx.write_gas, 5 + gas - left, "{case}");
+                            assert_eq!(inst.vmctx.write_gas, 5 + (gas - left), "{case}");
                         }
                         Err(kind) => {
                             assert_eq!(code, kind.code(), "{case}");
