@@ -20,6 +20,7 @@
 mod analysis;
 mod commit;
 mod cost;
+mod data_writes;
 mod encode;
 mod error;
 mod features;

@@ -320,8 +320,10 @@ fn commit_charges_are_their_own_class() {
 #[test]
 fn written_range_charges_are_their_own_class() {
     // One granule, then two more widening the range, then a far fill: a new range of
-    // two granules (cost table version 5's rule, `WrittenRanges::mark`).
+    // two granules (cost table version 5's rule, `WrittenRanges::mark`). The data
+    // segment's granule is paid at instantiation, by the appended start function.
     let wat = r#"(module (memory 4)
+      (data (i32.const 200000) "x")
       (func (export "run") (param i32)
         (i32.store (i32.const 0) (i32.const 1))
         (i32.store (i32.const 8200) (i32.const 1))
@@ -334,7 +336,7 @@ fn written_range_charges_are_their_own_class() {
     let report_module = engine.compile_for_report(&wasm).unwrap();
     let plain = engine.compile(&wasm).unwrap();
     let run = |module: &gasket_vm::Module, limit: u64| {
-        let mut instance = Instance::new(module, &Imports::new(), 1000).unwrap();
+        let mut instance = Instance::new(module, &Imports::new(), 1_000_000).unwrap();
         let recording = report_module.begin(&mut instance, false);
         let outcome = instance.call("run", &[Value::I32(5000)], limit).unwrap();
         let report = report_module.finish(&instance, recording, outcome.gas_used);
@@ -350,7 +352,7 @@ fn written_range_charges_are_their_own_class() {
         class("memory_write_per_granule"),
         Some(5 * u64::from(price))
     );
-    let mut plain_instance = Instance::new(&plain, &Imports::new(), 1000).unwrap();
+    let mut plain_instance = Instance::new(&plain, &Imports::new(), 1_000_000).unwrap();
     let plain_outcome = plain_instance
         .call("run", &[Value::I32(5000)], 10_000_000)
         .unwrap();
