@@ -324,11 +324,22 @@ pub const RESIDENT_PAGES: u32 = 32;
 /// two); see ARCHITECTURE.md, "Page commits and cache misses".
 pub const COMMIT_PER_PAGE: u64 = 7_950_153;
 
-/// The default write price ([`CostTable::memory_write_per_granule`]). 0 until the
-/// calibration of `mix/resident_touch_stores` sets it (cost table version 5).
-pub const WRITE_PER_GRANULE: u32 = 0;
+/// The default write price ([`CostTable::memory_write_per_granule`]), derived by
+/// `scripts/derive-costs.py` from the calibration case `mix/resident_touch_stores` (a
+/// store into each OS page of the resident 2 MiB: the pool clears each such granule when
+/// the instance is dropped, ~100 ns here) in two quick runs under a provisional 30 000
+/// (`benches/calibration/x86_64-shared-v5write-provisional-quick{1,2}-2026-12-06.json`,
+/// worst case of the two); see ARCHITECTURE.md, "The written-range charge".
+pub const WRITE_PER_GRANULE: u32 = 31_454;
 
 impl Default for CostTable {
+    /// Version 5: version 4's prices plus the written-range charge:
+    /// `memory_write_per_granule` per 4 KiB granule a write adds to the written ranges the
+    /// pool clears when the instance is dropped (stores, bulk memory writes, active data
+    /// segments at instantiation; ARCHITECTURE.md, "The written-range charge"): a store
+    /// into a fresh resident page cost the node ~100 ns of clearing for 75 gas (260–320×
+    /// the median per gas).
+    ///
     /// Version 4: version 3's prices plus the page commit charge:
     /// `memory_commit_per_page` per 64 KiB page above `memory_resident_pages` (32) that
     /// comes into existence, at instantiation (initial pages) or by `memory.grow`
@@ -370,7 +381,7 @@ impl Default for CostTable {
     /// that admitted floats); both priced roughly one unit per cheap native instruction.
     fn default() -> Self {
         CostTable {
-            version: 4,
+            version: 5,
             structural: 0,
             constant: 48,
             local: 10,

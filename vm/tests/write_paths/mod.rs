@@ -15,6 +15,11 @@ use gasket_vm::{Engine, FuncSig, Imports, Instance, ValType, Value};
 /// each, the next instance gets the same reservation and finds all 4 pages zero but for its
 /// own active data segment. Stores that trap out of bounds write nothing and leave the
 /// range as it was.
+
+/// Start gas: the module's data segments pay their written-range charge in the start
+/// function the metering pass appends (cost table version 5).
+const START_GAS: u64 = 10_000_000;
+
 pub fn every_write_path_is_cleared_before_reuse(engine: &Engine) {
     let wat = r#"(module
       (import "host" "write" (func $host_write (param i32 i64)))
@@ -133,7 +138,7 @@ pub fn every_write_path_is_cleared_before_reuse(engine: &Engine) {
     let mut base = None;
     for writer in writers {
         for at in [0u32, 4095, 4096, 30000, 65528, 65536, u32::MAX - 3] {
-            let mut instance = Instance::new(&module, &imports, 0).unwrap();
+            let mut instance = Instance::new(&module, &imports, START_GAS).unwrap();
             let memory = instance.memory();
             assert_eq!(
                 *base.get_or_insert(memory.as_ptr()),
@@ -149,7 +154,7 @@ pub fn every_write_path_is_cleared_before_reuse(engine: &Engine) {
                 let _ = instance.call(writer, &args, 10_000_000).unwrap();
             }
             drop(instance);
-            let mut next = Instance::new(&module, &imports, 0).unwrap();
+            let mut next = Instance::new(&module, &imports, START_GAS).unwrap();
             let grown = next.call("grow", &[], 10_000_000).unwrap().result;
             assert!(matches!(grown.as_deref(), Ok([Value::I32(_)])), "{grown:?}");
             assert!(
