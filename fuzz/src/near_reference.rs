@@ -51,6 +51,19 @@ struct NearStore<'s> {
     writes: WriteMeter,
 }
 
+impl NearStore<'_> {
+    /// Runs a `WriteMeter` helper (the rewrite's `write`/`write_init`) on the gas left.
+    fn charge_writes(
+        &mut self,
+        helper: impl FnOnce(&mut WriteMeter, &mut u64) -> Result<(), gasket_host_api::OutOfGas>,
+    ) -> Result<(), wasmi::Error> {
+        let mut left = self.limit - self.used;
+        let result = helper(&mut self.writes, &mut left);
+        self.used = self.limit - left;
+        result.map_err(|_| wasmi::Error::host(OutOfGas))
+    }
+}
+
 /// The store's gas counter as host functions see it (like the runtime's: used counts up
 /// to the limit, and an out-of-gas charge leaves it at the limit).
 struct Gas<'a> {
@@ -177,11 +190,9 @@ fn linker<'s>(engine: &wasmi::Engine) -> Linker<NearStore<'s>> {
              bound: i64,
              pages: i32|
              -> Result<(), wasmi::Error> {
-                let s = caller.data_mut();
-                let mut left = s.limit - s.used;
-                let result = s.writes.write(from, to, bound, pages, &mut left);
-                s.used = s.limit - left;
-                result.map_err(|_| wasmi::Error::host(OutOfGas))
+                caller
+                    .data_mut()
+                    .charge_writes(|w, left| w.write(from, to, bound, pages, left))
             },
         )
         .expect("fresh linker");
@@ -196,13 +207,9 @@ fn linker<'s>(engine: &wasmi::Engine) -> Linker<NearStore<'s>> {
              len: i64,
              pages: i32|
              -> Result<(), wasmi::Error> {
-                let s = caller.data_mut();
-                let mut left = s.limit - s.used;
-                let result = s
-                    .writes
-                    .write_init(segment, dst, src_end, len, pages, &mut left);
-                s.used = s.limit - left;
-                result.map_err(|_| wasmi::Error::host(OutOfGas))
+                caller
+                    .data_mut()
+                    .charge_writes(|w, left| w.write_init(segment, dst, src_end, len, pages, left))
             },
         )
         .expect("fresh linker");

@@ -337,19 +337,12 @@ impl A64Masm {
             ; csel X(SCRATCH), x1, X(SCRATCH), lo
             ; ldr x2, [X(VMCTX), #VmCtx::WRITTEN_LEN]
             ; =>charge
-            // Charge write_gas(new length - x2): granules × price (< 2^52).
+            // The growth: the new length - x2.
             ; sub x2, X(SCRATCH), x2
             ; sub x2, x2, X(ADDR)
-            ; lsr x2, x2, #12
-            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_PRICE]
-            ; mul x2, x2, x3
-            ; subs X(GAS), X(GAS), x2
         );
-        self.emit_branch(crate::masm::Cond::LtU, out_of_gas);
+        self.emit_write_charge(out_of_gas);
         asm!(self.ops
-            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_GAS]
-            ; add x3, x3, x2
-            ; str x3, [X(VMCTX), #VmCtx::WRITE_GAS]
             ; b =>done
             ; =>far
             // A new range, if a spill slot is free: charge its whole length, then move
@@ -358,16 +351,9 @@ impl A64Masm {
             ; cmp x2, #spills
             ; b.hs =>hull
             ; sub x2, X(SCRATCH), X(ADDR)
-            ; lsr x2, x2, #12
-            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_PRICE]
-            ; mul x2, x2, x3
-            ; subs X(GAS), X(GAS), x2
         );
-        self.emit_branch(crate::masm::Cond::LtU, out_of_gas);
+        self.emit_write_charge(out_of_gas);
         asm!(self.ops
-            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_GAS]
-            ; add x3, x3, x2
-            ; str x3, [X(VMCTX), #VmCtx::WRITE_GAS]
             ; ldr x2, [X(VMCTX), #VmCtx::WRITTEN_SPILLED_COUNT]
             ; add x3, X(VMCTX), x2, lsl #4
             ; str x0, [x3, #VmCtx::WRITTEN_SPILLED]
@@ -381,6 +367,24 @@ impl A64Masm {
             ; str X(SCRATCH), [X(VMCTX), #VmCtx::WRITTEN_LEN]
             ; ldp x0, x1, [sp], #16
             ; ret
+        );
+    }
+
+    /// The dirty-range stub's charge of x2 bytes grown (x3 is scratch): `write_gas`
+    /// (granules × price, below 2^52) off the gas register, to `out_of_gas` when it does
+    /// not cover it, else added to `VmCtx::write_gas`.
+    fn emit_write_charge(&mut self, out_of_gas: Label) {
+        asm!(self.ops
+            ; lsr x2, x2, #12
+            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_PRICE]
+            ; mul x2, x2, x3
+            ; subs X(GAS), X(GAS), x2
+        );
+        self.emit_branch(crate::masm::Cond::LtU, out_of_gas);
+        asm!(self.ops
+            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_GAS]
+            ; add x3, x3, x2
+            ; str x3, [X(VMCTX), #VmCtx::WRITE_GAS]
         );
     }
 

@@ -311,15 +311,13 @@ impl X64Masm {
             ; cmovb rax, rdx
             ; mov rbx, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]
             ; charge:
-            // Charge write_gas(new length - rbx): granules × price (< 2^52).
+            // The growth: the new length - rbx.
             ; neg rbx
             ; add rbx, rax
             ; sub rbx, rcx
-            ; shr rbx, 12
-            ; imul rbx, QWORD [r15 + VmCtx::WRITE_PRICE as i32]
-            ; sub r13, rbx
-            ; jb =>out_of_gas
-            ; add QWORD [r15 + VmCtx::WRITE_GAS as i32], rbx
+        );
+        self.emit_write_charge(out_of_gas);
+        asm!(self.ops
             ; jmp >done
             ; far:
             // A new range, if a spill slot is free: charge its whole length, then move
@@ -328,11 +326,9 @@ impl X64Masm {
             ; jae <hull
             ; mov rbx, rax
             ; sub rbx, rcx
-            ; shr rbx, 12
-            ; imul rbx, QWORD [r15 + VmCtx::WRITE_PRICE as i32]
-            ; sub r13, rbx
-            ; jb =>out_of_gas
-            ; add QWORD [r15 + VmCtx::WRITE_GAS as i32], rbx
+        );
+        self.emit_write_charge(out_of_gas);
+        asm!(self.ops
             ; mov rbx, QWORD [r15 + VmCtx::WRITTEN_SPILLED_COUNT as i32]
             ; shl rbx, 4
             ; mov QWORD [r15 + rbx + VmCtx::WRITTEN_SPILLED as i32], r11
@@ -345,6 +341,19 @@ impl X64Masm {
             ; sub rax, rcx
             ; mov QWORD [r15 + VmCtx::WRITTEN_LEN as i32], rax
             ; ret
+        );
+    }
+
+    /// The dirty-range stub's charge of rbx bytes grown: `write_gas` (granules × price,
+    /// below 2^52) off the gas register, to `out_of_gas` when it does not cover it, else
+    /// added to `VmCtx::write_gas`.
+    fn emit_write_charge(&mut self, out_of_gas: Label) {
+        asm!(self.ops
+            ; shr rbx, 12
+            ; imul rbx, QWORD [r15 + VmCtx::WRITE_PRICE as i32]
+            ; sub r13, rbx
+            ; jb =>out_of_gas
+            ; add QWORD [r15 + VmCtx::WRITE_GAS as i32], rbx
         );
     }
 
