@@ -4,6 +4,10 @@
 
 use gasket_vm::{Engine, FuncSig, Imports, Instance, ValType, Value};
 
+/// Start gas: the module's data segments pay their written-range charge in the start
+/// function the metering pass appends (cost table version 5).
+const START_GAS: u64 = 10_000_000;
+
 /// Every way a byte can be written to linear memory widens the written ranges the pool
 /// clears: compiled stores of each width (with offsets past a 4 KiB granule, downwards,
 /// at the memory's end, into grown pages, a second store off an already checked local,
@@ -15,11 +19,6 @@ use gasket_vm::{Engine, FuncSig, Imports, Instance, ValType, Value};
 /// each, the next instance gets the same reservation and finds all 4 pages zero but for its
 /// own active data segment. Stores that trap out of bounds write nothing and leave the
 /// range as it was.
-
-/// Start gas: the module's data segments pay their written-range charge in the start
-/// function the metering pass appends (cost table version 5).
-const START_GAS: u64 = 10_000_000;
-
 pub fn every_write_path_is_cleared_before_reuse(engine: &Engine) {
     let wat = r#"(module
       (import "host" "write" (func $host_write (param i32 i64)))
