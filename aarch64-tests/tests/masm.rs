@@ -113,7 +113,9 @@ impl Builder {
         let overflow = self.trap(TrapKind::StackOverflow);
         self.masm.emit_stack_grant_stub(self.stack_grant, overflow);
         let oob = self.trap(TrapKind::MemoryOutOfBounds);
-        self.masm.emit_dirty_range_stub(self.dirty_range, oob);
+        let out_of_gas = self.trap(TrapKind::OutOfGas);
+        self.masm
+            .emit_dirty_range_stub(self.dirty_range, oob, out_of_gas);
         let trampoline = self.masm.emit_entry_trampoline();
         let code = self.masm.finish().expect("finish").into_vec();
         Module {
@@ -1124,17 +1126,25 @@ fn stack_budget_enter_leave_grant_and_overflow() {
 }
 
 #[test]
-fn store_check_widens_the_written_ranges_or_traps() {
+fn store_check_widens_the_written_ranges_charges_or_traps() {
     let mut b = Builder::new();
     // f(addr): x10 holds a value across the check, which must survive the stub call.
-    let ends = [8u64, 1, 5004, (1 << 32) + 8];
-    let funcs: Vec<_> = ends
+    // (from, end): the stored bytes past the address.
+    let shapes = [
+        (0u64, 8u64),
+        (0, 1),
+        (4996, 5004),
+        (70_000, 70_008),
+        (0, (1 << 32) + 8),
+        (1 << 32, (1 << 32) + 8),
+    ];
+    let funcs: Vec<_> = shapes
         .iter()
-        .map(|&end| {
+        .map(|&(from, end)| {
             b.func(|m, b| {
                 m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
                 m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
-                m.store_check(Reg(RSI), end, b.dirty_range);
+                m.store_check(Reg(RSI), from, end, b.dirty_range);
                 m.store(
                     StoreWidth::B64,
                     Address::at(Base::Frame, slot(0).into()),
@@ -1148,6 +1158,8 @@ fn store_check_widens_the_written_ranges_or_traps() {
     // Only the check and the stub read the length; the store goes to the frame.
     let memory_len = 4 << 20;
     inst.m.set(VmCtx::MEMORY_LEN, memory_len);
+    let price = 30_011u32;
+    inst.m.set(VmCtx::WRITE_PRICE, price.into());
     let (states, addrs) = written::check_cases(memory_len);
     let read = |inst: &Instance| {
         let mut w = WrittenRanges {
@@ -1164,35 +1176,53 @@ fn store_check_widens_the_written_ranges_or_traps() {
     };
     let mut checked = 0;
     for before in &states {
-        for (&end, &func) in ends.iter().zip(&funcs) {
+        for (&(from, end), &func) in shapes.iter().zip(&funcs) {
             for &addr in addrs.iter().filter(|&&a| a <= u64::from(u32::MAX)) {
-                inst.m.set(VmCtx::WRITTEN_START, before.start);
-                inst.m.set(VmCtx::WRITTEN_LEN, before.len);
-                inst.m
-                    .set(VmCtx::WRITTEN_SPILLED_COUNT, before.spilled_count);
-                for (i, &[start, end]) in before.spilled.iter().enumerate() {
-                    let at = VmCtx::WRITTEN_SPILLED + 16 * i as u32;
-                    inst.m.set(at, start);
-                    inst.m.set(at + 8, end);
+                // With plenty of gas, then (when it costs) exactly the charge and one less.
+                let plenty =
+                    written::check_effect(before, addr, from, end, memory_len, price, u64::MAX);
+                let charge = plenty.map_or(0, |(_, left)| u64::MAX - left);
+                let mut gases = vec![u64::MAX];
+                if charge > 0 {
+                    gases.extend([charge, charge - 1]);
                 }
-                let (code, slots) = inst.call(func, &[addr]);
-                let case = format!("{before:?} addr {addr} end {end}");
-                match written::check_effect(before, addr, end, memory_len) {
-                    Some(after) => {
-                        assert_eq!(code, 0, "{case}");
-                        assert_eq!(slots[0], 0x5eed, "{case}: x10 survives");
-                        assert_eq!(read(&inst), after, "{case}");
+                for gas in gases {
+                    inst.m.set(VmCtx::WRITTEN_START, before.start);
+                    inst.m.set(VmCtx::WRITTEN_LEN, before.len);
+                    inst.m
+                        .set(VmCtx::WRITTEN_SPILLED_COUNT, before.spilled_count);
+                    for (i, &[start, end]) in before.spilled.iter().enumerate() {
+                        let at = VmCtx::WRITTEN_SPILLED + 16 * i as u32;
+                        inst.m.set(at, start);
+                        inst.m.set(at + 8, end);
                     }
-                    None => {
-                        assert_eq!(code, TrapKind::MemoryOutOfBounds.code(), "{case}");
-                        assert_eq!(read(&inst), *before, "{case}: unchanged by a trap");
+                    inst.m.set(VmCtx::GAS_REMAINING, gas);
+                    inst.m.set(VmCtx::WRITE_GAS, 5);
+                    let (code, slots) = inst.call(func, &[addr]);
+                    let case = format!("{before:?} addr {addr} from {from} end {end} gas {gas}");
+                    match written::check_effect(before, addr, from, end, memory_len, price, gas) {
+                        Ok((after, left)) => {
+                            assert_eq!(code, 0, "{case}");
+                            assert_eq!(slots[0], 0x5eed, "{case}: x10 survives");
+                            assert_eq!(read(&inst), after, "{case}");
+                            assert_eq!(inst.m.get(VmCtx::GAS_REMAINING), left, "{case}");
+                            assert_eq!(inst.m.get(VmCtx::WRITE_GAS), 5 + (gas - left), "{case}");
+                        }
+                        Err(kind) => {
+                            assert_eq!(code, kind.code(), "{case}");
+                            assert_eq!(read(&inst), *before, "{case}: unchanged by a trap");
+                            assert_eq!(inst.m.get(VmCtx::WRITE_GAS), 5, "{case}");
+                            if kind == TrapKind::OutOfGas {
+                                assert_eq!(inst.m.get(VmCtx::GAS_REMAINING), 0, "{case}");
+                            }
+                        }
                     }
+                    checked += 1;
                 }
-                checked += 1;
             }
         }
     }
-    assert!(checked > 300, "{checked} cases");
+    assert!(checked > 600, "{checked} cases");
 }
 
 #[test]

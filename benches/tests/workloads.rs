@@ -275,7 +275,7 @@ fn check(name: &str, n: i32, expected: i64) {
         ("metered", engine.compile(&wasm).unwrap()),
         ("unmetered", compile_unmetered(&engine, &wasm).unwrap()),
     ] {
-        let mut instance = Instance::new(&module, &Imports::new(), 0).unwrap();
+        let mut instance = Instance::new(&module, &Imports::new(), u64::MAX).unwrap();
         let out = instance
             .call("run", &[Value::I32(n)], u64::MAX)
             .unwrap()
@@ -366,11 +366,11 @@ fn every_bench_workload_runs_unmetered() {
         let metered = engine.compile(&wasm).unwrap();
         let unmetered = compile_unmetered(&engine, &wasm).unwrap();
         let n = Value::I32(if name == "matmul" { 8 } else { 20 });
-        let a = Instance::new(&metered, &Imports::new(), 0)
+        let a = Instance::new(&metered, &Imports::new(), u64::MAX)
             .unwrap()
             .call("run", &[n], u64::MAX)
             .unwrap();
-        let b = Instance::new(&unmetered, &Imports::new(), 0)
+        let b = Instance::new(&unmetered, &Imports::new(), u64::MAX)
             .unwrap()
             .call("run", &[n], u64::MAX)
             .unwrap();
@@ -392,11 +392,11 @@ fn float_workloads_agree_without_canonicalization() {
         let wasm = gasket_fixtures::wasm(name);
         let canon = engine.compile(&wasm).unwrap();
         let nocanon = gasket_benches::compile_nocanon(&engine, &wasm).unwrap();
-        let a = Instance::new(&canon, &Imports::new(), 0)
+        let a = Instance::new(&canon, &Imports::new(), u64::MAX)
             .unwrap()
             .call("run", &[Value::I32(50)], u64::MAX)
             .unwrap();
-        let b = Instance::new(&nocanon, &Imports::new(), 0)
+        let b = Instance::new(&nocanon, &Imports::new(), u64::MAX)
             .unwrap()
             .call("run", &[Value::I32(50)], u64::MAX)
             .unwrap();
@@ -440,7 +440,7 @@ fn native_kernels_agree_with_the_wat_workloads() {
             "{name}({n}) is not a bench workload"
         );
         let module = engine.compile(&gasket_fixtures::wasm(name)).unwrap();
-        let mut instance = Instance::new(&module, &Imports::new(), 0).unwrap();
+        let mut instance = Instance::new(&module, &Imports::new(), u64::MAX).unwrap();
         let got = match instance
             .call("run", &[Value::I32(n)], u64::MAX)
             .unwrap()

@@ -44,7 +44,9 @@ use std::sync::OnceLock;
 use wasmi::TrapCode;
 
 /// The permissive profile with the reference's store limits (16 MiB of memory, 10 000
-/// table elements), so growth fails at the same point in both engines.
+/// table elements), so growth fails at the same point in both engines, and a written-range
+/// price whatever the default table's, so every store and bulk write that widens the
+/// written ranges is charged and compared (`WRITE_PRICE`).
 pub fn profile() -> Profile {
     let mut profile = Profile::permissive();
     profile.limits = Limits {
@@ -52,8 +54,13 @@ pub fn profile() -> Profile {
         max_table_size: 10_000,
         ..profile.limits
     };
+    profile.costs.memory_write_per_granule = WRITE_PRICE;
     profile
 }
+
+/// The differential profile's `memory_write_per_granule`: not a multiple of any other
+/// price, so a charge counted twice or missed shows in the gas.
+pub const WRITE_PRICE: u32 = 30_011;
 
 /// The gas limit of the first run of every call: every generated module ends far below
 /// it; a raw module that does not runs out of gas identically everywhere.
@@ -251,7 +258,8 @@ impl Subject {
         let profile = profile();
         let prepared = prepare(wasm, &profile).ok()?;
         let reference = PreparedRunner::canonical(&prepared.wasm, profile.stack.max_height)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_write_price(profile.costs.memory_write_per_granule);
         let modules = engines
             .iter()
             .map(|(name, engine)| {
@@ -303,7 +311,8 @@ impl Subject {
         let profile = profile();
         let prepared = prepare(&self.wasm, &profile).ok()?;
         let runner = TiebreakRunner::canonical(&prepared.wasm, profile.stack.max_height)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_write_price(profile.costs.memory_write_per_granule);
         comparable_run(runner.run(export, args, limit))
     }
 

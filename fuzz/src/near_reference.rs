@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use gasket_fixtures::reference::{classify, store_limits, OutOfGas, StackOverflow};
+use gasket_fixtures::write_marks::{write_meter, WriteMeter};
 use gasket_host_api::near::{dispatch_near, NearContext, NearEnv, NearFunction};
+use gasket_host_api::written::MarkedMemory;
 use gasket_host_api::{GasMeter, HostError, HostLimits, MemoryStorage};
 use gasket_vm::near::{finish_near_call, NearExecutor, NearOutcome};
 use gasket_vm::testing::HarnessError;
@@ -43,6 +45,23 @@ struct NearStore<'s> {
     store_limits: StoreLimits,
     env: NearEnv<'s, MemoryStorage>,
     failure: Option<HostError>,
+    /// The written ranges and their price: stores and bulk writes charge through the
+    /// rewrite's `write` helper, host functions' writes mark without a charge (as the
+    /// runtime's `TrackedMemory`).
+    writes: WriteMeter,
+}
+
+impl NearStore<'_> {
+    /// Runs a `WriteMeter` helper (the rewrite's `write`/`write_init`) on the gas left.
+    fn charge_writes(
+        &mut self,
+        helper: impl FnOnce(&mut WriteMeter, &mut u64) -> Result<(), gasket_host_api::OutOfGas>,
+    ) -> Result<(), wasmi::Error> {
+        let mut left = self.limit - self.used;
+        let result = helper(&mut self.writes, &mut left);
+        self.used = self.limit - left;
+        result.map_err(|_| wasmi::Error::host(OutOfGas))
+    }
 }
 
 /// The store's gas counter as host functions see it (like the runtime's: used counts up
@@ -74,7 +93,8 @@ impl GasMeter for Gas<'_> {
 /// The wasmi executor; caches each contract's wasmi module by the SHA-256 of its wasm.
 #[derive(Default)]
 pub struct WasmiNear {
-    modules: RefCell<BTreeMap<[u8; 32], wasmi::Module>>,
+    /// Each module with its write meter after instantiation (price 0).
+    modules: RefCell<BTreeMap<[u8; 32], (wasmi::Module, WriteMeter)>>,
 }
 
 impl WasmiNear {
@@ -83,7 +103,11 @@ impl WasmiNear {
         WasmiNear::default()
     }
 
-    fn module(&self, gasket: &Module, wasm: &[u8]) -> Result<wasmi::Module, HarnessError> {
+    fn module(
+        &self,
+        gasket: &Module,
+        wasm: &[u8],
+    ) -> Result<(wasmi::Module, WriteMeter), HarnessError> {
         let key: [u8; 32] = Sha256::digest(wasm).into();
         if let Some(m) = self.modules.borrow().get(&key) {
             return Ok(m.clone());
@@ -95,8 +119,11 @@ impl WasmiNear {
             gasket_fixtures::canonicalize::canonicalize(&prepared.wasm).map_err(fail)?;
         let engine = gasket_fixtures::reference::engine(false);
         let module = wasmi::Module::new(&engine, &canonical).map_err(|e| fail(e.to_string()))?;
-        self.modules.borrow_mut().insert(key, module.clone());
-        Ok(module)
+        let writes = write_meter(&canonical, 0).map_err(fail)?;
+        self.modules
+            .borrow_mut()
+            .insert(key, (module.clone(), writes.clone()));
+        Ok((module, writes))
     }
 }
 
@@ -153,6 +180,48 @@ fn linker<'s>(engine: &wasmi::Engine) -> Linker<NearStore<'s>> {
             },
         )
         .expect("fresh linker");
+    linker
+        .func_wrap(
+            gasket_fixtures::canonicalize::REFERENCE_MODULE,
+            gasket_fixtures::write_marks::WRITE,
+            |mut caller: Caller<'_, NearStore<'s>>,
+             from: i64,
+             to: i64,
+             bound: i64,
+             pages: i32|
+             -> Result<(), wasmi::Error> {
+                caller
+                    .data_mut()
+                    .charge_writes(|w, left| w.write(from, to, bound, pages, left))
+            },
+        )
+        .expect("fresh linker");
+    linker
+        .func_wrap(
+            gasket_fixtures::canonicalize::REFERENCE_MODULE,
+            gasket_fixtures::write_marks::WRITE_INIT,
+            |mut caller: Caller<'_, NearStore<'s>>,
+             segment: i32,
+             dst: i64,
+             src_end: i64,
+             len: i64,
+             pages: i32|
+             -> Result<(), wasmi::Error> {
+                caller
+                    .data_mut()
+                    .charge_writes(|w, left| w.write_init(segment, dst, src_end, len, pages, left))
+            },
+        )
+        .expect("fresh linker");
+    linker
+        .func_wrap(
+            gasket_fixtures::canonicalize::REFERENCE_MODULE,
+            gasket_fixtures::write_marks::DROP_SEGMENT,
+            |mut caller: Caller<'_, NearStore<'s>>, segment: i32| {
+                caller.data_mut().writes.drop_segment(segment)
+            },
+        )
+        .expect("fresh linker");
     for &f in NearFunction::ALL {
         let sig = f.signature();
         let ty = FuncType::new(
@@ -171,7 +240,7 @@ fn linker<'s>(engine: &wasmi::Engine) -> Linker<NearStore<'s>> {
                         params.iter().map(|v| v.i64().unwrap_or(0) as u64).collect();
                     let memory = caller.get_export("memory").and_then(Extern::into_memory);
                     let mut empty: [u8; 0] = [];
-                    let (mut mem, data): (&mut [u8], &mut NearStore<'s>) = match memory {
+                    let (mem, data): (&mut [u8], &mut NearStore<'s>) = match memory {
                         Some(m) => m.data_and_store_mut(&mut caller),
                         None => (&mut empty, caller.data_mut()),
                     };
@@ -180,12 +249,14 @@ fn linker<'s>(engine: &wasmi::Engine) -> Linker<NearStore<'s>> {
                         used,
                         env,
                         failure,
+                        writes,
                         ..
                     } = data;
                     let mut gas = Gas {
                         limit: *limit,
                         used,
                     };
+                    let mut mem = MarkedMemory::new(mem, &mut writes.written);
                     match dispatch_near(f, &args, &mut mem, &mut gas, env) {
                         Ok(value) => {
                             if let (Some(v), Some(slot)) = (value, results.first_mut()) {
@@ -217,7 +288,8 @@ impl NearExecutor for WasmiNear {
     ) -> Result<NearOutcome, HarnessError> {
         // The same up-front check (and error) as the runtime's `call_near`.
         module.check_entry_point(method)?;
-        let wasmi_module = self.module(module, wasm)?;
+        let (wasmi_module, mut writes) = self.module(module, wasm)?;
+        writes.price = module.profile().costs.memory_write_per_granule;
         let data = NearStore {
             limit: context.prepaid_gas,
             used: 0,
@@ -226,6 +298,7 @@ impl NearExecutor for WasmiNear {
             store_limits: store_limits(),
             env: NearEnv::new(context.clone(), limits, storage),
             failure: None,
+            writes,
         };
         let mut store = Store::new(wasmi_module.engine(), data);
         store.limiter(|s| &mut s.store_limits);

@@ -14,6 +14,7 @@ mod memory;
 pub mod near;
 mod storage;
 pub mod table;
+pub mod written;
 
 pub use abi::{
     HostFunction, HostFunctionSpec, Signature, WasmType, ABI_VERSION, ENV_MODULE, RESERVED_MODULE,

@@ -23,7 +23,9 @@
 //! - Initial pages above `R` of a memory the module defines are paid by a start function
 //!   the encoder appends (`P × (initial − R)` in one `gas` call, then the module's own
 //!   start if it has one): start gas, like any start function's. An imported memory's
-//!   pages were committed by whoever created it and are not charged here.
+//!   pages were committed by whoever created it and are not charged here. The same
+//!   function pays the written-range charge of the active data segments
+//!   (`data_writes`, cost table version 5).
 
 use wasm_encoder::{Encode, Instruction};
 
@@ -137,12 +139,17 @@ fn grow_pages(delta: u32, resident: u32, maximum: u32) -> Vec<Instruction<'stati
 }
 
 /// The start function the encoder appends to charge a module's initial pages above the
-/// allowance, then run the module's own start function.
+/// allowance and the granules its active data segments add to the written ranges
+/// (`data_writes`), then run the module's own start function.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct StartCharge {
-    /// Initial pages above the allowance.
+    /// Initial pages above the allowance, with their price (`pages` 0: none).
     pub pages: u64,
-    pub commit: Commit,
+    pub commit: Option<Commit>,
+    /// Granules the active data segments add to the written ranges, and their price
+    /// (`memory_write_per_granule`; `granules` 0: none).
+    pub granules: u64,
+    pub write_price: u32,
     /// The appended function's index (instrumented index space): after every defined
     /// function.
     pub index: u32,
@@ -156,38 +163,63 @@ pub(crate) struct StartCharge {
 
 impl StartCharge {
     /// The start charge `walked` needs under `costs`, if any: a defined memory whose
-    /// initial size is above the allowance, and a nonzero price. `then` is the module's
-    /// own start function (instrumented index space).
+    /// initial size is above the allowance with a nonzero commit price, or active data
+    /// segments with a nonzero write price. `then` is the module's own start function
+    /// (instrumented index space).
     pub fn plan(
         walked: &Walked<'_>,
         costs: &CostTable,
         frame_overhead: u32,
         then: Option<u32>,
     ) -> Option<Self> {
-        let commit = Commit::of(costs, walked.memory)?;
-        let memory = walked.memory.filter(|m| !m.imported)?;
-        let pages = committed_pages(0, u64::from(memory.initial_pages), commit.resident);
-        if pages == 0 {
+        let commit = Commit::of(costs, walked.memory);
+        let pages = match (commit, walked.memory.filter(|m| !m.imported)) {
+            (Some(commit), Some(memory)) => {
+                committed_pages(0, u64::from(memory.initial_pages), commit.resident)
+            }
+            _ => 0,
+        };
+        let write_price = costs.memory_write_per_granule;
+        let granules = if write_price > 0 {
+            crate::data_writes::data_segment_granules(walked)
+        } else {
+            0
+        };
+        if pages == 0 && granules == 0 {
             return None;
         }
         let first_defined = walked.imported_functions + Intrinsics::COUNT;
         Some(StartCharge {
             pages,
-            commit,
+            commit: commit.filter(|_| pages > 0),
+            granules,
+            write_price,
             index: first_defined + walked.plans.len() as u32,
             frame_cost: frame_overhead.saturating_add(1),
             then,
         })
     }
 
-    /// Its gas-report site, attributed to the module's own start function if it has one,
-    /// else to the original index one past the module's last function (no function of
-    /// the module has it, so a report shows the instantiation charge apart).
-    pub fn site(&self, walked: &Walked<'_>) -> ChargeSite {
+    /// Its gas-report sites (the commit's, then the data segments', as `write_body`
+    /// counts them), attributed to the module's own start function if it has one, else
+    /// to the original index one past the module's last function (no function of the
+    /// module has it, so a report shows the instantiation charge apart).
+    pub fn sites(&self, walked: &Walked<'_>) -> Vec<ChargeSite> {
         let function = walked
             .start
             .unwrap_or(walked.imported_functions + walked.plans.len() as u32);
-        self.commit.site(function)
+        let mut sites: Vec<ChargeSite> =
+            self.commit.map(|c| c.site(function)).into_iter().collect();
+        if self.granules > 0 {
+            sites.push(ChargeSite {
+                function,
+                charge: SiteCharge::PerUnit {
+                    kind: DynamicCost::MemoryWrite,
+                    per_unit: u64::from(self.write_price),
+                },
+            });
+        }
+        sites
     }
 
     /// The appended function's summary, given the index of its `[] -> []` type.
@@ -198,24 +230,30 @@ impl StartCharge {
         }
     }
 
-    /// Writes its body (without the size prefix): `stack_enter`, the charge (counted
-    /// first in a report module), the module's start, `stack_leave`.
+    /// Writes its body (without the size prefix): `stack_enter`, the charges (each
+    /// counted first in a report module), the module's start, `stack_leave`.
     pub fn write_body(
         &self,
         intrinsics: &Intrinsics,
-        counters: Option<&mut ReportCounters>,
+        mut counters: Option<&mut ReportCounters>,
         out: &mut Vec<u8>,
     ) {
         0u32.encode(out); // no locals
         let frame = self.frame_cost as i32;
         Instruction::I32Const(frame).encode(out);
         Instruction::Call(intrinsics.stack_enter).encode(out);
-        if let Some(counters) = counters {
-            counters.count(&[Instruction::I64Const(self.pages as i64)], out);
+        let charges = [
+            self.commit.map(|c| (self.pages, c.per_page)),
+            (self.granules > 0).then_some((self.granules, u64::from(self.write_price))),
+        ];
+        for (units, price) in charges.into_iter().flatten() {
+            if let Some(counters) = counters.as_deref_mut() {
+                counters.count(&[Instruction::I64Const(units as i64)], out);
+            }
+            let gas = units.saturating_mul(price);
+            Instruction::I64Const(i64::try_from(gas).unwrap_or(i64::MAX)).encode(out);
+            Instruction::Call(intrinsics.gas).encode(out);
         }
-        let gas = self.pages.saturating_mul(self.commit.per_page);
-        Instruction::I64Const(i64::try_from(gas).unwrap_or(i64::MAX)).encode(out);
-        Instruction::Call(intrinsics.gas).encode(out);
         if let Some(then) = self.then {
             Instruction::Call(then).encode(out);
         }

@@ -91,6 +91,11 @@ pub enum DynamicCost {
     /// for the part of the new size above the allowance, and at instantiation for initial
     /// pages above it (see `commit`). Never returned by [`dynamic_cost`].
     MemoryCommit,
+    /// Per 4 KiB granule a write adds to the written ranges the pool clears
+    /// ([`CostTable::memory_write_per_granule`]): charged by compiled code and the
+    /// runtime, not by the instrumented wasm; a class of gas reports. Never returned by
+    /// [`dynamic_cost`].
+    MemoryWrite,
 }
 
 impl OpClass {
@@ -137,6 +142,7 @@ impl DynamicCost {
             DynamicCost::MemoryBytes => "bulk_memory_per_byte",
             DynamicCost::TableElements => "table_per_element",
             DynamicCost::MemoryCommit => "memory_commit_per_page",
+            DynamicCost::MemoryWrite => "memory_write_per_granule",
         }
     }
 }
@@ -294,6 +300,14 @@ pub struct CostTable {
     /// pays too). Prices the kernel's page allocation and zeroing and the pool's clear
     /// of a page that is written, which no per-access price can.
     pub memory_commit_per_page: u64,
+    /// Per 4 KiB granule (`gasket_host_api::written::DIRTY_GRANULE`) a write adds to the
+    /// written ranges the pool clears when the instance is dropped
+    /// (`WrittenRanges::mark`'s result, see ARCHITECTURE.md, "The written-range charge"):
+    /// compiled stores pay it in the dirty-range stub, `memory.fill/copy/init` in their
+    /// libcalls, the wasmi reference through a rewrite of the prepared module. A u32, so
+    /// a charge (at most 2^20 granules) never overflows. A protocol constant: part of
+    /// the table, its fingerprint and its version; 0 leaves writes free.
+    pub memory_write_per_granule: u32,
 }
 
 /// The default resident allowance ([`CostTable::memory_resident_pages`]): 32 pages,
@@ -310,7 +324,22 @@ pub const RESIDENT_PAGES: u32 = 32;
 /// two); see ARCHITECTURE.md, "Page commits and cache misses".
 pub const COMMIT_PER_PAGE: u64 = 7_950_153;
 
+/// The default write price ([`CostTable::memory_write_per_granule`]), derived by
+/// `scripts/derive-costs.py` from the calibration case `mix/resident_touch_stores` (a
+/// store into each OS page of the resident 2 MiB: the pool clears each such granule when
+/// the instance is dropped, ~100 ns here) in two quick runs under a provisional 30 000
+/// (`benches/calibration/x86_64-shared-v5write-provisional-quick{1,2}-2026-12-06.json`,
+/// worst case of the two); see ARCHITECTURE.md, "The written-range charge".
+pub const WRITE_PER_GRANULE: u32 = 31_454;
+
 impl Default for CostTable {
+    /// Version 5: version 4's prices plus the written-range charge:
+    /// `memory_write_per_granule` per 4 KiB granule a write adds to the written ranges the
+    /// pool clears when the instance is dropped (stores, bulk memory writes, active data
+    /// segments at instantiation; ARCHITECTURE.md, "The written-range charge"): a store
+    /// into a fresh resident page cost the node ~100 ns of clearing for 75 gas (260–320×
+    /// the median per gas).
+    ///
     /// Version 4: version 3's prices plus the page commit charge:
     /// `memory_commit_per_page` per 64 KiB page above `memory_resident_pages` (32) that
     /// comes into existence, at instantiation (initial pages) or by `memory.grow`
@@ -352,7 +381,7 @@ impl Default for CostTable {
     /// that admitted floats); both priced roughly one unit per cheap native instruction.
     fn default() -> Self {
         CostTable {
-            version: 4,
+            version: 5,
             structural: 0,
             constant: 48,
             local: 10,
@@ -386,6 +415,7 @@ impl Default for CostTable {
             table_per_element: 14,
             memory_resident_pages: RESIDENT_PAGES,
             memory_commit_per_page: COMMIT_PER_PAGE,
+            memory_write_per_granule: WRITE_PER_GRANULE,
         }
     }
 }
@@ -448,6 +478,7 @@ impl CostTable {
             DynamicCost::MemoryBytes => self.bulk_memory_per_byte,
             DynamicCost::TableElements => self.table_per_element,
             DynamicCost::MemoryCommit => self.memory_commit_per_page,
+            DynamicCost::MemoryWrite => u64::from(self.memory_write_per_granule),
         }
     }
 

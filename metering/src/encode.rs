@@ -371,7 +371,7 @@ fn charge_sites(
         }
     }
     if let Some(charge) = start_charge {
-        sites.push(charge.site(walked));
+        sites.extend(charge.sites(walked));
     }
     let sites_len = sites.len();
     GasSites {

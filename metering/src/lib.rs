@@ -20,6 +20,7 @@
 mod analysis;
 mod commit;
 mod cost;
+mod data_writes;
 mod encode;
 mod error;
 mod features;
@@ -36,7 +37,7 @@ mod walk;
 pub use commit::committed_pages;
 pub use cost::{
     classify, dynamic_cost, static_units, CostTable, DynamicCost, OpClass, COMMIT_PER_PAGE,
-    RESIDENT_PAGES,
+    RESIDENT_PAGES, WRITE_PER_GRANULE,
 };
 pub use error::{Location, PrepareError, Rejection, NOT_WASM};
 pub use features::{is_float_operator, operator_mnemonic, Feature};

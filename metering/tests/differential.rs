@@ -278,9 +278,10 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
     let mut code: Option<CodeSection> = None;
     let mut body_index = 0usize;
 
-    // Initial pages above the resident allowance: paid at instantiation, so the counter
-    // starts there.
-    let mut initial_gas = 0i64;
+    // Initial pages above the resident allowance and the granules the active data
+    // segments add to the written ranges (cost table version 5): paid at instantiation,
+    // so the counter starts there.
+    let mut initial_gas = data_segment_gas(wasm, &costs);
     // The memory's maximum (declared, capped by the profile): a grow past it fails and
     // pays no commit.
     let mut maximum = 0u64;
@@ -368,7 +369,7 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                     maximum = memory.maximum.unwrap_or(cap).min(cap);
                     let above = memory.initial as i64 - costs.memory_resident_pages as i64;
                     if above > 0 {
-                        initial_gas = above * costs.memory_commit_per_page as i64;
+                        initial_gas += above * costs.memory_commit_per_page as i64;
                     }
                 }
                 let mut section = wasm_encoder::MemorySection::new();
@@ -683,6 +684,31 @@ fn compare(
 fn same_trap_kind(prepared: &Trap, naive: &Trap) -> bool {
     prepared == naive
         || (*prepared == Trap::StackOverflow && *naive == Trap::Wasm(TrapCode::StackOverflow))
+}
+
+/// The written-range charge of `wasm`'s active data segments at instantiation: each
+/// segment with an `i32.const` offset marked in order (`WrittenRanges::mark`), `W` per
+/// granule added (the generated and hand-written programs use constant offsets only).
+fn data_segment_gas(wasm: &[u8], costs: &CostTable) -> i64 {
+    let mut written = gasket_host_api::written::WrittenRanges::EMPTY;
+    let mut grown = 0;
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(Payload::DataSection(reader)) = payload else {
+            continue;
+        };
+        for data in reader {
+            let data = data.unwrap();
+            if let wasmparser::DataKind::Active { offset_expr, .. } = data.kind {
+                let mut ops = offset_expr.get_operators_reader();
+                let Ok(Operator::I32Const { value }) = ops.read() else {
+                    panic!("a data segment offset that is not an i32.const");
+                };
+                let from = u64::from(value as u32);
+                grown += written.mark(from, from + data.data.len() as u64);
+            }
+        }
+    }
+    (gasket_host_api::written::write_gas(grown, costs.memory_write_per_granule)) as i64
 }
 
 fn permissive_prepare(wasm: &[u8]) -> PreparedModule {

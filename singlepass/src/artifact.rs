@@ -16,7 +16,10 @@ use crate::Target;
 /// range instead of the memory length); the globals moved 16 bytes up.
 /// 6: `VmCtx::written` (`WrittenRanges`: the current range, checked as before, plus
 /// ranges moved aside by the stub); the globals moved 48 bytes up.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 6;
+/// 7: `VmCtx::write_price` and `write_gas`: the dirty-range stub charges the granules it
+/// adds (cost table version 5) and marks the stored bytes, not from the address; the
+/// globals moved 16 bytes up.
+pub const ARTIFACT_FORMAT_VERSION: u32 = 7;
 
 /// A compiled module.
 ///

@@ -38,6 +38,8 @@ pub struct StoreSlowPath {
     pub back: Label,
     /// The register holding the store's address.
     pub addr: Reg,
+    /// Where the stored bytes start past the address (the wasm offset).
+    pub from: u64,
     /// The store's end past the address.
     pub end: u64,
     pub widen: Label,
@@ -464,15 +466,17 @@ pub trait MacroAssembler {
     /// Jump to `oob` unless `addr (u32, zero-extended) + end <= VmCtx::memory_len`, with
     /// the sum computed without overflow (`end` up to 2^32 + 8).
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label);
-    /// The check before a store of the bytes `[addr, addr + end)` (`addr` a u32,
-    /// zero-extended; `end` up to 2^32 + 8): when they are not all inside the current
-    /// written range (`VmCtx::written`), branch to an out-of-line slow path (emitted by
-    /// the next `emit_slow_paths`) that calls the dirty-range stub `widen` (see
-    /// `emit_dirty_range_stub`), which widens the ranges or traps out of bounds, and comes
-    /// back. Inside the range the bytes are also inside memory (the range never passes its
-    /// length), so this replaces `bounds_check` for stores. Preserves `addr` and every
-    /// allocatable register.
-    fn store_check(&mut self, addr: Reg, end: u64, widen: Label);
+    /// The check before a store of the bytes `[addr + from, addr + end)` (`addr` a u32,
+    /// zero-extended; `from < end`, `end` up to 2^32 + 8; `from` is the wasm offset):
+    /// when `[addr, addr + end)` is not all inside the current written range
+    /// (`VmCtx::written`), branch to an out-of-line slow path (emitted by the next
+    /// `emit_slow_paths`) that calls the dirty-range stub `widen` (see
+    /// `emit_dirty_range_stub`) with the stored bytes, which widens the ranges over
+    /// exactly them (so the gas charged depends on the bytes stored alone, as in the
+    /// reference) or traps, and comes back. Inside the range the bytes are also inside
+    /// memory (the range never passes its length), so this replaces `bounds_check` for
+    /// stores. Preserves `addr` and every allocatable register.
+    fn store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label);
     /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
     /// calls it after each function's code, where nothing falls through into them.
     fn emit_slow_paths(&mut self);
@@ -719,12 +723,14 @@ pub trait MacroAssembler {
     /// and the flags.
     fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label);
     /// Emit the dirty-range stub (bind `label` first), which `store_check`'s slow path
-    /// calls with the store's address and end in the ISA's agreed scratch registers: it
-    /// jumps to `oob` when the end is past `VmCtx::memory_len`, else does
-    /// `WrittenRanges::mark(addr, end)` on `VmCtx::written` and returns. Preserves every
-    /// register except the masm's scratch registers (and the link register on AArch64,
-    /// saved by the prologue) and the flags.
-    fn emit_dirty_range_stub(&mut self, label: Label, oob: Label);
+    /// calls with the stored bytes' start and end in the ISA's agreed scratch registers:
+    /// it jumps to `oob` when the end is past `VmCtx::memory_len`, else computes what
+    /// `WrittenRanges::mark(start, end)` on `VmCtx::written` adds, charges its
+    /// `write_gas` at `VmCtx::write_price` (jumping to `out_of_gas` with the ranges
+    /// unchanged when the gas register does not cover it), then marks and returns.
+    /// Preserves every register except the masm's scratch registers (and the link
+    /// register on AArch64, saved by the prologue) and the flags.
+    fn emit_dirty_range_stub(&mut self, label: Label, oob: Label, out_of_gas: Label);
     /// Emit the entry trampoline (see `Artifact`); returns its offset. For the call it
     /// puts the float unit in the deterministic mode (round to nearest even, subnormals
     /// neither flushed nor treated as zero, exceptions masked) and restores the host's mode

@@ -55,6 +55,16 @@ pub struct VmCtx {
     /// and call the module's dirty-range stub outside it; the runtime widens them for its
     /// own writes and the pool clears only them.
     pub written: WrittenRanges,
+    /// Gas per [`DIRTY_GRANULE`] the written ranges grow by (the cost table's
+    /// `memory_write_per_granule`, a u32): the dirty-range stub charges
+    /// [`write_gas`](crate::written::write_gas) of what `WrittenRanges::mark` adds, and
+    /// the runtime charges its own writes the same. Set by the runtime from the engine's
+    /// profile; 0 makes writes free.
+    pub write_price: u64,
+    /// Gas charged so far for widening the written ranges (by the stub and the runtime;
+    /// an out-of-gas charge adds nothing): never reset, read as a difference by gas
+    /// reports, which show it as its own class.
+    pub write_gas: u64,
 }
 
 /// Deterministic stack units the stack-grant stub leaves in `VmCtx::stack_remaining`
@@ -118,6 +128,8 @@ impl VmCtx {
     pub const WRITTEN_SPILLED: u32 =
         (offset_of!(VmCtx, written) + offset_of!(WrittenRanges, spilled)) as u32;
     /// Size of the fixed header; globals start here.
+    pub const WRITE_PRICE: u32 = offset_of!(VmCtx, write_price) as u32;
+    pub const WRITE_GAS: u32 = offset_of!(VmCtx, write_gas) as u32;
     pub const HEADER_SIZE: u32 = std::mem::size_of::<VmCtx>() as u32;
 
     /// Offset of global `index`'s 8-byte slot.
@@ -209,9 +221,11 @@ mod tests {
         assert_eq!(VmCtx::WRITTEN_SPILLED_COUNT, VmCtx::STACK_RESERVE + 24);
         assert_eq!(VmCtx::WRITTEN_SPILLED, VmCtx::STACK_RESERVE + 32);
         assert_eq!(
-            VmCtx::HEADER_SIZE,
+            VmCtx::WRITE_PRICE,
             VmCtx::WRITTEN_SPILLED + 16 * crate::written::WRITTEN_SPILLS as u32
         );
+        assert_eq!(VmCtx::WRITE_GAS, VmCtx::WRITE_PRICE + 8);
+        assert_eq!(VmCtx::HEADER_SIZE, VmCtx::WRITE_GAS + 8);
         assert_eq!((FuncRef::SIZE, FuncRef::CODE, FuncRef::TYPE_ID), (16, 0, 8));
         assert_eq!((TableDef::SIZE, TableDef::BASE, TableDef::LEN), (16, 0, 8));
         assert_eq!(Libcall::ElemDrop as usize + 1, Libcall::COUNT);

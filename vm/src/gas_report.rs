@@ -59,6 +59,8 @@ impl Engine {
 #[derive(Clone, Debug)]
 pub struct Recording {
     counts: Vec<u64>,
+    /// `VmCtx::write_gas` before the call.
+    write_gas: u64,
 }
 
 /// One wasm frame of a call stack.
@@ -102,16 +104,22 @@ pub struct HostFunctionGas {
     pub gas: u64,
 }
 
-/// Where a call's gas went. `by_function`, `wasm_code + by_host_function` and `by_class`
-/// each sum exactly to `gas_used`.
+/// Where a call's gas went. `by_function + memory_write`, `wasm_code + by_host_function`
+/// and `by_class` each sum exactly to `gas_used`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GasReport {
     /// The call's gas used (start function included where the call's is).
     pub gas_used: u64,
-    /// Functions that used gas, by index.
+    /// Functions that used gas, by index (the written-range charge excluded).
     pub by_function: Vec<FunctionGas>,
-    /// Gas of wasm instructions (everything but host functions).
+    /// Gas of wasm instructions (everything but host functions; `memory_write`
+    /// included).
     pub wasm_code: u64,
+    /// Gas charged for the granules stores and bulk memory writes added to the written
+    /// ranges (class `memory_write_per_granule`; cost table version 5). Compiled code
+    /// charges it outside the instrumented wasm (the dirty-range stub, the bulk-memory
+    /// libcalls), so no function's counters see it: it is reported apart.
+    pub memory_write: u64,
     /// Host functions that were called, by name.
     pub by_host_function: Vec<HostFunctionGas>,
     /// Cost class (the cost table's names; `host` for host functions) → gas, by name,
@@ -140,7 +148,10 @@ impl ReportModule {
         } else {
             self.counts(instance)
         };
-        Recording { counts }
+        Recording {
+            counts,
+            write_gas: instance.rt.write_gas(),
+        }
     }
 
     /// The report of the call recorded since `recording` began, which used `gas_used`.
@@ -167,7 +178,22 @@ impl ReportModule {
             counted: host_total,
             used: gas_used,
         })?;
-        let wasm = self.sites.attribute(&counts, last_site, wasm_code)?;
+        // The written-range charges were taken in full, except one that ran out of gas:
+        // then the sites account for less than the rest, and the difference is what
+        // that charge took (the sites' own out-of-gas case is the opposite one, more
+        // counted than used, which `attribute` handles).
+        let written = instance.rt.write_gas().wrapping_sub(recording.write_gas);
+        let sites_gas = wasm_code.checked_sub(written).ok_or(InconsistentCounts {
+            counted: written,
+            used: wasm_code,
+        })?;
+        let (wasm, memory_write) = match self.sites.attribute(&counts, last_site, sites_gas) {
+            Err(short) if short.counted < short.used => {
+                let wasm = self.sites.attribute(&counts, last_site, short.counted)?;
+                (wasm, written + (short.used - short.counted))
+            }
+            other => (other?, written),
+        };
 
         let mut by_function = wasm.by_function;
         let mut by_host: BTreeMap<String, HostFunctionGas> = BTreeMap::new();
@@ -193,6 +219,10 @@ impl ReportModule {
         if host_total > 0 {
             by_class.insert(HOST_CLASS.to_string(), host_total);
         }
+        if memory_write > 0 {
+            let class = gasket_metering::DynamicCost::MemoryWrite.name();
+            *by_class.entry(class.to_string()).or_default() += memory_write;
+        }
         Ok(GasReport {
             gas_used,
             by_function: by_function
@@ -204,6 +234,7 @@ impl ReportModule {
                 })
                 .collect(),
             wasm_code,
+            memory_write,
             by_host_function: by_host.into_values().collect(),
             by_class: by_class.into_iter().collect(),
         })

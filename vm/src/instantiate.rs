@@ -120,6 +120,7 @@ pub(crate) fn build(
     let global_count =
         u32::try_from(layout.globals.len()).map_err(|_| malformed("too many globals"))?;
     let mut rt = Runtime::new(global_count);
+    rt.set_write_price(m.profile.costs.memory_write_per_granule);
 
     // SAFETY: the module's function references outlive the runtime: the instance that
     // will own it holds the module (and a failed build drops the runtime before returning).
@@ -374,7 +375,7 @@ pub(crate) fn build(
         if let Some(offset) = &seg.offset {
             let offset = eval_in(&rt, offset, global_count)? as u32;
             let len = seg.bytes.len() as u32;
-            if rt.memory_init(i as u32, offset, 0, len).is_err() {
+            if rt.init_segment(i as u32, offset, 0, len, false).is_err() {
                 let size = rt.memory.as_ref().map_or(0, |m| m.len());
                 return Err(InstantiationError::Trap(Trap::with_message(
                     TrapKind::MemoryOutOfBounds,

@@ -191,20 +191,28 @@ impl Runtime {
     }
 
     /// `memory.fill`.
+    /// Bounds first (out of bounds pays nothing), then the written-range charge (out of
+    /// gas writes nothing), then the write: the order of compiled stores.
     pub(crate) fn memory_fill(&mut self, dst: u32, value: u32, len: u32) -> Result<(), TrapKind> {
-        let (mem, written) = self.tracked_memory().split();
-        let r = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-        written.mark(r.start as u64, r.end as u64);
+        let r = range(dst, len, self.memory_bytes()).ok_or(TrapKind::MemoryOutOfBounds)?;
+        self.mark_charged(r.start as u64, r.end as u64)?;
+        let (mem, _) = self.tracked_memory().split();
         mem[r].fill(value as u8);
         Ok(())
     }
 
+    /// The current length of linear memory in bytes.
+    fn memory_bytes(&self) -> usize {
+        self.memory.as_ref().map_or(0, |m| m.len() as usize)
+    }
+
     /// `memory.copy`, correct for overlapping ranges.
     pub(crate) fn memory_copy(&mut self, dst: u32, src: u32, len: u32) -> Result<(), TrapKind> {
-        let (mem, written) = self.tracked_memory().split();
-        let s = range(src, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-        let d = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-        written.mark(d.start as u64, d.end as u64);
+        let size = self.memory_bytes();
+        let s = range(src, len, size).ok_or(TrapKind::MemoryOutOfBounds)?;
+        let d = range(dst, len, size).ok_or(TrapKind::MemoryOutOfBounds)?;
+        self.mark_charged(d.start as u64, d.end as u64)?;
+        let (mem, _) = self.tracked_memory().split();
         mem.copy_within(s, d.start);
         Ok(())
     }
@@ -217,6 +225,21 @@ impl Runtime {
         src: u32,
         len: u32,
     ) -> Result<(), TrapKind> {
+        self.init_segment(seg, dst, src, len, true)
+    }
+
+    /// `memory.init`, or (`charged` false) an active data segment at instantiation,
+    /// whose granules are marked written without a charge (ARCHITECTURE.md, "The
+    /// written-range charge": the reference marks them the same way before the start
+    /// function).
+    pub(crate) fn init_segment(
+        &mut self,
+        seg: u32,
+        dst: u32,
+        src: u32,
+        len: u32,
+        charged: bool,
+    ) -> Result<(), TrapKind> {
         let data = self.data.get(seg).ok_or(TrapKind::MemoryOutOfBounds)?;
         // Copied out of `self.data`'s borrow only by pointer: `tracked_memory` borrows
         // `self` mutably. The bytes live in the module, not in `self`.
@@ -225,9 +248,14 @@ impl Runtime {
         // nothing writes them; they are disjoint from linear memory.
         let bytes = unsafe { &*bytes };
         let s = range(src, len, bytes.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
+        let d = range(dst, len, self.memory_bytes()).ok_or(TrapKind::MemoryOutOfBounds)?;
+        if charged {
+            self.mark_charged(d.start as u64, d.end as u64)?;
+        }
         let (mem, written) = self.tracked_memory().split();
-        let d = range(dst, len, mem.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
-        written.mark(d.start as u64, d.end as u64);
+        if !charged {
+            written.mark(d.start as u64, d.end as u64);
+        }
         mem[d].copy_from_slice(&bytes[s]);
         Ok(())
     }

@@ -3,9 +3,6 @@
 
 use std::io;
 
-use gasket_host_api::{GuestMemory, MemoryAccessError};
-use gasket_singlepass::WrittenRanges;
-
 /// Bytes per wasm page.
 pub const PAGE_SIZE: u64 = 65_536;
 
@@ -169,41 +166,8 @@ impl LinearMemory {
 
 /// Linear memory as host functions see it: every write widens the written ranges
 /// (`VmCtx::written`, which compiled stores widen through the dirty-range stub; the pool
-/// clears only them).
-pub(crate) struct TrackedMemory<'a> {
-    bytes: &'a mut [u8],
-    written: &'a mut WrittenRanges,
-}
-
-impl<'a> TrackedMemory<'a> {
-    pub(crate) fn new(bytes: &'a mut [u8], written: &'a mut WrittenRanges) -> Self {
-        TrackedMemory { bytes, written }
-    }
-
-    /// All of memory, writable: marks all of it written (the caller may write anywhere).
-    pub(crate) fn all_mut(&mut self) -> &mut [u8] {
-        self.written.mark(0, self.bytes.len() as u64);
-        self.bytes
-    }
-
-    /// Memory without marking anything, for a writer that marks what it writes first.
-    pub(crate) fn split(self) -> (&'a mut [u8], &'a mut WrittenRanges) {
-        (self.bytes, self.written)
-    }
-}
-
-impl GuestMemory for TrackedMemory<'_> {
-    fn read(&self, ptr: u32, len: u32) -> Result<&[u8], MemoryAccessError> {
-        (*self.bytes).read(ptr, len)
-    }
-
-    fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), MemoryAccessError> {
-        (*self.bytes).write(ptr, data)?;
-        self.written
-            .mark(u64::from(ptr), u64::from(ptr) + data.len() as u64);
-        Ok(())
-    }
-}
+/// clears only them). The NEAR reference marks host writes through the same type.
+pub(crate) type TrackedMemory<'a> = gasket_host_api::written::MarkedMemory<'a>;
 
 impl Drop for LinearMemory {
     fn drop(&mut self) {

@@ -364,6 +364,39 @@ impl Runtime {
         unsafe { &mut (*self.vmctx.as_ptr()).gas_remaining }
     }
 
+    /// Sets the gas a granule added to the written ranges costs (the profile's
+    /// `memory_write_per_granule`), which the dirty-range stub and `mark_charged` read.
+    pub fn set_write_price(&mut self, price: u32) {
+        // SAFETY: the field is inside the vmctx this state owns; `&mut self` makes the
+        // access unique.
+        unsafe { (*self.vmctx.as_ptr()).write_price = u64::from(price) };
+    }
+
+    /// Marks the bytes `from..to` of memory written before the runtime writes them,
+    /// charging what they add to the written ranges at the vmctx's write price
+    /// (`WrittenRanges::mark_charged`, the rule compiled stores follow in the dirty-range
+    /// stub): out of gas leaves the ranges and memory unchanged and the gas at 0.
+    pub(crate) fn mark_charged(&mut self, from: u64, to: u64) -> Result<(), TrapKind> {
+        // SAFETY: the fields are inside the vmctx this state owns, disjoint from each
+        // other; `&mut self` makes the access unique (generated code is suspended in a
+        // libcall or not running).
+        let ctx = unsafe { &mut *self.vmctx.as_ptr() };
+        // The price was set from a u32 (`set_write_price`).
+        let price = ctx.write_price as u32;
+        let charged = ctx
+            .written
+            .mark_charged(from, to, price, &mut ctx.gas_remaining)
+            .map_err(|_| TrapKind::OutOfGas)?;
+        ctx.write_gas = ctx.write_gas.wrapping_add(charged);
+        Ok(())
+    }
+
+    /// Gas charged so far for widening the written ranges (`VmCtx::write_gas`).
+    pub(crate) fn write_gas(&self) -> u64 {
+        // SAFETY: the field is inside the vmctx this state owns; read while no call runs.
+        unsafe { (*self.vmctx.as_ptr()).write_gas }
+    }
+
     /// Encodes a `ref.func` of function `index`: the address of its FuncRef.
     pub fn funcref_bits(&self, index: u32) -> Option<u64> {
         funcref_bits(&self.funcrefs, index)

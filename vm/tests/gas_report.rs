@@ -11,7 +11,11 @@ fn assert_sums(report: &GasReport) {
     let by_function: u64 = report.by_function.iter().map(|f| f.gas).sum();
     let by_host: u64 = report.by_host_function.iter().map(|h| h.gas).sum();
     let by_class: u64 = report.by_class.iter().map(|c| c.1).sum();
-    assert_eq!(by_function, report.gas_used, "{report:#?}");
+    assert_eq!(
+        by_function + report.memory_write,
+        report.gas_used,
+        "{report:#?}"
+    );
     assert_eq!(report.wasm_code + by_host, report.gas_used, "{report:#?}");
     assert_eq!(by_class, report.gas_used, "{report:#?}");
 }
@@ -144,9 +148,11 @@ fn host_functions_and_names() {
         .iter()
         .map(|f| f.name.as_deref().unwrap_or("?"))
         .collect();
+    // Last, unnamed: the start function the metering pass appends, which pays the data
+    // segment's written-range charge (cost table version 5).
     assert_eq!(
         functions,
-        ["storage_write", "log_utf8", "leaf", "helper", "run"]
+        ["storage_write", "log_utf8", "leaf", "helper", "run", "?"]
     );
     assert_sums(&report);
 }
@@ -175,9 +181,10 @@ fn unnamed_functions_take_their_export_or_import_name() {
         .map(|f| (f.index, f.name.as_deref()))
         .collect();
     functions.sort();
+    // Index 3: the appended start function's data segment charge (cost table version 5).
     assert_eq!(
         functions,
-        [(0, Some("log_utf8")), (1, Some("go")), (2, None)]
+        [(0, Some("log_utf8")), (1, Some("go")), (2, None), (3, None)]
     );
     assert_sums(&report);
 }
@@ -209,10 +216,14 @@ fn out_of_gas_at_every_limit_reports_what_was_charged() {
     // a run needs several hundred thousand gas, most of it in single host charges. So:
     // every limit at the start and the end, and a stride that is not a multiple of any
     // price (so it lands at varying offsets inside blocks) over the rest.
-    let edge = 400.min(need);
+    // From the end of the start function's written-range charge of the data segment
+    // (cost table version 5): running out of gas inside it fails instantiation, which has
+    // no report.
+    let start = u64::from(gasket_vm::metering::WRITE_PER_GRANULE);
+    let edge = 400.min(need - start);
     let stride = (need / 1_500).max(1) | 1;
-    let limits = (0..edge)
-        .chain((edge..need - edge).step_by(stride as usize))
+    let limits = (start..start + edge)
+        .chain((start + edge..need - edge).step_by(stride as usize))
         .chain(need - edge..need);
     for limit in limits {
         let mut chain = self::chain();
@@ -239,7 +250,9 @@ fn trap_and_panic_report_the_wasm_stack() {
     assert!(matches!(panic.status, Status::Panic { .. }));
     assert_eq!(names(&panic), ["panic_outer"]);
 
-    let spin = chain.call("c", "spin").gas(1000).run().unwrap();
+    // Past the start function's written-range charge (cost table version 5).
+    let start = u64::from(gasket_vm::metering::WRITE_PER_GRANULE);
+    let spin = chain.call("c", "spin").gas(start + 1000).run().unwrap();
     assert_eq!(names(&spin), ["spin"]);
 
     let ok = chain.call("c", "run").run().unwrap();
@@ -310,5 +323,60 @@ fn commit_charges_are_their_own_class() {
             .run()
             .unwrap();
         assert_out_of_gas_with_exact_report(&outcome, limit);
+    }
+}
+
+#[test]
+fn written_range_charges_are_their_own_class() {
+    // One granule, then two more widening the range, then a far fill: a new range of
+    // two granules (cost table version 5's rule, `WrittenRanges::mark`). The data
+    // segment's granule is paid at instantiation, by the appended start function.
+    let wat = r#"(module (memory 4)
+      (data (i32.const 200000) "x")
+      (func (export "run") (param i32)
+        (i32.store (i32.const 0) (i32.const 1))
+        (i32.store (i32.const 8200) (i32.const 1))
+        (memory.fill (i32.const 100000) (i32.const 7) (local.get 0))))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    let mut profile = Profile::permissive();
+    let price = 1_003;
+    profile.costs.memory_write_per_granule = price;
+    let engine = Engine::new(profile).unwrap();
+    let report_module = engine.compile_for_report(&wasm).unwrap();
+    let plain = engine.compile(&wasm).unwrap();
+    let run = |module: &gasket_vm::Module, limit: u64| {
+        let mut instance = Instance::new(module, &Imports::new(), 1_000_000).unwrap();
+        let recording = report_module.begin(&mut instance, false);
+        let outcome = instance.call("run", &[Value::I32(5000)], limit).unwrap();
+        let report = report_module.finish(&instance, recording, outcome.gas_used);
+        (outcome, report)
+    };
+    let (outcome, report) = run(report_module.module(), 10_000_000);
+    assert_eq!(outcome.result, Ok(vec![]));
+    let report = report.unwrap();
+    assert_sums(&report);
+    assert_eq!(report.memory_write, 5 * u64::from(price), "{report:#?}");
+    let class = |name: &str| report.by_class.iter().find(|c| c.0 == name).map(|c| c.1);
+    assert_eq!(
+        class("memory_write_per_granule"),
+        Some(5 * u64::from(price))
+    );
+    let mut plain_instance = Instance::new(&plain, &Imports::new(), 1_000_000).unwrap();
+    let plain_outcome = plain_instance
+        .call("run", &[Value::I32(5000)], 10_000_000)
+        .unwrap();
+    assert_eq!(
+        plain_outcome.gas_used, outcome.gas_used,
+        "same gas as the plain build"
+    );
+
+    // Out of gas anywhere, inside the write charges included: what was charged.
+    let need = outcome.gas_used;
+    for limit in (need.saturating_sub(8 * u64::from(price))..need).step_by(97) {
+        let (outcome, report) = run(report_module.module(), limit);
+        assert_eq!(outcome.gas_used, limit);
+        let report = report.unwrap();
+        assert_sums(&report);
+        assert!(report.memory_write <= 5 * u64::from(price));
     }
 }

@@ -6,7 +6,7 @@
 use gasket_fixtures::reference::{
     call_export, on_big_stack, Meter, PreparedRunner, MEMORY_LIMIT_BYTES,
 };
-use gasket_vm::metering::{prepare_for_report, GasSites, Profile, WasmGas};
+use gasket_vm::metering::{prepare_for_report, DynamicCost, GasSites, Profile, WasmGas};
 use gasket_vm::{Engine, Imports, Instance, Value};
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasmparser::{Parser, Payload};
@@ -60,39 +60,73 @@ fn wasmi_report(
 ) -> (u64, WasmGas, i32) {
     let (prepared, sites) = prepare_for_report(wasm, profile).expect("prepares");
     let with_exports = export_counters(&prepared.wasm, &sites);
-    let runner = PreparedRunner::new(&with_exports, profile.stack.max_height).expect("wasmi");
+    // The canonicalizing rewrite charges the written-range charge compiled code makes
+    // outside the wasm (cost table version 5).
+    let runner = PreparedRunner::canonical(&with_exports, profile.stack.max_height)
+        .expect("wasmi")
+        .with_write_price(profile.costs.memory_write_per_granule);
     // The reference's limits, but room for the shadow stack table.
     let limits = wasmi::StoreLimitsBuilder::new()
         .memory_size(MEMORY_LIMIT_BYTES)
         .table_elements(sites.stack_capacity as usize)
         .build();
-    let meter = Meter::new(gas, runner.max_height, limits);
+    let mut meter = Meter::new(gas, runner.max_height, limits);
+    meter.writes = runner.writes.clone();
     let mut store = wasmi::Store::new(runner.module.engine(), meter);
     store.limiter(|m| &mut m.store_limits);
     let instance = runner
         .linker
         .instantiate_and_start(&mut store, &runner.module)
         .expect("instantiates");
-    let _ = call_export(&mut store, &instance, export, &[wasmi::Val::I32(arg)]);
-    let global = |name: &str| {
+    let global = |store: &wasmi::Store<Meter>, name: &str| {
         instance
-            .get_global(&store, name)
+            .get_global(store, name)
             .unwrap_or_else(|| panic!("{name}"))
-            .get(&store)
+            .get(store)
     };
-    let counts: Vec<u64> = (0..sites.sites.len())
-        .map(|n| match global(&format!("site{n}")) {
-            wasmi::Val::I64(v) => v as u64,
-            other => panic!("{other:?}"),
-        })
+    let site_counts = |store: &wasmi::Store<Meter>| -> Vec<u64> {
+        (0..sites.sites.len())
+            .map(|n| match global(store, &format!("site{n}")) {
+                wasmi::Val::I64(v) => v as u64,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    // The call alone, as compiled code's (`begin(.., false)`; the start function, which
+    // pays the data segments' written-range charge, runs with its own limit there).
+    let (start_used, start_written) = (store.data().used, store.data().writes.charged);
+    let start_counts = site_counts(&store);
+    store.data_mut().limit = start_used + gas;
+    let _ = call_export(&mut store, &instance, export, &[wasmi::Val::I32(arg)]);
+    let counts: Vec<u64> = site_counts(&store)
+        .iter()
+        .zip(&start_counts)
+        .map(|(after, before)| after - before)
         .collect();
+    let global = |name: &str| global(&store, name);
     let int = |name: &str| match global(name) {
         wasmi::Val::I32(v) => v,
         other => panic!("{other:?}"),
     };
     let last = u32::try_from(int("last_site")).ok();
-    let used = store.data().used;
-    let split = sites.attribute(&counts, last, used).expect("adds up");
+    let used = store.data().used - start_used;
+    // As `ReportModule::finish`: out of gas inside a write charge leaves the sites short
+    // of the rest by what that charge took.
+    let mut written = store.data().writes.charged - start_written;
+    let mut split = match sites.attribute(&counts, last, used - written) {
+        Err(short) if short.counted < short.used => {
+            written += short.used - short.counted;
+            sites.attribute(&counts, last, short.counted)
+        }
+        other => other,
+    }
+    .expect("adds up");
+    if written > 0 {
+        *split
+            .by_class
+            .entry(DynamicCost::MemoryWrite.name())
+            .or_default() += written;
+    }
     (used, split, int("depth"))
 }
 

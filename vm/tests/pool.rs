@@ -9,6 +9,10 @@
 
 mod write_paths;
 
+/// Start gas for instances of modules with data segments: their written-range charge is
+/// paid by the start function the metering pass appends (cost table version 5).
+const START_GAS: u64 = 10_000_000;
+
 use gasket_vm::host_api::{CallContext, HostLimits, MemoryStorage};
 use gasket_vm::metering::Profile;
 use gasket_vm::testing::{call_contract, Outcome, Status};
@@ -108,7 +112,7 @@ fn instances_reuse_the_same_memory_and_see_only_their_own_data() {
     let module = engine.compile(&wat::parse_str(wat).unwrap()).unwrap();
     let mut base = None;
     for secret in [-1i64, 0x5ec2e7, i64::MIN] {
-        let mut instance = Instance::new(&module, &Imports::new(), 0).unwrap();
+        let mut instance = Instance::new(&module, &Imports::new(), START_GAS).unwrap();
         let memory = instance.memory();
         if let Some(base) = base {
             assert_eq!(memory.as_ptr(), base, "the pooled reservation is reused");
@@ -145,16 +149,16 @@ fn an_exhausted_pool_is_a_typed_error_until_an_instance_is_dropped() {
     )
     .unwrap();
     let module = pool_mix(&engine);
-    let a = Instance::new(&module, &Imports::new(), 0).unwrap();
-    let b = Instance::new(&module, &Imports::new(), 0).unwrap();
-    let err = Instance::new(&module, &Imports::new(), 0).unwrap_err();
+    let a = Instance::new(&module, &Imports::new(), START_GAS).unwrap();
+    let b = Instance::new(&module, &Imports::new(), START_GAS).unwrap();
+    let err = Instance::new(&module, &Imports::new(), START_GAS).unwrap_err();
     assert!(
         matches!(err, InstantiationError::PoolExhausted { limit: 2 }),
         "{err}"
     );
     assert_eq!(err.kind(), "pool_exhausted");
     drop(a);
-    let c = Instance::new(&module, &Imports::new(), 0).unwrap();
+    let c = Instance::new(&module, &Imports::new(), START_GAS).unwrap();
     assert_eq!(engine.pool_stats().live_instances, 2);
     drop((b, c));
     assert_eq!(engine.pool_stats().live_instances, 0);
@@ -210,7 +214,7 @@ fn rlimit_child() {
     };
     // SAFETY: setrlimit reads the struct we pass; it lowers this process's own limit.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rlim) }, 0);
-    match Instance::new(&module, &Imports::new(), 0) {
+    match Instance::new(&module, &Imports::new(), START_GAS) {
         Err(e @ InstantiationError::Resources { what, .. }) => {
             assert_eq!(what, "linear memory");
             assert_eq!(e.kind(), "resources");

@@ -44,6 +44,7 @@ pub const DYNAMIC: &[DynamicCost] = &[
     DynamicCost::MemoryBytes,
     DynamicCost::TableElements,
     DynamicCost::MemoryCommit,
+    DynamicCost::MemoryWrite,
 ];
 
 /// Price key → gas: the cost-table fields by their gas-report names, and

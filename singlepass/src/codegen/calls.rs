@@ -135,7 +135,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// popping the values. Every register value is spilled first and the lent registers
     /// saved (helpers clobber the allocatable registers); an argument in a lent register
     /// is passed from its save slot. Returns the register holding the helper's result.
-    fn libcall(&mut self, libcall: Libcall, prefix: &[i64], nargs: usize) -> Reg {
+    pub(super) fn libcall(&mut self, libcall: Libcall, prefix: &[i64], nargs: usize) -> Reg {
         self.spill_all_registers();
         self.save_lent();
         let first = self.stack.len() - nargs;

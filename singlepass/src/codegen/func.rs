@@ -119,13 +119,6 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// result, one bit per `float_allocatable` entry: their bits are exact (a NaN keeps its
     /// payload), so they are never canonicalized on the way out.
     pub float_exact: u32,
-    /// Checks already done on this path: `(local, end)` says the bytes from the local's
-    /// current value to `end` past it lie inside a written range of memory (see
-    /// `check_memory`); those are never shrunk during a call. The fact holds until the
-    /// local is written or control flow
-    /// joins (a loop header, `else`, `end`), where it is dropped; an access within it
-    /// needs no check.
-    pub checked_bases: Vec<(u32, u64)>,
     pub stack: Vec<Entry>,
     /// Entries below this depth are constants or in their slots.
     pub canonical_below: usize,
@@ -198,7 +191,6 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             float_free: (1u32 << float_allocatable.len()) - 1,
             stack,
             float_exact: 0,
-            checked_bases: Vec::new(),
             canonical_below: 0,
             spill_cursor: 0,
             float_spill_cursor: 0,
@@ -509,10 +501,6 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     /// One operator. The validator has accepted it already.
     fn operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         use Operator as O;
-        if matches!(op, O::Loop { .. } | O::Else | O::End) {
-            // Control-flow joins: other paths may arrive without this path's checks.
-            self.checked_bases.clear();
-        }
         if self.unreachable {
             return self.unreachable_operator(op);
         }
@@ -819,8 +807,6 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let kind = set.kind;
         let done = self.binary_into_local(set.binary, kind, set.local, set.reg);
         if done {
-            self.checked_bases
-                .retain(|&(checked, _)| checked != set.local);
             if set.tee {
                 self.push(kind, super::stack::Loc::Local(set.local));
             }
@@ -832,7 +818,6 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
 
     /// `local.set` / `local.tee`.
     fn local_set(&mut self, local: u32, tee: bool) {
-        self.checked_bases.retain(|&(checked, _)| checked != local);
         self.materialize_local(local);
         if let Some(home) = self.float_home(local) {
             return self.float_local_set(local, home, tee);

@@ -20,43 +20,28 @@ enum Access {
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
-    /// Emits the check of an access to `[addr + offset, addr + end)`.
+    /// Emits the check of an access to the bytes `[addr + from, addr + end)`.
     ///
     /// A store is checked against the range written so far (the dirty-range stub widens
-    /// it or traps), which also proves it inside memory. So is a load off a local: the
-    /// range only has to cover every written byte, so covering a read one too is safe,
-    /// and read-modify-write code (`p.x += v`) then stores off the same local with no
-    /// check at all. A load off a computed address gets the plain length check, which
-    /// leaves the range alone.
+    /// it over exactly the stored bytes and charges the granules it adds, or traps). A
+    /// load gets the plain length check, which leaves the range alone.
     ///
-    /// When the address is local `base`'s value and this path already checked that local
-    /// as far (`checked_bases`), nothing is emitted: written ranges are never shrunk
-    /// during a call (the one that proved it may since have been moved aside, but it is
-    /// still kept: `WrittenRanges`), so the access lies inside one and cannot trap.
-    fn check_memory(&mut self, addr: Reg, base: Option<u32>, end: u64, access: Access) {
-        let Some(local) = base else {
-            match access {
-                Access::Load => {
-                    let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
-                    self.masm.bounds_check(addr, end, oob);
-                }
-                Access::Store => self.masm.store_check(addr, end, self.labels.dirty_range),
+    /// Why every store is checked and loads never widen (cost table version 5): widening
+    /// is charged, and the wasmi reference charges it by running `WrittenRanges::mark`
+    /// on every store's bytes, so compiled code must widen exactly where that model does.
+    /// A load widening the range (which once let read-modify-write code store off the
+    /// same local unchecked) or a store skipped because its local was checked before
+    /// (the range that proved it may since have been moved aside, and the model would
+    /// then mark it again) would make the gas depend on code generation.
+    fn check_memory(&mut self, addr: Reg, from: u64, end: u64, access: Access) {
+        match access {
+            Access::Load => {
+                let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
+                self.masm.bounds_check(addr, end, oob);
             }
-            return;
-        };
-        let known = self
-            .checked_bases
-            .iter()
-            .position(|&(checked, _)| checked == local);
-        if let Some(i) = known {
-            if end <= self.checked_bases[i].1 {
-                return;
-            }
-        }
-        self.masm.store_check(addr, end, self.labels.dirty_range);
-        match known {
-            Some(i) => self.checked_bases[i].1 = end,
-            None => self.checked_bases.push((local, end)),
+            Access::Store => self
+                .masm
+                .store_check(addr, from, end, self.labels.dirty_range),
         }
     }
 
@@ -75,7 +60,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 let reg = self.alloc();
                 self.masm
                     .mov(Size::S32, reg, Operand::Imm(i64::from(folded)));
-                self.check_memory(reg, None, u64::from(bytes), access);
+                self.check_memory(reg, 0, u64::from(bytes), access);
                 let address = Address {
                     base: Base::Memory,
                     index: Some((reg, 0)),
@@ -84,13 +69,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 return (reg, address);
             }
         }
-        // A lazy local read: the address is that local's current value.
-        let base = match addr.loc {
-            Loc::Local(local) => Some(local),
-            _ => None,
-        };
         let reg = self.owned_reg(addr);
-        self.check_memory(reg, base, offset + u64::from(bytes), access);
+        self.check_memory(reg, offset, offset + u64::from(bytes), access);
         let address = Address {
             base: Base::Memory,
             index: Some((reg, 0)),
@@ -167,15 +147,26 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     pub fn memory_fill(&mut self) {
-        self.libcall_checked(Libcall::MemoryFill, &[], 3);
+        self.writing_libcall(Libcall::MemoryFill, &[], 3);
     }
 
     pub fn memory_copy(&mut self) {
-        self.libcall_checked(Libcall::MemoryCopy, &[], 3);
+        self.writing_libcall(Libcall::MemoryCopy, &[], 3);
     }
 
     pub fn memory_init(&mut self, segment: u32) {
-        self.libcall_checked(Libcall::MemoryInit, &[segment.into()], 3);
+        self.writing_libcall(Libcall::MemoryInit, &[segment.into()], 3);
+    }
+
+    /// A bulk memory libcall, which charges the granules it adds to the written ranges
+    /// (`Runtime::mark_charged`) from the vmctx's gas: the gas register is flushed before
+    /// it and reloaded after, before its trap check (so an `out_of_gas` trap keeps the 0
+    /// the libcall left).
+    fn writing_libcall(&mut self, libcall: Libcall, prefix: &[i64], nargs: usize) {
+        self.masm.flush_gas();
+        let result = self.libcall(libcall, prefix, nargs);
+        self.masm.reload_gas();
+        self.masm.trap_if_nonzero(result, self.labels.dynamic_trap);
     }
 
     pub fn data_drop(&mut self, segment: u32) {

@@ -274,7 +274,11 @@ pub(crate) fn compile_module<M: MacroAssembler + Send>(
     }
     masm.emit_dynamic_trap_stub(labels.dynamic_trap);
     masm.emit_stack_grant_stub(labels.stack_grant, labels.trap(TrapKind::StackOverflow));
-    masm.emit_dirty_range_stub(labels.dirty_range, labels.trap(TrapKind::MemoryOutOfBounds));
+    masm.emit_dirty_range_stub(
+        labels.dirty_range,
+        labels.trap(TrapKind::MemoryOutOfBounds),
+        labels.trap(TrapKind::OutOfGas),
+    );
     let entry_trampoline = masm.emit_entry_trampoline();
     let code = masm.finish().map_err(CompileError::Limit)?;
     if code.len() > i32::MAX as usize {

@@ -3,9 +3,10 @@
 //!
 //! JSON shapes (only added to `run`'s line; every other field is unchanged):
 //! - `"gas_report"` (with `--gas-report`): `{"gas_used", "by_function": [{"index",
-//!   "name" (name section, else export or import name; null without any), "gas"}] by index, "wasm_code", "by_host_function":
+//!   "name" (name section, else export or import name; null without any), "gas"}] by index, "wasm_code", "memory_write", "by_host_function":
 //!   [{"name", "calls", "gas"}] by name, "by_class": [{"class", "gas"}] by name}`;
-//!   `by_function`, `wasm_code` plus `by_host_function`, and `by_class` each sum to
+//!   `by_function` plus `memory_write` (the written-range charge, which no function's
+//!   counters see), `wasm_code` plus `by_host_function`, and `by_class` each sum to
 //!   `gas_used`.
 //! - `"wasm_stack"` (trap or panic, when the module was given as wasm or text):
 //!   `[{"index", "name"}]`, innermost frame first.
@@ -50,6 +51,7 @@ pub fn report_json(report: &GasReport) -> Value {
         "gas_used": report.gas_used,
         "by_function": functions,
         "wasm_code": report.wasm_code,
+        "memory_write": report.memory_write,
         "by_host_function": hosts,
         "by_class": classes,
     })
@@ -123,6 +125,13 @@ pub fn print_report(report: &GasReport) {
             f.gas,
             percent(f.gas),
             f.index
+        );
+    }
+    if report.memory_write > 0 {
+        println!(
+            "    {:>14} {:>6.2}%  (memory writes: granules added to the written ranges)",
+            report.memory_write,
+            percent(report.memory_write)
         );
     }
     println!("  by host function:");

@@ -4,6 +4,10 @@
 
 use gasket_vm::{Engine, FuncSig, Imports, Instance, ValType, Value};
 
+/// Start gas: the module's data segments pay their written-range charge in the start
+/// function the metering pass appends (cost table version 5).
+const START_GAS: u64 = 10_000_000;
+
 /// Every way a byte can be written to linear memory widens the written ranges the pool
 /// clears: compiled stores of each width (with offsets past a 4 KiB granule, downwards,
 /// at the memory's end, into grown pages, a second store off an already checked local,
@@ -133,7 +137,7 @@ pub fn every_write_path_is_cleared_before_reuse(engine: &Engine) {
     let mut base = None;
     for writer in writers {
         for at in [0u32, 4095, 4096, 30000, 65528, 65536, u32::MAX - 3] {
-            let mut instance = Instance::new(&module, &imports, 0).unwrap();
+            let mut instance = Instance::new(&module, &imports, START_GAS).unwrap();
             let memory = instance.memory();
             assert_eq!(
                 *base.get_or_insert(memory.as_ptr()),
@@ -149,7 +153,7 @@ pub fn every_write_path_is_cleared_before_reuse(engine: &Engine) {
                 let _ = instance.call(writer, &args, 10_000_000).unwrap();
             }
             drop(instance);
-            let mut next = Instance::new(&module, &imports, 0).unwrap();
+            let mut next = Instance::new(&module, &imports, START_GAS).unwrap();
             let grown = next.call("grow", &[], 10_000_000).unwrap().result;
             assert!(matches!(grown.as_deref(), Ok([Value::I32(_)])), "{grown:?}");
             assert!(

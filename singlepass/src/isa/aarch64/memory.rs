@@ -13,7 +13,7 @@
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::alu::add_imm12;
-use super::regs::{ADDR, FP, MEMORY, SCRATCH, SP, VMCTX, XZR};
+use super::regs::{ADDR, FP, GAS, MEMORY, SCRATCH, SP, VMCTX, XZR};
 use super::A64Masm;
 use crate::masm::{
     Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, Size, StoreSlowPath, StoreWidth,
@@ -261,7 +261,7 @@ impl A64Masm {
 
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
     /// against the range's length (see `WrittenRanges::len`).
-    pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
+    pub(super) fn emit_store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
         let a = addr.0;
         let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
         self.mov_imm(SCRATCH, end);
@@ -278,21 +278,27 @@ impl A64Masm {
             slow,
             back,
             addr,
+            from,
             end,
             widen,
         });
     }
 
-    /// The slow paths of `emit_store_check`: x16 = addr + end and x17 = addr, which is
-    /// what the dirty-range stub expects, then back.
+    /// The slow paths of `emit_store_check`: x16 = addr + end and x17 = addr + from (the
+    /// stored bytes), which is what the dirty-range stub expects, then back.
     pub(super) fn emit_store_slow_paths(&mut self) {
         for path in std::mem::take(&mut self.store_slow_paths) {
             let a = path.addr.0;
             asm!(self.ops; =>path.slow);
             self.mov_imm(SCRATCH, path.end);
+            asm!(self.ops; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw);
+            if path.from == 0 {
+                asm!(self.ops; mov W(ADDR), W(a));
+            } else {
+                self.mov_imm(ADDR, path.from);
+                asm!(self.ops; add XSP(ADDR), XSP(ADDR), W(a), uxtw);
+            }
             asm!(self.ops
-                ; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw
-                ; mov W(ADDR), W(a)
                 ; bl =>path.widen
                 ; b =>path.back
             );
@@ -300,14 +306,16 @@ impl A64Masm {
     }
 
     /// See `MacroAssembler::emit_dirty_range_stub` and `WrittenRanges::mark`, which this
-    /// implements: x16 = the store's end, x17 = its address (from
-    /// `emit_store_slow_paths`); x0 to x3 are saved around their use.
-    pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
+    /// implements: x16 = the stored bytes' end, x17 = their start (from
+    /// `emit_store_slow_paths`); x0 to x3 are saved around their use. Nothing is written
+    /// to the vmctx before the charge succeeds, so out of gas leaves the ranges (and
+    /// `VmCtx::write_gas`, which adds each charge) as they were.
+    pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label, out_of_gas: Label) {
         // The shifts by 12 below round to DIRTY_GRANULE; `#16, lsl #12` is WRITTEN_FAR.
         const _: () = assert!(DIRTY_GRANULE == 0x1000 && WRITTEN_FAR == 16 << 12);
         let spills = WRITTEN_SPILLS as u32;
         let spilled_end = VmCtx::WRITTEN_SPILLED + 8;
-        let [set, far, hull, done] = [(); 4].map(|_| self.ops.new_dynamic_label());
+        let [charge, far, hull, done] = [(); 4].map(|_| self.ops.new_dynamic_label());
         asm!(self.ops
             ; =>label
             ; stp x0, x1, [sp, #-16]!
@@ -317,16 +325,18 @@ impl A64Masm {
         self.emit_branch(crate::masm::Cond::GtU, oob);
         asm!(self.ops
             // Round out: x17 = start of the store's first granule, x16 = end of its last
-            // (end <= memory_len <= 2^32: no overflow, and never past the length, a
-            // multiple of 64 KiB).
+            // (start < end <= memory_len <= 2^32: no overflow, and never past the length,
+            // a multiple of 64 KiB).
             ; lsr W(ADDR), W(ADDR), #12
             ; lsl W(ADDR), W(ADDR), #12
             ; add XSP(SCRATCH), XSP(SCRATCH), #0xfff
             ; lsr X(SCRATCH), X(SCRATCH), #12
             ; lsl X(SCRATCH), X(SCRATCH), #12
-            ; ldr x1, [X(VMCTX), #VmCtx::WRITTEN_LEN]
-            ; cbz x1, =>set
             ; stp x2, x3, [sp, #-16]!
+            // x2 = the covered length this write adds to: 0 for a new range.
+            ; ldr x1, [X(VMCTX), #VmCtx::WRITTEN_LEN]
+            ; mov x2, x1
+            ; cbz x1, =>charge
             // x0 = the current range's start, x1 = its end.
             ; ldr x0, [X(VMCTX), #VmCtx::WRITTEN_START]
             ; add x1, x1, x0
@@ -341,12 +351,26 @@ impl A64Masm {
             ; csel X(ADDR), x0, X(ADDR), hi
             ; cmp X(SCRATCH), x1
             ; csel X(SCRATCH), x1, X(SCRATCH), lo
+            ; ldr x2, [X(VMCTX), #VmCtx::WRITTEN_LEN]
+            ; =>charge
+            // The growth: the new length - x2.
+            ; sub x2, X(SCRATCH), x2
+            ; sub x2, x2, X(ADDR)
+        );
+        self.emit_write_charge(out_of_gas);
+        asm!(self.ops
             ; b =>done
             ; =>far
-            // Move the current range to the next free spill slot, if there is one.
+            // A new range, if a spill slot is free: charge its whole length, then move
+            // the current range to the slot.
             ; ldr x2, [X(VMCTX), #VmCtx::WRITTEN_SPILLED_COUNT]
             ; cmp x2, #spills
             ; b.hs =>hull
+            ; sub x2, X(SCRATCH), X(ADDR)
+        );
+        self.emit_write_charge(out_of_gas);
+        asm!(self.ops
+            ; ldr x2, [X(VMCTX), #VmCtx::WRITTEN_SPILLED_COUNT]
             ; add x3, X(VMCTX), x2, lsl #4
             ; str x0, [x3, #VmCtx::WRITTEN_SPILLED]
             ; str x1, [x3, #spilled_end]
@@ -354,12 +378,29 @@ impl A64Masm {
             ; str x2, [X(VMCTX), #VmCtx::WRITTEN_SPILLED_COUNT]
             ; =>done
             ; ldp x2, x3, [sp], #16
-            ; =>set
             ; str X(ADDR), [X(VMCTX), #VmCtx::WRITTEN_START]
             ; sub X(SCRATCH), X(SCRATCH), X(ADDR)
             ; str X(SCRATCH), [X(VMCTX), #VmCtx::WRITTEN_LEN]
             ; ldp x0, x1, [sp], #16
             ; ret
+        );
+    }
+
+    /// The dirty-range stub's charge of x2 bytes grown (x3 is scratch): `write_gas`
+    /// (granules × price, below 2^52) off the gas register, to `out_of_gas` when it does
+    /// not cover it, else added to `VmCtx::write_gas`.
+    fn emit_write_charge(&mut self, out_of_gas: Label) {
+        asm!(self.ops
+            ; lsr x2, x2, #12
+            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_PRICE]
+            ; mul x2, x2, x3
+            ; subs X(GAS), X(GAS), x2
+        );
+        self.emit_branch(crate::masm::Cond::LtU, out_of_gas);
+        asm!(self.ops
+            ; ldr x3, [X(VMCTX), #VmCtx::WRITE_GAS]
+            ; add x3, x3, x2
+            ; str x3, [X(VMCTX), #VmCtx::WRITE_GAS]
         );
     }
 

@@ -150,8 +150,8 @@ impl MacroAssembler for A64Masm {
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
         self.emit_bounds_check(addr, end, oob)
     }
-    fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
-        self.emit_store_check(addr, end, widen)
+    fn store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
+        self.emit_store_check(addr, from, end, widen)
     }
     fn begin_function(&mut self) {
         self.ops.begin_function()
@@ -299,8 +299,8 @@ impl MacroAssembler for A64Masm {
     fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label) {
         self.emit_stack_grant_stub(label, overflow)
     }
-    fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
-        self.emit_dirty_range_stub(label, oob)
+    fn emit_dirty_range_stub(&mut self, label: Label, oob: Label, out_of_gas: Label) {
+        self.emit_dirty_range_stub(label, oob, out_of_gas)
     }
     fn emit_entry_trampoline(&mut self) -> u32 {
         self.emit_trampoline()

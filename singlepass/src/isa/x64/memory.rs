@@ -195,7 +195,7 @@ impl X64Masm {
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
     /// against the range's length (see `WrittenRanges::len`), and a branch not
     /// taken on the fast path.
-    pub(super) fn emit_store_check(&mut self, addr: Reg, end: u64, widen: Label) {
+    pub(super) fn emit_store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
         let a = addr.0;
         asm!(self.ops
             ; mov eax, Rd(a)
@@ -215,14 +215,15 @@ impl X64Masm {
             ja_field: back - 4,
             back,
             addr,
+            from,
             end,
             widen,
         });
     }
 
-    /// The slow paths of `emit_store_check`: rax = addr + end and rcx = addr, which is
-    /// what the dirty-range stub expects, then back (`jmp rel32`, as dynasm writes
-    /// `jmp =>label`).
+    /// The slow paths of `emit_store_check`: rax = addr + end and rcx = addr + from (the
+    /// stored bytes), which is what the dirty-range stub expects, then back (`jmp rel32`,
+    /// as dynasm writes `jmp =>label`).
     pub(super) fn emit_store_slow_paths(&mut self) {
         let mut paths = std::mem::take(&mut self.store_slow_paths);
         for path in paths.drain(..) {
@@ -234,6 +235,9 @@ impl X64Masm {
                 ; mov eax, ecx
             );
             self.add_end(path.end);
+            if path.from != 0 {
+                self.add_u64(super::regs::RCX, path.from);
+            }
             // `call widen` in its rel32 form, patched by `finish` (see `late`).
             if self.widen_sites.accepts(path.widen) {
                 self.ops.extend([0xe8, 0, 0, 0, 0]);
@@ -259,40 +263,50 @@ impl X64Masm {
 
     /// rax += end, which cannot overflow 64 bits from a u32 (`end <= 2^32 + 8`).
     fn add_end(&mut self, end: u64) {
-        match i32::try_from(end) {
-            Ok(e) => asm!(self.ops; add rax, DWORD e),
+        self.add_u64(super::regs::RAX, end)
+    }
+
+    /// `reg += value` (through r11 when `value` does not fit a sign-extended imm32).
+    fn add_u64(&mut self, reg: u8, value: u64) {
+        match i32::try_from(value) {
+            Ok(v) => asm!(self.ops; add Rq(reg), DWORD v),
             Err(_) => {
-                let e = end as i64;
-                asm!(self.ops; mov r11, QWORD e; add rax, r11)
+                let v = value as i64;
+                asm!(self.ops; mov r11, QWORD v; add Rq(reg), r11)
             }
         }
     }
 
     /// See `MacroAssembler::emit_dirty_range_stub` and `WrittenRanges::mark`, which this
-    /// implements: rax = the store's end, rcx = its address (from
+    /// implements: rax = the stored bytes' end, rcx = their start (from
     /// `emit_store_slow_paths`); uses those two and r11, and saves rdx and rbx around
-    /// their use.
-    pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
+    /// their use. Nothing is written to the vmctx before the charge succeeds, so out of
+    /// gas leaves the ranges (and `VmCtx::write_gas`, which adds each charge) as they
+    /// were.
+    pub(super) fn emit_dirty_range_stub(&mut self, label: Label, oob: Label, out_of_gas: Label) {
         let granule = DIRTY_GRANULE as i32;
         let far = WRITTEN_FAR as i32;
         let spills = WRITTEN_SPILLS as i32;
+        const _: () = assert!(DIRTY_GRANULE == 1 << 12);
         asm!(self.ops
             ; =>label
             ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
             ; ja =>oob
             // Round out: rcx = start of the store's first granule, rax = end of its last
-            // (end <= memory_len <= 2^32: no overflow, and never past the length, a
-            // multiple of 64 KiB).
+            // (start < end <= memory_len <= 2^32: no overflow, and never past the length,
+            // a multiple of 64 KiB).
             ; and ecx, DWORD -granule
             ; add rax, DWORD granule - 1
             ; and rax, DWORD -granule
-            ; cmp QWORD [r15 + VmCtx::WRITTEN_LEN as i32], 0
-            ; je >set
             ; push rdx
             ; push rbx
+            // rbx = the covered length this write adds to: 0 for a new range.
+            ; mov rdx, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]
+            ; mov rbx, rdx
+            ; test rdx, rdx
+            ; je >charge
             // r11 = the current range's start, rdx = its end.
             ; mov r11, QWORD [r15 + VmCtx::WRITTEN_START as i32]
-            ; mov rdx, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]
             ; add rdx, r11
             ; lea rbx, [rdx + far]
             ; cmp rcx, rbx
@@ -305,12 +319,27 @@ impl X64Masm {
             ; cmova rcx, r11
             ; cmp rax, rdx
             ; cmovb rax, rdx
+            ; mov rbx, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]
+            ; charge:
+            // The growth: the new length - rbx.
+            ; neg rbx
+            ; add rbx, rax
+            ; sub rbx, rcx
+        );
+        self.emit_write_charge(out_of_gas);
+        asm!(self.ops
             ; jmp >done
             ; far:
-            // Move the current range to the next free spill slot, if there is one.
-            ; mov rbx, QWORD [r15 + VmCtx::WRITTEN_SPILLED_COUNT as i32]
-            ; cmp rbx, spills
+            // A new range, if a spill slot is free: charge its whole length, then move
+            // the current range to the slot.
+            ; cmp QWORD [r15 + VmCtx::WRITTEN_SPILLED_COUNT as i32], spills
             ; jae <hull
+            ; mov rbx, rax
+            ; sub rbx, rcx
+        );
+        self.emit_write_charge(out_of_gas);
+        asm!(self.ops
+            ; mov rbx, QWORD [r15 + VmCtx::WRITTEN_SPILLED_COUNT as i32]
             ; shl rbx, 4
             ; mov QWORD [r15 + rbx + VmCtx::WRITTEN_SPILLED as i32], r11
             ; mov QWORD [r15 + rbx + VmCtx::WRITTEN_SPILLED as i32 + 8], rdx
@@ -318,11 +347,23 @@ impl X64Masm {
             ; done:
             ; pop rbx
             ; pop rdx
-            ; set:
             ; mov QWORD [r15 + VmCtx::WRITTEN_START as i32], rcx
             ; sub rax, rcx
             ; mov QWORD [r15 + VmCtx::WRITTEN_LEN as i32], rax
             ; ret
+        );
+    }
+
+    /// The dirty-range stub's charge of rbx bytes grown: `write_gas` (granules × price,
+    /// below 2^52) off the gas register, to `out_of_gas` when it does not cover it, else
+    /// added to `VmCtx::write_gas`.
+    fn emit_write_charge(&mut self, out_of_gas: Label) {
+        asm!(self.ops
+            ; shr rbx, 12
+            ; imul rbx, QWORD [r15 + VmCtx::WRITE_PRICE as i32]
+            ; sub r13, rbx
+            ; jb =>out_of_gas
+            ; add QWORD [r15 + VmCtx::WRITE_GAS as i32], rbx
         );
     }
 

@@ -77,6 +77,8 @@ struct StoreSlowPath {
     back: u32,
     /// The register holding the store's address.
     addr: Reg,
+    /// Where the stored bytes start past the address (the wasm offset).
+    from: u64,
     /// The store's end past the address.
     end: u64,
     widen: Label,
@@ -152,8 +154,8 @@ impl MacroAssembler for X64Masm {
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
         self.emit_bounds_check(addr, end, oob)
     }
-    fn store_check(&mut self, addr: Reg, end: u64, widen: Label) {
-        self.emit_store_check(addr, end, widen)
+    fn store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
+        self.emit_store_check(addr, from, end, widen)
     }
     fn begin_function(&mut self) {
         self.ops.begin_function()
@@ -323,8 +325,8 @@ impl MacroAssembler for X64Masm {
     fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label) {
         self.emit_stack_grant_stub(label, overflow)
     }
-    fn emit_dirty_range_stub(&mut self, label: Label, oob: Label) {
-        self.emit_dirty_range_stub(label, oob)
+    fn emit_dirty_range_stub(&mut self, label: Label, oob: Label, out_of_gas: Label) {
+        self.emit_dirty_range_stub(label, oob, out_of_gas)
     }
     fn emit_entry_trampoline(&mut self) -> u32 {
         self.emit_trampoline()

@@ -145,7 +145,9 @@ impl Builder {
         let overflow = self.trap(TrapKind::StackOverflow);
         self.masm.emit_stack_grant_stub(self.stack_grant, overflow);
         let oob = self.trap(TrapKind::MemoryOutOfBounds);
-        self.masm.emit_dirty_range_stub(self.dirty_range, oob);
+        let out_of_gas = self.trap(TrapKind::OutOfGas);
+        self.masm
+            .emit_dirty_range_stub(self.dirty_range, oob, out_of_gas);
         let trampoline = self.masm.emit_entry_trampoline();
         let code = self.masm.finish().expect("finish");
         Module {
@@ -199,6 +201,8 @@ impl Instance {
             libcalls: [0; Libcall::COUNT],
             stack_reserve: 0,
             written: crate::WrittenRanges::EMPTY,
+            write_price: 0,
+            write_gas: 0,
         });
         Instance {
             vmctx,
@@ -1192,17 +1196,26 @@ fn stack_budget_enter_leave_grant_and_overflow() {
 }
 
 #[test]
-fn store_check_widens_the_written_ranges_or_traps() {
+fn store_check_widens_the_written_ranges_charges_or_traps() {
     let mut b = Builder::new();
     // f(addr): rdi holds a value across the check, which must survive the stub call.
-    let ends = [8u64, 1, 5004, (1 << 32) + 8];
-    let funcs: Vec<usize> = ends
+    // (from, end): the stored bytes past the address.
+    let shapes = [
+        (0u64, 8u64),
+        (0, 1),
+        (4996, 5004),
+        (70_000, 70_008),
+        ((1 << 31) + 5, (1 << 31) + 6),
+        (0, (1 << 32) + 8),
+        (1 << 32, (1 << 32) + 8),
+    ];
+    let funcs: Vec<usize> = shapes
         .iter()
-        .map(|&end| {
+        .map(|&(from, end)| {
             b.func(|m, b| {
                 m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
                 m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
-                m.store_check(Reg(RSI), end, b.dirty_range);
+                m.store_check(Reg(RSI), from, end, b.dirty_range);
                 m.store(
                     StoreWidth::B64,
                     Address::at(Base::Frame, slot(0) as i64),
@@ -1216,30 +1229,60 @@ fn store_check_widens_the_written_ranges_or_traps() {
     // Only the check and the stub read the length; the store goes to the frame.
     let memory_len = 4 << 20;
     inst.vmctx.memory_len = memory_len;
+    let price = 30_011;
+    inst.vmctx.write_price = price.into();
     let (states, addrs) = crate::written::check_cases(memory_len);
     let mut checked = 0;
     for before in &states {
-        for (&end, &func) in ends.iter().zip(&funcs) {
+        for (&(from, end), &func) in shapes.iter().zip(&funcs) {
             for &addr in addrs.iter().filter(|&&a| a <= u64::from(u32::MAX)) {
-                inst.vmctx.written = *before;
-                let (code, slots) = inst.call(&module, func, &[addr]);
-                let case = format!("{before:?} addr {addr} end {end}");
-                match crate::written::check_effect(before, addr, end, memory_len) {
-                    Some(after) => {
-                        assert_eq!(code, 0, "{case}");
-                        assert_eq!(slots[0], 0x5eed, "{case}: rdi survives");
-                        assert_eq!(inst.vmctx.written, after, "{case}");
-                    }
-                    None => {
-                        assert_eq!(code, TrapKind::MemoryOutOfBounds.code(), "{case}");
-                        assert_eq!(inst.vmctx.written, *before, "{case}: unchanged by a trap");
-                    }
+                // With plenty of gas, then with exactly the charge and one less.
+                let plenty = crate::written::check_effect(
+                    before,
+                    addr,
+                    from,
+                    end,
+                    memory_len,
+                    price,
+                    u64::MAX,
+                );
+                let charge = plenty.map_or(0, |(_, left)| u64::MAX - left);
+                let mut gases = vec![u64::MAX, charge];
+                if charge > 0 {
+                    gases.push(charge - 1);
                 }
-                checked += 1;
+                for gas in gases {
+                    inst.vmctx.written = *before;
+                    inst.vmctx.gas_remaining = gas;
+                    inst.vmctx.write_gas = 5;
+                    let (code, slots) = inst.call(&module, func, &[addr]);
+                    let case = format!("{before:?} addr {addr} from {from} end {end} gas {gas}");
+                    let expected = crate::written::check_effect(
+                        before, addr, from, end, memory_len, price, gas,
+                    );
+                    match expected {
+                        Ok((after, left)) => {
+                            assert_eq!(code, 0, "{case}");
+                            assert_eq!(slots[0], 0x5eed, "{case}: rdi survives");
+                            assert_eq!(inst.vmctx.written, after, "{case}");
+                            assert_eq!(inst.vmctx.gas_remaining, left, "{case}");
+                            assert_eq!(inst.vmctx.write_gas, 5 + (gas - left), "{case}");
+                        }
+                        Err(kind) => {
+                            assert_eq!(code, kind.code(), "{case}");
+                            assert_eq!(inst.vmctx.written, *before, "{case}: unchanged by a trap");
+                            assert_eq!(inst.vmctx.write_gas, 5, "{case}");
+                            if kind == TrapKind::OutOfGas {
+                                assert_eq!(inst.vmctx.gas_remaining, 0, "{case}");
+                            }
+                        }
+                    }
+                    checked += 1;
+                }
             }
         }
     }
-    assert!(checked > 300, "{checked} cases");
+    assert!(checked > 1000, "{checked} cases");
 }
 
 #[test]
