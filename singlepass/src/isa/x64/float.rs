@@ -102,14 +102,7 @@ impl X64Masm {
         let s = src.0;
         debug_assert!(s > 1, "xmm0/xmm1 are the float methods' scratch");
         if canonicalize {
-            self.const_to_xmm1(size, size.canonical_nan());
-            self.xmm_copy(0, s);
-            sized!(self.ops, size, cmpunordss, cmpunordsd; xmm0, xmm0);
-            asm!(self.ops
-                ; andps xmm1, xmm0
-                ; andnps xmm0, Rx(s)
-                ; orps xmm0, xmm1
-            );
+            self.emit_canonical_into_xmm0(size, s);
             match size {
                 FloatSize::F32 => asm!(self.ops; movd Rd(d), xmm0),
                 FloatSize::F64 => asm!(self.ops; movq Rq(d), xmm0),
@@ -136,6 +129,13 @@ impl X64Masm {
         if !canonicalize {
             return self.xmm_copy(d, s);
         }
+        self.emit_canonical_into_xmm0(size, s);
+        asm!(self.ops; movaps Rx(d), xmm0);
+    }
+
+    /// xmm0 = xmm`s`, or the canonical NaN when it is a NaN, without touching the flags:
+    /// an unordered-compare mask selects between the value and the NaN in xmm1.
+    fn emit_canonical_into_xmm0(&mut self, size: FloatSize, s: u8) {
         self.const_to_xmm1(size, size.canonical_nan());
         self.xmm_copy(0, s);
         sized!(self.ops, size, cmpunordss, cmpunordsd; xmm0, xmm0);
@@ -143,7 +143,6 @@ impl X64Masm {
             ; andps xmm1, xmm0
             ; andnps xmm0, Rx(s)
             ; orps xmm0, xmm1
-            ; movaps Rx(d), xmm0
         );
     }
 
