@@ -22,6 +22,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.store_call_arguments(sig.params.len(), sig.results.len());
         let label = self.labels.functions[function as usize];
         self.masm.call(label);
+        // The callee may have moved the current written range aside.
+        self.proven.forget_marks();
         self.take_call_results(&results);
         Ok(())
     }
@@ -57,6 +59,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Address::at(Base::Reg(index), FuncRef::CODE.into()),
         );
         self.masm.call_indirect(def);
+        self.proven.forget_marks();
         self.free_reg(def);
         self.free_reg(index);
         self.take_call_results(&results);
@@ -152,6 +155,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             args.push(arg);
         }
         let result = self.masm.call_libcall(libcall, &args);
+        // Bulk memory operations (and any helper) may mark anywhere.
+        self.proven.forget_marks();
         // Loads only: the result register keeps the helper's result.
         self.restore_lent();
         // Popped after the call: their slots had to stay theirs until it was made.

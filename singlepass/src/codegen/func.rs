@@ -119,6 +119,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// result, one bit per `float_allocatable` entry: their bits are exact (a NaN keeps its
     /// payload), so they are never canonicalized on the way out.
     pub float_exact: u32,
+    /// Accesses off locals already checked on this path (see `proven`): a later access
+    /// they cover is emitted without a check.
+    pub proven: super::proven::Proven,
     pub stack: Vec<Entry>,
     /// Entries below this depth are constants or in their slots.
     pub canonical_below: usize,
@@ -191,6 +194,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             float_free: (1u32 << float_allocatable.len()) - 1,
             stack,
             float_exact: 0,
+            proven: super::proven::Proven::default(),
             canonical_below: 0,
             spill_cursor: 0,
             float_spill_cursor: 0,
@@ -501,6 +505,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     /// One operator. The validator has accepted it already.
     fn operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         use Operator as O;
+        if matches!(op, O::Loop { .. } | O::Else | O::End) {
+            // Control-flow joins: other paths may arrive without this path's facts.
+            self.proven.clear();
+        }
         if self.unreachable {
             return self.unreachable_operator(op);
         }

@@ -20,28 +20,41 @@ enum Access {
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
-    /// Emits the check of an access to the bytes `[addr + from, addr + end)`.
+    /// Emits the check of an access to the bytes `[addr + from, addr + end)`, unless this
+    /// path already proved it (`proven`) for `base`, the local whose current value `addr`
+    /// holds.
     ///
-    /// A store is checked against the range written so far (the dirty-range stub widens
+    /// A store is checked against the current written range (the dirty-range stub widens
     /// it over exactly the stored bytes and charges the granules it adds, or traps). A
     /// load gets the plain length check, which leaves the range alone.
     ///
-    /// Why every store is checked and loads never widen (cost table version 5): widening
-    /// is charged, and the wasmi reference charges it by running `WrittenRanges::mark`
-    /// on every store's bytes, so compiled code must widen exactly where that model does.
-    /// A load widening the range (which once let read-modify-write code store off the
-    /// same local unchecked) or a store skipped because its local was checked before
-    /// (the range that proved it may since have been moved aside, and the model would
-    /// then mark it again) would make the gas depend on code generation.
-    fn check_memory(&mut self, addr: Reg, from: u64, end: u64, access: Access) {
-        match access {
-            Access::Load => {
+    /// Why loads never widen and a skipped store must lie inside the *current* range
+    /// (cost table version 5): widening is charged, and the wasmi reference charges it by
+    /// running `WrittenRanges::mark` on every store's bytes, so compiled code must widen
+    /// exactly where that model does. `mark` of bytes already inside the current range
+    /// adds and charges nothing, so only such a store may be skipped; a load widening the
+    /// range, or a store skipped because its bytes were written once (the range may since
+    /// have been moved aside, and the model then marks them again), would make the gas
+    /// depend on code generation.
+    fn check_memory(&mut self, addr: Reg, base: Option<u32>, from: u64, end: u64, access: Access) {
+        match (access, base) {
+            (Access::Load, Some(local)) if self.proven.covers_load(local, end) => {}
+            (Access::Store, Some(local)) if self.proven.covers_store(local, from, end) => {}
+            (Access::Load, _) => {
                 let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
                 self.masm.bounds_check(addr, end, oob);
+                if let Some(local) = base {
+                    self.proven.loaded(local, end);
+                }
             }
-            Access::Store => self
-                .masm
-                .store_check(addr, from, end, self.labels.dirty_range),
+            (Access::Store, _) => {
+                self.masm
+                    .store_check(addr, from, end, self.labels.dirty_range);
+                match base {
+                    Some(local) => self.proven.stored(local, from, end),
+                    None => self.proven.stored_elsewhere(),
+                }
+            }
         }
     }
 
@@ -60,7 +73,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 let reg = self.alloc();
                 self.masm
                     .mov(Size::S32, reg, Operand::Imm(i64::from(folded)));
-                self.check_memory(reg, 0, u64::from(bytes), access);
+                self.check_memory(reg, None, 0, u64::from(bytes), access);
                 let address = Address {
                     base: Base::Memory,
                     index: Some((reg, 0)),
@@ -69,8 +82,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 return (reg, address);
             }
         }
+        // A lazy local read: the address is that local's current value.
+        let base = match addr.loc {
+            Loc::Local(local) => Some(local),
+            _ => None,
+        };
         let reg = self.owned_reg(addr);
-        self.check_memory(reg, offset, offset + u64::from(bytes), access);
+        self.check_memory(reg, base, offset, offset + u64::from(bytes), access);
         let address = Address {
             base: Base::Memory,
             index: Some((reg, 0)),

@@ -25,6 +25,7 @@ mod float;
 mod func;
 mod memory;
 mod parallel;
+mod proven;
 mod regalloc;
 mod stack;
 

@@ -615,7 +615,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Before local `local` changes: every stack entry still reading it lazily gets a copy
     /// of the current value. Each lazy read is materialised at most once, so this is
     /// linear overall.
+    ///
+    /// Every write of a local goes through here, so this is also where the accesses
+    /// proven off its old value are forgotten (`proven`).
     pub fn materialize_local(&mut self, local: u32) {
+        self.proven.forget_local(local);
         // Taken out for the loop and put back emptied, so the allocation is reused by
         // the local's next lazy reads instead of freed and allocated again.
         let mut depths = std::mem::take(&mut self.local_refs[local as usize]);
