@@ -9,7 +9,7 @@
 //! two threads dropping instances would contend in the kernel; ranges that hold only what
 //! was written stay small enough for the pool to clear them with `memset` alone.
 //!
-//! Shape: one *current* range, which every store (and load off a local) checks with a
+//! Shape: one *current* range, which every store checks with a
 //! single compare (`(addr - start) mod 2^32 + end <= len`, see [`WrittenRanges::len`]),
 //! plus up to [`WRITTEN_SPILLS`] ranges moved aside. A write far from the
 //! current range (more than [`WRITTEN_FAR`] bytes away) moves the current range aside
@@ -19,9 +19,11 @@
 //! distant addresses pays at most [`WRITTEN_SPILLS`] extra stub calls.
 //!
 //! Soundness: every byte written lies in the current range or a spilled one, and ranges
-//! are never shrunk or dropped while the instance lives, so the code generator's facts
-//! ("the bytes from this local's value to `end` past it were checked") stay true for the
-//! rest of the call, even after the range that proved them was moved aside.
+//! are never shrunk or dropped while the instance lives, so the pool's clear covers every
+//! write. A store the code generator skips must mark nothing (its charge would be 0):
+//! [`WrittenRanges::mark`] compares with the current range only, so a skipped store's
+//! bytes must lie inside the *current* range, and the generator forgets such facts
+//! whenever the current range may have moved (gasket-singlepass `codegen/proven.rs`).
 //!
 //! Gas (cost table version 5): the pool clears every granule of these ranges when the
 //! instance is dropped, so widening them is priced. [`WrittenRanges::mark`] returns how
