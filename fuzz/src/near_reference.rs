@@ -57,10 +57,9 @@ impl NearStore<'_> {
         &mut self,
         helper: impl FnOnce(&mut WriteMeter, &mut u64) -> Result<(), gasket_host_api::OutOfGas>,
     ) -> Result<(), wasmi::Error> {
-        let mut left = self.limit - self.used;
-        let result = helper(&mut self.writes, &mut left);
-        self.used = self.limit - left;
-        result.map_err(|_| wasmi::Error::host(OutOfGas))
+        self.writes
+            .charge(self.limit, &mut self.used, helper)
+            .map_err(|_| wasmi::Error::host(OutOfGas))
     }
 }
 

@@ -249,13 +249,13 @@ impl Runtime {
         let bytes = unsafe { &*bytes };
         let s = range(src, len, bytes.len()).ok_or(TrapKind::MemoryOutOfBounds)?;
         let d = range(dst, len, self.memory_bytes()).ok_or(TrapKind::MemoryOutOfBounds)?;
+        let (from, to) = (d.start as u64, d.end as u64);
         if charged {
-            self.mark_charged(d.start as u64, d.end as u64)?;
+            self.mark_charged(from, to)?;
+        } else {
+            self.tracked_memory().split().1.mark(from, to);
         }
-        let (mem, written) = self.tracked_memory().split();
-        if !charged {
-            written.mark(d.start as u64, d.end as u64);
-        }
+        let (mem, _) = self.tracked_memory().split();
         mem[d].copy_from_slice(&bytes[s]);
         Ok(())
     }
