@@ -252,20 +252,21 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
     }
 
-    fn kind_of_artifact(&self, ty: crate::artifact::ValType) -> Result<Kind, CompileError> {
+    /// The stack class of an artifact value type (every one has a class).
+    pub fn artifact_kind(ty: crate::artifact::ValType) -> Kind {
         use crate::artifact::ValType as A;
         match ty {
-            A::I32 => Ok(Kind::I32),
-            A::I64 => Ok(Kind::I64),
-            A::F32 => Ok(Kind::F32),
-            A::F64 => Ok(Kind::F64),
-            A::FuncRef | A::ExternRef => Ok(Kind::Ref),
+            A::I32 => Kind::I32,
+            A::I64 => Kind::I64,
+            A::F32 => Kind::F32,
+            A::F64 => Kind::F64,
+            A::FuncRef | A::ExternRef => Kind::Ref,
         }
     }
 
     /// Stack classes of a list of artifact value types.
     pub fn kinds(&self, types: &[crate::artifact::ValType]) -> Result<Vec<Kind>, CompileError> {
-        types.iter().map(|&t| self.kind_of_artifact(t)).collect()
+        Ok(types.iter().map(|&t| Self::artifact_kind(t)).collect())
     }
 
     /// Jumps to the stub of `kind` if `cond` holds.
@@ -342,7 +343,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             };
             reader
                 .visit(&mut compile)
-                .map_err(CompileError::invalid)??;
+                .map_err(CompileError::invalid)?
+                .map_err(|e| *e)?;
         }
         reader.finish().map_err(CompileError::invalid)?;
         self.reader_frames = reader.into_stack();

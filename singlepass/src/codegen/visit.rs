@@ -29,17 +29,28 @@ pub(crate) struct Compile<'g, 'a, 'v, M: MacroAssembler> {
     pub validator: Option<&'v mut FuncValidator<ValidatorResources>>,
 }
 
+/// What a visit returns: nothing, or the error boxed, so the value is one register wide
+/// (a `CompileError` returned by value goes through memory, and moving it out of each
+/// visit into the reader's result stalled on the callee's narrow stores).
+pub(crate) type Visited = Result<(), Box<CompileError>>;
+
 impl<M: MacroAssembler> Compile<'_, '_, '_, M> {
     /// Validates, then compiles `op`; the operator's offset is `gen.offset`.
     #[inline(always)]
-    fn step(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+    fn step(&mut self, op: &Operator<'_>) -> Visited {
         if let Some(validator) = self.validator.as_deref_mut() {
-            validator
-                .op(self.gen.offset, op)
-                .map_err(CompileError::invalid)?;
+            if let Err(e) = validator.op(self.gen.offset, op) {
+                return Err(boxed(CompileError::invalid(e)));
+            }
         }
-        self.gen.operator(op)
+        self.gen.operator(op).map_err(boxed)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn boxed(error: CompileError) -> Box<CompileError> {
+    Box::new(error)
 }
 
 /// One method per operator: build it, validate and compile it, release it.
@@ -58,7 +69,7 @@ macro_rules! define_compile {
 }
 
 impl<'a, M: MacroAssembler> VisitOperator<'a> for Compile<'_, '_, '_, M> {
-    type Output = Result<(), CompileError>;
+    type Output = Visited;
 
     fn simd_visitor(&mut self) -> Option<&mut dyn VisitSimdOperator<'a, Output = Self::Output>> {
         Some(self)
