@@ -141,6 +141,14 @@ impl<'a> BodyReader<'a> {
         let top = *frames.last()?;
         let bytes: &'a [u8] = self.bytes;
         let (&code, rest) = bytes.get(self.pos..)?.split_first()?;
+        // An operator with one short index immediate: the index read, then the visit
+        // (written out in each arm: a closure here was not inlined).
+        macro_rules! index {
+            ($visit:ident) => {{
+                let (index, n) = short_u32(rest)?;
+                (v.$visit(index), n + 1)
+            }};
+        }
         let (output, len) = match code {
             0x00 => (v.visit_unreachable(), 1),
             0x01 => (v.visit_nop(), 1),
@@ -178,41 +186,17 @@ impl<'a> BodyReader<'a> {
                 frames.pop();
                 (v.visit_end(), 1)
             }
-            0x0c => {
-                let (i, n) = short_u32(rest)?;
-                (v.visit_br(i), n + 1)
-            }
-            0x0d => {
-                let (i, n) = short_u32(rest)?;
-                (v.visit_br_if(i), n + 1)
-            }
+            0x0c => index!(visit_br),
+            0x0d => index!(visit_br_if),
             0x0f => (v.visit_return(), 1),
-            0x10 => {
-                let (i, n) = short_u32(rest)?;
-                (v.visit_call(i), n + 1)
-            }
+            0x10 => index!(visit_call),
             0x1a => (v.visit_drop(), 1),
             0x1b => (v.visit_select(), 1),
-            0x20 => {
-                let (i, n) = short_u32(rest)?;
-                (v.visit_local_get(i), n + 1)
-            }
-            0x21 => {
-                let (i, n) = short_u32(rest)?;
-                (v.visit_local_set(i), n + 1)
-            }
-            0x22 => {
-                let (i, n) = short_u32(rest)?;
-                (v.visit_local_tee(i), n + 1)
-            }
-            0x23 => {
-                let (i, n) = short_u32(rest)?;
-                (v.visit_global_get(i), n + 1)
-            }
-            0x24 => {
-                let (i, n) = short_u32(rest)?;
-                (v.visit_global_set(i), n + 1)
-            }
+            0x20 => index!(visit_local_get),
+            0x21 => index!(visit_local_set),
+            0x22 => index!(visit_local_tee),
+            0x23 => index!(visit_global_get),
+            0x24 => index!(visit_global_set),
             0x28..=0x3e => {
                 let (memarg, n) = memarg(rest, MAX_ALIGN[usize::from(code - 0x28)])?;
                 (memory_operator(v, code, memarg), n + 1)
