@@ -7,6 +7,7 @@ use gasket_vm::singlepass::CompileOptions;
 use gasket_vm::{Engine, LoadError, Module};
 
 pub mod calibrate;
+pub mod corpus;
 #[cfg(feature = "peers")]
 pub mod peers;
 pub mod scaling;

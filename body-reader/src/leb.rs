@@ -7,6 +7,11 @@
 /// encodings or a truncated one, which wasmparser's reader decodes or rejects.
 #[inline(always)]
 pub fn short_u32(bytes: &[u8]) -> Option<(u32, usize)> {
+    // Most indices fit one byte: no loop for them.
+    let &first = bytes.first()?;
+    if first & 0x80 == 0 {
+        return Some((u32::from(first), 1));
+    }
     let mut value = 0u32;
     for (i, &byte) in bytes.iter().take(4).enumerate() {
         value |= u32::from(byte & 0x7f) << (7 * i);
@@ -21,6 +26,11 @@ pub fn short_u32(bytes: &[u8]) -> Option<(u32, usize)> {
 /// no encoding of that length is malformed), sign-extended from its last byte.
 #[inline(always)]
 pub fn short_i64(bytes: &[u8], max: usize) -> Option<(i64, usize)> {
+    // Most constants fit one byte (-64..=63): no loop for them.
+    let &first = bytes.first()?;
+    if first & 0x80 == 0 && max > 0 {
+        return Some(((i64::from(first) << 57) >> 57, 1));
+    }
     let mut value = 0i64;
     for (i, &byte) in bytes.iter().take(max).enumerate() {
         value |= i64::from(byte & 0x7f) << (7 * i);

@@ -24,9 +24,11 @@ use wasmparser::{
 
 mod build;
 mod leb;
+mod release;
 
 pub use build::BuildOperator;
 use leb::{short_i64, short_u32};
+pub use release::release;
 
 /// Reads one body's operators into a visitor.
 pub struct BodyReader<'a> {
@@ -65,7 +67,14 @@ impl<'a> BodyReader<'a> {
         self.pos >= self.bytes.len()
     }
 
+    /// The first byte of the next operator, if any (a lookahead that decodes nothing).
+    #[inline(always)]
+    pub fn peek_byte(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
     /// The absolute offset of the next operator.
+    #[inline(always)]
     pub fn original_position(&self) -> u64 {
         self.base + self.pos as u64
     }
@@ -132,6 +141,14 @@ impl<'a> BodyReader<'a> {
         let top = *frames.last()?;
         let bytes: &'a [u8] = self.bytes;
         let (&code, rest) = bytes.get(self.pos..)?.split_first()?;
+        // An operator with one short index immediate: the index read, then the visit
+        // (written out in each arm: a closure here was not inlined).
+        macro_rules! index {
+            ($visit:ident) => {{
+                let (index, n) = short_u32(rest)?;
+                (v.$visit(index), n + 1)
+            }};
+        }
         let (output, len) = match code {
             0x00 => (v.visit_unreachable(), 1),
             0x01 => (v.visit_nop(), 1),
@@ -169,17 +186,17 @@ impl<'a> BodyReader<'a> {
                 frames.pop();
                 (v.visit_end(), 1)
             }
-            0x0c => index(rest, |i| v.visit_br(i))?,
-            0x0d => index(rest, |i| v.visit_br_if(i))?,
+            0x0c => index!(visit_br),
+            0x0d => index!(visit_br_if),
             0x0f => (v.visit_return(), 1),
-            0x10 => index(rest, |i| v.visit_call(i))?,
+            0x10 => index!(visit_call),
             0x1a => (v.visit_drop(), 1),
             0x1b => (v.visit_select(), 1),
-            0x20 => index(rest, |i| v.visit_local_get(i))?,
-            0x21 => index(rest, |i| v.visit_local_set(i))?,
-            0x22 => index(rest, |i| v.visit_local_tee(i))?,
-            0x23 => index(rest, |i| v.visit_global_get(i))?,
-            0x24 => index(rest, |i| v.visit_global_set(i))?,
+            0x20 => index!(visit_local_get),
+            0x21 => index!(visit_local_set),
+            0x22 => index!(visit_local_tee),
+            0x23 => index!(visit_global_get),
+            0x24 => index!(visit_global_set),
             0x28..=0x3e => {
                 let (memarg, n) = memarg(rest, MAX_ALIGN[usize::from(code - 0x28)])?;
                 (memory_operator(v, code, memarg), n + 1)
@@ -198,13 +215,6 @@ impl<'a> BodyReader<'a> {
         self.pos += len;
         Some(output)
     }
-}
-
-/// An operator with one short index immediate: the index read, then the visit.
-#[inline(always)]
-fn index<O>(rest: &[u8], visit: impl FnOnce(u32) -> O) -> Option<(O, usize)> {
-    let (index, n) = short_u32(rest)?;
-    Some((visit(index), n + 1))
 }
 
 /// The natural alignment (log2) of the loads and stores `0x28..=0x3e`, in opcode order:

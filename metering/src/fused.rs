@@ -17,6 +17,8 @@ use wasmparser::{
     ValidatorResources, VisitOperator, VisitSimdOperator,
 };
 
+use gasket_body_reader::release;
+
 use crate::analysis::{push_frame, shifted, Edit, Frame, FunctionContext};
 use crate::cost::{classify, dynamic_cost, static_units, CostTable, OpClass};
 use crate::error::{Location, PrepareError};
@@ -198,35 +200,6 @@ impl Fused<'_, '_, '_> {
     }
 }
 
-/// The operators [`release`] drops; a test checks the list against wasmparser's.
-#[cfg(test)]
-const OWNING_OPERATORS: [&str; 5] = [
-    "TypedSelectMulti",
-    "TryTable",
-    "Resume",
-    "ResumeThrow",
-    "ResumeThrowRef",
-];
-
-/// Drops the few operators that own memory (a `Vec` in an immediate: the stack
-/// switching `resume` family too, which a profile rejects but the walk still builds).
-/// The others are plain data, and leaving
-/// their (no-op) destructor to the compiler costs an out-of-line call per operator:
-/// this folds to nothing for them once the visit method is compiled for its variant.
-#[inline(always)]
-fn release(op: ManuallyDrop<Operator<'_>>) {
-    if matches!(
-        *op,
-        Operator::TryTable { .. }
-            | Operator::TypedSelectMulti { .. }
-            | Operator::Resume { .. }
-            | Operator::ResumeThrow { .. }
-            | Operator::ResumeThrowRef { .. }
-    ) {
-        drop(ManuallyDrop::into_inner(op));
-    }
-}
-
 /// One visitor method per operator: validate with the immediates, then plan.
 macro_rules! define_fused {
     ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
@@ -281,31 +254,4 @@ impl<'a> VisitOperator<'a> for Fused<'_, '_, '_> {
 
 impl<'a> VisitSimdOperator<'a> for Fused<'_, '_, '_> {
     for_each_visit_simd_operator!(define_fused_simd);
-}
-
-#[cfg(test)]
-mod tests {
-    /// Every operator with an immediate that owns memory (a `Vec`, or a table type
-    /// holding one; `br_table`'s only borrows the body) is one `release` drops: any other
-    /// would leak once per visit, and the walk builds every operator it reads, rejected
-    /// ones included.
-    #[test]
-    fn release_covers_every_operator_that_owns_memory() {
-        macro_rules! immediates {
-            ($(@$proposal:ident $op:ident $({ $($arg:ident: $argty:ty),* })? => $visit:ident ($($ann:tt)*))*) => {
-                [$((stringify!($op), concat!("" $($(, stringify!($argty), " ")*)?))),*]
-            };
-        }
-        let all = wasmparser::for_each_operator!(immediates);
-        let owning: Vec<&str> = all
-            .iter()
-            .filter(|(_, types)| {
-                ["Vec", "TryTable", "ResumeTable"]
-                    .iter()
-                    .any(|t| types.contains(t))
-            })
-            .map(|(name, _)| *name)
-            .collect();
-        assert_eq!(owning, super::OWNING_OPERATORS);
-    }
 }

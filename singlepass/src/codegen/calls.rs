@@ -10,27 +10,28 @@ use crate::vmctx::{FuncRef, Libcall};
 use crate::{CompileError, TrapKind};
 
 use super::func::FuncGen;
-use super::stack::{Kind, Loc};
+use super::stack::Loc;
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn call(&mut self, function: u32) -> Result<(), CompileError> {
         if let Some(intrinsic) = self.env.intrinsic(function) {
             return self.intrinsic(intrinsic);
         }
-        let sig = self.env.func_sig(function).clone();
-        let results = self.kinds(&sig.results)?;
+        // Borrowed from the module, not cloned: a call allocated nothing before it did.
+        let env = self.env;
+        let sig = env.func_sig(function);
         self.store_call_arguments(sig.params.len(), sig.results.len());
         let label = self.labels.functions[function as usize];
         self.masm.call(label);
         // The callee may have moved the current written range aside.
         self.proven.forget_marks();
-        self.take_call_results(&results);
+        self.take_call_results(&sig.results);
         Ok(())
     }
 
     pub fn call_indirect(&mut self, type_index: u32, table: u32) -> Result<(), CompileError> {
-        let sig = self.env.types[type_index as usize].clone();
-        let results = self.kinds(&sig.results)?;
+        let env = self.env;
+        let sig = &env.types[type_index as usize];
         let expected_type = self.env.type_ids[type_index as usize];
         let index = self.pop();
         let index = self.owned_reg(index);
@@ -62,7 +63,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.proven.forget_marks();
         self.free_reg(def);
         self.free_reg(index);
-        self.take_call_results(&results);
+        self.take_call_results(&sig.results);
         Ok(())
     }
 
@@ -86,9 +87,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Reloads the lent registers and pushes the callee's results from the outgoing area.
-    fn take_call_results(&mut self, results: &[Kind]) {
+    fn take_call_results(&mut self, results: &[crate::artifact::ValType]) {
         self.restore_lent();
-        for (i, &kind) in results.iter().enumerate() {
+        for (i, &ty) in results.iter().enumerate() {
+            let kind = Self::artifact_kind(ty);
             let reg = self.alloc();
             let load = if kind.size() == Size::S32 {
                 LoadKind::I32

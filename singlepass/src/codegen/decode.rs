@@ -43,6 +43,27 @@ impl<'a> OpReader<'a> {
             .map(|op| (op, offset))
     }
 
+    /// Visits the next operator with `visitor` (code generation's `visit::Compile`).
+    #[inline(always)]
+    pub fn visit<V: wasmparser::VisitOperator<'a>>(
+        &mut self,
+        visitor: &mut V,
+    ) -> Result<V::Output> {
+        self.inner.visit_operator(visitor)
+    }
+
+    /// The first byte of the next operator, if any.
+    #[inline(always)]
+    pub fn peek_byte(&self) -> Option<u8> {
+        self.inner.peek_byte()
+    }
+
+    /// The absolute offset of the next operator.
+    #[inline(always)]
+    pub fn original_position(&self) -> u64 {
+        self.inner.original_position()
+    }
+
     /// The bytes after the operator just read (for a lookahead that must not consume).
     pub fn peek_reader(&self) -> BinaryReader<'a> {
         self.inner.peek_reader()

@@ -13,39 +13,41 @@ use super::control::Frame;
 use super::decode::OpReader;
 use super::regalloc::{self, Home};
 use super::stack::{Entry, Kind, Loc, LocalHome};
+use super::visit::Compile;
 use super::ModuleLabels;
 use crate::masm::{
     AluOp, BitOp, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, LoadKind,
     ShiftOp, StoreWidth,
 };
 
-/// The integer ALU operators and shifts, which can write a local's register directly.
-fn binary_operator(op: &Operator<'_>) -> Option<(Binary, Kind)> {
-    use Operator as O;
+/// The integer ALU operators and shifts, which can write a local's register directly,
+/// by opcode (none has an immediate, so the next instruction starts right after it).
+#[inline(always)]
+fn binary_opcode(code: u8) -> Option<(Binary, Kind)> {
     let (alu, shift) = (Binary::Alu, Binary::Shift);
-    Some(match op {
-        O::I32Add => (alu(AluOp::Add), Kind::I32),
-        O::I32Sub => (alu(AluOp::Sub), Kind::I32),
-        O::I32Mul => (alu(AluOp::Mul), Kind::I32),
-        O::I32And => (alu(AluOp::And), Kind::I32),
-        O::I32Or => (alu(AluOp::Or), Kind::I32),
-        O::I32Xor => (alu(AluOp::Xor), Kind::I32),
-        O::I64Add => (alu(AluOp::Add), Kind::I64),
-        O::I64Sub => (alu(AluOp::Sub), Kind::I64),
-        O::I64Mul => (alu(AluOp::Mul), Kind::I64),
-        O::I64And => (alu(AluOp::And), Kind::I64),
-        O::I64Or => (alu(AluOp::Or), Kind::I64),
-        O::I64Xor => (alu(AluOp::Xor), Kind::I64),
-        O::I32Shl => (shift(ShiftOp::Shl), Kind::I32),
-        O::I32ShrS => (shift(ShiftOp::ShrS), Kind::I32),
-        O::I32ShrU => (shift(ShiftOp::ShrU), Kind::I32),
-        O::I32Rotl => (shift(ShiftOp::Rotl), Kind::I32),
-        O::I32Rotr => (shift(ShiftOp::Rotr), Kind::I32),
-        O::I64Shl => (shift(ShiftOp::Shl), Kind::I64),
-        O::I64ShrS => (shift(ShiftOp::ShrS), Kind::I64),
-        O::I64ShrU => (shift(ShiftOp::ShrU), Kind::I64),
-        O::I64Rotl => (shift(ShiftOp::Rotl), Kind::I64),
-        O::I64Rotr => (shift(ShiftOp::Rotr), Kind::I64),
+    Some(match code {
+        0x6a => (alu(AluOp::Add), Kind::I32),
+        0x6b => (alu(AluOp::Sub), Kind::I32),
+        0x6c => (alu(AluOp::Mul), Kind::I32),
+        0x71 => (alu(AluOp::And), Kind::I32),
+        0x72 => (alu(AluOp::Or), Kind::I32),
+        0x73 => (alu(AluOp::Xor), Kind::I32),
+        0x7c => (alu(AluOp::Add), Kind::I64),
+        0x7d => (alu(AluOp::Sub), Kind::I64),
+        0x7e => (alu(AluOp::Mul), Kind::I64),
+        0x83 => (alu(AluOp::And), Kind::I64),
+        0x84 => (alu(AluOp::Or), Kind::I64),
+        0x85 => (alu(AluOp::Xor), Kind::I64),
+        0x74 => (shift(ShiftOp::Shl), Kind::I32),
+        0x75 => (shift(ShiftOp::ShrS), Kind::I32),
+        0x76 => (shift(ShiftOp::ShrU), Kind::I32),
+        0x77 => (shift(ShiftOp::Rotl), Kind::I32),
+        0x78 => (shift(ShiftOp::Rotr), Kind::I32),
+        0x86 => (shift(ShiftOp::Shl), Kind::I64),
+        0x87 => (shift(ShiftOp::ShrS), Kind::I64),
+        0x88 => (shift(ShiftOp::ShrU), Kind::I64),
+        0x89 => (shift(ShiftOp::Rotl), Kind::I64),
+        0x8a => (shift(ShiftOp::Rotr), Kind::I64),
         _ => return None,
     })
 }
@@ -250,20 +252,21 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
     }
 
-    fn kind_of_artifact(&self, ty: crate::artifact::ValType) -> Result<Kind, CompileError> {
+    /// The stack class of an artifact value type (every one has a class).
+    pub fn artifact_kind(ty: crate::artifact::ValType) -> Kind {
         use crate::artifact::ValType as A;
         match ty {
-            A::I32 => Ok(Kind::I32),
-            A::I64 => Ok(Kind::I64),
-            A::F32 => Ok(Kind::F32),
-            A::F64 => Ok(Kind::F64),
-            A::FuncRef | A::ExternRef => Ok(Kind::Ref),
+            A::I32 => Kind::I32,
+            A::I64 => Kind::I64,
+            A::F32 => Kind::F32,
+            A::F64 => Kind::F64,
+            A::FuncRef | A::ExternRef => Kind::Ref,
         }
     }
 
     /// Stack classes of a list of artifact value types.
     pub fn kinds(&self, types: &[crate::artifact::ValType]) -> Result<Vec<Kind>, CompileError> {
-        types.iter().map(|&t| self.kind_of_artifact(t)).collect()
+        Ok(types.iter().map(|&t| Self::artifact_kind(t)).collect())
     }
 
     /// Jumps to the stub of `kind` if `cond` holds.
@@ -316,24 +319,32 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let mut reader = OpReader::new(binary, frames);
         self.enter_function(results);
         while !reader.eof() {
-            let (op, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
-            if let Some(validator) = validator.as_deref_mut() {
-                validator.op(offset, &op).map_err(CompileError::invalid)?;
-            }
-            self.offset = offset;
-            if let Some(set) = self.fusable_set(&op, &reader) {
-                // The `local.set`/`local.tee` is compiled with the operator before it.
-                let (next, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
-                if let Some(validator) = validator.as_deref_mut() {
-                    validator.op(offset, &next).map_err(CompileError::invalid)?;
+            self.offset = reader.original_position();
+            let fusable = reader.peek_byte().and_then(binary_opcode).is_some();
+            if let Some(set) = fusable
+                .then(|| self.fusable_set(reader.peek_reader()))
+                .flatten()
+            {
+                // The `local.set`/`local.tee` is compiled with the operator before it;
+                // both are read (and validated) first, as every operator is.
+                for _ in 0..2 {
+                    let (op, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
+                    if let Some(validator) = validator.as_deref_mut() {
+                        validator.op(offset, &op).map_err(CompileError::invalid)?;
+                    }
                 }
                 self.fused_operator(set);
                 continue;
             }
-            // By reference: moving the 56-byte operator into the call copied it with
-            // wide loads right after the decoder's narrow stores (a store-forwarding stall
-            // per operator, about a tenth of a compile's time).
-            self.operator(&op)?;
+            // Decoded, validated and compiled in one visit (see `visit`).
+            let mut compile = Compile {
+                gen: self,
+                validator: validator.as_deref_mut(),
+            };
+            reader
+                .visit(&mut compile)
+                .map_err(CompileError::invalid)?
+                .map_err(|e| *e)?;
         }
         reader.finish().map_err(CompileError::invalid)?;
         self.reader_frames = reader.into_stack();
@@ -502,8 +513,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.lent_slots - 8 * i as i32
     }
 
-    /// One operator. The validator has accepted it already.
-    fn operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
+    /// One operator. The validator has accepted it already. Inlined into each visit
+    /// method (`visit`), where it folds to the operator's arm.
+    #[inline(always)]
+    pub(super) fn operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         use Operator as O;
         if matches!(op, O::Loop { .. } | O::Else | O::End) {
             // Control-flow joins: other paths may arrive without this path's facts.
@@ -778,17 +791,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         Ok(())
     }
 
-    /// Whether `op` (an integer ALU operator or shift) is followed by a `local.set` or
-    /// `local.tee` of a local living in a register: then the operator can write its
-    /// result straight into that register (`fused_operator`) instead of a temporary
-    /// moved there after. Reads only the next instruction's bytes; anything it does not
-    /// recognise (including malformed bytes, which the main reader will report) says no.
-    fn fusable_set(&self, op: &Operator<'_>, reader: &OpReader<'_>) -> Option<LocalSet> {
+    /// Whether the next operator (at `next`) is an integer ALU operator or shift followed
+    /// by a `local.set` or `local.tee` of a local living in a register: then the
+    /// operator can write its result straight into that register (`fused_operator`)
+    /// instead of a temporary moved there after. Reads only the two instructions' bytes
+    /// (the operator has no immediates); anything it does not recognise (including
+    /// malformed bytes, which the main reader will report) says no.
+    fn fusable_set(&self, mut next: wasmparser::BinaryReader<'_>) -> Option<LocalSet> {
         if self.unreachable {
             return None;
         }
-        let (binary, kind) = binary_operator(op)?;
-        let mut next = reader.peek_reader();
+        let (binary, kind) = binary_opcode(next.read_u8().ok()?)?;
         let tee = match next.read_u8().ok()? {
             0x21 => false,
             0x22 => true,
@@ -893,5 +906,60 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             // The local itself is the value now, read lazily like a `local.get`.
             self.push(value.kind, Loc::Local(local));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The operators `FuncGen::operator` compiles with `alu`/`shift`, as (operator,
+    /// binary, kind): what `binary_opcode` must say for their opcodes.
+    fn binary_operator(op: &Operator<'_>) -> Option<(Binary, Kind)> {
+        use Operator as O;
+        let (alu, shift) = (Binary::Alu, Binary::Shift);
+        Some(match op {
+            O::I32Add => (alu(AluOp::Add), Kind::I32),
+            O::I32Sub => (alu(AluOp::Sub), Kind::I32),
+            O::I32Mul => (alu(AluOp::Mul), Kind::I32),
+            O::I32And => (alu(AluOp::And), Kind::I32),
+            O::I32Or => (alu(AluOp::Or), Kind::I32),
+            O::I32Xor => (alu(AluOp::Xor), Kind::I32),
+            O::I64Add => (alu(AluOp::Add), Kind::I64),
+            O::I64Sub => (alu(AluOp::Sub), Kind::I64),
+            O::I64Mul => (alu(AluOp::Mul), Kind::I64),
+            O::I64And => (alu(AluOp::And), Kind::I64),
+            O::I64Or => (alu(AluOp::Or), Kind::I64),
+            O::I64Xor => (alu(AluOp::Xor), Kind::I64),
+            O::I32Shl => (shift(ShiftOp::Shl), Kind::I32),
+            O::I32ShrS => (shift(ShiftOp::ShrS), Kind::I32),
+            O::I32ShrU => (shift(ShiftOp::ShrU), Kind::I32),
+            O::I32Rotl => (shift(ShiftOp::Rotl), Kind::I32),
+            O::I32Rotr => (shift(ShiftOp::Rotr), Kind::I32),
+            O::I64Shl => (shift(ShiftOp::Shl), Kind::I64),
+            O::I64ShrS => (shift(ShiftOp::ShrS), Kind::I64),
+            O::I64ShrU => (shift(ShiftOp::ShrU), Kind::I64),
+            O::I64Rotl => (shift(ShiftOp::Rotl), Kind::I64),
+            O::I64Rotr => (shift(ShiftOp::Rotr), Kind::I64),
+            _ => return None,
+        })
+    }
+
+    /// Every one-byte opcode: `binary_opcode` names exactly the ALU operators and shifts
+    /// wasmparser decodes it as, with the same operation and kind.
+    #[test]
+    fn binary_opcodes_are_the_alu_operators_and_shifts() {
+        let mut found = 0;
+        for code in 0..=255u8 {
+            let bytes = [code];
+            let reader = wasmparser::BinaryReader::new(&bytes, 0);
+            let expected = wasmparser::OperatorsReader::new(reader)
+                .read()
+                .ok()
+                .and_then(|op| binary_operator(&op));
+            assert_eq!(binary_opcode(code), expected, "opcode {code:#04x}");
+            found += usize::from(expected.is_some());
+        }
+        assert_eq!(found, 22);
     }
 }

@@ -6,6 +6,7 @@
 //!   the import shims, the shared trap stubs and the entry trampoline, and assembles the
 //!   [`Artifact`].
 //! - `func.rs`: the per-function state ([`FuncGen`]) and the operator dispatch.
+//! - `visit.rs`: the visitor the body reader calls per operator (validate, compile).
 //! - `stack.rs`: the value stack of locations and register allocation.
 //! - `regalloc.rs`: which locals live in registers (a use-count scan of the body).
 //! - `control.rs`: block/loop/if frames and branches.
@@ -28,6 +29,7 @@ mod parallel;
 mod proven;
 mod regalloc;
 mod stack;
+mod visit;
 
 use wasmparser::{
     FuncToValidate, FuncValidatorAllocations, FunctionBody, Parser, Payload, ValidPayload,
