@@ -129,6 +129,11 @@ const HOSTILE_CYCLE: u64 = 65_536;
 const HOSTILE_CYCLES: u64 = 8;
 /// The cache-hostile stores' access.
 const HOSTILE_STORE: &str = "(i32.store offset=OFFSET (local.get $p) (local.get $x))";
+/// The cache-hostile loads' access.
+const HOSTILE_LOAD: &str = "(drop (i32.load offset=OFFSET (local.get $p)))";
+/// The smaller memories (pages, name suffix) the cache-hostile mixes also run over,
+/// besides the maximal one.
+const HOSTILE_SIZES: [(u32, &str); 4] = [(256, "16mib"), (64, "4mib"), (32, "2mib"), (16, "1mib")];
 /// Name of its twin that stores to the same addresses.
 pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
@@ -818,7 +823,7 @@ fn mixes() -> Vec<Case> {
     // `access` at `$p`, then `$p` moves to the next OS page: a cycle of
     // `FIRST_TOUCH_CYCLE` iterations touches every OS page of the maximal memory once.
     let first_touch = |access: &str| first_touch_stride(access, OS_PAGE);
-    vec![
+    let mut mixes = vec![
         Case::mix(
             "mix/call_return_storm",
             "call",
@@ -862,13 +867,9 @@ fn mixes() -> Vec<Case> {
                 ..Program::new(repeat("(call $big_locals)", UNROLL))
             },
         ),
-        Case::mix(
-            HOSTILE,
-            "load",
-            hostile("(drop (i32.load offset=OFFSET (local.get $p)))"),
-        )
-        .min_share(0.4)
-        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        Case::mix(HOSTILE, "load", hostile(HOSTILE_LOAD))
+            .min_share(0.4)
+            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         // One store into each OS page of a maximal memory that nothing wrote before
         // (no setup fill, unlike the cache-hostile mixes): every store is a page fault
         // whose page the kernel allocates and zeroes. The baseline has a one-page
@@ -944,5 +945,32 @@ fn mixes() -> Vec<Case> {
         )
         .min_share(0.3)
         .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
-    ]
+    ];
+    // The same stores and loads over every smaller memory the surcharge's tiers are
+    // derived from (issue 19, cost table version 6): 2 MiB (the resident allowance and
+    // this machine's L2) and 1 MiB (within it), and the loads' twins of the stores'
+    // 16 and 4 MiB.
+    for (pages, label) in HOSTILE_SIZES {
+        if pages < 64 {
+            mixes.push(
+                Case::mix(
+                    &format!("{HOSTILE_STORES}/{label}"),
+                    "store",
+                    hostile_over(HOSTILE_STORE, pages),
+                )
+                .min_share(0.3)
+                .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+            );
+        }
+        mixes.push(
+            Case::mix(
+                &format!("{HOSTILE}/{label}"),
+                "load",
+                hostile_over(HOSTILE_LOAD, pages),
+            )
+            .min_share(0.4)
+            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        );
+    }
+    mixes
 }
