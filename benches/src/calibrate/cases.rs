@@ -583,6 +583,20 @@ fn first_touch_stride(access: &str, stride: u32) -> Program {
     }
 }
 
+/// What a cache-hostile mix over `pages` pages claims: the memory-size surcharge
+/// (cost table version 6) where the default tiers charge one, else its access `class`.
+pub fn hostile_claim(pages: u32, class: &'static str) -> &'static str {
+    if gasket_vm::metering::CostTable::default()
+        .memory_access_tiers
+        .surcharge(pages)
+        > 0
+    {
+        gasket_vm::metering::DynamicCost::MemoryAccess.name()
+    } else {
+        class
+    }
+}
+
 /// A host call repeated `times` times per iteration.
 fn calls(call: &str, times: usize) -> Program {
     Program {
@@ -867,9 +881,13 @@ fn mixes() -> Vec<Case> {
                 ..Program::new(repeat("(call $big_locals)", UNROLL))
             },
         ),
-        Case::mix(HOSTILE, "load", hostile(HOSTILE_LOAD))
-            .min_share(0.4)
-            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        Case::mix(
+            HOSTILE,
+            hostile_claim(MAX_PAGES, "load"),
+            hostile(HOSTILE_LOAD),
+        )
+        .min_share(0.4)
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         // One store into each OS page of a maximal memory that nothing wrote before
         // (no setup fill, unlike the cache-hostile mixes): every store is a page fault
         // whose page the kernel allocates and zeroes. The baseline has a one-page
@@ -925,22 +943,26 @@ fn mixes() -> Vec<Case> {
         .max_n(FIRST_TOUCH_CYCLE),
         // The same addresses written: each store's line must be fetched before it is
         // written (and a dirty line written back when evicted).
-        Case::mix(HOSTILE_STORES, "store", hostile(HOSTILE_STORE))
-            .min_share(0.3)
-            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        Case::mix(
+            HOSTILE_STORES,
+            hostile_claim(MAX_PAGES, "store"),
+            hostile(HOSTILE_STORE),
+        )
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         // The same stores over smaller memories (a smaller `max_memory_pages`): 16 MiB
         // (beyond this machine's 4 MiB L2 and the second-level TLB's reach of 4 KiB
         // pages) and 4 MiB (about both).
         Case::mix(
             "mix/cache_hostile_stores/16mib",
-            "store",
+            hostile_claim(256, "store"),
             hostile_over(HOSTILE_STORE, 256),
         )
         .min_share(0.3)
         .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         Case::mix(
             "mix/cache_hostile_stores/4mib",
-            "store",
+            hostile_claim(64, "store"),
             hostile_over(HOSTILE_STORE, 64),
         )
         .min_share(0.3)
@@ -955,7 +977,7 @@ fn mixes() -> Vec<Case> {
             mixes.push(
                 Case::mix(
                     &format!("{HOSTILE_STORES}/{label}"),
-                    "store",
+                    hostile_claim(pages, "store"),
                     hostile_over(HOSTILE_STORE, pages),
                 )
                 .min_share(0.3)
@@ -965,7 +987,7 @@ fn mixes() -> Vec<Case> {
         mixes.push(
             Case::mix(
                 &format!("{HOSTILE}/{label}"),
-                "load",
+                hostile_claim(pages, "load"),
                 hostile_over(HOSTILE_LOAD, pages),
             )
             .min_share(0.4)
