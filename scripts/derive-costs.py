@@ -20,6 +20,17 @@ so the table may be rescaled (`--scale`, or of SCALES the one that leaves the fe
 cases outside the bound, the smallest on a tie): a chain multiplies its gas limits by the
 same factor.
 
+Memory-size tiers (`--tiers 32,64,256`, cost table version 6's rule): a load or store
+pays a surcharge S(pages) while the memory has more than a tier's threshold of pages (no
+surcharge up to the first threshold). After the prices, each tier's surcharge is set so
+that the mixes whose accesses are what they claim (`load`/`store`: the cache-hostile
+loads and stores over each memory size) stay within --max-ratio of the median:
+S >= (t / (max_ratio * median) - gas) / accesses for each such mix whose memory falls in
+the tier (the largest of these, made non-decreasing from tier to tier). A mix in tier 0
+above the bound is listed: only a lower first threshold or dearer `load`/`store` could
+reach it. The memory size is the case's `memory_pages` (files written before that field:
+from the cache-hostile mixes' names).
+
 Prints the proposal, the predicted worst case (max ns-per-gas over the median) and
 overcharge (median over the min), and the cases that still break the bound. Writes
 nothing unless --json OUT is given; never edits code.
@@ -37,6 +48,23 @@ ROUNDS = 60
 # median time per gas (files written before `noise_ns` existed), is unmeasured.
 NOISE = 3.0
 FLOOR = 1e-3
+# Pages of the cache-hostile mixes by name suffix, for files without `memory_pages`.
+HOSTILE_PAGES = {"": 1024, "16mib": 256, "4mib": 64, "2mib": 32, "1mib": 16}
+# The classes a memory-size surcharge applies to (every width, int and float).
+ACCESS_KEYS = ("load", "store")
+# The gas-report class of the surcharge (cost table version 6).
+SURCHARGE = "memory_access_surcharge"
+
+
+def memory_pages(case):
+    """Initial pages of a case's memory, if known."""
+    if case.get("memory_pages") is not None:
+        return case["memory_pages"]
+    name = case["name"]
+    if name.startswith("mix/cache_hostile_"):
+        parts = name.split("/")
+        return HOSTILE_PAGES.get(parts[2] if len(parts) > 2 else "")
+    return None
 
 
 def below_noise(case):
@@ -83,7 +111,8 @@ def load(paths):
             if name not in cases:
                 order.append(name)
                 cases[name] = {"name": name, "key": c.get("key"), "claims": c.get("claims"),
-                               "gas_by_key": c["gas_by_key"], "t": t}
+                               "gas_by_key": c["gas_by_key"], "t": t,
+                               "pages": memory_pages(c)}
             else:
                 cases[name]["t"] = max(cases[name]["t"], t)
     unmeasured -= set(order)
@@ -96,8 +125,14 @@ def units(case, prices):
             if prices.get(k, 0) > 0}
 
 
+def fixed_gas(case, prices):
+    """Gas of keys that are no single price (`memory_access_surcharge`: per access at the
+    tier of the memory's size): counted as measured, whatever the table."""
+    return sum(g for k, g in case["gas_by_key"].items() if k not in prices)
+
+
 def predicted_gas(case, old, new):
-    return sum(u * new[k] for k, u in units(case, old).items())
+    return sum(u * new[k] for k, u in units(case, old).items()) + fixed_gas(case, old)
 
 
 def rates(cases, old, new):
@@ -203,6 +238,64 @@ def outside(cases, r, median, args):
     return out
 
 
+def access_units(case, prices):
+    """Loads and stores the case performed (what a surcharge multiplies)."""
+    u = units(case, prices)
+    return sum(u.get(k, 0.0) for k in ACCESS_KEYS)
+
+
+def tier_of(pages, thresholds):
+    """Index of the highest tier whose threshold `pages` exceeds, None in tier 0."""
+    tier = None
+    for i, above in enumerate(thresholds):
+        if pages > above:
+            tier = i
+    return tier
+
+
+def derive_tiers(cases, old, new, median, thresholds, max_ratio):
+    """(surcharges per tier, {case: (tier, ratio with the surcharges)}) for the mixes
+    claiming `load` or `store` over a known memory size."""
+    need = [0.0] * len(thresholds)
+    accessing = []
+    for c in cases:
+        if c.get("claims") not in ACCESS_KEYS + (SURCHARGE,) or c.get("pages") is None:
+            continue
+        a = access_units(c, old)
+        if a <= 0:
+            continue
+        accessing.append((c, a))
+        tier = tier_of(c["pages"], thresholds)
+        if tier is None:
+            continue
+        # Without the surcharge the run was measured under (version 6 runs), if any.
+        gas = predicted_gas(c, old, new) - c["gas_by_key"].get(SURCHARGE, 0)
+        need[tier] = max(need[tier], (c["t"] / (max_ratio * median) - gas) / a)
+    surcharges = []
+    for s in need:
+        s = max(0, int(-(-s // 1)))  # ceil, never negative
+        surcharges.append(max(s, surcharges[-1]) if surcharges else s)
+    result = {}
+    for c, a in accessing:
+        tier = tier_of(c["pages"], thresholds)
+        extra = 0 if tier is None else surcharges[tier] * a
+        gas = predicted_gas(c, old, new) - c["gas_by_key"].get(SURCHARGE, 0)
+        result[c["name"]] = (tier, c["t"] / (gas + extra) / median)
+    return surcharges, result
+
+
+def print_tiers(thresholds, surcharges, result, max_ratio):
+    print("\nmemory-size surcharge per load and store (tier: memories above N pages):")
+    print(f"  up to {thresholds[0]} pages: 0")
+    for above, s in zip(thresholds, surcharges):
+        print(f"  above {above} pages: {s}")
+    print("predicted per accessing mix with the surcharge (ns per gas over the median):")
+    for name, (tier, ratio) in result.items():
+        where = "tier 0" if tier is None else f"above {thresholds[tier]}"
+        flag = "  (over the bound in tier 0)" if tier is None and ratio > max_ratio else ""
+        print(f"  {name:<34} {where:>10} {ratio:>8.2f}{flag}")
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("inputs", nargs="+", help="calibration JSON files")
@@ -218,8 +311,21 @@ def main(argv):
                         "kept at its current price × scale, its cases left out of the bound")
     parser.add_argument("--current", action="store_true",
                         help="derive nothing: the measured bound of the prices in force")
+    parser.add_argument("--tiers", metavar="PAGES,...",
+                        help="derive a memory-size surcharge per load and store for memories "
+                        "above each of these page counts (ascending, e.g. 32,64,256)")
     parser.add_argument("--json", metavar="OUT", help="write the proposal as JSON")
     args = parser.parse_args(argv)
+    thresholds = None
+    if args.tiers:
+        try:
+            thresholds = [int(x) for x in args.tiers.split(",")]
+        except ValueError:
+            print(f"derive-costs: --tiers: not page counts: {args.tiers}", file=sys.stderr)
+            return 2
+        if thresholds != sorted(set(thresholds)) or thresholds[0] < 0:
+            print("derive-costs: --tiers: thresholds must ascend", file=sys.stderr)
+            return 2
     try:
         old, cases, unmeasured = load(args.inputs)
     except (OSError, ValueError, KeyError) as e:
@@ -272,11 +378,17 @@ def main(argv):
     if breaking:
         print("cases outside the bound (need a price the table does not have, or "
               "re-measuring): " + ", ".join(breaking))
+    tiers = None
+    if thresholds:
+        surcharges, result = derive_tiers(cases, old, new, median, thresholds, args.max_ratio)
+        print_tiers(thresholds, surcharges, result, args.max_ratio)
+        tiers = [{"above_pages": a, "surcharge": s} for a, s in zip(thresholds, surcharges)]
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"scale": scale, "prices": new, "worst_ratio": worst, "kept": args.keep,
                        "overcharge": overcharge, "bound_met": met,
-                       "outside_bound": breaking}, f, indent=2, sort_keys=True)
+                       "outside_bound": breaking, "access_tiers": tiers},
+                      f, indent=2, sort_keys=True)
             f.write("\n")
         print(f"wrote {args.json}")
     return 0

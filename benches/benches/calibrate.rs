@@ -146,6 +146,7 @@ fn to_json(results: &[Measurement], options: &Options, profile: &Profile) -> Val
                 "baseline_ns": m.baseline_ns,
                 "noise_ns": m.noise_ns,
                 "ns_per_gas": m.ns_per_gas,
+                "memory_pages": m.memory_pages,
             })
         })
         .collect();

@@ -55,18 +55,30 @@ fn every_case_is_dominated_by_its_class() {
 #[test]
 fn cache_hostile_accesses_stay_in_bounds_past_the_wrap() {
     let engine = Engine::new(Profile::contract()).expect("engine");
-    for (name, class) in [
-        (calibrate::cases::HOSTILE, "load"),
-        (calibrate::cases::HOSTILE_STORES, "store"),
-        ("mix/cache_hostile_stores/16mib", "store"),
-        ("mix/cache_hostile_stores/4mib", "store"),
-    ] {
-        let case = calibrate::all()
-            .into_iter()
-            .find(|c| c.name == name)
-            .expect("the case exists");
-        let by_key = gas_difference(&engine, &case, 2_100).expect("runs without a trap");
-        assert!(by_key[class] > 0, "{name}: {by_key:?}");
+    let hostile: Vec<_> = calibrate::all()
+        .into_iter()
+        .filter(|c| c.name.starts_with("mix/cache_hostile_"))
+        .collect();
+    // Loads and stores over 64, 16, 4, 2 and 1 MiB.
+    assert_eq!(hostile.len(), 10, "every size has both mixes");
+    for case in &hostile {
+        let class = if case.name.starts_with(calibrate::cases::HOSTILE) {
+            "load"
+        } else {
+            "store"
+        };
+        let pages = case.program.memory_pages;
+        assert_eq!(
+            case.claims,
+            calibrate::cases::hostile_claim(pages, class),
+            "{}",
+            case.name
+        );
+        let by_key = gas_difference(&engine, case, 2_100).expect("runs without a trap");
+        assert!(by_key[class] > 0, "{}: {by_key:?}", case.name);
+        // Above tier 0 every access also pays the memory-size surcharge.
+        let surcharge = by_key.get("memory_access_surcharge").copied().unwrap_or(0);
+        assert_eq!(surcharge > 0, pages > 32, "{}: {by_key:?}", case.name);
     }
 }
 

@@ -36,6 +36,7 @@ use gasket_fixtures::reference::{
     StateItem, Trap as RefTrap, V,
 };
 use gasket_fixtures::tiebreak::TiebreakRunner;
+use gasket_host_api::access::{AccessTier, AccessTiers};
 use gasket_metering::{prepare, Limits, Profile};
 use gasket_vm::{
     Engine, ExternType, Imports, Instance, InstantiationError, Module, TrapKind, Value,
@@ -55,8 +56,30 @@ pub fn profile() -> Profile {
         ..profile.limits
     };
     profile.costs.memory_write_per_granule = WRITE_PRICE;
+    profile.costs.memory_access_tiers = ACCESS_TIERS;
     profile
 }
+
+/// The differential profile's memory-size tiers: low enough that generated programs'
+/// memories (a few pages, grown) cross each of them, with surcharges that are no
+/// multiple of any other price, so a surcharge at the wrong size, counted twice or
+/// missed shows in the gas.
+pub const ACCESS_TIERS: AccessTiers = AccessTiers {
+    tiers: [
+        AccessTier {
+            above_pages: 1,
+            surcharge: 7,
+        },
+        AccessTier {
+            above_pages: 2,
+            surcharge: 53,
+        },
+        AccessTier {
+            above_pages: 16,
+            surcharge: 409,
+        },
+    ],
+};
 
 /// The differential profile's `memory_write_per_granule`: not a multiple of any other
 /// price, so a charge counted twice or missed shows in the gas.

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod abi;
+pub mod access;
 mod dispatch;
 mod env;
 mod error;

@@ -11,8 +11,10 @@
 //! block starts at function entry and right after each instruction that transfers or
 //! merges control: `loop` (its header is a branch target, so every iteration pays), `if`,
 //! `else`, the `end` of a `block`/`if` (a branch target), `br_if` and `br_table` (their
-//! fall-through), and `br`/`return`/`unreachable` (the code after them is dead until the
-//! next `else`/`end`, and dead code is never charged). The `end` of a `loop` is not a
+//! fall-through), `memory.grow` (since cost table version 6: the memory-size surcharge
+//! of a block's loads and stores is priced at one size, see `access`), and
+//! `br`/`return`/`unreachable` (the code after them is dead until the next `else`/`end`,
+//! and dead code is never charged). The `end` of a `loop` is not a
 //! branch target, so the block simply continues. `block` needs no split: entering it is
 //! unconditional.
 //!
@@ -37,8 +39,13 @@ use gasket_body_reader::BodyReader;
 /// One change to a function body, positioned at absolute byte offsets of the module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Edit {
-    /// Insert `i64.const cost; call $gas` before the byte at `at` (skipped when `cost` is 0).
-    Charge { at: usize, cost: u64 },
+    /// Insert `i64.const cost; call $gas` before the byte at `at` (skipped when `cost` and
+    /// `accesses` are 0); with the memory-size surcharge (`access`), `cost + accesses ×
+    /// S(current pages)`. `accesses`: the block's loads and stores.
+    Charge { at: usize, cost: u64, accesses: u32 },
+    /// After the `memory.grow` ending at `at`: recompute the memory-size surcharge
+    /// (nothing when the module has none, see `access`).
+    AfterGrow { at: usize },
     /// Insert a charge of `per_unit` times the i32 on top of the stack before the operator
     /// at `at`, leaving that i32 in place.
     DynamicCharge {
@@ -243,6 +250,7 @@ pub(crate) fn analyze_function(
     edits.push(Edit::Charge {
         at: ops_start,
         cost: costs.entry_cost(declared_locals),
+        accesses: 0,
     });
     // With `record_sites`, one class split per `Charge` pushed, the last one current.
     let mut classes: Vec<Vec<(OpClass, u64)>> = Vec::new();
@@ -281,15 +289,21 @@ pub(crate) fn analyze_function(
             }
         };
         let end = ops.original_position() as usize;
+        // A new block's charge at `end`, pushed next (its cost and accesses accumulate).
+        let new_block = |fused: &mut Fused<'_, '_, '_>| {
+            fused.block = Some(fused.edits.len());
+            if ctx.record_sites {
+                fused.classes.push(Vec::new());
+            }
+            Some(Edit::Charge {
+                at: end,
+                cost: 0,
+                accesses: 0,
+            })
+        };
         let edit = match step {
             Step::Continue => None,
-            Step::NewBlock => {
-                fused.block = Some(fused.edits.len());
-                if ctx.record_sites {
-                    fused.classes.push(Vec::new());
-                }
-                Some(Edit::Charge { at: end, cost: 0 })
-            }
+            Step::NewBlock => new_block(&mut fused),
             Step::Dead => {
                 fused.block = None;
                 None
@@ -303,6 +317,14 @@ pub(crate) fn analyze_function(
                 end,
                 new_index,
             }),
+            // `memory.grow` ends its block (cost table version 6): every access of a
+            // block then runs at one memory size, the one its charge saw, and the
+            // memory-size surcharge is recomputed before the next block's charge.
+            Step::Grown if fused.block.is_some() => {
+                fused.edits.push(Edit::AfterGrow { at: end });
+                new_block(&mut fused)
+            }
+            Step::Grown => None,
             Step::RefFunc { new_index } => Some(Edit::RefFunc {
                 start,
                 end,
@@ -339,14 +361,23 @@ pub(crate) fn analyze_function(
     let charge_classes = edits
         .iter()
         .filter_map(|edit| match edit {
-            Edit::Charge { cost, .. } => Some(*cost),
+            Edit::Charge { cost, accesses, .. } => Some(*cost != 0 || *accesses != 0),
             _ => None,
         })
         .zip(classes)
-        .filter(|(cost, _)| *cost != 0)
+        .filter(|(written, _)| *written)
         .map(|(_, split)| split)
         .collect();
-    edits.retain(|edit| !matches!(edit, Edit::Charge { cost: 0, .. }));
+    edits.retain(|edit| {
+        !matches!(
+            edit,
+            Edit::Charge {
+                cost: 0,
+                accesses: 0,
+                ..
+            }
+        )
+    });
 
     let plan = FunctionPlan {
         type_index: ctx.type_index,

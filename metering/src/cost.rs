@@ -5,6 +5,7 @@
 //! bytes copied, table elements filled) is charged separately, from the runtime operand.
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use gasket_host_api::access::{AccessTier, AccessTiers};
 use sha2::{Digest, Sha256};
 use wasmparser::Operator;
 
@@ -96,6 +97,11 @@ pub enum DynamicCost {
     /// runtime, not by the instrumented wasm; a class of gas reports. Never returned by
     /// [`dynamic_cost`].
     MemoryWrite,
+    /// Per load and store while the memory is above a tier's threshold
+    /// ([`CostTable::memory_access_tiers`]): charged with the access's block, from the
+    /// current memory size (see `access`). A class of gas reports. Never returned by
+    /// [`dynamic_cost`].
+    MemoryAccess,
 }
 
 impl OpClass {
@@ -143,6 +149,7 @@ impl DynamicCost {
             DynamicCost::TableElements => "table_per_element",
             DynamicCost::MemoryCommit => "memory_commit_per_page",
             DynamicCost::MemoryWrite => "memory_write_per_granule",
+            DynamicCost::MemoryAccess => "memory_access_surcharge",
         }
     }
 }
@@ -308,7 +315,39 @@ pub struct CostTable {
     /// a charge (at most 2^20 granules) never overflows. A protocol constant: part of
     /// the table, its fingerprint and its version; 0 leaves writes free.
     pub memory_write_per_granule: u32,
+    /// The memory-size surcharge on loads and stores (cost table version 6;
+    /// `gasket_host_api::access`): while the memory has more than a tier's threshold of
+    /// pages, each load and store pays that tier's surcharge, charged with its block
+    /// (`static + accesses × surcharge(current pages)`). Prices cache and TLB misses
+    /// over the footprint the contract can touch, which no static price can. A protocol
+    /// constant: part of the table, its fingerprint and its version.
+    pub memory_access_tiers: AccessTiers,
 }
+
+/// The default memory-size tiers ([`CostTable::memory_access_tiers`]): no surcharge up
+/// to 32 pages (2 MiB: the resident allowance, where ordinary contracts live), then 674
+/// gas per access above 32 pages, 974 above 64 (4 MiB), 1 074 above 256 (16 MiB).
+/// Derived by `scripts/derive-costs.py --tiers 32,64,256` from five quick runs of the
+/// cache-hostile loads and stores over 1–64 MiB without huge pages (worst case of the
+/// five: `benches/calibration/x86_64-shared-v5-hostile-nothp-quick{0,1,2}-2026-12-06.json`
+/// under version 5 and `…-v6tiers-provisional-quick{1,2}-…` under provisional tiers
+/// 497/731/809); see ARCHITECTURE.md, "Memory-size tiers".
+pub const ACCESS_TIERS: AccessTiers = AccessTiers {
+    tiers: [
+        AccessTier {
+            above_pages: 32,
+            surcharge: 674,
+        },
+        AccessTier {
+            above_pages: 64,
+            surcharge: 974,
+        },
+        AccessTier {
+            above_pages: 256,
+            surcharge: 1074,
+        },
+    ],
+};
 
 /// The default resident allowance ([`CostTable::memory_resident_pages`]): 32 pages,
 /// 2 MiB. The corpus's contracts declare 17 initial pages and grow little, so ordinary
@@ -333,6 +372,12 @@ pub const COMMIT_PER_PAGE: u64 = 7_950_153;
 pub const WRITE_PER_GRANULE: u32 = 31_454;
 
 impl Default for CostTable {
+    /// Version 6: version 5's prices plus the memory-size surcharge on loads and stores
+    /// ([`ACCESS_TIERS`]): cache-missing stores strided over a 64 MiB memory bought
+    /// 12–17× the median time per gas, and `store` was at its 3× overcharge limit on
+    /// cached stores, so what an access can miss is priced by the memory it can miss
+    /// over (ARCHITECTURE.md, "Memory-size tiers").
+    ///
     /// Version 5: version 4's prices plus the written-range charge:
     /// `memory_write_per_granule` per 4 KiB granule a write adds to the written ranges the
     /// pool clears when the instance is dropped (stores, bulk memory writes, active data
@@ -381,7 +426,7 @@ impl Default for CostTable {
     /// that admitted floats); both priced roughly one unit per cheap native instruction.
     fn default() -> Self {
         CostTable {
-            version: 5,
+            version: 6,
             structural: 0,
             constant: 48,
             local: 10,
@@ -416,6 +461,7 @@ impl Default for CostTable {
             memory_resident_pages: RESIDENT_PAGES,
             memory_commit_per_page: COMMIT_PER_PAGE,
             memory_write_per_granule: WRITE_PER_GRANULE,
+            memory_access_tiers: ACCESS_TIERS,
         }
     }
 }
@@ -479,6 +525,8 @@ impl CostTable {
             DynamicCost::TableElements => self.table_per_element,
             DynamicCost::MemoryCommit => self.memory_commit_per_page,
             DynamicCost::MemoryWrite => u64::from(self.memory_write_per_granule),
+            // Per access, at the tier of the current size: no single price.
+            DynamicCost::MemoryAccess => 0,
         }
     }
 

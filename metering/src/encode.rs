@@ -14,6 +14,7 @@ use wasm_encoder::{
     StartSection, TypeSection, ValType,
 };
 
+use crate::access::AccessCharge;
 use crate::analysis::{Edit, FunctionPlan};
 use crate::commit::{Commit, StartCharge};
 use crate::cost::DynamicCost;
@@ -66,6 +67,8 @@ pub(crate) fn encode(
         .transpose()
         .map_err(failed)?;
     let commit = Commit::of(&profile.costs, walked.memory);
+    // The memory-size surcharge's global comes right after the module's own globals.
+    let access = AccessCharge::of(&profile.costs, walked.memory, walked.global_count);
     let frame_overhead = profile.stack.frame_overhead;
     let start_charge = StartCharge::plan(walked, &profile.costs, frame_overhead, own_start);
 
@@ -157,7 +160,8 @@ pub(crate) fn encode(
         }
         module.section(&section);
     }
-    let sites = report.then(|| charge_sites(walked, commit, start_charge.as_ref()));
+    let sites =
+        report.then(|| charge_sites(walked, commit, access.as_ref(), start_charge.as_ref()));
     if walked.tables.is_some() || sites.is_some() {
         let mut section = wasm_encoder::TableSection::new();
         if let Some(reader) = &walked.tables {
@@ -184,12 +188,22 @@ pub(crate) fn encode(
             .map_err(failed)?;
         module.section(&section);
     }
-    if walked.globals.is_some() || sites.is_some() {
+    let access_global = access.as_ref().filter(|a| a.global.is_some());
+    if walked.globals.is_some() || sites.is_some() || access_global.is_some() {
         let mut section = wasm_encoder::GlobalSection::new();
         if let Some(reader) = &walked.globals {
             shift
                 .parse_global_section(&mut section, reader.clone())
                 .map_err(failed)?;
+        }
+        if let Some(access) = access_global {
+            let surcharge = wasm_encoder::GlobalType {
+                val_type: ValType::I64,
+                mutable: true,
+                shared: false,
+            };
+            let initial = wasm_encoder::ConstExpr::i64_const(access.initial as i64);
+            section.global(surcharge, &initial);
         }
         if let Some(sites) = &sites {
             let counter = wasm_encoder::GlobalType {
@@ -265,7 +279,8 @@ pub(crate) fn encode(
             for ((plan, block), function) in walked.plans.iter().zip(wrapper_block).zip(first..) {
                 sized(out, body_estimate(plan), |out| {
                     let report = (function, counters.as_mut());
-                    inject_function(wasm, plan, block, (&intrinsics, commit), report, out);
+                    let charges = (&intrinsics, commit, access.as_ref());
+                    inject_function(wasm, plan, block, charges, report, out);
                 });
             }
             if let Some(charge) = &start_charge {
@@ -286,7 +301,7 @@ pub(crate) fn encode(
     }
     let sites = sites.unwrap_or_else(|| GasSites {
         sites: Vec::new(),
-        ..report_layout(walked, 0)
+        ..report_layout(walked, access.as_ref(), 0)
     });
     Ok(Encoded {
         wasm: out,
@@ -340,6 +355,7 @@ pub(crate) struct Encoded {
 fn charge_sites(
     walked: &Walked<'_>,
     commit: Option<Commit>,
+    access: Option<&AccessCharge>,
     start_charge: Option<&StartCharge>,
 ) -> GasSites {
     let mut sites = Vec::new();
@@ -348,10 +364,24 @@ fn charge_sites(
         let mut classes = plan.charge_classes.iter();
         for edit in &plan.edits {
             let charge = match *edit {
-                Edit::Charge { cost, .. } => SiteCharge::Block {
-                    cost,
-                    classes: classes.next().cloned().unwrap_or_default(),
-                },
+                Edit::Charge { cost, accesses, .. } => {
+                    sites.push(ChargeSite {
+                        function,
+                        charge: SiteCharge::Block {
+                            cost,
+                            classes: classes.next().cloned().unwrap_or_default(),
+                        },
+                    });
+                    // The block's surcharge: a second site right after it, counting
+                    // the surcharge per access at each run (see `inject`).
+                    if access.is_none() || accesses == 0 {
+                        continue;
+                    }
+                    SiteCharge::PerUnit {
+                        kind: DynamicCost::MemoryAccess,
+                        per_unit: u64::from(accesses),
+                    }
+                }
                 Edit::DynamicCharge { kind, per_unit, .. } => {
                     SiteCharge::PerUnit { kind, per_unit }
                 }
@@ -376,14 +406,15 @@ fn charge_sites(
     let sites_len = sites.len();
     GasSites {
         sites,
-        ..report_layout(walked, sites_len)
+        ..report_layout(walked, access, sites_len)
     }
 }
 
 /// Where a report module with `sites` charge sites keeps its counters and shadow stack:
-/// after the module's own globals and tables.
-fn report_layout(walked: &Walked<'_>, sites: usize) -> GasSites {
-    let first_counter = walked.global_count;
+/// after the module's own globals (and the surcharge's, if any) and tables.
+fn report_layout(walked: &Walked<'_>, access: Option<&AccessCharge>, sites: usize) -> GasSites {
+    let appended = access.is_some_and(|a| a.global.is_some());
+    let first_counter = walked.global_count + u32::from(appended);
     let last_site = first_counter + sites as u32;
     let stack_capacity = walked.shadow_stack_capacity;
     GasSites {

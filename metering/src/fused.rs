@@ -41,6 +41,8 @@ pub(crate) enum Step {
     Call { new_index: u32 },
     /// `ref.func` of a defined function, renumbered.
     RefFunc { new_index: u32 },
+    /// `memory.grow`: the memory-size surcharge is recomputed after it (`access`).
+    Grown,
 }
 
 /// The state one function body's walk threads through the visitor.
@@ -116,8 +118,9 @@ impl Fused<'_, '_, '_> {
         let start = self.start;
         let ctx = self.ctx;
         if let Some(index) = self.block {
-            if let Some(Edit::Charge { cost, .. }) = self.edits.get_mut(index) {
+            if let Some(Edit::Charge { cost, accesses, .. }) = self.edits.get_mut(index) {
                 *cost = cost.saturating_add(self.costs.operator_cost(op));
+                *accesses = accesses.saturating_add(u32::from(crate::access::is_memory_access(op)));
             }
             if ctx.record_sites {
                 self.record_classes(op);
@@ -183,6 +186,7 @@ impl Fused<'_, '_, '_> {
                     new_index: shifted(*function_index),
                 }
             }
+            Operator::MemoryGrow { .. } => Step::Grown,
             _ => Step::Continue,
         })
     }

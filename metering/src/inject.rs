@@ -20,6 +20,7 @@
 
 use wasm_encoder::{BlockType, Encode, Instruction};
 
+use crate::access::AccessCharge;
 use crate::analysis::{Edit, FunctionPlan, Locals};
 use crate::commit::Commit;
 use crate::cost::DynamicCost;
@@ -45,13 +46,23 @@ impl ReportCounters {
     /// Takes the next site number and writes `counter += amount; last_site = site`, where
     /// `amount` is the instructions `amount` leave on the stack (an i64).
     pub(crate) fn count(&mut self, amount: &[Instruction<'_>], out: &mut Vec<u8>) {
+        self.count_with(
+            |out| {
+                for instruction in amount {
+                    instruction.encode(out);
+                }
+            },
+            out,
+        );
+    }
+
+    /// [`ReportCounters::count`] with the amount written by `amount`.
+    pub(crate) fn count_with(&mut self, amount: impl FnOnce(&mut Vec<u8>), out: &mut Vec<u8>) {
         let site = self.next_site;
         self.next_site += 1;
         let counter = self.first_counter + site;
         Instruction::GlobalGet(counter).encode(out);
-        for instruction in amount {
-            instruction.encode(out);
-        }
+        amount(out);
         Instruction::I64Add.encode(out);
         Instruction::GlobalSet(counter).encode(out);
         Instruction::I32Const(site as i32).encode(out);
@@ -94,7 +105,7 @@ pub(crate) fn inject_function(
     wasm: &[u8],
     plan: &FunctionPlan,
     wrapper_type: BlockType,
-    (intrinsics, commit): (&Intrinsics, Option<Commit>),
+    (intrinsics, commit, access): (&Intrinsics, Option<Commit>, Option<&AccessCharge>),
     (function, mut counters): (u32, Option<&mut ReportCounters>),
     out: &mut Vec<u8>,
 ) {
@@ -130,14 +141,32 @@ pub(crate) fn inject_function(
     let mut copied = plan.ops_start;
     for edit in &plan.edits {
         match *edit {
-            Edit::Charge { at, cost } => {
+            Edit::Charge { at, cost, accesses } => {
                 out.extend_from_slice(&wasm[copied..at]);
                 copied = at;
                 if let Some(counters) = counters.as_deref_mut() {
                     counters.count(&[Instruction::I64Const(1)], out);
                 }
-                op::i64_const(cost as i64, out);
-                op::call(intrinsics.gas, out);
+                match access.filter(|_| accesses > 0) {
+                    Some(access) => {
+                        if let Some(counters) = counters.as_deref_mut() {
+                            // Sums the surcharge per access; the report multiplies.
+                            counters.count_with(|out| access.write_surcharge(out), out);
+                        }
+                        access.write_block_charge(cost, accesses, intrinsics.gas, out);
+                    }
+                    None => {
+                        op::i64_const(cost as i64, out);
+                        op::call(intrinsics.gas, out);
+                    }
+                }
+            }
+            Edit::AfterGrow { at } => {
+                if let Some(access) = access {
+                    out.extend_from_slice(&wasm[copied..at]);
+                    copied = at;
+                    access.write_after_grow(out);
+                }
             }
             Edit::DynamicCharge { at, per_unit, kind } => {
                 out.extend_from_slice(&wasm[copied..at]);
@@ -197,9 +226,12 @@ pub(crate) fn inject_function(
 /// output: building a `wasm_encoder::Instruction` for each costs several times the bytes
 /// it writes, and edits are about a third of all operators. The bytes are the same as
 /// wasm-encoder's (minimal LEB128; the tests below compare them).
-mod op {
+pub(crate) mod op {
     pub const I64_EXTEND_I32_U: u8 = 0xad;
     pub const I64_MUL: u8 = 0x7e;
+    pub const I64_ADD: u8 = 0x7c;
+    pub const I32_GT_U: u8 = 0x4b;
+    pub const SELECT: u8 = 0x1b;
     pub const BLOCK: u8 = 0x02;
     pub const END: u8 = 0x0b;
     /// The `i32` value type.
@@ -238,6 +270,21 @@ mod op {
     pub fn local_tee(local: u32, out: &mut Vec<u8>) {
         out.push(0x22);
         unsigned(local, out);
+    }
+
+    pub fn global_get(global: u32, out: &mut Vec<u8>) {
+        out.push(0x23);
+        unsigned(global, out);
+    }
+
+    pub fn global_set(global: u32, out: &mut Vec<u8>) {
+        out.push(0x24);
+        unsigned(global, out);
+    }
+
+    /// `memory.size` of memory 0.
+    pub fn memory_size(out: &mut Vec<u8>) {
+        out.extend_from_slice(&[0x3f, 0x00]);
     }
 
     pub fn unsigned(mut value: u32, out: &mut Vec<u8>) {
@@ -355,7 +402,16 @@ mod tests {
                 ours(|o| op::local_tee(v, o)),
                 encoder(Instruction::LocalTee(v))
             );
+            assert_eq!(
+                ours(|o| op::global_get(v, o)),
+                encoder(Instruction::GlobalGet(v))
+            );
+            assert_eq!(
+                ours(|o| op::global_set(v, o)),
+                encoder(Instruction::GlobalSet(v))
+            );
         }
+        assert_eq!(ours(op::memory_size), encoder(Instruction::MemorySize(0)));
         for v in [0, 1, -1, 63, 64, -65, 8192, i32::MAX, i32::MIN] {
             assert_eq!(
                 ours(|o| op::i32_const(v, o)),
@@ -370,10 +426,21 @@ mod tests {
             });
         }
         assert_eq!(
-            [op::I64_EXTEND_I32_U, op::I64_MUL, op::BLOCK, op::END],
+            [
+                op::I64_EXTEND_I32_U,
+                op::I64_MUL,
+                op::I64_ADD,
+                op::I32_GT_U,
+                op::SELECT,
+                op::BLOCK,
+                op::END
+            ],
             [
                 encoder(Instruction::I64ExtendI32U)[0],
                 encoder(Instruction::I64Mul)[0],
+                encoder(Instruction::I64Add)[0],
+                encoder(Instruction::I32GtU)[0],
+                encoder(Instruction::Select)[0],
                 encoder(Instruction::Block(wasm_encoder::BlockType::Empty))[0],
                 encoder(Instruction::End)[0],
             ]

@@ -17,6 +17,7 @@
 //! `gasket.stack_leave(i32)` ([`Intrinsics`]); the compiler turns them into inline code,
 //! and any other engine can run the module by supplying them as host functions.
 
+mod access;
 mod analysis;
 mod commit;
 mod cost;

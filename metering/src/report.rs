@@ -59,7 +59,10 @@ pub enum SiteCharge {
         cost: u64,
         classes: Vec<(OpClass, u64)>,
     },
-    /// `per_unit` times a runtime operand; its counter sums the operands.
+    /// `per_unit` times a runtime operand; its counter sums the operands. For
+    /// [`DynamicCost::MemoryAccess`], the site right after its block's: `per_unit` is the
+    /// block's loads and stores and the counter sums the surcharge per access at each
+    /// run (both sites are one charge).
     PerUnit { kind: DynamicCost, per_unit: u64 },
 }
 
@@ -130,9 +133,27 @@ impl GasSites {
                 .ok_or_else(|| inconsistent.clone())?;
             let charged = by_function.entry(site.function).or_default();
             *charged = charged.checked_sub(excess).ok_or(inconsistent.clone())?;
-            let classes: Vec<(&'static str, u64)> = match &site.charge {
+            let block_classes = |charge: &SiteCharge| match charge {
                 SiteCharge::Block { classes, .. } => {
                     classes.iter().map(|(c, gas)| (c.name(), *gas)).collect()
+                }
+                SiteCharge::PerUnit { .. } => Vec::new(),
+            };
+            let classes: Vec<(&'static str, u64)> = match &site.charge {
+                SiteCharge::Block { .. } => block_classes(&site.charge),
+                // A block's memory-size surcharge is one charge with the block (the
+                // site before it): the surcharge is cut first, then the block's classes.
+                SiteCharge::PerUnit {
+                    kind: DynamicCost::MemoryAccess,
+                    ..
+                } => {
+                    let block = last_site
+                        .and_then(|n| n.checked_sub(1))
+                        .and_then(|n| self.sites.get(n as usize))
+                        .map_or(Vec::new(), |s| block_classes(&s.charge));
+                    let mut classes = block;
+                    classes.push((DynamicCost::MemoryAccess.name(), u64::MAX));
+                    classes
                 }
                 SiteCharge::PerUnit { kind, .. } => vec![(kind.name(), u64::MAX)],
             };

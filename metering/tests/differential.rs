@@ -262,6 +262,35 @@ fn naive_commit(
     func.instruction(&Instruction::GlobalSet(gas));
 }
 
+/// Whether `op` is a load or a store, by its mnemonic (not metering's list).
+fn naive_is_access(op: &Operator<'_>) -> bool {
+    let name = format!("{op:?}");
+    (name.contains("Load") || name.contains("Store")) && !name.starts_with("Atomic")
+}
+
+/// Adds the memory-size surcharge of one access (cost table version 6) to global `gas`,
+/// written differently from metering's select chain: for each tier, its step over the
+/// previous tier's surcharge times `memory.size > threshold`.
+fn naive_surcharge(func: &mut Function, gas: u32, costs: &CostTable) {
+    let mut previous = 0u32;
+    for tier in costs.memory_access_tiers.tiers {
+        let step = tier.surcharge.saturating_sub(previous);
+        previous = previous.max(tier.surcharge);
+        if step == 0 {
+            continue;
+        }
+        func.instruction(&Instruction::GlobalGet(gas));
+        func.instruction(&Instruction::MemorySize(0));
+        func.instruction(&Instruction::I32Const(tier.above_pages as i32));
+        func.instruction(&Instruction::I32GtU);
+        func.instruction(&Instruction::I64ExtendI32U);
+        func.instruction(&Instruction::I64Const(i64::from(step)));
+        func.instruction(&Instruction::I64Mul);
+        func.instruction(&Instruction::I64Add);
+        func.instruction(&Instruction::GlobalSet(gas));
+    }
+}
+
 /// Re-encodes `wasm` with a mutable i64 global (appended after the existing globals and
 /// exported as `__gas`) that every instruction increments by its cost before it runs.
 fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
@@ -475,6 +504,9 @@ fn naive_instrument(wasm: &[u8]) -> Vec<u8> {
                         func.instruction(&Instruction::I64Const(cost as i64));
                         func.instruction(&Instruction::I64Add);
                         func.instruction(&Instruction::GlobalSet(gas));
+                    }
+                    if naive_is_access(&op) {
+                        naive_surcharge(&mut func, gas, &costs);
                     }
                     if let Some(per_unit) = naive_per_unit(&op, &costs) {
                         func.instruction(&Instruction::LocalTee(scratch));

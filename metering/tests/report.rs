@@ -61,23 +61,36 @@ fn check_report_build(wasm: &[u8], profile: &Profile) {
     let gas = plain.info.intrinsics.gas;
     let expected = charges(&plain.wasm, gas);
     assert_eq!(charges(&report.wasm, gas), expected, "same charges");
-    let described: Vec<Option<u64>> = sites
-        .sites
-        .iter()
-        .map(|site| match &site.charge {
+    // `(site's constant amount, surcharged)`: a block with loads and stores in a memory
+    // that can exceed tier 0 is followed by its surcharge site, which shares its charge
+    // (computed: `static + accesses × S`, so no constant).
+    let mut described: Vec<(Option<u64>, bool)> = Vec::new();
+    for site in &sites.sites {
+        match &site.charge {
             SiteCharge::Block { cost, classes } => {
                 assert_eq!(classes.iter().map(|c| c.1).sum::<u64>(), *cost);
-                Some(*cost)
+                described.push((Some(*cost), false));
             }
-            SiteCharge::PerUnit { .. } => None,
-        })
-        .collect();
+            SiteCharge::PerUnit {
+                kind: DynamicCost::MemoryAccess,
+                per_unit,
+            } => {
+                assert!(*per_unit > 0, "a surcharge site counts accesses");
+                let block = described.last_mut().expect("a surcharge follows its block");
+                assert!(block.0.is_some() && !block.1, "one surcharge per block");
+                block.1 = true;
+            }
+            SiteCharge::PerUnit { .. } => described.push((None, false)),
+        }
+    }
     // A per-unit site's charge is computed (`i64.mul`), except in the appended start
     // function, whose charges (commit, data segments' written-range charge) are
     // constants: only block sites' amounts are compared.
     assert_eq!(described.len(), expected.len(), "one site per charge");
-    for (site, charge) in described.iter().zip(&expected) {
-        if site.is_some() {
+    for ((site, surcharged), charge) in described.iter().zip(&expected) {
+        if *surcharged {
+            assert_eq!(*charge, None, "a surcharged block's charge is computed");
+        } else if site.is_some() {
             assert_eq!(site, charge, "one site per charge");
         }
     }

@@ -380,3 +380,66 @@ fn written_range_charges_are_their_own_class() {
         assert!(report.memory_write <= 5 * u64::from(price));
     }
 }
+
+#[test]
+fn memory_access_surcharges_are_their_own_class() {
+    // Cost table version 6: above a tier's threshold every load and store pays its
+    // surcharge with its block; the report attributes it to the block's function.
+    // Three accesses at 40 pages, then a grow to 70 and two accesses there.
+    let wat = r#"(module (memory 40)
+      (func $before
+        (i32.store (i32.const 0) (i32.load (i32.const 4)))
+        (drop (i64.load (i32.const 8))))
+      (func (export "run")
+        (call $before)
+        (drop (memory.grow (i32.const 30)))
+        (f64.store (i32.const 16) (f64.load (i32.const 24)))))"#;
+    let wasm = wat::parse_str(wat).unwrap();
+    let profile = Profile::permissive();
+    let tiers = profile.costs.memory_access_tiers;
+    let at_40 = u64::from(tiers.surcharge(40));
+    let at_70 = u64::from(tiers.surcharge(70));
+    assert!(at_40 > 0 && at_70 > at_40, "the default tiers apply");
+    let engine = Engine::new(profile).unwrap();
+    let report_module = engine.compile_for_report(&wasm).unwrap();
+    let plain = engine.compile(&wasm).unwrap();
+    let run = |module: &gasket_vm::Module, limit: u64| {
+        let mut instance = Instance::new(module, &Imports::new(), 1 << 40).unwrap();
+        let recording = report_module.begin(&mut instance, false);
+        let outcome = instance.call("run", &[], limit).unwrap();
+        let report = report_module.finish(&instance, recording, outcome.gas_used);
+        (outcome, report)
+    };
+    let (outcome, report) = run(report_module.module(), 1 << 40);
+    assert_eq!(outcome.result, Ok(vec![]));
+    let report = report.unwrap();
+    assert_sums(&report);
+    let class = |name: &str| report.by_class.iter().find(|c| c.0 == name).map(|c| c.1);
+    assert_eq!(
+        class("memory_access_surcharge"),
+        Some(3 * at_40 + 2 * at_70),
+        "{report:#?}"
+    );
+    let mut plain_instance = Instance::new(&plain, &Imports::new(), 1 << 40).unwrap();
+    let plain_outcome = plain_instance.call("run", &[], 1 << 40).unwrap();
+    assert_eq!(
+        plain_outcome.gas_used, outcome.gas_used,
+        "same gas as the plain build"
+    );
+
+    // Out of gas anywhere, inside a surcharged block's charge included: what was
+    // charged, and never more surcharge than the whole run's.
+    let need = outcome.gas_used;
+    for limit in (need.saturating_sub(3 * at_70)..need).step_by(41) {
+        let (outcome, report) = run(report_module.module(), limit);
+        assert_eq!(outcome.gas_used, limit);
+        let report = report.unwrap();
+        assert_sums(&report);
+        let surcharge = report
+            .by_class
+            .iter()
+            .find(|c| c.0 == "memory_access_surcharge")
+            .map_or(0, |c| c.1);
+        assert!(surcharge <= 3 * at_40 + 2 * at_70);
+    }
+}

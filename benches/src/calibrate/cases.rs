@@ -129,6 +129,11 @@ const HOSTILE_CYCLE: u64 = 65_536;
 const HOSTILE_CYCLES: u64 = 8;
 /// The cache-hostile stores' access.
 const HOSTILE_STORE: &str = "(i32.store offset=OFFSET (local.get $p) (local.get $x))";
+/// The cache-hostile loads' access.
+const HOSTILE_LOAD: &str = "(drop (i32.load offset=OFFSET (local.get $p)))";
+/// The smaller memories (pages, name suffix) the cache-hostile mixes also run over,
+/// besides the maximal one.
+const HOSTILE_SIZES: [(u32, &str); 4] = [(256, "16mib"), (64, "4mib"), (32, "2mib"), (16, "1mib")];
 /// Name of its twin that stores to the same addresses.
 pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
@@ -578,6 +583,20 @@ fn first_touch_stride(access: &str, stride: u32) -> Program {
     }
 }
 
+/// What a cache-hostile mix over `pages` pages claims: the memory-size surcharge
+/// (cost table version 6) where the default tiers charge one, else its access `class`.
+pub fn hostile_claim(pages: u32, class: &'static str) -> &'static str {
+    if gasket_vm::metering::CostTable::default()
+        .memory_access_tiers
+        .surcharge(pages)
+        > 0
+    {
+        gasket_vm::metering::DynamicCost::MemoryAccess.name()
+    } else {
+        class
+    }
+}
+
 /// A host call repeated `times` times per iteration.
 fn calls(call: &str, times: usize) -> Program {
     Program {
@@ -818,7 +837,7 @@ fn mixes() -> Vec<Case> {
     // `access` at `$p`, then `$p` moves to the next OS page: a cycle of
     // `FIRST_TOUCH_CYCLE` iterations touches every OS page of the maximal memory once.
     let first_touch = |access: &str| first_touch_stride(access, OS_PAGE);
-    vec![
+    let mut mixes = vec![
         Case::mix(
             "mix/call_return_storm",
             "call",
@@ -864,8 +883,8 @@ fn mixes() -> Vec<Case> {
         ),
         Case::mix(
             HOSTILE,
-            "load",
-            hostile("(drop (i32.load offset=OFFSET (local.get $p)))"),
+            hostile_claim(MAX_PAGES, "load"),
+            hostile(HOSTILE_LOAD),
         )
         .min_share(0.4)
         .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
@@ -924,25 +943,56 @@ fn mixes() -> Vec<Case> {
         .max_n(FIRST_TOUCH_CYCLE),
         // The same addresses written: each store's line must be fetched before it is
         // written (and a dirty line written back when evicted).
-        Case::mix(HOSTILE_STORES, "store", hostile(HOSTILE_STORE))
-            .min_share(0.3)
-            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        Case::mix(
+            HOSTILE_STORES,
+            hostile_claim(MAX_PAGES, "store"),
+            hostile(HOSTILE_STORE),
+        )
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         // The same stores over smaller memories (a smaller `max_memory_pages`): 16 MiB
         // (beyond this machine's 4 MiB L2 and the second-level TLB's reach of 4 KiB
         // pages) and 4 MiB (about both).
         Case::mix(
             "mix/cache_hostile_stores/16mib",
-            "store",
+            hostile_claim(256, "store"),
             hostile_over(HOSTILE_STORE, 256),
         )
         .min_share(0.3)
         .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         Case::mix(
             "mix/cache_hostile_stores/4mib",
-            "store",
+            hostile_claim(64, "store"),
             hostile_over(HOSTILE_STORE, 64),
         )
         .min_share(0.3)
         .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
-    ]
+    ];
+    // The same stores and loads over every smaller memory the surcharge's tiers are
+    // derived from (issue 19, cost table version 6): 2 MiB (the resident allowance and
+    // this machine's L2) and 1 MiB (within it), and the loads' twins of the stores'
+    // 16 and 4 MiB.
+    for (pages, label) in HOSTILE_SIZES {
+        if pages < 64 {
+            mixes.push(
+                Case::mix(
+                    &format!("{HOSTILE_STORES}/{label}"),
+                    hostile_claim(pages, "store"),
+                    hostile_over(HOSTILE_STORE, pages),
+                )
+                .min_share(0.3)
+                .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+            );
+        }
+        mixes.push(
+            Case::mix(
+                &format!("{HOSTILE}/{label}"),
+                hostile_claim(pages, "load"),
+                hostile_over(HOSTILE_LOAD, pages),
+            )
+            .min_share(0.4)
+            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        );
+    }
+    mixes
 }

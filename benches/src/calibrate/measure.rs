@@ -109,6 +109,9 @@ pub struct Measurement {
     pub noise_ns: f64,
     /// `ns / gas`.
     pub ns_per_gas: f64,
+    /// Initial memory pages of the case's program: what a memory-size surcharge on its
+    /// loads and stores would depend on (`scripts/derive-costs.py --tiers`).
+    pub memory_pages: u32,
 }
 
 /// The gas of one call of `wasm` split by price key (see [`Measurement::gas_by_key`]),
@@ -351,5 +354,6 @@ pub fn measure(
         baseline_ns: baseline_median,
         noise_ns,
         ns_per_gas: ns / gas as f64,
+        memory_pages: case.program.memory_pages,
     })
 }
