@@ -58,6 +58,15 @@ pub(crate) enum Edit {
         end: usize,
         new_index: u32,
     },
+    /// Replace the `br_if depth` at `start..end` with `if; i64.const cost; call $gas;
+    /// br depth+1; end`: the taken edge pays the deferred charge of its block (see
+    /// `defer`).
+    BranchIfCharged {
+        start: usize,
+        end: usize,
+        depth: u32,
+        cost: u64,
+    },
     /// Replace `return` at `start..end` with `br depth`: the wrapper block that releases
     /// the frame's stack height sits exactly `depth` labels out.
     ReturnAsBranch {
@@ -261,6 +270,7 @@ pub(crate) fn analyze_function(
         classes,
         block: Some(0),
         max_operand_height: 0,
+        defer: None,
         needs_scratch: false,
         error: None,
     };
@@ -289,6 +299,23 @@ pub(crate) fn analyze_function(
                     fused.classes.push(Vec::new());
                 }
                 Some(Edit::Charge { at: end, cost: 0 })
+            }
+            Step::DeferredBrIf { depth } => {
+                // The header block's charge moves onto both edges (see `defer`).
+                let cost = match fused.block.and_then(|i| fused.edits.get_mut(i)) {
+                    Some(Edit::Charge { cost, .. }) => std::mem::take(cost),
+                    _ => 0,
+                };
+                if cost != 0 {
+                    fused.edits.push(Edit::BranchIfCharged {
+                        start,
+                        end,
+                        depth,
+                        cost,
+                    });
+                }
+                fused.block = Some(fused.edits.len());
+                Some(Edit::Charge { at: end, cost })
             }
             Step::Dead => {
                 fused.block = None;

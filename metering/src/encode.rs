@@ -355,6 +355,11 @@ fn charge_sites(
                 Edit::DynamicCharge { kind, per_unit, .. } => {
                     SiteCharge::PerUnit { kind, per_unit }
                 }
+                // Never in a report build's plan (see `defer`): no split by class.
+                Edit::BranchIfCharged { cost, .. } => SiteCharge::Block {
+                    cost,
+                    classes: Vec::new(),
+                },
                 _ => continue,
             };
             let grow = matches!(

@@ -39,6 +39,9 @@ pub(crate) enum Step {
     Call { new_index: u32 },
     /// `ref.func` of a defined function, renumbered.
     RefFunc { new_index: u32 },
+    /// A `br_if` (to `depth`) ending a pure block that began at a loop header: the
+    /// block's charge moves onto its two edges (see `defer`); a new block follows.
+    DeferredBrIf { depth: u32 },
 }
 
 /// The state one function body's walk threads through the visitor.
@@ -55,6 +58,9 @@ pub(crate) struct Fused<'s, 'c, 'p> {
     /// Index into `edits` of the current block's charge; `None` while in dead code.
     pub block: Option<usize>,
     pub max_operand_height: u32,
+    /// While the current block began at a `loop` header and holds only pure operators
+    /// (see `defer`): the operand stack height at the header.
+    pub defer: Option<u32>,
     pub needs_scratch: bool,
     /// Why the walk stopped, when a visit returned [`Stopped`] (kept here so the value
     /// every visit returns stays a few bytes).
@@ -129,6 +135,12 @@ impl Fused<'_, '_, '_> {
                 self.needs_scratch = true;
             }
         }
+        if self.defer.is_some()
+            && !matches!(op, Operator::Loop { .. } | Operator::BrIf { .. })
+            && !crate::defer::is_pure(op)
+        {
+            self.defer = None;
+        }
         Ok(match op {
             Operator::Block { .. } => {
                 push_frame(self.frames, Frame::Block, ctx, start, op)?;
@@ -136,6 +148,7 @@ impl Fused<'_, '_, '_> {
             }
             Operator::Loop { .. } => {
                 push_frame(self.frames, Frame::Loop, ctx, start, op)?;
+                self.defer = (!ctx.record_sites).then(|| self.validator.operand_stack_height());
                 Step::NewBlock
             }
             Operator::If { .. } => {
@@ -149,7 +162,17 @@ impl Fused<'_, '_, '_> {
                 Some(_) => Step::NewBlock,
                 None => Step::Continue, // the function's final `end`
             },
-            Operator::BrIf { .. } => Step::NewBlock,
+            Operator::BrIf { relative_depth } => match self.defer {
+                Some(height) if self.deferrable_exit(*relative_depth, height) => {
+                    Step::DeferredBrIf {
+                        depth: *relative_depth,
+                    }
+                }
+                _ => {
+                    self.defer = None;
+                    Step::NewBlock
+                }
+            },
             Operator::BrTable { targets } => {
                 let count = targets.len();
                 let max = ctx.profile.limits.max_br_table_targets;
@@ -183,6 +206,17 @@ impl Fused<'_, '_, '_> {
             }
             _ => Step::Continue,
         })
+    }
+
+    /// Whether a `br_if` to `depth` in a pure header block may carry its charge (see
+    /// `defer`): the operand stack is as the header left it (`height`) and the target
+    /// takes no values and is no loop.
+    fn deferrable_exit(&self, depth: u32, height: u32) -> bool {
+        self.validator.operand_stack_height() == height
+            && self
+                .validator
+                .get_control_frame(depth as usize)
+                .is_some_and(|f| crate::defer::exit_without_values(f.kind, f.block_type))
     }
 
     /// Gas reports only: adds `op`'s gas to the current block's split by class.

@@ -21,6 +21,7 @@ mod analysis;
 mod commit;
 mod cost;
 mod data_writes;
+mod defer;
 mod encode;
 mod error;
 mod features;
