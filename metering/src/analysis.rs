@@ -93,8 +93,9 @@ pub(crate) struct FunctionPlan {
     pub scratch_local: Option<u32>,
     /// Stack-height units one activation costs.
     pub frame_cost: u32,
-    /// Only when [`FunctionContext::record_sites`]: per `Charge` edit (in `edits` order),
-    /// the gas of each cost class in its block, in order of first appearance.
+    /// Only when [`FunctionContext::record_sites`]: per `Charge` or `BranchIfCharged`
+    /// edit (in `edits` order), the gas of each cost class in its block, in order of
+    /// first appearance.
     pub charge_classes: Vec<Vec<(OpClass, u64)>>,
 }
 
@@ -314,6 +315,15 @@ pub(crate) fn analyze_function(
                         cost,
                     });
                 }
+                if ctx.record_sites {
+                    // The edge and the fall-through both pay the header's classes (its
+                    // own charge, now 0, drops its split below).
+                    let header = fused.classes.last().cloned().unwrap_or_default();
+                    if cost != 0 {
+                        fused.classes.push(header.clone());
+                    }
+                    fused.classes.push(header);
+                }
                 fused.block = Some(fused.edits.len());
                 Some(Edit::Charge { at: end, cost })
             }
@@ -366,7 +376,7 @@ pub(crate) fn analyze_function(
     let charge_classes = edits
         .iter()
         .filter_map(|edit| match edit {
-            Edit::Charge { cost, .. } => Some(*cost),
+            Edit::Charge { cost, .. } | Edit::BranchIfCharged { cost, .. } => Some(*cost),
             _ => None,
         })
         .zip(classes)

@@ -26,9 +26,9 @@
 //! Applied only where it cannot cost code quality either: the block starts at a `loop`
 //! header (where code generation has nothing in registers and no proven bounds to lose
 //! at the injected `end`), the `br_if` leaves the operand stack as the header had it, its
-//! target is not a loop (a back edge would pay the same either way) and takes no values,
-//! and the module is not being prepared for a gas report (whose per-site counters count
-//! the plain plan's charges).
+//! target is not a loop (a back edge would pay the same either way) and takes no values.
+//! A gas report's build defers the same charges: the edge is a charge site of its own
+//! (counted inside the `if`) with the header's split by class, as is the fall-through.
 
 use wasmparser::{BlockType, FrameKind, Operator};
 

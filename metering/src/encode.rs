@@ -348,18 +348,15 @@ fn charge_sites(
         let mut classes = plan.charge_classes.iter();
         for edit in &plan.edits {
             let charge = match *edit {
-                Edit::Charge { cost, .. } => SiteCharge::Block {
-                    cost,
-                    classes: classes.next().cloned().unwrap_or_default(),
-                },
                 Edit::DynamicCharge { kind, per_unit, .. } => {
                     SiteCharge::PerUnit { kind, per_unit }
                 }
-                // Never in a report build's plan (see `defer`): no split by class.
-                Edit::BranchIfCharged { cost, .. } => SiteCharge::Block {
-                    cost,
-                    classes: Vec::new(),
-                },
+                Edit::Charge { cost, .. } | Edit::BranchIfCharged { cost, .. } => {
+                    SiteCharge::Block {
+                        cost,
+                        classes: classes.next().cloned().unwrap_or_default(),
+                    }
+                }
                 _ => continue,
             };
             let grow = matches!(

@@ -53,7 +53,8 @@ pub(crate) struct Fused<'s, 'c, 'p> {
     pub start: usize,
     pub edits: &'s mut Vec<Edit>,
     pub frames: &'s mut Vec<Frame>,
-    /// With `record_sites`, one class split per `Charge` pushed, the last one current.
+    /// With `record_sites`, one class split per `Charge` or `BranchIfCharged` pushed,
+    /// the last one current.
     pub classes: Vec<Vec<(OpClass, u64)>>,
     /// Index into `edits` of the current block's charge; `None` while in dead code.
     pub block: Option<usize>,
@@ -148,7 +149,7 @@ impl Fused<'_, '_, '_> {
             }
             Operator::Loop { .. } => {
                 push_frame(self.frames, Frame::Loop, ctx, start, op)?;
-                self.defer = (!ctx.record_sites).then(|| self.validator.operand_stack_height());
+                self.defer = Some(self.validator.operand_stack_height());
                 Step::NewBlock
             }
             Operator::If { .. } => {

@@ -185,6 +185,9 @@ pub(crate) fn inject_function(
                 out.extend_from_slice(&wasm[copied..start]);
                 copied = end;
                 out.extend_from_slice(&[op::IF, op::EMPTY]);
+                if let Some(counters) = counters.as_deref_mut() {
+                    counters.count(&[Instruction::I64Const(1)], out);
+                }
                 op::i64_const(cost as i64, out);
                 op::call(intrinsics.gas, out);
                 op::br(depth + 1, out);
