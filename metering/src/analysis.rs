@@ -20,6 +20,9 @@
 //! ends a block included, so a run that returns normally pays exactly the sum of the
 //! costs of the instructions it executed. A trapping run may have paid for the rest of the
 //! trapping instruction's block; that is still deterministic.
+//!
+//! One exception moves a charge: a pure block at a loop header that ends in a `br_if`
+//! pays on that branch's two edges instead (see `defer`).
 
 use wasmparser::{
     BinaryReaderError, FrameKind, FuncToValidate, FuncValidatorAllocations, FunctionBody, Operator,
