@@ -275,6 +275,8 @@ pub(crate) fn analyze_function(
         block: Some(0),
         max_operand_height: 0,
         defer: None,
+        exits: crate::defer::ExitTracker::default(),
+        ended: None,
         needs_scratch: false,
         error: None,
     };
@@ -310,6 +312,7 @@ pub(crate) fn analyze_function(
                     Some(Edit::Charge { cost, .. }) => std::mem::take(cost),
                     _ => 0,
                 };
+                let edge = (cost != 0).then_some(fused.edits.len());
                 if cost != 0 {
                     fused.edits.push(Edit::BranchIfCharged {
                         start,
@@ -318,10 +321,11 @@ pub(crate) fn analyze_function(
                         cost,
                     });
                 }
+                // The edge and the fall-through both pay the header's classes (its own
+                // charge, now 0, drops its split below).
+                let header = fused.classes.last().cloned().unwrap_or_default();
+                fused.exits.deferred(depth, cost, edge, &header);
                 if ctx.record_sites {
-                    // The edge and the fall-through both pay the header's classes (its
-                    // own charge, now 0, drops its split below).
-                    let header = fused.classes.last().cloned().unwrap_or_default();
                     if cost != 0 {
                         fused.classes.push(header.clone());
                     }
@@ -351,6 +355,9 @@ pub(crate) fn analyze_function(
         };
         if let Some(edit) = edit {
             fused.edits.push(edit);
+        }
+        if let Some(crate::defer::Exits::Deferred { cost, edits, split }) = fused.ended.take() {
+            fold_exits(&mut fused, cost, &edits, &split);
         }
     }
     ops.finish().map_err(invalid)?;
@@ -400,6 +407,32 @@ pub(crate) fn analyze_function(
     };
     scratch.operators = operators;
     Ok((plan, validator.into_allocations()))
+}
+
+/// A block's `end` reached only by deferred `br_if`s charging `cost` (see
+/// `defer::Exits`): they stay plain `br_if`s (each edge edit becomes a zero charge, which
+/// is dropped with its split) and the block just started after the `end` pays `cost`.
+fn fold_exits(fused: &mut Fused<'_, '_, '_>, cost: u64, edges: &[usize], split: &[(OpClass, u64)]) {
+    for &index in edges {
+        if let Some(Edit::BranchIfCharged { start, .. }) = fused.edits.get(index) {
+            let at = *start;
+            fused.edits[index] = Edit::Charge { at, cost: 0 };
+        }
+    }
+    if let Some(Edit::Charge { cost: after, .. }) = fused.block.and_then(|i| fused.edits.get_mut(i))
+    {
+        *after = after.saturating_add(cost);
+    }
+    if fused.ctx.record_sites {
+        if let Some(last) = fused.classes.last_mut() {
+            for &(class, gas) in split {
+                match last.iter_mut().find(|(c, _)| *c == class) {
+                    Some((_, total)) => *total = total.saturating_add(gas),
+                    None => last.push((class, gas)),
+                }
+            }
+        }
+    }
 }
 
 /// Adds `units` of `class` (one operator, or a per-unit charge's count) to a block's

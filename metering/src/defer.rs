@@ -113,3 +113,87 @@ pub(crate) fn is_pure(op: &Operator<'_>) -> bool {
 pub(crate) fn exit_without_values(kind: FrameKind, block_type: BlockType) -> bool {
     kind != FrameKind::Loop && block_type == BlockType::Empty
 }
+
+/// How the `end` of an open `block` is reached, for folding deferred exits into the
+/// charge after it: when every way in is a deferred `br_if` carrying the same charge
+/// `A` (no fall-through, no other branch), the edges need no `if` at all — the `br_if`s
+/// stay as they are and the block after the `end` pays `A` on top of its own cost (the
+/// sieve's `block $done (loop $l (br_if $done …) … (br $l)))`: its exit pays at `$done`).
+/// Between a `br_if` and that charge nothing runs, so the out-of-gas point moves past
+/// nothing at all.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum Exits {
+    /// No way in seen yet.
+    #[default]
+    None,
+    /// Only deferred `br_if`s, all carrying `cost` (with its split by class, report
+    /// builds only): the indices of their `BranchIfCharged` edits.
+    Deferred {
+        cost: u64,
+        edits: Vec<usize>,
+        split: Vec<(crate::cost::OpClass, u64)>,
+    },
+    /// Anything else (an `if`'s label, a fall-through, a plain branch): edges keep
+    /// their `if`.
+    Mixed,
+}
+
+/// One [`Exits`] per open control frame of the function, innermost last.
+#[derive(Default)]
+pub(crate) struct ExitTracker {
+    frames: Vec<Exits>,
+}
+
+impl ExitTracker {
+    /// A frame opens; only a `block`'s end can collect deferred exits.
+    pub(crate) fn open(&mut self, block: bool) {
+        self.frames
+            .push(if block { Exits::None } else { Exits::Mixed });
+    }
+
+    /// The innermost frame ends; `live` when the code before its `end` falls into it.
+    pub(crate) fn close(&mut self, live: bool) -> Exits {
+        match self.frames.pop() {
+            Some(Exits::Deferred { .. }) if live => Exits::Mixed,
+            Some(exits) => exits,
+            None => Exits::Mixed,
+        }
+    }
+
+    /// A way into the end of the frame `depth` labels out other than a deferred `br_if`
+    /// (the function's own label, past the last frame, is ignored).
+    pub(crate) fn branch(&mut self, depth: u32) {
+        if let Some(exits) = self.at(depth) {
+            *exits = Exits::Mixed;
+        }
+    }
+
+    /// A deferred `br_if` to `depth` whose edge charge `cost` is edit `edit` (`None`: a
+    /// zero charge, no edit).
+    pub(crate) fn deferred(
+        &mut self,
+        depth: u32,
+        cost: u64,
+        edit: Option<usize>,
+        split: &[(crate::cost::OpClass, u64)],
+    ) {
+        let Some(exits) = self.at(depth) else { return };
+        match exits {
+            Exits::None => {
+                *exits = Exits::Deferred {
+                    cost,
+                    edits: edit.into_iter().collect(),
+                    split: split.to_vec(),
+                }
+            }
+            Exits::Deferred { cost: c, edits, .. } if *c == cost => edits.extend(edit),
+            _ => *exits = Exits::Mixed,
+        }
+    }
+
+    fn at(&mut self, depth: u32) -> Option<&mut Exits> {
+        let len = self.frames.len();
+        let index = len.checked_sub(1 + depth as usize)?;
+        self.frames.get_mut(index)
+    }
+}

@@ -62,6 +62,10 @@ pub(crate) struct Fused<'s, 'c, 'p> {
     /// While the current block began at a `loop` header and holds only pure operators
     /// (see `defer`): the operand stack height at the header.
     pub defer: Option<u32>,
+    /// How each open frame's `end` is reached (see `defer::ExitTracker`).
+    pub exits: crate::defer::ExitTracker,
+    /// Set by an `end` that closes a frame: how its end was reached, for the block after.
+    pub ended: Option<crate::defer::Exits>,
     pub needs_scratch: bool,
     /// Why the walk stopped, when a visit returned [`Stopped`] (kept here so the value
     /// every visit returns stays a few bytes).
@@ -145,22 +149,31 @@ impl Fused<'_, '_, '_> {
         Ok(match op {
             Operator::Block { .. } => {
                 push_frame(self.frames, Frame::Block, ctx, start, op)?;
+                self.exits.open(true);
                 Step::Continue
             }
             Operator::Loop { .. } => {
                 push_frame(self.frames, Frame::Loop, ctx, start, op)?;
+                self.exits.open(false);
                 self.defer = Some(self.validator.operand_stack_height());
                 Step::NewBlock
             }
             Operator::If { .. } => {
                 push_frame(self.frames, Frame::If, ctx, start, op)?;
+                self.exits.open(false);
                 Step::NewBlock
             }
             Operator::Else => Step::NewBlock,
             Operator::End => match self.frames.pop() {
                 // A loop's `end` is no branch target: the block (or dead code) continues.
-                Some(Frame::Loop) => Step::Continue,
-                Some(_) => Step::NewBlock,
+                Some(Frame::Loop) => {
+                    self.exits.close(false);
+                    Step::Continue
+                }
+                Some(_) => {
+                    self.ended = Some(self.exits.close(self.block.is_some()));
+                    Step::NewBlock
+                }
                 None => Step::Continue, // the function's final `end`
             },
             Operator::BrIf { relative_depth } => match self.defer {
@@ -171,11 +184,16 @@ impl Fused<'_, '_, '_> {
                 }
                 _ => {
                     self.defer = None;
+                    self.exits.branch(*relative_depth);
                     Step::NewBlock
                 }
             },
             Operator::BrTable { targets } => {
                 let count = targets.len();
+                for depth in targets.targets().flatten() {
+                    self.exits.branch(depth);
+                }
+                self.exits.branch(targets.default());
                 let max = ctx.profile.limits.max_br_table_targets;
                 if count > max {
                     return Err(PrepareError::LimitExceeded {
@@ -191,7 +209,11 @@ impl Fused<'_, '_, '_> {
                 }
                 Step::Dead
             }
-            Operator::Br { .. } | Operator::Unreachable => Step::Dead,
+            Operator::Br { relative_depth } => {
+                self.exits.branch(*relative_depth);
+                Step::Dead
+            }
+            Operator::Unreachable => Step::Dead,
             Operator::Return => Step::Return {
                 depth: self.frames.len() as u32,
             },
