@@ -157,7 +157,7 @@ impl Machine {
             trampoline: CODE + u64::from(trampoline),
         };
         m.set(VmCtx::GAS_REMAINING, u64::MAX);
-        m.set(VmCtx::STACK_REMAINING, u64::MAX);
+        m.set(VmCtx::STACK_LIMIT, u64::MAX);
         m.set(VmCtx::MEMORY_BASE, MEMORY);
         m.set(VmCtx::MEMORY_LEN, MEMORY_BYTES);
         for i in 0..Libcall::COUNT as u32 {

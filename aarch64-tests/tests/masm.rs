@@ -176,11 +176,8 @@ impl Instance {
     fn set_gas(&mut self, gas: u64) {
         self.m.set(VmCtx::GAS_REMAINING, gas)
     }
-    fn stack(&self) -> u64 {
-        self.m.get(VmCtx::STACK_REMAINING)
-    }
     fn set_stack(&mut self, units: u64) {
-        self.m.set(VmCtx::STACK_REMAINING, units)
+        self.m.set(VmCtx::STACK_LIMIT, units)
     }
     fn reserve(&self) -> u64 {
         self.m.get(VmCtx::STACK_RESERVE)
@@ -1075,54 +1072,67 @@ fn gas_charges_down_to_zero_and_traps_one_below() {
     assert_eq!(inst.gas(), 1000);
 }
 
+/// A function of `units` stack units: a frame of exactly 32 bytes per unit (the builder's
+/// prologue saves two registers below the saved fp and lr), checked by `stack_enter`;
+/// with `callee`, it calls that function after the check.
+fn framed(b: &mut Builder, units: u32, callee: Option<usize>) -> usize {
+    b.func_with_frame(32 * (units - 1), |m, b| {
+        m.stack_enter(b.stack_grant);
+        if let Some(callee) = callee {
+            m.call(b.funcs[callee]);
+        }
+    })
+}
+
 #[test]
-fn stack_budget_enter_leave_grant_and_overflow() {
+fn stack_budget_enter_grant_and_overflow() {
     let mut b = Builder::new();
-    let f = b.func(|m, b| {
-        m.stack_enter(5, b.stack_grant);
-        m.stack_leave(2);
-    });
-    let big = b.func(|m, b| {
-        m.stack_enter(0x9000_0000, b.stack_grant);
-        m.stack_leave(0x9000_0000);
-    });
+    let f = framed(&mut b, 5, None);
+    let g = framed(&mut b, 3, Some(f));
     let module = b.build();
     let mut inst = module.instance();
     // Fits: no grant.
     inst.set_stack(5);
     inst.set_reserve(0);
     assert_eq!(inst.call(f, &[]).0, 0);
-    assert_eq!((inst.stack(), inst.reserve()), (2, 0));
+    assert_eq!(inst.reserve(), 0);
     inst.set_stack(4);
     assert_eq!(inst.call(f, &[]).0, TrapKind::StackOverflow.code());
-    // Short by 3: the grant covers them and leaves STACK_GRANT_UNITS.
+    // Short by 3: the grant covers them and STACK_GRANT_UNITS more.
     inst.set_stack(2);
     inst.set_reserve(300);
     assert_eq!(inst.call(f, &[]).0, 0);
     let grant = STACK_GRANT_UNITS;
-    assert_eq!((inst.stack(), inst.reserve()), (grant + 2, 300 - grant - 3));
+    assert_eq!(inst.reserve(), 300 - grant - 3);
     // The reserve covers exactly the deficit; one unit less overflows.
     inst.set_stack(1);
     inst.set_reserve(4);
     assert_eq!(inst.call(f, &[]).0, 0);
-    assert_eq!((inst.stack(), inst.reserve()), (2, 0));
+    assert_eq!(inst.reserve(), 0);
     inst.set_stack(1);
     inst.set_reserve(3);
     assert_eq!(inst.call(f, &[]).0, TrapKind::StackOverflow.code());
-    // Wide immediates, with and without a grant.
-    inst.set_stack(0x9000_0000);
+    // Nested: the callee's check counts the caller's frame (3 + 5 units).
+    inst.set_stack(8);
     inst.set_reserve(0);
-    assert_eq!(inst.call(big, &[]).0, 0);
-    assert_eq!(inst.stack(), 0x9000_0000);
-    inst.set_stack(0x8fff_ffff);
-    assert_eq!(inst.call(big, &[]).0, TrapKind::StackOverflow.code());
-    inst.set_stack(0x10);
-    inst.set_reserve(0x9000_0000);
-    assert_eq!(inst.call(big, &[]).0, 0);
-    assert_eq!((inst.stack(), inst.reserve()), (0x9000_0010, 0));
-    inst.set_stack(0x10);
-    inst.set_reserve(0x8fff_ffef);
-    assert_eq!(inst.call(big, &[]).0, TrapKind::StackOverflow.code());
+    assert_eq!(inst.call(g, &[]).0, 0);
+    inst.set_stack(7);
+    assert_eq!(inst.call(g, &[]).0, TrapKind::StackOverflow.code());
+    inst.set_stack(2);
+    assert_eq!(inst.call(g, &[]).0, TrapKind::StackOverflow.code());
+    inst.set_stack(7);
+    inst.set_reserve(1);
+    assert_eq!(inst.call(g, &[]).0, 0);
+    assert_eq!(inst.reserve(), 0);
+    // A grant in the caller, then the callee fits in what it left.
+    inst.set_stack(2);
+    inst.set_reserve(200);
+    assert_eq!(inst.call(g, &[]).0, 0);
+    assert_eq!(inst.reserve(), 200 - grant - 1);
+    // More units than the stack has addresses: the trampoline saturates the limit at 0.
+    inst.set_stack(u64::MAX);
+    inst.set_reserve(0);
+    assert_eq!(inst.call(g, &[]).0, 0);
 }
 
 #[test]

@@ -119,17 +119,12 @@ impl Instance {
         let f = &self.art.functions[export.index as usize];
         let results = self.art.types[f.type_index as usize].results.len();
         self.m.set(VmCtx::GAS_REMAINING, gas);
-        self.m.set(VmCtx::STACK_REMAINING, stack);
+        self.m.set(VmCtx::STACK_LIMIT, stack);
         self.m.set(VmCtx::TRAP_CODE, 0);
         let (code, slots) = self.m.call(f.code_offset, args);
         let gas_left = self.m.get(VmCtx::GAS_REMAINING);
         assert_eq!(self.m.get(VmCtx::SAVED_SP), 0);
         if code == 0 {
-            assert_eq!(
-                self.m.get(VmCtx::STACK_REMAINING),
-                stack,
-                "stack budget released"
-            );
             (Ok(slots[..results].to_vec()), gas_left)
         } else {
             assert_eq!(self.m.trap_code(), code);

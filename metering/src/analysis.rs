@@ -22,6 +22,9 @@
 //! ends a block included, so a run that returns normally pays exactly the sum of the
 //! costs of the instructions it executed. A trapping run may have paid for the rest of the
 //! trapping instruction's block; that is still deterministic.
+//!
+//! One exception moves a charge: a pure block at a loop header that ends in a `br_if`
+//! pays on that branch's two edges instead (see `defer`).
 
 use wasmparser::{
     BinaryReaderError, FrameKind, FuncToValidate, FuncValidatorAllocations, FunctionBody, Operator,
@@ -65,6 +68,15 @@ pub(crate) enum Edit {
         end: usize,
         new_index: u32,
     },
+    /// Replace the `br_if depth` at `start..end` with `if; i64.const cost; call $gas;
+    /// br depth+1; end`: the taken edge pays the deferred charge of its block (see
+    /// `defer`).
+    BranchIfCharged {
+        start: usize,
+        end: usize,
+        depth: u32,
+        cost: u64,
+    },
     /// Replace `return` at `start..end` with `br depth`: the wrapper block that releases
     /// the frame's stack height sits exactly `depth` labels out.
     ReturnAsBranch {
@@ -91,8 +103,9 @@ pub(crate) struct FunctionPlan {
     pub scratch_local: Option<u32>,
     /// Stack-height units one activation costs.
     pub frame_cost: u32,
-    /// Only when [`FunctionContext::record_sites`]: per `Charge` edit (in `edits` order),
-    /// the gas of each cost class in its block, in order of first appearance.
+    /// Only when [`FunctionContext::record_sites`]: per `Charge` or `BranchIfCharged`
+    /// edit (in `edits` order), the gas of each cost class in its block, in order of
+    /// first appearance.
     pub charge_classes: Vec<Vec<(OpClass, u64)>>,
 }
 
@@ -269,6 +282,9 @@ pub(crate) fn analyze_function(
         classes,
         block: Some(0),
         max_operand_height: 0,
+        defer: None,
+        exits: crate::defer::ExitTracker::default(),
+        ended: None,
         needs_scratch: false,
         error: None,
     };
@@ -304,6 +320,39 @@ pub(crate) fn analyze_function(
         let edit = match step {
             Step::Continue => None,
             Step::NewBlock => new_block(&mut fused),
+            Step::DeferredBrIf { depth } => {
+                // The header block's charge moves onto both edges (see `defer`).
+                let cost = match fused.block.and_then(|i| fused.edits.get_mut(i)) {
+                    Some(Edit::Charge { cost, .. }) => std::mem::take(cost),
+                    _ => 0,
+                };
+                let edge = (cost != 0).then_some(fused.edits.len());
+                if cost != 0 {
+                    fused.edits.push(Edit::BranchIfCharged {
+                        start,
+                        end,
+                        depth,
+                        cost,
+                    });
+                }
+                // The edge and the fall-through both pay the header's classes (its own
+                // charge, now 0, drops its split below).
+                let header = fused.classes.last().cloned().unwrap_or_default();
+                fused.exits.deferred(depth, cost, edge, &header);
+                if ctx.record_sites {
+                    if cost != 0 {
+                        fused.classes.push(header.clone());
+                    }
+                    fused.classes.push(header);
+                }
+                fused.block = Some(fused.edits.len());
+                // A deferred header is pure: it has no memory accesses to surcharge.
+                Some(Edit::Charge {
+                    at: end,
+                    cost,
+                    accesses: 0,
+                })
+            }
             Step::Dead => {
                 fused.block = None;
                 None
@@ -334,6 +383,9 @@ pub(crate) fn analyze_function(
         if let Some(edit) = edit {
             fused.edits.push(edit);
         }
+        if let Some(crate::defer::Exits::Deferred { cost, edits, split }) = fused.ended.take() {
+            fold_exits(&mut fused, cost, &edits, &split);
+        }
     }
     ops.finish().map_err(invalid)?;
     let operators = ops.into_frames();
@@ -362,6 +414,7 @@ pub(crate) fn analyze_function(
         .iter()
         .filter_map(|edit| match edit {
             Edit::Charge { cost, accesses, .. } => Some(*cost != 0 || *accesses != 0),
+            Edit::BranchIfCharged { cost, .. } => Some(*cost != 0),
             _ => None,
         })
         .zip(classes)
@@ -391,6 +444,36 @@ pub(crate) fn analyze_function(
     };
     scratch.operators = operators;
     Ok((plan, validator.into_allocations()))
+}
+
+/// A block's `end` reached only by deferred `br_if`s charging `cost` (see
+/// `defer::Exits`): they stay plain `br_if`s (each edge edit becomes a zero charge, which
+/// is dropped with its split) and the block just started after the `end` pays `cost`.
+fn fold_exits(fused: &mut Fused<'_, '_, '_>, cost: u64, edges: &[usize], split: &[(OpClass, u64)]) {
+    for &index in edges {
+        if let Some(Edit::BranchIfCharged { start, .. }) = fused.edits.get(index) {
+            let at = *start;
+            fused.edits[index] = Edit::Charge {
+                at,
+                cost: 0,
+                accesses: 0,
+            };
+        }
+    }
+    if let Some(Edit::Charge { cost: after, .. }) = fused.block.and_then(|i| fused.edits.get_mut(i))
+    {
+        *after = after.saturating_add(cost);
+    }
+    if fused.ctx.record_sites {
+        if let Some(last) = fused.classes.last_mut() {
+            for &(class, gas) in split {
+                match last.iter_mut().find(|(c, _)| *c == class) {
+                    Some((_, total)) => *total = total.saturating_add(gas),
+                    None => last.push((class, gas)),
+                }
+            }
+        }
+    }
 }
 
 /// Adds `units` of `class` (one operator, or a per-unit charge's count) to a block's

@@ -382,6 +382,10 @@ fn charge_sites(
                         per_unit: u64::from(accesses),
                     }
                 }
+                Edit::BranchIfCharged { cost, .. } => SiteCharge::Block {
+                    cost,
+                    classes: classes.next().cloned().unwrap_or_default(),
+                },
                 Edit::DynamicCharge { kind, per_unit, .. } => {
                     SiteCharge::PerUnit { kind, per_unit }
                 }

@@ -43,6 +43,9 @@ pub(crate) enum Step {
     RefFunc { new_index: u32 },
     /// `memory.grow`: the memory-size surcharge is recomputed after it (`access`).
     Grown,
+    /// A `br_if` (to `depth`) ending a pure block that began at a loop header: the
+    /// block's charge moves onto its two edges (see `defer`); a new block follows.
+    DeferredBrIf { depth: u32 },
 }
 
 /// The state one function body's walk threads through the visitor.
@@ -54,11 +57,19 @@ pub(crate) struct Fused<'s, 'c, 'p> {
     pub start: usize,
     pub edits: &'s mut Vec<Edit>,
     pub frames: &'s mut Vec<Frame>,
-    /// With `record_sites`, one class split per `Charge` pushed, the last one current.
+    /// With `record_sites`, one class split per `Charge` or `BranchIfCharged` pushed,
+    /// the last one current.
     pub classes: Vec<Vec<(OpClass, u64)>>,
     /// Index into `edits` of the current block's charge; `None` while in dead code.
     pub block: Option<usize>,
     pub max_operand_height: u32,
+    /// While the current block began at a `loop` header and holds only pure operators
+    /// (see `defer`): the operand stack height at the header.
+    pub defer: Option<u32>,
+    /// How each open frame's `end` is reached (see `defer::ExitTracker`).
+    pub exits: crate::defer::ExitTracker,
+    /// Set by an `end` that closes a frame: how its end was reached, for the block after.
+    pub ended: Option<crate::defer::Exits>,
     pub needs_scratch: bool,
     /// Why the walk stopped, when a visit returned [`Stopped`] (kept here so the value
     /// every visit returns stays a few bytes).
@@ -134,29 +145,60 @@ impl Fused<'_, '_, '_> {
                 self.needs_scratch = true;
             }
         }
+        if self.defer.is_some()
+            && !matches!(op, Operator::Loop { .. } | Operator::BrIf { .. })
+            && !crate::defer::is_pure(op)
+        {
+            self.defer = None;
+        }
         Ok(match op {
             Operator::Block { .. } => {
                 push_frame(self.frames, Frame::Block, ctx, start, op)?;
+                self.exits.open(true);
                 Step::Continue
             }
             Operator::Loop { .. } => {
                 push_frame(self.frames, Frame::Loop, ctx, start, op)?;
+                self.exits.open(false);
+                self.defer = Some(self.validator.operand_stack_height());
                 Step::NewBlock
             }
             Operator::If { .. } => {
                 push_frame(self.frames, Frame::If, ctx, start, op)?;
+                self.exits.open(false);
                 Step::NewBlock
             }
             Operator::Else => Step::NewBlock,
             Operator::End => match self.frames.pop() {
                 // A loop's `end` is no branch target: the block (or dead code) continues.
-                Some(Frame::Loop) => Step::Continue,
-                Some(_) => Step::NewBlock,
+                Some(Frame::Loop) => {
+                    self.exits.close(false);
+                    Step::Continue
+                }
+                Some(_) => {
+                    self.ended = Some(self.exits.close(self.block.is_some()));
+                    Step::NewBlock
+                }
                 None => Step::Continue, // the function's final `end`
             },
-            Operator::BrIf { .. } => Step::NewBlock,
+            Operator::BrIf { relative_depth } => match self.defer {
+                Some(height) if self.deferrable_exit(*relative_depth, height) => {
+                    Step::DeferredBrIf {
+                        depth: *relative_depth,
+                    }
+                }
+                _ => {
+                    self.defer = None;
+                    self.exits.branch(*relative_depth);
+                    Step::NewBlock
+                }
+            },
             Operator::BrTable { targets } => {
                 let count = targets.len();
+                for depth in targets.targets().flatten() {
+                    self.exits.branch(depth);
+                }
+                self.exits.branch(targets.default());
                 let max = ctx.profile.limits.max_br_table_targets;
                 if count > max {
                     return Err(PrepareError::LimitExceeded {
@@ -172,7 +214,11 @@ impl Fused<'_, '_, '_> {
                 }
                 Step::Dead
             }
-            Operator::Br { .. } | Operator::Unreachable => Step::Dead,
+            Operator::Br { relative_depth } => {
+                self.exits.branch(*relative_depth);
+                Step::Dead
+            }
+            Operator::Unreachable => Step::Dead,
             Operator::Return => Step::Return {
                 depth: self.frames.len() as u32,
             },
@@ -189,6 +235,17 @@ impl Fused<'_, '_, '_> {
             Operator::MemoryGrow { .. } => Step::Grown,
             _ => Step::Continue,
         })
+    }
+
+    /// Whether a `br_if` to `depth` in a pure header block may carry its charge (see
+    /// `defer`): the operand stack is as the header left it (`height`) and the target
+    /// takes no values and is no loop.
+    fn deferrable_exit(&self, depth: u32, height: u32) -> bool {
+        self.validator.operand_stack_height() == height
+            && self
+                .validator
+                .get_control_frame(depth as usize)
+                .is_some_and(|f| crate::defer::exit_without_values(f.kind, f.block_type))
     }
 
     /// Gas reports only: adds `op`'s gas to the current block's split by class.

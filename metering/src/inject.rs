@@ -205,6 +205,23 @@ pub(crate) fn inject_function(
                 copied = end;
                 op::ref_func(new_index, out);
             }
+            Edit::BranchIfCharged {
+                start,
+                end,
+                depth,
+                cost,
+            } => {
+                out.extend_from_slice(&wasm[copied..start]);
+                copied = end;
+                out.extend_from_slice(&[op::IF, op::EMPTY]);
+                if let Some(counters) = counters.as_deref_mut() {
+                    counters.count(&[Instruction::I64Const(1)], out);
+                }
+                op::i64_const(cost as i64, out);
+                op::call(intrinsics.gas, out);
+                op::br(depth + 1, out);
+                out.push(op::END);
+            }
             Edit::ReturnAsBranch { start, end, depth } => {
                 out.extend_from_slice(&wasm[copied..start]);
                 copied = end;
@@ -233,6 +250,9 @@ pub(crate) mod op {
     pub const I32_GT_U: u8 = 0x4b;
     pub const SELECT: u8 = 0x1b;
     pub const BLOCK: u8 = 0x02;
+    pub const IF: u8 = 0x04;
+    /// The empty block type.
+    pub const EMPTY: u8 = 0x40;
     pub const END: u8 = 0x0b;
     /// The `i32` value type.
     pub const I32: u8 = 0x7f;

@@ -22,6 +22,7 @@ mod analysis;
 mod commit;
 mod cost;
 mod data_writes;
+mod defer;
 mod encode;
 mod error;
 mod features;

@@ -19,7 +19,10 @@ use crate::Target;
 /// 7: `VmCtx::write_price` and `write_gas`: the dirty-range stub charges the granules it
 /// adds (cost table version 5) and marks the stored bytes, not from the address; the
 /// globals moved 16 bytes up.
-pub const ARTIFACT_FORMAT_VERSION: u32 = 7;
+/// 8: `VmCtx::stack_limit` (a stack pointer, set by the trampoline from the units first
+/// granted) replaces `stack_remaining`: metered frames are exactly 32 bytes per stack
+/// unit and `stack_enter` compares the stack pointer with the limit.
+pub const ARTIFACT_FORMAT_VERSION: u32 = 8;
 
 /// A compiled module.
 ///

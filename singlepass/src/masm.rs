@@ -665,13 +665,12 @@ pub trait MacroAssembler {
     fn flush_gas(&mut self);
     /// Reload the gas register from `VmCtx::gas_remaining`.
     fn reload_gas(&mut self);
-    /// Subtract `units` from `VmCtx::stack_remaining`; if it was smaller, call the
-    /// stack-grant stub `grant` (see `emit_stack_grant_stub`), which returns with the
-    /// budget granted or traps. When the frame fits, the only cost beyond the subtraction
-    /// is one branch over that call.
-    fn stack_enter(&mut self, units: u32, grant: Label);
-    /// Add `units` back to `VmCtx::stack_remaining`.
-    fn stack_leave(&mut self, units: u32);
+    /// After the prologue: compare the stack pointer (the bottom of this function's
+    /// frame) with `VmCtx::stack_limit`; if it is below, call the stack-grant stub
+    /// `grant` (see `emit_stack_grant_stub`), which returns with the budget granted or
+    /// traps. When the frame fits, the cost is a compare and one branch over that call;
+    /// leaving needs nothing (see `NATIVE_STACK_BYTES_PER_UNIT`).
+    fn stack_enter(&mut self, grant: Label);
 
     // ---- frames and calls ----
 
@@ -715,9 +714,10 @@ pub trait MacroAssembler {
     /// register and unwinds like the other stubs.
     fn emit_dynamic_trap_stub(&mut self, label: Label);
     /// Emit the stack-grant stub (bind `label` first), which `stack_enter` calls when
-    /// `VmCtx::stack_remaining` went below zero (as a signed value): it moves
-    /// `min(reserve, STACK_GRANT_UNITS - remaining)` units from `VmCtx::stack_reserve` to
-    /// `stack_remaining` and returns if that made it non-negative, else jumps to
+    /// the asking frame's stack pointer `sp` is below `VmCtx::stack_limit`: it moves
+    /// `take = min(reserve, deficit + STACK_GRANT_UNITS)` units (deficit = (limit -
+    /// sp) / 32) out of `VmCtx::stack_reserve`, lowers the limit by `32 * take` bytes
+    /// (saturating at 0) and returns if `sp` is no longer below it, else jumps to
     /// `overflow`. Preserves every register except the scratch registers the ISA
     /// reserves for the masm (and the link register on AArch64, saved by the prologue)
     /// and the flags.

@@ -23,10 +23,16 @@ pub struct VmCtx {
     /// here before every host call and libcall that may charge gas, on return and on trap;
     /// on `out_of_gas` it is 0.
     pub gas_remaining: u64,
-    /// Deterministic stack units granted to the call and not yet used. The call's whole
-    /// budget is this plus `stack_reserve`; generated code asks the stack-grant stub for
-    /// more of the reserve when a frame does not fit (see [`STACK_GRANT_UNITS`]).
-    pub stack_remaining: u64,
+    /// The lowest native stack pointer the units granted so far allow. The runtime sets
+    /// it to the units it grants first; the entry trampoline turns that into
+    /// `args - 32 * units` (saturating at 0). Every wasm frame is exactly
+    /// `NATIVE_STACK_BYTES_PER_UNIT` bytes per stack unit it is charged, so the stack
+    /// pointer after a prologue is `args - 32 * (units of the active frames)` and one
+    /// compare with this is the deterministic stack check; returning releases a frame
+    /// with no write. The call's whole budget is what was granted plus `stack_reserve`;
+    /// generated code asks the stack-grant stub for more of the reserve when a frame
+    /// does not fit (see [`STACK_GRANT_UNITS`]).
+    pub stack_limit: u64,
     /// Base of linear memory (never moves: the runtime reserves the maximum up front).
     pub memory_base: *mut u8,
     /// Current size of linear memory in bytes (a multiple of 64 KiB).
@@ -45,9 +51,9 @@ pub struct VmCtx {
     pub runtime: *mut core::ffi::c_void,
     /// Addresses of the runtime helpers, indexed by [`Libcall`].
     pub libcalls: [usize; Libcall::COUNT],
-    /// Deterministic stack units of the call's budget not yet granted to
-    /// `stack_remaining`. What the call was granted in all (`stack_remaining` at entry
-    /// plus what the reserve lost) bounds how deep its wasm frames reached: the runtime
+    /// Deterministic stack units of the call's budget not yet granted (the stub lowers
+    /// `stack_limit` by 32 bytes per unit it takes). What the call was granted in all
+    /// (`stack_limit`'s units at entry plus what the reserve lost) bounds how deep its wasm frames reached: the runtime
     /// clears only that much of a pooled native stack afterwards.
     pub stack_reserve: u64,
     /// The parts of linear memory that may have been written since the memory was last
@@ -67,10 +73,10 @@ pub struct VmCtx {
     pub write_gas: u64,
 }
 
-/// Deterministic stack units the stack-grant stub leaves in `VmCtx::stack_remaining`
+/// Deterministic stack units the stack-grant stub grants (lowering `VmCtx::stack_limit`)
 /// beyond the frame that asked (when the reserve has them).
 ///
-/// Why grants at all: the total the call may use (remaining + reserve) and so every
+/// Why grants at all: the total the call may use (granted + reserve) and so every
 /// overflow trap are exactly those of one budget, but the part granted tells the runtime
 /// how deep the call's frames went without any instruction on the hot path (the stub
 /// runs only when a call goes deeper than it ever went, at most once per
@@ -108,7 +114,7 @@ pub struct TableDef {
 /// Byte offsets of [`VmCtx`] fields, for code generation.
 impl VmCtx {
     pub const GAS_REMAINING: u32 = offset_of!(VmCtx, gas_remaining) as u32;
-    pub const STACK_REMAINING: u32 = offset_of!(VmCtx, stack_remaining) as u32;
+    pub const STACK_LIMIT: u32 = offset_of!(VmCtx, stack_limit) as u32;
     pub const MEMORY_BASE: u32 = offset_of!(VmCtx, memory_base) as u32;
     pub const MEMORY_LEN: u32 = offset_of!(VmCtx, memory_len) as u32;
     pub const TRAP_CODE: u32 = offset_of!(VmCtx, trap_code) as u32;
@@ -206,7 +212,7 @@ mod tests {
         // These offsets are baked into generated code: changing them changes the artifact
         // format (bump `ARTIFACT_FORMAT_VERSION`).
         assert_eq!(VmCtx::GAS_REMAINING, 0);
-        assert_eq!(VmCtx::STACK_REMAINING, 8);
+        assert_eq!(VmCtx::STACK_LIMIT, 8);
         assert_eq!(VmCtx::MEMORY_BASE, 16);
         assert_eq!(VmCtx::MEMORY_LEN, 24);
         assert_eq!(VmCtx::TRAP_CODE, 32);

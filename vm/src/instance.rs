@@ -371,7 +371,7 @@ impl Instance {
         // SAFETY: the vmctx the state owns; no call is running.
         unsafe {
             (*vmctx).gas_remaining = gas_limit;
-            (*vmctx).stack_remaining = first_grant;
+            (*vmctx).stack_limit = first_grant;
             (*vmctx).stack_reserve = max_height - first_grant;
         }
         // SAFETY: `trampoline` is the entry trampoline inside the module's mapped code,

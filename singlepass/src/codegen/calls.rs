@@ -125,11 +125,17 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                          pass may call the gasket intrinsics)",
                     ));
                 };
-                let units = units as u32;
+                // The units size the frame (see `NATIVE_STACK_BYTES_PER_UNIT`): one
+                // compare of the stack pointer on entry, nothing on leaving.
                 if intrinsic == Intrinsic::StackEnter {
-                    self.masm.stack_enter(units, self.labels.stack_grant);
-                } else {
-                    self.masm.stack_leave(units);
+                    if self.frame_units.is_some() {
+                        return Err(self.unsupported(
+                            "a second stack_enter in one function (only the metering pass \
+                             may call the gasket intrinsics)",
+                        ));
+                    }
+                    self.frame_units = Some(units as u32);
+                    self.masm.stack_enter(self.labels.stack_grant);
                 }
             }
         }

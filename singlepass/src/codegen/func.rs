@@ -136,6 +136,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// Bytes of the largest outgoing call area (a multiple of 16), kept at the bottom of
     /// the frame, below the spill slots.
     pub max_outgoing: u32,
+    /// The stack units of this function's `stack_enter`, once compiled: its native
+    /// frame is then exactly `NATIVE_STACK_BYTES_PER_UNIT` bytes per unit.
+    pub frame_units: Option<u32>,
     pub locals: Vec<Local>,
     /// Per local: depths of stack entries that may read it lazily.
     pub local_refs: Vec<Vec<usize>>,
@@ -202,6 +205,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             float_spill_cursor: 0,
             max_depth: 0,
             max_outgoing: 0,
+            frame_units: None,
             locals,
             // Emptied per local in `layout_locals`, once the number of locals is known.
             local_refs,
@@ -352,7 +356,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.masm.emit_slow_paths();
 
         let slots = self.slots_start as usize + self.max_depth;
-        let frame_bytes = (slots * 8).div_ceil(16) * 16 + self.max_outgoing as usize;
+        let needed = (slots * 8).div_ceil(16) * 16 + self.max_outgoing as usize;
+        let frame_bytes = match self.frame_units {
+            Some(units) => super::metered_frame_bytes(units, needed).ok_or_else(|| {
+                CompileError::Limit(format!(
+                    "function {}: its frame needs {needed} bytes, more than its {units} \
+                     stack units cover",
+                    self.index
+                ))
+            })?,
+            None => needed,
+        };
         let frame_bytes = u32::try_from(frame_bytes).map_err(|_| {
             CompileError::Limit(format!("function {}: frame too large", self.index))
         })?;

@@ -52,7 +52,24 @@ use func::FuncGen;
 /// outgoing call area (≤ 1 slot per value plus alignment), so 8 bytes × (4 + locals + 3 × height) ≤ 32 × (locals + height + 4).
 /// The runtime sizes each native stack as this × `StackLimits::max_height`, plus headroom
 /// for runtime helpers and host functions, so the deterministic limit always fires first.
+///
+/// A function whose body calls `stack_enter(units)` (every function `metering::prepare`
+/// wrote) gets a native frame of *exactly* this many bytes per unit (return address and
+/// saved frame pointer included; `metered_frame_bytes`), padded below its slots. So the
+/// stack pointer after its prologue is the call's entry `sp` minus this × the units of
+/// the active frames, and `stack_enter` is one compare of it with `VmCtx::stack_limit`:
+/// no counter to write on entry, nothing to do on return.
 pub const NATIVE_STACK_BYTES_PER_UNIT: u64 = 32;
+
+/// The frame size (below the saved frame pointer and return address, 16 bytes on both
+/// ISAs) of a function charged `units` stack units whose slots need `needed` bytes:
+/// exactly `NATIVE_STACK_BYTES_PER_UNIT * units - 16`, or `None` if that is less than
+/// `needed` (a profile whose `frame_overhead` is too small for the bound above).
+fn metered_frame_bytes(units: u32, needed: usize) -> Option<usize> {
+    let total = usize::try_from(NATIVE_STACK_BYTES_PER_UNIT * u64::from(units)).ok()?;
+    let frame = total.checked_sub(16)?;
+    (frame >= needed).then_some(frame)
+}
 
 /// The wasm features the compiler validates with: wasm 2.0, with floats accepted by the
 /// validator (their operators are then reported as unsupported by code generation).

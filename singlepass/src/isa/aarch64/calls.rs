@@ -18,7 +18,7 @@ use crate::masm::{Address, Base, FramePatch, Label, LibcallArg, LoadKind, Operan
 use crate::vmctx::{Libcall, VmCtx, STACK_GRANT_UNITS};
 
 const GAS_REMAINING: u32 = VmCtx::GAS_REMAINING;
-const STACK_REMAINING: u32 = VmCtx::STACK_REMAINING;
+const STACK_LIMIT: u32 = VmCtx::STACK_LIMIT;
 const STACK_RESERVE: u32 = VmCtx::STACK_RESERVE;
 
 /// `movz x16, #imm16` (the frame patch's first instruction).
@@ -159,22 +159,15 @@ impl A64Masm {
         asm!(self.ops; ldr X(GAS), [X(VMCTX), #GAS_REMAINING]);
     }
 
-    /// `ldr; subs; str` on `vmctx.stack_remaining`, then `b.hs fits; bl grant; fits:`
-    /// (`str` keeps the flags of `subs`). The counter is signed in effect (budgets are
-    /// below 2^32 units), so a wrap is a negative value the grant stub tops up or turns
-    /// into the overflow trap. `bl` clobbers x30, which the prologue saved.
-    pub(super) fn emit_stack_enter(&mut self, units: u32, grant: Label) {
-        asm!(self.ops; ldr X(ADDR), [X(VMCTX), #STACK_REMAINING]);
-        match add_imm12(Size::S64, units.into()) {
-            Some((u, false)) => asm!(self.ops; subs X(ADDR), XSP(ADDR), #u),
-            _ => {
-                self.mov_imm(SCRATCH, units.into());
-                asm!(self.ops; subs X(ADDR), X(ADDR), X(SCRATCH));
-            }
-        }
+    /// `ldr x17, [vmctx.stack_limit]; cmp sp, x17; b.hs fits; bl grant; fits:`, after
+    /// the prologue (the frame is allocated, and is exactly 32 bytes per stack unit: see
+    /// `NATIVE_STACK_BYTES_PER_UNIT`). No write: returning releases the frame. `bl`
+    /// clobbers x30, which the prologue saved.
+    pub(super) fn emit_stack_enter(&mut self, grant: Label) {
         let fits = self.ops.new_dynamic_label();
         asm!(self.ops
-            ; str X(ADDR), [X(VMCTX), #STACK_REMAINING]
+            ; ldr X(ADDR), [X(VMCTX), #STACK_LIMIT]
+            ; cmp sp, X(ADDR), uxtx
             ; b.hs =>fits
             ; bl =>grant
             ; =>fits
@@ -182,38 +175,33 @@ impl A64Masm {
     }
 
     /// See `MacroAssembler::emit_stack_grant_stub`. Uses only the masm's scratch
-    /// registers (x16, x17) and returns through x30.
+    /// registers (x16, x17) and returns through x30; `bl` moved no stack pointer, so
+    /// `sp` is the asking frame's.
     pub(super) fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label) {
         let chunk = STACK_GRANT_UNITS as u32;
         asm!(self.ops
             ; =>label
-            // want = STACK_GRANT_UNITS - remaining (remaining < 0, so this is the deficit
-            // plus a fresh grant); take min(want, reserve).
-            ; ldr X(SCRATCH), [X(VMCTX), #STACK_REMAINING]
-            ; movz X(ADDR), #chunk
-            ; sub X(ADDR), X(ADDR), X(SCRATCH)
+            // want = deficit + STACK_GRANT_UNITS, the deficit (limit - sp) / 32 in units
+            // (a whole number: every frame is 32 bytes per unit); take min(want, reserve).
+            ; ldr X(SCRATCH), [X(VMCTX), #STACK_LIMIT]
+            ; mov XSP(ADDR), sp
+            ; sub X(ADDR), X(SCRATCH), X(ADDR)
+            ; lsr X(ADDR), X(ADDR), #5
+            ; add XSP(ADDR), XSP(ADDR), #chunk
             ; ldr X(SCRATCH), [X(VMCTX), #STACK_RESERVE]
             ; cmp X(ADDR), X(SCRATCH)
             ; csel X(ADDR), X(SCRATCH), X(ADDR), hi
             ; sub X(SCRATCH), X(SCRATCH), X(ADDR)
             ; str X(SCRATCH), [X(VMCTX), #STACK_RESERVE]
-            ; ldr X(SCRATCH), [X(VMCTX), #STACK_REMAINING]
-            ; adds X(SCRATCH), X(SCRATCH), X(ADDR)
-            ; str X(SCRATCH), [X(VMCTX), #STACK_REMAINING]
+            // limit -= 32 * take, saturating at 0 (a reserve as large as the address).
+            ; ldr X(SCRATCH), [X(VMCTX), #STACK_LIMIT]
+            ; subs X(SCRATCH), X(SCRATCH), X(ADDR), lsl #5
+            ; csel X(SCRATCH), xzr, X(SCRATCH), lo
+            ; str X(SCRATCH), [X(VMCTX), #STACK_LIMIT]
+            ; mov XSP(ADDR), sp
+            ; cmp X(ADDR), X(SCRATCH)
         );
-        self.emit_branch(Cond::LtS, overflow);
+        self.emit_branch(Cond::LtU, overflow);
         asm!(self.ops; ret);
-    }
-
-    pub(super) fn emit_stack_leave(&mut self, units: u32) {
-        asm!(self.ops; ldr X(ADDR), [X(VMCTX), #STACK_REMAINING]);
-        match add_imm12(Size::S64, units.into()) {
-            Some((u, false)) => asm!(self.ops; add XSP(ADDR), XSP(ADDR), #u),
-            _ => {
-                self.mov_imm(SCRATCH, units.into());
-                asm!(self.ops; add X(ADDR), X(ADDR), X(SCRATCH));
-            }
-        }
-        asm!(self.ops; str X(ADDR), [X(VMCTX), #STACK_REMAINING]);
     }
 }

@@ -29,6 +29,7 @@ const GAS_REMAINING: u32 = VmCtx::GAS_REMAINING;
 const TRAP_CODE: u32 = VmCtx::TRAP_CODE;
 const SAVED_SP: u32 = VmCtx::SAVED_SP;
 const MEMORY_BASE: u32 = VmCtx::MEMORY_BASE;
+const STACK_LIMIT: u32 = VmCtx::STACK_LIMIT;
 /// The system-register operand of `mrs`/`msr` for FPCR, bits 19:5 of the instruction
 /// (o0 = op0 - 2 = 1, op1 = 3, CRn = 4, CRm = 4, op2 = 0): dynasm has no name for it.
 const FPCR: u32 = (1 << 14) | (3 << 11) | (4 << 7) | (4 << 3);
@@ -110,6 +111,15 @@ impl A64Masm {
             ; ldr X(GAS), [X(VMCTX), #GAS_REMAINING]
             // Switch to the call's own stack: the callee's incoming slot 0 is at `args`.
             ; mov sp, x2
+            // `VmCtx::stack_limit` holds the units first granted: turn it into the
+            // lowest stack pointer they allow, `args - 32 * units` (saturating at 0),
+            // which `stack_enter` compares with.
+            ; ldr x16, [X(VMCTX), #STACK_LIMIT]
+            ; lsr x17, x2, #5
+            ; cmp x16, x17
+            ; csel x16, x17, x16, hi
+            ; sub x16, x2, x16, lsl #5
+            ; str x16, [X(VMCTX), #STACK_LIMIT]
             ; blr x1
             ; str X(GAS), [X(VMCTX), #GAS_REMAINING]
             ; mov w0, wzr

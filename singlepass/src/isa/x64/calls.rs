@@ -16,7 +16,7 @@ use crate::vmctx::{Libcall, VmCtx, STACK_GRANT_UNITS};
 // The gas and stack-budget fields are written as literal offsets below (`[r15]`,
 // `[r15 + 8]`), so dynasm picks the short encodings; these keep them honest.
 const _: () = assert!(VmCtx::GAS_REMAINING == 0);
-const _: () = assert!(VmCtx::STACK_REMAINING == 8);
+const _: () = assert!(VmCtx::STACK_LIMIT == 8);
 const STACK_RESERVE: i32 = VmCtx::STACK_RESERVE as i32;
 
 impl X64Masm {
@@ -151,21 +151,12 @@ impl X64Masm {
         asm!(self.ops; mov r13, QWORD [r15]);
     }
 
-    /// `sub [vmctx.stack_remaining], units; jae ok; call grant; ok:`. The counter is
-    /// signed in effect (budgets are below 2^32 units), so a wrap is a negative value the
-    /// grant stub tops up or turns into the overflow trap.
-    pub(super) fn emit_stack_enter(&mut self, units: u32, grant: Label) {
-        match units {
-            0..=127 => asm!(self.ops; sub QWORD [r15 + 8], BYTE (units as i8).into()),
-            _ => match i32::try_from(units) {
-                Ok(u) => asm!(self.ops; sub QWORD [r15 + 8], DWORD u),
-                Err(_) => {
-                    let u = units as i32;
-                    asm!(self.ops; mov eax, DWORD u; sub QWORD [r15 + 8], rax)
-                }
-            },
-        }
+    /// `cmp rsp, [vmctx.stack_limit]; jae ok; call grant; ok:`, after the prologue (the
+    /// frame is allocated, and is exactly 32 bytes per stack unit: see
+    /// `NATIVE_STACK_BYTES_PER_UNIT`). No write: returning releases the frame.
+    pub(super) fn emit_stack_enter(&mut self, grant: Label) {
         asm!(self.ops
+            ; cmp rsp, QWORD [r15 + 8]
             ; jae >fits
             ; call =>grant
             ; fits:
@@ -173,39 +164,39 @@ impl X64Masm {
     }
 
     /// See `MacroAssembler::emit_stack_grant_stub`. Saves and restores the two registers
-    /// it uses; `pop` leaves the flags of the final `add`, whose sign says overflow.
+    /// it uses; `pop` leaves the flags of the final `cmp`. The asking frame's stack
+    /// pointer is `rsp + 24` here (the return address and the two pushes).
     pub(super) fn emit_stack_grant_stub(&mut self, label: Label, overflow: Label) {
         let chunk = STACK_GRANT_UNITS as i32;
         asm!(self.ops
             ; =>label
             ; push rax
             ; push rcx
-            // want = STACK_GRANT_UNITS - remaining (remaining < 0, so this is the deficit
-            // plus a fresh grant); take min(want, reserve).
-            ; mov eax, DWORD chunk
-            ; sub rax, QWORD [r15 + 8]
-            ; mov rcx, QWORD [r15 + STACK_RESERVE]
-            ; cmp rax, rcx
-            ; cmova rax, rcx
-            ; sub QWORD [r15 + STACK_RESERVE], rax
-            ; add QWORD [r15 + 8], rax
+            // want = deficit + STACK_GRANT_UNITS, the deficit (limit - sp) / 32 in units
+            // (a whole number: every frame is 32 bytes per unit); take min(want, reserve).
+            ; mov rcx, QWORD [r15 + 8]
+            ; lea rax, [rsp + 24]
+            ; sub rcx, rax
+            ; shr rcx, 5
+            ; add rcx, DWORD chunk
+            ; mov rax, QWORD [r15 + STACK_RESERVE]
+            ; cmp rcx, rax
+            ; cmova rcx, rax
+            ; sub QWORD [r15 + STACK_RESERVE], rcx
+            // limit -= 32 * take, saturating at 0 (a reserve as large as the address).
+            ; shl rcx, 5
+            ; mov rax, QWORD [r15 + 8]
+            ; sub rax, rcx
+            ; jae >lowered
+            ; xor eax, eax
+            ; lowered:
+            ; mov QWORD [r15 + 8], rax
+            ; lea rcx, [rsp + 24]
+            ; cmp rcx, rax
             ; pop rcx
             ; pop rax
-            ; js =>overflow
+            ; jb =>overflow
             ; ret
         );
-    }
-
-    pub(super) fn emit_stack_leave(&mut self, units: u32) {
-        match units {
-            0..=127 => asm!(self.ops; add QWORD [r15 + 8], BYTE (units as i8).into()),
-            _ => match i32::try_from(units) {
-                Ok(u) => asm!(self.ops; add QWORD [r15 + 8], DWORD u),
-                Err(_) => {
-                    let u = units as i32;
-                    asm!(self.ops; mov eax, DWORD u; add QWORD [r15 + 8], rax)
-                }
-            },
-        }
     }
 }

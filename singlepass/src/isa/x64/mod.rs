@@ -278,11 +278,8 @@ impl MacroAssembler for X64Masm {
     fn reload_gas(&mut self) {
         self.emit_reload_gas()
     }
-    fn stack_enter(&mut self, units: u32, grant: Label) {
-        self.emit_stack_enter(units, grant)
-    }
-    fn stack_leave(&mut self, units: u32) {
-        self.emit_stack_leave(units)
+    fn stack_enter(&mut self, grant: Label) {
+        self.emit_stack_enter(grant)
     }
 
     fn prologue(&mut self, saved_locals: u32) -> FramePatch {

@@ -189,7 +189,7 @@ impl Instance {
         let mut memory = vec![0u8; MEMORY_BYTES];
         let vmctx = Box::new(VmCtx {
             gas_remaining: u64::MAX,
-            stack_remaining: u64::MAX,
+            stack_limit: u64::MAX,
             memory_base: memory.as_mut_ptr(),
             memory_len: MEMORY_BYTES as u64,
             trap_code: 0,
@@ -1141,58 +1141,63 @@ fn gas_charges_down_to_zero_and_traps_one_below() {
     assert_eq!(inst.vmctx.gas_remaining, 1000);
 }
 
+/// A function of `units` stack units: a frame of exactly 32 bytes per unit (the builder's
+/// prologue saves two registers below the saved rbp and return address), checked by
+/// `stack_enter`; with `callee`, it calls that function after the check.
+fn framed(b: &mut Builder, units: u32, callee: Option<usize>) -> usize {
+    b.func_with_frame(32 * (units - 1), |m, b| {
+        m.stack_enter(b.stack_grant);
+        if let Some(callee) = callee {
+            m.call(b.funcs[callee]);
+        }
+    })
+}
+
 #[test]
-fn stack_budget_enter_leave_grant_and_overflow() {
+fn stack_budget_enter_grant_and_overflow() {
     let mut b = Builder::new();
-    let f = b.func(|m, b| {
-        m.stack_enter(5, b.stack_grant);
-        m.stack_leave(2);
-    });
-    let big = b.func(|m, b| {
-        m.stack_enter(0x9000_0000, b.stack_grant);
-        m.stack_leave(0x9000_0000);
-    });
+    let f = framed(&mut b, 5, None);
+    let g = framed(&mut b, 3, Some(f));
     let module = b.build();
     let mut inst = Instance::new();
-    let set = |inst: &mut Instance, stack: u64, reserve: u64| {
-        inst.vmctx.stack_remaining = stack;
+    let set = |inst: &mut Instance, units: u64, reserve: u64| {
+        inst.vmctx.stack_limit = units;
         inst.vmctx.stack_reserve = reserve;
     };
-    let budget = |inst: &Instance| (inst.vmctx.stack_remaining, inst.vmctx.stack_reserve);
     // Fits: no grant.
     set(&mut inst, 5, 0);
     assert_eq!(inst.call(&module, f, &[]).0, 0);
-    assert_eq!(budget(&inst), (2, 0));
+    assert_eq!(inst.vmctx.stack_reserve, 0);
     set(&mut inst, 4, 0);
     assert_eq!(inst.call(&module, f, &[]).0, TrapKind::StackOverflow.code());
-    // Short by 3: the grant covers them and leaves STACK_GRANT_UNITS.
+    // Short by 3: the grant covers them and STACK_GRANT_UNITS more.
     set(&mut inst, 2, 300);
     assert_eq!(inst.call(&module, f, &[]).0, 0);
     let grant = crate::STACK_GRANT_UNITS;
-    assert_eq!(budget(&inst), (grant + 2, 300 - grant - 3));
+    assert_eq!(inst.vmctx.stack_reserve, 300 - grant - 3);
     // The reserve covers exactly the deficit; one unit less overflows.
     set(&mut inst, 1, 4);
     assert_eq!(inst.call(&module, f, &[]).0, 0);
-    assert_eq!(budget(&inst), (2, 0));
+    assert_eq!(inst.vmctx.stack_reserve, 0);
     set(&mut inst, 1, 3);
     assert_eq!(inst.call(&module, f, &[]).0, TrapKind::StackOverflow.code());
-    // Wide immediates, with and without a grant.
-    set(&mut inst, 0x9000_0000, 0);
-    assert_eq!(inst.call(&module, big, &[]).0, 0);
-    assert_eq!(budget(&inst), (0x9000_0000, 0));
-    set(&mut inst, 0x8fff_ffff, 0);
-    assert_eq!(
-        inst.call(&module, big, &[]).0,
-        TrapKind::StackOverflow.code()
-    );
-    set(&mut inst, 0x10, 0x9000_0000);
-    assert_eq!(inst.call(&module, big, &[]).0, 0);
-    assert_eq!(budget(&inst), (0x9000_0010, 0));
-    set(&mut inst, 0x10, 0x8fff_ffef);
-    assert_eq!(
-        inst.call(&module, big, &[]).0,
-        TrapKind::StackOverflow.code()
-    );
+    // Nested: the callee's check counts the caller's frame (3 + 5 units).
+    set(&mut inst, 8, 0);
+    assert_eq!(inst.call(&module, g, &[]).0, 0);
+    set(&mut inst, 7, 0);
+    assert_eq!(inst.call(&module, g, &[]).0, TrapKind::StackOverflow.code());
+    set(&mut inst, 2, 0);
+    assert_eq!(inst.call(&module, g, &[]).0, TrapKind::StackOverflow.code());
+    set(&mut inst, 7, 1);
+    assert_eq!(inst.call(&module, g, &[]).0, 0);
+    assert_eq!(inst.vmctx.stack_reserve, 0);
+    // A grant in the caller, then the callee fits in what it left.
+    set(&mut inst, 2, 200);
+    assert_eq!(inst.call(&module, g, &[]).0, 0);
+    assert_eq!(inst.vmctx.stack_reserve, 200 - grant - 1);
+    // More units than the stack has addresses: the trampoline saturates the limit at 0.
+    set(&mut inst, u64::MAX, 0);
+    assert_eq!(inst.call(&module, g, &[]).0, 0);
 }
 
 #[test]

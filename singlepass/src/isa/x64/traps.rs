@@ -17,6 +17,7 @@ const GAS_REMAINING: i32 = VmCtx::GAS_REMAINING as i32;
 const TRAP_CODE: i32 = VmCtx::TRAP_CODE as i32;
 const SAVED_SP: i32 = VmCtx::SAVED_SP as i32;
 const MEMORY_BASE: i32 = VmCtx::MEMORY_BASE as i32;
+const STACK_LIMIT: i32 = VmCtx::STACK_LIMIT as i32;
 
 /// MXCSR for wasm code: every exception masked (bits 7-12), round to nearest even
 /// (bits 13-14 = 0), no flush-to-zero (bit 15) and no denormals-are-zero (bit 6), no
@@ -98,6 +99,18 @@ impl X64Masm {
             ; mov r13, QWORD [r15 + GAS_REMAINING]
             // Switch to the call's own stack: the callee's incoming slot 0 is at `args`.
             ; mov rsp, rdx
+            // `VmCtx::stack_limit` holds the units first granted: turn it into the
+            // lowest stack pointer they allow, `args - 32 * units` (saturating at 0),
+            // which `stack_enter` compares with.
+            ; mov rax, QWORD [r15 + STACK_LIMIT]
+            ; mov rcx, rsp
+            ; shr rcx, 5
+            ; cmp rax, rcx
+            ; cmova rax, rcx
+            ; shl rax, 5
+            ; mov rcx, rsp
+            ; sub rcx, rax
+            ; mov QWORD [r15 + STACK_LIMIT], rcx
             ; call rsi
             ; mov QWORD [r15 + GAS_REMAINING], r13
             ; xor eax, eax
