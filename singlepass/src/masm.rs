@@ -437,6 +437,14 @@ pub trait MacroAssembler {
     /// the rest (at least 3 remain). Lent registers stay caller-saved: codegen saves them
     /// around every call and libcall (see `codegen/regalloc.rs`).
     fn lendable(&self) -> usize;
+    /// The registers codegen may lend to locals, in the order it lends them. By default
+    /// the first `lendable()` of `allocatable()`; an ISA may put first registers that are
+    /// never temporaries but that its methods leave intact (or save themselves), which
+    /// lends a local one more register without taking a temporary. Those of them that
+    /// are allocatable must be the first `lendable()` of `allocatable()`, in order.
+    fn lendable_regs(&self) -> &'static [Reg] {
+        &self.allocatable()[..self.lendable()]
+    }
     /// `fp + this` is incoming slot 0 (the wasm calling convention's argument area).
     fn incoming_area_offset(&self) -> i32;
 

@@ -10,6 +10,10 @@ use crate::TrapKind;
 use super::func::FuncGen;
 use super::stack::{Kind, Loc, Popped};
 
+mod divisor;
+
+use divisor::UnsignedDivisor;
+
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// `lhs <cond> rhs`, pushed as pending flags.
     pub fn compare(&mut self, size: Size, cond: Cond) {
@@ -106,13 +110,26 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let (lhs, rhs) = if swap { (rhs, lhs) } else { (lhs, rhs) };
         // Entries still reading the local lazily keep its old value.
         self.materialize_local(local);
-        let source = self.register_operand(lhs);
         let operand = self.operand(rhs);
+        let left = self.operand(lhs);
+        // A left operand in memory or a constant goes straight into the local's register
+        // (unless the right one is that register), not through a temporary.
+        let source = match left {
+            Operand::Frame(_) | Operand::Imm(_) if operand != Operand::Reg(dst) => {
+                self.masm.mov(size, dst, left);
+                None
+            }
+            _ => Some(self.register_operand(lhs)),
+        };
+        let from = source.unwrap_or(dst);
         match op {
-            Binary::Alu(op) => self.masm.alu(op, size, dst, source, operand),
-            Binary::Shift(op) => self.masm.shift(op, size, dst, source, operand),
+            Binary::Alu(op) => self.masm.alu(op, size, dst, from, operand),
+            Binary::Shift(op) => self.masm.shift(op, size, dst, from, operand),
         }
-        self.release_operand(lhs, source);
+        match source {
+            Some(source) => self.release_operand(lhs, source),
+            None => self.release(lhs),
+        }
         self.release(rhs);
         true
     }
@@ -187,6 +204,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.push_const(kind, 0);
                 return;
             }
+            if matches!(op, DivOp::DivU | DivOp::RemU) {
+                let bits = if size == Size::S32 { 32 } else { 64 };
+                if let Some(plan) = UnsignedDivisor::new(bits, b as u64) {
+                    self.divide_by_constant(op, kind, lhs, b as u64, plan);
+                    return;
+                }
+            }
         }
         let dst = self.owned_reg(lhs);
         let divisor = self.owned_reg(rhs);
@@ -220,6 +244,49 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             _ => self.masm.div(op, size, dst, dst, divisor),
         }
         self.free_reg(divisor);
+        self.push_reg(kind, dst);
+    }
+
+    /// `div_u`/`rem_u` of `lhs` by the nonzero constant `d` without a divide
+    /// (`divisor` says why this is exact): a shift or mask for a power of two, else a
+    /// multiply by the reciprocal, a shift and, for the remainder, `x - q * d`.
+    fn divide_by_constant(
+        &mut self,
+        op: DivOp,
+        kind: Kind,
+        lhs: Popped,
+        d: u64,
+        plan: UnsignedDivisor,
+    ) {
+        let size = kind.size();
+        let (dst, source) = self.destination(lhs);
+        match (plan, op) {
+            (UnsignedDivisor::PowerOfTwo { k }, DivOp::DivU) => {
+                self.masm
+                    .shift(ShiftOp::ShrU, size, dst, source, Operand::Imm(i64::from(k)))
+            }
+            (UnsignedDivisor::PowerOfTwo { .. }, _) => {
+                self.masm
+                    .alu(AluOp::And, size, dst, source, Operand::Imm(d as i64 - 1))
+            }
+            (UnsignedDivisor::Reciprocal { multiplier, shift }, _) => {
+                // The quotient, in `dst` itself for `div_u`, else in a second register
+                // while `source` still holds the dividend.
+                let q = if op == DivOp::DivU { dst } else { self.alloc() };
+                self.masm.extend(ExtendOp::I64FromI32U, q, source);
+                let m = Operand::Imm(i64::from(multiplier));
+                self.masm.alu(AluOp::Mul, Size::S64, q, q, m);
+                let shift = Operand::Imm(i64::from(shift));
+                self.masm.shift(ShiftOp::ShrU, Size::S64, q, q, shift);
+                if op == DivOp::RemU {
+                    let d = Operand::Imm(d as u32 as i64);
+                    self.masm.alu(AluOp::Mul, Size::S32, q, q, d);
+                    self.masm
+                        .alu(AluOp::Sub, Size::S32, dst, source, Operand::Reg(q));
+                    self.free_reg(q);
+                }
+            }
+        }
         self.push_reg(kind, dst);
     }
 

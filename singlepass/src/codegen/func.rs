@@ -387,7 +387,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     ) -> FramePatch {
         let saved_regs = self.masm.local_regs();
         let all_allocatable = self.masm.allocatable();
-        let lendable = &all_allocatable[..self.masm.lendable()];
+        let lendable = self.masm.lendable_regs();
         let all_float = self.masm.float_allocatable();
         let float_lendable = &all_float[..self.masm.float_lendable()];
         let incoming = self.masm.incoming_area_offset();
@@ -429,8 +429,15 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         );
         let (saved, lent) = (used.saved, used.lent + used.float_lent);
         self.saved_locals = saved as u32;
-        self.lent = &all_allocatable[..used.lent];
-        self.allocatable = &all_allocatable[used.lent..];
+        self.lent = &lendable[..used.lent];
+        // The lent registers that are also temporaries are the first allocatable ones.
+        let taken = self
+            .lent
+            .iter()
+            .filter(|r| all_allocatable.contains(r))
+            .count();
+        debug_assert_eq!(all_allocatable[..taken], self.lent[used.lent - taken..]);
+        self.allocatable = &all_allocatable[taken..];
         self.free = (1u32 << self.allocatable.len()) - 1;
         self.float_lent = &all_float[..used.float_lent];
         self.float_allocatable = &all_float[used.float_lent..];

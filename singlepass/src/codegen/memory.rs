@@ -12,6 +12,23 @@ use super::float::float_kind;
 use super::func::FuncGen;
 use super::stack::{Kind, Loc};
 
+/// The register holding a checked address (see `FuncGen::checked_address`).
+#[derive(Copy, Clone)]
+enum AddressReg {
+    /// A register the access owns and must free (or reuse for its result).
+    Owned(Reg),
+    /// The register of the local the address was read from: read only, never freed.
+    Local(Reg),
+}
+
+impl AddressReg {
+    fn reg(self) -> Reg {
+        match self {
+            AddressReg::Owned(reg) | AddressReg::Local(reg) => reg,
+        }
+    }
+}
+
 /// What a memory access does, for its check.
 #[derive(Copy, Clone)]
 enum Access {
@@ -59,13 +76,22 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Pops an address operand, checks `offset + bytes` past it for `access` and returns
-    /// the register holding it (owned by the caller) and the address of the access.
+    /// the register holding it and the address of the access. The register is the
+    /// caller's to free ([`AddressReg::Owned`]), or a local's own register when the
+    /// address is a lazy read of a local living in one ([`AddressReg::Local`]): the
+    /// access indexes off it directly instead of copying it first (the upper half of
+    /// an i32 register is zero on x86-64; AArch64 zero-extends the index anyway).
     ///
     /// A constant address is folded with the offset into one register (when the sum is
     /// a u32), so the check covers exactly the accessed bytes: compilers address statics
     /// as `i32.const 0` plus a large offset, and checking from address 0 would stretch
     /// the written range over everything below them.
-    fn checked_address(&mut self, offset: u64, bytes: u32, access: Access) -> (Reg, Address) {
+    fn checked_address(
+        &mut self,
+        offset: u64,
+        bytes: u32,
+        access: Access,
+    ) -> (AddressReg, Address) {
         let addr = self.pop();
         if let Loc::Const(c) = addr.loc {
             let folded = u64::from(c as u32) + offset;
@@ -79,7 +105,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     index: Some((reg, 0)),
                     disp: 0,
                 };
-                return (reg, address);
+                return (AddressReg::Owned(reg), address);
             }
         }
         // A lazy local read: the address is that local's current value.
@@ -87,14 +113,25 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Loc::Local(local) => Some(local),
             _ => None,
         };
-        let reg = self.owned_reg(addr);
-        self.check_memory(reg, base, offset, offset + u64::from(bytes), access);
+        let reg = match (base, self.operand(addr)) {
+            (Some(_), Operand::Reg(local)) => AddressReg::Local(local),
+            _ => AddressReg::Owned(self.owned_reg(addr)),
+        };
+        let index = reg.reg();
+        self.check_memory(index, base, offset, offset + u64::from(bytes), access);
         let address = Address {
             base: Base::Memory,
-            index: Some((reg, 0)),
+            index: Some((index, 0)),
             disp: offset as i64,
         };
         (reg, address)
+    }
+
+    /// Frees the register [`Self::checked_address`] gave, if it is the caller's.
+    fn release_address(&mut self, reg: AddressReg) {
+        if let AddressReg::Owned(reg) = reg {
+            self.free_reg(reg);
+        }
     }
 
     /// An integer load (`f32.load`/`f64.load` are [`Self::load_float`]).
@@ -108,8 +145,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             _ => Kind::I64,
         };
         let (reg, address) = self.checked_address(offset, kind.bytes(), Access::Load);
-        self.masm.load(kind, reg, address);
-        self.push_reg(result, reg);
+        // The loaded value replaces an owned address; a local's register stays the local's.
+        let dst = match reg {
+            AddressReg::Owned(reg) => reg,
+            AddressReg::Local(_) => self.alloc(),
+        };
+        self.masm.load(kind, dst, address);
+        self.push_reg(result, dst);
     }
 
     /// `f32.load`/`f64.load`: straight into a float register, for the float operators
@@ -122,7 +164,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let (reg, address) = self.checked_address(offset, bytes, Access::Load);
         let dst = self.alloc_float();
         self.masm.fp_load(size, dst, address);
-        self.free_reg(reg);
+        self.release_address(reg);
         self.push_float_loaded(float_kind(size), dst);
     }
 
@@ -133,7 +175,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             let size = value.kind.float_size();
             self.masm
                 .fp_store(size, address, source.freg, source.canonicalize);
-            self.free_reg(reg);
+            self.release_address(reg);
             if source.owned {
                 self.free_float(source.freg);
             }
@@ -143,7 +185,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let (reg, address) = self.checked_address(offset, width.bytes(), Access::Store);
         let src = self.operand(value);
         self.masm.store(width, address, src);
-        self.free_reg(reg);
+        self.release_address(reg);
         self.release(value);
     }
 

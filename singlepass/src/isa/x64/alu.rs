@@ -221,10 +221,14 @@ impl X64Masm {
         }
     }
 
-    /// x86 `div`/`idiv` divide rdx:rax (both scratch, never codegen registers).
+    /// x86 `div`/`idiv` divide rdx:rax. rax is scratch; rdx may hold a lent local
+    /// (`regs::LENDABLE_REGS`), so it is kept in r11 meanwhile. None of the operands is
+    /// either (they are temporaries).
     pub(super) fn emit_div(&mut self, op: DivOp, size: Size, dst: Reg, lhs: Reg, rhs: Reg) {
         let (d, l, r) = (dst.0, lhs.0, rhs.0);
-        debug_assert!(![RAX, RDX].contains(&r) && ![RAX, RDX].contains(&l));
+        debug_assert!(![RAX, RDX, R11].contains(&r) && ![RAX, RDX, R11].contains(&l));
+        debug_assert!(![RAX, RDX, R11].contains(&d));
+        asm!(self.ops; mov r11, rdx);
         let signed = matches!(op, DivOp::DivS | DivOp::RemS);
         match (size, signed) {
             (Size::S32, true) => asm!(self.ops; mov eax, Rd(l); cdq; idiv Rd(r)),
@@ -237,6 +241,7 @@ impl X64Masm {
             DivOp::RemS | DivOp::RemU => RDX,
         };
         self.mov_reg(size, d, result);
+        asm!(self.ops; mov rdx, r11);
     }
 
     /// Baseline x86-64 only (no LZCNT/TZCNT): `bsr`/`bsf` leave ZF set and the result

@@ -115,6 +115,9 @@ impl MacroAssembler for X64Masm {
     fn lendable(&self) -> usize {
         regs::LENDABLE
     }
+    fn lendable_regs(&self) -> &'static [Reg] {
+        &regs::LENDABLE_REGS
+    }
     fn incoming_area_offset(&self) -> i32 {
         regs::INCOMING_AREA_OFFSET
     }

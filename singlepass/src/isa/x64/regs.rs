@@ -3,11 +3,14 @@
 //!
 //! - Pinned for the whole wasm call: r15 = `*mut VmCtx`, r14 = linear memory base,
 //!   r13 = remaining gas. All three are callee-saved in System V, so they survive libcalls.
-//! - Scratch, owned by the masm inside a single method: rax, rcx, rdx, r11. rax/rdx are
+//! - Scratch, owned by the masm inside a single method: rax, rcx, r11. rax/rdx are
 //!   forced by `div`, rcx by variable shifts, r11 is free for materialising constants.
+//!   rdx is no temporary either, but may hold a lent local (below).
 //! - Allocatable (caller-saved, clobbered by every call): rsi, rdi, r8, r9, r10. Codegen
-//!   may lend rsi and rdi to locals of a function (`LENDABLE`), which then saves them
-//!   around its calls and allocates its temporaries from r8, r9, r10.
+//!   may lend rdx, then rsi and rdi to locals of a function (`LENDABLE_REGS`), which then
+//!   saves them around its calls and allocates its temporaries from the rest. rdx is
+//!   never a temporary (it is the libcall argument register and `div`'s); the only
+//!   methods that write it, `div` and the dirty-range stub, put it back.
 //! - Local registers (callee-saved, saved by the prologue on demand): rbx, r12.
 //! - Float: xmm0 and xmm1 are scratch inside a single masm method; xmm2-xmm13 are
 //!   allocatable for float temporaries, and codegen may lend xmm2-xmm9
@@ -48,6 +51,9 @@ pub(super) const LOCAL_REGS: [Reg; 2] = [Reg(RBX), Reg(R12)];
 /// How many of the first `ALLOCATABLE` registers (rsi, rdi) codegen may lend to locals:
 /// three stay for temporaries, the most one operator holds at once (`select`).
 pub(super) const LENDABLE: usize = 2;
+/// The registers codegen may lend to locals, in lending order: rdx first, which costs
+/// no temporary, then the `LENDABLE` first allocatable ones.
+pub(super) const LENDABLE_REGS: [Reg; 3] = [Reg(RDX), Reg(RSI), Reg(RDI)];
 /// Float registers codegen may allocate for float temporaries.
 pub(super) const FLOAT_ALLOCATABLE: [FReg; 12] = [
     FReg(2),
@@ -96,5 +102,14 @@ mod tests {
             assert!(!LIBCALL_ARGS.contains(&r.0) && r.0 != RDI);
         }
         let _ = (R12, RSP, RBP);
+        // The lendable registers that are temporaries come first in `ALLOCATABLE`; rdx
+        // is lendable but no temporary.
+        let temporaries: Vec<Reg> = LENDABLE_REGS
+            .into_iter()
+            .filter(|r| ALLOCATABLE.contains(r))
+            .collect();
+        assert_eq!(temporaries, ALLOCATABLE[..LENDABLE]);
+        assert_eq!(LENDABLE_REGS[0], Reg(RDX));
+        assert!(!LOCAL_REGS.contains(&Reg(RDX)));
     }
 }
