@@ -24,16 +24,15 @@
 //! report build and both ISAs then run one definition of the charge and cannot drift;
 //! the compiled cost is the same few instructions a vmctx field would need.
 
-use wasmparser::Operator;
-
-use crate::cost::{classify, CostTable, OpClass};
+use crate::cost::{CostTable, OpClass};
 use crate::inject::op;
 use crate::summary::MemoryInfo;
 
-/// Whether `op` is a load or a store (what the surcharge counts): every width, integer
-/// and float.
-pub(crate) fn is_memory_access(op: &Operator<'_>) -> bool {
-    matches!(classify(op), OpClass::Load | OpClass::Store)
+/// Whether an operator of `class` is a load or a store (what the surcharge counts):
+/// every width, integer and float. Takes the class the walk already computed for the
+/// operator's cost, so each operator is classified once.
+pub(crate) fn is_memory_access(class: OpClass) -> bool {
+    matches!(class, OpClass::Load | OpClass::Store)
 }
 
 /// How a module charges the surcharge, when it can ever be nonzero.

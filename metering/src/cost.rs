@@ -506,8 +506,15 @@ impl CostTable {
     /// per-unit charge it carries (a `br_table`'s targets).
     #[inline]
     pub fn operator_cost(&self, op: &Operator<'_>) -> u64 {
+        self.classified_operator_cost(op, classify(op))
+    }
+
+    /// [`CostTable::operator_cost`] for an operator whose class (`classify(op)`) the
+    /// caller already has.
+    #[inline]
+    pub(crate) fn classified_operator_cost(&self, op: &Operator<'_>, class: OpClass) -> u64 {
         let units = static_units(op).map_or(0, |(class, n)| self.cost(class).saturating_mul(n));
-        self.cost(classify(op)).saturating_add(units)
+        self.cost(class).saturating_add(units)
     }
 
     /// The gas charged at a function's entry for zeroing its `declared_locals` (parameters

@@ -130,8 +130,10 @@ impl Fused<'_, '_, '_> {
         let ctx = self.ctx;
         if let Some(index) = self.block {
             if let Some(Edit::Charge { cost, accesses, .. }) = self.edits.get_mut(index) {
-                *cost = cost.saturating_add(self.costs.operator_cost(op));
-                *accesses = accesses.saturating_add(u32::from(crate::access::is_memory_access(op)));
+                let class = classify(op);
+                *cost = cost.saturating_add(self.costs.classified_operator_cost(op, class));
+                *accesses =
+                    accesses.saturating_add(u32::from(crate::access::is_memory_access(class)));
             }
             if ctx.record_sites {
                 self.record_classes(op);
