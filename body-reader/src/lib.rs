@@ -27,7 +27,8 @@ mod leb;
 mod release;
 
 pub use build::BuildOperator;
-use leb::{short_i64, short_u32};
+use leb::short_i64;
+pub use leb::short_u32;
 pub use release::release;
 
 /// Reads one body's operators into a visitor.
@@ -71,6 +72,23 @@ impl<'a> BodyReader<'a> {
     #[inline(always)]
     pub fn peek_byte(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
+    }
+
+    /// The bytes from the next operator to the body's end: a lookahead that decodes
+    /// nothing (unlike [`peek_reader`](Self::peek_reader), which builds a reader).
+    #[inline(always)]
+    pub fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.pos..).unwrap_or_default()
+    }
+
+    /// Steps over the next `len` bytes without visiting them, for a caller that decoded
+    /// them itself from [`rest`](Self::rest) and has no validator to show them to. They
+    /// must be whole operators that neither open nor close a frame: the frame stack is
+    /// left as it is (code generation's fused `local.set` skips a binary operator and
+    /// the `local.set` after it this way).
+    #[inline(always)]
+    pub fn skip_decoded(&mut self, len: usize) {
+        self.pos = self.pos.saturating_add(len).min(self.bytes.len());
     }
 
     /// The absolute offset of the next operator.

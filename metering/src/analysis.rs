@@ -163,6 +163,7 @@ pub(crate) struct Scratch {
     locals: Vec<(u32, ValType)>,
     frames: Vec<Frame>,
     operators: Vec<FrameKind>,
+    exits: crate::defer::ExitTracker,
 }
 
 /// Validates and plans one function body. Returns the validator's allocations for reuse by
@@ -255,14 +256,21 @@ pub(crate) fn analyze_function(
     let ops_start = ops.original_position() as usize;
     let costs: &CostTable = &profile.costs;
 
-    let Scratch { edits, frames, .. } = scratch;
+    let Scratch {
+        edits,
+        frames,
+        exits,
+        ..
+    } = scratch;
     edits.clear();
     frames.clear();
+    exits.clear();
     // The entry block runs once per call: it also pays for zeroing the declared locals.
     let declared_locals = total_locals - u64::from(ctx.params);
+    let entry_cost = costs.entry_cost(declared_locals);
     edits.push(Edit::Charge {
         at: ops_start,
-        cost: costs.entry_cost(declared_locals),
+        cost: entry_cost,
         accesses: 0,
     });
     // With `record_sites`, one class split per `Charge` pushed, the last one current.
@@ -281,9 +289,11 @@ pub(crate) fn analyze_function(
         frames,
         classes,
         block: Some(0),
+        cost: entry_cost,
+        accesses: 0,
         max_operand_height: 0,
         defer: None,
-        exits: crate::defer::ExitTracker::default(),
+        exits,
         ended: None,
         needs_scratch: false,
         error: None,
@@ -307,7 +317,7 @@ pub(crate) fn analyze_function(
         let end = ops.original_position() as usize;
         // A new block's charge at `end`, pushed next (its cost and accesses accumulate).
         let new_block = |fused: &mut Fused<'_, '_, '_>| {
-            fused.block = Some(fused.edits.len());
+            fused.open_block(0);
             if ctx.record_sites {
                 fused.classes.push(Vec::new());
             }
@@ -322,6 +332,7 @@ pub(crate) fn analyze_function(
             Step::NewBlock => new_block(&mut fused),
             Step::DeferredBrIf { depth } => {
                 // The header block's charge moves onto both edges (see `defer`).
+                fused.close_block();
                 let cost = match fused.block.and_then(|i| fused.edits.get_mut(i)) {
                     Some(Edit::Charge { cost, .. }) => std::mem::take(cost),
                     _ => 0,
@@ -345,7 +356,10 @@ pub(crate) fn analyze_function(
                     }
                     fused.classes.push(header);
                 }
+                // Not `open_block`: the header's charge is already closed (and now 0).
                 fused.block = Some(fused.edits.len());
+                fused.cost = cost;
+                fused.accesses = 0;
                 // A deferred header is pure: it has no memory accesses to surcharge.
                 Some(Edit::Charge {
                     at: end,
@@ -354,10 +368,12 @@ pub(crate) fn analyze_function(
                 })
             }
             Step::Dead => {
+                fused.close_block();
                 fused.block = None;
                 None
             }
             Step::Return { depth } => {
+                fused.close_block();
                 fused.block = None;
                 Some(Edit::ReturnAsBranch { start, end, depth })
             }
@@ -383,12 +399,16 @@ pub(crate) fn analyze_function(
         if let Some(edit) = edit {
             fused.edits.push(edit);
         }
-        if let Some(crate::defer::Exits::Deferred { cost, edits, split }) = fused.ended.take() {
-            fold_exits(&mut fused, cost, &edits, &split);
+        // Checked before taking: `take` would move the whole `Exits` out per operator.
+        if fused.ended.is_some() {
+            if let Some(crate::defer::Exits::Deferred { cost, edits, split }) = fused.ended.take() {
+                fold_exits(&mut fused, cost, &edits, &split);
+            }
         }
     }
     ops.finish().map_err(invalid)?;
     let operators = ops.into_frames();
+    fused.close_block();
 
     let Fused {
         validator,
@@ -460,9 +480,9 @@ fn fold_exits(fused: &mut Fused<'_, '_, '_>, cost: u64, edges: &[usize], split: 
             };
         }
     }
-    if let Some(Edit::Charge { cost: after, .. }) = fused.block.and_then(|i| fused.edits.get_mut(i))
-    {
-        *after = after.saturating_add(cost);
+    // The block just started accumulates its cost in `fused` (see `Fused::close_block`).
+    if fused.block.is_some() {
+        fused.cost = fused.cost.saturating_add(cost);
     }
     if fused.ctx.record_sites {
         if let Some(last) = fused.classes.last_mut() {

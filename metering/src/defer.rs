@@ -34,6 +34,7 @@ use wasmparser::{BlockType, FrameKind, Operator};
 
 /// Whether `op` may run before its block's charge: it cannot trap and nothing it does
 /// outlives a trap of the call.
+#[inline]
 pub(crate) fn is_pure(op: &Operator<'_>) -> bool {
     use Operator::*;
     matches!(
@@ -145,6 +146,12 @@ pub(crate) struct ExitTracker {
 }
 
 impl ExitTracker {
+    /// Empties the tracker for the next function, keeping its buffer (the walk reuses
+    /// one tracker for every body: no allocation and no drop per function).
+    pub(crate) fn clear(&mut self) {
+        self.frames.clear();
+    }
+
     /// A frame opens; only a `block`'s end can collect deferred exits.
     pub(crate) fn open(&mut self, block: bool) {
         self.frames

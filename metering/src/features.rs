@@ -199,7 +199,9 @@ macro_rules! define_operator_tables {
             }
         }
 
-        /// Whether an operator consumes or produces f32/f64 values.
+        /// Whether an operator consumes or produces f32/f64 values. Inlined: where the
+        /// variant is known (the walk's `classify_inline`) it folds to a constant.
+        #[inline(always)]
         pub fn is_float_operator(op: &Operator<'_>) -> bool {
             match op {
                 $( Operator::$op { .. } => { const FLOAT: bool = name_mentions_float(stringify!($op)); FLOAT } )*

@@ -20,7 +20,7 @@ use wasmparser::{
 use gasket_body_reader::release;
 
 use crate::analysis::{push_frame, shifted, Edit, Frame, FunctionContext};
-use crate::cost::{classify, dynamic_cost, static_units, CostTable, OpClass};
+use crate::cost::{classify, classify_inline, dynamic_cost, static_units, CostTable, OpClass};
 use crate::error::{Location, PrepareError};
 use crate::features::{operator_feature, operator_mnemonic};
 use crate::limits::LimitKind;
@@ -61,13 +61,20 @@ pub(crate) struct Fused<'s, 'c, 'p> {
     /// the last one current.
     pub classes: Vec<Vec<(OpClass, u64)>>,
     /// Index into `edits` of the current block's charge; `None` while in dead code.
+    /// The charge's cost and accesses accumulate in [`Fused::cost`] and
+    /// [`Fused::accesses`] and are written into it when the block ends
+    /// ([`Fused::close_block`]): one add per operator, not a lookup of the edit.
     pub block: Option<usize>,
+    /// The current block's cost so far (meaningful while `block` is `Some`).
+    pub cost: u64,
+    /// The current block's loads and stores so far (the memory-size surcharge's count).
+    pub accesses: u32,
     pub max_operand_height: u32,
     /// While the current block began at a `loop` header and holds only pure operators
     /// (see `defer`): the operand stack height at the header.
     pub defer: Option<u32>,
     /// How each open frame's `end` is reached (see `defer::ExitTracker`).
-    pub exits: crate::defer::ExitTracker,
+    pub exits: &'s mut crate::defer::ExitTracker,
     /// Set by an `end` that closes a frame: how its end was reached, for the block after.
     pub ended: Option<crate::defer::Exits>,
     pub needs_scratch: bool,
@@ -128,13 +135,14 @@ impl Fused<'_, '_, '_> {
     fn plan(&mut self, op: &Operator<'_>) -> Result<Step, PrepareError> {
         let start = self.start;
         let ctx = self.ctx;
-        if let Some(index) = self.block {
-            if let Some(Edit::Charge { cost, accesses, .. }) = self.edits.get_mut(index) {
-                let class = classify(op);
-                *cost = cost.saturating_add(self.costs.classified_operator_cost(op, class));
-                *accesses =
-                    accesses.saturating_add(u32::from(crate::access::is_memory_access(class)));
-            }
+        if self.block.is_some() {
+            let class = classify_inline(op);
+            self.cost = self
+                .cost
+                .saturating_add(self.costs.classified_operator_cost(op, class));
+            self.accesses = self
+                .accesses
+                .saturating_add(u32::from(crate::access::is_memory_access(class)));
             if ctx.record_sites {
                 self.record_classes(op);
             }
@@ -237,6 +245,28 @@ impl Fused<'_, '_, '_> {
             Operator::MemoryGrow { .. } => Step::Grown,
             _ => Step::Continue,
         })
+    }
+
+    /// Writes the current block's cost and accesses into its charge edit; the walk
+    /// calls it before the block ends or its charge is read.
+    #[inline(always)]
+    pub(crate) fn close_block(&mut self) {
+        if let Some(Edit::Charge { cost, accesses, .. }) =
+            self.block.and_then(|index| self.edits.get_mut(index))
+        {
+            *cost = self.cost;
+            *accesses = self.accesses;
+        }
+    }
+
+    /// Starts a block whose charge is the edit about to be pushed at `edits.len()`, with
+    /// `cost` already in it (and no accesses).
+    #[inline(always)]
+    pub(crate) fn open_block(&mut self, cost: u64) {
+        self.close_block();
+        self.block = Some(self.edits.len());
+        self.cost = cost;
+        self.accesses = 0;
     }
 
     /// Whether a `br_if` to `depth` in a pure header block may carry its charge (see

@@ -64,9 +64,18 @@ impl<'a> OpReader<'a> {
         self.inner.original_position()
     }
 
-    /// The bytes after the operator just read (for a lookahead that must not consume).
-    pub fn peek_reader(&self) -> BinaryReader<'a> {
-        self.inner.peek_reader()
+    /// The bytes from the next operator on (a lookahead that must not consume).
+    #[inline(always)]
+    pub fn rest(&self) -> &'a [u8] {
+        self.inner.rest()
+    }
+
+    /// Steps over `len` bytes decoded from [`rest`](Self::rest): whole operators that
+    /// open or close no frame, compiled without a validator (see
+    /// `BodyReader::skip_decoded`).
+    #[inline(always)]
+    pub fn skip_decoded(&mut self, len: usize) {
+        self.inner.skip_decoded(len)
     }
 
     /// Checks the body ended exactly after its final `end`.

@@ -4,6 +4,8 @@ use wasmparser::{
     FrameKind, FuncValidator, FunctionBody, Operator, ValType, ValidatorResources, WasmFeatures,
 };
 
+use gasket_body_reader::short_u32;
+
 use crate::masm::{Address, Base, Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
 use crate::{CompileError, TrapKind};
@@ -92,6 +94,9 @@ pub(crate) struct FuncBuffers {
 /// Scratch space of `layout_locals` (see `regalloc`).
 #[derive(Default)]
 struct HomeBuffers {
+    /// The function's parameter kinds and declared local groups, as `compile` reads them.
+    params: Vec<Kind>,
+    declared: Vec<(u32, Kind)>,
     kinds: Vec<Kind>,
     weights: Vec<u64>,
     copied: Vec<bool>,
@@ -290,10 +295,14 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     ) -> Result<(), CompileError> {
         let env = self.env;
         let sig = env.func_sig(self.index);
-        let params = self.kinds(&sig.params)?;
+        // The parameter kinds and local groups go in buffers kept between bodies.
+        let mut params = std::mem::take(&mut self.homes.params);
+        params.clear();
+        params.extend(sig.params.iter().map(|&t| Self::artifact_kind(t)));
         let results = self.kinds(&sig.results)?;
 
-        let mut declared = Vec::new();
+        let mut declared = std::mem::take(&mut self.homes.declared);
+        declared.clear();
         let mut locals_reader = body.get_locals_reader().map_err(CompileError::invalid)?;
         for _ in 0..locals_reader.get_count() {
             let offset = locals_reader.original_position();
@@ -317,6 +326,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             .read_bytes(binary.bytes_remaining())
             .map_err(CompileError::invalid)?;
         let patch = self.layout_locals(&params, &declared, code);
+        self.homes.params = params;
+        self.homes.declared = declared;
 
         binary.set_features(features);
         let frames = std::mem::take(&mut self.reader_frames);
@@ -325,17 +336,20 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         while !reader.eof() {
             self.offset = reader.original_position();
             let fusable = reader.peek_byte().and_then(binary_opcode).is_some();
-            if let Some(set) = fusable
-                .then(|| self.fusable_set(reader.peek_reader()))
-                .flatten()
-            {
-                // The `local.set`/`local.tee` is compiled with the operator before it;
-                // both are read (and validated) first, as every operator is.
-                for _ in 0..2 {
-                    let (op, offset) = reader.read_with_offset().map_err(CompileError::invalid)?;
-                    if let Some(validator) = validator.as_deref_mut() {
-                        validator.op(offset, &op).map_err(CompileError::invalid)?;
+            if let Some((set, len)) = fusable.then(|| self.fusable_set(reader.rest())).flatten() {
+                // The `local.set`/`local.tee` is compiled with the operator before it.
+                match validator.as_deref_mut() {
+                    // Both are read and validated first, as every operator is.
+                    Some(validator) => {
+                        for _ in 0..2 {
+                            let (op, offset) =
+                                reader.read_with_offset().map_err(CompileError::invalid)?;
+                            validator.op(offset, &op).map_err(CompileError::invalid)?;
+                        }
                     }
+                    // Trusted bytes: `fusable_set` decoded both already (an operator
+                    // without immediates and a local index, neither touching frames).
+                    None => reader.skip_decoded(len),
                 }
                 self.fused_operator(set);
                 continue;
@@ -816,28 +830,38 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     /// by a `local.set` or `local.tee` of a local living in a register: then the
     /// operator can write its result straight into that register (`fused_operator`)
     /// instead of a temporary moved there after. Reads only the two instructions' bytes
-    /// (the operator has no immediates); anything it does not recognise (including
-    /// malformed bytes, which the main reader will report) says no.
-    fn fusable_set(&self, mut next: wasmparser::BinaryReader<'_>) -> Option<LocalSet> {
+    /// (the operator has no immediates), and returns how many they are; anything it
+    /// does not recognise (including malformed bytes, which the main reader will
+    /// report) says no.
+    fn fusable_set(&self, next: &[u8]) -> Option<(LocalSet, usize)> {
         if self.unreachable {
             return None;
         }
-        let (binary, kind) = binary_opcode(next.read_u8().ok()?)?;
-        let tee = match next.read_u8().ok()? {
+        let (binary, kind) = binary_opcode(*next.first()?)?;
+        let tee = match *next.get(1)? {
             0x21 => false,
             0x22 => true,
             _ => return None,
         };
-        let local = next.read_var_u32().ok()?;
+        let index = &next[2..];
+        // Short indices inline; a longer (or padded) LEB128 as wasmparser reads it.
+        let (local, index_len) = short_u32(index).or_else(|| {
+            let mut reader = wasmparser::BinaryReader::new(index, 0);
+            let local = reader.read_var_u32().ok()?;
+            Some((local, reader.current_position()))
+        })?;
         let target = self.locals.get(local as usize)?;
         match target.home {
-            LocalHome::Reg(reg) if target.kind == kind => Some(LocalSet {
-                binary,
-                kind,
-                local,
-                reg,
-                tee,
-            }),
+            LocalHome::Reg(reg) if target.kind == kind => Some((
+                LocalSet {
+                    binary,
+                    kind,
+                    local,
+                    reg,
+                    tee,
+                },
+                2 + index_len,
+            )),
             _ => None,
         }
     }
