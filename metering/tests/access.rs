@@ -322,14 +322,16 @@ fn out_of_gas_lands_exactly_on_a_constant_surcharged_block() {
         let short = run(&wat, "f", &[], needed - 1);
         assert_eq!(short.result, Err(Trap::OutOfGas), "dead grow: {dead_grow}");
         assert_eq!(short.gas, Some(needed - 1));
-        // The whole block is one charge: the limit just below it traps with nothing of
-        // the block paid, the one covering it runs.
+        // The whole block is one charge: every limit from the gas before it up to one
+        // short of it traps there, using the whole limit.
+        let before = gas(&run(&never_grown("200", 0, dead_grow), "f", &[], LIMIT));
         let surcharge = 4 * u64::from(tiers.surcharge(200));
-        let before = needed - accesses_static(4) - surcharge;
-        assert_eq!(
-            run(&wat, "f", &[], before + surcharge).result,
-            Err(Trap::OutOfGas)
-        );
+        assert_eq!(needed, before + accesses_static(4) + surcharge);
+        for limit in [before, before + surcharge, needed - 2] {
+            let outcome = run(&wat, "f", &[], limit);
+            assert_eq!(outcome.result, Err(Trap::OutOfGas), "limit {limit}");
+            assert_eq!(outcome.gas, Some(limit));
+        }
         assert!(run(&wat, "f", &[], needed).result.is_ok());
     }
 }
