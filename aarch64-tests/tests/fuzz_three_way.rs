@@ -11,8 +11,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gasket_fixtures::reference::SplitMix;
-use gasket_fuzz::differential::{differential_with, native_engine, profile, Stats};
+use gasket_fixtures::programs::programs;
+use gasket_fixtures::reference::{on_big_stack, SplitMix, V};
+use gasket_fuzz::differential::{differential_with, native_engine, profile, Stats, Subject, HUGE};
 use gasket_vm::Engine;
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -60,6 +61,34 @@ fn differential_three_way_over_seeded_inputs() {
         assert!(total.modules as u64 >= done / 2, "{total:?}");
         assert!(total.returned > 0 && total.trapped > 0, "{total:?}");
     }
+}
+
+/// The memory-size surcharge's compiled block charge (`ScaledCharge` in singlepass) three
+/// ways: the hand-written surcharge programs under the differential profile's low tiers,
+/// each call at its need, one below it (out of gas exactly on its last block, which is
+/// surcharged), half of it, 1 and 0, results, gas and final state compared.
+#[test]
+fn surcharged_block_charges_three_way() {
+    on_big_stack(|| {
+        let a64 = gasket_aarch64_tests::backend::engine(profile());
+        let mut stats = Stats::default();
+        let mut calls = 0;
+        let surcharged = programs()
+            .into_iter()
+            .filter(|p| p.name.starts_with("memory_access_surcharge"));
+        for program in surcharged {
+            let wasm = wat::parse_str(program.wat).expect("valid WAT");
+            let subject = Subject::load(&engines(&a64), &wasm).expect("within the profile");
+            for (export, args) in &program.calls {
+                let args: Vec<V> = args.iter().map(|&a| V::I32(a)).collect();
+                subject.compare(export, &args, HUGE, &[], &mut stats, program.name);
+                calls += 1;
+            }
+        }
+        assert!(calls >= 30, "both surcharge programs ran ({calls} calls)");
+        assert_eq!(stats.returned + stats.trapped, calls, "{stats:?}");
+        assert!(stats.limit_runs >= 3 * calls, "{stats:?}");
+    });
 }
 
 #[test]

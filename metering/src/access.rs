@@ -20,10 +20,20 @@
 //! profile's `max_memory_pages`, pays no surcharge) or has no memory gets nothing: its
 //! output is what version 5 wrote. Blocks with no access are charged as before.
 //!
+//! A module's own memory that no reachable `memory.grow` can change (only `memory.grow`
+//! changes a memory's size: no host function grows it) keeps `S(initial pages)` for the
+//! whole instance, so the surcharge is a constant: the block charge is the one
+//! `i64.const static + k × S; call $gas` of version 5 (no global), and when that `S` is
+//! 0 nothing at all is written, as for a memory capped in tier 0. Every kernel and many
+//! contracts never grow: they run and compile exactly as before version 6. Deciding it
+//! costs no second pass over the code: the walk already recorded an
+//! [`Edit::AfterGrow`] for every reachable `memory.grow`.
+//!
 //! Why in the instrumented wasm rather than in each engine: the wasmi references, the
 //! report build and both ISAs then run one definition of the charge and cannot drift;
 //! the compiled cost is the same few instructions a vmctx field would need.
 
+use crate::analysis::{Edit, FunctionPlan};
 use crate::cost::{CostTable, OpClass};
 use crate::inject::op;
 use crate::summary::MemoryInfo;
@@ -35,28 +45,66 @@ pub(crate) fn is_memory_access(class: OpClass) -> bool {
     matches!(class, OpClass::Load | OpClass::Store)
 }
 
+/// Where a block's charge takes `S(current pages)` from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The module's own memory, which a reachable `memory.grow` may change: the appended
+    /// global at `index`, initialised to `S(initial pages)` and set after every grow.
+    Global { index: u32, initial: u64 },
+    /// An imported memory: computed from `memory.size` in place.
+    FromSize,
+    /// The module's own memory, never grown: `S(initial pages)` (nonzero) for the whole
+    /// instance, folded into each block's constant.
+    Constant(u64),
+}
+
 /// How a module charges the surcharge, when it can ever be nonzero.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct AccessCharge {
-    /// The global holding `S(current pages)`; `None` for an imported memory (computed in
-    /// place).
-    pub global: Option<u32>,
-    /// Its initial value: `S(initial pages)` of the module's own memory.
-    pub initial: u64,
+    pub source: Source,
     /// `(threshold, S(threshold + 1))` for each distinct threshold, ascending: `S(pages)`
     /// is the value of the last step whose threshold `pages` exceeds, 0 below all.
     pub steps: Vec<(u32, u32)>,
 }
 
+/// Whether some reachable `memory.grow` of `plans` can change the memory's size: the walk
+/// records an [`Edit::AfterGrow`] for each (none in dead code, which never runs).
+pub(crate) fn grows(plans: &[FunctionPlan]) -> bool {
+    plans.iter().any(|plan| {
+        plan.edits
+            .iter()
+            .any(|e| matches!(e, Edit::AfterGrow { .. }))
+    })
+}
+
 impl AccessCharge {
     /// The charge `memory` needs under `costs`, if it can ever be nonzero; `global` is
-    /// the index the appended global gets (the module's global count).
-    pub fn of(costs: &CostTable, memory: Option<MemoryInfo>, global: u32) -> Option<Self> {
+    /// the index the appended global gets (the module's global count); `grows`: whether
+    /// a reachable `memory.grow` exists (see [`grows`]).
+    pub fn of(
+        costs: &CostTable,
+        memory: Option<MemoryInfo>,
+        global: u32,
+        grows: impl FnOnce() -> bool,
+    ) -> Option<Self> {
         let memory = memory?;
         let tiers = &costs.memory_access_tiers;
         if !tiers.can_charge(memory.maximum_pages) {
             return None;
         }
+        let initial = u64::from(tiers.surcharge(memory.initial_pages));
+        let source = if memory.imported {
+            Source::FromSize
+        } else if grows() {
+            Source::Global {
+                index: global,
+                initial,
+            }
+        } else if initial == 0 {
+            return None;
+        } else {
+            Source::Constant(initial)
+        };
         let mut thresholds: Vec<u32> = tiers.tiers.iter().map(|t| t.above_pages).collect();
         thresholds.sort_unstable();
         thresholds.dedup();
@@ -65,18 +113,23 @@ impl AccessCharge {
             .filter(|&t| t < u32::MAX)
             .map(|t| (t, tiers.surcharge(t + 1)))
             .collect();
-        Some(AccessCharge {
-            global: (!memory.imported).then_some(global),
-            initial: u64::from(tiers.surcharge(memory.initial_pages)),
-            steps,
-        })
+        Some(AccessCharge { source, steps })
+    }
+
+    /// The appended global and its initial value, if the module gets one.
+    pub fn global(&self) -> Option<(u32, u64)> {
+        match self.source {
+            Source::Global { index, initial } => Some((index, initial)),
+            Source::FromSize | Source::Constant(_) => None,
+        }
     }
 
     /// Pushes `S(current pages)` (i64).
     pub fn write_surcharge(&self, out: &mut Vec<u8>) {
-        match self.global {
-            Some(global) => op::global_get(global, out),
-            None => self.write_from_size(out),
+        match self.source {
+            Source::Global { index, .. } => op::global_get(index, out),
+            Source::FromSize => self.write_from_size(out),
+            Source::Constant(surcharge) => op::i64_const(surcharge as i64, out),
         }
     }
 
@@ -95,8 +148,15 @@ impl AccessCharge {
         }
     }
 
-    /// A block's charge: `static + accesses × S`, then `call $gas`.
+    /// A block's charge: `static + accesses × S`, then `call $gas`; one constant when `S`
+    /// is (wrapping, as `i64.mul` and `i64.add` would compute it).
     pub fn write_block_charge(&self, cost: u64, accesses: u32, gas: u32, out: &mut Vec<u8>) {
+        if let Source::Constant(surcharge) = self.source {
+            let charge = cost.wrapping_add(u64::from(accesses).wrapping_mul(surcharge));
+            op::i64_const(charge as i64, out);
+            op::call(gas, out);
+            return;
+        }
         self.write_surcharge(out);
         op::i64_const(i64::from(accesses), out);
         out.push(op::I64_MUL);
@@ -107,7 +167,7 @@ impl AccessCharge {
 
     /// After a `memory.grow` (its result stays on the stack): `$s = S(memory.size)`.
     pub fn write_after_grow(&self, out: &mut Vec<u8>) {
-        if let Some(global) = self.global {
+        if let Some((global, _)) = self.global() {
             self.write_from_size(out);
             op::global_set(global, out);
         }

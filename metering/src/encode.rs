@@ -14,7 +14,7 @@ use wasm_encoder::{
     StartSection, TypeSection, ValType,
 };
 
-use crate::access::AccessCharge;
+use crate::access::{self, AccessCharge};
 use crate::analysis::{Edit, FunctionPlan};
 use crate::commit::{Commit, StartCharge};
 use crate::cost::DynamicCost;
@@ -68,7 +68,9 @@ pub(crate) fn encode(
         .map_err(failed)?;
     let commit = Commit::of(&profile.costs, walked.memory);
     // The memory-size surcharge's global comes right after the module's own globals.
-    let access = AccessCharge::of(&profile.costs, walked.memory, walked.global_count);
+    let access = AccessCharge::of(&profile.costs, walked.memory, walked.global_count, || {
+        access::grows(&walked.plans)
+    });
     let frame_overhead = profile.stack.frame_overhead;
     let start_charge = StartCharge::plan(walked, &profile.costs, frame_overhead, own_start);
 
@@ -188,7 +190,7 @@ pub(crate) fn encode(
             .map_err(failed)?;
         module.section(&section);
     }
-    let access_global = access.as_ref().filter(|a| a.global.is_some());
+    let access_global = access.as_ref().and_then(AccessCharge::global);
     if walked.globals.is_some() || sites.is_some() || access_global.is_some() {
         let mut section = wasm_encoder::GlobalSection::new();
         if let Some(reader) = &walked.globals {
@@ -196,13 +198,13 @@ pub(crate) fn encode(
                 .parse_global_section(&mut section, reader.clone())
                 .map_err(failed)?;
         }
-        if let Some(access) = access_global {
+        if let Some((_, initial)) = access_global {
             let surcharge = wasm_encoder::GlobalType {
                 val_type: ValType::I64,
                 mutable: true,
                 shared: false,
             };
-            let initial = wasm_encoder::ConstExpr::i64_const(access.initial as i64);
+            let initial = wasm_encoder::ConstExpr::i64_const(initial as i64);
             section.global(surcharge, &initial);
         }
         if let Some(sites) = &sites {
@@ -417,7 +419,7 @@ fn charge_sites(
 /// Where a report module with `sites` charge sites keeps its counters and shadow stack:
 /// after the module's own globals (and the surcharge's, if any) and tables.
 fn report_layout(walked: &Walked<'_>, access: Option<&AccessCharge>, sites: usize) -> GasSites {
-    let appended = access.is_some_and(|a| a.global.is_some());
+    let appended = access.is_some_and(|a| a.global().is_some());
     let first_counter = walked.global_count + u32::from(appended);
     let last_site = first_counter + sites as u32;
     let stack_capacity = walked.shadow_stack_capacity;

@@ -234,3 +234,104 @@ fn nothing_is_written_for_a_memory_capped_within_tier_0() {
     let plain = prepared(&module("1", 0));
     assert_eq!(defined_globals(&plain.wasm), 1);
 }
+
+/// A module with memory `memory` and no `memory.grow` that runs: `f` does `k` accesses
+/// in one block; with `dead_grow`, an exported function that is never called grows the
+/// memory (so the instrumented module keeps the surcharge's global and reads it).
+fn never_grown(memory: &str, k: usize, dead_grow: bool) -> String {
+    let body = accesses(k);
+    let grow = if dead_grow {
+        r#"(func (export "grow") (param i32) (drop (memory.grow (local.get 0))))"#
+    } else {
+        ""
+    };
+    format!(r#"(module (memory {memory}) (func (export "f") {body}) {grow})"#)
+}
+
+#[test]
+fn a_memory_never_grown_pays_a_constant_surcharge() {
+    // Below, at and above every threshold, for both tier tables: the folded constant
+    // (no global) charges what the global read by the general form charges, and what
+    // `AccessTiers::surcharge` says.
+    let default_pages = [1u32, 31, 32, 33, 64, 65, 200, 256];
+    let low_pages = [1u32, 2, 3, 4, 5, 8, 9, 40];
+    for (tiers, pages) in [
+        (costs().memory_access_tiers, &default_pages[..]),
+        (LOW, &low_pages[..]),
+    ] {
+        for k in [1usize, 2, 7] {
+            for &initial in pages {
+                let memory = initial.to_string();
+                let folded = never_grown(&memory, k, false);
+                let general = never_grown(&memory, k, true);
+                let want =
+                    accesses_static(k as u64) + k as u64 * u64::from(tiers.surcharge(initial));
+                let empty = never_grown(&memory, 0, false);
+                let base = gas(&run_with(&empty, "f", &[], LIMIT, tiers));
+                let got = gas(&run_with(&folded, "f", &[], LIMIT, tiers));
+                assert_eq!(
+                    got - base,
+                    want,
+                    "{k} accesses in {initial} pages ({tiers:?})"
+                );
+                assert_eq!(
+                    got,
+                    gas(&run_with(&general, "f", &[], LIMIT, tiers)),
+                    "{k} accesses in {initial} pages: folded and general forms ({tiers:?})"
+                );
+                assert_eq!(defined_globals(&prepared_with(&folded, tiers).wasm), 0);
+                assert_eq!(defined_globals(&prepared_with(&general, tiers).wasm), 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_memory_never_grown_in_tier_0_is_instrumented_as_without_tiers() {
+    // The same bytes as a profile without any surcharge: nothing of version 6 is left.
+    for memory in ["1", "32", "17"] {
+        let wat = never_grown(memory, 5, false);
+        assert_eq!(
+            prepared(&wat).wasm,
+            prepared_with(&wat, AccessTiers::NONE).wasm,
+            "memory {memory}"
+        );
+    }
+    // A grow in dead code never runs: it does not count.
+    let dead = r#"(module (memory 1)
+        (func (export "f") (param i32) (drop (i32.load (i32.const 0))) return
+            (drop (memory.grow (local.get 0)))))"#;
+    assert_eq!(
+        prepared(dead).wasm,
+        prepared_with(dead, AccessTiers::NONE).wasm
+    );
+    // A reachable one does.
+    let live = never_grown("1", 5, true);
+    assert_ne!(
+        prepared(&live).wasm,
+        prepared_with(&live, AccessTiers::NONE).wasm
+    );
+}
+
+#[test]
+fn out_of_gas_lands_exactly_on_a_constant_surcharged_block() {
+    let tiers = costs().memory_access_tiers;
+    for dead_grow in [false, true] {
+        let wat = never_grown("200", 4, dead_grow);
+        let needed = gas(&run(&wat, "f", &[], LIMIT));
+        let short = run(&wat, "f", &[], needed - 1);
+        assert_eq!(short.result, Err(Trap::OutOfGas), "dead grow: {dead_grow}");
+        assert_eq!(short.gas, Some(needed - 1));
+        // The whole block is one charge: every limit from the gas before it up to one
+        // short of it traps there, using the whole limit.
+        let before = gas(&run(&never_grown("200", 0, dead_grow), "f", &[], LIMIT));
+        let surcharge = 4 * u64::from(tiers.surcharge(200));
+        assert_eq!(needed, before + accesses_static(4) + surcharge);
+        for limit in [before, before + surcharge, needed - 2] {
+            let outcome = run(&wat, "f", &[], limit);
+            assert_eq!(outcome.result, Err(Trap::OutOfGas), "limit {limit}");
+            assert_eq!(outcome.gas, Some(limit));
+        }
+        assert!(run(&wat, "f", &[], needed).result.is_ok());
+    }
+}

@@ -669,6 +669,11 @@ pub trait MacroAssembler {
     /// Subtract `amount` (u64: `Reg` or `Imm`) from the gas register; jump to `out_of_gas`
     /// if it was smaller than `amount`.
     fn charge_gas(&mut self, amount: Operand, out_of_gas: Label);
+    /// Subtract `add + scale × [vmctx + offset]` (u64, wrapping: what `global.get;
+    /// i64.const scale; i64.mul; i64.const add; i64.add; call $gas` charges) from the gas
+    /// register, like [`Self::charge_gas`]; only the masm's scratch registers are used.
+    /// `scale` and `add` are below 2^31. The memory-size surcharge's block charge.
+    fn charge_gas_scaled(&mut self, offset: u32, scale: u32, add: u32, out_of_gas: Label);
     /// Write the gas register to `VmCtx::gas_remaining`.
     fn flush_gas(&mut self);
     /// Reload the gas register from `VmCtx::gas_remaining`.

@@ -2,17 +2,91 @@
 //! runtime helpers.
 
 use gasket_host_api::Intrinsic;
+use wasmparser::BinaryReader;
+
+use crate::artifact::ValType;
 
 use crate::masm::{
     Address, Base, Cond, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, Size, StoreWidth,
 };
-use crate::vmctx::{FuncRef, Libcall};
+use crate::vmctx::{FuncRef, Libcall, VmCtx};
 use crate::{CompileError, TrapKind};
 
 use super::func::FuncGen;
 use super::stack::Loc;
 
+/// The memory-size surcharge's block charge as the metering pass writes it
+/// (`gasket_metering`'s `access.rs`): `global.get $s; i64.const scale; i64.mul;
+/// i64.const add; i64.add; call $gas`. Compiled one operator at a time it was a load into
+/// an allocated register, a multiply, an add and the subtract; as one charge it is
+/// [`MacroAssembler::charge_gas_scaled`] (x86-64: `imul rax, [vmctx + g], scale;
+/// add rax, add; sub r13, rax; jb`), with no register allocated and nothing spilled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ScaledCharge {
+    global: u32,
+    scale: u32,
+    add: u32,
+}
+
+impl ScaledCharge {
+    /// The operators it spans.
+    pub const OPERATORS: usize = 6;
+    /// The opcode it starts with (`global.get`).
+    pub const FIRST_OPCODE: u8 = 0x23;
+}
+
 impl<M: MacroAssembler> FuncGen<'_, M> {
+    /// The [`ScaledCharge`] whose operators start `rest`, if they are exactly one
+    /// (every constant below 2^31, so both fit a sign-extended 32-bit immediate; the
+    /// metering pass's never come near) in reachable code. Anything else is compiled
+    /// operator by operator, as before.
+    pub(super) fn scaled_charge(&self, rest: &[u8]) -> Option<ScaledCharge> {
+        let mut next = BinaryReader::new(rest, 0);
+        const I64_CONST: u8 = 0x42;
+        const I64_MUL: u8 = 0x7e;
+        const I64_ADD: u8 = 0x7c;
+        const CALL: u8 = 0x10;
+        if self.unreachable || next.read_u8().ok()? != ScaledCharge::FIRST_OPCODE {
+            return None;
+        }
+        let global = next.read_var_u32().ok()?;
+        if next.read_u8().ok()? != I64_CONST {
+            return None;
+        }
+        let scale = next.read_var_i64().ok()?;
+        if next.read_u8().ok()? != I64_MUL || next.read_u8().ok()? != I64_CONST {
+            return None;
+        }
+        let add = next.read_var_i64().ok()?;
+        if next.read_u8().ok()? != I64_ADD || next.read_u8().ok()? != CALL {
+            return None;
+        }
+        let function = next.read_var_u32().ok()?;
+        let def = self.env.layout.globals.get(global as usize)?;
+        if def.ty.ty != ValType::I64 || self.env.intrinsic(function) != Some(Intrinsic::Gas) {
+            return None;
+        }
+        let imm32 = |v: i64| u32::try_from(v).ok().filter(|&v| v <= i32::MAX as u32);
+        Some(ScaledCharge {
+            global,
+            scale: imm32(scale)?,
+            add: imm32(add)?,
+        })
+    }
+
+    /// Compiles a [`ScaledCharge`] (its operators read and validated by the caller).
+    pub(super) fn charge_scaled(&mut self, charge: ScaledCharge) {
+        // The charge's subtract sets the flags.
+        self.materialize_flags();
+        let label = self.labels.trap(TrapKind::OutOfGas);
+        self.masm.charge_gas_scaled(
+            VmCtx::global_offset(charge.global),
+            charge.scale,
+            charge.add,
+            label,
+        );
+    }
+
     pub fn call(&mut self, function: u32) -> Result<(), CompileError> {
         if let Some(intrinsic) = self.env.intrinsic(function) {
             return self.intrinsic(intrinsic);

@@ -11,6 +11,7 @@ use crate::module::ModuleEnv;
 use crate::{CompileError, TrapKind};
 
 use super::arith::Binary;
+use super::calls::ScaledCharge;
 use super::control::Frame;
 use super::decode::OpReader;
 use super::regalloc::{self, Home};
@@ -335,7 +336,23 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.enter_function(results);
         while !reader.eof() {
             self.offset = reader.original_position();
-            let fusable = reader.peek_byte().and_then(binary_opcode).is_some();
+            let next = reader.peek_byte();
+            if next == Some(ScaledCharge::FIRST_OPCODE) {
+                if let Some(charge) = self.scaled_charge(reader.rest()) {
+                    // Its six operators are read (and validated) first, as every
+                    // operator is, then compiled as one charge (see `ScaledCharge`).
+                    for _ in 0..ScaledCharge::OPERATORS {
+                        let (op, offset) =
+                            reader.read_with_offset().map_err(CompileError::invalid)?;
+                        if let Some(validator) = validator.as_deref_mut() {
+                            validator.op(offset, &op).map_err(CompileError::invalid)?;
+                        }
+                    }
+                    self.charge_scaled(charge);
+                    continue;
+                }
+            }
+            let fusable = next.and_then(binary_opcode).is_some();
             if let Some((set, len)) = fusable.then(|| self.fusable_set(reader.rest())).flatten() {
                 // The `local.set`/`local.tee` is compiled with the operator before it.
                 match validator.as_deref_mut() {

@@ -151,6 +151,39 @@ impl A64Masm {
         self.emit_branch(Cond::LtU, out_of_gas);
     }
 
+    /// `ldr x17, [vmctx + offset]`, times `scale` (`lsl` for a power of two, else `mul`
+    /// by x16), plus `add`, then `subs gas, gas, x17; b.lo`: the masm's scratch
+    /// registers only.
+    pub(super) fn emit_charge_gas_scaled(
+        &mut self,
+        offset: u32,
+        scale: u32,
+        add: u32,
+        out_of_gas: Label,
+    ) {
+        let s = Reg(ADDR);
+        self.emit_load(LoadKind::I64, s, Address::at(Base::Vmctx, offset.into()));
+        if scale.is_power_of_two() {
+            if scale > 1 {
+                let shift = scale.trailing_zeros();
+                asm!(self.ops; lsl X(ADDR), X(ADDR), #shift);
+            }
+        } else {
+            self.mov_imm(SCRATCH, scale.into());
+            asm!(self.ops; mul X(ADDR), X(ADDR), X(SCRATCH));
+        }
+        match add {
+            0 => {}
+            1..4096 => asm!(self.ops; add XSP(ADDR), XSP(ADDR), #add),
+            _ => {
+                self.mov_imm(SCRATCH, add.into());
+                asm!(self.ops; add X(ADDR), X(ADDR), X(SCRATCH));
+            }
+        }
+        asm!(self.ops; subs X(GAS), X(GAS), X(ADDR));
+        self.emit_branch(Cond::LtU, out_of_gas);
+    }
+
     pub(super) fn emit_flush_gas(&mut self) {
         asm!(self.ops; str X(GAS), [X(VMCTX), #GAS_REMAINING]);
     }

@@ -128,6 +128,32 @@ impl X64Masm {
         self.emit_gas_branch(out_of_gas);
     }
 
+    /// `imul rax, [r15 + offset], scale` (a plain load for 1; a byte immediate when it
+    /// fits, as blocks have few accesses), `add rax, add` (none for 0), `sub r13, rax;
+    /// jb`: rax is masm scratch, so no register is allocated.
+    pub(super) fn emit_charge_gas_scaled(
+        &mut self,
+        offset: u32,
+        scale: u32,
+        add: u32,
+        out_of_gas: Label,
+    ) {
+        debug_assert!(scale <= i32::MAX as u32 && add <= i32::MAX as u32);
+        let (o, k, c) = (offset as i32, scale as i32, add as i32);
+        match scale {
+            1 => asm!(self.ops; mov rax, QWORD [r15 + o]),
+            2..=127 => asm!(self.ops; imul rax, QWORD [r15 + o], BYTE k as i8),
+            _ => asm!(self.ops; imul rax, QWORD [r15 + o], DWORD k),
+        }
+        match add {
+            0 => {}
+            1..=127 => asm!(self.ops; add rax, BYTE c as i8),
+            _ => asm!(self.ops; add rax, DWORD c),
+        }
+        asm!(self.ops; sub r13, rax);
+        self.emit_gas_branch(out_of_gas);
+    }
+
     /// `jb out_of_gas` in its rel32 form, the bytes dynasm writes for `jb =>label`. The
     /// module's most frequent branch (one per basic block) is not a dynasm relocation:
     /// dynasm keeps 16 bytes per relocation until the end of the module, more memory
