@@ -87,6 +87,7 @@ pub(crate) struct FuncBuffers {
     frames: Vec<Frame>,
     homes: HomeBuffers,
     reader_frames: Vec<FrameKind>,
+    code: Vec<u8>,
 }
 
 /// Scratch space of `layout_locals` (see `regalloc`).
@@ -157,6 +158,10 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     homes: HomeBuffers,
     /// The operator reader's control-frame buffer (see `decode`), kept between bodies.
     reader_frames: Vec<FrameKind>,
+    /// The body's operator bytes, for the loads' look-ahead (`load_window`); `offset -
+    /// code_start` indexes it.
+    pub code: Vec<u8>,
+    pub code_start: u64,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -181,6 +186,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             mut frames,
             homes,
             reader_frames,
+            code,
         } = buffers;
         stack.clear();
         locals.clear();
@@ -217,6 +223,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             homes,
             frames,
             reader_frames,
+            code,
+            code_start: 0,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -231,6 +239,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             frames: self.frames,
             homes: self.homes,
             reader_frames: self.reader_frames,
+            code: self.code,
         }
     }
 
@@ -317,6 +326,9 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             .read_bytes(binary.bytes_remaining())
             .map_err(CompileError::invalid)?;
         let patch = self.layout_locals(&params, &declared, code);
+        self.code.clear();
+        self.code.extend_from_slice(code);
+        self.code_start = binary.original_position() as u64;
 
         binary.set_features(features);
         let frames = std::mem::take(&mut self.reader_frames);

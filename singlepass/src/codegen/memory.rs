@@ -58,6 +58,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             (Access::Load, Some(local)) if self.proven.covers_load(local, end) => {}
             (Access::Store, Some(local)) if self.proven.covers_store(local, from, end) => {}
             (Access::Load, _) => {
+                // Off a local: check the largest end of the loads off it up to the next
+                // operator that could make an earlier trap observable (`load_window`).
+                let end = match base {
+                    Some(local) => end.max(self.load_window_end(local)),
+                    None => end,
+                };
                 let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
                 self.masm.bounds_check(addr, end, oob);
                 if let Some(local) = base {
@@ -73,6 +79,15 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 }
             }
         }
+    }
+
+    /// The largest end of the loads off `local` in the window of the load being
+    /// compiled (see `load_window`); 0 when the bytes there are no load.
+    fn load_window_end(&self, local: u32) -> u64 {
+        let at = self.offset.checked_sub(self.code_start);
+        at.and_then(|at| usize::try_from(at).ok()).map_or(0, |at| {
+            super::load_window::window_end(&self.code, at, local)
+        })
     }
 
     /// Pops an address operand, checks `offset + bytes` past it for `access` and returns
