@@ -162,6 +162,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// code_start` indexes it.
     pub code: Vec<u8>,
     pub code_start: u64,
+    /// The offset of the last `i32.shl` of a lazy local read by a constant, and that
+    /// base: an access at the next offset is addressed off it (`proven::AddrBase`).
+    pub shifted: Option<(u64, super::proven::AddrBase)>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -225,6 +228,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             reader_frames,
             code,
             code_start: 0,
+            shifted: None,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }

@@ -1,4 +1,5 @@
-//! How far the loads off one local reach in the straight-line code after a load, so the
+//! How far the loads off one base (a local, or a local shifted left by a constant: see
+//! `proven::AddrBase`) reach in the straight-line code after a load, so the
 //! first load's length check can cover them all (issue 16: "the largest end first").
 //!
 //! A load off a lazy read of local `l` (`local.get l; i32.load offset=o`) that `proven`
@@ -25,29 +26,54 @@
 //! bounded scan per check actually emitted) and stops at anything it does not
 //! recognise, malformed bytes included (the main reader reports those).
 
+use super::proven::AddrBase;
+
 /// Operators scanned past a load at most.
 const MAX_OPERATORS: usize = 48;
 
-/// The largest `offset + width` of the loads off a lazy read of `local` in the window
-/// that starts with the load at `code[at..]` (included), or 0 when `code[at]` is no
-/// plain load (a memory index other than 0, say).
-pub(crate) fn window_end(code: &[u8], at: usize, local: u32) -> u64 {
+/// How much of the address pattern of `base` the operators just read match.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Pattern {
+    None,
+    /// `local.get base.local`
+    Local,
+    /// `local.get base.local; i32.const c` with `c mod 32 == base.shift`
+    Shift,
+    /// The whole pattern: the top of the stack is the base's value.
+    Base,
+}
+
+/// The largest `offset + width` of the loads off `base` in the window that starts with
+/// the load at `code[at..]` (included), or 0 when `code[at]` is no plain load (a memory
+/// index other than 0, say). A later load is off `base` when its address is a lazy read
+/// of the local right before it (`local.get l`, shift 0) or `local.get l; i32.const c;
+/// i32.shl`.
+pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
     let mut bytes = Bytes { code, pos: at };
     let Some(first) = bytes.load_end() else {
         return 0;
     };
     let mut end = first;
-    // Whether the operator just read was `local.get local`.
-    let mut addressed = false;
+    let mut pattern = Pattern::None;
     for _ in 0..MAX_OPERATORS {
         let Some(op) = bytes.u8() else { break };
-        let was_addressed = std::mem::replace(&mut addressed, false);
+        let seen = std::mem::replace(&mut pattern, Pattern::None);
+        let local = base.local;
         match op {
             // local.get
             0x20 => match bytes.var_u32() {
-                Some(index) => addressed = index == local,
+                Some(index) if index == local => {
+                    pattern = if base.shift == 0 {
+                        Pattern::Base
+                    } else {
+                        Pattern::Local
+                    };
+                }
+                Some(_) => {}
                 None => break,
             },
+            // i32.shl
+            0x74 if seen == Pattern::Shift => pattern = Pattern::Base,
             // local.set, local.tee: of the base itself, later loads read a new value.
             0x21 | 0x22 => match bytes.var_u32() {
                 Some(index) if index != local => {}
@@ -63,16 +89,18 @@ pub(crate) fn window_end(code: &[u8], at: usize, local: u32) -> u64 {
             0x28..=0x35 => {
                 bytes.pos -= 1;
                 match bytes.load_end() {
-                    Some(e) if was_addressed => end = end.max(e),
+                    Some(e) if seen == Pattern::Base => end = end.max(e),
                     Some(_) => {}
                     None => break,
                 }
             }
-            0x41 => {
-                if bytes.var_i64().is_none() {
-                    break;
+            0x41 => match bytes.var_i64() {
+                Some(c) if seen == Pattern::Local && (c & 31) as u8 == base.shift => {
+                    pattern = Pattern::Shift;
                 }
-            }
+                Some(_) => {}
+                None => break,
+            },
             0x42 => {
                 if bytes.var_i64().is_none() {
                     break;
@@ -123,11 +151,14 @@ impl Bytes<'_> {
         u32::try_from(self.var_u64()?).ok()
     }
 
-    /// A signed LEB128, only skipped (its value is not needed).
-    fn var_i64(&mut self) -> Option<()> {
-        for _ in 0..10 {
-            if self.u8()? & 0x80 == 0 {
-                return Some(());
+    /// A signed LEB128 of at most 64 bits (only the low bits matter here).
+    fn var_i64(&mut self) -> Option<i64> {
+        let mut value = 0i64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            value |= i64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(value);
             }
         }
         None
@@ -181,7 +212,7 @@ mod tests {
 
     /// The window of the first load in the body, which starts with `local.get 0`.
     fn end_of(wat_ops: &str) -> u64 {
-        window_end(&body(wat_ops), 2, 0)
+        window_end(&body(wat_ops), 2, AddrBase::local(0))
     }
 
     #[test]
@@ -232,8 +263,29 @@ mod tests {
     #[test]
     fn not_a_load_or_truncated() {
         let code = body("local.get 0 i32.load offset=12 drop");
-        assert_eq!(window_end(&code, 0, 0), 0, "local.get is no load");
-        assert_eq!(window_end(&code[..4], 2, 0), 0, "cut inside the memarg");
-        assert_eq!(window_end(&code, 2, 0), 16);
+        let base = AddrBase::local(0);
+        assert_eq!(window_end(&code, 0, base), 0, "local.get is no load");
+        assert_eq!(window_end(&code[..4], 2, base), 0, "cut inside the memarg");
+        assert_eq!(window_end(&code, 2, base), 16);
+    }
+
+    #[test]
+    fn shifted_bases() {
+        // The first load is at 5: local.get 0, i32.const 3, i32.shl before it.
+        let code = body(
+            "local.get 0 i32.const 3 i32.shl i64.load \
+             local.get 0 i32.const 3 i32.shl i64.load offset=40 i64.xor \
+             local.get 0 i32.const 35 i32.shl i64.load offset=80 i64.xor \
+             local.get 0 i32.const 2 i32.shl i64.load offset=400 i64.xor \
+             local.get 0 i64.load offset=800 i64.xor \
+             local.get 1 i32.const 3 i32.shl i64.load offset=1200 i64.xor \
+             local.get 0 i32.const 3 i32.add i64.load offset=1600 i64.xor \
+             local.get 0 i32.const 3 i32.shl i32.const 1 i32.add i64.load offset=2000 i64.xor \
+             drop",
+        );
+        let shifted = AddrBase { local: 0, shift: 3 };
+        assert_eq!(window_end(&code, 5, shifted), 88, "35 mod 32 is 3");
+        assert_eq!(window_end(&code, 5, AddrBase { local: 0, shift: 2 }), 408);
+        assert_eq!(window_end(&code, 5, AddrBase::local(0)), 808);
     }
 }
