@@ -172,7 +172,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if let (ShiftOp::Shl, Kind::I32, [.., lhs, rhs]) = (op, kind, self.stack.as_slice()) {
             if let (Loc::Local(local), Loc::Const(c)) = (lhs.loc, rhs.loc) {
                 let shift = (c & 31) as u8;
-                self.shifted = Some((self.offset, super::proven::AddrBase { local, shift }));
+                let base = super::proven::AddrBase { local, shift };
+                // The result takes the left operand's entry.
+                let depth = self.stack.len() - 2;
+                self.shifted = Some(super::func::Shifted {
+                    at: self.offset,
+                    depth,
+                    base,
+                });
             }
         }
         let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)) else {

@@ -63,6 +63,16 @@ struct LocalSet {
     tee: bool,
 }
 
+/// Where the value of a `local.get l; i32.const c; i32.shl` is (`FuncGen::shifted`).
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Shifted {
+    /// The `i32.shl`'s offset.
+    pub at: u64,
+    /// The stack depth of its result.
+    pub depth: usize,
+    pub base: super::proven::AddrBase,
+}
+
 /// A local variable: its type class and where it lives.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Local {
@@ -162,9 +172,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// code_start` indexes it.
     pub code: Vec<u8>,
     pub code_start: u64,
-    /// The offset of the last `i32.shl` of a lazy local read by a constant, and that
-    /// base: an access at the next offset is addressed off it (`proven::AddrBase`).
-    pub shifted: Option<(u64, super::proven::AddrBase)>,
+    /// The last `i32.shl` of a lazy local read by a constant: an access at the next
+    /// offset whose address is that entry is addressed off its base.
+    pub shifted: Option<Shifted>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,

@@ -130,14 +130,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 return (AddressReg::Owned(reg), address);
             }
         }
-        // A lazy local read: the address is that local's current value; or the value of
-        // the `i32.shl` of one by a constant right before this access.
+        // A lazy local read: the address is that local's current value; or the result of
+        // the `i32.shl` of one by a constant right before this access (a store's address
+        // lies below its value: the depth tells which entry the shift made).
+        let depth = self.stack.len();
         let base = match addr.loc {
             Loc::Local(local) => Some(AddrBase::local(local)),
             Loc::Reg(_) => self
                 .shifted
-                .filter(|&(at, _)| at + 1 == self.offset)
-                .map(|(_, base)| base),
+                .filter(|s| s.at + 1 == self.offset && s.depth == depth)
+                .map(|s| s.base),
             _ => None,
         };
         let reg = match (addr.loc, self.operand(addr)) {
