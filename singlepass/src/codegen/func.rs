@@ -342,7 +342,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let patch = self.layout_locals(&params, &declared, code);
         self.code.clear();
         self.code.extend_from_slice(code);
-        self.code_start = binary.original_position() as u64;
+        self.code_start = binary.original_position();
 
         binary.set_features(features);
         let frames = std::mem::take(&mut self.reader_frames);
