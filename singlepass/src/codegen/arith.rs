@@ -167,6 +167,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn shift(&mut self, op: ShiftOp, kind: Kind) {
         let size = kind.size();
+        // `local.get l; i32.const c; i32.shl`: an address off a fixed base, when an
+        // access follows (`proven::AddrBase`).
+        if let (ShiftOp::Shl, Kind::I32, [.., lhs, rhs]) = (op, kind, self.stack.as_slice()) {
+            if let (Loc::Local(local), Loc::Const(c)) = (lhs.loc, rhs.loc) {
+                let shift = (c & 31) as u8;
+                let base = super::proven::AddrBase { local, shift };
+                // The result takes the left operand's entry.
+                let depth = self.stack.len() - 2;
+                self.shifted = Some(super::func::Shifted {
+                    at: self.offset,
+                    depth,
+                    base,
+                });
+            }
+        }
         let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)) else {
             return;
         };

@@ -66,6 +66,16 @@ struct LocalSet {
     tee: bool,
 }
 
+/// Where the value of a `local.get l; i32.const c; i32.shl` is (`FuncGen::shifted`).
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Shifted {
+    /// The `i32.shl`'s offset.
+    pub at: u64,
+    /// The stack depth of its result.
+    pub depth: usize,
+    pub base: super::proven::AddrBase,
+}
+
 /// A local variable: its type class and where it lives.
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Local {
@@ -90,6 +100,7 @@ pub(crate) struct FuncBuffers {
     frames: Vec<Frame>,
     homes: HomeBuffers,
     reader_frames: Vec<FrameKind>,
+    code: Vec<u8>,
 }
 
 /// Scratch space of `layout_locals` (see `regalloc`).
@@ -163,6 +174,13 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     homes: HomeBuffers,
     /// The operator reader's control-frame buffer (see `decode`), kept between bodies.
     reader_frames: Vec<FrameKind>,
+    /// The body's operator bytes, for the loads' look-ahead (`load_window`); `offset -
+    /// code_start` indexes it.
+    pub code: Vec<u8>,
+    pub code_start: u64,
+    /// The last `i32.shl` of a lazy local read by a constant: an access at the next
+    /// offset whose address is that entry is addressed off its base.
+    pub shifted: Option<Shifted>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -187,6 +205,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             mut frames,
             homes,
             reader_frames,
+            code,
         } = buffers;
         stack.clear();
         locals.clear();
@@ -223,6 +242,9 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             homes,
             frames,
             reader_frames,
+            code,
+            code_start: 0,
+            shifted: None,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -237,6 +259,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             frames: self.frames,
             homes: self.homes,
             reader_frames: self.reader_frames,
+            code: self.code,
         }
     }
 
@@ -329,6 +352,9 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let patch = self.layout_locals(&params, &declared, code);
         self.homes.params = params;
         self.homes.declared = declared;
+        self.code.clear();
+        self.code.extend_from_slice(code);
+        self.code_start = binary.original_position();
 
         binary.set_features(features);
         let frames = std::mem::take(&mut self.reader_frames);

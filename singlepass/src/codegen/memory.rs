@@ -10,6 +10,7 @@ use crate::TrapKind;
 
 use super::float::float_kind;
 use super::func::FuncGen;
+use super::proven::AddrBase;
 use super::stack::{Kind, Loc};
 
 /// The register holding a checked address (see `FuncGen::checked_address`).
@@ -38,8 +39,8 @@ enum Access {
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Emits the check of an access to the bytes `[addr + from, addr + end)`, unless this
-    /// path already proved it (`proven`) for `base`, the local whose current value `addr`
-    /// holds.
+    /// path already proved it (`proven`) for `base`, what the value `addr` holds was
+    /// computed from.
     ///
     /// A store is checked against the current written range (the dirty-range stub widens
     /// it over exactly the stored bytes and charges the granules it adds, or traps). A
@@ -53,26 +54,47 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// range, or a store skipped because its bytes were written once (the range may since
     /// have been moved aside, and the model then marks them again), would make the gas
     /// depend on code generation.
-    fn check_memory(&mut self, addr: Reg, base: Option<u32>, from: u64, end: u64, access: Access) {
+    fn check_memory(
+        &mut self,
+        addr: Reg,
+        base: Option<AddrBase>,
+        from: u64,
+        end: u64,
+        access: Access,
+    ) {
         match (access, base) {
-            (Access::Load, Some(local)) if self.proven.covers_load(local, end) => {}
-            (Access::Store, Some(local)) if self.proven.covers_store(local, from, end) => {}
+            (Access::Load, Some(base)) if self.proven.covers_load(base, end) => {}
+            (Access::Store, Some(base)) if self.proven.covers_store(base, from, end) => {}
             (Access::Load, _) => {
+                // Off a local: check the largest end of the loads off it up to the next
+                // operator that could make an earlier trap observable (`load_window`).
+                let end = match base {
+                    Some(base) => end.max(self.load_window_end(base)),
+                    None => end,
+                };
                 let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
                 self.masm.bounds_check(addr, end, oob);
-                if let Some(local) = base {
-                    self.proven.loaded(local, end);
+                if let Some(base) = base {
+                    self.proven.loaded(base, end);
                 }
             }
             (Access::Store, _) => {
                 self.masm
                     .store_check(addr, from, end, self.labels.dirty_range);
                 match base {
-                    Some(local) => self.proven.stored(local, from, end),
+                    Some(base) => self.proven.stored(base, from, end),
                     None => self.proven.stored_elsewhere(),
                 }
             }
         }
+    }
+
+    /// The largest end of the loads off `base` in the window of the load being
+    /// compiled (see `load_window`); 0 when the bytes there are no load.
+    fn load_window_end(&self, base: AddrBase) -> u64 {
+        let at = self.offset.checked_sub(self.code_start);
+        at.and_then(|at| usize::try_from(at).ok())
+            .map_or(0, |at| super::load_window::window_end(&self.code, at, base))
     }
 
     /// Pops an address operand, checks `offset + bytes` past it for `access` and returns
@@ -108,13 +130,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 return (AddressReg::Owned(reg), address);
             }
         }
-        // A lazy local read: the address is that local's current value.
+        // A lazy local read: the address is that local's current value; or the result of
+        // the `i32.shl` of one by a constant right before this access (a store's address
+        // lies below its value: the depth tells which entry the shift made).
+        let depth = self.stack.len();
         let base = match addr.loc {
-            Loc::Local(local) => Some(local),
+            Loc::Local(local) => Some(AddrBase::local(local)),
+            Loc::Reg(_) => self
+                .shifted
+                .filter(|s| s.at + 1 == self.offset && s.depth == depth)
+                .map(|s| s.base),
             _ => None,
         };
-        let reg = match (base, self.operand(addr)) {
-            (Some(_), Operand::Reg(local)) => AddressReg::Local(local),
+        let reg = match (addr.loc, self.operand(addr)) {
+            (Loc::Local(_), Operand::Reg(local)) => AddressReg::Local(local),
             _ => AddressReg::Owned(self.owned_reg(addr)),
         };
         let index = reg.reg();

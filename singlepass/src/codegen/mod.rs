@@ -24,6 +24,7 @@ mod control;
 mod decode;
 mod float;
 mod func;
+mod load_window;
 mod memory;
 mod parallel;
 mod proven;

@@ -1,7 +1,10 @@
 //! What this path of a function has proven about memory accesses off a local's current
 //! value, so a later access that those proofs cover needs no check (issue 16).
 //!
-//! Two kinds of fact, per local `l` whose value is `base`:
+//! Facts are about an [`AddrBase`]: a local's current value, or that value shifted left
+//! by a constant (`local.get l; i32.const c; i32.shl`, how array indices become byte
+//! addresses), which is as fixed as the local itself. Two kinds of fact, per base whose
+//! value is `base`:
 //!
 //! - *In bounds*: `base + end <= memory length`. A load's length check proves it, and so
 //!   does a store's check (the written ranges lie inside memory). Memory never shrinks
@@ -32,10 +35,25 @@
 
 use crate::written::WRITTEN_FAR;
 
-/// The facts about one local's current value.
+/// What an address is known to be computed from: local `local`'s current value shifted
+/// left by `shift` bits (0: the value itself), modulo 2^32.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AddrBase {
+    pub local: u32,
+    pub shift: u8,
+}
+
+impl AddrBase {
+    /// The local's value itself.
+    pub fn local(local: u32) -> AddrBase {
+        AddrBase { local, shift: 0 }
+    }
+}
+
+/// The facts about one base's current value.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct Fact {
-    local: u32,
+    base: AddrBase,
     /// `base + in_bounds <= memory length` (0: nothing proven).
     in_bounds: u64,
     /// `[base + start, base + end)` lies inside the current written range.
@@ -51,16 +69,16 @@ pub(crate) struct Proven {
 }
 
 impl Proven {
-    fn fact(&self, local: u32) -> Option<&Fact> {
-        self.facts.iter().find(|f| f.local == local)
+    fn fact(&self, base: AddrBase) -> Option<&Fact> {
+        self.facts.iter().find(|f| f.base == base)
     }
 
-    fn fact_mut(&mut self, local: u32) -> &mut Fact {
-        let i = match self.facts.iter().position(|f| f.local == local) {
+    fn fact_mut(&mut self, base: AddrBase) -> &mut Fact {
+        let i = match self.facts.iter().position(|f| f.base == base) {
             Some(i) => i,
             None => {
                 self.facts.push(Fact {
-                    local,
+                    base,
                     in_bounds: 0,
                     marked: None,
                 });
@@ -71,28 +89,28 @@ impl Proven {
     }
 
     /// Whether a load ending at `base + end` off `local` is known in bounds.
-    pub fn covers_load(&self, local: u32, end: u64) -> bool {
-        self.fact(local).is_some_and(|f| end <= f.in_bounds)
+    pub fn covers_load(&self, base: AddrBase, end: u64) -> bool {
+        self.fact(base).is_some_and(|f| end <= f.in_bounds)
     }
 
     /// Whether a store of `[base + from, base + end)` off `local` lies inside the current
     /// written range already (so its check would mark and charge nothing).
-    pub fn covers_store(&self, local: u32, from: u64, end: u64) -> bool {
-        self.fact(local)
+    pub fn covers_store(&self, base: AddrBase, from: u64, end: u64) -> bool {
+        self.fact(base)
             .and_then(|f| f.marked)
             .is_some_and(|(start, stop)| start <= from && end <= stop)
     }
 
     /// A load's length check of `base + end` off `local` passed.
-    pub fn loaded(&mut self, local: u32, end: u64) {
-        let fact = self.fact_mut(local);
+    pub fn loaded(&mut self, base: AddrBase, end: u64) {
+        let fact = self.fact_mut(base);
         fact.in_bounds = fact.in_bounds.max(end);
     }
 
     /// A store's check of `[base + from, base + end)` off `local` passed.
-    pub fn stored(&mut self, local: u32, from: u64, end: u64) {
+    pub fn stored(&mut self, base: AddrBase, from: u64, end: u64) {
         let near = self
-            .fact(local)
+            .fact(base)
             .and_then(|f| f.marked)
             .filter(|&(start, stop)| from <= stop + WRITTEN_FAR && start <= end + WRITTEN_FAR);
         let marked = match near {
@@ -104,7 +122,7 @@ impl Proven {
                 (from, end)
             }
         };
-        let fact = self.fact_mut(local);
+        let fact = self.fact_mut(base);
         fact.marked = Some(marked);
         fact.in_bounds = fact.in_bounds.max(end);
     }
@@ -123,9 +141,10 @@ impl Proven {
         }
     }
 
-    /// Local `local` is about to change: its facts were about the old value.
+    /// Local `local` is about to change: the facts of every base computed from it were
+    /// about the old value.
     pub fn forget_local(&mut self, local: u32) {
-        self.facts.retain(|f| f.local != local);
+        self.facts.retain(|f| f.base.local != local);
     }
 
     /// Control flow joins: other paths may arrive without this path's facts.
@@ -138,62 +157,74 @@ impl Proven {
 mod tests {
     use super::*;
 
+    fn local(local: u32) -> AddrBase {
+        AddrBase::local(local)
+    }
+
     #[test]
     fn loads_prove_bounds_never_marks() {
         let mut p = Proven::default();
-        p.loaded(0, 16);
-        assert!(p.covers_load(0, 16));
-        assert!(!p.covers_load(0, 17));
-        assert!(!p.covers_store(0, 8, 16));
-        assert!(!p.covers_load(1, 1));
+        p.loaded(local(0), 16);
+        assert!(p.covers_load(local(0), 16));
+        assert!(!p.covers_load(local(0), 17));
+        assert!(!p.covers_store(local(0), 8, 16));
+        assert!(!p.covers_load(local(1), 1));
     }
 
     #[test]
     fn a_store_proves_its_own_bytes_only() {
         let mut p = Proven::default();
-        p.stored(0, 16, 24);
-        assert!(p.covers_store(0, 16, 24));
-        assert!(p.covers_store(0, 20, 24));
+        p.stored(local(0), 16, 24);
+        assert!(p.covers_store(local(0), 16, 24));
+        assert!(p.covers_store(local(0), 20, 24));
         // The stub marked only [base + 16, base + 24): base + 8 may lie below the range.
-        assert!(!p.covers_store(0, 8, 16));
-        assert!(!p.covers_store(0, 16, 25));
-        assert!(p.covers_load(0, 24));
+        assert!(!p.covers_store(local(0), 8, 16));
+        assert!(!p.covers_store(local(0), 16, 25));
+        assert!(p.covers_load(local(0), 24));
     }
 
     #[test]
     fn near_stores_widen_far_ones_replace() {
         let mut p = Proven::default();
-        p.stored(1, 0, 4);
-        p.stored(0, 0, 8);
+        p.stored(local(1), 0, 4);
+        p.stored(local(0), 0, 8);
         // Off another local: that store may have moved the current range aside.
-        assert!(!p.covers_store(1, 0, 4));
-        assert!(p.covers_load(1, 4), "bounds survive");
-        p.stored(0, 100, 108);
+        assert!(!p.covers_store(local(1), 0, 4));
+        assert!(p.covers_load(local(1), 4), "bounds survive");
+        p.stored(local(0), 100, 108);
         // The hull: the current range is one interval holding both.
-        assert!(p.covers_store(0, 40, 48));
-        p.stored(0, 100 + 8 + WRITTEN_FAR, 116 + WRITTEN_FAR);
-        assert!(p.covers_store(0, 0, 116 + WRITTEN_FAR), "still near");
-        p.stored(0, 200_000, 200_008);
+        assert!(p.covers_store(local(0), 40, 48));
+        p.stored(local(0), 100 + 8 + WRITTEN_FAR, 116 + WRITTEN_FAR);
+        assert!(p.covers_store(local(0), 0, 116 + WRITTEN_FAR), "still near");
+        p.stored(local(0), 200_000, 200_008);
         assert!(
-            !p.covers_store(0, 0, 8),
+            !p.covers_store(local(0), 0, 8),
             "a far store may have started a new range"
         );
-        assert!(p.covers_store(0, 200_000, 200_008));
-        p.stored(0, 0, 8);
-        assert!(!p.covers_store(0, 200_000, 200_008), "far below");
+        assert!(p.covers_store(local(0), 200_000, 200_008));
+        p.stored(local(0), 0, 8);
+        assert!(!p.covers_store(local(0), 200_000, 200_008), "far below");
     }
 
     #[test]
     fn invalidation() {
         let mut p = Proven::default();
-        p.stored(0, 0, 8);
+        p.stored(local(0), 0, 8);
         p.stored_elsewhere();
-        assert!(!p.covers_store(0, 0, 8));
-        assert!(p.covers_load(0, 8));
+        assert!(!p.covers_store(local(0), 0, 8));
+        assert!(p.covers_load(local(0), 8));
         p.forget_local(0);
-        assert!(!p.covers_load(0, 8));
-        p.stored(2, 0, 8);
+        assert!(!p.covers_load(local(0), 8));
+        p.stored(local(2), 0, 8);
         p.clear();
-        assert!(!p.covers_load(2, 8));
+        assert!(!p.covers_load(local(2), 8));
+        // A shifted base is another base, forgotten with its local.
+        let shifted = AddrBase { local: 3, shift: 2 };
+        p.loaded(shifted, 40);
+        p.loaded(local(3), 8);
+        assert!(p.covers_load(shifted, 40) && !p.covers_load(local(3), 40));
+        p.forget_local(3);
+        assert!(!p.covers_load(shifted, 4));
+        assert!(!p.covers_load(local(2), 8));
     }
 }
