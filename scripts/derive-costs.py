@@ -31,6 +31,11 @@ above the bound is listed: only a lower first threshold or dearer `load`/`store`
 reach it. The memory size is the case's `memory_pages` (files written before that field:
 from the cache-hostile mixes' names).
 
+`--current` derives nothing: the measured bound of the prices in force; with
+`--set KEY=PRICE` (repeatable) the bound those prices would have with the given ones
+changed, predicted from each case's measured units (how a hand-picked next version, such
+as cost table version 7, is checked against runs measured under the current one).
+
 Prints the proposal, the predicted worst case (max ns-per-gas over the median) and
 overcharge (median over the min), and the cases that still break the bound. Writes
 nothing unless --json OUT is given; never edits code.
