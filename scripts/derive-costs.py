@@ -31,6 +31,11 @@ above the bound is listed: only a lower first threshold or dearer `load`/`store`
 reach it. The memory size is the case's `memory_pages` (files written before that field:
 from the cache-hostile mixes' names).
 
+`--current` derives nothing: the measured bound of the prices in force; with
+`--set KEY=PRICE` (repeatable) the bound those prices would have with the given ones
+changed, predicted from each case's measured units (how a hand-picked next version, such
+as cost table version 7, is checked against runs measured under the current one).
+
 Prints the proposal, the predicted worst case (max ns-per-gas over the median) and
 overcharge (median over the min), and the cases that still break the bound. Writes
 nothing unless --json OUT is given; never edits code.
@@ -311,6 +316,9 @@ def main(argv):
                         "kept at its current price × scale, its cases left out of the bound")
     parser.add_argument("--current", action="store_true",
                         help="derive nothing: the measured bound of the prices in force")
+    parser.add_argument("--set", metavar="KEY=PRICE", action="append", default=[],
+                        help="with --current: predict the bound with these prices changed "
+                        "(the rest as measured), e.g. to check a hand-picked next version")
     parser.add_argument("--tiers", metavar="PAGES,...",
                         help="derive a memory-size surcharge per load and store for memories "
                         "above each of these page counts (ascending, e.g. 32,64,256)")
@@ -335,13 +343,23 @@ def main(argv):
     if unknown:
         print(f"derive-costs: --keep: no price {', '.join(unknown)}", file=sys.stderr)
         return 2
+    changes = {}
+    for item in args.set:
+        key, _, price = item.partition("=")
+        if key not in old or not price.isdigit():
+            print(f"derive-costs: --set: not KEY=PRICE for a known key: {item}", file=sys.stderr)
+            return 2
+        changes[key] = int(price)
+    if changes and not args.current:
+        print("derive-costs: --set needs --current", file=sys.stderr)
+        return 2
     kept = [c["name"] for c in cases if c["key"] in args.keep]
     cases = [c for c in cases if c["key"] not in args.keep]
 
     best = None
     for scale in [1] if args.current else [args.scale] if args.scale else SCALES:
         if args.current:
-            new = dict(old)
+            new = {**old, **changes}
         else:
             new = derive(cases, old, scale, args.max_ratio, args.max_overcharge, args.keep)
         worst, overcharge, median, r = bound(cases, old, new)
@@ -353,7 +371,9 @@ def main(argv):
             break
     _, scale, new, worst, overcharge, median, r, met = best
 
-    if args.current:
+    if changes:
+        print("prices in force with --set changes (predicted from the measured units)")
+    elif args.current:
         print("prices in force (measured, nothing derived)")
     else:
         print(f"proposed prices (scale ×{scale}: gas limits scale by the same factor)")
@@ -361,7 +381,7 @@ def main(argv):
     for key in sorted(old):
         mark = "" if new[key] == old[key] * scale else "  *"
         print(f"{key:<34} {old[key]:>9} {new[key]:>9}{mark}")
-    what = "measured" if args.current else "predicted"
+    what = "measured" if args.current and not changes else "predicted"
     print(f"\n{what} per case (ns per {'' if args.current else 'proposed '}gas over the median):")
     for c in cases:
         if c["name"] in r:

@@ -382,6 +382,15 @@ pub const COMMIT_PER_PAGE: u64 = 7_950_153;
 pub const WRITE_PER_GRANULE: u32 = 31_454;
 
 impl Default for CostTable {
+    /// Version 7: version 6 with four prices moved into the bound (ARCHITECTURE.md, "Cost
+    /// table version 7"; quick calibration runs kept in `benches/calibration`): `call`
+    /// 472 → 1 100 and `call_indirect` 497 → 1 125 (recursion to the stack limit, once per
+    /// call, cost 2.6–3.1× the median per gas: each `$rec` frame takes ~224 bytes of
+    /// fresh stack, 2 MiB for 9 000 frames, which the pool then clears; `call_indirect`
+    /// must not be the cheaper way to recurse), `br_table_target` 1 → 2 (2.0–2.1×),
+    /// `store` 75 → 66 (its case was 3.3× overcharged); and, in the host table
+    /// (`gasket-host-api`), `log_utf8` per byte 7 → 56 and `input` per byte 1 → 3.
+    ///
     /// Version 6: version 5's prices plus the memory-size surcharge on loads and stores
     /// ([`ACCESS_TIERS`]): cache-missing stores strided over a 64 MiB memory bought
     /// 12–17× the median time per gas, and `store` was at its 3× overcharge limit on
@@ -436,7 +445,7 @@ impl Default for CostTable {
     /// that admitted floats); both priced roughly one unit per cheap native instruction.
     fn default() -> Self {
         CostTable {
-            version: 6,
+            version: 7,
             structural: 0,
             constant: 48,
             local: 10,
@@ -447,12 +456,12 @@ impl Default for CostTable {
             mul: 294,
             div_rem: 774,
             load: 517,
-            store: 75,
+            store: 66,
             branch: 81,
             br_table: 1510,
-            br_table_target: 1,
-            call: 472,
-            call_indirect: 497,
+            br_table_target: 2,
+            call: 1100,
+            call_indirect: 1125,
             return_: 97,
             unreachable: 48,
             memory_size: 14,

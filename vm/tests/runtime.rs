@@ -158,7 +158,11 @@ fn out_of_gas_uses_exactly_the_limit_and_the_instance_recovers() {
 fn unbounded_recursion_is_a_stack_overflow_trap_and_the_process_survives() {
     let mut inst = instance(ARITH);
     for _ in 0..3 {
-        let out = call(&mut inst, "recurse", &[Value::I32(0)]);
+        // Gas for every frame up to the stack limit (~11 000 frames at cost table version
+        // 7's `call` price of 1 100: more than `GAS`).
+        let out = inst
+            .call("recurse", &[Value::I32(0)], 100 * GAS)
+            .expect("call starts");
         assert_eq!(trap(&out), TrapKind::StackOverflow);
     }
     assert_eq!(

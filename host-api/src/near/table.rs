@@ -96,7 +96,7 @@ near_table! {
         "Puts the signer's public key (borsh: curve byte + key bytes) into the register.";
     PredecessorAccountId "predecessor_account_id" (register_id) -> 0, gas(11182, 48) "account id length",
         "Puts the id of the account that made this call (the signer, or the contract whose receipt this is) into the register.";
-    Input "input" (register_id) -> 0, gas(9801, 1) "input length",
+    Input "input" (register_id) -> 0, gas(9801, 3) "input length",
         "Puts the call's arguments into the register.";
     BlockIndex "block_index" () -> 1, gas(4629, 0) "-",
         "The current block height.";
@@ -132,7 +132,7 @@ near_table! {
         "Ends the call with status `panic` and the message `explicit guest panic`; nothing is committed.";
     PanicUtf8 "panic_utf8" (len, ptr) -> 0, gas(2425, 48) "`len`",
         "Ends the call with status `panic` and the UTF-8 message at `[ptr, ptr + len)`; nothing is committed.";
-    LogUtf8 "log_utf8" (len, ptr) -> 0, gas(6377, 7) "`len`",
+    LogUtf8 "log_utf8" (len, ptr) -> 0, gas(6377, 56) "`len`",
         "Appends the UTF-8 text at `[ptr, ptr + len)` to the logs.";
     LogUtf16 "log_utf16" (len, ptr) -> 0, gas(5000, 100) "`len`",
         "Appends the UTF-16LE text of `len` bytes at `ptr` to the logs (as UTF-8).";
