@@ -26,6 +26,7 @@
 //! bounded scan per check actually emitted) and stops at anything it does not
 //! recognise, malformed bytes included (the main reader reports those).
 
+use super::bytes::Bytes;
 use super::proven::AddrBase;
 
 /// Operators scanned past a load at most.
@@ -49,19 +50,19 @@ enum Pattern {
 /// of the local right before it (`local.get l`, shift 0) or `local.get l; i32.const c;
 /// i32.shl`.
 pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
-    let mut bytes = Bytes { code, pos: at };
+    let mut bytes = Bytes { code, at };
     let Some(first) = bytes.load_end() else {
         return 0;
     };
     let mut end = first;
     let mut pattern = Pattern::None;
     for _ in 0..MAX_OPERATORS {
-        let Some(op) = bytes.u8() else { break };
+        let Some(op) = bytes.byte() else { break };
         let seen = std::mem::replace(&mut pattern, Pattern::None);
         let local = base.local;
         match op {
             // local.get
-            0x20 => match bytes.var_u32() {
+            0x20 => match bytes.u32() {
                 Some(index) if index == local => {
                     pattern = if base.shift == 0 {
                         Pattern::Base
@@ -75,19 +76,19 @@ pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
             // i32.shl
             0x74 if seen == Pattern::Shift => pattern = Pattern::Base,
             // local.set, local.tee: of the base itself, later loads read a new value.
-            0x21 | 0x22 => match bytes.var_u32() {
+            0x21 | 0x22 => match bytes.u32() {
                 Some(index) if index != local => {}
                 _ => break,
             },
             // global.get
             0x23 => {
-                if bytes.var_u32().is_none() {
+                if bytes.u32().is_none() {
                     break;
                 }
             }
             // Loads: they can only trap out of bounds, the trap the window moves.
             0x28..=0x35 => {
-                bytes.pos -= 1;
+                bytes.at -= 1;
                 match bytes.load_end() {
                     Some(e) if seen == Pattern::Base => end = end.max(e),
                     Some(_) => {}
@@ -106,8 +107,8 @@ pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
                     break;
                 }
             }
-            0x43 => bytes.pos += 4,
-            0x44 => bytes.pos += 8,
+            0x43 => bytes.at += 4,
+            0x44 => bytes.at += 8,
             // drop, select, nop
             0x01 | 0x1a | 0x1b => {}
             // Integer division and remainder (by zero, overflow) and float-to-int
@@ -121,61 +122,19 @@ pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
     end
 }
 
-/// A cursor over the body's bytes; every read fails (None) past the end.
-struct Bytes<'a> {
-    code: &'a [u8],
-    pos: usize,
-}
-
 impl Bytes<'_> {
-    fn u8(&mut self) -> Option<u8> {
-        let b = *self.code.get(self.pos)?;
-        self.pos += 1;
-        Some(b)
-    }
-
-    /// An unsigned LEB128 of at most 64 bits.
-    fn var_u64(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            value |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn var_u32(&mut self) -> Option<u32> {
-        u32::try_from(self.var_u64()?).ok()
-    }
-
-    /// A signed LEB128 of at most 64 bits (only the low bits matter here).
-    fn var_i64(&mut self) -> Option<i64> {
-        let mut value = 0i64;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            value |= i64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
     /// Reads a load (opcode and memarg) and returns `offset + width`; None for anything
     /// else, a memory index other than 0 (the multi-memory flag in the alignment) or an
     /// offset past 32 bits.
     fn load_end(&mut self) -> Option<u64> {
-        let width = match self.u8()? {
+        let width = match self.byte()? {
             0x28 | 0x2a | 0x34 | 0x35 => 4,
             0x29 | 0x2b => 8,
             0x2c | 0x2d | 0x30 | 0x31 => 1,
             0x2e | 0x2f | 0x32 | 0x33 => 2,
             _ => return None,
         };
-        let align = self.var_u32()?;
+        let align = self.u32()?;
         if align & 0x40 != 0 {
             return None;
         }

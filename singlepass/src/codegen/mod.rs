@@ -19,6 +19,7 @@
 //! (spilling at block boundaries) advance cursors that never move back.
 
 mod arith;
+mod bytes;
 mod calls;
 mod control;
 mod decode;

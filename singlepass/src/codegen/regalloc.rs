@@ -29,6 +29,7 @@
 
 use crate::masm::{FReg, Reg};
 
+use super::bytes::Bytes;
 use super::stack::Kind;
 
 /// The weight of one use at loop depth `depth`: 8 per loop, capped so sums cannot wrap.
@@ -41,57 +42,6 @@ fn use_weight(depth: u32) -> u64 {
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ScanSummary {
     pub call_weight: u64,
-}
-
-/// A cursor over operator bytes that gives up (returns `None`) at the end of input.
-struct Bytes<'a> {
-    code: &'a [u8],
-    at: usize,
-}
-
-impl Bytes<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let b = *self.code.get(self.at)?;
-        self.at += 1;
-        Some(b)
-    }
-
-    /// An unsigned LEB128 up to 32 bits (longer encodings are invalid wasm: give up).
-    fn u32(&mut self) -> Option<u32> {
-        let mut value = 0u32;
-        for shift in (0..35).step_by(7) {
-            let b = self.byte()?;
-            value |= u32::from(b & 0x7f).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    /// Skips one LEB128 of any length (signed constants, 64-bit offsets).
-    fn skip_leb(&mut self) -> Option<()> {
-        while self.byte()? & 0x80 != 0 {}
-        Some(())
-    }
-
-    fn skip(&mut self, n: usize) -> Option<()> {
-        self.at = self
-            .at
-            .checked_add(n)
-            .filter(|&end| end <= self.code.len())?;
-        Some(())
-    }
-
-    /// A block type: empty, one value type (one byte in wasm 2.0) or a type index.
-    fn skip_block_type(&mut self) -> Option<()> {
-        match *self.code.get(self.at)? {
-            0x40 | 0x7f | 0x7e | 0x7d | 0x7c | 0x7b | 0x70 | 0x6f => self.skip(1),
-            // Typed references (`ref`, `ref null` + heap type): beyond wasm 2.0.
-            0x63 | 0x64 => None,
-            _ => self.skip_leb(),
-        }
-    }
 }
 
 /// Whether the instruction starting at `code[at]` leaves a value that canonicalizing
