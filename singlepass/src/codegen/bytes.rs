@@ -73,17 +73,10 @@ impl Bytes<'_> {
         None
     }
 
-    /// A signed LEB128 of at most 64 bits (only the low bits matter here).
+    /// A signed LEB128 of at most 64 bits, as its low 64 bits without sign extension
+    /// (its callers use only the low bits: a shift count).
     #[inline]
     pub fn var_i64(&mut self) -> Option<i64> {
-        let mut value = 0i64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            value |= i64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
+        self.var_u64().map(|v| v as i64)
     }
 }
