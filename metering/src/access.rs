@@ -149,7 +149,7 @@ impl AccessCharge {
     }
 
     /// A block's charge: `static + accesses × S`, then `call $gas`; one constant when `S`
-    /// is (wrapping, as `i64.mul` and `i64.add` would compute it).
+    /// is a constant (computed wrapping, as `i64.mul` and `i64.add` would).
     pub fn write_block_charge(&self, cost: u64, accesses: u32, gas: u32, out: &mut Vec<u8>) {
         if let Source::Constant(surcharge) = self.source {
             let charge = cost.wrapping_add(u64::from(accesses).wrapping_mul(surcharge));
