@@ -84,6 +84,8 @@ pub(crate) fn scan_local_uses(
 ) -> Option<ScanSummary> {
     let mut bytes = Bytes { code, at: 0 };
     let mut depth = 0u32;
+    // `use_weight(depth)`, recomputed only where the loop depth changes.
+    let mut weight = use_weight(depth);
     let mut summary = ScanSummary::default();
     // Where the current instruction starts (`usize::MAX` before the first); at the next
     // one, where the previous one did: its value is a `local.set`'s operand.
@@ -101,10 +103,12 @@ pub(crate) fn scan_local_uses(
                 bytes.skip_block_type()?;
                 loops.push(true);
                 depth += 1;
+                weight = use_weight(depth);
             }
             0x0b => {
                 if loops.pop() == Some(true) {
                     depth -= 1;
+                    weight = use_weight(depth);
                 }
             }
             0x00 | 0x01 | 0x05 | 0x0f | 0x1a | 0x1b | 0x45..=0xc4 | 0xd1 => {}
@@ -119,13 +123,13 @@ pub(crate) fn scan_local_uses(
             }
             0x10 => {
                 if !is_inlined(bytes.u32()?) {
-                    summary.call_weight = summary.call_weight.saturating_add(use_weight(depth));
+                    summary.call_weight = summary.call_weight.saturating_add(weight);
                 }
             }
             0x11 => {
                 bytes.skip_leb()?;
                 bytes.skip_leb()?;
-                summary.call_weight = summary.call_weight.saturating_add(use_weight(depth));
+                summary.call_weight = summary.call_weight.saturating_add(weight);
             }
             0x1c => {
                 let types = bytes.u32()?;
@@ -138,8 +142,8 @@ pub(crate) fn scan_local_uses(
             }
             0x20..=0x22 => {
                 let local = bytes.u32()? as usize;
-                let weight = weights.get_mut(local)?;
-                *weight = weight.saturating_add(use_weight(depth));
+                let total = weights.get_mut(local)?;
+                *total = total.saturating_add(weight);
                 if op != 0x20 && !is_float_result(code, previous) {
                     *copied.get_mut(local)? = true;
                 }
