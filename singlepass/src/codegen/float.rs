@@ -46,12 +46,69 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let lhs = self.pop_entry();
         let (a, a_owned) = self.float_source(lhs);
         let (b, b_owned) = self.float_source(rhs);
+        // `add` and `mul` commute exactly (signed zeros included); only which input NaN's
+        // payload propagates depends on the order, and a canonicalizing function never
+        // shows an operator's payload. So a local on the left and a register the operator
+        // owns on the right compute in that register, with no copy of the local.
+        let commutes = matches!(op, FloatBinOp::Add | FloatBinOp::Mul) && self.canonicalize_nans;
+        let ((a, a_owned), (b, b_owned)) = if commutes && !a_owned && b_owned {
+            ((b, b_owned), (a, a_owned))
+        } else {
+            ((a, a_owned), (b, b_owned))
+        };
+        if let Some((local, home)) = self.result_local(float_kind(size)) {
+            // Entries still reading the local lazily keep its old value.
+            self.materialize_local(local);
+            self.masm.fp_binop(op, size, home, a, b);
+            for (freg, owned) in [(a, a_owned), (b, b_owned)] {
+                if owned {
+                    self.free_float(freg);
+                }
+            }
+            // The `local.set` that follows finds the local's own value: nothing to move.
+            // Not a lazy read to materialise (`push` would record it as one).
+            self.stack.push(super::stack::Entry {
+                kind: float_kind(size),
+                loc: Loc::Local(local),
+            });
+            return;
+        }
         let dst = if a_owned { a } else { self.alloc_float() };
         self.masm.fp_binop(op, size, dst, a, b);
         if b_owned {
             self.free_float(b);
         }
         self.push_float_result(float_kind(size), dst);
+    }
+
+    /// The local a float binary operator's result can be written into directly: the
+    /// next operator (after the one-byte opcode at `offset`) is a `local.set` or
+    /// `local.tee` of a float-register local of kind `kind` that takes a result as it
+    /// is (results-only, or the function does not canonicalize: see
+    /// `FuncGen::float_local_set`). Saves the copy from a temporary into the local's
+    /// register; the `local.set` then sees the local's own value and emits nothing.
+    /// Anything the byte scan does not recognise says no.
+    fn result_local(&self, kind: Kind) -> Option<(u32, crate::masm::FReg)> {
+        if self.unreachable {
+            return None;
+        }
+        let at = usize::try_from(self.offset.checked_sub(self.code_start)?).ok()?;
+        let mut bytes = super::bytes::Bytes {
+            code: &self.code,
+            at,
+        };
+        // f32.add … f32.max, f64.add … f64.max: one byte, no immediates.
+        let (0x92..=0x97 | 0xa0..=0xa5) = bytes.byte()? else {
+            return None;
+        };
+        let (0x21 | 0x22) = bytes.byte()? else {
+            return None;
+        };
+        let local = bytes.u32()?;
+        let target = self.locals.get(local as usize)?;
+        let home = self.float_home(local)?;
+        let as_is = target.results_only || !self.canonicalize_nans;
+        (target.kind == kind && as_is).then_some((local, home))
     }
 
     /// `f32.sqrt`, `f64.nearest`, …

@@ -968,6 +968,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         // A results-only local takes a result as it is (see `Local::results_only`).
         let exact = !self.locals[local as usize].results_only;
         match value.loc {
+            // Its own value (a float operator wrote it there: `float_binop`): no change.
+            Loc::Local(other) if other == local => {}
             Loc::FReg(freg) => {
                 let canonicalize = exact && self.canonicalizes(freg);
                 self.masm
