@@ -388,9 +388,10 @@ impl Default for CostTable {
     /// `memory.grow(0)` cost 1.9–2.4× the median per gas), `call` 1 100 → 1 200 and
     /// `call_indirect` 1 125 → 1 225 (recursion to the stack limit was at 1.7–2.0×, at
     /// the edge). Cache-hostile stores in a memory of at most 32 pages stay outside the
-    /// bound, an argued exception: a store that misses L1 takes ~2.2× a load that does
-    /// (a read-for-ownership fill plus a dirty write-back, at every memory size), which
-    /// no size tier below 2 MiB can price without charging every contract's stores.
+    /// bound, an argued exception: a store that misses L1 takes 1.3–2.3× a load that
+    /// does (a read-for-ownership fill plus a dirty write-back) but `store` is priced at
+    /// an eighth of `load`, capped by its cached case; no size tier below 2 MiB can price
+    /// it without charging every contract's stores.
     ///
     /// Version 7: version 6 with four prices moved into the bound (ARCHITECTURE.md, "Cost
     /// table version 7"; quick calibration runs kept in `benches/calibration`): `call`
