@@ -388,7 +388,7 @@ impl Default for CostTable {
     /// `memory.grow(0)` cost 1.9–2.4× the median per gas), `call` 1 100 → 1 200 and
     /// `call_indirect` 1 125 → 1 225 (recursion to the stack limit was at 1.7–2.0×, at
     /// the edge). Cache-hostile stores in a memory of at most 32 pages stay outside the
-    /// bound, an argued exception: a store that misses L1 takes 1.3–2.3× a load that
+    /// bound, an argued exception: a store that misses L1 takes 1.6–2.3× a load that
     /// does (a read-for-ownership fill plus a dirty write-back) but `store` is priced at
     /// an eighth of `load`, capped by its cached case; no size tier below 2 MiB can price
     /// it without charging every contract's stores.
