@@ -110,7 +110,7 @@ fn surcharged(initial: u32, grow: i32, k: usize, tiers: AccessTiers) -> u64 {
 fn the_default_tiers() {
     let tiers = costs().memory_access_tiers;
     tiers.check().expect("a sensible protocol constant");
-    assert_eq!(costs().version, 7);
+    assert_eq!(costs().version, 8);
     for (pages, want) in [
         (17, 0),
         (32, 0),

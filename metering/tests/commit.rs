@@ -54,7 +54,7 @@ fn grow_extra(memory: &str, delta: i32) -> (Outcome, u64) {
 #[test]
 fn the_default_allowance_and_price() {
     let costs = costs();
-    assert_eq!(costs.version, 7);
+    assert_eq!(costs.version, 8);
     assert_eq!(costs.memory_resident_pages, 32);
     assert!(costs.memory_commit_per_page > 1_000_000);
 }

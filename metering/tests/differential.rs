@@ -1119,7 +1119,7 @@ fn float_operators_cost_their_documented_price() {
         const DIV_SQRT: u64 = 797;
         const TO_INT: u64 = 233;
         const BITWISE: u64 = 148;
-        const LOCAL: u64 = 10;
+        const LOCAL: u64 = 7;
         for t in ["f32", "f64"] {
             for op in ["add", "sub", "mul", "min", "max"] {
                 ops.push((format!("{t}.{op}"), vec![t, t], t, ARITH));

@@ -23,7 +23,7 @@ fn check_accepts_a_contract_with_a_summary() {
     assert_eq!(code, 0);
     assert!(
         stdout.contains("ok under the contract profile")
-            && stdout.contains("cost table:  version 7")
+            && stdout.contains("cost table:  version 8")
             && stdout.contains("floats:      canonicalize"),
         "{stdout}"
     );
@@ -36,7 +36,7 @@ fn check_accepts_a_contract_with_a_summary() {
     // segment's written-range charge (cost table version 5).
     assert_eq!(v["functions"], 4);
     assert_eq!(v["imported_functions"], 5);
-    assert_eq!(v["cost_table_version"], 7);
+    assert_eq!(v["cost_table_version"], 8);
     assert_eq!(v["memory"]["initial_pages"], 1);
     assert_eq!(v["imports"][0]["host_function"], "storage_read");
 }
@@ -1054,7 +1054,7 @@ fn help_version_and_readme_synopses_agree_with_the_cli() {
     for part in [
         "compiler: gasket-singlepass",
         "artifact format ",
-        "cost table: version 7",
+        "cost table: version 8",
         "host ABI: version 1",
     ] {
         assert!(stdout.contains(part), "{part}: {stdout}");

@@ -128,8 +128,8 @@ fn text_output() {
     let (code, stdout, _) = gasket(&["run", &file, "--call", "run", "--gas-report"]);
     assert_eq!(code, 0);
     for line in [
-        "gas used: 415969",
-        "gas report (415969 gas):",
+        "gas used: 416657",
+        "gas report (416657 gas):",
         "  by function:",
         "  by host function:",
         "  by cost class:",

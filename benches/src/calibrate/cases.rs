@@ -129,8 +129,20 @@ const HOSTILE_CYCLE: u64 = 65_536;
 const HOSTILE_CYCLES: u64 = 8;
 /// The cache-hostile stores' access.
 const HOSTILE_STORE: &str = "(i32.store offset=OFFSET (local.get $p) (local.get $x))";
-/// The cache-hostile loads' access.
-const HOSTILE_LOAD: &str = "(drop (i32.load offset=OFFSET (local.get $p)))";
+/// The cache-hostile loads' access. Each value is added into `$z`: the compiler does not
+/// emit a load whose value is dropped or overwritten unread (only its length check), so
+/// `(drop (i32.load …))` measured no memory access at all (issue 19, eighth session:
+/// cachegrind counted no read misses for it; its twin stores missed L1 every time).
+const HOSTILE_LOAD: &str =
+    "(local.set $z (i32.add (local.get $z) (i32.load offset=OFFSET (local.get $p))))";
+/// The dependent hostile loads' access: the next address waits for this load's value
+/// (`value & 0` added to `$p`), so the misses cannot overlap: a full miss per access,
+/// what a pointer-chasing contract buys.
+const HOSTILE_CHAIN_LOAD: &str = "(local.set $p (i32.add (local.get $p) (i32.and (i32.load offset=OFFSET (local.get $p)) (i32.const 0))))";
+/// Name of the dependent hostile loads (over the maximal memory; `/2mib` over 32 pages).
+pub const HOSTILE_CHAIN: &str = "mix/hostile_load_chain";
+/// The first-touch loads' access, used for the same reason.
+const FIRST_TOUCH_LOAD: &str = "(local.set $z (i32.add (local.get $z) (i32.load (local.get $p))))";
 /// The smaller memories (pages, name suffix) the cache-hostile mixes also run over,
 /// besides the maximal one.
 const HOSTILE_SIZES: [(u32, &str); 4] = [(256, "16mib"), (64, "4mib"), (32, "2mib"), (16, "1mib")];
@@ -940,7 +952,7 @@ fn mixes() -> Vec<Case> {
         Case::mix(
             "mix/first_touch_loads",
             "memory_commit_per_page",
-            first_touch("(drop (i32.load (local.get $p)))"),
+            first_touch(FIRST_TOUCH_LOAD),
         )
         .baseline(first_touch("").with_memory(1))
         .min_share(0.3)
@@ -997,6 +1009,19 @@ fn mixes() -> Vec<Case> {
             )
             .min_share(0.4)
             .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        );
+    }
+    // Dependent loads over the largest memory and over tier 0's largest: one cycle is
+    // enough (each access waits for its miss, so the loop dwarfs the setup's faults).
+    for (pages, suffix) in [(MAX_PAGES, ""), (32, "/2mib")] {
+        mixes.push(
+            Case::mix(
+                &format!("{HOSTILE_CHAIN}{suffix}"),
+                hostile_claim(pages, "load"),
+                hostile_over(HOSTILE_CHAIN_LOAD, pages),
+            )
+            .min_share(0.4)
+            .min_n(HOSTILE_CYCLE),
         );
     }
     mixes
