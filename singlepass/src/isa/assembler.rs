@@ -245,7 +245,10 @@ impl<R: Relocation> CodeAssembler<R> {
     pub fn insert_before_tail(&mut self, start: usize, filler: &[u8]) {
         let end = self.code.len();
         debug_assert!(start <= end && end - start <= 32);
-        debug_assert!(self.pending.last().is_none_or(|p| (p.location as usize) <= start));
+        debug_assert!(self
+            .pending
+            .last()
+            .is_none_or(|p| (p.location as usize) <= start));
         let mut tail = [0u8; 32];
         let moved = end - start;
         tail[..moved].copy_from_slice(&self.code[start..end]);

@@ -93,13 +93,15 @@ impl X64Masm {
 
     /// NOPs up to the next loop alignment boundary.
     pub(super) fn emit_loop_alignment(&mut self) {
-        let align = match self.experiment & 6 {
-            2 => 32,
-            4 => 64,
-            6 => 16,
+        let offset = self.ops.offset().0;
+        let mut pad = match self.experiment & 6 {
+            2 => padding_to(offset, 32),
+            4 => padding_to(offset, 64),
+            // Only when the header's gas charge (at most 13 bytes) would need padding,
+            // which would otherwise sit after the header's label, inside the loop.
+            6 => pair_padding(offset, 13),
             _ => return,
         };
-        let mut pad = padding_to(self.ops.offset().0, align);
         let mut filler = [0u8; BRANCH_WINDOW];
         while pad > 0 {
             let used = nops(pad, &mut filler);
@@ -157,6 +159,9 @@ mod tests {
             assert_eq!(nops(n, &mut out), n);
         }
         assert_eq!(nops(11, &mut out), 11);
-        assert_eq!(&out[..11], &[0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0, 0x66, 0x90]);
+        assert_eq!(
+            &out[..11],
+            &[0x66, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0, 0x66, 0x90]
+        );
     }
 }
