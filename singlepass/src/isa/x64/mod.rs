@@ -70,7 +70,6 @@ pub(crate) struct X64Masm {
     store_slow_paths: Vec<StoreSlowPath>,
     /// Start and end of the last `cmp`/`test` emitted by `emit_cmp` (see `placement`).
     last_compare: Option<(usize, usize)>,
-    experiment: u32,
 }
 
 /// A `store_check` whose slow path waits to be emitted out of line after the function:
@@ -108,10 +107,6 @@ impl X64Masm {
             widen_sites: LateTarget::default(),
             store_slow_paths: Vec::new(),
             last_compare: None,
-            experiment: std::env::var("GASKET_PLACEMENT")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1),
         }
     }
 }

@@ -12,7 +12,9 @@
 //!   starts at offset 0 and is appended at an aligned offset, so the bytes are the same
 //!   whatever the thread count;
 //! - no fused pair (the flag-setting instruction and its `jcc`) crosses or ends on a
-//!   [`BRANCH_WINDOW`] boundary: multi-byte NOPs go before the pair when it would.
+//!   [`BRANCH_WINDOW`] boundary: multi-byte NOPs go before the pair when it would;
+//! - a loop header whose gas charge would need such NOPs gets them before its label,
+//!   so they run once on entry instead of on every iteration.
 //!
 //! Every rule depends on offsets inside the function only, so it is deterministic.
 
@@ -25,6 +27,9 @@ pub(super) const FUNCTION_ALIGN: usize = 64;
 
 /// A fused compare-and-branch never crosses or ends on a multiple of this.
 pub(super) const BRANCH_WINDOW: usize = 32;
+
+/// The longest gas charge a loop header starts with: `sub r13, imm32; jb rel32`.
+pub(super) const LOOP_HEADER_PAIR: usize = 13;
 
 /// Bytes of a `jcc rel32` (every branch to a label is emitted in that form).
 pub(super) const JCC_BYTES: usize = 6;
@@ -91,17 +96,12 @@ impl X64Masm {
         self.ops.extend(std::iter::repeat_n(INT3, pad));
     }
 
-    /// NOPs up to the next loop alignment boundary.
+    /// Before a loop header: NOPs up to the next [`BRANCH_WINDOW`] boundary when a pair of
+    /// [`LOOP_HEADER_PAIR`] bytes there would need them, so that the padding of the
+    /// header's gas charge runs once, before the loop, not on every iteration (the
+    /// header's label would be bound before padding that `place_pair` inserts).
     pub(super) fn emit_loop_alignment(&mut self) {
-        let offset = self.ops.offset().0;
-        let mut pad = match self.experiment & 6 {
-            2 => padding_to(offset, 32),
-            4 => padding_to(offset, 64),
-            // Only when the header's gas charge (at most 13 bytes) would need padding,
-            // which would otherwise sit after the header's label, inside the loop.
-            6 => pair_padding(offset, 13),
-            _ => return,
-        };
+        let mut pad = pair_padding(self.ops.offset().0, LOOP_HEADER_PAIR);
         let mut filler = [0u8; BRANCH_WINDOW];
         while pad > 0 {
             let used = nops(pad, &mut filler);
@@ -116,11 +116,7 @@ impl X64Masm {
     /// that half past NOPs when the pair would cross or end on a window boundary.
     pub(super) fn place_pair(&mut self, start: usize) {
         let len = self.ops.offset().0 - start + JCC_BYTES;
-        let pad = if self.experiment & 1 == 0 {
-            0
-        } else {
-            pair_padding(start, len)
-        };
+        let pad = pair_padding(start, len);
         if pad > 0 {
             let mut filler = [0u8; BRANCH_WINDOW];
             let used = nops(pad, &mut filler);
