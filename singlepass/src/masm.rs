@@ -489,7 +489,7 @@ pub trait MacroAssembler {
     /// calls it after each function's code, where nothing falls through into them.
     fn emit_slow_paths(&mut self);
     /// Pads (with filler never executed) so that the next function starts on the ISA's
-    /// function alignment: x86-64 aligns to 64 bytes (see `isa/x64/placement.rs`),
+    /// function alignment: x86-64 aligns to 32 bytes (see `isa/x64/placement.rs`),
     /// AArch64 needs nothing (every instruction is 4 bytes, aligned already).
     fn align_function(&mut self) {}
     /// Pads (with no-ops, executed once on entry) before a loop header, where the ISA's

@@ -23,7 +23,7 @@ use dynasmrt::DynasmApi;
 use super::X64Masm;
 
 /// Alignment of every function's first instruction (bytes).
-pub(super) const FUNCTION_ALIGN: usize = 64;
+pub(super) const FUNCTION_ALIGN: usize = 32;
 
 /// A fused compare-and-branch never crosses or ends on a multiple of this.
 pub(super) const BRANCH_WINDOW: usize = 32;
