@@ -488,6 +488,13 @@ pub trait MacroAssembler {
     /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
     /// calls it after each function's code, where nothing falls through into them.
     fn emit_slow_paths(&mut self);
+    /// Pads (with filler never executed) so that the next function starts on the ISA's
+    /// function alignment: x86-64 aligns to 32 bytes (see `isa/x64/placement.rs`),
+    /// AArch64 needs nothing (every instruction is 4 bytes, aligned already).
+    fn align_function(&mut self) {}
+    /// Pads (with no-ops, executed once on entry) before a loop header, where the ISA's
+    /// placement rule wants one.
+    fn align_loop(&mut self) {}
     /// Labels made from now on until [`MacroAssembler::end_function`] belong to one
     /// function body: bound inside it and referred to only from it.
     fn begin_function(&mut self);

@@ -158,6 +158,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
         }
         let label = self.masm.new_label();
+        self.masm.align_loop();
         self.masm.bind(label);
         self.frames
             .push(Frame::new(FrameKind::Loop, label, base, params, results));

@@ -184,6 +184,7 @@ pub(crate) fn compile_body<M: MacroAssembler>(
         body,
         validate,
     } = pending;
+    masm.align_function();
     let start = masm.offset();
     masm.bind(labels.functions[index as usize]);
     masm.begin_function();

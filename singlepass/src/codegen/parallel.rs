@@ -7,7 +7,9 @@
 //! arrive: it appends each part's code, binds the functions it defines, and takes over
 //! its references to module-level labels, which the module's stubs resolve at the end as
 //! on one thread. A function's code does not depend on where it lies (every reference is
-//! relative, nothing is aligned), so the bytes are the same whatever the thread count.
+//! relative, and placement padding depends on offsets inside the function only), and
+//! each part is appended at the ISA's function alignment, where its first function
+//! would start on one thread, so the bytes are the same whatever the thread count.
 //!
 //! Errors: each part stops at its first failing body, and parts after a failed one are
 //! skipped, so the error returned is the lowest failing function's, as on one thread.
@@ -194,6 +196,9 @@ fn link<M: MacroAssembler>(
     part: Part<M>,
     functions: &mut [Option<(u32, u32)>],
 ) -> Result<(), CompileError> {
+    // The part was compiled from offset 0 (aligned), so it is appended where its first
+    // function would start on one thread.
+    masm.align_function();
     let base = masm.offset();
     let pairs = part.labels.pairs_with(labels);
     masm.append(part.masm, &pairs)

@@ -237,6 +237,26 @@ impl<R: Relocation> CodeAssembler<R> {
         self.code[offset..offset + bytes.len()].copy_from_slice(bytes);
     }
 
+    /// Moves the bytes from `start` to the end `filler.len()` bytes further and writes
+    /// `filler` in their place: padding put before an instruction already emitted. The
+    /// moved bytes (at most 32) must hold no reference to a label and no label may be
+    /// bound among them, as neither would move with them (`isa/x64/placement.rs` calls it
+    /// only on a compare it just emitted).
+    pub fn insert_before_tail(&mut self, start: usize, filler: &[u8]) {
+        let end = self.code.len();
+        debug_assert!(start <= end && end - start <= 32);
+        debug_assert!(self
+            .pending
+            .last()
+            .is_none_or(|p| (p.location as usize) <= start));
+        let mut tail = [0u8; 32];
+        let moved = end - start;
+        tail[..moved].copy_from_slice(&self.code[start..end]);
+        self.code.extend_from_slice(filler);
+        self.code[start..start + filler.len()].copy_from_slice(filler);
+        self.code[start + filler.len()..].copy_from_slice(&tail[..moved]);
+    }
+
     /// Resolves every remaining reference and hands over the code.
     pub fn finalize(mut self) -> Result<CodeBuffer, DynasmError> {
         if let Some(e) = self.error.take() {

@@ -296,7 +296,15 @@ impl X64Masm {
         }
     }
 
+    /// Records where the compare lies, so that a branch right after it can place the
+    /// pair (see `placement`).
     pub(super) fn emit_cmp(&mut self, size: Size, lhs: Reg, rhs: Operand) {
+        let start = self.ops.offset().0;
+        self.emit_compare(size, lhs, rhs);
+        self.last_compare = Some((start, self.ops.offset().0));
+    }
+
+    fn emit_compare(&mut self, size: Size, lhs: Reg, rhs: Operand) {
         if rhs == Operand::Imm(0) {
             // `test x, x` sets every flag a comparison with 0 reads exactly as `cmp x, 0`
             // (CF = OF = 0), in 2-3 bytes instead of 7.

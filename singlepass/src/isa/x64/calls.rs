@@ -110,6 +110,7 @@ impl X64Masm {
     }
 
     pub(super) fn emit_charge_gas(&mut self, amount: Operand, out_of_gas: Label) {
+        let start = self.ops.offset().0;
         match amount {
             // imm32 is sign-extended, which is exactly the u64 bit pattern when it fits.
             // Most block costs fit a sign-extended byte: the 4-byte form.
@@ -124,6 +125,7 @@ impl X64Masm {
             Operand::Reg(r) => asm!(self.ops; sub r13, Rq(r.0)),
             Operand::Frame(o) => asm!(self.ops; sub r13, QWORD [rbp + o]),
         }
+        self.place_pair(start);
         // Borrow: the gas left was smaller than the charge.
         self.emit_gas_branch(out_of_gas);
     }
@@ -150,7 +152,9 @@ impl X64Masm {
             1..=127 => asm!(self.ops; add rax, BYTE c as i8),
             _ => asm!(self.ops; add rax, DWORD c),
         }
+        let start = self.ops.offset().0;
         asm!(self.ops; sub r13, rax);
+        self.place_pair(start);
         self.emit_gas_branch(out_of_gas);
     }
 
@@ -181,8 +185,10 @@ impl X64Masm {
     /// frame is allocated, and is exactly 32 bytes per stack unit: see
     /// `NATIVE_STACK_BYTES_PER_UNIT`). No write: returning releases the frame.
     pub(super) fn emit_stack_enter(&mut self, grant: Label) {
+        let start = self.ops.offset().0;
+        asm!(self.ops; cmp rsp, QWORD [r15 + 8]);
+        self.place_pair(start);
         asm!(self.ops
-            ; cmp rsp, QWORD [r15 + 8]
             ; jae >fits
             ; call =>grant
             ; fits:

@@ -13,6 +13,8 @@ const TABLE_ENTRY_BYTES: usize = 5;
 
 impl X64Masm {
     pub(super) fn emit_bind(&mut self, label: Label) {
+        // A label between a compare and its branch: the compare cannot move past it.
+        self.last_compare = None;
         self.ops.dynamic_label(label);
     }
 
@@ -21,6 +23,11 @@ impl X64Masm {
     }
 
     pub(super) fn emit_branch(&mut self, cond: Cond, label: Label) {
+        if let Some((start, end)) = self.last_compare.take() {
+            if end == self.ops.offset().0 {
+                self.place_pair(start);
+            }
+        }
         match cond {
             Cond::Eq => asm!(self.ops; je =>label),
             Cond::Ne => asm!(self.ops; jne =>label),
@@ -46,8 +53,10 @@ impl X64Masm {
         let len = targets.len() as u32 as i32;
         let i = index.0;
         let table = self.ops.new_dynamic_label();
+        let start = self.ops.offset().0;
+        asm!(self.ops; cmp Rd(i), DWORD len);
+        self.place_pair(start);
         asm!(self.ops
-            ; cmp Rd(i), DWORD len
             ; jae =>default
             // rcx = index * 5 (the index is a zero-extended u32).
             ; mov ecx, Rd(i)

@@ -186,10 +186,10 @@ impl X64Masm {
                 self.add_end(end);
             }
         }
-        asm!(self.ops
-            ; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]
-            ; ja =>oob
-        );
+        let start = self.ops.offset().0;
+        asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
+        self.place_pair(start);
+        asm!(self.ops; ja =>oob);
     }
 
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
@@ -202,9 +202,9 @@ impl X64Masm {
             ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
         );
         self.add_end(end);
-        asm!(self.ops
-            ; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]
-        );
+        let start = self.ops.offset().0;
+        asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
+        self.place_pair(start);
         // `ja slow` in its rel32 form (the bytes dynasm writes for `ja =>label`), patched
         // when the slow path is emitted after the function: no dynasm labels or
         // relocations, which cost more memory than the code for store-heavy modules.

@@ -45,11 +45,14 @@ mod control;
 mod float;
 mod late;
 mod memory;
+mod placement;
 mod regs;
 mod traps;
 
 #[cfg(test)]
 mod float_tests;
+#[cfg(test)]
+mod placement_tests;
 #[cfg(test)]
 mod tests;
 
@@ -65,6 +68,8 @@ pub(crate) struct X64Masm {
     widen_sites: LateTarget,
     /// Slow paths of this function's store checks, emitted after its code.
     store_slow_paths: Vec<StoreSlowPath>,
+    /// Start and end of the last `cmp`/`test` emitted by `emit_cmp` (see `placement`).
+    last_compare: Option<(usize, usize)>,
 }
 
 /// A `store_check` whose slow path waits to be emitted out of line after the function:
@@ -101,6 +106,7 @@ impl X64Masm {
             gas_sites: LateTarget::default(),
             widen_sites: LateTarget::default(),
             store_slow_paths: Vec::new(),
+            last_compare: None,
         }
     }
 }
@@ -159,6 +165,12 @@ impl MacroAssembler for X64Masm {
     }
     fn store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
         self.emit_store_check(addr, from, end, widen)
+    }
+    fn align_function(&mut self) {
+        self.emit_function_alignment()
+    }
+    fn align_loop(&mut self) {
+        self.emit_loop_alignment()
     }
     fn begin_function(&mut self) {
         self.ops.begin_function()

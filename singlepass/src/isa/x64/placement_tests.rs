@@ -1,0 +1,84 @@
+//! The placement rules of `placement`, checked on the code of a whole module: functions of
+//! every length (so they end at every offset), each with gas charges of both widths,
+//! the stack check, loads, stores, compares feeding `br_if` and a `br_table`.
+
+use super::placement::{BRANCH_WINDOW, FUNCTION_ALIGN, PLACED_PAIRS};
+use crate::artifact::FunctionKind;
+use crate::{compile, Target};
+
+/// A module of `count` functions; function `i` has `i` filler operators before its loop,
+/// which shifts everything after them by a few bytes per function.
+fn branchy_module(count: usize) -> Vec<u8> {
+    let mut wat = String::from(
+        "(module\n\
+         (import \"gasket\" \"gas\" (func $gas (param i64)))\n\
+         (import \"gasket\" \"stack_enter\" (func $enter (param i32)))\n\
+         (memory 1)\n",
+    );
+    for i in 0..count {
+        let filler = "local.get 1 i32.const 7 i32.xor local.set 1\n".repeat(i % 23);
+        // Charges below 128 take `sub r13, imm8`, larger ones `sub r13, imm32`.
+        let small = 1 + i % 100;
+        let large = 1000 + i;
+        wat += &format!(
+            "(func (param i32 i32) (result i32)
+               i32.const 64 call $enter
+               i64.const {small} call $gas
+               {filler}
+               (block $out
+                 (loop $l
+                   i64.const {large} call $gas
+                   local.get 0 i32.load offset={i}
+                   local.get 1 i32.add local.set 1
+                   local.get 0 local.get 1 i32.store offset={}
+                   local.get 1 i32.const {i} i32.gt_s br_if $out
+                   local.get 1 i32.const 3 i32.and
+                   br_table $l $out $l $l
+                 ))
+               local.get 1)\n",
+            i * 4 + 8
+        );
+    }
+    wat += ")";
+    wat::parse_str(&wat).expect("the generated module is valid")
+}
+
+#[test]
+fn functions_start_aligned_and_no_fused_pair_crosses_a_window() {
+    PLACED_PAIRS.with(|p| p.borrow_mut().clear());
+    let artifact = compile(&branchy_module(120), Target::X86_64).expect("compiles");
+    let pairs = PLACED_PAIRS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let code = &artifact.code;
+
+    let mut defined: Vec<(usize, usize)> = artifact
+        .functions
+        .iter()
+        .filter(|f| f.kind == FunctionKind::Defined)
+        .map(|f| (f.code_offset as usize, f.code_len as usize))
+        .collect();
+    assert_eq!(defined.len(), 120);
+    defined.sort_unstable();
+    for pair in defined.windows(2) {
+        let ((start, len), (next, _)) = (pair[0], pair[1]);
+        assert_eq!(next % FUNCTION_ALIGN, 0, "a function starts at {next:#x}");
+        assert!(
+            code[start + len..next].iter().all(|&b| b == 0xcc),
+            "the gap before {next:#x} holds something other than int3"
+        );
+    }
+
+    // Gas charges, stack check, bounds and store checks, compares and the table check:
+    // several per function.
+    assert!(pairs.len() > 120 * 6, "only {} pairs placed", pairs.len());
+    for &(start, len) in &pairs {
+        assert!(
+            start % BRANCH_WINDOW + len < BRANCH_WINDOW,
+            "the {len}-byte pair at {start:#x} crosses or ends on a {BRANCH_WINDOW}-byte boundary"
+        );
+        let jcc = &code[start + len - 6..start + len - 4];
+        assert!(
+            jcc[0] == 0x0f && (0x80..=0x8f).contains(&jcc[1]),
+            "the pair at {start:#x} does not end with a jcc rel32: {jcc:02x?}"
+        );
+    }
+}
