@@ -101,13 +101,11 @@ impl X64Masm {
     /// header's gas charge runs once, before the loop, not on every iteration (the
     /// header's label would be bound before padding that `place_pair` inserts).
     pub(super) fn emit_loop_alignment(&mut self) {
-        let mut pad = pair_padding(self.ops.offset().0, LOOP_HEADER_PAIR);
+        let pad = pair_padding(self.ops.offset().0, LOOP_HEADER_PAIR);
+        // Less than a window, which `nops` fills in one go.
         let mut filler = [0u8; BRANCH_WINDOW];
-        while pad > 0 {
-            let used = nops(pad, &mut filler);
-            self.ops.extend(&filler[..used]);
-            pad -= used;
-        }
+        let used = nops(pad, &mut filler);
+        self.ops.extend(&filler[..used]);
         self.last_compare = None;
     }
 
