@@ -1154,7 +1154,7 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
             b.func(|m, b| {
                 m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
                 m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
-                m.store_check(Reg(RSI), from, end, b.dirty_range);
+                m.store_check(Reg(RSI), from, end, None, b.dirty_range);
                 m.store(
                     StoreWidth::B64,
                     Address::at(Base::Frame, slot(0).into()),

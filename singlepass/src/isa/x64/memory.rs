@@ -195,13 +195,20 @@ impl X64Masm {
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
     /// against the range's length (see `WrittenRanges::len`), and a branch not
     /// taken on the fast path.
-    pub(super) fn emit_store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
+    pub(super) fn emit_store_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+    ) {
         let a = addr.0;
         asm!(self.ops
             ; mov eax, Rd(a)
             ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
         );
-        self.add_end(end);
+        self.add_end(end.max(loads.map_or(0, |(e, _)| e)));
         let start = self.ops.offset().0;
         asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
         self.place_pair(start);
@@ -217,6 +224,7 @@ impl X64Masm {
             addr,
             from,
             end,
+            loads,
             widen,
         });
     }
@@ -229,6 +237,11 @@ impl X64Masm {
         for path in paths.drain(..) {
             let slow = self.ops.offset().0 as u32;
             self.patch_rel32(path.ja_field, slow);
+            // The loads sharing the check come first: their length check (the stub's own
+            // length check covers them when they end no further than the store).
+            if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
+                self.emit_bounds_check(path.addr, loads_end, oob);
+            }
             let a = path.addr.0;
             asm!(self.ops
                 ; mov ecx, Rd(a)
@@ -255,7 +268,7 @@ impl X64Masm {
     }
 
     /// Writes the rel32 field at `field` so the branch it ends lands on `target`.
-    fn patch_rel32(&mut self, field: u32, target: u32) {
+    pub(super) fn patch_rel32(&mut self, field: u32, target: u32) {
         // Offsets below 4 GiB: the difference fits an i32.
         let rel = (i64::from(target) - (i64::from(field) + 4)) as i32;
         self.ops.patch(field as usize, &rel.to_le_bytes());
