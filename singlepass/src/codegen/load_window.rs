@@ -59,7 +59,7 @@ pub(crate) struct Window {
 /// the load at `code[at..]` (included), or 0 when `code[at]` is no plain load.
 #[cfg(test)]
 pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
-    window(code, at, base).end
+    window(code, at, base, 0).end
 }
 
 /// The window of the load at `code[at..]` off `base` (see the module docs): the largest
@@ -67,10 +67,14 @@ pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
 /// memory index other than 0, say; a later load is off `base` when its address is a
 /// lazy read of the local right before it, `local.get l` for shift 0, or `local.get l;
 /// i32.const c; i32.shl`), and the store ending it if that store can share the check.
+/// Bit `i` of `below` says that the operand-stack entry `i` places under the load's
+/// address (0: the entry right under it) is the base's value (a lazy read of its local,
+/// shift 0), as the store's address usually is (`local.get p; local.get p; f64.load;
+/// …; f64.store`).
 ///
 /// A store ends the window (it has an effect a trap leaves behind). But when its address
-/// is the base itself (`local.get l` with shift 0, still on the operand stack below the
-/// value: a small stack model follows the operators) and every load between is off the
+/// is the base itself (`local.get l` with shift 0, before the window or inside it: a
+/// small stack model follows the operators) and every load between is off the
 /// base, the first load's check may also do the store's: check `[base, base + max)`
 /// against the current written range, and out of line check the loads' length, then
 /// call the dirty-range stub with the store's bytes. Nothing between the first load and
@@ -79,14 +83,14 @@ pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
 /// nothing there reads gas, memory written or the ranges, so the stub running earlier
 /// gives the same trap (a length trap of the loads first, as they come first), the same
 /// gas and the same memory.
-pub(crate) fn window(code: &[u8], at: usize, base: AddrBase) -> Window {
+pub(crate) fn window(code: &[u8], at: usize, base: AddrBase, below: u64) -> Window {
     let mut bytes = Bytes { code, at };
     let Some(first) = bytes.load_end() else {
         return Window::default();
     };
     let mut end = first;
     let mut pattern = Pattern::None;
-    let mut stack = StackModel::default();
+    let mut stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
     let mut foreign_load = false;
     let mut store = None;
     for _ in 0..MAX_OPERATORS {
@@ -198,29 +202,34 @@ fn unary(op: u8) -> bool {
     )
 }
 
-/// Which operand-stack entries pushed inside the window hold the base's value: bit `h`
-/// of `base` for the entry at height `h`, the window starting at height
-/// [`StackModel::START`] (so entries pushed after the window popped below its start are
-/// followed too). Only pushes set bits: entries from before the window are never the base
-/// (conservative: a store addressed by one just does not share the check), nor are
-/// entries outside `1..128`.
+/// Which operand-stack entries hold the base's value: bit `h` of `base` for the entry at
+/// height `h`; the first load's result is at [`StackModel::START`], the entries under it
+/// as codegen's stack says (`below`), those pushed in the window as the operators say.
+/// Entries outside `1..128` are never the base (conservative: a store addressed by one
+/// just does not share the check).
 struct StackModel {
     height: i32,
     base: u128,
 }
 
-impl Default for StackModel {
-    fn default() -> Self {
+impl StackModel {
+    /// The height of the first load's result: at most 48 operators pop at most 3 each.
+    const START: i32 = 64;
+
+    /// The model at the first load's result, bit `i` of `below` for the entry `i` places
+    /// under it.
+    fn with_below(below: u64) -> Self {
+        let mut base = 0;
+        for i in 0..Self::START - 1 {
+            if below & (1 << i) != 0 {
+                base |= 1u128 << (Self::START - 1 - i);
+            }
+        }
         StackModel {
             height: Self::START,
-            base: 0,
+            base,
         }
     }
-}
-
-impl StackModel {
-    /// The height the window starts at: at most 48 operators pop at most 3 each.
-    const START: i32 = 64;
 
     /// An operator popping `pops` entries and pushing `pushes` results (none the base).
     fn apply(&mut self, pops: u32, pushes: u32) {
@@ -368,7 +377,7 @@ mod tests {
 
     /// The window of the first load (at 2, after `local.get 0`) off local 0.
     fn window_of(wat_ops: &str) -> Window {
-        window(&body(wat_ops), 2, AddrBase::local(0))
+        window(&body(wat_ops), 2, AddrBase::local(0), 0)
     }
 
     #[test]
@@ -390,21 +399,12 @@ mod tests {
             ("i64.store32 offset=9", 9, 13),
         ];
         for (store, from, to) in widths {
-            let ty = if store.starts_with("i32") {
-                "i32"
-            } else {
-                "i64"
-            };
+            let ty = &store[..3];
             let ops = format!(
-                "local.get 0 {ty}.load local.set 2 local.get 0 {ty}.const 5 select \
-                 drop local.get 0 local.get 0 {ty}.load offset=1 {store}"
+                "local.get 0 {ty}.load drop local.get 0 i32.const 1 i32.const 2 local.get 1 \
+                 select drop local.get 0 {ty}.load offset=1 {store}"
             );
-            let w = window(
-                &body(&ops.replace("local.set 2", "drop")),
-                2,
-                AddrBase::local(0),
-            );
-            assert_eq!(w.store, Some((from, to)), "{store}");
+            assert_eq!(window_of(&ops).store, Some((from, to)), "{store}");
         }
     }
 
@@ -430,7 +430,7 @@ mod tests {
         // A shifted base's store address is no lazy read of the local.
         let code =
             body("local.get 0 i32.const 2 i32.shl i32.load local.get 0 local.get 0 i32.store");
-        let w = window(&code, 5, AddrBase { local: 0, shift: 2 });
+        let w = window(&code, 5, AddrBase { local: 0, shift: 2 }, !0);
         assert_eq!(
             w,
             Window {
@@ -440,7 +440,34 @@ mod tests {
         );
         // A base pushed before the window starts (below the first load's result).
         let code = body("local.get 0 local.get 0 i32.load i32.store");
-        assert_eq!(window(&code, 4, AddrBase::local(0)).store, None);
+        assert_eq!(window(&code, 4, AddrBase::local(0), 0).store, None);
+        // ... unless codegen's stack says it is a read of the base (nbody's
+        // `p[3] = p[3] - x`).
+        let code = body("local.get 0 local.get 0 i32.load offset=12 i32.store offset=12");
+        let shared = Window {
+            end: 16,
+            store: Some((12, 16)),
+        };
+        assert_eq!(window(&code, 4, AddrBase::local(0), 1), shared);
+        assert_eq!(
+            window(&code, 4, AddrBase::local(0), 2).store,
+            None,
+            "deeper"
+        );
+        // The store's address is the entry right under the first load's address.
+        let code = body(
+            "local.get 1 local.get 0 local.get 0 i32.load local.get 0 i32.load offset=4 \
+             i32.add i32.store offset=8 drop",
+        );
+        assert_eq!(
+            window(&code, 6, AddrBase::local(0), 0b01).store,
+            Some((8, 12))
+        );
+        assert_eq!(
+            window(&code, 6, AddrBase::local(0), 0b10).store,
+            None,
+            "the entry under the address"
+        );
         // The base written between: the window ends there, no store.
         none("local.get 0 i32.load local.set 0 local.get 0 i32.const 1 i32.store");
     }

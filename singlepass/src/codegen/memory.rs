@@ -106,10 +106,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// largest end of its loads (0 when the bytes there are no load) and the store that
     /// may share its check.
     fn load_window(&self, base: AddrBase) -> super::load_window::Window {
+        // Which entries under the (popped) address are reads of the base's local: a
+        // store's address usually is one, pushed before its value's loads.
+        let below = self
+            .stack
+            .iter()
+            .rev()
+            .take(63)
+            .enumerate()
+            .filter(|(_, e)| matches!(e.loc, Loc::Local(l) if l == base.local))
+            .fold(0u64, |bits, (i, _)| bits | 1 << i);
         let at = self.offset.checked_sub(self.code_start);
         at.and_then(|at| usize::try_from(at).ok())
             .map_or_else(Default::default, |at| {
-                super::load_window::window(&self.code, at, base)
+                super::load_window::window(&self.code, at, base, below)
             })
     }
 
