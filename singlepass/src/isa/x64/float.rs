@@ -216,18 +216,41 @@ impl X64Masm {
             self.xmm_copy(dst.0, 0);
             return;
         }
+        // An operand loaded by the last instruction is folded (`take_last_fp_load`): the
+        // left one loaded straight into `dst` (no copy), the right one read from memory
+        // by the operator itself. The same bytes read at the same place, after the same
+        // bounds check; the operand's register is left unwritten (the caller frees it).
+        if dst != rhs && lhs != rhs {
+            if dst != lhs {
+                if let Some(load) = self.take_last_fp_load(lhs.0) {
+                    self.emit_fp_load(load.size, dst, load.addr);
+                    self.last_fp_load = None;
+                    return self.emit_fp_op(op, size, dst.0, rhs.0);
+                }
+            }
+            if let Some(load) = self.take_last_fp_load(rhs.0) {
+                debug_assert!(load.size == size);
+                self.xmm_copy(dst.0, lhs.0);
+                return self.emit_fp_binop_mem(op, size, dst.0, load.addr);
+            }
+        }
+        self.last_fp_load = None;
         // Two-operand form: compute in `dst` unless it is the right operand (then in xmm0).
         let acc = if dst == rhs && dst != lhs { 0 } else { dst.0 };
         self.xmm_copy(acc, lhs.0);
-        let r = rhs.0;
+        self.emit_fp_op(op, size, acc, rhs.0);
+        self.xmm_copy(dst.0, acc);
+    }
+
+    /// `acc = acc op xmm(r)` (not min/max).
+    fn emit_fp_op(&mut self, op: FloatBinOp, size: FloatSize, acc: u8, r: u8) {
         match op {
             FloatBinOp::Add => sized!(self.ops, size, addss, addsd; Rx(acc), Rx(r)),
             FloatBinOp::Sub => sized!(self.ops, size, subss, subsd; Rx(acc), Rx(r)),
             FloatBinOp::Mul => sized!(self.ops, size, mulss, mulsd; Rx(acc), Rx(r)),
             FloatBinOp::Div => sized!(self.ops, size, divss, divsd; Rx(acc), Rx(r)),
-            FloatBinOp::Min | FloatBinOp::Max => unreachable!("handled above"),
+            FloatBinOp::Min | FloatBinOp::Max => unreachable!("handled by min_max"),
         }
-        self.xmm_copy(dst.0, acc);
     }
 
     /// xmm0 = min/max(xmm0, xmm1) with wasm semantics. `minss`/`maxss` return the second

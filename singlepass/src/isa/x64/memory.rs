@@ -102,10 +102,56 @@ impl X64Masm {
     /// `movss`/`movsd` from memory: no integer register on the way.
     pub(super) fn emit_fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
         let d = dst.0;
+        let start = self.ops.offset().0;
         let m = self.resolve(addr);
         match size {
             FloatSize::F32 => at_mem!(self.ops, m, (movss Rx(d), DWORD) ()),
             FloatSize::F64 => at_mem!(self.ops, m, (movsd Rx(d), QWORD) ()),
+        }
+        self.last_fp_load = Some(super::FpLoad {
+            start,
+            end: self.ops.offset().0,
+            size,
+            dst: d,
+            addr,
+        });
+    }
+
+    /// The float load into xmm`reg` if it is the last thing emitted, removed from the
+    /// code (its bounds check stays): the caller emits its access again, folded into
+    /// what uses it.
+    pub(super) fn take_last_fp_load(&mut self, reg: u8) -> Option<super::FpLoad> {
+        let end = self.ops.offset().0;
+        let load = self
+            .last_fp_load
+            .filter(|load| load.dst == reg && load.end == end)?;
+        self.last_fp_load = None;
+        self.ops.truncate_tail(load.start);
+        Some(load)
+    }
+
+    /// `acc = acc op [addr]` (`addsd xmm, m64`, …): a float operator with its right
+    /// operand read from linear memory (already checked), as a load into a register
+    /// would have read it. Not min/max.
+    pub(super) fn emit_fp_binop_mem(
+        &mut self,
+        op: crate::masm::FloatBinOp,
+        size: FloatSize,
+        acc: u8,
+        addr: Address,
+    ) {
+        use crate::masm::FloatBinOp::{Add, Div, Max, Min, Mul, Sub};
+        let m = self.resolve(addr);
+        match (op, size) {
+            (Add, FloatSize::F32) => at_mem!(self.ops, m, (addss Rx(acc), DWORD) ()),
+            (Add, FloatSize::F64) => at_mem!(self.ops, m, (addsd Rx(acc), QWORD) ()),
+            (Sub, FloatSize::F32) => at_mem!(self.ops, m, (subss Rx(acc), DWORD) ()),
+            (Sub, FloatSize::F64) => at_mem!(self.ops, m, (subsd Rx(acc), QWORD) ()),
+            (Mul, FloatSize::F32) => at_mem!(self.ops, m, (mulss Rx(acc), DWORD) ()),
+            (Mul, FloatSize::F64) => at_mem!(self.ops, m, (mulsd Rx(acc), QWORD) ()),
+            (Div, FloatSize::F32) => at_mem!(self.ops, m, (divss Rx(acc), DWORD) ()),
+            (Div, FloatSize::F64) => at_mem!(self.ops, m, (divsd Rx(acc), QWORD) ()),
+            (Min | Max, _) => unreachable!("min/max take registers"),
         }
     }
 

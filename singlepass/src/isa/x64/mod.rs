@@ -73,6 +73,19 @@ pub(crate) struct X64Masm {
     last_compare: Option<(usize, usize)>,
     /// This function's float constants, emitted after its code (see `constants`).
     constants: constants::ConstantPool,
+    /// The last `movss`/`movsd` load from linear memory, while nothing came after it
+    /// (see `emit_fp_binop`'s folding).
+    last_fp_load: Option<FpLoad>,
+}
+
+/// A float load just emitted: `code[start..end]` loads `addr` into xmm`dst`.
+#[derive(Copy, Clone, Debug)]
+struct FpLoad {
+    start: usize,
+    end: usize,
+    size: FloatSize,
+    dst: u8,
+    addr: Address,
 }
 
 /// A `store_check` whose slow path waits to be emitted out of line after the function:
@@ -113,6 +126,7 @@ impl X64Masm {
             store_slow_paths: Vec::new(),
             last_compare: None,
             constants: constants::ConstantPool::default(),
+            last_fp_load: None,
         }
     }
 }
