@@ -108,6 +108,12 @@ impl CodeBuffer {
         self.len == 0
     }
 
+    /// Drops the bytes from `len` on (nothing when `len` is past the end): an
+    /// instruction just emitted, replaced by another (`isa/x64`'s float-load folding).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
     /// Appends one byte.
     #[inline]
     pub fn push(&mut self, byte: u8) {

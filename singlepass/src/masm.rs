@@ -42,6 +42,9 @@ pub struct StoreSlowPath {
     pub from: u64,
     /// The store's end past the address.
     pub end: u64,
+    /// The loads sharing the check: their end past the address and the trap label of a
+    /// failed length check (see `MacroAssembler::store_check`).
+    pub loads: Option<(u64, Label)>,
     pub widen: Label,
 }
 
@@ -484,7 +487,20 @@ pub trait MacroAssembler {
     /// reference) or traps, and comes back. Inside the range the bytes are also inside
     /// memory (the range never passes its length), so this replaces `bounds_check` for
     /// stores. Preserves `addr` and every allocatable register.
-    fn store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label);
+    ///
+    /// With `loads = Some((loads_end, oob))` it is also the length check of loads up to
+    /// `addr + loads_end` that come before the store (`codegen/load_window.rs`): the fast
+    /// path checks `[addr, addr + max(end, loads_end))` against the range, and the slow
+    /// path first jumps to `oob` unless `addr + loads_end <= VmCtx::memory_len`, then
+    /// calls `widen` with the stored bytes as above.
+    fn store_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+    );
     /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
     /// calls it after each function's code, where nothing falls through into them.
     fn emit_slow_paths(&mut self);

@@ -35,6 +35,32 @@ pub fn check_effect(
 }
 
 #[cfg(any(test, feature = "isa-testing"))]
+/// [`check_effect`] of a `store_check` that also checks loads up to `addr + loads_end`
+/// (`MacroAssembler::store_check` with `loads`): nothing when `[addr, addr + max(end,
+/// loads_end))` lies inside the current range, else the loads' length trap first, else
+/// what the store's check does.
+#[allow(clippy::too_many_arguments)]
+pub fn check_effect_after_loads(
+    ranges: &WrittenRanges,
+    addr: u64,
+    from: u64,
+    end: u64,
+    loads_end: u64,
+    memory_len: u64,
+    price: u32,
+    gas: u64,
+) -> Result<(WrittenRanges, u64), crate::TrapKind> {
+    let wide = end.max(loads_end);
+    if (addr.wrapping_sub(ranges.start) & u64::from(u32::MAX)) + wide <= ranges.len {
+        return Ok((*ranges, gas));
+    }
+    if addr + loads_end > memory_len {
+        return Err(crate::TrapKind::MemoryOutOfBounds);
+    }
+    check_effect(ranges, addr, from, end, memory_len, price, gas)
+}
+
+#[cfg(any(test, feature = "isa-testing"))]
 /// Written ranges in several shapes, and addresses around their edges, for the backends'
 /// tests of `store_check` and the stub in a memory of `memory_len` (at least 2 MiB) bytes.
 pub fn check_cases(memory_len: u64) -> (Vec<WrittenRanges>, Vec<u64>) {

@@ -15,7 +15,8 @@
 //! NaN's payload.
 
 use crate::masm::{
-    AluOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler, Size, TruncMode,
+    AluOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler, Operand, Size,
+    TruncMode,
 };
 use crate::TrapKind;
 
@@ -44,8 +45,39 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn float_binop(&mut self, op: FloatBinOp, size: FloatSize) {
         let rhs = self.pop_entry();
         let lhs = self.pop_entry();
+        if let (Loc::Const(c), Some((local, home))) = (lhs.loc, self.result_local(float_kind(size)))
+        {
+            // A constant on the left of a result written into a local: loaded straight
+            // into the local's register (unless the right operand lives there), not into
+            // a temporary copied there.
+            let (b, b_owned) = self.float_source(rhs);
+            if b != home {
+                self.materialize_local(local);
+                self.masm.float_from_bits(size, home, Operand::Imm(c));
+                self.masm.fp_binop(op, size, home, home, b);
+                if b_owned {
+                    self.free_float(b);
+                }
+                self.push_local_result(size, local);
+                return;
+            }
+            let a = self.float_operand(lhs);
+            return self.float_binop_sources(op, size, (a, true), (b, b_owned));
+        }
         let (a, a_owned) = self.float_source(lhs);
         let (b, b_owned) = self.float_source(rhs);
+        self.float_binop_sources(op, size, (a, a_owned), (b, b_owned));
+    }
+
+    /// [`Self::float_binop`] once its operands are in float registers (`owned`: the
+    /// operator's to free).
+    fn float_binop_sources(
+        &mut self,
+        op: FloatBinOp,
+        size: FloatSize,
+        (a, a_owned): (crate::masm::FReg, bool),
+        (b, b_owned): (crate::masm::FReg, bool),
+    ) {
         // `add` and `mul` commute exactly (signed zeros included); only which input NaN's
         // payload propagates depends on the order, and a canonicalizing function never
         // shows an operator's payload. So a local on the left and a register the operator
@@ -65,12 +97,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     self.free_float(freg);
                 }
             }
-            // The `local.set` that follows finds the local's own value: nothing to move.
-            // Not a lazy read to materialise (`push` would record it as one).
-            self.stack.push(super::stack::Entry {
-                kind: float_kind(size),
-                loc: Loc::Local(local),
-            });
+            self.push_local_result(size, local);
             return;
         }
         let dst = if a_owned { a } else { self.alloc_float() };
@@ -79,6 +106,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.free_float(b);
         }
         self.push_float_result(float_kind(size), dst);
+    }
+
+    /// Pushes the result a float binary operator wrote into `local`'s register: the
+    /// `local.set` that follows finds the local's own value and moves nothing. Not a lazy
+    /// read to materialise (`push` would record it as one).
+    fn push_local_result(&mut self, size: FloatSize, local: u32) {
+        self.stack.push(super::stack::Entry {
+            kind: float_kind(size),
+            loc: Loc::Local(local),
+        });
     }
 
     /// The local a float binary operator's result can be written into directly: the

@@ -44,18 +44,55 @@ enum Pattern {
     Base,
 }
 
+/// What the window of a load reaches: the largest end of its loads, and the store that
+/// ends it when that store can share the first load's check (see [`window`]).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Window {
+    /// The largest `offset + width` of the loads off the base (0: no load at `at`).
+    pub end: u64,
+    /// `(offset, offset + width)` of the store that ends the window, when its address is
+    /// the base's value (shift 0) and every load in the window is off the base.
+    pub store: Option<(u64, u64)>,
+}
+
 /// The largest `offset + width` of the loads off `base` in the window that starts with
-/// the load at `code[at..]` (included), or 0 when `code[at]` is no plain load (a memory
-/// index other than 0, say). A later load is off `base` when its address is a lazy read
-/// of the local right before it (`local.get l`, shift 0) or `local.get l; i32.const c;
-/// i32.shl`.
+/// the load at `code[at..]` (included), or 0 when `code[at]` is no plain load.
+#[cfg(test)]
 pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
+    window(code, at, base, 0).end
+}
+
+/// The window of the load at `code[at..]` off `base` (see the module docs): the largest
+/// `offset + width` of its loads off `base` (0 when `code[at]` is no plain load, a
+/// memory index other than 0, say; a later load is off `base` when its address is a
+/// lazy read of the local right before it, `local.get l` for shift 0, or `local.get l;
+/// i32.const c; i32.shl`), and the store ending it if that store can share the check.
+/// Bit `i` of `below` says that the operand-stack entry `i` places under the load's
+/// address (0: the entry right under it) is the base's value (a lazy read of its local,
+/// shift 0), as the store's address usually is (`local.get p; local.get p; f64.load;
+/// …; f64.store`).
+///
+/// A store ends the window (it has an effect a trap leaves behind). But when its address
+/// is the base itself (`local.get l` with shift 0, before the window or inside it: a
+/// small stack model follows the operators) and every load between is off the
+/// base, the first load's check may also do the store's: check `[base, base + max)`
+/// against the current written range, and out of line check the loads' length, then
+/// call the dirty-range stub with the store's bytes. Nothing between the first load and
+/// the store can trap (the loads off the base are covered by the same check; a load off
+/// another address could trap after the stub charged and widened, so it forbids this),
+/// nothing there reads gas, memory written or the ranges, so the stub running earlier
+/// gives the same trap (a length trap of the loads first, as they come first), the same
+/// gas and the same memory.
+pub(crate) fn window(code: &[u8], at: usize, base: AddrBase, below: u64) -> Window {
     let mut bytes = Bytes { code, at };
     let Some(first) = bytes.load_end() else {
-        return 0;
+        return Window::default();
     };
     let mut end = first;
     let mut pattern = Pattern::None;
+    let mut stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
+    let mut foreign_load = false;
+    let mut store = None;
     for _ in 0..MAX_OPERATORS {
         let Some(op) = bytes.byte() else { break };
         let seen = std::mem::replace(&mut pattern, Pattern::None);
@@ -69,15 +106,19 @@ pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
                     } else {
                         Pattern::Local
                     };
+                    stack.push(base.shift == 0);
                 }
-                Some(_) => {}
+                Some(_) => stack.push(false),
                 None => break,
             },
             // i32.shl
-            0x74 if seen == Pattern::Shift => pattern = Pattern::Base,
+            0x74 if seen == Pattern::Shift => {
+                pattern = Pattern::Base;
+                stack.apply(2, 1);
+            }
             // local.set, local.tee: of the base itself, later loads read a new value.
             0x21 | 0x22 => match bytes.u32() {
-                Some(index) if index != local => {}
+                Some(index) if index != local => stack.apply(1, u32::from(op == 0x22)),
                 _ => break,
             },
             // global.get
@@ -85,44 +126,166 @@ pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
                 if bytes.u32().is_none() {
                     break;
                 }
+                stack.push(false);
             }
             // Loads: they can only trap out of bounds, the trap the window moves.
             0x28..=0x35 => {
                 bytes.at -= 1;
                 match bytes.load_end() {
                     Some(e) if seen == Pattern::Base => end = end.max(e),
-                    Some(_) => {}
+                    Some(_) => foreign_load = true,
                     None => break,
                 }
+                stack.apply(1, 1);
+            }
+            // Stores end the window; one off the base itself may share the check.
+            0x36..=0x3e => {
+                bytes.at -= 1;
+                if let Some((from, to)) = bytes.store_bytes() {
+                    if !foreign_load && stack.address_is_base() {
+                        store = Some((from, to));
+                    }
+                }
+                break;
             }
             0x41 => match bytes.var_i64() {
                 Some(c) if seen == Pattern::Local && (c & 31) as u8 == base.shift => {
                     pattern = Pattern::Shift;
+                    stack.push(false);
                 }
-                Some(_) => {}
+                Some(_) => stack.push(false),
                 None => break,
             },
             0x42 => {
                 if bytes.var_i64().is_none() {
                     break;
                 }
+                stack.push(false);
             }
-            0x43 => bytes.at += 4,
-            0x44 => bytes.at += 8,
-            // drop, select, nop
-            0x01 | 0x1a | 0x1b => {}
+            0x43 => {
+                bytes.at += 4;
+                stack.push(false);
+            }
+            0x44 => {
+                bytes.at += 8;
+                stack.push(false);
+            }
+            // nop
+            0x01 => {}
+            // drop
+            0x1a => stack.apply(1, 0),
+            // select
+            0x1b => stack.apply(3, 1),
             // Integer division and remainder (by zero, overflow) and float-to-int
             // truncation (NaN, range) trap with other kinds.
             0x6d..=0x70 | 0x7f..=0x82 | 0xa8..=0xab | 0xae..=0xb1 => break,
             // Every other numeric operator cannot trap.
-            0x45..=0xc4 => {}
+            0x45..=0xc4 => {
+                if unary(op) {
+                    stack.apply(1, 1);
+                } else {
+                    stack.apply(2, 1);
+                }
+            }
             _ => break,
         }
     }
-    end
+    Window { end, store }
+}
+
+/// Whether numeric operator `op` (0x45..=0xc4) takes one operand (tests, counts,
+/// float unary operators, conversions); the others take two.
+fn unary(op: u8) -> bool {
+    matches!(
+        op,
+        0x45 | 0x50 | 0x67..=0x69 | 0x79..=0x7b | 0x8b..=0x91 | 0x99..=0x9f | 0xa7..=0xc4
+    )
+}
+
+/// Which operand-stack entries hold the base's value: bit `h` of `base` for the entry at
+/// height `h`; the first load's result is at [`StackModel::START`], the entries under it
+/// as codegen's stack says (`below`), those pushed in the window as the operators say.
+/// Entries outside `1..128` are never the base (conservative: a store addressed by one
+/// just does not share the check).
+struct StackModel {
+    height: i32,
+    base: u128,
+}
+
+impl StackModel {
+    /// The height of the first load's result: at most 48 operators pop at most 3 each.
+    const START: i32 = 64;
+
+    /// The model at the first load's result, bit `i` of `below` for the entry `i` places
+    /// under it.
+    fn with_below(below: u64) -> Self {
+        let mut base = 0;
+        for i in 0..Self::START - 1 {
+            if below & (1 << i) != 0 {
+                base |= 1u128 << (Self::START - 1 - i);
+            }
+        }
+        StackModel {
+            height: Self::START,
+            base,
+        }
+    }
+
+    /// An operator popping `pops` entries and pushing `pushes` results (none the base).
+    fn apply(&mut self, pops: u32, pushes: u32) {
+        self.height -= pops as i32;
+        self.keep_below(self.height);
+        self.height += pushes as i32;
+    }
+
+    /// Pushes one entry, the base's value or not.
+    fn push(&mut self, is_base: bool) {
+        self.height += 1;
+        self.keep_below(self.height - 1);
+        if is_base && (1..128).contains(&self.height) {
+            self.base |= 1 << self.height;
+        }
+    }
+
+    /// Forgets the entries above height `h`.
+    fn keep_below(&mut self, h: i32) {
+        self.base &= match h {
+            ..=0 => 0,
+            1..=126 => (1u128 << (h + 1)) - 1,
+            _ => u128::MAX,
+        };
+    }
+
+    /// Whether a store's address (the entry below its value) is the base.
+    fn address_is_base(&self) -> bool {
+        let h = self.height - 1;
+        (1..128).contains(&h) && self.base & (1 << h) != 0
+    }
 }
 
 impl Bytes<'_> {
+    /// Reads a store (opcode and memarg) and returns its bytes `(offset, offset +
+    /// width)`; None for anything else, a memory index other than 0 or an offset past 32
+    /// bits.
+    fn store_bytes(&mut self) -> Option<(u64, u64)> {
+        let width = match self.byte()? {
+            0x36 | 0x38 | 0x3e => 4,
+            0x37 | 0x39 => 8,
+            0x3a | 0x3c => 1,
+            0x3b | 0x3d => 2,
+            _ => return None,
+        };
+        let align = self.u32()?;
+        if align & 0x40 != 0 {
+            return None;
+        }
+        let offset = self.var_u64()?;
+        if offset > u64::from(u32::MAX) {
+            return None;
+        }
+        Some((offset, offset + width))
+    }
+
     /// Reads a load (opcode and memarg) and returns `offset + width`; None for anything
     /// else, a memory index other than 0 (the multi-memory flag in the alignment) or an
     /// offset past 32 bits.
@@ -210,6 +373,103 @@ mod tests {
             4,
             "a trapping conversion"
         );
+    }
+
+    /// The window of the first load (at 2, after `local.get 0`) off local 0.
+    fn window_of(wat_ops: &str) -> Window {
+        window(&body(wat_ops), 2, AddrBase::local(0), 0)
+    }
+
+    #[test]
+    fn a_store_off_the_base_shares_the_check() {
+        // nbody's read-modify-write: `p[4] = p[3] - x` after a load of `p[4]`.
+        let rmw = "local.get 0 f64.load offset=32 local.set 2 \
+                   local.get 0 local.get 0 f64.load offset=24 local.get 2 f64.sub \
+                   f64.store offset=24";
+        let shared = Window {
+            end: 40,
+            store: Some((24, 32)),
+        };
+        assert_eq!(window_of(rmw), shared);
+        let widths = [
+            ("i32.store", 0, 4),
+            ("i64.store offset=3", 3, 11),
+            ("i32.store8 offset=7", 7, 8),
+            ("i64.store16", 0, 2),
+            ("i64.store32 offset=9", 9, 13),
+        ];
+        for (store, from, to) in widths {
+            let ty = &store[..3];
+            let ops = format!(
+                "local.get 0 {ty}.load drop local.get 0 i32.const 1 i32.const 2 local.get 1 \
+                 select drop local.get 0 {ty}.load offset=1 {store}"
+            );
+            assert_eq!(window_of(&ops).store, Some((from, to)), "{store}");
+        }
+    }
+
+    #[test]
+    fn only_a_store_addressed_by_the_base_after_loads_off_it_shares() {
+        let none = |ops: &str| {
+            let w = window_of(ops);
+            assert_eq!(w.store, None, "{ops}");
+            w.end
+        };
+        // Addressed by another local, by the base plus something, or by a value of the
+        // base pushed before the window.
+        none("local.get 0 f64.load local.set 2 local.get 1 local.get 2 f64.store offset=8");
+        none("local.get 0 i32.load i32.const 4 i32.add local.get 0 i32.store");
+        none("local.get 0 i32.load local.get 0 i32.const 4 i32.add i32.store");
+        none("local.get 0 i32.load local.get 0 i32.add local.get 0 i32.store drop");
+        // A load off another address between: it could trap after the stub charged.
+        let end = none(
+            "local.get 0 f64.load local.set 2 local.get 0 local.get 1 f64.load \
+             local.get 0 f64.load offset=8 f64.add f64.store",
+        );
+        assert_eq!(end, 16);
+        // A shifted base's store address is no lazy read of the local.
+        let code =
+            body("local.get 0 i32.const 2 i32.shl i32.load local.get 0 local.get 0 i32.store");
+        let w = window(&code, 5, AddrBase { local: 0, shift: 2 }, !0);
+        assert_eq!(
+            w,
+            Window {
+                end: 4,
+                store: None
+            }
+        );
+        // A base pushed before the window starts (below the first load's result).
+        let code = body("local.get 0 local.get 0 i32.load i32.store");
+        assert_eq!(window(&code, 4, AddrBase::local(0), 0).store, None);
+        // ... unless codegen's stack says it is a read of the base (nbody's
+        // `p[3] = p[3] - x`).
+        let code = body("local.get 0 local.get 0 i32.load offset=12 i32.store offset=12");
+        let shared = Window {
+            end: 16,
+            store: Some((12, 16)),
+        };
+        assert_eq!(window(&code, 4, AddrBase::local(0), 1), shared);
+        assert_eq!(
+            window(&code, 4, AddrBase::local(0), 2).store,
+            None,
+            "deeper"
+        );
+        // The store's address is the entry right under the first load's address.
+        let code = body(
+            "local.get 1 local.get 0 local.get 0 i32.load local.get 0 i32.load offset=4 \
+             i32.add i32.store offset=8 drop",
+        );
+        assert_eq!(
+            window(&code, 6, AddrBase::local(0), 0b01).store,
+            Some((8, 12))
+        );
+        assert_eq!(
+            window(&code, 6, AddrBase::local(0), 0b10).store,
+            None,
+            "the entry under the address"
+        );
+        // The base written between: the window ends there, no store.
+        none("local.get 0 i32.load local.set 0 local.get 0 i32.const 1 i32.store");
     }
 
     #[test]

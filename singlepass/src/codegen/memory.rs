@@ -68,19 +68,32 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             (Access::Load, _) => {
                 // Off a local: check the largest end of the loads off it up to the next
                 // operator that could make an earlier trap observable (`load_window`).
-                let end = match base {
-                    Some(base) => end.max(self.load_window_end(base)),
-                    None => end,
-                };
+                let window = base.map(|base| self.load_window(base)).unwrap_or_default();
+                let end = end.max(window.end);
                 let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
-                self.masm.bounds_check(addr, end, oob);
-                if let Some(base) = base {
-                    self.proven.loaded(base, end);
+                let shared = base
+                    .zip(window.store)
+                    .filter(|&(base, (from, to))| !self.proven.covers_store(base, from, to));
+                match shared {
+                    // The store ending the window is checked here too (see `load_window`).
+                    Some((base, (from, to))) => {
+                        let loads = Some((end, oob));
+                        self.masm
+                            .store_check(addr, from, to, loads, self.labels.dirty_range);
+                        self.proven.loaded(base, end);
+                        self.proven.stored(base, from, to);
+                    }
+                    None => {
+                        self.masm.bounds_check(addr, end, oob);
+                        if let Some(base) = base {
+                            self.proven.loaded(base, end);
+                        }
+                    }
                 }
             }
             (Access::Store, _) => {
                 self.masm
-                    .store_check(addr, from, end, self.labels.dirty_range);
+                    .store_check(addr, from, end, None, self.labels.dirty_range);
                 match base {
                     Some(base) => self.proven.stored(base, from, end),
                     None => self.proven.stored_elsewhere(),
@@ -89,12 +102,25 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
-    /// The largest end of the loads off `base` in the window of the load being
-    /// compiled (see `load_window`); 0 when the bytes there are no load.
-    fn load_window_end(&self, base: AddrBase) -> u64 {
+    /// The window of the load being compiled off `base` (see `load_window`): the
+    /// largest end of its loads (0 when the bytes there are no load) and the store that
+    /// may share its check.
+    fn load_window(&self, base: AddrBase) -> super::load_window::Window {
+        // Which entries under the (popped) address are reads of the base's local: a
+        // store's address usually is one, pushed before its value's loads.
+        let below = self
+            .stack
+            .iter()
+            .rev()
+            .take(63)
+            .enumerate()
+            .filter(|(_, e)| matches!(e.loc, Loc::Local(l) if l == base.local))
+            .fold(0u64, |bits, (i, _)| bits | 1 << i);
         let at = self.offset.checked_sub(self.code_start);
         at.and_then(|at| usize::try_from(at).ok())
-            .map_or(0, |at| super::load_window::window_end(&self.code, at, base))
+            .map_or_else(Default::default, |at| {
+                super::load_window::window(&self.code, at, base, below)
+            })
     }
 
     /// Pops an address operand, checks `offset + bytes` past it for `access` and returns

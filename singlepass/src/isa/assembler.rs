@@ -257,6 +257,17 @@ impl<R: Relocation> CodeAssembler<R> {
         self.code[start + filler.len()..].copy_from_slice(&tail[..moved]);
     }
 
+    /// Drops the code from `start` on: an instruction just emitted that is to be
+    /// replaced. It must hold no reference to a label and no label may be bound in it or
+    /// at its end (nothing would move them back).
+    pub fn truncate_tail(&mut self, start: usize) {
+        debug_assert!(self
+            .pending
+            .last()
+            .is_none_or(|p| (p.location as usize) <= start));
+        self.code.truncate(start);
+    }
+
     /// Resolves every remaining reference and hands over the code.
     pub fn finalize(mut self) -> Result<CodeBuffer, DynasmError> {
         if let Some(e) = self.error.take() {

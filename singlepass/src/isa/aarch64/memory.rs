@@ -261,10 +261,17 @@ impl A64Masm {
 
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
     /// against the range's length (see `WrittenRanges::len`).
-    pub(super) fn emit_store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
+    pub(super) fn emit_store_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+    ) {
         let a = addr.0;
         let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
-        self.mov_imm(SCRATCH, end);
+        self.mov_imm(SCRATCH, end.max(loads.map_or(0, |(e, _)| e)));
         asm!(self.ops
             ; ldr W(ADDR), [X(VMCTX), #VmCtx::WRITTEN_START]
             ; sub W(ADDR), W(a), W(ADDR)
@@ -280,6 +287,7 @@ impl A64Masm {
             addr,
             from,
             end,
+            loads,
             widen,
         });
     }
@@ -290,6 +298,11 @@ impl A64Masm {
         for path in std::mem::take(&mut self.store_slow_paths) {
             let a = path.addr.0;
             asm!(self.ops; =>path.slow);
+            // The loads sharing the check come first: their length check (the stub's own
+            // length check covers them when they end no further than the store).
+            if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
+                self.emit_bounds_check(path.addr, loads_end, oob);
+            }
             self.mov_imm(SCRATCH, path.end);
             asm!(self.ops; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw);
             if path.from == 0 {

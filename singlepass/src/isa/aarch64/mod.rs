@@ -150,8 +150,15 @@ impl MacroAssembler for A64Masm {
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
         self.emit_bounds_check(addr, end, oob)
     }
-    fn store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
-        self.emit_store_check(addr, from, end, widen)
+    fn store_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+    ) {
+        self.emit_store_check(addr, from, end, loads, widen)
     }
     fn begin_function(&mut self) {
         self.ops.begin_function()

@@ -15,6 +15,8 @@ impl X64Masm {
     pub(super) fn emit_bind(&mut self, label: Label) {
         // A label between a compare and its branch: the compare cannot move past it.
         self.last_compare = None;
+        // Code before a label is no longer the last thing emitted (folding a load).
+        self.last_fp_load = None;
         self.ops.dynamic_label(label);
     }
 

@@ -56,13 +56,9 @@ impl X64Masm {
         }
     }
 
-    /// xmm1 = the float with bit pattern `bits` (through r11).
+    /// xmm1 = the float with bit pattern `bits` (from the constant pool).
     fn const_to_xmm1(&mut self, size: FloatSize, bits: u64) {
-        self.mov_imm(super::regs::R11, bits as i64);
-        match size {
-            FloatSize::F32 => asm!(self.ops; movd xmm1, r11d),
-            FloatSize::F64 => asm!(self.ops; movq xmm1, r11),
-        }
+        self.load_constant(size, FReg(1), bits);
     }
 
     /// Flag-free: `mov`, `movd`/`movq`, `movss`/`movsd` and `xorps` only.
@@ -78,20 +74,14 @@ impl X64Masm {
                 FloatSize::F64 => asm!(self.ops; movsd Rx(d), QWORD [rbp + offset]),
             },
             Operand::Imm(0) => asm!(self.ops; xorps Rx(d), Rx(d)),
-            Operand::Imm(bits) => {
-                self.mov_imm(super::regs::R11, bits);
-                match size {
-                    FloatSize::F32 => asm!(self.ops; movd Rx(d), r11d),
-                    FloatSize::F64 => asm!(self.ops; movq Rx(d), r11),
-                }
-            }
+            Operand::Imm(bits) => self.load_constant(size, dst, bits as u64),
         }
     }
 
     /// Integer register `d` = the bits of `src` (an f32 zero-extended), the canonical NaN
     /// instead of any NaN when `canonicalize`. Without flags: xmm0 = `cmpunord(src, src)`
     /// (all ones exactly for a NaN), `src = src & !mask | canonical & mask`. Clobbers
-    /// `src` (when canonicalizing), xmm0, xmm1 and r11.
+    /// `src` (when canonicalizing), xmm0 and xmm1.
     pub(super) fn emit_float_to_bits(
         &mut self,
         size: FloatSize,
@@ -166,20 +156,16 @@ impl X64Masm {
 
     /// `reg` = the canonical NaN if it holds a NaN: `ucomis reg, reg` (unordered exactly
     /// for a NaN) and a forward `jnp` over the canonical NaN's load, which a NaN being
-    /// rare predicts well; the value's dependency chain gains nothing. Clobbers the flags
-    /// and r11. The `jnp rel8` is raw bytes patched once the load's length is known.
+    /// rare predicts well; the value's dependency chain gains nothing. Clobbers the flags.
+    /// The `jnp rel8` is raw bytes patched once the load's length is known.
     pub(super) fn canonicalize_in_place(&mut self, size: FloatSize, reg: FReg) {
         let r = reg.0;
         sized!(self.ops, size, ucomiss, ucomisd; Rx(r), Rx(r));
         self.ops.extend([0x7b, 0]);
         let after_jump = self.ops.offset().0;
-        self.mov_imm(super::regs::R11, size.canonical_nan() as i64);
-        match size {
-            FloatSize::F32 => asm!(self.ops; movd Rx(r), r11d),
-            FloatSize::F64 => asm!(self.ops; movq Rx(r), r11),
-        }
+        self.load_constant(size, reg, size.canonical_nan());
         let skipped = self.ops.offset().0 - after_jump;
-        // At most 10 + 5 bytes (`mov r11, imm64`, `movq`): a rel8 always reaches.
+        // At most 9 bytes (`movsd xmm, [rip + disp32]`): a rel8 always reaches.
         let rel8 = u8::try_from(skipped).unwrap_or(0);
         debug_assert!((1..0x80).contains(&rel8));
         self.ops.patch(after_jump - 1, &[rel8]);
@@ -230,18 +216,41 @@ impl X64Masm {
             self.xmm_copy(dst.0, 0);
             return;
         }
+        // An operand loaded by the last instruction is folded (`take_last_fp_load`): the
+        // left one loaded straight into `dst` (no copy), the right one read from memory
+        // by the operator itself. The same bytes read at the same place, after the same
+        // bounds check; the operand's register is left unwritten (the caller frees it).
+        if dst != rhs && lhs != rhs {
+            if dst != lhs {
+                if let Some(load) = self.take_last_fp_load(lhs.0) {
+                    self.emit_fp_load(load.size, dst, load.addr);
+                    self.last_fp_load = None;
+                    return self.emit_fp_op(op, size, dst.0, rhs.0);
+                }
+            }
+            if let Some(load) = self.take_last_fp_load(rhs.0) {
+                debug_assert!(load.size == size);
+                self.xmm_copy(dst.0, lhs.0);
+                return self.emit_fp_binop_mem(op, size, dst.0, load.addr);
+            }
+        }
+        self.last_fp_load = None;
         // Two-operand form: compute in `dst` unless it is the right operand (then in xmm0).
         let acc = if dst == rhs && dst != lhs { 0 } else { dst.0 };
         self.xmm_copy(acc, lhs.0);
-        let r = rhs.0;
+        self.emit_fp_op(op, size, acc, rhs.0);
+        self.xmm_copy(dst.0, acc);
+    }
+
+    /// `acc = acc op xmm(r)` (not min/max).
+    fn emit_fp_op(&mut self, op: FloatBinOp, size: FloatSize, acc: u8, r: u8) {
         match op {
             FloatBinOp::Add => sized!(self.ops, size, addss, addsd; Rx(acc), Rx(r)),
             FloatBinOp::Sub => sized!(self.ops, size, subss, subsd; Rx(acc), Rx(r)),
             FloatBinOp::Mul => sized!(self.ops, size, mulss, mulsd; Rx(acc), Rx(r)),
             FloatBinOp::Div => sized!(self.ops, size, divss, divsd; Rx(acc), Rx(r)),
-            FloatBinOp::Min | FloatBinOp::Max => unreachable!("handled above"),
+            FloatBinOp::Min | FloatBinOp::Max => unreachable!("handled by min_max"),
         }
-        self.xmm_copy(dst.0, acc);
     }
 
     /// xmm0 = min/max(xmm0, xmm1) with wasm semantics. `minss`/`maxss` return the second

@@ -102,10 +102,56 @@ impl X64Masm {
     /// `movss`/`movsd` from memory: no integer register on the way.
     pub(super) fn emit_fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
         let d = dst.0;
+        let start = self.ops.offset().0;
         let m = self.resolve(addr);
         match size {
             FloatSize::F32 => at_mem!(self.ops, m, (movss Rx(d), DWORD) ()),
             FloatSize::F64 => at_mem!(self.ops, m, (movsd Rx(d), QWORD) ()),
+        }
+        self.last_fp_load = Some(super::FpLoad {
+            start,
+            end: self.ops.offset().0,
+            size,
+            dst: d,
+            addr,
+        });
+    }
+
+    /// The float load into xmm`reg` if it is the last thing emitted, removed from the
+    /// code (its bounds check stays): the caller emits its access again, folded into
+    /// what uses it.
+    pub(super) fn take_last_fp_load(&mut self, reg: u8) -> Option<super::FpLoad> {
+        let end = self.ops.offset().0;
+        let load = self
+            .last_fp_load
+            .filter(|load| load.dst == reg && load.end == end)?;
+        self.last_fp_load = None;
+        self.ops.truncate_tail(load.start);
+        Some(load)
+    }
+
+    /// `acc = acc op [addr]` (`addsd xmm, m64`, …): a float operator with its right
+    /// operand read from linear memory (already checked), as a load into a register
+    /// would have read it. Not min/max.
+    pub(super) fn emit_fp_binop_mem(
+        &mut self,
+        op: crate::masm::FloatBinOp,
+        size: FloatSize,
+        acc: u8,
+        addr: Address,
+    ) {
+        use crate::masm::FloatBinOp::{Add, Div, Max, Min, Mul, Sub};
+        let m = self.resolve(addr);
+        match (op, size) {
+            (Add, FloatSize::F32) => at_mem!(self.ops, m, (addss Rx(acc), DWORD) ()),
+            (Add, FloatSize::F64) => at_mem!(self.ops, m, (addsd Rx(acc), QWORD) ()),
+            (Sub, FloatSize::F32) => at_mem!(self.ops, m, (subss Rx(acc), DWORD) ()),
+            (Sub, FloatSize::F64) => at_mem!(self.ops, m, (subsd Rx(acc), QWORD) ()),
+            (Mul, FloatSize::F32) => at_mem!(self.ops, m, (mulss Rx(acc), DWORD) ()),
+            (Mul, FloatSize::F64) => at_mem!(self.ops, m, (mulsd Rx(acc), QWORD) ()),
+            (Div, FloatSize::F32) => at_mem!(self.ops, m, (divss Rx(acc), DWORD) ()),
+            (Div, FloatSize::F64) => at_mem!(self.ops, m, (divsd Rx(acc), QWORD) ()),
+            (Min | Max, _) => unreachable!("min/max take registers"),
         }
     }
 
@@ -195,13 +241,20 @@ impl X64Masm {
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
     /// against the range's length (see `WrittenRanges::len`), and a branch not
     /// taken on the fast path.
-    pub(super) fn emit_store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
+    pub(super) fn emit_store_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+    ) {
         let a = addr.0;
         asm!(self.ops
             ; mov eax, Rd(a)
             ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
         );
-        self.add_end(end);
+        self.add_end(end.max(loads.map_or(0, |(e, _)| e)));
         let start = self.ops.offset().0;
         asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
         self.place_pair(start);
@@ -217,6 +270,7 @@ impl X64Masm {
             addr,
             from,
             end,
+            loads,
             widen,
         });
     }
@@ -229,6 +283,11 @@ impl X64Masm {
         for path in paths.drain(..) {
             let slow = self.ops.offset().0 as u32;
             self.patch_rel32(path.ja_field, slow);
+            // The loads sharing the check come first: their length check (the stub's own
+            // length check covers them when they end no further than the store).
+            if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
+                self.emit_bounds_check(path.addr, loads_end, oob);
+            }
             let a = path.addr.0;
             asm!(self.ops
                 ; mov ecx, Rd(a)
@@ -255,7 +314,7 @@ impl X64Masm {
     }
 
     /// Writes the rel32 field at `field` so the branch it ends lands on `target`.
-    fn patch_rel32(&mut self, field: u32, target: u32) {
+    pub(super) fn patch_rel32(&mut self, field: u32, target: u32) {
         // Offsets below 4 GiB: the difference fits an i32.
         let rel = (i64::from(target) - (i64::from(field) + 4)) as i32;
         self.ops.patch(field as usize, &rel.to_le_bytes());

@@ -41,6 +41,7 @@ macro_rules! asm {
 mod alu;
 mod calls;
 mod compact;
+mod constants;
 mod control;
 mod float;
 mod late;
@@ -70,6 +71,21 @@ pub(crate) struct X64Masm {
     store_slow_paths: Vec<StoreSlowPath>,
     /// Start and end of the last `cmp`/`test` emitted by `emit_cmp` (see `placement`).
     last_compare: Option<(usize, usize)>,
+    /// This function's float constants, emitted after its code (see `constants`).
+    constants: constants::ConstantPool,
+    /// The last `movss`/`movsd` load from linear memory, while nothing came after it
+    /// (see `emit_fp_binop`'s folding).
+    last_fp_load: Option<FpLoad>,
+}
+
+/// A float load just emitted: `code[start..end]` loads `addr` into xmm`dst`.
+#[derive(Copy, Clone, Debug)]
+struct FpLoad {
+    start: usize,
+    end: usize,
+    size: FloatSize,
+    dst: u8,
+    addr: Address,
 }
 
 /// A `store_check` whose slow path waits to be emitted out of line after the function:
@@ -86,6 +102,8 @@ struct StoreSlowPath {
     from: u64,
     /// The store's end past the address.
     end: u64,
+    /// The loads sharing the check: their end and the length check's trap label.
+    loads: Option<(u64, Label)>,
     widen: Label,
 }
 
@@ -107,6 +125,8 @@ impl X64Masm {
             widen_sites: LateTarget::default(),
             store_slow_paths: Vec::new(),
             last_compare: None,
+            constants: constants::ConstantPool::default(),
+            last_fp_load: None,
         }
     }
 }
@@ -163,8 +183,15 @@ impl MacroAssembler for X64Masm {
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
         self.emit_bounds_check(addr, end, oob)
     }
-    fn store_check(&mut self, addr: Reg, from: u64, end: u64, widen: Label) {
-        self.emit_store_check(addr, from, end, widen)
+    fn store_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+    ) {
+        self.emit_store_check(addr, from, end, loads, widen)
     }
     fn align_function(&mut self) {
         self.emit_function_alignment()
@@ -179,7 +206,8 @@ impl MacroAssembler for X64Masm {
         self.ops.end_function()
     }
     fn emit_slow_paths(&mut self) {
-        self.emit_store_slow_paths()
+        self.emit_store_slow_paths();
+        self.emit_constant_pool()
     }
 
     fn alu(&mut self, op: AluOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand) {
@@ -350,7 +378,7 @@ impl MacroAssembler for X64Masm {
         X64Masm::with_capacity(code_bytes)
     }
     fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String> {
-        if !part.store_slow_paths.is_empty() {
+        if !part.store_slow_paths.is_empty() || !part.constants.is_empty() {
             return Err("x86-64 code could not be linked: a part's slow paths are missing".into());
         }
         let base = self.offset();
@@ -363,6 +391,9 @@ impl MacroAssembler for X64Masm {
     }
     fn finish(self) -> Result<CodeBuffer, String> {
         let failed = |e: dynasmrt::DynasmError| format!("x86-64 code could not be finished: {e}");
+        if !self.constants.is_empty() {
+            return Err("x86-64 code could not be finished: a constant pool is missing".into());
+        }
         let gas_target = self.gas_sites.resolve(&self.ops)?;
         let widen_target = self.widen_sites.resolve(&self.ops)?;
         let mut code = self.ops.finalize().map_err(failed)?;

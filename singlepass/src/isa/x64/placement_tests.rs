@@ -67,9 +67,9 @@ fn functions_start_aligned_and_no_fused_pair_crosses_a_window() {
         );
     }
 
-    // Gas charges, stack check, bounds and store checks, compares and the table check:
-    // several per function.
-    assert!(pairs.len() > 120 * 6, "only {} pairs placed", pairs.len());
+    // Gas charges, stack check, the store check (which the load before it shares, see
+    // `codegen/load_window.rs`), compares and the table check: six per function.
+    assert!(pairs.len() >= 120 * 6, "only {} pairs placed", pairs.len());
     for &(start, len) in &pairs {
         assert!(
             start % BRANCH_WINDOW + len < BRANCH_WINDOW,

@@ -1204,23 +1204,33 @@ fn stack_budget_enter_grant_and_overflow() {
 fn store_check_widens_the_written_ranges_charges_or_traps() {
     let mut b = Builder::new();
     // f(addr): rdi holds a value across the check, which must survive the stub call.
-    // (from, end): the stored bytes past the address.
+    // (from, end): the stored bytes past the address; loads: the end of loads sharing
+    // the check (`load_window`), 0 for none.
     let shapes = [
-        (0u64, 8u64),
-        (0, 1),
-        (4996, 5004),
-        (70_000, 70_008),
-        ((1 << 31) + 5, (1 << 31) + 6),
-        (0, (1 << 32) + 8),
-        (1 << 32, (1 << 32) + 8),
+        (0u64, 8u64, 0u64),
+        (0, 1, 0),
+        (4996, 5004, 0),
+        (70_000, 70_008, 0),
+        ((1 << 31) + 5, (1 << 31) + 6, 0),
+        (0, (1 << 32) + 8, 0),
+        (1 << 32, (1 << 32) + 8, 0),
+        (24, 32, 32),
+        (24, 32, 40),
+        (32, 40, 16),
+        (4996, 5004, 70_008),
+        (0, 8, (1 << 32) + 8),
+        (0, 8, 9),
+        (0, 1, 8),
     ];
     let funcs: Vec<usize> = shapes
         .iter()
-        .map(|&(from, end)| {
+        .map(|&(from, end, loads_end)| {
             b.func(|m, b| {
                 m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
                 m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
-                m.store_check(Reg(RSI), from, end, b.dirty_range);
+                let loads =
+                    (loads_end > 0).then(|| (loads_end, b.trap(TrapKind::MemoryOutOfBounds)));
+                m.store_check(Reg(RSI), from, end, loads, b.dirty_range);
                 m.store(
                     StoreWidth::B64,
                     Address::at(Base::Frame, slot(0) as i64),
@@ -1239,14 +1249,15 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
     let (states, addrs) = crate::written::check_cases(memory_len);
     let mut checked = 0;
     for before in &states {
-        for (&(from, end), &func) in shapes.iter().zip(&funcs) {
+        for (&(from, end, loads_end), &func) in shapes.iter().zip(&funcs) {
             for &addr in addrs.iter().filter(|&&a| a <= u64::from(u32::MAX)) {
                 // With plenty of gas, then with exactly the charge and one less.
-                let plenty = crate::written::check_effect(
+                let plenty = crate::written::check_effect_after_loads(
                     before,
                     addr,
                     from,
                     end,
+                    loads_end,
                     memory_len,
                     price,
                     u64::MAX,
@@ -1261,9 +1272,11 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                     inst.vmctx.gas_remaining = gas;
                     inst.vmctx.write_gas = 5;
                     let (code, slots) = inst.call(&module, func, &[addr]);
-                    let case = format!("{before:?} addr {addr} from {from} end {end} gas {gas}");
-                    let expected = crate::written::check_effect(
-                        before, addr, from, end, memory_len, price, gas,
+                    let case = format!(
+                        "{before:?} addr {addr} from {from} end {end} loads {loads_end} gas {gas}"
+                    );
+                    let expected = crate::written::check_effect_after_loads(
+                        before, addr, from, end, loads_end, memory_len, price, gas,
                     );
                     match expected {
                         Ok((after, left)) => {
