@@ -70,6 +70,8 @@ pub(crate) struct X64Masm {
     store_slow_paths: Vec<StoreSlowPath>,
     /// Start and end of the last `cmp`/`test` emitted by `emit_cmp` (see `placement`).
     last_compare: Option<(usize, usize)>,
+    /// Loops open at this point of the function: `placement` pads pairs only inside one.
+    loop_depth: u32,
 }
 
 /// A `store_check` whose slow path waits to be emitted out of line after the function:
@@ -107,6 +109,7 @@ impl X64Masm {
             widen_sites: LateTarget::default(),
             store_slow_paths: Vec::new(),
             last_compare: None,
+            loop_depth: 0,
         }
     }
 }
@@ -171,6 +174,9 @@ impl MacroAssembler for X64Masm {
     }
     fn align_loop(&mut self) {
         self.emit_loop_alignment()
+    }
+    fn end_loop(&mut self) {
+        self.emit_loop_end()
     }
     fn begin_function(&mut self) {
         self.ops.begin_function()
