@@ -79,7 +79,7 @@ fn functions_start_aligned_and_no_jcc_in_a_loop_straddles_a_window() {
         let jcc_start = start + len - JCC_BYTES;
         if in_loop {
             assert!(
-                jcc_start % BRANCH_WINDOW != 0,
+                !jcc_start.is_multiple_of(BRANCH_WINDOW),
                 "a {BRANCH_WINDOW}-byte boundary separates the pair at {start:#x} from its jcc"
             );
             assert!(
