@@ -16,8 +16,9 @@
 //!   boundary falls between the flag-setting instruction and its `jcc`: multi-byte NOPs
 //!   go before the pair when either would happen, moving it to the next window. Pairs
 //!   outside every loop run once per call and are left where they fall;
-//! - a loop header whose gas charge would need such NOPs gets them before its label,
-//!   so they run once on entry instead of on every iteration.
+//! - a loop header whose first pair (its gas charge, or the compare of a `br_if`; 2 to 7
+//!   bytes before the `jcc`) could need such NOPs gets them before its label, so they
+//!   run once on entry instead of on every iteration.
 //!
 //! Every rule depends on offsets inside the function only, so it is deterministic.
 
