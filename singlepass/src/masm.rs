@@ -511,6 +511,9 @@ pub trait MacroAssembler {
     /// Pads (with no-ops, executed once on entry) before a loop header, where the ISA's
     /// placement rule wants one.
     fn align_loop(&mut self) {}
+    /// The end of a loop whose header [`MacroAssembler::align_loop`] began (x86-64 pads
+    /// compare-and-branch pairs only inside loops).
+    fn end_loop(&mut self) {}
     /// Labels made from now on until [`MacroAssembler::end_function`] belong to one
     /// function body: bound inside it and referred to only from it.
     fn begin_function(&mut self);

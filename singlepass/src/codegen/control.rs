@@ -254,6 +254,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if frame.dead {
             return;
         }
+        if frame.kind == FrameKind::Loop {
+            self.masm.end_loop();
+        }
         let fell_through = !self.unreachable;
         let merges = frame.branched || matches!(frame.kind, FrameKind::If | FrameKind::Else);
         if merges {

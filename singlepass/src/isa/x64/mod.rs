@@ -76,6 +76,8 @@ pub(crate) struct X64Masm {
     /// The last `movss`/`movsd` load from linear memory, while nothing came after it
     /// (see `emit_fp_binop`'s folding).
     last_fp_load: Option<FpLoad>,
+    /// Loops open at this point of the function: `placement` pads pairs only inside one.
+    loop_depth: u32,
 }
 
 /// A float load just emitted: `code[start..end]` loads `addr` into xmm`dst`.
@@ -127,6 +129,7 @@ impl X64Masm {
             last_compare: None,
             constants: constants::ConstantPool::default(),
             last_fp_load: None,
+            loop_depth: 0,
         }
     }
 }
@@ -198,6 +201,9 @@ impl MacroAssembler for X64Masm {
     }
     fn align_loop(&mut self) {
         self.emit_loop_alignment()
+    }
+    fn end_loop(&mut self) {
+        self.emit_loop_end()
     }
     fn begin_function(&mut self) {
         self.ops.begin_function()

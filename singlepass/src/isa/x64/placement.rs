@@ -1,20 +1,24 @@
-//! Code placement on x86-64: where functions, loop headers and conditional branches
-//! fall relative to the front end's 32- and 64-byte windows.
+//! Code placement on x86-64: where functions, loop headers and the conditional branches
+//! inside loops fall relative to the front end's 32-byte windows.
 //!
-//! The front end fetches, decodes and caches decoded instructions per aligned window,
-//! and a compare fused with the conditional branch after it is one micro-op only when
-//! both lie in the same window. Where a hot loop lands therefore changes its speed by
-//! up to a quarter (matmul, see ARCHITECTURE.md "Code placement"). So that the place
-//! does not depend on what came before in the module, the rules are:
+//! The front end fetches and caches decoded instructions per aligned window, and a
+//! compare fuses with the conditional branch after it (one micro-op) only when no window
+//! boundary separates them. A hot loop whose `jcc` straddles a boundary ran matmul a
+//! quarter slower (see ARCHITECTURE.md "Code placement"). Padding every pair that comes
+//! near a boundary costs NOPs that run too (nbody, keccak, sieve) and compile time, so
+//! only the two hazards are padded, and only where code repeats. The rules:
 //!
 //! - every function starts on a [`FUNCTION_ALIGN`] boundary, filled with `int3` (never
 //!   executed: functions are only entered by calls). Each part of a parallel compile
 //!   starts at offset 0 and is appended at an aligned offset, so the bytes are the same
 //!   whatever the thread count;
-//! - no fused pair (the flag-setting instruction and its `jcc`) crosses or ends on a
-//!   [`BRANCH_WINDOW`] boundary: multi-byte NOPs go before the pair when it would;
-//! - a loop header whose gas charge would need such NOPs gets them before its label,
-//!   so they run once on entry instead of on every iteration.
+//! - inside a loop, no fused pair's `jcc` crosses a [`BRANCH_WINDOW`] boundary and no
+//!   boundary falls between the flag-setting instruction and its `jcc`: multi-byte NOPs
+//!   go before the pair when either would happen, moving it to the next window. Pairs
+//!   outside every loop run once per call and are left where they fall;
+//! - a loop header whose first pair (its gas charge, or the compare of a `br_if`; 2 to 7
+//!   bytes before the `jcc`) could need such NOPs gets them before its label, so they
+//!   run once on entry instead of on every iteration.
 //!
 //! Every rule depends on offsets inside the function only, so it is deterministic.
 
@@ -25,20 +29,23 @@ use super::X64Masm;
 /// Alignment of every function's first instruction (bytes).
 pub(super) const FUNCTION_ALIGN: usize = 32;
 
-/// A fused compare-and-branch never crosses or ends on a multiple of this.
+/// Inside a loop, a fused pair's `jcc` never crosses a multiple of this, and no multiple
+/// of it lies between the pair's two instructions.
 pub(super) const BRANCH_WINDOW: usize = 32;
 
-/// The longest gas charge a loop header starts with: `sub r13, imm32; jb rel32`.
-pub(super) const LOOP_HEADER_PAIR: usize = 13;
+/// The longest flag-setting half a loop header may start with: `sub r13, imm32` (the
+/// gas charge) or a `cmp` with a 32-bit displacement (7 bytes).
+const MAX_HEADER_COMPARE: usize = 7;
 
 /// Bytes of a `jcc rel32` (every branch to a label is emitted in that form).
 pub(super) const JCC_BYTES: usize = 6;
 
 #[cfg(test)]
 thread_local! {
-    /// Every fused pair placed on this thread: its start (after any padding) and length
-    /// with the `jcc`, for `placement_tests`.
-    pub(super) static PLACED_PAIRS: std::cell::RefCell<Vec<(usize, usize)>> =
+    /// Every fused pair placed on this thread: its start (after any padding), its length
+    /// with the `jcc`, and whether it lies inside a loop (only those are padded), for
+    /// `placement_tests`.
+    pub(super) static PLACED_PAIRS: std::cell::RefCell<Vec<(usize, usize, bool)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -63,12 +70,29 @@ pub(super) fn padding_to(offset: usize, align: usize) -> usize {
     offset.wrapping_neg() & (align - 1)
 }
 
-/// Padding before a fused pair of `len` bytes at `offset` so that it neither crosses nor
-/// ends on a [`BRANCH_WINDOW`] boundary: 0 when it fits where it is, else up to the
-/// boundary (a pair is far shorter than a window).
-pub(super) fn pair_padding(offset: usize, len: usize) -> usize {
+/// Padding before a fused pair whose flag-setting half of `cmp_len` bytes starts at
+/// `offset`: when its `jcc` would cross a [`BRANCH_WINDOW`] boundary, or start exactly
+/// on one (the boundary between the two halves), the whole pair moves to the next
+/// window; else 0. A `jcc` that merely ends on the boundary, or a compare that crosses
+/// it with its `jcc` after it, stays where it is (both fuse).
+pub(super) fn pair_padding(offset: usize, cmp_len: usize) -> usize {
     let within = offset % BRANCH_WINDOW;
-    if within + len >= BRANCH_WINDOW && len < BRANCH_WINDOW {
+    let jcc = (within + cmp_len) % BRANCH_WINDOW;
+    if cmp_len >= BRANCH_WINDOW {
+        0
+    } else if jcc == 0 || jcc + JCC_BYTES > BRANCH_WINDOW {
+        BRANCH_WINDOW - within
+    } else {
+        0
+    }
+}
+
+/// Padding before a loop header at `offset`: up to the next [`BRANCH_WINDOW`] boundary
+/// when a pair whose first half is 2 to 7 bytes long (every loop-header gas charge, and
+/// the `cmp`/`test` a `br_if` starts with) would need [`pair_padding`] there, else 0.
+pub(super) fn loop_header_padding(offset: usize) -> usize {
+    let within = offset % BRANCH_WINDOW;
+    if (2..=MAX_HEADER_COMPARE).any(|len| pair_padding(within, len) > 0) {
         BRANCH_WINDOW - within
     } else {
         0
@@ -90,18 +114,21 @@ pub(super) fn nops(bytes: usize, out: &mut [u8; BRANCH_WINDOW]) -> usize {
 }
 
 impl X64Masm {
-    /// `int3` up to the next [`FUNCTION_ALIGN`] boundary.
+    /// `int3` up to the next [`FUNCTION_ALIGN`] boundary; a new function is outside
+    /// every loop.
     pub(super) fn emit_function_alignment(&mut self) {
+        self.loop_depth = 0;
         let pad = padding_to(self.ops.offset().0, FUNCTION_ALIGN);
         self.ops.extend(std::iter::repeat_n(INT3, pad));
     }
 
-    /// Before a loop header: NOPs up to the next [`BRANCH_WINDOW`] boundary when a pair of
-    /// [`LOOP_HEADER_PAIR`] bytes there would need them, so that the padding of the
-    /// header's gas charge runs once, before the loop, not on every iteration (the
-    /// header's label would be bound before padding that `place_pair` inserts).
+    /// Before a loop header: NOPs up to the next [`BRANCH_WINDOW`] boundary when the
+    /// header's first pair could need them ([`loop_header_padding`]), so that they run
+    /// once, before the loop, not on every iteration (the header's label is bound before
+    /// any padding that `place_pair` inserts).
     pub(super) fn emit_loop_alignment(&mut self) {
-        let pad = pair_padding(self.ops.offset().0, LOOP_HEADER_PAIR);
+        self.loop_depth += 1;
+        let pad = loop_header_padding(self.ops.offset().0);
         // Less than a window, which `nops` fills in one go.
         let mut filler = [0u8; BRANCH_WINDOW];
         let used = nops(pad, &mut filler);
@@ -109,19 +136,33 @@ impl X64Masm {
         self.last_compare = None;
     }
 
+    /// The end of the innermost loop: pairs after it are padded only if another loop
+    /// still encloses them.
+    pub(super) fn emit_loop_end(&mut self) {
+        self.loop_depth = self.loop_depth.saturating_sub(1);
+    }
+
     /// Called just after the flag-setting half of a fused pair that started at `start`
-    /// (and holds no label reference), just before its `jcc` (rel32) is emitted: moves
-    /// that half past NOPs when the pair would cross or end on a window boundary.
+    /// (and holds no label reference), just before its `jcc` (rel32) is emitted: inside a
+    /// loop, moves that half past NOPs when [`pair_padding`] asks for them.
     pub(super) fn place_pair(&mut self, start: usize) {
-        let len = self.ops.offset().0 - start + JCC_BYTES;
-        let pad = pair_padding(start, len);
+        let in_loop = self.loop_depth > 0;
+        let cmp_len = self.ops.offset().0 - start;
+        let pad = if in_loop {
+            pair_padding(start, cmp_len)
+        } else {
+            0
+        };
         if pad > 0 {
             let mut filler = [0u8; BRANCH_WINDOW];
             let used = nops(pad, &mut filler);
             self.ops.insert_before_tail(start, &filler[..used]);
         }
         #[cfg(test)]
-        PLACED_PAIRS.with(|p| p.borrow_mut().push((start + pad, len)));
+        PLACED_PAIRS.with(|p| {
+            p.borrow_mut()
+                .push((start + pad, cmp_len + JCC_BYTES, in_loop))
+        });
     }
 }
 
@@ -138,12 +179,36 @@ mod tests {
     }
 
     #[test]
-    fn pairs_that_cross_or_end_on_a_boundary_are_padded() {
-        // 10 bytes at 21 end on 31: fits. At 22 they end on the boundary, at 30 cross it.
-        assert_eq!(pair_padding(21, 10), 0);
-        assert_eq!(pair_padding(22, 10), 10);
-        assert_eq!(pair_padding(30, 10), 2);
-        assert_eq!(pair_padding(64, 13), 0);
+    fn only_a_straddling_or_separated_jcc_is_padded() {
+        // A 4-byte compare at 21: its jcc at 25..31 fits. At 22 the jcc ends on the
+        // boundary (fuses: not padded); at 23 it crosses, at 28 the boundary falls
+        // between the two halves: the whole pair moves to 32.
+        assert_eq!(pair_padding(21, 4), 0);
+        assert_eq!(pair_padding(22, 4), 0);
+        assert_eq!(pair_padding(23, 4), 9);
+        assert_eq!(pair_padding(27, 4), 5);
+        assert_eq!(pair_padding(28, 4), 4);
+        // The compare crossing the boundary with its jcc after it: fine.
+        assert_eq!(pair_padding(29, 4), 0);
+        assert_eq!(pair_padding(64 + 23, 4), 9);
+        assert_eq!(pair_padding(64, 7), 0);
+    }
+
+    #[test]
+    fn loop_headers_are_padded_where_a_short_pair_could_straddle() {
+        // A 7-byte compare at 20 puts its jcc at 27..33; a 2-byte one at 30 puts the
+        // boundary between the halves. At 19 and 31 no compare of 2..=7 bytes needs it.
+        assert_eq!(loop_header_padding(19), 0);
+        assert_eq!(loop_header_padding(20), 12);
+        assert_eq!(loop_header_padding(30), 2);
+        assert_eq!(loop_header_padding(31), 0);
+        assert_eq!(loop_header_padding(32), 0);
+        for offset in 0..256 {
+            let pad = loop_header_padding(offset);
+            for len in 2..=MAX_HEADER_COMPARE {
+                assert_eq!(pair_padding(offset + pad, len), 0, "{offset} {len}");
+            }
+        }
     }
 
     #[test]
