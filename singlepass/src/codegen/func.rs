@@ -5,6 +5,7 @@ use wasmparser::{
 };
 
 use gasket_body_reader::short_u32;
+use gasket_body_reader::uses::FunctionUses;
 
 use crate::masm::{Address, Base, Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
@@ -310,11 +311,13 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
 
     /// Compiles the body: locals, prologue, operators, frame size. With a `validator`,
     /// every local declaration and operator is validated before it is compiled; without,
-    /// the caller vouches that the body is valid under `features`.
+    /// the caller vouches that the body is valid under `features`. `uses`: the metering
+    /// walk's local use counts of this body, if the caller has them (see `regalloc`).
     pub fn compile(
         &mut self,
         body: &FunctionBody<'_>,
         mut validator: Option<&mut FuncValidator<ValidatorResources>>,
+        uses: Option<FunctionUses<'_>>,
         features: WasmFeatures,
     ) -> Result<(), CompileError> {
         let env = self.env;
@@ -349,7 +352,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             .clone()
             .read_bytes(binary.bytes_remaining())
             .map_err(CompileError::invalid)?;
-        let patch = self.layout_locals(&params, &declared, code);
+        let patch = self.layout_locals(&params, &declared, code, uses);
         self.homes.params = params;
         self.homes.declared = declared;
         self.code.clear();
@@ -432,15 +435,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     }
 
     /// Decides where every local lives (see `regalloc`), emits the prologue and
-    /// initialises the locals. `code` is the body's operator bytes, scanned for use
-    /// counts when there are more candidates than callee-saved local registers. Frame
-    /// layout below the frame pointer: the saved local registers, the locals living in
-    /// the frame, the save slots of lent registers, then the spill slots.
+    /// initialises the locals. The use counts, needed when there are more candidates
+    /// than callee-saved local registers, are `uses` (the metering walk's) when given,
+    /// else a scan of `code`, the body's operator bytes. Frame layout below the frame
+    /// pointer: the saved local registers, the locals living in the frame, the save
+    /// slots of lent registers, then the spill slots.
     fn layout_locals(
         &mut self,
         params: &[Kind],
         declared: &[(u32, Kind)],
         code: &[u8],
+        uses: Option<FunctionUses<'_>>,
     ) -> FramePatch {
         let saved_regs = self.masm.local_regs();
         let all_allocatable = self.masm.allocatable();
@@ -463,13 +468,29 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             buffers.copied.clear();
             buffers.copied.resize(kinds.len(), false);
             let env = self.env;
-            regalloc::scan_local_uses(
-                code,
-                &mut buffers.weights,
-                &mut buffers.copied,
-                &mut buffers.loops,
-                |f| env.intrinsic(f).is_some(),
-            )
+            let is_inlined = |f| env.intrinsic(f).is_some();
+            match uses {
+                Some(uses) => {
+                    let counted =
+                        regalloc::take_counts(uses, &mut buffers.weights, &mut buffers.copied);
+                    #[cfg(debug_assertions)]
+                    regalloc::check_counts(
+                        counted,
+                        code,
+                        (&buffers.weights, &buffers.copied),
+                        &mut buffers.loops,
+                        is_inlined,
+                    );
+                    counted
+                }
+                None => regalloc::scan_local_uses(
+                    code,
+                    &mut buffers.weights,
+                    &mut buffers.copied,
+                    &mut buffers.loops,
+                    is_inlined,
+                ),
+            }
         } else {
             None
         };
