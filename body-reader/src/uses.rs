@@ -166,13 +166,6 @@ impl LocalUses {
         })
     }
 
-    /// Makes room for `functions` more functions and `entries` more used locals.
-    pub fn reserve(&mut self, functions: usize, entries: usize) {
-        self.functions.reserve_exact(functions);
-        self.locals.reserve(entries);
-        self.weights.reserve(entries);
-    }
-
     /// How many functions were counted (completely or not).
     pub fn len(&self) -> usize {
         self.functions.len()

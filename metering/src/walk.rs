@@ -238,12 +238,9 @@ impl<'a> Walker<'_, 'a> {
                 // the bodies come. The validator has matched `count` with the function
                 // section; a body takes at least 3 bytes, which bounds it by the input.
                 let room = u64::from(*size).min(wasm.len() as u64) / 3;
-                let bodies = u64::from(*count).min(room) as usize;
-                self.walked.plans.reserve_exact(bodies);
-                // Used locals: about one per 45 bytes of code in the generated module,
-                // fewer in contracts; more only regrow.
-                let entries = (u64::from(*size).min(wasm.len() as u64) / 48) as usize;
-                self.walked.uses.reserve(bodies, entries);
+                self.walked
+                    .plans
+                    .reserve_exact(u64::from(*count).min(room) as usize);
             }
             if let ValidPayload::Func(func, body) = valid {
                 let function_index = func.index;
