@@ -158,7 +158,8 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// frame is then exactly `NATIVE_STACK_BYTES_PER_UNIT` bytes per unit.
     pub frame_units: Option<u32>,
     pub locals: Vec<Local>,
-    /// Per local: depths of stack entries that may read it lazily.
+    /// Per local: depths of stack entries that may read it lazily (at least one list
+    /// per local; those past the function's locals are empty).
     pub local_refs: Vec<Vec<usize>>,
     /// Frame slots below the frame pointer before the first spill slot (saved registers
     /// and locals that live in the frame).
@@ -233,7 +234,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             max_outgoing: 0,
             frame_units: None,
             locals,
-            // Emptied per local in `layout_locals`, once the number of locals is known.
+            // Empty lists (see `into_buffers`), extended in `layout_locals`.
             local_refs,
             slots_start: 0,
             saved_locals: 0,
@@ -252,7 +253,13 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     }
 
     /// Ends the function's compilation and hands its buffers back for the next one.
-    pub fn into_buffers(self) -> FuncBuffers {
+    pub fn into_buffers(mut self) -> FuncBuffers {
+        // Only this function's locals can have lazy reads left (an error can end it
+        // anywhere).
+        let used = self.locals.len().min(self.local_refs.len());
+        for refs in &mut self.local_refs[..used] {
+            refs.clear();
+        }
         FuncBuffers {
             stack: self.stack,
             locals: self.locals,
@@ -571,11 +578,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             self.masm
                 .zero_frame(-8 * (saved as i32 + frame_locals), frame_locals as u32);
         }
-        self.local_refs.truncate(locals.len());
-        for refs in &mut self.local_refs {
-            refs.clear();
+        // Every entry is empty here (`into_buffers` empties the last function's): the
+        // lists are kept, with their allocations, from one function to the next.
+        if self.local_refs.len() < locals.len() {
+            self.local_refs.resize_with(locals.len(), Vec::new);
         }
-        self.local_refs.resize_with(locals.len(), Vec::new);
         self.locals = locals;
         self.homes = buffers;
         patch
