@@ -25,11 +25,13 @@ use wasmparser::{
 mod build;
 mod leb;
 mod release;
+pub mod uses;
 
 pub use build::BuildOperator;
 use leb::short_i64;
 pub use leb::short_u32;
 pub use release::release;
+pub use uses::{LocalUses, UseCounter};
 
 /// Reads one body's operators into a visitor.
 pub struct BodyReader<'a> {

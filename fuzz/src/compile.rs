@@ -3,10 +3,11 @@
 //! deep control flow, sometimes imports and a start function) through `prepare` and the single-pass compiler for both targets.
 //! Invariants: nothing panics; every module `prepare` accepts compiles for x86-64 and for
 //! AArch64 (compiling needs no emulator), deterministically, and `compile_prevalidated`
-//! (the runtime's path, no second validation) gives the same artifact as `compile`.
+//! (the runtime's path: no second validation, the walk's local use counts) gives the
+//! same artifact as `compile`.
 
 use arbitrary::Unstructured;
-use gasket_metering::{prepare, Profile};
+use gasket_metering::{prepare_with_uses, Profile};
 use gasket_singlepass::Target;
 
 /// The wasm-smith configuration, shaped by the first fuzzer bytes: the deterministic
@@ -54,7 +55,7 @@ pub fn compile(data: &[u8]) -> bool {
 
 /// `prepare` + compile for both targets; panics if an accepted module does not compile.
 pub fn compile_wasm(wasm: &[u8]) -> bool {
-    let Ok(prepared) = prepare(wasm, &Profile::permissive()) else {
+    let Ok((prepared, uses)) = prepare_with_uses(wasm, &Profile::permissive()) else {
         return false;
     };
     for target in [Target::X86_64, Target::Aarch64] {
@@ -65,10 +66,13 @@ pub fn compile_wasm(wasm: &[u8]) -> bool {
                 wasmprinter::print_bytes(wasm).unwrap_or_default()
             )
         });
-        // The second compile takes the runtime's path, which skips validation: it must
-        // give the same artifact (determinism, and `compile_prevalidated` ≡ `compile`).
+        // The second compile takes the runtime's path, which skips validation and takes
+        // the walk's local use counts instead of scanning bodies: it must give the same
+        // artifact (determinism, and `compile_prevalidated` ≡ `compile`; debug builds
+        // also check each function's counts against the scan).
         let valid = gasket_singlepass::PrevalidatedWasm::validate(&prepared.wasm)
-            .expect("prepare's output is valid");
+            .expect("prepare's output is valid")
+            .with_local_uses(&uses);
         let again = gasket_singlepass::compile_prevalidated(valid, target)
             .expect("the second compile of a module succeeds");
         assert!(

@@ -35,9 +35,10 @@ use crate::cost::{CostTable, DynamicCost, OpClass};
 use crate::error::{Location, PrepareError};
 use crate::features::{operator_mnemonic, val_type_feature};
 use crate::fused::{Fused, Step, Stopped};
+use crate::inject::ScratchReads;
 use crate::limits::LimitKind;
 use crate::profile::Profile;
-use gasket_body_reader::BodyReader;
+use gasket_body_reader::{BodyReader, LocalUses, UseCounter};
 
 /// One change to a function body, positioned at absolute byte offsets of the module.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +144,8 @@ pub(crate) struct FunctionContext<'p> {
     /// Whether to record each charge's split by cost class (gas reports only: it
     /// allocates per block, which plain preparation has no use for).
     pub record_sites: bool,
+    /// How often each dynamic charge uses the scratch local (for the local use counts).
+    pub scratch_reads: ScratchReads,
 }
 
 /// Kinds of open control frames; only what block splitting and `return` need.
@@ -164,16 +167,20 @@ pub(crate) struct Scratch {
     frames: Vec<Frame>,
     operators: Vec<FrameKind>,
     exits: crate::defer::ExitTracker,
+    uses: UseCounter,
 }
 
-/// Validates and plans one function body. Returns the validator's allocations for reuse by
-/// the next function (on error they are dropped: errors end the function).
+/// Validates and plans one function body, and appends its local use counts to `uses`
+/// (see `gasket_body_reader::uses`). Returns the validator's allocations for reuse by
+/// the next function (on error they are dropped: errors end the function, and `uses`
+/// is left as it was).
 pub(crate) fn analyze_function(
     ctx: &FunctionContext<'_>,
     func: FuncToValidate<ValidatorResources>,
     body: &FunctionBody<'_>,
     allocations: FuncValidatorAllocations,
     scratch: &mut Scratch,
+    uses: &mut LocalUses,
 ) -> Result<(FunctionPlan, FuncValidatorAllocations), PrepareError> {
     let profile = ctx.profile;
     let limits = &profile.limits;
@@ -260,11 +267,14 @@ pub(crate) fn analyze_function(
         edits,
         frames,
         exits,
+        uses: counter,
         ..
     } = scratch;
     edits.clear();
     frames.clear();
     exits.clear();
+    // The scratch local, if dynamic charges need it, comes after every declared local.
+    counter.start(total_locals as usize + 1);
     // The entry block runs once per call: it also pays for zeroing the declared locals.
     let declared_locals = total_locals - u64::from(ctx.params);
     let entry_cost = costs.entry_cost(declared_locals);
@@ -296,6 +306,9 @@ pub(crate) fn analyze_function(
         exits,
         ended: None,
         needs_scratch: false,
+        uses: counter,
+        scratch_local: total_locals as u32,
+        float_result: false,
         error: None,
     };
 
@@ -416,6 +429,7 @@ pub(crate) fn analyze_function(
         classes,
         max_operand_height,
         needs_scratch,
+        uses: counter,
         ..
     } = fused;
     let scratch_local = needs_scratch.then_some(total_locals as u32);
@@ -462,6 +476,7 @@ pub(crate) fn analyze_function(
         frame_cost: frame_cost as u32,
         charge_classes,
     };
+    counter.finish(uses);
     scratch.operators = operators;
     Ok((plan, validator.into_allocations()))
 }

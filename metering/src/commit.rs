@@ -98,6 +98,12 @@ impl Commit {
     }
 }
 
+/// How many times [`Commit::write_grow_charge`]'s page count reads local `delta` (once
+/// per `new = old + delta` in [`grow_pages`]), not counting a report's count of it:
+/// code generation's register allocation is handed the scratch local's reads
+/// (`inject::ScratchReads`).
+pub(crate) const DELTA_READS: u64 = 3;
+
 /// Instructions leaving (i64) the pages above `resident` a `memory.grow` of the i32 in
 /// local `delta` commits: `max(old + delta, R) − max(old, R)` with `old = memory.size`,
 /// or 0 when `old + delta` exceeds `maximum` (the grow fails), in i64 so `old + delta`
@@ -265,7 +271,16 @@ impl StartCharge {
 
 #[cfg(test)]
 mod tests {
-    use super::committed_pages;
+    use super::{committed_pages, grow_pages, DELTA_READS};
+
+    #[test]
+    fn the_grow_charge_reads_delta_delta_reads_times() {
+        let reads = grow_pages(7, 32, 100)
+            .iter()
+            .filter(|i| matches!(i, wasm_encoder::Instruction::LocalGet(7)))
+            .count();
+        assert_eq!(reads as u64, DELTA_READS);
+    }
 
     #[test]
     fn committed_pages_counts_only_pages_above_the_allowance() {

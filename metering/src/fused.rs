@@ -17,7 +17,8 @@ use wasmparser::{
     ValidatorResources, VisitOperator, VisitSimdOperator,
 };
 
-use gasket_body_reader::release;
+use gasket_body_reader::uses::{is_float_result, needs_scan};
+use gasket_body_reader::{release, UseCounter};
 
 use crate::analysis::{push_frame, shifted, Edit, Frame, FunctionContext};
 use crate::cost::{classify, classify_inline, dynamic_cost, static_units, CostTable, OpClass};
@@ -78,6 +79,14 @@ pub(crate) struct Fused<'s, 'c, 'p> {
     /// Set by an `end` that closes a frame: how its end was reached, for the block after.
     pub ended: Option<crate::defer::Exits>,
     pub needs_scratch: bool,
+    /// The function's local uses, counted for code generation (see
+    /// `gasket_body_reader::uses`).
+    pub uses: &'s mut UseCounter,
+    /// The index the scratch local of dynamic charges gets (after every declared local).
+    pub scratch_local: u32,
+    /// Whether the operator just visited leaves a float operator's result
+    /// (`uses::is_float_result`): a `local.set` of it does not mark the local `copied`.
+    pub float_result: bool,
     /// Why the walk stopped, when a visit returned [`Stopped`] (kept here so the value
     /// every visit returns stays a few bytes).
     pub error: Option<PrepareError>,
@@ -153,8 +162,24 @@ impl Fused<'_, '_, '_> {
                     per_unit: self.costs.per_unit(dynamic),
                 });
                 self.needs_scratch = true;
+                // The charge's reads of the scratch local (always an i32 on the stack
+                // before them: never a float result, so `copied`).
+                let reads = ctx.scratch_reads.of(dynamic);
+                self.uses.add(self.scratch_local, reads, true);
             }
         }
+        // What code generation's register allocation counts (see `uses`). The
+        // instrumented body has the same loops, and its added calls are intrinsics.
+        match op {
+            Operator::LocalGet { local_index } => self.uses.add(*local_index, 1, false),
+            Operator::LocalSet { local_index } | Operator::LocalTee { local_index } => {
+                self.uses.add(*local_index, 1, !self.float_result)
+            }
+            Operator::Call { .. } | Operator::CallIndirect { .. } => self.uses.call(),
+            _ if needs_scan(op) => self.uses.give_up(),
+            _ => {}
+        }
+        self.float_result = is_float_result(op);
         if self.defer.is_some()
             && !matches!(op, Operator::Loop { .. } | Operator::BrIf { .. })
             && !crate::defer::is_pure(op)
@@ -169,6 +194,7 @@ impl Fused<'_, '_, '_> {
             }
             Operator::Loop { .. } => {
                 push_frame(self.frames, Frame::Loop, ctx, start, op)?;
+                self.uses.enter_loop();
                 self.exits.open(false);
                 self.defer = Some(self.validator.operand_stack_height());
                 Step::NewBlock
@@ -183,6 +209,7 @@ impl Fused<'_, '_, '_> {
                 // A loop's `end` is no branch target: the block (or dead code) continues.
                 Some(Frame::Loop) => {
                     self.exits.close(false);
+                    self.uses.leave_loop();
                     Step::Continue
                 }
                 Some(_) => {

@@ -96,6 +96,44 @@ impl ReportCounters {
     }
 }
 
+/// How many times the instructions [`inject_function`] writes for one
+/// `Edit::DynamicCharge` read or write the scratch local: the walk adds them to the
+/// local use counts code generation's register allocation is handed
+/// (`gasket_body_reader::uses`), which must be those of the instrumented body.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ScratchReads {
+    /// Any dynamic charge: `local.tee` and `local.get`, and a report's count of units.
+    per_charge: u64,
+    /// `memory.grow`'s: also the commit charge's reads (see `commit`).
+    per_grow: u64,
+}
+
+impl ScratchReads {
+    /// The reads of a module with a page commit charge (`commit`) and of a gas report's
+    /// module (`report`, see `ReportCounters`).
+    pub(crate) fn new(commit: bool, report: bool) -> ScratchReads {
+        let report = u64::from(report);
+        let per_charge = 2 + report;
+        let per_grow = match commit {
+            true => per_charge + crate::commit::DELTA_READS * (1 + report),
+            false => per_charge,
+        };
+        ScratchReads {
+            per_charge,
+            per_grow,
+        }
+    }
+
+    /// The reads of a dynamic charge of `kind`.
+    #[inline(always)]
+    pub(crate) fn of(self, kind: DynamicCost) -> u64 {
+        match kind {
+            DynamicCost::MemoryPages => self.per_grow,
+            _ => self.per_charge,
+        }
+    }
+}
+
 /// Writes the instrumented body (without its size prefix) of function `function`
 /// (instrumented index space) into `out`. With `counters` (gas-report modules only),
 /// every charge is preceded by its site's count and the function keeps its frame on the

@@ -34,6 +34,8 @@ mod limits;
 mod profile;
 mod report;
 mod summary;
+#[cfg(test)]
+mod uses_tests;
 mod walk;
 
 pub use commit::committed_pages;
@@ -43,6 +45,7 @@ pub use cost::{
 };
 pub use error::{Location, PrepareError, Rejection, NOT_WASM};
 pub use features::{is_float_operator, operator_mnemonic, Feature};
+pub use gasket_body_reader::LocalUses;
 pub use limits::{LimitKind, Limits};
 pub use profile::{FloatPolicy, ImportPolicy, Profile, StackLimits};
 pub use report::{
@@ -59,8 +62,20 @@ pub use summary::{
 /// Deterministic: the same bytes and profile give the same output bytes, on every machine.
 /// Linear in the module's size, also for hostile inputs.
 pub fn prepare(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, PrepareError> {
+    prepare_with_uses(wasm, profile).map(|(prepared, _)| prepared)
+}
+
+/// [`prepare`], also returning how each function of the instrumented module uses its
+/// locals ([`LocalUses`], counted by the walk as it validates): code generation's
+/// register allocation needs these counts, and scanning every body again for them costs
+/// a compile several percent (`gasket_singlepass::PrevalidatedWasm::with_local_uses`).
+/// The functions the instrumentation appends are not counted.
+pub fn prepare_with_uses(
+    wasm: &[u8],
+    profile: &Profile,
+) -> Result<(PreparedModule, LocalUses), PrepareError> {
     match prepare_inner(wasm, profile, false, false) {
-        Ok((prepared, _)) => Ok(prepared),
+        Ok((prepared, _, uses)) => Ok((prepared, uses)),
         Err(Rejection(mut errors)) => Err(errors.swap_remove(0)),
     }
 }
@@ -69,17 +84,18 @@ pub fn prepare(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, Prepare
 /// and limits in every section, and every function body that fails (a module that is
 /// malformed still stops at the first structural error).
 pub fn check(wasm: &[u8], profile: &Profile) -> Result<PreparedModule, Rejection> {
-    prepare_inner(wasm, profile, true, false).map(|(prepared, _)| prepared)
+    prepare_inner(wasm, profile, true, false).map(|(prepared, _, _)| prepared)
 }
 
 /// Prepares `wasm`; with `report`, instrumented to count its charge sites (see `report`),
-/// whose description comes back with it (empty without `report`).
+/// whose description comes back with it (empty without `report`), with the local use
+/// counts of the instrumented module's bodies.
 pub(crate) fn prepare_inner(
     wasm: &[u8],
     profile: &Profile,
     collect_all: bool,
     report: bool,
-) -> Result<(PreparedModule, GasSites), Rejection> {
+) -> Result<(PreparedModule, GasSites, LocalUses), Rejection> {
     // Said plainly: the parser reports an empty or short input as an unexpected end.
     if !wasm.starts_with(b"\0asm") {
         return Err(Rejection(vec![PrepareError::InvalidModule {
@@ -87,7 +103,8 @@ pub(crate) fn prepare_inner(
             message: NOT_WASM.to_string(),
         }]));
     }
-    let walked = walk::walk(wasm, profile, collect_all, report).map_err(Rejection)?;
+    let mut walked = walk::walk(wasm, profile, collect_all, report).map_err(Rejection)?;
+    let uses = std::mem::take(&mut walked.uses);
     let encoded = encode::encode(wasm, &walked, profile, report).map_err(|e| Rejection(vec![e]))?;
     let instrumented = encoded.wasm;
     // The runtime compiles this output without validating it again (ARCHITECTURE.md,
@@ -132,5 +149,5 @@ pub(crate) fn prepare_inner(
         wasm: instrumented,
         info,
     };
-    Ok((prepared, encoded.sites))
+    Ok((prepared, encoded.sites, uses))
 }

@@ -189,7 +189,7 @@ pub fn prepare_for_report(
     profile: &Profile,
 ) -> Result<(PreparedModule, GasSites), PrepareError> {
     match crate::prepare_inner(wasm, profile, false, true) {
-        Ok(prepared) => Ok(prepared),
+        Ok((prepared, sites, _)) => Ok((prepared, sites)),
         Err(Rejection(mut errors)) => Err(errors.swap_remove(0)),
     }
 }

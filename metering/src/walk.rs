@@ -13,12 +13,15 @@ use wasmparser::{
 };
 
 use crate::analysis::{analyze_function, feature_allowed, FunctionContext, FunctionPlan, Scratch};
+use crate::commit::Commit;
 use crate::error::{Location, PrepareError};
 use crate::features::{val_type_feature, wasm_features, Feature};
 use crate::imports::check_import;
+use crate::inject::ScratchReads;
 use crate::limits::LimitKind;
 use crate::profile::Profile;
 use crate::summary::{ExportInfo, ExportKind, ImportInfo, ImportKind, MemoryInfo};
+use gasket_body_reader::LocalUses;
 
 /// Everything the encoder needs, borrowed from the input where possible.
 pub(crate) struct Walked<'a> {
@@ -39,6 +42,9 @@ pub(crate) struct Walked<'a> {
     pub data_count: Option<u32>,
     pub data: Option<DataSectionReader<'a>>,
     pub plans: Vec<FunctionPlan>,
+    /// Per plan, the local use counts code generation's register allocation needs (see
+    /// `gasket_body_reader::uses`).
+    pub uses: LocalUses,
     pub memory: Option<MemoryInfo>,
     pub table_count: u32,
     pub global_count: u32,
@@ -157,6 +163,7 @@ fn walk_with_parser<'a>(
             data_count: None,
             data: None,
             plans: Vec::new(),
+            uses: LocalUses::default(),
             memory: None,
             table_count: 0,
             global_count: 0,
@@ -255,9 +262,15 @@ impl<'a> Walker<'_, 'a> {
                     params,
                     imported_functions: self.walked.imported_functions,
                     record_sites: self.record_sites,
+                    // What `encode` will write for each dynamic charge.
+                    scratch_reads: ScratchReads::new(
+                        Commit::of(&self.profile.costs, self.walked.memory).is_some(),
+                        self.record_sites,
+                    ),
                 };
                 let allocations = self.allocations.take().unwrap_or_default();
-                match analyze_function(&ctx, func, &body, allocations, &mut self.scratch) {
+                let uses = &mut self.walked.uses;
+                match analyze_function(&ctx, func, &body, allocations, &mut self.scratch, uses) {
                     Ok((plan, allocations)) => {
                         self.walked.plans.push(plan);
                         self.allocations = Some(allocations);

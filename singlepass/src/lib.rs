@@ -25,6 +25,7 @@ pub use artifact::*;
 pub use code_buffer::{page_size, CodeBuffer};
 pub use codegen::NATIVE_STACK_BYTES_PER_UNIT;
 pub use error::CompileError;
+pub use gasket_body_reader::LocalUses;
 pub use target::Target;
 pub use trap::TrapKind;
 pub use vmctx::{FuncRef, Libcall, TableDef, VmCtx, DIRTY_GRANULE, STACK_GRANT_UNITS};
@@ -99,13 +100,15 @@ pub fn compile_with(
 #[derive(Copy, Clone, Debug)]
 pub struct PrevalidatedWasm<'a> {
     bytes: &'a [u8],
+    /// The metering walk's local use counts of these bytes, if the caller has them.
+    uses: Option<&'a LocalUses>,
 }
 
 impl<'a> PrevalidatedWasm<'a> {
     /// Validates `bytes` with the compiler's own feature set (what [`compile`] checks).
     pub fn validate(bytes: &'a [u8]) -> Result<Self, CompileError> {
         codegen::validate(bytes)?;
-        Ok(PrevalidatedWasm { bytes })
+        Ok(PrevalidatedWasm { bytes, uses: None })
     }
 
     /// Trusts `bytes` without looking at them.
@@ -116,7 +119,22 @@ impl<'a> PrevalidatedWasm<'a> {
     /// generation assumes well-typed bodies; compiling an invalid one without validation
     /// may produce machine code that reads or writes outside its sandbox when run.
     pub unsafe fn new_unchecked(bytes: &'a [u8]) -> Self {
-        PrevalidatedWasm { bytes }
+        PrevalidatedWasm { bytes, uses: None }
+    }
+
+    /// These bytes with the local use counts `gasket_metering::prepare_with_uses`
+    /// returned with them: code generation takes each counted function's register
+    /// choices from them instead of scanning its body (`gasket_body_reader::uses`).
+    ///
+    /// `uses` must be the counts `prepare_with_uses` returned together with these very
+    /// bytes: other counts give other (valid, but different) register choices, and may
+    /// leave a non-canonical NaN in a float local where the profile canonicalizes. Debug
+    /// builds check every counted function against a scan of its body.
+    pub fn with_local_uses(self, uses: &'a LocalUses) -> Self {
+        PrevalidatedWasm {
+            uses: Some(uses),
+            ..self
+        }
     }
 
     /// The module's bytes.
@@ -151,14 +169,19 @@ pub fn compile_prevalidated_buffered_with(
     target: Target,
     options: &CompileOptions,
 ) -> Result<BufferedArtifact, CompileError> {
-    compile_module_for(wasm.bytes, target, options, codegen::Validation::Trusted)
+    compile_module_for(
+        wasm.bytes,
+        target,
+        options,
+        codegen::Validation::Trusted(wasm.uses),
+    )
 }
 
 fn compile_module_for(
     wasm: &[u8],
     target: Target,
     options: &CompileOptions,
-    validation: codegen::Validation,
+    validation: codegen::Validation<'_>,
 ) -> Result<BufferedArtifact, CompileError> {
     // Generated code runs about 3-4 bytes per byte of instrumented wasm on x86-64, a little
     // more on AArch64. The capacity is address space: pages are used as code is written.

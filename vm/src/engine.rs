@@ -151,22 +151,27 @@ impl Engine {
     /// module `prepare` has just written (`ARCHITECTURE.md`, "Validation once per
     /// compile").
     pub fn compile(&self, wasm: &[u8]) -> Result<Module, LoadError> {
-        let PreparedModule {
-            wasm: instrumented,
-            info,
-        } = gasket_metering::prepare(wasm, self.profile())?;
+        let (
+            PreparedModule {
+                wasm: instrumented,
+                info,
+            },
+            uses,
+        ) = gasket_metering::prepare_with_uses(wasm, self.profile())?;
         // SAFETY: `instrumented` is `prepare`'s own output, written a line above from a
         // module its validator accepted under the profile's features (a subset of the
         // compiler's): the original sections re-encoded and the original bodies copied
         // between type-neutral injected instructions, so it is valid (checked under
         // debug assertions in `prepare` and by the `compile` fuzz target).
         let trusted = unsafe { gasket_singlepass::PrevalidatedWasm::new_unchecked(&instrumented) };
+        // The walk's local use counts of these very bytes: no body is scanned again.
+        let trusted = trusted.with_local_uses(&uses);
         let compiled = gasket_singlepass::compile_prevalidated_buffered_with(
             trusted,
             self.target(),
             &self.inner.compile,
         )?;
-        drop(instrumented);
+        drop((instrumented, uses));
         // The code's pages become executable where they were written: never held twice.
         Module::from_buffered(self, compiled, info)
     }

@@ -5,6 +5,7 @@ use wasmparser::{
 };
 
 use gasket_body_reader::short_u32;
+use gasket_body_reader::uses::FunctionUses;
 
 use crate::masm::{Address, Base, Cond, FReg, FramePatch, MacroAssembler, Operand, Reg, Size};
 use crate::module::ModuleEnv;
@@ -157,7 +158,8 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// frame is then exactly `NATIVE_STACK_BYTES_PER_UNIT` bytes per unit.
     pub frame_units: Option<u32>,
     pub locals: Vec<Local>,
-    /// Per local: depths of stack entries that may read it lazily.
+    /// Per local: depths of stack entries that may read it lazily (at least one list
+    /// per local; those past the function's locals are empty).
     pub local_refs: Vec<Vec<usize>>,
     /// Frame slots below the frame pointer before the first spill slot (saved registers
     /// and locals that live in the frame).
@@ -232,7 +234,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             max_outgoing: 0,
             frame_units: None,
             locals,
-            // Emptied per local in `layout_locals`, once the number of locals is known.
+            // Empty lists (see `into_buffers`), extended in `layout_locals`.
             local_refs,
             slots_start: 0,
             saved_locals: 0,
@@ -251,7 +253,13 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     }
 
     /// Ends the function's compilation and hands its buffers back for the next one.
-    pub fn into_buffers(self) -> FuncBuffers {
+    pub fn into_buffers(mut self) -> FuncBuffers {
+        // Only this function's locals can have lazy reads left (an error can end it
+        // anywhere).
+        let used = self.locals.len().min(self.local_refs.len());
+        for refs in &mut self.local_refs[..used] {
+            refs.clear();
+        }
         FuncBuffers {
             stack: self.stack,
             locals: self.locals,
@@ -310,11 +318,13 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
 
     /// Compiles the body: locals, prologue, operators, frame size. With a `validator`,
     /// every local declaration and operator is validated before it is compiled; without,
-    /// the caller vouches that the body is valid under `features`.
+    /// the caller vouches that the body is valid under `features`. `uses`: the metering
+    /// walk's local use counts of this body, if the caller has them (see `regalloc`).
     pub fn compile(
         &mut self,
         body: &FunctionBody<'_>,
         mut validator: Option<&mut FuncValidator<ValidatorResources>>,
+        uses: Option<FunctionUses<'_>>,
         features: WasmFeatures,
     ) -> Result<(), CompileError> {
         let env = self.env;
@@ -349,7 +359,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             .clone()
             .read_bytes(binary.bytes_remaining())
             .map_err(CompileError::invalid)?;
-        let patch = self.layout_locals(&params, &declared, code);
+        let patch = self.layout_locals(&params, &declared, code, uses);
         self.homes.params = params;
         self.homes.declared = declared;
         self.code.clear();
@@ -432,15 +442,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     }
 
     /// Decides where every local lives (see `regalloc`), emits the prologue and
-    /// initialises the locals. `code` is the body's operator bytes, scanned for use
-    /// counts when there are more candidates than callee-saved local registers. Frame
-    /// layout below the frame pointer: the saved local registers, the locals living in
-    /// the frame, the save slots of lent registers, then the spill slots.
+    /// initialises the locals. The use counts, needed when there are more candidates
+    /// than callee-saved local registers, are `uses` (the metering walk's) when given,
+    /// else a scan of `code`, the body's operator bytes. Frame layout below the frame
+    /// pointer: the saved local registers, the locals living in the frame, the save
+    /// slots of lent registers, then the spill slots.
     fn layout_locals(
         &mut self,
         params: &[Kind],
         declared: &[(u32, Kind)],
         code: &[u8],
+        uses: Option<FunctionUses<'_>>,
     ) -> FramePatch {
         let saved_regs = self.masm.local_regs();
         let all_allocatable = self.masm.allocatable();
@@ -463,13 +475,29 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             buffers.copied.clear();
             buffers.copied.resize(kinds.len(), false);
             let env = self.env;
-            regalloc::scan_local_uses(
-                code,
-                &mut buffers.weights,
-                &mut buffers.copied,
-                &mut buffers.loops,
-                |f| env.intrinsic(f).is_some(),
-            )
+            let is_inlined = |f| env.intrinsic(f).is_some();
+            match uses {
+                Some(uses) => {
+                    let counted =
+                        regalloc::take_counts(uses, &mut buffers.weights, &mut buffers.copied);
+                    #[cfg(debug_assertions)]
+                    regalloc::check_counts(
+                        counted,
+                        code,
+                        (&buffers.weights, &buffers.copied),
+                        &mut buffers.loops,
+                        is_inlined,
+                    );
+                    counted
+                }
+                None => regalloc::scan_local_uses(
+                    code,
+                    &mut buffers.weights,
+                    &mut buffers.copied,
+                    &mut buffers.loops,
+                    is_inlined,
+                ),
+            }
         } else {
             None
         };
@@ -550,11 +578,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             self.masm
                 .zero_frame(-8 * (saved as i32 + frame_locals), frame_locals as u32);
         }
-        self.local_refs.truncate(locals.len());
-        for refs in &mut self.local_refs {
-            refs.clear();
+        // Every entry is empty here (`into_buffers` empties the last function's): the
+        // lists are kept, with their allocations, from one function to the next.
+        if self.local_refs.len() < locals.len() {
+            self.local_refs.resize_with(locals.len(), Vec::new);
         }
-        self.local_refs.resize_with(locals.len(), Vec::new);
         self.locals = locals;
         self.homes = buffers;
         patch

@@ -38,6 +38,9 @@ use wasmparser::{
     Validator, ValidatorResources, WasmFeatures,
 };
 
+use gasket_body_reader::uses::FunctionUses;
+use gasket_body_reader::LocalUses;
+
 use crate::artifact::*;
 use crate::masm::{Label, MacroAssembler};
 use crate::module::ModuleEnv;
@@ -149,18 +152,22 @@ impl ModuleLabels {
 
 /// Whether the module driver runs wasmparser's validator over the module and every body.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Validation {
+pub(crate) enum Validation<'u> {
     /// Validate everything (untrusted input): [`crate::compile`].
     Full,
-    /// Only parse: the bytes were validated already ([`crate::compile_prevalidated`]).
-    Trusted,
+    /// Only parse: the bytes were validated already ([`crate::compile_prevalidated`]),
+    /// perhaps with the metering walk's local use counts
+    /// ([`crate::PrevalidatedWasm::with_local_uses`]).
+    Trusted(Option<&'u LocalUses>),
 }
 
-/// One function body to compile, with its validator when the compile validates.
+/// One function body to compile, with its validator when the compile validates and its
+/// local use counts when the caller has them (else `regalloc` scans the body).
 pub(crate) struct PendingBody<'a> {
     pub index: u32,
     pub body: FunctionBody<'a>,
     pub validate: Option<FuncToValidate<ValidatorResources>>,
+    pub uses: Option<FunctionUses<'a>>,
 }
 
 /// What a thread compiling bodies reuses from one body to the next.
@@ -183,6 +190,7 @@ pub(crate) fn compile_body<M: MacroAssembler>(
         index,
         body,
         validate,
+        uses,
     } = pending;
     masm.align_function();
     let start = masm.offset();
@@ -191,7 +199,7 @@ pub(crate) fn compile_body<M: MacroAssembler>(
     let mut validator = validate.map(|v| v.into_validator(std::mem::take(&mut state.allocations)));
     let buffers = std::mem::take(&mut state.buffers);
     let mut gen = FuncGen::new(masm, env, labels, index, options, buffers);
-    let compiled = gen.compile(&body, validator.as_mut(), features());
+    let compiled = gen.compile(&body, validator.as_mut(), uses, features());
     state.buffers = gen.into_buffers();
     masm.end_function();
     if let Some(validator) = validator {
@@ -207,16 +215,20 @@ pub(crate) fn compile_body<M: MacroAssembler>(
 /// compiled in parts on that many threads (`parallel`), then linked in order: the same
 /// bytes, and the same first error (the lowest function index's, and a structural error
 /// only when no body before it fails), as compiling them one by one here.
-pub(crate) fn compile_module<M: MacroAssembler + Send>(
-    wasm: &[u8],
+pub(crate) fn compile_module<'a, M: MacroAssembler + Send>(
+    wasm: &'a [u8],
     mut masm: M,
     target: Target,
     options: &crate::CompileOptions,
-    validation: Validation,
+    validation: Validation<'a>,
 ) -> Result<BufferedArtifact, CompileError> {
     let features = features();
     let mut validator =
         (validation == Validation::Full).then(|| Validator::new_with_features(features));
+    let uses = match validation {
+        Validation::Trusted(uses) => uses,
+        Validation::Full => None,
+    };
     let mut parser = Parser::new(0);
     parser.set_features(features);
     let mut env = ModuleEnv::default();
@@ -243,7 +255,7 @@ pub(crate) fn compile_module<M: MacroAssembler + Send>(
         };
     }
     for payload in parser.parse_all(wasm) {
-        let step = next_step(payload, validator.as_mut(), &env, &mut next_body);
+        let step = next_step(payload, validator.as_mut(), &env, uses, &mut next_body);
         let pending = match step {
             Ok(Step::Body(pending)) => pending,
             Ok(Step::Section(payload)) => {
@@ -359,11 +371,13 @@ enum Step<'a> {
     End,
 }
 
-/// Parses (and, with a validator, validates) one payload.
+/// Parses (and, with a validator, validates) one payload; a body gets its local use
+/// counts from `uses` (trusted compiles only).
 fn next_step<'a>(
     payload: wasmparser::Result<Payload<'a>>,
     validator: Option<&mut Validator>,
     env: &ModuleEnv,
+    uses: Option<&'a LocalUses>,
     next_body: &mut u32,
 ) -> Result<Step<'a>, CompileError> {
     let payload = payload.map_err(CompileError::invalid)?;
@@ -373,6 +387,7 @@ fn next_step<'a>(
                 index: to_validate.index,
                 body,
                 validate: Some(to_validate),
+                uses: None,
             }),
             ValidPayload::End(_) => Step::End,
             _ => Step::Section(payload),
@@ -380,11 +395,13 @@ fn next_step<'a>(
         None => match payload {
             Payload::CodeSectionEntry(body) => {
                 let index = env.imported_functions + *next_body;
+                let uses = uses.and_then(|u| u.function(*next_body as usize));
                 *next_body += 1;
                 Step::Body(PendingBody {
                     index,
                     body,
                     validate: None,
+                    uses,
                 })
             }
             Payload::End(_) => Step::End,

@@ -5,7 +5,9 @@
 //! local and every path agrees on where it is. What is decided here is which locals get
 //! the registers: by static use counts, from one cheap scan of the body's operator bytes
 //! ([`scan_local_uses`]: opcodes and immediate lengths only, no decoding into operators)
-//! in which a `local.get`/`set`/`tee` inside `d` nested loops weighs `8^d`.
+//! in which a `local.get`/`set`/`tee` inside `d` nested loops weighs `8^d`. The runtime's
+//! compiles skip the scan: the metering walk counted the same (`gasket_body_reader::uses`,
+//! `FuncGen::layout_locals`).
 //!
 //! Two kinds of register can hold a local ([`choose_homes`]):
 //! - the ISA's `local_regs()`: callee-saved in the wasm convention (the prologue saves
@@ -29,50 +31,26 @@
 
 use crate::masm::{FReg, Reg};
 
+use gasket_body_reader::uses::{is_float_result_at as is_float_result, use_weight, FunctionUses};
+
 use super::bytes::Bytes;
 use super::stack::Kind;
 
-/// The weight of one use at loop depth `depth`: 8 per loop, capped so sums cannot wrap.
-fn use_weight(depth: u32) -> u64 {
-    1u64 << (3 * depth.min(12))
-}
-
-/// What [`scan_local_uses`] found: per-local weights (in the caller's buffer) and the
+/// What [`scan_local_uses`] found (or the metering walk counted, see
+/// `gasket_body_reader::uses`): per-local weights (in the caller's buffer) and the
 /// weight of the calls, which a lent register must be saved around.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ScanSummary {
     pub call_weight: u64,
 }
 
-/// Whether the instruction starting at `code[at]` leaves a value that canonicalizing
-/// may change only if it is an operator's NaN: a float operator whose result codegen may
-/// leave with a non-canonical NaN (arithmetic, rounding, conversions; not
-/// `abs`/`neg`/`copysign`, which keep a NaN's payload as wasm requires, nor
-/// reinterpretations), or a float constant that is not a NaN (canonicalizing leaves it).
-/// (`at` past the end, as before the first instruction, is no value: false.)
-fn is_float_result(code: &[u8], at: usize) -> bool {
-    match code.get(at) {
-        None => false,
-        Some(0x8d..=0x97 | 0x9b..=0xa5 | 0xb2..=0xbb) => true,
-        Some(0x43) => code
-            .get(at + 1..at + 5)
-            .and_then(|b| b.try_into().ok())
-            .is_some_and(|b| !f32::from_le_bytes(b).is_nan()),
-        Some(0x44) => code
-            .get(at + 1..at + 9)
-            .and_then(|b| b.try_into().ok())
-            .is_some_and(|b| !f64::from_le_bytes(b).is_nan()),
-        _ => false,
-    }
-}
-
 /// Adds each `local.get`/`local.set`/`local.tee` in `code` (a body's operators, after
 /// the local declarations) to `weights[local]`, weighted by loop depth, and sums the
 /// weight of the calls (`is_inlined` names the call targets compiled inline, which cost
 /// no call). Sets `copied[local]` when a `local.set`/`local.tee` writes the local a value
-/// that is not the result of the float operator just before it ([`is_float_result`]) or
-/// a float constant other than a NaN: a local never so written only ever holds values
-/// that canonicalizing leaves alone or float operators' results.
+/// that is not the result of the float operator just before it or a float constant
+/// other than a NaN (`gasket_body_reader::uses::is_float_result`): a local never so written
+/// only ever holds values that canonicalizing leaves alone or float operators' results.
 /// `loops` is scratch space. Returns `None` if the bytes hold an instruction beyond wasm
 /// 2.0 or end early; `weights` and `copied` are then partial and must not be used.
 pub(crate) fn scan_local_uses(
@@ -172,6 +150,52 @@ pub(crate) fn scan_local_uses(
         }
     }
     Some(summary)
+}
+
+/// Fills `weights` and `copied` (zeroed, one entry per local) from the metering walk's
+/// counts of the function, as [`scan_local_uses`] would from its instrumented body.
+/// `None` (the locals are then taken in index order, as when the scan gives up) only if
+/// the counts name a local the function does not have, which `prepare`'s never do.
+pub(crate) fn take_counts(
+    uses: FunctionUses<'_>,
+    weights: &mut [u64],
+    copied: &mut [bool],
+) -> Option<ScanSummary> {
+    for (local, weight, was_copied) in uses.locals() {
+        *weights.get_mut(local as usize)? = weight;
+        *copied.get_mut(local as usize)? = was_copied;
+    }
+    Some(ScanSummary {
+        call_weight: uses.call_weight,
+    })
+}
+
+/// Debug builds: checks that [`take_counts`]' result (`counted`, `taken`) is what
+/// scanning `code` finds, so the code is the same bytes either way.
+#[cfg(debug_assertions)]
+pub(crate) fn check_counts(
+    counted: Option<ScanSummary>,
+    code: &[u8],
+    taken: (&[u64], &[bool]),
+    loops: &mut Vec<bool>,
+    is_inlined: impl Fn(u32) -> bool,
+) {
+    let mut weights = vec![0; taken.0.len()];
+    let mut copied = vec![false; taken.1.len()];
+    let scanned = scan_local_uses(code, &mut weights, &mut copied, loops, is_inlined);
+    assert_eq!(counted, scanned, "the walk's call weight is the scan's");
+    if scanned.is_some() {
+        assert_eq!(
+            taken.0,
+            &weights[..],
+            "the walk's local weights are the scan's"
+        );
+        assert_eq!(
+            taken.1,
+            &copied[..],
+            "the walk's copied locals are the scan's"
+        );
+    }
 }
 
 /// Where [`choose_homes`] put one local.
