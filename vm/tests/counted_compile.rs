@@ -12,23 +12,9 @@ use gasket_singlepass::{
     compile_prevalidated_buffered_with, Artifact, CompileOptions, PrevalidatedWasm, Target,
 };
 
+/// The pinned inputs and the edge cases below.
 fn inputs() -> Vec<(String, Vec<u8>)> {
-    use gasket_fixtures::generate;
-    let mut inputs = gasket_fixtures::named_inputs();
-    inputs.push(("gen/deep_nesting_40".into(), generate::deep_nesting(40)));
-    inputs.push(("gen/big_br_table_4096".into(), generate::big_br_table(4096)));
-    inputs.push(("gen/many_locals_2000".into(), generate::many_locals(2000)));
-    inputs.push((
-        "gen/straight_line_20000".into(),
-        generate::straight_line(20_000),
-    ));
-    inputs.push((
-        "gen/large_module_2MiB".into(),
-        generate::large_module(2 * 1024 * 1024),
-    ));
-    for (path, wasm) in gasket_fixtures::corpus_contracts() {
-        inputs.push((format!("corpus/{}", path.display()), wasm));
-    }
+    let mut inputs = gasket_fixtures::pinned_inputs();
     for (name, wat) in EDGE_CASES {
         let wasm = wat::parse_str(wat).unwrap_or_else(|e| panic!("{name}: {e}"));
         inputs.push((format!("edge/{name}"), wasm));

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 const PINS: &str = "tests/pinned/compile_hashes.txt";
 /// Name prefix of corpus inputs (their lines are optional).
-const CORPUS: &str = "corpus/";
+const CORPUS: &str = gasket_fixtures::CORPUS_PREFIX;
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -34,30 +34,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
-}
-
-/// Every pinned input, by unique name, in a deterministic order.
-fn inputs() -> Vec<(String, Vec<u8>)> {
-    use gasket_fixtures::generate;
-    let mut inputs = gasket_fixtures::named_inputs();
-    inputs.push(("gen/deep_nesting_40".into(), generate::deep_nesting(40)));
-    inputs.push(("gen/big_br_table_4096".into(), generate::big_br_table(4096)));
-    inputs.push(("gen/many_locals_2000".into(), generate::many_locals(2000)));
-    inputs.push((
-        "gen/straight_line_20000".into(),
-        generate::straight_line(20_000),
-    ));
-    inputs.push((
-        "gen/large_module_2MiB".into(),
-        generate::large_module(2 * 1024 * 1024),
-    ));
-    if let Some(dir) = gasket_fixtures::corpus_dir() {
-        for (path, wasm) in gasket_fixtures::corpus_contracts() {
-            let relative = path.strip_prefix(&dir).unwrap_or(&path);
-            inputs.push((format!("{CORPUS}{}", relative.display()), wasm));
-        }
-    }
-    inputs
 }
 
 /// One input's pinned line (without the name).
@@ -105,7 +81,7 @@ fn pins_path() -> PathBuf {
 #[test]
 fn instrumented_wasm_and_compiled_code_are_pinned() {
     let profile = Profile::permissive();
-    let computed: BTreeMap<String, String> = inputs()
+    let computed: BTreeMap<String, String> = gasket_fixtures::pinned_inputs()
         .into_iter()
         .map(|(name, wasm)| {
             let line = pin(&wasm, &profile);

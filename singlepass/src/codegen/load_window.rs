@@ -275,14 +275,7 @@ impl Bytes<'_> {
             0x3b | 0x3d => 2,
             _ => return None,
         };
-        let align = self.u32()?;
-        if align & 0x40 != 0 {
-            return None;
-        }
-        let offset = self.var_u64()?;
-        if offset > u64::from(u32::MAX) {
-            return None;
-        }
+        let offset = self.memarg_offset()?;
         Some((offset, offset + width))
     }
 
@@ -297,15 +290,18 @@ impl Bytes<'_> {
             0x2e | 0x2f | 0x32 | 0x33 => 2,
             _ => return None,
         };
+        Some(self.memarg_offset()? + width)
+    }
+
+    /// Reads a memarg and returns its offset; None for a memory index other than 0 (the
+    /// multi-memory flag in the alignment) or an offset past 32 bits.
+    fn memarg_offset(&mut self) -> Option<u64> {
         let align = self.u32()?;
         if align & 0x40 != 0 {
             return None;
         }
         let offset = self.var_u64()?;
-        if offset > u64::from(u32::MAX) {
-            return None;
-        }
-        Some(offset + width)
+        (offset <= u64::from(u32::MAX)).then_some(offset)
     }
 }
 
