@@ -23,9 +23,6 @@ use crate::masm::{FReg, FloatSize};
 /// time); later constants get a slot each.
 const SHARED_SLOTS: usize = 16;
 
-/// `int3`: the padding before the pool (never executed).
-const INT3: u8 = 0xcc;
-
 /// The constants of the function being compiled and the loads referring to them.
 #[derive(Default)]
 pub(super) struct ConstantPool {
@@ -88,8 +85,7 @@ impl X64Masm {
             self.constants.slots.clear();
             return;
         }
-        let pad = self.ops.offset().0.wrapping_neg() % 8;
-        self.ops.extend(std::iter::repeat_n(INT3, pad));
+        self.emit_int3_to(8);
         let start = self.ops.offset().0 as u32;
         for &bits in &self.constants.slots {
             self.ops.extend(bits.to_le_bytes());

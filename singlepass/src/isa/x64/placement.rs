@@ -118,7 +118,13 @@ impl X64Masm {
     /// every loop.
     pub(super) fn emit_function_alignment(&mut self) {
         self.loop_depth = 0;
-        let pad = padding_to(self.ops.offset().0, FUNCTION_ALIGN);
+        self.emit_int3_to(FUNCTION_ALIGN);
+    }
+
+    /// `int3` up to the next multiple of `align` (a power of two): filler that is never
+    /// executed (between functions, before a function's constant pool).
+    pub(super) fn emit_int3_to(&mut self, align: usize) {
+        let pad = padding_to(self.ops.offset().0, align);
         self.ops.extend(std::iter::repeat_n(INT3, pad));
     }
 
