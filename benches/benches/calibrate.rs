@@ -5,6 +5,9 @@
 //! ```sh
 //! cargo bench -p gasket-benches --bench calibrate -- [--quick] [--json FILE] [FILTER]
 //! ```
+//!
+//! FILTER: comma-separated parts of case names, `=NAME` for one name exactly
+//! ([`calibrate::selected`]).
 
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -188,7 +191,7 @@ fn main() -> ExitCode {
     let mut results = Vec::new();
     for case in calibrate::all() {
         if let Some(filter) = &options.filter {
-            if !case.name.contains(filter.as_str()) {
+            if !calibrate::selected(filter, &case.name) {
                 continue;
             }
         }

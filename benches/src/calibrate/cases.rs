@@ -146,6 +146,11 @@ const FIRST_TOUCH_LOAD: &str = "(local.set $z (i32.add (local.get $z) (i32.load 
 /// The smaller memories (pages, name suffix) the cache-hostile mixes also run over,
 /// besides the maximal one.
 const HOSTILE_SIZES: [(u32, &str); 4] = [(256, "16mib"), (64, "4mib"), (32, "2mib"), (16, "1mib")];
+/// Memories within L2 the cache-hostile stores alone also run over (pages, name suffix):
+/// how a strided store's time grows with the bytes a call has written, from past L1
+/// (48 KiB here) up to the 1 MiB mix (issue 19, tenth session: a written-volume store
+/// surcharge would leave every call below its threshold at these ratios).
+const HOSTILE_STORE_SMALL_SIZES: [(u32, &str); 3] = [(8, "512kib"), (4, "256kib"), (2, "128kib")];
 /// Name of its twin that stores to the same addresses.
 pub const HOSTILE_STORES: &str = "mix/cache_hostile_stores";
 /// Pages of the largest allowed memory (the default `max_memory_pages`).
@@ -558,15 +563,24 @@ fn touch_new_page(delta: u32, back: u32) -> String {
 }
 
 /// 16 accesses (`access` with its OFFSET filled in: a load or a store) a sixteenth of a
-/// `pages`-page memory (a power of two of at least 16 pages) less 4160 bytes apart, from
+/// `pages`-page memory (a power of two of at least 2 pages: a sixteenth must exceed 4160
+/// bytes) less 4160 bytes apart, from
 /// a base that moves by a page and a cache line per iteration within the first
 /// sixteenth, over the whole memory (filled first, so every page exists): for 1024
 /// pages the highest address is 15 × (4 MiB - 4160) + 4 MiB - 4 < 64 MiB, and a cycle
 /// of 65 536 iterations touches every cache line.
 fn hostile_over(access: &str, pages: u32) -> Program {
+    hostile_within(access, pages, UNROLL as u32)
+}
+
+/// [`hostile_over`]'s first `parts` accesses alone (`parts` ≤ 16), so only the first
+/// `parts` sixteenths of the memory are accessed, and only they are filled (written):
+/// `mix/cache_hostile_stores/1536kib` strides over 1.5 MiB of a 2 MiB memory with 1.5 MiB
+/// written, what a call keeping its written volume below a threshold could do.
+fn hostile_within(access: &str, pages: u32, parts: u32) -> Program {
     let part = pages * 65_536 / UNROLL as u32;
     let mut body = String::new();
-    for k in 0..UNROLL as u32 {
+    for k in 0..parts {
         let offset = k * (part - 4160);
         body.push_str(&access.replace("OFFSET", &offset.to_string()));
         body.push('\n');
@@ -579,7 +593,7 @@ fn hostile_over(access: &str, pages: u32) -> Program {
         memory_pages: pages,
         setup: format!(
             "(memory.fill (i32.const 0) (i32.const 1) (i32.const {}))",
-            pages * 65_536
+            parts * part
         ),
         ..Program::new(body)
     }
@@ -1011,6 +1025,29 @@ fn mixes() -> Vec<Case> {
             .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
         );
     }
+    // Stores alone over written volumes below 1 MiB, and over 1.5 MiB (12 of the 16
+    // strides of the 2 MiB mix, 1.5 MiB filled): the steps of a locality curve between
+    // L1 and L2, where a threshold on the bytes written would sit.
+    for (pages, label) in HOSTILE_STORE_SMALL_SIZES {
+        mixes.push(
+            Case::mix(
+                &format!("{HOSTILE_STORES}/{label}"),
+                hostile_claim(pages, "store"),
+                hostile_over(HOSTILE_STORE, pages),
+            )
+            .min_share(0.3)
+            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+        );
+    }
+    mixes.push(
+        Case::mix(
+            &format!("{HOSTILE_STORES}/1536kib"),
+            hostile_claim(32, "store"),
+            hostile_within(HOSTILE_STORE, 32, 12),
+        )
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+    );
     // Dependent loads over the largest memory and over tier 0's largest: one cycle is
     // enough (each access waits for its miss, so the loop dwarfs the setup's faults).
     for (pages, suffix) in [(MAX_PAGES, ""), (32, "/2mib")] {
