@@ -599,6 +599,31 @@ fn hostile_within(access: &str, pages: u32, parts: u32) -> Program {
     }
 }
 
+/// 16 stores 4 KiB apart in a one-page memory (the first 64 KiB filled), from a base
+/// that moves by a cache line within the first 4 KiB: each iteration's 16 lines share one
+/// L1 set (48 KiB, 12 ways: the set index is below the 4 KiB page offset, so virtual
+/// addresses choose it), so every store misses L1 while the call has written only 16
+/// granules; a cycle of 64 iterations touches every line of the 64 KiB.
+fn aliased_stores() -> Program {
+    let mut body = String::new();
+    for k in 0..UNROLL as u32 {
+        body.push_str(&HOSTILE_STORE.replace("OFFSET", &(k * OS_PAGE).to_string()));
+        body.push('\n');
+    }
+    body.push_str(&format!(
+        "(local.set $p (i32.and (i32.add (local.get $p) (i32.const 64)) (i32.const {})))",
+        OS_PAGE - 4
+    ));
+    Program {
+        memory_pages: 1,
+        setup: format!(
+            "(memory.fill (i32.const 0) (i32.const 1) (i32.const {}))",
+            UNROLL as u32 * OS_PAGE
+        ),
+        ..Program::new(body)
+    }
+}
+
 /// `access` at `$p` in a maximal memory, then `$p` moves on by `stride` bytes.
 fn first_touch_stride(access: &str, stride: u32) -> Program {
     Program {
@@ -1044,6 +1069,16 @@ fn mixes() -> Vec<Case> {
             &format!("{HOSTILE_STORES}/1536kib"),
             hostile_claim(32, "store"),
             hostile_within(HOSTILE_STORE, 32, 12),
+        )
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
+    );
+    // Stores that miss L1 with 64 KiB written: 16 lines of one L1 set (`aliased_stores`).
+    mixes.push(
+        Case::mix(
+            &format!("{HOSTILE_STORES}/64kib_aliased"),
+            hostile_claim(1, "store"),
+            aliased_stores(),
         )
         .min_share(0.3)
         .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
