@@ -148,7 +148,7 @@ impl CodeBuffer {
     /// with the length kept in a register: pushing byte by byte checked the capacity and
     /// stored the length once per byte (a byte written through the buffer's pointer may
     /// alias the length, so the compiler reloads and stores it around every write).
-    #[inline]
+    #[inline(always)]
     pub fn extend_from_iter<I: Iterator<Item = u8>>(&mut self, mut iter: I) {
         let (lower, upper) = iter.size_hint();
         if upper == Some(lower) {

@@ -88,6 +88,8 @@ pub(crate) struct CodeAssembler<R: Fields> {
     /// Per shape: the byte size of its field when it is a plain relative one (see
     /// [`Fields::PLAIN`]), else 0.
     plain: Vec<u8>,
+    /// The shape `shape_index` returned last (consecutive references mostly share one).
+    last_shape: u32,
     /// References through the non-encoded API (`dynamic_relocation`, which `dynasm!` does
     /// not use), patched by `finalize`.
     other_dynamic: Vec<(DynamicLabel, PatchLoc<R>)>,
@@ -116,6 +118,7 @@ impl<R: Fields> CodeAssembler<R> {
             function_pending: 0,
             shapes: Vec::new(),
             plain: Vec::new(),
+            last_shape: 0,
             other_dynamic: Vec::new(),
             locals: Vec::new(),
             local_forward: Vec::new(),
@@ -396,8 +399,20 @@ impl<R: Fields> CodeAssembler<R> {
         PatchLoc::new(self.offset(), target_offset, field_offset, ref_offset, kind)
     }
 
-    /// The index of `shape` in `shapes` (a backend uses a handful: a linear search).
+    /// The index of `shape` in `shapes` (a backend uses a handful: the last one used,
+    /// else a linear search).
+    #[inline]
     fn shape_index(&mut self, shape: Shape) -> u32 {
+        let last = self.last_shape as usize;
+        if self.shapes.get(last) == Some(&shape) {
+            return self.last_shape;
+        }
+        let index = self.find_shape(shape);
+        self.last_shape = index;
+        index
+    }
+
+    fn find_shape(&mut self, shape: Shape) -> u32 {
         match self.shapes.iter().position(|&s| s == shape) {
             Some(i) => i as u32,
             None => {
@@ -418,14 +433,14 @@ impl<R: Fields> CodeAssembler<R> {
 // after one capacity check (see `CodeBuffer::extend_from_iter`), inlined where the bytes
 // are constants.
 impl<R: Fields> Extend<u8> for CodeAssembler<R> {
-    #[inline]
+    #[inline(always)]
     fn extend<T: IntoIterator<Item = u8>>(&mut self, iter: T) {
         self.code.extend_from_iter(iter.into_iter());
     }
 }
 
 impl<'a, R: Fields> Extend<&'a u8> for CodeAssembler<R> {
-    #[inline]
+    #[inline(always)]
     fn extend<T: IntoIterator<Item = &'a u8>>(&mut self, iter: T) {
         self.code.extend_from_iter(iter.into_iter().copied());
     }
