@@ -88,8 +88,6 @@ pub(crate) struct CodeAssembler<R: Fields> {
     /// Per shape: the byte size of its field when it is a plain relative one (see
     /// [`Fields::PLAIN`]), else 0.
     plain: Vec<u8>,
-    /// The shape `shape_index` returned last (consecutive references mostly share one).
-    last_shape: u32,
     /// References through the non-encoded API (`dynamic_relocation`, which `dynasm!` does
     /// not use), patched by `finalize`.
     other_dynamic: Vec<(DynamicLabel, PatchLoc<R>)>,
@@ -118,7 +116,6 @@ impl<R: Fields> CodeAssembler<R> {
             function_pending: 0,
             shapes: Vec::new(),
             plain: Vec::new(),
-            last_shape: 0,
             other_dynamic: Vec::new(),
             locals: Vec::new(),
             local_forward: Vec::new(),
@@ -399,20 +396,8 @@ impl<R: Fields> CodeAssembler<R> {
         PatchLoc::new(self.offset(), target_offset, field_offset, ref_offset, kind)
     }
 
-    /// The index of `shape` in `shapes` (a backend uses a handful: the last one used,
-    /// else a linear search).
-    #[inline]
+    /// The index of `shape` in `shapes` (a backend uses a handful: a linear search).
     fn shape_index(&mut self, shape: Shape) -> u32 {
-        let last = self.last_shape as usize;
-        if self.shapes.get(last) == Some(&shape) {
-            return self.last_shape;
-        }
-        let index = self.find_shape(shape);
-        self.last_shape = index;
-        index
-    }
-
-    fn find_shape(&mut self, shape: Shape) -> u32 {
         match self.shapes.iter().position(|&s| s == shape) {
             Some(i) => i as u32,
             None => {

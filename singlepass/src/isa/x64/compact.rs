@@ -7,7 +7,6 @@
 //! 8-bit displacement: 3 bytes shorter each, which shrinks code and speeds up both the
 //! compiler (fewer bytes emitted) and the code (denser instruction cache).
 
-
 use super::X64Masm;
 
 /// `op reg, [base + disp]` / `op [base + disp], reg` forms with a ModRM `reg` field.
@@ -52,6 +51,8 @@ impl RegMem {
 impl X64Masm {
     /// Emits `op reg, [base + disp]` (64-bit operand size when `wide`) with an 8-bit
     /// displacement if `disp` fits one; returns false (emitting nothing) otherwise.
+    /// Inline: the operation and operand size are constants at most call sites.
+    #[inline]
     pub(super) fn try_reg_mem8(
         &mut self,
         op: RegMem,
