@@ -305,6 +305,29 @@ mod tests {
     }
 
     #[test]
+    fn short_writes_append_exactly_their_bytes_across_page_ends() {
+        let page = page_size();
+        let mut buf = CodeBuffer::with_capacity(0);
+        let mut expected = Vec::new();
+        let mut i = 0u64;
+        // Past two page ends: each write may need the buffer to grow first.
+        while expected.len() < 2 * page + 40 {
+            let len = (i % 9) as usize;
+            let bytes = 0x0807_0605_0403_0201u64.wrapping_mul(i + 1);
+            buf.push_le(bytes, len);
+            expected.extend_from_slice(&bytes.to_le_bytes()[..len]);
+            // An exact-size iterator, and one whose size hint is a range.
+            buf.extend_from_iter([i as u8, 0xaa, 0x55].into_iter());
+            expected.extend_from_slice(&[i as u8, 0xaa, 0x55]);
+            let odd = (0..(i % 5) as u8).filter(|b| b % 2 == 1);
+            expected.extend(odd.clone());
+            buf.extend_from_iter(odd);
+            assert_eq!(&buf[..], &expected[..], "after write {i}");
+            i += 1;
+        }
+    }
+
+    #[test]
     fn raw_parts_are_whole_pages() {
         let mut buf = CodeBuffer::with_capacity(10);
         buf.extend_from_slice(b"abc");
