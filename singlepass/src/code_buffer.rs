@@ -143,6 +143,57 @@ impl CodeBuffer {
         self.len += bytes.len();
     }
 
+    /// Appends the bytes of `iter`. An iterator of exact length (an array's, a slice's:
+    /// what `dynasm!` and the encoders hand over) is written after one capacity check,
+    /// with the length kept in a register: pushing byte by byte checked the capacity and
+    /// stored the length once per byte (a byte written through the buffer's pointer may
+    /// alias the length, so the compiler reloads and stores it around every write).
+    #[inline(always)]
+    pub fn extend_from_iter<I: Iterator<Item = u8>>(&mut self, mut iter: I) {
+        let (lower, upper) = iter.size_hint();
+        if upper == Some(lower) {
+            if self.cap - self.len < lower {
+                self.grow(lower);
+            }
+            let dst = self.ptr.as_ptr();
+            let mut len = self.len;
+            for byte in iter.by_ref().take(lower) {
+                // SAFETY: at most `lower` bytes are written from the old `len`, and
+                // `len + lower <= cap` bytes are mapped writable.
+                unsafe { dst.add(len).write(byte) };
+                len += 1;
+            }
+            self.len = len;
+        }
+        // Whatever an inexact (or inaccurate) size hint left.
+        for byte in iter {
+            self.push(byte);
+        }
+    }
+
+    /// Appends the low `len` bytes of `bytes` (little-endian: the first byte is the low
+    /// one), `len <= 8`: one 8-byte store and one length update, for the short
+    /// instructions the encoders assemble in a register (`isa/x64/compact`). The store
+    /// writes past the new end when `len < 8`; those bytes are not code (the buffer's
+    /// contents end at its length, as after `truncate`) and the next write overwrites
+    /// them.
+    #[inline]
+    pub fn push_le(&mut self, bytes: u64, len: usize) {
+        debug_assert!(len <= 8);
+        if self.cap - self.len < 8 {
+            self.grow(8);
+        }
+        // SAFETY: `self.len + 8 <= cap` bytes are mapped writable; an unaligned store.
+        unsafe {
+            self.ptr
+                .as_ptr()
+                .add(self.len)
+                .cast::<u64>()
+                .write_unaligned(bytes.to_le())
+        };
+        self.len += len.min(8);
+    }
+
     /// Makes room for `additional` more bytes: at least doubles the mapping.
     #[cold]
     fn grow(&mut self, additional: usize) {
@@ -251,6 +302,29 @@ mod tests {
         let copy = buf.into_vec();
         assert_eq!(copy[0], 0xcc);
         assert_eq!(copy.len(), 3 * page + 5 + 10_000);
+    }
+
+    #[test]
+    fn short_writes_append_exactly_their_bytes_across_page_ends() {
+        let page = page_size();
+        let mut buf = CodeBuffer::with_capacity(0);
+        let mut expected = Vec::new();
+        let mut i = 0u64;
+        // Past two page ends: each write may need the buffer to grow first.
+        while expected.len() < 2 * page + 40 {
+            let len = (i % 9) as usize;
+            let bytes = 0x0807_0605_0403_0201u64.wrapping_mul(i + 1);
+            buf.push_le(bytes, len);
+            expected.extend_from_slice(&bytes.to_le_bytes()[..len]);
+            // An exact-size iterator, and one whose size hint is a range.
+            buf.extend_from_iter([i as u8, 0xaa, 0x55].into_iter());
+            expected.extend_from_slice(&[i as u8, 0xaa, 0x55]);
+            let odd = (0..(i % 5) as u8).filter(|b| b % 2 == 1);
+            expected.extend(odd.clone());
+            buf.extend_from_iter(odd);
+            assert_eq!(&buf[..], &expected[..], "after write {i}");
+            i += 1;
+        }
     }
 
     #[test]

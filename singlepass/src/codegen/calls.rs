@@ -39,8 +39,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// The [`ScaledCharge`] whose operators start `rest`, if they are exactly one
     /// (every constant below 2^31, so both fit a sign-extended 32-bit immediate; the
     /// metering pass's never come near) in reachable code. Anything else is compiled
-    /// operator by operator, as before.
-    pub(super) fn scaled_charge(&self, rest: &[u8]) -> Option<ScaledCharge> {
+    /// operator by operator, as before. Also returns the charge's length in bytes (its
+    /// six operators open and close no frame: a trusted compile steps over them).
+    pub(super) fn scaled_charge(&self, rest: &[u8]) -> Option<(ScaledCharge, usize)> {
         let mut next = BinaryReader::new(rest, 0);
         const I64_CONST: u8 = 0x42;
         const I64_MUL: u8 = 0x7e;
@@ -67,11 +68,12 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             return None;
         }
         let imm32 = |v: i64| u32::try_from(v).ok().filter(|&v| v <= i32::MAX as u32);
-        Some(ScaledCharge {
+        let charge = ScaledCharge {
             global,
             scale: imm32(scale)?,
             add: imm32(add)?,
-        })
+        };
+        Some((charge, next.current_position()))
     }
 
     /// Compiles a [`ScaledCharge`] (its operators read and validated by the caller).

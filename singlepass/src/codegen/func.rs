@@ -374,15 +374,20 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             self.offset = reader.original_position();
             let next = reader.peek_byte();
             if next == Some(ScaledCharge::FIRST_OPCODE) {
-                if let Some(charge) = self.scaled_charge(reader.rest()) {
-                    // Its six operators are read (and validated) first, as every
-                    // operator is, then compiled as one charge (see `ScaledCharge`).
-                    for _ in 0..ScaledCharge::OPERATORS {
-                        let (op, offset) =
-                            reader.read_with_offset().map_err(CompileError::invalid)?;
-                        if let Some(validator) = validator.as_deref_mut() {
-                            validator.op(offset, &op).map_err(CompileError::invalid)?;
+                if let Some((charge, len)) = self.scaled_charge(reader.rest()) {
+                    // Its six operators are read and validated first, as every operator
+                    // is, then compiled as one charge (see `ScaledCharge`).
+                    match validator.as_deref_mut() {
+                        Some(validator) => {
+                            for _ in 0..ScaledCharge::OPERATORS {
+                                let (op, offset) =
+                                    reader.read_with_offset().map_err(CompileError::invalid)?;
+                                validator.op(offset, &op).map_err(CompileError::invalid)?;
+                            }
                         }
+                        // Trusted bytes: `scaled_charge` decoded all six already (none
+                        // opens or closes a frame).
+                        None => reader.skip_decoded(len),
                     }
                     self.charge_scaled(charge);
                     continue;

@@ -378,6 +378,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// The top entry as it is: possibly in a float register (float operators and drops).
+    #[inline(always)]
     pub fn pop_entry(&mut self) -> Popped {
         let entry = self
             .stack
@@ -413,18 +414,40 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// The top entry, a float register's value moved into an integer register as bits
     /// (canonicalized): what every operator except the float ones reads. May change the
     /// flags (see [`Self::pop_keeping_flags`]).
+    // Inline, with the float cases out of line: most pops are integers, constants and
+    // lazy reads of integer locals, which need nothing but the pop itself (out of line,
+    // every pop was a call returning its value through memory).
+    #[inline(always)]
     pub fn pop(&mut self) -> Popped {
-        self.pop_as_bits(false)
+        let value = self.pop_entry();
+        if self.in_float_register(value) {
+            return self.float_as_bits(value, false);
+        }
+        value
     }
 
     /// [`Self::pop`] for an operator whose pending comparison is still in the flags
     /// (`select`).
     pub fn pop_keeping_flags(&mut self) -> Popped {
-        self.pop_as_bits(true)
+        let value = self.pop_entry();
+        self.float_as_bits(value, true)
     }
 
-    fn pop_as_bits(&mut self, keep_flags: bool) -> Popped {
-        let mut value = self.pop_entry();
+    /// Whether `value`'s bits are in a float register: its own, or the home of the
+    /// local it reads lazily.
+    #[inline(always)]
+    fn in_float_register(&self, value: Popped) -> bool {
+        match value.loc {
+            Loc::FReg(_) => true,
+            Loc::Local(local) => matches!(self.locals[local as usize].home, LocalHome::FReg(_)),
+            _ => false,
+        }
+    }
+
+    /// `value`, just popped, moved to an integer register if its bits are in a float
+    /// register (see [`Self::pop`]); otherwise unchanged.
+    #[inline(never)]
+    fn float_as_bits(&mut self, mut value: Popped, keep_flags: bool) -> Popped {
         if let Some(local) = self.lazy_float_local(value) {
             let reg = self.alloc();
             let (size, freg, canonicalize) =
@@ -479,6 +502,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     /// `value` as an instruction operand (no code emitted). Flags must have been
     /// materialised.
+    #[inline]
     pub fn operand(&self, value: Popped) -> Operand {
         match value.loc {
             Loc::Const(c) => Operand::Imm(c),
