@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the AArch64 emulation tests (crate `aarch64-tests/`, Unicorn) need to build:
 # cmake (unicorn-engine-sys builds Unicorn's C code with it) and libclang plus clang's
-# built-in headers (bindgen runs at build time). Idempotent: does nothing when present.
-# Optional: binutils-aarch64-linux-gnu for objdump golden checks (AARCH64_OBJDUMP=1).
+# built-in headers (bindgen runs at build time), and binutils-aarch64-linux-gnu, whose
+# objdump the golden disassembly test (aarch64-tests/tests/disasm.rs) reads: without it
+# that test skips itself, and its goldens went stale unnoticed once, so CI installs it.
+# Idempotent: does nothing when present.
 set -euo pipefail
 
 need=()
@@ -13,7 +15,7 @@ fi
 if ! ls /usr/lib/llvm-*/lib/clang/*/include/stdbool.h >/dev/null 2>&1; then
     need+=(libclang-common-14-dev)
 fi
-if [ "${AARCH64_OBJDUMP:-0}" = 1 ] && ! command -v aarch64-linux-gnu-objdump >/dev/null 2>&1; then
+if ! command -v aarch64-linux-gnu-objdump >/dev/null 2>&1; then
     need+=(binutils-aarch64-linux-gnu)
 fi
 if [ ${#need[@]} -eq 0 ]; then
