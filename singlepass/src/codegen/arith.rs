@@ -167,18 +167,22 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn shift(&mut self, op: ShiftOp, kind: Kind) {
         let size = kind.size();
-        // `local.get l; i32.const c; i32.shl`: an address off a fixed base, when an
-        // access follows (`proven::AddrBase`).
+        // `i32.const c; i32.shl`: a multiple of `2^c` when an access follows; off a fixed
+        // base for `local.get l` before them (`proven::AddrBase`).
         if let (ShiftOp::Shl, Kind::I32, [.., lhs, rhs]) = (op, kind, self.stack.as_slice()) {
-            if let (Loc::Local(local), Loc::Const(c)) = (lhs.loc, rhs.loc) {
+            if let Loc::Const(c) = rhs.loc {
                 let shift = (c & 31) as u8;
-                let base = super::proven::AddrBase { local, shift };
+                let base = match lhs.loc {
+                    Loc::Local(local) => Some(super::proven::AddrBase { local, shift }),
+                    _ => None,
+                };
                 // The result takes the left operand's entry.
                 let depth = self.stack.len() - 2;
                 self.shifted = Some(super::func::Shifted {
                     at: self.offset,
                     depth,
                     base,
+                    shift,
                 });
             }
         }

@@ -67,14 +67,19 @@ struct LocalSet {
     tee: bool,
 }
 
-/// Where the value of a `local.get l; i32.const c; i32.shl` is (`FuncGen::shifted`).
+/// Where the value of an `i32.shl` by a constant is (`FuncGen::shifted`).
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Shifted {
     /// The `i32.shl`'s offset.
     pub at: u64,
     /// The stack depth of its result.
     pub depth: usize,
-    pub base: super::proven::AddrBase,
+    /// `local.get l; i32.const c; i32.shl`: the value is that fixed base.
+    pub base: Option<super::proven::AddrBase>,
+    /// The constant shift count (mod 32): the value's low `shift` bits are zero, so it is
+    /// a multiple of `2^shift` (what an `aligned` memory check needs, see
+    /// `MacroAssembler::bounds_check`).
+    pub shift: u8,
 }
 
 /// A local variable: its type class and where it lives.
@@ -180,8 +185,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// code_start` indexes it.
     pub code: Vec<u8>,
     pub code_start: u64,
-    /// The last `i32.shl` of a lazy local read by a constant: an access at the next
-    /// offset whose address is that entry is addressed off its base.
+    /// The last `i32.shl` by a constant (of a lazy local read, or of any value in a
+    /// register): an access at the next offset whose address is that entry is addressed
+    /// off its base, and is a multiple of `2^shift`.
     pub shifted: Option<Shifted>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).

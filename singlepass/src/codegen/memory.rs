@@ -3,7 +3,7 @@
 
 use crate::masm::{
     Address, Base, Cond, FloatSize, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreWidth,
+    StoreWidth, ALIGNED_MAX,
 };
 use crate::vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 use crate::TrapKind;
@@ -37,10 +37,20 @@ enum Access {
     Store,
 }
 
+/// Whether a check of `[addr, addr + end)` may compare the address alone
+/// (`MacroAssembler::bounds_check`'s `aligned`): `addr` is a multiple of `2^shift` (an
+/// `i32.shl` by the constant `shift` made it), and `end` is at most that alignment capped
+/// at `ALIGNED_MAX`, which divides every memory length and written-range bound. Then
+/// `addr + end <= bound` exactly when `addr < bound`: matmul's `A[(i*n+k) << 3]`, keccak's
+/// lanes `x << 3`.
+fn aligned(shift: u8, end: u64) -> bool {
+    end <= (1u64 << shift).min(ALIGNED_MAX)
+}
+
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Emits the check of an access to the bytes `[addr + from, addr + end)`, unless this
     /// path already proved it (`proven`) for `base`, what the value `addr` holds was
-    /// computed from.
+    /// computed from, a multiple of `2^shift`.
     ///
     /// A store is checked against the current written range (the dirty-range stub widens
     /// it over exactly the stored bytes and charges the granules it adds, or traps). A
@@ -58,6 +68,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         &mut self,
         addr: Reg,
         base: Option<AddrBase>,
+        shift: u8,
         from: u64,
         end: u64,
         access: Access,
@@ -78,13 +89,15 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     // The store ending the window is checked here too (see `load_window`).
                     Some((base, (from, to))) => {
                         let loads = Some((end, oob));
+                        let aligned = aligned(shift, end.max(to));
+                        let widen = self.labels.dirty_range;
                         self.masm
-                            .store_check(addr, from, to, loads, self.labels.dirty_range);
+                            .store_check(addr, from, to, loads, widen, aligned);
                         self.proven.loaded(base, end);
                         self.proven.stored(base, from, to);
                     }
                     None => {
-                        self.masm.bounds_check(addr, end, oob);
+                        self.masm.bounds_check(addr, end, oob, aligned(shift, end));
                         if let Some(base) = base {
                             self.proven.loaded(base, end);
                         }
@@ -92,8 +105,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 }
             }
             (Access::Store, _) => {
+                let widen = self.labels.dirty_range;
                 self.masm
-                    .store_check(addr, from, end, None, self.labels.dirty_range);
+                    .store_check(addr, from, end, None, widen, aligned(shift, end));
                 match base {
                     Some(base) => self.proven.stored(base, from, end),
                     None => self.proven.stored_elsewhere(),
@@ -147,7 +161,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 let reg = self.alloc();
                 self.masm
                     .mov(Size::S32, reg, Operand::Imm(i64::from(folded)));
-                self.check_memory(reg, None, 0, u64::from(bytes), access);
+                self.check_memory(reg, None, 0, 0, u64::from(bytes), access);
                 let address = Address {
                     base: Base::Memory,
                     index: Some((reg, 0)),
@@ -157,23 +171,24 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
         }
         // A lazy local read: the address is that local's current value; or the result of
-        // the `i32.shl` of one by a constant right before this access (a store's address
-        // lies below its value: the depth tells which entry the shift made).
+        // an `i32.shl` by a constant right before this access (a store's address lies
+        // below its value: the depth tells which entry the shift made), off a local's
+        // value shifted when the shift's operand was a lazy read of one.
         let depth = self.stack.len();
-        let base = match addr.loc {
-            Loc::Local(local) => Some(AddrBase::local(local)),
+        let (base, shift) = match addr.loc {
+            Loc::Local(local) => (Some(AddrBase::local(local)), 0),
             Loc::Reg(_) => self
                 .shifted
                 .filter(|s| s.at + 1 == self.offset && s.depth == depth)
-                .map(|s| s.base),
-            _ => None,
+                .map_or((None, 0), |s| (s.base, s.shift)),
+            _ => (None, 0),
         };
         let reg = match (addr.loc, self.operand(addr)) {
             (Loc::Local(_), Operand::Reg(local)) => AddressReg::Local(local),
             _ => AddressReg::Owned(self.owned_reg(addr)),
         };
         let index = reg.reg();
-        self.check_memory(index, base, offset, offset + u64::from(bytes), access);
+        self.check_memory(index, base, shift, offset, offset + u64::from(bytes), access);
         let address = Address {
             base: Base::Memory,
             index: Some((index, 0)),
