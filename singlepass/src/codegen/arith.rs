@@ -167,33 +167,35 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn shift(&mut self, op: ShiftOp, kind: Kind) {
         let size = kind.size();
-        // `i32.const c; i32.shl`: a multiple of `2^c` when an access follows; off a fixed
-        // base for `local.get l` before them (`proven::AddrBase`).
+        // `local.get l; i32.const c; i32.shl`: an address off a fixed base, when an
+        // access follows (`proven::AddrBase`).
         if let (ShiftOp::Shl, Kind::I32, [.., lhs, rhs]) = (op, kind, self.stack.as_slice()) {
-            if let Loc::Const(c) = rhs.loc {
+            if let (Loc::Local(local), Loc::Const(c)) = (lhs.loc, rhs.loc) {
                 let shift = (c & 31) as u8;
-                let base = match lhs.loc {
-                    Loc::Local(local) => Some(super::proven::AddrBase { local, shift }),
-                    _ => None,
-                };
+                let base = super::proven::AddrBase { local, shift };
                 // The result takes the left operand's entry.
                 let depth = self.stack.len() - 2;
                 self.shifted = Some(super::func::Shifted {
                     at: self.offset,
                     depth,
                     base,
-                    shift,
                 });
             }
         }
         let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)) else {
             return;
         };
+        let aligned = match (op, kind, rhs.loc) {
+            (ShiftOp::Shl, Kind::I32, Loc::Const(c)) => (c & 31) as u8,
+            _ => 0,
+        };
         let (dst, source) = self.destination(lhs);
         let operand = self.operand(rhs);
         self.masm.shift(op, size, dst, source, operand);
         self.release(rhs);
         self.push_reg(kind, dst);
+        // A multiple of `2^c` while the entry lives (an access's address: `aligned`).
+        self.aligned.note(self.stack.len() - 1, aligned);
     }
 
     /// Division and remainder: traps on a zero divisor, `div_s` traps on `MIN / -1`,

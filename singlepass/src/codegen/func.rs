@@ -67,19 +67,14 @@ struct LocalSet {
     tee: bool,
 }
 
-/// Where the value of an `i32.shl` by a constant is (`FuncGen::shifted`).
+/// Where the value of a `local.get l; i32.const c; i32.shl` is (`FuncGen::shifted`).
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Shifted {
     /// The `i32.shl`'s offset.
     pub at: u64,
     /// The stack depth of its result.
     pub depth: usize,
-    /// `local.get l; i32.const c; i32.shl`: the value is that fixed base.
-    pub base: Option<super::proven::AddrBase>,
-    /// The constant shift count (mod 32): the value's low `shift` bits are zero, so it is
-    /// a multiple of `2^shift` (what an `aligned` memory check needs, see
-    /// `MacroAssembler::bounds_check`).
-    pub shift: u8,
+    pub base: super::proven::AddrBase,
 }
 
 /// A local variable: its type class and where it lives.
@@ -185,10 +180,11 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// code_start` indexes it.
     pub code: Vec<u8>,
     pub code_start: u64,
-    /// The last `i32.shl` by a constant (of a lazy local read, or of any value in a
-    /// register): an access at the next offset whose address is that entry is addressed
-    /// off its base, and is a multiple of `2^shift`.
+    /// The last `i32.shl` of a lazy local read by a constant: an access at the next
+    /// offset whose address is that entry is addressed off its base.
     pub shifted: Option<Shifted>,
+    /// The operand-stack entries known to be `i32.shl` results by a constant (`aligned`).
+    pub aligned: super::aligned::AlignedEntries,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -253,6 +249,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             code,
             code_start: 0,
             shifted: None,
+            aligned: Default::default(),
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -631,8 +628,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     pub(super) fn operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         use Operator as O;
         if matches!(op, O::Loop { .. } | O::Else | O::End) {
-            // Control-flow joins: other paths may arrive without this path's facts.
+            // Control-flow joins: other paths may arrive without this path's facts (and
+            // with other values in the entries a loop's or block's end delivers to).
             self.proven.clear();
+            self.aligned.clear();
         }
         if self.unreachable {
             return self.unreachable_operator(op);

@@ -3,13 +3,14 @@
 
 use crate::masm::{
     Address, Base, Cond, FloatSize, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreWidth, ALIGNED_MAX,
+    StoreWidth,
 };
 use crate::vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 use crate::TrapKind;
 
 use super::float::float_kind;
 use super::func::FuncGen;
+use super::aligned::aligned;
 use super::proven::AddrBase;
 use super::stack::{Kind, Loc};
 
@@ -35,16 +36,6 @@ impl AddressReg {
 enum Access {
     Load,
     Store,
-}
-
-/// Whether a check of `[addr, addr + end)` may compare the address alone
-/// (`MacroAssembler::bounds_check`'s `aligned`): `addr` is a multiple of `2^shift` (an
-/// `i32.shl` by the constant `shift` made it), and `end` is at most that alignment capped
-/// at `ALIGNED_MAX`, which divides every memory length and written-range bound. Then
-/// `addr + end <= bound` exactly when `addr < bound`: matmul's `A[(i*n+k) << 3]`, keccak's
-/// lanes `x << 3`.
-fn aligned(shift: u8, end: u64) -> bool {
-    end <= (1u64 << shift).min(ALIGNED_MAX)
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
@@ -154,6 +145,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         bytes: u32,
         access: Access,
     ) -> (AddressReg, Address) {
+        // What the address is a multiple of, as a shift (0: nothing known), when an
+        // `i32.shl` by a constant made it: read before the pop, which drops the record.
+        let shift = self.aligned.shift_at(self.stack.len() - 1);
         let addr = self.pop();
         if let Loc::Const(c) = addr.loc {
             let folded = u64::from(c as u32) + offset;
@@ -171,17 +165,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
         }
         // A lazy local read: the address is that local's current value; or the result of
-        // an `i32.shl` by a constant right before this access (a store's address lies
-        // below its value: the depth tells which entry the shift made), off a local's
-        // value shifted when the shift's operand was a lazy read of one.
+        // the `i32.shl` of one by a constant right before this access (a store's address
+        // lies below its value: the depth tells which entry the shift made).
         let depth = self.stack.len();
-        let (base, shift) = match addr.loc {
-            Loc::Local(local) => (Some(AddrBase::local(local)), 0),
+        let base = match addr.loc {
+            Loc::Local(local) => Some(AddrBase::local(local)),
             Loc::Reg(_) => self
                 .shifted
                 .filter(|s| s.at + 1 == self.offset && s.depth == depth)
-                .map_or((None, 0), |s| (s.base, s.shift)),
-            _ => (None, 0),
+                .map(|s| s.base),
+            _ => None,
         };
         let reg = match (addr.loc, self.operand(addr)) {
             (Loc::Local(_), Operand::Reg(local)) => AddressReg::Local(local),
