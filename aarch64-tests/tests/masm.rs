@@ -1173,13 +1173,13 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
         (0, 8, 9, false),
         (0, 1, 8, false),
         // `aligned`: for addresses that are multiples of the power of two at or above
-    // `max(end, loads)` (see `MacroAssembler::store_check`).
-    (0, 8, 0, true),
-    (0, 1, 0, true),
-    (4, 8, 0, true),
-    (0, 8, 8, true),
-    (0, 4, 8, true),
-    (0, 4096, 0, true),
+        // `max(end, loads)` (see `MacroAssembler::store_check`).
+        (0, 8, 0, true),
+        (0, 1, 0, true),
+        (4, 8, 0, true),
+        (0, 8, 8, true),
+        (0, 4, 8, true),
+        (0, 4096, 0, true),
     ];
     let funcs: Vec<_> = shapes
         .iter()

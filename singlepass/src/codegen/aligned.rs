@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn aligned_within_the_alignment_and_the_cap() {
         assert!(aligned(3, 8) && aligned(3, 1) && !aligned(3, 9));
-        assert!(aligned(0, 1) && !aligned(0, 2), "every address is a multiple of 1");
+        assert!(
+            aligned(0, 1) && !aligned(0, 2),
+            "every address is a multiple of 1"
+        );
         assert!(aligned(20, 4096) && !aligned(20, 4097));
         assert!(aligned(31, 8));
     }

@@ -8,9 +8,9 @@ use crate::masm::{
 use crate::vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 use crate::TrapKind;
 
+use super::aligned::aligned;
 use super::float::float_kind;
 use super::func::FuncGen;
-use super::aligned::aligned;
 use super::proven::AddrBase;
 use super::stack::{Kind, Loc};
 
@@ -82,8 +82,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                         let loads = Some((end, oob));
                         let aligned = aligned(shift, end.max(to));
                         let widen = self.labels.dirty_range;
-                        self.masm
-                            .store_check(addr, from, to, loads, widen, aligned);
+                        self.masm.store_check(addr, from, to, loads, widen, aligned);
                         self.proven.loaded(base, end);
                         self.proven.stored(base, from, to);
                     }
@@ -181,7 +180,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             _ => AddressReg::Owned(self.owned_reg(addr)),
         };
         let index = reg.reg();
-        self.check_memory(index, base, shift, offset, offset + u64::from(bytes), access);
+        self.check_memory(
+            index,
+            base,
+            shift,
+            offset,
+            offset + u64::from(bytes),
+            access,
+        );
         let address = Address {
             base: Base::Memory,
             index: Some((index, 0)),
