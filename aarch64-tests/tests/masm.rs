@@ -1007,7 +1007,7 @@ fn bounds_check_at_the_memory_edge() {
             len + 4096,
             0xffff_f000,
         ] {
-            if aligned && addr % end != 0 {
+            if aligned && !addr.is_multiple_of(end) {
                 continue;
             }
             let (code, s) = inst.call(f, &[addr]);
@@ -1228,7 +1228,8 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                     before, addr, from, end, loads_end, memory_len, price, gas,
                 )
             };
-            let fits = |a: u64| a <= u64::from(u32::MAX) && (!aligned || a % alignment == 0);
+            let fits =
+                |a: u64| a <= u64::from(u32::MAX) && (!aligned || a.is_multiple_of(alignment));
             for &addr in addrs.iter().filter(|&&a| fits(a)) {
                 // With plenty of gas, then (when it costs) exactly the charge and one less.
                 let plenty = effect(addr, u64::MAX);

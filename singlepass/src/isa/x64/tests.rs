@@ -1076,7 +1076,7 @@ fn bounds_check_at_the_memory_edge() {
             len + 4096,
             0xffff_f000,
         ] {
-            if aligned && addr % end != 0 {
+            if aligned && !addr.is_multiple_of(end) {
                 continue;
             }
             let (code, s) = inst.call(&module, f, &[addr]);
@@ -1278,7 +1278,8 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
     for before in &states {
         for (&(from, end, loads_end, aligned), &func) in shapes.iter().zip(&funcs) {
             let alignment = end.max(loads_end).next_power_of_two();
-            let fits = |a: u64| a <= u64::from(u32::MAX) && (!aligned || a % alignment == 0);
+            let fits =
+                |a: u64| a <= u64::from(u32::MAX) && (!aligned || a.is_multiple_of(alignment));
             for &addr in addrs.iter().filter(|&&a| fits(a)) {
                 // With plenty of gas, then with exactly the charge and one less.
                 let plenty = crate::written::check_effect_after_loads(
