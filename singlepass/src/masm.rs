@@ -27,6 +27,12 @@ use dynasmrt::DynamicLabel;
 use crate::vmctx::Libcall;
 use crate::TrapKind;
 
+/// The largest alignment an `aligned` memory check (`MacroAssembler::bounds_check`,
+/// `store_check`) may rely on: it must divide every memory length (a multiple of the
+/// 64 KiB wasm page) and the written range's start and length (multiples of
+/// `DIRTY_GRANULE`, 4 KiB).
+pub const ALIGNED_MAX: u64 = crate::written::DIRTY_GRANULE;
+
 /// A code label (a dynasmrt dynamic label).
 pub type Label = DynamicLabel;
 
@@ -476,7 +482,11 @@ pub trait MacroAssembler {
     fn lea(&mut self, dst: Reg, addr: Address);
     /// Jump to `oob` unless `addr (u32, zero-extended) + end <= VmCtx::memory_len`, with
     /// the sum computed without overflow (`end` up to 2^32 + 8).
-    fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label);
+    ///
+    /// `aligned`: codegen knows `addr` is a multiple of a power of two `a` with
+    /// `end <= a <= ALIGNED_MAX` (see `ALIGNED_MAX`), so the check may compare `addr`
+    /// alone: `addr < memory_len` (both multiples of `a`, so `addr <= memory_len - a`).
+    fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool);
     /// The check before a store of the bytes `[addr + from, addr + end)` (`addr` a u32,
     /// zero-extended; `from < end`, `end` up to 2^32 + 8; `from` is the wasm offset):
     /// when `[addr, addr + end)` is not all inside the current written range
@@ -493,6 +503,10 @@ pub trait MacroAssembler {
     /// path checks `[addr, addr + max(end, loads_end))` against the range, and the slow
     /// path first jumps to `oob` unless `addr + loads_end <= VmCtx::memory_len`, then
     /// calls `widen` with the stored bytes as above.
+    ///
+    /// `aligned`: as for `bounds_check`, with `max(end, loads_end) <= a`: the fast path
+    /// may compare `(addr - start) mod 2^32 < len` (the range's start and length are
+    /// multiples of `DIRTY_GRANULE`, so of `a`); the slow path is unchanged.
     fn store_check(
         &mut self,
         addr: Reg,
@@ -500,6 +514,7 @@ pub trait MacroAssembler {
         end: u64,
         loads: Option<(u64, Label)>,
         widen: Label,
+        aligned: bool,
     );
     /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
     /// calls it after each function's code, where nothing falls through into them.

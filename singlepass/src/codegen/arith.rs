@@ -185,11 +185,17 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)) else {
             return;
         };
+        let aligned = match (op, kind, rhs.loc) {
+            (ShiftOp::Shl, Kind::I32, Loc::Const(c)) => (c & 31) as u8,
+            _ => 0,
+        };
         let (dst, source) = self.destination(lhs);
         let operand = self.operand(rhs);
         self.masm.shift(op, size, dst, source, operand);
         self.release(rhs);
         self.push_reg(kind, dst);
+        // A multiple of `2^c` while the entry lives (an access's address: `aligned`).
+        self.aligned.note(self.stack.len() - 1, aligned);
     }
 
     /// Division and remainder: traps on a zero divisor, `div_s` traps on `MIN / -1`,

@@ -183,6 +183,8 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// The last `i32.shl` of a lazy local read by a constant: an access at the next
     /// offset whose address is that entry is addressed off its base.
     pub shifted: Option<Shifted>,
+    /// The operand-stack entries known to be `i32.shl` results by a constant (`aligned`).
+    pub aligned: super::aligned::AlignedEntries,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -247,6 +249,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             code,
             code_start: 0,
             shifted: None,
+            aligned: Default::default(),
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -630,8 +633,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     pub(super) fn operator(&mut self, op: &Operator<'_>) -> Result<(), CompileError> {
         use Operator as O;
         if matches!(op, O::Loop { .. } | O::Else | O::End) {
-            // Control-flow joins: other paths may arrive without this path's facts.
+            // Control-flow joins: other paths may arrive without this path's facts (and
+            // with other values in the entries a loop's or block's end delivers to).
             self.proven.clear();
+            self.aligned.clear();
         }
         if self.unreachable {
             return self.unreachable_operator(op);

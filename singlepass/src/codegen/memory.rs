@@ -8,6 +8,7 @@ use crate::masm::{
 use crate::vmctx::{FuncRef, Libcall, TableDef, VmCtx};
 use crate::TrapKind;
 
+use super::aligned::aligned;
 use super::float::float_kind;
 use super::func::FuncGen;
 use super::proven::AddrBase;
@@ -40,7 +41,7 @@ enum Access {
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// Emits the check of an access to the bytes `[addr + from, addr + end)`, unless this
     /// path already proved it (`proven`) for `base`, what the value `addr` holds was
-    /// computed from.
+    /// computed from, a multiple of `2^shift`.
     ///
     /// A store is checked against the current written range (the dirty-range stub widens
     /// it over exactly the stored bytes and charges the granules it adds, or traps). A
@@ -58,6 +59,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         &mut self,
         addr: Reg,
         base: Option<AddrBase>,
+        shift: u8,
         from: u64,
         end: u64,
         access: Access,
@@ -78,13 +80,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     // The store ending the window is checked here too (see `load_window`).
                     Some((base, (from, to))) => {
                         let loads = Some((end, oob));
-                        self.masm
-                            .store_check(addr, from, to, loads, self.labels.dirty_range);
+                        let aligned = aligned(shift, end.max(to));
+                        let widen = self.labels.dirty_range;
+                        self.masm.store_check(addr, from, to, loads, widen, aligned);
                         self.proven.loaded(base, end);
                         self.proven.stored(base, from, to);
                     }
                     None => {
-                        self.masm.bounds_check(addr, end, oob);
+                        self.masm.bounds_check(addr, end, oob, aligned(shift, end));
                         if let Some(base) = base {
                             self.proven.loaded(base, end);
                         }
@@ -92,8 +95,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 }
             }
             (Access::Store, _) => {
+                let widen = self.labels.dirty_range;
                 self.masm
-                    .store_check(addr, from, end, None, self.labels.dirty_range);
+                    .store_check(addr, from, end, None, widen, aligned(shift, end));
                 match base {
                     Some(base) => self.proven.stored(base, from, end),
                     None => self.proven.stored_elsewhere(),
@@ -140,6 +144,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         bytes: u32,
         access: Access,
     ) -> (AddressReg, Address) {
+        // What the address is a multiple of, as a shift (0: nothing known), when an
+        // `i32.shl` by a constant made it: read before the pop, which drops the record.
+        let shift = self.aligned.shift_at(self.stack.len() - 1);
         let addr = self.pop();
         if let Loc::Const(c) = addr.loc {
             let folded = u64::from(c as u32) + offset;
@@ -147,7 +154,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 let reg = self.alloc();
                 self.masm
                     .mov(Size::S32, reg, Operand::Imm(i64::from(folded)));
-                self.check_memory(reg, None, 0, u64::from(bytes), access);
+                self.check_memory(reg, None, 0, 0, u64::from(bytes), access);
                 let address = Address {
                     base: Base::Memory,
                     index: Some((reg, 0)),
@@ -173,7 +180,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             _ => AddressReg::Owned(self.owned_reg(addr)),
         };
         let index = reg.reg();
-        self.check_memory(index, base, offset, offset + u64::from(bytes), access);
+        self.check_memory(
+            index,
+            base,
+            shift,
+            offset,
+            offset + u64::from(bytes),
+            access,
+        );
         let address = Address {
             base: Base::Memory,
             index: Some((index, 0)),

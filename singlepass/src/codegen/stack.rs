@@ -385,6 +385,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             .pop()
             .expect("validated: operand stack underflow");
         let depth = self.stack.len();
+        self.aligned.popped(depth);
         self.canonical_below = self.canonical_below.min(depth);
         self.spill_cursor = self.spill_cursor.min(depth);
         self.float_spill_cursor = self.float_spill_cursor.min(depth);

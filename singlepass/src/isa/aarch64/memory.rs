@@ -247,9 +247,20 @@ impl A64Masm {
     }
 
     /// `x16 = zext(addr) + end` cannot overflow 64 bits (`end <= 2^32 + 8`), so one
-    /// unsigned compare against the current memory length decides.
-    pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
+    /// unsigned compare against the current memory length decides. `aligned` (see
+    /// `MacroAssembler::bounds_check`): `addr < memory_len` is the same test, one compare
+    /// of the address itself.
+    pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
         let a = addr.0;
+        if aligned {
+            asm!(self.ops
+                ; ldr X(ADDR), [X(VMCTX), #VmCtx::MEMORY_LEN]
+                ; cmp XSP(ADDR), W(a), uxtw
+            );
+            // Out of bounds when memory_len <= addr.
+            self.emit_branch(crate::masm::Cond::LeU, oob);
+            return;
+        }
         self.mov_imm(SCRATCH, end);
         asm!(self.ops
             ; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw
@@ -268,18 +279,30 @@ impl A64Masm {
         end: u64,
         loads: Option<(u64, Label)>,
         widen: Label,
+        aligned: bool,
     ) {
         let a = addr.0;
         let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
-        self.mov_imm(SCRATCH, end.max(loads.map_or(0, |(e, _)| e)));
-        asm!(self.ops
-            ; ldr W(ADDR), [X(VMCTX), #VmCtx::WRITTEN_START]
-            ; sub W(ADDR), W(a), W(ADDR)
-            ; add X(SCRATCH), X(SCRATCH), X(ADDR)
-            ; ldr X(ADDR), [X(VMCTX), #VmCtx::WRITTEN_LEN]
-            ; cmp X(SCRATCH), X(ADDR)
-        );
-        self.emit_branch(crate::masm::Cond::GtU, slow);
+        if aligned {
+            // `(addr - start) mod 2^32 < len` (see `MacroAssembler::store_check`).
+            asm!(self.ops
+                ; ldr W(ADDR), [X(VMCTX), #VmCtx::WRITTEN_START]
+                ; sub W(ADDR), W(a), W(ADDR)
+                ; ldr X(SCRATCH), [X(VMCTX), #VmCtx::WRITTEN_LEN]
+                ; cmp X(ADDR), X(SCRATCH)
+            );
+            self.emit_branch(crate::masm::Cond::GeU, slow);
+        } else {
+            self.mov_imm(SCRATCH, end.max(loads.map_or(0, |(e, _)| e)));
+            asm!(self.ops
+                ; ldr W(ADDR), [X(VMCTX), #VmCtx::WRITTEN_START]
+                ; sub W(ADDR), W(a), W(ADDR)
+                ; add X(SCRATCH), X(SCRATCH), X(ADDR)
+                ; ldr X(ADDR), [X(VMCTX), #VmCtx::WRITTEN_LEN]
+                ; cmp X(SCRATCH), X(ADDR)
+            );
+            self.emit_branch(crate::masm::Cond::GtU, slow);
+        }
         asm!(self.ops; =>back);
         self.store_slow_paths.push(StoreSlowPath {
             slow,
@@ -301,7 +324,7 @@ impl A64Masm {
             // The loads sharing the check come first: their length check (the stub's own
             // length check covers them when they end no further than the store).
             if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
-                self.emit_bounds_check(path.addr, loads_end, oob);
+                self.emit_bounds_check(path.addr, loads_end, oob, false);
             }
             self.mov_imm(SCRATCH, path.end);
             asm!(self.ops; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw);

@@ -147,8 +147,8 @@ impl MacroAssembler for A64Masm {
     fn lea(&mut self, dst: Reg, addr: Address) {
         self.emit_lea(dst, addr)
     }
-    fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
-        self.emit_bounds_check(addr, end, oob)
+    fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
+        self.emit_bounds_check(addr, end, oob, aligned)
     }
     fn store_check(
         &mut self,
@@ -157,8 +157,9 @@ impl MacroAssembler for A64Masm {
         end: u64,
         loads: Option<(u64, Label)>,
         widen: Label,
+        aligned: bool,
     ) {
-        self.emit_store_check(addr, from, end, loads, widen)
+        self.emit_store_check(addr, from, end, loads, widen, aligned)
     }
     fn begin_function(&mut self) {
         self.ops.begin_function()

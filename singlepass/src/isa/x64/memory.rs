@@ -223,8 +223,17 @@ impl X64Masm {
     /// `rax = zext(addr) + end` cannot overflow 64 bits (`end <= 2^32 + 8`), so one
     /// unsigned compare against the current memory length decides. An i32 lives
     /// zero-extended in its register (the access itself indexes with all 64 bits), so
-    /// when `end` fits a displacement one `lea` computes the sum.
-    pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label) {
+    /// when `end` fits a displacement one `lea` computes the sum. `aligned` (see
+    /// `MacroAssembler::bounds_check`): `addr < memory_len` is the same test, one
+    /// compare of the address itself.
+    pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
+        if aligned {
+            let start = self.ops.offset().0;
+            asm!(self.ops; cmp Rq(addr.0), QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
+            self.place_pair(start);
+            asm!(self.ops; jae =>oob);
+            return;
+        }
         match i32::try_from(end) {
             Ok(e) => asm!(self.ops; lea rax, [Rq(addr.0) + e]),
             Err(_) => {
@@ -240,7 +249,8 @@ impl X64Masm {
 
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
     /// against the range's length (see `WrittenRanges::len`), and a branch not
-    /// taken on the fast path.
+    /// taken on the fast path. `aligned` (see `MacroAssembler::store_check`): the same
+    /// test is `(addr - start) mod 2^32 < len`, without adding the end.
     pub(super) fn emit_store_check(
         &mut self,
         addr: Reg,
@@ -248,20 +258,25 @@ impl X64Masm {
         end: u64,
         loads: Option<(u64, Label)>,
         widen: Label,
+        aligned: bool,
     ) {
         let a = addr.0;
         asm!(self.ops
             ; mov eax, Rd(a)
             ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
         );
-        self.add_end(end.max(loads.map_or(0, |(e, _)| e)));
+        if !aligned {
+            self.add_end(end.max(loads.map_or(0, |(e, _)| e)));
+        }
         let start = self.ops.offset().0;
         asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
         self.place_pair(start);
-        // `ja slow` in its rel32 form (the bytes dynasm writes for `ja =>label`), patched
-        // when the slow path is emitted after the function: no dynasm labels or
-        // relocations, which cost more memory than the code for store-heavy modules.
-        self.ops.extend([0x0f, 0x87, 0, 0, 0, 0]);
+        // `ja slow` (`jae slow` when aligned) in its rel32 form (the bytes dynasm writes
+        // for `ja =>label`), patched when the slow path is emitted after the function: no
+        // dynasm labels or relocations, which cost more memory than the code for
+        // store-heavy modules.
+        let condition = if aligned { 0x83 } else { 0x87 };
+        self.ops.extend([0x0f, condition, 0, 0, 0, 0]);
         // Code size is bounded by the module-size limits, far below 4 GiB.
         let back = self.ops.offset().0 as u32;
         self.store_slow_paths.push(StoreSlowPath {
@@ -286,7 +301,7 @@ impl X64Masm {
             // The loads sharing the check come first: their length check (the stub's own
             // length check covers them when they end no further than the store).
             if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
-                self.emit_bounds_check(path.addr, loads_end, oob);
+                self.emit_bounds_check(path.addr, loads_end, oob, false);
             }
             let a = path.addr.0;
             asm!(self.ops

@@ -1034,22 +1034,35 @@ fn stores_every_width_and_source() {
 fn bounds_check_at_the_memory_edge() {
     let mut b = Builder::new();
     let mut funcs = Vec::new();
-    for end in [1u64, 8, 0x8000_0000, 1 << 32, (1 << 32) + 8] {
+    // `aligned`: only for addresses that are multiples of `end`'s power of two (what
+    // codegen knows when it asks for it, see `MacroAssembler::bounds_check`).
+    let shapes = [
+        (1u64, false),
+        (8, false),
+        (0x8000_0000, false),
+        (1 << 32, false),
+        ((1 << 32) + 8, false),
+        (1, true),
+        (4, true),
+        (8, true),
+        (4096, true),
+    ];
+    for (end, aligned) in shapes {
         let f = b.func(|m, b| {
             m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
-            m.bounds_check(Reg(RSI), end, b.trap(TrapKind::MemoryOutOfBounds));
+            m.bounds_check(Reg(RSI), end, b.trap(TrapKind::MemoryOutOfBounds), aligned);
             m.store(
                 StoreWidth::B64,
                 Address::at(Base::Frame, slot(0) as i64),
                 Operand::Imm(7),
             );
         });
-        funcs.push((end, f));
+        funcs.push((end, aligned, f));
     }
     let module = b.build();
     let mut inst = Instance::new();
     let len = MEMORY_BYTES as u64;
-    for &(end, f) in &funcs {
+    for &(end, aligned, f) in &funcs {
         for addr in [
             0u64,
             1,
@@ -1059,7 +1072,13 @@ fn bounds_check_at_the_memory_edge() {
             len,
             0x7fff_ffff,
             0xffff_ffff,
+            len - 4096,
+            len + 4096,
+            0xffff_f000,
         ] {
+            if aligned && !addr.is_multiple_of(end) {
+                continue;
+            }
             let (code, s) = inst.call(&module, f, &[addr]);
             if addr + end <= len {
                 assert_eq!((code, s[0]), (0, 7), "addr {addr:#x} end {end:#x}");
@@ -1207,30 +1226,38 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
     // (from, end): the stored bytes past the address; loads: the end of loads sharing
     // the check (`load_window`), 0 for none.
     let shapes = [
-        (0u64, 8u64, 0u64),
-        (0, 1, 0),
-        (4996, 5004, 0),
-        (70_000, 70_008, 0),
-        ((1 << 31) + 5, (1 << 31) + 6, 0),
-        (0, (1 << 32) + 8, 0),
-        (1 << 32, (1 << 32) + 8, 0),
-        (24, 32, 32),
-        (24, 32, 40),
-        (32, 40, 16),
-        (4996, 5004, 70_008),
-        (0, 8, (1 << 32) + 8),
-        (0, 8, 9),
-        (0, 1, 8),
+        (0u64, 8u64, 0u64, false),
+        (0, 1, 0, false),
+        (4996, 5004, 0, false),
+        (70_000, 70_008, 0, false),
+        ((1 << 31) + 5, (1 << 31) + 6, 0, false),
+        (0, (1 << 32) + 8, 0, false),
+        (1 << 32, (1 << 32) + 8, 0, false),
+        (24, 32, 32, false),
+        (24, 32, 40, false),
+        (32, 40, 16, false),
+        (4996, 5004, 70_008, false),
+        (0, 8, (1 << 32) + 8, false),
+        (0, 8, 9, false),
+        (0, 1, 8, false),
+        // `aligned`: for addresses that are multiples of the power of two at or above
+        // `max(end, loads)` (see `MacroAssembler::store_check`).
+        (0, 8, 0, true),
+        (0, 1, 0, true),
+        (4, 8, 0, true),
+        (0, 8, 8, true),
+        (0, 4, 8, true),
+        (0, 4096, 0, true),
     ];
     let funcs: Vec<usize> = shapes
         .iter()
-        .map(|&(from, end, loads_end)| {
+        .map(|&(from, end, loads_end, aligned)| {
             b.func(|m, b| {
                 m.mov(Size::S64, Reg(RDI), Operand::Imm(0x5eed));
                 m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
                 let loads =
                     (loads_end > 0).then(|| (loads_end, b.trap(TrapKind::MemoryOutOfBounds)));
-                m.store_check(Reg(RSI), from, end, loads, b.dirty_range);
+                m.store_check(Reg(RSI), from, end, loads, b.dirty_range, aligned);
                 m.store(
                     StoreWidth::B64,
                     Address::at(Base::Frame, slot(0) as i64),
@@ -1249,8 +1276,11 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
     let (states, addrs) = crate::written::check_cases(memory_len);
     let mut checked = 0;
     for before in &states {
-        for (&(from, end, loads_end), &func) in shapes.iter().zip(&funcs) {
-            for &addr in addrs.iter().filter(|&&a| a <= u64::from(u32::MAX)) {
+        for (&(from, end, loads_end, aligned), &func) in shapes.iter().zip(&funcs) {
+            let alignment = end.max(loads_end).next_power_of_two();
+            let fits =
+                |a: u64| a <= u64::from(u32::MAX) && (!aligned || a.is_multiple_of(alignment));
+            for &addr in addrs.iter().filter(|&&a| fits(a)) {
                 // With plenty of gas, then with exactly the charge and one less.
                 let plenty = crate::written::check_effect_after_loads(
                     before,
