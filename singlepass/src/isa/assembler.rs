@@ -231,6 +231,12 @@ impl<R: Relocation> CodeAssembler<R> {
         Ok(())
     }
 
+    /// The code already assembled at `offset..offset + len` (an instruction about to be
+    /// patched), if there is that much.
+    pub fn code_at(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        self.code.get(offset..offset.checked_add(len)?)
+    }
+
     /// Overwrites code already assembled at `offset` (a frame size, a branch
     /// displacement).
     pub fn patch(&mut self, offset: usize, bytes: &[u8]) {

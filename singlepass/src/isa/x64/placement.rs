@@ -20,6 +20,13 @@
 //!   bytes before the `jcc`) could need such NOPs gets them before its label, so they
 //!   run once on entry instead of on every iteration.
 //!
+//! Where the instructions just before a pair's compare are known (a bounds or store
+//! check's address arithmetic: `lea`, `mov`, `sub`, `add`), the padding goes into them
+//! instead, as redundant `ds` segment prefixes (ignored in 64-bit mode; at most
+//! [`MAX_PREFIXES`] on one instruction, none past 15 bytes), so the pair moves just as far
+//! but no NOP runs (nbody's store checks ran one a check). Only when they cannot take it
+//! all do NOPs go in, as before.
+//!
 //! Every rule depends on offsets inside the function only, so it is deterministic.
 
 use dynasmrt::DynasmApi;
@@ -47,6 +54,71 @@ thread_local! {
     /// `placement_tests`.
     pub(super) static PLACED_PAIRS: std::cell::RefCell<Vec<(usize, usize, bool)>> =
         const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Redundant prefixes one instruction takes at most: the assemblers' default for
+/// prefix padding (GNU as `-malign-branch-prefix-size`), which decoders take without
+/// penalty.
+const MAX_PREFIXES: usize = 5;
+
+/// The `ds` segment override: no effect in 64-bit mode on any instruction it pads here.
+const DS: u8 = 0x3e;
+
+/// The longest x86 instruction, prefixes included.
+const MAX_INSTRUCTION: usize = 15;
+
+/// Instructions emitted just before a pair's compare that may take padding prefixes:
+/// their starts, in order, the last one's end being where the compare starts.
+#[derive(Copy, Clone, Debug, Default)]
+pub(super) struct PrefixRoom {
+    starts: [usize; 3],
+    count: usize,
+    /// Where the compare starts (the last instruction's end).
+    compare: usize,
+}
+
+impl PrefixRoom {
+    /// Instructions starting at `starts` (ascending, at most 3) and running up to the
+    /// compare at `compare`.
+    pub(super) fn new(starts: &[usize], compare: usize) -> PrefixRoom {
+        let mut room = PrefixRoom {
+            compare,
+            ..PrefixRoom::default()
+        };
+        let count = starts.len().min(room.starts.len());
+        room.starts[..count].copy_from_slice(&starts[..count]);
+        room.count = count;
+        room
+    }
+}
+
+/// How many prefixes each instruction of `room` takes to move the compare at `compare` by
+/// `pad` bytes, or `None` when together they cannot take that many.
+pub(super) fn prefix_split(room: &PrefixRoom, compare: usize, pad: usize) -> Option<[usize; 3]> {
+    let starts = &room.starts[..room.count];
+    if room.compare != compare || starts.first().is_none_or(|&first| first > compare) {
+        return None;
+    }
+    let mut room_of = [0; 3];
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(compare);
+        room_of[i] = MAX_PREFIXES.min(MAX_INSTRUCTION.saturating_sub(end.checked_sub(start)?));
+    }
+    if room_of.iter().sum::<usize>() < pad {
+        return None;
+    }
+    // Spread evenly (one at a time, first instructions first): few prefixes on each.
+    let mut split = [0; 3];
+    let mut left = pad;
+    while left > 0 {
+        for i in 0..starts.len() {
+            if left > 0 && split[i] < room_of[i] {
+                split[i] += 1;
+                left -= 1;
+            }
+        }
+    }
+    Some(split)
 }
 
 /// `int3`: the filler between functions.
@@ -142,6 +214,32 @@ impl X64Masm {
         self.last_compare = None;
     }
 
+    /// Puts `split[i]` `ds` prefixes before instruction `i` of `room`: the code from the
+    /// first one on (address arithmetic and the compare at `compare` just emitted, no
+    /// label reference or label among them) is emitted again with them.
+    fn insert_prefixes(&mut self, room: &PrefixRoom, compare: usize, split: [usize; 3]) {
+        let starts = &room.starts[..room.count];
+        let first = starts[0];
+        let end = self.ops.offset().0;
+        // At most 3 instructions of 15 bytes and a compare: the caller checked the lengths.
+        let mut code = [0u8; 64];
+        let Some(emitted) = self
+            .ops
+            .code_at(first, end - first)
+            .filter(|c| c.len() <= 64)
+        else {
+            return;
+        };
+        code[..emitted.len()].copy_from_slice(emitted);
+        self.ops.truncate_tail(first);
+        for (i, &start) in starts.iter().enumerate() {
+            let next = starts.get(i + 1).copied().unwrap_or(compare);
+            self.ops.extend(std::iter::repeat_n(DS, split[i]));
+            self.ops.extend(&code[start - first..next - first]);
+        }
+        self.ops.extend(&code[compare - first..end - first]);
+    }
+
     /// The end of the innermost loop: pairs after it are padded only if another loop
     /// still encloses them.
     pub(super) fn emit_loop_end(&mut self) {
@@ -152,6 +250,7 @@ impl X64Masm {
     /// (and holds no label reference), just before its `jcc` (rel32) is emitted: inside a
     /// loop, moves that half past NOPs when [`pair_padding`] asks for them.
     pub(super) fn place_pair(&mut self, start: usize) {
+        let room = self.prefix_room.take();
         let in_loop = self.loop_depth > 0;
         let cmp_len = self.ops.offset().0 - start;
         let pad = if in_loop {
@@ -160,9 +259,14 @@ impl X64Masm {
             0
         };
         if pad > 0 {
-            let mut filler = [0u8; BRANCH_WINDOW];
-            let used = nops(pad, &mut filler);
-            self.ops.insert_before_tail(start, &filler[..used]);
+            match room.and_then(|room| Some((room, prefix_split(&room, start, pad)?))) {
+                Some((room, split)) => self.insert_prefixes(&room, start, split),
+                None => {
+                    let mut filler = [0u8; BRANCH_WINDOW];
+                    let used = nops(pad, &mut filler);
+                    self.ops.insert_before_tail(start, &filler[..used]);
+                }
+            }
         }
         #[cfg(test)]
         PLACED_PAIRS.with(|p| {
