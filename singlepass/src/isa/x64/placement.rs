@@ -322,6 +322,26 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_fill_exactly_what_the_instructions_can_take() {
+        // Three instructions of 3, 7 and 7 bytes before a compare at 117: 5 + 5 + 5.
+        let room = PrefixRoom::new(&[100, 103, 110], 117);
+        assert_eq!(prefix_split(&room, 117, 15), Some([5, 5, 5]));
+        assert_eq!(prefix_split(&room, 117, 16), None);
+        // Spread evenly, the first ones first.
+        assert_eq!(prefix_split(&room, 117, 4), Some([2, 1, 1]));
+        assert_eq!(prefix_split(&room, 117, 1), Some([1, 0, 0]));
+        // 15 bytes at most: a 12-byte instruction takes 3, a 15-byte one none.
+        let room = PrefixRoom::new(&[0, 12], 27);
+        assert_eq!(prefix_split(&room, 27, 3), Some([3, 0, 0]));
+        assert_eq!(prefix_split(&room, 27, 4), None);
+        // Recorded for another compare: nothing.
+        let room = PrefixRoom::new(&[0], 8);
+        assert_eq!(prefix_split(&room, 9, 1), None);
+        assert_eq!(prefix_split(&room, 8, 5), Some([5, 0, 0]));
+        assert_eq!(prefix_split(&PrefixRoom::default(), 0, 1), None);
+    }
+
+    #[test]
     fn nops_fill_exactly() {
         let mut out = [0u8; BRANCH_WINDOW];
         for n in 0..=BRANCH_WINDOW {
