@@ -263,6 +263,13 @@ impl<R: Relocation> CodeAssembler<R> {
         self.code[start + filler.len()..].copy_from_slice(&tail[..moved]);
     }
 
+    /// Replaces the code from `start` on with `bytes`: instructions just emitted, emitted
+    /// again longer (padding prefixes). The same conditions as `truncate_tail`.
+    pub fn replace_tail(&mut self, start: usize, bytes: &[u8]) {
+        self.truncate_tail(start);
+        self.code.extend_from_slice(bytes);
+    }
+
     /// Drops the code from `start` on: an instruction just emitted that is to be
     /// replaced. It must hold no reference to a label and no label may be bound in it or
     /// at its end (nothing would move them back).

@@ -265,14 +265,17 @@ impl X64Masm {
         }
         let start = self.ops.offset().0;
         // The float store just before (nbody's velocity updates), if any, takes prefixes
-        // too: no label reference in it, and a branch to it lands on its prefixes.
-        let room = match self.last_fp_store.take() {
-            Some((store, end)) if end == checked_from => {
-                PrefixRoom::new(&[store, checked_from], start)
-            }
-            _ => PrefixRoom::new(&[checked_from], start),
-        };
-        self.prefix_room = Some(room);
+        // too: no label reference in it, and a branch to it lands on its prefixes. Only
+        // pairs inside loops are padded.
+        if self.loop_depth > 0 {
+            let room = match self.last_fp_store {
+                Some((store, end)) if end == checked_from => {
+                    PrefixRoom::new(&[store, checked_from], start)
+                }
+                _ => PrefixRoom::new(&[checked_from], start),
+            };
+            self.prefix_room = Some(room);
+        }
         asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
         self.place_pair(start);
         asm!(self.ops; ja =>oob);
@@ -303,7 +306,9 @@ impl X64Masm {
         let add = self.ops.offset().0;
         self.add_end(end.max(loads.map_or(0, |(e, _)| e)));
         let start = self.ops.offset().0;
-        self.prefix_room = Some(PrefixRoom::new(&[mov, sub, add], start));
+        if self.loop_depth > 0 {
+            self.prefix_room = Some(PrefixRoom::new(&[mov, sub, add], start));
+        }
         asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
         self.place_pair(start);
         // `ja slow` in its rel32 form (the bytes dynasm writes for `ja =>label`), patched

@@ -221,23 +221,24 @@ impl X64Masm {
         let starts = &room.starts[..room.count];
         let first = starts[0];
         let end = self.ops.offset().0;
-        // At most 3 instructions of 15 bytes and a compare: the caller checked the lengths.
-        let mut code = [0u8; 64];
-        let Some(emitted) = self
-            .ops
-            .code_at(first, end - first)
-            .filter(|c| c.len() <= 64)
-        else {
+        // At most 3 instructions of 15 bytes and a compare: 64 bytes, prefixes included.
+        let mut out = [DS; 64];
+        let Some(code) = self.ops.code_at(first, end - first) else {
             return;
         };
-        code[..emitted.len()].copy_from_slice(emitted);
-        self.ops.truncate_tail(first);
+        let mut used = 0;
         for (i, &start) in starts.iter().enumerate() {
             let next = starts.get(i + 1).copied().unwrap_or(compare);
-            self.ops.extend(std::iter::repeat_n(DS, split[i]));
-            self.ops.extend(&code[start - first..next - first]);
+            // `out` is all `ds`: skipping over the prefixes writes them.
+            used += split[i];
+            let len = next - start;
+            out[used..used + len].copy_from_slice(&code[start - first..next - first]);
+            used += len;
         }
-        self.ops.extend(&code[compare - first..end - first]);
+        let len = end - compare;
+        out[used..used + len].copy_from_slice(&code[compare - first..]);
+        used += len;
+        self.ops.replace_tail(first, &out[..used]);
     }
 
     /// The end of the innermost loop: pairs after it are padded only if another loop
@@ -250,7 +251,6 @@ impl X64Masm {
     /// (and holds no label reference), just before its `jcc` (rel32) is emitted: inside a
     /// loop, moves that half past NOPs when [`pair_padding`] asks for them.
     pub(super) fn place_pair(&mut self, start: usize) {
-        let room = self.prefix_room.take();
         let in_loop = self.loop_depth > 0;
         let cmp_len = self.ops.offset().0 - start;
         let pad = if in_loop {
@@ -259,6 +259,9 @@ impl X64Masm {
             0
         };
         if pad > 0 {
+            // A room recorded for another compare (one that needed no padding) is left
+            // stale: `prefix_split` finds that its compare is not this one.
+            let room = self.prefix_room.take();
             match room.and_then(|room| Some((room, prefix_split(&room, start, pad)?))) {
                 Some((room, split)) => self.insert_prefixes(&room, start, split),
                 None => {
