@@ -121,7 +121,7 @@ fn store_checks_in_loops_are_padded_with_prefixes_not_nops() {
     let artifact = compile(&wasm, Target::X86_64).expect("compiles");
     let pairs = PLACED_PAIRS.with(|p| std::mem::take(&mut *p.borrow_mut()));
     let code = &artifact.code;
-    let len_disp = (crate::vmctx::VmCtx::WRITTEN_LEN as u32).to_le_bytes();
+    let len_disp = crate::vmctx::VmCtx::WRITTEN_LEN.to_le_bytes();
     let mut checks = 0;
     let mut prefixed = 0;
     for &(start, _, in_loop) in &pairs {
