@@ -253,6 +253,12 @@ impl<R: Fields> CodeAssembler<R> {
         Ok(())
     }
 
+    /// The code already assembled at `offset..offset + len` (an instruction about to be
+    /// patched), if there is that much.
+    pub fn code_at(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        self.code.get(offset..offset.checked_add(len)?)
+    }
+
     /// Overwrites code already assembled at `offset` (a frame size, a branch
     /// displacement).
     pub fn patch(&mut self, offset: usize, bytes: &[u8]) {
@@ -285,6 +291,13 @@ impl<R: Fields> CodeAssembler<R> {
     #[inline]
     pub fn push_le(&mut self, bytes: u64, len: usize) {
         self.code.push_le(bytes, len);
+    }
+
+    /// Replaces the code from `start` on with `bytes`: instructions just emitted, emitted
+    /// again longer (padding prefixes). The same conditions as `truncate_tail`.
+    pub fn replace_tail(&mut self, start: usize, bytes: &[u8]) {
+        self.truncate_tail(start);
+        self.code.extend_from_slice(bytes);
     }
 
     /// Drops the code from `start` on: an instruction just emitted that is to be

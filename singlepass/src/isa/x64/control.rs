@@ -17,6 +17,8 @@ impl X64Masm {
         self.last_compare = None;
         // Code before a label is no longer the last thing emitted (folding a load).
         self.last_fp_load = None;
+        self.load_then_check = None;
+        self.last_fp_store = None;
         self.ops.dynamic_label(label);
     }
 

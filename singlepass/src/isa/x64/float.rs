@@ -230,7 +230,17 @@ impl X64Masm {
             }
             if let Some(load) = self.take_last_fp_load(rhs.0) {
                 debug_assert!(load.size == size);
-                self.xmm_copy(dst.0, lhs.0);
+                // The left operand loaded just before, only a bounds check between (integer
+                // code, no float register): that load writes `dst` instead, no copy
+                // (nbody's `dx = pi[0] - pj[0]`). `dst` is neither operand's register, so
+                // nothing between read or wrote it.
+                let retargeted = dst != lhs
+                    && load
+                        .prev
+                        .is_some_and(|(at, reg)| reg == lhs.0 && self.retarget_fp_load(at, dst.0));
+                if !retargeted {
+                    self.xmm_copy(dst.0, lhs.0);
+                }
                 return self.emit_fp_binop_mem(op, size, dst.0, load.addr);
             }
         }

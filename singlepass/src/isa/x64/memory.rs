@@ -7,6 +7,7 @@
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::compact::RegMem;
+use super::placement::PrefixRoom;
 use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
 use super::{StoreSlowPath, X64Masm};
 use crate::masm::{Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreWidth};
@@ -103,18 +104,45 @@ impl X64Masm {
     pub(super) fn emit_fp_load(&mut self, size: FloatSize, dst: FReg, addr: Address) {
         let d = dst.0;
         let start = self.ops.offset().0;
+        // The previous float load, when only a bounds check came after it (or nothing).
+        let prev = match (self.load_then_check.take(), self.last_fp_load) {
+            (Some((load, check_end)), _) if check_end == start => Some(load),
+            (_, Some(load)) if load.end == start => Some(load),
+            _ => None,
+        };
         let m = self.resolve(addr);
+        let op_at = self.ops.offset().0;
         match size {
             FloatSize::F32 => at_mem!(self.ops, m, (movss Rx(d), DWORD) ()),
             FloatSize::F64 => at_mem!(self.ops, m, (movsd Rx(d), QWORD) ()),
         }
         self.last_fp_load = Some(super::FpLoad {
             start,
+            op_at,
             end: self.ops.offset().0,
             size,
             dst: d,
             addr,
+            prev: prev.map(|p| (p.op_at, p.dst)),
         });
+    }
+
+    /// Makes the `movss`/`movsd` load at `op_at` (see `FpLoad::prev`) write xmm`dst`
+    /// instead, in place and at the same length: its REX prefix's R bit and its ModRM
+    /// byte's reg field. False, with nothing changed, when the bytes are not that
+    /// load with a REX prefix (a linear-memory access always has one, for r14).
+    pub(super) fn retarget_fp_load(&mut self, op_at: usize, dst: u8) -> bool {
+        let Some(&[prefix, rex, 0x0f, 0x10, modrm]) = self.ops.code_at(op_at, 5) else {
+            return false;
+        };
+        if !matches!(prefix, 0xf2 | 0xf3) || rex & 0xf0 != 0x40 || dst > 15 {
+            return false;
+        }
+        let rex = (rex & !0x04) | ((dst >> 3) << 2);
+        let modrm = (modrm & !0x38) | ((dst & 7) << 3);
+        self.ops.patch(op_at + 1, &[rex]);
+        self.ops.patch(op_at + 4, &[modrm]);
+        true
     }
 
     /// The float load into xmm`reg` if it is the last thing emitted, removed from the
@@ -159,10 +187,12 @@ impl X64Masm {
     pub(super) fn emit_fp_store(&mut self, size: FloatSize, addr: Address, src: FReg) {
         let s = src.0;
         let m = self.resolve(addr);
+        let op_at = self.ops.offset().0;
         match size {
             FloatSize::F32 => at_mem!(self.ops, m, (movss DWORD) (, Rx(s))),
             FloatSize::F64 => at_mem!(self.ops, m, (movsd QWORD) (, Rx(s))),
         }
+        self.last_fp_store = Some((op_at, self.ops.offset().0));
     }
 
     pub(super) fn emit_store(&mut self, width: StoreWidth, addr: Address, src: Operand) {
@@ -227,24 +257,49 @@ impl X64Masm {
     /// `MacroAssembler::bounds_check`): `addr < memory_len` is the same test, one
     /// compare of the address itself.
     pub(super) fn emit_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
-        if aligned {
-            let start = self.ops.offset().0;
-            asm!(self.ops; cmp Rq(addr.0), QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
-            self.place_pair(start);
-            asm!(self.ops; jae =>oob);
-            return;
-        }
-        match i32::try_from(end) {
-            Ok(e) => asm!(self.ops; lea rax, [Rq(addr.0) + e]),
-            Err(_) => {
-                asm!(self.ops; mov eax, Rd(addr.0));
-                self.add_end(end);
+        let checked_from = self.ops.offset().0;
+        if !aligned {
+            match i32::try_from(end) {
+                Ok(e) => asm!(self.ops; lea rax, [Rq(addr.0) + e]),
+                Err(_) => {
+                    asm!(self.ops; mov eax, Rd(addr.0));
+                    self.add_end(end);
+                }
             }
         }
         let start = self.ops.offset().0;
-        asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
-        self.place_pair(start);
-        asm!(self.ops; ja =>oob);
+        // The address arithmetic (none when aligned) and the float store just before
+        // (nbody's velocity updates), if any, take prefixes: no label reference in them,
+        // and a branch to the store lands on its prefixes. Only pairs inside loops are
+        // padded.
+        if self.loop_depth > 0 {
+            let store = self
+                .last_fp_store
+                .filter(|&(_, end)| end == checked_from)
+                .map(|(store, _)| store);
+            let room = match (store, aligned) {
+                (Some(store), false) => PrefixRoom::new(&[store, checked_from], start),
+                (None, false) => PrefixRoom::new(&[checked_from], start),
+                (Some(store), true) => PrefixRoom::new(&[store], start),
+                (None, true) => PrefixRoom::new(&[], start),
+            };
+            self.prefix_room = Some(room);
+        }
+        if aligned {
+            asm!(self.ops; cmp Rq(addr.0), QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
+            self.place_pair(start);
+            asm!(self.ops; jae =>oob);
+        } else {
+            asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
+            self.place_pair(start);
+            asm!(self.ops; ja =>oob);
+        }
+        // Integer code only (rax and the flags): a float load just before it can still be
+        // retargeted by an operator using it with the load after the check.
+        self.load_then_check = self
+            .last_fp_load
+            .filter(|load| load.end == checked_from)
+            .map(|load| (load, self.ops.offset().0));
     }
 
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
@@ -261,14 +316,23 @@ impl X64Masm {
         aligned: bool,
     ) {
         let a = addr.0;
-        asm!(self.ops
-            ; mov eax, Rd(a)
-            ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
-        );
+        let mov = self.ops.offset().0;
+        asm!(self.ops; mov eax, Rd(a));
+        let sub = self.ops.offset().0;
+        asm!(self.ops; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]);
+        let add = self.ops.offset().0;
         if !aligned {
             self.add_end(end.max(loads.map_or(0, |(e, _)| e)));
         }
         let start = self.ops.offset().0;
+        if self.loop_depth > 0 {
+            let room = if aligned {
+                PrefixRoom::new(&[mov, sub], start)
+            } else {
+                PrefixRoom::new(&[mov, sub, add], start)
+            };
+            self.prefix_room = Some(room);
+        }
         asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
         self.place_pair(start);
         // `ja slow` (`jae slow` when aligned) in its rel32 form (the bytes dynasm writes

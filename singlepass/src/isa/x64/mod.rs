@@ -76,18 +76,32 @@ pub(crate) struct X64Masm {
     /// The last `movss`/`movsd` load from linear memory, while nothing came after it
     /// (see `emit_fp_binop`'s folding).
     last_fp_load: Option<FpLoad>,
+    /// The last float load followed by nothing but a bounds check, and where that check
+    /// ends: a float load starting there keeps it as its `prev` (see `emit_fp_load`).
+    load_then_check: Option<(FpLoad, usize)>,
+    /// The address arithmetic of the check whose compare comes next, which may take that
+    /// compare's padding as prefixes (see `placement`).
+    prefix_room: Option<placement::PrefixRoom>,
+    /// The `movss`/`movsd` of the last float store to linear memory: its start and end.
+    last_fp_store: Option<(usize, usize)>,
     /// Loops open at this point of the function: `placement` pads pairs only inside one.
     loop_depth: u32,
 }
 
-/// A float load just emitted: `code[start..end]` loads `addr` into xmm`dst`.
+/// A float load just emitted: `code[start..end]` loads `addr` into xmm`dst`, its
+/// `movss`/`movsd` itself at `code[op_at..end]` (after any address arithmetic).
 #[derive(Copy, Clone, Debug)]
 struct FpLoad {
     start: usize,
+    op_at: usize,
     end: usize,
     size: FloatSize,
     dst: u8,
     addr: Address,
+    /// The float load emitted just before this one with nothing between them but
+    /// integer code that reads and writes no float register (a bounds check): its
+    /// `movss`/`movsd` at `.0` into xmm`.1`, which can still be retargeted in place.
+    prev: Option<(usize, u8)>,
 }
 
 /// A `store_check` whose slow path waits to be emitted out of line after the function:
@@ -129,6 +143,9 @@ impl X64Masm {
             last_compare: None,
             constants: constants::ConstantPool::default(),
             last_fp_load: None,
+            load_then_check: None,
+            prefix_room: None,
+            last_fp_store: None,
             loop_depth: 0,
         }
     }

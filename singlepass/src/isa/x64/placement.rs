@@ -20,6 +20,13 @@
 //!   bytes before the `jcc`) could need such NOPs gets them before its label, so they
 //!   run once on entry instead of on every iteration.
 //!
+//! Where the instructions just before a pair's compare are known (a bounds or store
+//! check's address arithmetic: `lea`, `mov`, `sub`, `add`), the padding goes into them
+//! instead, as redundant `ds` segment prefixes (ignored in 64-bit mode; at most
+//! [`MAX_PREFIXES`] on one instruction, none past 15 bytes), so the pair moves just as far
+//! but no NOP runs (nbody's store checks ran one a check). Only when they cannot take it
+//! all do NOPs go in, as before.
+//!
 //! Every rule depends on offsets inside the function only, so it is deterministic.
 
 use dynasmrt::DynasmApi;
@@ -47,6 +54,71 @@ thread_local! {
     /// `placement_tests`.
     pub(super) static PLACED_PAIRS: std::cell::RefCell<Vec<(usize, usize, bool)>> =
         const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Redundant prefixes one instruction takes at most: the assemblers' default for
+/// prefix padding (GNU as `-malign-branch-prefix-size`), which decoders take without
+/// penalty.
+const MAX_PREFIXES: usize = 5;
+
+/// The `ds` segment override: no effect in 64-bit mode on any instruction it pads here.
+const DS: u8 = 0x3e;
+
+/// The longest x86 instruction, prefixes included.
+const MAX_INSTRUCTION: usize = 15;
+
+/// Instructions emitted just before a pair's compare that may take padding prefixes:
+/// their starts, in order, the last one's end being where the compare starts.
+#[derive(Copy, Clone, Debug, Default)]
+pub(super) struct PrefixRoom {
+    starts: [usize; 3],
+    count: usize,
+    /// Where the compare starts (the last instruction's end).
+    compare: usize,
+}
+
+impl PrefixRoom {
+    /// Instructions starting at `starts` (ascending, at most 3) and running up to the
+    /// compare at `compare`.
+    pub(super) fn new(starts: &[usize], compare: usize) -> PrefixRoom {
+        let mut room = PrefixRoom {
+            compare,
+            ..PrefixRoom::default()
+        };
+        let count = starts.len().min(room.starts.len());
+        room.starts[..count].copy_from_slice(&starts[..count]);
+        room.count = count;
+        room
+    }
+}
+
+/// How many prefixes each instruction of `room` takes to move the compare at `compare` by
+/// `pad` bytes, or `None` when together they cannot take that many.
+pub(super) fn prefix_split(room: &PrefixRoom, compare: usize, pad: usize) -> Option<[usize; 3]> {
+    let starts = &room.starts[..room.count];
+    if room.compare != compare || starts.first().is_none_or(|&first| first > compare) {
+        return None;
+    }
+    let mut room_of = [0; 3];
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(compare);
+        room_of[i] = MAX_PREFIXES.min(MAX_INSTRUCTION.saturating_sub(end.checked_sub(start)?));
+    }
+    if room_of.iter().sum::<usize>() < pad {
+        return None;
+    }
+    // Spread evenly (one at a time, first instructions first): few prefixes on each.
+    let mut split = [0; 3];
+    let mut left = pad;
+    while left > 0 {
+        for i in 0..starts.len() {
+            if left > 0 && split[i] < room_of[i] {
+                split[i] += 1;
+                left -= 1;
+            }
+        }
+    }
+    Some(split)
 }
 
 /// `int3`: the filler between functions.
@@ -142,6 +214,33 @@ impl X64Masm {
         self.last_compare = None;
     }
 
+    /// Puts `split[i]` `ds` prefixes before instruction `i` of `room`: the code from the
+    /// first one on (address arithmetic and the compare at `compare` just emitted, no
+    /// label reference or label among them) is emitted again with them.
+    fn insert_prefixes(&mut self, room: &PrefixRoom, compare: usize, split: [usize; 3]) {
+        let starts = &room.starts[..room.count];
+        let first = starts[0];
+        let end = self.ops.offset().0;
+        // At most 3 instructions of 15 bytes and a compare: 64 bytes, prefixes included.
+        let mut out = [DS; 64];
+        let Some(code) = self.ops.code_at(first, end - first) else {
+            return;
+        };
+        let mut used = 0;
+        for (i, &start) in starts.iter().enumerate() {
+            let next = starts.get(i + 1).copied().unwrap_or(compare);
+            // `out` is all `ds`: skipping over the prefixes writes them.
+            used += split[i];
+            let len = next - start;
+            out[used..used + len].copy_from_slice(&code[start - first..next - first]);
+            used += len;
+        }
+        let len = end - compare;
+        out[used..used + len].copy_from_slice(&code[compare - first..]);
+        used += len;
+        self.ops.replace_tail(first, &out[..used]);
+    }
+
     /// The end of the innermost loop: pairs after it are padded only if another loop
     /// still encloses them.
     pub(super) fn emit_loop_end(&mut self) {
@@ -160,9 +259,17 @@ impl X64Masm {
             0
         };
         if pad > 0 {
-            let mut filler = [0u8; BRANCH_WINDOW];
-            let used = nops(pad, &mut filler);
-            self.ops.insert_before_tail(start, &filler[..used]);
+            // A room recorded for another compare (one that needed no padding) is left
+            // stale: `prefix_split` finds that its compare is not this one.
+            let room = self.prefix_room.take();
+            match room.and_then(|room| Some((room, prefix_split(&room, start, pad)?))) {
+                Some((room, split)) => self.insert_prefixes(&room, start, split),
+                None => {
+                    let mut filler = [0u8; BRANCH_WINDOW];
+                    let used = nops(pad, &mut filler);
+                    self.ops.insert_before_tail(start, &filler[..used]);
+                }
+            }
         }
         #[cfg(test)]
         PLACED_PAIRS.with(|p| {
@@ -215,6 +322,26 @@ mod tests {
                 assert_eq!(pair_padding(offset + pad, len), 0, "{offset} {len}");
             }
         }
+    }
+
+    #[test]
+    fn prefixes_fill_exactly_what_the_instructions_can_take() {
+        // Three instructions of 3, 7 and 7 bytes before a compare at 117: 5 + 5 + 5.
+        let room = PrefixRoom::new(&[100, 103, 110], 117);
+        assert_eq!(prefix_split(&room, 117, 15), Some([5, 5, 5]));
+        assert_eq!(prefix_split(&room, 117, 16), None);
+        // Spread evenly, the first ones first.
+        assert_eq!(prefix_split(&room, 117, 4), Some([2, 1, 1]));
+        assert_eq!(prefix_split(&room, 117, 1), Some([1, 0, 0]));
+        // 15 bytes at most: a 12-byte instruction takes 3, a 15-byte one none.
+        let room = PrefixRoom::new(&[0, 12], 27);
+        assert_eq!(prefix_split(&room, 27, 3), Some([3, 0, 0]));
+        assert_eq!(prefix_split(&room, 27, 4), None);
+        // Recorded for another compare: nothing.
+        let room = PrefixRoom::new(&[0], 8);
+        assert_eq!(prefix_split(&room, 9, 1), None);
+        assert_eq!(prefix_split(&room, 8, 5), Some([5, 0, 0]));
+        assert_eq!(prefix_split(&PrefixRoom::default(), 0, 1), None);
     }
 
     #[test]

@@ -95,3 +95,60 @@ fn functions_start_aligned_and_no_jcc_in_a_loop_straddles_a_window() {
         );
     }
 }
+
+/// Store checks inside loops take their padding as `ds` prefixes on their address
+/// arithmetic (`mov eax, addr; sub eax, [start]; add rax, end`), never NOPs: the
+/// instruction right before every such compare is still the `add rax, imm32`, and some of
+/// them carry prefixes (`i` filler operators before the store put the checks at every
+/// offset of a window).
+#[test]
+fn store_checks_in_loops_are_padded_with_prefixes_not_nops() {
+    let mut wat = String::from("(module (memory 1)\n");
+    for i in 0..64 {
+        let filler = "local.get 1 i32.const 7 i32.xor local.set 1\n".repeat(i);
+        wat += &format!(
+            "(func (param i32 i32)
+               (loop $l
+                 {filler}
+                 local.get 0 local.get 1 i32.store offset=8
+                 local.get 1 i32.const 1 i32.sub local.tee 1
+                 br_if $l))\n"
+        );
+    }
+    wat += ")";
+    let wasm = wat::parse_str(&wat).expect("the generated module is valid");
+    PLACED_PAIRS.with(|p| p.borrow_mut().clear());
+    let artifact = compile(&wasm, Target::X86_64).expect("compiles");
+    let pairs = PLACED_PAIRS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    let code = &artifact.code;
+    let len_disp = crate::vmctx::VmCtx::WRITTEN_LEN.to_le_bytes();
+    let mut checks = 0;
+    let mut prefixed = 0;
+    for &(start, _, in_loop) in &pairs {
+        let compare = &code[start..start + 7];
+        if !in_loop || compare[..3] != [0x49, 0x3b, 0x87] || compare[3..] != len_disp {
+            continue;
+        }
+        checks += 1;
+        assert_eq!(
+            code[start - 7..start - 4],
+            [0x48, 0x81, 0xc0],
+            "the store check's compare at {start:#x} does not follow its add"
+        );
+        // Prefixes on the add, then the 7-byte `sub eax, [r15 + disp32]` before them.
+        let mut at = start - 7;
+        let mut prefixes = 0;
+        for _ in 0..2 {
+            while code[at - 1] == 0x3e {
+                at -= 1;
+                prefixes += 1;
+            }
+            at -= 7;
+        }
+        if prefixes > 0 {
+            prefixed += 1;
+        }
+    }
+    assert_eq!(checks, 64, "store checks in loops");
+    assert!(prefixed >= 8, "only {prefixed} store checks took prefixes");
+}
