@@ -1028,17 +1028,19 @@ fn mixes() -> Vec<Case> {
     // derived from (issue 19, cost table version 6): 2 MiB (the resident allowance and
     // this machine's L2) and 1 MiB (within it), and the loads' twins of the stores'
     // 16 and 4 MiB.
+    // The hostile stores' mix over `pages` (its written volume: the setup fills them).
+    let store_mix = |pages, label: &str| {
+        Case::mix(
+            &format!("{HOSTILE_STORES}/{label}"),
+            hostile_claim(pages, "store"),
+            hostile_over(HOSTILE_STORE, pages),
+        )
+        .min_share(0.3)
+        .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE)
+    };
     for (pages, label) in HOSTILE_SIZES {
         if pages < 64 {
-            mixes.push(
-                Case::mix(
-                    &format!("{HOSTILE_STORES}/{label}"),
-                    hostile_claim(pages, "store"),
-                    hostile_over(HOSTILE_STORE, pages),
-                )
-                .min_share(0.3)
-                .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
-            );
+            mixes.push(store_mix(pages, label));
         }
         mixes.push(
             Case::mix(
@@ -1054,15 +1056,7 @@ fn mixes() -> Vec<Case> {
     // strides of the 2 MiB mix, 1.5 MiB filled): the steps of a locality curve between
     // L1 and L2, where a threshold on the bytes written would sit.
     for (pages, label) in HOSTILE_STORE_SMALL_SIZES {
-        mixes.push(
-            Case::mix(
-                &format!("{HOSTILE_STORES}/{label}"),
-                hostile_claim(pages, "store"),
-                hostile_over(HOSTILE_STORE, pages),
-            )
-            .min_share(0.3)
-            .min_n(HOSTILE_CYCLES * HOSTILE_CYCLE),
-        );
+        mixes.push(store_mix(pages, label));
     }
     mixes.push(
         Case::mix(
