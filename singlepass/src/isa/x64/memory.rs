@@ -277,13 +277,13 @@ impl X64Masm {
                 .last_fp_store
                 .filter(|&(_, end)| end == checked_from)
                 .map(|(store, _)| store);
-            let room = match (store, aligned) {
-                (Some(store), false) => PrefixRoom::new(&[store, checked_from], start),
-                (None, false) => PrefixRoom::new(&[checked_from], start),
-                (Some(store), true) => PrefixRoom::new(&[store], start),
-                (None, true) => PrefixRoom::new(&[], start),
+            self.prefix_room = match (store, aligned) {
+                (Some(store), false) => Some(PrefixRoom::new(&[store, checked_from], start)),
+                (None, false) => Some(PrefixRoom::new(&[checked_from], start)),
+                (Some(store), true) => Some(PrefixRoom::new(&[store], start)),
+                // An aligned check's compare comes first: nothing before it takes prefixes.
+                (None, true) => None,
             };
-            self.prefix_room = Some(room);
         }
         if aligned {
             asm!(self.ops; cmp Rq(addr.0), QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
