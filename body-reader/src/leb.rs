@@ -161,14 +161,14 @@ mod tests {
             }
         }
         samples.push(vec![0x80, 0x80, 0x80, 0x80]);
-        let agree = |got: Option<(i64, usize)>, theirs: wasmparser::Result<i64>, pos, bytes| {
-            match (got, theirs) {
-                (Some((value, len)), Ok(expected)) => {
-                    assert_eq!((value, len), (expected, pos), "{bytes:x?}")
-                }
-                (None, Err(_)) => {}
-                (got, theirs) => panic!("{bytes:x?}: ours {got:?}, wasmparser {theirs:?}"),
+        let agree = |got: Option<(i64, usize)>, theirs: wasmparser::Result<i64>, pos, bytes| match (
+            got, theirs,
+        ) {
+            (Some((value, len)), Ok(expected)) => {
+                assert_eq!((value, len), (expected, pos), "{bytes:x?}")
             }
+            (None, Err(_)) => {}
+            (got, theirs) => panic!("{bytes:x?}: ours {got:?}, wasmparser {theirs:?}"),
         };
         for bytes in &samples {
             let mut r = BinaryReader::new(bytes, 0);
