@@ -12,9 +12,10 @@
 //! immediates are short enough that no encoding of them is malformed, or (index and
 //! `i32.const` immediates) five bytes long and accepted by the same check wasmparser
 //! makes of the last byte: linkers pad relocated function and global indices and
-//! static addresses to five bytes, and about one operator in twenty of the contract
-//! corpus had such an immediate. The same visitor method is called with the same
-//! immediates, so what the visitor sees is unchanged.
+//! static addresses to five bytes, and on the contract corpus such immediates sent
+//! 158 K operators a pass of the metering walk (86 K of code generation) to the general
+//! reader, against 16 K each without them. The same visitor method is called with the
+//! same immediates, so what the visitor sees is unchanged.
 //! Everything else (and every malformed encoding) goes through
 //! `BinaryReader::visit_operator` at the same position, with the frame stack this
 //! reader keeps exactly as `OperatorsReader` keeps it (it decides where a body ends and
