@@ -93,9 +93,9 @@ fn counted_loops_match_wasmi_at_every_limit() {
             subject.compare(export, &args, HUGE, &every, &mut stats, program.name);
         }
         let unending: [(&str, &[i32]); 5] = [
-            ("up_store", &[5, 10, 0]),                  // a step of 0
-            ("up_store", &[-250, -1, 7]),               // wraps below its bound
-            ("until_eq", &[1, 40, 2]),                  // steps over its bound
+            ("up_store", &[5, 10, 0]),                          // a step of 0
+            ("up_store", &[-250, -1, 7]),                       // wraps below its bound
+            ("until_eq", &[1, 40, 2]),                          // steps over its bound
             ("down_signed", &[-2_147_483_640, -2_147_483_647]), // wraps past -2^31
             ("down_tee", &[-2_147_483_647, -2_147_483_648]),
         ];
