@@ -69,6 +69,60 @@ fn hand_written_programs_match_wasmi() {
     })
 }
 
+/// The counted loops of `gasket_fixtures::programs` (`counted_loops`: issue 16's loop
+/// shapes and their near misses) replayed at many gas limits below each call's need, so
+/// that a run out of gas at an iteration boundary (or inside a store's write charge)
+/// stops with wasmi's gas, trap and memory, and a trap mid-loop reports exactly the gas
+/// charged before it. Every limit of the first and last `EXHAUSTIVE` below the need is
+/// run, and between them a stride far below one iteration's cost (an iteration here
+/// costs hundreds of gas), so a stop one iteration early or late changes the stored bytes
+/// at some limit. Calls that do not end by themselves (a step of 0, a variable that wraps
+/// and never meets its bound) run to the limit `BOUNDED` and are swept below it.
+#[test]
+fn counted_loops_match_wasmi_at_every_limit() {
+    const EXHAUSTIVE: u64 = 600;
+    const STRIDED: u64 = 1200;
+    const BOUNDED: u64 = 20_000;
+    let limits = |needed: u64| -> Vec<u64> {
+        let stride = (needed / STRIDED).max(1);
+        (0..=EXHAUSTIVE.min(needed))
+            .chain((EXHAUSTIVE..needed).step_by(stride as usize))
+            .chain(needed.saturating_sub(EXHAUSTIVE)..=needed)
+            .collect()
+    };
+    on_big_stack(|| {
+        let mut stats = Stats::default();
+        let program = programs()
+            .into_iter()
+            .find(|p| p.name == "counted_loops")
+            .expect("the counted_loops program");
+        let wasm = wat::parse_str(program.wat).expect("valid WAT");
+        let subject = load(&wasm);
+        for (export, args) in &program.calls {
+            let args: Vec<V> = args.iter().map(|&a| V::I32(a)).collect();
+            let needed = run_wasmi(&subject.reference, export, &args, HUGE)
+                .expect("wasmi judges it")
+                .gas;
+            let limits = limits(needed);
+            subject.compare(export, &args, HUGE, &limits, &mut stats, program.name);
+        }
+        let unending: [(&str, &[i32]); 5] = [
+            ("up_store", &[5, 10, 0]),                          // a step of 0
+            ("up_store", &[-250, -1, 7]),                       // wraps below its bound
+            ("until_eq", &[1, 40, 2]),                          // steps over its bound
+            ("down_signed", &[-2_147_483_640, -2_147_483_647]), // wraps past -2^31
+            ("down_tee", &[-2_147_483_648, 0]),                 // its first decrement wraps
+        ];
+        for (export, args) in unending {
+            let args: Vec<V> = args.iter().map(|&a| V::I32(a)).collect();
+            let limits = limits(BOUNDED);
+            subject.compare(export, &args, BOUNDED, &limits, &mut stats, program.name);
+        }
+        eprintln!("counted loops: {stats:?}");
+        assert!(stats.limit_runs >= 40_000, "{stats:?}");
+    })
+}
+
 /// wasm-smith seeds per run; `GASKET_DIFF_SEEDS=<n>` runs a longer campaign (and
 /// `GASKET_DIFF_FIRST_SEED=<s>` starts elsewhere), e.g. in release mode:
 /// `GASKET_DIFF_SEEDS=20000 cargo test --release -p gasket-vm --test differential generated`.
