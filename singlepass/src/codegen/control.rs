@@ -166,7 +166,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let product = match blockty {
             BlockType::Empty if self.hoisted.is_none() => {
                 let at = (self.offset - self.code_start) as usize + 2;
-                self.code.get(at..).and_then(super::hoist::invariant_product)
+                self.code
+                    .get(at..)
+                    .and_then(super::hoist::invariant_product)
             }
             _ => None,
         };

@@ -157,9 +157,7 @@ mod tests {
     fn body(wat_body: &str) -> Vec<u8> {
         // A function whose body is `loop <wat_body> end`, then the loop's bytes after its
         // block type.
-        let wat = format!(
-            "(module (func (param i32 i32 i32) (local i64 i64) (loop {wat_body})))"
-        );
+        let wat = format!("(module (func (param i32 i32 i32) (local i64 i64) (loop {wat_body})))");
         let wasm = wat::parse_str(wat).unwrap();
         // The body: locals declaration, then `0x03 0x40`.
         let at = wasm
