@@ -4,9 +4,10 @@
 //! every iteration of its inner loop, put a third multiply on the one port that runs
 //! them).
 //!
-//! At a `loop` with no parameters and no results, [`invariant_product`] scans the loop's
-//! operator bytes up to its `end` (at most [`MAX_OPERATORS`] operators, so the scans of
-//! nested loops stay linear in the body's size) for the locals it writes and the products
+//! At a `loop` with no parameters and no results whose first [`FILTER_BYTES`] bytes hold
+//! such a product's bytes, [`invariant_product`] scans the loop's operator bytes up to
+//! its `end` (at most [`MAX_OPERATORS`] operators, so the scans of nested loops stay
+//! linear in the body's size) for the locals it writes and the products
 //! of two locals it computes, and names the first product neither of whose locals the
 //! loop writes. `FuncGen::loop_` then pushes the product as a hidden operand-stack entry
 //! below the loop's frame (in its own slot, like the copies an `if` with parameters
@@ -45,12 +46,32 @@ pub(crate) struct Product {
     pub wide: bool,
 }
 
+/// How many bytes past a loop's block type [`invariant_product`] looks for a product of
+/// two locals before it scans the loop: most loops have none, and this filter (a few
+/// instructions a byte) is what they pay, where the scan cost about 2 400 a loop.
+const FILTER_BYTES: usize = 128;
+
+/// Whether the first [`FILTER_BYTES`] bytes of `code` hold the bytes of `local.get a;
+/// local.get b; i32.mul` (or `i64.mul`) with one-byte local indices. A match inside an
+/// immediate only costs a scan, and products it misses (later, or with longer indices)
+/// are only not hoisted.
+fn may_have_product(code: &[u8]) -> bool {
+    let window = &code[..code.len().min(FILTER_BYTES)];
+    window
+        .windows(5)
+        .any(|w| matches!(w[4], 0x6c | 0x7e) && w[2] == 0x20 && w[0] == 0x20)
+}
+
 /// The first product of two locals in the loop body `code` (its operator bytes after the
 /// `loop`'s block type, up to and past its `end`) whose locals the body writes nowhere;
-/// `None` when there is none, the body has more than [`MAX_OPERATORS`] operators or
+/// `None` when there is none, its first [`FILTER_BYTES`] bytes hold no product with
+/// one-byte local indices, the body has more than [`MAX_OPERATORS`] operators or
 /// writes more than `MAX_WRITTEN` locals, or the bytes hold anything the scan does not
 /// read (instructions beyond wasm 2.0, the end of input).
 pub(crate) fn invariant_product(code: &[u8]) -> Option<Product> {
+    if !may_have_product(code) {
+        return None;
+    }
     let mut bytes = Bytes { code, at: 0 };
     // Blocks opened inside the loop and not yet ended.
     let mut depth = 0u32;
@@ -210,6 +231,16 @@ mod tests {
     fn a_product_with_something_between_its_reads_is_none() {
         let code = body("(drop (i32.mul (local.get 0) (i32.add (local.get 1) (i32.const 0))))");
         assert_eq!(invariant_product(&code), None);
+    }
+
+    #[test]
+    fn looks_for_products_only_near_the_header() {
+        let mut wat = String::new();
+        for _ in 0..FILTER_BYTES {
+            wat.push_str("(nop)");
+        }
+        wat.push_str("(drop (i32.mul (local.get 0) (local.get 1)))");
+        assert_eq!(invariant_product(&body(&wat)), None);
     }
 
     #[test]
