@@ -48,7 +48,8 @@ pub(crate) struct Product {
 
 /// How many bytes past a loop's block type [`invariant_product`] looks for a product of
 /// two locals before it scans the loop: most loops have none, and this filter (a few
-/// instructions a byte) is what they pay, where the scan cost about 2 400 a loop.
+/// instructions per eight bytes) is what they pay, where the scan cost about 2 400
+/// instructions a loop.
 const FILTER_BYTES: usize = 128;
 
 /// Whether the first [`FILTER_BYTES`] bytes of `code` hold the bytes of `local.get a;
@@ -56,10 +57,30 @@ const FILTER_BYTES: usize = 128;
 /// immediate only costs a scan, and products it misses (later, or with longer indices)
 /// are only not hoisted.
 fn may_have_product(code: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Nonzero when some byte of `x` is zero (the lowest such byte is always flagged;
+    // a flag above it may be false, which only costs the exact check).
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
     let window = &code[..code.len().min(FILTER_BYTES)];
-    window
-        .windows(5)
-        .any(|w| matches!(w[4], 0x6c | 0x7e) && w[2] == 0x20 && w[0] == 0x20)
+    let ends_product = |i: usize| {
+        i >= 4 && matches!(window[i], 0x6c | 0x7e) && window[i - 2] == 0x20 && window[i - 4] == 0x20
+    };
+    // Eight bytes at a time for a multiply's opcode, then the exact check where one is.
+    let mut chunks = window.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(bytes);
+        if zero_byte(x ^ (0x6c * ONES)) | zero_byte(x ^ (0x7e * ONES)) != 0
+            && (at..at + 8).any(ends_product)
+        {
+            return true;
+        }
+        at += 8;
+    }
+    (at..window.len()).any(ends_product)
 }
 
 /// The first product of two locals in the loop body `code` (its operator bytes after the
@@ -231,6 +252,23 @@ mod tests {
     fn a_product_with_something_between_its_reads_is_none() {
         let code = body("(drop (i32.mul (local.get 0) (i32.add (local.get 1) (i32.const 0))))");
         assert_eq!(invariant_product(&code), None);
+    }
+
+    #[test]
+    fn the_filter_finds_a_product_at_every_offset_in_its_window() {
+        // `drop` + the product's 5 bytes after `nops` one-byte `nop`s.
+        for nops in 0..FILTER_BYTES - 5 {
+            let wat = format!(
+                "{}(drop (i32.mul (local.get 0) (local.get 1)))",
+                "(nop)".repeat(nops)
+            );
+            let found = invariant_product(&body(&wat)).is_some();
+            assert_eq!(
+                found,
+                nops + 5 <= FILTER_BYTES && nops + 2 < MAX_OPERATORS,
+                "{nops}"
+            );
+        }
     }
 
     #[test]
