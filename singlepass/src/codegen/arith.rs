@@ -76,6 +76,33 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
+    /// When the top two entries read the two locals of the open loop's hoisted product
+    /// (see `hoist`; in either order, the multiply commutes) for a multiply of `kind`:
+    /// pops them and returns the frame offset of the slot holding their product.
+    fn hoisted_product(&mut self, kind: Kind) -> Option<i32> {
+        let (product, depth) = self.hoisted?;
+        let [.., lhs, rhs] = self.stack[..] else {
+            return None;
+        };
+        let wide = match kind {
+            Kind::I32 => false,
+            Kind::I64 => true,
+            _ => return None,
+        };
+        let (Loc::Local(a), Loc::Local(b)) = (lhs.loc, rhs.loc) else {
+            return None;
+        };
+        let same = (a, b) == (product.a, product.b) || (b, a) == (product.a, product.b);
+        if !same || wide != product.wide {
+            return None;
+        }
+        for _ in 0..2 {
+            let value = self.pop();
+            self.release(value);
+        }
+        Some(self.slot_offset(depth))
+    }
+
     /// Pops the two operands of a binary operator; if both are constants, pushes
     /// `fold(a, b)` instead and returns `None`.
     fn pop_binary(
@@ -98,6 +125,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// `local.set`.
     pub fn binary_into_local(&mut self, op: Binary, kind: Kind, local: u32, dst: Reg) -> bool {
         let size = kind.size();
+        if op == Binary::Alu(AluOp::Mul) {
+            if let Some(offset) = self.hoisted_product(kind) {
+                // Entries still reading the local lazily keep its old value.
+                self.materialize_local(local);
+                self.masm.mov(size, dst, Operand::Frame(offset));
+                return true;
+            }
+        }
         let operands = match op {
             Binary::Alu(op) => self.pop_binary(kind, |a, b| evaluate_alu(op, a, b)),
             Binary::Shift(op) => self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)),
@@ -136,6 +171,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     pub fn alu(&mut self, op: AluOp, kind: Kind) {
         let size = kind.size();
+        if op == AluOp::Mul {
+            if let Some(offset) = self.hoisted_product(kind) {
+                let reg = self.alloc();
+                self.masm.mov(size, reg, Operand::Frame(offset));
+                self.push_reg(kind, reg);
+                return;
+            }
+        }
         let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_alu(op, a, b)) else {
             return;
         };

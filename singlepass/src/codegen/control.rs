@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use wasmparser::{BlockType, Operator};
 
-use crate::masm::{Cond, Label, MacroAssembler, Operand, Reg, Size};
+use crate::masm::{AluOp, Cond, Label, MacroAssembler, Operand, Reg, Size};
 use crate::CompileError;
 
 use super::func::FuncGen;
@@ -63,6 +63,9 @@ pub(crate) struct Frame {
     pub result_reg: Option<Reg>,
     /// Opened inside unreachable code: no code, only bracket matching.
     pub dead: bool,
+    /// A loop whose hoisted product (`FuncGen::hoisted`) is the hidden entry just below
+    /// `base`, dropped at its end.
+    pub hoists: bool,
 }
 
 impl Frame {
@@ -85,6 +88,7 @@ impl Frame {
             then_fell_through: false,
             result_reg: None,
             dead: false,
+            hoists: false,
         }
     }
 
@@ -157,11 +161,35 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.stack[depth].loc = Loc::Slot;
             }
         }
+        // A product of two locals the loop does not write is computed here, once (see
+        // `hoist`): a hidden entry in its slot below the loop's frame.
+        let product = match blockty {
+            BlockType::Empty if self.hoisted.is_none() => {
+                let at = (self.offset - self.code_start) as usize + 2;
+                self.code
+                    .get(at..)
+                    .and_then(super::hoist::invariant_product)
+            }
+            _ => None,
+        };
+        let base = match product {
+            Some(product) => {
+                let kind = if product.wide { Kind::I64 } else { Kind::I32 };
+                self.push(kind, Loc::Local(product.a));
+                self.push(kind, Loc::Local(product.b));
+                self.alu(AluOp::Mul, kind);
+                self.spill_all();
+                self.hoisted = Some((product, base));
+                base + 1
+            }
+            None => base,
+        };
         let label = self.masm.new_label();
         self.masm.align_loop();
         self.masm.bind(label);
-        self.frames
-            .push(Frame::new(FrameKind::Loop, label, base, params, results));
+        let mut frame = Frame::new(FrameKind::Loop, label, base, params, results);
+        frame.hoists = product.is_some();
+        self.frames.push(frame);
         Ok(())
     }
 
@@ -305,6 +333,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         } else if !fell_through {
             // Nothing reaches the end: the code after it is unreachable too.
             self.truncate(frame.base);
+        }
+        if frame.hoists {
+            // No results (only loops without any hoist): the hidden entry is the top.
+            self.truncate(frame.base - 1);
+            self.hoisted = None;
         }
         if frame.kind == FrameKind::Function && !self.unreachable {
             self.function_exit(frame.results.len());

@@ -185,6 +185,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub shifted: Option<Shifted>,
     /// The operand-stack entries known to be `i32.shl` results by a constant (`aligned`).
     pub aligned: super::aligned::AlignedEntries,
+    /// The open loop's hoisted product and the depth of the hidden entry holding it
+    /// (see `hoist`); at most one is open.
+    pub hoisted: Option<(super::hoist::Product, usize)>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -250,6 +253,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             code_start: 0,
             shifted: None,
             aligned: Default::default(),
+            hoisted: None,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }

@@ -10,6 +10,7 @@
 //! - `stack.rs`: the value stack of locations and register allocation.
 //! - `regalloc.rs`: which locals live in registers (a use-count scan of the body).
 //! - `control.rs`: block/loop/if frames and branches.
+//! - `hoist.rs`: loop-invariant products of two locals, computed before the loop.
 //! - `arith.rs`: integer operators, with constant folding.
 //! - `memory.rs`: loads, stores, globals, tables and bulk operations.
 //! - `calls.rs`: calls, the intrinsics, and runtime helper calls.
@@ -26,6 +27,7 @@ mod control;
 mod decode;
 mod float;
 mod func;
+mod hoist;
 mod load_window;
 mod memory;
 mod parallel;

@@ -1,0 +1,292 @@
+//! Loop-invariant products: a `local.get a; local.get b; i32.mul` (or `i64.mul`) inside a
+//! loop that writes neither `a` nor `b` is computed once before the loop's header and
+//! read from a frame slot where it occurs (issue 16: matmul's `i * n`, recomputed on
+//! every iteration of its inner loop, put a third multiply on the one port that runs
+//! them).
+//!
+//! At a `loop` with no parameters and no results whose first [`FILTER_BYTES`] bytes hold
+//! such a product's bytes, [`invariant_product`] scans the loop's operator bytes up to
+//! its `end` (at most [`MAX_OPERATORS`] operators, so the scans of nested loops stay
+//! linear in the body's size) for the locals it writes and the products
+//! of two locals it computes, and names the first product neither of whose locals the
+//! loop writes. `FuncGen::loop_` then pushes the product as a hidden operand-stack entry
+//! below the loop's frame (in its own slot, like the copies an `if` with parameters
+//! keeps) before binding the header label, and the multiply at each occurrence inside
+//! the loop becomes a load of that slot (`FuncGen::hoisted_product`); the loop's `end`
+//! drops the entry. One hoist is open at a time (a loop inside a hoisting loop hoists
+//! nothing), so a frame holds at most one slot more than before.
+//!
+//! Exact: a multiply neither traps nor touches memory, gas or the flags the code after
+//! the header may read, so computing it once more before the loop (even when the loop
+//! never reaches the occurrence) changes nothing observable, and since the loop writes
+//! neither local, the values the occurrence would multiply are the ones the header
+//! multiplied, on every iteration. Gas is charged by the instrumented module's own
+//! operators, which are compiled unchanged. The slot is the hidden entry's own (slot `d`
+//! belongs to depth `d`), so nothing in the loop, whose entries all lie above it, writes
+//! it; branches out of the loop leave it dead.
+
+use super::bytes::Bytes;
+
+/// How many operators a loop may have for its products to be hoisted: bounds the scan
+/// (each loop header scans at most this many, however deeply loops nest).
+pub(super) const MAX_OPERATORS: usize = 160;
+
+/// How many distinct locals a hoisting loop may write (more: the scan gives up).
+const MAX_WRITTEN: usize = 16;
+
+/// How many products of locals the scan remembers (the first ones).
+const MAX_CANDIDATES: usize = 4;
+
+/// A product of two locals a loop does not write: `local.get a; local.get b; mul`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Product {
+    pub a: u32,
+    pub b: u32,
+    /// `i64.mul` (else `i32.mul`).
+    pub wide: bool,
+}
+
+/// How many bytes past a loop's block type [`invariant_product`] looks for a product of
+/// two locals before it scans the loop: most loops have none, and this filter (a few
+/// instructions per eight bytes) is what they pay, where the scan cost about 2 400
+/// instructions a loop.
+const FILTER_BYTES: usize = 128;
+
+/// Whether the first [`FILTER_BYTES`] bytes of `code` hold the bytes of `local.get a;
+/// local.get b; i32.mul` (or `i64.mul`) with one-byte local indices. A match inside an
+/// immediate only costs a scan, and products it misses (later, or with longer indices)
+/// are only not hoisted.
+fn may_have_product(code: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Nonzero when some byte of `x` is zero (the lowest such byte is always flagged;
+    // a flag above it may be false, which only costs the exact check).
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let window = &code[..code.len().min(FILTER_BYTES)];
+    let ends_product = |i: usize| {
+        i >= 4 && matches!(window[i], 0x6c | 0x7e) && window[i - 2] == 0x20 && window[i - 4] == 0x20
+    };
+    // Eight bytes at a time for a multiply's opcode, then the exact check where one is.
+    let mut chunks = window.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(bytes);
+        if zero_byte(x ^ (0x6c * ONES)) | zero_byte(x ^ (0x7e * ONES)) != 0
+            && (at..at + 8).any(ends_product)
+        {
+            return true;
+        }
+        at += 8;
+    }
+    (at..window.len()).any(ends_product)
+}
+
+/// The first product of two locals in the loop body `code` (its operator bytes after the
+/// `loop`'s block type, up to and past its `end`) whose locals the body writes nowhere;
+/// `None` when there is none, its first [`FILTER_BYTES`] bytes hold no product with
+/// one-byte local indices, the body has more than [`MAX_OPERATORS`] operators or
+/// writes more than `MAX_WRITTEN` locals, or the bytes hold anything the scan does not
+/// read (instructions beyond wasm 2.0, the end of input).
+pub(crate) fn invariant_product(code: &[u8]) -> Option<Product> {
+    if !may_have_product(code) {
+        return None;
+    }
+    let mut bytes = Bytes { code, at: 0 };
+    // Blocks opened inside the loop and not yet ended.
+    let mut depth = 0u32;
+    let mut written = [0u32; MAX_WRITTEN];
+    let mut n_written = 0;
+    let mut candidates = [None::<Product>; MAX_CANDIDATES];
+    let mut n_candidates = 0;
+    // The locals read by the two instructions before this one, when they were
+    // `local.get`s (`gets[1]` the nearer).
+    let mut gets: [Option<u32>; 2] = [None, None];
+    for _ in 0..MAX_OPERATORS {
+        let op = bytes.byte()?;
+        let mut get = None;
+        match op {
+            0x02..=0x04 => {
+                bytes.skip_block_type()?;
+                depth += 1;
+            }
+            0x0b => {
+                if depth == 0 {
+                    let writes = &written[..n_written];
+                    return candidates[..n_candidates]
+                        .iter()
+                        .flatten()
+                        .find(|p| !writes.contains(&p.a) && !writes.contains(&p.b))
+                        .copied();
+                }
+                depth -= 1;
+            }
+            0x00 | 0x01 | 0x05 | 0x0f | 0x1a | 0x1b | 0x45..=0xc4 | 0xd1 => {
+                if let (0x6c | 0x7e, [Some(a), Some(b)]) = (op, gets) {
+                    if n_candidates < MAX_CANDIDATES {
+                        candidates[n_candidates] = Some(Product {
+                            a,
+                            b,
+                            wide: op == 0x7e,
+                        });
+                        n_candidates += 1;
+                    }
+                }
+            }
+            0x0c | 0x0d | 0x23 | 0x24 | 0x25 | 0x26 | 0x3f | 0x40 | 0xd0 | 0xd2 => {
+                bytes.skip_leb()?
+            }
+            0x0e => {
+                let targets = bytes.u32()?;
+                for _ in 0..=targets {
+                    bytes.skip_leb()?;
+                }
+            }
+            0x10 => bytes.skip_leb()?,
+            0x11 => {
+                bytes.skip_leb()?;
+                bytes.skip_leb()?;
+            }
+            0x1c => {
+                let types = bytes.u32()?;
+                for _ in 0..types {
+                    match bytes.byte()? {
+                        0x63 | 0x64 => return None,
+                        _ => {}
+                    }
+                }
+            }
+            0x20 => get = Some(bytes.u32()?),
+            0x21 | 0x22 => {
+                let local = bytes.u32()?;
+                if !written[..n_written].contains(&local) {
+                    *written.get_mut(n_written)? = local;
+                    n_written += 1;
+                }
+            }
+            0x28..=0x3e => {
+                let align = bytes.u32()?;
+                if align & 0x40 != 0 {
+                    // Multi-memory: a memory index follows.
+                    bytes.skip_leb()?;
+                }
+                bytes.skip_leb()?;
+            }
+            0x41 | 0x42 => bytes.skip_leb()?,
+            0x43 => bytes.skip(4)?,
+            0x44 => bytes.skip(8)?,
+            0xfc => match bytes.u32()? {
+                0..=7 => {}
+                9 | 11 | 13 | 15..=17 => bytes.skip_leb()?,
+                8 | 10 | 12 | 14 => {
+                    bytes.skip_leb()?;
+                    bytes.skip_leb()?;
+                }
+                _ => return None,
+            },
+            _ => return None,
+        }
+        gets = [gets[1], get];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(wat_body: &str) -> Vec<u8> {
+        // A function whose body is `loop <wat_body> end`, then the loop's bytes after its
+        // block type.
+        let wat = format!("(module (func (param i32 i32 i32) (local i64 i64) (loop {wat_body})))");
+        let wasm = wat::parse_str(wat).unwrap();
+        // The body: locals declaration, then `0x03 0x40`.
+        let at = wasm
+            .windows(2)
+            .rposition(|w| w == [0x03, 0x40])
+            .expect("the loop");
+        wasm[at + 2..].to_vec()
+    }
+
+    #[test]
+    fn finds_a_product_of_locals_the_loop_does_not_write() {
+        let code = body(
+            "(drop (i32.mul (local.get 0) (local.get 1)))
+             (local.set 2 (i32.add (local.get 2) (i32.const 1)))
+             (br_if 0 (local.get 2))",
+        );
+        assert_eq!(
+            invariant_product(&code),
+            Some(Product {
+                a: 0,
+                b: 1,
+                wide: false
+            })
+        );
+    }
+
+    #[test]
+    fn skips_products_of_written_locals_and_finds_the_next() {
+        let code = body(
+            "(drop (i32.mul (local.get 2) (local.get 1)))
+             (drop (i64.mul (local.get 3) (local.get 3)))
+             (block (local.set 2 (i32.const 1)))",
+        );
+        assert_eq!(
+            invariant_product(&code),
+            Some(Product {
+                a: 3,
+                b: 3,
+                wide: true
+            })
+        );
+        let code = body(
+            "(drop (i32.mul (local.get 0) (local.get 1)))
+             (loop (drop (local.tee 1 (i32.const 1))))",
+        );
+        assert_eq!(invariant_product(&code), None);
+    }
+
+    #[test]
+    fn a_product_with_something_between_its_reads_is_none() {
+        let code = body("(drop (i32.mul (local.get 0) (i32.add (local.get 1) (i32.const 0))))");
+        assert_eq!(invariant_product(&code), None);
+    }
+
+    #[test]
+    fn the_filter_finds_a_product_at_every_offset_in_its_window() {
+        // `drop` + the product's 5 bytes after `nops` one-byte `nop`s.
+        for nops in 0..FILTER_BYTES - 5 {
+            let wat = format!(
+                "{}(drop (i32.mul (local.get 0) (local.get 1)))",
+                "(nop)".repeat(nops)
+            );
+            let found = invariant_product(&body(&wat)).is_some();
+            assert_eq!(
+                found,
+                nops + 5 <= FILTER_BYTES && nops + 2 < MAX_OPERATORS,
+                "{nops}"
+            );
+        }
+    }
+
+    #[test]
+    fn looks_for_products_only_near_the_header() {
+        let mut wat = String::new();
+        for _ in 0..FILTER_BYTES {
+            wat.push_str("(nop)");
+        }
+        wat.push_str("(drop (i32.mul (local.get 0) (local.get 1)))");
+        assert_eq!(invariant_product(&body(&wat)), None);
+    }
+
+    #[test]
+    fn gives_up_past_the_operator_bound() {
+        let mut wat = String::from("(drop (i32.mul (local.get 0) (local.get 1)))");
+        for _ in 0..MAX_OPERATORS {
+            wat.push_str("(nop)");
+        }
+        assert_eq!(invariant_product(&body(&wat)), None);
+    }
+}
