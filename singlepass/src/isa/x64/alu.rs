@@ -162,6 +162,9 @@ impl X64Masm {
 
     pub(super) fn emit_alu(&mut self, op: AluOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand) {
         let (d, l) = (dst.0, lhs.0);
+        // Each instruction (or short group) joins the run of integer code a compare
+        // after it may pad with prefixes (`placement::PlainRun`).
+        let first = self.ops.offset().0;
         if rhs == Operand::Reg(dst) && d != l {
             // `mov dst, lhs` would destroy rhs.
             match op {
@@ -175,6 +178,7 @@ impl X64Masm {
                 }
                 _ => self.binop(op, size, d, Src::Reg(l)),
             }
+            self.plain(first);
             return;
         }
         let src = self.src(size, rhs);
@@ -182,7 +186,10 @@ impl X64Masm {
             // Otherwise the operation itself zero-extends a 32-bit result.
             self.mov_reg(size, d, l);
         }
+        self.plain(first);
+        let op_at = self.ops.offset().0;
         self.binop(op, size, d, src);
+        self.plain(op_at);
     }
 
     pub(super) fn emit_shift(&mut self, op: ShiftOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand) {
@@ -191,6 +198,7 @@ impl X64Masm {
             Size::S32 => 32,
             Size::S64 => 64,
         };
+        let first = self.ops.offset().0;
         let count = match rhs {
             Operand::Imm(c) => Some((c as u64 % width) as i8),
             // Load the count first: rhs may be dst.
@@ -203,15 +211,22 @@ impl X64Masm {
                 None
             }
         };
+        // The count's move, the value's and the shift join the run of integer code a
+        // compare after it may pad with prefixes (`placement::PlainRun`).
+        self.plain(first);
+        let moved = self.ops.offset().0;
         if count == Some(0) {
             // No shift: the move alone gives the (zero-extended, for S32) result.
             self.mov_reg(size, d, l);
+            self.plain(moved);
             return;
         }
         if d != l {
             // Otherwise the shift itself zero-extends a 32-bit result.
             self.mov_reg(size, d, l);
         }
+        self.plain(moved);
+        let op_at = self.ops.offset().0;
         match op {
             ShiftOp::Shl => shiftop!(self.ops, shl, size, d, count),
             ShiftOp::ShrS => shiftop!(self.ops, sar, size, d, count),
@@ -219,6 +234,7 @@ impl X64Masm {
             ShiftOp::Rotl => shiftop!(self.ops, rol, size, d, count),
             ShiftOp::Rotr => shiftop!(self.ops, ror, size, d, count),
         }
+        self.plain(op_at);
     }
 
     /// x86 `div`/`idiv` divide rdx:rax. rax is scratch; rdx may hold a lent local

@@ -19,6 +19,8 @@ impl X64Masm {
         self.last_fp_load = None;
         self.load_then_check = None;
         self.last_fp_store = None;
+        // Prefixes before code a branch lands after would move that code under the label.
+        self.plain_run = super::placement::PlainRun::default();
         self.ops.dynamic_label(label);
     }
 

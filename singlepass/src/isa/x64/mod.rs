@@ -84,6 +84,10 @@ pub(crate) struct X64Masm {
     prefix_room: Option<placement::PrefixRoom>,
     /// The `movss`/`movsd` of the last float store to linear memory: its start and end.
     last_fp_store: Option<(usize, usize)>,
+    /// The integer instructions (loads, stores, shifts, ALU operations) emitted back to
+    /// back just now, which may take the next compare's padding as prefixes when they
+    /// end where it starts (see `placement::PlainRun`).
+    plain_run: placement::PlainRun,
     /// Loops open at this point of the function: `placement` pads pairs only inside one.
     loop_depth: u32,
 }
@@ -146,6 +150,7 @@ impl X64Masm {
             load_then_check: None,
             prefix_room: None,
             last_fp_store: None,
+            plain_run: placement::PlainRun::default(),
             loop_depth: 0,
         }
     }
@@ -192,10 +197,17 @@ impl MacroAssembler for X64Masm {
         self.emit_mov(size, dst, src)
     }
     fn load(&mut self, kind: LoadKind, dst: Reg, addr: Address) {
-        self.emit_load(kind, dst, addr)
+        let start = self.ops.offset().0;
+        self.emit_load(kind, dst, addr);
+        // Integer code (no label, reference or recorded offset): a compare after it may
+        // pad with prefixes on it (`placement::PlainRun`).
+        self.plain(start);
     }
     fn store(&mut self, width: StoreWidth, addr: Address, src: Operand) {
-        self.emit_store(width, addr, src)
+        let start = self.ops.offset().0;
+        self.emit_store(width, addr, src);
+        // As for `load`.
+        self.plain(start);
     }
     fn lea(&mut self, dst: Reg, addr: Address) {
         self.emit_lea(dst, addr)

@@ -92,6 +92,63 @@ impl PrefixRoom {
     }
 }
 
+/// The integer instructions emitted back to back just before the current offset (at most
+/// the last 3): loads, stores, shifts and ALU operations, none of which holds a label
+/// reference, a label or a recorded offset. Cleared when a label is bound (prefixes
+/// before a label's code would move it from under the label); any other code emitted
+/// in between ends the run, since the next one no longer starts at its end. A compare
+/// starting at `end` can take its padding as prefixes on them (see
+/// [`PlainRun::room_before`]): this is how a pair after a load (quicksort's partition
+/// scans) or an increment and a store (keccak's column loops) moves without a NOP.
+#[derive(Copy, Clone, Debug, Default)]
+pub(super) struct PlainRun {
+    starts: [usize; 3],
+    count: usize,
+    end: usize,
+}
+
+impl PlainRun {
+    /// An instruction (or a few) at `start..end` just emitted.
+    fn push(&mut self, start: usize, end: usize) {
+        if start == end {
+            return;
+        }
+        if self.count == 0 || self.end != start {
+            *self = PlainRun::default();
+        }
+        if self.count == self.starts.len() {
+            self.starts.copy_within(1.., 0);
+            self.count -= 1;
+        }
+        self.starts[self.count] = start;
+        self.count += 1;
+        self.end = end;
+    }
+
+    /// The room for a compare at `compare` whose own room (a check's address arithmetic,
+    /// see [`PrefixRoom`]) is `own`: this run's instructions when they end where `own`
+    /// starts (or at `compare`, with no own room), then `own`'s, at most 3 (the last).
+    fn room_before(&self, own: Option<&PrefixRoom>, compare: usize) -> Option<PrefixRoom> {
+        let own = own.filter(|room| room.compare == compare && room.count > 0);
+        let joins = match own {
+            Some(room) => room.starts[0],
+            None => compare,
+        };
+        if self.count == 0 || self.end != joins {
+            return own.copied();
+        }
+        let mut starts = [0; 6];
+        let run = &self.starts[..self.count];
+        starts[..run.len()].copy_from_slice(run);
+        let mut n = run.len();
+        if let Some(room) = own {
+            starts[n..n + room.count].copy_from_slice(&room.starts[..room.count]);
+            n += room.count;
+        }
+        Some(PrefixRoom::new(&starts[n.saturating_sub(3)..n], compare))
+    }
+}
+
 /// How many prefixes each instruction of `room` takes to move the compare at `compare` by
 /// `pad` bytes, or `None` when together they cannot take that many.
 pub(super) fn prefix_split(room: &PrefixRoom, compare: usize, pad: usize) -> Option<[usize; 3]> {
@@ -241,6 +298,14 @@ impl X64Masm {
         self.ops.replace_tail(first, &out[..used]);
     }
 
+    /// Integer code just emitted from `start` on (see [`PlainRun`]): it may take the
+    /// padding of a compare right after it. Recorded only inside loops.
+    pub(super) fn plain(&mut self, start: usize) {
+        if self.loop_depth > 0 {
+            self.plain_run.push(start, self.ops.offset().0);
+        }
+    }
+
     /// The end of the innermost loop: pairs after it are padded only if another loop
     /// still encloses them.
     pub(super) fn emit_loop_end(&mut self) {
@@ -253,24 +318,46 @@ impl X64Masm {
     pub(super) fn place_pair(&mut self, start: usize) {
         let in_loop = self.loop_depth > 0;
         let cmp_len = self.ops.offset().0 - start;
-        let pad = if in_loop {
+        let needed = if in_loop {
             pair_padding(start, cmp_len)
         } else {
             0
         };
-        if pad > 0 {
+        // How far the compare moved (read by the placement tests).
+        #[cfg_attr(not(test), allow(unused_variables))]
+        let pad = if needed > 0 {
             // A room recorded for another compare (one that needed no padding) is left
             // stale: `prefix_split` finds that its compare is not this one.
-            let room = self.prefix_room.take();
-            match room.and_then(|room| Some((room, prefix_split(&room, start, pad)?))) {
-                Some((room, split)) => self.insert_prefixes(&room, start, split),
+            let own = self.prefix_room.take();
+            let room = self.plain_run.room_before(own.as_ref(), start);
+            self.plain_run = PlainRun::default();
+            // Prefixes move the pair to the next window, or when they cannot, the least
+            // that leaves it unhazarded (its compare then crosses the boundary, its `jcc`
+            // after it); NOPs move it to the next window.
+            let least = (1..needed)
+                .find(|&p| pair_padding(start + p, cmp_len) == 0)
+                .unwrap_or(needed);
+            let prefixed = room.and_then(|room| {
+                [needed, least]
+                    .into_iter()
+                    .find_map(|p| Some((p, prefix_split(&room, start, p)?)))
+                    .map(|(p, split)| (room, p, split))
+            });
+            match prefixed {
+                Some((room, moved, split)) => {
+                    self.insert_prefixes(&room, start, split);
+                    moved
+                }
                 None => {
                     let mut filler = [0u8; BRANCH_WINDOW];
-                    let used = nops(pad, &mut filler);
+                    let used = nops(needed, &mut filler);
                     self.ops.insert_before_tail(start, &filler[..used]);
+                    needed
                 }
             }
-        }
+        } else {
+            0
+        };
         #[cfg(test)]
         PLACED_PAIRS.with(|p| {
             p.borrow_mut()
@@ -342,6 +429,47 @@ mod tests {
         assert_eq!(prefix_split(&room, 9, 1), None);
         assert_eq!(prefix_split(&room, 8, 5), Some([5, 0, 0]));
         assert_eq!(prefix_split(&PrefixRoom::default(), 0, 1), None);
+    }
+
+    #[test]
+    fn a_run_is_the_last_three_back_to_back_instructions_ending_at_the_compare() {
+        let mut run = PlainRun::default();
+        run.push(10, 13);
+        run.push(13, 17);
+        // Nothing emitted: no instruction.
+        run.push(17, 17);
+        let room = run.room_before(None, 17).expect("ends at the compare");
+        assert_eq!(room.starts[..room.count], [10, 13]);
+        // A compare somewhere else, or a gap, has none.
+        assert!(run.room_before(None, 18).is_none());
+        run.push(20, 24);
+        assert!(run.room_before(None, 17).is_none());
+        assert_eq!(
+            run.room_before(None, 24).expect("new run").starts[..1],
+            [20]
+        );
+        // Only the last three.
+        run.push(24, 27);
+        run.push(27, 30);
+        run.push(30, 33);
+        let room = run.room_before(None, 33).expect("ends at the compare");
+        assert_eq!(room.starts[..room.count], [24, 27, 30]);
+        // Joined before a check's own room (its `lea` at 33), the last three of all.
+        let own = PrefixRoom::new(&[33], 41);
+        let room = run.room_before(Some(&own), 41).expect("joins");
+        assert_eq!(room.starts[..room.count], [27, 30, 33]);
+        assert_eq!(room.compare, 41);
+        // Not joined: the own room alone.
+        let own = PrefixRoom::new(&[34], 41);
+        let room = run.room_before(Some(&own), 41).expect("own");
+        assert_eq!(room.starts[..room.count], [34]);
+        // An own room recorded for another compare is ignored.
+        let room = run.room_before(Some(&own), 33).expect("the run");
+        assert_eq!(room.starts[..room.count], [24, 27, 30]);
+        // A 3-byte compare at 24 within the window needs 8 bytes to reach the next one,
+        // but 6 leave it crossing the boundary with its jcc after it: the least move.
+        assert_eq!(pair_padding(24, 3), 8);
+        assert_eq!((1..8).find(|&p| pair_padding(24 + p, 3) == 0), Some(6));
     }
 
     #[test]
