@@ -59,6 +59,59 @@ impl Bytes<'_> {
         }
     }
 
+    /// Skips the immediates of `op` (just read), for every wasm 2.0 operator except the
+    /// ones each scan reads itself: block starts (`block`, `loop`, `if`), `call`, and
+    /// `local.get`/`set`/`tee`. `None` for those, for anything beyond wasm 2.0 (typed
+    /// `select` of typed references, other `0xfc` operators) and at the end of input.
+    #[inline]
+    pub fn skip_immediates(&mut self, op: u8) -> Option<()> {
+        match op {
+            0x00 | 0x01 | 0x05 | 0x0b | 0x0f | 0x1a | 0x1b | 0x45..=0xc4 | 0xd1 => Some(()),
+            0x0c | 0x0d | 0x23 | 0x24 | 0x25 | 0x26 | 0x3f | 0x40 | 0xd0 | 0xd2 => self.skip_leb(),
+            0x0e => {
+                let targets = self.u32()?;
+                for _ in 0..=targets {
+                    self.skip_leb()?;
+                }
+                Some(())
+            }
+            0x11 => {
+                self.skip_leb()?;
+                self.skip_leb()
+            }
+            0x1c => {
+                let types = self.u32()?;
+                for _ in 0..types {
+                    if matches!(self.byte()?, 0x63 | 0x64) {
+                        return None;
+                    }
+                }
+                Some(())
+            }
+            0x28..=0x3e => {
+                let align = self.u32()?;
+                if align & 0x40 != 0 {
+                    // Multi-memory: a memory index follows.
+                    self.skip_leb()?;
+                }
+                self.skip_leb()
+            }
+            0x41 | 0x42 => self.skip_leb(),
+            0x43 => self.skip(4),
+            0x44 => self.skip(8),
+            0xfc => match self.u32()? {
+                0..=7 => Some(()),
+                9 | 11 | 13 | 15..=17 => self.skip_leb(),
+                8 | 10 | 12 | 14 => {
+                    self.skip_leb()?;
+                    self.skip_leb()
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// An unsigned LEB128 of at most 64 bits.
     #[inline]
     pub fn var_u64(&mut self) -> Option<u64> {

@@ -122,8 +122,8 @@ pub(crate) fn invariant_product(code: &[u8]) -> Option<Product> {
                 }
                 depth -= 1;
             }
-            0x00 | 0x01 | 0x05 | 0x0f | 0x1a | 0x1b | 0x45..=0xc4 | 0xd1 => {
-                if let (0x6c | 0x7e, [Some(a), Some(b)]) = (op, gets) {
+            0x6c | 0x7e => {
+                if let [Some(a), Some(b)] = gets {
                     if n_candidates < MAX_CANDIDATES {
                         candidates[n_candidates] = Some(Product {
                             a,
@@ -134,29 +134,7 @@ pub(crate) fn invariant_product(code: &[u8]) -> Option<Product> {
                     }
                 }
             }
-            0x0c | 0x0d | 0x23 | 0x24 | 0x25 | 0x26 | 0x3f | 0x40 | 0xd0 | 0xd2 => {
-                bytes.skip_leb()?
-            }
-            0x0e => {
-                let targets = bytes.u32()?;
-                for _ in 0..=targets {
-                    bytes.skip_leb()?;
-                }
-            }
             0x10 => bytes.skip_leb()?,
-            0x11 => {
-                bytes.skip_leb()?;
-                bytes.skip_leb()?;
-            }
-            0x1c => {
-                let types = bytes.u32()?;
-                for _ in 0..types {
-                    match bytes.byte()? {
-                        0x63 | 0x64 => return None,
-                        _ => {}
-                    }
-                }
-            }
             0x20 => get = Some(bytes.u32()?),
             0x21 | 0x22 => {
                 let local = bytes.u32()?;
@@ -165,27 +143,7 @@ pub(crate) fn invariant_product(code: &[u8]) -> Option<Product> {
                     n_written += 1;
                 }
             }
-            0x28..=0x3e => {
-                let align = bytes.u32()?;
-                if align & 0x40 != 0 {
-                    // Multi-memory: a memory index follows.
-                    bytes.skip_leb()?;
-                }
-                bytes.skip_leb()?;
-            }
-            0x41 | 0x42 => bytes.skip_leb()?,
-            0x43 => bytes.skip(4)?,
-            0x44 => bytes.skip(8)?,
-            0xfc => match bytes.u32()? {
-                0..=7 => {}
-                9 | 11 | 13 | 15..=17 => bytes.skip_leb()?,
-                8 | 10 | 12 | 14 => {
-                    bytes.skip_leb()?;
-                    bytes.skip_leb()?;
-                }
-                _ => return None,
-            },
-            _ => return None,
+            other => bytes.skip_immediates(other)?,
         }
         gets = [gets[1], get];
     }

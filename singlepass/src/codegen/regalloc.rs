@@ -89,16 +89,6 @@ pub(crate) fn scan_local_uses(
                     weight = use_weight(depth);
                 }
             }
-            0x00 | 0x01 | 0x05 | 0x0f | 0x1a | 0x1b | 0x45..=0xc4 | 0xd1 => {}
-            0x0c | 0x0d | 0x23 | 0x24 | 0x25 | 0x26 | 0x3f | 0x40 | 0xd0 | 0xd2 => {
-                bytes.skip_leb()?
-            }
-            0x0e => {
-                let targets = bytes.u32()?;
-                for _ in 0..=targets {
-                    bytes.skip_leb()?;
-                }
-            }
             0x10 => {
                 if !is_inlined(bytes.u32()?) {
                     summary.call_weight = summary.call_weight.saturating_add(weight);
@@ -109,15 +99,6 @@ pub(crate) fn scan_local_uses(
                 bytes.skip_leb()?;
                 summary.call_weight = summary.call_weight.saturating_add(weight);
             }
-            0x1c => {
-                let types = bytes.u32()?;
-                for _ in 0..types {
-                    match bytes.byte()? {
-                        0x63 | 0x64 => return None,
-                        _ => {}
-                    }
-                }
-            }
             0x20..=0x22 => {
                 let local = bytes.u32()? as usize;
                 let total = weights.get_mut(local)?;
@@ -126,27 +107,7 @@ pub(crate) fn scan_local_uses(
                     *copied.get_mut(local)? = true;
                 }
             }
-            0x28..=0x3e => {
-                let align = bytes.u32()?;
-                if align & 0x40 != 0 {
-                    // Multi-memory: a memory index follows.
-                    bytes.skip_leb()?;
-                }
-                bytes.skip_leb()?;
-            }
-            0x41 | 0x42 => bytes.skip_leb()?,
-            0x43 => bytes.skip(4)?,
-            0x44 => bytes.skip(8)?,
-            0xfc => match bytes.u32()? {
-                0..=7 => {}
-                9 | 11 | 13 | 15..=17 => bytes.skip_leb()?,
-                8 | 10 | 12 | 14 => {
-                    bytes.skip_leb()?;
-                    bytes.skip_leb()?;
-                }
-                _ => return None,
-            },
-            _ => return None,
+            other => bytes.skip_immediates(other)?,
         }
     }
     Some(summary)
