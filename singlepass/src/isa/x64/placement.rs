@@ -315,6 +315,11 @@ impl X64Masm {
     /// Called just after the flag-setting half of a fused pair that started at `start`
     /// (and holds no label reference), just before its `jcc` (rel32) is emitted: inside a
     /// loop, moves that half past NOPs when [`pair_padding`] asks for them.
+    ///
+    /// Inlined: most pairs (every one outside loops, most inside) need nothing, and the
+    /// check is a few instructions where the padding's prologue was a dozen
+    /// ([`Self::pad_pair`] is out of line).
+    #[inline]
     pub(super) fn place_pair(&mut self, start: usize) {
         let in_loop = self.loop_depth > 0;
         let cmp_len = self.ops.offset().0 - start;
@@ -326,35 +331,7 @@ impl X64Masm {
         // How far the compare moved (read by the placement tests).
         #[cfg_attr(not(test), allow(unused_variables))]
         let pad = if needed > 0 {
-            // A room recorded for another compare (one that needed no padding) is left
-            // stale: `prefix_split` finds that its compare is not this one.
-            let own = self.prefix_room.take();
-            let room = self.plain_run.room_before(own.as_ref(), start);
-            self.plain_run = PlainRun::default();
-            // Prefixes move the pair to the next window, or when they cannot, the least
-            // that leaves it unhazarded (its compare then crosses the boundary, its `jcc`
-            // after it); NOPs move it to the next window.
-            let least = (1..needed)
-                .find(|&p| pair_padding(start + p, cmp_len) == 0)
-                .unwrap_or(needed);
-            let prefixed = room.and_then(|room| {
-                [needed, least]
-                    .into_iter()
-                    .find_map(|p| Some((p, prefix_split(&room, start, p)?)))
-                    .map(|(p, split)| (room, p, split))
-            });
-            match prefixed {
-                Some((room, moved, split)) => {
-                    self.insert_prefixes(&room, start, split);
-                    moved
-                }
-                None => {
-                    let mut filler = [0u8; BRANCH_WINDOW];
-                    let used = nops(needed, &mut filler);
-                    self.ops.insert_before_tail(start, &filler[..used]);
-                    needed
-                }
-            }
+            self.pad_pair(start, cmp_len, needed)
         } else {
             0
         };
@@ -363,6 +340,43 @@ impl X64Masm {
             p.borrow_mut()
                 .push((start + pad, cmp_len + JCC_BYTES, in_loop))
         });
+    }
+
+    /// Moves the pair whose `cmp_len`-byte compare starts at `start` by `needed` bytes
+    /// (or the least that leaves it unhazarded, with prefixes): prefixes on the
+    /// instructions before it when they can take them, else NOPs. Returns how far it
+    /// moved.
+    #[inline(never)]
+    fn pad_pair(&mut self, start: usize, cmp_len: usize, needed: usize) -> usize {
+        // A room recorded for another compare (one that needed no padding) is left
+        // stale: `prefix_split` finds that its compare is not this one.
+        let own = self.prefix_room.take();
+        let room = self.plain_run.room_before(own.as_ref(), start);
+        self.plain_run = PlainRun::default();
+        // Prefixes move the pair to the next window, or when they cannot, the least
+        // that leaves it unhazarded (its compare then crosses the boundary, its `jcc`
+        // after it); NOPs move it to the next window.
+        let least = (1..needed)
+            .find(|&p| pair_padding(start + p, cmp_len) == 0)
+            .unwrap_or(needed);
+        let prefixed = room.and_then(|room| {
+            [needed, least]
+                .into_iter()
+                .find_map(|p| Some((p, prefix_split(&room, start, p)?)))
+                .map(|(p, split)| (room, p, split))
+        });
+        match prefixed {
+            Some((room, moved, split)) => {
+                self.insert_prefixes(&room, start, split);
+                moved
+            }
+            None => {
+                let mut filler = [0u8; BRANCH_WINDOW];
+                let used = nops(needed, &mut filler);
+                self.ops.insert_before_tail(start, &filler[..used]);
+                needed
+            }
+        }
     }
 }
 
