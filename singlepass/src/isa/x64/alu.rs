@@ -7,7 +7,7 @@
 
 use dynasmrt::DynasmApi;
 
-use super::compact::RegMem;
+use super::compact::{RegMem, RegOp, MOV_RM_R, TEST_RM_R};
 use super::regs::{fits_i32, R11, RAX, RBP, RDX};
 use super::X64Masm;
 use crate::masm::{AluOp, BitOp, Cond, DivOp, ExtendOp, Operand, Reg, ShiftOp, Size};
@@ -63,10 +63,10 @@ impl X64Masm {
     pub(super) fn emit_mov(&mut self, size: Size, dst: Reg, src: Operand) {
         let d = dst.0;
         match (size, src) {
-            (Size::S32, Operand::Reg(r)) => asm!(self.ops; mov Rd(d), Rd(r.0)),
+            (Size::S32, Operand::Reg(r)) => self.reg_reg(MOV_RM_R, false, d, r.0),
             (Size::S64, Operand::Reg(r)) => {
                 if r.0 != d {
-                    asm!(self.ops; mov Rq(d), Rq(r.0))
+                    self.reg_reg(MOV_RM_R, true, d, r.0)
                 }
             }
             (Size::S32, Operand::Imm(i)) => self.mov_imm(d, i as u32 as i64),
@@ -95,10 +95,10 @@ impl X64Masm {
     /// `dst = src` between registers (a 32-bit move zero-extends even when `dst == src`).
     fn mov_reg(&mut self, size: Size, d: u8, s: u8) {
         match size {
-            Size::S32 => asm!(self.ops; mov Rd(d), Rd(s)),
+            Size::S32 => self.reg_reg(MOV_RM_R, false, d, s),
             Size::S64 => {
                 if d != s {
-                    asm!(self.ops; mov Rq(d), Rq(s))
+                    self.reg_reg(MOV_RM_R, true, d, s)
                 }
             }
         }
@@ -133,6 +133,23 @@ impl X64Masm {
             };
             if self.try_reg_mem8(form, size == Size::S64, d, RBP, o) {
                 return;
+            }
+        }
+        // Register and immediate sources in dynasm's bytes, without its encoder.
+        let form = match op {
+            AluOp::Add => Some(RegOp::Add),
+            AluOp::Sub => Some(RegOp::Sub),
+            AluOp::And => Some(RegOp::And),
+            AluOp::Or => Some(RegOp::Or),
+            AluOp::Xor => Some(RegOp::Xor),
+            AluOp::Mul => None,
+        };
+        if let Some(form) = form {
+            let wide = size == Size::S64;
+            match src {
+                Src::Reg(r) => return self.reg_op(form, wide, d, r),
+                Src::Imm(i) => return self.reg_imm(form, wide, d, i),
+                Src::Frame(_) => {}
             }
         }
         match op {
@@ -325,19 +342,34 @@ impl X64Masm {
             // `test x, x` sets every flag a comparison with 0 reads exactly as `cmp x, 0`
             // (CF = OF = 0), in 2-3 bytes instead of 7.
             let l = lhs.0;
-            match size {
-                Size::S32 => asm!(self.ops; test Rd(l), Rd(l)),
-                Size::S64 => asm!(self.ops; test Rq(l), Rq(l)),
-            }
+            self.reg_reg(TEST_RM_R, size == Size::S64, l, l);
             return;
         }
         let src = self.src(size, rhs);
-        if let Src::Frame(o) = src {
-            if self.try_reg_mem8(RegMem::Cmp, size == Size::S64, lhs.0, RBP, o) {
-                return;
+        let wide = size == Size::S64;
+        match src {
+            Src::Reg(r) => return self.reg_op(RegOp::Cmp, wide, lhs.0, r),
+            Src::Imm(i) => return self.reg_imm(RegOp::Cmp, wide, lhs.0, i),
+            Src::Frame(o) => {
+                if self.try_reg_mem8(RegMem::Cmp, wide, lhs.0, RBP, o) {
+                    return;
+                }
             }
         }
         binop!(self.ops, cmp, size, lhs.0, src)
+    }
+
+    /// dynasm's own bytes for `op dst, src` (what [`RegOp`]'s encoder must reproduce).
+    #[cfg(test)]
+    pub(super) fn dynasm_regop(&mut self, op: RegOp, size: Size, d: u8, src: Src) {
+        match op {
+            RegOp::Add => binop!(self.ops, add, size, d, src),
+            RegOp::Or => binop!(self.ops, or, size, d, src),
+            RegOp::And => binop!(self.ops, and, size, d, src),
+            RegOp::Sub => binop!(self.ops, sub, size, d, src),
+            RegOp::Xor => binop!(self.ops, xor, size, d, src),
+            RegOp::Cmp => binop!(self.ops, cmp, size, d, src),
+        }
     }
 
     /// `setcc` + `movzx`: neither touches the flags, unlike the usual `xor` idiom.

@@ -48,7 +48,90 @@ impl RegMem {
     }
 }
 
+/// Two-operand integer operations on a register destination, in the forms dynasm writes
+/// for them with registers chosen at run time: between registers `op r/m, r` (the
+/// destination in the ModRM `rm` field; `cmp` is `cmp r, r/m`, the form dynasm lists
+/// first), `op r/m, imm8` (`83 /ext`, when the constant fits a signed byte) and
+/// `op r/m, imm32` (`81 /ext`; `cmp` always takes it), with a REX prefix always. dynasm
+/// builds those bytes through its generic encoder; here they are assembled in a register
+/// and written with one store, byte for byte the same
+/// (`tests::register_forms_match_dynasm`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum RegOp {
+    Add,
+    Or,
+    And,
+    Sub,
+    Xor,
+    Cmp,
+}
+
+impl RegOp {
+    /// The ModRM `reg` field of the immediate forms (`/ext`).
+    fn ext(self) -> u8 {
+        match self {
+            RegOp::Add => 0,
+            RegOp::Or => 1,
+            RegOp::And => 4,
+            RegOp::Sub => 5,
+            RegOp::Xor => 6,
+            RegOp::Cmp => 7,
+        }
+    }
+}
+
+/// `mov r/m, r` (`89`): a register move as dynasm writes it.
+pub(super) const MOV_RM_R: u8 = 0x89;
+/// `test r/m, r` (`85`).
+pub(super) const TEST_RM_R: u8 = 0x85;
+
 impl X64Masm {
+    /// `opcode rm, reg` between two registers (64-bit when `wide`): a REX prefix, the
+    /// opcode and a register-direct ModRM byte. The REX prefix is there even when it is
+    /// a plain 0x40, as dynasm writes it for registers chosen at run time.
+    #[inline]
+    pub(super) fn reg_reg(&mut self, opcode: u8, wide: bool, rm: u8, reg: u8) {
+        let rex = 0x40 | (u8::from(wide) << 3) | (((reg >> 3) & 1) << 2) | ((rm >> 3) & 1);
+        let modrm = 0xC0 | ((reg & 7) << 3) | (rm & 7);
+        let bytes = u64::from(rex) | (u64::from(opcode) << 8) | (u64::from(modrm) << 16);
+        self.ops.push_le(bytes, 3);
+    }
+
+    /// `op dst, src` between two registers (64-bit when `wide`), see [`RegOp`].
+    #[inline]
+    pub(super) fn reg_op(&mut self, op: RegOp, wide: bool, dst: u8, src: u8) {
+        match op {
+            RegOp::Add => self.reg_reg(0x01, wide, dst, src),
+            RegOp::Or => self.reg_reg(0x09, wide, dst, src),
+            RegOp::And => self.reg_reg(0x21, wide, dst, src),
+            RegOp::Sub => self.reg_reg(0x29, wide, dst, src),
+            RegOp::Xor => self.reg_reg(0x31, wide, dst, src),
+            // `cmp r, r/m`: the destination in the `reg` field.
+            RegOp::Cmp => self.reg_reg(0x3B, wide, src, dst),
+        }
+    }
+
+    /// `op rm, imm` (64-bit when `wide`, the immediate sign-extended): the imm8 form when
+    /// `imm` fits a signed byte, else the imm32 one; a REX prefix always, as
+    /// [`Self::reg_reg`].
+    #[inline]
+    pub(super) fn reg_imm(&mut self, op: RegOp, wide: bool, rm: u8, imm: i32) {
+        let rex = u64::from(0x40 | (u8::from(wide) << 3) | ((rm >> 3) & 1));
+        let modrm = u64::from(0xC0 | (op.ext() << 3) | (rm & 7));
+        // dynasm lists `cmp`'s imm32 form before its imm8 one and takes the first that
+        // matches: a byte constant too gets four bytes.
+        match i8::try_from(imm).ok().filter(|_| op != RegOp::Cmp) {
+            Some(byte) => {
+                let bytes = rex | (0x83 << 8) | (modrm << 16) | (u64::from(byte as u8) << 24);
+                self.ops.push_le(bytes, 4);
+            }
+            None => {
+                let bytes = rex | (0x81 << 8) | (modrm << 16) | (u64::from(imm as u32) << 24);
+                self.ops.push_le(bytes, 7);
+            }
+        }
+    }
+
     /// Emits `op reg, [base + disp]` (64-bit operand size when `wide`) with an 8-bit
     /// displacement if `disp` fits one; returns false (emitting nothing) otherwise.
     /// Inline: the operation and operand size are constants at most call sites.
@@ -94,6 +177,7 @@ impl X64Masm {
 mod tests {
     use super::*;
     use crate::masm::MacroAssembler;
+    use dynasmrt::DynasmApi;
 
     fn bytes(f: impl FnOnce(&mut X64Masm)) -> Vec<u8> {
         let mut masm = X64Masm::new();
@@ -102,6 +186,74 @@ mod tests {
         let end = masm.offset() as usize;
         masm.emit_entry_trampoline();
         masm.finish().expect("assembles")[start..end].to_vec()
+    }
+
+    #[test]
+    fn register_forms_match_dynasm() {
+        use super::super::regs::fits_i32;
+        use crate::isa::x64::alu::Src;
+        use crate::masm::Size;
+        let ops = [
+            RegOp::Add,
+            RegOp::Or,
+            RegOp::And,
+            RegOp::Sub,
+            RegOp::Xor,
+            RegOp::Cmp,
+        ];
+        let imms = [
+            0,
+            1,
+            -1,
+            127,
+            -128,
+            128,
+            -129,
+            0x1234_5678,
+            i32::MIN,
+            i32::MAX,
+        ];
+        assert!(imms.iter().all(|&i| fits_i32(i.into())));
+        for size in [Size::S32, Size::S64] {
+            let wide = size == Size::S64;
+            for d in 0..16u8 {
+                for s in 0..16u8 {
+                    let src = Src::Reg(s);
+                    for op in ops {
+                        assert_eq!(
+                            bytes(|m| m.reg_op(op, wide, d, s)),
+                            bytes(|m| m.dynasm_regop(op, size, d, src)),
+                            "{op:?} {size:?} {d} {s}"
+                        );
+                    }
+                    assert_eq!(
+                        bytes(|m| m.reg_reg(MOV_RM_R, wide, d, s)),
+                        bytes(|m| match size {
+                            Size::S32 => asm!(m.ops; mov Rd(d), Rd(s)),
+                            Size::S64 => asm!(m.ops; mov Rq(d), Rq(s)),
+                        }),
+                        "mov {size:?} {d} {s}"
+                    );
+                    assert_eq!(
+                        bytes(|m| m.reg_reg(TEST_RM_R, wide, d, s)),
+                        bytes(|m| match size {
+                            Size::S32 => asm!(m.ops; test Rd(d), Rd(s)),
+                            Size::S64 => asm!(m.ops; test Rq(d), Rq(s)),
+                        }),
+                        "test {size:?} {d} {s}"
+                    );
+                }
+                for imm in imms {
+                    for op in ops {
+                        assert_eq!(
+                            bytes(|m| m.reg_imm(op, wide, d, imm)),
+                            bytes(|m| m.dynasm_regop(op, size, d, Src::Imm(imm))),
+                            "{op:?} {size:?} {d} {imm}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
