@@ -78,8 +78,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     /// When the top two entries read the two locals of the open loop's hoisted product
     /// (see `hoist`; in either order, the multiply commutes) for a multiply of `kind`:
-    /// pops them and returns the frame offset of the slot holding their product.
-    fn hoisted_product(&mut self, kind: Kind) -> Option<i32> {
+    /// pops them and returns where their product is: the lent register it was given, or
+    /// the hidden entry's slot.
+    fn hoisted_product(&mut self, kind: Kind) -> Option<Operand> {
         let (product, depth) = self.hoisted?;
         let [.., lhs, rhs] = self.stack[..] else {
             return None;
@@ -100,7 +101,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             let value = self.pop();
             self.release(value);
         }
-        Some(self.slot_offset(depth))
+        Some(match self.displaced {
+            Some(i) => Operand::Reg(self.lent[i]),
+            None => Operand::Frame(self.slot_offset(depth)),
+        })
     }
 
     /// Pops the two operands of a binary operator; if both are constants, pushes
@@ -126,10 +130,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn binary_into_local(&mut self, op: Binary, kind: Kind, local: u32, dst: Reg) -> bool {
         let size = kind.size();
         if op == Binary::Alu(AluOp::Mul) {
-            if let Some(offset) = self.hoisted_product(kind) {
+            if let Some(product) = self.hoisted_product(kind) {
                 // Entries still reading the local lazily keep its old value.
                 self.materialize_local(local);
-                self.masm.mov(size, dst, Operand::Frame(offset));
+                self.masm.mov(size, dst, product);
                 return true;
             }
         }
@@ -172,9 +176,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     pub fn alu(&mut self, op: AluOp, kind: Kind) {
         let size = kind.size();
         if op == AluOp::Mul {
-            if let Some(offset) = self.hoisted_product(kind) {
+            if let Some(product) = self.hoisted_product(kind) {
                 let reg = self.alloc();
-                self.masm.mov(size, reg, Operand::Frame(offset));
+                self.masm.mov(size, reg, product);
                 self.push_reg(kind, reg);
                 return;
             }

@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 
 use wasmparser::{BlockType, Operator};
 
-use crate::masm::{AluOp, Cond, Label, MacroAssembler, Operand, Reg, Size};
+use crate::masm::{
+    Address, AluOp, Base, Cond, Label, MacroAssembler, Operand, Reg, Size, StoreWidth,
+};
 use crate::CompileError;
 
 use super::func::FuncGen;
@@ -163,7 +165,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
         // A product of two locals the loop does not write is computed here, once (see
         // `hoist`): a hidden entry in its slot below the loop's frame.
-        let product = match blockty {
+        let hoist = match blockty {
             BlockType::Empty if self.hoisted.is_none() => {
                 let at = (self.offset - self.code_start) as usize + 2;
                 self.code
@@ -172,12 +174,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
             _ => None,
         };
-        let base = match product {
-            Some(product) => {
-                let kind = if product.wide { Kind::I64 } else { Kind::I32 };
+        let base = match hoist {
+            Some(hoist) => {
+                let product = hoist.product;
+                let kind = product.kind();
                 self.push(kind, Loc::Local(product.a));
                 self.push(kind, Loc::Local(product.b));
                 self.alu(AluOp::Mul, kind);
+                self.displace_for(&hoist);
                 self.spill_all();
                 self.hoisted = Some((product, base));
                 base + 1
@@ -188,9 +192,50 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.masm.align_loop();
         self.masm.bind(label);
         let mut frame = Frame::new(FrameKind::Loop, label, base, params, results);
-        frame.hoists = product.is_some();
+        frame.hoists = hoist.is_some();
         self.frames.push(frame);
         Ok(())
+    }
+
+    /// Gives the hoisted product, the top entry (in a register), a lent register's home
+    /// for the loop when the loop keeps that register's local out (see `hoist`): the
+    /// local moves to the register's save slot until the loop's `end`
+    /// ([`Self::end_displacement`]).
+    fn displace_for(&mut self, hoist: &super::hoist::Hoist) {
+        let Some(Loc::Reg(product)) = self.stack.last().map(|entry| entry.loc) else {
+            return;
+        };
+        let lent = self.lent.len().min(self.lent_locals.len());
+        let Some(i) = (0..lent).find(|&i| hoist.keeps_out(self.lent_locals[i])) else {
+            return;
+        };
+        let (local, reg) = (self.lent_locals[i], self.lent[i]);
+        debug_assert!(matches!(self.locals[local as usize].home, LocalHome::Reg(r) if r == reg));
+        let slot = self.lent_slot(i);
+        self.masm.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, slot.into()),
+            Operand::Reg(reg),
+        );
+        self.masm
+            .mov(hoist.product.kind().size(), reg, Operand::Reg(product));
+        self.locals[local as usize].home = LocalHome::Frame(slot);
+        self.displaced = Some(i);
+    }
+
+    /// At a hoisting loop's `end`: the local [`Self::displace_for`] moved out returns to
+    /// its register (reloaded, if the code after the loop runs).
+    fn end_displacement(&mut self) {
+        let Some(i) = self.displaced.take() else {
+            return;
+        };
+        let (local, reg) = (self.lent_locals[i], self.lent[i]);
+        let kind = self.locals[local as usize].kind;
+        if !self.unreachable {
+            self.masm
+                .mov(kind.size(), reg, Operand::Frame(self.lent_slot(i)));
+        }
+        self.locals[local as usize].home = LocalHome::Reg(reg);
     }
 
     pub fn if_(&mut self, blockty: BlockType) -> Result<(), CompileError> {
@@ -337,6 +382,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if frame.hoists {
             // No results (only loops without any hoist): the hidden entry is the top.
             self.truncate(frame.base - 1);
+            self.end_displacement();
             self.hoisted = None;
         }
         if frame.kind == FrameKind::Function && !self.unreachable {

@@ -56,6 +56,10 @@ fn binary_opcode(code: u8) -> Option<(Binary, Kind)> {
     })
 }
 
+/// How many lent registers `FuncGen::lent_locals` maps to their locals (more than any
+/// ISA lends).
+pub(crate) const MAX_LENT: usize = 4;
+
 /// A `local.set`/`local.tee` compiled together with the operator before it.
 #[derive(Copy, Clone, Debug)]
 struct LocalSet {
@@ -188,6 +192,12 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// The open loop's hoisted product and the depth of the hidden entry holding it
     /// (see `hoist`); at most one is open.
     pub hoisted: Option<(super::hoist::Product, usize)>,
+    /// The local each lent register holds (`lent[i]`; `u32::MAX` past `MAX_LENT`).
+    pub lent_locals: [u32; MAX_LENT],
+    /// While the open loop's hoisted product lives in a lent register instead of its
+    /// slot (see `hoist`): the register's index in `lent`; its local lives in the
+    /// register's save slot meanwhile.
+    pub displaced: Option<usize>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -254,6 +264,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             shifted: None,
             aligned: Default::default(),
             hoisted: None,
+            lent_locals: [u32::MAX; MAX_LENT],
+            displaced: None,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -545,7 +557,14 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         locals.clear();
         locals.reserve(kinds.len());
         let mut frame_locals = 0i32;
+        self.lent_locals = [u32::MAX; MAX_LENT];
         for (i, (&kind, &home)) in kinds.iter().zip(&buffers.homes).enumerate() {
+            if let Home::Lent(reg) = home {
+                let index = self.lent.iter().position(|&r| r == reg);
+                if let Some(slot) = index.and_then(|index| self.lent_locals.get_mut(index)) {
+                    *slot = i as u32;
+                }
+            }
             let home = match home {
                 Home::Saved(reg) | Home::Lent(reg) => LocalHome::Reg(reg),
                 Home::FloatLent(freg) => LocalHome::FReg(freg),
@@ -605,6 +624,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     /// restored as all 64 bits of its value, so an f32 comes back as it was.
     pub fn save_lent(&mut self) {
         for (i, &reg) in self.lent.iter().enumerate() {
+            if self.displaced == Some(i) {
+                // Its local is in the slot already; the register holds the hoisted
+                // product, which its own slot keeps.
+                continue;
+            }
             let slot = Address::at(Base::Frame, self.lent_slot(i).into());
             self.masm.store(StoreWidth::B64, slot, Operand::Reg(reg));
         }
@@ -617,6 +641,13 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
     /// Reloads the lent registers from their save slots (after a call).
     pub fn restore_lent(&mut self) {
         for (i, &reg) in self.lent.iter().enumerate() {
+            if self.displaced == Some(i) {
+                if let Some((product, depth)) = self.hoisted {
+                    let slot = Operand::Frame(self.slot_offset(depth));
+                    self.masm.mov(product.kind().size(), reg, slot);
+                }
+                continue;
+            }
             let slot = Operand::Frame(self.lent_slot(i));
             self.masm.mov(Size::S64, reg, slot);
         }
