@@ -188,6 +188,12 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// The open loop's hoisted product and the depth of the hidden entry holding it
     /// (see `hoist`); at most one is open.
     pub hoisted: Option<(super::hoist::Product, usize)>,
+    /// The open counted loop, whose body's traps settle its iterations' gas first (see
+    /// `counted`); at most one is open (its body has no blocks).
+    pub counted: Option<super::counted::OpenCounted>,
+    /// Bytes of a counted loop's header (its test and charge) that `loop_` compiled
+    /// already: the main loop reads (and validates) them without compiling them.
+    pub counted_header: Option<usize>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -254,6 +260,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             shifted: None,
             aligned: Default::default(),
             hoisted: None,
+            counted: None,
+            counted_header: None,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -319,8 +327,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
 
     /// Jumps to the stub of `kind` if `cond` holds.
     pub fn trap_if(&mut self, cond: Cond, kind: TrapKind) {
-        let label = self.labels.trap(kind);
+        let label = self.trap_label(kind);
         self.masm.branch(cond, label);
+    }
+
+    /// Where code compiled now jumps to trap with `kind`: the shared stub, or inside a
+    /// counted loop's body the loop's own stub, which settles the iterations' gas first.
+    pub fn trap_label(&mut self, kind: TrapKind) -> crate::masm::Label {
+        match self.counted.as_mut() {
+            Some(open) => open.trap_label(kind, self.masm),
+            None => self.labels.trap(kind),
+        }
     }
 
     /// Compiles the body: locals, prologue, operators, frame size. With a `validator`,
@@ -378,6 +395,23 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let mut reader = OpReader::new(binary, frames);
         self.enter_function(results);
         while !reader.eof() {
+            if let Some(len) = self.counted_header.take() {
+                // A counted loop's header, compiled by `loop_` as its fused test: its six
+                // operators are read and validated as every operator is.
+                match validator.as_deref_mut() {
+                    Some(validator) => {
+                        for _ in 0..super::counted::HEADER_OPERATORS {
+                            let (op, offset) =
+                                reader.read_with_offset().map_err(CompileError::invalid)?;
+                            validator.op(offset, &op).map_err(CompileError::invalid)?;
+                        }
+                    }
+                    // Trusted bytes: `counted::top_tested` decoded all six (none opens
+                    // or closes a frame).
+                    None => reader.skip_decoded(len),
+                }
+                continue;
+            }
             self.offset = reader.original_position();
             let next = reader.peek_byte();
             if next == Some(ScaledCharge::FIRST_OPCODE) {
