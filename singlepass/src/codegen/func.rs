@@ -395,23 +395,6 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         let mut reader = OpReader::new(binary, frames);
         self.enter_function(results);
         while !reader.eof() {
-            if let Some(len) = self.counted_header.take() {
-                // A counted loop's header, compiled by `loop_` as its fused test: its six
-                // operators are read and validated as every operator is.
-                match validator.as_deref_mut() {
-                    Some(validator) => {
-                        for _ in 0..super::counted::HEADER_OPERATORS {
-                            let (op, offset) =
-                                reader.read_with_offset().map_err(CompileError::invalid)?;
-                            validator.op(offset, &op).map_err(CompileError::invalid)?;
-                        }
-                    }
-                    // Trusted bytes: `counted::top_tested` decoded all six (none opens
-                    // or closes a frame).
-                    None => reader.skip_decoded(len),
-                }
-                continue;
-            }
             self.offset = reader.original_position();
             let next = reader.peek_byte();
             if next == Some(ScaledCharge::FIRST_OPCODE) {
@@ -462,6 +445,25 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                 .visit(&mut compile)
                 .map_err(CompileError::invalid)?
                 .map_err(|e| *e)?;
+            // Only a `loop` opens a counted loop: one compare per operator, not a load.
+            if next == Some(0x03) {
+                if let Some(len) = self.counted_header.take() {
+                    // A counted loop's header, compiled by `loop_` as its fused test: its six
+                    // operators are read and validated as every operator is.
+                    match validator.as_deref_mut() {
+                        Some(validator) => {
+                            for _ in 0..super::counted::HEADER_OPERATORS {
+                                let (op, offset) =
+                                    reader.read_with_offset().map_err(CompileError::invalid)?;
+                                validator.op(offset, &op).map_err(CompileError::invalid)?;
+                            }
+                        }
+                        // Trusted bytes: `counted::top_tested` decoded all six (none opens
+                        // or closes a frame).
+                        None => reader.skip_decoded(len),
+                    }
+                }
+            }
         }
         reader.finish().map_err(CompileError::invalid)?;
         self.reader_frames = reader.into_stack();
