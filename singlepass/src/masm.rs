@@ -715,6 +715,13 @@ pub trait MacroAssembler {
     /// register, like [`Self::charge_gas`]; only the masm's scratch registers are used.
     /// `scale` and `add` are below 2^31. The memory-size surcharge's block charge.
     fn charge_gas_scaled(&mut self, offset: u32, scale: u32, add: u32, out_of_gas: Label);
+    /// The gas register, on an ISA whose code generation compiles counted loops with
+    /// their charge out of the body (`codegen/counted.rs`; x86-64): the loop's entry and
+    /// stubs subtract from it with the ordinary integer methods. `None` elsewhere
+    /// (AArch64 keeps the per-iteration charges, which are exact too).
+    fn counted_loop_gas(&self) -> Option<Reg> {
+        None
+    }
     /// Write the gas register to `VmCtx::gas_remaining`.
     fn flush_gas(&mut self);
     /// Reload the gas register from `VmCtx::gas_remaining`.

@@ -68,6 +68,9 @@ pub(crate) struct Frame {
     /// A loop whose hoisted product (`FuncGen::hoisted`) is the hidden entry just below
     /// `base`, dropped at its end.
     pub hoists: bool,
+    /// A counted loop (`FuncGen::counted`), whose two hidden entries lie just below
+    /// `base`, dropped at its end.
+    pub counted: bool,
 }
 
 impl Frame {
@@ -91,6 +94,7 @@ impl Frame {
             result_reg: None,
             dead: false,
             hoists: false,
+            counted: false,
         }
     }
 
@@ -174,8 +178,18 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
             _ => None,
         };
-        let base = match hoist {
-            Some(hoist) => {
+        // A counted loop (see `counted`): its iterations charged where it is left.
+        let counted = match (blockty, &hoist) {
+            (BlockType::Empty, None) => {
+                let at = (self.offset - self.code_start) as usize + 2;
+                self.counted_loop_at(at)
+            }
+            _ => None,
+        };
+        let hoists = hoist.is_some();
+        let base = match (hoist, counted) {
+            (None, Some((shape, var, bound))) => self.enter_counted(shape, var, bound),
+            (Some(hoist), _) => {
                 let product = hoist.product;
                 let kind = product.kind();
                 self.push(kind, Loc::Local(product.a));
@@ -186,13 +200,15 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.hoisted = Some((product, base));
                 base + 1
             }
-            None => base,
+            (None, None) => base,
         };
         let label = self.masm.new_label();
         self.masm.align_loop();
         self.masm.bind(label);
+        self.counted_header();
         let mut frame = Frame::new(FrameKind::Loop, label, base, params, results);
-        frame.hoists = hoist.is_some();
+        frame.hoists = hoists;
+        frame.counted = counted.is_some() && !hoists;
         self.frames.push(frame);
         Ok(())
     }
@@ -378,6 +394,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         } else if !fell_through {
             // Nothing reaches the end: the code after it is unreachable too.
             self.truncate(frame.base);
+        }
+        if frame.counted {
+            self.leave_counted(frame.base);
         }
         if frame.hoists {
             // No results (only loops without any hoist): the hidden entry is the top.

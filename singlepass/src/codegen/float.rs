@@ -219,8 +219,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             TruncMode::Saturate
         } else {
             TruncMode::Trap {
-                nan: self.labels.trap(TrapKind::InvalidConversionToInteger),
-                overflow: self.labels.trap(TrapKind::ConversionOverflow),
+                nan: self.trap_label(TrapKind::InvalidConversionToInteger),
+                overflow: self.trap_label(TrapKind::ConversionOverflow),
             }
         };
         self.masm.fp_to_int(conv, dst, src, mode);

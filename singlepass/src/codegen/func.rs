@@ -198,6 +198,12 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// slot (see `hoist`): the register's index in `lent`; its local lives in the
     /// register's save slot meanwhile.
     pub displaced: Option<usize>,
+    /// The open counted loop, whose body's traps settle its iterations' gas first (see
+    /// `counted`); at most one is open (its body has no blocks).
+    pub counted: Option<super::counted::OpenCounted>,
+    /// Bytes of a counted loop's header (its test and charge) that `loop_` compiled
+    /// already: the main loop reads (and validates) them without compiling them.
+    pub counted_header: Option<usize>,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -266,6 +272,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             hoisted: None,
             lent_locals: [u32::MAX; MAX_LENT],
             displaced: None,
+            counted: None,
+            counted_header: None,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -331,8 +339,17 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
 
     /// Jumps to the stub of `kind` if `cond` holds.
     pub fn trap_if(&mut self, cond: Cond, kind: TrapKind) {
-        let label = self.labels.trap(kind);
+        let label = self.trap_label(kind);
         self.masm.branch(cond, label);
+    }
+
+    /// Where code compiled now jumps to trap with `kind`: the shared stub, or inside a
+    /// counted loop's body the loop's own stub, which settles the iterations' gas first.
+    pub fn trap_label(&mut self, kind: TrapKind) -> crate::masm::Label {
+        match self.counted.as_mut() {
+            Some(open) => open.trap_label(kind, self.masm),
+            None => self.labels.trap(kind),
+        }
     }
 
     /// Compiles the body: locals, prologue, operators, frame size. With a `validator`,
@@ -440,6 +457,25 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                 .visit(&mut compile)
                 .map_err(CompileError::invalid)?
                 .map_err(|e| *e)?;
+            // Only a `loop` opens a counted loop: one compare per operator, not a load.
+            if next == Some(0x03) {
+                if let Some(len) = self.counted_header.take() {
+                    // A counted loop's header, compiled by `loop_` as its fused test: its six
+                    // operators are read and validated as every operator is.
+                    match validator.as_deref_mut() {
+                        Some(validator) => {
+                            for _ in 0..super::counted::HEADER_OPERATORS {
+                                let (op, offset) =
+                                    reader.read_with_offset().map_err(CompileError::invalid)?;
+                                validator.op(offset, &op).map_err(CompileError::invalid)?;
+                            }
+                        }
+                        // Trusted bytes: `counted::top_tested` decoded all six (none opens
+                        // or closes a frame).
+                        None => reader.skip_decoded(len),
+                    }
+                }
+            }
         }
         reader.finish().map_err(CompileError::invalid)?;
         self.reader_frames = reader.into_stack();

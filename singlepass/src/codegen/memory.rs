@@ -72,7 +72,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 // operator that could make an earlier trap observable (`load_window`).
                 let window = base.map(|base| self.load_window(base)).unwrap_or_default();
                 let end = end.max(window.end);
-                let oob = self.labels.trap(TrapKind::MemoryOutOfBounds);
+                let oob = self.trap_label(TrapKind::MemoryOutOfBounds);
                 let shared = base
                     .zip(window.store)
                     .filter(|&(base, (from, to))| !self.proven.covers_store(base, from, to));

@@ -11,6 +11,7 @@
 //! - `regalloc.rs`: which locals live in registers (a use-count scan of the body).
 //! - `control.rs`: block/loop/if frames and branches.
 //! - `hoist.rs`: loop-invariant products of two locals, computed before the loop.
+//! - `counted.rs`: counted loops, their iterations charged once where the loop is left.
 //! - `arith.rs`: integer operators, with constant folding.
 //! - `memory.rs`: loads, stores, globals, tables and bulk operations.
 //! - `calls.rs`: calls, the intrinsics, and runtime helper calls.
@@ -24,6 +25,7 @@ mod arith;
 mod bytes;
 mod calls;
 mod control;
+mod counted;
 mod decode;
 mod float;
 mod func;

@@ -354,6 +354,9 @@ impl MacroAssembler for X64Masm {
     fn charge_gas_scaled(&mut self, offset: u32, scale: u32, add: u32, out_of_gas: Label) {
         self.emit_charge_gas_scaled(offset, scale, add, out_of_gas)
     }
+    fn counted_loop_gas(&self) -> Option<Reg> {
+        Some(Reg(regs::GAS))
+    }
     fn flush_gas(&mut self) {
         self.emit_flush_gas()
     }

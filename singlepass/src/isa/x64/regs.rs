@@ -36,8 +36,8 @@ pub(super) const R10: u8 = 10;
 pub(super) const R11: u8 = 11;
 pub(super) const R12: u8 = 12;
 /// Remaining gas (pinned). The instructions name r13 directly; the constant documents the
-/// role and the overlap test checks it.
-#[cfg_attr(not(test), allow(dead_code))]
+/// role, the overlap test checks it, and counted loops subtract from it
+/// (`MacroAssembler::counted_loop_gas`).
 pub(super) const GAS: u8 = 13;
 /// Linear memory base (pinned).
 pub(super) const MEMORY: u8 = 14;
