@@ -33,8 +33,8 @@ mod release;
 pub mod uses;
 
 pub use build::BuildOperator;
-pub use leb::short_u32;
-use leb::{short_i64, var_i32, var_u32};
+use leb::var_u32;
+pub use leb::{short_i64, short_u32, var_i32};
 pub use release::release;
 pub use uses::{LocalUses, UseCounter};
 

@@ -112,6 +112,23 @@ impl Bytes<'_> {
         }
     }
 
+    /// An `i32.const` immediate, read exactly as wasmparser reads it (five-byte padded
+    /// encodings included).
+    #[inline]
+    pub fn i32(&mut self) -> Option<i32> {
+        let (value, len) = gasket_body_reader::var_i32(self.code.get(self.at..)?)?;
+        self.at += len;
+        Some(value)
+    }
+
+    /// A signed LEB128 of at most `max` bytes (`max * 7` bits, below 64), sign-extended.
+    #[inline]
+    pub fn short_i64(&mut self, max: usize) -> Option<i64> {
+        let (value, len) = gasket_body_reader::short_i64(self.code.get(self.at..)?, max)?;
+        self.at += len;
+        Some(value)
+    }
+
     /// An unsigned LEB128 of at most 64 bits.
     #[inline]
     pub fn var_u64(&mut self) -> Option<u64> {

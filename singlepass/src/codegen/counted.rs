@@ -108,7 +108,7 @@ pub(crate) fn top_tested(code: &[u8], is_gas: impl Fn(u32) -> bool) -> Option<Co
     let var = bytes.u32()?;
     let bound = match bytes.byte()? {
         0x20 => Bound::Local(bytes.u32()?),
-        0x41 => Bound::Const(i32_const(&mut bytes)?),
+        0x41 => Bound::Const(bytes.i32()? as u32),
         _ => return None,
     };
     if bytes.byte()? != 0x4f || bytes.byte()? != 0x0d {
@@ -119,7 +119,8 @@ pub(crate) fn top_tested(code: &[u8], is_gas: impl Fn(u32) -> bool) -> Option<Co
     if exit_depth == 0 || bytes.byte()? != 0x42 {
         return None;
     }
-    let cost = i64_const(&mut bytes)?;
+    // Every block charge's constant fits five bytes; a negative one fails the range.
+    let cost = bytes.short_i64(5)?;
     let cost = u32::try_from(cost)
         .ok()
         .filter(|&c| (1..=i32::MAX as u32).contains(&c))?;
@@ -190,42 +191,6 @@ fn is_update(code: &[u8], at: usize, var: u32) -> bool {
         )
     };
     read() == Some(true)
-}
-
-/// An `i32.const`'s immediate (a signed LEB128 of at most 32 bits), as its u32 bits.
-fn i32_const(bytes: &mut Bytes<'_>) -> Option<u32> {
-    let mut value = 0i64;
-    let mut shift = 0;
-    loop {
-        let b = bytes.byte()?;
-        value |= i64::from(b & 0x7f) << shift;
-        shift += 7;
-        if b & 0x80 == 0 {
-            if shift < 64 && b & 0x40 != 0 {
-                value |= -1i64 << shift;
-            }
-            break;
-        }
-        if shift >= 35 {
-            return None;
-        }
-    }
-    i32::try_from(value).ok().map(|v| v as u32)
-}
-
-/// An `i64.const`'s immediate when it is nonnegative and encoded in at most 5 bytes
-/// (every block charge), else `None`.
-fn i64_const(bytes: &mut Bytes<'_>) -> Option<i64> {
-    let mut value = 0i64;
-    for shift in (0..35).step_by(7) {
-        let b = bytes.byte()?;
-        value |= i64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            // The sign bit of the last byte: a negative constant.
-            return (b & 0x40 == 0).then_some(value);
-        }
-    }
-    None
 }
 
 /// A counted loop being compiled (`FuncGen::counted`).
