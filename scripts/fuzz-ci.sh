@@ -3,8 +3,9 @@
 # on every machine whatever its speed. Every target body of gasket-fuzz runs
 # GASKET_FUZZ_SCALE times its default iteration count from the driver's default seed, the
 # regression corpus is replayed, and the three-way differential (x86-64 native, AArch64
-# emulated, wasmi) runs a fixed number of iterations from its default seed. Debug builds,
-# the ones `scripts/test.sh` made (same scope, so nothing is recompiled).
+# emulated, wasmi) runs a fixed number of iterations from its default seed. Test-profile
+# builds (opt-level 1, debug assertions on), the ones `scripts/test.sh` made (same scope,
+# so nothing is recompiled).
 # Environment variables that would change the campaign (seed, time budget, iteration
 # count) are ignored here; for a longer campaign with a fresh seed and a time budget use
 # scripts/fuzz-campaign.sh.
