@@ -51,6 +51,18 @@ fn base_reg(base: Base) -> u8 {
     }
 }
 
+/// A store's operand when it is a register or an immediate its encoding holds (a
+/// sign-extended imm32 for 64 bits); None for a frame slot or a wider immediate, which
+/// go through rcx.
+#[inline(always)]
+fn store_src(width: StoreWidth, src: Operand) -> Option<StoreSrc> {
+    match src {
+        Operand::Reg(r) => Some(StoreSrc::Reg(r.0)),
+        Operand::Imm(i) if width != StoreWidth::B64 || fits_i32(i) => Some(StoreSrc::Imm(i as i32)),
+        Operand::Imm(_) | Operand::Frame(_) => None,
+    }
+}
+
 /// How many bytes a store of `width` writes.
 #[inline(always)]
 fn width_bytes(width: StoreWidth) -> u8 {
@@ -227,17 +239,23 @@ impl X64Masm {
     /// - a frame slot, 32 or 64 bits, both displacements 8-bit: `mov rcx, [rbp + disp8]`
     ///   then the register store from rcx;
     /// - an immediate (a sign-extended imm32 for 64 bits), a 32-bit displacement:
-    ///   dynasm's `mov [base + disp32], imm` ([`Self::store_mem32`]).
+    ///   dynasm's `mov [base + disp32], imm` ([`Self::store_mem32`]);
+    /// - with an index (linear memory), a register or such an immediate, a 32-bit
+    ///   displacement: dynasm's `mov [base + index << scale + disp32], src`.
     ///
     /// False, emitting nothing, for anything else. At the call sites the width, the base
     /// and often the operand's kind are constants.
     #[inline(always)]
     pub(super) fn store_short(&mut self, width: StoreWidth, addr: Address, src: Operand) -> bool {
-        if addr.index.is_some() {
-            return false;
-        }
         let base = base_reg(addr.base);
         let wide = width == StoreWidth::B64;
+        if let Some((index, scale)) = addr.index {
+            let (Ok(disp), Some(src)) = (i32::try_from(addr.disp), store_src(width, src)) else {
+                return false;
+            };
+            self.store_mem32(width_bytes(width), base, Some((index.0, scale)), disp, src);
+            return true;
+        }
         let word = matches!(width, StoreWidth::B32 | StoreWidth::B64);
         match (src, i8::try_from(addr.disp)) {
             (Operand::Reg(r), Ok(disp)) if word => {
