@@ -203,9 +203,12 @@ impl MacroAssembler for X64Masm {
         // pad with prefixes on it (`placement::PlainRun`).
         self.plain(start);
     }
+    #[inline(always)]
     fn store(&mut self, width: StoreWidth, addr: Address, src: Operand) {
         let start = self.ops.offset().0;
-        self.emit_store(width, addr, src);
+        if !self.store_short(width, addr, src) {
+            self.emit_store(width, addr, src);
+        }
         // As for `load`.
         self.plain(start);
     }
