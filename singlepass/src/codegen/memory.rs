@@ -55,6 +55,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// range, or a store skipped because its bytes were written once (the range may since
     /// have been moved aside, and the model then marks them again), would make the gas
     /// depend on code generation.
+    ///
+    /// Checks off a local may also open a store run or go behind its flag
+    /// (`store_run`): the same checks, skipped only where they would have passed.
     fn check_memory(
         &mut self,
         addr: Reg,

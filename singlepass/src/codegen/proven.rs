@@ -29,6 +29,10 @@
 //! and the local's interval grows to the hull of both (the current range is one
 //! interval, so it holds everything between them too).
 //!
+//! A *store run* (`codegen/store_run.rs`) is a third fact, about one base: its first
+//! check compared `[base, base + span)` against the current range (or set the run's flag).
+//! It is about the current range too, so it dies whenever marked facts do.
+//!
 //! Facts hold until the local is written (`local.set`/`local.tee`, a fused binary into
 //! it) or control flow joins (a loop header, `else`, `end`), where paths that did not
 //! prove them arrive.
