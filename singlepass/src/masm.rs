@@ -516,6 +516,49 @@ pub trait MacroAssembler {
         widen: Label,
         aligned: bool,
     );
+    /// Whether the ISA emits store runs (`codegen/store_run.rs`): `store_run_check` and
+    /// the flagged checks below. Without them (the defaults) they are the plain checks.
+    fn store_runs(&self) -> bool {
+        false
+    }
+    /// A store run's first check: `store_check` whose fast path checks `[addr, addr +
+    /// span)` (`span` at least `max(end, loads_end)`) against the current written range,
+    /// and whose slow path, after the `store_check` slow path's work, compares that again
+    /// and sets `VmCtx::store_run_unproven` to 1 when it is still not inside, 0 when it is
+    /// (unless the run has no check behind the flag: then it leaves the flag alone).
+    /// `aligned`: as for `store_check`, with `span <= a`.
+    #[allow(clippy::too_many_arguments)]
+    fn store_run_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+        span: u64,
+        aligned: bool,
+    ) {
+        let _ = span;
+        self.store_check(addr, from, end, loads, widen, aligned)
+    }
+    /// `store_check` behind the open run's flag: inline, a branch out of line when
+    /// `VmCtx::store_run_unproven` is not 0; there, the whole `store_check` (fast compare
+    /// and slow path), and for the run's last check, clearing the flag; then back.
+    fn flagged_store_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+        aligned: bool,
+    ) {
+        self.store_check(addr, from, end, loads, widen, aligned)
+    }
+    /// `bounds_check` behind the open run's flag (as `flagged_store_check`).
+    fn flagged_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
+        self.bounds_check(addr, end, oob, aligned)
+    }
     /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
     /// calls it after each function's code, where nothing falls through into them.
     fn emit_slow_paths(&mut self);

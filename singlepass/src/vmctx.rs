@@ -39,8 +39,11 @@ pub struct VmCtx {
     pub memory_len: u64,
     /// The [`TrapKind`](crate::TrapKind) code of the trap that ended the call, or 0.
     pub trap_code: u32,
-    /// Padding; always 0.
-    pub _reserved: u32,
+    /// Set to 1 by a store run's first check when its span was not proven inside the
+    /// current written range, so the run's later checks run in full; 0 otherwise (see
+    /// `codegen/store_run.rs`). The runtime zeroes it before each call; a 1 left over
+    /// costs only time.
+    pub store_run_unproven: u32,
     /// Native stack pointer of the entry trampoline, restored when a trap unwinds.
     pub saved_sp: u64,
     /// One [`FuncRef`] per function of the module, by function index.
@@ -118,6 +121,7 @@ impl VmCtx {
     pub const MEMORY_BASE: u32 = offset_of!(VmCtx, memory_base) as u32;
     pub const MEMORY_LEN: u32 = offset_of!(VmCtx, memory_len) as u32;
     pub const TRAP_CODE: u32 = offset_of!(VmCtx, trap_code) as u32;
+    pub const STORE_RUN_UNPROVEN: u32 = offset_of!(VmCtx, store_run_unproven) as u32;
     pub const SAVED_SP: u32 = offset_of!(VmCtx, saved_sp) as u32;
     pub const FUNCREFS: u32 = offset_of!(VmCtx, funcrefs) as u32;
     pub const TABLES: u32 = offset_of!(VmCtx, tables) as u32;
@@ -216,6 +220,7 @@ mod tests {
         assert_eq!(VmCtx::MEMORY_BASE, 16);
         assert_eq!(VmCtx::MEMORY_LEN, 24);
         assert_eq!(VmCtx::TRAP_CODE, 32);
+        assert_eq!(VmCtx::STORE_RUN_UNPROVEN, 36);
         assert_eq!(VmCtx::SAVED_SP, 40);
         assert_eq!(VmCtx::FUNCREFS, 48);
         assert_eq!(VmCtx::TABLES, 56);

@@ -317,7 +317,7 @@ impl Runtime {
         ctx.memory_base = memory_base;
         ctx.memory_len = memory_len;
         ctx.trap_code = 0;
-        ctx._reserved = 0;
+        ctx.store_run_unproven = 0;
         ctx.saved_sp = 0;
         ctx.funcrefs = funcrefs;
         ctx.tables = tables;

@@ -73,39 +73,15 @@ fn hand_written_programs_match_wasmi() {
 /// shapes and their near misses) replayed at many gas limits below each call's need, so
 /// that a run out of gas at an iteration boundary (or inside a store's write charge)
 /// stops with wasmi's gas, trap and memory, and a trap mid-loop reports exactly the gas
-/// charged before it. Every limit of the first and last `EXHAUSTIVE` below the need is
-/// run, and between them a stride far below one iteration's cost (an iteration here
-/// costs hundreds of gas), so a stop one iteration early or late changes the stored bytes
-/// at some limit. Calls that do not end by themselves (a step of 0, a variable that wraps
+/// charged before it. The limits are [`sweep_limits`]: a stride far below one
+/// iteration's cost (an iteration here costs hundreds of gas), so a stop one iteration
+/// early or late changes the stored bytes at some limit. Calls that do not end by themselves (a step of 0, a variable that wraps
 /// and never meets its bound) run to the limit `BOUNDED` and are swept below it.
 #[test]
 fn counted_loops_match_wasmi_at_every_limit() {
-    const EXHAUSTIVE: u64 = 600;
-    const STRIDED: u64 = 1200;
     const BOUNDED: u64 = 20_000;
-    let limits = |needed: u64| -> Vec<u64> {
-        let stride = (needed / STRIDED).max(1);
-        (0..=EXHAUSTIVE.min(needed))
-            .chain((EXHAUSTIVE..needed).step_by(stride as usize))
-            .chain(needed.saturating_sub(EXHAUSTIVE)..=needed)
-            .collect()
-    };
     on_big_stack(|| {
-        let mut stats = Stats::default();
-        let program = programs()
-            .into_iter()
-            .find(|p| p.name == "counted_loops")
-            .expect("the counted_loops program");
-        let wasm = wat::parse_str(program.wat).expect("valid WAT");
-        let subject = load(&wasm);
-        for (export, args) in &program.calls {
-            let args: Vec<V> = args.iter().map(|&a| V::I32(a)).collect();
-            let needed = run_wasmi(&subject.reference, export, &args, HUGE)
-                .expect("wasmi judges it")
-                .gas;
-            let limits = limits(needed);
-            subject.compare(export, &args, HUGE, &limits, &mut stats, program.name);
-        }
+        let (subject, program, mut stats) = sweep_program("counted_loops");
         let unending: [(&str, &[i32]); 5] = [
             ("up_store", &[5, 10, 0]),                          // a step of 0
             ("up_store", &[-250, -1, 7]),                       // wraps below its bound
@@ -115,12 +91,58 @@ fn counted_loops_match_wasmi_at_every_limit() {
         ];
         for (export, args) in unending {
             let args: Vec<V> = args.iter().map(|&a| V::I32(a)).collect();
-            let limits = limits(BOUNDED);
-            subject.compare(export, &args, BOUNDED, &limits, &mut stats, program.name);
+            let limits = sweep_limits(BOUNDED);
+            subject.compare(export, &args, BOUNDED, &limits, &mut stats, program);
         }
         eprintln!("counted loops: {stats:?}");
         assert!(stats.limit_runs >= 40_000, "{stats:?}");
     })
+}
+
+/// The store runs of `gasket_fixtures::programs` (`store_runs`, issue 16) replayed at
+/// many gas limits below each call's need, as the counted loops are: each write charge
+/// (31 454 gas a granule) is far wider than the stride, so every store of a run runs out
+/// of gas at some limit, and the memory left (the earlier stores' bytes) must be wasmi's.
+#[test]
+fn store_runs_match_wasmi_at_every_limit() {
+    on_big_stack(|| {
+        let (_, _, stats) = sweep_program("store_runs");
+        eprintln!("store runs: {stats:?}");
+        assert!(stats.limit_runs >= 40_000, "{stats:?}");
+    })
+}
+
+/// Every limit of the first and last `EXHAUSTIVE` below `needed`, and between them a
+/// stride far below one loop iteration's cost (hundreds of gas) or one write charge.
+fn sweep_limits(needed: u64) -> Vec<u64> {
+    const EXHAUSTIVE: u64 = 600;
+    const STRIDED: u64 = 1200;
+    let stride = (needed / STRIDED).max(1);
+    (0..=EXHAUSTIVE.min(needed))
+        .chain((EXHAUSTIVE..needed).step_by(stride as usize))
+        .chain(needed.saturating_sub(EXHAUSTIVE)..=needed)
+        .collect()
+}
+
+/// Compares every call of the hand-written program `name` at [`sweep_limits`] of its
+/// need; returns the loaded subject and the program's name for more calls.
+fn sweep_program(name: &'static str) -> (Subject, &'static str, Stats) {
+    let mut stats = Stats::default();
+    let program = programs()
+        .into_iter()
+        .find(|p| p.name == name)
+        .expect("the program");
+    let wasm = wat::parse_str(program.wat).expect("valid WAT");
+    let subject = load(&wasm);
+    for (export, args) in &program.calls {
+        let args: Vec<V> = args.iter().map(|&a| V::I32(a)).collect();
+        let needed = run_wasmi(&subject.reference, export, &args, HUGE)
+            .expect("wasmi judges it")
+            .gas;
+        let limits = sweep_limits(needed);
+        subject.compare(export, &args, HUGE, &limits, &mut stats, program.name);
+    }
+    (subject, program.name, stats)
 }
 
 /// wasm-smith seeds per run; `GASKET_DIFF_SEEDS=<n>` runs a longer campaign (and

@@ -88,9 +88,47 @@ pub(crate) fn window(code: &[u8], at: usize, base: AddrBase, below: u64) -> Wind
     let Some(first) = bytes.load_end() else {
         return Window::default();
     };
+    let stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
+    scan(bytes, base, stack, first, false)
+}
+
+/// The largest end of the accesses off `base` (loads, and stores whose address the stack
+/// model shows is the base's value, shift 0) in the straight-line code from the access at
+/// `code[at..]` (a store, or a load whose check a store shares; its own end included) up
+/// to the first operator a window stops at or a store off any other address: the span a
+/// store run's first check compares (`codegen/store_run.rs`). 0 when `code[at]` is no
+/// plain load or store. `below` as for [`window`], for the entries under the access's
+/// operands. A heuristic only: the run's exactness never depends on it.
+pub(crate) fn store_run_end(code: &[u8], at: usize, base: AddrBase, below: u64) -> u64 {
+    let mut bytes = Bytes { code, at };
+    let mut stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
+    let first = match bytes.load_end() {
+        Some(end) => end,
+        None => {
+            bytes.at = at;
+            let Some((_, end)) = bytes.store_bytes() else {
+                return 0;
+            };
+            // The model starts at a load's result: a store leaves none.
+            stack.apply(1, 0);
+            end
+        }
+    };
+    scan(bytes, base, stack, first, true).end
+}
+
+/// The operators after the first access (`bytes` just past it), as [`window`] reads them
+/// (`run`: false) or [`store_run_end`] (`run`: true: stores off the base count and go on,
+/// loads off other addresses do not matter).
+fn scan(
+    mut bytes: Bytes<'_>,
+    base: AddrBase,
+    mut stack: StackModel,
+    first: u64,
+    run: bool,
+) -> Window {
     let mut end = first;
     let mut pattern = Pattern::None;
-    let mut stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
     let mut foreign_load = false;
     let mut store = None;
     for _ in 0..MAX_OPERATORS {
@@ -141,10 +179,16 @@ pub(crate) fn window(code: &[u8], at: usize, base: AddrBase, below: u64) -> Wind
             // Stores end the window; one off the base itself may share the check.
             0x36..=0x3e => {
                 bytes.at -= 1;
-                if let Some((from, to)) = bytes.store_bytes() {
-                    if !foreign_load && stack.address_is_base() {
-                        store = Some((from, to));
-                    }
+                let Some((from, to)) = bytes.store_bytes() else {
+                    break;
+                };
+                if run && stack.address_is_base() {
+                    end = end.max(to);
+                    stack.apply(2, 0);
+                    continue;
+                }
+                if !run && !foreign_load && stack.address_is_base() {
+                    store = Some((from, to));
                 }
                 break;
             }

@@ -55,6 +55,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// range, or a store skipped because its bytes were written once (the range may since
     /// have been moved aside, and the model then marks them again), would make the gas
     /// depend on code generation.
+    ///
+    /// Checks off a local may also open a store run or go behind its flag
+    /// (`store_run`): the same checks, skipped only where they would have passed.
     fn check_memory(
         &mut self,
         addr: Reg,
@@ -79,31 +82,32 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 match shared {
                     // The store ending the window is checked here too (see `load_window`).
                     Some((base, (from, to))) => {
-                        let loads = Some((end, oob));
-                        let aligned = aligned(shift, end.max(to));
-                        let widen = self.labels.dirty_range;
-                        self.masm.store_check(addr, from, to, loads, widen, aligned);
+                        self.store_check(addr, Some(base), shift, from, to, Some((end, oob)));
                         self.proven.loaded(base, end);
-                        self.proven.stored(base, from, to);
                     }
                     None => {
-                        self.masm.bounds_check(addr, end, oob, aligned(shift, end));
+                        self.load_check(addr, base, end, oob, aligned(shift, end));
                         if let Some(base) = base {
                             self.proven.loaded(base, end);
                         }
                     }
                 }
             }
-            (Access::Store, _) => {
-                let widen = self.labels.dirty_range;
-                self.masm
-                    .store_check(addr, from, end, None, widen, aligned(shift, end));
-                match base {
-                    Some(base) => self.proven.stored(base, from, end),
-                    None => self.proven.stored_elsewhere(),
-                }
-            }
+            (Access::Store, _) => self.store_check(addr, base, shift, from, end, None),
         }
+    }
+
+    /// Which entries of the operand stack, from the top down (bit `i` for the entry `i`
+    /// places under the top), are lazy reads of `base`'s local: what the byte scans of
+    /// `load_window` start from.
+    pub(super) fn base_entries(&self, base: AddrBase) -> u64 {
+        self.stack
+            .iter()
+            .rev()
+            .take(63)
+            .enumerate()
+            .filter(|(_, e)| matches!(e.loc, Loc::Local(l) if l == base.local))
+            .fold(0u64, |bits, (i, _)| bits | 1 << i)
     }
 
     /// The window of the load being compiled off `base` (see `load_window`): the
@@ -112,14 +116,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn load_window(&self, base: AddrBase) -> super::load_window::Window {
         // Which entries under the (popped) address are reads of the base's local: a
         // store's address usually is one, pushed before its value's loads.
-        let below = self
-            .stack
-            .iter()
-            .rev()
-            .take(63)
-            .enumerate()
-            .filter(|(_, e)| matches!(e.loc, Loc::Local(l) if l == base.local))
-            .fold(0u64, |bits, (i, _)| bits | 1 << i);
+        let below = self.base_entries(base);
         let at = self.offset.checked_sub(self.code_start);
         at.and_then(|at| usize::try_from(at).ok())
             .map_or_else(Default::default, |at| {

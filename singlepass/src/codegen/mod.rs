@@ -36,6 +36,7 @@ mod parallel;
 mod proven;
 mod regalloc;
 mod stack;
+mod store_run;
 mod visit;
 
 use wasmparser::{

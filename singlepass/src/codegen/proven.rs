@@ -29,6 +29,10 @@
 //! and the local's interval grows to the hull of both (the current range is one
 //! interval, so it holds everything between them too).
 //!
+//! A *store run* (`codegen/store_run.rs`) is a third fact, about one base: its first
+//! check compared `[base, base + span)` against the current range (or set the run's flag).
+//! It is about the current range too, so it dies whenever marked facts do.
+//!
 //! Facts hold until the local is written (`local.set`/`local.tee`, a fused binary into
 //! it) or control flow joins (a loop header, `else`, `end`), where paths that did not
 //! prove them arrive.
@@ -66,6 +70,9 @@ struct Fact {
 #[derive(Debug, Default)]
 pub(crate) struct Proven {
     facts: Vec<Fact>,
+    /// The open store run (`codegen/store_run.rs`): its base and span end. It holds while
+    /// the base's marked facts do: it dies with them.
+    run: Option<(AddrBase, u64)>,
 }
 
 impl Proven {
@@ -101,6 +108,25 @@ impl Proven {
             .is_some_and(|(start, stop)| start <= from && end <= stop)
     }
 
+    /// A store run's first check off `base` was emitted, checking `[base, base + span)`
+    /// against the current range on its fast path (see `codegen/store_run.rs`). Call it
+    /// after that check's [`Proven::stored`].
+    pub fn open_run(&mut self, base: AddrBase, span: u64) {
+        self.run = Some((base, span));
+    }
+
+    /// Whether a store run off `base` is open (the range may not have moved since its
+    /// first check, `base` has not changed, and the path has been straight-line since).
+    pub fn run_open(&self, base: AddrBase) -> bool {
+        self.run.is_some_and(|(b, _)| b == base)
+    }
+
+    /// Whether the open run off `base` covers a check whose fast path would compare
+    /// `[base, base + end)` (or `base + end <= memory length`).
+    pub fn run_covers(&self, base: AddrBase, end: u64) -> bool {
+        self.run.is_some_and(|(b, span)| b == base && end <= span)
+    }
+
     /// A load's length check of `base + end` off `local` passed.
     pub fn loaded(&mut self, base: AddrBase, end: u64) {
         let fact = self.fact_mut(base);
@@ -122,6 +148,11 @@ impl Proven {
                 (from, end)
             }
         };
+        // Only a store off the run's own base leaves its span inside the current range
+        // (a near one widens it); the invariant above makes this redundant, but cheap.
+        if self.run.is_some_and(|(b, _)| b != base) {
+            self.run = None;
+        }
         let fact = self.fact_mut(base);
         fact.marked = Some(marked);
         fact.in_bounds = fact.in_bounds.max(end);
@@ -139,17 +170,22 @@ impl Proven {
         for fact in &mut self.facts {
             fact.marked = None;
         }
+        self.run = None;
     }
 
     /// Local `local` is about to change: the facts of every base computed from it were
     /// about the old value.
     pub fn forget_local(&mut self, local: u32) {
         self.facts.retain(|f| f.base.local != local);
+        if self.run.is_some_and(|(b, _)| b.local == local) {
+            self.run = None;
+        }
     }
 
     /// Control flow joins: other paths may arrive without this path's facts.
     pub fn clear(&mut self) {
         self.facts.clear();
+        self.run = None;
     }
 }
 
@@ -204,6 +240,35 @@ mod tests {
         assert!(p.covers_store(local(0), 200_000, 200_008));
         p.stored(local(0), 0, 8);
         assert!(!p.covers_store(local(0), 200_000, 200_008), "far below");
+    }
+
+    #[test]
+    fn a_run_dies_with_the_marks() {
+        let mut p = Proven::default();
+        p.stored(local(0), 24, 32);
+        p.open_run(local(0), 48);
+        assert!(p.run_covers(local(0), 48) && !p.run_covers(local(0), 49));
+        assert!(!p.run_covers(local(1), 8));
+        // A near store off the base only widens the range: the run survives.
+        p.stored(local(0), 48, 56);
+        assert!(p.run_open(local(0)));
+        p.forget_local(1);
+        assert!(p.run_open(local(0)));
+        p.stored(local(1), 0, 8);
+        assert!(!p.run_open(local(0)), "a store off another base");
+        for end in [
+            |p: &mut Proven| p.forget_marks(),
+            |p: &mut Proven| p.clear(),
+            |p: &mut Proven| p.forget_local(0),
+            |p: &mut Proven| p.stored_elsewhere(),
+            |p: &mut Proven| p.stored(local(0), 200_000, 200_008),
+        ] {
+            let mut p = Proven::default();
+            p.stored(local(0), 24, 32);
+            p.open_run(local(0), 48);
+            end(&mut p);
+            assert!(!p.run_open(local(0)));
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use dynasmrt::{DynasmApi, DynasmLabelApi};
 use super::compact::{RegMem, StoreSrc};
 use super::placement::PrefixRoom;
 use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
-use super::{StoreSlowPath, X64Masm};
+use super::{RunRole, StoreSlowPath, X64Masm};
 use crate::masm::{Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreWidth};
 use crate::vmctx::{VmCtx, DIRTY_GRANULE};
 use crate::written::{WRITTEN_FAR, WRITTEN_SPILLS};
@@ -430,6 +430,83 @@ impl X64Masm {
         widen: Label,
         aligned: bool,
     ) {
+        let fast = end.max(loads.map_or(0, |(e, _)| e));
+        let path = (addr, from, end, loads, widen);
+        self.emit_checked_store(path, fast, aligned, RunRole::Plain)
+    }
+
+    /// A store run's first check (see `MacroAssembler::store_run_check`): the fast path
+    /// compares the run's span.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn emit_store_run_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+        span: u64,
+        aligned: bool,
+    ) {
+        // Whether the run has a check behind the flag is known when the slow paths are
+        // emitted (`emit_store_slow_paths`).
+        let role = RunRole::First { span, sets: false };
+        self.emit_checked_store((addr, from, end, loads, widen), span, aligned, role)
+    }
+
+    /// A check behind the open store run's flag (`MacroAssembler::flagged_store_check`,
+    /// `flagged_bounds_check`): `cmp dword [flag], 0; jne slow`, the check itself out of
+    /// line. Integer code only, like a bounds check: a float load before it can still be
+    /// retargeted (see `load_then_check`).
+    pub(super) fn emit_flagged_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+        role: RunRole,
+    ) {
+        let checked_from = self.ops.offset().0;
+        // Nothing before the compare takes its padding but a plain run (`placement`).
+        self.prefix_room = None;
+        // `cmp dword [r15 + disp8], 0` (dynasm would take a disp32 and an imm32: 11 bytes).
+        const FLAG: u8 = VmCtx::STORE_RUN_UNPROVEN as u8;
+        const _: () = assert!(VmCtx::STORE_RUN_UNPROVEN < 0x80);
+        self.ops.extend([0x41, 0x83, 0x7f, FLAG, 0x00]);
+        self.place_pair(checked_from);
+        // `jne slow` in its rel32 form, patched as `ja slow` is (see `emit_checked_store`).
+        self.ops.extend([0x0f, 0x85, 0, 0, 0, 0]);
+        let back = self.ops.offset().0 as u32;
+        self.store_slow_paths.push(StoreSlowPath {
+            ja_field: back - 4,
+            back,
+            addr,
+            from,
+            end,
+            loads,
+            widen,
+            role,
+            run: self.runs,
+        });
+        if matches!(role, RunRole::FlaggedLoad { .. }) {
+            self.load_then_check = self
+                .last_fp_load
+                .filter(|load| load.end == checked_from)
+                .map(|load| (load, self.ops.offset().0));
+        }
+    }
+
+    /// A store check whose fast path compares `[addr, addr + fast)`; `path` is `(addr,
+    /// from, end, loads, widen)` as for `emit_store_check`.
+    fn emit_checked_store(
+        &mut self,
+        path: (Reg, u64, u64, Option<(u64, Label)>, Label),
+        fast: u64,
+        aligned: bool,
+        role: RunRole,
+    ) {
+        let (addr, from, end, loads, widen) = path;
         let a = addr.0;
         let mov = self.ops.offset().0;
         asm!(self.ops; mov eax, Rd(a));
@@ -437,7 +514,7 @@ impl X64Masm {
         asm!(self.ops; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]);
         let add = self.ops.offset().0;
         if !aligned {
-            self.add_end(end.max(loads.map_or(0, |(e, _)| e)));
+            self.add_end(fast);
         }
         let start = self.ops.offset().0;
         if self.loop_depth > 0 {
@@ -466,6 +543,8 @@ impl X64Masm {
             end,
             loads,
             widen,
+            role,
+            run: self.runs,
         });
     }
 
@@ -474,29 +553,47 @@ impl X64Masm {
     /// as dynasm writes `jmp =>label`).
     pub(super) fn emit_store_slow_paths(&mut self) {
         let mut paths = std::mem::take(&mut self.store_slow_paths);
+        mark_run_ends(&mut paths);
         for path in paths.drain(..) {
             let slow = self.ops.offset().0 as u32;
             self.patch_rel32(path.ja_field, slow);
-            // The loads sharing the check come first: their length check (the stub's own
-            // length check covers them when they end no further than the store).
-            if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
-                self.emit_bounds_check(path.addr, loads_end, oob, false);
-            }
-            let a = path.addr.0;
-            asm!(self.ops
-                ; mov ecx, Rd(a)
-                ; mov eax, ecx
-            );
-            self.add_end(path.end);
-            if path.from != 0 {
-                self.add_u64(super::regs::RCX, path.from);
-            }
-            // `call widen` in its rel32 form, patched by `finish` (see `late`).
-            if self.widen_sites.accepts(path.widen) {
-                self.ops.extend([0xe8, 0, 0, 0, 0]);
-                self.widen_sites.record(self.ops.offset().0);
-            } else {
-                asm!(self.ops; call =>path.widen);
+            let flag = VmCtx::STORE_RUN_UNPROVEN as i32;
+            match path.role {
+                RunRole::Plain | RunRole::First { sets: false, .. } => self.emit_widening(path),
+                RunRole::First { span, sets: true } => {
+                    self.emit_widening(path);
+                    // Is the span inside the current range now? The flag says no.
+                    self.emit_range_compare(path.addr, span, false);
+                    asm!(self.ops
+                        ; seta al
+                        ; movzx eax, al
+                        ; mov DWORD [r15 + flag], eax
+                    );
+                }
+                RunRole::Flagged { aligned, clears } => {
+                    let fast = path.end.max(path.loads.map_or(0, |(e, _)| e));
+                    self.emit_range_compare(path.addr, fast, aligned);
+                    // Inside: skip the widening (`jbe`/`jb done`, rel32, patched below).
+                    self.ops
+                        .extend([0x0f, if aligned { 0x82 } else { 0x86 }, 0, 0, 0, 0]);
+                    let done = self.ops.offset().0 as u32 - 4;
+                    self.emit_widening(path);
+                    let here = self.ops.offset().0 as u32;
+                    self.patch_rel32(done, here);
+                    if clears {
+                        asm!(self.ops; mov DWORD [r15 + flag], 0);
+                    }
+                }
+                RunRole::FlaggedLoad {
+                    oob,
+                    aligned,
+                    clears,
+                } => {
+                    self.emit_bounds_check(path.addr, path.end, oob, aligned);
+                    if clears {
+                        asm!(self.ops; mov DWORD [r15 + flag], 0);
+                    }
+                }
             }
             self.ops.push(0xe9);
             let field = self.ops.offset().0 as u32;
@@ -505,6 +602,46 @@ impl X64Masm {
         }
         // The buffer is kept for the next function's paths.
         self.store_slow_paths = paths;
+    }
+
+    /// The work of a store check's slow path: rax = addr + end and rcx = addr + from
+    /// (the stored bytes), which is what the dirty-range stub expects, after the loads
+    /// sharing the check have their length check.
+    fn emit_widening(&mut self, path: StoreSlowPath) {
+        // The loads sharing the check come first: their length check (the stub's own
+        // length check covers them when they end no further than the store).
+        if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
+            self.emit_bounds_check(path.addr, loads_end, oob, false);
+        }
+        let a = path.addr.0;
+        asm!(self.ops
+            ; mov ecx, Rd(a)
+            ; mov eax, ecx
+        );
+        self.add_end(path.end);
+        if path.from != 0 {
+            self.add_u64(super::regs::RCX, path.from);
+        }
+        // `call widen` in its rel32 form, patched by `finish` (see `late`).
+        if self.widen_sites.accepts(path.widen) {
+            self.ops.extend([0xe8, 0, 0, 0, 0]);
+            self.widen_sites.record(self.ops.offset().0);
+        } else {
+            asm!(self.ops; call =>path.widen);
+        }
+    }
+
+    /// `cmp rax, len` with rax = `(addr - start) mod 2^32 + end` (no `+ end` when
+    /// `aligned`): the fast compare of a store check, out of line.
+    fn emit_range_compare(&mut self, addr: Reg, end: u64, aligned: bool) {
+        asm!(self.ops
+            ; mov eax, Rd(addr.0)
+            ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
+        );
+        if !aligned {
+            self.add_end(end);
+        }
+        asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
     }
 
     /// Writes the rel32 field at `field` so the branch it ends lands on `target`.
@@ -646,5 +783,24 @@ impl X64Masm {
             ; sub ecx, 1
             ; jnz =>top
         );
+    }
+}
+
+/// Which run checks set and clear the flag (see `codegen/store_run.rs`): the last check
+/// behind the flag of each run clears it, and a run's first check sets it only when the
+/// run has one. A run's checks come after its first check and before the next run's, so
+/// one pass from the end finds them.
+fn mark_run_ends(paths: &mut [StoreSlowPath]) {
+    let mut last_flagged: Option<u32> = None;
+    for path in paths.iter_mut().rev() {
+        let run = path.run;
+        match &mut path.role {
+            RunRole::Flagged { clears, .. } | RunRole::FlaggedLoad { clears, .. } => {
+                *clears = last_flagged != Some(run);
+                last_flagged = Some(run);
+            }
+            RunRole::First { sets, .. } => *sets = last_flagged == Some(run),
+            RunRole::Plain => {}
+        }
     }
 }

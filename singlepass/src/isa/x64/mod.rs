@@ -90,6 +90,8 @@ pub(crate) struct X64Masm {
     plain_run: placement::PlainRun,
     /// Loops open at this point of the function: `placement` pads pairs only inside one.
     loop_depth: u32,
+    /// Store runs opened so far (`store_run_check`): the current one's number.
+    runs: u32,
 }
 
 /// A float load just emitted: `code[start..end]` loads `addr` into xmm`dst`, its
@@ -125,6 +127,28 @@ struct StoreSlowPath {
     /// The loads sharing the check: their end and the length check's trap label.
     loads: Option<(u64, Label)>,
     widen: Label,
+    /// Its part in a store run (`codegen/store_run.rs`).
+    role: RunRole,
+    /// The store run it belongs to (counted per masm, see `X64Masm::runs`).
+    run: u32,
+}
+
+/// What a slow path does for a store run (see `codegen/store_run.rs`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum RunRole {
+    /// A check outside any run.
+    Plain,
+    /// A run's first check: after the stub, sets the flag unless `[addr, addr + span)` is
+    /// inside the current range (`sets`: the run has a check behind the flag).
+    First { span: u64, sets: bool },
+    /// A store check behind the flag: its fast compare runs here first.
+    Flagged { aligned: bool, clears: bool },
+    /// A load's length check of `addr + end` behind the flag, trapping to `oob`.
+    FlaggedLoad {
+        oob: Label,
+        aligned: bool,
+        clears: bool,
+    },
 }
 
 impl X64Masm {
@@ -150,6 +174,7 @@ impl X64Masm {
             load_then_check: None,
             prefix_room: None,
             last_fp_store: None,
+            runs: 0,
             plain_run: placement::PlainRun::default(),
             loop_depth: 0,
         }
@@ -228,6 +253,47 @@ impl MacroAssembler for X64Masm {
         aligned: bool,
     ) {
         self.emit_store_check(addr, from, end, loads, widen, aligned)
+    }
+    fn store_runs(&self) -> bool {
+        true
+    }
+    fn store_run_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+        span: u64,
+        aligned: bool,
+    ) {
+        self.runs += 1;
+        self.emit_store_run_check(addr, from, end, loads, widen, span, aligned)
+    }
+    fn flagged_store_check(
+        &mut self,
+        addr: Reg,
+        from: u64,
+        end: u64,
+        loads: Option<(u64, Label)>,
+        widen: Label,
+        aligned: bool,
+    ) {
+        let role = RunRole::Flagged {
+            aligned,
+            clears: false,
+        };
+        self.emit_flagged_check(addr, from, end, loads, widen, role)
+    }
+    fn flagged_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
+        let role = RunRole::FlaggedLoad {
+            oob,
+            aligned,
+            clears: false,
+        };
+        // The widen label is unused by a load's check: any label will do.
+        let widen = oob;
+        self.emit_flagged_check(addr, 0, end, None, widen, role)
     }
     fn align_function(&mut self) {
         self.emit_function_alignment()

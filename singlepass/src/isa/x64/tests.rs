@@ -193,7 +193,7 @@ impl Instance {
             memory_base: memory.as_mut_ptr(),
             memory_len: MEMORY_BYTES as u64,
             trap_code: 0,
-            _reserved: 0,
+            store_run_unproven: 0,
             saved_sp: 0,
             funcrefs: std::ptr::null(),
             tables: std::ptr::null(),
