@@ -1,41 +1,61 @@
-//! Counted loops (issue 16): a top-tested loop whose iterations the instrumented module
-//! charges one by one is compiled with its charge taken out of the loop body, and the
-//! iterations charged once, where the loop is left (ARCHITECTURE.md, "Counted-loop
-//! charge"). Built: x86-64, fast mode, step 1, unsigned exit test, a body without
-//! stores. The instrumented module is unchanged: only its compiled code is.
+//! Counted loops (issue 16): a loop whose iterations the instrumented module charges one
+//! by one is compiled with its charge taken out of the loop body, and the iterations
+//! charged once, where the loop is left (ARCHITECTURE.md, "Counted-loop charge"). Built:
+//! x86-64, fast mode, step 1, unsigned tests, a body without stores. The instrumented
+//! module is unchanged: only its compiled code is.
 //!
-//! The shape, as the metering pass writes sieve's count loop (the header's charge
-//! deferred past the exit test, `metering/src/defer.rs`):
+//! The two shapes, as the metering pass writes sieve's count loop (top-tested, the
+//! header's charge deferred past the exit test, `metering/src/defer.rs`) and matmul's
+//! inner loop (bottom-tested, the exit's charge folded in before the `end`):
 //!
 //! ```text
-//! loop                                  ;; no parameters, no results
-//!   local.get $j  (local.get $n | i32.const n)  i32.ge_u  br_if $exit
-//!   i64.const C  call $gas              ;; the iteration's charge
-//!   B                                   ;; see `body_operator`
-//!   local.get $j  i32.const 1  i32.add  local.set $j
-//!   br 0
+//! loop                                  loop
+//!   local.get $j  $n  i32.ge_u            i64.const C  call $gas
+//!   br_if $exit                           B
+//!   i64.const C  call $gas                local.get $k  i32.const 1  i32.add
+//!   B                                     local.set $k
+//!   local.get $j  i32.const 1  i32.add    local.get $k  $n  i32.lt_u  br_if 0
+//!   local.set $j                          [i64.const E  call $gas]
+//!   br 0                                end
 //! end
 //! ```
 //!
-//! `$j` an i32 local in a register written only by the update, `$n` a constant or an i32
-//! local nothing in the loop writes, `$exit` a `block` without results. [`top_tested`]
-//! recognises it at the `loop` operator by a bounded look-ahead ([`MAX_OPERATORS`]
-//! operators, so compile work stays linear); `FuncGen::loop_` compiles it.
+//! `$j`/`$k` an i32 local in a register written only by the update, `$n` (`local.get $n`
+//! or `i32.const n`) a constant or an i32 local nothing in the loop writes, `$exit` a
+//! `block` without results, `B` see [`body_operator`]. [`recognise`] finds them at the
+//! `loop` operator by a bounded look-ahead ([`MAX_OPERATORS`] operators, so compile work
+//! stays linear); `FuncGen::loop_` compiles them.
 //!
-//! Exactness (fast mode, `s = 1`, no wrap: `j_i < n ⇒ j_i + 1 ≤ 2^32 - 1`, so `j_i = j_0 +
-//! i`): at entry, with `g` the gas left, `m = ⌊g/C⌋` and `bound = min(n, j_0 + m)` (u64,
-//! `m` clamped at 2^32 first, which changes no minimum since `n < 2^32`). The header
-//! tests `j ≥ bound`; before iteration `i`'s body it passes iff `j_i < n ∧ i < m`, the
-//! per-iteration code's condition (its test passed and its charge did not borrow). When it
-//! fails, the exit stub charges `i·C` (`i = j − j_0 ≤ m`: no borrow) for the `i`
+//! Top-tested exactness (fast mode, `s = 1`, no wrap: `j_i < n ⇒ j_i + 1 ≤ 2^32 - 1`, so
+//! `j_i = j_0 + i`): at entry, with `g` the gas left, `m = ⌊g/C⌋` and `bound = min(n, j_0
+//! + m)` (u64, `m` clamped at 2^32 first, which changes no minimum since `n < 2^32`). The
+//! header tests `j ≥ bound`; before iteration `i`'s body it passes iff `j_i < n ∧ i < m`,
+//! the per-iteration code's condition (its test passed and its charge did not borrow).
+//! When it fails, the exit stub charges `i·C` (`i = j − j_0 ≤ m`: no borrow) for the `i`
 //! iterations that ran, then leaves to `$exit` if `j ≥ n` (the per-iteration code paid
 //! exactly that), else `i = m` and the per-iteration code would have passed its test
 //! and failed the charge with nothing in between: trap `out_of_gas`. A trap in the body
 //! of iteration `i` (a load out of bounds) goes through a loop-local stub that first
 //! charges `(i + 1)·C`, what the per-iteration code had charged by then (`i + 1 ≤ m`:
-//! no borrow), so the trap reports the same gas. Nothing else in such a body reads the
-//! gas register: no call, no charge, no store (its dirty-range stub charges write gas),
-//! no helper.
+//! no borrow), so the trap reports the same gas.
+//!
+//! Bottom-tested exactness: the entry charges iteration 0 itself (`sub; jb out_of_gas`,
+//! as the header's charge did: nothing runs between them), then, with `g` the gas left
+//! after it and `m = ⌊g/C⌋` (clamped at 2^32), `bound = min(n, k_0 + m + 1)` when `k_0 <
+//! n` (fast mode: `k_0 + i < n` for every iteration `i` that runs, so the update never
+//! wraps and `k = k_0 + i + 1` after it). The test `k < bound` after iteration `i` passes
+//! iff `k_0 + i + 1 < n ∧ i + 1 ≤ m`: the per-iteration code's test passed and the next
+//! charge did not borrow. Its fall-through charges `(k − k_0 − 1)·C = i·C` (`i ≤ m`: no
+//! borrow) and leaves if `k ≥ n`; else `i = m`, the gas left is below `C`, and it jumps
+//! to the entry, whose charge traps `out_of_gas` as the per-iteration charge would have.
+//! When `k_0 ≥ n` (a do-while's first iteration past its bound, where the update may wrap:
+//! `k_0 = 2^32 − 1`) the entry stores `bound = 0`: the one iteration runs (charged), the
+//! fall-through settles `(k − k_0 − 1)·C`, 0 in 32-bit arithmetic even where `k` wrapped,
+//! and leaves, or (`k` wrapped to below `n`) enters again, now in fast mode. A trap in
+//! iteration `i`'s body settles `(k − k_0)·C = i·C` (the entry paid iteration 0's).
+//!
+//! Nothing else in such a body reads the gas register: no call, no charge, no store (its
+//! dirty-range stub charges write gas), no helper.
 
 use gasket_host_api::Intrinsic;
 
@@ -292,13 +312,14 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
         }
     }
     // The update ends the body right before the test.
-    body.qualifies(code, var, bound, 1, tail).then_some(CountedLoop {
-        var,
-        bound,
-        test: Test::Bottom { tail, tail_len },
-        cost,
-        header_len,
-    })
+    body.qualifies(code, var, bound, 1, tail)
+        .then_some(CountedLoop {
+            var,
+            bound,
+            test: Test::Bottom { tail, tail_len },
+            cost,
+            header_len,
+        })
 }
 
 /// Where the update `local.get var; i32.const 1; i32.add; local.set var` starting at
@@ -725,7 +746,9 @@ mod tests {
             let code = loop_bytes(&do_while(body, UPDATE, "i32.lt_u", after));
             let found = recognise(&code, |f| f == 0).expect("a counted loop");
             // The test's four operators: local.get 0, local.get 1, i32.lt_u, br_if 0.
-            let tail = code.windows(7).position(|w| w == [0x20, 0, 0x20, 1, 0x49, 0x0d, 0]);
+            let tail = code
+                .windows(7)
+                .position(|w| w == [0x20, 0, 0x20, 1, 0x49, 0x0d, 0]);
             assert_eq!(
                 found,
                 CountedLoop {
@@ -743,7 +766,12 @@ mod tests {
         let misses = [
             // Another test, a store, the bound written, a second write of the variable.
             do_while("", UPDATE, "i32.le_u", ""),
-            do_while("(i32.store8 (local.get 0) (local.get 0))", UPDATE, "i32.lt_u", ""),
+            do_while(
+                "(i32.store8 (local.get 0) (local.get 0))",
+                UPDATE,
+                "i32.lt_u",
+                "",
+            ),
             do_while("(local.set 1 (i32.const 0))", UPDATE, "i32.lt_u", ""),
             do_while("(local.set 0 (local.get 2))", UPDATE, "i32.lt_u", ""),
             // Something else after the test.

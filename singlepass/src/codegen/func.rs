@@ -417,7 +417,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             if self.offset == self.counted_tail {
                 // A bottom-tested counted loop's test: its four operators are read and
                 // validated as every operator is, and compiled as its fused test.
-                let len = self.counted.as_ref().and_then(|c| c.tail()).map_or(0, |t| t.1);
+                let len = self
+                    .counted
+                    .as_ref()
+                    .and_then(|c| c.tail())
+                    .map_or(0, |t| t.1);
                 match validator.as_deref_mut() {
                     Some(validator) => {
                         for _ in 0..super::counted::TAIL_OPERATORS {
