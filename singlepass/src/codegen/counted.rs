@@ -31,8 +31,8 @@
 //! j_0 + m)` (u64, `m` clamped at 2^32 first, which changes no minimum since `n <
 //! 2^32`). The header tests `j ≥ bound`; before iteration `i`'s body it passes iff `j_i <
 //! n ∧ i < m`, the per-iteration code's condition (its test passed and its charge did
-//! not borrow). When it fails, the exit stub charges `i·C` (`i = j − j_0 ≤ m`: no borrow) for the `i`
-//! iterations that ran, then leaves to `$exit` if `j ≥ n` (the per-iteration code paid
+//! not borrow). When it fails, the exit stub charges `i·C` (`i = j − j_0 ≤ m`: no
+//! borrow) for the `i` iterations that ran, then leaves to `$exit` if `j ≥ n` (the per-iteration code paid
 //! exactly that), else `i = m` and the per-iteration code would have passed its test
 //! and failed the charge with nothing in between: trap `out_of_gas`. A trap in the body
 //! of iteration `i` (a load out of bounds) goes through a loop-local stub that first
