@@ -178,18 +178,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
             _ => None,
         };
-        // A counted loop (see `counted`): its iterations charged where it is left.
-        let counted = match (blockty, &hoist) {
-            (BlockType::Empty, None) => {
-                let at = (self.offset - self.code_start) as usize + 2;
-                self.counted_loop_at(at)
-            }
-            _ => None,
-        };
         let hoists = hoist.is_some();
-        let base = match (hoist, counted) {
-            (None, Some((shape, var, bound))) => self.enter_counted(shape, var, bound),
-            (Some(hoist), _) => {
+        let base = match hoist {
+            Some(hoist) => {
                 let product = hoist.product;
                 let kind = product.kind();
                 self.push(kind, Loc::Local(product.a));
@@ -200,7 +191,19 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.hoisted = Some((product, base));
                 base + 1
             }
-            (None, None) => base,
+            None => base,
+        };
+        // A counted loop (see `counted`): its iterations charged where it is left. Its
+        // two hidden entries go above a hoisted product's (the homes it reads are the
+        // ones after the hoist's displacement).
+        let at = (self.offset - self.code_start) as usize + 2;
+        let counted = match blockty {
+            BlockType::Empty => self.counted_loop_at(at),
+            _ => None,
+        };
+        let base = match counted {
+            Some((shape, var, bound)) => self.enter_counted(shape, var, bound, at),
+            None => base,
         };
         let label = self.masm.new_label();
         self.masm.align_loop();
@@ -208,7 +211,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.counted_header();
         let mut frame = Frame::new(FrameKind::Loop, label, base, params, results);
         frame.hoists = hoists;
-        frame.counted = counted.is_some() && !hoists;
+        frame.counted = counted.is_some();
         self.frames.push(frame);
         Ok(())
     }
@@ -399,8 +402,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.leave_counted(frame.base);
         }
         if frame.hoists {
-            // No results (only loops without any hoist): the hidden entry is the top.
-            self.truncate(frame.base - 1);
+            // No results (only loops without any hoist): the hidden entry is the top, now
+            // that a counted loop's two are dropped.
+            self.truncate(frame.base - 1 - 2 * usize::from(frame.counted));
             self.end_displacement();
             self.hoisted = None;
         }

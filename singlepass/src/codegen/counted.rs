@@ -1,41 +1,61 @@
-//! Counted loops (issue 16): a top-tested loop whose iterations the instrumented module
-//! charges one by one is compiled with its charge taken out of the loop body, and the
-//! iterations charged once, where the loop is left (ARCHITECTURE.md, "Counted-loop
-//! charge"). Built: x86-64, fast mode, step 1, unsigned exit test, a body without
-//! stores. The instrumented module is unchanged: only its compiled code is.
+//! Counted loops (issue 16): a loop whose iterations the instrumented module charges one
+//! by one is compiled with its charge taken out of the loop body, and the iterations
+//! charged once, where the loop is left (ARCHITECTURE.md, "Counted-loop charge"). Built:
+//! x86-64, fast mode, step 1, unsigned tests, a body without stores. The instrumented
+//! module is unchanged: only its compiled code is.
 //!
-//! The shape, as the metering pass writes sieve's count loop (the header's charge
-//! deferred past the exit test, `metering/src/defer.rs`):
+//! The two shapes, as the metering pass writes sieve's count loop (top-tested, the
+//! header's charge deferred past the exit test, `metering/src/defer.rs`) and matmul's
+//! inner loop (bottom-tested, the exit's charge folded in before the `end`):
 //!
 //! ```text
-//! loop                                  ;; no parameters, no results
-//!   local.get $j  (local.get $n | i32.const n)  i32.ge_u  br_if $exit
-//!   i64.const C  call $gas              ;; the iteration's charge
-//!   B                                   ;; see `body_operator`
-//!   local.get $j  i32.const 1  i32.add  local.set $j
-//!   br 0
+//! loop                                  loop
+//!   local.get $j  $n  i32.ge_u            i64.const C  call $gas
+//!   br_if $exit                           B
+//!   i64.const C  call $gas                local.get $k  i32.const 1  i32.add
+//!   B                                     local.set $k
+//!   local.get $j  i32.const 1  i32.add    local.get $k  $n  i32.lt_u  br_if 0
+//!   local.set $j                          [i64.const E  call $gas]
+//!   br 0                                end
 //! end
 //! ```
 //!
-//! `$j` an i32 local in a register written only by the update, `$n` a constant or an i32
-//! local nothing in the loop writes, `$exit` a `block` without results. [`top_tested`]
-//! recognises it at the `loop` operator by a bounded look-ahead ([`MAX_OPERATORS`]
-//! operators, so compile work stays linear); `FuncGen::loop_` compiles it.
+//! `$j`/`$k` an i32 local in a register written only by the update, `$n` (`local.get $n`
+//! or `i32.const n`) a constant or an i32 local nothing in the loop writes, `$exit` a
+//! `block` without results, `B` see [`body_operator`]. [`recognise`] finds them at the
+//! `loop` operator by a bounded look-ahead ([`MAX_OPERATORS`] operators, so compile work
+//! stays linear); `FuncGen::loop_` compiles them.
 //!
-//! Exactness (fast mode, `s = 1`, no wrap: `j_i < n ⇒ j_i + 1 ≤ 2^32 - 1`, so `j_i = j_0 +
-//! i`): at entry, with `g` the gas left, `m = ⌊g/C⌋` and `bound = min(n, j_0 + m)` (u64,
-//! `m` clamped at 2^32 first, which changes no minimum since `n < 2^32`). The header
-//! tests `j ≥ bound`; before iteration `i`'s body it passes iff `j_i < n ∧ i < m`, the
-//! per-iteration code's condition (its test passed and its charge did not borrow). When it
-//! fails, the exit stub charges `i·C` (`i = j − j_0 ≤ m`: no borrow) for the `i`
-//! iterations that ran, then leaves to `$exit` if `j ≥ n` (the per-iteration code paid
+//! Top-tested exactness (fast mode, `s = 1`, no wrap: `j_i < n ⇒ j_i + 1 ≤ 2^32 - 1`, so
+//! `j_i = j_0 + i`): at entry, with `g` the gas left, `m = ⌊g/C⌋` and `bound = min(n,
+//! j_0 + m)` (u64, `m` clamped at 2^32 first, which changes no minimum since `n <
+//! 2^32`). The header tests `j ≥ bound`; before iteration `i`'s body it passes iff `j_i <
+//! n ∧ i < m`, the per-iteration code's condition (its test passed and its charge did
+//! not borrow). When it fails, the exit stub charges `i·C` (`i = j − j_0 ≤ m`: no
+//! borrow) for the `i` iterations that ran, then leaves to `$exit` if `j ≥ n` (the per-iteration code paid
 //! exactly that), else `i = m` and the per-iteration code would have passed its test
 //! and failed the charge with nothing in between: trap `out_of_gas`. A trap in the body
 //! of iteration `i` (a load out of bounds) goes through a loop-local stub that first
 //! charges `(i + 1)·C`, what the per-iteration code had charged by then (`i + 1 ≤ m`:
-//! no borrow), so the trap reports the same gas. Nothing else in such a body reads the
-//! gas register: no call, no charge, no store (its dirty-range stub charges write gas),
-//! no helper.
+//! no borrow), so the trap reports the same gas.
+//!
+//! Bottom-tested exactness: the entry charges iteration 0 itself (`sub; jb out_of_gas`,
+//! as the header's charge did: nothing runs between them), then, with `g` the gas left
+//! after it and `m = ⌊g/C⌋` (clamped at 2^32), `bound = min(n, k_0 + m + 1)` when `k_0 <
+//! n` (fast mode: `k_0 + i < n` for every iteration `i` that runs, so the update never
+//! wraps and `k = k_0 + i + 1` after it). The test `k < bound` after iteration `i` passes
+//! iff `k_0 + i + 1 < n ∧ i + 1 ≤ m`: the per-iteration code's test passed and the next
+//! charge did not borrow. Its fall-through charges `(k − k_0 − 1)·C = i·C` (`i ≤ m`: no
+//! borrow) and leaves if `k ≥ n`; else `i = m`, the gas left is below `C`, and it jumps
+//! to the entry, whose charge traps `out_of_gas` as the per-iteration charge would have.
+//! When `k_0 ≥ n` (a do-while's first iteration past its bound, where the update may wrap:
+//! `k_0 = 2^32 − 1`) the entry stores `bound = 0`: the one iteration runs (charged), the
+//! fall-through settles `(k − k_0 − 1)·C`, 0 in 32-bit arithmetic even where `k` wrapped,
+//! and leaves, or (`k` wrapped to below `n`) enters again, now in fast mode. A trap in
+//! iteration `i`'s body settles `(k − k_0)·C = i·C` (the entry paid iteration 0's).
+//!
+//! Nothing else in such a body reads the gas register: no call, no charge, no store (its
+//! dirty-range stub charges write gas), no helper.
 
 use gasket_host_api::Intrinsic;
 
@@ -53,9 +73,8 @@ use super::stack::{Kind, Loc, LocalHome};
 /// header scans at most this many).
 pub(super) const MAX_OPERATORS: usize = 64;
 
-/// How many operators the header compiled as the fused test spans: the test's three,
-/// the `br_if`, the charge's two.
-pub(super) const HEADER_OPERATORS: usize = 6;
+/// How many distinct locals a counted loop's body may write (more: not counted).
+const MAX_WRITTEN: usize = 8;
 
 /// The exit test's bound.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -64,20 +83,45 @@ pub(crate) enum Bound {
     Const(u32),
 }
 
-/// A loop [`top_tested`] recognised.
+/// Where the loop tests its variable.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Test {
+    /// At the header: `br_if` to the `block` `exit_depth` frames out (≥ 1), `i32.ge_u`.
+    Top { exit_depth: u32 },
+    /// At the end of the body: `br_if 0` back to the header, `i32.lt_u`. `tail`: where
+    /// the test's four operators start, in bytes from the start of the loop's bytes;
+    /// `tail_len`: their bytes.
+    Bottom { tail: usize, tail_len: usize },
+}
+
+/// A loop [`recognise`] found.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct CountedLoop {
     /// The induction variable `$j`.
     pub var: u32,
     pub bound: Bound,
-    /// The `br_if`'s relative depth inside the loop (≥ 1).
-    pub exit_depth: u32,
+    pub test: Test,
     /// The iteration's charge `C` (1..2^31).
     pub cost: u32,
-    /// The bytes of the header's six operators (the test, the `br_if`, the charge),
-    /// which `FuncGen` compiles as the fused test.
+    /// The bytes of the header's operators that `FuncGen` compiles as the fused test (a
+    /// top-tested loop: the test, the `br_if`, the charge) or as the entry's charge (a
+    /// bottom-tested loop: the charge).
     pub header_len: usize,
 }
+
+impl CountedLoop {
+    /// How many operators `header_len` spans.
+    pub fn header_operators(&self) -> usize {
+        match self.test {
+            Test::Top { .. } => 6,
+            Test::Bottom { .. } => 2,
+        }
+    }
+}
+
+/// How many operators the bottom test compiled as the fused test spans: the test's
+/// three and the `br_if`.
+pub(super) const TAIL_OPERATORS: usize = 4;
 
 /// Operators `B` may hold besides local accesses: constants, `global.get`, loads (the
 /// integer ones), non-trapping integer operators, `drop`, `select`. None writes memory,
@@ -95,28 +139,91 @@ fn body_operator(op: u8) -> bool {
         | 0xc0..=0xc4) // sign extensions
 }
 
-/// The counted loop whose operator bytes (after the `loop`'s empty block type, up to and
-/// past its `end`) start `code`, if they have exactly the shape above; `is_gas(f)`: `f`
-/// is the gas intrinsic. Whether `$j`, `$n` and the exit's frame qualify is the caller's
-/// to check (it knows their homes and the frames).
-pub(crate) fn top_tested(code: &[u8], is_gas: impl Fn(u32) -> bool) -> Option<CountedLoop> {
-    let mut bytes = Bytes { code, at: 0 };
-    // The header: local.get $j; (local.get $n | i32.const n); i32.ge_u; br_if d.
-    if bytes.byte()? != 0x20 {
-        return None;
+/// What [`scan_body`] read: the body up to its first branch.
+struct Body {
+    /// The opcode of the branch that ends it (`br` or `br_if`).
+    branch: u8,
+    /// The starts of the last eight operators before the branch (`usize::MAX`: none).
+    last: [usize; 8],
+    /// The locals it writes, with how many times each.
+    written: [(u32, usize); MAX_WRITTEN],
+    written_len: usize,
+}
+
+impl Body {
+    /// How many times the body writes `local`.
+    fn writes(&self, local: u32) -> usize {
+        self.written[..self.written_len]
+            .iter()
+            .find(|w| w.0 == local)
+            .map_or(0, |w| w.1)
     }
-    let var = bytes.u32()?;
-    let bound = match bytes.byte()? {
-        0x20 => Bound::Local(bytes.u32()?),
-        0x41 => Bound::Const(bytes.i32()? as u32),
-        _ => return None,
+
+    /// Whether the variable's only write is the update at `last[update]`, whose end is
+    /// `end`, and the bound is neither the variable nor written.
+    fn qualifies(&self, code: &[u8], var: u32, bound: Bound, update: usize, end: usize) -> bool {
+        is_update(code, self.last[update], var) == Some(end)
+            && self.writes(var) == 1
+            && match bound {
+                Bound::Local(n) => n != var && self.writes(n) == 0,
+                Bound::Const(_) => true,
+            }
+    }
+}
+
+/// Reads the body from `bytes` up to its first `br`/`br_if` (whose opcode it consumes),
+/// if it is at most [`MAX_OPERATORS`] operators drawn from local accesses and
+/// [`body_operator`]s, writing at most [`MAX_WRITTEN`] locals.
+fn scan_body(bytes: &mut Bytes) -> Option<Body> {
+    let mut body = Body {
+        branch: 0,
+        last: [usize::MAX; 8],
+        written: [(0, 0); MAX_WRITTEN],
+        written_len: 0,
     };
-    if bytes.byte()? != 0x4f || bytes.byte()? != 0x0d {
-        return None;
+    for _ in 0..MAX_OPERATORS {
+        let start = bytes.at;
+        let op = bytes.byte()?;
+        match op {
+            0x0c | 0x0d => {
+                body.branch = op;
+                return Some(body);
+            }
+            0x20 => {
+                bytes.u32()?;
+            }
+            0x21 | 0x22 => {
+                let local = bytes.u32()?;
+                let written = &mut body.written[..body.written_len];
+                match written.iter_mut().find(|w| w.0 == local) {
+                    Some(w) => w.1 += 1,
+                    None => {
+                        *body.written.get_mut(body.written_len)? = (local, 1);
+                        body.written_len += 1;
+                    }
+                }
+            }
+            op if body_operator(op) => bytes.skip_immediates(op)?,
+            _ => return None,
+        }
+        body.last.copy_within(1.., 0);
+        body.last[7] = start;
     }
-    let exit_depth = bytes.u32()?;
-    // The charge: i64.const C; call $gas.
-    if exit_depth == 0 || bytes.byte()? != 0x42 {
+    None
+}
+
+/// The bound operand at `bytes`: `local.get $n` or `i32.const n`.
+fn bound(bytes: &mut Bytes) -> Option<Bound> {
+    match bytes.byte()? {
+        0x20 => Some(Bound::Local(bytes.u32()?)),
+        0x41 => Some(Bound::Const(bytes.i32()? as u32)),
+        _ => None,
+    }
+}
+
+/// The charge `i64.const C; call $gas` at `bytes`: `C`, if in 1..2^31.
+fn charge(bytes: &mut Bytes, is_gas: &impl Fn(u32) -> bool) -> Option<u32> {
+    if bytes.byte()? != 0x42 {
         return None;
     }
     // Every block charge's constant fits five bytes; a negative one fails the range.
@@ -124,73 +231,123 @@ pub(crate) fn top_tested(code: &[u8], is_gas: impl Fn(u32) -> bool) -> Option<Co
     let cost = u32::try_from(cost)
         .ok()
         .filter(|&c| (1..=i32::MAX as u32).contains(&c))?;
-    if bytes.byte()? != 0x10 || !is_gas(bytes.u32()?) {
+    (bytes.byte()? == 0x10 && is_gas(bytes.u32()?)).then_some(cost)
+}
+
+/// The counted loop whose operator bytes (after the `loop`'s empty block type, up to and
+/// past its `end`) start `code`, if they have exactly one of the two shapes above;
+/// `is_gas(f)`: `f` is the gas intrinsic. Whether `$j`, `$n` and the exit's frame qualify
+/// is the caller's to check (it knows their homes and the frames).
+pub(crate) fn recognise(code: &[u8], is_gas: impl Fn(u32) -> bool) -> Option<CountedLoop> {
+    match code.first()? {
+        0x20 => top_tested(code, &is_gas),
+        _ => bottom_tested(code, &is_gas),
+    }
+}
+
+fn top_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop> {
+    let mut bytes = Bytes { code, at: 0 };
+    // The header: local.get $j; (local.get $n | i32.const n); i32.ge_u; br_if d.
+    if bytes.byte()? != 0x20 {
         return None;
     }
+    let var = bytes.u32()?;
+    let bound = bound(&mut bytes)?;
+    if bytes.byte()? != 0x4f || bytes.byte()? != 0x0d {
+        return None;
+    }
+    let exit_depth = bytes.u32()?;
+    if exit_depth == 0 {
+        return None;
+    }
+    let cost = charge(&mut bytes, is_gas)?;
     let header_len = bytes.at;
-    if let Bound::Local(n) = bound {
-        if n == var {
+    // The body, up to `br 0; end`, its last four operators the update.
+    let body = scan_body(&mut bytes)?;
+    let qualifies = body.branch == 0x0c
+        && body.qualifies(code, var, bound, 4, bytes.at - 1)
+        && bytes.u32()? == 0
+        && bytes.byte()? == 0x0b;
+    qualifies.then_some(CountedLoop {
+        var,
+        bound,
+        test: Test::Top { exit_depth },
+        cost,
+        header_len,
+    })
+}
+
+/// The bottom-tested shape: `i64.const C; call $gas; B; <update>; local.get $j;
+/// (local.get $n | i32.const n); i32.lt_u; br_if 0`, then the loop's `end`, or the
+/// exit's charge `i64.const E; call $gas` and the `end`.
+fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop> {
+    let mut bytes = Bytes { code, at: 0 };
+    let cost = charge(&mut bytes, is_gas)?;
+    let header_len = bytes.at;
+    // The body up to the `br_if`; the test, its last three operators, names the
+    // variable and the bound.
+    let body = scan_body(&mut bytes)?;
+    let tail = body.last[5];
+    let mut test = Bytes { code, at: tail };
+    if test.byte()? != 0x20 {
+        return None;
+    }
+    let var = test.u32()?;
+    let bound = bound(&mut test)?;
+    if test.byte()? != 0x49 || body.branch != 0x0d || test.at + 1 != bytes.at {
+        return None;
+    }
+    // `br_if 0`, the depth in one byte.
+    let mut probe = bytes;
+    if probe.byte()? != 0 {
+        return None;
+    }
+    let tail_len = probe.at - tail;
+    // After the `br_if`: the `end`, or the exit's charge and the `end`.
+    if probe.byte()? != 0x0b {
+        probe.at -= 1;
+        charge(&mut probe, is_gas)?;
+        if probe.byte()? != 0x0b {
             return None;
         }
     }
-    // The body, up to `br 0; end`. `last`: the last four operators' starts.
-    let mut last = [usize::MAX; 4];
-    let mut var_writes = 0;
-    for _ in 0..MAX_OPERATORS {
-        let start = bytes.at;
-        let op = bytes.byte()?;
-        match op {
-            0x0c => {
-                if bytes.u32()? != 0 || bytes.byte()? != 0x0b {
-                    return None;
-                }
-                // The update ends the body and is the variable's only write.
-                let update = last[0];
-                return (var_writes == 1 && update != usize::MAX && is_update(code, update, var))
-                    .then_some(CountedLoop {
-                        var,
-                        bound,
-                        exit_depth,
-                        cost,
-                        header_len,
-                    });
-            }
-            0x20 => {
-                bytes.u32()?;
-            }
-            0x21 | 0x22 => {
-                let local = bytes.u32()?;
-                if Bound::Local(local) == bound {
-                    return None;
-                }
-                var_writes += usize::from(local == var);
-            }
-            op if body_operator(op) => bytes.skip_immediates(op)?,
-            _ => return None,
-        }
-        last = [last[1], last[2], last[3], start];
-    }
-    None
+    // The update ends the body right before the test.
+    body.qualifies(code, var, bound, 1, tail)
+        .then_some(CountedLoop {
+            var,
+            bound,
+            test: Test::Bottom { tail, tail_len },
+            cost,
+            header_len,
+        })
 }
 
-/// Whether the bytes at `at` end `code`'s body with exactly `local.get var; i32.const 1;
-/// i32.add; local.set var; br 0; end` (the variable's index in its shortest encoding,
-/// as the four operators before `br 0` start at `at`).
-fn is_update(code: &[u8], at: usize, var: u32) -> bool {
+/// Where the update `local.get var; i32.const 1; i32.add; local.set var` starting at
+/// `at` in `code` ends (the variable's index in its shortest encoding), if it is there.
+fn is_update(code: &[u8], at: usize, var: u32) -> Option<usize> {
     let mut bytes = Bytes { code, at };
-    let mut read = || -> Option<bool> {
-        Some(
-            bytes.byte()? == 0x20
-                && bytes.u32()? == var
-                && bytes.byte()? == 0x41
-                && bytes.byte()? == 0x01
-                && bytes.byte()? == 0x6a
-                && bytes.byte()? == 0x21
-                && bytes.u32()? == var
-                && bytes.byte()? == 0x0c,
-        )
-    };
-    read() == Some(true)
+    let found = bytes.byte()? == 0x20
+        && bytes.u32()? == var
+        && bytes.byte()? == 0x41
+        && bytes.byte()? == 0x01
+        && bytes.byte()? == 0x6a
+        && bytes.byte()? == 0x21
+        && bytes.u32()? == var;
+    found.then_some(bytes.at)
+}
+
+/// How a counted loop being compiled tests its variable.
+enum OpenTest {
+    /// Top-tested: the fused test jumps to `exit_stub`, which leaves to `exit`, the end
+    /// of `$exit`.
+    Top { exit_stub: Label, exit: Label },
+    /// Bottom-tested: the entry, where the tail's stub jumps back to for another entry
+    /// (see [`FuncGen::counted_tail`]); `tail` (the test's offset in the body) and
+    /// `tail_len` (its bytes) until the tail is compiled.
+    Bottom {
+        entry: Label,
+        tail: Option<(u64, usize)>,
+    },
 }
 
 /// A counted loop being compiled (`FuncGen::counted`).
@@ -207,10 +364,7 @@ pub(crate) struct OpenCounted {
     /// below the loop's frame, like `hoist`'s product).
     start_slot: i32,
     bound_slot: i32,
-    /// The exit stub, where the fused test jumps.
-    exit_stub: Label,
-    /// Where the loop is left: the end of `$exit`.
-    exit: Label,
+    test: OpenTest,
     /// The loop-local trap stubs the body jumps to, by kind (made on first use).
     traps: Vec<(TrapKind, Label)>,
 }
@@ -225,21 +379,43 @@ impl OpenCounted {
         self.traps.push((kind, label));
         label
     }
+
+    /// Where the bottom test starts (its offset in the body) and its length in bytes,
+    /// while it is still to compile.
+    pub fn tail(&self) -> Option<(u64, usize)> {
+        match self.test {
+            OpenTest::Bottom { tail, .. } => tail,
+            OpenTest::Top { .. } => None,
+        }
+    }
+
+    /// Charges `(j − j_0 + adjust)·C`, the iterations run and not yet charged (32-bit
+    /// arithmetic: see the shapes' exactness notes), with `t` as the temporary.
+    fn settle<M: MacroAssembler>(&self, masm: &mut M, t: Reg, adjust: i64) {
+        masm.mov(Size::S32, t, Operand::Reg(self.var));
+        masm.alu(AluOp::Sub, Size::S32, t, t, Operand::Frame(self.start_slot));
+        if adjust != 0 {
+            masm.alu(AluOp::Add, Size::S32, t, t, Operand::Imm(adjust));
+        }
+        masm.alu(AluOp::Mul, Size::S64, t, t, Operand::Imm(self.cost.into()));
+        masm.alu(AluOp::Sub, Size::S64, self.gas, self.gas, Operand::Reg(t));
+    }
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// The counted loop whose `loop` operator (empty block type) is being compiled, its
     /// bytes after the block type at `at` in `self.code`, if the ISA compiles counted
     /// loops, none is open, and its variable, bound and exit qualify: `$j` an i32 local
-    /// in a register, `$n` an i32 local (any home) or a constant, `$exit` a live `block`
-    /// without results. Returns it with the variable's register and the bound operand.
+    /// in a register, `$n` an i32 local (any home) or a constant, a top-tested loop's
+    /// `$exit` a live `block` without results. Returns it with the variable's register
+    /// and the bound operand.
     pub(super) fn counted_loop_at(&self, at: usize) -> Option<(CountedLoop, Reg, Operand)> {
         self.masm.counted_loop_gas()?;
         if self.counted.is_some() {
             return None;
         }
         let env = self.env;
-        let shape = top_tested(self.code.get(at..)?, |f| {
+        let shape = recognise(self.code.get(at..)?, |f| {
             env.intrinsic(f) == Some(Intrinsic::Gas)
         })?;
         let var = self.locals.get(shape.var as usize)?;
@@ -260,19 +436,29 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 }
             }
         };
-        // The loop's frame is not pushed yet: depth d from inside it is d - 1 from here.
-        let exit = self.frames.len().checked_sub(shape.exit_depth as usize)?;
-        let frame = self.frames.get(exit)?;
-        if frame.kind != FrameKind::Block || !frame.results.is_empty() || frame.dead {
-            return None;
+        if let Test::Top { exit_depth } = shape.test {
+            // The loop's frame is not pushed yet: depth d from inside it is d - 1 from
+            // here.
+            let exit = self.frames.len().checked_sub(exit_depth as usize)?;
+            let frame = self.frames.get(exit)?;
+            if frame.kind != FrameKind::Block || !frame.results.is_empty() || frame.dead {
+                return None;
+            }
         }
         Some((shape, reg, bound))
     }
 
     /// Before the loop's header (every value below it in canonical form): pushes the two
-    /// hidden entries whose slots hold `j_0` and `bound`, computes them, and opens the
-    /// loop. Returns the stack depth above them (the loop frame's base).
-    pub(super) fn enter_counted(&mut self, shape: CountedLoop, var: Reg, bound: Operand) -> usize {
+    /// hidden entries whose slots hold `j_0` and `bound`, emits the entry, and opens the
+    /// loop; `at` as for [`Self::counted_loop_at`]. Returns the stack depth above them
+    /// (the loop frame's base).
+    pub(super) fn enter_counted(
+        &mut self,
+        shape: CountedLoop,
+        var: Reg,
+        bound: Operand,
+        at: usize,
+    ) -> usize {
         let gas = self
             .masm
             .counted_loop_gas()
@@ -281,6 +467,32 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.push(Kind::I64, Loc::Slot);
         self.push(Kind::I64, Loc::Slot);
         let (start_slot, bound_slot) = (self.slot_offset(first), self.slot_offset(first + 1));
+        let test = match shape.test {
+            Test::Top { exit_depth } => {
+                let exit_frame = self.frames.len() - exit_depth as usize;
+                self.frames[exit_frame].branched = true;
+                OpenTest::Top {
+                    exit_stub: self.masm.new_label(),
+                    exit: self.frames[exit_frame].label,
+                }
+            }
+            Test::Bottom { tail, tail_len } => {
+                // The entry charges iteration 0 itself, as the header's charge did
+                // (nothing runs between them).
+                let entry = self.masm.new_label();
+                self.masm.bind(entry);
+                let out_of_gas = self.labels.trap(TrapKind::OutOfGas);
+                self.masm
+                    .charge_gas(Operand::Imm(shape.cost.into()), out_of_gas);
+                let offset = self.code_start + (at + tail) as u64;
+                self.counted_tail = offset;
+                OpenTest::Bottom {
+                    entry,
+                    tail: Some((offset, tail_len)),
+                }
+            }
+        };
+        let bottom = matches!(test, OpenTest::Bottom { .. });
         let (m, t) = (self.alloc(), self.alloc());
         // j_0 (an i32 register's upper half is zero).
         self.masm.store(
@@ -289,18 +501,28 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Operand::Reg(var),
         );
         // m = min(floor(gas / C), 2^32): the clamp changes no minimum with n < 2^32, and
-        // keeps j_0 + m from overflowing.
+        // keeps j_0 + m (+ 1) from overflowing.
         self.masm.mov(Size::S64, t, Operand::Imm(shape.cost.into()));
         self.masm.div(DivOp::DivU, Size::S64, m, gas, t);
         self.masm.mov(Size::S64, t, Operand::Imm(1 << 32));
         self.masm.cmp(Size::S64, m, Operand::Reg(t));
         self.masm.cmov(Cond::GtU, Size::S64, m, t);
-        // bound = min(n, j_0 + m).
+        // bound = min(n, j_0 + m), bottom-tested min(n, j_0 + m + 1).
         self.masm.mov(Size::S32, t, Operand::Reg(var));
         self.masm.alu(AluOp::Add, Size::S64, m, m, Operand::Reg(t));
+        if bottom {
+            self.masm.alu(AluOp::Add, Size::S64, m, m, Operand::Imm(1));
+        }
         self.masm.mov(Size::S32, t, bound);
         self.masm.cmp(Size::S64, m, Operand::Reg(t));
         self.masm.cmov(Cond::GtU, Size::S64, m, t);
+        if bottom {
+            // j_0 >= n (a do-while's first iteration): the update may wrap, so no fast
+            // mode: bound 0 sends the test to the tail's stub, which enters again.
+            self.masm.mov(Size::S32, t, Operand::Imm(0));
+            self.masm.cmp(Size::S32, var, bound);
+            self.masm.cmov(Cond::GeU, Size::S64, m, t);
+        }
         self.masm.store(
             StoreWidth::B64,
             Address::at(Base::Frame, bound_slot.into()),
@@ -308,10 +530,6 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         );
         self.free_reg(m);
         self.free_reg(t);
-        let exit_frame = self.frames.len() - shape.exit_depth as usize;
-        self.frames[exit_frame].branched = true;
-        let exit = self.frames[exit_frame].label;
-        let exit_stub = self.masm.new_label();
         self.counted = Some(OpenCounted {
             var,
             bound,
@@ -319,26 +537,58 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             gas,
             start_slot,
             bound_slot,
-            exit_stub,
-            exit,
+            test,
             traps: Vec::new(),
         });
-        self.counted_header = Some(shape.header_len);
+        self.counted_header = Some((shape.header_operators(), shape.header_len));
         first + 2
     }
 
-    /// At the loop's header: the fused exit test `j >= bound`, to the exit stub.
+    /// At a top-tested loop's header: the fused exit test `j >= bound`, to the exit stub.
     pub(super) fn counted_header(&mut self) {
-        let Some(open) = self.counted.as_ref() else {
+        let Some(OpenCounted {
+            var,
+            bound_slot,
+            test: OpenTest::Top { exit_stub, .. },
+            ..
+        }) = self.counted
+        else {
             return;
         };
-        let (var, bound_slot, stub) = (open.var, open.bound_slot, open.exit_stub);
         self.masm.cmp(Size::S32, var, Operand::Frame(bound_slot));
-        self.masm.branch(Cond::GeU, stub);
+        self.masm.branch(Cond::GeU, exit_stub);
     }
 
-    /// At the loop's `end` (nothing falls through it: the body ends in `br 0`): the exit
-    /// stub and the body's trap stubs, out of the loop, and the hidden entries dropped.
+    /// At a bottom-tested loop's test (in place of its four operators): back to the
+    /// header while `k < bound`; else, inline, the stub: charge the `(k − k_0 − 1)` further
+    /// iterations run (the entry charged the first), then leave if `k ≥ n`, else enter
+    /// again. Fast mode (`k_0 < n`): there `k < n` means `i = m`, the gas left is below
+    /// `C`, and the entry's charge traps `out_of_gas` where the per-iteration charge
+    /// would have; `k_0 ≥ n` (bound 0): the one iteration run was the entry's, `k − k_0 −
+    /// 1` is 0 in 32-bit arithmetic even where `k` wrapped, and `k < n` continues the
+    /// loop from a new entry, now in fast mode.
+    pub(super) fn counted_tail(&mut self) {
+        let Some(open) = self.counted.as_mut() else {
+            return;
+        };
+        let OpenTest::Bottom { entry, tail } = &mut open.test else {
+            return;
+        };
+        *tail = None;
+        let entry = *entry;
+        let header = self.frames.last().expect("inside the loop").label;
+        let t = self.allocatable[0];
+        self.masm
+            .cmp(Size::S32, open.var, Operand::Frame(open.bound_slot));
+        self.masm.branch(Cond::LtU, header);
+        open.settle(self.masm, t, -1);
+        self.masm.cmp(Size::S32, open.var, open.bound);
+        self.masm.branch(Cond::LtU, entry);
+    }
+
+    /// At the loop's `end`: the stubs, out of the loop, and the hidden entries dropped.
+    /// A top-tested loop's body ends in `br 0`, so nothing falls through the `end`; a
+    /// bottom-tested loop's fall-through jumps over its trap stubs.
     pub(super) fn leave_counted(&mut self, base: usize) {
         let Some(open) = self.counted.take() else {
             return;
@@ -346,29 +596,36 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         // Every allocatable register is dead here: the stubs leave the function's values
         // behind (a trap) or arrive where every value is in its slot (`$exit`'s end).
         let t = self.allocatable[0];
-        let start = Operand::Frame(open.start_slot);
-        let cost = Operand::Imm(open.cost.into());
-        // Gas for the i = j - j_0 iterations run; then leave, or trap where the
-        // per-iteration charge would have.
-        self.masm.bind(open.exit_stub);
-        self.masm.mov(Size::S32, t, Operand::Reg(open.var));
-        self.masm.alu(AluOp::Sub, Size::S64, t, t, start);
-        self.masm.alu(AluOp::Mul, Size::S64, t, t, cost);
-        self.masm
-            .alu(AluOp::Sub, Size::S64, open.gas, open.gas, Operand::Reg(t));
-        self.masm.cmp(Size::S32, open.var, open.bound);
-        self.masm.branch(Cond::GeU, open.exit);
-        self.masm.jump(self.labels.trap(TrapKind::OutOfGas));
-        // A trap in iteration i's body: the i + 1 iterations charged by then.
+        // The iterations charged by the time iteration i's body traps: i + 1 (top-tested,
+        // j = j_0 + i), the entry's included (bottom-tested, k = k_0 + i).
+        let adjust = match open.test {
+            OpenTest::Top { exit_stub, exit } => {
+                // Gas for the i = j - j_0 iterations run; then leave, or trap where the
+                // per-iteration charge would have.
+                self.masm.bind(exit_stub);
+                open.settle(self.masm, t, 0);
+                self.masm.cmp(Size::S32, open.var, open.bound);
+                self.masm.branch(Cond::GeU, exit);
+                self.masm.jump(self.labels.trap(TrapKind::OutOfGas));
+                1
+            }
+            OpenTest::Bottom { tail, .. } => {
+                debug_assert!(tail.is_none(), "the bottom test was compiled");
+                0
+            }
+        };
+        let over = (!self.unreachable && !open.traps.is_empty()).then(|| {
+            let over = self.masm.new_label();
+            self.masm.jump(over);
+            over
+        });
         for &(kind, label) in &open.traps {
             self.masm.bind(label);
-            self.masm.mov(Size::S32, t, Operand::Reg(open.var));
-            self.masm.alu(AluOp::Sub, Size::S64, t, t, start);
-            self.masm.alu(AluOp::Add, Size::S64, t, t, Operand::Imm(1));
-            self.masm.alu(AluOp::Mul, Size::S64, t, t, cost);
-            self.masm
-                .alu(AluOp::Sub, Size::S64, open.gas, open.gas, Operand::Reg(t));
+            open.settle(self.masm, t, adjust);
             self.masm.jump(self.labels.trap(kind));
+        }
+        if let Some(over) = over {
+            self.masm.bind(over);
         }
         self.truncate(base - 2);
     }
@@ -411,19 +668,19 @@ mod tests {
     fn recognises_the_count_loop() {
         let body = "(local.set 2 (i32.add (local.get 2) (i32.load8_u (local.get 0))))";
         let code = loop_bytes(&shape(body, UPDATE));
-        let found = top_tested(&code, |f| f == 0).expect("a counted loop");
+        let found = recognise(&code, |f| f == 0).expect("a counted loop");
         assert_eq!(
             found,
             CountedLoop {
                 var: 0,
                 bound: Bound::Local(1),
-                exit_depth: 1,
+                test: Test::Top { exit_depth: 1 },
                 cost: 37,
                 header_len: 11,
             }
         );
         // Not the gas intrinsic.
-        assert_eq!(top_tested(&code, |f| f == 1), None);
+        assert_eq!(recognise(&code, |f| f == 1), None);
     }
 
     #[test]
@@ -433,7 +690,7 @@ mod tests {
                (call 0 (i64.const 300))
                (local.set 0 (i32.add (local.get 0) (i32.const 1)))
                (br $next)))";
-        let found = top_tested(&loop_bytes(wat), |f| f == 0).expect("a counted loop");
+        let found = recognise(&loop_bytes(wat), |f| f == 0).expect("a counted loop");
         assert_eq!(found.bound, Bound::Const(-5i32 as u32));
         assert_eq!(found.cost, 300);
     }
@@ -461,13 +718,69 @@ mod tests {
             shape("", "(local.set 0 (i32.sub (local.get 0) (i32.const -1)))"),
         ];
         for wat in misses {
-            assert_eq!(top_tested(&loop_bytes(&wat), |f| f == 0), None, "{wat}");
+            assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");
         }
         // Signed test.
         let signed = shape("", UPDATE).replace("ge_u", "ge_s");
-        assert_eq!(top_tested(&loop_bytes(&signed), |f| f == 0), None);
+        assert_eq!(recognise(&loop_bytes(&signed), |f| f == 0), None);
         // Past the operator bound.
         let long = shape(&"(drop (i32.const 0))".repeat(MAX_OPERATORS / 2), UPDATE);
-        assert_eq!(top_tested(&loop_bytes(&long), |f| f == 0), None);
+        assert_eq!(recognise(&loop_bytes(&long), |f| f == 0), None);
+    }
+
+    fn do_while(body: &str, update: &str, test: &str, after: &str) -> String {
+        format!(
+            "(loop $next
+               (call 0 (i64.const 41))
+               {body}
+               {update}
+               (br_if $next ({test} (local.get 0) (local.get 1)))
+               {after})"
+        )
+    }
+
+    #[test]
+    fn recognises_the_bottom_tested_loop() {
+        let body = "(local.set 2 (i32.add (local.get 2) (i32.load8_u (local.get 0))))";
+        for after in ["", "(call 0 (i64.const 9))"] {
+            let code = loop_bytes(&do_while(body, UPDATE, "i32.lt_u", after));
+            let found = recognise(&code, |f| f == 0).expect("a counted loop");
+            // The test's four operators: local.get 0, local.get 1, i32.lt_u, br_if 0.
+            let tail = code
+                .windows(7)
+                .position(|w| w == [0x20, 0, 0x20, 1, 0x49, 0x0d, 0]);
+            assert_eq!(
+                found,
+                CountedLoop {
+                    var: 0,
+                    bound: Bound::Local(1),
+                    test: Test::Bottom {
+                        tail: tail.expect("the test"),
+                        tail_len: 7
+                    },
+                    cost: 41,
+                    header_len: 4,
+                }
+            );
+        }
+        let misses = [
+            // Another test, a store, the bound written, a second write of the variable.
+            do_while("", UPDATE, "i32.le_u", ""),
+            do_while(
+                "(i32.store8 (local.get 0) (local.get 0))",
+                UPDATE,
+                "i32.lt_u",
+                "",
+            ),
+            do_while("(local.set 1 (i32.const 0))", UPDATE, "i32.lt_u", ""),
+            do_while("(local.set 0 (local.get 2))", UPDATE, "i32.lt_u", ""),
+            // Something else after the test.
+            do_while("", UPDATE, "i32.lt_u", "(drop (i32.const 0))"),
+            // No update right before the test.
+            do_while(UPDATE, "(drop (i32.const 0))", "i32.lt_u", ""),
+        ];
+        for wat in misses {
+            assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");
+        }
     }
 }

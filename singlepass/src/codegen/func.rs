@@ -201,9 +201,14 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// The open counted loop, whose body's traps settle its iterations' gas first (see
     /// `counted`); at most one is open (its body has no blocks).
     pub counted: Option<super::counted::OpenCounted>,
-    /// Bytes of a counted loop's header (its test and charge) that `loop_` compiled
-    /// already: the main loop reads (and validates) them without compiling them.
-    pub counted_header: Option<usize>,
+    /// How many operators of a counted loop's header (a top-tested loop's test and
+    /// charge, a bottom-tested loop's charge) `loop_` compiled, and their bytes: the
+    /// operator loop skips them.
+    pub counted_header: Option<(usize, usize)>,
+    /// Where an open bottom-tested counted loop's test starts (`u64::MAX`: none), which
+    /// the operator loop compiles as the fused test (`FuncGen::counted_tail`): one
+    /// compare per operator.
+    pub counted_tail: u64,
     /// The code after the last branch/return/unreachable cannot run: no code is emitted
     /// until the enclosing frame ends (or its `else` starts).
     pub unreachable: bool,
@@ -274,6 +279,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             displaced: None,
             counted: None,
             counted_header: None,
+            counted_tail: u64::MAX,
             unreachable: false,
             canonicalize_nans: options.canonicalize_nans,
         }
@@ -408,6 +414,30 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.enter_function(results);
         while !reader.eof() {
             self.offset = reader.original_position();
+            if self.offset == self.counted_tail {
+                // A bottom-tested counted loop's test: its four operators are read and
+                // validated as every operator is, and compiled as its fused test.
+                let len = self
+                    .counted
+                    .as_ref()
+                    .and_then(|c| c.tail())
+                    .map_or(0, |t| t.1);
+                match validator.as_deref_mut() {
+                    Some(validator) => {
+                        for _ in 0..super::counted::TAIL_OPERATORS {
+                            let (op, offset) =
+                                reader.read_with_offset().map_err(CompileError::invalid)?;
+                            validator.op(offset, &op).map_err(CompileError::invalid)?;
+                        }
+                    }
+                    // Trusted bytes: `counted::recognise` decoded them (the `br_if`
+                    // neither opens nor closes a frame).
+                    None => reader.skip_decoded(len),
+                }
+                self.counted_tail = u64::MAX;
+                self.counted_tail();
+                continue;
+            }
             let next = reader.peek_byte();
             if next == Some(ScaledCharge::FIRST_OPCODE) {
                 if let Some((charge, len)) = self.scaled_charge(reader.rest()) {
@@ -459,19 +489,19 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                 .map_err(|e| *e)?;
             // Only a `loop` opens a counted loop: one compare per operator, not a load.
             if next == Some(0x03) {
-                if let Some(len) = self.counted_header.take() {
-                    // A counted loop's header, compiled by `loop_` as its fused test: its six
-                    // operators are read and validated as every operator is.
+                if let Some((operators, len)) = self.counted_header.take() {
+                    // A counted loop's header, compiled by `loop_`: its operators are read
+                    // and validated as every operator is.
                     match validator.as_deref_mut() {
                         Some(validator) => {
-                            for _ in 0..super::counted::HEADER_OPERATORS {
+                            for _ in 0..operators {
                                 let (op, offset) =
                                     reader.read_with_offset().map_err(CompileError::invalid)?;
                                 validator.op(offset, &op).map_err(CompileError::invalid)?;
                             }
                         }
-                        // Trusted bytes: `counted::top_tested` decoded all six (none opens
-                        // or closes a frame).
+                        // Trusted bytes: `counted::recognise` decoded them (none opens or
+                        // closes a frame).
                         None => reader.skip_decoded(len),
                     }
                 }
