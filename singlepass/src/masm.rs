@@ -36,12 +36,11 @@ pub const ALIGNED_MAX: u64 = crate::written::DIRTY_GRANULE;
 /// A code label (a dynasmrt dynamic label).
 pub type Label = DynamicLabel;
 
-/// A `store_check` whose slow path waits to be emitted out of line (`emit_slow_paths`):
-/// the fast path branches to `slow`, the slow path calls `widen` and jumps to `back`.
+/// What a store's written-range check (`MacroAssembler::store_check` and its store-run
+/// forms) covers: the stored bytes `[addr + from, addr + end)` and the loads sharing the
+/// check, and the dirty-range stub its slow path calls.
 #[derive(Copy, Clone, Debug)]
-pub struct StoreSlowPath {
-    pub slow: Label,
-    pub back: Label,
+pub struct StoreCheck {
     /// The register holding the store's address.
     pub addr: Reg,
     /// Where the stored bytes start past the address (the wasm offset).
@@ -51,7 +50,31 @@ pub struct StoreSlowPath {
     /// The loads sharing the check: their end past the address and the trap label of a
     /// failed length check (see `MacroAssembler::store_check`).
     pub loads: Option<(u64, Label)>,
+    /// The dirty-range stub.
     pub widen: Label,
+}
+
+impl StoreCheck {
+    /// The end the fast path compares against the written range: the store's or the
+    /// loads', whichever is further.
+    pub fn fast_end(&self) -> u64 {
+        self.end.max(self.loads.map_or(0, |(end, _)| end))
+    }
+
+    /// The loads' length check the slow path runs before the stub: only when they end
+    /// past the store (otherwise the stub's own length check covers them).
+    pub fn loads_past_store(&self) -> Option<(u64, Label)> {
+        self.loads.filter(|&(end, _)| end > self.end)
+    }
+}
+
+/// A `store_check` whose slow path waits to be emitted out of line (`emit_slow_paths`):
+/// the fast path branches to `slow`, the slow path calls `check.widen` and jumps to `back`.
+#[derive(Copy, Clone, Debug)]
+pub struct StoreSlowPath {
+    pub slow: Label,
+    pub back: Label,
+    pub check: StoreCheck,
 }
 
 /// An integer register, numbered by the ISA. Opaque to codegen.
@@ -507,15 +530,7 @@ pub trait MacroAssembler {
     /// `aligned`: as for `bounds_check`, with `max(end, loads_end) <= a`: the fast path
     /// may compare `(addr - start) mod 2^32 < len` (the range's start and length are
     /// multiples of `DIRTY_GRANULE`, so of `a`); the slow path is unchanged.
-    fn store_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        aligned: bool,
-    );
+    fn store_check(&mut self, check: StoreCheck, aligned: bool);
     /// Whether the ISA emits store runs (`codegen/store_run.rs`): `store_run_check` and
     /// the flagged checks below. Without them (the defaults) they are the plain checks.
     fn store_runs(&self) -> bool {
@@ -528,32 +543,15 @@ pub trait MacroAssembler {
     /// (unless the run has no check behind the flag: then it leaves the flag alone).
     /// `aligned`: as for `store_check`, with `span <= a`.
     #[allow(clippy::too_many_arguments)]
-    fn store_run_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        span: u64,
-        aligned: bool,
-    ) {
+    fn store_run_check(&mut self, check: StoreCheck, span: u64, aligned: bool) {
         let _ = span;
-        self.store_check(addr, from, end, loads, widen, aligned)
+        self.store_check(check, aligned)
     }
     /// `store_check` behind the open run's flag: inline, a branch out of line when
     /// `VmCtx::store_run_unproven` is not 0; there, the whole `store_check` (fast compare
     /// and slow path), and for the run's last check, clearing the flag; then back.
-    fn flagged_store_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        aligned: bool,
-    ) {
-        self.store_check(addr, from, end, loads, widen, aligned)
+    fn flagged_store_check(&mut self, check: StoreCheck, aligned: bool) {
+        self.store_check(check, aligned)
     }
     /// `bounds_check` behind the open run's flag (as `flagged_store_check`).
     fn flagged_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {

@@ -51,7 +51,7 @@
 //! stores before it wrote. x86-64 only (`MacroAssembler::store_runs`); AArch64 emits the
 //! checks as before, with the same behaviour.
 
-use crate::masm::{Label, MacroAssembler, Reg};
+use crate::masm::{Label, MacroAssembler, Reg, StoreCheck};
 
 use super::aligned::aligned;
 use super::func::FuncGen;
@@ -72,17 +72,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         to: u64,
         loads: Option<(u64, Label)>,
     ) {
-        let widen = self.labels.dirty_range;
-        let end = to.max(loads.map_or(0, |(e, _)| e));
+        let check = StoreCheck {
+            addr,
+            from,
+            end: to,
+            loads,
+            widen: self.labels.dirty_range,
+        };
+        let end = check.fast_end();
         let Some(base) = base else {
-            self.masm
-                .store_check(addr, from, to, loads, widen, aligned(shift, end));
+            self.masm.store_check(check, aligned(shift, end));
             self.proven.stored_elsewhere();
             return;
         };
         if self.proven.run_covers(base, end) {
-            self.masm
-                .flagged_store_check(addr, from, to, loads, widen, aligned(shift, end));
+            self.masm.flagged_store_check(check, aligned(shift, end));
             self.proven.stored(base, from, to);
             return;
         }
@@ -91,14 +95,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             false => 0,
         };
         if span > end {
-            let fast = aligned(shift, span);
-            self.masm
-                .store_run_check(addr, from, to, loads, widen, span, fast);
+            self.masm.store_run_check(check, span, aligned(shift, span));
             self.proven.stored(base, from, to);
             self.proven.open_run(base, span);
         } else {
-            self.masm
-                .store_check(addr, from, to, loads, widen, aligned(shift, end));
+            self.masm.store_check(check, aligned(shift, end));
             self.proven.stored(base, from, to);
         }
     }

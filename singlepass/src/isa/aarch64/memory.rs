@@ -16,7 +16,8 @@ use super::alu::add_imm12;
 use super::regs::{ADDR, FP, GAS, MEMORY, SCRATCH, SP, VMCTX, XZR};
 use super::A64Masm;
 use crate::masm::{
-    Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, Size, StoreSlowPath, StoreWidth,
+    Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, Size, StoreCheck, StoreSlowPath,
+    StoreWidth,
 };
 use crate::vmctx::{VmCtx, DIRTY_GRANULE};
 use crate::written::{WRITTEN_FAR, WRITTEN_SPILLS};
@@ -272,16 +273,8 @@ impl A64Masm {
 
     /// See `MacroAssembler::store_check`: one compare of `(addr - start) mod 2^32 + end`
     /// against the range's length (see `WrittenRanges::len`).
-    pub(super) fn emit_store_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        aligned: bool,
-    ) {
-        let a = addr.0;
+    pub(super) fn emit_store_check(&mut self, check: StoreCheck, aligned: bool) {
+        let a = check.addr.0;
         let (slow, back) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
         if aligned {
             // `(addr - start) mod 2^32 < len` (see `MacroAssembler::store_check`).
@@ -293,7 +286,7 @@ impl A64Masm {
             );
             self.emit_branch(crate::masm::Cond::GeU, slow);
         } else {
-            self.mov_imm(SCRATCH, end.max(loads.map_or(0, |(e, _)| e)));
+            self.mov_imm(SCRATCH, check.fast_end());
             asm!(self.ops
                 ; ldr W(ADDR), [X(VMCTX), #VmCtx::WRITTEN_START]
                 ; sub W(ADDR), W(a), W(ADDR)
@@ -304,38 +297,32 @@ impl A64Masm {
             self.emit_branch(crate::masm::Cond::GtU, slow);
         }
         asm!(self.ops; =>back);
-        self.store_slow_paths.push(StoreSlowPath {
-            slow,
-            back,
-            addr,
-            from,
-            end,
-            loads,
-            widen,
-        });
+        self.store_slow_paths
+            .push(StoreSlowPath { slow, back, check });
     }
 
     /// The slow paths of `emit_store_check`: x16 = addr + end and x17 = addr + from (the
     /// stored bytes), which is what the dirty-range stub expects, then back.
     pub(super) fn emit_store_slow_paths(&mut self) {
         for path in std::mem::take(&mut self.store_slow_paths) {
-            let a = path.addr.0;
+            let check = path.check;
+            let a = check.addr.0;
             asm!(self.ops; =>path.slow);
             // The loads sharing the check come first: their length check (the stub's own
             // length check covers them when they end no further than the store).
-            if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
-                self.emit_bounds_check(path.addr, loads_end, oob, false);
+            if let Some((loads_end, oob)) = check.loads_past_store() {
+                self.emit_bounds_check(check.addr, loads_end, oob, false);
             }
-            self.mov_imm(SCRATCH, path.end);
+            self.mov_imm(SCRATCH, check.end);
             asm!(self.ops; add XSP(SCRATCH), XSP(SCRATCH), W(a), uxtw);
-            if path.from == 0 {
+            if check.from == 0 {
                 asm!(self.ops; mov W(ADDR), W(a));
             } else {
-                self.mov_imm(ADDR, path.from);
+                self.mov_imm(ADDR, check.from);
                 asm!(self.ops; add XSP(ADDR), XSP(ADDR), W(a), uxtw);
             }
             asm!(self.ops
-                ; bl =>path.widen
+                ; bl =>check.widen
                 ; b =>path.back
             );
         }

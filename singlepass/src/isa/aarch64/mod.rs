@@ -41,7 +41,7 @@ use crate::masm::Address;
 use crate::masm::{
     AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
     FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreSlowPath, StoreWidth, TruncMode,
+    StoreCheck, StoreSlowPath, StoreWidth, TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -150,16 +150,8 @@ impl MacroAssembler for A64Masm {
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
         self.emit_bounds_check(addr, end, oob, aligned)
     }
-    fn store_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        aligned: bool,
-    ) {
-        self.emit_store_check(addr, from, end, loads, widen, aligned)
+    fn store_check(&mut self, check: StoreCheck, aligned: bool) {
+        self.emit_store_check(check, aligned)
     }
     fn begin_function(&mut self) {
         self.ops.begin_function()

@@ -10,7 +10,9 @@ use super::compact::{RegMem, StoreSrc};
 use super::placement::PrefixRoom;
 use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
 use super::{RunRole, StoreSlowPath, X64Masm};
-use crate::masm::{Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreWidth};
+use crate::masm::{
+    Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreCheck, StoreWidth,
+};
 use crate::vmctx::{VmCtx, DIRTY_GRANULE};
 use crate::written::{WRITTEN_FAR, WRITTEN_SPILLS};
 
@@ -421,52 +423,25 @@ impl X64Masm {
     /// against the range's length (see `WrittenRanges::len`), and a branch not
     /// taken on the fast path. `aligned` (see `MacroAssembler::store_check`): the same
     /// test is `(addr - start) mod 2^32 < len`, without adding the end.
-    pub(super) fn emit_store_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        aligned: bool,
-    ) {
-        let fast = end.max(loads.map_or(0, |(e, _)| e));
-        let path = (addr, from, end, loads, widen);
-        self.emit_checked_store(path, fast, aligned, RunRole::Plain)
+    pub(super) fn emit_store_check(&mut self, check: StoreCheck, aligned: bool) {
+        self.emit_checked_store(check, check.fast_end(), aligned, RunRole::Plain)
     }
 
     /// A store run's first check (see `MacroAssembler::store_run_check`): the fast path
     /// compares the run's span.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn emit_store_run_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        span: u64,
-        aligned: bool,
-    ) {
+    pub(super) fn emit_store_run_check(&mut self, check: StoreCheck, span: u64, aligned: bool) {
         // Whether the run has a check behind the flag is known when the slow paths are
         // emitted (`emit_store_slow_paths`).
         let role = RunRole::First { span, sets: false };
-        self.emit_checked_store((addr, from, end, loads, widen), span, aligned, role)
+        self.emit_checked_store(check, span, aligned, role)
     }
 
     /// A check behind the open store run's flag (`MacroAssembler::flagged_store_check`,
     /// `flagged_bounds_check`): `cmp dword [flag], 0; jne slow`, the check itself out of
     /// line. Integer code only, like a bounds check: a float load before it can still be
     /// retargeted (see `load_then_check`).
-    pub(super) fn emit_flagged_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        role: RunRole,
-    ) {
+    pub(super) fn emit_flagged_check(&mut self, check: StoreCheck, role: RunRole) {
         let checked_from = self.ops.offset().0;
         // Nothing before the compare takes its padding but a plain run (`placement`).
         self.prefix_room = None;
@@ -475,20 +450,8 @@ impl X64Masm {
         const _: () = assert!(VmCtx::STORE_RUN_UNPROVEN < 0x80);
         self.ops.extend([0x41, 0x83, 0x7f, FLAG, 0x00]);
         self.place_pair(checked_from);
-        // `jne slow` in its rel32 form, patched as `ja slow` is (see `emit_checked_store`).
-        self.ops.extend([0x0f, 0x85, 0, 0, 0, 0]);
-        let back = self.ops.offset().0 as u32;
-        self.store_slow_paths.push(StoreSlowPath {
-            ja_field: back - 4,
-            back,
-            addr,
-            from,
-            end,
-            loads,
-            widen,
-            role,
-            run: self.runs,
-        });
+        // `jne slow`, patched as `ja slow` is (see `emit_checked_store`).
+        self.branch_to_slow_path(0x85, check, role);
         if matches!(role, RunRole::FlaggedLoad { .. }) {
             self.load_then_check = self
                 .last_fp_load
@@ -497,17 +460,9 @@ impl X64Masm {
         }
     }
 
-    /// A store check whose fast path compares `[addr, addr + fast)`; `path` is `(addr,
-    /// from, end, loads, widen)` as for `emit_store_check`.
-    fn emit_checked_store(
-        &mut self,
-        path: (Reg, u64, u64, Option<(u64, Label)>, Label),
-        fast: u64,
-        aligned: bool,
-        role: RunRole,
-    ) {
-        let (addr, from, end, loads, widen) = path;
-        let a = addr.0;
+    /// A store check whose fast path compares `[check.addr, check.addr + fast)`.
+    fn emit_checked_store(&mut self, check: StoreCheck, fast: u64, aligned: bool, role: RunRole) {
+        let a = check.addr.0;
         let mov = self.ops.offset().0;
         asm!(self.ops; mov eax, Rd(a));
         let sub = self.ops.offset().0;
@@ -531,18 +486,19 @@ impl X64Masm {
         // for `ja =>label`), patched when the slow path is emitted after the function: no
         // dynasm labels or relocations, which cost more memory than the code for
         // store-heavy modules.
-        let condition = if aligned { 0x83 } else { 0x87 };
+        self.branch_to_slow_path(if aligned { 0x83 } else { 0x87 }, check, role);
+    }
+
+    /// A conditional branch (`0f <condition>` with a rel32 field, patched when the slow
+    /// path is emitted) to a new store slow path that comes back right after it.
+    fn branch_to_slow_path(&mut self, condition: u8, check: StoreCheck, role: RunRole) {
         self.ops.extend([0x0f, condition, 0, 0, 0, 0]);
         // Code size is bounded by the module-size limits, far below 4 GiB.
         let back = self.ops.offset().0 as u32;
         self.store_slow_paths.push(StoreSlowPath {
             ja_field: back - 4,
             back,
-            addr,
-            from,
-            end,
-            loads,
-            widen,
+            check,
             role,
             run: self.runs,
         });
@@ -559,11 +515,13 @@ impl X64Masm {
             self.patch_rel32(path.ja_field, slow);
             let flag = VmCtx::STORE_RUN_UNPROVEN as i32;
             match path.role {
-                RunRole::Plain | RunRole::First { sets: false, .. } => self.emit_widening(path),
+                RunRole::Plain | RunRole::First { sets: false, .. } => {
+                    self.emit_widening(path.check)
+                }
                 RunRole::First { span, sets: true } => {
-                    self.emit_widening(path);
+                    self.emit_widening(path.check);
                     // Is the span inside the current range now? The flag says no.
-                    self.emit_range_compare(path.addr, span, false);
+                    self.emit_range_compare(path.check.addr, span, false);
                     asm!(self.ops
                         ; seta al
                         ; movzx eax, al
@@ -571,13 +529,12 @@ impl X64Masm {
                     );
                 }
                 RunRole::Flagged { aligned, clears } => {
-                    let fast = path.end.max(path.loads.map_or(0, |(e, _)| e));
-                    self.emit_range_compare(path.addr, fast, aligned);
+                    self.emit_range_compare(path.check.addr, path.check.fast_end(), aligned);
                     // Inside: skip the widening (`jbe`/`jb done`, rel32, patched below).
                     self.ops
                         .extend([0x0f, if aligned { 0x82 } else { 0x86 }, 0, 0, 0, 0]);
                     let done = self.ops.offset().0 as u32 - 4;
-                    self.emit_widening(path);
+                    self.emit_widening(path.check);
                     let here = self.ops.offset().0 as u32;
                     self.patch_rel32(done, here);
                     if clears {
@@ -589,7 +546,7 @@ impl X64Masm {
                     aligned,
                     clears,
                 } => {
-                    self.emit_bounds_check(path.addr, path.end, oob, aligned);
+                    self.emit_bounds_check(path.check.addr, path.check.end, oob, aligned);
                     if clears {
                         asm!(self.ops; mov DWORD [r15 + flag], 0);
                     }
@@ -607,27 +564,27 @@ impl X64Masm {
     /// The work of a store check's slow path: rax = addr + end and rcx = addr + from
     /// (the stored bytes), which is what the dirty-range stub expects, after the loads
     /// sharing the check have their length check.
-    fn emit_widening(&mut self, path: StoreSlowPath) {
+    fn emit_widening(&mut self, check: StoreCheck) {
         // The loads sharing the check come first: their length check (the stub's own
         // length check covers them when they end no further than the store).
-        if let Some((loads_end, oob)) = path.loads.filter(|&(e, _)| e > path.end) {
-            self.emit_bounds_check(path.addr, loads_end, oob, false);
+        if let Some((loads_end, oob)) = check.loads_past_store() {
+            self.emit_bounds_check(check.addr, loads_end, oob, false);
         }
-        let a = path.addr.0;
+        let a = check.addr.0;
         asm!(self.ops
             ; mov ecx, Rd(a)
             ; mov eax, ecx
         );
-        self.add_end(path.end);
-        if path.from != 0 {
-            self.add_u64(super::regs::RCX, path.from);
+        self.add_end(check.end);
+        if check.from != 0 {
+            self.add_u64(super::regs::RCX, check.from);
         }
         // `call widen` in its rel32 form, patched by `finish` (see `late`).
-        if self.widen_sites.accepts(path.widen) {
+        if self.widen_sites.accepts(check.widen) {
             self.ops.extend([0xe8, 0, 0, 0, 0]);
             self.widen_sites.record(self.ops.offset().0);
         } else {
-            asm!(self.ops; call =>path.widen);
+            asm!(self.ops; call =>check.widen);
         }
     }
 

@@ -22,7 +22,7 @@ use crate::masm::Address;
 use crate::masm::{
     AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
     FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreWidth, TruncMode,
+    StoreCheck, StoreWidth, TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -118,15 +118,7 @@ struct StoreSlowPath {
     ja_field: u32,
     /// Where the slow path jumps back to (just after that `ja`).
     back: u32,
-    /// The register holding the store's address.
-    addr: Reg,
-    /// Where the stored bytes start past the address (the wasm offset).
-    from: u64,
-    /// The store's end past the address.
-    end: u64,
-    /// The loads sharing the check: their end and the length check's trap label.
-    loads: Option<(u64, Label)>,
-    widen: Label,
+    check: StoreCheck,
     /// Its part in a store run (`codegen/store_run.rs`).
     role: RunRole,
     /// The store run it belongs to (counted per masm, see `X64Masm::runs`).
@@ -243,47 +235,22 @@ impl MacroAssembler for X64Masm {
     fn bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
         self.emit_bounds_check(addr, end, oob, aligned)
     }
-    fn store_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        aligned: bool,
-    ) {
-        self.emit_store_check(addr, from, end, loads, widen, aligned)
+    fn store_check(&mut self, check: StoreCheck, aligned: bool) {
+        self.emit_store_check(check, aligned)
     }
     fn store_runs(&self) -> bool {
         true
     }
-    fn store_run_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        span: u64,
-        aligned: bool,
-    ) {
+    fn store_run_check(&mut self, check: StoreCheck, span: u64, aligned: bool) {
         self.runs += 1;
-        self.emit_store_run_check(addr, from, end, loads, widen, span, aligned)
+        self.emit_store_run_check(check, span, aligned)
     }
-    fn flagged_store_check(
-        &mut self,
-        addr: Reg,
-        from: u64,
-        end: u64,
-        loads: Option<(u64, Label)>,
-        widen: Label,
-        aligned: bool,
-    ) {
+    fn flagged_store_check(&mut self, check: StoreCheck, aligned: bool) {
         let role = RunRole::Flagged {
             aligned,
             clears: false,
         };
-        self.emit_flagged_check(addr, from, end, loads, widen, role)
+        self.emit_flagged_check(check, role)
     }
     fn flagged_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
         let role = RunRole::FlaggedLoad {
@@ -292,8 +259,14 @@ impl MacroAssembler for X64Masm {
             clears: false,
         };
         // The widen label is unused by a load's check: any label will do.
-        let widen = oob;
-        self.emit_flagged_check(addr, 0, end, None, widen, role)
+        let check = StoreCheck {
+            addr,
+            from: 0,
+            end,
+            loads: None,
+            widen: oob,
+        };
+        self.emit_flagged_check(check, role)
     }
     fn align_function(&mut self) {
         self.emit_function_alignment()

@@ -9,7 +9,7 @@ use super::regs::{R10, R12, R8, R9, RBX, RDI, RSI};
 use super::X64Masm;
 use crate::masm::{
     Address, AluOp, Base, BitOp, Cond, DivOp, ExtendOp, Label, LibcallArg, LoadKind,
-    MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
+    MacroAssembler, Operand, Reg, ShiftOp, Size, StoreCheck, StoreWidth,
 };
 use crate::vmctx::{Libcall, VmCtx};
 use crate::TrapKind;
@@ -1257,7 +1257,14 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                 m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
                 let loads =
                     (loads_end > 0).then(|| (loads_end, b.trap(TrapKind::MemoryOutOfBounds)));
-                m.store_check(Reg(RSI), from, end, loads, b.dirty_range, aligned);
+                let check = StoreCheck {
+                    addr: Reg(RSI),
+                    from,
+                    end,
+                    loads,
+                    widen: b.dirty_range,
+                };
+                m.store_check(check, aligned);
                 m.store(
                     StoreWidth::B64,
                     Address::at(Base::Frame, slot(0) as i64),
