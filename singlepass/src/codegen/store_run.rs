@@ -16,7 +16,7 @@
 //! compares `[b, b + span)` again and sets `VmCtx::store_run_unproven` to 1 if it is still
 //! not inside, 0 if it is. While the run is open, every later check off `b` whose fast
 //! path would compare no more than `[b, b + span)` (a store check, or a load's length
-//! check) is emitted *behind the flag*: inline only `cmp byte [flag], 0; jne slow`, and out
+//! check) is emitted *behind the flag*: inline only `cmp dword [flag], 0; jne slow`, and out
 //! of line that check whole (its fast compare, then its slow path), exactly as it would
 //! have been emitted without the run, with the same `proven` facts. The last check
 //! behind the flag of a run clears the flag out of line (0 when its check is done).
