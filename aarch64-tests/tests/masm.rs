@@ -12,8 +12,8 @@ use gasket_aarch64_tests::{call_in, Machine, CODE, MEMORY, MEMORY_BYTES, VMCTX, 
 use gasket_singlepass::isa_testing::{float_reference as reference, A64Masm};
 use gasket_singlepass::masm::{
     Address, AluOp, Base, BitOp, Cond, DivOp, ExtendOp, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
-    IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreWidth,
-    TruncMode,
+    IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size, StoreCheck,
+    StoreWidth, TruncMode,
 };
 use gasket_singlepass::written::{self, WrittenRanges};
 use gasket_singlepass::{Libcall, TrapKind, VmCtx, STACK_GRANT_UNITS};
@@ -1189,7 +1189,14 @@ fn store_check_widens_the_written_ranges_charges_or_traps() {
                 m.mov(Size::S32, Reg(RSI), Operand::Frame(slot(0)));
                 let loads =
                     (loads_end > 0).then(|| (loads_end, b.trap(TrapKind::MemoryOutOfBounds)));
-                m.store_check(Reg(RSI), from, end, loads, b.dirty_range, aligned);
+                let check = StoreCheck {
+                    addr: Reg(RSI),
+                    from,
+                    end,
+                    loads,
+                    widen: b.dirty_range,
+                };
+                m.store_check(check, aligned);
                 m.store(
                     StoreWidth::B64,
                     Address::at(Base::Frame, slot(0).into()),
