@@ -10,11 +10,15 @@ crit, out = sys.argv[1], sys.argv[2]
 
 # (group, function, value) -> median ns
 med = {}
+# (group, value) -> bytes per iteration, for the groups that declare a byte throughput
+throughput_bytes = {}
 for dirpath, _, files in os.walk(crit):
     if "benchmark.json" in files and os.path.basename(dirpath) == "new":
         b = json.load(open(os.path.join(dirpath, "benchmark.json")))
         e = json.load(open(os.path.join(dirpath, "estimates.json")))
         med[(b["group_id"], b["function_id"], b["value_str"])] = e["median"]["point_estimate"]
+        if isinstance(b.get("throughput"), dict) and "Bytes" in b["throughput"]:
+            throughput_bytes[(b["group_id"], b["value_str"])] = b["throughput"]["Bytes"]
 
 machine = {}
 if os.path.exists(os.path.join(out, "machine.txt")):
@@ -212,7 +216,7 @@ if peak:
     p()
 
 # ---------------------------------------------------------------- targets
-p("## Targets (issues 7 and 15)")
+p("## Targets (issues 7, 15, 16 and 17)")
 p()
 p("| target | measured | met? |")
 p("|---|---|---|")
@@ -271,6 +275,59 @@ one, two = med.get(("threads", "gasket_pool_mix", "1")), med.get(("threads", "ga
 rows.append(("threads", "calls on 2 threads sharing one Engine ≥ 1.8× the calls per second of one",
              None if not (one and two) else "%.2f×" % (one / two),
              None if not (one and two) else one / two >= 1.8))
+
+
+# Issue 16: metered code against Cranelift, split into integer and float kernels (the
+# float kernels are the ones with a `gasket_nocanon` row).
+floats = {w for w in wl if ("execute", "gasket_nocanon", w) in med}
+integers = [w for w in wl if w not in floats]
+
+
+def ratios(num, den, kernels):
+    return {w: med[("execute", num, w)] / med[("execute", den, w)]
+            for w in kernels if ("execute", num, w) in med and ("execute", den, w) in med}
+
+
+def worst(rs):
+    """`(kernel, ratio)` of the largest ratio, or None."""
+    return max(rs.items(), key=lambda kv: kv[1]) if rs else None
+
+
+int_vs_cl = ratios("gasket", "wasmtime_cranelift", integers)
+r = geomean(list(int_vs_cl.values()))
+rows.append(("int_geo", "metered execution ≤ 1.25× Cranelift unmetered, geomean of the integer kernels",
+             None if r is None else "%.2f× Cranelift's time (%s)" % (r, ", ".join(sorted(int_vs_cl))),
+             None if r is None else r <= 1.25))
+for key, what, kernels in [("int_max", "no integer kernel above 1.6× Cranelift (metered)", integers),
+                           ("float_max", "float kernels ≤ 1.6× Cranelift (metered)", sorted(floats))]:
+    w = worst(ratios("gasket", "wasmtime_cranelift", kernels))
+    rows.append((key, what, None if w is None else "worst %s %.2f×" % w,
+                 None if w is None else w[1] <= 1.6))
+w = worst(ratios("gasket", "gasket_unmetered", wl))
+r = geo("gasket", "gasket_unmetered")
+rows.append(("overhead_5", "metering overhead ≤ 5 % on every kernel",
+             None if w is None else "worst %s %+.1f %%; geomean %+.1f %%" % (w[0], (w[1] - 1) * 100, (r - 1) * 100),
+             None if w is None else w[1] <= 1.05))
+
+
+def mb_per_s(group, function, value):
+    t, n = med.get((group, function, value)), throughput_bytes.get((group, value))
+    return None if not (t and n) else n / t * 1e3
+
+
+# Issue 17: compile throughput in one core.
+for v in values("compile"):
+    for key, function, what, floor in [
+            ("compile_40_generated", "gasket", "end-to-end metered compile ≥ 40 MB/s, generated module", 40),
+            ("metering_100", "gasket_metering_pass", "metering pass alone ≥ 100 MB/s, generated module", 100)]:
+        x = mb_per_s("compile", function, v)
+        rows.append((key, what, None if x is None else "%.1f MB/s (%s bytes)" % (x, v.split("_")[-1]),
+                     None if x is None else x >= floor))
+for v in values("compile_contracts"):
+    x = mb_per_s("compile_contracts", "gasket", v)
+    rows.append(("compile_40_contracts", "end-to-end metered compile ≥ 40 MB/s, contracts (fixtures + corpus)",
+                 None if x is None else "%.1f MB/s (%s, %s bytes)" % (x, v, throughput_bytes[("compile_contracts", v)]),
+                 None if x is None else x >= 40))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmarks_notes import NOTES  # noqa: E402,I001
