@@ -93,7 +93,7 @@ p("                                 #   cargo bench -p gasket-benches --features
 p("                                 # + peak_memory per engine, + gcc -O2 native kernels")
 p("PEERS=0 scripts/benchmarks.sh    # without Wasmtime/Wasmer")
 p("scripts/benchmarks.sh --report   # regenerate this file from target/criterion")
-p("cargo bench -p gasket-benches -- --test   # CI smoke: every bench runs once")
+p("cargo bench -p gasket-benches -- --test   # smoke: every bench runs once (by hand; CI runs benches/tests/)")
 p("```")
 p()
 missing = [e for e in ALL_PEERS if not any(f == e for (_, f, _) in med)]
