@@ -106,6 +106,7 @@ pub(crate) struct FuncBuffers {
     homes: HomeBuffers,
     reader_frames: Vec<FrameKind>,
     code: Vec<u8>,
+    run_memo: super::load_window::RunMemo,
 }
 
 /// Scratch space of `layout_locals` (see `regalloc`).
@@ -184,6 +185,9 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     /// code_start` indexes it.
     pub code: Vec<u8>,
     pub code_start: u64,
+    /// The spans a store run's scan found for the stores it went through (offsets in
+    /// `code`): see `load_window::RunMemo`.
+    pub run_memo: super::load_window::RunMemo,
     /// The last `i32.shl` of a lazy local read by a constant: an access at the next
     /// offset whose address is that entry is addressed off its base.
     pub shifted: Option<Shifted>,
@@ -234,8 +238,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             homes,
             reader_frames,
             code,
+            mut run_memo,
         } = buffers;
         stack.clear();
+        run_memo.clear();
         locals.clear();
         frames.clear();
         let allocatable = masm.allocatable();
@@ -272,6 +278,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             reader_frames,
             code,
             code_start: 0,
+            run_memo,
             shifted: None,
             aligned: Default::default(),
             hoisted: None,
@@ -301,6 +308,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             homes: self.homes,
             reader_frames: self.reader_frames,
             code: self.code,
+            run_memo: self.run_memo,
         }
     }
 

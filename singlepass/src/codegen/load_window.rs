@@ -30,7 +30,7 @@ use super::bytes::Bytes;
 use super::proven::AddrBase;
 
 /// Operators scanned past a load at most.
-const MAX_OPERATORS: usize = 48;
+const MAX_OPERATORS: u8 = 48;
 
 /// How much of the address pattern of `base` the operators just read match.
 #[derive(Copy, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ enum Pattern {
 }
 
 /// What the window of a load reaches: the largest end of its loads, and the store that
-/// ends it when that store can share the first load's check (see [`window`]).
+/// ends it when that store can share the first load's check (see [`window_scan`]).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Window {
     /// The largest `offset + width` of the loads off the base (0: no load at `at`).
@@ -60,6 +60,12 @@ pub(crate) struct Window {
 #[cfg(test)]
 pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
     window(code, at, base, 0).end
+}
+
+/// The window of the load at `code[at..]` off `base` (see [`window_scan`]).
+#[cfg(test)]
+pub(crate) fn window(code: &[u8], at: usize, base: AddrBase, below: u64) -> Window {
+    window_scan(code, at, base, below).0
 }
 
 /// The window of the load at `code[at..]` off `base` (see the module docs): the largest
@@ -83,162 +89,366 @@ pub(crate) fn window_end(code: &[u8], at: usize, base: AddrBase) -> u64 {
 /// nothing there reads gas, memory written or the ranges, so the stub running earlier
 /// gives the same trap (a length trap of the loads first, as they come first), the same
 /// gas and the same memory.
-pub(crate) fn window(code: &[u8], at: usize, base: AddrBase, below: u64) -> Window {
+///
+/// With a sharing store, also the scan stopped just past it: the store run that check
+/// may open goes on from there ([`Scan::run_end`]) instead of reading the window again.
+pub(crate) fn window_scan(
+    code: &[u8],
+    at: usize,
+    base: AddrBase,
+    below: u64,
+) -> (Window, Option<Scan>) {
     let mut bytes = Bytes { code, at };
     let Some(first) = bytes.load_end() else {
-        return Window::default();
+        return (Window::default(), None);
     };
     let stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
-    scan(bytes, base, stack, first, false)
+    let mut scan = Scan::new(bytes.at, base, stack, first);
+    let store = match scan.until_store(code) {
+        Next::Store { from, to } if !scan.foreign_load && scan.stack.address_is_base() => {
+            Some((from, to))
+        }
+        _ => None,
+    };
+    let window = Window {
+        end: scan.end,
+        store,
+    };
+    (window, store.map(|_| scan))
 }
 
 /// The largest end of the accesses off `base` (loads, and stores whose address the stack
-/// model shows is the base's value, shift 0) in the straight-line code from the access at
-/// `code[at..]` (a store, or a load whose check a store shares; its own end included) up
-/// to the first operator a window stops at or a store off any other address: the span a
-/// store run's first check compares (`codegen/store_run.rs`). 0 when `code[at]` is no
-/// plain load or store. `below` as for [`window`], for the entries under the access's
-/// operands. A heuristic only: the run's exactness never depends on it.
-pub(crate) fn store_run_end(code: &[u8], at: usize, base: AddrBase, below: u64) -> u64 {
+/// model shows is the base's value, shift 0) in the straight-line code from the store at
+/// `code[at..]` (its own end included) up to the first operator a window stops at or a
+/// store off any other address: the span a store run's first check compares
+/// (`codegen/store_run.rs`). 0 when `code[at]` is no plain store. `below` as for
+/// [`window_scan`], for the entries under the store's address. A heuristic only: the
+/// run's exactness never depends on it. A run opened by a load's check that a store
+/// shares goes on from the window's scan instead ([`Scan::run_end`]).
+///
+/// `memo` (None: not kept, the operand stack being deeper than [`RunMemo::MAX_DEPTH`])
+/// answers for a store an earlier run scan went through, and keeps what this scan finds
+/// (see [`RunMemo`]).
+pub(crate) fn store_run_end(
+    code: &[u8],
+    at: usize,
+    base: AddrBase,
+    below: u64,
+    memo: Option<&mut RunMemo>,
+) -> u64 {
     let mut bytes = Bytes { code, at };
-    let mut stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
-    let first = match bytes.load_end() {
-        Some(end) => end,
-        None => {
-            bytes.at = at;
-            let Some((_, end)) = bytes.store_bytes() else {
-                return 0;
-            };
-            // The model starts at a load's result: a store leaves none.
-            stack.apply(1, 0);
-            end
-        }
+    let Some((_, first)) = bytes.store_bytes() else {
+        return 0;
     };
-    scan(bytes, base, stack, first, true).end
+    let mut stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
+    // The model starts at a load's result: a store leaves none.
+    stack.apply(1, 0);
+    if let Some(span) = memo.as_deref().and_then(|m| m.span(bytes.at, base, &stack)) {
+        return span;
+    }
+    Scan::new(bytes.at, base, stack, first).run_end(code, memo)
 }
 
-/// The operators after the first access (`bytes` just past it), as [`window`] reads them
-/// (`run`: false) or [`store_run_end`] (`run`: true: stores off the base count and go on,
-/// loads off other addresses do not matter).
-fn scan(
-    mut bytes: Bytes<'_>,
+/// Where a scan stopped: at a store (read, its operands still on the model's stack), or
+/// at an operator that ends every window and run, or at the operator limit.
+enum Next {
+    Store { from: u64, to: u64 },
+    Stop,
+    Limit,
+}
+
+/// A forward scan from an access off `base`, stopped just past a store (or not started):
+/// everything it needs to go on, without the bytes, so codegen can keep it while it
+/// emits a check and go on with it for a store run (one scan for a load's window and the
+/// run its shared store check opens).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// The next operator's offset in the body.
+    at: usize,
     base: AddrBase,
-    mut stack: StackModel,
-    first: u64,
-    run: bool,
-) -> Window {
-    let mut end = first;
-    let mut pattern = Pattern::None;
-    let mut foreign_load = false;
-    let mut store = None;
-    for _ in 0..MAX_OPERATORS {
-        let Some(op) = bytes.byte() else { break };
-        let seen = std::mem::replace(&mut pattern, Pattern::None);
-        let local = base.local;
-        match op {
-            // local.get
-            0x20 => match bytes.u32() {
-                Some(index) if index == local => {
-                    pattern = if base.shift == 0 {
-                        Pattern::Base
-                    } else {
-                        Pattern::Local
-                    };
-                    stack.push(base.shift == 0);
-                }
-                Some(_) => stack.push(false),
-                None => break,
-            },
-            // i32.shl
-            0x74 if seen == Pattern::Shift => {
-                pattern = Pattern::Base;
-                stack.apply(2, 1);
-            }
-            // local.set, local.tee: of the base itself, later loads read a new value.
-            0x21 | 0x22 => match bytes.u32() {
-                Some(index) if index != local => stack.apply(1, u32::from(op == 0x22)),
-                _ => break,
-            },
-            // global.get
-            0x23 => {
-                if bytes.u32().is_none() {
-                    break;
-                }
-                stack.push(false);
-            }
-            // Loads: they can only trap out of bounds, the trap the window moves.
-            0x28..=0x35 => {
-                bytes.at -= 1;
-                match bytes.load_end() {
-                    Some(e) if seen == Pattern::Base => end = end.max(e),
-                    Some(_) => foreign_load = true,
-                    None => break,
-                }
-                stack.apply(1, 1);
-            }
-            // Stores end the window; one off the base itself may share the check.
-            0x36..=0x3e => {
-                bytes.at -= 1;
-                let Some((from, to)) = bytes.store_bytes() else {
-                    break;
-                };
-                if run && stack.address_is_base() {
-                    end = end.max(to);
-                    stack.apply(2, 0);
-                    continue;
-                }
-                if !run && !foreign_load && stack.address_is_base() {
-                    store = Some((from, to));
-                }
-                break;
-            }
-            0x41 => match bytes.var_i64() {
-                Some(c) if seen == Pattern::Local && (c & 31) as u8 == base.shift => {
-                    pattern = Pattern::Shift;
-                    stack.push(false);
-                }
-                Some(_) => stack.push(false),
-                None => break,
-            },
-            0x42 => {
-                if bytes.var_i64().is_none() {
-                    break;
-                }
-                stack.push(false);
-            }
-            0x43 => {
-                bytes.at += 4;
-                stack.push(false);
-            }
-            0x44 => {
-                bytes.at += 8;
-                stack.push(false);
-            }
-            // nop
-            0x01 => {}
-            // drop
-            0x1a => stack.apply(1, 0),
-            // select
-            0x1b => stack.apply(3, 1),
-            // Integer division and remainder (by zero, overflow) and float-to-int
-            // truncation (NaN, range) trap with other kinds.
-            0x6d..=0x70 | 0x7f..=0x82 | 0xa8..=0xab | 0xae..=0xb1 => break,
-            // Every other numeric operator cannot trap.
-            0x45..=0xc4 => {
-                if unary(op) {
-                    stack.apply(1, 1);
-                } else {
-                    stack.apply(2, 1);
-                }
-            }
-            _ => break,
+    stack: StackModel,
+    /// The largest end of the accesses off `base` read so far.
+    end: u64,
+    /// Operators the scan may still read (of [`MAX_OPERATORS`] after the first access).
+    left: u8,
+    /// Whether a load off another address was read (the window's store cannot share).
+    foreign_load: bool,
+}
+
+impl Scan {
+    fn new(at: usize, base: AddrBase, stack: StackModel, first: u64) -> Scan {
+        Scan {
+            at,
+            base,
+            stack,
+            end: first,
+            left: MAX_OPERATORS,
+            foreign_load: false,
         }
     }
-    Window { end, store }
+
+    /// Reads operators up to the next store (read, returned with its bytes `(offset,
+    /// offset + width)`; the model's stack still holds its operands) or to the first
+    /// operator that ends every window and run: a branch, block boundary, call,
+    /// `global.set`, trapping divide or truncation, a write of the base's local, anything
+    /// unrecognised or unreadable. Inlined into its two callers (the window's scan, a
+    /// run's loop): out of line, its state went through memory at every call.
+    #[inline(always)]
+    fn until_store(&mut self, code: &[u8]) -> Next {
+        let base = self.base;
+        let mut bytes = Bytes { code, at: self.at };
+        let mut pattern = Pattern::None;
+        // The state in locals (registers) for the loop, written back after it.
+        let mut stack = self.stack;
+        let mut end = self.end;
+        let mut left = self.left;
+        let mut foreign_load = self.foreign_load;
+        let next = loop {
+            if left == 0 {
+                break Next::Limit;
+            }
+            left -= 1;
+            let Some(op) = bytes.byte() else {
+                break Next::Stop;
+            };
+            let seen = std::mem::replace(&mut pattern, Pattern::None);
+            match op {
+                // local.get
+                0x20 => match bytes.u32() {
+                    Some(index) if index == base.local => {
+                        pattern = if base.shift == 0 {
+                            Pattern::Base
+                        } else {
+                            Pattern::Local
+                        };
+                        stack.push(base.shift == 0);
+                    }
+                    Some(_) => stack.push(false),
+                    None => break Next::Stop,
+                },
+                // i32.shl
+                0x74 if seen == Pattern::Shift => {
+                    pattern = Pattern::Base;
+                    stack.apply(2, 1);
+                }
+                // local.set, local.tee: of the base itself, later loads read a new value.
+                0x21 | 0x22 => match bytes.u32() {
+                    Some(index) if index != base.local => stack.apply(1, u32::from(op == 0x22)),
+                    _ => break Next::Stop,
+                },
+                // global.get
+                0x23 => {
+                    if bytes.u32().is_none() {
+                        break Next::Stop;
+                    }
+                    stack.push(false);
+                }
+                // Loads: they can only trap out of bounds, the trap the window moves.
+                0x28..=0x35 => {
+                    bytes.at -= 1;
+                    match bytes.load_end() {
+                        Some(e) if seen == Pattern::Base => end = end.max(e),
+                        Some(_) => foreign_load = true,
+                        None => break Next::Stop,
+                    }
+                    stack.apply(1, 1);
+                }
+                // Stores end the window; one off the base itself may share the check, or
+                // go on with a run.
+                0x36..=0x3e => {
+                    bytes.at -= 1;
+                    match bytes.store_bytes() {
+                        Some((from, to)) => break Next::Store { from, to },
+                        None => break Next::Stop,
+                    }
+                }
+                0x41 => match bytes.var_i64() {
+                    Some(c) if seen == Pattern::Local && (c & 31) as u8 == base.shift => {
+                        pattern = Pattern::Shift;
+                        stack.push(false);
+                    }
+                    Some(_) => stack.push(false),
+                    None => break Next::Stop,
+                },
+                0x42 => {
+                    if bytes.var_i64().is_none() {
+                        break Next::Stop;
+                    }
+                    stack.push(false);
+                }
+                0x43 => {
+                    bytes.at += 4;
+                    stack.push(false);
+                }
+                0x44 => {
+                    bytes.at += 8;
+                    stack.push(false);
+                }
+                // nop
+                0x01 => {}
+                // drop
+                0x1a => stack.apply(1, 0),
+                // select
+                0x1b => stack.apply(3, 1),
+                // Integer division and remainder (by zero, overflow) and float-to-int
+                // truncation (NaN, range) trap with other kinds.
+                0x6d..=0x70 | 0x7f..=0x82 | 0xa8..=0xab | 0xae..=0xb1 => break Next::Stop,
+                // Every other numeric operator cannot trap.
+                0x45..=0xc4 => {
+                    if unary(op) {
+                        stack.apply(1, 1);
+                    } else {
+                        stack.apply(2, 1);
+                    }
+                }
+                _ => break Next::Stop,
+            }
+        };
+        self.at = bytes.at;
+        self.stack = stack;
+        self.end = end;
+        self.left = left;
+        self.foreign_load = foreign_load;
+        next
+    }
+
+    /// Goes on as a store run's scan: stores off the base (as the stack model shows it,
+    /// shift 0) count and the scan goes on, a store off any other address stops it;
+    /// returns the largest end of the accesses off the base. The scan must stand just past
+    /// a store off the base, whose end it holds (the one whose check opens the run, or
+    /// the one a load's check shares). Keeps the spans of the stores it goes through in
+    /// `memo`, if given (see [`RunMemo`]).
+    pub(crate) fn run_end(mut self, code: &[u8], mut memo: Option<&mut RunMemo>) -> u64 {
+        if let Some(memo) = memo.as_deref_mut() {
+            memo.start(self.base);
+        }
+        let mut end = self.end;
+        let complete = loop {
+            // The loads' ends of each stretch between stores apart, for the memo.
+            self.end = 0;
+            let next = self.until_store(code);
+            end = end.max(self.end);
+            if let Some(memo) = memo.as_deref_mut() {
+                memo.reach(self.end);
+            }
+            match next {
+                Next::Store { to, .. } if self.stack.address_is_base() => {
+                    end = end.max(to);
+                    self.stack.apply(2, 0);
+                    if let Some(memo) = memo.as_deref_mut() {
+                        memo.through(self.at, &self.stack, to);
+                    }
+                }
+                Next::Store { .. } | Next::Stop => break true,
+                Next::Limit => break false,
+            }
+        };
+        if let Some(memo) = memo {
+            memo.finish(complete);
+        }
+        end
+    }
+
+    /// Goes on past the store that ends a load's window (the store its check shares, off
+    /// the base: [`window_scan`] returned this scan with it) as that check's store run
+    /// scan ([`Scan::run_end`]), the store's end `to` included: what a scan from the load
+    /// reads, without reading the window again.
+    pub(crate) fn run_end_after(mut self, code: &[u8], to: u64, memo: Option<&mut RunMemo>) -> u64 {
+        self.end = self.end.max(to);
+        self.stack.apply(2, 0);
+        self.run_end(code, memo)
+    }
+}
+
+/// The spans a store run's scan found for the later stores it went through, so that the
+/// check of such a store, when no run covers it (stores in decreasing order of offset,
+/// `[sp+8]` then `[sp]`, open none), does not read the same operators again.
+///
+/// Exact: the scan from a store is a function of the body, the store's offset, the base
+/// and the stack model it starts from (`below`). An earlier scan that went through the
+/// store stood just past it with a model; when that model is the one a fresh scan starts
+/// from (the same base entries at every depth: the words compared aligned at the top;
+/// both complete and never emptied, see [`RunMemo::MAX_DEPTH`]), the two read the same
+/// operators with the same stack from there on. The earlier one stopped at an operator
+/// that stops every scan (not at its operator limit: the fresh one may read further), so
+/// the fresh one stops there too, within its own limit, and its result is the store's
+/// end and the ends of the accesses off the base after it up to that stop: the span kept.
+/// Nothing else is an input of a scan (not the proven facts, the open run or what was
+/// emitted), so the memo needs no invalidation: it is cleared with each function (its
+/// offsets are the body's) and replaced by each run scan that keeps one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunMemo {
+    base: Option<AddrBase>,
+    /// Per store gone through: the offset just past it, the model's stack there (aligned
+    /// at the top), and the largest end of the accesses from it to the next store gone
+    /// through (by `finish`: to the scan's stop).
+    stores: Vec<(usize, u128, u64)>,
+}
+
+impl RunMemo {
+    /// The deepest operand stack (codegen's, under the first access's operands) for
+    /// which a scan is kept or answered: every entry is then in the model (`below` has 63
+    /// bits), and the model's heights stay at 1 or more (valid wasm pops no entry it did
+    /// not push), where pushes of the base are recorded.
+    pub const MAX_DEPTH: usize = 62;
+
+    /// Forgets everything: a new function's body.
+    pub fn clear(&mut self) {
+        self.base = None;
+        self.stores.clear();
+    }
+
+    /// The span kept for the store just before `at` off `base`, if a fresh scan from it
+    /// would start with `stack`.
+    fn span(&self, at: usize, base: AddrBase, stack: &StackModel) -> Option<u64> {
+        if self.base != Some(base) {
+            return None;
+        }
+        let &(_, bits, span) = self.stores.iter().find(|&&(past, _, _)| past == at)?;
+        (stack.top_aligned() == Some(bits)).then_some(span)
+    }
+
+    fn start(&mut self, base: AddrBase) {
+        self.base = Some(base);
+        self.stores.clear();
+    }
+
+    /// A load off the base read since the last store gone through ends at `end`.
+    fn reach(&mut self, end: u64) {
+        if let Some(last) = self.stores.last_mut() {
+            last.2 = last.2.max(end);
+        }
+    }
+
+    /// The scan went through a store off the base ending at `to` and stands at `at`, past
+    /// it, with `stack`.
+    fn through(&mut self, at: usize, stack: &StackModel, to: u64) {
+        match stack.top_aligned() {
+            Some(bits) => self.stores.push((at, bits, to)),
+            // Outside the model's heights (never within `MAX_DEPTH`): not kept; the
+            // accesses after it still count for the stores before it.
+            None => self.reach(to),
+        }
+    }
+
+    /// The scan ended, at an operator that stops every scan (`complete`) or at its limit
+    /// (nothing kept).
+    fn finish(&mut self, complete: bool) {
+        if !complete {
+            self.stores.clear();
+            return;
+        }
+        let mut span = 0;
+        for store in self.stores.iter_mut().rev() {
+            span = span.max(store.2);
+            store.2 = span;
+        }
+    }
 }
 
 /// Whether numeric operator `op` (0x45..=0xc4) takes one operand (tests, counts,
 /// float unary operators, conversions); the others take two.
+#[inline]
 fn unary(op: u8) -> bool {
     matches!(
         op,
@@ -251,9 +461,17 @@ fn unary(op: u8) -> bool {
 /// as codegen's stack says (`below`), those pushed in the window as the operators say.
 /// Entries outside `1..128` are never the base (conservative: a store addressed by one
 /// just does not share the check).
+///
+/// Only the live entries' bits (heights `1..=height`) mean anything: a pop leaves the
+/// popped entries' bits behind and each push writes its own, so a pop costs a
+/// subtraction and a push of another value (most operators) a compare against `hi`,
+/// above which no bit is set (the scans read a few million operators on the corpus).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct StackModel {
     height: i32,
     base: u128,
+    /// No bit above this height is set.
+    hi: i32,
 }
 
 impl StackModel {
@@ -271,35 +489,52 @@ impl StackModel {
         StackModel {
             height: Self::START,
             base,
+            hi: if base == 0 { 0 } else { Self::START - 1 },
         }
     }
 
-    /// An operator popping `pops` entries and pushing `pushes` results (none the base).
+    /// An operator popping `pops` entries and pushing `pushes` (0 or 1) results, none the
+    /// base.
+    #[inline(always)]
     fn apply(&mut self, pops: u32, pushes: u32) {
         self.height -= pops as i32;
-        self.keep_below(self.height);
-        self.height += pushes as i32;
+        if pushes != 0 {
+            self.height += 1;
+            self.clear_top();
+        }
     }
 
     /// Pushes one entry, the base's value or not.
+    #[inline(always)]
     fn push(&mut self, is_base: bool) {
         self.height += 1;
-        self.keep_below(self.height - 1);
-        if is_base && (1..128).contains(&self.height) {
+        if !is_base {
+            self.clear_top();
+        } else if (1..128).contains(&self.height) {
             self.base |= 1 << self.height;
+            self.hi = self.hi.max(self.height);
         }
     }
 
-    /// Forgets the entries above height `h`.
-    fn keep_below(&mut self, h: i32) {
-        self.base &= match h {
-            ..=0 => 0,
-            1..=126 => (1u128 << (h + 1)) - 1,
-            _ => u128::MAX,
-        };
+    /// The entry on top is not the base (its bit may be a popped entry's).
+    #[inline(always)]
+    fn clear_top(&mut self) {
+        let h = self.height;
+        if h <= self.hi && h >= 1 {
+            self.base &= !(1 << h);
+        }
+    }
+
+    /// The base entries by depth, aligned at the top: bit `127 - d` for the entry `d`
+    /// places under the top; None when the height is outside `0..=127`.
+    fn top_aligned(&self) -> Option<u128> {
+        let shift = u32::try_from(127 - self.height).ok().filter(|&s| s < 128)?;
+        // The live entries' bits only.
+        Some((self.base & (u128::MAX >> shift)) << shift)
     }
 
     /// Whether a store's address (the entry below its value) is the base.
+    #[inline(always)]
     fn address_is_base(&self) -> bool {
         let h = self.height - 1;
         (1..128).contains(&h) && self.base & (1 << h) != 0
@@ -310,6 +545,7 @@ impl Bytes<'_> {
     /// Reads a store (opcode and memarg) and returns its bytes `(offset, offset +
     /// width)`; None for anything else, a memory index other than 0 or an offset past 32
     /// bits.
+    #[inline]
     fn store_bytes(&mut self) -> Option<(u64, u64)> {
         let width = match self.byte()? {
             0x36 | 0x38 | 0x3e => 4,
@@ -404,6 +640,90 @@ mod tests {
                 by_loop(below),
                 "{below:#x}"
             );
+        }
+    }
+
+    /// The stack model as first written, clearing the popped entries' bits at every pop:
+    /// what the one that leaves them behind must answer.
+    struct ClearingModel {
+        height: i32,
+        base: u128,
+    }
+
+    impl ClearingModel {
+        fn apply(&mut self, pops: u32, pushes: u32) {
+            self.height -= pops as i32;
+            self.keep_below(self.height);
+            self.height += pushes as i32;
+        }
+
+        fn push(&mut self, is_base: bool) {
+            self.height += 1;
+            self.keep_below(self.height - 1);
+            if is_base && (1..128).contains(&self.height) {
+                self.base |= 1 << self.height;
+            }
+        }
+
+        fn keep_below(&mut self, h: i32) {
+            self.base &= match h {
+                ..=0 => 0,
+                1..=126 => (1u128 << (h + 1)) - 1,
+                _ => u128::MAX,
+            };
+        }
+
+        fn address_is_base(&self) -> bool {
+            let h = self.height - 1;
+            (1..128).contains(&h) && self.base & (1 << h) != 0
+        }
+
+        fn top_aligned(&self) -> Option<u128> {
+            let shift = u32::try_from(127 - self.height).ok()?;
+            self.base.checked_shl(shift)
+        }
+    }
+
+    #[test]
+    fn stack_model_matches_the_clearing_one() {
+        let mut state = 0x853c_49e6_748f_ea9b_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..2000 {
+            let below = match round % 3 {
+                0 => 0,
+                1 => next() & next(),
+                _ => next(),
+            };
+            let mut model = StackModel::with_below(below);
+            let mut reference = ClearingModel {
+                height: model.height,
+                base: model.base,
+            };
+            for _ in 0..(next() % 200) {
+                let r = next();
+                match r % 4 {
+                    0 => {
+                        let is_base = r & 0x10 != 0;
+                        model.push(is_base);
+                        reference.push(is_base);
+                    }
+                    _ => {
+                        // Deep pops now and then: heights down to 0 and below.
+                        let pops = ((r >> 8) % if r & 0x100 != 0 { 4 } else { 40 }) as u32;
+                        let pushes = ((r >> 16) & 1) as u32;
+                        model.apply(pops, pushes);
+                        reference.apply(pops, pushes);
+                    }
+                }
+                assert_eq!(model.height, reference.height);
+                assert_eq!(model.address_is_base(), reference.address_is_base());
+                assert_eq!(model.top_aligned(), reference.top_aligned());
+            }
         }
     }
 
@@ -542,9 +862,286 @@ mod tests {
         none("local.get 0 i32.load local.set 0 local.get 0 i32.const 1 i32.store");
     }
 
+    /// The span of a run opened at the store at `code[at..]` off local 0, scanned afresh.
+    fn fresh_span(code: &[u8], at: usize, below: u64) -> u64 {
+        store_run_end(code, at, AddrBase::local(0), below, None)
+    }
+
+    /// The offsets of the operators of a plain body (one-byte opcodes, LEB immediates of
+    /// one byte: what these tests write), each with its opcode.
+    fn operators(code: &[u8]) -> Vec<(usize, u8)> {
+        let mut at = 0;
+        let mut ops = Vec::new();
+        while at < code.len() {
+            let op = code[at];
+            ops.push((at, op));
+            let mut bytes = Bytes { code, at: at + 1 };
+            bytes
+                .skip_immediates(op)
+                .or_else(|| bytes.skip_leb())
+                .unwrap();
+            at = bytes.at;
+        }
+        ops
+    }
+
+    #[test]
+    fn a_run_goes_on_from_the_window_of_the_load_whose_check_it_shares() {
+        // nbody's `p[3] = p[3] - x; p[4] = p[4] - y`: the check of the load of `p[3]`
+        // shares the store's; the run goes on to `p[4]` (and a load of `p[5]`).
+        let code = body(
+            "local.get 0 local.get 0 f64.load offset=24 local.get 2 f64.sub \
+             f64.store offset=24 \
+             local.get 0 local.get 0 f64.load offset=32 local.get 2 f64.sub \
+             f64.store offset=32 local.get 0 f64.load offset=40 drop call 0",
+        );
+        let (window, scan) = window_scan(&code, 4, AddrBase::local(0), 1);
+        assert_eq!(window.store, Some((24, 32)));
+        let scan = scan.expect("the window's scan, stopped past the store");
+        assert_eq!(scan.run_end_after(&code, 32, None), 48);
+        // No sharing store (a load off another address first): no scan to go on with.
+        let code = body("local.get 0 local.get 0 f64.load local.get 1 f64.load f64.sub f64.store");
+        assert_eq!(window_scan(&code, 4, AddrBase::local(0), 1).1, None);
+    }
+
+    #[test]
+    fn the_memo_answers_for_the_stores_a_run_scan_went_through() {
+        // Fields stored in decreasing order of offset: no run opens at `[p+12]` (the span
+        // is its own end), and the check of `[p+8]` finds its span in the memo.
+        let code = body(
+            "local.get 0 local.get 1 i32.store offset=12 \
+             local.get 0 local.get 1 i32.store offset=8 \
+             local.get 0 i32.load offset=16 drop \
+             local.get 0 local.get 1 i32.store offset=4 \
+             local.get 0 local.get 1 i32.store offset=0 \
+             call 0 local.get 0 i32.load offset=100 drop",
+        );
+        let stores: Vec<usize> = operators(&code)
+            .into_iter()
+            .filter(|&(_, op)| op == 0x36)
+            .map(|(at, _)| at)
+            .collect();
+        let mut memo = RunMemo::default();
+        let base = AddrBase::local(0);
+        assert_eq!(
+            store_run_end(&code, stores[0], base, 0, Some(&mut memo)),
+            20
+        );
+        for (i, &at) in stores.iter().enumerate().skip(1) {
+            let mut bytes = Bytes { code: &code, at };
+            bytes.store_bytes().unwrap();
+            let mut stack = StackModel::with_below(0);
+            stack.apply(1, 0);
+            let kept = memo.span(bytes.at, base, &stack);
+            assert_eq!(kept, Some(fresh_span(&code, at, 0)), "store {i}");
+            // Answered by the memo: the same.
+            let mut again = RunMemo::default();
+            again.clone_from(&memo);
+            assert_eq!(
+                store_run_end(&code, at, base, 0, Some(&mut again)),
+                fresh_span(&code, at, 0)
+            );
+        }
+        assert_eq!(
+            fresh_span(&code, stores[1], 0),
+            20,
+            "the load of [p+16, p+20)"
+        );
+        assert_eq!(fresh_span(&code, stores[3], 0), 4, "nothing after [p+0]");
+        // Another base, or another stack under the store: not answered.
+        let mut bytes = Bytes {
+            code: &code,
+            at: stores[1],
+        };
+        bytes.store_bytes().unwrap();
+        let mut stack = StackModel::with_below(0);
+        stack.apply(1, 0);
+        assert_eq!(memo.span(bytes.at, AddrBase::local(1), &stack), None);
+        assert_eq!(
+            memo.span(bytes.at, AddrBase { local: 0, shift: 2 }, &stack),
+            None
+        );
+        let mut other = StackModel::with_below(0b100);
+        other.apply(1, 0);
+        assert_eq!(memo.span(bytes.at, base, &other), None);
+    }
+
+    #[test]
+    fn the_memo_keeps_nothing_past_a_write_of_the_base_or_the_limit() {
+        // The base written between: the scan from the first store stops there, and the
+        // store after it (off the new value) is not in the memo.
+        let code = body(
+            "local.get 0 local.get 1 i32.store offset=8 \
+             local.get 1 local.set 0 \
+             local.get 0 local.get 1 i32.store offset=0 \
+             local.get 0 i32.load offset=60 drop",
+        );
+        let stores: Vec<usize> = operators(&code)
+            .into_iter()
+            .filter(|&(_, op)| op == 0x36)
+            .map(|(at, _)| at)
+            .collect();
+        let base = AddrBase::local(0);
+        let mut memo = RunMemo::default();
+        assert_eq!(
+            store_run_end(&code, stores[0], base, 0, Some(&mut memo)),
+            12
+        );
+        assert_eq!(
+            store_run_end(&code, stores[1], base, 0, Some(&mut memo)),
+            64,
+            "the second store's own scan"
+        );
+        // A scan that went through a store but stopped at its operator limit keeps no
+        // span: the scan from that store reads further.
+        let filler = "i32.const 1 drop ".repeat(MAX_OPERATORS as usize / 2 - 1);
+        let code = body(&format!(
+            "local.get 0 local.get 1 i32.store offset=8 \
+             local.get 0 local.get 1 i32.store offset=4 {filler} \
+             local.get 0 i32.load offset=60 drop"
+        ));
+        let stores: Vec<usize> = operators(&code)
+            .into_iter()
+            .filter(|&(_, op)| op == 0x36)
+            .map(|(at, _)| at)
+            .collect();
+        let mut memo = RunMemo::default();
+        assert_eq!(
+            store_run_end(&code, stores[0], base, 0, Some(&mut memo)),
+            12
+        );
+        assert_eq!(fresh_span(&code, stores[1], 0), 64);
+        assert_eq!(
+            store_run_end(&code, stores[1], base, 0, Some(&mut memo)),
+            64,
+            "not the first scan's 12"
+        );
+    }
+
+    /// Random straight-line bodies (valid stack use, operators a scan reads or stops
+    /// at): at every store off local 0, what the memo kept by any earlier scan answers is
+    /// what a fresh scan finds, with `below` as codegen would give it (a `local.tee` of
+    /// another local keeps a lazy read of local 0 lazy: the model does not know that,
+    /// and the memo must then not answer).
+    #[test]
+    fn memo_answers_match_fresh_scans() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let base = AddrBase::local(0);
+        let (mut hits, mut stores_seen) = (0, 0);
+        for _ in 0..400 {
+            // The operators, and codegen's stack: whether each entry is a lazy read of
+            // local 0.
+            let mut ops = String::new();
+            let mut stack: Vec<bool> = Vec::new();
+            // (store's index among the stores, `below` at it)
+            let mut belows = Vec::new();
+            for _ in 0..(20 + next(60)) {
+                let depth = stack.len();
+                if depth >= 40 {
+                    ops.push_str("drop ");
+                    stack.pop();
+                    continue;
+                }
+                match next(12) {
+                    0 | 1 => {
+                        ops.push_str("local.get 0 ");
+                        stack.push(true);
+                    }
+                    2 => {
+                        ops.push_str("local.get 1 ");
+                        stack.push(false);
+                    }
+                    3 => {
+                        ops.push_str("i32.const 7 ");
+                        stack.push(false);
+                    }
+                    4 if depth >= 1 => {
+                        let offset = 4 * next(8);
+                        ops.push_str(&format!("i32.load offset={offset} "));
+                        stack.pop();
+                        stack.push(false);
+                    }
+                    5 | 6 if depth >= 2 => {
+                        let offset = 4 * next(8);
+                        ops.push_str(&format!("i32.store offset={offset} "));
+                        stack.truncate(depth - 2);
+                        let below = stack
+                            .iter()
+                            .rev()
+                            .take(63)
+                            .enumerate()
+                            .filter(|(_, &b)| b)
+                            .fold(0u64, |bits, (i, _)| bits | 1 << i);
+                        belows.push(below);
+                    }
+                    7 if depth >= 2 => {
+                        ops.push_str("i32.add ");
+                        stack.truncate(depth - 2);
+                        stack.push(false);
+                    }
+                    8 if depth >= 1 => {
+                        // Codegen keeps the entry where it is.
+                        ops.push_str("local.tee 1 ");
+                    }
+                    9 if depth >= 1 => {
+                        ops.push_str("drop ");
+                        stack.pop();
+                    }
+                    10 if depth >= 1 && next(4) == 0 => {
+                        ops.push_str("local.set 0 ");
+                        stack.pop();
+                        // Codegen materializes the lazy reads of the local written.
+                        stack.iter_mut().for_each(|b| *b = false);
+                    }
+                    11 if next(6) == 0 => ops.push_str("call 0 "),
+                    _ => {
+                        ops.push_str("i32.const 1 ");
+                        stack.push(false);
+                    }
+                }
+            }
+            let drops = "drop ".repeat(stack.len());
+            let code = body(&format!("{ops}{drops}"));
+            let stores: Vec<usize> = operators(&code)
+                .into_iter()
+                .filter(|&(_, op)| op == 0x36)
+                .map(|(at, _)| at)
+                .collect();
+            assert_eq!(stores.len(), belows.len());
+            let mut memo = RunMemo::default();
+            for (&at, &below) in stores.iter().zip(&belows) {
+                stores_seen += 1;
+                let fresh = fresh_span(&code, at, below);
+                let mut bytes = Bytes { code: &code, at };
+                bytes.store_bytes().unwrap();
+                let mut stack = StackModel::with_below(below);
+                stack.apply(1, 0);
+                if let Some(kept) = memo.span(bytes.at, base, &stack) {
+                    hits += 1;
+                    assert_eq!(kept, fresh, "{ops}");
+                }
+                // As codegen does: a store answered by the memo leaves it as it is.
+                assert_eq!(
+                    store_run_end(&code, at, base, below, Some(&mut memo)),
+                    fresh
+                );
+            }
+        }
+        assert!(
+            hits > 100,
+            "the memo answered {hits} of {stores_seen} stores"
+        );
+    }
+
     #[test]
     fn the_scan_is_bounded() {
-        let filler = "i32.const 1 i32.add ".repeat(MAX_OPERATORS);
+        let filler = "i32.const 1 i32.add ".repeat(MAX_OPERATORS as usize);
         let ops = format!("local.get 0 i32.load {filler} local.get 0 i32.load offset=60 drop");
         assert_eq!(end_of(&ops), 4);
     }

@@ -11,6 +11,7 @@ use crate::TrapKind;
 use super::aligned::aligned;
 use super::float::float_kind;
 use super::func::FuncGen;
+use super::load_window::{Scan, Window};
 use super::proven::AddrBase;
 use super::stack::{Kind, Loc};
 
@@ -73,16 +74,19 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             (Access::Load, _) => {
                 // Off a local: check the largest end of the loads off it up to the next
                 // operator that could make an earlier trap observable (`load_window`).
-                let window = base.map(|base| self.load_window(base)).unwrap_or_default();
+                let (window, scan) = base.map(|base| self.load_window(base)).unwrap_or_default();
                 let end = end.max(window.end);
                 let oob = self.trap_label(TrapKind::MemoryOutOfBounds);
                 let shared = base
                     .zip(window.store)
-                    .filter(|&(base, (from, to))| !self.proven.covers_store(base, from, to));
+                    .zip(scan)
+                    .filter(|&((base, (from, to)), _)| !self.proven.covers_store(base, from, to));
                 match shared {
-                    // The store ending the window is checked here too (see `load_window`).
-                    Some((base, (from, to))) => {
-                        self.store_check(addr, Some(base), shift, from, to, Some((end, oob)));
+                    // The store ending the window is checked here too (see `load_window`);
+                    // a store run it opens goes on with the window's scan.
+                    Some(((base, (from, to)), scan)) => {
+                        let loads = Some((end, oob, scan));
+                        self.store_check(addr, Some(base), shift, from, to, loads);
                         self.proven.loaded(base, end);
                     }
                     None => {
@@ -112,15 +116,15 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     /// The window of the load being compiled off `base` (see `load_window`): the
     /// largest end of its loads (0 when the bytes there are no load) and the store that
-    /// may share its check.
-    fn load_window(&self, base: AddrBase) -> super::load_window::Window {
+    /// may share its check, with the scan stopped past that store.
+    fn load_window(&self, base: AddrBase) -> (Window, Option<Scan>) {
         // Which entries under the (popped) address are reads of the base's local: a
         // store's address usually is one, pushed before its value's loads.
         let below = self.base_entries(base);
         let at = self.offset.checked_sub(self.code_start);
         at.and_then(|at| usize::try_from(at).ok())
             .map_or_else(Default::default, |at| {
-                super::load_window::window(&self.code, at, base, below)
+                super::load_window::window_scan(&self.code, at, base, below)
             })
     }
 

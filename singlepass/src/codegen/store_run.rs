@@ -55,14 +55,16 @@ use crate::masm::{Label, MacroAssembler, Reg, StoreCheck};
 
 use super::aligned::aligned;
 use super::func::FuncGen;
+use super::load_window::{RunMemo, Scan};
 use super::proven::AddrBase;
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// The check of a store of `[addr + from, addr + to)` (`addr` holds `base`'s value,
-    /// a multiple of `2^shift`), with `loads = Some((end, oob))` when it is also the
-    /// length check of the loads before it up to `addr + end` (`load_window`): behind the
-    /// open run's flag when the run covers it, opening a run when a scan finds accesses
-    /// off `base` after it, else plain. Records what it proves in `proven`.
+    /// a multiple of `2^shift`), with `loads = Some((end, oob, scan))` when it is also the
+    /// length check of the loads before it up to `addr + end` (`load_window`; `scan` the
+    /// window's, stopped past the store): behind the open run's flag when the run covers
+    /// it, opening a run when a scan finds accesses off `base` after it, else plain.
+    /// Records what it proves in `proven`.
     pub(super) fn store_check(
         &mut self,
         addr: Reg,
@@ -70,13 +72,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         shift: u8,
         from: u64,
         to: u64,
-        loads: Option<(u64, Label)>,
+        loads: Option<(u64, Label, Scan)>,
     ) {
         let check = StoreCheck {
             addr,
             from,
             end: to,
-            loads,
+            loads: loads.map(|(end, oob, _)| (end, oob)),
             widen: self.labels.dirty_range,
         };
         let end = check.fast_end();
@@ -91,7 +93,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             return;
         }
         let span = match self.masm.store_runs() && !self.proven.run_open(base) {
-            true => self.store_run_span(base),
+            true => self.store_run_span(base, to, loads.map(|(_, _, scan)| scan)),
             false => 0,
         };
         if span > end {
@@ -122,12 +124,19 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// The span of a run opened by the check of the access being compiled off `base`
-    /// (see `load_window::store_run_end`), 0 if none.
-    fn store_run_span(&self, base: AddrBase) -> u64 {
+    /// (see `load_window::store_run_end`), 0 if none: for a check a load's window shares
+    /// (`window`: its scan, stopped past this store, whose end is `to`), the window's scan
+    /// goes on; for a store's own, a scan from it, unless `run_memo` knows the span.
+    fn store_run_span(&mut self, base: AddrBase, to: u64, window: Option<Scan>) -> u64 {
+        let keep = self.stack.len() <= RunMemo::MAX_DEPTH;
+        if let Some(scan) = window {
+            return scan.run_end_after(&self.code, to, keep.then_some(&mut self.run_memo));
+        }
         let below = self.base_entries(base);
+        let memo = keep.then_some(&mut self.run_memo);
         let at = self.offset.checked_sub(self.code_start);
         at.and_then(|at| usize::try_from(at).ok()).map_or(0, |at| {
-            super::load_window::store_run_end(&self.code, at, base, below)
+            super::load_window::store_run_end(&self.code, at, base, below, memo)
         })
     }
 }

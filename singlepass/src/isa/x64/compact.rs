@@ -8,6 +8,7 @@
 //! compiler (fewer bytes emitted) and the code (denser instruction cache).
 
 use super::X64Masm;
+use crate::masm::LoadKind;
 
 /// `op reg, [base + disp]` / `op [base + disp], reg` forms with a ModRM `reg` field.
 #[derive(Copy, Clone, Debug)]
@@ -248,6 +249,53 @@ impl X64Masm {
     }
 }
 
+impl X64Masm {
+    /// `mov`/`movzx`/`movsx`/`movsxd dst, [base + index << scale + disp]` for `kind`, byte
+    /// for byte as dynasm writes it when the registers and the displacement are known only
+    /// when the compiler runs (`tests::loads_match_dynasm`): a REX prefix always (REX.W
+    /// for 64-bit results but the zero-extending ones, which write the 32-bit register), a
+    /// 32-bit displacement always and a SIB byte always, as for [`Self::store_mem32`].
+    /// Two stores into the code buffer instead of dynasm's generic encoder: the loads left
+    /// after [`Self::reg_mem8`]'s (linear-memory accesses, sign- and zero-extending ones,
+    /// long displacements).
+    #[inline]
+    pub(super) fn load_mem32(
+        &mut self,
+        kind: LoadKind,
+        dst: u8,
+        base: u8,
+        index: Option<(u8, u8)>,
+        disp: i32,
+    ) {
+        // The opcode bytes (first byte lowest), how many, and REX.W.
+        let (opcode, opcode_len, wide): (u64, u32, bool) = match kind {
+            LoadKind::I32 | LoadKind::I64From32U => (0x8B, 1, false),
+            LoadKind::I64 => (0x8B, 1, true),
+            LoadKind::I64From32S => (0x63, 1, true),
+            LoadKind::I32From8S => (0xBE0F, 2, false),
+            LoadKind::I64From8S => (0xBE0F, 2, true),
+            LoadKind::I32From8U | LoadKind::I64From8U => (0xB60F, 2, false),
+            LoadKind::I32From16S => (0xBF0F, 2, false),
+            LoadKind::I64From16S => (0xBF0F, 2, true),
+            LoadKind::I32From16U | LoadKind::I64From16U => (0xB70F, 2, false),
+        };
+        // Without an index, index field 100 (none).
+        let (x, scale, i) = match index {
+            Some((i, scale)) => ((i >> 3) & 1, scale, i & 7),
+            None => (0, 0, 4),
+        };
+        let sib = (scale << 6) | (i << 3) | (base & 7);
+        let rex =
+            0x40 | (u8::from(wide) << 3) | (((dst >> 3) & 1) << 2) | (x << 1) | ((base >> 3) & 1);
+        let modrm = 0x80 | ((dst & 7) << 3) | 4;
+        // REX, opcode, ModRM and SIB (at most 5 bytes), first byte lowest.
+        let tail = u64::from(modrm) | (u64::from(sib) << 8);
+        let head = u64::from(rex) | (opcode << 8) | (tail << (8 + 8 * opcode_len));
+        self.ops.push_le(head, 3 + opcode_len as usize);
+        self.ops.push_le(u64::from(disp as u32), 4);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,6 +440,61 @@ mod tests {
                             bytes(|m| m.store_mem32(bytes_, base, index, disp, src)),
                             bytes(|m| m.dynasm_store(width, base, index, disp, value)),
                             "{width:?} base {base} index {index:?} disp {disp} {value:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn loads_match_dynasm() {
+        let kinds = [
+            LoadKind::I32,
+            LoadKind::I64,
+            LoadKind::I32From8S,
+            LoadKind::I32From8U,
+            LoadKind::I32From16S,
+            LoadKind::I32From16U,
+            LoadKind::I64From8S,
+            LoadKind::I64From8U,
+            LoadKind::I64From16S,
+            LoadKind::I64From16U,
+            LoadKind::I64From32S,
+            LoadKind::I64From32U,
+        ];
+        let disps = [0, 1, -1, 127, -128, 128, 0x1234_5678, i32::MIN, i32::MAX];
+        let indices: Vec<_> = (0..16u8)
+            .filter(|&i| i != 4)
+            .flat_map(|i| (0..4u8).map(move |scale| Some((i, scale))))
+            .chain([None])
+            .collect();
+        for kind in kinds {
+            for base in 0..16u8 {
+                let cases = || {
+                    indices.iter().flat_map(|&index| {
+                        disps
+                            .iter()
+                            .flat_map(move |&disp| (0..16u8).map(move |dst| (index, disp, dst)))
+                    })
+                };
+                let ours = bytes(|m| {
+                    for (index, disp, dst) in cases() {
+                        m.load_mem32(kind, dst, base, index, disp);
+                    }
+                });
+                let theirs = bytes(|m| {
+                    for (index, disp, dst) in cases() {
+                        m.dynasm_load(kind, dst, base, index, disp);
+                    }
+                });
+                if ours != theirs {
+                    // Name the first case that differs.
+                    for (index, disp, dst) in cases() {
+                        assert_eq!(
+                            bytes(|m| m.load_mem32(kind, dst, base, index, disp)),
+                            bytes(|m| m.dynasm_load(kind, dst, base, index, disp)),
+                            "{kind:?} dst {dst} base {base} index {index:?} disp {disp}"
                         );
                     }
                 }

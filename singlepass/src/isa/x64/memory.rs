@@ -108,6 +108,8 @@ impl X64Masm {
         }
     }
 
+    /// An integer load: the 8-bit-displacement form for plain loads without an index
+    /// (frame slots, vmctx fields), else [`Self::load_mem32`] (dynasm's bytes).
     pub(super) fn emit_load(&mut self, kind: LoadKind, dst: Reg, addr: Address) {
         let d = dst.0;
         let m = self.resolve(addr);
@@ -121,6 +123,21 @@ impl X64Masm {
                 return;
             }
         }
+        self.load_mem32(kind, d, m.base, m.index, m.disp);
+    }
+
+    /// dynasm's own bytes for the loads [`Self::load_mem32`] writes (what it must
+    /// reproduce).
+    #[cfg(test)]
+    pub(super) fn dynasm_load(
+        &mut self,
+        kind: LoadKind,
+        d: u8,
+        base: u8,
+        index: Option<(u8, u8)>,
+        disp: i32,
+    ) {
+        let m = Mem { base, index, disp };
         match kind {
             LoadKind::I32 | LoadKind::I64From32U => at_mem!(self.ops, m, (mov Rd(d), DWORD) ()),
             LoadKind::I64 => at_mem!(self.ops, m, (mov Rq(d), QWORD) ()),
