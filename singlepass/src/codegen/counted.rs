@@ -73,9 +73,6 @@ use super::stack::{Kind, Loc, LocalHome};
 /// header scans at most this many).
 pub(super) const MAX_OPERATORS: usize = 64;
 
-/// How many distinct locals a counted loop's body may write (more: not counted).
-const MAX_WRITTEN: usize = 8;
-
 /// The exit test's bound.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Bound {
@@ -143,71 +140,93 @@ fn body_operator(op: u8) -> bool {
 struct Body {
     /// The opcode of the branch that ends it (`br` or `br_if`).
     branch: u8,
-    /// The starts of the last eight operators before the branch (`usize::MAX`: none).
-    last: [usize; 8],
-    /// The locals it writes, with how many times each.
-    written: [(u32, usize); MAX_WRITTEN],
-    written_len: usize,
+    /// Where the body starts.
+    from: usize,
+    /// How many operators it has before the branch.
+    len: usize,
+    /// The starts of its last eight operators, a ring indexed by operator number mod 8.
+    starts: [usize; 8],
 }
 
 impl Body {
-    /// How many times the body writes `local`.
-    fn writes(&self, local: u32) -> usize {
-        self.written[..self.written_len]
-            .iter()
-            .find(|w| w.0 == local)
-            .map_or(0, |w| w.1)
+    /// Where the `k`-th operator from the end (1: the last before the branch) starts, if
+    /// the body has that many.
+    fn nth_last(&self, k: usize) -> Option<usize> {
+        (1..=8.min(self.len))
+            .contains(&k)
+            .then(|| self.starts[(self.len - k) % 8])
     }
 
-    /// Whether the variable's only write is the update at `last[update]`, whose end is
-    /// `end`, and the bound is neither the variable nor written.
+    /// Whether the variable's only write is the update at the `update`-th operator from
+    /// the end, whose end is `end`, and the bound is neither the variable nor written.
+    /// The writes are counted by a second scan of the body (`code`, up to `end`): only
+    /// for a loop whose tail has the shape, so a non-candidate pays the first scan
+    /// alone.
     fn qualifies(&self, code: &[u8], var: u32, bound: Bound, update: usize, end: usize) -> bool {
-        is_update(code, self.last[update], var) == Some(end)
-            && self.writes(var) == 1
-            && match bound {
-                Bound::Local(n) => n != var && self.writes(n) == 0,
-                Bound::Const(_) => true,
+        let found = self
+            .nth_last(update)
+            .and_then(|at| is_update(code, at, var));
+        if found != Some(end) {
+            return false;
+        }
+        let bound_local = match bound {
+            Bound::Local(n) if n == var => return false,
+            Bound::Local(n) => Some(n),
+            Bound::Const(_) => None,
+        };
+        self.writes(code, var, bound_local) == Some((1, 0))
+    }
+
+    /// How many times the body (in `code`) writes `var` and `other`.
+    fn writes(&self, code: &[u8], var: u32, other: Option<u32>) -> Option<(usize, usize)> {
+        let mut bytes = Bytes {
+            code,
+            at: self.from,
+        };
+        let (mut var_writes, mut other_writes) = (0, 0);
+        for _ in 0..self.len {
+            match bytes.byte()? {
+                0x20 => {
+                    bytes.u32()?;
+                }
+                0x21 | 0x22 => {
+                    let local = bytes.u32()?;
+                    var_writes += usize::from(local == var);
+                    other_writes += usize::from(Some(local) == other);
+                }
+                op => bytes.skip_immediates(op)?,
             }
+        }
+        Some((var_writes, other_writes))
     }
 }
 
 /// Reads the body from `bytes` up to its first `br`/`br_if` (whose opcode it consumes),
 /// if it is at most [`MAX_OPERATORS`] operators drawn from local accesses and
-/// [`body_operator`]s, writing at most [`MAX_WRITTEN`] locals.
+/// [`body_operator`]s. One decode and one store an operator: every loop that opens with
+/// a charge is a bottom-tested candidate, so this is the whole cost of most loops
+/// (which locals the body writes is [`Body::qualifies`]' second scan).
 fn scan_body(bytes: &mut Bytes) -> Option<Body> {
     let mut body = Body {
         branch: 0,
-        last: [usize::MAX; 8],
-        written: [(0, 0); MAX_WRITTEN],
-        written_len: 0,
+        from: bytes.at,
+        len: 0,
+        starts: [usize::MAX; 8],
     };
-    for _ in 0..MAX_OPERATORS {
+    for n in 0..MAX_OPERATORS {
         let start = bytes.at;
         let op = bytes.byte()?;
         match op {
             0x0c | 0x0d => {
                 body.branch = op;
+                body.len = n;
                 return Some(body);
             }
-            0x20 => {
-                bytes.u32()?;
-            }
-            0x21 | 0x22 => {
-                let local = bytes.u32()?;
-                let written = &mut body.written[..body.written_len];
-                match written.iter_mut().find(|w| w.0 == local) {
-                    Some(w) => w.1 += 1,
-                    None => {
-                        *body.written.get_mut(body.written_len)? = (local, 1);
-                        body.written_len += 1;
-                    }
-                }
-            }
+            0x20..=0x22 => bytes.skip_leb()?,
             op if body_operator(op) => bytes.skip_immediates(op)?,
             _ => return None,
         }
-        body.last.copy_within(1.., 0);
-        body.last[7] = start;
+        body.starts[n % 8] = start;
     }
     None
 }
@@ -287,7 +306,7 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
     // The body up to the `br_if`; the test, its last three operators, names the
     // variable and the bound.
     let body = scan_body(&mut bytes)?;
-    let tail = body.last[5];
+    let tail = body.nth_last(3)?;
     let mut test = Bytes { code, at: tail };
     if test.byte()? != 0x20 {
         return None;
@@ -312,7 +331,7 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
         }
     }
     // The update ends the body right before the test.
-    body.qualifies(code, var, bound, 1, tail)
+    body.qualifies(code, var, bound, 7, tail)
         .then_some(CountedLoop {
             var,
             bound,
