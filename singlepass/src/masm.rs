@@ -54,6 +54,37 @@ pub struct StoreCheck {
     pub widen: Label,
 }
 
+/// An open counted loop's state (`codegen/counted.rs`), for the ISA's entry computation
+/// and the routine its body's store slow paths call (`MacroAssembler::counted_rebase`,
+/// `emit_counted_widen`).
+#[derive(Copy, Clone, Debug)]
+pub struct CountedState {
+    /// The register of the induction variable `j` (an i32 local).
+    pub var: Reg,
+    /// The bound `n` (u32): a register, a frame slot or a constant.
+    pub bound: Operand,
+    /// A local step `s` (a register or a frame slot; `None`: the constant 1). Its fast
+    /// mode needs `s ≠ 0` and `n + s ≤ 2^32`; the entry writes `s` to the upper half of
+    /// the `j_0` slot when they hold, else 0 and a bound of 0 (stepping mode).
+    pub step: Option<Operand>,
+    /// The iteration's charge `C` (1..2^31).
+    pub cost: u32,
+    /// The frame offsets of the slots holding `j_0` and the fused bound.
+    pub start_slot: i32,
+    pub bound_slot: i32,
+    /// Bottom-tested: the entry charged iteration 0, so `bound = min(n, j_0 + m + 1)`,
+    /// and 0 when `j_0 >= n`; top-tested: `bound = min(n, j_0 + m)`.
+    pub bottom: bool,
+}
+
+impl CountedState {
+    /// The iterations the body's gas readers settle beyond `j - j_0`: a top-tested body
+    /// runs after its iteration's (deferred) test, so it owes that iteration too.
+    pub fn owed(&self) -> i64 {
+        i64::from(!self.bottom)
+    }
+}
+
 impl StoreCheck {
     /// The end the fast path compares against the written range: the store's or the
     /// loads', whichever is further.
@@ -762,6 +793,31 @@ pub trait MacroAssembler {
     /// (AArch64 keeps the per-iteration charges, which are exact too).
     fn counted_loop_gas(&self) -> Option<Reg> {
         None
+    }
+    /// A counted loop's entry computation, with every iteration before the current one
+    /// charged (the gas register exact but for the current iteration's charge, which a
+    /// top-tested loop's header defers): `j_0 = var` and, with `m = min(⌊gas/C⌋, 2^32)`,
+    /// `bound = min(n, j_0 + m)` (bottom-tested `min(n, j_0 + m + 1)`, or 0 when `j_0 >=
+    /// n`; with a local step `s`, `min(n, j_0 + m·s)` and `s` beside `j_0`, or 0 and 0 in
+    /// stepping mode, see `CountedState::step`) into their slots (see
+    /// `codegen/counted.rs` for why these are exact). Only the masm's scratch registers
+    /// change. Only on an ISA whose `counted_loop_gas` is `Some`, which codegen checks
+    /// first.
+    fn counted_rebase(&mut self, state: &CountedState) {
+        let _ = state;
+        unreachable!("counted loops are compiled only where counted_loop_gas is Some")
+    }
+    /// Emit (bind `label` first) the routine a counted loop's store slow paths call
+    /// instead of the dirty-range stub `widen`, with the same arguments: it settles the
+    /// iterations run (`((j - j_0)/s + owed)·C`, so the gas register is exact), calls
+    /// `widen` (which charges the write or traps with that gas), gives back the current
+    /// iteration's `owed·C` and recomputes the state as the entry does
+    /// (`counted_rebase`), then returns; in stepping mode (a local step, 0 beside
+    /// `j_0`) it only calls `widen`: every iteration is charged already. Preserves what
+    /// the dirty-range stub preserves.
+    fn emit_counted_widen(&mut self, label: Label, state: &CountedState, widen: Label) {
+        let _ = (label, state, widen);
+        unreachable!("counted loops are compiled only where counted_loop_gas is Some")
     }
     /// Write the gas register to `VmCtx::gas_remaining`.
     fn flush_gas(&mut self);

@@ -82,13 +82,15 @@ fn counted_loops_match_wasmi_at_every_limit() {
     const BOUNDED: u64 = 20_000;
     on_big_stack(|| {
         let (subject, program, mut stats) = sweep_program("counted_loops");
-        let unending: [(&str, &[i32]); 6] = [
+        let unending: [(&str, &[i32]); 8] = [
             ("up_store", &[5, 10, 0]),                          // a step of 0
             ("up_store", &[-250, -1, 7]),                       // wraps below its bound
-            ("until_eq", &[1, 40, 2]),                          // steps over its bound
+            ("up_store", &[-102, -16, 17]), // n + s = 2^32 + 1: from n - 1 to 0 (stepping)
+            ("up_load_step", &[-102, -16, 17]), // the same without a widening at the wrap
+            ("until_eq", &[1, 40, 2]),      // steps over its bound
             ("down_signed", &[-2_147_483_640, -2_147_483_647]), // wraps past -2^31
-            ("down_tee", &[-2_147_483_648, 0]),                 // its first decrement wraps
-            ("dowhile_load", &[-1, -1]), // wraps at once, then runs to 2^32 - 1
+            ("down_tee", &[-2_147_483_648, 0]), // its first decrement wraps
+            ("dowhile_load", &[-1, -1]),    // wraps at once, then runs to 2^32 - 1
         ];
         for (export, args) in unending {
             let args: Vec<V> = args.iter().map(|&a| V::I32(a)).collect();

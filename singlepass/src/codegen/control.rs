@@ -201,8 +201,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             BlockType::Empty => self.counted_loop_at(at),
             _ => None,
         };
+        let is_counted = counted.is_some();
         let base = match counted {
-            Some((shape, var, bound)) => self.enter_counted(shape, var, bound, at),
+            Some((shape, homes)) => self.enter_counted(shape, homes, at),
             None => base,
         };
         let label = self.masm.new_label();
@@ -211,7 +212,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.counted_header();
         let mut frame = Frame::new(FrameKind::Loop, label, base, params, results);
         frame.hoists = hoists;
-        frame.counted = counted.is_some();
+        frame.counted = is_counted;
         self.frames.push(frame);
         Ok(())
     }

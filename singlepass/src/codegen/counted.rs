@@ -1,8 +1,8 @@
 //! Counted loops (issue 16): a loop whose iterations the instrumented module charges one
 //! by one is compiled with its charge taken out of the loop body, and the iterations
 //! charged once, where the loop is left (ARCHITECTURE.md, "Counted-loop charge"). Built:
-//! x86-64, fast mode, step 1, unsigned tests, a body without stores. The instrumented
-//! module is unchanged: only its compiled code is.
+//! x86-64, unsigned tests, step 1 or (top-tested) a local step, loads and stores in the
+//! body. The instrumented module is unchanged: only its compiled code is.
 //!
 //! The two shapes, as the metering pass writes sieve's count loop (top-tested, the
 //! header's charge deferred past the exit test, `metering/src/defer.rs`) and matmul's
@@ -22,7 +22,7 @@
 //!
 //! `$j`/`$k` an i32 local in a register written only by the update, `$n` (`local.get $n`
 //! or `i32.const n`) a constant or an i32 local nothing in the loop writes, `$exit` a
-//! `block` without results, `B` see [`body_operator`]. [`recognise`] finds them at the
+//! `block` without results, `B` see [`CLASSES`]. [`recognise`] finds them at the
 //! `loop` operator by a bounded look-ahead ([`MAX_OPERATORS`] operators, so compile work
 //! stays linear); `FuncGen::loop_` compiles them.
 //!
@@ -54,14 +54,41 @@
 //! and leaves, or (`k` wrapped to below `n`) enters again, now in fast mode. A trap in
 //! iteration `i`'s body settles `(k − k_0)·C = i·C` (the entry paid iteration 0's).
 //!
-//! Nothing else in such a body reads the gas register: no call, no charge, no store (its
-//! dirty-range stub charges write gas), no helper.
+//! Stores (the write charge): a store check's slow path calls the dirty-range stub, which
+//! charges the granules a store adds from the gas register or traps. Inside a counted
+//! body the slow path calls the loop's widen routine instead (`FuncGen::widen_label`,
+//! `MacroAssembler::emit_counted_widen`), which first settles what a trap there would
+//! (`(j − j_0 + 1)·C` top-tested, `(k − k_0)·C` bottom-tested), so the stub charges and
+//! traps with the per-iteration code's gas; after it returns, it gives the current
+//! iteration's `C` back (top-tested: its settle is owed again) and recomputes `j_0 = j`
+//! and the bound as the entry does, from the gas left. The formulas above then hold from
+//! the new `j_0` for the rest of the body (a second store settles the current iteration
+//! again), the later tests and traps: the rebase is an entry at the current iteration,
+//! whose charge (top-tested) is already known to pass (`gas ≥ C` after the give-back, so
+//! `m ≥ 1` and the bound lies past `j`).
+//!
+//! A local step `s` (top-tested only; sieve's marking loop): fast mode needs `s ≠ 0` and
+//! `n + s ≤ 2^32` (u64), under which no executed update wraps (`j_i < n ⇒ j_i + s ≤ 2^32
+//! − 1`), so `j_i = j_0 + i·s` and `i = (j − j_0)/s` exactly; then `bound = min(n, j_0 +
+//! m·s)` and the test `j_i < bound ⇔ j_i < n ∧ i < m` as for step 1. The entry writes `s`
+//! beside `j_0` (the slot's upper half) when the precondition holds, else 0 there and a
+//! bound of 0: stepping mode, where every test goes to the exit stub, which leaves when
+//! `j ≥ n` and else charges `C` itself (`sub; jb out_of_gas`, the per-iteration charge)
+//! and jumps into the body after the test; the settles (trap stubs, the widen routine)
+//! see the 0 and settle nothing, everything being charged. The same stub code serves
+//! fast mode, where reaching that charge means `i = m` and the gas left is below `C`:
+//! it traps `out_of_gas` as the per-iteration charge would have. `n` and `s` are
+//! loop-invariant, so a rebase keeps the mode.
+//!
+//! Store runs (`store_run.rs`) may open inside a counted body as anywhere: their checks
+//! and flag are unchanged, only the call in their slow paths goes to the routine, which
+//! widens exactly as the stub does, and the loop's back edge is a join, which ends every
+//! run. Nothing else in such a body reads the gas register: no call, no charge, no
+//! helper.
 
 use gasket_host_api::Intrinsic;
 
-use crate::masm::{
-    Address, AluOp, Base, Cond, DivOp, Label, MacroAssembler, Operand, Reg, Size, StoreWidth,
-};
+use crate::masm::{AluOp, Cond, CountedState, DivOp, Label, MacroAssembler, Operand, Reg, Size};
 use crate::TrapKind;
 
 use super::bytes::Bytes;
@@ -73,14 +100,18 @@ use super::stack::{Kind, Loc, LocalHome};
 /// header scans at most this many).
 pub(super) const MAX_OPERATORS: usize = 64;
 
-/// How many distinct locals a counted loop's body may write (more: not counted).
-const MAX_WRITTEN: usize = 8;
-
 /// The exit test's bound.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Bound {
     Local(u32),
     Const(u32),
+}
+
+/// How the update steps the variable: `i32.const 1` or a local the loop does not write.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    One,
+    Local(u32),
 }
 
 /// Where the loop tests its variable.
@@ -100,6 +131,8 @@ pub(crate) struct CountedLoop {
     /// The induction variable `$j`.
     pub var: u32,
     pub bound: Bound,
+    /// Top-tested loops only step by a local.
+    pub step: Step,
     pub test: Test,
     /// The iteration's charge `C` (1..2^31).
     pub cost: u32,
@@ -123,91 +156,184 @@ impl CountedLoop {
 /// three and the `br_if`.
 pub(super) const TAIL_OPERATORS: usize = 4;
 
-/// Operators `B` may hold besides local accesses: constants, `global.get`, loads (the
-/// integer ones), non-trapping integer operators, `drop`, `select`. None writes memory,
-/// reads gas, branches or calls; the loads' bounds checks are the only traps.
-fn body_operator(op: u8) -> bool {
-    matches!(op,
-        0x1a | 0x1b                 // drop, select
-        | 0x23                      // global.get
-        | 0x28 | 0x29 | 0x2c..=0x35 // integer loads
-        | 0x41 | 0x42               // i32.const, i64.const
-        | 0x45..=0x5a               // integer tests and compares
-        | 0x67..=0x6c | 0x71..=0x78 // i32 bit counts, add, sub, mul, bitwise, shifts
-        | 0x79..=0x7e | 0x83..=0x8a // the same for i64
-        | 0xa7 | 0xac | 0xad        // wrap, extends
-        | 0xc0..=0xc4) // sign extensions
+/// How many bytes a body and its bottom test span at most: [`MAX_OPERATORS`] and the
+/// test's, each at most 11 bytes (an `i64.const`, or a load or store with a 5-byte
+/// alignment and offset: valid memory32 code, which the scan's decoding assumes).
+const MAX_BODY_BYTES: usize = (MAX_OPERATORS + TAIL_OPERATORS) * 11;
+
+/// How [`scan_body`] reads an operator, by its opcode: one table load an operator
+/// (most loops are rejected by it after a few operators, but long straight-line bodies
+/// are read up to the operator bound).
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Class {
+    /// Not in `B`: the loop is not counted.
+    Reject,
+    /// `br` or `br_if`: the body ends.
+    Branch,
+    /// In `B`, no immediates.
+    Plain,
+    /// In `B`, one LEB128 immediate (local accesses, `global.get`, integer constants).
+    Leb,
+    /// In `B`, a memarg (alignment and offset): integer loads and stores.
+    MemArg,
 }
+
+/// The operators `B` may hold: local accesses, constants, `global.get`, integer loads
+/// and stores, non-trapping integer operators, `drop`, `select`. None branches or calls;
+/// the accesses' checks are the only traps, and a store's slow path the only other
+/// reader of the gas register (the dirty-range stub's write charge: the loop's widen
+/// routine settles around it, `FuncGen::widen_label`).
+const CLASSES: [Class; 256] = {
+    let mut classes = [Class::Reject; 256];
+    let ranges: &[(u8, u8, Class)] = &[
+        (0x0c, 0x0d, Class::Branch), // br, br_if
+        (0x1a, 0x1b, Class::Plain),  // drop, select
+        (0x20, 0x23, Class::Leb),    // local.get/set/tee, global.get
+        (0x28, 0x29, Class::MemArg), // i32.load, i64.load
+        (0x2c, 0x35, Class::MemArg), // narrow integer loads
+        (0x36, 0x37, Class::MemArg), // i32.store, i64.store
+        (0x3a, 0x3e, Class::MemArg), // narrow integer stores
+        (0x41, 0x42, Class::Leb),    // i32.const, i64.const
+        (0x45, 0x5a, Class::Plain),  // integer tests and compares
+        (0x67, 0x6c, Class::Plain),  // i32 bit counts, add, sub, mul
+        (0x71, 0x78, Class::Plain),  // i32 bitwise, shifts, rotates
+        (0x79, 0x7e, Class::Plain),  // the same for i64
+        (0x83, 0x8a, Class::Plain),
+        (0xa7, 0xa7, Class::Plain), // wrap
+        (0xac, 0xad, Class::Plain), // extends
+        (0xc0, 0xc4, Class::Plain), // sign extensions
+    ];
+    let mut i = 0;
+    while i < ranges.len() {
+        let (from, to, class) = ranges[i];
+        let mut op = from as usize;
+        while op <= to as usize {
+            classes[op] = class;
+            op += 1;
+        }
+        i += 1;
+    }
+    classes
+};
 
 /// What [`scan_body`] read: the body up to its first branch.
 struct Body {
     /// The opcode of the branch that ends it (`br` or `br_if`).
     branch: u8,
-    /// The starts of the last eight operators before the branch (`usize::MAX`: none).
-    last: [usize; 8],
-    /// The locals it writes, with how many times each.
-    written: [(u32, usize); MAX_WRITTEN],
-    written_len: usize,
+    /// Where the body starts.
+    from: usize,
+    /// How many operators it has before the branch.
+    len: usize,
+    /// The starts of its last eight operators, a ring indexed by operator number mod 8.
+    starts: [usize; 8],
 }
 
 impl Body {
-    /// How many times the body writes `local`.
-    fn writes(&self, local: u32) -> usize {
-        self.written[..self.written_len]
-            .iter()
-            .find(|w| w.0 == local)
-            .map_or(0, |w| w.1)
+    /// Where the `k`-th operator from the end (1: the last before the branch) starts, if
+    /// the body has that many.
+    fn nth_last(&self, k: usize) -> Option<usize> {
+        (1..=8.min(self.len))
+            .contains(&k)
+            .then(|| self.starts[(self.len - k) % 8])
     }
 
-    /// Whether the variable's only write is the update at `last[update]`, whose end is
-    /// `end`, and the bound is neither the variable nor written.
-    fn qualifies(&self, code: &[u8], var: u32, bound: Bound, update: usize, end: usize) -> bool {
-        is_update(code, self.last[update], var) == Some(end)
-            && self.writes(var) == 1
-            && match bound {
-                Bound::Local(n) => n != var && self.writes(n) == 0,
-                Bound::Const(_) => true,
+    /// The update's step, if the variable's only write is the update at the `update`-th
+    /// operator from the end, whose end is `end`, and neither the bound nor a local step
+    /// is the variable or written (a local step only where `local_step` allows it). The
+    /// writes are counted by a second scan of the body (`code`, up to `end`): only for a
+    /// loop whose tail has the shape, so a non-candidate pays the first scan alone.
+    fn qualifies(
+        &self,
+        code: &[u8],
+        var: u32,
+        bound: Bound,
+        (update, end): (usize, usize),
+        local_step: bool,
+    ) -> Option<Step> {
+        let at = self.nth_last(update)?;
+        let (update_end, step) = is_update(code, at, var)?;
+        if update_end != end {
+            return None;
+        }
+        let bound_local = match bound {
+            Bound::Local(n) if n == var => return None,
+            Bound::Local(n) => Some(n),
+            Bound::Const(_) => None,
+        };
+        let step_local = match step {
+            Step::Local(s) if s == var || !local_step => return None,
+            Step::Local(s) => Some(s),
+            Step::One => None,
+        };
+        (self.writes(code, var, [bound_local, step_local])? == (1, [0, 0])).then_some(step)
+    }
+
+    /// How many times the body (in `code`) writes `var` and each of `others`.
+    fn writes(
+        &self,
+        code: &[u8],
+        var: u32,
+        others: [Option<u32>; 2],
+    ) -> Option<(usize, [usize; 2])> {
+        let mut bytes = Bytes {
+            code,
+            at: self.from,
+        };
+        let (mut var_writes, mut other_writes) = (0, [0, 0]);
+        for _ in 0..self.len {
+            match bytes.byte()? {
+                0x20 => {
+                    bytes.u32()?;
+                }
+                0x21 | 0x22 => {
+                    let local = bytes.u32()?;
+                    var_writes += usize::from(local == var);
+                    for (other, writes) in others.iter().zip(&mut other_writes) {
+                        *writes += usize::from(*other == Some(local));
+                    }
+                }
+                op => bytes.skip_immediates(op)?,
             }
+        }
+        Some((var_writes, other_writes))
     }
 }
 
 /// Reads the body from `bytes` up to its first `br`/`br_if` (whose opcode it consumes),
 /// if it is at most [`MAX_OPERATORS`] operators drawn from local accesses and
-/// [`body_operator`]s, writing at most [`MAX_WRITTEN`] locals.
+/// operators of [`CLASSES`]. One table load, one decode and one store an operator: every loop that opens with
+/// a charge is a bottom-tested candidate, so this is the whole cost of most loops
+/// (which locals the body writes is [`Body::qualifies`]' second scan).
 fn scan_body(bytes: &mut Bytes) -> Option<Body> {
     let mut body = Body {
         branch: 0,
-        last: [usize::MAX; 8],
-        written: [(0, 0); MAX_WRITTEN],
-        written_len: 0,
+        from: bytes.at,
+        len: 0,
+        starts: [usize::MAX; 8],
     };
-    for _ in 0..MAX_OPERATORS {
+    for n in 0..MAX_OPERATORS {
         let start = bytes.at;
         let op = bytes.byte()?;
-        match op {
-            0x0c | 0x0d => {
+        match CLASSES[usize::from(op)] {
+            Class::Plain => {}
+            Class::Leb => bytes.skip_leb()?,
+            Class::MemArg => {
+                // A memory index after the alignment (bit 6 of its first byte) is
+                // multi-memory, which the compiler does not take.
+                if bytes.code.get(bytes.at)? & 0x40 != 0 {
+                    return None;
+                }
+                bytes.skip_leb()?;
+                bytes.skip_leb()?;
+            }
+            Class::Branch => {
                 body.branch = op;
+                body.len = n;
                 return Some(body);
             }
-            0x20 => {
-                bytes.u32()?;
-            }
-            0x21 | 0x22 => {
-                let local = bytes.u32()?;
-                let written = &mut body.written[..body.written_len];
-                match written.iter_mut().find(|w| w.0 == local) {
-                    Some(w) => w.1 += 1,
-                    None => {
-                        *body.written.get_mut(body.written_len)? = (local, 1);
-                        body.written_len += 1;
-                    }
-                }
-            }
-            op if body_operator(op) => bytes.skip_immediates(op)?,
-            _ => return None,
+            Class::Reject => return None,
         }
-        body.last.copy_within(1.., 0);
-        body.last[7] = start;
+        body.starts[n % 8] = start;
     }
     None
 }
@@ -264,13 +390,15 @@ fn top_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop>
     let header_len = bytes.at;
     // The body, up to `br 0; end`, its last four operators the update.
     let body = scan_body(&mut bytes)?;
-    let qualifies = body.branch == 0x0c
-        && body.qualifies(code, var, bound, 4, bytes.at - 1)
-        && bytes.u32()? == 0
-        && bytes.byte()? == 0x0b;
-    qualifies.then_some(CountedLoop {
+    if body.branch != 0x0c {
+        return None;
+    }
+    let step = body.qualifies(code, var, bound, (4, bytes.at - 1), true)?;
+    let ends = bytes.u32()? == 0 && bytes.byte()? == 0x0b;
+    ends.then_some(CountedLoop {
         var,
         bound,
+        step,
         test: Test::Top { exit_depth },
         cost,
         header_len,
@@ -284,10 +412,17 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
     let mut bytes = Bytes { code, at: 0 };
     let cost = charge(&mut bytes, is_gas)?;
     let header_len = bytes.at;
+    // A first filter, since every loop opening with a charge gets here: the test's
+    // `i32.lt_u` (0x49) lies within the bytes the body and the test can span. `contains`
+    // on bytes is core's word-at-a-time `memchr`, far cheaper than decoding them.
+    let rest = code.get(header_len..)?;
+    if !rest[..rest.len().min(MAX_BODY_BYTES)].contains(&0x49) {
+        return None;
+    }
     // The body up to the `br_if`; the test, its last three operators, names the
     // variable and the bound.
     let body = scan_body(&mut bytes)?;
-    let tail = body.last[5];
+    let tail = body.nth_last(3)?;
     let mut test = Bytes { code, at: tail };
     if test.byte()? != 0x20 {
         return None;
@@ -312,35 +447,55 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
         }
     }
     // The update ends the body right before the test.
-    body.qualifies(code, var, bound, 1, tail)
-        .then_some(CountedLoop {
+    body.qualifies(code, var, bound, (7, tail), false)
+        .map(|step| CountedLoop {
             var,
             bound,
+            step,
             test: Test::Bottom { tail, tail_len },
             cost,
             header_len,
         })
 }
 
-/// Where the update `local.get var; i32.const 1; i32.add; local.set var` starting at
-/// `at` in `code` ends (the variable's index in its shortest encoding), if it is there.
-fn is_update(code: &[u8], at: usize, var: u32) -> Option<usize> {
+/// Where the update `local.get var; (i32.const 1 | local.get s); i32.add; local.set var`
+/// starting at `at` in `code` ends (the variable's index in its shortest encoding), and
+/// its step, if it is there.
+fn is_update(code: &[u8], at: usize, var: u32) -> Option<(usize, Step)> {
     let mut bytes = Bytes { code, at };
-    let found = bytes.byte()? == 0x20
-        && bytes.u32()? == var
-        && bytes.byte()? == 0x41
-        && bytes.byte()? == 0x01
-        && bytes.byte()? == 0x6a
-        && bytes.byte()? == 0x21
-        && bytes.u32()? == var;
-    found.then_some(bytes.at)
+    if bytes.byte()? != 0x20 || bytes.u32()? != var {
+        return None;
+    }
+    let step = match (bytes.byte()?, bytes.byte()?) {
+        (0x41, 0x01) => Step::One,
+        (0x20, _) => {
+            bytes.at -= 1;
+            Step::Local(bytes.u32()?)
+        }
+        _ => return None,
+    };
+    let found = bytes.byte()? == 0x6a && bytes.byte()? == 0x21 && bytes.u32()? == var;
+    found.then_some((bytes.at, step))
+}
+
+/// Where a counted loop's variable, bound and local step live (`FuncGen::counted_loop_at`).
+pub(super) struct Homes {
+    var: Reg,
+    bound: Operand,
+    /// `None`: a step of 1.
+    step: Option<Operand>,
 }
 
 /// How a counted loop being compiled tests its variable.
 enum OpenTest {
     /// Top-tested: the fused test jumps to `exit_stub`, which leaves to `exit`, the end
-    /// of `$exit`.
-    Top { exit_stub: Label, exit: Label },
+    /// of `$exit`, or (a local step's stepping mode) charges the iteration and enters
+    /// the body at `body`, right after the test.
+    Top {
+        exit_stub: Label,
+        exit: Label,
+        body: Option<Label>,
+    },
     /// Bottom-tested: the entry, where the tail's stub jumps back to for another entry
     /// (see [`FuncGen::counted_tail`]); `tail` (the test's offset in the body) and
     /// `tail_len` (its bytes) until the tail is compiled.
@@ -352,21 +507,17 @@ enum OpenTest {
 
 /// A counted loop being compiled (`FuncGen::counted`).
 pub(crate) struct OpenCounted {
-    /// The variable's register.
-    var: Reg,
-    /// The bound: a constant, the bound local's register or frame slot.
-    bound: Operand,
-    /// `C`.
-    cost: u32,
+    /// The variable's register, the bound, `C` and the slots of `j_0` and the fused
+    /// bound (two hidden entries below the loop's frame, like `hoist`'s product).
+    state: CountedState,
     /// The gas register.
     gas: Reg,
-    /// The frame offsets of the slots holding `j_0` and `bound` (two hidden entries
-    /// below the loop's frame, like `hoist`'s product).
-    start_slot: i32,
-    bound_slot: i32,
     test: OpenTest,
     /// The loop-local trap stubs the body jumps to, by kind (made on first use).
     traps: Vec<(TrapKind, Label)>,
+    /// The routine the body's store slow paths call instead of the dirty-range stub
+    /// (made on first use, emitted after the loop: `MacroAssembler::emit_counted_widen`).
+    widen: Option<Label>,
 }
 
 impl OpenCounted {
@@ -389,16 +540,44 @@ impl OpenCounted {
         }
     }
 
-    /// Charges `(j − j_0 + adjust)·C`, the iterations run and not yet charged (32-bit
-    /// arithmetic: see the shapes' exactness notes), with `t` as the temporary.
-    fn settle<M: MacroAssembler>(&self, masm: &mut M, t: Reg, adjust: i64) {
-        masm.mov(Size::S32, t, Operand::Reg(self.var));
-        masm.alu(AluOp::Sub, Size::S32, t, t, Operand::Frame(self.start_slot));
+    /// The routine the body's store slow paths call (see `widen`).
+    pub fn widen_label<M: MacroAssembler>(&mut self, masm: &mut M) -> Label {
+        *self.widen.get_or_insert_with(|| masm.new_label())
+    }
+
+    /// Charges `((j − j_0)/s + adjust)·C`, the iterations run and not yet charged (32-bit
+    /// arithmetic: see the shapes' exactness notes; no division for a step of 1, nothing
+    /// in stepping mode), with `t` (and `u` for a local step) as temporaries.
+    fn settle<M: MacroAssembler>(&self, masm: &mut M, [t, u]: [Reg; 2], adjust: i64) {
+        let state = &self.state;
+        let skip = state.step.map(|_| {
+            // A local step: i = (j − j_0)/s, with s beside j_0; 0 there (stepping mode)
+            // means every iteration is charged already.
+            let skip = masm.new_label();
+            masm.mov(Size::S32, u, Operand::Frame(state.start_slot + 4));
+            masm.cmp(Size::S32, u, Operand::Imm(0));
+            masm.branch(Cond::Eq, skip);
+            skip
+        });
+        masm.mov(Size::S32, t, Operand::Reg(state.var));
+        masm.alu(
+            AluOp::Sub,
+            Size::S32,
+            t,
+            t,
+            Operand::Frame(state.start_slot),
+        );
+        if skip.is_some() {
+            masm.div(DivOp::DivU, Size::S32, t, t, u);
+        }
         if adjust != 0 {
             masm.alu(AluOp::Add, Size::S32, t, t, Operand::Imm(adjust));
         }
-        masm.alu(AluOp::Mul, Size::S64, t, t, Operand::Imm(self.cost.into()));
+        masm.alu(AluOp::Mul, Size::S64, t, t, Operand::Imm(state.cost.into()));
         masm.alu(AluOp::Sub, Size::S64, self.gas, self.gas, Operand::Reg(t));
+        if let Some(skip) = skip {
+            masm.bind(skip);
+        }
     }
 }
 
@@ -409,7 +588,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// in a register, `$n` an i32 local (any home) or a constant, a top-tested loop's
     /// `$exit` a live `block` without results. Returns it with the variable's register
     /// and the bound operand.
-    pub(super) fn counted_loop_at(&self, at: usize) -> Option<(CountedLoop, Reg, Operand)> {
+    pub(super) fn counted_loop_at(&self, at: usize) -> Option<(CountedLoop, Homes)> {
         self.masm.counted_loop_gas()?;
         if self.counted.is_some() {
             return None;
@@ -425,16 +604,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if var.kind != Kind::I32 {
             return None;
         }
+        let i32_local = |n: u32| {
+            let local = self.locals.get(n as usize)?;
+            match (local.kind, local.home) {
+                (Kind::I32, LocalHome::Reg(r)) => Some(Operand::Reg(r)),
+                (Kind::I32, LocalHome::Frame(o)) => Some(Operand::Frame(o)),
+                _ => None,
+            }
+        };
         let bound = match shape.bound {
             Bound::Const(n) => Operand::Imm(n.into()),
-            Bound::Local(n) => {
-                let local = self.locals.get(n as usize)?;
-                match (local.kind, local.home) {
-                    (Kind::I32, LocalHome::Reg(r)) => Operand::Reg(r),
-                    (Kind::I32, LocalHome::Frame(o)) => Operand::Frame(o),
-                    _ => return None,
-                }
-            }
+            Bound::Local(n) => i32_local(n)?,
+        };
+        let step = match shape.step {
+            Step::One => None,
+            Step::Local(s) => Some(i32_local(s)?),
         };
         if let Test::Top { exit_depth } = shape.test {
             // The loop's frame is not pushed yet: depth d from inside it is d - 1 from
@@ -445,20 +629,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 return None;
             }
         }
-        Some((shape, reg, bound))
+        Some((
+            shape,
+            Homes {
+                var: reg,
+                bound,
+                step,
+            },
+        ))
     }
 
     /// Before the loop's header (every value below it in canonical form): pushes the two
     /// hidden entries whose slots hold `j_0` and `bound`, emits the entry, and opens the
     /// loop; `at` as for [`Self::counted_loop_at`]. Returns the stack depth above them
     /// (the loop frame's base).
-    pub(super) fn enter_counted(
-        &mut self,
-        shape: CountedLoop,
-        var: Reg,
-        bound: Operand,
-        at: usize,
-    ) -> usize {
+    pub(super) fn enter_counted(&mut self, shape: CountedLoop, homes: Homes, at: usize) -> usize {
         let gas = self
             .masm
             .counted_loop_gas()
@@ -474,6 +659,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 OpenTest::Top {
                     exit_stub: self.masm.new_label(),
                     exit: self.frames[exit_frame].label,
+                    body: homes.step.map(|_| self.masm.new_label()),
                 }
             }
             Test::Bottom { tail, tail_len } => {
@@ -492,53 +678,22 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 }
             }
         };
-        let bottom = matches!(test, OpenTest::Bottom { .. });
-        let (m, t) = (self.alloc(), self.alloc());
-        // j_0 (an i32 register's upper half is zero).
-        self.masm.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, start_slot.into()),
-            Operand::Reg(var),
-        );
-        // m = min(floor(gas / C), 2^32): the clamp changes no minimum with n < 2^32, and
-        // keeps j_0 + m (+ 1) from overflowing.
-        self.masm.mov(Size::S64, t, Operand::Imm(shape.cost.into()));
-        self.masm.div(DivOp::DivU, Size::S64, m, gas, t);
-        self.masm.mov(Size::S64, t, Operand::Imm(1 << 32));
-        self.masm.cmp(Size::S64, m, Operand::Reg(t));
-        self.masm.cmov(Cond::GtU, Size::S64, m, t);
-        // bound = min(n, j_0 + m), bottom-tested min(n, j_0 + m + 1).
-        self.masm.mov(Size::S32, t, Operand::Reg(var));
-        self.masm.alu(AluOp::Add, Size::S64, m, m, Operand::Reg(t));
-        if bottom {
-            self.masm.alu(AluOp::Add, Size::S64, m, m, Operand::Imm(1));
-        }
-        self.masm.mov(Size::S32, t, bound);
-        self.masm.cmp(Size::S64, m, Operand::Reg(t));
-        self.masm.cmov(Cond::GtU, Size::S64, m, t);
-        if bottom {
-            // j_0 >= n (a do-while's first iteration): the update may wrap, so no fast
-            // mode: bound 0 sends the test to the tail's stub, which enters again.
-            self.masm.mov(Size::S32, t, Operand::Imm(0));
-            self.masm.cmp(Size::S32, var, bound);
-            self.masm.cmov(Cond::GeU, Size::S64, m, t);
-        }
-        self.masm.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, bound_slot.into()),
-            Operand::Reg(m),
-        );
-        self.free_reg(m);
-        self.free_reg(t);
-        self.counted = Some(OpenCounted {
-            var,
-            bound,
+        let state = CountedState {
+            var: homes.var,
+            bound: homes.bound,
+            step: homes.step,
             cost: shape.cost,
-            gas,
             start_slot,
             bound_slot,
+            bottom: matches!(test, OpenTest::Bottom { .. }),
+        };
+        self.masm.counted_rebase(&state);
+        self.counted = Some(OpenCounted {
+            state,
+            gas,
             test,
             traps: Vec::new(),
+            widen: None,
         });
         self.counted_header = Some((shape.header_operators(), shape.header_len));
         first + 2
@@ -547,16 +702,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// At a top-tested loop's header: the fused exit test `j >= bound`, to the exit stub.
     pub(super) fn counted_header(&mut self) {
         let Some(OpenCounted {
-            var,
-            bound_slot,
-            test: OpenTest::Top { exit_stub, .. },
+            state,
+            test: OpenTest::Top {
+                exit_stub, body, ..
+            },
             ..
         }) = self.counted
         else {
             return;
         };
-        self.masm.cmp(Size::S32, var, Operand::Frame(bound_slot));
+        self.masm
+            .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
         self.masm.branch(Cond::GeU, exit_stub);
+        if let Some(body) = body {
+            self.masm.bind(body);
+        }
     }
 
     /// At a bottom-tested loop's test (in place of its four operators): back to the
@@ -577,12 +737,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         *tail = None;
         let entry = *entry;
         let header = self.frames.last().expect("inside the loop").label;
-        let t = self.allocatable[0];
+        // A bottom-tested loop steps by 1: its settle needs one temporary.
+        let t = [self.allocatable[0]; 2];
+        let state = open.state;
         self.masm
-            .cmp(Size::S32, open.var, Operand::Frame(open.bound_slot));
+            .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
         self.masm.branch(Cond::LtU, header);
         open.settle(self.masm, t, -1);
-        self.masm.cmp(Size::S32, open.var, open.bound);
+        self.masm.cmp(Size::S32, state.var, state.bound);
         self.masm.branch(Cond::LtU, entry);
     }
 
@@ -595,18 +757,32 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         };
         // Every allocatable register is dead here: the stubs leave the function's values
         // behind (a trap) or arrive where every value is in its slot (`$exit`'s end).
-        let t = self.allocatable[0];
+        let t = [self.allocatable[0], self.allocatable[1]];
         // The iterations charged by the time iteration i's body traps: i + 1 (top-tested,
-        // j = j_0 + i), the entry's included (bottom-tested, k = k_0 + i).
+        // j = j_0 + i·s), the entry's included (bottom-tested, k = k_0 + i).
         let adjust = match open.test {
-            OpenTest::Top { exit_stub, exit } => {
-                // Gas for the i = j - j_0 iterations run; then leave, or trap where the
-                // per-iteration charge would have.
+            OpenTest::Top {
+                exit_stub,
+                exit,
+                body,
+            } => {
+                // Gas for the i = (j - j_0)/s iterations run; then leave, or trap where
+                // the per-iteration charge would have.
                 self.masm.bind(exit_stub);
                 open.settle(self.masm, t, 0);
-                self.masm.cmp(Size::S32, open.var, open.bound);
+                self.masm.cmp(Size::S32, open.state.var, open.state.bound);
                 self.masm.branch(Cond::GeU, exit);
-                self.masm.jump(self.labels.trap(TrapKind::OutOfGas));
+                let out_of_gas = self.labels.trap(TrapKind::OutOfGas);
+                match body {
+                    // Fast mode: i = m, the gas left is below C, so this charge traps;
+                    // stepping mode: the iteration's own charge, then its body.
+                    Some(body) => {
+                        self.masm
+                            .charge_gas(Operand::Imm(open.state.cost.into()), out_of_gas);
+                        self.masm.jump(body);
+                    }
+                    None => self.masm.jump(out_of_gas),
+                }
                 1
             }
             OpenTest::Bottom { tail, .. } => {
@@ -614,7 +790,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 0
             }
         };
-        let over = (!self.unreachable && !open.traps.is_empty()).then(|| {
+        let out_of_line = !open.traps.is_empty() || open.widen.is_some();
+        let over = (!self.unreachable && out_of_line).then(|| {
             let over = self.masm.new_label();
             self.masm.jump(over);
             over
@@ -623,6 +800,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.masm.bind(label);
             open.settle(self.masm, t, adjust);
             self.masm.jump(self.labels.trap(kind));
+        }
+        if let Some(label) = open.widen {
+            self.masm
+                .emit_counted_widen(label, &open.state, self.labels.dirty_range);
         }
         if let Some(over) = over {
             self.masm.bind(over);
@@ -674,6 +855,7 @@ mod tests {
             CountedLoop {
                 var: 0,
                 bound: Bound::Local(1),
+                step: Step::One,
                 test: Test::Top { exit_depth: 1 },
                 cost: 37,
                 header_len: 11,
@@ -698,8 +880,6 @@ mod tests {
     #[test]
     fn near_misses_are_not_counted() {
         let misses = [
-            // A store (its write charge reads the gas register).
-            shape("(i32.store8 (local.get 0) (local.get 0))", UPDATE),
             // The variable written twice, or the bound written.
             shape("(local.set 0 (local.get 0))", UPDATE),
             shape("(local.set 1 (i32.const 0))", UPDATE),
@@ -728,6 +908,47 @@ mod tests {
         assert_eq!(recognise(&loop_bytes(&long), |f| f == 0), None);
     }
 
+    #[test]
+    fn stores_are_counted() {
+        // Their slow paths settle around the dirty-range stub (`FuncGen::widen_label`).
+        let store = "(i32.store8 (local.get 0) (local.get 0))
+                     (i64.store32 offset=8 (local.get 2) (i64.const 1))";
+        let top = recognise(&loop_bytes(&shape(store, UPDATE)), |f| f == 0);
+        assert!(matches!(top, Some(CountedLoop { var: 0, .. })), "{top:?}");
+        let bottom = do_while(store, UPDATE, "i32.lt_u", "");
+        let bottom = recognise(&loop_bytes(&bottom), |f| f == 0);
+        assert!(
+            matches!(bottom, Some(CountedLoop { var: 0, .. })),
+            "{bottom:?}"
+        );
+        // Float stores and bulk memory are not body operators.
+        for miss in [
+            "(f32.store (local.get 0) (f32.const 1))",
+            "(memory.fill (local.get 0) (i32.const 0) (i32.const 1))",
+        ] {
+            let wat = shape(miss, UPDATE);
+            assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");
+        }
+    }
+
+    #[test]
+    fn a_local_step() {
+        let step = "(local.set 0 (i32.add (local.get 0) (local.get 2)))";
+        let found = recognise(&loop_bytes(&shape("", step)), |f| f == 0);
+        assert_eq!(found.map(|f| f.step), Some(Step::Local(2)));
+        let misses = [
+            // The step written, the step the variable, the step first.
+            shape("(local.set 2 (i32.const 3))", step),
+            shape("", "(local.set 0 (i32.add (local.get 0) (local.get 0)))"),
+            shape("", "(local.set 0 (i32.add (local.get 2) (local.get 0)))"),
+            // Bottom-tested loops step by 1 only.
+            do_while("", step, "i32.lt_u", ""),
+        ];
+        for wat in misses {
+            assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");
+        }
+    }
+
     fn do_while(body: &str, update: &str, test: &str, after: &str) -> String {
         format!(
             "(loop $next
@@ -754,6 +975,7 @@ mod tests {
                 CountedLoop {
                     var: 0,
                     bound: Bound::Local(1),
+                    step: Step::One,
                     test: Test::Bottom {
                         tail: tail.expect("the test"),
                         tail_len: 7
@@ -764,14 +986,8 @@ mod tests {
             );
         }
         let misses = [
-            // Another test, a store, the bound written, a second write of the variable.
+            // Another test, the bound written, a second write of the variable.
             do_while("", UPDATE, "i32.le_u", ""),
-            do_while(
-                "(i32.store8 (local.get 0) (local.get 0))",
-                UPDATE,
-                "i32.lt_u",
-                "",
-            ),
             do_while("(local.set 1 (i32.const 0))", UPDATE, "i32.lt_u", ""),
             do_while("(local.set 0 (local.get 2))", UPDATE, "i32.lt_u", ""),
             // Something else after the test.

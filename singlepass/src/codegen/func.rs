@@ -366,6 +366,16 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         }
     }
 
+    /// What a store check's slow path calls to widen the written range: the dirty-range
+    /// stub, or inside a counted loop's body the loop's routine, which settles the
+    /// iterations' gas before the stub and recomputes the loop's state after it.
+    pub fn widen_label(&mut self) -> crate::masm::Label {
+        match self.counted.as_mut() {
+            Some(open) => open.widen_label(self.masm),
+            None => self.labels.dirty_range,
+        }
+    }
+
     /// Compiles the body: locals, prologue, operators, frame size. With a `validator`,
     /// every local declaration and operator is validated before it is compiled; without,
     /// the caller vouches that the body is valid under `features`. `uses`: the metering

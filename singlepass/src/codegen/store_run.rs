@@ -79,7 +79,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             from,
             end: to,
             loads: loads.map(|(end, oob, _)| (end, oob)),
-            widen: self.labels.dirty_range,
+            widen: self.widen_label(),
         };
         let end = check.fast_end();
         let Some(base) = base else {

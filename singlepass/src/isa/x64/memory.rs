@@ -596,12 +596,18 @@ impl X64Masm {
         if check.from != 0 {
             self.add_u64(super::regs::RCX, check.from);
         }
-        // `call widen` in its rel32 form, patched by `finish` (see `late`).
-        if self.widen_sites.accepts(check.widen) {
+        self.emit_call_widen(check.widen);
+    }
+
+    /// `call widen`: the dirty-range stub in its rel32 form, patched by `finish` (see
+    /// `late`), or any other label (a counted loop's widen routine, which calls the stub
+    /// and is emitted before every slow path calling it, so the stub is offered first).
+    pub(super) fn emit_call_widen(&mut self, widen: Label) {
+        if self.widen_sites.accepts(widen) {
             self.ops.extend([0xe8, 0, 0, 0, 0]);
             self.widen_sites.record(self.ops.offset().0);
         } else {
-            asm!(self.ops; call =>check.widen);
+            asm!(self.ops; call =>widen);
         }
     }
 

@@ -6,6 +6,7 @@
 //! - `alu`: moves, integer arithmetic, comparisons and condition materialisation.
 //! - `memory`: addressing modes, loads/stores, bounds checks, frame zeroing.
 //! - `calls`: prologue/epilogue, wasm calls, libcalls, gas and the deterministic stack.
+//! - `counted`: a counted loop's entry computation and its stores' widen routine.
 //! - `traps`: trap stubs and the entry trampoline they unwind to.
 //!
 //! Code is assembled into a [`CodeAssembler`](crate::isa::CodeAssembler) at base address 0: every reference is
@@ -20,9 +21,9 @@ use crate::code_buffer::CodeBuffer;
 use crate::isa::CodeAssembler;
 use crate::masm::Address;
 use crate::masm::{
-    AluOp, BitOp, Cond, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize, FloatUnOp,
-    FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg, ShiftOp, Size,
-    StoreCheck, StoreWidth, TruncMode,
+    AluOp, BitOp, Cond, CountedState, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize,
+    FloatUnOp, FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg,
+    ShiftOp, Size, StoreCheck, StoreWidth, TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -43,6 +44,7 @@ mod calls;
 mod compact;
 mod constants;
 mod control;
+mod counted;
 mod float;
 mod late;
 mod memory;
@@ -398,6 +400,12 @@ impl MacroAssembler for X64Masm {
     }
     fn counted_loop_gas(&self) -> Option<Reg> {
         Some(Reg(regs::GAS))
+    }
+    fn counted_rebase(&mut self, state: &CountedState) {
+        self.emit_counted_rebase(state)
+    }
+    fn emit_counted_widen(&mut self, label: Label, state: &CountedState, widen: Label) {
+        self.emit_counted_widen_routine(label, state, widen)
     }
     fn flush_gas(&mut self) {
         self.emit_flush_gas()
