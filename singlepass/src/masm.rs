@@ -306,6 +306,22 @@ pub enum LoadKind {
 }
 
 impl LoadKind {
+    /// Every kind, in declaration order (for tests that cover them all).
+    pub const ALL: [LoadKind; 12] = [
+        LoadKind::I32,
+        LoadKind::I64,
+        LoadKind::I32From8S,
+        LoadKind::I32From8U,
+        LoadKind::I32From16S,
+        LoadKind::I32From16U,
+        LoadKind::I64From8S,
+        LoadKind::I64From8U,
+        LoadKind::I64From16S,
+        LoadKind::I64From16U,
+        LoadKind::I64From32S,
+        LoadKind::I64From32U,
+    ];
+
     /// Bytes read.
     pub fn bytes(self) -> u32 {
         match self {

@@ -885,6 +885,15 @@ mod tests {
         ops
     }
 
+    /// The offsets of the `i32.store` operators in `code`.
+    fn i32_stores(code: &[u8]) -> Vec<usize> {
+        operators(code)
+            .into_iter()
+            .filter(|&(_, op)| op == 0x36)
+            .map(|(at, _)| at)
+            .collect()
+    }
+
     #[test]
     fn a_run_goes_on_from_the_window_of_the_load_whose_check_it_shares() {
         // nbody's `p[3] = p[3] - x; p[4] = p[4] - y`: the check of the load of `p[3]`
@@ -916,11 +925,7 @@ mod tests {
              local.get 0 local.get 1 i32.store offset=0 \
              call 0 local.get 0 i32.load offset=100 drop",
         );
-        let stores: Vec<usize> = operators(&code)
-            .into_iter()
-            .filter(|&(_, op)| op == 0x36)
-            .map(|(at, _)| at)
-            .collect();
+        let stores = i32_stores(&code);
         let mut memo = RunMemo::default();
         let base = AddrBase::local(0);
         assert_eq!(
@@ -976,11 +981,7 @@ mod tests {
              local.get 0 local.get 1 i32.store offset=0 \
              local.get 0 i32.load offset=60 drop",
         );
-        let stores: Vec<usize> = operators(&code)
-            .into_iter()
-            .filter(|&(_, op)| op == 0x36)
-            .map(|(at, _)| at)
-            .collect();
+        let stores = i32_stores(&code);
         let base = AddrBase::local(0);
         let mut memo = RunMemo::default();
         assert_eq!(
@@ -1000,11 +1001,7 @@ mod tests {
              local.get 0 local.get 1 i32.store offset=4 {filler} \
              local.get 0 i32.load offset=60 drop"
         ));
-        let stores: Vec<usize> = operators(&code)
-            .into_iter()
-            .filter(|&(_, op)| op == 0x36)
-            .map(|(at, _)| at)
-            .collect();
+        let stores = i32_stores(&code);
         let mut memo = RunMemo::default();
         assert_eq!(
             store_run_end(&code, stores[0], base, 0, Some(&mut memo)),
@@ -1108,11 +1105,7 @@ mod tests {
             }
             let drops = "drop ".repeat(stack.len());
             let code = body(&format!("{ops}{drops}"));
-            let stores: Vec<usize> = operators(&code)
-                .into_iter()
-                .filter(|&(_, op)| op == 0x36)
-                .map(|(at, _)| at)
-                .collect();
+            let stores = i32_stores(&code);
             assert_eq!(stores.len(), belows.len());
             let mut memo = RunMemo::default();
             for (&at, &below) in stores.iter().zip(&belows) {

@@ -449,27 +449,13 @@ mod tests {
 
     #[test]
     fn loads_match_dynasm() {
-        let kinds = [
-            LoadKind::I32,
-            LoadKind::I64,
-            LoadKind::I32From8S,
-            LoadKind::I32From8U,
-            LoadKind::I32From16S,
-            LoadKind::I32From16U,
-            LoadKind::I64From8S,
-            LoadKind::I64From8U,
-            LoadKind::I64From16S,
-            LoadKind::I64From16U,
-            LoadKind::I64From32S,
-            LoadKind::I64From32U,
-        ];
         let disps = [0, 1, -1, 127, -128, 128, 0x1234_5678, i32::MIN, i32::MAX];
         let indices: Vec<_> = (0..16u8)
             .filter(|&i| i != 4)
             .flat_map(|i| (0..4u8).map(move |scale| Some((i, scale))))
             .chain([None])
             .collect();
-        for kind in kinds {
+        for kind in LoadKind::ALL {
             for base in 0..16u8 {
                 let cases = || {
                     indices.iter().flat_map(|&index| {

@@ -782,21 +782,6 @@ fn cmp_with_wide_immediate() {
     assert_eq!(inst.run(&module, f, &[0x1234_5678_9abc_def0]), 0);
 }
 
-const LOAD_KINDS: [LoadKind; 12] = [
-    LoadKind::I32,
-    LoadKind::I64,
-    LoadKind::I32From8S,
-    LoadKind::I32From8U,
-    LoadKind::I32From16S,
-    LoadKind::I32From16U,
-    LoadKind::I64From8S,
-    LoadKind::I64From8U,
-    LoadKind::I64From16S,
-    LoadKind::I64From16U,
-    LoadKind::I64From32S,
-    LoadKind::I64From32U,
-];
-
 fn expected_load(kind: LoadKind, bytes: &[u8]) -> u64 {
     let raw = |n: usize| {
         let mut b = [0u8; 8];
@@ -820,7 +805,7 @@ fn expected_load(kind: LoadKind, bytes: &[u8]) -> u64 {
 fn loads_from_linear_memory_every_kind() {
     let mut b = Builder::new();
     let mut funcs = Vec::new();
-    for kind in LOAD_KINDS {
+    for kind in LoadKind::ALL {
         for disp in [0i64, 3, 0x1000] {
             for (d, i) in [(RDI, RSI), (RSI, RSI), (R12, RBX)] {
                 let f = b.func(|m, _| {
