@@ -119,7 +119,9 @@ NOTES = {
         "missed": "An absolute rate, so it depends on the machine's speed at the time, "
         "which has varied about 2× between sessions here: `compile_loop all 20` of the "
         "same module measured 0.93–0.98 s idle on 2026-12-06 (≈ 43 MB/s) and 1.69–1.95 s "
-        "idle on 2026-12-07 (≈ 21–24 MB/s), with callgrind counts within 4 % of each other. The peers' "
+        "on 2026-12-07 (≈ 21–24 MB/s; one other process on the second core, and this "
+        "run's 92 ms a compile agrees), while callgrind counted 622 M instructions a compile then (03bb1a8) and 641 M now. "
+        "The peers' "
         "rows of the same run are the comparison that holds; ARCHITECTURE.md \"Compile "
         "throughput and memory (issue 17)\" has the callgrind figures round by round and "
         "the remaining levers.",
