@@ -7,7 +7,7 @@
 //! - `engine`: `gasket` (metered, as `Engine::compile` does it), `gasket_unmetered` (the
 //!   raw module, `gasket_benches::compile_unmetered`), and with feature `peers` the peers'
 //!   row labels (`wasmtime_cranelift`, `wasmtime_winch`, their `_fuel` forms,
-//!   `wasmer_singlepass`, `wasmer_singlepass_metered`);
+//!   `wasmer_singlepass`, `wasmer_singlepass_metering`);
 //! - `kernel`: a name of `gasket_benches::WORKLOADS` (`fixtures/wat/workloads`);
 //! - `arg`: `run`'s argument, default the bench's.
 //!
