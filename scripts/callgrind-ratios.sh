@@ -4,7 +4,10 @@
 # stated in: metered ÷ Cranelift and metered ÷ unmetered (the metering overhead). Counts
 # are exact where this machine's times are not; they are not times (Cranelift's code and
 # ours retire instructions at different rates), so BENCHMARKS.md's criterion rows stay
-# the measure of the targets and these are the evidence of a change.
+# the measure of the targets and these are the evidence of a change. The metering
+# ratio in instructions overstates the one in time: a charge's `sub; jb` pair retires two
+# instructions off the critical path (2026-12-07: brtable 1.41 and fib 1.32 in
+# instructions, 1.03 and 1.00 in BENCHMARKS.md's times).
 #
 #   scripts/callgrind-ratios.sh [path/to/kernel_run] [kernel...] > ratios.txt
 #

@@ -14,21 +14,35 @@
 //! Prints the result. `scripts/callgrind-ratios.sh` runs each kernel at its argument and at
 //! 1 and subtracts, so process start and compile drop out and the kernel's own
 //! instructions remain.
+//!
+//! `kernel_run time <rounds> <kernel>...` instead times each kernel (at the bench's
+//! argument) under Gasket metered, Gasket unmetered and, with feature `peers`, Wasmtime
+//! Cranelift, the engines' calls interleaved round by round, and prints each engine's
+//! fastest and median call and the ratios of the fastest calls. Other processes only ever
+//! add time to a call, so on a shared machine the fastest of many interleaved calls is a
+//! steadier estimate than a median; it is a diagnostic beside the criterion benches, which
+//! stay the measure of the targets.
 
 use gasket_benches::{bench_profile, compile_unmetered, WORKLOADS};
 use gasket_vm::{Engine, Imports, Instance, Value};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("time") {
+        let rounds = match args.get(1).map(|r| r.parse::<u32>()) {
+            Some(Ok(r)) if r > 0 => r,
+            _ => usage("time: expected a number of rounds > 0"),
+        };
+        for kernel in &args[2..] {
+            time_kernel(kernel, rounds);
+        }
+        return;
+    }
     let (engine_name, kernel) = match &args[..] {
         [e, k] | [e, k, _] => (e.as_str(), k.as_str()),
         _ => usage("expected <engine> <kernel> [arg]"),
     };
-    let default_arg = WORKLOADS
-        .iter()
-        .find(|(name, _)| *name == kernel)
-        .map(|&(_, n)| n)
-        .unwrap_or_else(|| usage(&format!("unknown kernel {kernel}")));
+    let default_arg = bench_arg(kernel);
     let arg = match args.get(2) {
         Some(a) => a
             .parse()
@@ -36,10 +50,7 @@ fn main() {
         None => default_arg,
     };
     let wasm = gasket_fixtures::wasm(kernel);
-    let result = match engine_name {
-        "gasket" | "gasket_unmetered" => run_gasket(engine_name == "gasket", &wasm, arg),
-        peer => run_peer(peer, &wasm, arg),
-    };
+    let result = load(engine_name, &wasm).and_then(|mut call| call(arg));
     match result {
         Ok(value) => println!("{engine_name} {kernel}({arg}) = {value}"),
         Err(e) => {
@@ -49,8 +60,28 @@ fn main() {
     }
 }
 
+/// A kernel's `run` export, loaded and instantiated, ready to call with its argument.
+type Call = Box<dyn FnMut(i32) -> Result<i64, String>>;
+
+/// The bench's argument for `kernel`.
+fn bench_arg(kernel: &str) -> i32 {
+    WORKLOADS
+        .iter()
+        .find(|(name, _)| *name == kernel)
+        .map(|&(_, n)| n)
+        .unwrap_or_else(|| usage(&format!("unknown kernel {kernel}")))
+}
+
+/// `wasm` compiled and instantiated by the engine named `engine`.
+fn load(engine: &str, wasm: &[u8]) -> Result<Call, String> {
+    match engine {
+        "gasket" | "gasket_unmetered" => load_gasket(engine == "gasket", wasm),
+        peer => load_peer(peer, wasm),
+    }
+}
+
 /// Gasket, metered or not, as the execute bench compiles and calls it.
-fn run_gasket(metered: bool, wasm: &[u8], arg: i32) -> Result<i64, String> {
+fn load_gasket(metered: bool, wasm: &[u8]) -> Result<Call, String> {
     let engine = Engine::new(bench_profile()).map_err(|e| e.to_string())?;
     let module = if metered {
         engine.compile(wasm)
@@ -60,33 +91,82 @@ fn run_gasket(metered: bool, wasm: &[u8], arg: i32) -> Result<i64, String> {
     .map_err(|e| e.to_string())?;
     let mut instance =
         Instance::new(&module, &Imports::new(), u64::MAX).map_err(|e| e.to_string())?;
-    let outcome = instance
-        .call("run", &[Value::I32(arg)], u64::MAX)
-        .map_err(|e| e.to_string())?;
-    match outcome.result {
-        Ok(values) => Ok(match values.first() {
-            Some(Value::I32(v)) => *v as i64,
-            Some(Value::I64(v)) => *v,
-            _ => 0,
-        }),
-        Err(trap) => Err(format!("trapped: {trap:?}")),
-    }
+    Ok(Box::new(move |arg| {
+        let outcome = instance
+            .call("run", &[Value::I32(arg)], u64::MAX)
+            .map_err(|e| e.to_string())?;
+        match outcome.result {
+            Ok(values) => Ok(match values.first() {
+                Some(Value::I32(v)) => *v as i64,
+                Some(Value::I64(v)) => *v,
+                _ => 0,
+            }),
+            Err(trap) => Err(format!("trapped: {trap:?}")),
+        }
+    }))
 }
 
 #[cfg(feature = "peers")]
-fn run_peer(name: &str, wasm: &[u8], arg: i32) -> Result<i64, String> {
+fn load_peer(name: &str, wasm: &[u8]) -> Result<Call, String> {
     let peer = gasket_benches::peers::all()
         .into_iter()
         .find(|p| p.name() == name)
         .ok_or_else(|| format!("unknown engine {name}"))?;
-    peer.load(wasm)?.instantiate()?.call("run", Some(arg))
+    let mut runner = peer.load(wasm)?.instantiate()?;
+    Ok(Box::new(move |arg| runner.call("run", Some(arg))))
 }
 
 #[cfg(not(feature = "peers"))]
-fn run_peer(name: &str, _: &[u8], _: i32) -> Result<i64, String> {
+fn load_peer(name: &str, _: &[u8]) -> Result<Call, String> {
     Err(format!(
         "unknown engine {name} (the peers need `--features peers`)"
     ))
+}
+
+/// The engines `time` compares: Gasket metered first (the ratios' numerator).
+const TIMED: &[&str] = &[
+    "gasket",
+    "gasket_unmetered",
+    #[cfg(feature = "peers")]
+    "wasmtime_cranelift",
+];
+
+/// `kernel_run time`: `rounds` rounds, each one call per engine, then each engine's
+/// fastest and median call and the fastest calls' ratios.
+fn time_kernel(kernel: &str, rounds: u32) {
+    let arg = bench_arg(kernel);
+    let wasm = gasket_fixtures::wasm(kernel);
+    let mut calls: Vec<(&str, Call, Vec<f64>)> = TIMED
+        .iter()
+        .map(|&name| {
+            let call = load(name, &wasm).unwrap_or_else(|e| usage(&format!("{name}: {e}")));
+            (name, call, Vec::with_capacity(rounds as usize))
+        })
+        .collect();
+    let mut expected = None;
+    for _ in 0..rounds {
+        for (name, call, times) in &mut calls {
+            let start = std::time::Instant::now();
+            let result = call(arg).unwrap_or_else(|e| usage(&format!("{name} {kernel}: {e}")));
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+            if *expected.get_or_insert(result) != result {
+                usage(&format!(
+                    "{name} {kernel}: {result} differs from the first engine's"
+                ));
+            }
+        }
+    }
+    let fastest = |times: &[f64]| times.iter().copied().fold(f64::INFINITY, f64::min);
+    let metered = fastest(&calls[0].2);
+    for (name, _, times) in &mut calls {
+        times.sort_by(f64::total_cmp);
+        let min = fastest(times);
+        println!(
+            "{kernel:<11} {name:<20} fastest {min:>10.1} us  median {:>10.1} us  gasket/this {:.3}",
+            times[times.len() / 2],
+            metered / min
+        );
+    }
 }
 
 fn usage(msg: &str) -> ! {
