@@ -15,6 +15,10 @@
 //! 1 and subtracts, so process start and compile drop out and the kernel's own
 //! instructions remain.
 //!
+//! `kernel_run cranelift-object <kernel> <out.o>` (feature `peers`) writes Wasmtime
+//! Cranelift's precompiled code of a kernel (an ELF object: `objdump -d out.o`), to read
+//! beside Gasket's (`vm/examples/dump_code.rs`) instruction by instruction.
+//!
 //! `kernel_run time <rounds> <kernel>...` instead times each kernel (at the bench's
 //! argument) under Gasket metered, Gasket unmetered and, with feature `peers`, Wasmtime
 //! Cranelift, the engines' calls interleaved round by round, and prints each engine's
@@ -37,6 +41,15 @@ fn main() {
             time_kernel(kernel, rounds);
         }
         return;
+    }
+    if let [mode, kernel, out] = &args[..] {
+        if mode == "cranelift-object" {
+            bench_arg(kernel);
+            let object = cranelift_object(&gasket_fixtures::wasm(kernel))
+                .unwrap_or_else(|e| usage(&format!("{kernel}: {e}")));
+            std::fs::write(out, object).unwrap_or_else(|e| usage(&format!("{out}: {e}")));
+            return;
+        }
     }
     let (engine_name, kernel) = match &args[..] {
         [e, k] | [e, k, _] => (e.as_str(), k.as_str()),
@@ -123,6 +136,20 @@ fn load_peer(name: &str, _: &[u8]) -> Result<Call, String> {
     ))
 }
 
+#[cfg(feature = "peers")]
+fn cranelift_object(wasm: &[u8]) -> Result<Vec<u8>, String> {
+    let mut config = wasmtime::Config::new();
+    config.strategy(wasmtime::Strategy::Cranelift);
+    wasmtime::Engine::new(&config)
+        .and_then(|engine| engine.precompile_module(wasm))
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[cfg(not(feature = "peers"))]
+fn cranelift_object(_: &[u8]) -> Result<Vec<u8>, String> {
+    Err("Cranelift needs `--features peers`".into())
+}
+
 /// The engines `time` compares: Gasket metered first (the ratios' numerator).
 const TIMED: &[&str] = &[
     "gasket",
@@ -170,6 +197,6 @@ fn time_kernel(kernel: &str, rounds: u32) {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("kernel_run: {msg}\nusage: kernel_run <engine> <kernel> [arg]");
+    eprintln!("kernel_run: {msg}\nusage: kernel_run <engine> <kernel> [arg] | time <rounds> <kernel>... | cranelift-object <kernel> <out.o>");
     std::process::exit(2)
 }
