@@ -409,21 +409,28 @@ impl<R: Fields> CodeAssembler<R> {
         PatchLoc::new(self.offset(), target_offset, field_offset, ref_offset, kind)
     }
 
-    /// The index of `shape` in `shapes` (a backend uses a handful: a linear search).
+    /// The index of `shape` in `shapes` (a backend uses a handful: a linear search, one
+    /// or two compares for the common shapes, which come first). Inline in
+    /// `dynamic_reloc`: out of line, the call was most of its cost per label reference.
+    #[inline(always)]
     fn shape_index(&mut self, shape: Shape) -> u32 {
         match self.shapes.iter().position(|&s| s == shape) {
             Some(i) => i as u32,
-            None => {
-                let relocation = R::from_encoding(shape.kind);
-                let plain = match (relocation.kind(), relocation.size()) {
-                    (RelocationKind::Relative, size @ (1 | 4)) if R::PLAIN => size as u8,
-                    _ => 0,
-                };
-                self.shapes.push(shape);
-                self.plain.push(plain);
-                (self.shapes.len() - 1) as u32
-            }
+            None => self.add_shape(shape),
         }
+    }
+
+    /// Adds `shape` (new) to `shapes` and returns its index.
+    #[cold]
+    fn add_shape(&mut self, shape: Shape) -> u32 {
+        let relocation = R::from_encoding(shape.kind);
+        let plain = match (relocation.kind(), relocation.size()) {
+            (RelocationKind::Relative, size @ (1 | 4)) if R::PLAIN => size as u8,
+            _ => 0,
+        };
+        self.shapes.push(shape);
+        self.plain.push(plain);
+        (self.shapes.len() - 1) as u32
     }
 }
 
