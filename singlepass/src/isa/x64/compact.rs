@@ -87,6 +87,8 @@ impl RegOp {
 pub(super) const MOV_RM_R: u8 = 0x89;
 /// `test r/m, r` (`85`).
 pub(super) const TEST_RM_R: u8 = 0x85;
+/// `mov eax, ecx` as dynasm writes it (static registers: no REX prefix).
+pub(super) const MOV_EAX_ECX: [u8; 2] = [0x89, 0xC8];
 
 impl X64Masm {
     /// `opcode rm, reg` between two registers (64-bit when `wide`): a REX prefix, the
@@ -128,11 +130,49 @@ impl X64Masm {
                 let bytes = rex | (0x83 << 8) | (modrm << 16) | (u64::from(byte as u8) << 24);
                 self.ops.push_le(bytes, 4);
             }
-            None => {
-                let bytes = rex | (0x81 << 8) | (modrm << 16) | (u64::from(imm as u32) << 24);
-                self.ops.push_le(bytes, 7);
-            }
+            None => self.reg_imm32(op, wide, rm, imm),
         }
+    }
+
+    /// `op rm, imm32` (`81 /ext`, 64-bit when `wide`): the form dynasm writes for an
+    /// immediate given as `DWORD` (the store checks' `add Rq(r), DWORD end`), a REX prefix
+    /// always, as [`Self::reg_imm`].
+    #[inline]
+    pub(super) fn reg_imm32(&mut self, op: RegOp, wide: bool, rm: u8, imm: i32) {
+        let rex = u64::from(0x40 | (u8::from(wide) << 3) | ((rm >> 3) & 1));
+        let modrm = u64::from(0xC0 | (op.ext() << 3) | (rm & 7));
+        let bytes = rex | (0x81 << 8) | (modrm << 16) | (u64::from(imm as u32) << 24);
+        self.ops.push_le(bytes, 7);
+    }
+
+    /// `op reg, [r15 + disp]` (64-bit when `wide`) with `reg` and `disp` known when the
+    /// compiler is built (`sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]`), as dynasm
+    /// writes it: REX (needed for r15), the opcode, ModRM mod = 10 and a 32-bit
+    /// displacement (dynasm takes a constant expression's displacement as 32 bits). One
+    /// store instead of dynasm's byte-by-byte pushes; the store checks' fast and slow paths
+    /// read the vmctx's written range this way.
+    #[inline(always)]
+    pub(super) fn vmctx_op32(&mut self, op: RegMem, wide: bool, reg: u8, disp: i32) {
+        const R15: u8 = 15;
+        let rex = 0x41 | (u8::from(wide) << 3) | (((reg >> 3) & 1) << 2);
+        let modrm = 0x80 | ((reg & 7) << 3) | (R15 & 7);
+        let (opcode, opcode_len) = op.opcode();
+        let tail = u64::from(modrm) | (u64::from(disp as u32) << 8);
+        let bytes = u64::from(rex) | (opcode << 8) | (tail << (8 + 8 * opcode_len));
+        self.ops.push_le(bytes, 6 + opcode_len as usize);
+    }
+
+    /// `lea Rq(dst), [Rq(base) + disp]` as dynasm writes it with registers and a
+    /// displacement known only when the compiler runs: REX.W, `8D`, ModRM mod = 10 with a
+    /// SIB byte always (index none), a 32-bit displacement; one store instead of dynasm's
+    /// generic encoder (the length checks' `lea rax, [addr + end]`).
+    #[inline]
+    pub(super) fn lea_mem32(&mut self, dst: u8, base: u8, disp: i32) {
+        let rex = 0x48 | (((dst >> 3) & 1) << 2) | ((base >> 3) & 1);
+        let modrm = 0x84 | ((dst & 7) << 3);
+        let sib = 0x20 | (base & 7);
+        let head = u64::from(rex) | (0x8D << 8) | (u64::from(modrm) << 16) | (u64::from(sib) << 24);
+        self.ops.push_le(head | (u64::from(disp as u32) << 32), 8);
     }
 
     /// Emits `op reg, [base + disp]` (64-bit operand size when `wide`) with an 8-bit
@@ -204,7 +244,7 @@ impl X64Masm {
     /// code buffer instead of dynasm's generic encoder: the stores left after
     /// [`Self::reg_mem8`]'s (linear-memory accesses, immediates, long displacements) are
     /// ≈ 0.88 M of the corpus's ≈ 1.75 M.
-    #[inline]
+    #[inline(always)]
     pub(super) fn store_mem32(
         &mut self,
         bytes: u8,
@@ -374,6 +414,81 @@ mod tests {
                             "{op:?} {size:?} {d} {imm}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// The store and length checks' hand-encoded forms (`emit_checked_store`,
+    /// `emit_widening`, `emit_range_compare`, `add_u64`, `emit_bounds_check`) against
+    /// dynasm's bytes for every register and edge
+    /// immediates.
+    #[test]
+    fn store_check_forms_match_dynasm() {
+        use super::super::regs::{RAX, RCX};
+        use crate::vmctx::VmCtx;
+        let imms = [0, 1, -1, 127, -128, 128, 0x1234_5678, i32::MIN, i32::MAX];
+        for r in 0..16u8 {
+            for imm in imms {
+                assert_eq!(
+                    bytes(|m| m.reg_imm32(RegOp::Add, true, r, imm)),
+                    bytes(|m| asm!(m.ops; add Rq(r), DWORD imm)),
+                    "add {r} {imm}"
+                );
+            }
+            assert_eq!(
+                bytes(|m| m.reg_reg(MOV_RM_R, false, RAX, r)),
+                bytes(|m| asm!(m.ops; mov eax, Rd(r))),
+                "mov eax {r}"
+            );
+            assert_eq!(
+                bytes(|m| m.reg_reg(MOV_RM_R, false, RCX, r)),
+                bytes(|m| asm!(m.ops; mov ecx, Rd(r))),
+                "mov ecx {r}"
+            );
+        }
+        assert_eq!(
+            bytes(|m| m.vmctx_op32(RegMem::Sub, false, RAX, VmCtx::WRITTEN_START as i32)),
+            bytes(|m| asm!(m.ops; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]))
+        );
+        assert_eq!(
+            bytes(|m| m.vmctx_op32(RegMem::Cmp, true, RAX, VmCtx::WRITTEN_LEN as i32)),
+            bytes(|m| asm!(m.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]))
+        );
+        assert_eq!(
+            bytes(|m| m.vmctx_op32(RegMem::Cmp, true, RAX, VmCtx::MEMORY_LEN as i32)),
+            bytes(|m| asm!(m.ops; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]))
+        );
+        assert_eq!(
+            bytes(|m| m.ops.extend(MOV_EAX_ECX)),
+            bytes(|m| asm!(m.ops; mov eax, ecx))
+        );
+        for disp in [0, 8, 0x7f, 0x80, -1, i32::MAX, i32::MIN] {
+            for reg in 0..16u8 {
+                assert_eq!(
+                    bytes(|m| m.lea_mem32(RAX, reg, disp)),
+                    bytes(|m| asm!(m.ops; lea rax, [Rq(reg) + disp])),
+                    "lea rax {reg} {disp}"
+                );
+                for dst in 0..16u8 {
+                    assert_eq!(
+                        bytes(|m| m.lea_mem32(dst, reg, disp)),
+                        bytes(|m| asm!(m.ops; lea Rq(dst), [Rq(reg) + disp])),
+                        "lea {dst} {reg} {disp}"
+                    );
+                }
+                assert_eq!(
+                    bytes(|m| m.vmctx_op32(RegMem::Cmp, true, reg, VmCtx::MEMORY_LEN as i32)),
+                    bytes(|m| asm!(m.ops; cmp Rq(reg), QWORD [r15 + VmCtx::MEMORY_LEN as i32])),
+                    "cmp {reg} len"
+                );
+                for (op, wide) in [(RegMem::Sub, false), (RegMem::Cmp, true)] {
+                    let ours = bytes(|m| m.vmctx_op32(op, wide, reg, disp));
+                    let theirs = bytes(|m| match op {
+                        RegMem::Sub => asm!(m.ops; sub Rd(reg), DWORD [r15 + disp]),
+                        _ => asm!(m.ops; cmp Rq(reg), QWORD [r15 + disp]),
+                    });
+                    assert_eq!(ours, theirs, "{op:?} {reg} {disp}");
                 }
             }
         }

@@ -6,9 +6,9 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
-use super::compact::{RegMem, StoreSrc};
+use super::compact::{RegMem, RegOp, StoreSrc, MOV_EAX_ECX, MOV_RM_R};
 use super::placement::PrefixRoom;
-use super::regs::{fits_i32, MEMORY, R11, RBP, RSP, VMCTX};
+use super::regs::{fits_i32, MEMORY, R11, RAX, RBP, RCX, RSP, VMCTX};
 use super::{RunRole, StoreSlowPath, X64Masm};
 use crate::masm::{
     Address, Base, FReg, FloatSize, Label, LoadKind, Operand, Reg, StoreCheck, StoreWidth,
@@ -394,7 +394,8 @@ impl X64Masm {
         let checked_from = self.ops.offset().0;
         if !aligned {
             match i32::try_from(end) {
-                Ok(e) => asm!(self.ops; lea rax, [Rq(addr.0) + e]),
+                // `lea rax, [Rq(addr) + e]`, encoded by hand (`compact`).
+                Ok(e) => self.lea_mem32(RAX, addr.0, e),
                 Err(_) => {
                     asm!(self.ops; mov eax, Rd(addr.0));
                     self.add_end(end);
@@ -419,12 +420,14 @@ impl X64Masm {
                 (None, true) => None,
             };
         }
+        // `cmp Rq(addr), QWORD [r15 + len]` (`rax` when not aligned).
+        let len = VmCtx::MEMORY_LEN as i32;
         if aligned {
-            asm!(self.ops; cmp Rq(addr.0), QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
+            self.vmctx_op32(RegMem::Cmp, true, addr.0, len);
             self.place_pair(start);
             asm!(self.ops; jae =>oob);
         } else {
-            asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::MEMORY_LEN as i32]);
+            self.vmctx_op32(RegMem::Cmp, true, RAX, len);
             self.place_pair(start);
             asm!(self.ops; ja =>oob);
         }
@@ -481,9 +484,10 @@ impl X64Masm {
     fn emit_checked_store(&mut self, check: StoreCheck, fast: u64, aligned: bool, role: RunRole) {
         let a = check.addr.0;
         let mov = self.ops.offset().0;
-        asm!(self.ops; mov eax, Rd(a));
+        // `mov eax, Rd(a); sub eax, DWORD [r15 + start]`, encoded by hand (`compact`).
+        self.reg_reg(MOV_RM_R, false, RAX, a);
         let sub = self.ops.offset().0;
-        asm!(self.ops; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]);
+        self.vmctx_op32(RegMem::Sub, false, RAX, VmCtx::WRITTEN_START as i32);
         let add = self.ops.offset().0;
         if !aligned {
             self.add_end(fast);
@@ -497,7 +501,8 @@ impl X64Masm {
             };
             self.prefix_room = Some(room);
         }
-        asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
+        // `cmp rax, QWORD [r15 + len]`.
+        self.vmctx_op32(RegMem::Cmp, true, RAX, VmCtx::WRITTEN_LEN as i32);
         self.place_pair(start);
         // `ja slow` (`jae slow` when aligned) in its rel32 form (the bytes dynasm writes
         // for `ja =>label`), patched when the slow path is emitted after the function: no
@@ -587,11 +592,9 @@ impl X64Masm {
         if let Some((loads_end, oob)) = check.loads_past_store() {
             self.emit_bounds_check(check.addr, loads_end, oob, false);
         }
-        let a = check.addr.0;
-        asm!(self.ops
-            ; mov ecx, Rd(a)
-            ; mov eax, ecx
-        );
+        // `mov ecx, Rd(a); mov eax, ecx`.
+        self.reg_reg(MOV_RM_R, false, RCX, check.addr.0);
+        self.ops.extend(MOV_EAX_ECX);
         self.add_end(check.end);
         if check.from != 0 {
             self.add_u64(super::regs::RCX, check.from);
@@ -614,14 +617,14 @@ impl X64Masm {
     /// `cmp rax, len` with rax = `(addr - start) mod 2^32 + end` (no `+ end` when
     /// `aligned`): the fast compare of a store check, out of line.
     fn emit_range_compare(&mut self, addr: Reg, end: u64, aligned: bool) {
-        asm!(self.ops
-            ; mov eax, Rd(addr.0)
-            ; sub eax, DWORD [r15 + VmCtx::WRITTEN_START as i32]
-        );
+        // `mov eax, Rd(addr); sub eax, DWORD [r15 + start]`, (`add rax, end`), `cmp rax,
+        // QWORD [r15 + len]`, as `emit_checked_store`.
+        self.reg_reg(MOV_RM_R, false, RAX, addr.0);
+        self.vmctx_op32(RegMem::Sub, false, RAX, VmCtx::WRITTEN_START as i32);
         if !aligned {
             self.add_end(end);
         }
-        asm!(self.ops; cmp rax, QWORD [r15 + VmCtx::WRITTEN_LEN as i32]);
+        self.vmctx_op32(RegMem::Cmp, true, RAX, VmCtx::WRITTEN_LEN as i32);
     }
 
     /// Writes the rel32 field at `field` so the branch it ends lands on `target`.
@@ -639,7 +642,8 @@ impl X64Masm {
     /// `reg += value` (through r11 when `value` does not fit a sign-extended imm32).
     fn add_u64(&mut self, reg: u8, value: u64) {
         match i32::try_from(value) {
-            Ok(v) => asm!(self.ops; add Rq(reg), DWORD v),
+            // `add Rq(reg), DWORD v`, encoded by hand (`compact`).
+            Ok(v) => self.reg_imm32(RegOp::Add, true, reg, v),
             Err(_) => {
                 let v = value as i64;
                 asm!(self.ops; mov r11, QWORD v; add Rq(reg), r11)
