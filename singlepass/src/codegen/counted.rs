@@ -1,8 +1,9 @@
 //! Counted loops (issue 16): a loop whose iterations the instrumented module charges one
 //! by one is compiled with its charge taken out of the loop body, and the iterations
 //! charged once, where the loop is left (ARCHITECTURE.md, "Counted-loop charge"). Built:
-//! x86-64, unsigned tests, step 1 or (top-tested) a local step, loads and stores in the
-//! body. The instrumented module is unchanged: only its compiled code is.
+//! x86-64, unsigned tests, step 1 or (top-tested) a local step, top-tested count-down
+//! loops, loads and stores in the body. The instrumented module is unchanged: only its
+//! compiled code is.
 //!
 //! The two shapes, as the metering pass writes sieve's count loop (top-tested, the
 //! header's charge deferred past the exit test, `metering/src/defer.rs`) and matmul's
@@ -38,6 +39,18 @@
 //! of iteration `i` (a load out of bounds) goes through a loop-local stub that first
 //! charges `(i + 1)·C`, what the per-iteration code had charged by then (`i + 1 ≤ m`:
 //! no borrow), so the trap reports the same gas.
+//!
+//! Count-down exactness (mix64's loop: the header `local.get $n; i32.eqz; br_if $exit`,
+//! the charge deferred past it as above, the update `local.get $n; i32.const 1; i32.sub;
+//! local.set $n`, [`Step::Down`]): an iteration runs only with `n_i ≠ 0`, so its update
+//! never wraps and `n_i = n_0 − i`. The entry stores `n_0` and, in place of a bound, the
+//! lower limit `lower = max(0, n_0 − m)` (`m` as above; the 64-bit difference borrows
+//! iff `n_0 < m`). The header tests `n ≤ lower`; before iteration `i` it passes iff `n_0
+//! − i > max(0, n_0 − m)` ⇔ `n_i ≠ 0 ∧ i < m`, the per-iteration code's condition. The
+//! exit stub settles `(n_0 − n)·C = i·C` (`i ≤ m`: no borrow), leaves if `n = 0`, else
+//! (`i = m`) traps `out_of_gas`; a trap in iteration `i`'s body settles `(n_0 − n +
+//! 1)·C`, and the widen routine settles the same and rebases from the current `n`, as
+//! for a loop counting up (everything above with `j − j_0` read as `n_0 − n`).
 //!
 //! Bottom-tested exactness: the entry charges iteration 0 itself (`sub; jb out_of_gas`,
 //! as the header's charge did: nothing runs between them), then, with `g` the gas left
@@ -107,18 +120,21 @@ pub(crate) enum Bound {
     Const(u32),
 }
 
-/// How the update steps the variable: `i32.const 1` or a local the loop does not write.
+/// How the update steps the variable: `i32.const 1` or a local the loop does not write
+/// added, or (a count-down loop, top-tested by `i32.eqz`) `i32.const 1` subtracted.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
     One,
     Local(u32),
+    Down,
 }
 
 /// Where the loop tests its variable.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Test {
-    /// At the header: `br_if` to the `block` `exit_depth` frames out (≥ 1), `i32.ge_u`.
-    Top { exit_depth: u32 },
+    /// At the header: `br_if` to the `block` `exit_depth` frames out (≥ 1), `i32.ge_u`
+    /// (or, `down`, `i32.eqz`: the bound is 0 and the step [`Step::Down`]).
+    Top { exit_depth: u32, down: bool },
     /// At the end of the body: `br_if 0` back to the header, `i32.lt_u`. `tail`: where
     /// the test's four operators start, in bytes from the start of the loop's bytes;
     /// `tail_len`: their bytes.
@@ -146,7 +162,8 @@ impl CountedLoop {
     /// How many operators `header_len` spans.
     pub fn header_operators(&self) -> usize {
         match self.test {
-            Test::Top { .. } => 6,
+            Test::Top { down: false, .. } => 6,
+            Test::Top { down: true, .. } => 5,
             Test::Bottom { .. } => 2,
         }
     }
@@ -239,7 +256,8 @@ impl Body {
 
     /// The update's step, if the variable's only write is the update at the `update`-th
     /// operator from the end, whose end is `end`, and neither the bound nor a local step
-    /// is the variable or written (a local step only where `local_step` allows it). The
+    /// is the variable or written; a count-down update exactly where `down` says (its
+    /// test is `i32.eqz`), a local step only where `local_step` allows it. The
     /// writes are counted by a second scan of the body (`code`, up to `end`): only for a
     /// loop whose tail has the shape, so a non-candidate pays the first scan alone.
     fn qualifies(
@@ -248,11 +266,11 @@ impl Body {
         var: u32,
         bound: Bound,
         (update, end): (usize, usize),
-        local_step: bool,
+        (down, local_step): (bool, bool),
     ) -> Option<Step> {
         let at = self.nth_last(update)?;
         let (update_end, step) = is_update(code, at, var)?;
-        if update_end != end {
+        if update_end != end || (step == Step::Down) != down {
             return None;
         }
         let bound_local = match bound {
@@ -263,7 +281,7 @@ impl Body {
         let step_local = match step {
             Step::Local(s) if s == var || !local_step => return None,
             Step::Local(s) => Some(s),
-            Step::One => None,
+            Step::One | Step::Down => None,
         };
         (self.writes(code, var, [bound_local, step_local])? == (1, [0, 0])).then_some(step)
     }
@@ -373,13 +391,24 @@ pub(crate) fn recognise(code: &[u8], is_gas: impl Fn(u32) -> bool) -> Option<Cou
 
 fn top_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop> {
     let mut bytes = Bytes { code, at: 0 };
-    // The header: local.get $j; (local.get $n | i32.const n); i32.ge_u; br_if d.
+    // The header: local.get $j; (local.get $n | i32.const n); i32.ge_u; br_if d, or
+    // (a count-down loop) local.get $j; i32.eqz; br_if d.
     if bytes.byte()? != 0x20 {
         return None;
     }
     let var = bytes.u32()?;
-    let bound = bound(&mut bytes)?;
-    if bytes.byte()? != 0x4f || bytes.byte()? != 0x0d {
+    let down = bytes.code.get(bytes.at) == Some(&0x45);
+    let bound = if down {
+        bytes.at += 1;
+        Bound::Const(0)
+    } else {
+        let bound = bound(&mut bytes)?;
+        if bytes.byte()? != 0x4f {
+            return None;
+        }
+        bound
+    };
+    if bytes.byte()? != 0x0d {
         return None;
     }
     let exit_depth = bytes.u32()?;
@@ -393,13 +422,13 @@ fn top_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop>
     if body.branch != 0x0c {
         return None;
     }
-    let step = body.qualifies(code, var, bound, (4, bytes.at - 1), true)?;
+    let step = body.qualifies(code, var, bound, (4, bytes.at - 1), (down, true))?;
     let ends = bytes.u32()? == 0 && bytes.byte()? == 0x0b;
     ends.then_some(CountedLoop {
         var,
         bound,
         step,
-        test: Test::Top { exit_depth },
+        test: Test::Top { exit_depth, down },
         cost,
         header_len,
     })
@@ -447,7 +476,7 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
         }
     }
     // The update ends the body right before the test.
-    body.qualifies(code, var, bound, (7, tail), false)
+    body.qualifies(code, var, bound, (7, tail), (false, false))
         .map(|step| CountedLoop {
             var,
             bound,
@@ -459,22 +488,28 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
 }
 
 /// Where the update `local.get var; (i32.const 1 | local.get s); i32.add; local.set var`
-/// starting at `at` in `code` ends (the variable's index in its shortest encoding), and
-/// its step, if it is there.
+/// (or `local.get var; i32.const 1; i32.sub; local.set var`: [`Step::Down`]) starting at
+/// `at` in `code` ends (the variable's index in its shortest encoding), and its step, if
+/// it is there.
 fn is_update(code: &[u8], at: usize, var: u32) -> Option<(usize, Step)> {
     let mut bytes = Bytes { code, at };
     if bytes.byte()? != 0x20 || bytes.u32()? != var {
         return None;
     }
-    let step = match (bytes.byte()?, bytes.byte()?) {
-        (0x41, 0x01) => Step::One,
-        (0x20, _) => {
-            bytes.at -= 1;
-            Step::Local(bytes.u32()?)
+    let step = match (bytes.byte()?, bytes.byte()?, bytes.byte()?) {
+        (0x41, 0x01, 0x6a) => Step::One,
+        (0x41, 0x01, 0x6b) => Step::Down,
+        (0x20, _, _) => {
+            bytes.at -= 2;
+            let step = Step::Local(bytes.u32()?);
+            if bytes.byte()? != 0x6a {
+                return None;
+            }
+            step
         }
         _ => return None,
     };
-    let found = bytes.byte()? == 0x6a && bytes.byte()? == 0x21 && bytes.u32()? == var;
+    let found = bytes.byte()? == 0x21 && bytes.u32()? == var;
     found.then_some((bytes.at, step))
 }
 
@@ -559,14 +594,13 @@ impl OpenCounted {
             masm.branch(Cond::Eq, skip);
             skip
         });
-        masm.mov(Size::S32, t, Operand::Reg(state.var));
-        masm.alu(
-            AluOp::Sub,
-            Size::S32,
-            t,
-            t,
-            Operand::Frame(state.start_slot),
-        );
+        // j − j_0, or (counting down) n_0 − n.
+        let (from, less) = match state.down {
+            false => (Operand::Reg(state.var), Operand::Frame(state.start_slot)),
+            true => (Operand::Frame(state.start_slot), Operand::Reg(state.var)),
+        };
+        masm.mov(Size::S32, t, from);
+        masm.alu(AluOp::Sub, Size::S32, t, t, less);
         if skip.is_some() {
             masm.div(DivOp::DivU, Size::S32, t, t, u);
         }
@@ -617,10 +651,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Bound::Local(n) => i32_local(n)?,
         };
         let step = match shape.step {
-            Step::One => None,
+            Step::One | Step::Down => None,
             Step::Local(s) => Some(i32_local(s)?),
         };
-        if let Test::Top { exit_depth } = shape.test {
+        if let Test::Top { exit_depth, .. } = shape.test {
             // The loop's frame is not pushed yet: depth d from inside it is d - 1 from
             // here.
             let exit = self.frames.len().checked_sub(exit_depth as usize)?;
@@ -653,7 +687,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.push(Kind::I64, Loc::Slot);
         let (start_slot, bound_slot) = (self.slot_offset(first), self.slot_offset(first + 1));
         let test = match shape.test {
-            Test::Top { exit_depth } => {
+            Test::Top { exit_depth, .. } => {
                 let exit_frame = self.frames.len() - exit_depth as usize;
                 self.frames[exit_frame].branched = true;
                 OpenTest::Top {
@@ -686,6 +720,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             start_slot,
             bound_slot,
             bottom: matches!(test, OpenTest::Bottom { .. }),
+            down: shape.step == Step::Down,
         };
         self.masm.counted_rebase(&state);
         self.counted = Some(OpenCounted {
@@ -713,7 +748,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         };
         self.masm
             .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
-        self.masm.branch(Cond::GeU, exit_stub);
+        self.masm.branch(state.exit_cond(), exit_stub);
         if let Some(body) = body {
             self.masm.bind(body);
         }
@@ -771,7 +806,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.masm.bind(exit_stub);
                 open.settle(self.masm, t, 0);
                 self.masm.cmp(Size::S32, open.state.var, open.state.bound);
-                self.masm.branch(Cond::GeU, exit);
+                self.masm.branch(open.state.exit_cond(), exit);
                 let out_of_gas = self.labels.trap(TrapKind::OutOfGas);
                 match body {
                     // Fast mode: i = m, the gas left is below C, so this charge traps;
@@ -856,7 +891,10 @@ mod tests {
                 var: 0,
                 bound: Bound::Local(1),
                 step: Step::One,
-                test: Test::Top { exit_depth: 1 },
+                test: Test::Top {
+                    exit_depth: 1,
+                    down: false
+                },
                 cost: 37,
                 header_len: 11,
             }
@@ -943,6 +981,52 @@ mod tests {
             shape("", "(local.set 0 (i32.add (local.get 2) (local.get 0)))"),
             // Bottom-tested loops step by 1 only.
             do_while("", step, "i32.lt_u", ""),
+        ];
+        for wat in misses {
+            assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");
+        }
+    }
+
+    #[test]
+    fn a_count_down() {
+        let wat = |test: &str, update: &str| {
+            format!(
+                "(block $done (loop $next
+                   (br_if $done {test})
+                   (call 0 (i64.const 23))
+                   (local.set 2 (i32.add (local.get 2) (i32.load8_u (local.get 0))))
+                   {update}
+                   (br $next)))"
+            )
+        };
+        let eqz = "(i32.eqz (local.get 0))";
+        let down = "(local.set 0 (i32.sub (local.get 0) (i32.const 1)))";
+        let found = recognise(&loop_bytes(&wat(eqz, down)), |f| f == 0);
+        assert_eq!(
+            found,
+            Some(CountedLoop {
+                var: 0,
+                bound: Bound::Const(0),
+                step: Step::Down,
+                test: Test::Top {
+                    exit_depth: 1,
+                    down: true
+                },
+                cost: 23,
+                header_len: 9,
+            })
+        );
+        assert_eq!(found.map(|f| f.header_operators()), Some(5));
+        let misses = [
+            // Counting down to a bound, or up to 0; another step down; the test of
+            // another local.
+            wat("(i32.ge_u (local.get 0) (local.get 1))", down),
+            wat(eqz, UPDATE),
+            wat(eqz, "(local.set 0 (i32.sub (local.get 0) (i32.const 2)))"),
+            wat(eqz, "(local.set 0 (i32.sub (local.get 0) (local.get 1)))"),
+            wat("(i32.eqz (local.get 1))", down),
+            // The count-down update in a bottom-tested loop.
+            do_while("", down, "i32.lt_u", ""),
         ];
         for wat in misses {
             assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");

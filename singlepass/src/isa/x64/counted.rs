@@ -68,6 +68,17 @@ impl X64Masm {
             ; cmp rax, rcx
             ; cmova rax, rcx
         );
+        if state.down {
+            // Counting down: the lower limit max(0, j_0 − m) (a borrow: j_0 < m).
+            asm!(self.ops
+                ; mov ecx, Rd(v)
+                ; sub rcx, rax
+                ; mov eax, 0
+                ; cmovb rcx, rax
+                ; mov QWORD [rbp + bound], rcx
+            );
+            return;
+        }
         if state.step.is_some() {
             // m·s' (< 2^64: m ≤ 2^32, s' < 2^32).
             asm!(self.ops
@@ -125,13 +136,20 @@ impl X64Masm {
         asm!(self.ops; =>label);
         match state.step {
             None => {
-                // Settle (j - j_0 + owed)·C (a 32-bit difference, see
-                // `codegen/counted.rs`) in r11, leaving rax and rcx for the stub; it
-                // never borrows.
-                asm!(self.ops
-                    ; mov r11d, Rd(v)
-                    ; sub r11d, DWORD [rbp + start]
-                );
+                // Settle (j - j_0 + owed)·C (counting down (j_0 - j + owed)·C; a 32-bit
+                // difference, see `codegen/counted.rs`) in r11, leaving rax and rcx for
+                // the stub; it never borrows.
+                if state.down {
+                    asm!(self.ops
+                        ; mov r11d, DWORD [rbp + start]
+                        ; sub r11d, Rd(v)
+                    );
+                } else {
+                    asm!(self.ops
+                        ; mov r11d, Rd(v)
+                        ; sub r11d, DWORD [rbp + start]
+                    );
+                }
                 if owed != 0 {
                     asm!(self.ops; add r11d, owed);
                 }
