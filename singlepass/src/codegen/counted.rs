@@ -1,8 +1,8 @@
 //! Counted loops (issue 16): a loop whose iterations the instrumented module charges one
 //! by one is compiled with its charge taken out of the loop body, and the iterations
 //! charged once, where the loop is left (ARCHITECTURE.md, "Counted-loop charge"). Built:
-//! x86-64, unsigned tests, step 1 or (top-tested) a local step, top-tested count-down
-//! loops, loads and stores in the body. The instrumented module is unchanged: only its
+//! x86-64, unsigned tests, step 1, a nonzero constant or a local step, top-tested
+//! count-down loops, loads and stores in the body. The instrumented module is unchanged: only its
 //! compiled code is.
 //!
 //! The two shapes, as the metering pass writes sieve's count loop (top-tested, the
@@ -80,7 +80,8 @@
 //! whose charge (top-tested) is already known to pass (`gas ≥ C` after the give-back, so
 //! `m ≥ 1` and the bound lies past `j`).
 //!
-//! A local step `s` (top-tested only; sieve's marking loop): fast mode needs `s ≠ 0` and
+//! A step `s` other than 1 (a local, sieve's marking loop, or a constant, handled as a
+//! local whose value the compiler knows): fast mode needs `s ≠ 0` and
 //! `n + s ≤ 2^32` (u64), under which no executed update wraps (`j_i < n ⇒ j_i + s ≤ 2^32
 //! − 1`), so `j_i = j_0 + i·s` and `i = (j − j_0)/s` exactly; then `bound = min(n, j_0 +
 //! m·s)` and the test `j_i < bound ⇔ j_i < n ∧ i < m` as for step 1. The entry writes `s`
@@ -92,6 +93,19 @@
 //! fast mode, where reaching that charge means `i = m` and the gas left is below `C`:
 //! it traps `out_of_gas` as the per-iteration charge would have. `n` and `s` are
 //! loop-invariant, so a rebase keeps the mode.
+//!
+//! The same in a bottom-tested loop (keccak's `drows`: `i += 5; br_if (i < 25)`): in
+//! fast mode (`s ≠ 0`, `n + s ≤ 2^32`, `k_0 < n`) every iteration that runs has `k_i <
+//! n`, so its update does not wrap and `k_i = k_0 + i·s`; the entry (which charged
+//! iteration 0) stores `bound = min(n, k_0 + (m + 1)·s)` (`m` clamped at `2^32 − 1`, so
+//! the product stays below 2^64; from there on `(m + 1)·s ≥ 2^32 > n − k_0` and the
+//! minimum is `n` either way), and the test `k_0 + (i + 1)·s < bound` after iteration
+//! `i` passes iff `k_{i+1} < n ∧ i + 1 ≤ m`, as for step 1. The fall-through settles
+//! `((k − k_0)/s − 1)·C = i·C`, traps and the widen routine `((k − k_0)/s)·C`. Else
+//! (stepping mode, or `k_0 ≥ n`) the entry stores bound 0: each test falls through,
+//! settles nothing (the slot's 0 in stepping mode; with `k_0 ≥ n`, `k − k_0 = s` in
+//! 32-bit arithmetic even where `k` wrapped, so `(k − k_0)/s − 1 = 0`) and leaves or
+//! enters again, whose charge is the next iteration's.
 //!
 //! Store runs (`store_run.rs`) may open inside a counted body as anywhere: their checks
 //! and flag are unchanged, only the call in their slow paths goes to the routine, which
@@ -120,11 +134,13 @@ pub(crate) enum Bound {
     Const(u32),
 }
 
-/// How the update steps the variable: `i32.const 1` or a local the loop does not write
-/// added, or (a count-down loop, top-tested by `i32.eqz`) `i32.const 1` subtracted.
+/// How the update steps the variable: `i32.const 1`, another nonzero constant or a local
+/// the loop does not write added, or (a count-down loop, top-tested by `i32.eqz`)
+/// `i32.const 1` subtracted.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
     One,
+    Const(u32),
     Local(u32),
     Down,
 }
@@ -147,7 +163,7 @@ pub(crate) struct CountedLoop {
     /// The induction variable `$j`.
     pub var: u32,
     pub bound: Bound,
-    /// Top-tested loops only step by a local.
+    /// Count-down loops are top-tested.
     pub step: Step,
     pub test: Test,
     /// The iteration's charge `C` (1..2^31).
@@ -257,7 +273,7 @@ impl Body {
     /// The update's step, if the variable's only write is the update at the `update`-th
     /// operator from the end, whose end is `end`, and neither the bound nor a local step
     /// is the variable or written; a count-down update exactly where `down` says (its
-    /// test is `i32.eqz`), a local step only where `local_step` allows it. The
+    /// test is `i32.eqz`). The
     /// writes are counted by a second scan of the body (`code`, up to `end`): only for a
     /// loop whose tail has the shape, so a non-candidate pays the first scan alone.
     fn qualifies(
@@ -266,7 +282,7 @@ impl Body {
         var: u32,
         bound: Bound,
         (update, end): (usize, usize),
-        (down, local_step): (bool, bool),
+        down: bool,
     ) -> Option<Step> {
         let at = self.nth_last(update)?;
         let (update_end, step) = is_update(code, at, var)?;
@@ -279,9 +295,9 @@ impl Body {
             Bound::Const(_) => None,
         };
         let step_local = match step {
-            Step::Local(s) if s == var || !local_step => return None,
+            Step::Local(s) if s == var => return None,
             Step::Local(s) => Some(s),
-            Step::One | Step::Down => None,
+            Step::One | Step::Const(_) | Step::Down => None,
         };
         (self.writes(code, var, [bound_local, step_local])? == (1, [0, 0])).then_some(step)
     }
@@ -422,7 +438,7 @@ fn top_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop>
     if body.branch != 0x0c {
         return None;
     }
-    let step = body.qualifies(code, var, bound, (4, bytes.at - 1), (down, true))?;
+    let step = body.qualifies(code, var, bound, (4, bytes.at - 1), down)?;
     let ends = bytes.u32()? == 0 && bytes.byte()? == 0x0b;
     ends.then_some(CountedLoop {
         var,
@@ -476,7 +492,7 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
         }
     }
     // The update ends the body right before the test.
-    body.qualifies(code, var, bound, (7, tail), (false, false))
+    body.qualifies(code, var, bound, (7, tail), false)
         .map(|step| CountedLoop {
             var,
             bound,
@@ -487,20 +503,28 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
         })
 }
 
-/// Where the update `local.get var; (i32.const 1 | local.get s); i32.add; local.set var`
-/// (or `local.get var; i32.const 1; i32.sub; local.set var`: [`Step::Down`]) starting at
-/// `at` in `code` ends (the variable's index in its shortest encoding), and its step, if
-/// it is there.
+/// Where the update `local.get var; (i32.const s | local.get s); i32.add; local.set var`
+/// (`s ≠ 0`; or `local.get var; i32.const 1; i32.sub; local.set var`: [`Step::Down`])
+/// starting at `at` in `code` ends (the variable's index in its shortest encoding), and
+/// its step, if it is there.
 fn is_update(code: &[u8], at: usize, var: u32) -> Option<(usize, Step)> {
     let mut bytes = Bytes { code, at };
     if bytes.byte()? != 0x20 || bytes.u32()? != var {
         return None;
     }
-    let step = match (bytes.byte()?, bytes.byte()?, bytes.byte()?) {
-        (0x41, 0x01, 0x6a) => Step::One,
-        (0x41, 0x01, 0x6b) => Step::Down,
-        (0x20, _, _) => {
-            bytes.at -= 2;
+    let step = match (bytes.byte()?, bytes.byte()?) {
+        (0x41, _) => {
+            bytes.at -= 1;
+            match (bytes.i32()? as u32, bytes.byte()?) {
+                (1, 0x6a) => Step::One,
+                (1, 0x6b) => Step::Down,
+                (0, _) => return None,
+                (s, 0x6a) => Step::Const(s),
+                _ => return None,
+            }
+        }
+        (0x20, _) => {
+            bytes.at -= 1;
             let step = Step::Local(bytes.u32()?);
             if bytes.byte()? != 0x6a {
                 return None;
@@ -652,6 +676,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         };
         let step = match shape.step {
             Step::One | Step::Down => None,
+            Step::Const(s) => Some(Operand::Imm(s.into())),
             Step::Local(s) => Some(i32_local(s)?),
         };
         if let Test::Top { exit_depth, .. } = shape.test {
@@ -772,8 +797,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         *tail = None;
         let entry = *entry;
         let header = self.frames.last().expect("inside the loop").label;
-        // A bottom-tested loop steps by 1: its settle needs one temporary.
-        let t = [self.allocatable[0]; 2];
+        // Every allocatable register is dead here (the body's values are consumed; the
+        // loop's and everything below it are in their slots), as at the stubs.
+        let t = [self.allocatable[0], self.allocatable[1]];
         let state = open.state;
         self.masm
             .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
@@ -930,8 +956,8 @@ mod tests {
                 "(local.set 2 (i32.div_u (local.get 2) (local.get 1)))",
                 UPDATE,
             ),
-            // Another step, another update.
-            shape("", "(local.set 0 (i32.add (local.get 0) (i32.const 2)))"),
+            // A step of 0, another update.
+            shape("", "(local.set 0 (i32.add (local.get 0) (i32.const 0)))"),
             shape("", "(local.set 0 (i32.add (i32.const 1) (local.get 0)))"),
             shape("", "(local.set 0 (i32.sub (local.get 0) (i32.const -1)))"),
         ];
@@ -979,11 +1005,28 @@ mod tests {
             shape("(local.set 2 (i32.const 3))", step),
             shape("", "(local.set 0 (i32.add (local.get 0) (local.get 0)))"),
             shape("", "(local.set 0 (i32.add (local.get 2) (local.get 0)))"),
-            // Bottom-tested loops step by 1 only.
-            do_while("", step, "i32.lt_u", ""),
         ];
         for wat in misses {
             assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");
+        }
+        // Bottom-tested too.
+        let found = recognise(&loop_bytes(&do_while("", step, "i32.lt_u", "")), |f| f == 0);
+        assert_eq!(found.map(|f| f.step), Some(Step::Local(2)));
+    }
+
+    #[test]
+    fn a_constant_step() {
+        // keccak's `drows` (`i += 5; br_if (i < 25)`), a negative (wrapping) step, a step
+        // whose constant takes more than one byte, top-tested too.
+        for (step, wanted) in [("5", 5), ("-3", -3i32 as u32), ("300", 300)] {
+            let update = format!("(local.set 0 (i32.add (local.get 0) (i32.const {step})))");
+            for wat in [
+                do_while("", &update, "i32.lt_u", ""),
+                shape("(i32.store8 (local.get 0) (local.get 1))", &update),
+            ] {
+                let found = recognise(&loop_bytes(&wat), |f| f == 0);
+                assert_eq!(found.map(|f| f.step), Some(Step::Const(wanted)), "{wat}");
+            }
         }
     }
 

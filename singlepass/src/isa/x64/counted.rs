@@ -55,6 +55,11 @@ impl X64Masm {
                 );
             }
         }
+        // A bottom-tested loop with a step multiplies m + 1: m ≤ 2^32 − 1 keeps (m + 1)·s'
+        // + j_0 below 2^64, and (m + 1)·s' ≥ 2^32 > n − j_0 from there on, so neither
+        // clamp changes the bound.
+        let stepped_bottom = state.bottom && state.step.is_some();
+        let m_max = M_MAX - i64::from(stepped_bottom);
         asm!(self.ops
             // m = min(floor(gas / C), 2^32): the clamp changes no minimum with n < 2^32,
             // and keeps j_0 + m·s (+ 1) from overflowing.
@@ -64,7 +69,7 @@ impl X64Masm {
             ; mov ecx, cost
             ; div rcx
             ; mov rdx, r11
-            ; mov rcx, QWORD M_MAX
+            ; mov rcx, QWORD m_max
             ; cmp rax, rcx
             ; cmova rax, rcx
         );
@@ -80,18 +85,21 @@ impl X64Masm {
             return;
         }
         if state.step.is_some() {
-            // m·s' (< 2^64: m ≤ 2^32, s' < 2^32).
+            if state.bottom {
+                asm!(self.ops; add rax, 1);
+            }
+            // m·s' or (m + 1)·s' (< 2^64: m ≤ 2^32, or m + 1 ≤ 2^32; s' < 2^32).
             asm!(self.ops
                 ; mov ecx, DWORD [rbp + start + 4]
                 ; imul rax, rcx
             );
         }
-        // bound = min(n, j_0 + m·s), bottom-tested min(n, j_0 + m + 1).
+        // bound = min(n, j_0 + m·s), bottom-tested min(n, j_0 + (m + 1)·s).
         asm!(self.ops
             ; mov ecx, Rd(v)
             ; add rax, rcx
         );
-        if state.bottom {
+        if state.bottom && state.step.is_none() {
             asm!(self.ops; add rax, 1);
         }
         self.ecx_from(state.bound);
