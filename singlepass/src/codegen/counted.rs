@@ -399,9 +399,32 @@ fn charge(bytes: &mut Bytes, is_gas: &impl Fn(u32) -> bool) -> Option<u32> {
 /// `is_gas(f)`: `f` is the gas intrinsic. Whether `$j`, `$n` and the exit's frame qualify
 /// is the caller's to check (it knows their homes and the frames).
 pub(crate) fn recognise(code: &[u8], is_gas: impl Fn(u32) -> bool) -> Option<CountedLoop> {
-    match code.first()? {
+    let found = match code.first()? {
         0x20 => top_tested(code, &is_gas),
         _ => bottom_tested(code, &is_gas),
+    }?;
+    (found.max_trips().unwrap_or(u64::MAX) >= MIN_TRIPS).then_some(found)
+}
+
+/// The fewest iterations an entry may run (at most) for a counted loop to pay: the entry
+/// (a 64-bit division, ~20 instructions) and the exit's settle cost about as much as 16
+/// per-iteration charges (`sub; jb`, two instructions each). keccak's `drows` (`i += 5`
+/// to 25 from `i < 5`: five iterations) lost 11.3 M instructions (+8.3 %) counted.
+const MIN_TRIPS: u64 = 16;
+
+impl CountedLoop {
+    /// The most iterations an entry with `j_0 < n` can run when both the bound and the
+    /// step are constants: `⌈n/s⌉`. `None` when either is not known.
+    fn max_trips(&self) -> Option<u64> {
+        let Bound::Const(n) = self.bound else {
+            return None;
+        };
+        let s = match self.step {
+            Step::One => 1,
+            Step::Const(s) => s,
+            Step::Local(_) | Step::Down => return None,
+        };
+        Some(u64::from(n).div_ceil(u64::from(s)))
     }
 }
 
@@ -1012,6 +1035,27 @@ mod tests {
         // Bottom-tested too.
         let found = recognise(&loop_bytes(&do_while("", step, "i32.lt_u", "")), |f| f == 0);
         assert_eq!(found.map(|f| f.step), Some(Step::Local(2)));
+    }
+
+    #[test]
+    fn short_constant_loops_are_not_counted() {
+        // keccak's `drows` runs five iterations at most: cheaper charged one by one.
+        let drows = |n: u32, s: u32| {
+            format!(
+                "(loop $rows
+                   (call 0 (i64.const 41))
+                   (local.set 0 (i32.add (local.get 0) (i32.const {s})))
+                   (br_if $rows (i32.lt_u (local.get 0) (i32.const {n}))))"
+            )
+        };
+        let counted = |wat: String| recognise(&loop_bytes(&wat), |f| f == 0).is_some();
+        assert!(!counted(drows(25, 5)));
+        assert!(!counted(drows(75, 5)));
+        assert!(counted(drows(76, 5)));
+        assert!(!counted(drows(15, 1)));
+        assert!(counted(drows(16, 1)));
+        // The bound a local: no cap.
+        assert!(counted(do_while("", UPDATE, "i32.lt_u", "")));
     }
 
     #[test]
