@@ -75,6 +75,10 @@ pub struct CountedState {
     /// Bottom-tested: the entry charged iteration 0, so `bound = min(n, j_0 + m + 1)`,
     /// and 0 when `j_0 >= n`; top-tested: `bound = min(n, j_0 + m)`.
     pub bottom: bool,
+    /// A count-down loop (top-tested, `n` 0, step −1): the slots hold `j_0` and the
+    /// lower limit `max(0, j_0 − m)`, the loop runs while `j > limit`, and the iterations
+    /// run are `j_0 − j`.
+    pub down: bool,
 }
 
 impl CountedState {
@@ -82,6 +86,15 @@ impl CountedState {
     /// runs after its iteration's (deferred) test, so it owes that iteration too.
     pub fn owed(&self) -> i64 {
         i64::from(!self.bottom)
+    }
+
+    /// When a top-tested loop leaves (or, tested against the fused bound, goes to its
+    /// exit stub): `j ≥ n` (unsigned), counting down `j ≤ limit`.
+    pub fn exit_cond(&self) -> Cond {
+        match self.down {
+            false => Cond::GeU,
+            true => Cond::LeU,
+        }
     }
 }
 

@@ -82,7 +82,7 @@ fn counted_loops_match_wasmi_at_every_limit() {
     const BOUNDED: u64 = 20_000;
     on_big_stack(|| {
         let (subject, program, mut stats) = sweep_program("counted_loops");
-        let unending: [(&str, &[i32]); 8] = [
+        let unending: [(&str, &[i32]); 12] = [
             ("up_store", &[5, 10, 0]),                          // a step of 0
             ("up_store", &[-250, -1, 7]),                       // wraps below its bound
             ("up_store", &[-102, -16, 17]), // n + s = 2^32 + 1: from n - 1 to 0 (stepping)
@@ -91,6 +91,10 @@ fn counted_loops_match_wasmi_at_every_limit() {
             ("down_signed", &[-2_147_483_640, -2_147_483_647]), // wraps past -2^31
             ("down_tee", &[-2_147_483_648, 0]), // its first decrement wraps
             ("dowhile_load", &[-1, -1]),    // wraps at once, then runs to 2^32 - 1
+            ("down_alu", &[-1]),            // counts down from 2^32 - 1
+            ("down_load", &[-1, -1]),       // the same, loading at 0, 1, 2, …
+            ("dowhile_step_load", &[-10, -1]), // steps over 2^32 - 1 to 4 (stepping mode)
+            ("up_step3", &[-9, -1]),        // steps over 2^32 - 1 to 0 (stepping mode)
         ];
         for (export, args) in unending {
             let args: Vec<V> = args.iter().map(|&a| V::I32(a)).collect();

@@ -1,8 +1,9 @@
 //! Counted loops (issue 16): a loop whose iterations the instrumented module charges one
 //! by one is compiled with its charge taken out of the loop body, and the iterations
 //! charged once, where the loop is left (ARCHITECTURE.md, "Counted-loop charge"). Built:
-//! x86-64, unsigned tests, step 1 or (top-tested) a local step, loads and stores in the
-//! body. The instrumented module is unchanged: only its compiled code is.
+//! x86-64, unsigned tests, step 1, a nonzero constant or a local step, top-tested
+//! count-down loops, loads and stores in the body. The instrumented module is unchanged: only its
+//! compiled code is.
 //!
 //! The two shapes, as the metering pass writes sieve's count loop (top-tested, the
 //! header's charge deferred past the exit test, `metering/src/defer.rs`) and matmul's
@@ -39,6 +40,18 @@
 //! charges `(i + 1)·C`, what the per-iteration code had charged by then (`i + 1 ≤ m`:
 //! no borrow), so the trap reports the same gas.
 //!
+//! Count-down exactness (mix64's loop: the header `local.get $n; i32.eqz; br_if $exit`,
+//! the charge deferred past it as above, the update `local.get $n; i32.const 1; i32.sub;
+//! local.set $n`, [`Step::Down`]): an iteration runs only with `n_i ≠ 0`, so its update
+//! never wraps and `n_i = n_0 − i`. The entry stores `n_0` and, in place of a bound, the
+//! lower limit `lower = max(0, n_0 − m)` (`m` as above; the 64-bit difference borrows
+//! iff `n_0 < m`). The header tests `n ≤ lower`; before iteration `i` it passes iff `n_0
+//! − i > max(0, n_0 − m)` ⇔ `n_i ≠ 0 ∧ i < m`, the per-iteration code's condition. The
+//! exit stub settles `(n_0 − n)·C = i·C` (`i ≤ m`: no borrow), leaves if `n = 0`, else
+//! (`i = m`) traps `out_of_gas`; a trap in iteration `i`'s body settles `(n_0 − n +
+//! 1)·C`, and the widen routine settles the same and rebases from the current `n`, as
+//! for a loop counting up (everything above with `j − j_0` read as `n_0 − n`).
+//!
 //! Bottom-tested exactness: the entry charges iteration 0 itself (`sub; jb out_of_gas`,
 //! as the header's charge did: nothing runs between them), then, with `g` the gas left
 //! after it and `m = ⌊g/C⌋` (clamped at 2^32), `bound = min(n, k_0 + m + 1)` when `k_0 <
@@ -67,7 +80,8 @@
 //! whose charge (top-tested) is already known to pass (`gas ≥ C` after the give-back, so
 //! `m ≥ 1` and the bound lies past `j`).
 //!
-//! A local step `s` (top-tested only; sieve's marking loop): fast mode needs `s ≠ 0` and
+//! A step `s` other than 1 (a local, sieve's marking loop, or a constant, handled as a
+//! local whose value the compiler knows): fast mode needs `s ≠ 0` and
 //! `n + s ≤ 2^32` (u64), under which no executed update wraps (`j_i < n ⇒ j_i + s ≤ 2^32
 //! − 1`), so `j_i = j_0 + i·s` and `i = (j − j_0)/s` exactly; then `bound = min(n, j_0 +
 //! m·s)` and the test `j_i < bound ⇔ j_i < n ∧ i < m` as for step 1. The entry writes `s`
@@ -79,6 +93,19 @@
 //! fast mode, where reaching that charge means `i = m` and the gas left is below `C`:
 //! it traps `out_of_gas` as the per-iteration charge would have. `n` and `s` are
 //! loop-invariant, so a rebase keeps the mode.
+//!
+//! The same in a bottom-tested loop (keccak's `drows`: `i += 5; br_if (i < 25)`): in
+//! fast mode (`s ≠ 0`, `n + s ≤ 2^32`, `k_0 < n`) every iteration that runs has `k_i <
+//! n`, so its update does not wrap and `k_i = k_0 + i·s`; the entry (which charged
+//! iteration 0) stores `bound = min(n, k_0 + (m + 1)·s)` (`m` clamped at `2^32 − 1`, so
+//! the product stays below 2^64; from there on `(m + 1)·s ≥ 2^32 > n − k_0` and the
+//! minimum is `n` either way), and the test `k_0 + (i + 1)·s < bound` after iteration
+//! `i` passes iff `k_{i+1} < n ∧ i + 1 ≤ m`, as for step 1. The fall-through settles
+//! `((k − k_0)/s − 1)·C = i·C`, traps and the widen routine `((k − k_0)/s)·C`. Else
+//! (stepping mode, or `k_0 ≥ n`) the entry stores bound 0: each test falls through,
+//! settles nothing (the slot's 0 in stepping mode; with `k_0 ≥ n`, `k − k_0 = s` in
+//! 32-bit arithmetic even where `k` wrapped, so `(k − k_0)/s − 1 = 0`) and leaves or
+//! enters again, whose charge is the next iteration's.
 //!
 //! Store runs (`store_run.rs`) may open inside a counted body as anywhere: their checks
 //! and flag are unchanged, only the call in their slow paths goes to the routine, which
@@ -107,18 +134,23 @@ pub(crate) enum Bound {
     Const(u32),
 }
 
-/// How the update steps the variable: `i32.const 1` or a local the loop does not write.
+/// How the update steps the variable: `i32.const 1`, another nonzero constant or a local
+/// the loop does not write added, or (a count-down loop, top-tested by `i32.eqz`)
+/// `i32.const 1` subtracted.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
     One,
+    Const(u32),
     Local(u32),
+    Down,
 }
 
 /// Where the loop tests its variable.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Test {
-    /// At the header: `br_if` to the `block` `exit_depth` frames out (≥ 1), `i32.ge_u`.
-    Top { exit_depth: u32 },
+    /// At the header: `br_if` to the `block` `exit_depth` frames out (≥ 1), `i32.ge_u`
+    /// (or, `down`, `i32.eqz`: the bound is 0 and the step [`Step::Down`]).
+    Top { exit_depth: u32, down: bool },
     /// At the end of the body: `br_if 0` back to the header, `i32.lt_u`. `tail`: where
     /// the test's four operators start, in bytes from the start of the loop's bytes;
     /// `tail_len`: their bytes.
@@ -131,7 +163,7 @@ pub(crate) struct CountedLoop {
     /// The induction variable `$j`.
     pub var: u32,
     pub bound: Bound,
-    /// Top-tested loops only step by a local.
+    /// Count-down loops are top-tested.
     pub step: Step,
     pub test: Test,
     /// The iteration's charge `C` (1..2^31).
@@ -146,7 +178,8 @@ impl CountedLoop {
     /// How many operators `header_len` spans.
     pub fn header_operators(&self) -> usize {
         match self.test {
-            Test::Top { .. } => 6,
+            Test::Top { down: false, .. } => 6,
+            Test::Top { down: true, .. } => 5,
             Test::Bottom { .. } => 2,
         }
     }
@@ -239,7 +272,8 @@ impl Body {
 
     /// The update's step, if the variable's only write is the update at the `update`-th
     /// operator from the end, whose end is `end`, and neither the bound nor a local step
-    /// is the variable or written (a local step only where `local_step` allows it). The
+    /// is the variable or written; a count-down update exactly where `down` says (its
+    /// test is `i32.eqz`). The
     /// writes are counted by a second scan of the body (`code`, up to `end`): only for a
     /// loop whose tail has the shape, so a non-candidate pays the first scan alone.
     fn qualifies(
@@ -248,11 +282,11 @@ impl Body {
         var: u32,
         bound: Bound,
         (update, end): (usize, usize),
-        local_step: bool,
+        down: bool,
     ) -> Option<Step> {
         let at = self.nth_last(update)?;
         let (update_end, step) = is_update(code, at, var)?;
-        if update_end != end {
+        if update_end != end || (step == Step::Down) != down {
             return None;
         }
         let bound_local = match bound {
@@ -261,9 +295,9 @@ impl Body {
             Bound::Const(_) => None,
         };
         let step_local = match step {
-            Step::Local(s) if s == var || !local_step => return None,
+            Step::Local(s) if s == var => return None,
             Step::Local(s) => Some(s),
-            Step::One => None,
+            Step::One | Step::Const(_) | Step::Down => None,
         };
         (self.writes(code, var, [bound_local, step_local])? == (1, [0, 0])).then_some(step)
     }
@@ -365,21 +399,55 @@ fn charge(bytes: &mut Bytes, is_gas: &impl Fn(u32) -> bool) -> Option<u32> {
 /// `is_gas(f)`: `f` is the gas intrinsic. Whether `$j`, `$n` and the exit's frame qualify
 /// is the caller's to check (it knows their homes and the frames).
 pub(crate) fn recognise(code: &[u8], is_gas: impl Fn(u32) -> bool) -> Option<CountedLoop> {
-    match code.first()? {
+    let found = match code.first()? {
         0x20 => top_tested(code, &is_gas),
         _ => bottom_tested(code, &is_gas),
+    }?;
+    (found.max_trips().unwrap_or(u64::MAX) >= MIN_TRIPS).then_some(found)
+}
+
+/// The fewest iterations an entry may run (at most) for a counted loop to pay: the entry
+/// (a 64-bit division, ~20 instructions) and the exit's settle cost about as much as 16
+/// per-iteration charges (`sub; jb`, two instructions each). keccak's `drows` (`i += 5`
+/// to 25 from `i < 5`: five iterations) lost 11.3 M instructions (+8.3 %) counted.
+const MIN_TRIPS: u64 = 16;
+
+impl CountedLoop {
+    /// The most iterations an entry with `j_0 < n` can run when both the bound and the
+    /// step are constants: `⌈n/s⌉`. `None` when either is not known.
+    fn max_trips(&self) -> Option<u64> {
+        let Bound::Const(n) = self.bound else {
+            return None;
+        };
+        let s = match self.step {
+            Step::One => 1,
+            Step::Const(s) => s,
+            Step::Local(_) | Step::Down => return None,
+        };
+        Some(u64::from(n).div_ceil(u64::from(s)))
     }
 }
 
 fn top_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop> {
     let mut bytes = Bytes { code, at: 0 };
-    // The header: local.get $j; (local.get $n | i32.const n); i32.ge_u; br_if d.
+    // The header: local.get $j; (local.get $n | i32.const n); i32.ge_u; br_if d, or
+    // (a count-down loop) local.get $j; i32.eqz; br_if d.
     if bytes.byte()? != 0x20 {
         return None;
     }
     let var = bytes.u32()?;
-    let bound = bound(&mut bytes)?;
-    if bytes.byte()? != 0x4f || bytes.byte()? != 0x0d {
+    let down = bytes.code.get(bytes.at) == Some(&0x45);
+    let bound = if down {
+        bytes.at += 1;
+        Bound::Const(0)
+    } else {
+        let bound = bound(&mut bytes)?;
+        if bytes.byte()? != 0x4f {
+            return None;
+        }
+        bound
+    };
+    if bytes.byte()? != 0x0d {
         return None;
     }
     let exit_depth = bytes.u32()?;
@@ -393,13 +461,13 @@ fn top_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop>
     if body.branch != 0x0c {
         return None;
     }
-    let step = body.qualifies(code, var, bound, (4, bytes.at - 1), true)?;
+    let step = body.qualifies(code, var, bound, (4, bytes.at - 1), down)?;
     let ends = bytes.u32()? == 0 && bytes.byte()? == 0x0b;
     ends.then_some(CountedLoop {
         var,
         bound,
         step,
-        test: Test::Top { exit_depth },
+        test: Test::Top { exit_depth, down },
         cost,
         header_len,
     })
@@ -458,7 +526,8 @@ fn bottom_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLo
         })
 }
 
-/// Where the update `local.get var; (i32.const 1 | local.get s); i32.add; local.set var`
+/// Where the update `local.get var; (i32.const s | local.get s); i32.add; local.set var`
+/// (`s ≠ 0`; or `local.get var; i32.const 1; i32.sub; local.set var`: [`Step::Down`])
 /// starting at `at` in `code` ends (the variable's index in its shortest encoding), and
 /// its step, if it is there.
 fn is_update(code: &[u8], at: usize, var: u32) -> Option<(usize, Step)> {
@@ -467,14 +536,27 @@ fn is_update(code: &[u8], at: usize, var: u32) -> Option<(usize, Step)> {
         return None;
     }
     let step = match (bytes.byte()?, bytes.byte()?) {
-        (0x41, 0x01) => Step::One,
+        (0x41, _) => {
+            bytes.at -= 1;
+            match (bytes.i32()? as u32, bytes.byte()?) {
+                (1, 0x6a) => Step::One,
+                (1, 0x6b) => Step::Down,
+                (0, _) => return None,
+                (s, 0x6a) => Step::Const(s),
+                _ => return None,
+            }
+        }
         (0x20, _) => {
             bytes.at -= 1;
-            Step::Local(bytes.u32()?)
+            let step = Step::Local(bytes.u32()?);
+            if bytes.byte()? != 0x6a {
+                return None;
+            }
+            step
         }
         _ => return None,
     };
-    let found = bytes.byte()? == 0x6a && bytes.byte()? == 0x21 && bytes.u32()? == var;
+    let found = bytes.byte()? == 0x21 && bytes.u32()? == var;
     found.then_some((bytes.at, step))
 }
 
@@ -559,14 +641,13 @@ impl OpenCounted {
             masm.branch(Cond::Eq, skip);
             skip
         });
-        masm.mov(Size::S32, t, Operand::Reg(state.var));
-        masm.alu(
-            AluOp::Sub,
-            Size::S32,
-            t,
-            t,
-            Operand::Frame(state.start_slot),
-        );
+        // j − j_0, or (counting down) n_0 − n.
+        let (from, less) = match state.down {
+            false => (Operand::Reg(state.var), Operand::Frame(state.start_slot)),
+            true => (Operand::Frame(state.start_slot), Operand::Reg(state.var)),
+        };
+        masm.mov(Size::S32, t, from);
+        masm.alu(AluOp::Sub, Size::S32, t, t, less);
         if skip.is_some() {
             masm.div(DivOp::DivU, Size::S32, t, t, u);
         }
@@ -617,10 +698,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             Bound::Local(n) => i32_local(n)?,
         };
         let step = match shape.step {
-            Step::One => None,
+            Step::One | Step::Down => None,
+            Step::Const(s) => Some(Operand::Imm(s.into())),
             Step::Local(s) => Some(i32_local(s)?),
         };
-        if let Test::Top { exit_depth } = shape.test {
+        if let Test::Top { exit_depth, .. } = shape.test {
             // The loop's frame is not pushed yet: depth d from inside it is d - 1 from
             // here.
             let exit = self.frames.len().checked_sub(exit_depth as usize)?;
@@ -653,7 +735,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.push(Kind::I64, Loc::Slot);
         let (start_slot, bound_slot) = (self.slot_offset(first), self.slot_offset(first + 1));
         let test = match shape.test {
-            Test::Top { exit_depth } => {
+            Test::Top { exit_depth, .. } => {
                 let exit_frame = self.frames.len() - exit_depth as usize;
                 self.frames[exit_frame].branched = true;
                 OpenTest::Top {
@@ -686,6 +768,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             start_slot,
             bound_slot,
             bottom: matches!(test, OpenTest::Bottom { .. }),
+            down: shape.step == Step::Down,
         };
         self.masm.counted_rebase(&state);
         self.counted = Some(OpenCounted {
@@ -713,7 +796,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         };
         self.masm
             .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
-        self.masm.branch(Cond::GeU, exit_stub);
+        self.masm.branch(state.exit_cond(), exit_stub);
         if let Some(body) = body {
             self.masm.bind(body);
         }
@@ -726,7 +809,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// `C`, and the entry's charge traps `out_of_gas` where the per-iteration charge
     /// would have; `k_0 ≥ n` (bound 0): the one iteration run was the entry's, `k − k_0 −
     /// 1` is 0 in 32-bit arithmetic even where `k` wrapped, and `k < n` continues the
-    /// loop from a new entry, now in fast mode.
+    /// loop from a new entry, now in fast mode. Not inlined: it runs once a loop, and
+    /// inlined it grew the operator loop of `FuncGen::compile` (+0.2 % compile Ir on the
+    /// 2 MB module, the same code out).
+    #[inline(never)]
     pub(super) fn counted_tail(&mut self) {
         let Some(open) = self.counted.as_mut() else {
             return;
@@ -737,8 +823,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         *tail = None;
         let entry = *entry;
         let header = self.frames.last().expect("inside the loop").label;
-        // A bottom-tested loop steps by 1: its settle needs one temporary.
-        let t = [self.allocatable[0]; 2];
+        // Every allocatable register is dead here (the body's values are consumed; the
+        // loop's and everything below it are in their slots), as at the stubs.
+        let t = [self.allocatable[0], self.allocatable[1]];
         let state = open.state;
         self.masm
             .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
@@ -771,7 +858,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.masm.bind(exit_stub);
                 open.settle(self.masm, t, 0);
                 self.masm.cmp(Size::S32, open.state.var, open.state.bound);
-                self.masm.branch(Cond::GeU, exit);
+                self.masm.branch(open.state.exit_cond(), exit);
                 let out_of_gas = self.labels.trap(TrapKind::OutOfGas);
                 match body {
                     // Fast mode: i = m, the gas left is below C, so this charge traps;
@@ -856,7 +943,10 @@ mod tests {
                 var: 0,
                 bound: Bound::Local(1),
                 step: Step::One,
-                test: Test::Top { exit_depth: 1 },
+                test: Test::Top {
+                    exit_depth: 1,
+                    down: false
+                },
                 cost: 37,
                 header_len: 11,
             }
@@ -892,8 +982,8 @@ mod tests {
                 "(local.set 2 (i32.div_u (local.get 2) (local.get 1)))",
                 UPDATE,
             ),
-            // Another step, another update.
-            shape("", "(local.set 0 (i32.add (local.get 0) (i32.const 2)))"),
+            // A step of 0, another update.
+            shape("", "(local.set 0 (i32.add (local.get 0) (i32.const 0)))"),
             shape("", "(local.set 0 (i32.add (i32.const 1) (local.get 0)))"),
             shape("", "(local.set 0 (i32.sub (local.get 0) (i32.const -1)))"),
         ];
@@ -941,8 +1031,92 @@ mod tests {
             shape("(local.set 2 (i32.const 3))", step),
             shape("", "(local.set 0 (i32.add (local.get 0) (local.get 0)))"),
             shape("", "(local.set 0 (i32.add (local.get 2) (local.get 0)))"),
-            // Bottom-tested loops step by 1 only.
-            do_while("", step, "i32.lt_u", ""),
+        ];
+        for wat in misses {
+            assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");
+        }
+        // Bottom-tested too.
+        let found = recognise(&loop_bytes(&do_while("", step, "i32.lt_u", "")), |f| f == 0);
+        assert_eq!(found.map(|f| f.step), Some(Step::Local(2)));
+    }
+
+    #[test]
+    fn short_constant_loops_are_not_counted() {
+        // keccak's `drows` runs five iterations at most: cheaper charged one by one.
+        let drows = |n: u32, s: u32| {
+            format!(
+                "(loop $rows
+                   (call 0 (i64.const 41))
+                   (local.set 0 (i32.add (local.get 0) (i32.const {s})))
+                   (br_if $rows (i32.lt_u (local.get 0) (i32.const {n}))))"
+            )
+        };
+        let counted = |wat: String| recognise(&loop_bytes(&wat), |f| f == 0).is_some();
+        assert!(!counted(drows(25, 5)));
+        assert!(!counted(drows(75, 5)));
+        assert!(counted(drows(76, 5)));
+        assert!(!counted(drows(15, 1)));
+        assert!(counted(drows(16, 1)));
+        // The bound a local: no cap.
+        assert!(counted(do_while("", UPDATE, "i32.lt_u", "")));
+    }
+
+    #[test]
+    fn a_constant_step() {
+        // keccak's `drows` (`i += 5; br_if (i < 25)`), a negative (wrapping) step, a step
+        // whose constant takes more than one byte, top-tested too.
+        for (step, wanted) in [("5", 5), ("-3", -3i32 as u32), ("300", 300)] {
+            let update = format!("(local.set 0 (i32.add (local.get 0) (i32.const {step})))");
+            for wat in [
+                do_while("", &update, "i32.lt_u", ""),
+                shape("(i32.store8 (local.get 0) (local.get 1))", &update),
+            ] {
+                let found = recognise(&loop_bytes(&wat), |f| f == 0);
+                assert_eq!(found.map(|f| f.step), Some(Step::Const(wanted)), "{wat}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_count_down() {
+        let wat = |test: &str, update: &str| {
+            format!(
+                "(block $done (loop $next
+                   (br_if $done {test})
+                   (call 0 (i64.const 23))
+                   (local.set 2 (i32.add (local.get 2) (i32.load8_u (local.get 0))))
+                   {update}
+                   (br $next)))"
+            )
+        };
+        let eqz = "(i32.eqz (local.get 0))";
+        let down = "(local.set 0 (i32.sub (local.get 0) (i32.const 1)))";
+        let found = recognise(&loop_bytes(&wat(eqz, down)), |f| f == 0);
+        assert_eq!(
+            found,
+            Some(CountedLoop {
+                var: 0,
+                bound: Bound::Const(0),
+                step: Step::Down,
+                test: Test::Top {
+                    exit_depth: 1,
+                    down: true
+                },
+                cost: 23,
+                header_len: 9,
+            })
+        );
+        assert_eq!(found.map(|f| f.header_operators()), Some(5));
+        let misses = [
+            // Counting down to a bound, or up to 0; another step down; the test of
+            // another local.
+            wat("(i32.ge_u (local.get 0) (local.get 1))", down),
+            wat(eqz, UPDATE),
+            wat(eqz, "(local.set 0 (i32.sub (local.get 0) (i32.const 2)))"),
+            wat(eqz, "(local.set 0 (i32.sub (local.get 0) (local.get 1)))"),
+            wat("(i32.eqz (local.get 1))", down),
+            // The count-down update in a bottom-tested loop.
+            do_while("", down, "i32.lt_u", ""),
         ];
         for wat in misses {
             assert_eq!(recognise(&loop_bytes(&wat), |f| f == 0), None, "{wat}");

@@ -55,6 +55,11 @@ impl X64Masm {
                 );
             }
         }
+        // A bottom-tested loop with a step multiplies m + 1: m ≤ 2^32 − 1 keeps (m + 1)·s'
+        // + j_0 below 2^64, and (m + 1)·s' ≥ 2^32 > n − j_0 from there on, so neither
+        // clamp changes the bound.
+        let stepped_bottom = state.bottom && state.step.is_some();
+        let m_max = M_MAX - i64::from(stepped_bottom);
         asm!(self.ops
             // m = min(floor(gas / C), 2^32): the clamp changes no minimum with n < 2^32,
             // and keeps j_0 + m·s (+ 1) from overflowing.
@@ -64,23 +69,37 @@ impl X64Masm {
             ; mov ecx, cost
             ; div rcx
             ; mov rdx, r11
-            ; mov rcx, QWORD M_MAX
+            ; mov rcx, QWORD m_max
             ; cmp rax, rcx
             ; cmova rax, rcx
         );
+        if state.down {
+            // Counting down: the lower limit max(0, j_0 − m) (a borrow: j_0 < m).
+            asm!(self.ops
+                ; mov ecx, Rd(v)
+                ; sub rcx, rax
+                ; mov eax, 0
+                ; cmovb rcx, rax
+                ; mov QWORD [rbp + bound], rcx
+            );
+            return;
+        }
         if state.step.is_some() {
-            // m·s' (< 2^64: m ≤ 2^32, s' < 2^32).
+            if state.bottom {
+                asm!(self.ops; add rax, 1);
+            }
+            // m·s' or (m + 1)·s' (< 2^64: m ≤ 2^32, or m + 1 ≤ 2^32; s' < 2^32).
             asm!(self.ops
                 ; mov ecx, DWORD [rbp + start + 4]
                 ; imul rax, rcx
             );
         }
-        // bound = min(n, j_0 + m·s), bottom-tested min(n, j_0 + m + 1).
+        // bound = min(n, j_0 + m·s), bottom-tested min(n, j_0 + (m + 1)·s).
         asm!(self.ops
             ; mov ecx, Rd(v)
             ; add rax, rcx
         );
-        if state.bottom {
+        if state.bottom && state.step.is_none() {
             asm!(self.ops; add rax, 1);
         }
         self.ecx_from(state.bound);
@@ -125,13 +144,20 @@ impl X64Masm {
         asm!(self.ops; =>label);
         match state.step {
             None => {
-                // Settle (j - j_0 + owed)·C (a 32-bit difference, see
-                // `codegen/counted.rs`) in r11, leaving rax and rcx for the stub; it
-                // never borrows.
-                asm!(self.ops
-                    ; mov r11d, Rd(v)
-                    ; sub r11d, DWORD [rbp + start]
-                );
+                // Settle (j - j_0 + owed)·C (counting down (j_0 - j + owed)·C; a 32-bit
+                // difference, see `codegen/counted.rs`) in r11, leaving rax and rcx for
+                // the stub; it never borrows.
+                if state.down {
+                    asm!(self.ops
+                        ; mov r11d, DWORD [rbp + start]
+                        ; sub r11d, Rd(v)
+                    );
+                } else {
+                    asm!(self.ops
+                        ; mov r11d, Rd(v)
+                        ; sub r11d, DWORD [rbp + start]
+                    );
+                }
                 if owed != 0 {
                     asm!(self.ops; add r11d, owed);
                 }
