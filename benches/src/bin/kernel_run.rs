@@ -44,6 +44,7 @@ fn main() {
     }
     if let [mode, kernel, out] = &args[..] {
         if mode == "cranelift-object" {
+            // An unknown kernel is a usage error here, before the fixtures' lookup.
             bench_arg(kernel);
             let object = cranelift_object(&gasket_fixtures::wasm(kernel))
                 .unwrap_or_else(|e| usage(&format!("{kernel}: {e}")));
