@@ -8,7 +8,8 @@ LATER = (
     "A steadier measure on a shared machine than these medians: `kernel_run time` "
     "(benches/README.md: interleaved calls, the fastest per engine); ARCHITECTURE.md "
     "\"Measured in time after the sixteenth session's merges\" has its figures for a "
-    "later build (integer geomean 1.27, keccak 1.61, matmul and sha256buf 1.53; "
+    "later build (integer geomean 1.27, keccak 1.61, matmul 1.53 in its fast processes, "
+    "sha256buf 1.53; "
     "metering overhead brtable and matmul +6 %, the others at most +3 %)."
 )
 

@@ -19,7 +19,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use gasket_benches::{
-    all_peers, bench_profile, compile_nocanon, compile_unmetered, FLOAT_WORKLOADS, WORKLOADS,
+    all_peers, bench_profile, compile_nocanon, compile_unmetered, first_int, FLOAT_WORKLOADS,
+    WORKLOADS,
 };
 use gasket_vm::metering::prepare;
 use gasket_vm::{Engine, Imports, Instance, Value};
@@ -136,11 +137,7 @@ fn execute(c: &mut Criterion) {
                 .expect("call")
                 .result
                 .expect("returns");
-            let result = match result.first() {
-                Some(Value::I32(v)) => *v as i64,
-                Some(Value::I64(v)) => *v,
-                _ => 0,
-            };
+            let result = first_int(&result);
             assert_eq!(*expected.get_or_insert(result), result, "{label} {name}");
             group.bench_function(BenchmarkId::new(label, name), |b| {
                 b.iter(|| {

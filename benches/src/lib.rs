@@ -72,6 +72,16 @@ fn compile_mapped(
     Module::from_artifact(engine, artifact, prepared.info)
 }
 
+/// A call's first result as the peers' [`Runner::call`] reports it: an i32 (sign-extended)
+/// or an i64, 0 when there is none.
+pub fn first_int(values: &[gasket_vm::Value]) -> i64 {
+    match values.first() {
+        Some(gasket_vm::Value::I32(v)) => i64::from(*v),
+        Some(gasket_vm::Value::I64(v)) => *v,
+        _ => 0,
+    }
+}
+
 /// The profile the execution benches compile with.
 pub fn bench_profile() -> Profile {
     Profile::permissive()

@@ -27,7 +27,7 @@
 //! steadier estimate than a median; it is a diagnostic beside the criterion benches, which
 //! stay the measure of the targets.
 
-use gasket_benches::{bench_profile, compile_unmetered, WORKLOADS};
+use gasket_benches::{bench_profile, compile_unmetered, first_int, WORKLOADS};
 use gasket_vm::{Engine, Imports, Instance, Value};
 
 fn main() {
@@ -67,10 +67,7 @@ fn main() {
     let result = load(engine_name, &wasm).and_then(|mut call| call(arg));
     match result {
         Ok(value) => println!("{engine_name} {kernel}({arg}) = {value}"),
-        Err(e) => {
-            eprintln!("kernel_run: {engine_name} {kernel}({arg}): {e}");
-            std::process::exit(1);
-        }
+        Err(e) => fail(&format!("{engine_name} {kernel}({arg}): {e}")),
     }
 }
 
@@ -110,11 +107,7 @@ fn load_gasket(metered: bool, wasm: &[u8]) -> Result<Call, String> {
             .call("run", &[Value::I32(arg)], u64::MAX)
             .map_err(|e| e.to_string())?;
         match outcome.result {
-            Ok(values) => Ok(match values.first() {
-                Some(Value::I32(v)) => *v as i64,
-                Some(Value::I64(v)) => *v,
-                _ => 0,
-            }),
+            Ok(values) => Ok(first_int(&values)),
             Err(trap) => Err(format!("trapped: {trap:?}")),
         }
     }))
@@ -167,7 +160,7 @@ fn time_kernel(kernel: &str, rounds: u32) {
     let mut calls: Vec<(&str, Call, Vec<f64>)> = TIMED
         .iter()
         .map(|&name| {
-            let call = load(name, &wasm).unwrap_or_else(|e| usage(&format!("{name}: {e}")));
+            let call = load(name, &wasm).unwrap_or_else(|e| fail(&format!("{name}: {e}")));
             (name, call, Vec::with_capacity(rounds as usize))
         })
         .collect();
@@ -175,26 +168,33 @@ fn time_kernel(kernel: &str, rounds: u32) {
     for _ in 0..rounds {
         for (name, call, times) in &mut calls {
             let start = std::time::Instant::now();
-            let result = call(arg).unwrap_or_else(|e| usage(&format!("{name} {kernel}: {e}")));
+            let result = call(arg).unwrap_or_else(|e| fail(&format!("{name} {kernel}: {e}")));
             times.push(start.elapsed().as_secs_f64() * 1e6);
             if *expected.get_or_insert(result) != result {
-                usage(&format!(
+                fail(&format!(
                     "{name} {kernel}: {result} differs from the first engine's"
                 ));
             }
         }
     }
-    let fastest = |times: &[f64]| times.iter().copied().fold(f64::INFINITY, f64::min);
-    let metered = fastest(&calls[0].2);
-    for (name, _, times) in &mut calls {
+    for (_, _, times) in &mut calls {
         times.sort_by(f64::total_cmp);
-        let min = fastest(times);
+    }
+    let metered = calls[0].2[0];
+    for (name, _, times) in &calls {
         println!(
-            "{kernel:<11} {name:<20} fastest {min:>10.1} us  median {:>10.1} us  gasket/this {:.3}",
+            "{kernel:<11} {name:<20} fastest {:>10.1} us  median {:>10.1} us  gasket/this {:.3}",
+            times[0],
             times[times.len() / 2],
-            metered / min
+            metered / times[0]
         );
     }
+}
+
+/// A kernel that failed to load, trapped or disagreed: exit 1, as a failed run does.
+fn fail(msg: &str) -> ! {
+    eprintln!("kernel_run: {msg}");
+    std::process::exit(1)
 }
 
 fn usage(msg: &str) -> ! {

@@ -149,8 +149,8 @@ pub(crate) enum Step {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Test {
     /// At the header: `br_if` to the `block` `exit_depth` frames out (≥ 1), `i32.ge_u`
-    /// (or, `down`, `i32.eqz`: the bound is 0 and the step [`Step::Down`]).
-    Top { exit_depth: u32, down: bool },
+    /// (or, with the step [`Step::Down`], `i32.eqz`: the bound is 0).
+    Top { exit_depth: u32 },
     /// At the end of the body: `br_if 0` back to the header, `i32.lt_u`. `tail`: where
     /// the test's four operators start, in bytes from the start of the loop's bytes;
     /// `tail_len`: their bytes.
@@ -177,10 +177,10 @@ pub(crate) struct CountedLoop {
 impl CountedLoop {
     /// How many operators `header_len` spans.
     pub fn header_operators(&self) -> usize {
-        match self.test {
-            Test::Top { down: false, .. } => 6,
-            Test::Top { down: true, .. } => 5,
-            Test::Bottom { .. } => 2,
+        match (self.test, self.step) {
+            (Test::Top { .. }, Step::Down) => 5,
+            (Test::Top { .. }, _) => 6,
+            (Test::Bottom { .. }, _) => 2,
         }
     }
 }
@@ -467,7 +467,7 @@ fn top_tested(code: &[u8], is_gas: &impl Fn(u32) -> bool) -> Option<CountedLoop>
         var,
         bound,
         step,
-        test: Test::Top { exit_depth, down },
+        test: Test::Top { exit_depth },
         cost,
         header_len,
     })
@@ -943,10 +943,7 @@ mod tests {
                 var: 0,
                 bound: Bound::Local(1),
                 step: Step::One,
-                test: Test::Top {
-                    exit_depth: 1,
-                    down: false
-                },
+                test: Test::Top { exit_depth: 1 },
                 cost: 37,
                 header_len: 11,
             }
@@ -1098,10 +1095,7 @@ mod tests {
                 var: 0,
                 bound: Bound::Const(0),
                 step: Step::Down,
-                test: Test::Top {
-                    exit_depth: 1,
-                    down: true
-                },
+                test: Test::Top { exit_depth: 1 },
                 cost: 23,
                 header_len: 9,
             })

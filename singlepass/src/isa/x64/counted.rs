@@ -84,10 +84,11 @@ impl X64Masm {
             );
             return;
         }
+        // Bottom-tested: the entry charged iteration 0, so m + 1 iterations.
+        if state.bottom {
+            asm!(self.ops; add rax, 1);
+        }
         if state.step.is_some() {
-            if state.bottom {
-                asm!(self.ops; add rax, 1);
-            }
             // m·s' or (m + 1)·s' (< 2^64: m ≤ 2^32, or m + 1 ≤ 2^32; s' < 2^32).
             asm!(self.ops
                 ; mov ecx, DWORD [rbp + start + 4]
@@ -99,9 +100,6 @@ impl X64Masm {
             ; mov ecx, Rd(v)
             ; add rax, rcx
         );
-        if state.bottom && state.step.is_none() {
-            asm!(self.ops; add rax, 1);
-        }
         self.ecx_from(state.bound);
         asm!(self.ops
             ; cmp rax, rcx
