@@ -17,6 +17,8 @@ mod isa;
 pub mod masm;
 mod module;
 mod target;
+#[cfg(test)]
+mod test_rng;
 mod trap;
 pub mod vmctx;
 pub mod written;

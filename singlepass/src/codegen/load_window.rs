@@ -587,6 +587,7 @@ impl Bytes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::xorshift;
 
     fn body(wat_ops: &str) -> Vec<u8> {
         let wat = format!(
@@ -627,13 +628,7 @@ mod tests {
         };
         let mut words: Vec<u64> = (0..64).map(|i| 1u64 << i).collect();
         words.extend([0, u64::MAX, 0x8000_0000_0000_0001, 0x0123_4567_89ab_cdef]);
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..1000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            words.push(state);
-        }
+        words.extend(std::iter::repeat_with(xorshift(0x9e37_79b9_7f4a_7c15)).take(1000));
         for below in words {
             assert_eq!(
                 StackModel::with_below(below).base,
@@ -686,13 +681,7 @@ mod tests {
 
     #[test]
     fn stack_model_matches_the_clearing_one() {
-        let mut state = 0x853c_49e6_748f_ea9b_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x853c_49e6_748f_ea9b);
         for round in 0..2000 {
             let below = match round % 3 {
                 0 => 0,
@@ -1022,13 +1011,8 @@ mod tests {
     /// and the memo must then not answer).
     #[test]
     fn memo_answers_match_fresh_scans() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut random = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = move |n: u64| random() % n;
         let base = AddrBase::local(0);
         let (mut hits, mut stores_seen) = (0, 0);
         for _ in 0..400 {

@@ -76,14 +76,8 @@ mod tests {
 
     /// Deterministic pseudo-random u32s (xorshift), plus the edges near multiples of `d`.
     fn samples(d: u64, seed: u64) -> impl Iterator<Item = u64> {
-        let mut state = seed | 1;
-        let random = std::iter::repeat_with(move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state & 0xffff_ffff
-        })
-        .take(2000);
+        let mut next = crate::test_rng::xorshift(seed | 1);
+        let random = std::iter::repeat_with(move || next() & 0xffff_ffff).take(2000);
         let top = u64::from(u32::MAX);
         let edge = top - top % d;
         let edges = [
