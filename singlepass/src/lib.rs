@@ -15,6 +15,9 @@ mod error;
 mod float_reference;
 mod isa;
 pub mod masm;
+#[cfg(any(test, feature = "isa-testing"))]
+#[doc(hidden)]
+pub mod masm_suite;
 mod module;
 mod target;
 #[cfg(test)]

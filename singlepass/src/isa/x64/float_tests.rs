@@ -3,32 +3,26 @@
 //! against the reference's wasm semantics with canonical NaNs; and the trampoline's
 //! float-mode switch.
 
-use super::regs::{R10, R12, R8, R9, RBX, RDI, RSI};
-use super::tests::{slot, Builder, Instance, Module};
+use super::regs::{RDI, RSI};
+use super::tests::{slot, Builder, NativeX64};
 use super::X64Masm;
 use crate::float_reference as reference;
 use crate::masm::{
     Address, Base, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler, Operand,
     Reg, Size, StoreWidth, TruncMode,
 };
+use crate::masm_suite::{reg_shapes, TestInstance};
 use crate::TrapKind;
 
 const SIZES: [FloatSize; 2] = [FloatSize::F32, FloatSize::F64];
 
-/// (dst, lhs, rhs): distinct, dst == lhs, dst == rhs, local registers, all one register.
-const SHAPES: [(u8, u8, u8); 5] = [
-    (R8, RSI, RDI),
-    (RSI, RSI, RDI),
-    (RDI, RSI, RDI),
-    (RBX, R12, R10),
-    (R9, R9, R9),
-];
+type Module = crate::masm_suite::Module<NativeX64>;
 
 /// Builds one function per shape: lhs from slot 0, rhs from slot 1, garbage in a distinct
 /// dst, `emit`, dst to slot 0.
 fn build(emit: &dyn Fn(&mut X64Masm, &Builder, Reg, Reg, Reg)) -> (Module, Vec<usize>) {
     let mut b = Builder::new();
-    let funcs = SHAPES
+    let funcs = reg_shapes::<NativeX64>()
         .iter()
         .map(|&(d, l, r)| {
             b.func(|m, b| {
@@ -60,12 +54,12 @@ fn check_pairs(
     expect: &dyn Fn(u64, u64) -> Result<u64, TrapKind>,
 ) {
     let (module, funcs) = build(emit);
-    let mut inst = Instance::new();
-    for (shape, &f) in SHAPES.iter().zip(&funcs) {
+    let mut inst = module.instance();
+    for (shape, &f) in reg_shapes::<NativeX64>().iter().zip(&funcs) {
         for &x in inputs {
             for &y in inputs {
                 let y = if shape.1 == shape.2 { x } else { y };
-                let (code, slots) = inst.call(&module, f, &[x, y]);
+                let (code, slots) = inst.call(f, &[x, y]);
                 let got = if code == 0 {
                     Ok(slots[0])
                 } else {
@@ -106,12 +100,12 @@ fn binops_without_canonicalization_differ_only_in_nan_bits() {
     for size in SIZES {
         let (module, funcs) =
             build(&|m, _, d, l, r| m.float_binop(FloatBinOp::Div, size, d, l, r, false));
-        let mut inst = Instance::new();
+        let mut inst = module.instance();
         let inputs = reference::inputs(size);
         let mut other_nans = 0;
         for &x in &inputs {
             for &y in &inputs {
-                let got = inst.run(&module, funcs[0], &[x, y]);
+                let got = inst.run(funcs[0], &[x, y]);
                 let want = reference::binop(FloatBinOp::Div, size, x, y);
                 if want == size.canonical_nan() {
                     let exponent = size.canonical_nan() & !(size.canonical_nan() >> 1);
@@ -286,7 +280,7 @@ fn trampoline_runs_wasm_in_the_deterministic_mode_and_restores_the_hosts() {
     });
     let trap = b.func(|m, b| m.jump(b.trap(TrapKind::Unreachable)));
     let module = b.build();
-    let mut inst = Instance::new();
+    let mut inst = module.instance();
     // Round toward zero (bits 13-14 = 11), FZ (bit 15), DAZ (bit 6), the inexact flag.
     let hostile = 0x1f80 | 0x6000 | 0x8000 | 0x40 | 0x20;
     let cases = [
@@ -298,7 +292,7 @@ fn trampoline_runs_wasm_in_the_deterministic_mode_and_restores_the_hosts() {
     for (x, y) in cases {
         let (a, b) = (x.to_bits(), y.to_bits());
         write_mxcsr(hostile);
-        let got = inst.call(&module, div, &[a, b]);
+        let got = inst.call(div, &[a, b]);
         let after = read_mxcsr();
         write_mxcsr(0x1f80);
         assert_eq!(got.0, 0);
@@ -309,7 +303,7 @@ fn trampoline_runs_wasm_in_the_deterministic_mode_and_restores_the_hosts() {
         assert_eq!(after, hostile, "host MXCSR after a return");
     }
     write_mxcsr(hostile);
-    let (code, _) = inst.call(&module, trap, &[]);
+    let (code, _) = inst.call(trap, &[]);
     let after = read_mxcsr();
     write_mxcsr(0x1f80);
     assert_eq!(code, TrapKind::Unreachable.code());
@@ -375,14 +369,14 @@ fn float_moves_and_stores_keep_bits_or_canonicalize_nans() {
                     emit(m, size, canonicalize);
                 });
                 let module = b.build();
-                let mut inst = Instance::new();
+                let mut inst = module.instance();
                 for &x in &inputs {
                     let want = if canonicalize && is_nan(size, x) {
                         size.canonical_nan()
                     } else {
                         x
                     };
-                    let got = inst.run(&module, f, &[x]);
+                    let got = inst.run(f, &[x]);
                     assert_eq!(
                         got, want,
                         "{name} {size:?} canonicalize={canonicalize}: {x:#x}"
