@@ -14,7 +14,10 @@ use gasket_singlepass::masm::{
     Address, AluOp, Base, BitOp, Cond, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat,
     LibcallArg, LoadKind, MacroAssembler, Operand, Reg, Size, StoreWidth, TruncMode,
 };
-use gasket_singlepass::masm_suite::{self, slot, Harness, TestInstance};
+use gasket_singlepass::masm_suite::{
+    self, check_each, check_pairs, float_inputs, slot, Harness, TestInstance, FLOAT_BINOPS,
+    FLOAT_SIZES,
+};
 use gasket_singlepass::{Libcall, TrapKind, VmCtx};
 use unicorn_engine::RegisterARM64;
 
@@ -447,160 +450,13 @@ fn frames_beyond_64k_and_wide_frame_displacements() {
 // `float_reference` (every pair for two-input operations), in several register shapes,
 // against wasm semantics with canonical NaNs; plus the trampoline's FPCR handling.
 
-const FLOAT_SIZES: [FloatSize; 2] = [FloatSize::F32, FloatSize::F64];
-
-/// (dst, lhs, rhs): distinct, dst == lhs, dst == rhs, local registers, all one register.
-const FLOAT_SHAPES: [(u8, u8, u8); 5] = [
-    (R8, RSI, RDI),
-    (RSI, RSI, RDI),
-    (RDI, RSI, RDI),
-    (RBX, R12, R10),
-    (R9, R9, R9),
-];
-
-/// The shared inputs of `size`, plus NaNs with a sign and a payload in both quiet and
-/// signalling forms, and more ties for `nearest`.
-fn float_inputs(size: FloatSize) -> Vec<u64> {
-    let mut inputs = reference::inputs(size);
-    match size {
-        FloatSize::F32 => {
-            inputs.extend([0xffc0_0001, 0x7f80_0001, 0x7fc0_1234]);
-            inputs
-                .extend([3.5f32, -1.5, 0.499_999_97, 8_388_607.5].map(|v| u64::from(v.to_bits())));
-        }
-        FloatSize::F64 => {
-            inputs.extend([
-                0xfff8_0000_0000_0001,
-                0x7ff0_0000_0000_0001,
-                0x7ff8_0000_1234_0000,
-            ]);
-            inputs.extend(
-                [
-                    3.5f64,
-                    -1.5,
-                    0.499_999_999_999_999_94,
-                    4_503_599_627_370_495.5,
-                ]
-                .map(f64::to_bits),
-            );
-        }
-    }
-    inputs
-}
-
-/// Builds one function per shape: lhs from slot 0, rhs from slot 1, garbage in a distinct
-/// dst, `emit`, dst to slot 0.
-fn build_float(emit: &dyn Fn(&mut A64Masm, &Builder, Reg, Reg, Reg)) -> (Module, Vec<usize>) {
-    let mut b = Builder::new();
-    let funcs = FLOAT_SHAPES
-        .iter()
-        .map(|&(d, l, r)| {
-            b.func(|m, b| {
-                m.mov(Size::S64, Reg(l), Operand::Frame(slot(0)));
-                if r != l {
-                    m.mov(Size::S64, Reg(r), Operand::Frame(slot(1)));
-                }
-                if d != l && d != r {
-                    m.mov(Size::S64, Reg(d), Operand::Imm(-1));
-                }
-                emit(m, b, Reg(d), Reg(l), Reg(r));
-                m.store(
-                    StoreWidth::B64,
-                    Address::at(Base::Frame, slot(0) as i64),
-                    Operand::Reg(Reg(d)),
-                );
-            })
-        })
-        .collect();
-    (b.build(), funcs)
-}
-
-/// The result of a call: slot 0, or the trap.
-fn outcome(code: u32, slots: [u64; 8]) -> Result<u64, TrapKind> {
-    if code == 0 {
-        Ok(slots[0])
-    } else {
-        Err(TrapKind::from_code(code).expect("a trap code"))
-    }
-}
-
-/// Runs every shape of `emit` on every pair of `inputs` (x, x for the one-register shape)
-/// and compares slot 0 or the trap with `expect`.
-fn check_pairs(
-    what: &str,
-    inputs: &[u64],
-    emit: &dyn Fn(&mut A64Masm, &Builder, Reg, Reg, Reg),
-    expect: &dyn Fn(u64, u64) -> Result<u64, TrapKind>,
-) {
-    let (module, funcs) = build_float(emit);
-    let mut inst = module.instance();
-    for (shape, &f) in FLOAT_SHAPES.iter().zip(&funcs) {
-        for &x in inputs {
-            for &y in inputs {
-                let y = if shape.1 == shape.2 { x } else { y };
-                let (code, slots) = inst.call(f, &[x, y]);
-                let want = expect(x, y);
-                assert_eq!(
-                    outcome(code, slots),
-                    want,
-                    "{what} {shape:?}: f({x:#x}, {y:#x})"
-                );
-            }
-        }
-    }
-}
-
-/// Like `check_pairs` for a one-input operation (the rhs register is unused).
-fn check_each(
-    what: &str,
-    inputs: &[u64],
-    emit: &dyn Fn(&mut A64Masm, &Builder, Reg, Reg),
-    expect: &dyn Fn(u64) -> Result<u64, TrapKind>,
-) {
-    let (module, funcs) = build_float(&|m, b, d, l, _| emit(m, b, d, l));
-    let mut inst = module.instance();
-    for (shape, &f) in FLOAT_SHAPES.iter().zip(&funcs) {
-        for &x in inputs {
-            let (code, slots) = inst.call(f, &[x, x]);
-            assert_eq!(
-                outcome(code, slots),
-                expect(x),
-                "{what} {shape:?}: f({x:#x})"
-            );
-        }
-    }
-}
-
-const FLOAT_BINOPS: [FloatBinOp; 6] = [
-    FloatBinOp::Add,
-    FloatBinOp::Sub,
-    FloatBinOp::Mul,
-    FloatBinOp::Div,
-    FloatBinOp::Min,
-    FloatBinOp::Max,
-];
-
-#[test]
-fn float_binops_match_wasm_semantics_with_canonical_nans() {
-    for size in FLOAT_SIZES {
-        for op in FLOAT_BINOPS {
-            check_pairs(
-                &format!("{op:?} {size:?}"),
-                &float_inputs(size),
-                &|m, _, d, l, r| m.float_binop(op, size, d, l, r, true),
-                &|x, y| Ok(reference::binop(op, size, x, y)),
-            );
-        }
-    }
-}
-
 /// FPCR.DN makes every NaN result canonical even when codegen does not ask for it (the
 /// opposite of x86-64, whose test of the same name finds non-canonical NaNs).
 #[test]
 fn float_binops_without_canonicalization_are_canonical_anyway() {
     for size in FLOAT_SIZES {
         for op in FLOAT_BINOPS {
-            check_pairs(
+            check_pairs::<Emulated>(
                 &format!("{op:?} {size:?} (canonicalize: false)"),
                 &float_inputs(size),
                 &|m, _, d, l, r| m.float_binop(op, size, d, l, r, false),
@@ -610,8 +466,9 @@ fn float_binops_without_canonicalization_are_canonical_anyway() {
     }
 }
 
+/// The same for one-input operations and the size conversions.
 #[test]
-fn float_unops_match_wasm_semantics_with_canonical_nans() {
+fn float_unops_and_resizes_without_canonicalization_are_canonical_anyway() {
     for size in FLOAT_SIZES {
         for op in [
             FloatUnOp::Sqrt,
@@ -620,110 +477,23 @@ fn float_unops_match_wasm_semantics_with_canonical_nans() {
             FloatUnOp::Trunc,
             FloatUnOp::Nearest,
         ] {
-            for canonicalize in [true, false] {
-                check_each(
-                    &format!("{op:?} {size:?} canonicalize {canonicalize}"),
-                    &float_inputs(size),
-                    &|m, _, d, l| m.float_unop(op, size, d, l, canonicalize),
-                    &|x| Ok(reference::unop(op, size, x)),
-                );
-            }
-        }
-    }
-}
-
-#[test]
-fn float_comparisons_are_false_on_nan_except_ne() {
-    for size in FLOAT_SIZES {
-        for op in [
-            FloatCmp::Eq,
-            FloatCmp::Ne,
-            FloatCmp::Lt,
-            FloatCmp::Gt,
-            FloatCmp::Le,
-            FloatCmp::Ge,
-        ] {
-            check_pairs(
-                &format!("{op:?} {size:?}"),
+            check_each::<Emulated>(
+                &format!("{op:?} {size:?} (canonicalize: false)"),
                 &float_inputs(size),
-                &|m, _, d, l, r| m.float_cmp(op, size, d, l, r),
-                &|x, y| Ok(reference::cmp(op, size, x, y)),
+                &|m, _, d, l| m.float_unop(op, size, d, l, false),
+                &|x| Ok(reference::unop(op, size, x)),
             );
         }
     }
-}
-
-#[test]
-fn promote_and_demote_round_and_canonicalize() {
     for (to, from) in [
         (FloatSize::F64, FloatSize::F32),
         (FloatSize::F32, FloatSize::F64),
     ] {
-        for canonicalize in [true, false] {
-            check_each(
-                &format!("resize to {to:?} canonicalize {canonicalize}"),
-                &float_inputs(from),
-                &|m, _, d, l| m.float_resize(to, d, l, canonicalize),
-                &|x| Ok(reference::resize(to, x)),
-            );
-        }
-    }
-}
-
-#[test]
-fn integer_to_float_rounds_to_nearest_even() {
-    for conv in reference::conversions() {
-        check_each(
-            &format!("{conv:?}"),
-            &reference::int_inputs(),
-            &|m, _, d, l| {
-                // The integer as codegen holds it: an i32 zero-extended.
-                if conv.int == Size::S32 {
-                    m.mov(Size::S32, l, Operand::Reg(l));
-                }
-                m.int_to_float(conv, d, l)
-            },
-            &|x| Ok(reference::int_to_float(conv, x)),
-        );
-    }
-}
-
-/// The float inputs of a conversion, plus every truncation bound and its neighbours.
-fn truncation_inputs(conv: IntFloat) -> Vec<u64> {
-    let mut inputs = float_inputs(conv.float);
-    let range = conv.trunc_range();
-    for bound in [range.lower, range.upper] {
-        inputs.extend([bound - 1, bound, bound + 1]);
-    }
-    inputs
-}
-
-#[test]
-fn trapping_truncation_traps_exactly_outside_the_range() {
-    for conv in reference::conversions() {
-        check_each(
-            &format!("trunc {conv:?}"),
-            &truncation_inputs(conv),
-            &|m, b, d, l| {
-                let mode = TruncMode::Trap {
-                    nan: b.trap(TrapKind::InvalidConversionToInteger),
-                    overflow: b.trap(TrapKind::ConversionOverflow),
-                };
-                m.float_to_int(conv, d, l, mode)
-            },
-            &|x| reference::trunc(conv, x),
-        );
-    }
-}
-
-#[test]
-fn saturating_truncation_clamps_and_maps_nan_to_zero() {
-    for conv in reference::conversions() {
-        check_each(
-            &format!("trunc_sat {conv:?}"),
-            &truncation_inputs(conv),
-            &|m, _, d, l| m.float_to_int(conv, d, l, TruncMode::Saturate),
-            &|x| Ok(reference::trunc_sat(conv, x)),
+        check_each::<Emulated>(
+            &format!("resize to {to:?} (canonicalize: false)"),
+            &float_inputs(from),
+            &|m, _, d, l| m.float_resize(to, d, l, false),
+            &|x| Ok(reference::resize(to, x)),
         );
     }
 }
@@ -736,7 +506,7 @@ fn float_operations_read_only_the_low_half_of_32_bit_inputs() {
     let f32s = float_inputs(FloatSize::F32);
     let (s32, f32) = (Size::S32, FloatSize::F32);
     let conv = |int, float, signed| IntFloat { int, float, signed };
-    check_pairs(
+    check_pairs::<Emulated>(
         "f32 add, garbage above",
         &f32s.iter().map(|x| x | GARBAGE).collect::<Vec<_>>(),
         &|m, _, d, l, r| m.float_binop(FloatBinOp::Add, f32, d, l, r, true),
@@ -752,7 +522,7 @@ fn float_operations_read_only_the_low_half_of_32_bit_inputs() {
     for signed in [true, false] {
         for float in FLOAT_SIZES {
             let c = conv(s32, float, signed);
-            check_each(
+            check_each::<Emulated>(
                 &format!("{c:?}, garbage above"),
                 &reference::int_inputs()
                     .iter()
@@ -764,7 +534,7 @@ fn float_operations_read_only_the_low_half_of_32_bit_inputs() {
         }
         for int in [Size::S32, Size::S64] {
             let c = conv(int, f32, signed);
-            check_each(
+            check_each::<Emulated>(
                 &format!("trunc_sat {c:?}, garbage above"),
                 &f32s.iter().map(|x| x | GARBAGE).collect::<Vec<_>>(),
                 &|m, _, d, l| m.float_to_int(c, d, l, TruncMode::Saturate),

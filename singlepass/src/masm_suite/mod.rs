@@ -4,7 +4,8 @@
 //! through the trait only, call them through the real entry trampoline and compare with
 //! Rust's own arithmetic, so both ISAs are held to the same cases; `masm_suite_tests!`
 //! turns every case into a `#[test]` for a harness. What only one backend has (its
-//! libcall hooks, re-entrant calls, float modes) stays in that backend's tests.
+//! libcall hooks, re-entrant calls, float modes, NaNs without canonicalization) stays in
+//! that backend's tests.
 //!
 //! The cases name registers by role: `T0`..`T4` are the first five allocatable
 //! temporaries (x86-64 rsi, rdi, r8, r9, r10; AArch64 x9..x13), `L0`, `L1` the first two
@@ -13,11 +14,13 @@
 mod arith;
 mod budget;
 mod control;
+mod float;
 mod memory;
 
 pub use arith::*;
 pub use budget::*;
 pub use control::*;
+pub use float::*;
 pub use memory::*;
 
 use std::collections::BTreeMap;
@@ -51,7 +54,14 @@ macro_rules! masm_suite_tests {
             wasm_calls_pass_params_and_results_and_keep_local_registers,
             jump_tables_of_0_3_and_10000_targets,
             zero_frame_small_and_large,
-            every_static_trap_stub_returns_its_code
+            every_static_trap_stub_returns_its_code,
+            float_binops_match_wasm_semantics_with_canonical_nans,
+            float_unops_match_wasm_semantics_with_canonical_nans,
+            float_comparisons_are_false_on_nan_except_ne,
+            promote_and_demote_round_and_canonicalize,
+            integer_to_float_rounds_to_nearest_even,
+            trapping_truncation_traps_exactly_outside_the_range,
+            saturating_truncation_clamps_and_maps_nan_to_zero
         );
     };
     (@cases $h:ty; $($case:ident),* $(,)?) => {

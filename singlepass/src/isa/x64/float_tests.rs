@@ -1,105 +1,25 @@
-//! Execution tests of the float operations: every operation on every input of
-//! `float_reference` (every pair, for two-input operations), in several register shapes,
-//! against the reference's wasm semantics with canonical NaNs; and the trampoline's
-//! float-mode switch.
+//! The x86-64 float tests beyond the shared ones (`masm_suite::float`): NaNs without
+//! canonicalization (the CPU's payloads survive, which canonicalization exists to remove),
+//! the moves float locals live by, and the trampoline's MXCSR switch and restore.
 
 use super::regs::{RDI, RSI};
 use super::tests::{slot, Builder, NativeX64};
 use super::X64Masm;
 use crate::float_reference as reference;
 use crate::masm::{
-    Address, Base, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler, Operand,
-    Reg, Size, StoreWidth, TruncMode,
+    Address, Base, FloatBinOp, FloatSize, MacroAssembler, Operand, Reg, Size, StoreWidth,
 };
-use crate::masm_suite::{reg_shapes, TestInstance};
+use crate::masm_suite::{build_float, TestInstance, FLOAT_SIZES};
 use crate::TrapKind;
-
-const SIZES: [FloatSize; 2] = [FloatSize::F32, FloatSize::F64];
-
-type Module = crate::masm_suite::Module<NativeX64>;
-
-/// Builds one function per shape: lhs from slot 0, rhs from slot 1, garbage in a distinct
-/// dst, `emit`, dst to slot 0.
-fn build(emit: &dyn Fn(&mut X64Masm, &Builder, Reg, Reg, Reg)) -> (Module, Vec<usize>) {
-    let mut b = Builder::new();
-    let funcs = reg_shapes::<NativeX64>()
-        .iter()
-        .map(|&(d, l, r)| {
-            b.func(|m, b| {
-                m.mov(Size::S64, Reg(l), Operand::Frame(slot(0)));
-                if r != l {
-                    m.mov(Size::S64, Reg(r), Operand::Frame(slot(1)));
-                }
-                if d != l && d != r {
-                    m.mov(Size::S64, Reg(d), Operand::Imm(-1));
-                }
-                emit(m, b, Reg(d), Reg(l), Reg(r));
-                m.store(
-                    StoreWidth::B64,
-                    Address::at(Base::Frame, slot(0) as i64),
-                    Operand::Reg(Reg(d)),
-                );
-            })
-        })
-        .collect();
-    (b.build(), funcs)
-}
-
-/// Runs every shape of `emit` on every pair of `inputs` (x, x for the one-register shape)
-/// and compares slot 0 or the trap with `expect`.
-fn check_pairs(
-    what: &str,
-    inputs: &[u64],
-    emit: &dyn Fn(&mut X64Masm, &Builder, Reg, Reg, Reg),
-    expect: &dyn Fn(u64, u64) -> Result<u64, TrapKind>,
-) {
-    let (module, funcs) = build(emit);
-    let mut inst = module.instance();
-    for (shape, &f) in reg_shapes::<NativeX64>().iter().zip(&funcs) {
-        for &x in inputs {
-            for &y in inputs {
-                let y = if shape.1 == shape.2 { x } else { y };
-                let (code, slots) = inst.call(f, &[x, y]);
-                let got = if code == 0 {
-                    Ok(slots[0])
-                } else {
-                    Err(TrapKind::from_code(code).expect("a trap code"))
-                };
-                let want = expect(x, y);
-                assert_eq!(got, want, "{what} {shape:?}: f({x:#x}, {y:#x})");
-            }
-        }
-    }
-}
-
-#[test]
-fn binops_match_wasm_semantics_with_canonical_nans() {
-    for size in SIZES {
-        for op in [
-            FloatBinOp::Add,
-            FloatBinOp::Sub,
-            FloatBinOp::Mul,
-            FloatBinOp::Div,
-            FloatBinOp::Min,
-            FloatBinOp::Max,
-        ] {
-            check_pairs(
-                &format!("{op:?} {size:?}"),
-                &reference::inputs(size),
-                &|m, _, d, l, r| m.float_binop(op, size, d, l, r, true),
-                &|x, y| Ok(reference::binop(op, size, x, y)),
-            );
-        }
-    }
-}
 
 /// Without canonicalization every non-NaN result is the same; a NaN result is still a
 /// NaN (with whatever payload the CPU gives).
 #[test]
 fn binops_without_canonicalization_differ_only_in_nan_bits() {
-    for size in SIZES {
-        let (module, funcs) =
-            build(&|m, _, d, l, r| m.float_binop(FloatBinOp::Div, size, d, l, r, false));
+    for size in FLOAT_SIZES {
+        let (module, funcs) = build_float::<NativeX64>(&|m, _, d, l, r| {
+            m.float_binop(FloatBinOp::Div, size, d, l, r, false)
+        });
         let mut inst = module.instance();
         let inputs = reference::inputs(size);
         let mut other_nans = 0;
@@ -121,120 +41,6 @@ fn binops_without_canonicalization_differ_only_in_nan_bits() {
         }
         // x86 produces negative and payload-carrying NaNs: what canonicalization removes.
         assert!(other_nans > 0, "{size:?}: every NaN was canonical anyway");
-    }
-}
-
-#[test]
-fn unops_match_wasm_semantics_with_canonical_nans() {
-    for size in SIZES {
-        for op in [
-            FloatUnOp::Sqrt,
-            FloatUnOp::Ceil,
-            FloatUnOp::Floor,
-            FloatUnOp::Trunc,
-            FloatUnOp::Nearest,
-        ] {
-            check_pairs(
-                &format!("{op:?} {size:?}"),
-                &reference::inputs(size),
-                &|m, _, d, l, _| m.float_unop(op, size, d, l, true),
-                &|x, _| Ok(reference::unop(op, size, x)),
-            );
-        }
-    }
-}
-
-#[test]
-fn comparisons_are_false_on_nan_except_ne() {
-    for size in SIZES {
-        for op in [
-            FloatCmp::Eq,
-            FloatCmp::Ne,
-            FloatCmp::Lt,
-            FloatCmp::Gt,
-            FloatCmp::Le,
-            FloatCmp::Ge,
-        ] {
-            check_pairs(
-                &format!("{op:?} {size:?}"),
-                &reference::inputs(size),
-                &|m, _, d, l, r| m.float_cmp(op, size, d, l, r),
-                &|x, y| Ok(reference::cmp(op, size, x, y)),
-            );
-        }
-    }
-}
-
-#[test]
-fn promote_and_demote_round_and_canonicalize() {
-    for (to, from) in [
-        (FloatSize::F64, FloatSize::F32),
-        (FloatSize::F32, FloatSize::F64),
-    ] {
-        check_pairs(
-            &format!("resize to {to:?}"),
-            &reference::inputs(from),
-            &|m, _, d, l, _| m.float_resize(to, d, l, true),
-            &|x, _| Ok(reference::resize(to, x)),
-        );
-    }
-}
-
-#[test]
-fn integer_to_float_rounds_to_nearest_even() {
-    for conv in reference::conversions() {
-        check_pairs(
-            &format!("{conv:?}"),
-            &reference::int_inputs(),
-            &|m, _, d, l, _| {
-                // The integer as codegen holds it: an i32 zero-extended.
-                if conv.int == Size::S32 {
-                    m.mov(Size::S32, l, Operand::Reg(l));
-                }
-                m.int_to_float(conv, d, l)
-            },
-            &|x, _| Ok(reference::int_to_float(conv, x)),
-        );
-    }
-}
-
-/// The float inputs of a conversion, plus every truncation bound and its neighbours.
-fn truncation_inputs(conv: IntFloat) -> Vec<u64> {
-    let mut inputs = reference::inputs(conv.float);
-    let range = conv.trunc_range();
-    for bound in [range.lower, range.upper] {
-        inputs.extend([bound - 1, bound, bound + 1]);
-    }
-    inputs
-}
-
-#[test]
-fn trapping_truncation_traps_exactly_outside_the_range() {
-    for conv in reference::conversions() {
-        check_pairs(
-            &format!("trunc {conv:?}"),
-            &truncation_inputs(conv),
-            &|m, b, d, l, _| {
-                let mode = TruncMode::Trap {
-                    nan: b.trap(TrapKind::InvalidConversionToInteger),
-                    overflow: b.trap(TrapKind::ConversionOverflow),
-                };
-                m.float_to_int(conv, d, l, mode)
-            },
-            &|x, _| reference::trunc(conv, x),
-        );
-    }
-}
-
-#[test]
-fn saturating_truncation_clamps_and_maps_nan_to_zero() {
-    for conv in reference::conversions() {
-        check_pairs(
-            &format!("trunc_sat {conv:?}"),
-            &truncation_inputs(conv),
-            &|m, _, d, l, _| m.float_to_int(conv, d, l, TruncMode::Saturate),
-            &|x, _| Ok(reference::trunc_sat(conv, x)),
-        );
     }
 }
 
@@ -352,7 +158,7 @@ fn float_moves_and_stores_keep_bits_or_canonicalize_nans() {
             );
         }),
     ];
-    for size in SIZES {
+    for size in FLOAT_SIZES {
         let mut inputs = reference::inputs(size);
         inputs.extend(match size {
             FloatSize::F32 => [0x7fa0_0005, 0xffc0_0001],
