@@ -427,8 +427,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.code_start = binary.original_position();
 
         binary.set_features(features);
-        let frames = std::mem::take(&mut self.reader_frames);
-        let mut reader = OpReader::new(binary, frames);
+        let mut frames = std::mem::take(&mut self.reader_frames);
+        let mut reader = OpReader::new(binary, &mut frames);
         self.enter_function(results);
         while !reader.eof() {
             self.offset = reader.original_position();
@@ -526,7 +526,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             }
         }
         reader.finish().map_err(CompileError::invalid)?;
-        self.reader_frames = reader.into_stack();
+        self.reader_frames = frames;
         // After the function's last instruction (its epilogue's return): nothing falls in.
         self.masm.emit_slow_paths();
 
