@@ -167,7 +167,10 @@ impl<'a, 'f> BodyReader<'a, 'f> {
     {
         let frames = &mut *self.frames;
         // After the function's final `end`: the general reader reports it.
-        let top = *frames.last()?;
+        // (Only the length is read here: the top frame matters to `else` alone.)
+        if frames.is_empty() {
+            return None;
+        }
         let (&code, rest) = self.bytes.get(self.pos..)?.split_first()?;
         // An operator with one short index immediate: the index read, then the visit
         // (written out in each arm: a closure here was not inlined).
@@ -205,7 +208,7 @@ impl<'a, 'f> BodyReader<'a, 'f> {
                 };
                 (output, 2)
             }
-            0x05 if top == FrameKind::If => {
+            0x05 if frames.last() == Some(&FrameKind::If) => {
                 frames.pop();
                 frames.push(FrameKind::Else);
                 (v.visit_else(), 1)
