@@ -39,7 +39,14 @@ pub use release::release;
 pub use uses::{LocalUses, UseCounter};
 
 /// Reads one body's operators into a visitor.
-pub struct BodyReader<'a> {
+///
+/// The reader is built so that its address is never taken (every method that is not
+/// inlined gets copies of its fields, and the frame stack is a borrowed buffer, whose
+/// growth is out of line): the compiler can then keep its fields in registers (or its
+/// own spill slots) across the caller's loop, instead of in a struct in memory that
+/// every out-of-line visitor call might have changed. The position is an index, so a
+/// step is one addition; the next operator's bounds check is the one it needs anyway.
+pub struct BodyReader<'a, 'f> {
     /// The body's operator bytes.
     bytes: &'a [u8],
     /// Where the next operator starts in `bytes`.
@@ -48,13 +55,16 @@ pub struct BodyReader<'a> {
     base: u64,
     /// The features the general reader decodes by.
     features: WasmFeatures,
-    /// Open frames, the function's own block first (`OperatorsReader`'s stack).
-    frames: Vec<FrameKind>,
+    /// Open frames, the function's own block first (`OperatorsReader`'s stack): the
+    /// caller's buffer, reused across bodies.
+    frames: &'f mut Vec<FrameKind>,
 }
 
-impl<'a> BodyReader<'a> {
-    /// A reader over `reader`'s operators; `frames` is a buffer reused across bodies.
-    pub fn new(reader: BinaryReader<'a>, mut frames: Vec<FrameKind>) -> Self {
+impl<'a, 'f> BodyReader<'a, 'f> {
+    /// A reader over `reader`'s operators; `frames` is a buffer reused across bodies
+    /// (cleared here; it holds the open frames while the reader reads).
+    #[inline]
+    pub fn new(reader: BinaryReader<'a>, frames: &'f mut Vec<FrameKind>) -> Self {
         frames.clear();
         frames.push(FrameKind::Block);
         let base = reader.original_position();
@@ -71,6 +81,7 @@ impl<'a> BodyReader<'a> {
         }
     }
 
+    #[inline(always)]
     pub fn eof(&self) -> bool {
         self.pos >= self.bytes.len()
     }
@@ -120,35 +131,28 @@ impl<'a> BodyReader<'a> {
     }
 
     /// Checks the body ended exactly after its final `end`.
+    #[inline]
     pub fn finish(&self) -> Result<()> {
-        self.peek_reader().finish_expression(&Frames(&self.frames))
-    }
-
-    /// Gives the frame buffer back for the next body.
-    pub fn into_frames(self) -> Vec<FrameKind> {
-        self.frames
+        self.peek_reader().finish_expression(&Frames(self.frames))
     }
 
     /// wasmparser's reader at the next operator, with the body's features: for a
     /// lookahead that must not consume.
+    #[inline]
     pub fn peek_reader(&self) -> BinaryReader<'a> {
-        let rest = self.bytes.get(self.pos..).unwrap_or_default();
-        BinaryReader::new_features(rest, self.original_position(), self.features)
+        BinaryReader::new_features(self.rest(), self.original_position(), self.features)
     }
 
-    /// The next operator through wasmparser's reader. Out of line: it is large, and
-    /// the short path should not pay for its frame.
-    #[inline(never)]
+    /// The next operator through wasmparser's reader ([`general`], out of line: it is
+    /// large, and the short path should not pay for its frame; it gets copies of the
+    /// position, so this reader's address is not taken).
+    #[inline(always)]
     pub fn visit_general<V>(&mut self, visitor: &mut V) -> Result<V::Output>
     where
         V: VisitOperator<'a>,
     {
-        let mut reader = self.peek_reader();
-        let output = reader.visit_operator(&mut Adapter {
-            frames: &mut self.frames,
-            visitor,
-        })?;
-        self.pos += reader.current_position();
+        let (output, len) = general(self.peek_reader(), self.frames, visitor)?;
+        self.pos += len;
         Ok(output)
     }
 
@@ -161,11 +165,13 @@ impl<'a> BodyReader<'a> {
     where
         V: VisitOperator<'a>,
     {
-        let frames = &mut self.frames;
+        let frames = &mut *self.frames;
         // After the function's final `end`: the general reader reports it.
-        let top = *frames.last()?;
-        let bytes: &'a [u8] = self.bytes;
-        let (&code, rest) = bytes.get(self.pos..)?.split_first()?;
+        // (Only the length is read here: the top frame matters to `else` alone.)
+        if frames.is_empty() {
+            return None;
+        }
+        let (&code, rest) = self.bytes.get(self.pos..)?.split_first()?;
         // An operator with one short index immediate: the index read, then the visit
         // (written out in each arm: a closure here was not inlined).
         macro_rules! index {
@@ -202,7 +208,7 @@ impl<'a> BodyReader<'a> {
                 };
                 (output, 2)
             }
-            0x05 if top == FrameKind::If => {
+            0x05 if frames.last() == Some(&FrameKind::If) => {
                 frames.pop();
                 frames.push(FrameKind::Else);
                 (v.visit_else(), 1)
@@ -435,6 +441,21 @@ fn numeric<'a, V: VisitOperator<'a>>(v: &mut V, code: u8) -> V::Output {
     }
 }
 
+/// Visits the operator at `reader` through wasmparser's reader, keeping `frames`, and
+/// returns the visit's output and the operator's length.
+#[inline(never)]
+fn general<'a, V>(
+    mut reader: BinaryReader<'a>,
+    frames: &mut Vec<FrameKind>,
+    visitor: &mut V,
+) -> Result<(V::Output, usize)>
+where
+    V: VisitOperator<'a>,
+{
+    let output = reader.visit_operator(&mut Adapter { frames, visitor })?;
+    Ok((output, reader.current_position()))
+}
+
 /// The frame stack as wasmparser's `finish_expression` asks about it.
 struct Frames<'r>(&'r [FrameKind]);
 
@@ -527,7 +548,8 @@ mod tests {
     fn same_as_wasmparser(code: &[u8]) {
         let binary = BinaryReader::new_features(code, 100, WasmFeatures::all());
         let mut theirs = OperatorsReader::new(binary.clone());
-        let mut ours = BodyReader::new(binary, Vec::new());
+        let mut frames = Vec::new();
+        let mut ours = BodyReader::new(binary, &mut frames);
         loop {
             assert_eq!(ours.eof(), theirs.eof(), "{code:x?}");
             if theirs.eof() {

@@ -256,10 +256,7 @@ pub(crate) fn analyze_function(
         Locals::Decoded(locals.clone())
     };
 
-    let mut ops = BodyReader::new(
-        locals_reader.get_binary_reader(),
-        std::mem::take(&mut scratch.operators),
-    );
+    let mut ops = BodyReader::new(locals_reader.get_binary_reader(), &mut scratch.operators);
     let ops_start = ops.original_position() as usize;
     let costs: &CostTable = &profile.costs;
 
@@ -420,7 +417,6 @@ pub(crate) fn analyze_function(
         }
     }
     ops.finish().map_err(invalid)?;
-    let operators = ops.into_frames();
     fused.close_block();
 
     let Fused {
@@ -477,7 +473,6 @@ pub(crate) fn analyze_function(
         charge_classes,
     };
     counter.finish(uses);
-    scratch.operators = operators;
     Ok((plan, validator.into_allocations()))
 }
 

@@ -13,18 +13,20 @@ use gasket_body_reader::{BodyReader, BuildOperator};
 use wasmparser::{BinaryReader, FrameKind, Operator, Result};
 
 /// Reads the operators of one body (see the module's doc).
-pub(crate) struct OpReader<'a> {
-    inner: BodyReader<'a>,
+pub(crate) struct OpReader<'a, 'f> {
+    inner: BodyReader<'a, 'f>,
 }
 
-impl<'a> OpReader<'a> {
+impl<'a, 'f> OpReader<'a, 'f> {
     /// A reader over `reader`'s operators; `stack` is a buffer reused across bodies.
-    pub fn new(reader: BinaryReader<'a>, stack: Vec<FrameKind>) -> Self {
+    #[inline]
+    pub fn new(reader: BinaryReader<'a>, stack: &'f mut Vec<FrameKind>) -> Self {
         OpReader {
             inner: BodyReader::new(reader, stack),
         }
     }
 
+    #[inline(always)]
     pub fn eof(&self) -> bool {
         self.inner.eof()
     }
@@ -79,13 +81,9 @@ impl<'a> OpReader<'a> {
     }
 
     /// Checks the body ended exactly after its final `end`.
+    #[inline]
     pub fn finish(&self) -> Result<()> {
         self.inner.finish()
-    }
-
-    /// Gives the frame buffer back for the next body.
-    pub fn into_stack(self) -> Vec<FrameKind> {
-        self.inner.into_frames()
     }
 }
 
@@ -100,7 +98,8 @@ mod tests {
         let features = WasmFeatures::all();
         let binary = BinaryReader::new_features(code, 100, features);
         let mut theirs = OperatorsReader::new(binary.clone());
-        let mut ours = OpReader::new(binary, Vec::new());
+        let mut frames = Vec::new();
+        let mut ours = OpReader::new(binary, &mut frames);
         loop {
             assert_eq!(ours.eof(), theirs.eof());
             if theirs.eof() {

@@ -107,6 +107,8 @@ pub(crate) struct FuncBuffers {
     reader_frames: Vec<FrameKind>,
     code: Vec<u8>,
     run_memo: super::load_window::RunMemo,
+    /// Kept for its vector of facts: made afresh, it grew again in every function.
+    proven: super::proven::Proven,
 }
 
 /// Scratch space of `layout_locals` (see `regalloc`).
@@ -239,9 +241,11 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             reader_frames,
             code,
             mut run_memo,
+            mut proven,
         } = buffers;
         stack.clear();
         run_memo.clear();
+        proven.clear();
         locals.clear();
         frames.clear();
         let allocatable = masm.allocatable();
@@ -258,7 +262,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             float_free: (1u32 << float_allocatable.len()) - 1,
             stack,
             float_exact: 0,
-            proven: super::proven::Proven::default(),
+            proven,
             canonical_below: 0,
             spill_cursor: 0,
             float_spill_cursor: 0,
@@ -309,6 +313,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             reader_frames: self.reader_frames,
             code: self.code,
             run_memo: self.run_memo,
+            proven: self.proven,
         }
     }
 
@@ -427,8 +432,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
         self.code_start = binary.original_position();
 
         binary.set_features(features);
-        let frames = std::mem::take(&mut self.reader_frames);
-        let mut reader = OpReader::new(binary, frames);
+        let mut frames = std::mem::take(&mut self.reader_frames);
+        let mut reader = OpReader::new(binary, &mut frames);
         self.enter_function(results);
         while !reader.eof() {
             self.offset = reader.original_position();
@@ -526,7 +531,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             }
         }
         reader.finish().map_err(CompileError::invalid)?;
-        self.reader_frames = reader.into_stack();
+        self.reader_frames = frames;
         // After the function's last instruction (its epilogue's return): nothing falls in.
         self.masm.emit_slow_paths();
 
