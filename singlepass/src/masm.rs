@@ -559,6 +559,17 @@ pub trait MacroAssembler {
     fn mov(&mut self, size: Size, dst: Reg, src: Operand);
     /// Load `kind` from `addr` into `dst`. No bounds check.
     fn load(&mut self, kind: LoadKind, dst: Reg, addr: Address);
+    /// `acc = acc op [address]` (add, sub, and, or, xor), where `loaded` holds the value
+    /// the last instruction emitted loaded from linear memory (`load` of an `I32` for
+    /// `S32`, an `I64` for `S64`, nothing emitted and no label bound since): that load is
+    /// taken back and the operation reads its address instead, the same bytes at the
+    /// same point after the same bounds check, so `loaded` is never written (the caller
+    /// frees it). Returns false, with nothing emitted, when it cannot (then the caller
+    /// emits `alu` as usual); the default never folds.
+    fn alu_folding_load(&mut self, op: AluOp, size: Size, acc: Reg, loaded: Reg) -> bool {
+        let _ = (op, size, acc, loaded);
+        false
+    }
     /// Store the low bytes of `src` (`Reg`, `Imm` or `Frame`) to `addr`. No bounds check.
     fn store(&mut self, width: StoreWidth, addr: Address, src: Operand);
     /// `dst = address` (no memory access; `Base::Memory` gives a host pointer).
@@ -591,6 +602,11 @@ pub trait MacroAssembler {
     /// may compare `(addr - start) mod 2^32 < len` (the range's start and length are
     /// multiples of `DIRTY_GRANULE`, so of `a`); the slow path is unchanged.
     fn store_check(&mut self, check: StoreCheck, aligned: bool);
+    /// Whether code generation reuses a register holding a shifted local's value for
+    /// the same shift later in a straight-line stretch (`codegen/addr_cache.rs`).
+    fn caches_addresses(&self) -> bool {
+        false
+    }
     /// Whether the ISA emits store runs (`codegen/store_run.rs`): `store_run_check` and
     /// the flagged checks below. Without them (the defaults) they are the plain checks.
     fn store_runs(&self) -> bool {

@@ -192,6 +192,15 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         } else {
             (lhs, rhs)
         };
+        // A right operand the last instruction loaded is read from memory by the
+        // operator itself (`xor acc, [mem]`): the load is taken back.
+        if let (Loc::Reg(acc), Loc::Reg(loaded)) = (lhs.loc, rhs.loc) {
+            if self.masm.alu_folding_load(op, size, acc, loaded) {
+                self.free_reg(loaded);
+                self.push_reg(kind, acc);
+                return;
+            }
+        }
         let (dst, source) = self.destination(lhs);
         let operand = self.operand(rhs);
         self.masm.alu(op, size, dst, source, operand);
@@ -229,6 +238,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 });
             }
         }
+        let cached = self.cached_shift(op, kind);
+        if let Some((expr, Some(reg))) = cached {
+            self.reuse_shift(kind, expr, reg);
+            return;
+        }
         let Some((lhs, rhs)) = self.pop_binary(kind, |a, b| evaluate_shift(op, size, a, b)) else {
             return;
         };
@@ -243,6 +257,79 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.push_reg(kind, dst);
         // A multiple of `2^c` while the entry lives (an access's address: `aligned`).
         self.aligned.note(self.stack.len() - 1, aligned);
+        if let Some((expr, None)) = cached {
+            // `dst` is a fresh register holding `local << c` (see `addr_cache`).
+            self.addr_cache.remember(expr, dst);
+        }
+    }
+
+    /// For `local.get l; iN.const c; iN.shl` on an ISA that caches addresses: the
+    /// expression, and the register already holding its value if the cache has it.
+    fn cached_shift(
+        &self,
+        op: ShiftOp,
+        kind: Kind,
+    ) -> Option<(super::addr_cache::Expr, Option<crate::masm::Reg>)> {
+        let [.., lhs, rhs] = self.stack[..] else {
+            return None;
+        };
+        let (ShiftOp::Shl, Loc::Local(local), Loc::Const(c)) = (op, lhs.loc, rhs.loc) else {
+            return None;
+        };
+        let wide = match kind {
+            Kind::I32 => false,
+            Kind::I64 => true,
+            _ => return None,
+        };
+        if !self.masm.caches_addresses() {
+            return None;
+        }
+        let count = if wide { c & 63 } else { c & 31 } as u8;
+        let expr = super::addr_cache::Expr { local, count, wide };
+        Some((expr, self.addr_cache.lookup(expr)))
+    }
+
+    /// The shift `expr`, whose value `reg` holds (see `addr_cache`), without computing
+    /// it again: `reg` itself when it is free (taken back, the cache keeps it) or when a
+    /// load reads the address next (borrowed: the load indexes off it and leaves it to
+    /// its owner), else a copy of it.
+    fn reuse_shift(&mut self, kind: Kind, expr: super::addr_cache::Expr, reg: crate::masm::Reg) {
+        for _ in 0..2 {
+            // A lazy read of the local and a constant: nothing to release.
+            let value = self.pop_entry();
+            self.release(value);
+        }
+        let depth = self.stack.len();
+        let free_bit = self.free
+            & (1 << self
+                .allocatable
+                .iter()
+                .position(|&r| r == reg)
+                .unwrap_or(31));
+        if free_bit != 0 {
+            self.free &= !free_bit;
+            self.push_reg(kind, reg);
+        } else if !expr.wide && self.load_follows() {
+            self.push_reg(kind, reg);
+            self.borrowed = Some(depth);
+        } else {
+            let copy = self.alloc();
+            self.masm.mov(kind.size(), copy, Operand::Reg(reg));
+            self.push_reg(kind, copy);
+        }
+        if !expr.wide {
+            self.aligned.note(depth, expr.count);
+        }
+    }
+
+    /// Whether the operator after the current one-byte operator is a load (`i32.load`
+    /// … `i64.load32_u`, the float loads included), which pops the current top first.
+    fn load_follows(&self) -> bool {
+        let at = self.offset.wrapping_sub(self.code_start).wrapping_add(1);
+        usize::try_from(at)
+            .ok()
+            .and_then(|at| self.code.get(at))
+            .is_some_and(|&b| (0x28..=0x35).contains(&b))
     }
 
     /// Division and remainder: traps on a zero divisor, `div_s` traps on `MIN / -1`,

@@ -195,6 +195,12 @@ pub(crate) struct FuncGen<'a, M: MacroAssembler> {
     pub shifted: Option<Shifted>,
     /// The operand-stack entries known to be `i32.shl` results by a constant (`aligned`).
     pub aligned: super::aligned::AlignedEntries,
+    /// Which register holds a shifted local's value in this straight-line stretch (see
+    /// `addr_cache`).
+    pub addr_cache: super::addr_cache::AddrCache,
+    /// The depth of the top entry when it reads the cache's register without owning it
+    /// (an address the next operator, a load, reads; see `addr_cache`).
+    pub borrowed: Option<usize>,
     /// The open loop's hoisted product and the depth of the hidden entry holding it
     /// (see `hoist`); at most one is open.
     pub hoisted: Option<(super::hoist::Product, usize)>,
@@ -285,6 +291,8 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             run_memo,
             shifted: None,
             aligned: Default::default(),
+            addr_cache: Default::default(),
+            borrowed: None,
             hoisted: None,
             lent_locals: [u32::MAX; MAX_LENT],
             displaced: None,
@@ -458,6 +466,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                     None => reader.skip_decoded(len),
                 }
                 self.counted_tail = u64::MAX;
+                self.addr_cache.forget();
                 self.counted_tail();
                 continue;
             }
@@ -478,6 +487,7 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
                         // opens or closes a frame).
                         None => reader.skip_decoded(len),
                     }
+                    self.addr_cache.forget();
                     self.charge_scaled(charge);
                     continue;
                 }
@@ -761,6 +771,10 @@ impl<'a, M: MacroAssembler> FuncGen<'a, M> {
             // with other values in the entries a loop's or block's end delivers to).
             self.proven.clear();
             self.aligned.clear();
+        }
+        if !super::addr_cache::keeps(op) {
+            self.addr_cache.forget();
+            self.borrowed = None;
         }
         if self.unreachable {
             return self.unreachable_operator(op);

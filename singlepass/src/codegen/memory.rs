@@ -148,7 +148,16 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         // What the address is a multiple of, as a shift (0: nothing known), when an
         // `i32.shl` by a constant made it: read before the pop, which drops the record.
         let shift = self.aligned.shift_at(self.stack.len() - 1);
+        // A cached shift the address may be (see `addr_cache`): the pop forgets it, since
+        // most operators write what they pop, but an access only reads its address.
+        let cached = self.addr_cache.entry();
+        let borrowed = self.borrowed.take() == Some(self.stack.len() - 1);
         let addr = self.pop();
+        if let (Loc::Reg(reg), Some((_, held))) = (addr.loc, cached) {
+            if reg == held {
+                self.addr_cache.restore(cached);
+            }
+        }
         if let Loc::Const(c) = addr.loc {
             let folded = u64::from(c as u32) + offset;
             if let Ok(folded) = u32::try_from(folded) {
@@ -178,6 +187,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         };
         let reg = match (addr.loc, self.operand(addr)) {
             (Loc::Local(_), Operand::Reg(local)) => AddressReg::Local(local),
+            // The cache's register, owned by another entry: read only, never freed.
+            (Loc::Reg(reg), _) if borrowed => AddressReg::Local(reg),
             _ => AddressReg::Owned(self.owned_reg(addr)),
         };
         let index = reg.reg();
@@ -215,12 +226,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             _ => Kind::I64,
         };
         let (reg, address) = self.checked_address(offset, kind.bytes(), Access::Load);
-        // The loaded value replaces an owned address; a local's register stays the local's.
+        // The loaded value replaces an owned address, unless it is the cached shift's
+        // and another register is free (see `addr_cache`); a local's register stays the
+        // local's.
         let dst = match reg {
-            AddressReg::Owned(reg) => reg,
-            AddressReg::Local(_) => self.alloc(),
+            AddressReg::Owned(reg) if self.addr_cache.reg() != Some(reg) || self.free == 0 => reg,
+            AddressReg::Owned(_) | AddressReg::Local(_) => self.alloc(),
         };
+        self.addr_cache.reg_written(dst);
         self.masm.load(kind, dst, address);
+        if let AddressReg::Owned(reg) = reg {
+            if reg != dst {
+                self.free_reg(reg);
+            }
+        }
         self.push_reg(result, dst);
     }
 

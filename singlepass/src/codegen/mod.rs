@@ -20,6 +20,7 @@
 //! work plus work proportional to the values it touches, and the few whole-stack scans
 //! (spilling at block boundaries) advance cursors that never move back.
 
+mod addr_cache;
 mod aligned;
 mod arith;
 mod bytes;

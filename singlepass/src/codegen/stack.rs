@@ -150,9 +150,19 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if self.free == 0 {
             self.spill_one();
         }
-        let index = self.free.trailing_zeros();
+        // Any free register but the cached address's (see `addr_cache`), if there is one.
+        let mut free = self.free;
+        if let Some(cached) = self.addr_cache.reg() {
+            let others = free & !self.reg_bit(cached);
+            if others != 0 {
+                free = others;
+            }
+        }
+        let index = free.trailing_zeros();
         self.free &= !(1 << index);
-        self.allocatable[index as usize]
+        let reg = self.allocatable[index as usize];
+        self.addr_cache.reg_written(reg);
+        reg
     }
 
     /// Takes `reg`, which must be free, out of the free set (a merge's result register).
@@ -160,6 +170,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let bit = self.reg_bit(reg);
         debug_assert_ne!(self.free & bit, 0, "{reg:?} is taken");
         self.free &= !bit;
+        self.addr_cache.reg_written(reg);
     }
 
     /// Returns `reg` to the free set.
@@ -231,6 +242,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.free = (1u32 << self.allocatable.len()) - 1;
         self.float_free = (1u32 << self.float_allocatable.len()) - 1;
         self.float_exact = 0;
+        self.addr_cache.forget();
         self.spill_cursor = 0;
         self.float_spill_cursor = 0;
     }
@@ -389,6 +401,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             .expect("validated: operand stack underflow");
         let depth = self.stack.len();
         self.aligned.popped(depth);
+        // Its popper owns the register now and may write it (see `addr_cache`).
+        if let Loc::Reg(reg) = entry.loc {
+            self.addr_cache.reg_written(reg);
+        }
         self.canonical_below = self.canonical_below.min(depth);
         self.spill_cursor = self.spill_cursor.min(depth);
         self.float_spill_cursor = self.float_spill_cursor.min(depth);
@@ -648,6 +664,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// proven off its old value are forgotten (`proven`).
     pub fn materialize_local(&mut self, local: u32) {
         self.proven.forget_local(local);
+        self.addr_cache.local_written(local);
         // Taken out for the loop and put back emptied, so the allocation is reused by
         // the local's next lazy reads instead of freed and allocated again.
         let mut depths = std::mem::take(&mut self.local_refs[local as usize]);

@@ -17,6 +17,7 @@ impl X64Masm {
         self.last_compare = None;
         // Code before a label is no longer the last thing emitted (folding a load).
         self.last_fp_load = None;
+        self.last_int_load = None;
         self.load_then_check = None;
         self.last_fp_store = None;
         // Prefixes before code a branch lands after would move that code under the label.

@@ -238,6 +238,53 @@ impl X64Masm {
         }
     }
 
+    /// See `MacroAssembler::alu_folding_load`: the integer load into `loaded`, when it
+    /// is the last thing emitted (nothing after it, no label bound since) and as wide as
+    /// the operation, is taken back and its access emitted again as the operation's
+    /// source (`xor rax, [r14 + r8 + 0x28]`). Its bounds check, before it, stays; the
+    /// address registers it reads were not written since (nothing was emitted).
+    pub(super) fn emit_alu_folding_load(
+        &mut self,
+        op: crate::masm::AluOp,
+        size: crate::masm::Size,
+        acc: Reg,
+        loaded: Reg,
+    ) -> bool {
+        use crate::masm::AluOp::{Add, And, Mul, Or, Sub, Xor};
+        let end = self.ops.offset().0;
+        let wide = size == crate::masm::Size::S64;
+        let Some(load) = self
+            .last_int_load
+            .filter(|load| load.dst == loaded.0 && load.end == end && load.wide == wide)
+        else {
+            return false;
+        };
+        if op == Mul {
+            return false;
+        }
+        self.last_int_load = None;
+        self.ops.truncate_tail(load.start);
+        // The run of integer code ended with the load, which is gone.
+        self.plain_run = super::placement::PlainRun::default();
+        let m = self.resolve(load.addr);
+        let a = acc.0;
+        match (op, wide) {
+            (Add, false) => at_mem!(self.ops, m, (add Rd(a), DWORD) ()),
+            (Add, true) => at_mem!(self.ops, m, (add Rq(a), QWORD) ()),
+            (Sub, false) => at_mem!(self.ops, m, (sub Rd(a), DWORD) ()),
+            (Sub, true) => at_mem!(self.ops, m, (sub Rq(a), QWORD) ()),
+            (And, false) => at_mem!(self.ops, m, (and Rd(a), DWORD) ()),
+            (And, true) => at_mem!(self.ops, m, (and Rq(a), QWORD) ()),
+            (Or, false) => at_mem!(self.ops, m, (or Rd(a), DWORD) ()),
+            (Or, true) => at_mem!(self.ops, m, (or Rq(a), QWORD) ()),
+            (Xor, false) => at_mem!(self.ops, m, (xor Rd(a), DWORD) ()),
+            (Xor, true) => at_mem!(self.ops, m, (xor Rq(a), QWORD) ()),
+            (Mul, _) => unreachable!("refused above"),
+        }
+        self.plain(load.start);
+        true
+    }
+
     /// `movss`/`movsd` store: the float's bits as they are in `src`.
     pub(super) fn emit_fp_store(&mut self, size: FloatSize, addr: Address, src: FReg) {
         let s = src.0;

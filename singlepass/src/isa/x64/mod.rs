@@ -78,6 +78,9 @@ pub(crate) struct X64Masm {
     /// The last `movss`/`movsd` load from linear memory, while nothing came after it
     /// (see `emit_fp_binop`'s folding).
     last_fp_load: Option<FpLoad>,
+    /// The last full-width integer load from linear memory, while nothing came after it
+    /// (see `emit_alu_folding_load`).
+    last_int_load: Option<IntLoad>,
     /// The last float load followed by nothing but a bounds check, and where that check
     /// ends: a float load starting there keeps it as its `prev` (see `emit_fp_load`).
     load_then_check: Option<(FpLoad, usize)>,
@@ -110,6 +113,17 @@ struct FpLoad {
     /// integer code that reads and writes no float register (a bounds check): its
     /// `movss`/`movsd` at `.0` into xmm`.1`, which can still be retargeted in place.
     prev: Option<(usize, u8)>,
+}
+
+/// A full-width integer load just emitted: `code[start..end]` loads `addr` into `dst`
+/// (its address arithmetic included), 64 bits wide if `wide`.
+#[derive(Copy, Clone, Debug)]
+struct IntLoad {
+    start: usize,
+    end: usize,
+    wide: bool,
+    dst: u8,
+    addr: Address,
 }
 
 /// A `store_check` whose slow path waits to be emitted out of line after the function:
@@ -165,6 +179,7 @@ impl X64Masm {
             last_compare: None,
             constants: constants::ConstantPool::default(),
             last_fp_load: None,
+            last_int_load: None,
             load_then_check: None,
             prefix_room: None,
             last_fp_store: None,
@@ -221,6 +236,24 @@ impl MacroAssembler for X64Masm {
         // Integer code (no label, reference or recorded offset): a compare after it may
         // pad with prefixes on it (`placement::PlainRun`).
         self.plain(start);
+        let wide = match kind {
+            LoadKind::I32 => Some(false),
+            LoadKind::I64 => Some(true),
+            _ => None,
+        };
+        self.last_int_load = wide.map(|wide| IntLoad {
+            start,
+            end: self.ops.offset().0,
+            wide,
+            dst: dst.0,
+            addr,
+        });
+    }
+    fn caches_addresses(&self) -> bool {
+        true
+    }
+    fn alu_folding_load(&mut self, op: AluOp, size: Size, acc: Reg, loaded: Reg) -> bool {
+        self.emit_alu_folding_load(op, size, acc, loaded)
     }
     #[inline(always)]
     fn store(&mut self, width: StoreWidth, addr: Address, src: Operand) {
