@@ -7,10 +7,10 @@ issue-15 rows, from perf profiles of the benches."""
 LATER = (
     "A steadier measure on a shared machine than these medians: `kernel_run time` "
     "(benches/README.md: interleaved calls, the fastest per engine); ARCHITECTURE.md "
-    "\"Measured in time after the sixteenth session's merges\" has its figures for a "
-    "later build (integer geomean 1.27, keccak 1.61, matmul 1.53 in its fast processes, "
-    "sha256buf 1.53; "
-    "metering overhead brtable and matmul +6 %, the others at most +3 %)."
+    "\"Address cache and integer loads folded into ALU operators\" has its figures for "
+    "a later build (integer geomean 1.26, keccak 1.59, matmul 1.53, sha256buf 1.52, "
+    "nbody 1.58; metering overhead 0-5 % in the medians of five processes, brtable and "
+    "matmul +10-11 % in a shorter run of three)."
 )
 
 NOTES = {
@@ -108,7 +108,7 @@ NOTES = {
     },
     "int_max": {
         "met": "Met by these medians; a later build's worst kernel, "
-        "keccak, measured 1.61. " + LATER,
+        "keccak, measured 1.59. " + LATER,
         "missed": "The worst kernel is named in the measured column; ARCHITECTURE.md's "
         "issue-16 paragraphs list, per kernel, what its inner loop still pays (bounds "
         "checks, locals in frame slots, the counted-loop shapes not yet built). " + LATER,
