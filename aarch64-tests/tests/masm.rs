@@ -469,33 +469,8 @@ fn float_binops_without_canonicalization_are_canonical_anyway() {
 /// The same for one-input operations and the size conversions.
 #[test]
 fn float_unops_and_resizes_without_canonicalization_are_canonical_anyway() {
-    for size in FLOAT_SIZES {
-        for op in [
-            FloatUnOp::Sqrt,
-            FloatUnOp::Ceil,
-            FloatUnOp::Floor,
-            FloatUnOp::Trunc,
-            FloatUnOp::Nearest,
-        ] {
-            check_each::<Emulated>(
-                &format!("{op:?} {size:?} (canonicalize: false)"),
-                &float_inputs(size),
-                &|m, _, d, l| m.float_unop(op, size, d, l, false),
-                &|x| Ok(reference::unop(op, size, x)),
-            );
-        }
-    }
-    for (to, from) in [
-        (FloatSize::F64, FloatSize::F32),
-        (FloatSize::F32, FloatSize::F64),
-    ] {
-        check_each::<Emulated>(
-            &format!("resize to {to:?} (canonicalize: false)"),
-            &float_inputs(from),
-            &|m, _, d, l| m.float_resize(to, d, l, false),
-            &|x| Ok(reference::resize(to, x)),
-        );
-    }
+    masm_suite::check_unops::<Emulated>(false);
+    masm_suite::check_resizes::<Emulated>(false);
 }
 
 /// 32-bit inputs (f32 bits, i32 values) are read from the low half only, whatever the
