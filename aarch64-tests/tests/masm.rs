@@ -15,8 +15,8 @@ use gasket_singlepass::masm::{
     LibcallArg, LoadKind, MacroAssembler, Operand, Reg, Size, StoreWidth, TruncMode,
 };
 use gasket_singlepass::masm_suite::{
-    self, check_each, check_pairs, float_inputs, slot, Harness, TestInstance, FLOAT_BINOPS,
-    FLOAT_SIZES,
+    self, check_each, check_pairs, float_inputs, slot, store_slot, Harness, TestInstance,
+    FLOAT_BINOPS, FLOAT_SIZES,
 };
 use gasket_singlepass::{Libcall, TrapKind, VmCtx};
 use unicorn_engine::RegisterARM64;
@@ -133,16 +133,8 @@ fn libcall_passes_five_args_and_returns() {
             ],
         );
         m.mov(Size::S64, Reg(RSI), Operand::Reg(ret));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(RBX)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RSI)));
+        store_slot(m, 1, Operand::Reg(Reg(RBX)));
     });
     let module = b.build();
     let mut inst = module.instance();
@@ -179,11 +171,7 @@ fn trap_if_nonzero_reports_the_libcall_code() {
     let f = b.func(|m, b| {
         let ret = m.call_libcall(Libcall::MemoryFill, &[LibcallArg::Frame(slot(0))]);
         m.trap_if_nonzero(ret, b.dynamic_trap);
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Imm(99),
-        );
+        store_slot(m, 0, Operand::Imm(99));
     });
     let module = b.build();
     let mut inst = module.instance();
@@ -214,11 +202,7 @@ fn trampoline_is_reentrant() {
         m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
         m.cmp(Size::S64, Reg(RSI), Operand::Imm(0));
         m.branch(Cond::Ne, b.trap(TrapKind::Unreachable));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Imm(5),
-        );
+        store_slot(m, 0, Operand::Imm(5));
     });
     // outer(x): r = reenter(x); store r; then trap with IntegerOverflow if x == 2.
     let outer = b.func(|m, b| {
@@ -227,11 +211,7 @@ fn trampoline_is_reentrant() {
         let ret = m.call_libcall(Libcall::HostCall, &[LibcallArg::Reg(Reg(RBX))]);
         m.reload_gas();
         m.mov(Size::S64, Reg(RSI), Operand::Reg(ret));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RSI)));
         m.cmp(Size::S64, Reg(RBX), Operand::Imm(2));
         m.branch(Cond::Eq, b.trap(TrapKind::IntegerOverflow));
     });
@@ -361,21 +341,13 @@ fn far_conditional_branches_beyond_one_mebibyte() {
         // The trap stubs are emitted after all this code.
         m.branch(Cond::Eq, b.trap(TrapKind::IntegerOverflow));
         m.charge_gas(Operand::Imm(10), b.trap(TrapKind::OutOfGas));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Imm(100),
-        );
+        store_slot(m, 0, Operand::Imm(100));
         m.jump(end);
         for _ in 0..FILLER {
             m.mov(Size::S64, Reg(RDI), Operand::Reg(Reg(RSI)));
         }
         m.bind(far);
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Imm(200),
-        );
+        store_slot(m, 0, Operand::Imm(200));
         m.bind(end);
     });
     let module = b.build();
@@ -427,16 +399,8 @@ fn frames_beyond_64k_and_wide_frame_displacements() {
             Reg(RDI),
             Operand::Frame(lowest + 8),
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RDI)),
-        );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(R8)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RDI)));
+        store_slot(m, 1, Operand::Reg(Reg(R8)));
     });
     let module = b.build();
     let mut inst = module.instance();
@@ -630,11 +594,7 @@ fn mode_module() -> ModeModule {
             Reg(RDI),
             false,
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RSI)));
     });
     let trunc = b.func(|m, b| {
         m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
@@ -648,11 +608,7 @@ fn mode_module() -> ModeModule {
             overflow: b.trap(TrapKind::ConversionOverflow),
         };
         m.float_to_int(conv, Reg(RSI), Reg(RSI), mode);
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RSI)));
     });
     ModeModule {
         module: b.build(),
@@ -735,11 +691,7 @@ fn float_mode_nests_across_reentrant_calls() {
             overflow: b.trap(TrapKind::ConversionOverflow),
         };
         m.float_to_int(conv, Reg(RSI), Reg(RSI), mode);
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RSI)));
         m.mov(Size::S64, Reg(RSI), Operand::Imm(1f64.to_bits() as i64));
         m.mov(Size::S64, Reg(RDI), Operand::Imm(3f64.to_bits() as i64));
         m.float_binop(
@@ -750,11 +702,7 @@ fn float_mode_nests_across_reentrant_calls() {
             Reg(RDI),
             true,
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 1, Operand::Reg(Reg(RSI)));
     });
     // outer(x, y): slot1 = x / y; slot0 = reenter(x) (the inner result or trap code);
     // slot2 = x / y again; then trap like inner on x.
@@ -769,19 +717,11 @@ fn float_mode_nests_across_reentrant_calls() {
             Reg(R12),
             true,
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 1, Operand::Reg(Reg(RSI)));
         m.flush_gas();
         let ret = m.call_libcall(Libcall::HostCall, &[LibcallArg::Reg(Reg(RBX))]);
         m.reload_gas();
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(ret),
-        );
+        store_slot(m, 0, Operand::Reg(ret));
         m.float_binop(
             FloatBinOp::Div,
             FloatSize::F64,
@@ -790,11 +730,7 @@ fn float_mode_nests_across_reentrant_calls() {
             Reg(R12),
             true,
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(2) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 2, Operand::Reg(Reg(RSI)));
         let conv = IntFloat {
             int: Size::S32,
             float: FloatSize::F64,
@@ -896,20 +832,12 @@ fn float_moves_and_stores_keep_bits_and_results_stay_canonical() {
         ("float_move", |m, size, canonicalize| {
             m.float_move(size, FReg(19), FReg(18), canonicalize);
             m.float_to_bits(size, Reg(9), FReg(19), false);
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0) as i64),
-                Operand::Reg(Reg(9)),
-            );
+            store_slot(m, 0, Operand::Reg(Reg(9)));
         }),
         ("float_move_clobbering_flags", |m, size, canonicalize| {
             m.float_move_clobbering_flags(size, FReg(25), FReg(18), canonicalize);
             m.float_to_bits(size, Reg(9), FReg(25), false);
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0) as i64),
-                Operand::Reg(Reg(9)),
-            );
+            store_slot(m, 0, Operand::Reg(Reg(9)));
         }),
         ("fp_store", |m, size, canonicalize| {
             m.fp_store(

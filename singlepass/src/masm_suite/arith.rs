@@ -186,11 +186,7 @@ pub fn mov_forms_zero_extend_and_materialise_immediates<H: Harness>() {
             b.func(|m, _| {
                 m.mov(Size::S64, Reg(H::T3), Operand::Imm(-1));
                 m.mov(size, Reg(H::T3), Operand::Imm(imm));
-                m.store(
-                    StoreWidth::B64,
-                    Address::at(Base::Frame, slot(0) as i64),
-                    Operand::Reg(Reg(H::T3)),
-                );
+                store_slot(m, 0, Operand::Reg(Reg(H::T3)));
             })
         })
         .collect();
@@ -198,11 +194,7 @@ pub fn mov_forms_zero_extend_and_materialise_immediates<H: Harness>() {
         m.mov(Size::S32, Reg(H::L0), Operand::Frame(slot(0)));
         m.mov(Size::S32, Reg(H::T0), Operand::Reg(Reg(H::L0)));
         m.mov(Size::S64, Reg(H::L1), Operand::Reg(Reg(H::T0)));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(H::L1)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(H::L1)));
     });
     let module = b.build();
     let mut inst = module.instance();
@@ -278,17 +270,9 @@ pub fn cmp_branch_set_cond_and_cmov_for_every_condition<H: Harness>() {
                         Address::at(Base::Frame, -32),
                     );
                     m.set_cond(cond, Reg(H::T4));
-                    m.store(
-                        StoreWidth::B64,
-                        Address::at(Base::Frame, slot(0) as i64),
-                        Operand::Reg(Reg(H::T4)),
-                    );
+                    store_slot(m, 0, Operand::Reg(Reg(H::T4)));
                     m.cmov(cond, size, Reg(H::T2), Reg(H::T3));
-                    m.store(
-                        StoreWidth::B64,
-                        Address::at(Base::Frame, slot(1) as i64),
-                        Operand::Reg(Reg(H::T2)),
-                    );
+                    store_slot(m, 1, Operand::Reg(Reg(H::T2)));
                     m.lea(Reg(H::T4), Address::at(Base::Frame, slot(2) as i64));
                     m.branch(cond, is_true);
                     m.store(
@@ -333,11 +317,7 @@ pub fn cmp_with_wide_immediate<H: Harness>() {
         m.mov(Size::S64, Reg(H::T0), Operand::Frame(slot(0)));
         m.cmp(Size::S64, Reg(H::T0), Operand::Imm(0x1234_5678_9abc_def0));
         m.set_cond(Cond::LtU, Reg(H::T0));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(H::T0)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(H::T0)));
     });
     let module = b.build();
     let mut inst = module.instance();

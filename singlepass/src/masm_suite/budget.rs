@@ -26,11 +26,7 @@ pub fn gas_charges_down_to_zero_and_traps_one_below<H: Harness>() {
             Reg(H::T0),
             Address::at(Base::Vmctx, VmCtx::GAS_REMAINING as i64),
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(H::T0)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(H::T0)));
         m.store(
             StoreWidth::B64,
             Address::at(Base::Vmctx, VmCtx::GAS_REMAINING as i64),

@@ -29,26 +29,10 @@ pub fn wasm_calls_pass_params_and_results_and_keep_local_registers<H: Harness>()
         m.load(LoadKind::I64, Reg(H::T0), Address::at(Base::Sp, 0));
         m.load(LoadKind::I64, Reg(H::T1), Address::at(Base::Sp, 8));
         m.release_outgoing(16);
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(H::T0)),
-        );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(H::T1)),
-        );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(2) as i64),
-            Operand::Reg(Reg(H::L0)),
-        );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(3) as i64),
-            Operand::Reg(Reg(H::L1)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(H::T0)));
+        store_slot(m, 1, Operand::Reg(Reg(H::T1)));
+        store_slot(m, 2, Operand::Reg(Reg(H::L0)));
+        store_slot(m, 3, Operand::Reg(Reg(H::L1)));
     });
     b.define(callee, 0, |m, _| {
         m.mov(Size::S64, Reg(H::L0), Operand::Frame(slot(0)));
@@ -67,16 +51,8 @@ pub fn wasm_calls_pass_params_and_results_and_keep_local_registers<H: Harness>()
             Reg(H::L0),
             Operand::Reg(Reg(H::L1)),
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(H::T0)),
-        );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(H::T1)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(H::T0)));
+        store_slot(m, 1, Operand::Reg(Reg(H::T1)));
     });
     // indirect(f, x): calls f(x, 3) through a register.
     let indirect = b.func(|m, _| {
@@ -92,11 +68,7 @@ pub fn wasm_calls_pass_params_and_results_and_keep_local_registers<H: Harness>()
         m.call_indirect(Reg(H::T4));
         m.load(LoadKind::I64, Reg(H::T0), Address::at(Base::Sp, 8));
         m.release_outgoing(16);
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(H::T0)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(H::T0)));
     });
     let module = b.build();
     let mut inst = module.instance();
@@ -119,19 +91,11 @@ pub fn jump_tables_of_0_3_and_10000_targets<H: Harness>() {
             m.jump_table(Reg(H::T3), &targets, default);
             for (i, &t) in targets.iter().enumerate() {
                 m.bind(t);
-                m.store(
-                    StoreWidth::B64,
-                    Address::at(Base::Frame, slot(0) as i64),
-                    Operand::Imm(i as i64 * 3),
-                );
+                store_slot(m, 0, Operand::Imm(i as i64 * 3));
                 m.jump(end);
             }
             m.bind(default);
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0) as i64),
-                Operand::Imm(DEFAULT as i64),
-            );
+            store_slot(m, 0, Operand::Imm(DEFAULT as i64));
             m.bind(end);
         });
         funcs.push((n, f));
@@ -188,11 +152,7 @@ pub fn zero_frame_small_and_large<H: Harness>() {
                     Operand::Frame(first + 8 * i),
                 );
             }
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0) as i64),
-                Operand::Reg(Reg(H::T1)),
-            );
+            store_slot(m, 0, Operand::Reg(Reg(H::T1)));
             m.mov(Size::S64, Reg(H::T2), Operand::Frame(lowest));
             m.alu(
                 AluOp::And,
@@ -201,11 +161,7 @@ pub fn zero_frame_small_and_large<H: Harness>() {
                 Reg(H::T2),
                 Operand::Frame(first + 8 * count as i32),
             );
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(1) as i64),
-                Operand::Reg(Reg(H::T2)),
-            );
+            store_slot(m, 1, Operand::Reg(Reg(H::T2)));
         });
         funcs.push((count, f));
     }

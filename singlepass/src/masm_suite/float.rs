@@ -7,8 +7,8 @@
 use super::*;
 use crate::float_reference as reference;
 use crate::masm::{
-    Address, Base, FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler, Operand,
-    Reg, Size, StoreWidth, TruncMode,
+    FloatBinOp, FloatCmp, FloatSize, FloatUnOp, IntFloat, MacroAssembler, Operand, Reg, Size,
+    TruncMode,
 };
 use crate::TrapKind;
 
@@ -68,11 +68,7 @@ pub fn build_float<H: Harness>(emit: &EmitFloat<'_, H>) -> (Module<H>, Vec<usize
                     m.mov(Size::S64, Reg(d), Operand::Imm(-1));
                 }
                 emit(m, b, Reg(d), Reg(l), Reg(r));
-                m.store(
-                    StoreWidth::B64,
-                    Address::at(Base::Frame, slot(0) as i64),
-                    Operand::Reg(Reg(d)),
-                );
+                store_slot(m, 0, Operand::Reg(Reg(d)));
             })
         })
         .collect();

@@ -44,11 +44,7 @@ pub fn loads_from_linear_memory_every_kind<H: Harness>() {
                             disp,
                         },
                     );
-                    m.store(
-                        StoreWidth::B64,
-                        Address::at(Base::Frame, slot(0) as i64),
-                        Operand::Reg(Reg(d)),
-                    );
+                    store_slot(m, 0, Operand::Reg(Reg(d)));
                 });
                 funcs.push((kind, disp, f));
             }
@@ -86,11 +82,7 @@ pub fn addressing_modes_scales_wide_displacements_and_other_bases<H: Harness>() 
                         disp: 8,
                     },
                 );
-                m.store(
-                    StoreWidth::B64,
-                    Address::at(Base::Frame, slot(0) as i64),
-                    Operand::Reg(Reg(H::T3)),
-                );
+                store_slot(m, 0, Operand::Reg(Reg(H::T3)));
             });
             (scale, f)
         })
@@ -110,16 +102,8 @@ pub fn addressing_modes_scales_wide_displacements_and_other_bases<H: Harness>() 
             Operand::Imm(0x55),
         );
         m.lea(Reg(H::T2), Address::at(Base::Reg(Reg(H::T0)), WIDE));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(H::T1)),
-        );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(H::T2)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(H::T1)));
+        store_slot(m, 1, Operand::Reg(Reg(H::T2)));
     });
     // vmctx fields, the memory base via lea, and sp-relative outgoing slots.
     let bases = b.func(|m, _| {
@@ -128,26 +112,14 @@ pub fn addressing_modes_scales_wide_displacements_and_other_bases<H: Harness>() 
             Reg(H::T0),
             Address::at(Base::Vmctx, VmCtx::MEMORY_LEN as i64),
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(H::T0)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(H::T0)));
         m.lea(Reg(H::T1), Address::at(Base::Memory, 5));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(H::T1)),
-        );
+        store_slot(m, 1, Operand::Reg(Reg(H::T1)));
         m.reserve_outgoing(16);
         m.store(StoreWidth::B64, Address::at(Base::Sp, 8), Operand::Imm(77));
         m.load(LoadKind::I64, Reg(H::T2), Address::at(Base::Sp, 8));
         m.release_outgoing(16);
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(2) as i64),
-            Operand::Reg(Reg(H::T2)),
-        );
+        store_slot(m, 2, Operand::Reg(Reg(H::T2)));
     });
     let module = b.build();
     let mut inst = module.instance();
@@ -263,11 +235,7 @@ pub fn bounds_check_at_the_memory_edge<H: Harness>() {
                 b.trap(TrapKind::MemoryOutOfBounds),
                 aligned,
             );
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0) as i64),
-                Operand::Imm(7),
-            );
+            store_slot(m, 0, Operand::Imm(7));
         });
         funcs.push((end, aligned, f));
     }
@@ -351,11 +319,7 @@ pub fn store_check_widens_the_written_ranges_charges_or_traps<H: Harness>() {
                     widen: b.dirty_range,
                 };
                 m.store_check(check, aligned);
-                m.store(
-                    StoreWidth::B64,
-                    Address::at(Base::Frame, slot(0) as i64),
-                    Operand::Reg(Reg(H::T1)),
-                );
+                store_slot(m, 0, Operand::Reg(Reg(H::T1)));
             })
         })
         .collect();

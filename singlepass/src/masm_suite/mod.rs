@@ -82,6 +82,15 @@ pub fn slot(i: i32) -> i32 {
     16 + 8 * i
 }
 
+/// Stores `value` (64 bits) to incoming slot `i`: how a test function returns results.
+pub fn store_slot<M: MacroAssembler>(m: &mut M, i: i32, value: Operand) {
+    m.store(
+        StoreWidth::B64,
+        Address::at(Base::Frame, slot(i) as i64),
+        value,
+    );
+}
+
 /// A backend under test: its macro assembler, the registers the cases use, and how its
 /// code runs.
 pub trait Harness {
@@ -371,11 +380,7 @@ pub(super) fn check_binary<H: Harness>(
                 m.mov(Size::S64, dst, Operand::Imm(-1));
             }
             emit(m, dst, lhs, rhs);
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0) as i64),
-                Operand::Reg(dst),
-            );
+            store_slot(m, 0, Operand::Reg(dst));
         });
         funcs.push((shape, f));
     }
@@ -437,11 +442,7 @@ pub(super) fn check_unary<H: Harness>(
                     m.mov(Size::S64, Reg(d), Operand::Imm(-1));
                 }
                 emit(m, Reg(d), Reg(s));
-                m.store(
-                    StoreWidth::B64,
-                    Address::at(Base::Frame, slot(0) as i64),
-                    Operand::Reg(Reg(d)),
-                );
+                store_slot(m, 0, Operand::Reg(Reg(d)));
             })
         })
         .collect();

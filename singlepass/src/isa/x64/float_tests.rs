@@ -3,12 +3,10 @@
 //! the moves float locals live by, and the trampoline's MXCSR switch and restore.
 
 use super::regs::{RDI, RSI};
-use super::tests::{slot, Builder, NativeX64};
+use super::tests::{slot, store_slot, Builder, NativeX64};
 use super::X64Masm;
 use crate::float_reference as reference;
-use crate::masm::{
-    Address, Base, FloatBinOp, FloatSize, MacroAssembler, Operand, Reg, Size, StoreWidth,
-};
+use crate::masm::{Address, Base, FloatBinOp, FloatSize, MacroAssembler, Operand, Reg, Size};
 use crate::masm_suite::{build_float, TestInstance, FLOAT_SIZES};
 use crate::TrapKind;
 
@@ -78,11 +76,7 @@ fn trampoline_runs_wasm_in_the_deterministic_mode_and_restores_the_hosts() {
             Reg(RDI),
             true,
         );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RSI)));
     });
     let trap = b.func(|m, b| m.jump(b.trap(TrapKind::Unreachable)));
     let module = b.build();
@@ -134,20 +128,12 @@ fn float_moves_and_stores_keep_bits_or_canonicalize_nans() {
         ("float_move", |m, size, canonicalize| {
             m.float_move(size, FReg(3), FReg(2), canonicalize);
             m.float_to_bits(size, Reg(RSI), FReg(3), false);
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0) as i64),
-                Operand::Reg(Reg(RSI)),
-            );
+            store_slot(m, 0, Operand::Reg(Reg(RSI)));
         }),
         ("float_move_clobbering_flags", |m, size, canonicalize| {
             m.float_move_clobbering_flags(size, FReg(9), FReg(2), canonicalize);
             m.float_to_bits(size, Reg(RSI), FReg(9), false);
-            m.store(
-                StoreWidth::B64,
-                Address::at(Base::Frame, slot(0) as i64),
-                Operand::Reg(Reg(RSI)),
-            );
+            store_slot(m, 0, Operand::Reg(Reg(RSI)));
         }),
         ("fp_store", |m, size, canonicalize| {
             m.fp_store(

@@ -14,7 +14,7 @@ use crate::masm_suite::{self, Harness, TestInstance, MEMORY_BYTES};
 use crate::vmctx::{Libcall, VmCtx};
 use crate::TrapKind;
 
-pub(super) use crate::masm_suite::slot;
+pub(super) use crate::masm_suite::{slot, store_slot};
 
 const STACK_SLOTS: usize = 32 * 1024; // 256 KiB
 
@@ -268,16 +268,8 @@ fn libcall_passes_five_args_and_returns() {
             ],
         );
         m.mov(Size::S64, Reg(RSI), Operand::Reg(ret));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(1) as i64),
-            Operand::Reg(Reg(RBX)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RSI)));
+        store_slot(m, 1, Operand::Reg(Reg(RBX)));
     });
     let module = b.build();
     let mut inst = module.instance();
@@ -298,11 +290,7 @@ fn trap_if_nonzero_reports_the_libcall_code() {
     let f = b.func(|m, b| {
         let ret = m.call_libcall(Libcall::MemoryFill, &[LibcallArg::Frame(slot(0))]);
         m.trap_if_nonzero(ret, b.dynamic_trap);
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Imm(99),
-        );
+        store_slot(m, 0, Operand::Imm(99));
     });
     let module = b.build();
     let mut inst = module.instance();
@@ -346,11 +334,7 @@ fn trampoline_is_reentrant() {
         m.mov(Size::S64, Reg(RSI), Operand::Frame(slot(0)));
         m.cmp(Size::S64, Reg(RSI), Operand::Imm(0));
         m.branch(Cond::Ne, b.trap(TrapKind::Unreachable));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Imm(5),
-        );
+        store_slot(m, 0, Operand::Imm(5));
     });
     // outer(x): r = reenter(x); store r; then trap with IntegerOverflow if x == 2.
     let outer = b.func(|m, b| {
@@ -359,11 +343,7 @@ fn trampoline_is_reentrant() {
         let ret = m.call_libcall(Libcall::HostCall, &[LibcallArg::Reg(Reg(RBX))]);
         m.reload_gas();
         m.mov(Size::S64, Reg(RSI), Operand::Reg(ret));
-        m.store(
-            StoreWidth::B64,
-            Address::at(Base::Frame, slot(0) as i64),
-            Operand::Reg(Reg(RSI)),
-        );
+        store_slot(m, 0, Operand::Reg(Reg(RSI)));
         m.cmp(Size::S64, Reg(RBX), Operand::Imm(2));
         m.branch(Cond::Eq, b.trap(TrapKind::IntegerOverflow));
     });
