@@ -450,82 +450,73 @@ pub fn main_with(engines: &dyn Engines) -> ExitCode {
                     };
                     run::run(&file, &call, &profile, &make_engine, json)
                 }
-                (None, Some(method)) if near => {
-                    let profile = profiles::ProfileChoice {
-                        profile: Some(ProfileArg::Near),
-                        default: ProfileArg::Near,
-                        floats,
-                    };
-                    match call::input_bytes(
-                        input_hex.as_deref(),
-                        input.as_deref(),
-                        input_file.as_deref(),
-                    ) {
-                        Err(message) => {
-                            report::usage(&message, json);
-                            run::RunStatus::Usage
-                        }
-                        Ok(input) => match call::load_module(&file, &profile, &make_engine, json) {
-                            Err(status) => status,
-                            Ok(contract) => {
-                                let caller =
-                                    caller.as_deref().unwrap_or(crate::testing::DEFAULT_CALLER);
-                                near::run(
-                                    &contract.module,
-                                    &near::NearCall {
-                                        method: &method,
-                                        input,
-                                        gas,
-                                        account: account.as_deref().unwrap_or("contract"),
-                                        caller,
-                                        signer: signer.as_deref().unwrap_or(caller),
-                                        deposit: deposit.unwrap_or(0),
-                                        block_height: block_height.unwrap_or(1),
-                                        block_timestamp: block_timestamp.unwrap_or(1_000_000_000),
-                                        state: state.as_deref(),
-                                        code_len: std::fs::metadata(&file).map_or(0, |m| m.len()),
-                                    },
-                                    json,
-                                )
-                            }
-                        },
-                    }
-                }
                 (None, Some(method)) => {
+                    // `--abi near` runs under the near profile, artifacts included.
                     let profile = profiles::ProfileChoice {
-                        profile,
-                        default: ProfileArg::Contract,
+                        profile: if near {
+                            Some(ProfileArg::Near)
+                        } else {
+                            profile
+                        },
+                        default: if near {
+                            ProfileArg::Near
+                        } else {
+                            ProfileArg::Contract
+                        },
                         floats,
                     };
-                    match call::input_bytes(
+                    let loaded = call::input_bytes(
                         input_hex.as_deref(),
                         input.as_deref(),
                         input_file.as_deref(),
-                    ) {
-                        Err(message) => {
-                            report::usage(&message, json);
-                            run::RunStatus::Usage
-                        }
-                        Ok(input) => match call::load_module(&file, &profile, &make_engine, json) {
-                            Err(status) => status,
-                            Ok(module) => call::run(
-                                &module,
-                                &call::ContractCall {
+                    )
+                    .map_err(|message| {
+                        report::usage(&message, json);
+                        run::RunStatus::Usage
+                    })
+                    .and_then(|input| {
+                        let contract = call::load_module(&file, &profile, &make_engine, json)?;
+                        Ok((input, contract))
+                    });
+                    match loaded {
+                        Err(status) => status,
+                        Ok((input, contract)) => {
+                            let caller =
+                                caller.as_deref().unwrap_or(crate::testing::DEFAULT_CALLER);
+                            let account = account.as_deref().unwrap_or("contract");
+                            let block_height = block_height.unwrap_or(1);
+                            let block_timestamp = block_timestamp.unwrap_or(1_000_000_000);
+                            let state = state.as_deref();
+                            if near {
+                                let near_call = near::NearCall {
+                                    method: &method,
+                                    input,
+                                    gas,
+                                    account,
+                                    caller,
+                                    signer: signer.as_deref().unwrap_or(caller),
+                                    deposit: deposit.unwrap_or(0),
+                                    block_height,
+                                    block_timestamp,
+                                    state,
+                                    code_len: std::fs::metadata(&file).map_or(0, |m| m.len()),
+                                };
+                                near::run(&contract.module, &near_call, json)
+                            } else {
+                                let contract_call = call::ContractCall {
                                     method: &method,
                                     input,
                                     gas,
                                     gas_report,
-                                    account: account.as_deref().unwrap_or("contract"),
-                                    caller: caller
-                                        .as_deref()
-                                        .unwrap_or(crate::testing::DEFAULT_CALLER),
-                                    block_height: block_height.unwrap_or(1),
-                                    block_timestamp: block_timestamp.unwrap_or(1_000_000_000),
-                                    state: state.as_deref(),
-                                },
-                                json,
-                            ),
-                        },
+                                    account,
+                                    caller,
+                                    block_height,
+                                    block_timestamp,
+                                    state,
+                                };
+                                call::run(&contract, &contract_call, json)
+                            }
+                        }
                     }
                 }
                 (None, None) => run::RunStatus::Usage,
