@@ -148,6 +148,25 @@ fn new_module(out: OutSlot<*mut GasketModule>, module: Module) {
     out.set(Box::into_raw(Box::new(GasketModule { module })));
 }
 
+/// The calls that make a module from an engine and caller bytes (`compile`, `load`,
+/// `deserialize`): arguments checked in one order (engine, bytes, out-pointer), then the
+/// module made by `make` is boxed into `*module`.
+fn module_from_bytes(
+    engine: *const GasketEngine,
+    (data, len, name): (*const u8, usize, &str),
+    module: *mut *mut GasketModule,
+    error: *mut *mut GasketError,
+    make: impl FnOnce(&Engine, &[u8]) -> Result<Module, Failure>,
+) -> GasketErrorCode {
+    guard(error, || {
+        let engine = object(engine, "engine")?;
+        let data = bytes(data, len, name)?;
+        let out = OutSlot::new(module, "module")?;
+        new_module(out, make(&engine.engine, data)?);
+        Ok(())
+    })
+}
+
 /// Validates, meters and compiles `wasm` (`wasm_len` bytes) into `*module`, bypassing the
 /// cache. `GASKET_ERROR_INVALID_MODULE` if the profile rejects it.
 #[no_mangle]
@@ -158,12 +177,8 @@ pub extern "C" fn gasket_module_compile(
     module: *mut *mut GasketModule,
     error: *mut *mut GasketError,
 ) -> GasketErrorCode {
-    guard(error, || {
-        let engine = object(engine, "engine")?;
-        let wasm = bytes(wasm, wasm_len, "wasm")?;
-        let out = OutSlot::new(module, "module")?;
-        new_module(out, engine.engine.compile(wasm)?);
-        Ok(())
+    module_from_bytes(engine, (wasm, wasm_len, "wasm"), module, error, |e, w| {
+        Ok(e.compile(w)?)
     })
 }
 
@@ -177,12 +192,8 @@ pub extern "C" fn gasket_engine_load(
     module: *mut *mut GasketModule,
     error: *mut *mut GasketError,
 ) -> GasketErrorCode {
-    guard(error, || {
-        let engine = object(engine, "engine")?;
-        let wasm = bytes(wasm, wasm_len, "wasm")?;
-        let out = OutSlot::new(module, "module")?;
-        new_module(out, engine.engine.load(wasm)?);
-        Ok(())
+    module_from_bytes(engine, (wasm, wasm_len, "wasm"), module, error, |e, w| {
+        Ok(e.load(w)?)
     })
 }
 
@@ -295,12 +306,8 @@ pub extern "C" fn gasket_module_deserialize(
     module: *mut *mut GasketModule,
     error: *mut *mut GasketError,
 ) -> GasketErrorCode {
-    guard(error, || {
-        let engine = object(engine, "engine")?;
-        let data = bytes(data, len, "data")?;
-        let out = OutSlot::new(module, "module")?;
-        new_module(out, Module::deserialize(&engine.engine, data)?);
-        Ok(())
+    module_from_bytes(engine, (data, len, "data"), module, error, |e, d| {
+        Ok(Module::deserialize(e, d)?)
     })
 }
 
