@@ -539,6 +539,18 @@ pub trait MacroAssembler {
     }
     /// `fp + this` is incoming slot 0 (the wasm calling convention's argument area).
     fn incoming_area_offset(&self) -> i32;
+    /// Where a function with exactly one integer (or reference) result also leaves it on
+    /// return, besides incoming slot 0, or `None`. A caller then takes the result with a
+    /// register move instead of a load that waits on the callee's store (x86-64: the
+    /// store-to-load forwarding sat on the critical path of every call). Codegen writes
+    /// it with `mov` just before `epilogue` and reads it just after the call (restoring
+    /// lent registers in between must not touch it), so it must be a register no masm
+    /// method between those two points writes and no allocatable one. Every function's
+    /// entry (wasm bodies and import shims) sets it; the entry trampoline still reads
+    /// the incoming area.
+    fn return_register(&self) -> Option<Reg> {
+        None
+    }
 
     // ---- positions and labels ----
 
@@ -633,8 +645,9 @@ pub trait MacroAssembler {
     fn flagged_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
         self.bounds_check(addr, end, oob, aligned)
     }
-    /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
-    /// calls it after each function's code, where nothing falls through into them.
+    /// Emit the out-of-line slow paths of the `store_check`s (and, on x86-64, of the
+    /// `stack_enter`) since the last call; codegen calls it after each function's code,
+    /// where nothing falls through into them.
     fn emit_slow_paths(&mut self);
     /// Pads (with filler never executed) so that the next function starts on the ISA's
     /// function alignment: x86-64 aligns to 32 bytes (see `isa/x64/placement.rs`),

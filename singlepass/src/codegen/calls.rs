@@ -13,7 +13,7 @@ use crate::vmctx::{FuncRef, Libcall, VmCtx};
 use crate::{CompileError, TrapKind};
 
 use super::func::FuncGen;
-use super::stack::Loc;
+use super::stack::{Kind, Loc};
 
 /// The memory-size surcharge's block charge as the metering pass writes it
 /// (`gasket_metering`'s `access.rs`): `global.get $s; i64.const scale; i64.mul;
@@ -33,6 +33,15 @@ impl ScaledCharge {
     pub const OPERATORS: usize = 6;
     /// The opcode it starts with (`global.get`).
     pub const FIRST_OPCODE: u8 = 0x23;
+}
+
+/// Whether a function whose results have `kinds` also returns in the ISA's
+/// [`MacroAssembler::return_register`]: exactly one result, an integer or a reference.
+pub(super) fn returns_in_register(mut kinds: impl Iterator<Item = Kind>) -> bool {
+    matches!(
+        (kinds.next(), kinds.next()),
+        (Some(Kind::I32 | Kind::I64 | Kind::Ref), None)
+    )
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
@@ -162,9 +171,23 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         self.save_lent();
     }
 
-    /// Reloads the lent registers and pushes the callee's results from the outgoing area.
+    /// Reloads the lent registers and pushes the callee's results: from the return
+    /// register when the callee leaves it there (one integer result), else from the
+    /// outgoing area.
     fn take_call_results(&mut self, results: &[crate::artifact::ValType]) {
         self.restore_lent();
+        let kinds = results.iter().map(|&ty| Self::artifact_kind(ty));
+        if let Some(ret) = self
+            .masm
+            .return_register()
+            .filter(|_| returns_in_register(kinds))
+        {
+            let kind = Self::artifact_kind(results[0]);
+            let reg = self.alloc();
+            self.masm.mov(kind.size(), reg, Operand::Reg(ret));
+            self.push_reg(kind, reg);
+            return;
+        }
         for (i, &ty) in results.iter().enumerate() {
             let kind = Self::artifact_kind(ty);
             let reg = self.alloc();

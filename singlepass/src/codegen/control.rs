@@ -21,6 +21,7 @@ use crate::masm::{
 };
 use crate::CompileError;
 
+use super::calls::returns_in_register;
 use super::func::FuncGen;
 use super::stack::{Kind, Loc, LocalHome, Popped};
 
@@ -439,6 +440,15 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 ),
                 src,
             );
+        }
+        let kinds = self.stack[first..].iter().map(|entry| entry.kind);
+        if let Some(ret) = self
+            .masm
+            .return_register()
+            .filter(|_| returns_in_register(kinds))
+        {
+            let src = self.operand(self.value_at(first));
+            self.masm.mov(crate::masm::Size::S64, ret, src);
         }
         self.truncate(first);
         self.masm.epilogue(self.saved_locals);

@@ -465,6 +465,20 @@ fn emit_import_shim<M: MacroAssembler>(
     );
     masm.reload_gas();
     masm.trap_if_nonzero(result, labels.dynamic_trap);
+    // The runtime wrote the results in place; callers of a one-integer-result function
+    // take it from the return register (as from a compiled body).
+    let kinds = env
+        .func_sig(index)
+        .results
+        .iter()
+        .map(|&ty| FuncGen::<M>::artifact_kind(ty));
+    if let Some(ret) = masm
+        .return_register()
+        .filter(|_| calls::returns_in_register(kinds))
+    {
+        let incoming = crate::masm::Operand::Frame(masm.incoming_area_offset());
+        masm.mov(crate::masm::Size::S64, ret, incoming);
+    }
     masm.epilogue(0);
     masm.patch_frame(patch, 0);
 }
