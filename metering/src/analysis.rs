@@ -291,6 +291,7 @@ pub(crate) fn analyze_function(
         validator,
         ctx,
         costs,
+        record_sites: ctx.record_sites,
         start: ops_start,
         edits,
         frames,
@@ -324,6 +325,11 @@ pub(crate) fn analyze_function(
                     }))
             }
         };
+        // Most operators: no edit, no block boundary, and no frame closed (`ended` is
+        // only set with `Step::NewBlock`), so nothing below applies.
+        if let Step::Continue = step {
+            continue;
+        }
         let end = ops.original_position() as usize;
         // A new block's charge at `end`, pushed next (its cost and accesses accumulate).
         let new_block = |fused: &mut Fused<'_, '_, '_>| {

@@ -54,6 +54,8 @@ pub(crate) struct Fused<'s, 'c, 'p> {
     pub validator: FuncValidator<ValidatorResources>,
     pub ctx: &'c FunctionContext<'p>,
     pub costs: &'p CostTable,
+    /// `ctx.record_sites`, read per operator: a field of its own saves loading `ctx`.
+    pub record_sites: bool,
     /// Absolute offset of the operator being visited.
     pub start: usize,
     pub edits: &'s mut Vec<Edit>,
@@ -152,7 +154,7 @@ impl Fused<'_, '_, '_> {
             self.accesses = self
                 .accesses
                 .saturating_add(u32::from(crate::access::is_memory_access(class)));
-            if ctx.record_sites {
+            if self.record_sites {
                 self.record_classes(op);
             }
             if let Some(dynamic) = dynamic_cost(op) {
