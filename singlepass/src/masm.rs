@@ -645,9 +645,8 @@ pub trait MacroAssembler {
     fn flagged_bounds_check(&mut self, addr: Reg, end: u64, oob: Label, aligned: bool) {
         self.bounds_check(addr, end, oob, aligned)
     }
-    /// Emit the out-of-line slow paths of the `store_check`s (and, on x86-64, of the
-    /// `stack_enter`) since the last call; codegen calls it after each function's code,
-    /// where nothing falls through into them.
+    /// Emit the out-of-line slow paths of the `store_check`s since the last call; codegen
+    /// calls it after each function's code, where nothing falls through into them.
     fn emit_slow_paths(&mut self);
     /// Pads (with filler never executed) so that the next function starts on the ISA's
     /// function alignment: x86-64 aligns to 32 bytes (see `isa/x64/placement.rs`),

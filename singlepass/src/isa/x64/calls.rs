@@ -184,33 +184,15 @@ impl X64Masm {
     /// `cmp rsp, [vmctx.stack_limit]; jae ok; call grant; ok:`, after the prologue (the
     /// frame is allocated, and is exactly 32 bytes per stack unit: see
     /// `NATIVE_STACK_BYTES_PER_UNIT`). No write: returning releases the frame.
-    /// `cmp rsp, [vmctx + limit]; jb slow`, the call of the grant stub out of line
-    /// (`emit_stack_slow_path`): the usual path falls through instead of jumping over the
-    /// call, one taken branch less on every function entry.
     pub(super) fn emit_stack_enter(&mut self, grant: Label) {
         let start = self.ops.offset().0;
         asm!(self.ops; cmp rsp, QWORD [r15 + 8]);
         self.place_pair(start);
-        // `jb rel32` (0f 82), patched when the slow path is emitted.
-        self.ops.extend([0x0f, 0x82, 0, 0, 0, 0]);
-        // Code size is bounded by the module-size limits, far below 4 GiB.
-        let back = self.ops.offset().0 as u32;
-        debug_assert!(self.stack_slow_path.is_none(), "one stack check a function");
-        self.stack_slow_path = Some((back - 4, back, grant));
-    }
-
-    /// The stack check's slow path after the function's code: `call grant; jmp back`.
-    pub(super) fn emit_stack_slow_path(&mut self) {
-        let Some((jb_field, back, grant)) = self.stack_slow_path.take() else {
-            return;
-        };
-        let slow = self.ops.offset().0 as u32;
-        self.patch_rel32(jb_field, slow);
-        asm!(self.ops; call =>grant);
-        self.ops.push(0xe9);
-        let field = self.ops.offset().0 as u32;
-        self.ops.extend([0, 0, 0, 0]);
-        self.patch_rel32(field, back);
+        asm!(self.ops
+            ; jae >fits
+            ; call =>grant
+            ; fits:
+        );
     }
 
     /// See `MacroAssembler::emit_stack_grant_stub`. Saves and restores the two registers

@@ -71,10 +71,6 @@ pub(crate) struct X64Masm {
     widen_sites: LateTarget,
     /// Slow paths of this function's store checks, emitted after its code.
     store_slow_paths: Vec<StoreSlowPath>,
-    /// The stack check's slow path of this function (`calls::emit_stack_enter`): its
-    /// `jb` field, where it comes back, and the grant stub it calls; emitted after the
-    /// function's code.
-    stack_slow_path: Option<(u32, u32, DynamicLabel)>,
     /// Start and end of the last `cmp`/`test` emitted by `emit_cmp` (see `placement`).
     last_compare: Option<(usize, usize)>,
     /// This function's float constants, emitted after its code (see `constants`).
@@ -180,7 +176,6 @@ impl X64Masm {
             gas_sites: LateTarget::default(),
             widen_sites: LateTarget::default(),
             store_slow_paths: Vec::new(),
-            stack_slow_path: None,
             last_compare: None,
             constants: constants::ConstantPool::default(),
             last_fp_load: None,
@@ -327,7 +322,6 @@ impl MacroAssembler for X64Masm {
         self.ops.end_function()
     }
     fn emit_slow_paths(&mut self) {
-        self.emit_stack_slow_path();
         self.emit_store_slow_paths();
         self.emit_constant_pool()
     }
@@ -509,10 +503,7 @@ impl MacroAssembler for X64Masm {
         X64Masm::with_capacity(code_bytes)
     }
     fn append(&mut self, part: Self, labels: &[(Label, Label)]) -> Result<(), String> {
-        if !part.store_slow_paths.is_empty()
-            || part.stack_slow_path.is_some()
-            || !part.constants.is_empty()
-        {
+        if !part.store_slow_paths.is_empty() || !part.constants.is_empty() {
             return Err("x86-64 code could not be linked: a part's slow paths are missing".into());
         }
         let base = self.offset();
