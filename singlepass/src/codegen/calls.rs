@@ -35,13 +35,17 @@ impl ScaledCharge {
     pub const FIRST_OPCODE: u8 = 0x23;
 }
 
-/// Whether a function whose results have `kinds` also returns in the ISA's
-/// [`MacroAssembler::return_register`]: exactly one result, an integer or a reference.
-pub(super) fn returns_in_register(mut kinds: impl Iterator<Item = Kind>) -> bool {
-    matches!(
+/// The ISA's [`MacroAssembler::return_register`] if a function whose results have `kinds`
+/// also returns there: exactly one result, an integer or a reference.
+pub(super) fn return_register_for(
+    masm: &impl MacroAssembler,
+    mut kinds: impl Iterator<Item = Kind>,
+) -> Option<Reg> {
+    let one_integer = matches!(
         (kinds.next(), kinds.next()),
         (Some(Kind::I32 | Kind::I64 | Kind::Ref), None)
-    )
+    );
+    masm.return_register().filter(|_| one_integer)
 }
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
@@ -177,11 +181,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn take_call_results(&mut self, results: &[crate::artifact::ValType]) {
         self.restore_lent();
         let kinds = results.iter().map(|&ty| Self::artifact_kind(ty));
-        if let Some(ret) = self
-            .masm
-            .return_register()
-            .filter(|_| returns_in_register(kinds))
-        {
+        if let Some(ret) = return_register_for(&*self.masm, kinds) {
             let kind = Self::artifact_kind(results[0]);
             let reg = self.alloc();
             self.masm.mov(kind.size(), reg, Operand::Reg(ret));

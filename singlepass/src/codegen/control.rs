@@ -21,7 +21,7 @@ use crate::masm::{
 };
 use crate::CompileError;
 
-use super::calls::returns_in_register;
+use super::calls::return_register_for;
 use super::func::FuncGen;
 use super::stack::{Kind, Loc, LocalHome, Popped};
 
@@ -442,11 +442,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             );
         }
         let kinds = self.stack[first..].iter().map(|entry| entry.kind);
-        if let Some(ret) = self
-            .masm
-            .return_register()
-            .filter(|_| returns_in_register(kinds))
-        {
+        if let Some(ret) = return_register_for(&*self.masm, kinds) {
             let src = self.operand(self.value_at(first));
             self.masm.mov(crate::masm::Size::S64, ret, src);
         }

@@ -472,10 +472,7 @@ fn emit_import_shim<M: MacroAssembler>(
         .results
         .iter()
         .map(|&ty| FuncGen::<M>::artifact_kind(ty));
-    if let Some(ret) = masm
-        .return_register()
-        .filter(|_| calls::returns_in_register(kinds))
-    {
+    if let Some(ret) = calls::return_register_for(&*masm, kinds) {
         let incoming = crate::masm::Operand::Frame(masm.incoming_area_offset());
         masm.mov(crate::masm::Size::S64, ret, incoming);
     }
