@@ -344,6 +344,7 @@ pub(crate) fn analyze_function(
             })
         };
         let edit = match step {
+            // Taken by the `continue` above; kept for an exhaustive match.
             Step::Continue => None,
             Step::NewBlock => new_block(&mut fused),
             Step::DeferredBrIf { depth } => {

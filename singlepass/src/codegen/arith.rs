@@ -300,12 +300,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             self.release(value);
         }
         let depth = self.stack.len();
-        let free_bit = self.free
-            & (1 << self
-                .allocatable
-                .iter()
-                .position(|&r| r == reg)
-                .unwrap_or(31));
+        // The cache only remembers registers `alloc` handed out.
+        let free_bit = self.free & self.reg_bit(reg);
         if free_bit != 0 {
             self.free &= !free_bit;
             self.push_reg(kind, reg);

@@ -136,7 +136,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
 
     // ---- registers ----
 
-    fn reg_bit(&self, reg: Reg) -> u32 {
+    /// `reg`'s bit in the free set (`reg` must be allocatable).
+    pub(super) fn reg_bit(&self, reg: Reg) -> u32 {
         let index = self
             .allocatable
             .iter()
