@@ -165,13 +165,30 @@ impl<'a, 'f> BodyReader<'a, 'f> {
     where
         V: VisitOperator<'a>,
     {
+        self.visit_inline::<false, V>(v)
+    }
+
+    /// [`visit_common`](Self::visit_common), in one of two forms. Shared (`CUT` false):
+    /// every operator first tests the frame stack, so that one after the function's
+    /// final `end` goes to the general reader, which reports it. Cut (`CUT` true, for
+    /// [`WalkReader`]): no test per operator; the final `end` cuts `bytes` after itself
+    /// instead, so the caller's `eof` stops the loop there and [`WalkReader::finish`]
+    /// reports what follows. Two forms, not one: the cut form is cheaper in the metering
+    /// walk's loop, but made code generation's dearer by as much (the seventeenth round
+    /// of issue 17 in ARCHITECTURE.md), so code generation keeps the shared one.
+    #[inline(always)]
+    fn visit_inline<const CUT: bool, V>(&mut self, v: &mut V) -> Option<V::Output>
+    where
+        V: VisitOperator<'a>,
+    {
         let frames = &mut *self.frames;
         // After the function's final `end`: the general reader reports it.
         // (Only the length is read here: the top frame matters to `else` alone.)
-        if frames.is_empty() {
+        if !CUT && frames.is_empty() {
             return None;
         }
-        let (&code, rest) = self.bytes.get(self.pos..)?.split_first()?;
+        let bytes = self.bytes;
+        let (&code, rest) = bytes.get(self.pos..)?.split_first()?;
         // An operator with one short index immediate: the index read, then the visit
         // (written out in each arm: a closure here was not inlined).
         macro_rules! index {
@@ -215,6 +232,10 @@ impl<'a, 'f> BodyReader<'a, 'f> {
             }
             0x0b => {
                 frames.pop();
+                if CUT && frames.is_empty() {
+                    // The function's final `end`: the body ends after it.
+                    self.bytes = bytes.get(..bytes.len() - rest.len()).unwrap_or(bytes);
+                }
                 (v.visit_end(), 1)
             }
             0x0c => index!(visit_br),
@@ -245,6 +266,74 @@ impl<'a, 'f> BodyReader<'a, 'f> {
         };
         self.pos += len;
         Some(output)
+    }
+}
+
+/// A [`BodyReader`] for a caller that reads one operator at a time to the body's end and
+/// then calls [`finish`](Self::finish) (the metering walk): the same visits, offsets and
+/// errors, without the frame stack's test per operator (see `visit_inline`). The final
+/// `end` cuts the reader's bytes after itself, so `eof` is true there; `finish` then
+/// reports an operator after it as wasmparser's reader reports it (at the operator's
+/// offset, before decoding it), or checks the end as [`BodyReader::finish`] does.
+pub struct WalkReader<'a, 'f> {
+    inner: BodyReader<'a, 'f>,
+    /// The whole body's operator bytes (`inner.bytes` is cut after the final `end`).
+    whole: &'a [u8],
+}
+
+impl<'a, 'f> WalkReader<'a, 'f> {
+    /// A reader over `reader`'s operators; `frames` is a buffer reused across bodies.
+    #[inline]
+    pub fn new(reader: BinaryReader<'a>, frames: &'f mut Vec<FrameKind>) -> Self {
+        let inner = BodyReader::new(reader, frames);
+        WalkReader {
+            whole: inner.bytes,
+            inner,
+        }
+    }
+
+    /// Whether the body's bytes are all read, or its final `end` is.
+    #[inline(always)]
+    pub fn eof(&self) -> bool {
+        self.inner.eof()
+    }
+
+    /// The absolute offset of the next operator.
+    #[inline(always)]
+    pub fn original_position(&self) -> u64 {
+        self.inner.original_position()
+    }
+
+    /// Visits the next operator (as [`BodyReader::visit_operator`]).
+    #[inline(always)]
+    pub fn visit_operator<V>(&mut self, visitor: &mut V) -> Result<V::Output>
+    where
+        V: VisitOperator<'a>,
+    {
+        if let Some(output) = self.inner.visit_inline::<true, V>(visitor) {
+            return Ok(output);
+        }
+        let output = self.inner.visit_general(visitor)?;
+        // A `delegate` may close the function's frame too.
+        if self.inner.frames.is_empty() {
+            self.inner.bytes = self.whole.get(..self.inner.pos).unwrap_or(self.whole);
+        }
+        Ok(output)
+    }
+
+    /// Checks the body ended exactly after its final `end` (as [`BodyReader::finish`]);
+    /// an operator after that `end` gets the error wasmparser's reader gives it (at its
+    /// offset, before anything is decoded).
+    #[inline]
+    pub fn finish(&mut self) -> Result<()> {
+        let inner = &mut self.inner;
+        if inner.pos < self.whole.len() && inner.frames.is_empty() {
+            let rest = self.whole.get(inner.pos..).unwrap_or_default();
+            let reader =
+                BinaryReader::new_features(rest, inner.original_position(), inner.features);
+            general(reader, inner.frames, &mut BuildOperator)?;
+        }
+        inner.finish()
     }
 }
 
@@ -540,7 +629,7 @@ impl<'a, V: VisitOperator<'a>> VisitOperator<'a> for Adapter<'_, V> {
 
 #[cfg(test)]
 mod tests {
-    use super::{BodyReader, BuildOperator};
+    use super::{BodyReader, BuildOperator, WalkReader};
     use wasmparser::{BinaryReader, OperatorsReader, WasmFeatures};
 
     /// Reads `code` with this reader and `OperatorsReader` and checks they agree on
@@ -573,6 +662,50 @@ mod tests {
             b.map_err(|e| (e.offset(), e.message().to_string())),
             "{code:x?}"
         );
+    }
+
+    /// Reads `code` to its end with [`WalkReader`] and with [`BodyReader`] (whose
+    /// agreement with wasmparser `same_as_wasmparser` checks) as a walk does (visit
+    /// until `eof`, then `finish`) and checks they see the same operators at the same
+    /// offsets and end with the same result.
+    fn walk_same_as_body_reader(code: &[u8]) {
+        fn walk<R>(
+            reader: &mut R,
+            eof: fn(&R) -> bool,
+            position: fn(&R) -> u64,
+            visit: fn(&mut R) -> wasmparser::Result<wasmparser::Operator<'_>>,
+            finish: impl FnOnce(&mut R) -> wasmparser::Result<()>,
+        ) -> (Vec<(u64, String)>, Result<(), (u64, String)>) {
+            let mut seen = Vec::new();
+            let error = |e: wasmparser::BinaryReaderError| (e.offset(), e.message().to_string());
+            while !eof(reader) {
+                let offset = position(reader);
+                match visit(reader) {
+                    Ok(op) => seen.push((offset, format!("{op:?}"))),
+                    Err(e) => return (seen, Err(error(e))),
+                }
+            }
+            (seen, finish(reader).map_err(error))
+        }
+        let binary = BinaryReader::new_features(code, 100, WasmFeatures::all());
+        let (mut frames_a, mut frames_b) = (Vec::new(), Vec::new());
+        let mut ours = WalkReader::new(binary.clone(), &mut frames_a);
+        let mut shared = BodyReader::new(binary, &mut frames_b);
+        let a = walk(
+            &mut ours,
+            |r| r.eof(),
+            |r| r.original_position(),
+            |r| r.visit_operator(&mut BuildOperator),
+            |r| r.finish(),
+        );
+        let b = walk(
+            &mut shared,
+            |r| r.eof(),
+            |r| r.original_position(),
+            |r| r.visit_operator(&mut BuildOperator),
+            |r| r.finish(),
+        );
+        assert_eq!(a, b, "{code:x?}");
     }
 
     /// Operators at the edges of what the short path accepts: immediates of every LEB
@@ -627,6 +760,12 @@ mod tests {
             // try_table and legacy try/catch through the general reader's frames
             &[0x06, 0x40, 0x07, 0x00, 0x19, 0x0b, 0x0b],
             &[0x1f, 0x40, 0x00, 0x0b, 0x0b],
+            // `delegate` closing a frame, the function's own too, with and without
+            // operators after it
+            &[0x06, 0x40, 0x18, 0x00, 0x0b],
+            &[0x18, 0x00],
+            &[0x18, 0x00, 0x20, 0x00],
+            &[0x0b, 0x18, 0x00],
             // a SIMD operator
             &[
                 0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x1a, 0x0b,
@@ -634,10 +773,12 @@ mod tests {
         ];
         for body in bodies {
             same_as_wasmparser(body);
+            walk_same_as_body_reader(body);
         }
         // Every opcode of the numeric range and its neighbours.
         for code in 0x40..=0xd0u8 {
             same_as_wasmparser(&[code, 0x0b]);
+            walk_same_as_body_reader(&[code, 0x0b]);
         }
     }
 
@@ -664,6 +805,7 @@ mod tests {
                 body.push(ALPHABET[(state >> 33) as usize % ALPHABET.len()]);
             }
             same_as_wasmparser(&body);
+            walk_same_as_body_reader(&body);
         }
     }
 }

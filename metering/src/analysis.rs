@@ -38,7 +38,7 @@ use crate::fused::{Fused, Step, Stopped};
 use crate::inject::ScratchReads;
 use crate::limits::LimitKind;
 use crate::profile::Profile;
-use gasket_body_reader::{BodyReader, LocalUses, UseCounter};
+use gasket_body_reader::{LocalUses, UseCounter, WalkReader};
 
 /// One change to a function body, positioned at absolute byte offsets of the module.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -256,7 +256,7 @@ pub(crate) fn analyze_function(
         Locals::Decoded(locals.clone())
     };
 
-    let mut ops = BodyReader::new(locals_reader.get_binary_reader(), &mut scratch.operators);
+    let mut ops = WalkReader::new(locals_reader.get_binary_reader(), &mut scratch.operators);
     let ops_start = ops.original_position() as usize;
     let costs: &CostTable = &profile.costs;
 
