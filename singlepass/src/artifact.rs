@@ -40,11 +40,7 @@ pub const ARTIFACT_FORMAT_VERSION: u32 = 8;
 /// # Wasm calling convention (between compiled functions)
 /// The caller reserves `max(params, results)` 8-byte slots (rounded up to 16 bytes) at its
 /// stack pointer, writes parameter `i` to slot `i` and calls; the callee writes result `i`
-/// to slot `i` before returning. On x86-64 a function with exactly one integer or
-/// reference result also returns it in rax, and one that is neither exported nor the
-/// start function returns it there *only* (callers in compiled code read rax; the entry
-/// trampoline is only given exported functions and the start function, whose slot 0
-/// still holds the result). The vmctx, memory base and gas registers are pinned for
+/// to slot `i` before returning. The vmctx, memory base and gas registers are pinned for
 /// the whole call; the registers an ISA uses for pinned locals are callee-saved; everything
 /// else is clobbered by a call.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]

@@ -25,23 +25,12 @@ pub(crate) struct ModuleEnv {
     /// For each imported function: the intrinsic it is, if it is one.
     pub intrinsics: Vec<Option<Intrinsic>>,
     pub layout: ModuleLayout,
-    /// The exported functions' indices, sorted: with the start function, the only ones
-    /// the entry trampoline is ever given ([`ModuleEnv::is_host_entry`]).
-    exported_functions: Vec<u32>,
 }
 
 impl ModuleEnv {
     /// Signature of function `index`.
     pub fn func_sig(&self, index: u32) -> &FuncSig {
         &self.types[self.func_types[index as usize] as usize]
-    }
-
-    /// Whether the runtime may call function `index` through the entry trampoline: it is
-    /// exported or the start function (`Instance` calls nothing else). Only these must
-    /// also leave a result the return register carries in incoming slot 0, where the
-    /// trampoline's caller reads it (`FuncGen::function_exit`).
-    pub fn is_host_entry(&self, index: u32) -> bool {
-        self.layout.start == Some(index) || self.exported_functions.binary_search(&index).is_ok()
     }
 
     /// The intrinsic function `index` is, if any.
@@ -154,16 +143,12 @@ impl ModuleEnv {
                         ExternalKind::Global => ExportKind::Global,
                         ExternalKind::Tag => return Err(unsupported_section("tag exports")),
                     };
-                    if kind == ExportKind::Function {
-                        self.exported_functions.push(export.index);
-                    }
                     self.layout.exports.push(Export {
                         name: export.name.to_string(),
                         kind,
                         index: export.index,
                     });
                 }
-                self.exported_functions.sort_unstable();
             }
             Payload::StartSection { func, .. } => self.layout.start = Some(*func),
             Payload::ElementSection(reader) => {

@@ -415,22 +415,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
     }
 
-    /// Writes the top `count` values (the results) to the caller's argument area, or a
-    /// result the return register carries there alone when only compiled code can call
-    /// this function (not a host entry: the store was one more per call, which no
-    /// caller read), and returns.
+    /// Writes the top `count` values (the results) to the caller's argument area and
+    /// returns.
     fn function_exit(&mut self, count: usize) {
         let first = self.stack.len() - count;
         self.spill_floats_from(first);
-        let kinds = self.stack[first..].iter().map(|entry| entry.kind);
-        let ret = return_register_for(&*self.masm, kinds);
-        let stored = match ret {
-            Some(_) if !self.env.is_host_entry(self.index) => 0,
-            _ => count,
-        };
         // Parameters living in the argument area are about to be overwritten by results:
         // results that still read them lazily get their own copy first.
-        for depth in first..first + stored {
+        for depth in first..self.stack.len() {
             if let Loc::Local(local) = self.stack[depth].loc {
                 if matches!(self.locals[local as usize].home, LocalHome::Frame(o) if o > 0) {
                     self.spill_entry(depth);
@@ -438,7 +430,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             }
         }
         let incoming = self.masm.incoming_area_offset();
-        for i in 0..stored {
+        for i in 0..count {
             let src = self.operand(self.value_at(first + i));
             self.masm.store(
                 crate::masm::StoreWidth::B64,
@@ -449,7 +441,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 src,
             );
         }
-        if let Some(ret) = ret {
+        let kinds = self.stack[first..].iter().map(|entry| entry.kind);
+        if let Some(ret) = return_register_for(&*self.masm, kinds) {
             let src = self.operand(self.value_at(first));
             self.masm.mov(crate::masm::Size::S64, ret, src);
         }
