@@ -674,6 +674,24 @@ pub trait MacroAssembler {
     fn shift(&mut self, op: ShiftOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand);
     /// `dst = lhs op rhs` (see [`DivOp`] for the preconditions).
     fn div(&mut self, op: DivOp, size: Size, dst: Reg, lhs: Reg, rhs: Reg);
+    /// `dst = lhs mod d` (32-bit, unsigned) by the reciprocal: the quotient is
+    /// `(zext(lhs) * multiplier) >> shift` (`codegen::arith::divisor`, exact for every
+    /// u32 `lhs`), the remainder `lhs - quotient * d`. The quotient lives in the masm's
+    /// own scratch registers, so codegen needs no second temporary for it (keccak's
+    /// `(x + 1) % 5` next to three live values spilled one for it). Returns false, with
+    /// nothing emitted, where the ISA leaves it to codegen (the default); `dst` may equal
+    /// `lhs`.
+    fn rem_u32_by_reciprocal(
+        &mut self,
+        dst: Reg,
+        lhs: Reg,
+        multiplier: u32,
+        shift: u32,
+        d: u32,
+    ) -> bool {
+        let _ = (dst, lhs, multiplier, shift, d);
+        false
+    }
     /// `dst = op(src)`.
     fn bit_count(&mut self, op: BitOp, size: Size, dst: Reg, src: Reg);
     /// `dst = op(src)`.

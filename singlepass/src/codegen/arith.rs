@@ -12,7 +12,7 @@ use super::stack::{Kind, Loc, Popped};
 
 mod divisor;
 
-use divisor::UnsignedDivisor;
+pub(crate) use divisor::UnsignedDivisor;
 
 impl<M: MacroAssembler> FuncGen<'_, M> {
     /// `lhs <cond> rhs`, pushed as pending flags.
@@ -420,6 +420,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.masm
                     .alu(AluOp::And, size, dst, source, Operand::Imm(d as i64 - 1))
             }
+            (UnsignedDivisor::Reciprocal { multiplier, shift }, DivOp::RemU)
+                if self
+                    .masm
+                    .rem_u32_by_reciprocal(dst, source, multiplier, shift, d as u32) => {}
             (UnsignedDivisor::Reciprocal { multiplier, shift }, _) => {
                 // The quotient, in `dst` itself for `div_u`, else in a second register
                 // while `source` still holds the dividend.

@@ -23,6 +23,9 @@
 mod addr_cache;
 mod aligned;
 mod arith;
+/// The constant-divisor plans, for the masm suite's remainder case.
+#[cfg(any(test, feature = "isa-testing"))]
+pub(crate) use arith::UnsignedDivisor;
 mod bytes;
 mod calls;
 mod control;

@@ -133,6 +133,30 @@ pub fn division_matches_wasm_semantics<H: Harness>() {
     }
 }
 
+/// `rem_u32_by_reciprocal` (where the backend has it) against Rust's `%`, for the
+/// divisors the fixtures and kernels use and the extremes, every register shape of
+/// `check_unary` (`dst` equal to `lhs` or not, local registers among them).
+pub fn remainder_by_reciprocal_matches_rust<H: Harness>() {
+    if !H::masm().rem_u32_by_reciprocal(Reg(H::T0), Reg(H::T0), 1, 32, 2) {
+        return;
+    }
+    let mut checked = 0;
+    for d in (2..=1000).chain([1_000_000_007, 0x7fff_ffff, 0x8000_0001, 0xffff_fffe]) {
+        let Some(crate::codegen::UnsignedDivisor::Reciprocal { multiplier, shift }) =
+            crate::codegen::UnsignedDivisor::new(32, u64::from(d))
+        else {
+            continue;
+        };
+        checked += 1;
+        check_unary::<H>(
+            &format!("rem_u by {d}"),
+            &|m, dst, lhs| assert!(m.rem_u32_by_reciprocal(dst, lhs, multiplier, shift, d)),
+            &|x| u64::from(x as u32 % d),
+        );
+    }
+    assert!(checked > 100, "only {checked} divisors have a reciprocal");
+}
+
 pub fn bit_counts_match_rust<H: Harness>() {
     let ops: [(BitOp, Size, Unary); 6] = [
         (BitOp::Clz, Size::S32, |x| (x as u32).leading_zeros() as u64),

@@ -39,6 +39,7 @@ macro_rules! masm_suite_tests {
             alu_ops_match_wrapping_arithmetic,
             shifts_and_rotates_mask_the_count,
             division_matches_wasm_semantics,
+            remainder_by_reciprocal_matches_rust,
             bit_counts_match_rust,
             extends_match_rust_casts,
             mov_forms_zero_extend_and_materialise_immediates,

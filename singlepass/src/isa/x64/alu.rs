@@ -257,6 +257,34 @@ impl X64Masm {
     /// x86 `div`/`idiv` divide rdx:rax. rax is scratch; rdx may hold a lent local
     /// (`regs::LENDABLE_REGS`), so it is kept in r11 meanwhile. None of the operands is
     /// either (they are temporaries).
+    /// `MacroAssembler::rem_u32_by_reciprocal`: the quotient in rax (the multiplier in
+    /// r11, zero-extended), then `dst = lhs - eax`. Neither scratch register is
+    /// allocatable, so every value codegen holds survives.
+    pub(super) fn emit_rem_u32_by_reciprocal(
+        &mut self,
+        dst: Reg,
+        lhs: Reg,
+        multiplier: u32,
+        shift: u32,
+        d: u32,
+    ) {
+        let first = self.ops.offset().0;
+        let (dst, lhs) = (dst.0, lhs.0);
+        self.mov_reg(Size::S32, RAX, lhs);
+        self.mov_imm(R11, i64::from(multiplier));
+        let shift = shift as i8;
+        asm!(self.ops
+            ; imul rax, r11
+            ; shr rax, BYTE shift
+        );
+        self.binop(AluOp::Mul, Size::S32, RAX, Src::Imm(d as i32));
+        if dst != lhs {
+            self.mov_reg(Size::S32, dst, lhs);
+        }
+        self.reg_op(RegOp::Sub, false, dst, RAX);
+        self.plain(first);
+    }
+
     pub(super) fn emit_div(&mut self, op: DivOp, size: Size, dst: Reg, lhs: Reg, rhs: Reg) {
         let (d, l, r) = (dst.0, lhs.0, rhs.0);
         debug_assert!(![RAX, RDX, R11].contains(&r) && ![RAX, RDX, R11].contains(&l));

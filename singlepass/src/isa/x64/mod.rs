@@ -335,6 +335,17 @@ impl MacroAssembler for X64Masm {
     fn div(&mut self, op: DivOp, size: Size, dst: Reg, lhs: Reg, rhs: Reg) {
         self.emit_div(op, size, dst, lhs, rhs)
     }
+    fn rem_u32_by_reciprocal(
+        &mut self,
+        dst: Reg,
+        lhs: Reg,
+        multiplier: u32,
+        shift: u32,
+        d: u32,
+    ) -> bool {
+        self.emit_rem_u32_by_reciprocal(dst, lhs, multiplier, shift, d);
+        true
+    }
     fn bit_count(&mut self, op: BitOp, size: Size, dst: Reg, src: Reg) {
         self.emit_bit_count(op, size, dst, src)
     }
