@@ -435,6 +435,7 @@ mod tests {
                 Immediates::Long => {}
             }
         }
-        assert!(inline_reads > 5_000, "{inline_reads}");
+        // Both readers exercised: every fourth immediate or so is too long to read inline.
+        assert!(inline_reads > 1_000, "{inline_reads}");
     }
 }
