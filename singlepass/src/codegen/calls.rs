@@ -407,7 +407,13 @@ mod tests {
         let mut inline_reads = 0;
         for round in 0..20_000 {
             let mut bytes = vec![0x23];
-            let pads = |r: u64| if r % 4 == 0 { (r % 11) as usize } else { 0 };
+            let pads = |r: u64| {
+                if r.is_multiple_of(4) {
+                    (r % 11) as usize
+                } else {
+                    0
+                }
+            };
             uleb(next() >> (next() % 64), pads(next()), &mut bytes);
             bytes.push(0x42);
             sleb(next() as i64 >> (next() % 64), pads(next()), &mut bytes);
