@@ -35,6 +35,91 @@ impl ScaledCharge {
     pub const FIRST_OPCODE: u8 = 0x23;
 }
 
+/// A scaled charge's immediates `(global, scale, add, function)` and its length in bytes.
+type ChargeImmediates = (u32, i64, i64, u32, usize);
+
+/// What [`charge_immediates`] found at the start of the bytes.
+enum Immediates {
+    /// The charge's six opcodes, their immediates read.
+    Charge(ChargeImmediates),
+    /// Another operator sequence (an opcode differs).
+    Not,
+    /// An immediate longer than the short readers read (or truncated bytes): wasmparser's
+    /// reader decides ([`charge_immediates_general`]).
+    Long,
+}
+
+const I64_CONST: u8 = 0x42;
+const I64_MUL: u8 = 0x7e;
+const I64_ADD: u8 = 0x7c;
+const CALL: u8 = 0x10;
+
+/// The operators of a [`ScaledCharge`] at the start of `rest`, read with the body
+/// reader's short LEB128 readers (inline): they give wasmparser's values for every
+/// encoding they accept (an index of at most four bytes, a constant of at most nine, as
+/// the metering pass writes them: minimal), and decline the rest, which
+/// [`charge_immediates_general`] reads as before. Through wasmparser's out-of-line
+/// `BinaryReader` reads for all of them, each charge cost ≈ 75 instructions of decoding.
+#[inline]
+fn charge_immediates(rest: &[u8]) -> Immediates {
+    use gasket_body_reader::{short_i64, short_u32};
+    let opcode = |at: usize, expected: u8| rest.get(at) == Some(&expected);
+    if !opcode(0, ScaledCharge::FIRST_OPCODE) {
+        return Immediates::Not;
+    }
+    let Some((global, n)) = short_u32(&rest[1..]) else {
+        return Immediates::Long;
+    };
+    let at = 1 + n;
+    if !opcode(at, I64_CONST) {
+        return Immediates::Not;
+    }
+    let Some((scale, n)) = rest.get(at + 1..).and_then(|b| short_i64(b, 9)) else {
+        return Immediates::Long;
+    };
+    let at = at + 1 + n;
+    if !opcode(at, I64_MUL) || !opcode(at + 1, I64_CONST) {
+        return Immediates::Not;
+    }
+    let Some((add, n)) = rest.get(at + 2..).and_then(|b| short_i64(b, 9)) else {
+        return Immediates::Long;
+    };
+    let at = at + 2 + n;
+    if !opcode(at, I64_ADD) || !opcode(at + 1, CALL) {
+        return Immediates::Not;
+    }
+    let Some((function, n)) = rest.get(at + 2..).and_then(short_u32) else {
+        return Immediates::Long;
+    };
+    Immediates::Charge((global, scale, add, function, at + 2 + n))
+}
+
+/// [`charge_immediates`] through wasmparser's reader, for the encodings the short
+/// readers decline (padded or long immediates, truncated bytes): None where an opcode
+/// differs or wasmparser cannot read an immediate.
+#[cold]
+#[inline(never)]
+fn charge_immediates_general(rest: &[u8]) -> Option<ChargeImmediates> {
+    let mut next = BinaryReader::new(rest, 0);
+    if next.read_u8().ok()? != ScaledCharge::FIRST_OPCODE {
+        return None;
+    }
+    let global = next.read_var_u32().ok()?;
+    if next.read_u8().ok()? != I64_CONST {
+        return None;
+    }
+    let scale = next.read_var_i64().ok()?;
+    if next.read_u8().ok()? != I64_MUL || next.read_u8().ok()? != I64_CONST {
+        return None;
+    }
+    let add = next.read_var_i64().ok()?;
+    if next.read_u8().ok()? != I64_ADD || next.read_u8().ok()? != CALL {
+        return None;
+    }
+    let function = next.read_var_u32().ok()?;
+    Some((global, scale, add, function, next.current_position()))
+}
+
 /// The ISA's [`MacroAssembler::return_register`] if a function whose results have `kinds`
 /// also returns there: exactly one result, an integer or a reference.
 pub(super) fn return_register_for(
@@ -55,27 +140,14 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// operator by operator, as before. Also returns the charge's length in bytes (its
     /// six operators open and close no frame: a trusted compile steps over them).
     pub(super) fn scaled_charge(&self, rest: &[u8]) -> Option<(ScaledCharge, usize)> {
-        let mut next = BinaryReader::new(rest, 0);
-        const I64_CONST: u8 = 0x42;
-        const I64_MUL: u8 = 0x7e;
-        const I64_ADD: u8 = 0x7c;
-        const CALL: u8 = 0x10;
-        if self.unreachable || next.read_u8().ok()? != ScaledCharge::FIRST_OPCODE {
+        if self.unreachable {
             return None;
         }
-        let global = next.read_var_u32().ok()?;
-        if next.read_u8().ok()? != I64_CONST {
-            return None;
-        }
-        let scale = next.read_var_i64().ok()?;
-        if next.read_u8().ok()? != I64_MUL || next.read_u8().ok()? != I64_CONST {
-            return None;
-        }
-        let add = next.read_var_i64().ok()?;
-        if next.read_u8().ok()? != I64_ADD || next.read_u8().ok()? != CALL {
-            return None;
-        }
-        let function = next.read_var_u32().ok()?;
+        let (global, scale, add, function, len) = match charge_immediates(rest) {
+            Immediates::Charge(immediates) => immediates,
+            Immediates::Not => return None,
+            Immediates::Long => charge_immediates_general(rest)?,
+        };
         let def = self.env.layout.globals.get(global as usize)?;
         if def.ty.ty != ValType::I64 || self.env.intrinsic(function) != Some(Intrinsic::Gas) {
             return None;
@@ -86,7 +158,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             scale: imm32(scale)?,
             add: imm32(add)?,
         };
-        Some((charge, next.current_position()))
+        Some((charge, len))
     }
 
     /// Compiles a [`ScaledCharge`] (its operators read and validated by the caller).
@@ -290,5 +362,86 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn spill_all_registers(&mut self) {
         let len = self.stack.len();
         self.spill_registers_below(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{charge_immediates, charge_immediates_general, Immediates};
+    use crate::test_rng::xorshift;
+
+    fn uleb(mut value: u64, pad_to: usize, out: &mut Vec<u8>) {
+        let start = out.len();
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 && out.len() + 1 - start >= pad_to {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    fn sleb(mut value: i64, pad_to: usize, out: &mut Vec<u8>) {
+        let start = out.len();
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            let done = (value == 0 && byte & 0x40 == 0) || (value == -1 && byte & 0x40 != 0);
+            if done && out.len() + 1 - start >= pad_to {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// The inline reading of a scaled charge answers what wasmparser's reader answers:
+    /// the same immediates and length where it reads a charge, no charge where an opcode
+    /// differs, and it leaves every encoding it does not read (padded, long, truncated,
+    /// malformed) to that reader.
+    #[test]
+    fn charge_immediates_match_wasmparser() {
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut inline_reads = 0;
+        for round in 0..20_000 {
+            let mut bytes = vec![0x23];
+            let pads = |r: u64| {
+                if r.is_multiple_of(4) {
+                    (r % 11) as usize
+                } else {
+                    0
+                }
+            };
+            uleb(next() >> (next() % 64), pads(next()), &mut bytes);
+            bytes.push(0x42);
+            sleb(next() as i64 >> (next() % 64), pads(next()), &mut bytes);
+            bytes.extend([0x7e, 0x42]);
+            sleb(next() as i64 >> (next() % 64), pads(next()), &mut bytes);
+            bytes.extend([0x7c, 0x10]);
+            uleb(next() >> (next() % 64), pads(next()), &mut bytes);
+            bytes.push(0x0b);
+            // Now and then a byte changed, or the bytes cut short.
+            match round % 5 {
+                0 => {
+                    let at = (next() as usize) % bytes.len();
+                    bytes[at] = next() as u8;
+                }
+                1 => bytes.truncate((next() as usize) % bytes.len()),
+                _ => {}
+            }
+            let general = charge_immediates_general(&bytes);
+            match charge_immediates(&bytes) {
+                Immediates::Charge(found) => {
+                    inline_reads += 1;
+                    assert_eq!(Some(found), general, "{bytes:x?}");
+                }
+                Immediates::Not => assert_eq!(general, None, "{bytes:x?}"),
+                Immediates::Long => {}
+            }
+        }
+        // Both readers exercised: every fourth immediate or so is too long to read inline.
+        assert!(inline_reads > 1_000, "{inline_reads}");
     }
 }

@@ -469,7 +469,12 @@ fn unary(op: u8) -> bool {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct StackModel {
     height: i32,
-    base: u128,
+    /// Bits 0..64 of the base entries' word (heights 0..64).
+    low: u64,
+    /// Bits 64..128 (heights 64..128). Two words rather than one `u128`: a bit of a
+    /// `u128` at a variable height is a double-word shift and two conditional moves
+    /// (x86-64 has no 128-bit shift), paid at nearly every push of the scans.
+    high: u64,
     /// No bit above this height is set.
     hi: i32,
 }
@@ -485,12 +490,18 @@ impl StackModel {
         // of the low 63 bits (`i = 63` would be height 0, never the base). One
         // instruction instead of a loop of 63 (a third of a window's scan before).
         const _: () = assert!(StackModel::START == 64);
-        let base = u128::from((below & !(1 << 63)).reverse_bits());
+        let low = (below & !(1 << 63)).reverse_bits();
         StackModel {
             height: Self::START,
-            base,
-            hi: if base == 0 { 0 } else { Self::START - 1 },
+            low,
+            high: 0,
+            hi: if low == 0 { 0 } else { Self::START - 1 },
         }
+    }
+
+    /// The base entries' bits as one word (bit `h` for height `h`).
+    fn bits(&self) -> u128 {
+        u128::from(self.high) << 64 | u128::from(self.low)
     }
 
     /// An operator popping `pops` entries and pushing `pushes` (0 or 1) results, none the
@@ -511,8 +522,14 @@ impl StackModel {
         if !is_base {
             self.clear_top();
         } else if (1..128).contains(&self.height) {
-            self.base |= 1 << self.height;
-            self.hi = self.hi.max(self.height);
+            let h = self.height;
+            let bit = 1u64 << (h & 63);
+            if h < 64 {
+                self.low |= bit;
+            } else {
+                self.high |= bit;
+            }
+            self.hi = self.hi.max(h);
         }
     }
 
@@ -520,8 +537,14 @@ impl StackModel {
     #[inline(always)]
     fn clear_top(&mut self) {
         let h = self.height;
+        // `hi` is below 128, so `h` is a height with a bit.
         if h <= self.hi && h >= 1 {
-            self.base &= !(1 << h);
+            let keep = !(1u64 << (h & 63));
+            if h < 64 {
+                self.low &= keep;
+            } else {
+                self.high &= keep;
+            }
         }
     }
 
@@ -530,14 +553,15 @@ impl StackModel {
     fn top_aligned(&self) -> Option<u128> {
         let shift = u32::try_from(127 - self.height).ok().filter(|&s| s < 128)?;
         // The live entries' bits only.
-        Some((self.base & (u128::MAX >> shift)) << shift)
+        Some((self.bits() & (u128::MAX >> shift)) << shift)
     }
 
     /// Whether a store's address (the entry below its value) is the base.
     #[inline(always)]
     fn address_is_base(&self) -> bool {
         let h = self.height - 1;
-        (1..128).contains(&h) && self.base & (1 << h) != 0
+        let word = if h < 64 { self.low } else { self.high };
+        (1..128).contains(&h) && word >> (h & 63) & 1 != 0
     }
 }
 
@@ -631,7 +655,7 @@ mod tests {
         words.extend(std::iter::repeat_with(xorshift(0x9e37_79b9_7f4a_7c15)).take(1000));
         for below in words {
             assert_eq!(
-                StackModel::with_below(below).base,
+                StackModel::with_below(below).bits(),
                 by_loop(below),
                 "{below:#x}"
             );
@@ -691,7 +715,7 @@ mod tests {
             let mut model = StackModel::with_below(below);
             let mut reference = ClearingModel {
                 height: model.height,
-                base: model.base,
+                base: model.bits(),
             };
             for _ in 0..(next() % 200) {
                 let r = next();
