@@ -54,6 +54,16 @@ pub struct StoreCheck {
     pub widen: Label,
 }
 
+/// An unsigned 32-bit division by the constant `divisor` as a multiply: the quotient of
+/// a u32 `x` is `(zext64(x) * multiplier) >> shift` (`codegen::arith::divisor`, exact
+/// for every `x`), for [`MacroAssembler::rem_u32_by_reciprocal`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Reciprocal {
+    pub multiplier: u32,
+    pub shift: u32,
+    pub divisor: u32,
+}
+
 /// An open counted loop's state (`codegen/counted.rs`), for the ISA's entry computation
 /// and the routine its body's store slow paths call (`MacroAssembler::counted_rebase`,
 /// `emit_counted_widen`).
@@ -674,22 +684,13 @@ pub trait MacroAssembler {
     fn shift(&mut self, op: ShiftOp, size: Size, dst: Reg, lhs: Reg, rhs: Operand);
     /// `dst = lhs op rhs` (see [`DivOp`] for the preconditions).
     fn div(&mut self, op: DivOp, size: Size, dst: Reg, lhs: Reg, rhs: Reg);
-    /// `dst = lhs mod d` (32-bit, unsigned) by the reciprocal: the quotient is
-    /// `(zext(lhs) * multiplier) >> shift` (`codegen::arith::divisor`, exact for every
-    /// u32 `lhs`), the remainder `lhs - quotient * d`. The quotient lives in the masm's
-    /// own scratch registers, so codegen needs no second temporary for it (keccak's
-    /// `(x + 1) % 5` next to three live values spilled one for it). Returns false, with
-    /// nothing emitted, where the ISA leaves it to codegen (the default); `dst` may equal
-    /// `lhs`.
-    fn rem_u32_by_reciprocal(
-        &mut self,
-        dst: Reg,
-        lhs: Reg,
-        multiplier: u32,
-        shift: u32,
-        d: u32,
-    ) -> bool {
-        let _ = (dst, lhs, multiplier, shift, d);
+    /// `dst = lhs mod r.divisor` (32-bit, unsigned): `lhs - quotient * divisor`, the
+    /// quotient computed by [`Reciprocal`] in the masm's own scratch registers, so
+    /// codegen needs no second temporary for it (keccak's `(x + 2) % 5` next to three
+    /// live values spilled one for it). Returns false, with nothing emitted, where the
+    /// ISA leaves it to codegen (the default); `dst` may equal `lhs`.
+    fn rem_u32_by_reciprocal(&mut self, dst: Reg, lhs: Reg, r: Reciprocal) -> bool {
+        let _ = (dst, lhs, r);
         false
     }
     /// `dst = op(src)`.

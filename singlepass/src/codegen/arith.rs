@@ -421,9 +421,15 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                     .alu(AluOp::And, size, dst, source, Operand::Imm(d as i64 - 1))
             }
             (UnsignedDivisor::Reciprocal { multiplier, shift }, DivOp::RemU)
-                if self
-                    .masm
-                    .rem_u32_by_reciprocal(dst, source, multiplier, shift, d as u32) => {}
+                if self.masm.rem_u32_by_reciprocal(
+                    dst,
+                    source,
+                    crate::masm::Reciprocal {
+                        multiplier,
+                        shift,
+                        divisor: d as u32,
+                    },
+                ) => {}
             (UnsignedDivisor::Reciprocal { multiplier, shift }, _) => {
                 // The quotient, in `dst` itself for `div_u`, else in a second register
                 // while `source` still holds the dividend.

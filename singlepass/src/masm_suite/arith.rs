@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::masm::{
-    Address, AluOp, Base, BitOp, Cond, DivOp, ExtendOp, LoadKind, MacroAssembler, Operand, Reg,
-    ShiftOp, Size, StoreWidth,
+    Address, AluOp, Base, BitOp, Cond, DivOp, ExtendOp, LoadKind, MacroAssembler, Operand,
+    Reciprocal, Reg, ShiftOp, Size, StoreWidth,
 };
 pub fn alu_ops_match_wrapping_arithmetic<H: Harness>() {
     let ops: [(AluOp, Op64, Op32); 6] = [
@@ -137,7 +137,12 @@ pub fn division_matches_wasm_semantics<H: Harness>() {
 /// divisors the fixtures and kernels use and the extremes, every register shape of
 /// `check_unary` (`dst` equal to `lhs` or not, local registers among them).
 pub fn remainder_by_reciprocal_matches_rust<H: Harness>() {
-    if !H::masm().rem_u32_by_reciprocal(Reg(H::T0), Reg(H::T0), 1, 32, 2) {
+    let probe = Reciprocal {
+        multiplier: 1,
+        shift: 32,
+        divisor: 2,
+    };
+    if !H::masm().rem_u32_by_reciprocal(Reg(H::T0), Reg(H::T0), probe) {
         return;
     }
     let mut checked = 0;
@@ -150,7 +155,14 @@ pub fn remainder_by_reciprocal_matches_rust<H: Harness>() {
         checked += 1;
         check_unary::<H>(
             &format!("rem_u by {d}"),
-            &|m, dst, lhs| assert!(m.rem_u32_by_reciprocal(dst, lhs, multiplier, shift, d)),
+            &|m, dst, lhs| {
+                let r = Reciprocal {
+                    multiplier,
+                    shift,
+                    divisor: d,
+                };
+                assert!(m.rem_u32_by_reciprocal(dst, lhs, r))
+            },
             &|x| u64::from(x as u32 % d),
         );
     }

@@ -10,7 +10,7 @@ use dynasmrt::DynasmApi;
 use super::compact::{RegMem, RegOp, MOV_RM_R, TEST_RM_R};
 use super::regs::{fits_i32, R11, RAX, RBP, RDX};
 use super::X64Masm;
-use crate::masm::{AluOp, BitOp, Cond, DivOp, ExtendOp, Operand, Reg, ShiftOp, Size};
+use crate::masm::{AluOp, BitOp, Cond, DivOp, ExtendOp, Operand, Reciprocal, Reg, ShiftOp, Size};
 
 /// A source operand in a form x86 encodes directly.
 #[derive(Copy, Clone, Debug)]
@@ -260,24 +260,17 @@ impl X64Masm {
     /// `MacroAssembler::rem_u32_by_reciprocal`: the quotient in rax (the multiplier in
     /// r11, zero-extended), then `dst = lhs - eax`. Neither scratch register is
     /// allocatable, so every value codegen holds survives.
-    pub(super) fn emit_rem_u32_by_reciprocal(
-        &mut self,
-        dst: Reg,
-        lhs: Reg,
-        multiplier: u32,
-        shift: u32,
-        d: u32,
-    ) {
+    pub(super) fn emit_rem_u32_by_reciprocal(&mut self, dst: Reg, lhs: Reg, r: Reciprocal) {
         let first = self.ops.offset().0;
         let (dst, lhs) = (dst.0, lhs.0);
         self.mov_reg(Size::S32, RAX, lhs);
-        self.mov_imm(R11, i64::from(multiplier));
-        let shift = shift as i8;
+        self.mov_imm(R11, i64::from(r.multiplier));
+        let shift = r.shift as i8;
         asm!(self.ops
             ; imul rax, r11
             ; shr rax, BYTE shift
         );
-        self.binop(AluOp::Mul, Size::S32, RAX, Src::Imm(d as i32));
+        self.binop(AluOp::Mul, Size::S32, RAX, Src::Imm(r.divisor as i32));
         if dst != lhs {
             self.mov_reg(Size::S32, dst, lhs);
         }

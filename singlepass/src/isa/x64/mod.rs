@@ -22,8 +22,8 @@ use crate::isa::CodeAssembler;
 use crate::masm::Address;
 use crate::masm::{
     AluOp, BitOp, Cond, CountedState, DivOp, ExtendOp, FReg, FloatBinOp, FloatCmp, FloatSize,
-    FloatUnOp, FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand, Reg,
-    ShiftOp, Size, StoreCheck, StoreWidth, TruncMode,
+    FloatUnOp, FramePatch, IntFloat, Label, LibcallArg, LoadKind, MacroAssembler, Operand,
+    Reciprocal, Reg, ShiftOp, Size, StoreCheck, StoreWidth, TruncMode,
 };
 use crate::vmctx::Libcall;
 use crate::TrapKind;
@@ -335,15 +335,8 @@ impl MacroAssembler for X64Masm {
     fn div(&mut self, op: DivOp, size: Size, dst: Reg, lhs: Reg, rhs: Reg) {
         self.emit_div(op, size, dst, lhs, rhs)
     }
-    fn rem_u32_by_reciprocal(
-        &mut self,
-        dst: Reg,
-        lhs: Reg,
-        multiplier: u32,
-        shift: u32,
-        d: u32,
-    ) -> bool {
-        self.emit_rem_u32_by_reciprocal(dst, lhs, multiplier, shift, d);
+    fn rem_u32_by_reciprocal(&mut self, dst: Reg, lhs: Reg, r: Reciprocal) -> bool {
+        self.emit_rem_u32_by_reciprocal(dst, lhs, r);
         true
     }
     fn bit_count(&mut self, op: BitOp, size: Size, dst: Reg, src: Reg) {
