@@ -488,7 +488,8 @@ impl StackModel {
     fn with_below(below: u64) -> Self {
         // Bit `i < START - 1` of `below` to bit `START - 1 - i` (63 - i): a bit reversal
         // of the low 63 bits (`i = 63` would be height 0, never the base). One
-        // instruction instead of a loop of 63 (a third of a window's scan before).
+        // instruction on AArch64 (`rbit`), about 25 on x86-64 (no bit reversal there:
+        // shifts and masks), instead of a loop of 63 (a third of a window's scan before).
         const _: () = assert!(StackModel::START == 64);
         let low = (below & !(1 << 63)).reverse_bits();
         StackModel {
