@@ -420,27 +420,19 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
                 self.masm
                     .alu(AluOp::And, size, dst, source, Operand::Imm(d as i64 - 1))
             }
-            (UnsignedDivisor::Reciprocal { multiplier, shift }, DivOp::RemU)
-                if self.masm.rem_u32_by_reciprocal(
-                    dst,
-                    source,
-                    crate::masm::Reciprocal {
-                        multiplier,
-                        shift,
-                        divisor: d as u32,
-                    },
-                ) => {}
-            (UnsignedDivisor::Reciprocal { multiplier, shift }, _) => {
+            (UnsignedDivisor::Reciprocal(r), DivOp::RemU)
+                if self.masm.rem_u32_by_reciprocal(dst, source, r) => {}
+            (UnsignedDivisor::Reciprocal(r), _) => {
                 // The quotient, in `dst` itself for `div_u`, else in a second register
                 // while `source` still holds the dividend.
                 let q = if op == DivOp::DivU { dst } else { self.alloc() };
                 self.masm.extend(ExtendOp::I64FromI32U, q, source);
-                let m = Operand::Imm(i64::from(multiplier));
+                let m = Operand::Imm(i64::from(r.multiplier));
                 self.masm.alu(AluOp::Mul, Size::S64, q, q, m);
-                let shift = Operand::Imm(i64::from(shift));
+                let shift = Operand::Imm(i64::from(r.shift));
                 self.masm.shift(ShiftOp::ShrU, Size::S64, q, q, shift);
                 if op == DivOp::RemU {
-                    let d = Operand::Imm(d as u32 as i64);
+                    let d = Operand::Imm(i64::from(r.divisor));
                     self.masm.alu(AluOp::Mul, Size::S32, q, q, d);
                     self.masm
                         .alu(AluOp::Sub, Size::S32, dst, source, Operand::Reg(q));

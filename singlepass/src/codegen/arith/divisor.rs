@@ -15,13 +15,16 @@
 //! keep the divide instruction: their reciprocals need a 65-bit multiply. The remainder
 //! is `x - (x / d) * d`. Nothing here can trap: the divisor is a nonzero constant.
 
+use crate::masm::Reciprocal;
+
 /// How to divide by one unsigned constant.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum UnsignedDivisor {
     /// `d == 2^k` (`k >= 1`): the quotient is `x >> k`, the remainder `x & (d - 1)`.
     PowerOfTwo { k: u32 },
-    /// 32-bit only: the quotient is `(zext64(x) * multiplier) >> shift`, `shift >= 32`.
-    Reciprocal { multiplier: u32, shift: u32 },
+    /// 32-bit only: the quotient is `(zext64(x) * multiplier) >> shift`, `shift >= 32`
+    /// (the plan the masm takes as it is, `MacroAssembler::rem_u32_by_reciprocal`).
+    Reciprocal(Reciprocal),
 }
 
 impl UnsignedDivisor {
@@ -51,9 +54,12 @@ impl UnsignedDivisor {
             (error <= 1u128 << s)
                 .then_some(m)
                 .and_then(|m| u32::try_from(m).ok())
-                .map(|multiplier| UnsignedDivisor::Reciprocal {
-                    multiplier,
-                    shift: 32 + s,
+                .map(|multiplier| {
+                    UnsignedDivisor::Reciprocal(Reciprocal {
+                        multiplier,
+                        shift: 32 + s,
+                        divisor: d as u32,
+                    })
                 })
         })
     }
@@ -63,8 +69,8 @@ impl UnsignedDivisor {
     fn quotient(self, x: u64) -> u64 {
         match self {
             UnsignedDivisor::PowerOfTwo { k } => x >> k,
-            UnsignedDivisor::Reciprocal { multiplier, shift } => {
-                ((x & 0xffff_ffff) * u64::from(multiplier)) >> shift
+            UnsignedDivisor::Reciprocal(r) => {
+                ((x & 0xffff_ffff) * u64::from(r.multiplier)) >> r.shift
             }
         }
     }
@@ -72,7 +78,7 @@ impl UnsignedDivisor {
 
 #[cfg(test)]
 mod tests {
-    use super::UnsignedDivisor;
+    use super::{Reciprocal, UnsignedDivisor};
 
     /// Deterministic pseudo-random u32s (xorshift), plus the edges near multiples of `d`.
     fn samples(d: u64, seed: u64) -> impl Iterator<Item = u64> {
@@ -114,7 +120,7 @@ mod tests {
             let Some(plan) = UnsignedDivisor::new(32, d) else {
                 continue;
             };
-            reciprocals += matches!(plan, UnsignedDivisor::Reciprocal { .. }) as u32;
+            reciprocals += matches!(plan, UnsignedDivisor::Reciprocal(_)) as u32;
             for x in samples(d, d.wrapping_mul(0x9e37_79b9_7f4a_7c15)) {
                 assert_eq!(plan.quotient(x), x / d, "{x} / {d} with {plan:?}");
             }
@@ -142,10 +148,11 @@ mod tests {
     fn plans_by_width() {
         assert_eq!(
             UnsignedDivisor::new(32, 5),
-            Some(UnsignedDivisor::Reciprocal {
+            Some(UnsignedDivisor::Reciprocal(Reciprocal {
                 multiplier: 0xcccc_cccd,
-                shift: 34
-            })
+                shift: 34,
+                divisor: 5,
+            }))
         );
         assert_eq!(
             UnsignedDivisor::new(64, 1 << 40),
