@@ -124,7 +124,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let at = self.offset.checked_sub(self.code_start);
         at.and_then(|at| usize::try_from(at).ok())
             .map_or_else(Default::default, |at| {
-                super::load_window::window_scan(&self.code, at, base, below)
+                super::load_window::window_scan(self.code, at, base, below)
             })
     }
 
