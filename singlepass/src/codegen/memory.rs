@@ -148,16 +148,10 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         // What the address is a multiple of, as a shift (0: nothing known), when an
         // `i32.shl` by a constant made it: read before the pop, which drops the record.
         let shift = self.aligned.shift_at(self.stack.len() - 1);
-        // A cached shift the address may be (see `addr_cache`): the pop forgets it, since
-        // most operators write what they pop, but an access only reads its address.
-        let cached = self.addr_cache.entry();
         let borrowed = self.borrowed.take() == Some(self.stack.len() - 1);
-        let addr = self.pop();
-        if let (Loc::Reg(reg), Some((_, held))) = (addr.loc, cached) {
-            if reg == held {
-                self.addr_cache.restore(cached);
-            }
-        }
+        // A cached shift the address may be (see `addr_cache`) stays cached: an access
+        // only reads its address.
+        let addr = self.pop_address();
         if let Loc::Const(c) = addr.loc {
             let folded = u64::from(c as u32) + offset;
             if let Ok(folded) = u32::try_from(folded) {
