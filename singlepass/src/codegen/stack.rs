@@ -627,7 +627,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// `value` in a register this operator owns (and may overwrite).
+    // Inline for a value already in its own register (nothing to do), the rest out of
+    // line: as a call, every use passed the `Popped` through memory.
+    #[inline(always)]
     pub fn owned_reg(&mut self, value: Popped) -> Reg {
+        match value.loc {
+            Loc::Reg(reg) => reg,
+            _ => self.owned_reg_moved(value),
+        }
+    }
+
+    /// [`Self::owned_reg`] of a value not in a register of its own: moved into a fresh
+    /// one.
+    #[inline(never)]
+    fn owned_reg_moved(&mut self, value: Popped) -> Reg {
         match value.loc {
             Loc::Reg(reg) => reg,
             Loc::Flags(cond) => {
