@@ -15,8 +15,8 @@
 //!   `FuncGen::materialize_local`);
 //! - the register is handed out again (`FuncGen::alloc`, which prefers any other free
 //!   register, or `take_reg`), or the stack entry owning it is popped by an operator,
-//!   which may overwrite it (`pop_entry`; the loads and stores that only read it as an
-//!   address keep the entry alive again: `checked_address`);
+//!   which may overwrite it (`pop_entry`; the loads and stores, which only read it as
+//!   an address, pop it with `pop_address`, which keeps the entry: `checked_address`);
 //! - any operator outside straight-line integer code: a block, loop, `if`, `else`,
 //!   `end`, branch, return, call, `memory.grow` and the other helpers, float operators
 //!   (`FuncGen::operator` forgets before all but the operators [`keeps`] lists), and the
@@ -58,19 +58,9 @@ impl AddrCache {
         self.entry.map(|(_, reg)| reg)
     }
 
-    /// What the cache holds.
-    pub fn entry(&self) -> Option<(Expr, Reg)> {
-        self.entry
-    }
-
     /// `reg` now holds `expr`'s value (replacing what was cached).
     pub fn remember(&mut self, expr: Expr, reg: Reg) {
         self.entry = Some((expr, reg));
-    }
-
-    /// Puts back an entry taken by [`Self::entry`] (an access read its register only).
-    pub fn restore(&mut self, entry: Option<(Expr, Reg)>) {
-        self.entry = entry;
     }
 
     /// Nothing is known any more.
@@ -222,15 +212,6 @@ mod tests {
         assert_eq!(cache.lookup(X), Some(Reg(8)));
         cache.reg_written(Reg(8));
         assert_eq!(cache.lookup(X), None);
-    }
-
-    #[test]
-    fn restore_puts_back_what_entry_took() {
-        let mut cache = cached();
-        let taken = cache.entry();
-        cache.reg_written(Reg(8));
-        cache.restore(taken);
-        assert_eq!(cache.lookup(X), Some(Reg(8)));
     }
 
     #[test]

@@ -211,6 +211,8 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// The result register of a two-operand operator and the register its left operand
     /// is read from: the operand's own register, or a local's register and a fresh
     /// result (three-operand ISAs then need no copy), or a fresh register loaded with it.
+    // Inline: a call took `lhs` through memory (≈ 880 K calls on the corpus).
+    #[inline(always)]
     fn destination(&mut self, lhs: Popped) -> (Reg, Reg) {
         match (lhs.loc, self.operand(lhs)) {
             (Loc::Local(_), Operand::Reg(local)) => (self.alloc(), local),

@@ -291,6 +291,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// Turns a popped i32 condition into a test, emitting the comparison if needed.
+    // Inline into its two callers (`if_`, `br_if`), as LLVM did until `owned_reg`'s
+    // register case became inline (then it went out of line: +6 M Ir on the corpus).
+    #[inline(always)]
     fn condition(&mut self, cond: Popped) -> Test {
         match cond.loc {
             Loc::Flags(cc) => Test::When(cc),

@@ -131,7 +131,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
         let at = usize::try_from(self.offset.checked_sub(self.code_start)?).ok()?;
         let mut bytes = super::bytes::Bytes {
-            code: &self.code,
+            code: self.code,
             at,
         };
         // f32.add … f32.max, f64.add … f64.max: one byte, no immediates.

@@ -207,10 +207,9 @@ pub(crate) fn compile_body<M: MacroAssembler>(
     masm.bind(labels.functions[index as usize]);
     masm.begin_function();
     let mut validator = validate.map(|v| v.into_validator(std::mem::take(&mut state.allocations)));
-    let buffers = std::mem::take(&mut state.buffers);
-    let mut gen = FuncGen::new(masm, env, labels, index, options, buffers);
+    let mut gen = FuncGen::new(masm, env, labels, index, options, &mut state.buffers);
     let compiled = gen.compile(&body, validator.as_mut(), uses, features());
-    state.buffers = gen.into_buffers();
+    gen.into_buffers(&mut state.buffers);
     masm.end_function();
     if let Some(validator) = validator {
         state.allocations = validator.into_allocations();

@@ -396,6 +396,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     /// The top entry as it is: possibly in a float register (float operators and drops).
     #[inline(always)]
     pub fn pop_entry(&mut self) -> Popped {
+        self.take_top::<true>()
+    }
+
+    /// [`Self::pop_entry`]; with `WRITES` false, for a popper that only reads the value
+    /// (an access's address), the address cache keeps a register the entry held.
+    #[inline(always)]
+    fn take_top<const WRITES: bool>(&mut self) -> Popped {
         let entry = self
             .stack
             .pop()
@@ -403,7 +410,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         let depth = self.stack.len();
         self.aligned.popped(depth);
         // Its popper owns the register now and may write it (see `addr_cache`).
-        if let Loc::Reg(reg) = entry.loc {
+        if let (true, Loc::Reg(reg)) = (WRITES, entry.loc) {
             self.addr_cache.reg_written(reg);
         }
         self.canonical_below = self.canonical_below.min(depth);
@@ -444,6 +451,17 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if self.in_float_register(value) {
             return self.float_as_bits(value, false);
         }
+        value
+    }
+
+    /// [`Self::pop`] of a memory access's address (an i32: never in a float register),
+    /// which the access only reads: the address cache stays as it is (see `addr_cache`).
+    /// (Before, the cache's entry was saved around a plain `pop`, which forgot it, and
+    /// put back: a copy through memory at every access.)
+    #[inline(always)]
+    pub fn pop_address(&mut self) -> Popped {
+        let value = self.take_top::<false>();
+        debug_assert!(!self.in_float_register(value), "an address is an i32");
         value
     }
 
@@ -609,7 +627,20 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     }
 
     /// `value` in a register this operator owns (and may overwrite).
+    // Inline for a value already in its own register (nothing to do), the rest out of
+    // line: as a call, every use passed the `Popped` through memory.
+    #[inline(always)]
     pub fn owned_reg(&mut self, value: Popped) -> Reg {
+        match value.loc {
+            Loc::Reg(reg) => reg,
+            _ => self.owned_reg_moved(value),
+        }
+    }
+
+    /// [`Self::owned_reg`] of a value not in a register of its own: moved into a fresh
+    /// one.
+    #[inline(never)]
+    fn owned_reg_moved(&mut self, value: Popped) -> Reg {
         match value.loc {
             Loc::Reg(reg) => reg,
             Loc::Flags(cond) => {

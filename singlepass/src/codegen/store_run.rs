@@ -130,13 +130,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
     fn store_run_span(&mut self, base: AddrBase, to: u64, window: Option<Scan>) -> u64 {
         let keep = self.stack.len() <= RunMemo::MAX_DEPTH;
         if let Some(scan) = window {
-            return scan.run_end_after(&self.code, to, keep.then_some(&mut self.run_memo));
+            return scan.run_end_after(self.code, to, keep.then_some(&mut self.run_memo));
         }
         let below = self.base_entries(base);
         let memo = keep.then_some(&mut self.run_memo);
         let at = self.offset.checked_sub(self.code_start);
         at.and_then(|at| usize::try_from(at).ok()).map_or(0, |at| {
-            super::load_window::store_run_end(&self.code, at, base, below, memo)
+            super::load_window::store_run_end(self.code, at, base, below, memo)
         })
     }
 }

@@ -60,6 +60,7 @@ macro_rules! shiftop {
 
 impl X64Masm {
     /// `dst = src`, leaving the flags alone.
+    #[inline(never)]
     pub(super) fn emit_mov(&mut self, size: Size, dst: Reg, src: Operand) {
         let d = dst.0;
         match (size, src) {
@@ -93,6 +94,8 @@ impl X64Masm {
     }
 
     /// `dst = src` between registers (a 32-bit move zero-extends even when `dst == src`).
+    /// Inline: one store of three bytes, where the call cost about as much again.
+    #[inline]
     fn mov_reg(&mut self, size: Size, d: u8, s: u8) {
         match size {
             Size::S32 => self.reg_reg(MOV_RM_R, false, d, s),
@@ -121,7 +124,32 @@ impl X64Masm {
         }
     }
 
+    /// `op d, src`. Inline for the register and immediate sources of everything but
+    /// `imul` (most of the integer ALU operators compiled): their bytes are one store
+    /// (`compact`), cheaper than the call that led to them; frame sources and `imul` go
+    /// to [`Self::binop_general`].
+    #[inline(always)]
     fn binop(&mut self, op: AluOp, size: Size, d: u8, src: Src) {
+        let form = match op {
+            AluOp::Add => RegOp::Add,
+            AluOp::Sub => RegOp::Sub,
+            AluOp::And => RegOp::And,
+            AluOp::Or => RegOp::Or,
+            AluOp::Xor => RegOp::Xor,
+            AluOp::Mul => return self.binop_general(op, size, d, src),
+        };
+        let wide = size == Size::S64;
+        match src {
+            Src::Reg(r) => self.reg_op(form, wide, d, r),
+            Src::Imm(i) => self.reg_imm(form, wide, d, i),
+            Src::Frame(_) => self.binop_general(op, size, d, src),
+        }
+    }
+
+    /// [`Self::binop`]'s other forms: a frame source (the short form when the offset
+    /// fits a byte), `imul`.
+    #[inline(never)]
+    fn binop_general(&mut self, op: AluOp, size: Size, d: u8, src: Src) {
         if let Src::Frame(o) = src {
             let form = match op {
                 AluOp::Add => RegMem::Add,
@@ -135,23 +163,7 @@ impl X64Masm {
                 return;
             }
         }
-        // Register and immediate sources in dynasm's bytes, without its encoder.
-        let form = match op {
-            AluOp::Add => Some(RegOp::Add),
-            AluOp::Sub => Some(RegOp::Sub),
-            AluOp::And => Some(RegOp::And),
-            AluOp::Or => Some(RegOp::Or),
-            AluOp::Xor => Some(RegOp::Xor),
-            AluOp::Mul => None,
-        };
-        if let Some(form) = form {
-            let wide = size == Size::S64;
-            match src {
-                Src::Reg(r) => return self.reg_op(form, wide, d, r),
-                Src::Imm(i) => return self.reg_imm(form, wide, d, i),
-                Src::Frame(_) => {}
-            }
-        }
+        // A long frame offset (or `imul`): dynasm's encoder.
         match op {
             AluOp::Add => binop!(self.ops, add, size, d, src),
             AluOp::Sub => binop!(self.ops, sub, size, d, src),

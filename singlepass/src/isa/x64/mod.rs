@@ -230,8 +230,16 @@ impl MacroAssembler for X64Masm {
         self.emit_jump_table(index, targets, default)
     }
 
+    // Inline for a register source (one store of three bytes, `emit_mov`'s first arms,
+    // the same bytes); the other sources through the out-of-line `emit_mov`.
+    #[inline(always)]
     fn mov(&mut self, size: Size, dst: Reg, src: Operand) {
-        self.emit_mov(size, dst, src)
+        match (size, src) {
+            (Size::S32, Operand::Reg(r)) => self.reg_reg(compact::MOV_RM_R, false, dst.0, r.0),
+            (Size::S64, Operand::Reg(r)) if r == dst => {}
+            (Size::S64, Operand::Reg(r)) => self.reg_reg(compact::MOV_RM_R, true, dst.0, r.0),
+            _ => self.emit_mov(size, dst, src),
+        }
     }
     fn load(&mut self, kind: LoadKind, dst: Reg, addr: Address) {
         let start = self.ops.offset().0;
