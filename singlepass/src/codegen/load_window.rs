@@ -212,9 +212,8 @@ impl Scan {
                 break Next::Stop;
             };
             let seen = std::mem::replace(&mut pattern, Pattern::None);
-            match op {
-                // local.get
-                0x20 => match bytes.u32() {
+            match CLASSES[usize::from(op)] {
+                Class::LocalGet => match bytes.u32() {
                     Some(index) if index == base.local => {
                         pattern = if base.shift == 0 {
                             Pattern::Base
@@ -226,43 +225,43 @@ impl Scan {
                     Some(_) => stack.push(false),
                     None => break Next::Stop,
                 },
-                // i32.shl
-                0x74 if seen == Pattern::Shift => {
-                    pattern = Pattern::Base;
-                    stack.apply(2, 1);
-                }
                 // local.set, local.tee: of the base itself, later loads read a new value.
-                0x21 | 0x22 => match bytes.u32() {
+                Class::LocalWrite => match bytes.u32() {
                     Some(index) if index != base.local => stack.apply(1, u32::from(op == 0x22)),
                     _ => break Next::Stop,
                 },
-                // global.get
-                0x23 => {
+                Class::GlobalGet => {
                     if bytes.u32().is_none() {
                         break Next::Stop;
                     }
                     stack.push(false);
                 }
                 // Loads: they can only trap out of bounds, the trap the window moves.
-                0x28..=0x35 => {
-                    bytes.at -= 1;
-                    match bytes.load_end() {
-                        Some(e) if seen == Pattern::Base => end = end.max(e),
-                        Some(_) => foreign_load = true,
-                        None => break Next::Stop,
+                Class::Load => {
+                    let Some((offset, past)) = memarg_at(code, bytes.at) else {
+                        break Next::Stop;
+                    };
+                    bytes.at = past;
+                    if seen == Pattern::Base {
+                        end = end.max(offset + access_width(op));
+                    } else {
+                        foreign_load = true;
                     }
                     stack.apply(1, 1);
                 }
                 // Stores end the window; one off the base itself may share the check, or
                 // go on with a run.
-                0x36..=0x3e => {
-                    bytes.at -= 1;
-                    match bytes.store_bytes() {
-                        Some((from, to)) => break Next::Store { from, to },
-                        None => break Next::Stop,
-                    }
+                Class::Store => {
+                    let Some((from, past)) = memarg_at(code, bytes.at) else {
+                        break Next::Stop;
+                    };
+                    bytes.at = past;
+                    break Next::Store {
+                        from,
+                        to: from + access_width(op),
+                    };
                 }
-                0x41 => match bytes.var_i64() {
+                Class::I32Const => match bytes.var_i64() {
                     Some(c) if seen == Pattern::Local && (c & 31) as u8 == base.shift => {
                         pattern = Pattern::Shift;
                         stack.push(false);
@@ -270,38 +269,32 @@ impl Scan {
                     Some(_) => stack.push(false),
                     None => break Next::Stop,
                 },
-                0x42 => {
+                Class::I64Const => {
                     if bytes.var_i64().is_none() {
                         break Next::Stop;
                     }
                     stack.push(false);
                 }
-                0x43 => {
+                Class::F32Const => {
                     bytes.at += 4;
                     stack.push(false);
                 }
-                0x44 => {
+                Class::F64Const => {
                     bytes.at += 8;
                     stack.push(false);
                 }
-                // nop
-                0x01 => {}
-                // drop
-                0x1a => stack.apply(1, 0),
-                // select
-                0x1b => stack.apply(3, 1),
-                // Integer division and remainder (by zero, overflow) and float-to-int
-                // truncation (NaN, range) trap with other kinds.
-                0x6d..=0x70 | 0x7f..=0x82 | 0xa8..=0xab | 0xae..=0xb1 => break Next::Stop,
-                // Every other numeric operator cannot trap.
-                0x45..=0xc4 => {
-                    if unary(op) {
-                        stack.apply(1, 1);
-                    } else {
-                        stack.apply(2, 1);
+                Class::Nop => {}
+                Class::Drop => stack.apply(1, 0),
+                Class::Select => stack.apply(3, 1),
+                Class::Unary => stack.apply(1, 1),
+                Class::Binary => stack.apply(2, 1),
+                Class::Shl => {
+                    if seen == Pattern::Shift {
+                        pattern = Pattern::Base;
                     }
+                    stack.apply(2, 1);
                 }
-                _ => break Next::Stop,
+                Class::Stop => break Next::Stop,
             }
         };
         self.at = bytes.at;
@@ -446,10 +439,122 @@ impl RunMemo {
     }
 }
 
+/// How [`Scan::until_store`] reads an operator, by its opcode: one table load and one
+/// dense jump table an operator ([`CLASSES`]). A `match` on the opcode itself became a
+/// jump table over `0x01..=0x74` only, and the operators past it (loads and stores off
+/// the table's default, the numeric operators above `i32.shl`) walked a chain of up to
+/// six compares (the eighteenth round of issue 17 in ARCHITECTURE.md).
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Class {
+    /// Ends every window and run: branches, blocks, calls, `global.set`, trapping
+    /// numerics, anything not recognised.
+    Stop,
+    Nop,
+    LocalGet,
+    /// `local.set`, `local.tee`.
+    LocalWrite,
+    GlobalGet,
+    /// A load, `0x28..=0x35`.
+    Load,
+    /// A store, `0x36..=0x3e`.
+    Store,
+    I32Const,
+    I64Const,
+    F32Const,
+    F64Const,
+    Drop,
+    Select,
+    /// A numeric operator that cannot trap, one operand ([`unary`]).
+    Unary,
+    /// A numeric operator that cannot trap, two operands.
+    Binary,
+    /// `i32.shl`: binary, and the end of a shifted base's pattern.
+    Shl,
+}
+
+/// [`Class`] by opcode.
+const CLASSES: [Class; 256] = {
+    let mut classes = [Class::Stop; 256];
+    let mut op = 0x45;
+    while op <= 0xc4 {
+        classes[op] = if unary(op as u8) {
+            Class::Unary
+        } else {
+            Class::Binary
+        };
+        op += 1;
+    }
+    // Integer division and remainder (by zero, overflow) and float-to-int truncation
+    // (NaN, range) trap with other kinds than a load's.
+    let trapping: &[(usize, usize)] = &[(0x6d, 0x70), (0x7f, 0x82), (0xa8, 0xab), (0xae, 0xb1)];
+    let mut i = 0;
+    while i < trapping.len() {
+        let (from, to) = trapping[i];
+        let mut op = from;
+        while op <= to {
+            classes[op] = Class::Stop;
+            op += 1;
+        }
+        i += 1;
+    }
+    let mut op = 0x28;
+    while op <= 0x3e {
+        classes[op] = if op <= 0x35 {
+            Class::Load
+        } else {
+            Class::Store
+        };
+        op += 1;
+    }
+    classes[0x01] = Class::Nop;
+    classes[0x1a] = Class::Drop;
+    classes[0x1b] = Class::Select;
+    classes[0x20] = Class::LocalGet;
+    classes[0x21] = Class::LocalWrite;
+    classes[0x22] = Class::LocalWrite;
+    classes[0x23] = Class::GlobalGet;
+    classes[0x41] = Class::I32Const;
+    classes[0x42] = Class::I64Const;
+    classes[0x43] = Class::F32Const;
+    classes[0x44] = Class::F64Const;
+    classes[0x74] = Class::Shl;
+    classes
+};
+
+/// The bytes the load or store of opcode `op` (`0x28..=0x3e`) accesses (a table of all
+/// 256 opcodes: indexed by a `u8`, it needs no bounds check).
+#[inline(always)]
+fn access_width(op: u8) -> u64 {
+    const WIDTHS: [u8; 256] = {
+        let by_opcode: [u8; 23] = [
+            4, 8, 4, 8, 1, 1, 2, 2, 1, 1, 2, 2, 4, 4, // loads
+            4, 8, 4, 8, 1, 2, 1, 2, 4, // stores
+        ];
+        let mut widths = [0; 256];
+        let mut i = 0;
+        while i < by_opcode.len() {
+            widths[0x28 + i] = by_opcode[i];
+            i += 1;
+        }
+        widths
+    };
+    u64::from(WIDTHS[usize::from(op)])
+}
+
+/// The memarg at `code[at..]`: its offset and where it ends (see
+/// [`Bytes::memarg_offset`]). Takes the cursor by value, so the scans' loop keeps its
+/// cursor in a register: `Bytes::memarg_offset` out of line took the loop's `Bytes` by
+/// address, which kept the cursor in memory (a reload and a store at every operator).
+#[inline(never)]
+fn memarg_at(code: &[u8], at: usize) -> Option<(u64, usize)> {
+    let mut bytes = Bytes { code, at };
+    let offset = bytes.memarg_offset()?;
+    Some((offset, bytes.at))
+}
+
 /// Whether numeric operator `op` (0x45..=0xc4) takes one operand (tests, counts,
 /// float unary operators, conversions); the others take two.
-#[inline]
-fn unary(op: u8) -> bool {
+const fn unary(op: u8) -> bool {
     matches!(
         op,
         0x45 | 0x50 | 0x67..=0x69 | 0x79..=0x7b | 0x8b..=0x91 | 0x99..=0x9f | 0xa7..=0xc4
@@ -701,6 +806,46 @@ mod tests {
         fn top_aligned(&self) -> Option<u128> {
             let shift = u32::try_from(127 - self.height).ok()?;
             self.base.checked_shl(shift)
+        }
+    }
+
+    /// The class table says what the scan's `match` on the opcode said before it
+    /// (written out here as that match's arms).
+    #[test]
+    fn classes_are_the_opcode_ranges() {
+        for op in 0..=255u8 {
+            let expected = match op {
+                0x20 => Class::LocalGet,
+                0x74 => Class::Shl,
+                0x21 | 0x22 => Class::LocalWrite,
+                0x23 => Class::GlobalGet,
+                0x28..=0x35 => Class::Load,
+                0x36..=0x3e => Class::Store,
+                0x41 => Class::I32Const,
+                0x42 => Class::I64Const,
+                0x43 => Class::F32Const,
+                0x44 => Class::F64Const,
+                0x01 => Class::Nop,
+                0x1a => Class::Drop,
+                0x1b => Class::Select,
+                0x6d..=0x70 | 0x7f..=0x82 | 0xa8..=0xab | 0xae..=0xb1 => Class::Stop,
+                0x45..=0xc4 if unary(op) => Class::Unary,
+                0x45..=0xc4 => Class::Binary,
+                _ => Class::Stop,
+            };
+            assert!(CLASSES[usize::from(op)] == expected, "{op:#04x}");
+        }
+        for op in 0x28..=0x3e {
+            let mut load = Bytes {
+                code: &[op, 0, 0],
+                at: 0,
+            };
+            let width = if op <= 0x35 {
+                load.load_end()
+            } else {
+                load.store_bytes().map(|(_, to)| to)
+            };
+            assert_eq!(width, Some(access_width(op)), "{op:#04x}");
         }
     }
 
