@@ -98,12 +98,11 @@ pub(crate) fn window_scan(
     base: AddrBase,
     below: u64,
 ) -> (Window, Option<Scan>) {
-    let mut bytes = Bytes { code, at };
-    let Some(first) = bytes.load_end() else {
+    let Some((_, first, past)) = access_at(code, at, Class::Load) else {
         return (Window::default(), None);
     };
     let stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
-    let mut scan = Scan::new(bytes.at, base, stack, first);
+    let mut scan = Scan::new(past, base, stack, first);
     let store = match scan.until_store(code) {
         Next::Store { from, to } if !scan.foreign_load && scan.stack.address_is_base() => {
             Some((from, to))
@@ -136,17 +135,16 @@ pub(crate) fn store_run_end(
     below: u64,
     memo: Option<&mut RunMemo>,
 ) -> u64 {
-    let mut bytes = Bytes { code, at };
-    let Some((_, first)) = bytes.store_bytes() else {
+    let Some((_, first, past)) = access_at(code, at, Class::Store) else {
         return 0;
     };
     let mut stack = StackModel::with_below(if base.shift == 0 { below } else { 0 });
     // The model starts at a load's result: a store leaves none.
     stack.apply(1, 0);
-    if let Some(span) = memo.as_deref().and_then(|m| m.span(bytes.at, base, &stack)) {
+    if let Some(span) = memo.as_deref().and_then(|m| m.span(past, base, &stack)) {
         return span;
     }
-    Scan::new(bytes.at, base, stack, first).run_end(code, memo)
+    Scan::new(past, base, stack, first).run_end(code, memo)
 }
 
 /// Where a scan stopped: at a store (read, its operands still on the model's stack), or
@@ -238,9 +236,10 @@ impl Scan {
                 }
                 // Loads: they can only trap out of bounds, the trap the window moves.
                 Class::Load => {
-                    let Some((offset, past)) = memarg_at(code, bytes.at) else {
+                    let (offset, past) = memarg_at(code, bytes.at);
+                    if past == 0 {
                         break Next::Stop;
-                    };
+                    }
                     bytes.at = past;
                     if seen == Pattern::Base {
                         end = end.max(offset + access_width(op));
@@ -252,9 +251,10 @@ impl Scan {
                 // Stores end the window; one off the base itself may share the check, or
                 // go on with a run.
                 Class::Store => {
-                    let Some((from, past)) = memarg_at(code, bytes.at) else {
+                    let (from, past) = memarg_at(code, bytes.at);
+                    if past == 0 {
                         break Next::Stop;
-                    };
+                    }
                     bytes.at = past;
                     break Next::Store {
                         from,
@@ -541,15 +541,42 @@ fn access_width(op: u8) -> u64 {
     u64::from(WIDTHS[usize::from(op)])
 }
 
-/// The memarg at `code[at..]`: its offset and where it ends (see
-/// [`Bytes::memarg_offset`]). Takes the cursor by value, so the scans' loop keeps its
-/// cursor in a register: `Bytes::memarg_offset` out of line took the loop's `Bytes` by
-/// address, which kept the cursor in memory (a reload and a store at every operator).
+/// The load or store at `code[at..]` if its opcode is of `class` ([`Class::Load`] or
+/// [`Class::Store`]): `(offset, offset + width, where it ends)`; None for anything else, a
+/// memory index other than 0 or an offset past 32 bits. By value, as [`memarg_at`]: the
+/// scans' set-up took their cursor by address for the first access's read.
+#[inline(always)]
+fn access_at(code: &[u8], at: usize, class: Class) -> Option<(u64, u64, usize)> {
+    let op = *code.get(at)?;
+    if CLASSES[usize::from(op)] != class {
+        return None;
+    }
+    let (offset, past) = memarg_at(code, at + 1);
+    (past != 0).then(|| (offset, offset + access_width(op), past))
+}
+
+/// The memarg at `code[at..]`: its offset and where it ends; `(0, 0)` for a memory
+/// index other than 0 (the multi-memory flag in the alignment), an offset past 32 bits
+/// or bytes that end first. Takes the cursor by value, so the scans' loop keeps its
+/// cursor in a register (a method on the loop's `Bytes` out of line took it by address,
+/// which kept the cursor in memory: a reload and a store at every operator), and returns
+/// two words (in registers) rather than an `Option` of them (through memory).
 #[inline(never)]
-fn memarg_at(code: &[u8], at: usize) -> Option<(u64, usize)> {
+fn memarg_at(code: &[u8], at: usize) -> (u64, usize) {
     let mut bytes = Bytes { code, at };
-    let offset = bytes.memarg_offset()?;
-    Some((offset, bytes.at))
+    let read = |bytes: &mut Bytes| {
+        let align = bytes.u32()?;
+        if align & 0x40 != 0 {
+            return None;
+        }
+        bytes
+            .var_u64()
+            .filter(|&offset| offset <= u64::from(u32::MAX))
+    };
+    match read(&mut bytes) {
+        Some(offset) => (offset, bytes.at),
+        None => (0, 0),
+    }
 }
 
 /// Whether numeric operator `op` (0x45..=0xc4) takes one operand (tests, counts,
@@ -708,8 +735,8 @@ impl StackModel {
 impl Bytes<'_> {
     /// Reads a store (opcode and memarg) and returns its bytes `(offset, offset +
     /// width)`; None for anything else, a memory index other than 0 or an offset past 32
-    /// bits.
-    #[inline]
+    /// bits. (The scans' reading before [`access_at`]: the tests' reference for it.)
+    #[cfg(test)]
     fn store_bytes(&mut self) -> Option<(u64, u64)> {
         let width = match self.byte()? {
             0x36 | 0x38 | 0x3e => 4,
@@ -724,7 +751,8 @@ impl Bytes<'_> {
 
     /// Reads a load (opcode and memarg) and returns `offset + width`; None for anything
     /// else, a memory index other than 0 (the multi-memory flag in the alignment) or an
-    /// offset past 32 bits.
+    /// offset past 32 bits. (The tests' reference for [`access_at`], as `store_bytes`.)
+    #[cfg(test)]
     fn load_end(&mut self) -> Option<u64> {
         let width = match self.byte()? {
             0x28 | 0x2a | 0x34 | 0x35 => 4,
@@ -737,7 +765,9 @@ impl Bytes<'_> {
     }
 
     /// Reads a memarg and returns its offset; None for a memory index other than 0 (the
-    /// multi-memory flag in the alignment) or an offset past 32 bits.
+    /// multi-memory flag in the alignment) or an offset past 32 bits. (The scans' reading
+    /// before [`memarg_at`], kept as the tests' reference for it.)
+    #[cfg(test)]
     fn memarg_offset(&mut self) -> Option<u64> {
         let align = self.u32()?;
         if align & 0x40 != 0 {
@@ -869,17 +899,30 @@ mod tests {
             };
             assert!(CLASSES[usize::from(op)] == expected, "{op:#04x}");
         }
-        for op in 0x28..=0x3e {
-            let mut load = Bytes {
-                code: &[op, 0, 0],
-                at: 0,
-            };
-            let width = if op <= 0x35 {
-                load.load_end()
-            } else {
-                load.store_bytes().map(|(_, to)| to)
-            };
-            assert_eq!(width, Some(access_width(op)), "{op:#04x}");
+        // `access_at` reads what the scans' `load_end` and `store_bytes` read, for every
+        // opcode and memargs plain, multi-memory, long and cut short.
+        let memargs: [&[u8]; 7] = [
+            &[2, 12],
+            &[0x42, 0, 8],
+            &[3, 0x80, 0x80, 0x04],
+            &[2, 0xff, 0xff, 0xff, 0xff, 0x0f],
+            &[2, 0x80, 0x80, 0x80, 0x80, 0x10],
+            &[2],
+            &[],
+        ];
+        for op in 0..=255u8 {
+            for memarg in memargs {
+                let code = [&[op][..], memarg].concat();
+                let mut load = Bytes { code: &code, at: 0 };
+                let expected = load.load_end().map(|end| (end, load.at));
+                let read = access_at(&code, 0, Class::Load).map(|(_, end, past)| (end, past));
+                assert_eq!(read, expected, "{op:#04x} {memarg:?}");
+                let mut store = Bytes { code: &code, at: 0 };
+                let expected = store.store_bytes().map(|span| (span, store.at));
+                let read =
+                    access_at(&code, 0, Class::Store).map(|(from, to, past)| ((from, to), past));
+                assert_eq!(read, expected, "{op:#04x} {memarg:?}");
+            }
         }
     }
 
