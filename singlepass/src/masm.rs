@@ -82,6 +82,11 @@ pub struct CountedState {
     /// The frame offsets of the slots holding `j_0` and the fused bound.
     pub start_slot: i32,
     pub bound_slot: i32,
+    /// The frame offset of the slot the gas register is parked in while the body of a
+    /// loop that [`Self::parks_gas`] runs: there the gas register holds the bound
+    /// instead, so the loop's test compares two registers as the unmetered loop does
+    /// (`codegen/counted.rs`).
+    pub gas_slot: i32,
     /// Bottom-tested: the entry charged iteration 0, so `bound = min(n, j_0 + m + 1)`,
     /// and 0 when `j_0 >= n`; top-tested: `bound = min(n, j_0 + m)`.
     pub bottom: bool,
@@ -96,6 +101,17 @@ impl CountedState {
     /// runs after its iteration's (deferred) test, so it owes that iteration too.
     pub fn owed(&self) -> i64 {
         i64::from(!self.bottom)
+    }
+
+    /// Whether the body runs with the gas register parked in its slot and the fused bound
+    /// in the gas register (`codegen/counted.rs`, `OpenCounted::park`): bottom-tested
+    /// loops only. A top-tested loop's header compares with the bound's slot: with the
+    /// register there, sha256buf's fill loop and sieve's marking loop (a store, then a
+    /// `jmp` back to the test) ran 12 % and 5 % slower on an AMD family 26 core, while
+    /// the bottom-tested loops (matmul's `$dot`) gained (ARCHITECTURE.md, "Counted-loop
+    /// charge").
+    pub fn parks_gas(&self) -> bool {
+        self.bottom
     }
 
     /// When a top-tested loop leaves (or, tested against the fused bound, goes to its
@@ -663,8 +679,12 @@ pub trait MacroAssembler {
     /// AArch64 needs nothing (every instruction is 4 bytes, aligned already).
     fn align_function(&mut self) {}
     /// Pads (with no-ops, executed once on entry) before a loop header, where the ISA's
-    /// placement rule wants one.
-    fn align_loop(&mut self) {}
+    /// placement rule wants one. `pair_first`: the header starts with a compare and its
+    /// branch (a charge, a test); else with the body, whose first such pair comes after
+    /// instructions the ISA cannot see yet.
+    fn align_loop(&mut self, pair_first: bool) {
+        let _ = pair_first;
+    }
     /// The end of a loop whose header [`MacroAssembler::align_loop`] began (x86-64 pads
     /// compare-and-branch pairs only inside loops).
     fn end_loop(&mut self) {}

@@ -69,7 +69,7 @@ pub(crate) struct Frame {
     /// A loop whose hoisted product (`FuncGen::hoisted`) is the hidden entry just below
     /// `base`, dropped at its end.
     pub hoists: bool,
-    /// A counted loop (`FuncGen::counted`), whose two hidden entries lie just below
+    /// A counted loop (`FuncGen::counted`), whose hidden entries lie just below
     /// `base`, dropped at its end.
     pub counted: bool,
 }
@@ -195,7 +195,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             None => base,
         };
         // A counted loop (see `counted`): its iterations charged where it is left. Its
-        // two hidden entries go above a hoisted product's (the homes it reads are the
+        // hidden entries go above a hoisted product's (the homes it reads are the
         // ones after the hoist's displacement).
         let at = (self.offset - self.code_start) as usize + 2;
         let counted = match blockty {
@@ -208,7 +208,13 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             None => base,
         };
         let label = self.masm.new_label();
-        self.masm.align_loop();
+        // A bottom-tested counted loop's header is its body's first instruction, not
+        // the fused pair (a charge, a test) other headers start with.
+        let pair_first = !self
+            .counted
+            .as_ref()
+            .is_some_and(|open| open.is_bottom_tested());
+        self.masm.align_loop(pair_first);
         self.masm.bind(label);
         self.counted_header();
         let mut frame = Frame::new(FrameKind::Loop, label, base, params, results);
@@ -408,8 +414,9 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         }
         if frame.hoists {
             // No results (only loops without any hoist): the hidden entry is the top, now
-            // that a counted loop's two are dropped.
-            self.truncate(frame.base - 1 - 2 * usize::from(frame.counted));
+            // that a counted loop's are dropped.
+            let counted = super::counted::HIDDEN_ENTRIES * usize::from(frame.counted);
+            self.truncate(frame.base - 1 - counted);
             self.end_displacement();
             self.hoisted = None;
         }

@@ -107,6 +107,17 @@
 //! 32-bit arithmetic even where `k` wrapped, so `(k − k_0)/s − 1 = 0`) and leaves or
 //! enters again, whose charge is the next iteration's.
 //!
+//! The bound in the gas register (bottom-tested loops, `CountedState::parks_gas`): after
+//! the entry, the gas register is stored to a third hidden slot and loaded with the
+//! fused bound, so the test is `cmp k, r13d` as the unmetered loop's `cmp k, n` (matmul's
+//! `$dot` read its bound's slot every iteration: that load was the one difference
+//! between its metered and unmetered loops). Nothing in the body reads the gas
+//! register; every way out of the body takes it back from its slot before it reads it:
+//! the tail's fall-through (whose re-entry charges from it, then parks again), the trap
+//! stubs (before their settle) and the widen routine (before its settle, parking again
+//! after its rebase). So every gas figure above is computed from the same values as
+//! before.
+//!
 //! Store runs (`store_run.rs`) may open inside a counted body as anywhere: their checks
 //! and flag are unchanged, only the call in their slow paths goes to the routine, which
 //! widens exactly as the stub does, and the loop's back edge is a join, which ends every
@@ -115,13 +126,21 @@
 
 use gasket_host_api::Intrinsic;
 
-use crate::masm::{AluOp, Cond, CountedState, DivOp, Label, MacroAssembler, Operand, Reg, Size};
+use crate::masm::{
+    Address, AluOp, Base, Cond, CountedState, DivOp, Label, MacroAssembler, Operand, Reg, Size,
+    StoreWidth,
+};
 use crate::TrapKind;
 
 use super::bytes::Bytes;
 use super::control::FrameKind;
 use super::func::FuncGen;
 use super::stack::{Kind, Loc, LocalHome};
+
+/// The hidden operand-stack entries an open counted loop keeps below its frame: the
+/// slots of `j_0`, of the fused bound and of the parked gas register (see
+/// [`OpenCounted::park`]).
+pub(super) const HIDDEN_ENTRIES: usize = 3;
 
 /// How many operators a counted loop's body may have: bounds the look-ahead (each `loop`
 /// header scans at most this many).
@@ -589,8 +608,8 @@ enum OpenTest {
 
 /// A counted loop being compiled (`FuncGen::counted`).
 pub(crate) struct OpenCounted {
-    /// The variable's register, the bound, `C` and the slots of `j_0` and the fused
-    /// bound (two hidden entries below the loop's frame, like `hoist`'s product).
+    /// The variable's register, the bound, `C` and the slots of `j_0`, the fused bound
+    /// and the parked gas (hidden entries below the loop's frame, like `hoist`'s product).
     state: CountedState,
     /// The gas register.
     gas: Reg,
@@ -620,6 +639,39 @@ impl OpenCounted {
             OpenTest::Bottom { tail, .. } => tail,
             OpenTest::Top { .. } => None,
         }
+    }
+
+    /// Where the body of a loop that parks (`CountedState::parks_gas`: bottom-tested)
+    /// starts, after the entry: the gas register goes to its slot and takes the fused
+    /// bound, so the loop's test compares two registers, as the unmetered loop's `k < n`
+    /// does, instead of reading the bound's slot each iteration. Nothing in the body
+    /// reads the gas register (no call, charge or helper; its trap stubs and the tail
+    /// go through [`Self::unpark`] first, the widen routine does the same itself).
+    fn park<M: MacroAssembler>(&self, masm: &mut M) {
+        let state = &self.state;
+        if !state.parks_gas() {
+            return;
+        }
+        masm.store(
+            StoreWidth::B64,
+            Address::at(Base::Frame, state.gas_slot.into()),
+            Operand::Reg(self.gas),
+        );
+        masm.mov(Size::S32, self.gas, Operand::Frame(state.bound_slot));
+    }
+
+    /// Wherever a parked body is left (the tail's fall-through, the trap stubs): the gas
+    /// register back from its slot.
+    fn unpark<M: MacroAssembler>(&self, masm: &mut M) {
+        if !self.state.parks_gas() {
+            return;
+        }
+        masm.mov(Size::S64, self.gas, Operand::Frame(self.state.gas_slot));
+    }
+
+    /// Whether the loop is bottom-tested: its header starts with its body, not a test.
+    pub fn is_bottom_tested(&self) -> bool {
+        self.state.bottom
     }
 
     /// The routine the body's store slow paths call (see `widen`).
@@ -721,19 +773,21 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         ))
     }
 
-    /// Before the loop's header (every value below it in canonical form): pushes the two
-    /// hidden entries whose slots hold `j_0` and `bound`, emits the entry, and opens the
-    /// loop; `at` as for [`Self::counted_loop_at`]. Returns the stack depth above them
-    /// (the loop frame's base).
+    /// Before the loop's header (every value below it in canonical form): pushes the
+    /// [`HIDDEN_ENTRIES`] whose slots hold `j_0`, `bound` and the parked gas, emits the
+    /// entry, and opens the loop; `at` as for [`Self::counted_loop_at`]. Returns the stack
+    /// depth above them (the loop frame's base).
     pub(super) fn enter_counted(&mut self, shape: CountedLoop, homes: Homes, at: usize) -> usize {
         let gas = self
             .masm
             .counted_loop_gas()
             .expect("counted_loop_at checked the ISA");
         let first = self.stack.len();
-        self.push(Kind::I64, Loc::Slot);
-        self.push(Kind::I64, Loc::Slot);
-        let (start_slot, bound_slot) = (self.slot_offset(first), self.slot_offset(first + 1));
+        for _ in 0..HIDDEN_ENTRIES {
+            self.push(Kind::I64, Loc::Slot);
+        }
+        let [start_slot, bound_slot, gas_slot] =
+            [0, 1, 2].map(|entry| self.slot_offset(first + entry));
         let test = match shape.test {
             Test::Top { exit_depth, .. } => {
                 let exit_frame = self.frames.len() - exit_depth as usize;
@@ -767,19 +821,22 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
             cost: shape.cost,
             start_slot,
             bound_slot,
+            gas_slot,
             bottom: matches!(test, OpenTest::Bottom { .. }),
             down: shape.step == Step::Down,
         };
         self.masm.counted_rebase(&state);
-        self.counted = Some(OpenCounted {
+        let open = OpenCounted {
             state,
             gas,
             test,
             traps: Vec::new(),
             widen: None,
-        });
+        };
+        open.park(self.masm);
+        self.counted = Some(open);
         self.counted_header = Some((shape.header_operators(), shape.header_len));
-        first + 2
+        first + HIDDEN_ENTRIES
     }
 
     /// At a top-tested loop's header: the fused exit test `j >= bound`, to the exit stub.
@@ -794,6 +851,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         else {
             return;
         };
+        // The bound is in the gas register (`OpenCounted::park`).
         self.masm
             .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
         self.masm.branch(state.exit_cond(), exit_stub);
@@ -827,9 +885,11 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         // loop's and everything below it are in their slots), as at the stubs.
         let t = [self.allocatable[0], self.allocatable[1]];
         let state = open.state;
-        self.masm
-            .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
+        // The bound is in the gas register (`OpenCounted::park`).
+        debug_assert!(state.parks_gas());
+        self.masm.cmp(Size::S32, state.var, Operand::Reg(open.gas));
         self.masm.branch(Cond::LtU, header);
+        open.unpark(self.masm);
         open.settle(self.masm, t, -1);
         self.masm.cmp(Size::S32, state.var, state.bound);
         self.masm.branch(Cond::LtU, entry);
@@ -885,6 +945,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         });
         for &(kind, label) in &open.traps {
             self.masm.bind(label);
+            open.unpark(self.masm);
             open.settle(self.masm, t, adjust);
             self.masm.jump(self.labels.trap(kind));
         }
@@ -895,7 +956,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         if let Some(over) = over {
             self.masm.bind(over);
         }
-        self.truncate(base - 2);
+        self.truncate(base - HIDDEN_ENTRIES);
     }
 }
 

@@ -127,8 +127,21 @@ impl X64Masm {
         asm!(self.ops; mov QWORD [rbp + bound], rax);
     }
 
+    /// The body's gas register parked (`codegen/counted.rs`, `OpenCounted::park`): the
+    /// gas to its slot, the fused bound into r13.
+    fn emit_counted_park(&mut self, state: &CountedState) {
+        if !state.parks_gas() {
+            return;
+        }
+        asm!(self.ops
+            ; mov QWORD [rbp + state.gas_slot], r13
+            ; mov r13d, DWORD [rbp + state.bound_slot]
+        );
+    }
+
     /// See `MacroAssembler::emit_counted_widen`: called with rax = the stored bytes'
-    /// end and rcx = their start, as the dirty-range stub is.
+    /// end and rcx = their start, as the dirty-range stub is, from the body, where the
+    /// gas register holds the bound (parked); returns to it the same way.
     pub(super) fn emit_counted_widen_routine(
         &mut self,
         label: Label,
@@ -140,6 +153,9 @@ impl X64Masm {
         let cost = state.cost as i32;
         let owed = state.owed() as i32;
         asm!(self.ops; =>label);
+        if state.parks_gas() {
+            asm!(self.ops; mov r13, QWORD [rbp + state.gas_slot]);
+        }
         match state.step {
             None => {
                 // Settle (j - j_0 + owed)·C (counting down (j_0 - j + owed)·C; a 32-bit
@@ -174,6 +190,7 @@ impl X64Masm {
                     ; jne =>fast
                 );
                 self.emit_call_widen(widen);
+                self.emit_counted_park(state);
                 asm!(self.ops
                     ; ret
                     ; =>fast
@@ -202,6 +219,7 @@ impl X64Masm {
             asm!(self.ops; add r13, cost * owed);
         }
         self.emit_counted_rebase(state);
+        self.emit_counted_park(state);
         asm!(self.ops; ret);
     }
 }

@@ -317,8 +317,8 @@ impl MacroAssembler for X64Masm {
     fn align_function(&mut self) {
         self.emit_function_alignment()
     }
-    fn align_loop(&mut self) {
-        self.emit_loop_alignment()
+    fn align_loop(&mut self, pair_first: bool) {
+        self.emit_loop_alignment(pair_first)
     }
     fn end_loop(&mut self) {
         self.emit_loop_end()

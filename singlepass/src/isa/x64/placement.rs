@@ -260,10 +260,19 @@ impl X64Masm {
     /// Before a loop header: NOPs up to the next [`BRANCH_WINDOW`] boundary when the
     /// header's first pair could need them ([`loop_header_padding`]), so that they run
     /// once, before the loop, not on every iteration (the header's label is bound before
-    /// any padding that `place_pair` inserts).
-    pub(super) fn emit_loop_alignment(&mut self) {
+    /// any padding that `place_pair` inserts). A header that starts with the body
+    /// (`pair_first` false: a bottom-tested counted loop, whose charge is out of the
+    /// loop) is always aligned: its first pair comes after a few instructions (a bounds
+    /// check's address arithmetic), and from the window's start it fits the window
+    /// (keccak's column loop: an 8-byte `lea` then a 13-byte pair, which from 12 bytes
+    /// into a window ran 12 bytes of NOPs every iteration).
+    pub(super) fn emit_loop_alignment(&mut self, pair_first: bool) {
         self.loop_depth += 1;
-        let pad = loop_header_padding(self.ops.offset().0);
+        let offset = self.ops.offset().0;
+        let pad = match pair_first {
+            true => loop_header_padding(offset),
+            false => padding_to(offset, BRANCH_WINDOW),
+        };
         // Less than a window, which `nops` fills in one go.
         let mut filler = [0u8; BRANCH_WINDOW];
         let used = nops(pad, &mut filler);
