@@ -851,7 +851,7 @@ impl<M: MacroAssembler> FuncGen<'_, M> {
         else {
             return;
         };
-        // The bound is in the gas register (`OpenCounted::park`).
+        // The bound's slot: a top-tested loop does not park (`CountedState::parks_gas`).
         self.masm
             .cmp(Size::S32, state.var, Operand::Frame(state.bound_slot));
         self.masm.branch(state.exit_cond(), exit_stub);
