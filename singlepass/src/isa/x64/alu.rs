@@ -64,12 +64,7 @@ impl X64Masm {
     pub(super) fn emit_mov(&mut self, size: Size, dst: Reg, src: Operand) {
         let d = dst.0;
         match (size, src) {
-            (Size::S32, Operand::Reg(r)) => self.reg_reg(MOV_RM_R, false, d, r.0),
-            (Size::S64, Operand::Reg(r)) => {
-                if r.0 != d {
-                    self.reg_reg(MOV_RM_R, true, d, r.0)
-                }
-            }
+            (size, Operand::Reg(r)) => self.mov_reg(size, d, r.0),
             (Size::S32, Operand::Imm(i)) => self.mov_imm(d, i as u32 as i64),
             (Size::S64, Operand::Imm(i)) => self.mov_imm(d, i),
             (size, Operand::Frame(o))
@@ -95,8 +90,8 @@ impl X64Masm {
 
     /// `dst = src` between registers (a 32-bit move zero-extends even when `dst == src`).
     /// Inline: one store of three bytes, where the call cost about as much again.
-    #[inline]
-    fn mov_reg(&mut self, size: Size, d: u8, s: u8) {
+    #[inline(always)]
+    pub(super) fn mov_reg(&mut self, size: Size, d: u8, s: u8) {
         match size {
             Size::S32 => self.reg_reg(MOV_RM_R, false, d, s),
             Size::S64 => {

@@ -234,10 +234,8 @@ impl MacroAssembler for X64Masm {
     // the same bytes); the other sources through the out-of-line `emit_mov`.
     #[inline(always)]
     fn mov(&mut self, size: Size, dst: Reg, src: Operand) {
-        match (size, src) {
-            (Size::S32, Operand::Reg(r)) => self.reg_reg(compact::MOV_RM_R, false, dst.0, r.0),
-            (Size::S64, Operand::Reg(r)) if r == dst => {}
-            (Size::S64, Operand::Reg(r)) => self.reg_reg(compact::MOV_RM_R, true, dst.0, r.0),
+        match src {
+            Operand::Reg(r) => self.mov_reg(size, dst.0, r.0),
             _ => self.emit_mov(size, dst, src),
         }
     }
